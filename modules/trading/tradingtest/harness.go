@@ -27,8 +27,9 @@ type Env struct {
 	DropNextBalanceAnswer func()
 	// RateLimitNext makes the platform answer the next n calls with its own rate-limit error.
 	RateLimitNext func(n int)
-	// SeedDeals records n closed trade deals for login on the platform, at times spread evenly over [from, to)
-	// (UTC), as the platform itself would store them (server-local time on MT5).
+	// SeedDeals records n closed trade deals (buy or sell, with a symbol and a positive volume) for login on the
+	// platform, deal i at from + i*(to-from)/n (UTC, so n=1 puts it exactly at from), as the platform itself would
+	// store them (server-local time on MT5).
 	SeedDeals func(login string, n int, from, to time.Time)
 	// BalanceOps counts the balance movements the platform has applied to login (never through the connector).
 	BalanceOps func(login string) int
