@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -144,7 +145,13 @@ func TestProvisioningSurvivesAKillInTheMiddle(t *testing.T) {
 			if mid.Status != tenants.StatusProvisioning {
 				t.Fatalf("after the kill the tenant is %s, want provisioning", mid.Status)
 			}
-			done, err := p.Provisioner.Provision(ctx, ten.ID)
+			// The killed child's backend may hold the provisioning lock until Postgres notices the dropped
+			// connection; like the job queue, retry while it says busy.
+			var done tenants.Tenant
+			waitFor(t, 10*time.Second, "the dead run's lock to go", func() bool {
+				done, err = p.Provisioner.Provision(ctx, ten.ID)
+				return !errors.Is(err, tenants.ErrProvisioningBusy)
+			})
 			if err != nil {
 				t.Fatalf("resumed provisioning: %v", err)
 			}
