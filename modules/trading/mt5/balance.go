@@ -1,0 +1,215 @@
+package mt5
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf16"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/brokerdesk/brokerdesk/modules/trading"
+)
+
+// MT5 has no idempotency key for balance operations, so the connector makes one: the CRM's OperationID goes into
+// the deal's comment (at most 32 characters) as "bd:<id>", followed by as much of the free-text comment as fits.
+// Before moving money, and again whenever an attempt's answer was lost, the account's recent balance and credit
+// deals are searched for that tag; a deal carrying it is the operation, already done.
+const (
+	maxComment = 32
+	tagPrefix  = "bd:"
+	// utcSlack widens the idempotency search window by the largest UTC offset, so the search needs no
+	// knowledge of the server's zone (one round trip fewer per operation).
+	utcSlack = 14*time.Hour + time.Hour
+)
+
+// opTag is the part of the comment that identifies the operation. An id too long for the prefix (30 to 32
+// characters) is the whole comment on its own.
+func opTag(id string) string {
+	if len(tagPrefix)+len(id) <= maxComment {
+		return tagPrefix + id
+	}
+	return id
+}
+
+// opComment is the comment sent with the operation: the tag, then the caller's text shortened to fit. Length is
+// counted in UTF-16 units, as the server stores it.
+func opComment(id, text string) string {
+	tag := opTag(id)
+	text = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, text))
+	room := maxComment - len(tag) - 1
+	if text == "" || room <= 0 {
+		return tag
+	}
+	var b strings.Builder
+	b.WriteString(tag)
+	b.WriteByte(' ')
+	for _, r := range text {
+		n := utf16.RuneLen(r)
+		if n < 0 {
+			n = 1
+		}
+		if room-n < 0 {
+			break
+		}
+		room -= n
+		b.WriteRune(r)
+	}
+	return strings.TrimRight(b.String(), " ")
+}
+
+// hasTag reports whether a deal comment carries the operation's tag (and not merely a longer id's prefix).
+func hasTag(comment, tag string) bool {
+	return comment == tag || strings.HasPrefix(comment, tag+" ")
+}
+
+// checkOperationID enforces the interface's id format, which is what keeps the tag inside the comment.
+func checkOperationID(op, id string) error {
+	if id == "" {
+		return localError(op, trading.ErrInvalidRequest, "an operation id is required: it is what makes the operation idempotent on MT5")
+	}
+	if len(id) > maxComment {
+		return localError(op, trading.ErrInvalidRequest, "operation id %q is longer than the %d characters of an MT5 comment", id, maxComment)
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return localError(op, trading.ErrInvalidRequest, "operation id %q may hold only letters, digits, '-' and '_'", id)
+		}
+	}
+	return nil
+}
+
+// balanceType is the /api/trade/balance type: 2 balance (deposit, withdrawal), 3 credit.
+func balanceType(kind trading.BalanceKind) (int64, bool) {
+	switch kind {
+	case trading.Deposit, trading.Withdrawal:
+		return dealBalance, true
+	case trading.CreditIn, trading.CreditOut:
+		return dealCredit, true
+	}
+	return 0, false
+}
+
+// BalanceOperation moves money at most once per OperationID; see the comment on opTag for how.
+func (c *Connector) BalanceOperation(ctx context.Context, op trading.BalanceOp) (trading.BalanceResult, error) {
+	const name = "balance_operation"
+	res, err := c.balanceOperation(ctx, name, op)
+	return res, toPlatformError(name, err)
+}
+
+func (c *Connector) balanceOperation(ctx context.Context, name string, op trading.BalanceOp) (trading.BalanceResult, error) {
+	login, err := parseLogin(name, op.Login)
+	if err != nil {
+		return trading.BalanceResult{}, err
+	}
+	typ, ok := balanceType(op.Kind)
+	if !ok {
+		return trading.BalanceResult{}, localError(name, trading.ErrInvalidRequest, "unknown balance operation kind %q", op.Kind)
+	}
+	if !op.Amount.IsPositive() {
+		return trading.BalanceResult{}, localError(name, trading.ErrInvalidRequest, "amount %s must be positive; the kind gives the direction", op.Amount)
+	}
+	if err := checkOperationID(name, op.OperationID); err != nil {
+		return trading.BalanceResult{}, err
+	}
+	tag := opTag(op.OperationID)
+	amount := signedAmount(op.Kind, op.Amount)
+	log := c.log.With(slog.String("op", name), slog.Uint64("login", login), slog.String("operation_id", op.OperationID))
+
+	// A caller's retry (after a crash, a timeout, a lost answer in an earlier call) must find the first attempt.
+	if res, found, err := c.findOperation(ctx, name, login, tag, typ, amount); err != nil || found {
+		if found {
+			log.Info("mt5 balance operation already applied, not repeating it", slog.String("ticket", res.Ticket))
+		}
+		return res, err
+	}
+	q := loginQuery(login)
+	q.Set("type", strconv.FormatInt(typ, 10))
+	q.Set("balance", amount.String())
+	q.Set("comment", opComment(op.OperationID, op.Comment))
+	if amount.IsNegative() {
+		q.Set("check_margin", "1") // refuse a withdrawal that would eat into used margin
+	} else {
+		q.Set("check_margin", "0")
+	}
+	req := request{op: name, method: http.MethodGet, path: "/api/trade/balance", query: q, unsafe: true}
+	for sends := 1; ; sends++ {
+		ans, err := c.call(ctx, req)
+		if err == nil {
+			ticket, perr := parseTicket(ans)
+			if perr != nil {
+				// Applied, but the receipt is unreadable: the deal itself is the receipt.
+				err = &transportError{cause: fmt.Errorf("/api/trade/balance: %w", perr), sent: true}
+			} else {
+				log.Info("mt5 balance operation applied", slog.Uint64("ticket", ticket))
+				return trading.BalanceResult{Ticket: strconv.FormatUint(ticket, 10)}, nil
+			}
+		}
+		var te *transportError
+		if !errors.As(err, &te) || !te.sent {
+			return trading.BalanceResult{}, err // refused by the server or never sent: no money moved
+		}
+		// The request reached the server but its answer did not reach us: look before sending again.
+		log.Warn("mt5 balance operation answer lost, checking whether it was applied", slog.String("error", err.Error()))
+		res, found, ferr := c.findOperation(ctx, name, login, tag, typ, amount)
+		if ferr != nil {
+			return trading.BalanceResult{}, &trading.PlatformError{Kind: trading.ErrUnavailable, Platform: trading.PlatformMT5, Op: name,
+				Code: "unknown_outcome", Message: fmt.Sprintf("the answer was lost and checking failed (%v); "+
+					"retry with the same operation id, which is safe", ferr)}
+		}
+		if found {
+			log.Info("mt5 balance operation found applied after a lost answer", slog.String("ticket", res.Ticket))
+			return res, nil
+		}
+		if sends > c.cfg.MaxRetries {
+			return trading.BalanceResult{}, err
+		}
+		if werr := c.backoff(ctx, sends); werr != nil {
+			return trading.BalanceResult{}, werr
+		}
+	}
+}
+
+// findOperation looks for the balance or credit deal tagged with the operation in the account's recent deals.
+// A tagged deal whose type or amount differ means the id was reused for another movement: that is refused rather
+// than taken as this operation's receipt.
+func (c *Connector) findOperation(ctx context.Context, name string, login uint64, tag string, typ int64, amount decimal.Decimal) (trading.BalanceResult, bool, error) {
+	now := c.cfg.Now()
+	q := loginQuery(login)
+	q.Set("from", strconv.FormatInt(now.Add(-c.cfg.IdempotencyWindow-utcSlack).Unix(), 10))
+	q.Set("to", strconv.FormatInt(now.Add(utcSlack).Unix(), 10))
+	ans, err := c.call(ctx, request{op: name, method: http.MethodGet, path: "/api/deal/get_batch", query: q})
+	if errors.Is(err, trading.ErrNotFound) {
+		return trading.BalanceResult{}, false, nil // no deals in the window (or no account: the operation will say)
+	}
+	if err != nil {
+		return trading.BalanceResult{}, false, err
+	}
+	deals, err := parseDeals(ans)
+	if err != nil {
+		return trading.BalanceResult{}, false, &transportError{cause: fmt.Errorf("/api/deal/get_batch: %w", err), sent: true}
+	}
+	for i := len(deals) - 1; i >= 0; i-- { // newest last in the answer; the operation is most likely recent
+		d := deals[i]
+		if (d.Action != dealBalance && d.Action != dealCredit) || !hasTag(d.Comment, tag) {
+			continue
+		}
+		if d.Action != typ || !d.Profit.Equal(amount) {
+			return trading.BalanceResult{}, false, localError(name, trading.ErrAlreadyExists,
+				"operation id in %q was already used for another movement (deal %d: type %d, amount %s)", tag, d.Ticket, d.Action, d.Profit)
+		}
+		return trading.BalanceResult{Ticket: strconv.FormatUint(d.Ticket, 10), Replayed: true}, true, nil
+	}
+	return trading.BalanceResult{}, false, nil
+}

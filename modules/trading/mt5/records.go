@@ -1,0 +1,497 @@
+package mt5
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/brokerdesk/brokerdesk/modules/trading"
+)
+
+// Records as the Web API sends them. Only the fields BrokerDesk uses are read; the user record also keeps its raw
+// JSON so that an update can send back every field it did not mean to change.
+
+type userRecord struct {
+	Login     uint64
+	Group     string
+	Name      string
+	FirstName string
+	LastName  string
+	Email     string
+	Leverage  int64
+	Rights    uint64
+	raw       []byte
+}
+
+// MT5 user rights bits (IMTUser::EnUsersRights).
+const (
+	rightEnabled       uint64 = 0x1 // may log in
+	rightPassword      uint64 = 0x2 // may change password
+	rightTradeDisabled uint64 = 0x4 // trading disabled
+)
+
+func parseUser(obj []byte) (userRecord, error) {
+	u := userRecord{raw: obj}
+	err := forEachField(obj, func(key string, val []byte) error {
+		var err error
+		switch key {
+		case "Login":
+			u.Login, err = uintOf(val)
+		case "Group":
+			u.Group, err = textOf(val)
+		case "Name":
+			u.Name, err = textOf(val)
+		case "FirstName":
+			u.FirstName, err = textOf(val)
+		case "LastName":
+			u.LastName, err = textOf(val)
+		case "Email":
+			u.Email, err = textOf(val)
+		case "Leverage":
+			u.Leverage, err = intOf(val)
+		case "Rights":
+			u.Rights, err = uintOf(val)
+		}
+		if err != nil {
+			return fmt.Errorf("user field %s: %w", key, err)
+		}
+		return nil
+	})
+	if err == nil && u.Login == 0 {
+		err = fmt.Errorf("%w: user record without Login", errMalformed)
+	}
+	return u, err
+}
+
+type accountRecord struct {
+	Login      uint64
+	Balance    decimal.Decimal
+	Credit     decimal.Decimal
+	Equity     decimal.Decimal
+	Margin     decimal.Decimal
+	MarginFree decimal.Decimal
+}
+
+func parseAccount(obj []byte) (accountRecord, error) {
+	var a accountRecord
+	err := forEachField(obj, func(key string, val []byte) error {
+		var err error
+		switch key {
+		case "Login":
+			a.Login, err = uintOf(val)
+		case "Balance":
+			a.Balance, err = decimalOf(val)
+		case "Credit":
+			a.Credit, err = decimalOf(val)
+		case "Equity":
+			a.Equity, err = decimalOf(val)
+		case "Margin":
+			a.Margin, err = decimalOf(val)
+		case "MarginFree":
+			a.MarginFree, err = decimalOf(val)
+		}
+		if err != nil {
+			return fmt.Errorf("account field %s: %w", key, err)
+		}
+		return nil
+	})
+	return a, err
+}
+
+type groupRecord struct {
+	Group    string
+	Currency string
+}
+
+func parseGroup(obj []byte) (groupRecord, error) {
+	var g groupRecord
+	err := forEachField(obj, func(key string, val []byte) error {
+		var err error
+		switch key {
+		case "Group":
+			g.Group, err = textOf(val)
+		case "Currency":
+			g.Currency, err = textOf(val)
+		}
+		if err != nil {
+			return fmt.Errorf("group field %s: %w", key, err)
+		}
+		return nil
+	})
+	if err == nil && g.Currency == "" {
+		err = fmt.Errorf("%w: group record without Currency", errMalformed)
+	}
+	return g, err
+}
+
+// serverClock is what the connector knows about the trade server's wall clock: MT5 stores and expects times as
+// server-local seconds, so every time crossing the API is shifted by offset (local = UTC + offset).
+type serverClock struct {
+	offset time.Duration
+}
+
+func (c serverClock) toUTC(localSec int64) time.Time {
+	return time.Unix(localSec, 0).Add(-c.offset).UTC()
+}
+
+func (c serverClock) toUTCMilli(localMsc int64) time.Time {
+	return time.UnixMilli(localMsc).Add(-c.offset).UTC()
+}
+
+// toLocal gives the server-local second that contains t (floor).
+func (c serverClock) toLocal(t time.Time) int64 {
+	return t.Add(c.offset).Unix()
+}
+
+// parseServerTime reads /api/time/server: "1572518788 2019.10.31 10:46:28", the UTC instant in unix seconds and
+// the server's wall clock at that instant. Their difference is the server's offset from UTC. The answer may be a
+// bare string or an object with a "time" field, depending on the build.
+func parseServerTime(answer []byte) (serverClock, error) {
+	var s string
+	var err error
+	if len(answer) > 0 && answer[0] == '{' {
+		err = forEachField(answer, func(key string, val []byte) error {
+			if key == "time" {
+				s, err = textOf(val)
+				return err
+			}
+			return nil
+		})
+	} else {
+		s, err = textOf(answer)
+	}
+	if err != nil {
+		return serverClock{}, err
+	}
+	unixText, wall, ok := strings.Cut(strings.TrimSpace(s), " ")
+	if !ok {
+		return serverClock{}, fmt.Errorf("%w: server time %.60q", errMalformed, s)
+	}
+	unix, err := strconv.ParseInt(unixText, 10, 64)
+	if err != nil || unix < 0 || unix > 1<<40 {
+		return serverClock{}, fmt.Errorf("%w: server time %.60q", errMalformed, s)
+	}
+	local, err := time.Parse("2006.01.02 15:04:05", strings.TrimSpace(wall))
+	if err != nil {
+		return serverClock{}, fmt.Errorf("%w: server wall clock %.60q", errMalformed, s)
+	}
+	// Round to whole minutes: both halves come from one instant, but a server that reads its clock twice may
+	// straddle a second. Every real zone offset is a whole number of minutes.
+	secs := local.Unix() - unix
+	mins := int64(math.Round(float64(secs) / 60))
+	if mins < -14*60 || mins > 14*60 {
+		return serverClock{}, fmt.Errorf("%w: server offset of %d minutes from UTC", errMalformed, mins)
+	}
+	return serverClock{offset: time.Duration(mins) * time.Minute}, nil
+}
+
+// dealRecord is one IMTDeal as the Web API sends it; times are server-local.
+type dealRecord struct {
+	Ticket       uint64
+	Login        uint64
+	Order        uint64
+	PositionID   uint64
+	Action       int64
+	Entry        int64
+	Time         int64
+	TimeMsc      int64
+	Symbol       string
+	Comment      string
+	Volume       int64
+	VolumeExt    int64
+	hasVolumeExt bool
+	Price        decimal.Decimal
+	Profit       decimal.Decimal
+	Commission   decimal.Decimal
+	Storage      decimal.Decimal
+}
+
+func parseDeal(obj []byte) (dealRecord, error) {
+	var d dealRecord
+	err := forEachField(obj, func(key string, val []byte) error {
+		var err error
+		switch key {
+		case "Deal":
+			d.Ticket, err = uintOf(val)
+		case "Login":
+			d.Login, err = uintOf(val)
+		case "Order":
+			d.Order, err = uintOf(val)
+		case "PositionID":
+			d.PositionID, err = uintOf(val)
+		case "Action":
+			d.Action, err = intOf(val)
+		case "Entry":
+			d.Entry, err = intOf(val)
+		case "Time":
+			d.Time, err = intOf(val)
+		case "TimeMsc":
+			d.TimeMsc, err = intOf(val)
+		case "Symbol":
+			d.Symbol, err = textOf(val)
+		case "Comment":
+			d.Comment, err = textOf(val)
+		case "Volume":
+			d.Volume, err = intOf(val)
+		case "VolumeExt":
+			d.VolumeExt, err = intOf(val)
+			d.hasVolumeExt = string(val) != "null"
+		case "Price":
+			d.Price, err = decimalOf(val)
+		case "Profit":
+			d.Profit, err = decimalOf(val)
+		case "Commission":
+			d.Commission, err = decimalOf(val)
+		case "Storage":
+			d.Storage, err = decimalOf(val)
+		}
+		if err != nil {
+			return fmt.Errorf("deal field %s: %w", key, err)
+		}
+		return nil
+	})
+	if err == nil && d.Ticket == 0 {
+		err = fmt.Errorf("%w: deal record without Deal", errMalformed)
+	}
+	return d, err
+}
+
+// lots turns MT5 volume into lots: VolumeExt is in 1/10^8 lot and is exact for fractional lots that Volume
+// (1/10,000 lot) cannot carry, so it wins whenever the server sends it.
+func lots(volume, volumeExt int64, hasExt bool) decimal.Decimal {
+	if hasExt {
+		return decimal.New(volumeExt, -8)
+	}
+	return decimal.New(volume, -4)
+}
+
+// at is the deal's instant in UTC; TimeMsc carries the milliseconds that Time drops.
+func (d dealRecord) at(c serverClock) time.Time {
+	if d.TimeMsc != 0 {
+		return c.toUTCMilli(d.TimeMsc)
+	}
+	return c.toUTC(d.Time)
+}
+
+func (d dealRecord) toDeal(c serverClock) trading.Deal {
+	out := trading.Deal{
+		Ticket:     strconv.FormatUint(d.Ticket, 10),
+		Login:      strconv.FormatUint(d.Login, 10),
+		Action:     dealAction(d.Action),
+		Symbol:     d.Symbol,
+		Volume:     lots(d.Volume, d.VolumeExt, d.hasVolumeExt),
+		Price:      d.Price,
+		Profit:     d.Profit,
+		Commission: d.Commission,
+		Swap:       d.Storage,
+		Time:       d.at(c),
+		Comment:    d.Comment,
+	}
+	if d.Order != 0 {
+		out.Order = strconv.FormatUint(d.Order, 10)
+	}
+	if d.PositionID != 0 {
+		out.PositionID = strconv.FormatUint(d.PositionID, 10)
+	}
+	if d.Action == dealBuy || d.Action == dealSell {
+		out.Entry = dealEntry(d.Entry)
+	}
+	return out
+}
+
+// IMTDeal::EnDealAction values BrokerDesk distinguishes.
+const (
+	dealBuy     int64 = 0
+	dealSell    int64 = 1
+	dealBalance int64 = 2
+	dealCredit  int64 = 3
+)
+
+func dealAction(a int64) trading.DealAction {
+	switch a {
+	case 0:
+		return trading.ActionBuy
+	case 1:
+		return trading.ActionSell
+	case 2:
+		return trading.ActionBalance
+	case 3:
+		return trading.ActionCredit
+	case 4:
+		return trading.ActionCharge
+	case 5:
+		return trading.ActionCorrection
+	case 6:
+		return trading.ActionBonus
+	case 7, 8, 9: // commission, daily, monthly
+		return trading.ActionCommission
+	case 10, 11, 18: // agent daily, agent monthly, agent
+		return trading.ActionAgent
+	default:
+		return trading.ActionOther
+	}
+}
+
+func dealEntry(e int64) trading.DealEntry {
+	switch e {
+	case 0:
+		return trading.EntryIn
+	case 1:
+		return trading.EntryOut
+	case 2:
+		return trading.EntryInOut
+	case 3:
+		return trading.EntryOutBy
+	default:
+		return trading.EntryNone
+	}
+}
+
+// parseDeals reads an array of deal records.
+func parseDeals(arr []byte) ([]dealRecord, error) {
+	deals := make([]dealRecord, 0, 100)
+	err := forEachElement(arr, func(elem []byte) error {
+		d, err := parseDeal(elem)
+		if err != nil {
+			return err
+		}
+		deals = append(deals, d)
+		return nil
+	})
+	return deals, err
+}
+
+type positionRecord struct {
+	Position      uint64
+	Login         uint64
+	Symbol        string
+	Action        int64
+	TimeCreate    int64
+	TimeCreateMsc int64
+	PriceOpen     decimal.Decimal
+	Volume        int64
+	VolumeExt     int64
+	hasVolumeExt  bool
+	Profit        decimal.Decimal
+	Storage       decimal.Decimal
+}
+
+func parsePosition(obj []byte) (positionRecord, error) {
+	var p positionRecord
+	err := forEachField(obj, func(key string, val []byte) error {
+		var err error
+		switch key {
+		case "Position":
+			p.Position, err = uintOf(val)
+		case "Login":
+			p.Login, err = uintOf(val)
+		case "Symbol":
+			p.Symbol, err = textOf(val)
+		case "Action":
+			p.Action, err = intOf(val)
+		case "TimeCreate":
+			p.TimeCreate, err = intOf(val)
+		case "TimeCreateMsc":
+			p.TimeCreateMsc, err = intOf(val)
+		case "PriceOpen":
+			p.PriceOpen, err = decimalOf(val)
+		case "Volume":
+			p.Volume, err = intOf(val)
+		case "VolumeExt":
+			p.VolumeExt, err = intOf(val)
+			p.hasVolumeExt = string(val) != "null"
+		case "Profit":
+			p.Profit, err = decimalOf(val)
+		case "Storage":
+			p.Storage, err = decimalOf(val)
+		}
+		if err != nil {
+			return fmt.Errorf("position field %s: %w", key, err)
+		}
+		return nil
+	})
+	if err == nil && p.Position == 0 {
+		err = fmt.Errorf("%w: position record without Position", errMalformed)
+	}
+	return p, err
+}
+
+func (p positionRecord) toPosition(c serverClock) trading.Position {
+	side := trading.Buy
+	if p.Action == 1 {
+		side = trading.Sell
+	}
+	open := c.toUTC(p.TimeCreate)
+	if p.TimeCreateMsc != 0 {
+		open = c.toUTCMilli(p.TimeCreateMsc)
+	}
+	return trading.Position{
+		ID:        strconv.FormatUint(p.Position, 10),
+		Login:     strconv.FormatUint(p.Login, 10),
+		Symbol:    p.Symbol,
+		Side:      side,
+		Volume:    lots(p.Volume, p.VolumeExt, p.hasVolumeExt),
+		OpenPrice: p.PriceOpen,
+		Profit:    p.Profit,
+		Swap:      p.Storage,
+		OpenTime:  open,
+	}
+}
+
+func parsePositions(arr []byte) ([]positionRecord, error) {
+	var out []positionRecord
+	err := forEachElement(arr, func(elem []byte) error {
+		p, err := parsePosition(elem)
+		if err != nil {
+			return err
+		}
+		out = append(out, p)
+		return nil
+	})
+	return out, err
+}
+
+// parseTicket reads the /api/trade/balance answer {"Ticket":"..."}.
+func parseTicket(answer []byte) (uint64, error) {
+	var ticket uint64
+	err := forEachField(answer, func(key string, val []byte) error {
+		if key == "Ticket" {
+			var err error
+			ticket, err = uintOf(val)
+			return err
+		}
+		return nil
+	})
+	if err == nil && ticket == 0 {
+		err = fmt.Errorf("%w: balance answer without Ticket", errMalformed)
+	}
+	return ticket, err
+}
+
+// parseTotal reads /api/deal/get_total: {"total":"N"}, or a bare number on some builds.
+func parseTotal(answer []byte) (int, error) {
+	var n int64
+	var err error
+	if len(answer) > 0 && answer[0] == '{' {
+		err = forEachField(answer, func(key string, val []byte) error {
+			if key == "total" {
+				n, err = intOf(val)
+				return err
+			}
+			return nil
+		})
+	} else {
+		n, err = intOf(answer)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if n < 0 || n > math.MaxInt32 {
+		return 0, fmt.Errorf("%w: deal total %d", errMalformed, n)
+	}
+	return int(n), nil
+}
