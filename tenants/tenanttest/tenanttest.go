@@ -7,13 +7,10 @@ package tenanttest
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -25,29 +22,7 @@ import (
 // Main runs a package's tests, first starting the given services (Postgres with two clusters if Postgres is
 // listed) unless the environment already names them. Call it from TestMain.
 func Main(m *testing.M, services ...localsvc.Service) {
-	os.Exit(run(m, services))
-}
-
-func run(m *testing.M, services []localsvc.Service) int {
-	dir, err := os.MkdirTemp("", "brokerdesk-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	r, err := localsvc.Start(ctx, localsvc.Options{Dir: dir, Services: services, PostgresClusters: 2, Ephemeral: true, Log: os.Stderr})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tenanttest:", err)
-		return 1
-	}
-	defer r.Stop()
-	for _, kv := range r.Endpoints.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		os.Setenv(k, v)
-	}
-	return m.Run()
+	os.Exit(localsvc.RunTests(m, services...))
 }
 
 // Platform is one test's platform database (on every cluster) with its registry, gate and provisioner.

@@ -1,0 +1,79 @@
+package config_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/brokerdesk/brokerdesk/infra/config"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func valid() map[string]string {
+	return map[string]string{
+		"BD_DATABASE_URL": "postgres://bd@127.0.0.1:5432/brokerdesk",
+		"BD_REDIS_URL":    "redis://127.0.0.1:6379/0",
+		"BD_SMTP_ADDR":    "127.0.0.1:1025",
+	}
+}
+
+func TestLoadAppliesDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(valid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != ":8080" || c.BaseDomain != "localhost" || c.MigrateConcurrency != 4 || c.DatabaseMaxConns != 20 {
+		t.Fatalf("defaults not applied: %+v", c)
+	}
+}
+
+func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
+	t.Parallel()
+	m := map[string]string{
+		"BD_REDIS_URL":          "http://wrong",
+		"BD_LOG_LEVEL":          "loud",
+		"BD_DATABASE_CLUSTERS":  "eu=postgres://x;eu=postgres://y",
+		"BD_MIGRATE_CONCURRENCY": "0",
+		"BD_SHUTDOWN_TIMEOUT":   "soon",
+		"BD_PUBLIC_SCHEME":      "ftp",
+	}
+	_, err := config.Load(env(m))
+	if err == nil {
+		t.Fatal("invalid configuration accepted")
+	}
+	for _, name := range []string{"BD_DATABASE_URL", "BD_SMTP_ADDR", "BD_REDIS_URL", "BD_LOG_LEVEL", "BD_DATABASE_CLUSTERS",
+		"BD_MIGRATE_CONCURRENCY", "BD_SHUTDOWN_TIMEOUT", "BD_PUBLIC_SCHEME"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s:\n%v", name, err)
+		}
+	}
+}
+
+func TestLoadReadsClusters(t *testing.T) {
+	t.Parallel()
+	m := valid()
+	m["BD_DATABASE_CLUSTERS"] = "eu-2=postgres://a@h/db; us=postgres://b@h/db"
+	c, err := config.Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.DatabaseClusters) != 2 || c.DatabaseClusters[0].Name != "eu-2" || c.DatabaseClusters[1].URL != "postgres://b@h/db" {
+		t.Fatalf("clusters: %+v", c.DatabaseClusters)
+	}
+}
+
+// The README's configuration table is the operator's reference: every variable must be in it.
+func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range config.Vars {
+		if !strings.Contains(string(readme), "`"+v.Name+"`") {
+			t.Errorf("README.md does not document %s", v.Name)
+		}
+	}
+}
