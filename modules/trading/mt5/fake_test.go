@@ -1,0 +1,911 @@
+package mt5
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf16"
+
+	"github.com/shopspring/decimal"
+	"golang.org/x/time/rate"
+)
+
+// fakeMT5 is a protocol-faithful stand-in for the MT5 Manager Web API, served over real HTTPS. It keeps the
+// login per TCP connection (a call on a connection that has not completed the handshake gets HTTP 403), answers
+// with the documented envelope and retcodes, sends numbers as JSON strings, stores times in the server's own
+// zone, and can inject the faults a connector must survive.
+type fakeMT5 struct {
+	t    testing.TB
+	srv  *httptest.Server
+	opts fakeOptions
+	hash [md5.Size]byte
+
+	mu           sync.Mutex
+	epoch        int // bumping it forgets every connection's login, as a server restart would
+	groups       map[string]fakeGroup
+	users        map[uint64]*fakeUser
+	deals        []*fakeDeal // in ticket order
+	positions    map[uint64][]fakePosition
+	nextLogin    uint64
+	nextTicket   uint64
+	balanceOps   map[uint64]int
+	requests     map[string]int
+	total        int
+	conns        int
+	live         map[net.Conn]bool
+	rateLimit    int
+	notAuthNext  int
+	dropNext     map[string]int
+	slowNext     map[string]time.Duration
+	authStarts   int
+	lastComments []string
+}
+
+type fakeOptions struct {
+	Password     string
+	ManagerLogin uint64
+	// Offset is the server's zone: local = UTC + Offset.
+	Offset time.Duration
+	// BadCliRandAnswer makes the server answer the client's challenge wrongly (an impostor).
+	BadCliRandAnswer bool
+	// PlainNumbers sends numbers as JSON numbers instead of strings, as some builds do for some fields.
+	PlainNumbers bool
+}
+
+type fakeGroup struct {
+	Name     string
+	Currency string
+}
+
+type fakeUser struct {
+	Login        uint64
+	Group        string
+	Name         string
+	FirstName    string
+	LastName     string
+	Email        string
+	Comment      string
+	Leverage     int64
+	Rights       uint64
+	PassMain     string
+	PassInvestor string
+	Balance      decimal.Decimal
+	Credit       decimal.Decimal
+}
+
+type fakeDeal struct {
+	Ticket     uint64
+	Login      uint64
+	Order      uint64
+	PositionID uint64
+	Action     int64
+	Entry      int64
+	LocalMsc   int64 // server-local milliseconds
+	Symbol     string
+	Price      string
+	Volume     int64 // 1/10,000 lot
+	VolumeExt  int64 // 1/10^8 lot
+	Profit     decimal.Decimal
+	Commission decimal.Decimal
+	Storage    decimal.Decimal
+	Comment    string
+}
+
+type fakePosition struct {
+	Position  uint64
+	Login     uint64
+	Symbol    string
+	Action    int64
+	LocalSec  int64
+	PriceOpen string
+	VolumeExt int64
+	Profit    decimal.Decimal
+	Storage   decimal.Decimal
+}
+
+type fakeConnKey struct{}
+
+// fakeConn is the server's memory of one TCP connection.
+type fakeConn struct {
+	mu      sync.Mutex
+	srvRand []byte
+	authed  bool
+	epoch   int
+}
+
+const (
+	fakeManager  = 1001
+	fakePassword = "Mgr!Pass9"
+)
+
+// Groups every fake has; backslashes as MT5 names them.
+var fakeGroups = []fakeGroup{
+	{`real\standard`, "USD"},
+	{`real\standard-sf`, "USD"},
+	{`real\pro`, "USD"},
+	{`real\euro`, "EUR"},
+}
+
+func newFake(t testing.TB, opts fakeOptions) *fakeMT5 {
+	t.Helper()
+	if opts.Password == "" {
+		opts.Password = fakePassword
+	}
+	if opts.ManagerLogin == 0 {
+		opts.ManagerLogin = fakeManager
+	}
+	f := &fakeMT5{
+		t: t, opts: opts, hash: passwordHash(opts.Password),
+		groups:     map[string]fakeGroup{},
+		users:      map[uint64]*fakeUser{},
+		positions:  map[uint64][]fakePosition{},
+		nextLogin:  100000,
+		nextTicket: 5000000,
+		balanceOps: map[uint64]int{},
+		requests:   map[string]int{},
+		live:       map[net.Conn]bool{},
+		dropNext:   map[string]int{},
+		slowNext:   map[string]time.Duration{},
+	}
+	for _, g := range fakeGroups {
+		f.groups[g.Name] = g
+	}
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	f.srv.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+		return context.WithValue(ctx, fakeConnKey{}, &fakeConn{})
+	}
+	f.srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		switch s {
+		case http.StateNew:
+			f.conns++
+			f.live[c] = true
+		case http.StateClosed, http.StateHijacked:
+			delete(f.live, c)
+		}
+	}
+	f.srv.Config.ErrorLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelError) // dropped connections are the point
+	f.srv.StartTLS()
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// config is a connector configuration that trusts this fake's certificate. Keep-alive pings are off so request
+// counts are exact; retries back off by a millisecond so tests stay fast.
+func (f *fakeMT5) config() Config {
+	pool := x509.NewCertPool()
+	pool.AddCert(f.srv.Certificate())
+	return Config{
+		Addr:           f.srv.Listener.Addr().String(),
+		Login:          f.opts.ManagerLogin,
+		Password:       f.opts.Password,
+		TLS:            &tls.Config{RootCAs: pool},
+		RateLimit:      rate.Inf,
+		RequestTimeout: 10 * time.Second,
+		KeepAlive:      -1,
+		RetryBackoff:   time.Millisecond,
+		SwapFreeGroups: map[string]string{`real\standard`: `real\standard-sf`},
+	}
+}
+
+func newTestConnector(t testing.TB, f *fakeMT5, edit func(*Config)) *Connector {
+	t.Helper()
+	cfg := f.config()
+	if edit != nil {
+		edit(&cfg)
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatalf("mt5.New: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Fault injection and inspection.
+
+func (f *fakeMT5) RateLimitNext(n int) { f.mu.Lock(); f.rateLimit = n; f.mu.Unlock() }
+
+// DropNextAnswer makes the server handle the next call to path (applying it, for a balance operation) and then
+// close the connection without answering.
+func (f *fakeMT5) DropNextAnswer(path string) { f.mu.Lock(); f.dropNext[path]++; f.mu.Unlock() }
+
+func (f *fakeMT5) DropNextBalanceAnswer() { f.DropNextAnswer("/api/trade/balance") }
+
+// SlowNext makes the server wait d (or until the client gives up) before answering the next call to path.
+func (f *fakeMT5) SlowNext(path string, d time.Duration) { f.mu.Lock(); f.slowNext[path] = d; f.mu.Unlock() }
+
+// ForgetLogins makes every connection unauthenticated, as after a server restart of the Web API.
+func (f *fakeMT5) ForgetLogins() { f.mu.Lock(); f.epoch++; f.mu.Unlock() }
+
+// NotAuthenticatedNext answers the next authenticated call with retcode 1008 instead of HTTP 403.
+func (f *fakeMT5) NotAuthenticatedNext() { f.mu.Lock(); f.notAuthNext++; f.mu.Unlock() }
+
+// CloseConnections drops every open connection from the server side.
+func (f *fakeMT5) CloseConnections() {
+	f.mu.Lock()
+	conns := make([]net.Conn, 0, len(f.live))
+	for c := range f.live {
+		conns = append(conns, c)
+	}
+	f.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+}
+
+func (f *fakeMT5) Requests(path string) int { f.mu.Lock(); defer f.mu.Unlock(); return f.requests[path] }
+func (f *fakeMT5) Total() int               { f.mu.Lock(); defer f.mu.Unlock(); return f.total }
+func (f *fakeMT5) Connections() int         { f.mu.Lock(); defer f.mu.Unlock(); return f.conns }
+func (f *fakeMT5) LiveConnections() int     { f.mu.Lock(); defer f.mu.Unlock(); return len(f.live) }
+func (f *fakeMT5) AuthStarts() int          { f.mu.Lock(); defer f.mu.Unlock(); return f.authStarts }
+
+func (f *fakeMT5) BalanceOps(login string) int {
+	n, _ := strconv.ParseUint(login, 10, 64)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.balanceOps[n]
+}
+
+func (f *fakeMT5) user(login string) fakeUser {
+	n, _ := strconv.ParseUint(login, 10, 64)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, ok := f.users[n]
+	if !ok {
+		f.t.Fatalf("fake has no user %s", login)
+	}
+	return *u
+}
+
+// AddUser creates an account directly on the server (not through the connector).
+func (f *fakeMT5) AddUser(group string, balance string) uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	login := f.freeLogin()
+	f.users[login] = &fakeUser{Login: login, Group: group, Name: "Seeded", Leverage: 100, Rights: 483,
+		PassMain: "Seed!Pass1", PassInvestor: "Seed!Pass2", Balance: decimal.RequireFromString(balance)}
+	return login
+}
+
+// AddPosition opens a position directly on the server at the UTC instant open.
+func (f *fakeMT5) AddPosition(login uint64, symbol string, sell bool, volumeExt int64, price, profit, storage string, open time.Time) uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextTicket++
+	action := int64(0)
+	if sell {
+		action = 1
+	}
+	f.positions[login] = append(f.positions[login], fakePosition{
+		Position: f.nextTicket, Login: login, Symbol: symbol, Action: action,
+		LocalSec: open.Add(f.opts.Offset).Unix(), PriceOpen: price, VolumeExt: volumeExt,
+		Profit: decimal.RequireFromString(profit), Storage: decimal.RequireFromString(storage),
+	})
+	return f.nextTicket
+}
+
+// SeedDeals records n closed trade deals for login, deal i at from + i*(to-from)/n (UTC), stored in server time.
+func (f *fakeMT5) SeedDeals(login string, n int, from, to time.Time) {
+	l, err := strconv.ParseUint(login, 10, 64)
+	if err != nil {
+		f.t.Fatalf("SeedDeals: login %q", login)
+	}
+	span := big.NewInt(int64(to.Sub(from)))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := 0; i < n; i++ {
+		step := new(big.Int).Mul(span, big.NewInt(int64(i)))
+		at := from.Add(time.Duration(step.Div(step, big.NewInt(int64(n))).Int64()))
+		f.nextTicket++
+		d := &fakeDeal{
+			Ticket: f.nextTicket, Login: l, Order: f.nextTicket + 100000, PositionID: 7000000 + uint64(i/2),
+			Action: int64(i % 2), Entry: int64(i % 2), LocalMsc: at.Add(f.opts.Offset).UnixMilli(),
+			Symbol: "EURUSD", Price: "1.08345", Volume: 1000, VolumeExt: 10000000,
+			Commission: decimal.RequireFromString("-0.70"),
+		}
+		if d.Entry == 1 {
+			d.Profit = decimal.RequireFromString("12.30")
+			d.Storage = decimal.RequireFromString("-0.45")
+		}
+		f.deals = append(f.deals, d)
+	}
+	sort.Slice(f.deals, func(i, j int) bool { return f.deals[i].Ticket < f.deals[j].Ticket })
+}
+
+// The wire.
+
+func (f *fakeMT5) num(v string) any {
+	if f.opts.PlainNumbers {
+		return json.Number(v)
+	}
+	return v
+}
+
+func (f *fakeMT5) reply(w http.ResponseWriter, retcode string, extra map[string]any) {
+	body := map[string]any{"retcode": retcode}
+	for k, v := range extra {
+		body[k] = v
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func (f *fakeMT5) answer(w http.ResponseWriter, answer any) {
+	f.reply(w, "0 Done", map[string]any{"answer": answer})
+}
+
+func (f *fakeMT5) fail(w http.ResponseWriter, retcode string) { f.reply(w, retcode, nil) }
+
+func (f *fakeMT5) serve(w http.ResponseWriter, r *http.Request) {
+	st := r.Context().Value(fakeConnKey{}).(*fakeConn)
+	path := r.URL.Path
+	f.mu.Lock()
+	f.requests[path]++
+	f.total++
+	limited := f.rateLimit > 0
+	if limited {
+		f.rateLimit--
+	}
+	slow := f.slowNext[path]
+	delete(f.slowNext, path)
+	drop := f.dropNext[path] > 0
+	if drop {
+		f.dropNext[path]--
+	}
+	epoch := f.epoch
+	f.mu.Unlock()
+
+	if limited {
+		f.fail(w, "12 Too frequent requests")
+		return
+	}
+	switch path {
+	case "/api/auth/start":
+		f.authStart(w, r, st)
+		return
+	case "/api/auth/answer":
+		f.authAnswer(w, r, st, epoch)
+		return
+	}
+	st.mu.Lock()
+	authed := st.authed && st.epoch == epoch
+	st.mu.Unlock()
+	if !authed {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	f.mu.Lock()
+	notAuth := f.notAuthNext > 0
+	if notAuth {
+		f.notAuthNext--
+	}
+	f.mu.Unlock()
+	if notAuth {
+		st.mu.Lock()
+		st.authed = false
+		st.mu.Unlock()
+		f.fail(w, "1008 Not authenticated")
+		return
+	}
+
+	var rec bytes.Buffer
+	out := &capture{header: http.Header{}, buf: &rec, code: http.StatusOK}
+	f.route(out, r)
+	if slow > 0 {
+		t := time.NewTimer(slow)
+		select {
+		case <-r.Context().Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	if drop {
+		// Applied (for a balance operation), but the answer never leaves: hijack and close.
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+		f.t.Errorf("fake: cannot hijack the connection to drop the answer")
+	}
+	for k, v := range out.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(out.code)
+	_, _ = w.Write(rec.Bytes())
+}
+
+// capture holds a handler's answer so a fault can decide whether it is sent.
+type capture struct {
+	header http.Header
+	buf    *bytes.Buffer
+	code   int
+}
+
+func (c *capture) Header() http.Header         { return c.header }
+func (c *capture) Write(b []byte) (int, error) { return c.buf.Write(b) }
+func (c *capture) WriteHeader(code int)        { c.code = code }
+
+func (f *fakeMT5) authStart(w http.ResponseWriter, r *http.Request, st *fakeConn) {
+	q := r.URL.Query()
+	f.mu.Lock()
+	f.authStarts++
+	f.mu.Unlock()
+	version, err := strconv.Atoi(q.Get("version"))
+	agent := q.Get("agent")
+	if err != nil || version < 484 || agent == "" || strings.ContainsAny(agent, " ") || q.Get("type") != "manager" {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	if q.Get("login") != strconv.FormatUint(f.opts.ManagerLogin, 10) {
+		f.fail(w, "1001 Invalid account")
+		return
+	}
+	rnd := make([]byte, 16)
+	_, _ = rand.Read(rnd)
+	st.mu.Lock()
+	st.srvRand, st.authed = rnd, false
+	st.mu.Unlock()
+	f.reply(w, "0 Done", map[string]any{"srv_rand": hex.EncodeToString(rnd)})
+}
+
+func (f *fakeMT5) authAnswer(w http.ResponseWriter, r *http.Request, st *fakeConn, epoch int) {
+	q := r.URL.Query()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.srvRand == nil {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	want := md5.Sum(append(f.hash[:], st.srvRand...))
+	st.srvRand = nil // one answer per challenge
+	got, err := hex.DecodeString(q.Get("srv_rand_answer"))
+	if err != nil || !bytes.Equal(got, want[:]) {
+		f.fail(w, "3006 Invalid password")
+		return
+	}
+	cli, err := hex.DecodeString(q.Get("cli_rand"))
+	if err != nil || len(cli) != 16 {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	key := f.hash[:]
+	if f.opts.BadCliRandAnswer {
+		key = make([]byte, md5.Size) // an impostor that does not know the password
+	}
+	ans := md5.Sum(append(append([]byte(nil), key...), cli...))
+	st.authed, st.epoch = true, epoch
+	f.reply(w, "0 Done", map[string]any{"cli_rand_answer": hex.EncodeToString(ans[:])})
+}
+
+func (f *fakeMT5) route(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch r.URL.Path {
+	case "/api/test/access":
+		f.reply(w, "0 Done", nil)
+	case "/api/time/server":
+		now := time.Now()
+		f.answer(w, fmt.Sprintf("%d %s", now.Unix(), now.UTC().Add(f.opts.Offset).Format("2006.01.02 15:04:05")))
+	case "/api/group/get":
+		g, ok := f.groups[q.Get("group")]
+		if !ok {
+			f.fail(w, "13 Not found")
+			return
+		}
+		f.answer(w, map[string]any{"Group": g.Name, "Currency": g.Currency, "CurrencyDigits": f.num("2"), "Company": "Fake Broker"})
+	case "/api/user/add":
+		f.userAdd(w, r)
+	case "/api/user/get":
+		u, ok := f.lookup(w, q)
+		if ok {
+			f.answer(w, f.userJSON(u))
+		}
+	case "/api/user/update":
+		f.userUpdate(w, r)
+	case "/api/user/change_password":
+		u, ok := f.lookup(w, q)
+		if !ok {
+			return
+		}
+		pw := q.Get("password")
+		if !fakeStrongPassword(pw) {
+			f.fail(w, "3006 Invalid password")
+			return
+		}
+		switch q.Get("type") {
+		case "main":
+			u.PassMain = pw
+		case "investor":
+			u.PassInvestor = pw
+		case "api":
+		default:
+			f.fail(w, "3 Invalid parameters")
+			return
+		}
+		f.reply(w, "0 Done", nil)
+	case "/api/user/account/get":
+		u, ok := f.lookup(w, q)
+		if ok {
+			f.answer(w, f.accountJSON(u))
+		}
+	case "/api/trade/balance":
+		f.tradeBalance(w, q)
+	case "/api/deal/get_batch", "/api/deal/get_total", "/api/deal/get_page":
+		f.dealQuery(w, r.URL.Path, q)
+	case "/api/position/get_batch":
+		u, ok := f.lookup(w, q)
+		if !ok {
+			return
+		}
+		list := []any{}
+		for _, p := range f.positions[u.Login] {
+			list = append(list, map[string]any{
+				"Position": f.num(strconv.FormatUint(p.Position, 10)), "Login": f.num(strconv.FormatUint(p.Login, 10)),
+				"Symbol": p.Symbol, "Action": f.num(strconv.FormatInt(p.Action, 10)),
+				"TimeCreate": f.num(strconv.FormatInt(p.LocalSec, 10)), "PriceOpen": f.num(p.PriceOpen),
+				"PriceCurrent": f.num(p.PriceOpen), "Volume": f.num(strconv.FormatInt(p.VolumeExt/10000, 10)),
+				"VolumeExt": f.num(strconv.FormatInt(p.VolumeExt, 10)), "Profit": f.num(p.Profit.StringFixed(2)),
+				"Storage": f.num(p.Storage.StringFixed(2)), "Digits": f.num("5"),
+			})
+		}
+		f.answer(w, list)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// lookup finds the login of the query; unknown logins are retcode 13, as the server answers.
+func (f *fakeMT5) lookup(w http.ResponseWriter, q map[string][]string) (*fakeUser, bool) {
+	vals := q["login"]
+	if len(vals) != 1 {
+		f.fail(w, "3 Invalid parameters")
+		return nil, false
+	}
+	n, err := strconv.ParseUint(vals[0], 10, 64)
+	if err != nil {
+		f.fail(w, "3 Invalid parameters")
+		return nil, false
+	}
+	u, ok := f.users[n]
+	if !ok {
+		f.fail(w, "13 Not found")
+		return nil, false
+	}
+	return u, true
+}
+
+func (f *fakeMT5) freeLogin() uint64 {
+	for {
+		f.nextLogin++
+		if _, taken := f.users[f.nextLogin]; !taken {
+			return f.nextLogin
+		}
+	}
+}
+
+// fakeStrongPassword is MT5's rule: 8-16 characters from all four classes.
+func fakeStrongPassword(pw string) bool {
+	if n := len([]rune(pw)); n < 8 || n > 16 {
+		return false
+	}
+	var lower, upper, digit, other bool
+	for _, r := range pw {
+		switch {
+		case unicode.IsLower(r):
+			lower = true
+		case unicode.IsUpper(r):
+			upper = true
+		case unicode.IsDigit(r):
+			digit = true
+		default:
+			other = true
+		}
+	}
+	return lower && upper && digit && other
+}
+
+func (f *fakeMT5) userJSON(u *fakeUser) map[string]any {
+	return map[string]any{
+		"Login": f.num(strconv.FormatUint(u.Login, 10)), "Group": u.Group, "CertSerialNumber": f.num("0"),
+		"Rights": f.num(strconv.FormatUint(u.Rights, 10)), "Registration": f.num("1700000000"),
+		"Name": u.Name, "FirstName": u.FirstName, "LastName": u.LastName, "Company": "", "Country": "",
+		"Email": u.Email, "Comment": u.Comment, "Leverage": f.num(strconv.FormatInt(u.Leverage, 10)),
+		"Agent": f.num("0"), "Balance": f.num(u.Balance.StringFixed(2)), "Credit": f.num(u.Credit.StringFixed(2)),
+		"Color": f.num("4278190080"), "LeadSource": "",
+	}
+}
+
+func (f *fakeMT5) equity(u *fakeUser) decimal.Decimal {
+	eq := u.Balance.Add(u.Credit)
+	for _, p := range f.positions[u.Login] {
+		eq = eq.Add(p.Profit).Add(p.Storage)
+	}
+	return eq
+}
+
+func (f *fakeMT5) accountJSON(u *fakeUser) map[string]any {
+	eq := f.equity(u)
+	return map[string]any{
+		"Login": f.num(strconv.FormatUint(u.Login, 10)), "CurrencyDigits": f.num("2"),
+		"Balance": f.num(u.Balance.StringFixed(2)), "Credit": f.num(u.Credit.StringFixed(2)),
+		"Margin": f.num("0.00"), "MarginFree": f.num(eq.StringFixed(2)), "MarginLevel": f.num("0.00"),
+		"MarginLeverage": f.num(strconv.FormatInt(u.Leverage, 10)), "Profit": f.num(eq.Sub(u.Balance).Sub(u.Credit).StringFixed(2)),
+		"Storage": f.num("0.00"), "Floating": f.num("0.00"), "Equity": f.num(eq.StringFixed(2)),
+	}
+}
+
+// bodyFields reads a JSON object body; values may be strings or numbers.
+func bodyFields(r *http.Request) (map[string]string, bool) {
+	out := map[string]string{}
+	if r.Body == nil {
+		return out, true
+	}
+	var raw map[string]any
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, false
+	}
+	for k, v := range raw {
+		switch v := v.(type) {
+		case string:
+			out[k] = v
+		case json.Number:
+			out[k] = v.String()
+		}
+	}
+	return out, true
+}
+
+func (f *fakeMT5) userAdd(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	q := r.URL.Query()
+	body, ok := bodyFields(r)
+	if !ok {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	g, ok := f.groups[q.Get("group")]
+	if !ok {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	lev, err := strconv.ParseInt(q.Get("leverage"), 10, 64)
+	if err != nil || lev < 1 || lev > 500 {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	if !fakeStrongPassword(body["PassMain"]) || !fakeStrongPassword(body["PassInvestor"]) {
+		f.fail(w, "3006 Invalid password")
+		return
+	}
+	login, err := strconv.ParseUint(q.Get("login"), 10, 64)
+	if err != nil {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	if login == 0 {
+		login = f.freeLogin()
+	} else if _, taken := f.users[login]; taken {
+		f.fail(w, "3004 User exists")
+		return
+	}
+	u := &fakeUser{Login: login, Group: g.Name, Name: q.Get("name"), FirstName: body["FirstName"], LastName: body["LastName"],
+		Email: q.Get("email"), Comment: body["Comment"], Leverage: lev, Rights: 483,
+		PassMain: body["PassMain"], PassInvestor: body["PassInvestor"]}
+	f.users[login] = u
+	f.answer(w, f.userJSON(u))
+}
+
+// userUpdate replaces the record: a field given neither in the query nor in the body falls back to its default,
+// which is why a connector must read, modify and write back the whole record.
+func (f *fakeMT5) userUpdate(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	q := r.URL.Query()
+	u, ok := f.lookup(w, q)
+	if !ok {
+		return
+	}
+	body, ok := bodyFields(r)
+	if !ok {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	field := func(query, key, def string) string {
+		if v := q.Get(query); v != "" {
+			return v
+		}
+		if v, ok := body[key]; ok {
+			return v
+		}
+		return def
+	}
+	group := field("group", "Group", "")
+	g, ok := f.groups[group]
+	if !ok {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	if g.Currency != f.groups[u.Group].Currency {
+		f.fail(w, "3010 Group with different currency")
+		return
+	}
+	lev, err := strconv.ParseInt(field("leverage", "Leverage", "100"), 10, 64)
+	if err != nil || lev < 1 || lev > 500 {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	rights, err := strconv.ParseUint(field("rights", "Rights", "0"), 10, 64)
+	if err != nil {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	u.Group, u.Leverage, u.Rights = group, lev, rights
+	u.Name = field("name", "Name", "")
+	u.Email = field("email", "Email", "")
+	u.FirstName = field("first_name", "FirstName", "")
+	u.LastName = field("last_name", "LastName", "")
+	u.Comment = field("comment", "Comment", "")
+	f.answer(w, f.userJSON(u))
+}
+
+func (f *fakeMT5) tradeBalance(w http.ResponseWriter, q map[string][]string) {
+	u, ok := f.lookup(w, q)
+	if !ok {
+		return
+	}
+	get := func(k string) string {
+		if v := q[k]; len(v) == 1 {
+			return v[0]
+		}
+		return ""
+	}
+	typ, err := strconv.ParseInt(get("type"), 10, 64)
+	if err != nil || typ < 2 || typ > 6 {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	amount, err := decimal.NewFromString(get("balance"))
+	if err != nil || amount.IsZero() {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	comment := get("comment")
+	f.lastComments = append(f.lastComments, comment)
+	if len(utf16.Encode([]rune(comment))) > 32 {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	switch typ {
+	case 3:
+		if u.Credit.Add(amount).IsNegative() {
+			f.fail(w, "10019 Not enough money")
+			return
+		}
+		u.Credit = u.Credit.Add(amount)
+	default:
+		if amount.IsNegative() && u.Balance.Add(amount).IsNegative() {
+			f.fail(w, "10019 Not enough money")
+			return
+		}
+		u.Balance = u.Balance.Add(amount)
+	}
+	f.nextTicket++
+	f.deals = append(f.deals, &fakeDeal{Ticket: f.nextTicket, Login: u.Login, Action: typ,
+		LocalMsc: time.Now().Add(f.opts.Offset).UnixMilli(), Profit: amount, Comment: comment})
+	f.balanceOps[u.Login]++
+	f.answer(w, map[string]any{"Ticket": f.num(strconv.FormatUint(f.nextTicket, 10))})
+}
+
+func (f *fakeMT5) dealQuery(w http.ResponseWriter, path string, q map[string][]string) {
+	u, ok := f.lookup(w, q)
+	if !ok {
+		return
+	}
+	num := func(k string) (int64, bool) {
+		v := q[k]
+		if len(v) != 1 {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(v[0], 10, 64)
+		return n, err == nil
+	}
+	from, ok1 := num("from")
+	to, ok2 := num("to")
+	if !ok1 || !ok2 {
+		f.fail(w, "3 Invalid parameters")
+		return
+	}
+	var match []*fakeDeal
+	for _, d := range f.deals {
+		// from and to are server-local seconds, both inclusive.
+		if sec := floorDiv(d.LocalMsc, 1000); d.Login == u.Login && sec >= from && sec <= to {
+			match = append(match, d)
+		}
+	}
+	sort.SliceStable(match, func(i, j int) bool {
+		if match[i].LocalMsc != match[j].LocalMsc {
+			return match[i].LocalMsc < match[j].LocalMsc
+		}
+		return match[i].Ticket < match[j].Ticket
+	})
+	switch path {
+	case "/api/deal/get_total":
+		f.answer(w, map[string]any{"total": f.num(strconv.Itoa(len(match)))})
+		return
+	case "/api/deal/get_page":
+		off, ok1 := num("offset")
+		n, ok2 := num("total")
+		if !ok1 || !ok2 || off < 0 || n < 1 || n > 100 {
+			f.fail(w, "3 Invalid parameters")
+			return
+		}
+		if off > int64(len(match)) {
+			off = int64(len(match))
+		}
+		match = match[off:min(off+n, int64(len(match)))]
+	}
+	list := make([]any, 0, len(match))
+	for _, d := range match {
+		list = append(list, f.dealJSON(d))
+	}
+	f.answer(w, list)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func (f *fakeMT5) dealJSON(d *fakeDeal) map[string]any {
+	u := func(v uint64) any { return f.num(strconv.FormatUint(v, 10)) }
+	i := func(v int64) any { return f.num(strconv.FormatInt(v, 10)) }
+	price := d.Price
+	if price == "" {
+		price = "0.00000"
+	}
+	return map[string]any{
+		"Deal": u(d.Ticket), "ExternalID": "", "Login": u(d.Login), "Dealer": i(0), "Order": u(d.Order),
+		"Action": i(d.Action), "Entry": i(d.Entry), "Reason": i(0), "Digits": i(5), "DigitsCurrency": i(2),
+		"ContractSize": f.num("100000.00"), "Time": i(floorDiv(d.LocalMsc, 1000)), "TimeMsc": i(d.LocalMsc),
+		"Symbol": d.Symbol, "Price": f.num(price), "PriceSL": f.num("0.00000"), "PriceTP": f.num("0.00000"),
+		"Volume": i(d.Volume), "VolumeExt": i(d.VolumeExt), "VolumeClosed": i(0), "VolumeClosedExt": i(0),
+		"Profit": f.num(d.Profit.StringFixed(2)), "Storage": f.num(d.Storage.StringFixed(2)),
+		"Commission": f.num(d.Commission.StringFixed(2)), "Fee": f.num("0.00"), "RateProfit": f.num("1.00000000"),
+		"RateMargin": f.num("1.08345000"), "ExpertID": i(0), "PositionID": u(d.PositionID), "Comment": d.Comment,
+		"ProfitRaw": f.num(d.Profit.StringFixed(2)), "PricePosition": f.num(price), "TickValue": f.num("1.00000000"),
+		"TickSize": f.num("0.00001000"), "Flags": i(0), "Gateway": "", "PriceGateway": f.num("0.00000"),
+	}
+}
