@@ -1,0 +1,106 @@
+package tradelocker
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/brokerdesk/brokerdesk/modules/trading/tradingtest"
+)
+
+// testConfig is a connector config pointed at f with test-speed retries. Rate limiting stays on (generous) so the
+// limiter's code path runs in every test.
+func testConfig(f *fakeTL) Config {
+	return Config{
+		BaseURL:      f.srv.URL,
+		APIKey:       fakeAPIKey,
+		Environment:  Demo,
+		HTTPClient:   &http.Client{Timeout: 20 * time.Second},
+		RateLimit:    rate.Limit(1000),
+		RateBurst:    100,
+		RetryBackoff: time.Millisecond,
+		Groups:       testGroups(),
+	}
+}
+
+func newTestConnector(t testing.TB, f *fakeTL, edit func(*Config)) *Connector {
+	t.Helper()
+	cfg := testConfig(f)
+	if edit != nil {
+		edit(&cfg)
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// syncBuffer collects log output from concurrent requests.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// knownDeviations are contract cases where TradeLocker, by design, cannot do what the case asks. Each one is
+// reported in docs/trading/tradelocker.md and to the contract's owner; the case is skipped with the reason rather
+// than silently passing.
+var knownDeviations = map[string]string{
+	// TradeLocker has no investor password; the connector returns ErrUnsupported (after checking the account
+	// exists, so an unknown login is still ErrNotFound). The contract expects acceptance.
+	"ResetPassword/MainAndInvestorAreAccepted": "TradeLocker has no investor password: ResetPassword(investor) is ErrUnsupported by design",
+}
+
+func TestContract(t *testing.T) {
+	t.Parallel()
+	tradingtest.Run(t, func(t *testing.T) tradingtest.Env {
+		for suffix, reason := range knownDeviations {
+			if strings.HasSuffix(t.Name(), "/"+suffix) {
+				t.Skip(reason)
+			}
+		}
+		f := newFake(t)
+		logs := &syncBuffer{}
+		conn := newTestConnector(t, f, func(c *Config) {
+			c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		})
+		t.Cleanup(func() {
+			// Whatever a case did, the key and the passwords it used must not be in the logs.
+			for _, secret := range []string{fakeAPIKey, "Tr4de!Desk", "N3w!Main", "N3w!Invest"} {
+				if strings.Contains(logs.String(), secret) {
+					t.Errorf("logs contain the secret %q", secret)
+				}
+			}
+		})
+		return tradingtest.Env{
+			Conn:                  conn,
+			Currency:              "USD",
+			StandardGroup:         "1001",
+			OtherGroup:            "2001",
+			SwapFreeGroup:         "1002",
+			DropNextBalanceAnswer: func() { f.DropNextMoneyAnswers(1) },
+			RateLimitNext:         f.RateLimitNext,
+			SeedDeals:             f.SeedDeals,
+			BalanceOps:            f.BalanceOps,
+		}
+	})
+}
