@@ -234,7 +234,7 @@ func parseEvent(line []byte) (event, error) {
 		evDealsSeeded:    ev.Seeded != nil,
 		evPositionOpened: ev.Opened != nil,
 		evPositionClosed: ev.Closed != nil,
-		evPrices:         ev.Prices != nil,
+		evPrices:         len(ev.Prices) > 0, // an empty map would vanish on re-encoding (omitempty)
 	}
 	set, known := payloads[ev.Type]
 	if !known {

@@ -23,7 +23,7 @@ func stepClock(start time.Time) func() time.Time {
 }
 
 // mutateEverything drives one of every kind of event through the simulator and returns the logins it made.
-func mutateEverything(t *testing.T, s *Simulator) (chosen, requested string) {
+func mutateEverything(t testing.TB, s *Simulator) (chosen, requested string) {
 	t.Helper()
 	ctx := t.Context()
 	if err := s.setBids("test", ruleQuotes()); err != nil {
