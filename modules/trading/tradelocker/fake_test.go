@@ -140,6 +140,12 @@ func newFake(t testing.TB) *fakeTL {
 	return f
 }
 
+var moneyPaths = map[string]bool{
+	"/brand-api/v1/account-operations/deposit":  true,
+	"/brand-api/v1/account-operations/withdraw": true,
+	"/brand-api/v1/account-operations/credit":   true,
+}
+
 // keyedPaths are the calls that honour Idempotency-Key (platforms.md).
 var keyedPaths = map[string]bool{
 	"/brand-api/v1/users/create":                true,
@@ -159,7 +165,8 @@ func (f *fakeTL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	resp, hdr := f.answer(r, body, key)
 	call := fakeCall{path: r.URL.Path, idemKey: key, status: resp.status, replayed: hdr.Get(replayedHeader) == "true"}
-	drop := resp.moved && f.dropNextMoney > 0
+	// A replayed money answer can be lost too; only refusals (nothing moved) always get through.
+	drop := f.dropNextMoney > 0 && (resp.moved || (call.replayed && moneyPaths[r.URL.Path]))
 	if drop {
 		f.dropNextMoney--
 		call.status = 0
@@ -625,7 +632,7 @@ func (f *fakeTL) SeedDeals(login string, n int, from, to time.Time) {
 		}
 		f.deals[login] = append(f.deals[login], fakeDeal{close: at, row: map[string]string{
 			"accountId": login, "instrument": "EURUSD", "orderType": "Market", "positionSide": side,
-			"openMilliseconds": strconv.FormatInt(at.Add(-time.Hour).UnixMilli(), 10),
+			"openMilliseconds":  strconv.FormatInt(at.Add(-time.Hour).UnixMilli(), 10),
 			"closeMilliseconds": strconv.FormatInt(at.UnixMilli(), 10), "closeAmount": "0.10",
 			"openAmount": "0.10", "averageOpenPrice": "1.08210", "closePrice": "1.08345",
 			"closeTradeId": id, "openTradeId": "o" + id, "closeOrderId": "co" + id, "openOrderId": "oo" + id,
