@@ -1,0 +1,188 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/brokerdesk/brokerdesk/infra/logging"
+)
+
+// HeaderRequestID carries the request id in both directions.
+const HeaderRequestID = "X-Request-ID"
+
+// Options configure New.
+type Options struct {
+	Log      *slog.Logger
+	Registry *prometheus.Registry // metrics land here; nil: not recorded
+	Pages    *Pages               // renders HTML error pages for browsers; nil: problem+json only
+	// ReadTimeout/WriteTimeout/IdleTimeout bound connections (Fiber's shutdown does not close idle keep-alives).
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+}
+
+// New returns a Fiber app with BrokerDesk's error handler and middleware installed.
+func New(o Options) *fiber.App {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.ReadTimeout == 0 {
+		o.ReadTimeout = 30 * time.Second
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = 60 * time.Second
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 60 * time.Second
+	}
+	app := fiber.New(fiber.Config{
+		AppName:               "brokerdesk",
+		DisableStartupMessage: true,
+		// Strings from the Ctx are reused after a handler returns; Immutable copies them so none can leak into
+		// a later request through a goroutine or a cache.
+		Immutable:    true,
+		ReadTimeout:  o.ReadTimeout,
+		WriteTimeout: o.WriteTimeout,
+		IdleTimeout:  o.IdleTimeout,
+		BodyLimit:    16 << 20,
+		ErrorHandler: errorHandler(o.Log, o.Pages),
+	})
+	app.Use(requestID(), accessLog(o.Log), recoverer(o.Log))
+	if o.Registry != nil {
+		app.Use(metrics(o.Registry))
+	}
+	return app
+}
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
+
+// requestID accepts a well-formed incoming X-Request-ID (from the load balancer) or makes one, echoes it, and puts
+// it in the request's context for logs.
+func requestID() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id := c.Get(HeaderRequestID)
+		if !validRequestID.MatchString(id) {
+			b := make([]byte, 12)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Set(HeaderRequestID, id)
+		c.Locals("request_id", id)
+		c.SetUserContext(logging.WithRequestID(c.UserContext(), id))
+		return c.Next()
+	}
+}
+
+// recoverer turns a panic into an internal error (logged with its stack by the error handler's caller).
+func recoverer(log *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.ErrorContext(c.UserContext(), "panic in handler", "panic", fmt.Sprint(r), "path", c.Path())
+				err = errors.New("panic")
+			}
+		}()
+		return c.Next()
+	}
+}
+
+func accessLog(log *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		if err != nil {
+			// Let the error handler write the response now, so the status we log is the one sent.
+			if herr := c.App().ErrorHandler(c, err); herr != nil {
+				_ = c.SendStatus(fiber.StatusInternalServerError)
+			}
+			err = nil
+		}
+		log.InfoContext(c.UserContext(), "http request", "method", c.Method(), "host", c.Hostname(), "path", c.Path(),
+			"status", c.Response().StatusCode(), "duration_ms", time.Since(start).Milliseconds(), "ip", c.IP())
+		return err
+	}
+}
+
+func metrics(reg *prometheus.Registry) fiber.Handler {
+	requests := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "brokerdesk_http_request_duration_seconds",
+		Help:    "HTTP requests by route pattern, method and status.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"route", "method", "status"})
+	reg.MustRegister(requests)
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		// The route pattern, not the path: ids in paths would explode the label set.
+		route := c.Route().Path
+		requests.WithLabelValues(route, c.Method(), strconv.Itoa(c.Response().StatusCode())).Observe(time.Since(start).Seconds())
+		return err
+	}
+}
+
+func errorHandler(log *slog.Logger, pages *Pages) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		p, internal := toProblem(err)
+		if internal {
+			log.ErrorContext(c.UserContext(), "internal error", "err", err, "method", c.Method(), "path", c.Path())
+		}
+		if id, ok := c.Locals("request_id").(string); ok {
+			p.RequestID = id
+		}
+		p.Instance = c.Path()
+		c.Status(p.Status)
+		if pages != nil && wantsHTML(c) {
+			return pages.Error(c, p)
+		}
+		c.Set(fiber.HeaderContentType, "application/problem+json")
+		return c.JSON(p, "application/problem+json")
+	}
+}
+
+// NewRegistry returns a metrics registry with the Go runtime and process collectors.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// Check is one readiness dependency.
+type Check struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Health registers /healthz (the process is up) and /readyz (every dependency answers within 2 s) on r.
+func Health(r fiber.Router, checks ...Check) {
+	r.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	r.Get("/readyz", func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		defer cancel()
+		status, code := fiber.Map{}, fiber.StatusOK
+		for _, ch := range checks {
+			if err := ch.Check(ctx); err != nil {
+				status[ch.Name] = "unavailable"
+				code = fiber.StatusServiceUnavailable
+			} else {
+				status[ch.Name] = "ok"
+			}
+		}
+		return c.Status(code).JSON(fiber.Map{"status": map[bool]string{true: "ready", false: "not ready"}[code == fiber.StatusOK], "checks": status})
+	})
+}
+
+// Metrics registers /metrics for reg on r.
+func Metrics(r fiber.Router, reg *prometheus.Registry) {
+	r.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+}

@@ -1,0 +1,74 @@
+// Package web is BrokerDesk's HTTP foundation on Fiber v2: the app with its middleware (recover, request id, access
+// log, metrics), RFC 9457 problem+json errors from one error handler, health and readiness handlers, and the page
+// layout (Go templates, tenant branding through CSS custom properties, no JavaScript needed).
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// Problem is an RFC 9457 problem detail. Errors lists per-field problems of a request.
+type Problem struct {
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail,omitempty"`
+	Instance  string       `json:"instance,omitempty"`
+	RequestID string       `json:"request_id,omitempty"`
+	Errors    []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError is one bad field of a request.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error makes a Problem returnable from a handler; the error handler renders it.
+func (p *Problem) Error() string { return p.Title + ": " + p.Detail }
+
+// NewProblem returns a problem with the standard title for status and a type URI under /problems/.
+func NewProblem(status int, slug, detail string) *Problem {
+	return &Problem{Type: "/problems/" + slug, Title: http.StatusText(status), Status: status, Detail: detail}
+}
+
+// Invalid returns a 422 problem listing every bad field.
+func Invalid(detail string, fields ...FieldError) *Problem {
+	p := NewProblem(fiber.StatusUnprocessableEntity, "validation", detail)
+	p.Errors = fields
+	return p
+}
+
+// NotFound is the problem for anything absent — including what exists but belongs to someone else.
+func NotFound(detail string) *Problem { return NewProblem(fiber.StatusNotFound, "not-found", detail) }
+
+// wantsHTML reports whether the client is a browser asking for a page rather than an API client.
+func wantsHTML(c *fiber.Ctx) bool {
+	if strings.HasPrefix(c.Path(), "/api/") {
+		return false
+	}
+	return strings.Contains(c.Get(fiber.HeaderAccept), "text/html")
+}
+
+// toProblem turns any error into the problem a client may see. Anything that is not already a Problem or a
+// fiber.Error is an internal error: its text stays in the logs.
+func toProblem(err error) (p *Problem, internal bool) {
+	var pr *Problem
+	if errors.As(err, &pr) {
+		cp := *pr
+		return &cp, false
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		slug := strings.ToLower(strings.ReplaceAll(http.StatusText(fe.Code), " ", "-"))
+		if slug == "" {
+			slug = "error"
+		}
+		return NewProblem(fe.Code, slug, fe.Message), false
+	}
+	return NewProblem(fiber.StatusInternalServerError, "internal", "Something went wrong on our side. Quote the request id if you contact support."), true
+}

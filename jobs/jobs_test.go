@@ -1,0 +1,101 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/brokerdesk/brokerdesk/infra/localsvc"
+	"github.com/brokerdesk/brokerdesk/jobs"
+	"github.com/brokerdesk/brokerdesk/tenants"
+	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
+)
+
+func TestMain(m *testing.M) { tenanttest.Main(m, localsvc.Postgres, localsvc.Redis) }
+
+// redisURL points this test at its own Redis database so its queues meet no other package's workers.
+func redisURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("BD_REDIS_URL")
+	base := u[:strings.LastIndex(u, "/")]
+	return fmt.Sprintf("%s/%d", base, 1+rand.IntN(15))
+}
+
+func TestProvisioningTaskMakesTheTenantActive(t *testing.T) {
+	t.Parallel()
+	p := tenanttest.NewPlatform(t, tenants.ProvisionerOptions{})
+	ctx := context.Background()
+	ten, err := p.Provisioner.Request(ctx, tenants.Request{Slug: "q" + tenanttest.RandomLabel(10), DisplayName: "Queued", AdminEmail: "admin@queued.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := redisURL(t)
+	opt, err := jobs.RedisOpt(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.CheckRedis(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	task, err := jobs.NewProvisionTenantTask(ten.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // the second enqueue of the same tenant is absorbed by its TaskID
+		if err := jobs.Enqueue(ctx, client, task); err != nil {
+			t.Fatalf("enqueue #%d: %v", i+1, err)
+		}
+	}
+	srv := jobs.NewServer(opt, 2, 5*time.Second, nil)
+	mux := asynq.NewServeMux()
+	jobs.Provisioning{Provisioner: p.Provisioner}.Register(mux)
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := p.Registry.Get(ctx, ten.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status == tenants.StatusActive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tenant still %s after 30s", got.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestTaskEnvelopeCarriesTenantAndKey(t *testing.T) {
+	t.Parallel()
+	ten := tenanttest.RandomLabel(4)
+	task, err := jobs.NewTask("test:thing", [16]byte{1}, "key-"+ten, map[string]int{"n": 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payload struct{ N int }
+	e, err := jobs.Open(task, &payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.TenantID != [16]byte{1} || e.Key != "key-"+ten || payload.N != 7 {
+		t.Fatalf("envelope %+v payload %+v", e, payload)
+	}
+	if _, err := jobs.NewTask("test:thing", [16]byte{1}, "", nil); err == nil {
+		t.Fatal("a task without an idempotency key was built")
+	}
+	if _, err := jobs.Open(asynq.NewTask("test:thing", []byte("{broken")), nil); err == nil {
+		t.Fatal("a broken envelope was opened")
+	}
+}
