@@ -805,6 +805,12 @@ func (f *fakeServer) rateLimitNext(n int) {
 	f.rateLimitN = n
 }
 
+func (f *fakeServer) setRetryAfter(v string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.retryAfter = v
+}
+
 func (f *fakeServer) dropNextMoneyAnswer() {
 	f.mu.Lock()
 	defer f.mu.Unlock()

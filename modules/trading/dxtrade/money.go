@@ -118,8 +118,9 @@ func (c *Connector) currencyOf(ctx context.Context, op, login string) (string, e
 // metaCreditPrefix + OperationID is the metadata key that marks a credit change as applied.
 const metaCreditPrefix = "brokerdesk.credit."
 
-// maxCreditAttempts bounds how often changeCredit reads again after the account changed under it.
-const maxCreditAttempts = 5
+// maxCreditAttempts bounds how often changeCredit reads again after the account changed under it. Each 412 means
+// another writer made progress, so this is only reached under sustained concurrent changes to one account.
+const maxCreditAttempts = 10
 
 // changeCredit adds delta to the account's credit. DXtrade has no credit movement keyed by id, only the account's
 // credit value, so the connector makes one itself: it reads the account, and writes the new credit together with
