@@ -180,6 +180,10 @@ func (s *Simulator) compact() error {
 // commit writes ev to the journal (fsync'd when money moved) and then applies it. Callers hold the write lock and
 // have already decided the change is allowed.
 func (s *Simulator) commit(op string, ev event) error {
+	if s.closed {
+		// A call that passed enter just before Close must not write to the closed journal.
+		return s.perr(op, trading.ErrUnavailable, "closed", "simulator is closed")
+	}
 	if s.broken != nil {
 		return s.perr(op, trading.ErrUnavailable, "journal", "state journal failed earlier: %v", s.broken)
 	}
