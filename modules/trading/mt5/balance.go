@@ -49,8 +49,8 @@ func opComment(id, text string) string {
 		return r
 	}, text))
 	room := maxComment - len(tag) - 1
-	if text == "" || room <= 0 {
-		return tag
+	if text == "" || room <= 0 || !strings.HasPrefix(tag, tagPrefix) {
+		return tag // a bare id keeps the comment to itself, so it cannot be mistaken for free text
 	}
 	var b strings.Builder
 	b.WriteString(tag)

@@ -52,6 +52,7 @@ type fakeMT5 struct {
 	conns        int
 	live         map[net.Conn]bool
 	rateLimit    int
+	rateLimitFor map[string]int
 	notAuthNext  int
 	dropNext     map[string]int
 	slowNext     map[string]time.Duration
@@ -154,16 +155,17 @@ func newFake(t testing.TB, opts fakeOptions) *fakeMT5 {
 	}
 	f := &fakeMT5{
 		t: t, opts: opts, hash: passwordHash(opts.Password),
-		groups:     map[string]fakeGroup{},
-		users:      map[uint64]*fakeUser{},
-		positions:  map[uint64][]fakePosition{},
-		nextLogin:  100000,
-		nextTicket: 5000000,
-		balanceOps: map[uint64]int{},
-		requests:   map[string]int{},
-		live:       map[net.Conn]bool{},
-		dropNext:   map[string]int{},
-		slowNext:   map[string]time.Duration{},
+		groups:       map[string]fakeGroup{},
+		users:        map[uint64]*fakeUser{},
+		positions:    map[uint64][]fakePosition{},
+		nextLogin:    100000,
+		nextTicket:   5000000,
+		balanceOps:   map[uint64]int{},
+		requests:     map[string]int{},
+		live:         map[net.Conn]bool{},
+		dropNext:     map[string]int{},
+		rateLimitFor: map[string]int{},
+		slowNext:     map[string]time.Duration{},
 	}
 	for _, g := range fakeGroups {
 		f.groups[g.Name] = g
@@ -225,6 +227,13 @@ func newTestConnector(t testing.TB, f *fakeMT5, edit func(*Config)) *Connector {
 
 func (f *fakeMT5) RateLimitNext(n int) { f.mu.Lock(); f.rateLimit = n; f.mu.Unlock() }
 
+// RateLimitPath answers the next n calls to path with retcode 12.
+func (f *fakeMT5) RateLimitPath(path string, n int) {
+	f.mu.Lock()
+	f.rateLimitFor[path] = n
+	f.mu.Unlock()
+}
+
 // DropNextAnswer makes the server handle the next call to path (applying it, for a balance operation) and then
 // close the connection without answering.
 func (f *fakeMT5) DropNextAnswer(path string) { f.mu.Lock(); f.dropNext[path]++; f.mu.Unlock() }
@@ -232,7 +241,11 @@ func (f *fakeMT5) DropNextAnswer(path string) { f.mu.Lock(); f.dropNext[path]++;
 func (f *fakeMT5) DropNextBalanceAnswer() { f.DropNextAnswer("/api/trade/balance") }
 
 // SlowNext makes the server wait d (or until the client gives up) before answering the next call to path.
-func (f *fakeMT5) SlowNext(path string, d time.Duration) { f.mu.Lock(); f.slowNext[path] = d; f.mu.Unlock() }
+func (f *fakeMT5) SlowNext(path string, d time.Duration) {
+	f.mu.Lock()
+	f.slowNext[path] = d
+	f.mu.Unlock()
+}
 
 // ForgetLogins makes every connection unauthenticated, as after a server restart of the Web API.
 func (f *fakeMT5) ForgetLogins() { f.mu.Lock(); f.epoch++; f.mu.Unlock() }
@@ -253,11 +266,15 @@ func (f *fakeMT5) CloseConnections() {
 	}
 }
 
-func (f *fakeMT5) Requests(path string) int { f.mu.Lock(); defer f.mu.Unlock(); return f.requests[path] }
-func (f *fakeMT5) Total() int               { f.mu.Lock(); defer f.mu.Unlock(); return f.total }
-func (f *fakeMT5) Connections() int         { f.mu.Lock(); defer f.mu.Unlock(); return f.conns }
-func (f *fakeMT5) LiveConnections() int     { f.mu.Lock(); defer f.mu.Unlock(); return len(f.live) }
-func (f *fakeMT5) AuthStarts() int          { f.mu.Lock(); defer f.mu.Unlock(); return f.authStarts }
+func (f *fakeMT5) Requests(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests[path]
+}
+func (f *fakeMT5) Total() int           { f.mu.Lock(); defer f.mu.Unlock(); return f.total }
+func (f *fakeMT5) Connections() int     { f.mu.Lock(); defer f.mu.Unlock(); return f.conns }
+func (f *fakeMT5) LiveConnections() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.live) }
+func (f *fakeMT5) AuthStarts() int      { f.mu.Lock(); defer f.mu.Unlock(); return f.authStarts }
 
 func (f *fakeMT5) BalanceOps(login string) int {
 	n, _ := strconv.ParseUint(login, 10, 64)
@@ -365,6 +382,9 @@ func (f *fakeMT5) serve(w http.ResponseWriter, r *http.Request) {
 	limited := f.rateLimit > 0
 	if limited {
 		f.rateLimit--
+	} else if f.rateLimitFor[path] > 0 {
+		limited = true
+		f.rateLimitFor[path]--
 	}
 	slow := f.slowNext[path]
 	delete(f.slowNext, path)

@@ -281,9 +281,9 @@ func (c *Connector) authenticate(ctx context.Context) error {
 	if _, err := rand.Read(cliRand[:]); err != nil {
 		return fmt.Errorf("mt5: cli_rand: %w", err)
 	}
-	answer := md5.Sum(append(c.hash[:], srvRand...))
+	answer := md5Sum(c.hash[:], srvRand)
 	env, conn2, err := c.send(ctx, request{op: op, method: http.MethodGet, path: "/api/auth/answer", query: url.Values{
-		"srv_rand_answer": {hex.EncodeToString(answer[:])},
+		"srv_rand_answer": {hex.EncodeToString(answer)},
 		"cli_rand":        {hex.EncodeToString(cliRand[:])},
 	}})
 	if err != nil {
@@ -296,9 +296,9 @@ func (c *Connector) authenticate(ctx context.Context) error {
 		// The first connection died between the two steps; the login is not bound to the one we now hold.
 		return &transportError{cause: errors.New("the connection changed during login")}
 	}
-	want := md5.Sum(append(c.hash[:], cliRand[:]...))
+	want := md5Sum(c.hash[:], cliRand[:])
 	got, err := hex.DecodeString(env.CliRandAnswer)
-	if err != nil || !hmac.Equal(got, want[:]) {
+	if err != nil || !hmac.Equal(got, want) {
 		// Not the server we share the password with (or a different password there): drop the connection so
 		// nothing else is sent over it.
 		c.transport.CloseIdleConnections()
@@ -309,6 +309,15 @@ func (c *Connector) authenticate(ctx context.Context) error {
 	c.authed = true
 	c.log.Info("mt5 manager session authenticated")
 	return nil
+}
+
+// md5Sum is MD5 over the concatenated parts, in raw bytes as the handshake needs.
+func md5Sum(parts ...[]byte) []byte {
+	h := md5.New()
+	for _, p := range parts {
+		h.Write(p)
+	}
+	return h.Sum(nil)
 }
 
 func authTransport(op string, err error) error {

@@ -1,0 +1,224 @@
+package mt5
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf16"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/brokerdesk/brokerdesk/modules/trading"
+)
+
+func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+func TestCommentCarriesTheOperationTagAndFits(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ id, text, want string }{
+		{"op-1", "", "bd:op-1"},
+		{"op-1", "card deposit", "bd:op-1 card deposit"},
+		{"op-1", "Deposit via card ending 4242 for client 1234567", "bd:op-1 Deposit via card ending"},
+		{"op-1", "  tabs\tand\nnewlines  ", "bd:op-1 tabs and newlines"},
+		{"op-1", "Überweisung 𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞", "bd:op-1 Überweisung 𝄞𝄞𝄞𝄞𝄞𝄞"},
+		{"abcdefghijklmnopqrstuvwxyz012", "text", "bd:abcdefghijklmnopqrstuvwxyz012"}, // 29: prefix fits, text does not
+		{"abcdefghijklmnopqrstuvwxyz0123", "text", "abcdefghijklmnopqrstuvwxyz0123"},  // 30: the id alone
+		{"long-comment-0123456789abcdefghi", "x", "long-comment-0123456789abcdefghi"}, // 32
+	} {
+		got := opComment(c.id, c.text)
+		if got != c.want {
+			t.Errorf("opComment(%q, %q) = %q, want %q", c.id, c.text, got, c.want)
+		}
+		if n := len(utf16.Encode([]rune(got))); n > maxComment {
+			t.Errorf("opComment(%q, %q) is %d UTF-16 units long", c.id, c.text, n)
+		}
+		if !hasTag(got, opTag(c.id)) {
+			t.Errorf("comment %q does not carry the tag of %q", got, c.id)
+		}
+	}
+	if hasTag("bd:op-12", opTag("op-1")) || hasTag("bd:op-1x rest", opTag("op-1")) {
+		t.Errorf("a longer id's comment matched a shorter id's tag")
+	}
+}
+
+func TestOperationIDMustFitTheComment(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakeOptions{})
+	c := newTestConnector(t, f, nil)
+	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
+	for _, id := range []string{"", strings.Repeat("a", 33), "has space", "semi;colon", "ümlaut"} {
+		_, err := c.BalanceOperation(testCtx(t), trading.BalanceOp{Login: login, Kind: trading.Deposit, Amount: dec("1"), OperationID: id})
+		requireKind(t, err, trading.ErrInvalidRequest)
+	}
+	if n := f.Total(); n != 0 {
+		t.Errorf("%d requests for operations refused locally", n)
+	}
+}
+
+func TestBalanceOperationSendsTheDocumentedTypesAndSigns(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakeOptions{Offset: 3 * time.Hour})
+	c := newTestConnector(t, f, nil)
+	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
+	for i, op := range []struct {
+		kind          trading.BalanceKind
+		amount        string
+		balance, cred string
+	}{
+		{trading.Deposit, "100.25", "100.25", "0"},
+		{trading.Withdrawal, "0.25", "100", "0"},
+		{trading.CreditIn, "40", "100", "40"},
+		{trading.CreditOut, "15.5", "100", "24.5"},
+	} {
+		res, err := c.BalanceOperation(testCtx(t), trading.BalanceOp{Login: login, Kind: op.kind, Amount: dec(op.amount),
+			OperationID: fmt.Sprintf("types-%d", i), Comment: "test"})
+		if err != nil || res.Replayed {
+			t.Fatalf("%s %s: %+v %v", op.kind, op.amount, res, err)
+		}
+		u := f.user(login)
+		if !u.Balance.Equal(dec(op.balance)) || !u.Credit.Equal(dec(op.cred)) {
+			t.Fatalf("after %s %s: balance %s credit %s, want %s and %s", op.kind, op.amount, u.Balance, u.Credit, op.balance, op.cred)
+		}
+	}
+	_, err := c.BalanceOperation(testCtx(t), trading.BalanceOp{Login: login, Kind: trading.Withdrawal, Amount: dec("100.01"), OperationID: "too-much"})
+	pe := requireKind(t, err, trading.ErrInsufficientFunds)
+	if pe.Code != "10019" || pe.Message != "Not enough money" {
+		t.Errorf("platform code and text lost: %+v", pe)
+	}
+}
+
+func TestDroppedBalanceAnswerMovesMoneyOnceAndReturnsTheTicket(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakeOptions{Offset: 2 * time.Hour})
+	c := newTestConnector(t, f, nil)
+	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
+	if err := c.Ping(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	f.DropNextBalanceAnswer()
+	op := trading.BalanceOp{Login: login, Kind: trading.Deposit, Amount: dec("42.42"), OperationID: "drop-me"}
+	res, err := c.BalanceOperation(testCtx(t), op)
+	if err != nil {
+		t.Fatalf("BalanceOperation with a dropped answer: %v", err)
+	}
+	if !res.Replayed {
+		t.Errorf("a result found after a lost answer must say Replayed")
+	}
+	if n := f.BalanceOps(login); n != 1 {
+		t.Fatalf("%d balance movements, want 1", n)
+	}
+	if u := f.user(login); !u.Balance.Equal(dec("42.42")) {
+		t.Fatalf("balance %s, want 42.42", u.Balance)
+	}
+	again, err := c.BalanceOperation(testCtx(t), op)
+	if err != nil || !again.Replayed || again.Ticket != res.Ticket {
+		t.Fatalf("caller's retry: %+v %v, want Replayed with ticket %s", again, err, res.Ticket)
+	}
+	if n := f.BalanceOps(login); n != 1 {
+		t.Fatalf("%d balance movements after the caller's retry, want 1", n)
+	}
+}
+
+func TestSlowBalanceAnswerThatTimesOutMovesMoneyOnce(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakeOptions{})
+	c := newTestConnector(t, f, func(cfg *Config) { cfg.RequestTimeout = 300 * time.Millisecond })
+	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
+	f.SlowNext("/api/trade/balance", time.Minute)
+	res, err := c.BalanceOperation(testCtx(t), trading.BalanceOp{Login: login, Kind: trading.Deposit, Amount: dec("5"), OperationID: "slow-1"})
+	if err != nil || !res.Replayed {
+		t.Fatalf("timed-out balance operation: %+v %v, want it found applied", res, err)
+	}
+	if n := f.BalanceOps(login); n != 1 {
+		t.Fatalf("%d balance movements, want 1", n)
+	}
+}
+
+func TestRateLimitedBalanceOperationIsRetriedAndMovesMoneyOnce(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakeOptions{})
+	c := newTestConnector(t, f, nil)
+	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
+	// Retcode 12 means the server refused the call, so sending the operation again is safe.
+	f.RateLimitPath("/api/trade/balance", 2)
+	res, err := c.BalanceOperation(testCtx(t), trading.BalanceOp{Login: login, Kind: trading.Deposit, Amount: dec("2"), OperationID: "rl"})
+	if err != nil || res.Replayed {
+		t.Fatalf("rate-limited operation: %+v %v", res, err)
+	}
+	if n := f.Requests("/api/trade/balance"); n != 3 {
+		t.Errorf("trade/balance sent %d times, want 3", n)
+	}
+	if n := f.BalanceOps(login); n != 1 {
+		t.Fatalf("%d balance movements, want 1", n)
+	}
+}
+
+func TestOperationIDReusedForAnotherMovementIsAlreadyExists(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakeOptions{})
+	c := newTestConnector(t, f, nil)
+	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
+	if _, err := c.BalanceOperation(testCtx(t), trading.BalanceOp{Login: login, Kind: trading.Deposit, Amount: dec("10"), OperationID: "reuse"}); err != nil {
+		t.Fatal(err)
+	}
+	// Same amount written differently is the same movement.
+	res, err := c.BalanceOperation(testCtx(t), trading.BalanceOp{Login: login, Kind: trading.Deposit, Amount: dec("10.000"), OperationID: "reuse"})
+	if err != nil || !res.Replayed {
+		t.Fatalf("same movement, other notation: %+v %v", res, err)
+	}
+	for _, op := range []trading.BalanceOp{
+		{Login: login, Kind: trading.Deposit, Amount: dec("11"), OperationID: "reuse"},
+		{Login: login, Kind: trading.Withdrawal, Amount: dec("10"), OperationID: "reuse"},
+		{Login: login, Kind: trading.CreditIn, Amount: dec("10"), OperationID: "reuse"},
+	} {
+		_, err := c.BalanceOperation(testCtx(t), op)
+		requireKind(t, err, trading.ErrAlreadyExists)
+	}
+	if n := f.BalanceOps(login); n != 1 {
+		t.Fatalf("%d balance movements, want 1", n)
+	}
+}
+
+// TestBalanceOperationRoundTrips measures the HTTP requests one balance operation costs; the figures are part of
+// the connector's documentation, and a change that adds a round trip to every operation should be noticed.
+func TestBalanceOperationRoundTrips(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakeOptions{Offset: 2 * time.Hour})
+	c := newTestConnector(t, f, nil)
+	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
+	op := func(id string) {
+		t.Helper()
+		if _, err := c.BalanceOperation(testCtx(t), trading.BalanceOp{Login: login, Kind: trading.Deposit, Amount: dec("1"), OperationID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	measure := func(id string) int {
+		before := f.Total()
+		op(id)
+		return f.Total() - before
+	}
+	cold := measure("rt-cold")
+	warm := measure("rt-warm")
+	replay := measure("rt-warm")
+	f.DropNextBalanceAnswer()
+	dropped := measure("rt-dropped")
+	t.Logf("HTTP requests per balance operation: cold session %d, warm %d, caller retry of a done operation %d, dropped answer %d",
+		cold, warm, replay, dropped)
+	if warm != 2 || cold != 4 || replay != 1 {
+		t.Errorf("round trips cold %d warm %d replay %d, want 4 (login 2, check, operation), 2 and 1", cold, warm, replay)
+	}
+	if n := f.BalanceOps(login); n != 3 {
+		t.Errorf("%d balance movements, want 3", n)
+	}
+}
+
+func TestBalanceOnUnknownLoginIsNotFound(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakeOptions{})
+	c := newTestConnector(t, f, nil)
+	for _, login := range []string{"424242", "not-a-login"} {
+		_, err := c.BalanceOperation(testCtx(t), trading.BalanceOp{Login: login, Kind: trading.Deposit, Amount: dec("1"), OperationID: "x"})
+		requireKind(t, err, trading.ErrNotFound)
+	}
+}
