@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -143,5 +144,62 @@ func TestActivityStopsWhenContextIsDone(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("RunActivity did not return within 10s of its context being cancelled")
+	}
+}
+
+func TestActivityAndManagerCallsRunConcurrentlyWithoutLosingMoney(t *testing.T) {
+	t.Parallel()
+	s, _ := openTest(t, testOptions())
+	ctx := t.Context()
+	var logins []string
+	for range 3 {
+		a, err := s.CreateAccount(ctx, trading.NewAccount{Group: "standard-usd", Leverage: 100, Password: "Tr4de!Desk"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logins = append(logins, a.Login)
+		if _, err := s.BalanceOperation(ctx, trading.BalanceOp{Login: a.Login, Kind: trading.Deposit, Amount: d("5000"), OperationID: "seed-" + a.Login}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	activity := make(chan error, 1)
+	go func() { activity <- s.RunActivity(ctx, ActivityOptions{Seed: 3, Ticks: 300}) }()
+	const deposits = 30
+	errs := make(chan error, deposits)
+	for i := range deposits {
+		go func() {
+			login := logins[i%len(logins)]
+			_, err := s.BalanceOperation(ctx, trading.BalanceOp{
+				Login: login, Kind: trading.Deposit, Amount: d("0.37"), OperationID: "conc-" + strconv.Itoa(i),
+			})
+			if err == nil {
+				_, err = s.Account(ctx, login)
+			}
+			errs <- err
+		}()
+	}
+	for range deposits {
+		if err := <-errs; err != nil {
+			t.Errorf("deposit during activity: %v", err)
+		}
+	}
+	if err := <-activity; err != nil {
+		t.Fatalf("RunActivity: %v", err)
+	}
+	for _, login := range logins {
+		sum, deps := decimal.Zero, 0
+		for _, dl := range allDeals(t, s, login) {
+			if dl.Action == trading.ActionBalance && dl.Profit.Equal(d("0.37")) {
+				deps++
+			}
+			sum = sum.Add(dl.Profit).Add(dl.Commission).Add(dl.Swap)
+		}
+		a, err := s.Account(ctx, login)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !a.Balance.Equal(sum) || deps != deposits/len(logins) {
+			t.Fatalf("account %s: balance %s, deals add up to %s, %d of %d deposits", login, a.Balance, sum, deps, deposits/len(logins))
+		}
 	}
 }
