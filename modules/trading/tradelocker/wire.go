@@ -45,11 +45,15 @@ func (t *text) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// money parses an exact decimal; empty means the field was absent.
+// money parses an exact decimal. Length and exponent are bounded because "1e999999999" is a valid decimal whose
+// String() would allocate a gigabyte: corrupt platform data must fail here, not in a report later.
 func money(field string, t text) (decimal.Decimal, error) {
+	if len(t) > 64 {
+		return decimal.Decimal{}, fmt.Errorf("%s is %d characters long, not an amount", field, len(t))
+	}
 	d, err := decimal.NewFromString(string(t))
-	if err != nil {
-		return decimal.Decimal{}, fmt.Errorf("%s %q is not a decimal", field, string(t))
+	if err != nil || d.Exponent() < -30 || d.Exponent() > 30 {
+		return decimal.Decimal{}, fmt.Errorf("%s %q is not a decimal amount", field, string(t))
 	}
 	return d, nil
 }
@@ -193,17 +197,27 @@ func accessOf(status string, disabledReason json.RawMessage) trading.Access {
 	}
 }
 
-// parseLeverage accepts "100", "1:100" and "100.00".
+// parseLeverage accepts "100", "1:100" and "100.00". It avoids general decimal parsing on purpose: an exponent
+// such as "1e999999999" must not reach a big-number comparison.
 func parseLeverage(s string) (int, bool) {
 	s = strings.TrimSpace(s)
 	if rest, ok := strings.CutPrefix(s, "1:"); ok {
 		s = rest
 	}
-	d, err := decimal.NewFromString(s)
-	if err != nil || !d.IsInteger() || d.LessThan(decimal.NewFromInt(1)) || d.GreaterThan(decimal.NewFromInt(1_000_000)) {
+	if whole, frac, ok := strings.Cut(s, "."); ok {
+		if strings.Trim(frac, "0") != "" {
+			return 0, false
+		}
+		s = whole
+	}
+	if len(s) == 0 || len(s) > 7 || strings.Trim(s, "0123456789") != "" {
 		return 0, false
 	}
-	return int(d.IntPart()), true
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1_000_000 {
+		return 0, false
+	}
+	return n, true
 }
 
 // positionRow is one entry of v1/positions/get-open-positions.
