@@ -1,0 +1,29 @@
+# BrokerDesk: two commands set up everything on a fresh machine.
+#   make run   the whole product on local services, with a seeded demo brokerage
+#   make test  go vet, then the whole suite (race detector on) against real services started once for the run
+
+GO      ?= go
+BIN     := bin/brokerdesk
+PKGS    ?= ./...
+TESTFLAGS ?= -race -timeout 30m
+
+.PHONY: run test build vet bench clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/brokerdesk
+
+run: build
+	./$(BIN) dev
+
+vet:
+	$(GO) vet ./...
+
+test: build vet
+	./$(BIN) services exec --fresh --dir .data/test -- $(GO) test $(TESTFLAGS) $(PKGS)
+
+# Benchmarks whose figures the issues ask for (see docs/benchmarks.md).
+bench: build
+	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench . -benchtime 2s ./tenants/ ./modules/trading/...
+
+clean:
+	rm -rf bin .data/test .data/bench

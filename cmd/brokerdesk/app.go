@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/brokerdesk/brokerdesk/infra/config"
+	"github.com/brokerdesk/brokerdesk/infra/database"
+	"github.com/brokerdesk/brokerdesk/infra/logging"
+	"github.com/brokerdesk/brokerdesk/infra/mail"
+	"github.com/brokerdesk/brokerdesk/jobs"
+	"github.com/brokerdesk/brokerdesk/modules/branding"
+	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/staff"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// app is every long-lived component, wired once from the configuration.
+type app struct {
+	cfg         config.Config
+	log         *slog.Logger
+	clusters    *database.Clusters
+	registry    *tenants.Registry
+	gate        *tenants.Gate
+	provisioner *tenants.Provisioner
+	migrator    *tenants.Migrator
+	resolver    *tenants.Resolver
+	redis       asynq.RedisConnOpt
+	queue       *asynq.Client
+	staff       *staff.Service
+	clients     *clients.Service
+	branding    *branding.Service
+}
+
+// wiring options that differ between `serve` and `dev`.
+type wiring struct {
+	extraSeeders []tenants.Seeder // demo data for the dev brokerage
+}
+
+func loadConfig() (config.Config, *slog.Logger, error) {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return cfg, nil, err
+	}
+	return cfg, logging.New(os.Stderr, cfg.LogLevel), nil
+}
+
+func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring) (*app, error) {
+	clusters, err := database.Open(ctx, cfg.DatabaseURL, cfg.DatabaseClusters, database.PoolOptions{MaxConns: cfg.DatabaseMaxConns})
+	if err != nil {
+		return nil, err
+	}
+	redisOpt, err := jobs.RedisOpt(cfg.RedisURL)
+	if err != nil {
+		clusters.Close()
+		return nil, err
+	}
+	sender, err := mail.NewSender(cfg.SMTPAddr, cfg.SMTPFrom, cfg.SMTPUsername, cfg.SMTPPassword)
+	if err != nil {
+		clusters.Close()
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, clusters: clusters, redis: redisOpt, queue: asynq.NewClient(redisOpt)}
+	a.registry = tenants.NewRegistry(clusters.Platform())
+	a.gate = tenants.NewGate(clusters)
+	a.staff = staff.NewService(a.gate, sender, a.tenantURL, log)
+	a.clients = clients.NewService(a.gate)
+	a.branding = branding.NewService(a.gate)
+	a.provisioner = tenants.NewProvisioner(a.registry, clusters, a.gate, tenants.ProvisionerOptions{
+		Seeders: w.extraSeeders, Inviter: a.staff, Log: log,
+	})
+	a.migrator = tenants.NewMigrator(a.registry, a.gate)
+	a.resolver = tenants.NewResolver(a.registry, cfg.BaseDomain, log)
+	return a, nil
+}
+
+// tenantURL is the absolute URL of path on a tenant's own host.
+func (a *app) tenantURL(t tenants.Tenant, path string) string {
+	host := t.Slug + "." + a.cfg.BaseDomain
+	if _, port, ok := splitPort(a.cfg.HTTPAddr); ok && a.cfg.PublicScheme == "http" && port != "80" {
+		host += ":" + port
+	}
+	return fmt.Sprintf("%s://%s%s", a.cfg.PublicScheme, host, path)
+}
+
+func (a *app) close() {
+	a.queue.Close()
+	a.clusters.Close()
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/brokerdesk/brokerdesk/infra/config"
+	"github.com/brokerdesk/brokerdesk/infra/localsvc"
+	"github.com/brokerdesk/brokerdesk/infra/logging"
+	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/staff"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// DemoSlug is the seeded demo brokerage of `make run`.
+const DemoSlug = "demo"
+
+// runDev is `make run`: local services, migrations, the demo brokerage, HTTP and worker in one process.
+func runDev(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	data := fs.String("data", ".data", "where local services and exports keep their data (reused between runs)")
+	addr := fs.String("addr", "127.0.0.1:8080", "public HTTP address")
+	internal := fs.String("internal-addr", "127.0.0.1:9090", "internal address for /metrics")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*data, 0o755); err != nil {
+		return err
+	}
+	lockPath := filepath.Join(*data, "dev.lock")
+	release, err := localsvc.TryLock(lockPath)
+	if errors.Is(err, localsvc.ErrLocked) {
+		pid, _ := os.ReadFile(lockPath)
+		return fmt.Errorf("another `make run` is already using %s (pid %s); stop it first (Ctrl-C in its terminal), or pass --data to use other data",
+			*data, strings.TrimSpace(string(pid)))
+	}
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	fmt.Println("Starting local services (first run installs what is missing; this can take a few minutes)...")
+	svc, err := localsvc.Start(ctx, localsvc.Options{Dir: filepath.Join(*data, "services"), Log: os.Stdout})
+	if err != nil {
+		return err
+	}
+	defer svc.Stop()
+
+	// The environment wins over the local services and the dev defaults, so one service can be swapped for another.
+	devEnv := map[string]string{
+		"BD_HTTP_ADDR": *addr, "BD_INTERNAL_ADDR": *internal, "BD_BASE_DOMAIN": "localhost", "BD_PUBLIC_SCHEME": "http",
+		"BD_EXPORT_DIR": filepath.Join(*data, "exports"), "BD_SMTP_FROM": "Demo Brokerage <no-reply@demo.localhost>",
+	}
+	for _, kv := range svc.Endpoints.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		devEnv[k] = v
+	}
+	cfg, err := config.Load(func(k string) string {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+		return devEnv[k]
+	})
+	if err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(filepath.Join(*data, "brokerdesk.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	log := logging.New(logFile, cfg.LogLevel)
+
+	a, err := openApp(ctx, cfg, log, wiring{extraSeeders: []tenants.Seeder{staff.DemoSeeder{}, clients.DemoSeeder{}}})
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if err := a.migrateAll(ctx, os.Stdout); err != nil {
+		return err
+	}
+	demo, err := a.ensureDemo(ctx)
+	if err != nil {
+		return err
+	}
+	worker, err := a.startWorker(ctx)
+	if err != nil {
+		return err
+	}
+	defer worker.Shutdown()
+	s, err := a.buildHTTP()
+	if err != nil {
+		return err
+	}
+	go a.resolver.Listen(ctx)
+	errs := make(chan error, 1)
+	go func() { errs <- a.serveHTTP(ctx, s) }()
+	if err := a.printWelcome(ctx, demo, svc.Endpoints, *data); err != nil {
+		return err
+	}
+	select {
+	case err := <-errs:
+		return err
+	case name := <-svc.Exited():
+		return fmt.Errorf("local service %s stopped unexpectedly; see %s", name, filepath.Join(*data, "services", name))
+	case <-ctx.Done():
+		fmt.Println("\nStopping...")
+		select {
+		case err := <-errs:
+			return err
+		case <-time.After(cfg.ShutdownTimeout + time.Second):
+			return errors.New("HTTP server did not stop in time")
+		}
+	}
+}
+
+// ensureDemo provisions the demo brokerage on the first run and finishes it if an earlier run was interrupted.
+func (a *app) ensureDemo(ctx context.Context) (tenants.Tenant, error) {
+	t, err := a.registry.BySlug(ctx, DemoSlug)
+	if errors.Is(err, tenants.ErrNotFound) {
+		fmt.Println("Provisioning the demo brokerage...")
+		return a.provisioner.Create(ctx, tenants.Request{Slug: DemoSlug, DisplayName: "Demo Brokerage", AdminEmail: "owner@demo.localhost"})
+	}
+	if err != nil {
+		return t, err
+	}
+	if t.Status == tenants.StatusSuspended {
+		return a.provisioner.Resume(ctx, t.ID, "make run", "dev")
+	}
+	return a.provisioner.Provision(ctx, t.ID)
+}
+
+func (a *app) printWelcome(ctx context.Context, demo tenants.Tenant, ep localsvc.Endpoints, data string) error {
+	team, err := a.staff.List(ctx, demo)
+	if err != nil {
+		return err
+	}
+	counts, err := a.clients.CountByStatus(ctx, demo)
+	if err != nil {
+		return err
+	}
+	_, port, _ := splitPort(a.cfg.HTTPAddr)
+	fmt.Printf(`
+BrokerDesk is running. Press Ctrl-C to stop; the next run reuses %s.
+
+  Demo brokerage       http://demo.localhost:%[2]s/
+  Its branding API     http://demo.localhost:%[2]s/api/v1/branding
+  Readiness            http://demo.localhost:%[2]s/readyz
+  Operator console     http://console.localhost:%[2]s/healthz
+  Metrics              http://%[3]s/metrics
+  Mailpit (all email)  %[4]s
+  Logs                 %[5]s
+
+Demo staff of %[6]s (staff sign-in arrives with the identity release; the owner's invitation is in Mailpit):
+`, data, port, a.cfg.InternalAddr, ep.MailpitURL, filepath.Join(data, "brokerdesk.log"), demo.DisplayName)
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	for _, m := range team {
+		roles := make([]string, len(m.Roles))
+		for i, r := range m.Roles {
+			roles[i] = string(r)
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", m.Email, m.FullName, strings.Join(roles, ","), m.Status)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Print("\nDemo clients by status:")
+	for _, st := range clients.Statuses {
+		fmt.Printf(" %s=%d", st, counts[st])
+	}
+	fmt.Println()
+	return nil
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/jobs"
+	"github.com/brokerdesk/brokerdesk/modules/branding"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// httpServers are the public server (tenant hosts and console) and the internal one (metrics).
+type httpServers struct {
+	public   *web.Server
+	internal *fiber.App
+}
+
+func (a *app) readiness() []web.Check {
+	return []web.Check{
+		{Name: "database", Check: a.clusters.Ping},
+		{Name: "redis", Check: func(ctx context.Context) error { return jobs.CheckRedis(ctx, a.cfg.RedisURL) }},
+	}
+}
+
+func (a *app) buildHTTP() (*httpServers, error) {
+	pages, err := web.NewPages(branding.Pages)
+	if err != nil {
+		return nil, err
+	}
+	reg := web.NewRegistry()
+	opts := web.Options{Log: a.log, Registry: reg, Pages: pages, ReadTimeout: 30 * time.Second}
+
+	// Tenant hosts: health first (load balancers probe any host), then the host gate, then the modules.
+	tenantApp := web.New(opts)
+	web.Health(tenantApp, a.readiness()...)
+	tenantApp.Use(tenants.HostMiddleware(a.resolver))
+	branding.Routes(tenantApp, a.branding, pages)
+
+	// The operator console: health only until operator sign-in exists; nothing about tenants is served
+	// unauthenticated.
+	consoleApp := web.New(opts)
+	web.Health(consoleApp, a.readiness()...)
+
+	internal := web.New(web.Options{Log: a.log})
+	web.Health(internal, a.readiness()...)
+	web.Metrics(internal, reg)
+
+	console := tenants.ConsoleLabel + "." + a.cfg.BaseDomain
+	pick := func(host string) *fiber.App {
+		h, _, _ := splitPort(strings.ToLower(host))
+		if h == console {
+			return consoleApp
+		}
+		return tenantApp
+	}
+	return &httpServers{public: web.NewServer([]*fiber.App{tenantApp, consoleApp}, pick, opts), internal: internal}, nil
+}
+
+func splitPort(hostport string) (host, port string, ok bool) {
+	h, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport, "", false
+	}
+	return h, p, true
+}
+
+// serveHTTP runs both listeners until ctx ends, then shuts them down gracefully.
+func (a *app) serveHTTP(ctx context.Context, s *httpServers) error {
+	pub, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on BD_HTTP_ADDR %s: %w", a.cfg.HTTPAddr, err)
+	}
+	in, err := net.Listen("tcp", a.cfg.InternalAddr)
+	if err != nil {
+		pub.Close()
+		return fmt.Errorf("listen on BD_INTERNAL_ADDR %s: %w", a.cfg.InternalAddr, err)
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- s.public.Serve(pub) }()
+	go func() { errs <- s.internal.Listener(in) }()
+	a.log.Info("http serving", "addr", a.cfg.HTTPAddr, "internal_addr", a.cfg.InternalAddr)
+	select {
+	case <-ctx.Done():
+	case err := <-errs:
+		return fmt.Errorf("http server stopped: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	return errors.Join(s.public.Shutdown(sctx), s.internal.ShutdownWithContext(sctx))
+}

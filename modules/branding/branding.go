@@ -1,0 +1,97 @@
+// Package branding is the room for how a brokerage looks on its hosts: its name, logo and colours (kept in the
+// tenant's settings), the public branding API a white-labelled front end reads, and the brokerage's landing page.
+package branding
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// Pages are this module's page templates, for web.NewPages.
+//
+//go:embed pages/*.html
+var Pages embed.FS
+
+// Service reads a tenant's branding.
+type Service struct {
+	gate *tenants.Gate
+}
+
+// NewService returns the branding service.
+func NewService(gate *tenants.Gate) *Service { return &Service{gate: gate} }
+
+type stored struct {
+	Name         string `json:"name"`
+	LogoURL      string `json:"logo_url"`
+	PrimaryColor string `json:"primary_color"`
+	AccentColor  string `json:"accent_color"`
+}
+
+// Get returns the tenant's brand; anything unset or malformed falls back to the tenant's name and BrokerDesk's
+// colours, so a bad setting can never break a page or inject CSS.
+func (s *Service) Get(ctx context.Context, t tenants.Tenant) (web.Brand, error) {
+	b := web.DefaultBrand
+	b.Name = t.DisplayName
+	err := s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+		var raw []byte
+		err := tx.QueryRow(ctx, `SELECT value FROM settings WHERE key = 'branding'`).Scan(&raw)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var st stored
+		if err := json.Unmarshal(raw, &st); err != nil {
+			return fmt.Errorf("branding setting: %w", err)
+		}
+		if st.Name != "" {
+			b.Name = st.Name
+		}
+		if web.ValidColor(st.PrimaryColor) {
+			b.PrimaryColor = st.PrimaryColor
+		}
+		if web.ValidColor(st.AccentColor) {
+			b.AccentColor = st.AccentColor
+		}
+		b.LogoURL = st.LogoURL
+		return nil
+	})
+	return b, err
+}
+
+// Routes registers the branding routes on a tenant host's app (after tenants.HostMiddleware).
+func Routes(app fiber.Router, s *Service, pages *web.Pages) {
+	app.Get("/api/v1/branding", func(c *fiber.Ctx) error {
+		b, err := s.Get(c.UserContext(), current(c))
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"name": b.Name, "logo_url": b.LogoURL, "primary_color": b.PrimaryColor, "accent_color": b.AccentColor})
+	})
+	app.Get("/", func(c *fiber.Ctx) error {
+		b, err := s.Get(c.UserContext(), current(c))
+		if err != nil {
+			return err
+		}
+		web.SetBrand(c, b)
+		return pages.Render(c, fiber.StatusOK, "landing", web.Page{Title: "Welcome", Brand: b})
+	})
+}
+
+func current(c *fiber.Ctx) tenants.Tenant {
+	t, ok := tenants.FromContext(c.UserContext())
+	if !ok {
+		panic("branding: route registered without tenants.HostMiddleware") // a wiring defect, caught by tests
+	}
+	return t
+}

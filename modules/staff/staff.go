@@ -1,0 +1,161 @@
+// Package staff is the room for a brokerage's back-office people: staff users, their roles, and invitations to
+// set a password. Provisioning uses it to invite a tenant's first administrator; sign-in, 2FA and permissions
+// build on these tables.
+package staff
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/infra/mail"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// Role is a staff role; a user may hold several.
+type Role string
+
+const (
+	RoleAdmin      Role = "admin"
+	RoleCompliance Role = "compliance"
+	RoleSales      Role = "sales"
+	RoleRetention  Role = "retention"
+	RoleFinance    Role = "finance"
+	RoleSupport    Role = "support"
+	RoleIBManager  Role = "ib_manager"
+	RoleReadonly   Role = "readonly"
+)
+
+// Roles lists every role.
+var Roles = []Role{RoleAdmin, RoleCompliance, RoleSales, RoleRetention, RoleFinance, RoleSupport, RoleIBManager, RoleReadonly}
+
+// InvitationTTL is how long an invitation link stays valid.
+const InvitationTTL = 7 * 24 * time.Hour
+
+// Mailer sends one email.
+type Mailer interface {
+	Send(ctx context.Context, m mail.Message) error
+}
+
+// Service manages staff users of any tenant, always through the tenant gate.
+type Service struct {
+	gate   *tenants.Gate
+	mailer Mailer
+	// TenantURL returns the absolute URL of path on the tenant's host (scheme and base domain come from config).
+	tenantURL func(t tenants.Tenant, path string) string
+	log       *slog.Logger
+}
+
+// NewService returns the staff service.
+func NewService(gate *tenants.Gate, mailer Mailer, tenantURL func(t tenants.Tenant, path string) string, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{gate: gate, mailer: mailer, tenantURL: tenantURL, log: log}
+}
+
+// InviteAdmin creates the tenant's first administrator (status invited) and emails a single-use set-password
+// link. It implements tenants.AdminInviter: called again after a crash it sends nothing if an unexpired
+// invitation was already sent. (A crash between sending and recording the send may send a second link; both
+// work until they expire or one is used.)
+func (s *Service) InviteAdmin(ctx context.Context, t tenants.Tenant) error {
+	var token string
+	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		var userID uuid.UUID
+		var status string
+		err := tx.QueryRow(ctx, `INSERT INTO staff_users (id, email, full_name, roles, status)
+			VALUES ($1, $2, 'Administrator', $3, 'invited')
+			ON CONFLICT (email) DO UPDATE SET email = EXCLUDED.email
+			RETURNING id, status`, uuid.New(), t.AdminEmail, []string{string(RoleAdmin)}).Scan(&userID, &status)
+		if err != nil {
+			return fmt.Errorf("create admin user: %w", err)
+		}
+		if status != "invited" {
+			return nil // the administrator already set a password
+		}
+		var pending bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM staff_invitations WHERE staff_user_id = $1
+			AND sent_at IS NOT NULL AND accepted_at IS NULL AND expires_at > now())`, userID).Scan(&pending); err != nil {
+			return err
+		}
+		if pending {
+			return nil
+		}
+		token, err = s.newInvitation(ctx, tx, userID)
+		return err
+	})
+	if err != nil || token == "" {
+		return err
+	}
+	link := s.tenantURL(t, "/invitations/"+token)
+	msg := mail.Message{
+		To:      t.AdminEmail,
+		Subject: "Your " + t.DisplayName + " back office is ready",
+		Text: "Hello,\n\nThe BrokerDesk back office of " + t.DisplayName + " is ready and you are its first administrator.\n\n" +
+			"Set your password here (the link works once and expires in 7 days):\n" + link + "\n\n" +
+			"If you did not expect this email, ignore it.\n",
+	}
+	if err := s.mailer.Send(ctx, msg); err != nil {
+		return fmt.Errorf("send admin invitation: %w", err)
+	}
+	s.log.InfoContext(ctx, "admin invitation sent", "tenant", t.Slug) // never the link: it is a credential
+	return s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE staff_invitations SET sent_at = now() WHERE token_hash = $1`, hashToken(token))
+		return err
+	})
+}
+
+// newInvitation stores a new invitation and returns its token; only the token's hash is kept.
+func (s *Service) newInvitation(ctx context.Context, tx pgx.Tx, userID uuid.UUID) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	token := base64.RawURLEncoding.EncodeToString(b)
+	_, err := tx.Exec(ctx, `INSERT INTO staff_invitations (id, staff_user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4)`,
+		uuid.New(), userID, hashToken(token), time.Now().Add(InvitationTTL))
+	return token, err
+}
+
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// Member is a staff user as listed.
+type Member struct {
+	ID       uuid.UUID
+	Email    string
+	FullName string
+	Roles    []Role
+	Status   string
+}
+
+// List returns the tenant's staff ordered by email.
+func (s *Service) List(ctx context.Context, t tenants.Tenant) ([]Member, error) {
+	var out []Member
+	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, email, full_name, roles, status FROM staff_users ORDER BY email`)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Member, error) {
+			var m Member
+			var roles []string
+			err := r.Scan(&m.ID, &m.Email, &m.FullName, &roles, &m.Status)
+			for _, role := range roles {
+				m.Roles = append(m.Roles, Role(role))
+			}
+			return m, err
+		})
+		return err
+	})
+	return out, err
+}
