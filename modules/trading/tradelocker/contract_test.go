@@ -61,23 +61,9 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// knownDeviations are contract cases where TradeLocker, by design, cannot do what the case asks. Each one is
-// reported in docs/trading/tradelocker.md and to the contract's owner; the case is skipped with the reason rather
-// than silently passing.
-var knownDeviations = map[string]string{
-	// TradeLocker has no investor password; the connector returns ErrUnsupported (after checking the account
-	// exists, so an unknown login is still ErrNotFound). The contract expects acceptance.
-	"ResetPassword/MainAndInvestorAreAccepted": "TradeLocker has no investor password: ResetPassword(investor) is ErrUnsupported by design",
-}
-
 func TestContract(t *testing.T) {
 	t.Parallel()
 	tradingtest.Run(t, func(t *testing.T) tradingtest.Env {
-		for suffix, reason := range knownDeviations {
-			if strings.HasSuffix(t.Name(), "/"+suffix) {
-				t.Skip(reason)
-			}
-		}
 		f := newFake(t)
 		logs := &syncBuffer{}
 		conn := newTestConnector(t, f, func(c *Config) {
