@@ -36,9 +36,9 @@ const (
 
 func parseUser(obj []byte) (userRecord, error) {
 	u := userRecord{raw: obj}
-	err := forEachField(obj, func(key string, val []byte) error {
+	err := forEachField(obj, func(key, val []byte) error {
 		var err error
-		switch key {
+		switch string(key) {
 		case "Login":
 			u.Login, err = uintOf(val)
 		case "Group":
@@ -78,9 +78,9 @@ type accountRecord struct {
 
 func parseAccount(obj []byte) (accountRecord, error) {
 	var a accountRecord
-	err := forEachField(obj, func(key string, val []byte) error {
+	err := forEachField(obj, func(key, val []byte) error {
 		var err error
-		switch key {
+		switch string(key) {
 		case "Login":
 			a.Login, err = uintOf(val)
 		case "Balance":
@@ -109,9 +109,9 @@ type groupRecord struct {
 
 func parseGroup(obj []byte) (groupRecord, error) {
 	var g groupRecord
-	err := forEachField(obj, func(key string, val []byte) error {
+	err := forEachField(obj, func(key, val []byte) error {
 		var err error
-		switch key {
+		switch string(key) {
 		case "Group":
 			g.Group, err = textOf(val)
 		case "Currency":
@@ -154,8 +154,8 @@ func parseServerTime(answer []byte) (serverClock, error) {
 	var s string
 	var err error
 	if len(answer) > 0 && answer[0] == '{' {
-		err = forEachField(answer, func(key string, val []byte) error {
-			if key == "time" {
+		err = forEachField(answer, func(key, val []byte) error {
+			if string(key) == "time" {
 				s, err = textOf(val)
 				return err
 			}
@@ -212,9 +212,9 @@ type dealRecord struct {
 
 func parseDeal(obj []byte) (dealRecord, error) {
 	var d dealRecord
-	err := forEachField(obj, func(key string, val []byte) error {
+	err := forEachField(obj, func(key, val []byte) error {
 		var err error
-		switch key {
+		switch string(key) {
 		case "Deal":
 			d.Ticket, err = uintOf(val)
 		case "Login":
@@ -382,9 +382,9 @@ type positionRecord struct {
 
 func parsePosition(obj []byte) (positionRecord, error) {
 	var p positionRecord
-	err := forEachField(obj, func(key string, val []byte) error {
+	err := forEachField(obj, func(key, val []byte) error {
 		var err error
-		switch key {
+		switch string(key) {
 		case "Position":
 			p.Position, err = uintOf(val)
 		case "Login":
@@ -458,8 +458,8 @@ func parsePositions(arr []byte) ([]positionRecord, error) {
 // parseTicket reads the /api/trade/balance answer {"Ticket":"..."}.
 func parseTicket(answer []byte) (uint64, error) {
 	var ticket uint64
-	err := forEachField(answer, func(key string, val []byte) error {
-		if key == "Ticket" {
+	err := forEachField(answer, func(key, val []byte) error {
+		if string(key) == "Ticket" {
 			var err error
 			ticket, err = uintOf(val)
 			return err
@@ -477,8 +477,8 @@ func parseTotal(answer []byte) (int, error) {
 	var n int64
 	var err error
 	if len(answer) > 0 && answer[0] == '{' {
-		err = forEachField(answer, func(key string, val []byte) error {
-			if key == "total" {
+		err = forEachField(answer, func(key, val []byte) error {
+			if string(key) == "total" {
 				n, err = intOf(val)
 				return err
 			}
