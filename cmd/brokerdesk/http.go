@@ -35,7 +35,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 		return nil, err
 	}
 	reg := web.NewRegistry()
-	opts := web.Options{Log: a.log, Registry: reg, Pages: pages, ReadTimeout: 30 * time.Second}
+	opts := web.Options{Log: a.log, Metrics: web.NewMetrics(reg), Pages: pages, ReadTimeout: 30 * time.Second}
 
 	// Tenant hosts: health first (load balancers probe any host), then the host gate, then the modules.
 	tenantApp := web.New(opts)
@@ -50,7 +50,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 
 	internal := web.New(web.Options{Log: a.log})
 	web.Health(internal, a.readiness()...)
-	web.Metrics(internal, reg)
+	web.MetricsRoute(internal, reg)
 
 	console := tenants.ConsoleLabel + "." + a.cfg.BaseDomain
 	pick := func(host string) *fiber.App {

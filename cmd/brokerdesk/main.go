@@ -20,6 +20,7 @@ Usage:
   brokerdesk worker                     background job worker (provisioning, notifications, sync)
   brokerdesk migrate                    migrate the platform schema, then every tenant
   brokerdesk tenants create --slug S --name N --admin-email E [--cluster C] [--async]
+  brokerdesk tenants provision --slug S              resume a failed or interrupted provisioning
   brokerdesk tenants list [--status S] [--cluster C]
   brokerdesk tenants suspend|resume --slug S [--reason R]
   brokerdesk tenants delete --slug S [--reason R]   (exports to BD_EXPORT_DIR first)

@@ -14,7 +14,7 @@ import (
 
 func runTenants(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("tenants: want create, list, suspend, resume or delete\n\n%s", usage)
+		return fmt.Errorf("tenants: want create, provision, list, suspend, resume or delete\n\n%s", usage)
 	}
 	cfg, log, err := loadConfig()
 	if err != nil {
@@ -79,6 +79,20 @@ func runTenants(ctx context.Context, args []string) error {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Slug, t.DisplayName, t.Status, t.Cluster, t.CreatedAt.UTC().Format("2006-01-02 15:04"), t.StatusReason)
 		}
 		return w.Flush()
+	case "provision":
+		// Resumes a tenant whose provisioning failed or was interrupted; a no-op for an active tenant.
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		t, err := a.registry.BySlug(ctx, *slug)
+		if err != nil {
+			return explain(err)
+		}
+		if t, err = a.provisioner.Provision(ctx, t.ID); err != nil {
+			return explain(err)
+		}
+		fmt.Printf("tenant %s is %s\n", t.Slug, t.Status)
+		return nil
 	case "suspend", "resume", "delete":
 		if err := fs.Parse(args[1:]); err != nil {
 			return err

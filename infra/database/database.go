@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -67,6 +68,8 @@ type PoolOptions struct {
 	// MaxConnLifetime bounds how long one backend lives: with thousands of tenant schemas each backend's catalog
 	// cache grows with every schema it touches, so backends are recycled.
 	MaxConnLifetime time.Duration
+	// DialFunc replaces the dialer (a proxy, or a benchmark counting round trips); nil: the default.
+	DialFunc pgconn.DialFunc
 }
 
 // Clusters is one pool per database cluster.
@@ -97,6 +100,9 @@ func OpenPool(ctx context.Context, url string, o PoolOptions) (*pgxpool.Pool, er
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = ""
 	cfg.ConnConfig.RuntimeParams["application_name"] = "brokerdesk"
+	if o.DialFunc != nil {
+		cfg.ConnConfig.DialFunc = o.DialFunc
+	}
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}

@@ -25,9 +25,9 @@ const HeaderRequestID = "X-Request-ID"
 
 // Options configure New.
 type Options struct {
-	Log      *slog.Logger
-	Registry *prometheus.Registry // metrics land here; nil: not recorded
-	Pages    *Pages               // renders HTML error pages for browsers; nil: problem+json only
+	Log     *slog.Logger
+	Metrics *Metrics // request metrics, shared by every app of a process; nil: not recorded
+	Pages   *Pages   // renders HTML error pages for browsers; nil: problem+json only
 	// ReadTimeout/WriteTimeout/IdleTimeout bound connections (Fiber's shutdown does not close idle keep-alives).
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
@@ -59,8 +59,8 @@ func New(o Options) *fiber.App {
 		ErrorHandler: errorHandler(o.Log, o.Pages),
 	})
 	app.Use(requestID(), accessLog(o.Log), recoverer(o.Log))
-	if o.Registry != nil {
-		app.Use(metrics(o.Registry))
+	if o.Metrics != nil {
+		app.Use(o.Metrics.middleware)
 	}
 	return app
 }
@@ -114,21 +114,28 @@ func accessLog(log *slog.Logger) fiber.Handler {
 	}
 }
 
-func metrics(reg *prometheus.Registry) fiber.Handler {
-	requests := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+// Metrics records HTTP request durations by route pattern, method and status.
+type Metrics struct {
+	requests *prometheus.HistogramVec
+}
+
+// NewMetrics registers the HTTP metrics on reg.
+func NewMetrics(reg *prometheus.Registry) *Metrics {
+	m := &Metrics{requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "brokerdesk_http_request_duration_seconds",
 		Help:    "HTTP requests by route pattern, method and status.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-	}, []string{"route", "method", "status"})
-	reg.MustRegister(requests)
-	return func(c *fiber.Ctx) error {
-		start := time.Now()
-		err := c.Next()
-		// The route pattern, not the path: ids in paths would explode the label set.
-		route := c.Route().Path
-		requests.WithLabelValues(route, c.Method(), strconv.Itoa(c.Response().StatusCode())).Observe(time.Since(start).Seconds())
-		return err
-	}
+	}, []string{"route", "method", "status"})}
+	reg.MustRegister(m.requests)
+	return m
+}
+
+func (m *Metrics) middleware(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	// The route pattern, not the path: ids in paths would explode the label set.
+	m.requests.WithLabelValues(c.Route().Path, c.Method(), strconv.Itoa(c.Response().StatusCode())).Observe(time.Since(start).Seconds())
+	return err
 }
 
 func errorHandler(log *slog.Logger, pages *Pages) fiber.ErrorHandler {
@@ -182,7 +189,7 @@ func Health(r fiber.Router, checks ...Check) {
 	})
 }
 
-// Metrics registers /metrics for reg on r.
-func Metrics(r fiber.Router, reg *prometheus.Registry) {
+// MetricsRoute registers /metrics for reg on r.
+func MetricsRoute(r fiber.Router, reg *prometheus.Registry) {
 	r.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 }

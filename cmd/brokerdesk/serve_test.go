@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/brokerdesk/brokerdesk/infra/config"
+	"github.com/brokerdesk/brokerdesk/infra/localsvc"
+	"github.com/brokerdesk/brokerdesk/infra/logging"
+	"github.com/brokerdesk/brokerdesk/tenants"
+	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
+)
+
+func TestMain(m *testing.M) {
+	tenanttest.Main(m, localsvc.Postgres, localsvc.Redis, localsvc.Mailpit)
+}
+
+// startServer wires the real app on a test platform database and serves it on a loopback port.
+func startServer(t *testing.T) (*app, string, *tenanttest.Platform) {
+	t.Helper()
+	p := tenanttest.NewPlatform(t, tenants.ProvisionerOptions{})
+	env := map[string]string{
+		"BD_DATABASE_URL": p.URLs["main"], "BD_REDIS_URL": os.Getenv("BD_REDIS_URL"), "BD_SMTP_ADDR": os.Getenv("BD_SMTP_ADDR"),
+		"BD_BASE_DOMAIN": "brokerdesk.test", "BD_HTTP_ADDR": "127.0.0.1:0", "BD_INTERNAL_ADDR": "127.0.0.1:0",
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := openApp(ctx, cfg, logging.New(io.Discard, "error"), wiring{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := a.buildHTTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.public.Serve(l) //nolint:errcheck
+	go a.resolver.Listen(ctx)
+	t.Cleanup(func() {
+		cancel()
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		_ = s.public.Shutdown(sctx)
+		a.close()
+	})
+	return a, "http://" + l.Addr().String(), p
+}
+
+type response struct {
+	status int
+	ctype  string
+	body   string
+	reqID  string
+}
+
+func get(t *testing.T, base, host, path, accept string) response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+	req.Host = host
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{res.StatusCode, res.Header.Get("Content-Type"), string(b), res.Header.Get("X-Request-ID")}
+}
+
+func TestServeRoutesHostsToTenantsConsoleAndErrors(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ctx := context.Background()
+	ten, err := a.provisioner.Create(ctx, tenants.Request{Slug: "h" + tenanttest.RandomLabel(10), DisplayName: "Harbour FX", AdminEmail: "admin@harbour.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := ten.Slug + ".brokerdesk.test:8080"
+
+	r := get(t, base, host, "/", "text/html")
+	if r.status != 200 || !strings.Contains(r.body, "Welcome to Harbour FX") || !strings.Contains(r.body, "--brand-primary: #1f4e79") {
+		t.Fatalf("tenant landing page: %d %q", r.status, r.body)
+	}
+	if r.reqID == "" {
+		t.Error("no X-Request-ID on the response")
+	}
+	r = get(t, base, host, "/api/v1/branding", "")
+	var brand map[string]string
+	if err := json.Unmarshal([]byte(r.body), &brand); err != nil || r.status != 200 || brand["name"] != "Harbour FX" {
+		t.Fatalf("branding API: %d %q", r.status, r.body)
+	}
+	for _, h := range []string{host, "console.brokerdesk.test:8080", "nobody.brokerdesk.test"} {
+		if r := get(t, base, h, "/readyz", ""); r.status != 200 || !strings.Contains(r.body, `"database":"ok"`) || !strings.Contains(r.body, `"redis":"ok"`) {
+			t.Errorf("readyz on %s: %d %s", h, r.status, r.body)
+		}
+	}
+
+	// Unknown hosts: problem+json for API clients, a page for browsers; never a 500.
+	r = get(t, base, "nobody.brokerdesk.test", "/api/v1/branding", "application/json")
+	var prob map[string]any
+	if err := json.Unmarshal([]byte(r.body), &prob); err != nil || r.status != 404 || r.ctype != "application/problem+json" ||
+		prob["type"] != "/problems/unknown-host" || prob["request_id"] != r.reqID {
+		t.Fatalf("unknown host, API: %d %s %q", r.status, r.ctype, r.body)
+	}
+	r = get(t, base, "nobody.brokerdesk.test", "/", "text/html,application/xhtml+xml")
+	if r.status != 404 || !strings.HasPrefix(r.ctype, "text/html") || !strings.Contains(r.body, "No brokerage is served at this address.") {
+		t.Fatalf("unknown host, browser: %d %s %q", r.status, r.ctype, r.body)
+	}
+	// The console host serves nothing of tenants.
+	if r := get(t, base, "console.brokerdesk.test:8080", "/api/v1/branding", ""); r.status != 404 {
+		t.Fatalf("console served a tenant route: %d %q", r.status, r.body)
+	}
+
+	// A suspended tenant answers 403 everywhere except health, soon after the change (the cache hears NOTIFY).
+	if _, err := a.provisioner.Suspend(ctx, ten.ID, "billing", "operator:test"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r = get(t, base, host, "/api/v1/branding", "")
+		if r.status == 403 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("suspended tenant still answers %d", r.status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(r.body, "/problems/tenant-suspended") {
+		t.Fatalf("suspended tenant's problem: %q", r.body)
+	}
+}
