@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -172,6 +173,13 @@ func (c *Connector) balanceOperation(ctx context.Context, name string, op tradin
 			log.Info("mt5 balance operation found applied after a lost answer", slog.String("ticket", res.Ticket))
 			return res, nil
 		}
+		if timedOut(err) {
+			// We gave up waiting, but the server may still be executing the request: a resend now could move the
+			// money twice. The caller's later retry checks again before sending.
+			return trading.BalanceResult{}, &trading.PlatformError{Kind: trading.ErrUnavailable, Platform: trading.PlatformMT5, Op: name,
+				Code: "unknown_outcome", Message: "the server did not answer in time and the operation is not recorded yet; " +
+					"retry later with the same operation id, which is safe"}
+		}
 		if sends > c.cfg.MaxRetries {
 			return trading.BalanceResult{}, err
 		}
@@ -179,6 +187,13 @@ func (c *Connector) balanceOperation(ctx context.Context, name string, op tradin
 			return trading.BalanceResult{}, werr
 		}
 	}
+}
+
+// timedOut tells our own timeout (the server may still be working on the request) from a connection the server
+// closed (it is done with the request, or never read it).
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // findOperation looks for the balance or credit deal tagged with the operation in the account's recent deals.

@@ -135,6 +135,32 @@ func TestSlowBalanceAnswerThatTimesOutMovesMoneyOnce(t *testing.T) {
 	}
 }
 
+func TestBalanceOperationStillRunningOnTheServerIsNotSentAgain(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakeOptions{})
+	c := newTestConnector(t, f, func(cfg *Config) { cfg.RequestTimeout = 200 * time.Millisecond })
+	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
+	op := trading.BalanceOp{Login: login, Kind: trading.Deposit, Amount: dec("7"), OperationID: "held-1"}
+	release := f.HoldNext("/api/trade/balance")
+	_, err := c.BalanceOperation(testCtx(t), op)
+	pe := requireKind(t, err, trading.ErrUnavailable)
+	if pe.Code != "unknown_outcome" || !trading.Retryable(err) {
+		t.Fatalf("got %+v, want a retryable unknown outcome", pe)
+	}
+	if n := f.Requests("/api/trade/balance"); n != 1 {
+		t.Fatalf("trade/balance sent %d times while the first was still running", n)
+	}
+	release()
+	waitFor(t, "the held operation to finish on the server", func() bool { return f.BalanceOps(login) == 1 })
+	res, err := c.BalanceOperation(testCtx(t), op)
+	if err != nil || !res.Replayed {
+		t.Fatalf("caller's retry: %+v %v", res, err)
+	}
+	if n := f.BalanceOps(login); n != 1 {
+		t.Fatalf("%d balance movements, want 1", n)
+	}
+}
+
 func TestRateLimitedBalanceOperationIsRetriedAndMovesMoneyOnce(t *testing.T) {
 	t.Parallel()
 	f := newFake(t, fakeOptions{})

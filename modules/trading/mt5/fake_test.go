@@ -56,6 +56,7 @@ type fakeMT5 struct {
 	notAuthNext  int
 	dropNext     map[string]int
 	slowNext     map[string]time.Duration
+	holdNext     map[string]chan struct{}
 	authStarts   int
 	lastComments []string
 }
@@ -166,6 +167,7 @@ func newFake(t testing.TB, opts fakeOptions) *fakeMT5 {
 		dropNext:     map[string]int{},
 		rateLimitFor: map[string]int{},
 		slowNext:     map[string]time.Duration{},
+		holdNext:     map[string]chan struct{}{},
 	}
 	for _, g := range fakeGroups {
 		f.groups[g.Name] = g
@@ -245,6 +247,19 @@ func (f *fakeMT5) SlowNext(path string, d time.Duration) {
 	f.mu.Lock()
 	f.slowNext[path] = d
 	f.mu.Unlock()
+}
+
+// HoldNext makes the server sit on the next call to path, before executing it, until release is called, whether
+// or not the client is still waiting: a server slower than the client's timeout.
+func (f *fakeMT5) HoldNext(path string) (release func()) {
+	ch := make(chan struct{})
+	f.mu.Lock()
+	f.holdNext[path] = ch
+	f.mu.Unlock()
+	var once sync.Once
+	release = func() { once.Do(func() { close(ch) }) }
+	f.t.Cleanup(release) // before the server's Close, which waits for handlers
+	return release
 }
 
 // ForgetLogins makes every connection unauthenticated, as after a server restart of the Web API.
@@ -388,6 +403,8 @@ func (f *fakeMT5) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	slow := f.slowNext[path]
 	delete(f.slowNext, path)
+	hold := f.holdNext[path]
+	delete(f.holdNext, path)
 	drop := f.dropNext[path] > 0
 	if drop {
 		f.dropNext[path]--
@@ -428,6 +445,9 @@ func (f *fakeMT5) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if hold != nil {
+		<-hold
+	}
 	var rec bytes.Buffer
 	out := &capture{header: http.Header{}, buf: &rec, code: http.StatusOK}
 	f.route(out, r)
