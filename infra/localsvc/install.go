@@ -35,7 +35,7 @@ func goTool(ctx context.Context, o Options, name, module, version string) (strin
 	if err != nil {
 		return "", fmt.Errorf("%s is not installed and the go tool is not on PATH to install it: %w", name, err)
 	}
-	fmt.Fprintf(o.Log, "%s: installing %s@%s with go install into %s (first time only; MinIO takes a few minutes)\n", name, module, version, dir)
+	fmt.Fprintf(o.Log, "%s: installing %s@%s with go install into %s (first time only; this can take minutes)\n", name, module, version, dir)
 	cmd := exec.CommandContext(ctx, goBin, "install", module+"@"+version)
 	cmd.Env = append(os.Environ(), "GOBIN="+dir, "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
 	out, err := cmd.CombinedOutput()
