@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf16"
@@ -124,6 +125,9 @@ func (c *Connector) balanceOperation(ctx context.Context, name string, op tradin
 	if err := checkOperationID(name, op.OperationID); err != nil {
 		return trading.BalanceResult{}, err
 	}
+	// Two calls with the same id in this process must not both pass the check before either sends.
+	unlock := c.opLocks.lock(op.OperationID)
+	defer unlock()
 	tag := opTag(op.OperationID)
 	amount := signedAmount(op.Kind, op.Amount)
 	log := c.log.With(slog.String("op", name), slog.Uint64("login", login), slog.String("operation_id", op.OperationID))
@@ -134,6 +138,9 @@ func (c *Connector) balanceOperation(ctx context.Context, name string, op tradin
 			log.Info("mt5 balance operation already applied, not repeating it", slog.String("ticket", res.Ticket))
 		}
 		return res, err
+	}
+	if c.afterCheck != nil {
+		c.afterCheck()
 	}
 	q := loginQuery(login)
 	q.Set("type", strconv.FormatInt(typ, 10))
@@ -227,4 +234,38 @@ func (c *Connector) findOperation(ctx context.Context, name string, login uint64
 		return trading.BalanceResult{Ticket: strconv.FormatUint(d.Ticket, 10), Replayed: true}, true, nil
 	}
 	return trading.BalanceResult{}, false, nil
+}
+
+// keyedLock serialises calls that share a key and lets others run.
+type keyedLock struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu      sync.Mutex
+	waiters int
+}
+
+func (k *keyedLock) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedEntry{}
+	}
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[key] = e
+	}
+	e.waiters++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.waiters--; e.waiters == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
 }

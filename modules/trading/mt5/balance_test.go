@@ -3,6 +3,7 @@ package mt5
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf16"
@@ -177,6 +178,52 @@ func TestRateLimitedBalanceOperationIsRetriedAndMovesMoneyOnce(t *testing.T) {
 	}
 	if n := f.BalanceOps(login); n != 1 {
 		t.Fatalf("%d balance movements, want 1", n)
+	}
+}
+
+func TestConcurrentCallsWithOneOperationIDMoveMoneyOnce(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakeOptions{})
+	c := newTestConnector(t, f, nil)
+	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
+	op := trading.BalanceOp{Login: login, Kind: trading.Deposit, Amount: dec("3"), OperationID: "same-id"}
+	// The first call stops between its check (nothing found) and its send; the second must wait for it rather
+	// than run its own check, which would find nothing too.
+	arrived, proceed := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c.afterCheck = func() { once.Do(func() { close(arrived); <-proceed }) }
+	results := make(chan trading.BalanceResult, 2)
+	call := func() {
+		res, err := c.BalanceOperation(testCtx(t), op)
+		if err != nil {
+			t.Error(err)
+		}
+		results <- res
+	}
+	var wg sync.WaitGroup
+	wg.Go(call)
+	<-arrived
+	wg.Go(call)
+	waitFor(t, "the second call to queue behind the first", func() bool {
+		c.opLocks.mu.Lock()
+		defer c.opLocks.mu.Unlock()
+		e := c.opLocks.m[op.OperationID]
+		return e != nil && e.waiters == 2
+	})
+	close(proceed)
+	wg.Wait()
+	close(results)
+	fresh := 0
+	for res := range results {
+		if !res.Replayed {
+			fresh++
+		}
+	}
+	if n := f.BalanceOps(login); n != 1 || fresh != 1 {
+		t.Fatalf("%d movements and %d fresh results for one operation id, want 1 and 1", n, fresh)
+	}
+	if len(c.opLocks.m) != 0 {
+		t.Errorf("%d operation locks left behind", len(c.opLocks.m))
 	}
 }
 

@@ -219,6 +219,10 @@ type Connector struct {
 	groupsMu sync.Mutex
 	groups   map[string]groupRecord
 
+	opLocks keyedLock // one balance operation per OperationID at a time
+	// afterCheck, when set by a test, runs between a balance operation's check and its send.
+	afterCheck func()
+
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
