@@ -28,26 +28,69 @@ const (
 )
 
 func (n *num) UnmarshalJSON(b []byte) error {
+	v, err := parseNumToken(b)
+	if err != nil {
+		return err
+	}
+	*n = v
+	return nil
+}
+
+// parseNumToken reads one JSON value (number, string or null) as a num; null is absent.
+func parseNumToken(b []byte) (num, error) {
 	if string(b) == "null" {
-		*n = num{}
-		return nil
+		return num{}, nil
 	}
 	s := b
 	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
 		s = s[1 : len(s)-1]
 	}
 	if len(s) == 0 || len(s) > maxNumLen {
-		return fmt.Errorf("decimal %.20q: empty or longer than %d characters", b, maxNumLen)
+		return num{}, fmt.Errorf("decimal %.20q: empty or longer than %d characters", b, maxNumLen)
+	}
+	if d, ok := smallDecimal(s); ok {
+		return num{d: d, ok: true}, nil
 	}
 	d, err := decimal.NewFromString(string(s))
 	if err != nil {
-		return fmt.Errorf("decimal %.20q: %w", b, err)
+		return num{}, fmt.Errorf("decimal %.20q: %w", b, err)
 	}
 	if e := d.Exponent(); e < -maxNumScale || e > maxNumScale {
-		return fmt.Errorf("decimal %.20q: exponent %d out of range", b, e)
+		return num{}, fmt.Errorf("decimal %.20q: exponent %d out of range", b, e)
 	}
-	*n = num{d: d, ok: true}
-	return nil
+	return num{d: d, ok: true}, nil
+}
+
+// smallDecimal parses [-]digits[.digits] with at most 18 digits, which is every price and amount a server sends,
+// straight into the same value and exponent decimal.NewFromString would give, without its string building.
+func smallDecimal(s []byte) (decimal.Decimal, bool) {
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	var m int64
+	digits, frac, dot := 0, 0, false
+	for i, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + int64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot && i > 0 && i < len(s)-1:
+			dot = true
+		default:
+			return decimal.Decimal{}, false
+		}
+	}
+	if digits == 0 || digits > 18 {
+		return decimal.Decimal{}, false
+	}
+	if neg {
+		m = -m
+	}
+	return decimal.New(m, int32(-frac)), true
 }
 
 // or returns n, or other when n was absent.
@@ -67,28 +110,54 @@ func (n jsonNum) MarshalJSON() ([]byte, error) { return []byte(decimal.Decimal(n
 type utcTime time.Time
 
 func (t *utcTime) UnmarshalJSON(b []byte) error {
+	v, err := parseTimeToken(b)
+	if err != nil {
+		return err
+	}
+	*t = v
+	return nil
+}
+
+// parseTimeToken reads one JSON value (string, epoch-milliseconds number or null) as a UTC time.
+func parseTimeToken(b []byte) (utcTime, error) {
 	if string(b) == "null" {
-		*t = utcTime{}
-		return nil
+		return utcTime{}, nil
 	}
 	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return fmt.Errorf("time %.40q: %w", b, err)
+		s, err := unquote(b)
+		if err != nil {
+			return utcTime{}, fmt.Errorf("time %.40q: %w", b, err)
 		}
 		tm, err := parseTime(s)
 		if err != nil {
-			return err
+			return utcTime{}, err
 		}
-		*t = utcTime(tm)
-		return nil
+		return utcTime(tm), nil
 	}
 	ms, err := strconv.ParseInt(string(b), 10, 64)
 	if err != nil {
-		return fmt.Errorf("time %.40q: neither a string nor epoch milliseconds", b)
+		return utcTime{}, fmt.Errorf("time %.40q: neither a string nor epoch milliseconds", b)
 	}
-	*t = utcTime(time.UnixMilli(ms).UTC())
-	return nil
+	return utcTime(time.UnixMilli(ms).UTC()), nil
+}
+
+// unquote is a JSON string token's value; plain ASCII without escapes (nearly every token) skips encoding/json.
+func unquote(b []byte) (string, error) {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		plain := true
+		for _, c := range b[1 : len(b)-1] {
+			if c < 0x20 || c >= 0x80 || c == '\\' || c == '"' {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return string(b[1 : len(b)-1]), nil
+		}
+	}
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err
 }
 
 func parseTime(s string) (time.Time, error) {
@@ -109,23 +178,29 @@ func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05
 type flexString string
 
 func (f *flexString) UnmarshalJSON(b []byte) error {
+	v, err := parseFlexToken(b)
+	if err != nil {
+		return err
+	}
+	*f = v
+	return nil
+}
+
+// parseFlexToken reads one JSON value (string, number or null) as an identifier.
+func parseFlexToken(b []byte) (flexString, error) {
 	switch {
 	case string(b) == "null":
-		*f = ""
+		return "", nil
 	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*f = flexString(s)
+		s, err := unquote(b)
+		return flexString(s), err
 	default:
 		var n json.Number
 		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("%.20q is neither a string nor a number", b)
+			return "", fmt.Errorf("%.20q is neither a string nor a number", b)
 		}
-		*f = flexString(n)
+		return flexString(n), nil
 	}
-	return nil
 }
 
 // decode is json.Unmarshal with the one rule every answer shares: a body must be a single JSON value.
@@ -301,38 +376,34 @@ func parsePositions(body []byte) ([]wirePosition, error) {
 	return l.Positions, nil
 }
 
-// wireOrder is one order of the order history with what a deal needs.
+// wireOrder is one order of the order history with what a deal needs. parseOrders (history.go) fills it; the
+// json tags are the field names, which the tests' encoding/json reference decoder also reads.
 type wireOrder struct {
-	Account         string     `json:"account"`
-	OrderID         flexString `json:"orderId"`
-	OrderCode       string     `json:"orderCode"`
-	Instrument      string     `json:"instrument"`
-	Status          string     `json:"status"`
-	Side            string     `json:"side"`
-	TransactionTime utcTime    `json:"transactionTime"`
-	Legs            []struct {
-		Instrument     string `json:"instrument"`
-		PositionEffect string `json:"positionEffect"`
-		PositionCode   string `json:"positionCode"`
-		Side           string `json:"side"`
-		Price          num    `json:"price"`
-		Quantity       num    `json:"quantity"`
-		FilledQuantity num    `json:"filledQuantity"`
-		AveragePrice   num    `json:"averagePrice"`
-	} `json:"legs"`
-	CashTransactions []struct {
-		Type  string `json:"type"`
-		Value num    `json:"value"`
-	} `json:"cashTransactions"`
+	Account          string     `json:"account"`
+	OrderID          flexString `json:"orderId"`
+	OrderCode        string     `json:"orderCode"`
+	Instrument       string     `json:"instrument"`
+	Status           string     `json:"status"`
+	Side             string     `json:"side"`
+	TransactionTime  utcTime    `json:"transactionTime"`
+	Legs             []wireLeg  `json:"legs"`
+	CashTransactions []wireCash `json:"cashTransactions"`
 }
 
-// parseOrders reads the order-history answer {orders: [...]}.
-func parseOrders(body []byte) ([]wireOrder, error) {
-	var l struct {
-		Orders []wireOrder `json:"orders"`
-	}
-	if err := decode(body, &l); err != nil {
-		return nil, fmt.Errorf("order history answer: %w", err)
-	}
-	return l.Orders, nil
+// wireLeg is one leg of an order; a plain market order has exactly one.
+type wireLeg struct {
+	Instrument     string `json:"instrument"`
+	PositionEffect string `json:"positionEffect"`
+	PositionCode   string `json:"positionCode"`
+	Side           string `json:"side"`
+	Price          num    `json:"price"`
+	Quantity       num    `json:"quantity"`
+	FilledQuantity num    `json:"filledQuantity"`
+	AveragePrice   num    `json:"averagePrice"`
+}
+
+// wireCash is money an order moved: commission, realised P/L (SETTLEMENT), financing (swap) and others.
+type wireCash struct {
+	Type  string `json:"type"`
+	Value num    `json:"value"`
 }
