@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
-
-	"github.com/brokerdesk/brokerdesk/modules/trading"
 )
 
 // Config is one DXtrade server and the manager user BrokerDesk acts as. Parse it once in main and pass it to New.
@@ -52,7 +50,8 @@ type Config struct {
 	// sync job cannot earn the whole manager user a 429. rate.Inf disables the limit.
 	RateLimit rate.Limit
 	RateBurst int
-	// MaxRetries is how often a call refused with 429, a 5xx or a transport failure is tried again (default 4);
+	// MaxRetries is how often a call refused with 429, a 5xx or a transport failure is tried again (default 4,
+	// negative for never);
 	// RetryBaseDelay is the first back-off (default 250ms), doubling up to 10s, never shorter than Retry-After.
 	MaxRetries     int
 	RetryBaseDelay time.Duration
@@ -218,17 +217,4 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("dxtrade config: %w", errors.New(strings.Join(problems, "; ")))
 	}
 	return c, nil
-}
-
-// Capabilities is what this connector tells callers about DXtrade.
-func (c *Connector) Capabilities() trading.Capabilities {
-	return trading.Capabilities{
-		Platform:          trading.PlatformDXtrade,
-		SwapFree:          trading.SwapFreeByCategory,
-		LeverageByGroup:   false,
-		CurrencyFixed:     true,
-		NativeIdempotency: true,
-		MaxDealWindow:     0,
-		MaxLeverage:       c.maxLeverage,
-	}
 }

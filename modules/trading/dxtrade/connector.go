@@ -82,6 +82,19 @@ func New(cfg Config) (*Connector, error) {
 	return c, nil
 }
 
+// Capabilities is what this connector tells callers about DXtrade.
+func (c *Connector) Capabilities() trading.Capabilities {
+	return trading.Capabilities{
+		Platform:          trading.PlatformDXtrade,
+		SwapFree:          trading.SwapFreeByCategory,
+		LeverageByGroup:   false,
+		CurrencyFixed:     true,
+		NativeIdempotency: true,
+		MaxDealWindow:     0,
+		MaxLeverage:       c.maxLeverage,
+	}
+}
+
 // Ping logs in to both APIs if needed and pings the trading API, which also keeps its session alive.
 func (c *Connector) Ping(ctx context.Context) error {
 	if _, err := c.token(ctx, c.sessions[adminAPI]); err != nil {
@@ -255,7 +268,7 @@ func (c *Connector) CreateAccount(ctx context.Context, a trading.NewAccount) (tr
 		switch {
 		case err == nil:
 			c.currencies.Store(code, a.Currency)
-			return c.Account(ctx, code)
+			return c.createdAccount(ctx, code, a), nil
 		case errors.Is(err, trading.ErrNotFound):
 			// Nothing exists yet that could be missing except what the request names: a category, the broker or
 			// the clearing. That is the request's fault.
@@ -268,7 +281,7 @@ func (c *Connector) CreateAccount(ctx context.Context, a trading.NewAccount) (tr
 			if wa, _, gerr := c.getAccount(ctx, op, code); gerr == nil {
 				if by, _ := wa.metaString(metaCreatedBy); by == a.OperationID {
 					c.log.Info("dxtrade account already created by this operation", "op", op, "login", code)
-					return c.Account(ctx, code)
+					return c.createdAccount(ctx, code, a), nil
 				}
 			}
 		}
@@ -276,6 +289,21 @@ func (c *Connector) CreateAccount(ctx context.Context, a trading.NewAccount) (tr
 	}
 	return trading.Account{}, platformError(trading.ErrAlreadyExists, op, "account_code",
 		fmt.Sprintf("every generated account code tried (%d) is taken", maxCodeAttempts))
+}
+
+// createdAccount reads a just-created account back. The account exists whatever that read says, so a failed read
+// must not turn into an error (a caller without an OperationID would open a second account): it falls back to
+// what was created, which for a new account is all there is: the request's settings and no money.
+func (c *Connector) createdAccount(ctx context.Context, code string, a trading.NewAccount) trading.Account {
+	acc, err := c.Account(ctx, code)
+	if err == nil {
+		return acc
+	}
+	c.log.Warn("dxtrade account created but not read back", "op", "create_account", "login", code, "err", err)
+	return trading.Account{
+		Login: code, Group: a.Group, Currency: a.Currency, Leverage: a.Leverage,
+		Access: trading.Access{LoginEnabled: true, TradingEnabled: true},
+	}
 }
 
 // registerClient is the body of POST /api/register/client: a user and the accounts it owns.

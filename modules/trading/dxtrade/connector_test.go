@@ -541,6 +541,27 @@ func TestCreateAccountStepsAroundACodeSomeoneElseHolds(t *testing.T) {
 	}
 }
 
+func TestCreatedAccountIsReturnedEvenWhenItsReadBackFails(t *testing.T) {
+	t.Parallel()
+	f := newFakeServer(t)
+	c := newTestConnector(t, f, func(cfg *Config) { cfg.MaxRetries = -1 })
+	if err := c.Ping(t.Context()); err != nil { // log in first, so the failing reads below hit the read-back
+		t.Fatal(err)
+	}
+	f.failNextGETs(10)
+	got, err := c.CreateAccount(t.Context(), newAccount("Pro"))
+	if err != nil {
+		t.Fatalf("CreateAccount whose read-back failed: %v (the account exists; a retry would open a second one)", err)
+	}
+	if got.Login == "" || got.Group != "Pro" || got.Currency != "EUR" || got.Leverage != 100 ||
+		got.Access != (trading.Access{LoginEnabled: true, TradingEnabled: true}) || !got.Balance.IsZero() {
+		t.Fatalf("account %+v, want the created account's settings", got)
+	}
+	if a := f.snapshot(got.Login); a.code != got.Login {
+		t.Fatalf("the fake has no account %s", got.Login)
+	}
+}
+
 func TestAccountCodeScheme(t *testing.T) {
 	t.Parallel()
 	s := AccountCodeScheme{Prefix: "DX", Digits: 9}

@@ -26,7 +26,7 @@ import (
 // path id (409 on a repeat), errors as {errorCode, errorMessage} (register API) or {errorCode, description}
 // (trading API), UTC times and paged order history. Its faults are the ones a connector must survive: 429 for the
 // next n calls, an answer lost after a money movement was applied (the connection is hijacked and closed), slow
-// answers, tokens expired or refused at will.
+// answers, failing reads, tokens expired or refused at will.
 //
 // It keeps its own JSON shapes (maps, json.Number) rather than the connector's types, so a connector that drifts
 // from the protocol fails here instead of agreeing with itself.
@@ -60,6 +60,7 @@ type fakeServer struct {
 	slowN        int
 	slowFor      time.Duration
 	refuseTokens bool
+	failGETs     int
 }
 
 type fakeToken struct {
@@ -189,6 +190,16 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if limited {
 		w.Header().Set("Retry-After", retryAfter)
 		writeAdminError(w, http.StatusTooManyRequests, 429, "Too many requests")
+		return
+	}
+	f.mu.Lock()
+	failGET := r.Method == http.MethodGet && f.failGETs > 0
+	if failGET {
+		f.failGETs--
+	}
+	f.mu.Unlock()
+	if failGET {
+		writeAdminError(w, http.StatusServiceUnavailable, 503, "Service temporarily unavailable")
 		return
 	}
 	st := &fakeReq{}
@@ -809,6 +820,13 @@ func (f *fakeServer) setRetryAfter(v string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.retryAfter = v
+}
+
+// failNextGETs answers the next n reads with 503, leaving writes alone.
+func (f *fakeServer) failNextGETs(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failGETs = n
 }
 
 func (f *fakeServer) dropNextMoneyAnswer() {
