@@ -1,7 +1,6 @@
 package dxtrade
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/brokerdesk/brokerdesk/modules/trading/tradingtest"
@@ -11,11 +10,6 @@ import (
 func TestContract(t *testing.T) {
 	t.Parallel()
 	tradingtest.Run(t, func(t *testing.T) tradingtest.Env {
-		// DXtrade has no investor (read-only) password, so the connector answers ErrUnsupported, which this case
-		// does not allow yet (it does for a requested login). Skipped, not faked, until the contract accepts it.
-		if strings.HasSuffix(t.Name(), "/ResetPassword/MainAndInvestorAreAccepted") {
-			t.Skip("DXtrade has no investor password: ResetPassword(investor) is ErrUnsupported by design")
-		}
 		f := newFakeServer(t)
 		return tradingtest.Env{
 			Conn:                  newTestConnector(t, f),
