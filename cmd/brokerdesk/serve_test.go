@@ -26,8 +26,14 @@ func TestMain(m *testing.M) {
 func startServer(t *testing.T) (*app, string, *tenanttest.Platform) {
 	t.Helper()
 	p := tenanttest.NewPlatform(t, tenants.ProvisionerOptions{})
+	var extra []string
+	for name, u := range p.URLs {
+		if name != "main" {
+			extra = append(extra, name+"="+u)
+		}
+	}
 	env := map[string]string{
-		"BD_DATABASE_URL": p.URLs["main"], "BD_REDIS_URL": os.Getenv("BD_REDIS_URL"), "BD_SMTP_ADDR": os.Getenv("BD_SMTP_ADDR"),
+		"BD_DATABASE_URL": p.URLs["main"], "BD_DATABASE_CLUSTERS": strings.Join(extra, ";"), "BD_REDIS_URL": os.Getenv("BD_REDIS_URL"), "BD_SMTP_ADDR": os.Getenv("BD_SMTP_ADDR"),
 		"BD_BASE_DOMAIN": "brokerdesk.test", "BD_HTTP_ADDR": "127.0.0.1:0", "BD_INTERNAL_ADDR": "127.0.0.1:0",
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
