@@ -20,6 +20,8 @@ import (
 type httpServers struct {
 	public   *web.Server
 	internal *fiber.App
+	tenant   *fiber.App // the app behind every tenant host
+	api      *web.API   // the tenant hosts' API route table
 }
 
 func (a *app) readiness() []web.Check {
@@ -41,7 +43,12 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	tenantApp := web.New(opts)
 	web.Health(tenantApp, a.readiness()...)
 	tenantApp.Use(tenants.HostMiddleware(a.resolver))
-	branding.Routes(tenantApp, a.branding, pages)
+	api := web.NewAPI(tenantApp, unauthenticated)
+	web.ServeOpenAPI(api, "BrokerDesk tenant API", version)
+	branding.Routes(api, tenantApp, a.branding, pages)
+	if err := api.Err(); err != nil {
+		return nil, err
+	}
 
 	// The operator console: health only until operator sign-in exists; nothing about tenants is served
 	// unauthenticated.
@@ -60,7 +67,18 @@ func (a *app) buildHTTP() (*httpServers, error) {
 		}
 		return tenantApp
 	}
-	return &httpServers{public: web.NewServer([]*fiber.App{tenantApp, consoleApp}, pick, opts), internal: internal}, nil
+	return &httpServers{public: web.NewServer([]*fiber.App{tenantApp, consoleApp}, pick, opts), internal: internal,
+		tenant: tenantApp, api: api}, nil
+}
+
+// version is the API version in the OpenAPI document.
+const version = "1.0.0"
+
+// unauthenticated guards every non-public route until the identity module provides credentials: fail closed.
+func unauthenticated(p web.Permission) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		return web.NewProblem(fiber.StatusUnauthorized, "unauthenticated", "Sign in to use this endpoint (permission "+string(p)+").")
+	}
 }
 
 func splitPort(hostport string) (host, port string, ok bool) {

@@ -92,10 +92,7 @@ func TestServeRoutesHostsToTenantsConsoleAndErrors(t *testing.T) {
 	t.Parallel()
 	a, base, _ := startServer(t)
 	ctx := context.Background()
-	ten, err := a.provisioner.Create(ctx, tenants.Request{Slug: "h" + tenanttest.RandomLabel(10), DisplayName: "Harbour FX", AdminEmail: "admin@harbour.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ten := provisionForTest(t, a)
 	host := ten.Slug + ".brokerdesk.test:8080"
 
 	r := get(t, base, host, "/", "text/html")
@@ -150,4 +147,13 @@ func TestServeRoutesHostsToTenantsConsoleAndErrors(t *testing.T) {
 	if !strings.Contains(r.body, "/problems/tenant-suspended") {
 		t.Fatalf("suspended tenant's problem: %q", r.body)
 	}
+}
+
+func provisionForTest(t *testing.T, a *app) tenants.Tenant {
+	t.Helper()
+	ten, err := a.provisioner.Create(context.Background(), tenants.Request{Slug: "h" + tenanttest.RandomLabel(10), DisplayName: "Harbour FX", AdminEmail: "admin@harbour.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ten
 }

@@ -39,11 +39,11 @@ var AllServices = []Service{Postgres, Redis, MinIO, Mailpit, StripeMock}
 
 // Pinned versions of the services installed with `go install`. A change here is a deliberate upgrade.
 const (
-	MinIOModule      = "github.com/minio/minio"
-	MinIOVersion     = "v0.0.0-20260212201848-7aac2a2c5b7c"
-	MailpitModule    = "github.com/axllent/mailpit"
-	MailpitVersion   = "v1.27.11"
-	StripeMockModule = "github.com/stripe/stripe-mock"
+	MinIOModule       = "github.com/minio/minio"
+	MinIOVersion      = "v0.0.0-20260212201848-7aac2a2c5b7c"
+	MailpitModule     = "github.com/axllent/mailpit"
+	MailpitVersion    = "v1.27.11"
+	StripeMockModule  = "github.com/stripe/stripe-mock"
 	StripeMockVersion = "v0.203.0"
 )
 
@@ -68,15 +68,15 @@ type Options struct {
 // Endpoints are the addresses of the running (or externally given) services, in the environment variables the
 // rest of BrokerDesk reads. Env renders them for a child process.
 type Endpoints struct {
-	DatabaseURL      string   // BD_DATABASE_URL: the platform cluster
-	ExtraClusters    []string // BD_DATABASE_CLUSTERS: "name=url" for every further cluster
-	RedisURL         string   // BD_REDIS_URL
-	S3Endpoint       string   // BD_S3_ENDPOINT
-	S3AccessKey      string   // BD_S3_ACCESS_KEY
-	S3SecretKey      string   // BD_S3_SECRET_KEY
-	SMTPAddr         string   // BD_SMTP_ADDR
-	MailpitURL       string   // BD_MAILPIT_URL (web UI and API)
-	StripeURL        string   // BD_STRIPE_API_URL (stripe-mock)
+	DatabaseURL   string   // BD_DATABASE_URL: the platform cluster
+	ExtraClusters []string // BD_DATABASE_CLUSTERS: "name=url" for every further cluster
+	RedisURL      string   // BD_REDIS_URL
+	S3Endpoint    string   // BD_S3_ENDPOINT
+	S3AccessKey   string   // BD_S3_ACCESS_KEY
+	S3SecretKey   string   // BD_S3_SECRET_KEY
+	SMTPAddr      string   // BD_SMTP_ADDR
+	MailpitURL    string   // BD_MAILPIT_URL (web UI and API)
+	StripeURL     string   // BD_STRIPE_API_URL (stripe-mock)
 }
 
 // Env returns the endpoints as KEY=value lines for os/exec, skipping empty ones.

@@ -69,15 +69,26 @@ func (s *Service) Get(ctx context.Context, t tenants.Tenant) (web.Brand, error) 
 	return b, err
 }
 
-// Routes registers the branding routes on a tenant host's app (after tenants.HostMiddleware).
-func Routes(app fiber.Router, s *Service, pages *web.Pages) {
-	app.Get("/api/v1/branding", func(c *fiber.Ctx) error {
-		b, err := s.Get(c.UserContext(), current(c))
-		if err != nil {
-			return err
-		}
-		return c.JSON(fiber.Map{"name": b.Name, "logo_url": b.LogoURL, "primary_color": b.PrimaryColor, "accent_color": b.AccentColor})
-	})
+// Response is the public branding a white-labelled front end reads.
+type Response struct {
+	Name         string `json:"name"`
+	LogoURL      string `json:"logo_url"`
+	PrimaryColor string `json:"primary_color"`
+	AccentColor  string `json:"accent_color"`
+}
+
+// Routes registers the branding API on a tenant host's route table and the landing page on its app (both after
+// tenants.HostMiddleware).
+func Routes(api *web.API, app fiber.Router, s *Service, pages *web.Pages) {
+	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/branding", Permission: web.Public, Tag: "branding",
+		Summary: "The brokerage's name, logo and colours, for its white-labelled pages", Response: Response{},
+		Handler: func(c *fiber.Ctx) error {
+			b, err := s.Get(c.UserContext(), current(c))
+			if err != nil {
+				return err
+			}
+			return c.JSON(Response{Name: b.Name, LogoURL: b.LogoURL, PrimaryColor: b.PrimaryColor, AccentColor: b.AccentColor})
+		}})
 	app.Get("/", func(c *fiber.Ctx) error {
 		b, err := s.Get(c.UserContext(), current(c))
 		if err != nil {
