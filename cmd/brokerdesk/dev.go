@@ -16,6 +16,8 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/logging"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
+	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/modules/trading/simulator"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -90,6 +92,11 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	sim, err := startSimulator(ctx, filepath.Join(*data, "simulator"))
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
 	worker, err := a.startWorker(ctx)
 	if err != nil {
 		return err
@@ -102,7 +109,7 @@ func runDev(ctx context.Context, args []string) error {
 	go a.resolver.Listen(ctx)
 	errs := make(chan error, 1)
 	go func() { errs <- a.serveHTTP(ctx, s) }()
-	if err := a.printWelcome(ctx, demo, svc.Endpoints, *data); err != nil {
+	if err := a.printWelcome(ctx, demo, svc.Endpoints, *data, sim); err != nil {
 		return err
 	}
 	select {
@@ -137,7 +144,25 @@ func (a *app) ensureDemo(ctx context.Context) (tenants.Tenant, error) {
 	return a.provisioner.Provision(ctx, t.ID)
 }
 
-func (a *app) printWelcome(ctx context.Context, demo tenants.Tenant, ep localsvc.Endpoints, data string) error {
+// startSimulator opens the built-in trading server (state kept in dir), opens the demo traders' funded accounts on
+// it and lets them trade in the background, so the demo has deals, volume and commissions.
+func startSimulator(ctx context.Context, dir string) (*simulator.Simulator, error) {
+	sim, err := simulator.Open(dir, simulator.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("trading simulator: %w", err)
+	}
+	if err := trading.OpenDemoAccounts(ctx, sim, "standard-usd", "USD"); err != nil {
+		sim.Close()
+		return nil, err
+	}
+	go func() {
+		// A fresh seed per run: the demo should not replay yesterday's market.
+		_ = sim.RunActivity(ctx, simulator.ActivityOptions{Seed: uint64(time.Now().UnixNano()), Interval: 2 * time.Second})
+	}()
+	return sim, nil
+}
+
+func (a *app) printWelcome(ctx context.Context, demo tenants.Tenant, ep localsvc.Endpoints, data string, sim trading.Connector) error {
 	team, err := a.staff.List(ctx, demo)
 	if err != nil {
 		return err
@@ -176,5 +201,15 @@ Demo staff of %[6]s (staff sign-in arrives with the identity release; the owner'
 		fmt.Printf(" %s=%d", st, counts[st])
 	}
 	fmt.Println()
+	logins := make([]string, len(trading.DemoAccounts))
+	for i, d := range trading.DemoAccounts {
+		logins[i] = d.Login
+	}
+	deals, err := trading.CountDeals(ctx, sim, logins, time.Now().Add(-30*24*time.Hour))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Trading simulator: %d funded demo accounts (logins %s-%s) trading every 2 s; %d closed deals in the last 30 days; state in %s\n",
+		len(logins), logins[0], logins[len(logins)-1], deals, filepath.Join(data, "simulator"))
 	return nil
 }
