@@ -49,6 +49,21 @@ func loadConfig() (config.Config, *slog.Logger, error) {
 	return cfg, logging.New(os.Stderr, cfg.LogLevel), nil
 }
 
+// withApp loads the configuration, opens the app, runs fn and closes the app: the shape of every subcommand that
+// works on a configured deployment.
+func withApp(ctx context.Context, fn func(a *app) error) error {
+	cfg, log, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, cfg, log, wiring{})
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return fn(a)
+}
+
 func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring) (*app, error) {
 	clusters, err := database.Open(ctx, cfg.DatabaseURL, cfg.DatabaseClusters, database.PoolOptions{MaxConns: cfg.DatabaseMaxConns})
 	if err != nil {

@@ -12,16 +12,7 @@ import (
 )
 
 func runMigrate(ctx context.Context) error {
-	cfg, log, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, log, wiring{})
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	return a.migrateAll(ctx, os.Stdout)
+	return withApp(ctx, func(a *app) error { return a.migrateAll(ctx, os.Stdout) })
 }
 
 // migrateAll migrates the platform schema, then every tenant, printing a progress bar on a terminal and one line

@@ -10,40 +10,26 @@ import (
 )
 
 func runServe(ctx context.Context) error {
-	cfg, log, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, log, wiring{})
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	s, err := a.buildHTTP()
-	if err != nil {
-		return err
-	}
-	go a.resolver.Listen(ctx)
-	return a.serveHTTP(ctx, s)
+	return withApp(ctx, func(a *app) error {
+		s, err := a.buildHTTP()
+		if err != nil {
+			return err
+		}
+		go a.resolver.Listen(ctx)
+		return a.serveHTTP(ctx, s)
+	})
 }
 
 func runWorker(ctx context.Context) error {
-	cfg, log, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, log, wiring{})
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	srv, err := a.startWorker(ctx)
-	if err != nil {
-		return err
-	}
-	<-ctx.Done()
-	srv.Shutdown() // waits up to BD_SHUTDOWN_TIMEOUT; unfinished tasks go back to Redis
-	return nil
+	return withApp(ctx, func(a *app) error {
+		srv, err := a.startWorker(ctx)
+		if err != nil {
+			return err
+		}
+		<-ctx.Done()
+		srv.Shutdown() // waits up to BD_SHUTDOWN_TIMEOUT; unfinished tasks go back to Redis
+		return nil
+	})
 }
 
 // startWorker checks Redis is safe for a queue and starts the job server with every module's handlers.

@@ -16,15 +16,10 @@ func runTenants(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("tenants: want create, provision, list, suspend, resume or delete\n\n%s", usage)
 	}
-	cfg, log, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, log, wiring{})
-	if err != nil {
-		return err
-	}
-	defer a.close()
+	return withApp(ctx, func(a *app) error { return tenantsCommand(ctx, a, args) })
+}
+
+func tenantsCommand(ctx context.Context, a *app, args []string) error {
 	fs := flag.NewFlagSet("tenants "+args[0], flag.ContinueOnError)
 	slug := fs.String("slug", "", "tenant slug (its subdomain)")
 	reason := fs.String("reason", "", "why (kept in the tenant's history)")
