@@ -1,0 +1,163 @@
+# Two kinds of task, each with its own pair of roles:
+#   service - the api and worker services: read their own secrets at start (execution role); at run time read and
+#             write documents under documents_prefix, encrypted with the documents key (task role).
+#   ops     - the one-off migrate/tenants task: reads its secrets at start; no AWS access at run time at all
+#             (it talks to Postgres, Redis and SMTP only), so it has no task role.
+# Execution roles are what ECS itself uses to start a task (pull the image, create log streams, fetch secrets);
+# task roles are what the application's AWS SDK gets. Nothing here uses a managed policy with "*" resources
+# except ecr:GetAuthorizationToken, which has no resource-level form.
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    # Only ECS acting for this account may assume these roles (confused-deputy protection).
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:ecs:${var.region}:${local.account_id}:*"]
+    }
+  }
+}
+
+locals {
+  task_kinds = {
+    service = {
+      secrets    = local.service_secrets
+      log_groups = [aws_cloudwatch_log_group.api.arn, aws_cloudwatch_log_group.worker.arn]
+    }
+    ops = {
+      secrets    = local.ops_secrets
+      log_groups = [aws_cloudwatch_log_group.ops.arn]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  for_each = local.task_kinds
+
+  name               = "${var.name_prefix}-${each.key}-execution"
+  description        = "ECS starts BrokerDesk ${each.key} tasks: image pull, logs, secrets"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "execution" {
+  for_each = local.task_kinds
+
+  statement {
+    sid       = "ECRAuth"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  # Pull rights only on the BrokerDesk repository when the image lives in ECR; another registry needs no AWS
+  # permission (a private one would need repositoryCredentials, not covered here).
+  dynamic "statement" {
+    for_each = local.ecr_repository_arn == null ? [] : [local.ecr_repository_arn]
+
+    content {
+      sid       = "ECRPull"
+      actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+      resources = [statement.value]
+    }
+  }
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = [for arn in each.value.log_groups : "${arn}:*"]
+  }
+
+  statement {
+    sid       = "OwnSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = values(each.value.secrets)
+  }
+
+  # The secrets are encrypted with the platform key; decrypting is allowed only when Secrets Manager asks.
+  statement {
+    sid       = "DecryptSecrets"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.platform.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${var.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  for_each = local.task_kinds
+
+  name   = "start-task"
+  role   = aws_iam_role.execution[each.key].id
+  policy = data.aws_iam_policy_document.execution[each.key].json
+}
+
+# Run-time role of the api and worker containers.
+resource "aws_iam_role" "service_task" {
+  name               = "${var.name_prefix}-service-task"
+  description        = "BrokerDesk api and worker at run time: documents bucket prefix"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "service_task" {
+  statement {
+    sid = "DocumentsObjects"
+    actions = [
+      "s3:GetObject",
+      "s3:GetObjectVersion",
+      "s3:PutObject",
+      "s3:DeleteObject",
+      "s3:AbortMultipartUpload",
+      "s3:ListMultipartUploadParts",
+    ]
+    resources = ["${aws_s3_bucket.documents.arn}/${var.documents_prefix}*"]
+  }
+
+  # Listing is a bucket-level action; the condition keeps it to the application's prefix.
+  statement {
+    sid       = "DocumentsList"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.documents.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.documents_prefix}*"]
+    }
+  }
+
+  # SSE-KMS: S3 asks KMS for a data key on write and to decrypt it on read, with the caller's rights. Only
+  # through S3, so the role cannot use the key for anything else.
+  statement {
+    sid       = "DocumentsKey"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [aws_kms_key.documents.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${var.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "service_task" {
+  name   = "documents"
+  role   = aws_iam_role.service_task.id
+  policy = data.aws_iam_policy_document.service_task.json
+}
