@@ -7,7 +7,22 @@
 # task roles are what the application's AWS SDK gets. Nothing here uses a managed policy with "*" resources
 # except ecr:GetAuthorizationToken, which has no resource-level form.
 
-data "aws_iam_policy_document" "ecs_tasks_assume" {
+# ECS assumes the execution role to start a task. The trust policy is the one AWS documents for execution
+# roles, without source conditions, which ECS does not promise to send for this role.
+data "aws_iam_policy_document" "execution_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+# Task roles reach the application's AWS SDK. Only ECS acting for tasks of this account may assume them
+# (confused-deputy protection, as AWS documents for task roles).
+data "aws_iam_policy_document" "task_assume" {
   statement {
     actions = ["sts:AssumeRole"]
 
@@ -16,7 +31,6 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
       identifiers = ["ecs-tasks.amazonaws.com"]
     }
 
-    # Only ECS acting for this account may assume these roles (confused-deputy protection).
     condition {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
@@ -49,7 +63,7 @@ resource "aws_iam_role" "execution" {
 
   name               = "${var.name_prefix}-${each.key}-execution"
   description        = "ECS starts BrokerDesk ${each.key} tasks: image pull, logs, secrets"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.execution_assume.json
 }
 
 data "aws_iam_policy_document" "execution" {
@@ -111,7 +125,7 @@ resource "aws_iam_role_policy" "execution" {
 resource "aws_iam_role" "service_task" {
   name               = "${var.name_prefix}-service-task"
   description        = "BrokerDesk api and worker at run time: documents bucket prefix"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.task_assume.json
 }
 
 data "aws_iam_policy_document" "service_task" {

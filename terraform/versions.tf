@@ -1,13 +1,14 @@
-# Terraform 1.11 or newer: the configuration uses variable validations that refer to other variables (1.9+) and
-# the S3 backend's native lock file (1.10+), and 1.11 is what the project's tooling is tested with.
+# Terraform 1.11 or newer: the configuration uses variable validations that refer to other variables (1.9+),
+# the S3 backend's native lock file (1.10+) and mocked providers in tests/ (1.7+); 1.11 is what it is checked
+# with.
 terraform {
   required_version = ">= 1.11"
 
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # 5.x only: the 6.0 release renamed and retyped several arguments used here (for example aws_region's
-      # `name`), so a major upgrade must be a deliberate change, not a side effect of `terraform init -upgrade`.
+      # 5.x only (checked against 5.100): 6.0 changed arguments of several resources used here, so a major
+      # upgrade must be a deliberate change, not a side effect of `terraform init -upgrade`.
       version = "~> 5.70"
     }
     random = {
