@@ -53,8 +53,8 @@ locals {
       BD_WORKER_CONCURRENCY  = tostring(var.worker_concurrency)
       BD_MIGRATE_CONCURRENCY = tostring(var.migrate_concurrency)
       BD_SHUTDOWN_TIMEOUT    = "${var.shutdown_timeout_seconds}s"
-      # Container storage is ephemeral: a `tenants delete` export written here must be copied off before the
-      # task ends (docs/deployment.md).
+      # Container storage is ephemeral: a `tenants delete` export written here is lost when the task stops,
+      # so that command is not run as an ECS task for now (docs/deployment.md, Known gaps).
       BD_EXPORT_DIR = "/tmp/exports"
 
       # Documents storage. The application's configuration does not read these yet (infra/config lists no blob

@@ -60,7 +60,7 @@ variable "create_apex_record" {
 # --- Network -------------------------------------------------------------------------------------------------
 
 variable "vpc_cidr" {
-  description = "VPC address range; split into /4-larger blocks: public, private (app) and data subnets per AZ."
+  description = "VPC address range, cut into 16 equal blocks: one public, one private (app) and one data subnet per AZ."
   type        = string
   default     = "10.40.0.0/16"
 
