@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/config"
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/infra/logging"
@@ -63,6 +64,11 @@ func runDev(ctx context.Context, args []string) error {
 	for _, kv := range svc.Endpoints.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		devEnv[k] = v
+	}
+	if os.Getenv("BD_JWT_KEYS") == "" {
+		if devEnv["BD_JWT_KEYS"], err = devJWTKeys(*data); err != nil {
+			return err
+		}
 	}
 	cfg, err := config.Load(func(k string) string {
 		if v := os.Getenv(k); v != "" {
@@ -126,6 +132,34 @@ func runDev(ctx context.Context, args []string) error {
 			return errors.New("HTTP server did not stop in time")
 		}
 	}
+}
+
+// devJWTKeys returns the access-token key of `make run`: generated on the first run and kept in data/jwt-keys (0600,
+// BD_JWT_KEYS syntax), so sessions survive a restart and no key is ever shared between developers' machines.
+func devJWTKeys(data string) (string, error) {
+	path := filepath.Join(data, "jwt-keys")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("reading the dev token key: %w", err)
+	}
+	k, err := auth.GenerateKey("dev-" + time.Now().UTC().Format("20060102"))
+	if err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("saving the dev token key: %w", err)
+	}
+	spec := auth.FormatKeys(k)
+	if _, err := f.WriteString(spec + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("saving the dev token key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("saving the dev token key: %w", err)
+	}
+	return spec, nil
 }
 
 // ensureDemo provisions the demo brokerage on the first run and finishes it if an earlier run was interrupted.

@@ -13,28 +13,31 @@ import (
 	"strings"
 	"time"
 
+	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/database"
 )
 
 // Config is the whole configuration.
 type Config struct {
-	HTTPAddr          string
-	InternalAddr      string
-	BaseDomain        string
-	PublicScheme      string
-	DatabaseURL       string
-	DatabaseClusters  []database.Cluster
-	DatabaseMaxConns  int32
-	RedisURL          string
-	SMTPAddr          string
-	SMTPFrom          string
-	SMTPUsername      string
-	SMTPPassword      string
-	ExportDir         string
-	LogLevel          string
+	HTTPAddr           string
+	InternalAddr       string
+	BaseDomain         string
+	PublicScheme       string
+	DatabaseURL        string
+	DatabaseClusters   []database.Cluster
+	DatabaseMaxConns   int32
+	RedisURL           string
+	SMTPAddr           string
+	SMTPFrom           string
+	SMTPUsername       string
+	SMTPPassword       string
+	ExportDir          string
+	LogLevel           string
 	MigrateConcurrency int
-	WorkerConcurrency int
-	ShutdownTimeout   time.Duration
+	WorkerConcurrency  int
+	ShutdownTimeout    time.Duration
+	// JWTKeys signs and verifies access tokens. It prints as its key ids only, so %+v of a Config is safe to log.
+	JWTKeys *auth.KeyRing
 }
 
 // Var documents one environment variable.
@@ -64,6 +67,7 @@ var Vars = []Var{
 	{Name: "BD_MIGRATE_CONCURRENCY", Default: "4", Doc: "tenants `migrate` works on at once"},
 	{Name: "BD_WORKER_CONCURRENCY", Default: "10", Doc: "jobs a worker runs at once"},
 	{Name: "BD_SHUTDOWN_TIMEOUT", Default: "20s", Doc: "how long shutdown waits for requests and jobs in flight"},
+	{Name: "BD_JWT_KEYS", Required: true, Doc: "access-token signing keys: kid:base64-ed25519-seed,kid:...; the first signs, all verify (rotation: docs/security.md; from a secret store, never in the repository)"},
 }
 
 // Load reads and validates the configuration through getenv.
@@ -146,6 +150,12 @@ func Load(getenv func(string) string) (Config, error) {
 	c.WorkerConcurrency = positive("BD_WORKER_CONCURRENCY", 1000)
 	if c.ShutdownTimeout, err = time.ParseDuration(get("BD_SHUTDOWN_TIMEOUT")); err != nil || c.ShutdownTimeout <= 0 {
 		bad("BD_SHUTDOWN_TIMEOUT", "want a duration like 20s, got %q", get("BD_SHUTDOWN_TIMEOUT"))
+	}
+	if keys := get("BD_JWT_KEYS"); keys != "" {
+		// auth's errors name key ids and positions, never key material, so they are safe to print here.
+		if c.JWTKeys, err = auth.ParseKeyRing(keys); err != nil {
+			bad("BD_JWT_KEYS", "%v", err)
+		}
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration is not valid:\n  %w", joinLines(errs))

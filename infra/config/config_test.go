@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -15,8 +16,14 @@ func valid() map[string]string {
 		"BD_DATABASE_URL": "postgres://bd@127.0.0.1:5432/brokerdesk",
 		"BD_REDIS_URL":    "redis://127.0.0.1:6379/0",
 		"BD_SMTP_ADDR":    "127.0.0.1:1025",
+		"BD_JWT_KEYS":     testKeys,
 	}
 }
+
+// testKeys is two throwaway keys: new (signs) and old (verifies). The seeds are test data, not secrets.
+const testKeys = "new:" + newSeed + ", old:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+const newSeed = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
 
 func TestLoadAppliesDefaults(t *testing.T) {
 	t.Parallel()
@@ -32,19 +39,19 @@ func TestLoadAppliesDefaults(t *testing.T) {
 func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
 	t.Parallel()
 	m := map[string]string{
-		"BD_REDIS_URL":          "http://wrong",
-		"BD_LOG_LEVEL":          "loud",
-		"BD_DATABASE_CLUSTERS":  "eu=postgres://x;eu=postgres://y",
+		"BD_REDIS_URL":           "http://wrong",
+		"BD_LOG_LEVEL":           "loud",
+		"BD_DATABASE_CLUSTERS":   "eu=postgres://x;eu=postgres://y",
 		"BD_MIGRATE_CONCURRENCY": "0",
-		"BD_SHUTDOWN_TIMEOUT":   "soon",
-		"BD_PUBLIC_SCHEME":      "ftp",
+		"BD_SHUTDOWN_TIMEOUT":    "soon",
+		"BD_PUBLIC_SCHEME":       "ftp",
 	}
 	_, err := config.Load(env(m))
 	if err == nil {
 		t.Fatal("invalid configuration accepted")
 	}
 	for _, name := range []string{"BD_DATABASE_URL", "BD_SMTP_ADDR", "BD_REDIS_URL", "BD_LOG_LEVEL", "BD_DATABASE_CLUSTERS",
-		"BD_MIGRATE_CONCURRENCY", "BD_SHUTDOWN_TIMEOUT", "BD_PUBLIC_SCHEME"} {
+		"BD_MIGRATE_CONCURRENCY", "BD_SHUTDOWN_TIMEOUT", "BD_PUBLIC_SCHEME", "BD_JWT_KEYS"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}
@@ -61,6 +68,54 @@ func TestLoadReadsClusters(t *testing.T) {
 	}
 	if len(c.DatabaseClusters) != 2 || c.DatabaseClusters[0].Name != "eu-2" || c.DatabaseClusters[1].URL != "postgres://b@h/db" {
 		t.Fatalf("clusters: %+v", c.DatabaseClusters)
+	}
+}
+
+func TestLoadReadsJWTKeysFirstSigns(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(valid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.JWTKeys == nil || c.JWTKeys.SignerID() != "new" || strings.Join(c.JWTKeys.KeyIDs(), ",") != "new,old" {
+		t.Fatalf("keys: %v", c.JWTKeys)
+	}
+}
+
+// Configuration gets printed (start-up errors, debugging with %+v); key material must never be part of it.
+func TestJWTKeysNeverPrinted(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(valid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v"} {
+		if out := fmt.Sprintf(verb, c); strings.Contains(out, newSeed) || !strings.Contains(out, "new") {
+			t.Errorf("%s of Config leaks the key or hides its id: %s", verb, out)
+		}
+	}
+}
+
+func TestLoadRefusesBadJWTKeysWithoutQuotingThem(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"short seed":   "k1:" + newSeed[:20] + "=",
+		"not base64":   "k1:" + newSeed[:40] + "!!!=",
+		"no kid":       ":" + newSeed,
+		"duplicate id": "k1:" + newSeed + ",k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+		"same key":     "k1:" + newSeed + ",k2:" + newSeed,
+	}
+	for name, v := range cases {
+		m := valid()
+		m["BD_JWT_KEYS"] = v
+		_, err := config.Load(env(m))
+		if err == nil || !strings.Contains(err.Error(), "BD_JWT_KEYS") {
+			t.Errorf("%s: want a BD_JWT_KEYS error, got %v", name, err)
+			continue
+		}
+		if strings.Contains(err.Error(), newSeed[:16]) {
+			t.Errorf("%s: error quotes the key: %v", name, err)
+		}
 	}
 }
 
