@@ -92,7 +92,10 @@ func TestRotate(t *testing.T) {
 		{name: "token of a revoked family is rejected", action: auth.RotateReject, reason: auth.ErrRefreshRevoked,
 			stored: edit(func(s *auth.StoredRefresh) { s.FamilyRevokedAt = now.Add(-time.Minute) })},
 		{name: "spent token of a revoked family is rejected, not revoked again", action: auth.RotateReject, reason: auth.ErrRefreshRevoked,
-			stored: edit(func(s *auth.StoredRefresh) { s.FamilyRevokedAt = now.Add(-time.Minute); s.SpentAt = now.Add(-time.Hour) })},
+			stored: edit(func(s *auth.StoredRefresh) {
+				s.FamilyRevokedAt = now.Add(-time.Minute)
+				s.SpentAt = now.Add(-time.Hour)
+			})},
 		{name: "idle-expired token is rejected", action: auth.RotateReject, reason: auth.ErrRefreshExpired,
 			stored: edit(func(s *auth.StoredRefresh) { s.ExpiresAt = now })},
 		{name: "token of an expired family is rejected", action: auth.RotateReject, reason: auth.ErrRefreshExpired,

@@ -220,7 +220,9 @@ func TestVerifyRejects(t *testing.T) {
 				return craft(t, jwt.SigningMethodEdDSA, priv, ptr("k1"), with(validMap(), "aud", []string{"backoffice", "portal"}))
 			}},
 		{name: "no aud", want: tenantA, why: auth.ErrWrongAudience,
-			token: func(t *testing.T) string { return craft(t, jwt.SigningMethodEdDSA, priv, ptr("k1"), with(validMap(), "aud", nil)) }},
+			token: func(t *testing.T) string {
+				return craft(t, jwt.SigningMethodEdDSA, priv, ptr("k1"), with(validMap(), "aud", nil))
+			}},
 		{name: "wrong iss", want: tenantA, why: auth.ErrWrongIssuer,
 			token: func(t *testing.T) string {
 				return craft(t, jwt.SigningMethodEdDSA, priv, ptr("k1"), with(validMap(), "iss", "https://evil.test"))
@@ -228,21 +230,33 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "tenant claim different from the expected tenant", want: tenantB, why: auth.ErrWrongTenant,
 			token: func(t *testing.T) string { return mustIssue(t, ring, staffClaims("tenant-a")) }},
 		{name: "tenant token without tid claim", want: tenantA, why: auth.ErrBadClaims,
-			token: func(t *testing.T) string { return craft(t, jwt.SigningMethodEdDSA, priv, ptr("k1"), with(validMap(), "tid", nil)) }},
+			token: func(t *testing.T) string {
+				return craft(t, jwt.SigningMethodEdDSA, priv, ptr("k1"), with(validMap(), "tid", nil))
+			}},
 		{name: "operator console token on a tenant expectation", want: tenantA, why: auth.ErrWrongAudience,
 			token: func(t *testing.T) string { return mustIssue(t, ring, operatorClaims()) }},
 		{name: "operator token with backoffice aud and empty tid on a tenant expectation", want: tenantA, why: auth.ErrWrongTenant,
-			token: func(t *testing.T) string { return craft(t, jwt.SigningMethodEdDSA, priv, ptr("k1"), with(validMap(), "tid", "")) }},
+			token: func(t *testing.T) string {
+				return craft(t, jwt.SigningMethodEdDSA, priv, ptr("k1"), with(validMap(), "tid", ""))
+			}},
 		{name: "tenant token on the console expectation", want: console, why: auth.ErrWrongAudience,
 			token: func(t *testing.T) string { return mustIssue(t, ring, staffClaims("tenant-a")) }},
 		{name: "console aud carrying a tenant on the console expectation", want: console, why: auth.ErrWrongTenant,
-			token: func(t *testing.T) string { return craft(t, jwt.SigningMethodEdDSA, priv, ptr("k1"), with(validMap(), "aud", []string{"console"})) }},
+			token: func(t *testing.T) string {
+				return craft(t, jwt.SigningMethodEdDSA, priv, ptr("k1"), with(validMap(), "aud", []string{"console"}))
+			}},
 		{name: "typ not access", want: tenantA, why: auth.ErrWrongType,
-			token: func(t *testing.T) string { return craft(t, jwt.SigningMethodEdDSA, priv, ptr("k1"), with(validMap(), "typ", "refresh")) }},
+			token: func(t *testing.T) string {
+				return craft(t, jwt.SigningMethodEdDSA, priv, ptr("k1"), with(validMap(), "typ", "refresh"))
+			}},
 		{name: "typ missing", want: tenantA, why: auth.ErrWrongType,
-			token: func(t *testing.T) string { return craft(t, jwt.SigningMethodEdDSA, priv, ptr("k1"), with(validMap(), "typ", nil)) }},
+			token: func(t *testing.T) string {
+				return craft(t, jwt.SigningMethodEdDSA, priv, ptr("k1"), with(validMap(), "typ", nil))
+			}},
 		{name: "tampered payload", want: tenantB, why: jwt.ErrTokenSignatureInvalid,
-			token: func(t *testing.T) string { return tamper(t, mustIssue(t, ring, staffClaims("tenant-a")), "tid", "tenant-b") }},
+			token: func(t *testing.T) string {
+				return tamper(t, mustIssue(t, ring, staffClaims("tenant-a")), "tid", "tenant-b")
+			}},
 		{name: "tampered roles", want: tenantA, why: jwt.ErrTokenSignatureInvalid,
 			token: func(t *testing.T) string {
 				return tamper(t, mustIssue(t, ring, auth.Claims{Issuer: issuer, Audience: auth.AudienceBackoffice, Subject: "u", TenantID: "tenant-a", Roles: []string{"readonly"}}), "roles", []string{"admin"})
@@ -254,7 +268,9 @@ func TestVerifyRejects(t *testing.T) {
 				return b[0] + "." + b[1] + "." + a[2]
 			}},
 		{name: "token signed by a removed key", want: tenantA, why: auth.ErrUnknownKey, ring: mustRing(t, mustKey(t, "k2", 2)),
-			token: func(t *testing.T) string { return mustIssue(t, mustRing(t, k1, mustKey(t, "k2", 2)), staffClaims("tenant-a")) }},
+			token: func(t *testing.T) string {
+				return mustIssue(t, mustRing(t, k1, mustKey(t, "k2", 2)), staffClaims("tenant-a"))
+			}},
 		{name: "removed key's kid reused for a new key", want: tenantA, why: jwt.ErrTokenSignatureInvalid, ring: mustRing(t, mustKey(t, "k1", 7)),
 			token: func(t *testing.T) string { return mustIssue(t, ring, staffClaims("tenant-a")) }},
 		{name: "empty string", want: tenantA, why: jwt.ErrTokenMalformed, token: func(t *testing.T) string { return "" }},
