@@ -13,6 +13,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/logging"
 	"github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/jobs"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/branding"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
@@ -31,6 +32,7 @@ type app struct {
 	resolver    *tenants.Resolver
 	redis       asynq.RedisConnOpt
 	queue       *asynq.Client
+	audit       *audit.Service
 	staff       *staff.Service
 	clients     *clients.Service
 	branding    *branding.Service
@@ -82,7 +84,8 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring)
 	a := &app{cfg: cfg, log: log, clusters: clusters, redis: redisOpt, queue: asynq.NewClient(redisOpt)}
 	a.registry = tenants.NewRegistry(clusters.Platform())
 	a.gate = tenants.NewGate(clusters)
-	a.staff = staff.NewService(a.gate, sender, a.tenantURL, log)
+	a.audit = audit.NewService(a.gate)
+	a.staff = staff.NewService(a.gate, a.audit, sender, a.tenantURL, log)
 	a.clients = clients.NewService(a.gate)
 	a.branding = branding.NewService(a.gate)
 	a.provisioner = tenants.NewProvisioner(a.registry, clusters, a.gate, tenants.ProvisionerOptions{

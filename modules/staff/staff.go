@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/mail"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -47,24 +48,29 @@ type Mailer interface {
 // Service manages staff users of any tenant, always through the tenant gate.
 type Service struct {
 	gate   *tenants.Gate
+	audit  *audit.Service
 	mailer Mailer
 	// TenantURL returns the absolute URL of path on the tenant's host (scheme and base domain come from config).
 	tenantURL func(t tenants.Tenant, path string) string
 	log       *slog.Logger
 }
 
-// NewService returns the staff service.
-func NewService(gate *tenants.Gate, mailer Mailer, tenantURL func(t tenants.Tenant, path string) string, log *slog.Logger) *Service {
+// NewService returns the staff service. Every change it makes to staff is recorded in the audit trail.
+func NewService(gate *tenants.Gate, trail *audit.Service, mailer Mailer, tenantURL func(t tenants.Tenant, path string) string, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{gate: gate, mailer: mailer, tenantURL: tenantURL, log: log}
+	return &Service{gate: gate, audit: trail, mailer: mailer, tenantURL: tenantURL, log: log}
 }
+
+// ActionInvited is the audit action of a new invitation (with the user, for the first one).
+const ActionInvited = "staff.invited"
 
 // InviteAdmin creates the tenant's first administrator (status invited) and emails a single-use set-password
 // link. It implements tenants.AdminInviter: called again after a crash it sends nothing if an unexpired
 // invitation was already sent. (A crash between sending and recording the send may send a second link; both
-// work until they expire or one is used.)
+// work until they expire or one is used.) Each new invitation is recorded in the audit trail as ActionInvited,
+// by the system, in the transaction that creates it.
 func (s *Service) InviteAdmin(ctx context.Context, t tenants.Tenant) error {
 	var token string
 	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
@@ -88,8 +94,18 @@ func (s *Service) InviteAdmin(ctx context.Context, t tenants.Tenant) error {
 		if pending {
 			return nil
 		}
-		token, err = s.newInvitation(ctx, tx, userID)
-		return err
+		var expires time.Time
+		if token, expires, err = s.newInvitation(ctx, tx, userID); err != nil {
+			return err
+		}
+		// Recorded last, just before commit: the audit append holds the tenant's chain lock until then.
+		return s.audit.Record(ctx, tx, audit.Entry{
+			Actor:  audit.System("provisioning"),
+			Action: ActionInvited,
+			Target: audit.Target{Type: "staff_user", ID: userID.String()},
+			After: map[string]any{"email": t.AdminEmail, "roles": []Role{RoleAdmin}, "status": status,
+				"invitation_expires_at": expires.UTC().Format(time.RFC3339)},
+		})
 	})
 	if err != nil || token == "" {
 		return err
@@ -112,16 +128,20 @@ func (s *Service) InviteAdmin(ctx context.Context, t tenants.Tenant) error {
 	})
 }
 
-// newInvitation stores a new invitation and returns its token; only the token's hash is kept.
-func (s *Service) newInvitation(ctx context.Context, tx pgx.Tx, userID uuid.UUID) (string, error) {
+// newInvitation stores a new invitation and returns its token and expiry; only the token's hash is kept.
+func (s *Service) newInvitation(ctx context.Context, tx pgx.Tx, userID uuid.UUID) (string, time.Time, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	token := base64.RawURLEncoding.EncodeToString(b)
+	expires := time.Now().Add(InvitationTTL)
 	_, err := tx.Exec(ctx, `INSERT INTO staff_invitations (id, staff_user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4)`,
-		uuid.New(), userID, hashToken(token), time.Now().Add(InvitationTTL))
-	return token, err
+		uuid.New(), userID, hashToken(token), expires)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("store invitation: %w", err)
+	}
+	return token, expires, nil
 }
 
 func hashToken(token string) []byte {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/infra/mail"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
 	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
@@ -23,7 +24,7 @@ func newService(t *testing.T, p *tenanttest.Platform) *staff.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return staff.NewService(p.Gate, sender, func(t tenants.Tenant, path string) string {
+	return staff.NewService(p.Gate, audit.NewService(p.Gate), sender, func(t tenants.Tenant, path string) string {
 		return "https://" + t.Slug + ".brokerdesk.test" + path
 	}, nil)
 }
@@ -81,6 +82,25 @@ func TestProvisioningInvitesTheAdminOnceByEmail(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+
+	// One invitation, one audit row: by the system, naming the new user, never the token.
+	trail := audit.NewService(p.Gate)
+	page, err := trail.List(ctx, ten, audit.Filter{ActionPrefix: "staff."}, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Rows) != 1 {
+		t.Fatalf("%d staff audit rows after two invite calls, want 1", len(page.Rows))
+	}
+	r := page.Rows[0]
+	if r.Action != staff.ActionInvited || r.Actor != audit.System("provisioning") ||
+		r.Target != (audit.Target{Type: "staff_user", ID: members[0].ID.String()}) ||
+		!strings.Contains(string(r.Diff), `"/email":{"after":"`+ten.AdminEmail+`"}`) || strings.Contains(string(r.Diff), token) {
+		t.Fatalf("invitation audit row: %+v diff %s", r, r.Diff)
+	}
+	if rep, err := trail.Verify(ctx, ten); err != nil || !rep.OK() || rep.Rows != 1 {
+		t.Fatalf("verify after invitation: %+v %v", rep, err)
 	}
 }
 
