@@ -24,6 +24,7 @@ Usage:
   brokerdesk tenants list [--status S] [--cluster C]
   brokerdesk tenants suspend|resume --slug S [--reason R]
   brokerdesk tenants delete --slug S [--reason R]   (exports to BD_EXPORT_DIR first)
+  brokerdesk audit verify --tenant S                check a tenant's audit chain; names the first bad row, exit 1 if any
   brokerdesk dev [--data DIR] [--addr ADDR]         everything in one process on local services, with a demo brokerage
   brokerdesk services exec [--dir DIR] [--fresh] -- COMMAND...   run COMMAND with local services started (make test)
 
@@ -48,6 +49,8 @@ func main() {
 		err = runMigrate(ctx)
 	case "tenants":
 		err = runTenants(ctx, args)
+	case "audit":
+		err = runAudit(ctx, args)
 	case "dev":
 		err = runDev(ctx, args)
 	case "services":
