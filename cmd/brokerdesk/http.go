@@ -12,6 +12,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/jobs"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/branding"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -43,6 +44,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	tenantApp := web.New(opts)
 	web.Health(tenantApp, a.readiness()...)
 	tenantApp.Use(tenants.HostMiddleware(a.resolver))
+	tenantApp.Use(audit.OriginMiddleware()) // audit rows written while serving a request carry its IP, agent, id
 	api := web.NewAPI(tenantApp, unauthenticated)
 	web.ServeOpenAPI(api, "BrokerDesk tenant API", version)
 	branding.Routes(api, tenantApp, a.branding, pages)
