@@ -166,6 +166,19 @@ type PHC struct {
 // spelling.
 var phcB64 = base64.RawStdEncoding.Strict()
 
+// decodePHCB64 decodes and insists the input was the canonical encoding: the standard decoder skips CR and LF even in
+// strict mode, and a stored hash should have exactly one spelling.
+func decodePHCB64(s string) ([]byte, error) {
+	b, err := phcB64.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	if phcB64.EncodeToString(b) != s {
+		return nil, errors.New("not canonical base64")
+	}
+	return b, nil
+}
+
 // String is the PHC form: $argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<key>.
 func (p PHC) String() string {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
@@ -197,11 +210,11 @@ func ParsePHC(s string) (PHC, error) {
 		}
 		vals[i] = uint32(n)
 	}
-	salt, err := phcB64.DecodeString(fields[4])
+	salt, err := decodePHCB64(fields[4])
 	if err != nil {
 		return PHC{}, fmt.Errorf("%w: salt: %w", ErrMalformedHash, err)
 	}
-	key, err := phcB64.DecodeString(fields[5])
+	key, err := decodePHCB64(fields[5])
 	if err != nil {
 		return PHC{}, fmt.Errorf("%w: hash: %w", ErrMalformedHash, err)
 	}

@@ -156,6 +156,7 @@ func TestParsePHC(t *testing.T) {
 		{"padded salt", "$argon2id$v=19$m=65536,t=3,p=2$" + salt + "==$" + key},
 		{"url-safe base64", "$argon2id$v=19$m=65536,t=3,p=2$" + salt + "$" + strings.ReplaceAll(key, "a", "_")},
 		{"short salt", "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$" + key},
+		{"line break inside the salt", "$argon2id$v=19$m=65536,t=3,p=2$c2FsdHNh\r\nbHRzYWx0c2FsdA$" + key},
 		{"no key", "$argon2id$v=19$m=65536,t=3,p=2$" + salt + "$"},
 		{"trailing field", good + "$x"},
 		{"no leading dollar", good[1:]},
