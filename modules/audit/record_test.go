@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -417,24 +418,25 @@ func (b bundle) rewrite(t *testing.T, seq int64) {
 	b.superuser(t, `UPDATE audit_log SET actor_id = $1, hash = $2 WHERE seq = $3`, r.Actor.ID, r.Hash[:], seq)
 }
 
-// recipe is docs/audit.md's SQL that recomputes every row's hash from its columns, so anyone can check a chain
-// with psql alone. This test keeps the two the same.
-const recipe = `
-CREATE FUNCTION pg_temp.audit_field(b bytea) RETURNS bytea LANGUAGE sql IMMUTABLE
-    AS $$ SELECT int4send(octet_length(b)) || b $$;
-CREATE FUNCTION pg_temp.audit_text(s text) RETURNS bytea LANGUAGE sql IMMUTABLE
-    AS $$ SELECT pg_temp.audit_field(convert_to(s, 'UTF8')) $$;
-
-SELECT seq,
-       hash = sha256(
-           pg_temp.audit_text('brokerdesk-audit-v1') || pg_temp.audit_field(prev_hash) || pg_temp.audit_text(seq::text) ||
-           pg_temp.audit_text(to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')) ||
-           pg_temp.audit_text(actor_kind) || pg_temp.audit_text(actor_id) || pg_temp.audit_text(action) ||
-           pg_temp.audit_text(target_type) || pg_temp.audit_text(target_id) || pg_temp.audit_text(ip) ||
-           pg_temp.audit_text(user_agent) || pg_temp.audit_text(request_id) || pg_temp.audit_text(diff::text)
-       ) AS hash_ok,
-       prev_hash = coalesce(lag(hash) OVER (ORDER BY seq), decode(repeat('00', 32), 'hex')) AS link_ok
-FROM audit_log ORDER BY seq;`
+// docRecipe reads docs/audit.md's SQL that recomputes every row's hash from its columns (so anyone can check a
+// chain with psql alone), without its first line, which sets the search_path the test's scope already has.
+func docRecipe(t *testing.T) string {
+	t.Helper()
+	doc, err := os.ReadFile("../../docs/audit.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(doc), "```sql\nSET search_path TO tenant_acme;")
+	if !ok {
+		t.Fatal("docs/audit.md: no SQL block that starts with SET search_path TO tenant_acme;")
+	}
+	block, _, ok = strings.Cut(block, "```")
+	_, block, _ = strings.Cut(block, "\n") // the rest of the SET line, a comment
+	if !ok || !strings.Contains(block, "sha256(") {
+		t.Fatal("docs/audit.md: the recipe's SQL block is not closed or does not hash")
+	}
+	return block
+}
 
 func TestTheDocumentedSQLRecipeAgreesWithEveryStoredHash(t *testing.T) {
 	t.Parallel()
@@ -449,7 +451,7 @@ func TestTheDocumentedSQLRecipeAgreesWithEveryStoredHash(t *testing.T) {
 	b.record(t, staffEntry(1), tricky, audit.Entry{Actor: audit.System("sweeper"), Action: "session.expired", Target: audit.Target{Type: "session", ID: "1"}})
 	if err := b.p.Gate.Scope(context.Background(), b.ten, func(ctx context.Context, tx pgx.Tx) error {
 		// The recipe is several statements: run it over the simple protocol, then read the last result.
-		mrr := tx.Conn().PgConn().Exec(ctx, recipe)
+		mrr := tx.Conn().PgConn().Exec(ctx, docRecipe(t))
 		results, err := mrr.ReadAll()
 		if err != nil {
 			return err
