@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // ErrKeySpec is returned for a malformed key list (BD_JWT_KEYS). Its messages name the offending key id or position,
@@ -131,6 +133,7 @@ type KeyRing struct {
 	verify map[string]ed25519.PublicKey
 	ids    []string
 	clock  func() time.Time
+	parser *jwt.Parser // bound to clock
 }
 
 // NewKeyRing makes a ring from keys; keys[0] signs. Key ids and keys must be unique: a repeated kid would make
@@ -139,7 +142,7 @@ func NewKeyRing(keys ...Key) (*KeyRing, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%w: no keys", ErrKeySpec)
 	}
-	r := &KeyRing{signer: keys[0], verify: make(map[string]ed25519.PublicKey, len(keys)), clock: time.Now}
+	r := &KeyRing{signer: keys[0], verify: make(map[string]ed25519.PublicKey, len(keys)), clock: time.Now, parser: newParser(time.Now)}
 	for _, k := range keys {
 		if k.priv == nil {
 			return nil, fmt.Errorf("%w: key %q is empty", ErrKeySpec, k.id)
@@ -171,7 +174,7 @@ func ParseKeyRing(spec string) (*KeyRing, error) {
 // WithClock returns a copy of the ring that reads time from now; tests and benchmarks use it, production does not.
 func (r *KeyRing) WithClock(now func() time.Time) *KeyRing {
 	c := *r
-	c.clock = now
+	c.clock, c.parser = now, newParser(now)
 	return &c
 }
 

@@ -153,15 +153,7 @@ func (r *KeyRing) Verify(token string, want Expectation) (Claims, error) {
 		return Claims{}, fmt.Errorf("%w: %w: %d bytes", ErrInvalidToken, jwt.ErrTokenMalformed, len(token))
 	}
 	var w wireClaims
-	// The method list is checked by the parser before the key function runs, so "none", HS256 (the classic
-	// public-key-as-HMAC-secret confusion), RS* and ES* never reach a key at all.
-	p := jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
-		jwt.WithLeeway(Leeway), jwt.WithTimeFunc(r.clock),
-		jwt.WithExpirationRequired(), jwt.WithNotBeforeRequired(), jwt.WithIssuedAt(),
-		jwt.WithStrictDecoding(),
-	)
-	if _, err := p.ParseWithClaims(token, &w, r.key); err != nil {
+	if _, err := r.parser.ParseWithClaims(token, &w, r.key); err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	// From here on the claims are authentic; what remains is whether they are meant for this request.
@@ -183,6 +175,18 @@ func (r *KeyRing) Verify(token string, want Expectation) (Claims, error) {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	return c, nil
+}
+
+// newParser is the one way tokens are parsed. The method list is checked before the key function runs, so "none",
+// HS256 (the classic public-key-as-HMAC-secret confusion), RS* and ES* never reach a key at all. A jwt.Parser is
+// read-only once built, so one per ring serves every request.
+func newParser(clock func() time.Time) *jwt.Parser {
+	return jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+		jwt.WithLeeway(Leeway), jwt.WithTimeFunc(clock),
+		jwt.WithExpirationRequired(), jwt.WithNotBeforeRequired(), jwt.WithIssuedAt(),
+		jwt.WithStrictDecoding(),
+	)
 }
 
 // key is the parser's key function: the kid must be a non-empty string naming one of the ring's keys. The method is
