@@ -20,7 +20,7 @@ import (
 func TestMain(m *testing.M) { tenanttest.Main(m, localsvc.Postgres, localsvc.Redis) }
 
 // redisURL points this test at its own Redis database so its queues meet no other package's workers.
-func redisURL(t *testing.T) string {
+func redisURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("BD_REDIS_URL")
 	base := u[:strings.LastIndex(u, "/")]
