@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/hibiken/asynq"
 
@@ -22,27 +23,67 @@ func runServe(ctx context.Context) error {
 
 func runWorker(ctx context.Context) error {
 	return withApp(ctx, func(a *app) error {
-		srv, err := a.startWorker(ctx)
+		w, err := a.startWorker(ctx)
 		if err != nil {
 			return err
 		}
 		<-ctx.Done()
-		srv.Shutdown() // waits up to BD_SHUTDOWN_TIMEOUT; unfinished tasks go back to Redis
+		w.Shutdown()
 		return nil
 	})
 }
 
-// startWorker checks Redis is safe for a queue and starts the job server with every module's handlers.
-func (a *app) startWorker(ctx context.Context) (*asynq.Server, error) {
+// worker is the job server with the outbox relay and the scheduler that feed it.
+type worker struct {
+	srv  *asynq.Server
+	stop context.CancelFunc
+	done chan struct{} // closed when the relay and the scheduler have returned
+}
+
+// Shutdown stops the relay and the scheduler first (the batches they have in flight finish and are marked), then
+// the job server, which waits up to BD_SHUTDOWN_TIMEOUT; unfinished tasks go back to Redis.
+func (w *worker) Shutdown() {
+	w.stop()
+	<-w.done
+	w.srv.Shutdown()
+}
+
+// startWorker checks Redis is safe for a queue (noeviction) and starts the job server with every module's
+// handlers, the outbox relay and the scheduler. They stop when ctx ends or on Shutdown.
+func (a *app) startWorker(ctx context.Context) (*worker, error) {
 	if err := jobs.CheckRedis(ctx, a.cfg.RedisURL); err != nil {
 		return nil, err
 	}
 	mux := asynq.NewServeMux()
 	jobs.Provisioning{Provisioner: a.provisioner}.Register(mux)
+	pruner := jobs.OutboxPruner{Registry: a.registry, Gate: a.gate}
+	pruner.Register(mux)
+	sched, err := jobs.NewScheduler(a.queue, a.registry, a.log, pruner.Entry())
+	if err != nil {
+		return nil, err
+	}
+	relay := jobs.NewRelay(a.registry, a.gate, a.clusters, a.queue, jobs.RelayOptions{Log: a.log})
 	srv := jobs.NewServer(a.redis, a.cfg.WorkerConcurrency, a.cfg.ShutdownTimeout, a.log)
 	if err := srv.Start(mux); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
+	lctx, stop := context.WithCancel(ctx)
+	w := &worker{srv: srv, stop: stop, done: make(chan struct{})}
+	var loops sync.WaitGroup
+	loops.Add(2)
+	go func() {
+		defer loops.Done()
+		if err := relay.Run(lctx); err != nil {
+			a.log.Error("outbox relay stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer loops.Done()
+		if err := sched.Run(lctx); err != nil {
+			a.log.Error("scheduler stopped", "err", err)
+		}
+	}()
+	go func() { loops.Wait(); close(w.done) }()
 	a.log.Info("worker started", "concurrency", a.cfg.WorkerConcurrency)
-	return srv, nil
+	return w, nil
 }
