@@ -48,17 +48,23 @@ func (w *worker) Shutdown() {
 	w.srv.Shutdown()
 }
 
+// tasks returns every task handler and every periodic entry: modules register theirs here.
+func (a *app) tasks() (*asynq.ServeMux, []jobs.Entry) {
+	mux := asynq.NewServeMux()
+	jobs.Provisioning{Provisioner: a.provisioner}.Register(mux)
+	pruner := jobs.OutboxPruner{Registry: a.registry, Gate: a.gate}
+	pruner.Register(mux)
+	return mux, []jobs.Entry{pruner.Entry()}
+}
+
 // startWorker checks Redis is safe for a queue (noeviction) and starts the job server with every module's
 // handlers, the outbox relay and the scheduler. They stop when ctx ends or on Shutdown.
 func (a *app) startWorker(ctx context.Context) (*worker, error) {
 	if err := jobs.CheckRedis(ctx, a.cfg.RedisURL); err != nil {
 		return nil, err
 	}
-	mux := asynq.NewServeMux()
-	jobs.Provisioning{Provisioner: a.provisioner}.Register(mux)
-	pruner := jobs.OutboxPruner{Registry: a.registry, Gate: a.gate}
-	pruner.Register(mux)
-	sched, err := jobs.NewScheduler(a.queue, a.registry, a.log, pruner.Entry())
+	mux, entries := a.tasks()
+	sched, err := jobs.NewScheduler(a.queue, a.registry, a.log, entries...)
 	if err != nil {
 		return nil, err
 	}
