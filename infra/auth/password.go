@@ -25,7 +25,7 @@ type Params struct {
 }
 
 // DefaultParams are the parameters new hashes get: 64 MiB, 4 passes, 2 lanes, 16-byte salt, 32-byte key. On the
-// 2-core reference machine one hash takes about 80 ms (BenchmarkPasswordHash; docs/security.md has the figures and
+// 2-core reference machine one hash takes 85-100 ms (BenchmarkPasswordHash; docs/security.md has the figures and
 // the alternatives measured), inside the 50-150 ms we aim for: an offline guesser gets about a dozen guesses per
 // second per two cores and pays 64 MiB for each one in flight, while a login is not noticeably slow. Memory is what
 // makes GPUs and ASICs expensive, so memory is the first knob to raise when hardware allows.
