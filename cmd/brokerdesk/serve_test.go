@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
@@ -34,7 +35,7 @@ func startServer(t *testing.T) (*app, string, *tenanttest.Platform) {
 	}
 	env := map[string]string{
 		"BD_DATABASE_URL": p.URLs["main"], "BD_DATABASE_CLUSTERS": strings.Join(extra, ";"), "BD_REDIS_URL": os.Getenv("BD_REDIS_URL"), "BD_SMTP_ADDR": os.Getenv("BD_SMTP_ADDR"),
-		"BD_BASE_DOMAIN": "brokerdesk.test", "BD_HTTP_ADDR": "127.0.0.1:0", "BD_INTERNAL_ADDR": "127.0.0.1:0",
+		"BD_BASE_DOMAIN": "brokerdesk.test", "BD_JWT_KEYS": "t1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)), "BD_HTTP_ADDR": "127.0.0.1:0", "BD_INTERNAL_ADDR": "127.0.0.1:0",
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
