@@ -535,3 +535,20 @@ func TestPrunerDeletesOnlyEnqueuedRowsPastRetention(t *testing.T) {
 		t.Fatalf("pruning an unknown tenant: %v; want SkipRetry", err)
 	}
 }
+
+func TestATenantNotYetMigratedToTheOutboxHasNothingToRelay(t *testing.T) {
+	t.Parallel()
+	b := setupRelay(t)
+	ten := b.p.NewTenant(t, "")
+	// As a tenant looks to a new worker during a rolling deploy, before `brokerdesk migrate` reached it.
+	err := b.p.Gate.Scope(context.Background(), ten, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DROP TABLE outbox`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.relay(jobs.RelayOptions{}).RelayTenant(context.Background(), ten); err != nil || n != 0 {
+		t.Fatalf("relay: %d, %v; want nothing and no error", n, err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/brokerdesk/brokerdesk/infra/database"
@@ -113,6 +114,10 @@ func (r *Relay) task(tenantID uuid.UUID, row outboxRow) (*asynq.Task, error) {
 	return asynq.NewTask(row.typ, b, opts...), nil
 }
 
+// errNoOutbox is a tenant whose schema has no outbox yet: during a rolling deploy a new worker can start before
+// `brokerdesk migrate` reaches every tenant, and such a tenant simply has nothing to relay.
+var errNoOutbox = errors.New("tenant schema has no outbox table yet")
+
 // relayBatch claims up to Batch pending rows of t, enqueues them and marks them, in one transaction of t's scope.
 // more reports that the batch was full, so more rows may be waiting. A failed enqueue stops the batch: the rows
 // before it are marked, the failing row is pushed back with backoff and its error kept for operators, and the
@@ -124,14 +129,18 @@ func (r *Relay) relayBatch(ctx context.Context, t tenants.Tenant) (n int, more b
 		rows, err := tx.Query(ctx, `SELECT id, task_type, idem_key, payload, queue, max_retry, timeout_seconds, process_at
 			FROM outbox WHERE enqueued_at IS NULL AND available_at <= now()
 			ORDER BY available_at LIMIT $1 FOR UPDATE SKIP LOCKED`, r.o.Batch)
-		if err != nil {
-			return fmt.Errorf("claim outbox rows: %w", err)
+		var claimed []outboxRow
+		if err == nil {
+			claimed, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (outboxRow, error) {
+				var o outboxRow
+				err := row.Scan(&o.id, &o.typ, &o.key, &o.payload, &o.queue, &o.maxRetry, &o.timeoutSeconds, &o.processAt)
+				return o, err
+			})
 		}
-		claimed, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (outboxRow, error) {
-			var o outboxRow
-			err := row.Scan(&o.id, &o.typ, &o.key, &o.payload, &o.queue, &o.maxRetry, &o.timeoutSeconds, &o.processAt)
-			return o, err
-		})
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
+			return errNoOutbox // undefined_table
+		}
 		if err != nil {
 			return fmt.Errorf("claim outbox rows: %w", err)
 		}
@@ -172,6 +181,9 @@ func (r *Relay) relayBatch(ctx context.Context, t tenants.Tenant) (n int, more b
 		n = len(done)
 		return nil
 	})
+	if errors.Is(err, errNoOutbox) {
+		return 0, false, nil
+	}
 	if err != nil {
 		return 0, false, fmt.Errorf("outbox relay, tenant %s: %w", t.Slug, err)
 	}
