@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -24,8 +25,9 @@ import (
 type RelayOptions struct {
 	// Batch is how many rows one claim takes (one transaction per batch). Default 100.
 	Batch int
-	// Sweep is how often every active tenant is visited even without a notification: the backstop for a
-	// notification lost while a listener reconnects. Default 30s.
+	// Sweep is about how often every active tenant is visited even without a notification: the backstop for a
+	// notification lost in a way the relay could not see. Each sweep costs one short transaction per active tenant
+	// per worker, so raise it with many tenants. Default 1 minute, with ±10% jitter so workers spread out.
 	Sweep time.Duration
 	// Concurrency is how many tenants are relayed at once. Default 4.
 	Concurrency int
@@ -64,7 +66,7 @@ func NewRelay(reg *tenants.Registry, gate *tenants.Gate, clusters *database.Clus
 		o.Batch = 100
 	}
 	if o.Sweep <= 0 {
-		o.Sweep = 30 * time.Second
+		o.Sweep = time.Minute
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
@@ -228,6 +230,14 @@ func (r *Relay) RelayAll(ctx context.Context) (int, error) {
 // flight finish (and mark what they enqueued) instead of leaving work for the duplicate check.
 const passTimeout = 30 * time.Second
 
+// retryPause is how long a tenant whose pass failed waits before the next try.
+const retryPause = 5 * time.Second
+
+// jitter spreads d by ±10%, so relays started together do not sweep together.
+func jitter(d time.Duration) time.Duration {
+	return d - d/10 + rand.N(d/5+1)
+}
+
 type passResult struct {
 	t    tenants.Tenant
 	n    int
@@ -235,9 +245,10 @@ type passResult struct {
 	err  error
 }
 
-// Run relays until ctx ends (call it once per Relay): it listens on every cluster, relays a tenant as soon as its outbox notifies, sweeps
-// a cluster's active tenants whenever its listener (re)connects, and sweeps all of them every Sweep. It returns
-// once the batches in flight have finished.
+// Run relays until ctx ends (call it once per Relay): it listens on every cluster, relays a tenant as soon as its
+// outbox notifies, sweeps a cluster's active tenants whenever its listener (re)connects, and sweeps all of them
+// about every Sweep. A tenant whose pass failed is tried again after a short pause rather than at the next sweep,
+// since no notification will come for rows already committed. It returns once the batches in flight have finished.
 func (r *Relay) Run(ctx context.Context) error {
 	notes := make(chan string, 256)
 	resync := make(chan string)
@@ -286,8 +297,9 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 		}
 	}
-	sweep := time.NewTicker(r.o.Sweep)
+	sweep := time.NewTimer(jitter(r.o.Sweep))
 	defer sweep.Stop()
+	retry := make(chan tenants.Tenant)
 	busy := 0
 	for {
 		var next chan<- tenants.Tenant
@@ -320,6 +332,9 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 		case <-sweep.C:
 			r.sweepInto(ctx, q, bySchema, "")
+			sweep.Reset(jitter(r.o.Sweep))
+		case t := <-retry:
+			q.push(t, true)
 		case next <- nt:
 			q.pop()
 			busy++
@@ -332,6 +347,13 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 			if res.err != nil {
 				r.log.ErrorContext(ctx, "outbox relay failed", "tenant", res.t.Slug, "relayed", res.n, "err", res.err)
+				// The first backoff of a failed row; rows it did not reach are due at once.
+				time.AfterFunc(retryPause, func() {
+					select {
+					case retry <- res.t:
+					case <-ctx.Done():
+					}
+				})
 			} else if res.n > 0 {
 				r.log.DebugContext(ctx, "outbox relayed", "tenant", res.t.Slug, "relayed", res.n)
 			}
