@@ -252,17 +252,20 @@ type passResult struct {
 func (r *Relay) Run(ctx context.Context) error {
 	notes := make(chan string, 256)
 	resync := make(chan string)
-	var listeners sync.WaitGroup
 	names := r.clusters.Names()
-	for _, name := range names {
-		pool, err := r.clusters.Pool(name)
-		if err != nil {
+	pools := make([]*pgxpool.Pool, len(names))
+	for i, name := range names {
+		var err error
+		if pools[i], err = r.clusters.Pool(name); err != nil {
 			return fmt.Errorf("outbox relay: %w", err)
 		}
+	}
+	var listeners sync.WaitGroup
+	for i, name := range names {
 		listeners.Add(1)
 		go func() {
 			defer listeners.Done()
-			r.listen(ctx, name, pool, notes, resync)
+			r.listen(ctx, name, pools[i], notes, resync)
 		}()
 	}
 	defer listeners.Wait()
