@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/database"
+	"github.com/brokerdesk/brokerdesk/infra/web"
 )
 
 // Config is the whole configuration.
@@ -38,6 +40,10 @@ type Config struct {
 	ShutdownTimeout    time.Duration
 	// JWTKeys signs and verifies access tokens. It prints as its key ids only, so %+v of a Config is safe to log.
 	JWTKeys *auth.KeyRing
+	// RateLimitIP and RateLimitToken are the API's request budgets per client address and per credential.
+	RateLimitIP, RateLimitToken web.Rate
+	// TrustedProxies are the load balancers whose X-Forwarded-For names the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Var documents one environment variable.
@@ -68,6 +74,9 @@ var Vars = []Var{
 	{Name: "BD_WORKER_CONCURRENCY", Default: "10", Doc: "jobs a worker runs at once"},
 	{Name: "BD_SHUTDOWN_TIMEOUT", Default: "20s", Doc: "how long shutdown waits for requests and jobs in flight"},
 	{Name: "BD_JWT_KEYS", Required: true, Doc: "access-token signing keys: kid:base64-ed25519-seed,kid:...; the first signs, all verify (rotation: docs/security.md; from a secret store, never in the repository)"},
+	{Name: "BD_RATE_LIMIT_IP", Default: "300/m", Doc: "requests each client address may make (n/s, n/m, n/h; off to disable); see docs/api.md"},
+	{Name: "BD_RATE_LIMIT_TOKEN", Default: "600/m", Doc: "requests each access token or API key may make, from any address (n/s, n/m, n/h; off to disable)"},
+	{Name: "BD_TRUSTED_PROXIES", Doc: "load balancers whose X-Forwarded-For is believed: comma-separated CIDRs, e.g. 10.0.0.0/16 (empty: the TCP peer is the client)"},
 }
 
 // Load reads and validates the configuration through getenv.
@@ -156,6 +165,15 @@ func Load(getenv func(string) string) (Config, error) {
 		if c.JWTKeys, err = auth.ParseKeyRing(keys); err != nil {
 			bad("BD_JWT_KEYS", "%v", err)
 		}
+	}
+	if c.RateLimitIP, err = web.ParseRate(get("BD_RATE_LIMIT_IP")); err != nil {
+		bad("BD_RATE_LIMIT_IP", "%v", err)
+	}
+	if c.RateLimitToken, err = web.ParseRate(get("BD_RATE_LIMIT_TOKEN")); err != nil {
+		bad("BD_RATE_LIMIT_TOKEN", "%v", err)
+	}
+	if c.TrustedProxies, err = web.ParseTrustedProxies(get("BD_TRUSTED_PROXIES")); err != nil {
+		bad("BD_TRUSTED_PROXIES", "%v", err)
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration is not valid:\n  %w", joinLines(errs))

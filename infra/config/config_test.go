@@ -132,3 +132,30 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadReadsRateLimitsAndTrustedProxies(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(valid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RateLimitIP.Limit != 300 || c.RateLimitIP.Period.Minutes() != 1 || c.RateLimitToken.Limit != 600 || len(c.TrustedProxies) != 0 {
+		t.Fatalf("defaults: ip %v token %v proxies %v", c.RateLimitIP, c.RateLimitToken, c.TrustedProxies)
+	}
+	m := valid()
+	m["BD_RATE_LIMIT_IP"], m["BD_RATE_LIMIT_TOKEN"], m["BD_TRUSTED_PROXIES"] = "20/s", "off", "10.0.0.0/16, 192.168.1.7"
+	if c, err = config.Load(env(m)); err != nil {
+		t.Fatal(err)
+	}
+	if c.RateLimitIP.Limit != 20 || c.RateLimitIP.Period.Seconds() != 1 || !c.RateLimitToken.Off() ||
+		fmt.Sprint(c.TrustedProxies) != "[10.0.0.0/16 192.168.1.7/32]" {
+		t.Fatalf("got ip %v token %v proxies %v", c.RateLimitIP, c.RateLimitToken, c.TrustedProxies)
+	}
+	m["BD_RATE_LIMIT_IP"], m["BD_RATE_LIMIT_TOKEN"], m["BD_TRUSTED_PROXIES"] = "lots", "5/fortnight", "10.0.0.0/99"
+	_, err = config.Load(env(m))
+	for _, name := range []string{"BD_RATE_LIMIT_IP", "BD_RATE_LIMIT_TOKEN", "BD_TRUSTED_PROXIES"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+}

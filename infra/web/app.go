@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"time"
@@ -30,6 +31,9 @@ type Options struct {
 	Pages   *Pages   // renders HTML error pages for browsers; nil: problem+json only
 	// ReadTimeout/WriteTimeout/IdleTimeout bound connections (Fiber's shutdown does not close idle keep-alives).
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// TrustedProxies are the load balancers whose X-Forwarded-For is believed (BD_TRUSTED_PROXIES). Empty: the
+	// client is the TCP peer and the header is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // New returns a Fiber app with BrokerDesk's error handler and middleware installed.
@@ -46,7 +50,7 @@ func New(o Options) *fiber.App {
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = 60 * time.Second
 	}
-	app := fiber.New(fiber.Config{
+	cfg := fiber.Config{
 		AppName:               "brokerdesk",
 		DisableStartupMessage: true,
 		// Strings from the Ctx are reused after a handler returns; Immutable copies them so none can leak into
@@ -57,7 +61,18 @@ func New(o Options) *fiber.App {
 		IdleTimeout:  o.IdleTimeout,
 		BodyLimit:    16 << 20,
 		ErrorHandler: errorHandler(o.Log, o.Pages),
-	})
+	}
+	if len(o.TrustedProxies) > 0 {
+		cfg.ProxyHeader = fiber.HeaderXForwardedFor
+		cfg.EnableTrustedProxyCheck = true
+		for _, p := range o.TrustedProxies {
+			cfg.TrustedProxies = append(cfg.TrustedProxies, p.String())
+		}
+	}
+	app := fiber.New(cfg)
+	if len(o.TrustedProxies) > 0 {
+		app.Use(forwardedFor(o.TrustedProxies))
+	}
 	app.Use(requestID(), accessLog(o.Log), recoverer(o.Log))
 	if o.Metrics != nil {
 		app.Use(o.Metrics.middleware)
