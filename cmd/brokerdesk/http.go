@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/jobs"
@@ -38,11 +39,18 @@ func (a *app) buildHTTP() (*httpServers, error) {
 		return nil, err
 	}
 	reg := web.NewRegistry()
-	opts := web.Options{Log: a.log, Metrics: web.NewMetrics(reg), Pages: pages, ReadTimeout: 30 * time.Second}
+	opts := web.Options{Log: a.log, Metrics: web.NewMetrics(reg), Pages: pages, ReadTimeout: 30 * time.Second,
+		TrustedProxies: a.cfg.TrustedProxies}
+	rdb, ok := a.redis.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, errors.New("rate limiter: unexpected redis client type")
+	}
+	limiter := web.RateLimit(web.RateLimitOptions{Redis: rdb, PerIP: a.cfg.RateLimitIP, PerToken: a.cfg.RateLimitToken, Log: a.log})
 
 	// Tenant hosts: health first (load balancers probe any host), then the host gate, then the modules.
 	tenantApp := web.New(opts)
 	web.Health(tenantApp, a.readiness()...)
+	tenantApp.Use(limiter) // before the host gate: a flood costs no registry lookups
 	tenantApp.Use(tenants.HostMiddleware(a.resolver))
 	tenantApp.Use(audit.OriginMiddleware()) // audit rows written while serving a request carry its IP, agent, id
 	api := web.NewAPI(tenantApp, unauthenticated)
@@ -56,6 +64,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	// unauthenticated.
 	consoleApp := web.New(opts)
 	web.Health(consoleApp, a.readiness()...)
+	consoleApp.Use(limiter)
 
 	internal := web.New(web.Options{Log: a.log})
 	web.Health(internal, a.readiness()...)
