@@ -1,0 +1,360 @@
+package identity
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	Kind   Kind
+	UserID uuid.UUID
+	Claims auth.Claims
+}
+
+type principalKey struct{}
+
+// PrincipalOf returns the request's authenticated caller (set by Authorize).
+func PrincipalOf(c *fiber.Ctx) (Principal, bool) {
+	p, ok := c.Locals(principalKey{}).(Principal)
+	return p, ok
+}
+
+// audienceOf is the audience a permission's routes serve: "portal.*" permissions are the traders', every other one
+// the back office's. A trader's token is therefore useless on a staff route and the other way round.
+func audienceOf(p web.Permission) Kind {
+	if strings.HasPrefix(string(p), "portal.") {
+		return Portal
+	}
+	return Staff
+}
+
+func unauthorized(c *fiber.Ctx, detail string) error {
+	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="brokerdesk"`)
+	return web.NewProblem(fiber.StatusUnauthorized, "unauthenticated", detail)
+}
+
+// Authenticate verifies the Bearer access token for kind k's audience, this service's issuer and the host's
+// tenant, and puts the Principal in the request. Anything else answers 401.
+func (s *Service) Authenticate(k Kind) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := s.authenticate(c, k); err != nil {
+			return err
+		}
+		return c.Next()
+	}
+}
+
+func (s *Service) authenticate(c *fiber.Ctx, k Kind) error {
+	t, ok := tenants.FromContext(c.UserContext())
+	if !ok {
+		return unauthorized(c, "Sign in on the brokerage's own address.")
+	}
+	scheme, tok, found := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return unauthorized(c, "Send an access token: Authorization: Bearer <token>.")
+	}
+	claims, err := s.o.Keys.Verify(strings.TrimSpace(tok), auth.Expectation{Audience: k.aud, Issuer: s.o.Issuer, TenantID: t.ID.String()})
+	if err != nil {
+		s.o.Log.DebugContext(c.UserContext(), "access token refused", "reason", err.Error()) // the reason, never the token
+		return unauthorized(c, "The access token is invalid, expired or not for this address.")
+	}
+	id, err := uuid.Parse(claims.Subject)
+	if err != nil {
+		return unauthorized(c, "The access token is invalid, expired or not for this address.")
+	}
+	c.Locals(principalKey{}, Principal{Kind: k, UserID: id, Claims: claims})
+	return nil
+}
+
+// Authorize is the guard web.NewAPI puts before every non-public route: it authenticates for the permission's
+// audience, then answers 403 unless one of the token's roles grants p.
+func (s *Service) Authorize(p web.Permission) fiber.Handler {
+	k := audienceOf(p)
+	return func(c *fiber.Ctx) error {
+		if err := s.authenticate(c, k); err != nil {
+			return err
+		}
+		pr, _ := PrincipalOf(c)
+		if k == Staff && !Allowed(pr.Claims.Roles, p) {
+			return web.NewProblem(fiber.StatusForbidden, "forbidden", "Your roles do not allow this (permission "+string(p)+").")
+		}
+		return c.Next()
+	}
+}
+
+// problem maps the package's errors to problems; anything else passes through (and becomes a plain 500).
+func problem(c *fiber.Ctx, err error) error {
+	var locked *LockedError
+	var pw *auth.PasswordError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pw):
+		fields := make([]web.FieldError, len(pw.Problems))
+		for i, p := range pw.Problems {
+			fields[i] = web.FieldError{Field: "password", Message: p.Message}
+		}
+		return web.Invalid("The new password does not meet the policy.", fields...)
+	case errors.As(err, &locked):
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(locked.RetryAfter.Round(time.Second)/time.Second)+1))
+		return web.NewProblem(fiber.StatusTooManyRequests, "account-locked",
+			"Too many failed sign-ins: the account is locked for a while. A password reset by email still works.")
+	case errors.Is(err, ErrInvalidCredentials):
+		return web.NewProblem(fiber.StatusUnauthorized, "invalid-credentials", "Wrong email, password or code.")
+	case errors.Is(err, ErrSecondFactorRequired):
+		return web.NewProblem(fiber.StatusUnauthorized, "second-factor-required", "Send totp_code (or recovery_code) as well.")
+	case errors.Is(err, ErrInvalidRefresh):
+		return unauthorized(c, "The refresh token is invalid, expired, revoked or already used; sign in again.")
+	case errors.Is(err, ErrInvalidLink):
+		return web.NewProblem(fiber.StatusBadRequest, "invalid-link", "The link is unknown, already used or expired; ask for a new one.")
+	case errors.Is(err, ErrAlreadyEnrolled):
+		return web.NewProblem(fiber.StatusConflict, "already-enrolled", "Two-factor authentication is already on.")
+	case errors.Is(err, ErrNotEnrolling):
+		return web.NewProblem(fiber.StatusConflict, "not-enrolling", "Start enrolment first (POST /api/v1/auth/staff/2fa/enrol).")
+	case errors.Is(err, ErrInvalidCode):
+		return web.Invalid("The code is wrong or expired.", web.FieldError{Field: "code", Message: "is wrong or expired"})
+	case errors.Is(err, errNoAccount):
+		return unauthorized(c, "The account is no longer active.")
+	}
+	return err
+}
+
+// Request and response bodies.
+type (
+	LoginRequest struct {
+		Email        string `json:"email"`
+		Password     string `json:"password"`
+		TOTPCode     string `json:"totp_code,omitempty"`
+		RecoveryCode string `json:"recovery_code,omitempty"`
+	}
+	TokenResponse struct {
+		AccessToken       string    `json:"access_token"`
+		TokenType         string    `json:"token_type"`
+		ExpiresIn         int       `json:"expires_in"`
+		ExpiresAt         time.Time `json:"expires_at"`
+		RefreshToken      string    `json:"refresh_token,omitempty"`
+		EnrolmentRequired bool      `json:"enrolment_required,omitempty"`
+	}
+	RefreshRequest struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	EnrolResponse struct {
+		Secret     string `json:"secret"`
+		OTPAuthURI string `json:"otpauth_uri"`
+	}
+	ConfirmRequest struct {
+		Code string `json:"code"`
+	}
+	RecoveryCodesResponse struct {
+		RecoveryCodes []string `json:"recovery_codes"`
+	}
+	ResetRequest struct {
+		Email string `json:"email"`
+	}
+	SetPasswordRequest struct {
+		Token    string `json:"token"`
+		Password string `json:"password"`
+	}
+	MeResponse struct {
+		ID          string   `json:"id"`
+		Email       string   `json:"email"`
+		FullName    string   `json:"full_name"`
+		Roles       []string `json:"roles"`
+		Permissions []string `json:"permissions"`
+		TOTP        bool     `json:"totp_enabled"`
+		TenantID    string   `json:"tenant_id"`
+	}
+)
+
+// body decodes the JSON body.
+func body(c *fiber.Ctx, v any) error {
+	if err := json.Unmarshal(c.Body(), v); err != nil {
+		return web.Invalid("The body must be a JSON object.")
+	}
+	return nil
+}
+
+// required checks that the named fields are not blank.
+func required(fields map[string]string) error {
+	var missing []web.FieldError
+	for name, value := range fields {
+		if strings.TrimSpace(value) == "" {
+			missing = append(missing, web.FieldError{Field: name, Message: "is required"})
+		}
+	}
+	if missing != nil {
+		slices.SortFunc(missing, func(a, b web.FieldError) int { return strings.Compare(a.Field, b.Field) })
+		return web.Invalid("Some fields are missing.", missing...)
+	}
+	return nil
+}
+
+func tokenResponse(t Tokens) TokenResponse {
+	return TokenResponse{AccessToken: t.AccessToken, TokenType: "Bearer", ExpiresIn: int(time.Until(t.ExpiresAt).Round(time.Second) / time.Second),
+		ExpiresAt: t.ExpiresAt.UTC(), RefreshToken: t.RefreshToken, EnrolmentRequired: t.EnrolmentRequired}
+}
+
+func current(c *fiber.Ctx) tenants.Tenant {
+	t, ok := tenants.FromContext(c.UserContext())
+	if !ok {
+		panic("identity: route registered without tenants.HostMiddleware") // a wiring defect, caught by tests
+	}
+	return t
+}
+
+// Routes registers the identity API on the tenant hosts' route table.
+func Routes(api *web.API, s *Service) {
+	for _, k := range []Kind{Staff, Portal} {
+		prefix := "/api/v1/auth/" + k.name
+		who := map[string]string{"staff": "staff (back office)", "portal": "traders (portal)"}[k.name]
+		api.Handle(web.Route{Method: fiber.MethodPost, Path: prefix + "/login", Permission: web.Public, Tag: "identity",
+			Summary: "Sign in for " + who + ": an access token and a refresh token", Request: LoginRequest{}, Response: TokenResponse{},
+			Handler: func(c *fiber.Ctx) error {
+				var r LoginRequest
+				if err := body(c, &r); err != nil {
+					return err
+				}
+				if err := required(map[string]string{"email": r.Email, "password": r.Password}); err != nil {
+					return err
+				}
+				t, err := s.Login(c.UserContext(), current(c), k, Credentials{Email: r.Email, Password: r.Password, TOTPCode: r.TOTPCode, RecoveryCode: r.RecoveryCode})
+				if err != nil {
+					return problem(c, err)
+				}
+				return c.JSON(tokenResponse(t))
+			}})
+		refreshPath := prefix + "/refresh"
+		if k == Staff {
+			refreshPath = "/api/v1/auth/refresh"
+		}
+		api.Handle(web.Route{Method: fiber.MethodPost, Path: refreshPath, Permission: web.Public, Tag: "identity",
+			Summary: "Rotate a refresh token of " + who + "; a reused one revokes its whole family", Request: RefreshRequest{}, Response: TokenResponse{},
+			Handler: func(c *fiber.Ctx) error {
+				var r RefreshRequest
+				if err := body(c, &r); err != nil {
+					return err
+				}
+				if err := required(map[string]string{"refresh_token": r.RefreshToken}); err != nil {
+					return err
+				}
+				t, err := s.Refresh(c.UserContext(), current(c), k, r.RefreshToken)
+				if err != nil {
+					return problem(c, err)
+				}
+				return c.JSON(tokenResponse(t))
+			}})
+		api.Handle(web.Route{Method: fiber.MethodPost, Path: prefix + "/password-reset", Permission: web.Public, Tag: "identity",
+			Summary: "Email a single-use password reset link to " + who + " (always 202)", Request: ResetRequest{}, Status: fiber.StatusAccepted,
+			Handler: func(c *fiber.Ctx) error {
+				var r ResetRequest
+				if err := body(c, &r); err != nil {
+					return err
+				}
+				if err := required(map[string]string{"email": r.Email}); err != nil {
+					return err
+				}
+				if err := s.RequestReset(c.UserContext(), current(c), k, r.Email); err != nil {
+					s.o.Log.ErrorContext(c.UserContext(), "password reset request failed", "kind", k.name, "err", err)
+				}
+				return c.SendStatus(fiber.StatusAccepted)
+			}})
+		api.Handle(web.Route{Method: fiber.MethodPost, Path: prefix + "/password-reset/confirm", Permission: web.Public, Tag: "identity",
+			Summary: "Set a new password through a reset link (" + who + ")", Request: SetPasswordRequest{}, Status: fiber.StatusNoContent,
+			Handler: func(c *fiber.Ctx) error {
+				var r SetPasswordRequest
+				if err := body(c, &r); err != nil {
+					return err
+				}
+				if err := required(map[string]string{"token": r.Token, "password": r.Password}); err != nil {
+					return err
+				}
+				if err := s.ConfirmReset(c.UserContext(), current(c), k, r.Token, r.Password); err != nil {
+					return problem(c, err)
+				}
+				return c.SendStatus(fiber.StatusNoContent)
+			}})
+	}
+	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/auth/logout", Permission: web.Public, Tag: "identity",
+		Summary: "Sign out: revoke the refresh token's whole family", Request: RefreshRequest{}, Status: fiber.StatusNoContent,
+		Handler: func(c *fiber.Ctx) error {
+			var r RefreshRequest
+			if err := body(c, &r); err != nil {
+				return err
+			}
+			if err := required(map[string]string{"refresh_token": r.RefreshToken}); err != nil {
+				return err
+			}
+			if err := s.Logout(c.UserContext(), current(c), r.RefreshToken); err != nil {
+				return err
+			}
+			return c.SendStatus(fiber.StatusNoContent)
+		}})
+	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/auth/staff/invitations/accept", Permission: web.Public, Tag: "identity",
+		Summary: "Accept a staff invitation: set the password, become active", Request: SetPasswordRequest{}, Status: fiber.StatusNoContent,
+		Handler: func(c *fiber.Ctx) error {
+			var r SetPasswordRequest
+			if err := body(c, &r); err != nil {
+				return err
+			}
+			if err := required(map[string]string{"token": r.Token, "password": r.Password}); err != nil {
+				return err
+			}
+			if err := s.AcceptInvitation(c.UserContext(), current(c), r.Token, r.Password); err != nil {
+				return problem(c, err)
+			}
+			return c.SendStatus(fiber.StatusNoContent)
+		}})
+	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/auth/staff/2fa/enrol", Permission: PermAccount2FA, Tag: "identity",
+		Summary: "Start TOTP enrolment: the secret and its otpauth:// URI (for a QR code)", Response: EnrolResponse{},
+		Handler: func(c *fiber.Ctx) error {
+			p, _ := PrincipalOf(c)
+			e, err := s.EnrolTOTP(c.UserContext(), current(c), Staff, p.UserID)
+			if err != nil {
+				return problem(c, err)
+			}
+			c.Set(fiber.HeaderCacheControl, "no-store")
+			return c.JSON(EnrolResponse{Secret: e.Secret, OTPAuthURI: e.URI})
+		}})
+	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/auth/staff/2fa/confirm", Permission: PermAccount2FA, Tag: "identity",
+		Summary: "Confirm TOTP enrolment with a code: 2FA on, recovery codes returned once", Request: ConfirmRequest{}, Response: RecoveryCodesResponse{},
+		Handler: func(c *fiber.Ctx) error {
+			var r ConfirmRequest
+			if err := body(c, &r); err != nil {
+				return err
+			}
+			if err := required(map[string]string{"code": r.Code}); err != nil {
+				return err
+			}
+			p, _ := PrincipalOf(c)
+			codes, err := s.ConfirmTOTP(c.UserContext(), current(c), Staff, p.UserID, r.Code)
+			if err != nil {
+				return problem(c, err)
+			}
+			c.Set(fiber.HeaderCacheControl, "no-store")
+			return c.JSON(RecoveryCodesResponse{RecoveryCodes: codes})
+		}})
+	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/me", Permission: PermAccountRead, Tag: "identity",
+		Summary: "The signed-in staff user, with roles and permissions", Response: MeResponse{},
+		Handler: func(c *fiber.Ctx) error {
+			p, _ := PrincipalOf(c)
+			t := current(c)
+			prof, err := s.StaffProfile(c.UserContext(), t, p.UserID)
+			if err != nil {
+				return problem(c, errNoAccount)
+			}
+			return c.JSON(MeResponse{ID: prof.ID.String(), Email: prof.Email, FullName: prof.FullName, Roles: prof.Roles,
+				Permissions: PermissionsOf(prof.Roles), TOTP: prof.TOTP, TenantID: t.ID.String()})
+		}})
+}

@@ -1,0 +1,385 @@
+package identity_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/modules/staff"
+)
+
+const goodPassword = "Harbour-Lights-77"
+
+func TestStaffLoginIssuesABackofficeTokenForTheHostTenant(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.addStaff(t, "ada@harbour.example", goodPassword, "compliance", "sales")
+
+	tr, r := b.login(t, "  Ada@Harbour.example ", goodPassword)
+	if r.status != 200 || tr.RefreshToken == "" || tr.TokenType != "Bearer" {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	c, err := b.keys.Verify(tr.AccessToken, auth.Expectation{Audience: auth.AudienceBackoffice, Issuer: issuer, TenantID: b.ten.ID.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Subject != id.String() || strings.Join(c.Roles, ",") != "compliance,sales" || c.ExpiresAt.Sub(c.IssuedAt) != 15*time.Minute {
+		t.Fatalf("claims %+v", c)
+	}
+	r = do(t, b.app, "GET", "/api/v1/me", tr.AccessToken, nil)
+	var me identity.MeResponse
+	r.decode(t, &me)
+	if r.status != 200 || me.ID != id.String() || me.TenantID != b.ten.ID.String() ||
+		!strings.Contains(strings.Join(me.Permissions, " "), "kyc.review") || strings.Contains(strings.Join(me.Permissions, " "), "settings.manage") {
+		t.Fatalf("me: %d %s", r.status, r.body)
+	}
+	if got := b.actions(t); count(got, identity.ActionLoginSucceeded) != 1 {
+		t.Fatalf("audit: %v", got)
+	}
+}
+
+func TestWrongPasswordAndUnknownEmailAnswerTheSame401(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
+	_, wrong := b.login(t, "ada@harbour.example", goodPassword+"x")
+	_, unknown := b.login(t, "nobody@harbour.example", goodPassword)
+	for _, r := range []reply{wrong, unknown} {
+		if r.status != 401 || r.problemType() != "/problems/invalid-credentials" {
+			t.Fatalf("refused login: %d %s", r.status, r.body)
+		}
+	}
+	if got := b.actions(t); count(got, identity.ActionLoginFailed) != 2 {
+		t.Fatalf("audit: %v", got)
+	}
+	_, r := b.login(t, "ada@harbour.example", "")
+	if r.status != 422 || !strings.Contains(string(r.body), `"field":"password"`) {
+		t.Fatalf("missing password: %d %s", r.status, r.body)
+	}
+}
+
+func TestFiveFailuresLockTheAccountEvenForTheRightPassword(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
+	for i := 0; i < 5; i++ {
+		if _, r := b.login(t, "ada@harbour.example", "Wrong-Password-123"); r.status != 401 {
+			t.Fatalf("failure %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	_, r := b.login(t, "ada@harbour.example", goodPassword)
+	if r.status != 429 || r.problemType() != "/problems/account-locked" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("login while locked: %d %v %s", r.status, r.header, r.body)
+	}
+	got := b.actions(t)
+	if count(got, identity.ActionLockedOut) != 1 || count(got, identity.ActionLoginSucceeded) != 0 {
+		t.Fatalf("audit: %v", got)
+	}
+}
+
+// enrol turns TOTP on for the token's user and returns the secret and the recovery codes.
+func enrol(t *testing.T, b *bundle, access string) (string, []string) {
+	t.Helper()
+	r := do(t, b.app, "POST", "/api/v1/auth/staff/2fa/enrol", access, nil)
+	var e identity.EnrolResponse
+	r.decode(t, &e)
+	if r.status != 200 || e.Secret == "" || !strings.HasPrefix(e.OTPAuthURI, "otpauth://totp/") {
+		t.Fatalf("enrol: %d %s", r.status, r.body)
+	}
+	if r := do(t, b.app, "POST", "/api/v1/auth/staff/2fa/confirm", access, identity.ConfirmRequest{Code: "000000"}); r.status != 422 {
+		// 000000 is right once in a million steps; a failure here is worth a rerun, not a flaky retry.
+		t.Fatalf("confirm with a wrong code: %d %s", r.status, r.body)
+	}
+	code, _ := auth.TOTPCode(e.Secret, time.Now())
+	r = do(t, b.app, "POST", "/api/v1/auth/staff/2fa/confirm", access, identity.ConfirmRequest{Code: code})
+	var rc identity.RecoveryCodesResponse
+	r.decode(t, &rc)
+	if r.status != 200 || len(rc.RecoveryCodes) != auth.RecoveryCodeCount {
+		t.Fatalf("confirm: %d %s", r.status, r.body)
+	}
+	return e.Secret, rc.RecoveryCodes
+}
+
+func TestTwoFactorIsRequiredOnceEnrolledAndCodesWorkOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
+	tr, _ := b.login(t, "ada@harbour.example", goodPassword)
+	secret, recovery := enrol(t, b, tr.AccessToken)
+
+	_, r := b.login(t, "ada@harbour.example", goodPassword)
+	if r.status != 401 || r.problemType() != "/problems/second-factor-required" {
+		t.Fatalf("login without a code: %d %s", r.status, r.body)
+	}
+	// The confirmation spent the current step; the next one is within the accepted window.
+	code, _ := auth.TOTPCode(secret, time.Now().Add(auth.TOTPPeriod))
+	if _, r := b.login(t, "ada@harbour.example", goodPassword, "totp", code); r.status != 200 {
+		t.Fatalf("login with a code: %d %s", r.status, r.body)
+	}
+	if _, r := b.login(t, "ada@harbour.example", goodPassword, "totp", code); r.status != 401 {
+		t.Fatalf("replayed code: %d %s", r.status, r.body)
+	}
+	if _, r := b.login(t, "ada@harbour.example", goodPassword, "recovery", strings.ToUpper(recovery[3])); r.status != 200 {
+		t.Fatalf("login with a recovery code: %d %s", r.status, r.body)
+	}
+	if _, r := b.login(t, "ada@harbour.example", goodPassword, "recovery", recovery[3]); r.status != 401 {
+		t.Fatalf("recovery code used twice: %d %s", r.status, r.body)
+	}
+	got := b.actions(t)
+	if count(got, identity.ActionTOTPEnrolled) != 1 || count(got, identity.ActionRecoveryCodeUsed) != 1 || count(got, identity.ActionLoginSucceeded) != 3 {
+		t.Fatalf("audit: %v", got)
+	}
+}
+
+func TestRequiredTwoFactorGivesOnlyAnEnrolmentToken(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
+	if err := b.svc.SetRequireStaff2FA(context.Background(), b.ten, audit.Actor{Kind: audit.ActorStaff, ID: admin.String()}, true); err != nil {
+		t.Fatal(err)
+	}
+	tr, r := b.login(t, "ada@harbour.example", goodPassword)
+	if r.status != 200 || !tr.EnrolmentRequired || tr.RefreshToken != "" {
+		t.Fatalf("login without 2FA on a tenant requiring it: %d %s", r.status, r.body)
+	}
+	if r := do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken, nil); r.status != 403 {
+		t.Fatalf("enrolment token on the staff list: %d %s", r.status, r.body)
+	}
+	secret, _ := enrol(t, b, tr.AccessToken)
+	code, _ := auth.TOTPCode(secret, time.Now().Add(auth.TOTPPeriod))
+	tr, r = b.login(t, "ada@harbour.example", goodPassword, "totp", code)
+	if r.status != 200 || tr.EnrolmentRequired || tr.RefreshToken == "" {
+		t.Fatalf("login after enrolling: %d %s", r.status, r.body)
+	}
+	if r := do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken, nil); r.status != 200 {
+		t.Fatalf("full token on the staff list: %d %s", r.status, r.body)
+	}
+}
+
+func TestRefreshRotatesAndAReusedTokenRevokesTheFamily(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
+	first, _ := b.login(t, "ada@harbour.example", goodPassword)
+	r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: first.RefreshToken})
+	var second identity.TokenResponse
+	r.decode(t, &second)
+	if r.status != 200 || second.RefreshToken == "" || second.RefreshToken == first.RefreshToken {
+		t.Fatalf("refresh: %d %s", r.status, r.body)
+	}
+	if r := do(t, b.app, "GET", "/api/v1/me", second.AccessToken, nil); r.status != 200 {
+		t.Fatalf("refreshed access token: %d %s", r.status, r.body)
+	}
+	// The first token again: reuse. Then the (unspent) second one is dead too.
+	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: first.RefreshToken}); r.status != 401 {
+		t.Fatalf("reused refresh token: %d %s", r.status, r.body)
+	}
+	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: second.RefreshToken}); r.status != 401 {
+		t.Fatalf("successor after reuse: %d %s", r.status, r.body)
+	}
+	if got := b.actions(t); count(got, identity.ActionRefreshReused) != 1 {
+		t.Fatalf("audit: %v", got)
+	}
+	// A new login starts a fresh family that works.
+	third, _ := b.login(t, "ada@harbour.example", goodPassword)
+	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: third.RefreshToken}); r.status != 200 {
+		t.Fatalf("new family: %d %s", r.status, r.body)
+	}
+}
+
+func TestLogoutRevokesTheFamily(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
+	tr, _ := b.login(t, "ada@harbour.example", goodPassword)
+	if r := do(t, b.app, "POST", "/api/v1/auth/logout", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken}); r.status != 204 {
+		t.Fatalf("logout: %d %s", r.status, r.body)
+	}
+	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken}); r.status != 401 {
+		t.Fatalf("refresh after logout: %d %s", r.status, r.body)
+	}
+	if got := b.actions(t); count(got, identity.ActionLoggedOut) != 1 {
+		t.Fatalf("audit: %v", got)
+	}
+}
+
+// linkToken returns the token at the end of the link to prefix in an email.
+func linkToken(t *testing.T, text, prefix string) string {
+	t.Helper()
+	i := strings.Index(text, prefix)
+	if i < 0 {
+		t.Fatalf("no link %s in %q", prefix, text)
+	}
+	return strings.Fields(text[i+len(prefix):])[0]
+}
+
+func TestPasswordResetByEmailWorksOnceAndEndsSessions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	email := "ada-" + strings.ToLower(b.ten.Slug) + "@harbour.example"
+	b.addStaff(t, email, goodPassword, "admin")
+	old, _ := b.login(t, email, goodPassword)
+	for _, e := range []string{email, "nobody-" + b.ten.Slug + "@harbour.example"} {
+		if r := do(t, b.app, "POST", "/api/v1/auth/staff/password-reset", "", identity.ResetRequest{Email: e}); r.status != 202 {
+			t.Fatalf("reset request for %s: %d %s", e, r.status, r.body)
+		}
+	}
+	msg := mailTo(t, email)
+	token := linkToken(t, msg.Text, "https://"+b.ten.Slug+".brokerdesk.test/password-reset/")
+	r := do(t, b.app, "POST", "/api/v1/auth/staff/password-reset/confirm", "", identity.SetPasswordRequest{Token: token, Password: "short"})
+	if r.status != 422 || !strings.Contains(string(r.body), `"field":"password"`) || !strings.Contains(string(r.body), "12 characters") {
+		t.Fatalf("weak password: %d %s", r.status, r.body)
+	}
+	const newPassword = "Second-Harbour-Light-88"
+	if r := do(t, b.app, "POST", "/api/v1/auth/staff/password-reset/confirm", "", identity.SetPasswordRequest{Token: token, Password: newPassword}); r.status != 204 {
+		t.Fatalf("reset: %d %s", r.status, r.body)
+	}
+	if r := do(t, b.app, "POST", "/api/v1/auth/staff/password-reset/confirm", "", identity.SetPasswordRequest{Token: token, Password: newPassword + "x"}); r.status != 400 {
+		t.Fatalf("link used twice: %d %s", r.status, r.body)
+	}
+	if _, r := b.login(t, email, goodPassword); r.status != 401 {
+		t.Fatalf("old password after reset: %d", r.status)
+	}
+	if _, r := b.login(t, email, newPassword); r.status != 200 {
+		t.Fatalf("new password: %d %s", r.status, r.body)
+	}
+	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: old.RefreshToken}); r.status != 401 {
+		t.Fatalf("session from before the reset: %d", r.status)
+	}
+	got := b.actions(t)
+	if count(got, identity.ActionResetRequested) != 1 || count(got, identity.ActionPasswordReset) != 1 {
+		t.Fatalf("audit: %v", got)
+	}
+}
+
+func TestAcceptingTheInvitationSetsThePasswordOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	if err := b.staff.InviteAdmin(context.Background(), b.ten); err != nil {
+		t.Fatal(err)
+	}
+	msg := mailTo(t, b.ten.AdminEmail)
+	token := linkToken(t, msg.Text, "https://"+b.ten.Slug+".brokerdesk.test/invitations/")
+	if _, r := b.login(t, b.ten.AdminEmail, goodPassword); r.status != 401 {
+		t.Fatalf("login before accepting: %d", r.status)
+	}
+	req := identity.SetPasswordRequest{Token: token, Password: goodPassword}
+	if r := do(t, b.app, "POST", "/api/v1/auth/staff/invitations/accept", "", req); r.status != 204 {
+		t.Fatalf("accept: %d %s", r.status, r.body)
+	}
+	if r := do(t, b.app, "POST", "/api/v1/auth/staff/invitations/accept", "", req); r.status != 400 {
+		t.Fatalf("accept twice: %d %s", r.status, r.body)
+	}
+	tr, r := b.login(t, b.ten.AdminEmail, goodPassword)
+	if r.status != 200 {
+		t.Fatalf("login after accepting: %d %s", r.status, r.body)
+	}
+	r = do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken, nil)
+	var list staff.ListResponse
+	r.decode(t, &list)
+	if r.status != 200 || len(list.Staff) != 1 || list.Staff[0].Status != "active" {
+		t.Fatalf("staff after accepting: %d %s", r.status, r.body)
+	}
+	if got := b.actions(t); count(got, identity.ActionInvitationAccepted) != 1 {
+		t.Fatalf("audit: %v", got)
+	}
+}
+
+func TestTraderTokensAreForThePortalOnly(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
+	if _, err := b.svc.CreatePortalUser(context.Background(), b.ten, "Trader@Example.com", goodPassword, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := do(t, b.app, "POST", "/api/v1/auth/portal/login", "", identity.LoginRequest{Email: "trader@example.com", Password: goodPassword})
+	var tr identity.TokenResponse
+	r.decode(t, &tr)
+	if r.status != 200 {
+		t.Fatalf("portal login: %d %s", r.status, r.body)
+	}
+	if _, err := b.keys.Verify(tr.AccessToken, auth.Expectation{Audience: auth.AudiencePortal, Issuer: issuer, TenantID: b.ten.ID.String()}); err != nil {
+		t.Fatalf("portal token: %v", err)
+	}
+	for _, path := range []string{"/api/v1/staff", "/api/v1/me"} {
+		if r := do(t, b.app, "GET", path, tr.AccessToken, nil); r.status != 401 {
+			t.Fatalf("trader token on %s: %d %s", path, r.status, r.body)
+		}
+	}
+	// Refresh tokens keep to their audience too: the staff endpoint refuses a portal one, without revoking it.
+	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken}); r.status != 401 {
+		t.Fatalf("portal refresh token at the staff endpoint: %d", r.status)
+	}
+	if r := do(t, b.app, "POST", "/api/v1/auth/portal/refresh", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken}); r.status != 200 {
+		t.Fatalf("portal refresh: %d %s", r.status, r.body)
+	}
+	// Staff credentials do not open the portal.
+	if r := do(t, b.app, "POST", "/api/v1/auth/portal/login", "", identity.LoginRequest{Email: "ada@harbour.example", Password: goodPassword}); r.status != 401 {
+		t.Fatalf("staff credentials on the portal: %d", r.status)
+	}
+}
+
+func TestStaffRoutesKeepToTheirTenantAndPermission(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	adaID := b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
+	b.addStaff(t, "sara@harbour.example", goodPassword, "sales")
+	admin, _ := b.login(t, "ada@harbour.example", goodPassword)
+	sales, _ := b.login(t, "sara@harbour.example", goodPassword)
+	r := do(t, b.app, "GET", "/api/v1/staff/"+adaID.String(), admin.AccessToken, nil)
+	var m staff.MemberResponse
+	r.decode(t, &m)
+	if r.status != 200 || m.Email != "ada@harbour.example" {
+		t.Fatalf("own tenant's staff user: %d %s", r.status, r.body)
+	}
+	if r := do(t, b.app, "GET", "/api/v1/staff/"+adaID.String(), sales.AccessToken, nil); r.status != 403 || r.problemType() != "/problems/forbidden" {
+		t.Fatalf("sales reading staff: %d %s", r.status, r.body)
+	}
+	if r := do(t, b.app, "GET", "/api/v1/staff/not-a-uuid", admin.AccessToken, nil); r.status != 404 {
+		t.Fatalf("malformed id: %d", r.status)
+	}
+	// Tenant B's admin, on B's host, asking for A's id: 404. On A's host, B's token: 401.
+	other := setupOn(t, b)
+	if r := do(t, other.app, "GET", "/api/v1/staff/"+adaID.String(), other.admin, nil); r.status != 404 || strings.Contains(string(r.body), "ada@") {
+		t.Fatalf("another tenant's id: %d %s", r.status, r.body)
+	}
+	if r := do(t, b.app, "GET", "/api/v1/staff/"+adaID.String(), other.admin, nil); r.status != 401 {
+		t.Fatalf("another tenant's token: %d %s", r.status, r.body)
+	}
+	// No token, a garbage token, a token of another issuer.
+	foreign, _, err := b.keys.Issue(auth.Claims{Issuer: "https://evil.example", Audience: auth.AudienceBackoffice, Subject: adaID.String(),
+		TenantID: b.ten.ID.String(), Roles: []string{"admin"}}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{"", "garbage", foreign} {
+		if r := do(t, b.app, "GET", "/api/v1/staff", tok, nil); r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
+			t.Fatalf("token %.10q: %d %s", tok, r.status, r.body)
+		}
+	}
+}
+
+// otherTenant is a second tenant served with the same keys, and its admin's access token.
+type otherTenant struct {
+	app   *fiber.App
+	admin string
+}
+
+func setupOn(t *testing.T, b *bundle) otherTenant {
+	t.Helper()
+	o := *b
+	o.ten = b.p.NewTenant(t, "")
+	o.app = b.appFor(o.ten)
+	o.addStaff(t, "bob@other.example", goodPassword, "admin")
+	tr, r := o.login(t, "bob@other.example", goodPassword)
+	if r.status != 200 {
+		t.Fatalf("other tenant's login: %d %s", r.status, r.body)
+	}
+	return otherTenant{app: o.app, admin: tr.AccessToken}
+}

@@ -1,0 +1,392 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// Credentials are what a user presents at login.
+type Credentials struct {
+	Email        string
+	Password     string
+	TOTPCode     string
+	RecoveryCode string
+}
+
+// Tokens are a successful login's or refresh's result.
+type Tokens struct {
+	AccessToken  string
+	ExpiresAt    time.Time
+	RefreshToken string // empty for an enrolment-only login
+	// EnrolmentRequired: the tenant requires 2FA and the user has none; the access token only allows enrolling.
+	EnrolmentRequired bool
+	Claims            auth.Claims
+}
+
+// NormalizeEmail is how emails are compared: trimmed, lower case.
+func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// Login checks credentials against the lockout rule and the password (and second factor), and on success starts
+// a refresh family. Failures are counted and audited in the same transaction that decides them; unknown emails cost
+// what a real check costs (auth.Hasher.VerifyAbsent).
+func (s *Service) Login(ctx context.Context, t tenants.Tenant, k Kind, c Credentials) (Tokens, error) {
+	email := NormalizeEmail(c.Email)
+	var out Tokens
+	var outcome error
+	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		now := s.o.Now()
+		a, err := lookup(ctx, tx, k, email, uuid.Nil)
+		if errors.Is(err, errNoAccount) {
+			if err := s.o.Hasher.VerifyAbsent(ctx, c.Password); err != nil {
+				return err
+			}
+			outcome = ErrInvalidCredentials
+			return s.audit.Record(ctx, tx, audit.Entry{Actor: audit.System("identity"), Action: ActionLoginFailed,
+				Target: audit.Target{Type: k.target, ID: "unknown"}, After: map[string]any{"email": email, "reason": "unknown_account"}})
+		}
+		if err != nil {
+			return err
+		}
+		if wait := s.o.Lockout.RetryAfter(a.state, now); wait > 0 {
+			outcome = &LockedError{RetryAfter: wait}
+			return s.audit.Record(ctx, tx, audit.Entry{Actor: s.actor(a), Action: ActionLoginFailed, Target: a.target(),
+				After: map[string]any{"reason": "locked"}})
+		}
+		ok, rehash, err := s.o.Hasher.Verify(ctx, c.Password, a.hash)
+		if err != nil {
+			return fmt.Errorf("verify password: %w", err)
+		}
+		if !ok {
+			outcome = ErrInvalidCredentials
+			return s.fail(ctx, tx, a, now, "wrong_password")
+		}
+		usedRecovery := false
+		enrolOnly := false
+		switch {
+		case a.totpEnabled && c.TOTPCode == "" && c.RecoveryCode == "":
+			// The password was right: say what is missing, without counting a failure.
+			outcome = ErrSecondFactorRequired
+			return nil
+		case a.totpEnabled && c.TOTPCode != "":
+			step, err := auth.VerifyTOTP(a.totpSecret, c.TOTPCode, now, a.lastStep)
+			if err != nil {
+				outcome = ErrInvalidCredentials
+				reason := "wrong_totp"
+				if errors.Is(err, auth.ErrTOTPReplayed) {
+					reason = "replayed_totp"
+				}
+				return s.fail(ctx, tx, a, now, reason)
+			}
+			a.lastStep = step
+		case a.totpEnabled:
+			used, err := useRecoveryCode(ctx, tx, a, c.RecoveryCode)
+			if err != nil {
+				return err
+			}
+			if !used {
+				outcome = ErrInvalidCredentials
+				return s.fail(ctx, tx, a, now, "wrong_recovery_code")
+			}
+			usedRecovery = true
+		case k == Staff:
+			required, err := requireStaff2FA(ctx, tx)
+			if err != nil {
+				return err
+			}
+			enrolOnly = required
+		}
+		a.state = s.o.Lockout.Succeeded(a.state)
+		if err := saveState(ctx, tx, a); err != nil {
+			return err
+		}
+		if rehash {
+			if h, err := s.o.Hasher.Hash(ctx, c.Password); err == nil {
+				if _, err := tx.Exec(ctx, `UPDATE `+k.table+` SET password_hash = $2 WHERE `+k.key+` = $1`, a.id, h); err != nil {
+					return err
+				}
+			}
+		}
+		if enrolOnly {
+			out, err = s.issue(t, a, []string{RoleEnrolment})
+			out.EnrolmentRequired = true
+		} else {
+			out, err = s.issue(t, a, a.roles)
+			if err == nil {
+				out.RefreshToken, err = newFamily(ctx, tx, a, now)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if usedRecovery {
+			if err := s.audit.Record(ctx, tx, audit.Entry{Actor: s.actor(a), Action: ActionRecoveryCodeUsed, Target: a.target()}); err != nil {
+				return err
+			}
+		}
+		return s.audit.Record(ctx, tx, audit.Entry{Actor: s.actor(a), Action: ActionLoginSucceeded, Target: a.target(),
+			After: map[string]any{"audience": string(k.aud), "second_factor": secondFactor(a.totpEnabled, usedRecovery), "enrolment_only": enrolOnly}})
+	})
+	if err != nil {
+		return Tokens{}, err
+	}
+	if outcome != nil {
+		s.o.Log.InfoContext(ctx, "login refused", "kind", k.name, "reason", outcome.Error())
+		return Tokens{}, outcome
+	}
+	s.o.Log.InfoContext(ctx, "login", "kind", k.name, "user", out.Claims.Subject)
+	return out, nil
+}
+
+func secondFactor(enabled, recovery bool) string {
+	switch {
+	case recovery:
+		return "recovery_code"
+	case enabled:
+		return "totp"
+	}
+	return "none"
+}
+
+// fail counts a failed attempt under the lockout rule and audits it (and the lockout it may start).
+func (s *Service) fail(ctx context.Context, tx pgx.Tx, a account, now time.Time, reason string) error {
+	before := a.state
+	a.state = s.o.Lockout.Failed(a.state, now)
+	if err := saveState(ctx, tx, a); err != nil {
+		return err
+	}
+	if err := s.audit.Record(ctx, tx, audit.Entry{Actor: s.actor(a), Action: ActionLoginFailed, Target: a.target(),
+		After: map[string]any{"reason": reason}}); err != nil {
+		return err
+	}
+	if a.state.Lockouts > before.Lockouts {
+		return s.audit.Record(ctx, tx, audit.Entry{Actor: audit.System("identity"), Action: ActionLockedOut, Target: a.target(),
+			After: map[string]any{"locked_until": a.state.LockedUntil.UTC().Format(time.RFC3339), "lockouts": a.state.Lockouts}})
+	}
+	return nil
+}
+
+// useRecoveryCode deletes the matching recovery code, reporting whether there was one.
+func useRecoveryCode(ctx context.Context, tx pgx.Tx, a account, code string) (bool, error) {
+	rows, err := tx.Query(ctx, `SELECT code_hash FROM recovery_codes WHERE user_kind = $1 AND user_id = $2 ORDER BY code_hash FOR UPDATE`, a.kind.name, a.id)
+	if err != nil {
+		return false, err
+	}
+	stored, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return false, err
+	}
+	hashes := make([]auth.TokenHash, len(stored))
+	for i, h := range stored {
+		copy(hashes[i][:], h)
+	}
+	i := auth.MatchRecoveryCode(code, hashes)
+	if i < 0 {
+		return false, nil
+	}
+	tag, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_kind = $1 AND user_id = $2 AND code_hash = $3`, a.kind.name, a.id, stored[i])
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// requireStaff2FA reads the tenant setting require_staff_2fa (a JSON boolean; absent: false).
+func requireStaff2FA(ctx context.Context, tx pgx.Tx) (bool, error) {
+	var raw []byte
+	err := tx.QueryRow(ctx, `SELECT value FROM settings WHERE key = 'require_staff_2fa'`).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var on bool
+	if err := json.Unmarshal(raw, &on); err != nil {
+		return false, fmt.Errorf("setting require_staff_2fa: want a boolean: %w", err)
+	}
+	return on, nil
+}
+
+// SetRequireStaff2FA turns the tenant's require_staff_2fa setting on or off, audited as done by actor.
+func (s *Service) SetRequireStaff2FA(ctx context.Context, t tenants.Tenant, actor audit.Actor, on bool) error {
+	return s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		before, err := requireStaff2FA(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ('require_staff_2fa', to_jsonb($1::boolean))
+			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`, on); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: "settings.changed", Target: audit.Target{Type: "setting", ID: "require_staff_2fa"},
+			Before: map[string]any{"value": before}, After: map[string]any{"value": on}})
+	})
+}
+
+// issue makes an access token for a on t's host.
+func (s *Service) issue(t tenants.Tenant, a account, roles []string) (Tokens, error) {
+	tok, claims, err := s.o.Keys.Issue(auth.Claims{Issuer: s.o.Issuer, Audience: a.kind.aud, Subject: a.id.String(),
+		TenantID: t.ID.String(), Roles: roles}, AccessTTL)
+	if err != nil {
+		return Tokens{}, err
+	}
+	return Tokens{AccessToken: tok, ExpiresAt: claims.ExpiresAt, Claims: claims}, nil
+}
+
+// newFamily starts a refresh family for a and returns its first token.
+func newFamily(ctx context.Context, tx pgx.Tx, a account, now time.Time) (string, error) {
+	family, err := auth.NewFamilyID()
+	if err != nil {
+		return "", err
+	}
+	return insertRefresh(ctx, tx, a.kind, a.id, family, now.Add(auth.RefreshIdleTTL), now.Add(auth.RefreshAbsoluteTTL))
+}
+
+func insertRefresh(ctx context.Context, tx pgx.Tx, k Kind, user uuid.UUID, family string, expires, familyExpires time.Time) (string, error) {
+	tok, err := auth.NewRefreshToken()
+	if err != nil {
+		return "", err
+	}
+	h := auth.HashToken(tok)
+	if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, family_id, user_kind, user_id, audience, expires_at, family_expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, h[:], family, k.name, user, string(k.aud), expires, familyExpires); err != nil {
+		return "", fmt.Errorf("store refresh token: %w", err)
+	}
+	return tok, nil
+}
+
+type storedRow struct {
+	auth.StoredRefresh
+	kind string
+	user uuid.UUID
+}
+
+func loadRefresh(ctx context.Context, tx pgx.Tx, t tenants.Tenant, presented string) (*storedRow, error) {
+	h := auth.HashToken(presented)
+	var r storedRow
+	var hash []byte
+	var spent, revoked *time.Time
+	var aud string
+	err := tx.QueryRow(ctx, `SELECT r.token_hash, r.family_id, r.user_kind, r.user_id, r.audience, r.expires_at, r.family_expires_at, r.spent_at,
+		(SELECT min(f.revoked_at) FROM refresh_tokens f WHERE f.family_id = r.family_id)
+		FROM refresh_tokens r WHERE r.token_hash = $1 FOR UPDATE`, h[:]).
+		Scan(&hash, &r.FamilyID, &r.kind, &r.user, &aud, &r.ExpiresAt, &r.FamilyExpiresAt, &spent, &revoked)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	copy(r.Hash[:], hash)
+	r.Subject, r.TenantID, r.Audience = r.user.String(), t.ID.String(), auth.Audience(aud)
+	if spent != nil {
+		r.SpentAt = *spent
+	}
+	if revoked != nil {
+		r.FamilyRevokedAt = *revoked
+	}
+	return &r, nil
+}
+
+func revokeFamily(ctx context.Context, tx pgx.Tx, family string) error {
+	_, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL`, family)
+	return err
+}
+
+func kindByName(name string) Kind {
+	if name == Staff.name {
+		return Staff
+	}
+	return Portal
+}
+
+// Refresh rotates a refresh token of kind k (auth.Rotate): a spent token coming back revokes its whole family.
+func (s *Service) Refresh(ctx context.Context, t tenants.Tenant, k Kind, presented string) (Tokens, error) {
+	var out Tokens
+	var outcome error
+	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		now := s.o.Now()
+		r, err := loadRefresh(ctx, tx, t, presented)
+		if err != nil {
+			return err
+		}
+		var stored *auth.StoredRefresh
+		if r != nil {
+			stored = &r.StoredRefresh
+		}
+		d := auth.Rotate(presented, stored, auth.RefreshExpectation{Audience: k.aud, TenantID: t.ID.String()}, now)
+		switch d.Action {
+		case auth.RotateReject:
+			outcome = fmt.Errorf("%w: %w", ErrInvalidRefresh, d.Reason)
+			return nil
+		case auth.RotateRevokeFamily:
+			outcome = fmt.Errorf("%w: %w", ErrInvalidRefresh, d.Reason)
+			return s.revokeReused(ctx, tx, r)
+		}
+		tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET spent_at = $2 WHERE token_hash = $1 AND spent_at IS NULL`, r.Hash[:], now)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			outcome = fmt.Errorf("%w: %w", ErrInvalidRefresh, auth.ErrRefreshReused)
+			return s.revokeReused(ctx, tx, r)
+		}
+		a, err := lookup(ctx, tx, kindByName(r.kind), "", r.user)
+		if errors.Is(err, errNoAccount) {
+			outcome = fmt.Errorf("%w: the user is no longer active", ErrInvalidRefresh)
+			return revokeFamily(ctx, tx, r.FamilyID)
+		}
+		if err != nil {
+			return err
+		}
+		if out, err = s.issue(t, a, a.roles); err != nil {
+			return err
+		}
+		out.RefreshToken, err = insertRefresh(ctx, tx, a.kind, a.id, r.FamilyID, d.NextExpiresAt, r.FamilyExpiresAt)
+		return err
+	})
+	if err != nil {
+		return Tokens{}, err
+	}
+	if outcome != nil {
+		s.o.Log.InfoContext(ctx, "refresh refused", "kind", k.name, "reason", outcome.Error())
+		return Tokens{}, outcome
+	}
+	return out, nil
+}
+
+func (s *Service) revokeReused(ctx context.Context, tx pgx.Tx, r *storedRow) error {
+	if err := revokeFamily(ctx, tx, r.FamilyID); err != nil {
+		return err
+	}
+	k := kindByName(r.kind)
+	return s.audit.Record(ctx, tx, audit.Entry{Actor: audit.System("identity"), Action: ActionRefreshReused,
+		Target: audit.Target{Type: k.target, ID: r.user.String()}, After: map[string]any{"family_revoked": true}})
+}
+
+// Logout revokes the family of a refresh token. An unknown or already revoked token changes nothing.
+func (s *Service) Logout(ctx context.Context, t tenants.Tenant, presented string) error {
+	return s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		r, err := loadRefresh(ctx, tx, t, presented)
+		if err != nil || r == nil || !r.FamilyRevokedAt.IsZero() {
+			return err
+		}
+		if err := revokeFamily(ctx, tx, r.FamilyID); err != nil {
+			return err
+		}
+		k := kindByName(r.kind)
+		return s.audit.Record(ctx, tx, audit.Entry{Actor: audit.Actor{Kind: k.actor, ID: r.user.String()}, Action: ActionLoggedOut,
+			Target: audit.Target{Type: k.target, ID: r.user.String()}, After: map[string]any{"audience": string(r.Audience)}})
+	})
+}

@@ -1,0 +1,225 @@
+package identity_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/infra/localsvc"
+	"github.com/brokerdesk/brokerdesk/infra/mail"
+	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/modules/staff"
+	"github.com/brokerdesk/brokerdesk/tenants"
+	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
+)
+
+func TestMain(m *testing.M) { tenanttest.Main(m, localsvc.Postgres, localsvc.Mailpit) }
+
+const issuer = "https://brokerdesk.test"
+
+// bundle is one test's world: a tenant on the shared platform, the services and an HTTP app serving that tenant.
+type bundle struct {
+	p      *tenanttest.Platform
+	ten    tenants.Tenant
+	keys   *auth.KeyRing
+	hasher *auth.Hasher
+	svc    *identity.Service
+	staff  *staff.Service
+	audit  *audit.Service
+	app    *fiber.App
+}
+
+// testHasher is argon2id at its minimum cost: the tests exercise the flows, not the cost (BenchmarkLogin measures
+// the real parameters).
+func testHasher(tb testing.TB, p auth.Params) *auth.Hasher {
+	tb.Helper()
+	h, err := auth.NewHasher(p, 4)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
+var cheap = auth.Params{Memory: 8 << 10, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+func setup(tb testing.TB) *bundle { return setupWith(tb, cheap) }
+
+func setupWith(tb testing.TB, params auth.Params) *bundle {
+	tb.Helper()
+	p := tenanttest.Shared(tb)
+	key, err := auth.GenerateKey("k1")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keys, err := auth.NewKeyRing(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sender, err := mail.NewSender(os.Getenv("BD_SMTP_ADDR"), "BrokerDesk <no-reply@brokerdesk.test>", "", "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	url := func(t tenants.Tenant, path string) string { return "https://" + t.Slug + ".brokerdesk.test" + path }
+	b := &bundle{p: p, ten: p.NewTenant(tb, ""), keys: keys, hasher: testHasher(tb, params), audit: audit.NewService(p.Gate)}
+	b.staff = staff.NewService(p.Gate, b.audit, sender, url, nil)
+	b.svc, err = identity.NewService(p.Gate, b.audit, identity.Options{Keys: keys, Issuer: issuer, Hasher: b.hasher, Mailer: sender, TenantURL: url})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b.app = b.appFor(b.ten)
+	return b
+}
+
+// appFor serves ten (as the host middleware would have resolved it) with this bundle's services.
+func (b *bundle) appFor(ten tenants.Tenant) *fiber.App {
+	app := web.New(web.Options{})
+	app.Use(func(c *fiber.Ctx) error {
+		c.SetUserContext(tenants.WithTenant(c.UserContext(), ten))
+		return c.Next()
+	})
+	api := web.NewAPI(app, b.svc.Authorize)
+	identity.Routes(api, b.svc)
+	staff.Routes(api, b.staff)
+	if err := api.Err(); err != nil {
+		panic(err)
+	}
+	return app
+}
+
+// addStaff creates an active staff user with a password and returns its id.
+func (b *bundle) addStaff(tb testing.TB, email, password string, roles ...string) uuid.UUID {
+	tb.Helper()
+	id := uuid.New()
+	hash, err := b.hasher.Hash(context.Background(), password)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	err = b.p.Gate.Scope(context.Background(), b.ten, func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO staff_users (id, email, full_name, roles, status) VALUES ($1, $2, 'Test User', $3, 'active')`, id, email, roles); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO staff_credentials (staff_user_id, password_hash) VALUES ($1, $2)`, id, hash)
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return id
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r reply) decode(tb testing.TB, v any) {
+	tb.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		tb.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+func (r reply) problemType() string {
+	var p web.Problem
+	_ = json.Unmarshal(r.body, &p)
+	return p.Type
+}
+
+func do(tb testing.TB, app *fiber.App, method, path, token string, body any) reply {
+	tb.Helper()
+	var rd io.Reader
+	if body != nil {
+		buf, _ := json.Marshal(body)
+		rd = bytes.NewReader(buf)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := app.Test(req, -1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	return reply{status: res.StatusCode, header: res.Header, body: out}
+}
+
+func (b *bundle) login(tb testing.TB, email, password string, extra ...string) (identity.TokenResponse, reply) {
+	tb.Helper()
+	req := identity.LoginRequest{Email: email, Password: password}
+	if len(extra) == 2 {
+		switch extra[0] {
+		case "totp":
+			req.TOTPCode = extra[1]
+		case "recovery":
+			req.RecoveryCode = extra[1]
+		}
+	}
+	r := do(tb, b.app, "POST", "/api/v1/auth/staff/login", "", req)
+	var tr identity.TokenResponse
+	if r.status == 200 {
+		r.decode(tb, &tr)
+	}
+	return tr, r
+}
+
+// actions returns the audit actions recorded for the tenant, oldest first.
+func (b *bundle) actions(tb testing.TB) []string {
+	tb.Helper()
+	page, err := b.audit.List(context.Background(), b.ten, audit.Filter{ActionPrefix: "identity."}, "", 500)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	for _, r := range page.Rows {
+		out = append(out, r.Action)
+	}
+	slices.Reverse(out)
+	return out
+}
+
+func count(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}
+
+// mailTo polls Mailpit until a message to addr arrives.
+func mailTo(tb testing.TB, addr string) localsvc.MailpitMessage {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		msgs, err := localsvc.MailpitMessages(context.Background(), os.Getenv("BD_MAILPIT_URL"), addr)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if len(msgs) > 0 {
+			return msgs[0]
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("no email to %s", addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

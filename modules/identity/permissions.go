@@ -1,0 +1,74 @@
+package identity
+
+import (
+	"slices"
+
+	"github.com/brokerdesk/brokerdesk/infra/web"
+)
+
+// Permissions named on routes. A module that adds routes adds its permissions here and to the role table below (and
+// to docs/identity.md): a permission no role holds is one nobody can use.
+const (
+	PermAccountRead     web.Permission = "account.read" // one's own profile (GET /api/v1/me)
+	PermAccount2FA      web.Permission = "account.2fa"  // enrol one's own second factor
+	PermStaffRead       web.Permission = "staff.read"
+	PermStaffManage     web.Permission = "staff.manage"
+	PermClientsRead     web.Permission = "clients.read"
+	PermClientsManage   web.Permission = "clients.manage"
+	PermKYCReview       web.Permission = "kyc.review"
+	PermPaymentsRead    web.Permission = "payments.read"
+	PermPaymentsApprove web.Permission = "payments.approve"
+	PermTicketsManage   web.Permission = "tickets.manage"
+	PermIBManage        web.Permission = "ib.manage"
+	PermAuditRead       web.Permission = "audit.read"
+	PermSettingsManage  web.Permission = "settings.manage"
+)
+
+// AllPermissions lists every permission, in the order of the table in docs/identity.md.
+var AllPermissions = []web.Permission{
+	PermAccountRead, PermAccount2FA, PermStaffRead, PermStaffManage, PermClientsRead, PermClientsManage, PermKYCReview,
+	PermPaymentsRead, PermPaymentsApprove, PermTicketsManage, PermIBManage, PermAuditRead, PermSettingsManage,
+}
+
+// RoleEnrolment is not a staff role: it is what an access token carries when the tenant requires 2FA and the user
+// has not enrolled yet. It allows enrolling and nothing else, and comes without a refresh token.
+const RoleEnrolment = "2fa_enrolment"
+
+var self = []web.Permission{PermAccountRead, PermAccount2FA}
+
+// rolePermissions is the role table. Roles are the staff module's; a user holding several roles has the union.
+var rolePermissions = map[string][]web.Permission{
+	"admin":       AllPermissions,
+	"compliance":  append(slices.Clone(self), PermStaffRead, PermClientsRead, PermKYCReview, PermAuditRead),
+	"sales":       append(slices.Clone(self), PermClientsRead, PermClientsManage),
+	"retention":   append(slices.Clone(self), PermClientsRead, PermClientsManage),
+	"finance":     append(slices.Clone(self), PermClientsRead, PermPaymentsRead, PermPaymentsApprove, PermAuditRead),
+	"support":     append(slices.Clone(self), PermClientsRead, PermTicketsManage),
+	"ib_manager":  append(slices.Clone(self), PermClientsRead, PermIBManage),
+	"readonly":    append(slices.Clone(self), PermStaffRead, PermClientsRead, PermPaymentsRead, PermAuditRead),
+	RoleEnrolment: {PermAccount2FA},
+}
+
+// RolePermissions returns the permissions of one role (nil for an unknown role).
+func RolePermissions(role string) []web.Permission { return slices.Clone(rolePermissions[role]) }
+
+// Allowed reports whether any of roles grants p.
+func Allowed(roles []string, p web.Permission) bool {
+	for _, r := range roles {
+		if slices.Contains(rolePermissions[r], p) {
+			return true
+		}
+	}
+	return false
+}
+
+// PermissionsOf returns the union of roles' permissions in AllPermissions order.
+func PermissionsOf(roles []string) []string {
+	var out []string
+	for _, p := range AllPermissions {
+		if Allowed(roles, p) {
+			out = append(out, string(p))
+		}
+	}
+	return out
+}

@@ -1,0 +1,86 @@
+package staff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// ErrNotFound is returned when no staff user (or no usable invitation) matches.
+var ErrNotFound = errors.New("staff: not found")
+
+// The functions below take the caller's transaction (opened by tenants.Gate.Scope): identity signs staff in and
+// accepts invitations inside its own transaction, together with its credential rows and the audit entry.
+
+const memberColumns = `id, email, full_name, roles, status`
+
+func scanMember(row pgx.Row) (Member, error) {
+	var m Member
+	var roles []string
+	if err := row.Scan(&m.ID, &m.Email, &m.FullName, &roles, &m.Status); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Member{}, ErrNotFound
+		}
+		return Member{}, err
+	}
+	for _, r := range roles {
+		m.Roles = append(m.Roles, Role(r))
+	}
+	return m, nil
+}
+
+// ByEmail returns the staff user with that (lower-case) email.
+func ByEmail(ctx context.Context, tx pgx.Tx, email string) (Member, error) {
+	return scanMember(tx.QueryRow(ctx, `SELECT `+memberColumns+` FROM staff_users WHERE email = $1`, email))
+}
+
+// ByID returns one staff user.
+func ByID(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Member, error) {
+	return scanMember(tx.QueryRow(ctx, `SELECT `+memberColumns+` FROM staff_users WHERE id = $1`, id))
+}
+
+// AcceptInvitation spends an unexpired, unaccepted invitation and makes its user active; it returns the user as it
+// was before (status invited, or active for a second invitation of a user who already set a password).
+func AcceptInvitation(ctx context.Context, tx pgx.Tx, token string, now time.Time) (Member, error) {
+	var userID uuid.UUID
+	err := tx.QueryRow(ctx, `UPDATE staff_invitations SET accepted_at = $2
+		WHERE token_hash = $1 AND accepted_at IS NULL AND expires_at > $2 RETURNING staff_user_id`,
+		hashToken(token), now).Scan(&userID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Member{}, ErrNotFound
+	}
+	if err != nil {
+		return Member{}, fmt.Errorf("accept invitation: %w", err)
+	}
+	before, err := scanMember(tx.QueryRow(ctx, `SELECT `+memberColumns+` FROM staff_users WHERE id = $1 FOR UPDATE`, userID))
+	if err != nil {
+		return Member{}, err
+	}
+	if before.Status == "disabled" {
+		return Member{}, ErrNotFound
+	}
+	if _, err := tx.Exec(ctx, `UPDATE staff_users SET status = 'active' WHERE id = $1`, userID); err != nil {
+		return Member{}, fmt.Errorf("activate staff user: %w", err)
+	}
+	return before, nil
+}
+
+// Get returns one staff user of t; ErrNotFound for an id that is not one of t's (including malformed ids).
+func (s *Service) Get(ctx context.Context, t tenants.Tenant, id string) (Member, error) {
+	uid, err := uuid.Parse(id)
+	if err != nil {
+		return Member{}, ErrNotFound
+	}
+	var m Member
+	err = s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		m, err = ByID(ctx, tx, uid)
+		return err
+	})
+	return m, err
+}
