@@ -152,7 +152,7 @@ func schemaRef(t reflect.Type, schemas map[string]any) map[string]any {
 	case t == timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
 	case t.Kind() == reflect.Struct && t.Name() != "":
-		name := t.Name()
+		name := schemaName(t.Name())
 		if _, done := schemas[name]; !done {
 			schemas[name] = map[string]any{} // placeholder against recursion
 			schemas[name] = structSchema(t, schemas)
@@ -174,6 +174,27 @@ func schemaRef(t reflect.Type, schemas map[string]any) map[string]any {
 		return map[string]any{"type": "number"}
 	}
 	return map[string]any{}
+}
+
+// schemaName makes a component name of a Go type name: a generic instance such as Paged[example.com/x.Row]
+// becomes PagedOfRow (component names allow only letters, digits, '.', '-' and '_').
+func schemaName(goName string) string {
+	base, args, ok := strings.Cut(goName, "[")
+	if !ok {
+		return goName
+	}
+	var b strings.Builder
+	b.WriteString(base)
+	for _, a := range strings.Split(strings.TrimSuffix(args, "]"), ",") {
+		a = a[strings.LastIndexAny(a, "./")+1:]
+		b.WriteString("Of" + strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
+				return r
+			}
+			return -1
+		}, a))
+	}
+	return b.String()
 }
 
 func structSchema(t reflect.Type, schemas map[string]any) map[string]any {
