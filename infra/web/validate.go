@@ -19,7 +19,9 @@ const DefaultMaxBody = 1 << 20
 type Fields struct{ errs []FieldError }
 
 // Add records a problem with field.
-func (f *Fields) Add(field, message string) { f.errs = append(f.errs, FieldError{Field: field, Message: message}) }
+func (f *Fields) Add(field, message string) {
+	f.errs = append(f.errs, FieldError{Field: field, Message: message})
+}
 
 // Check records message for field unless ok.
 func (f *Fields) Check(ok bool, field, message string) {
