@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/config"
 	"github.com/brokerdesk/brokerdesk/infra/database"
 	"github.com/brokerdesk/brokerdesk/infra/logging"
@@ -16,6 +17,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/branding"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -36,6 +38,7 @@ type app struct {
 	staff       *staff.Service
 	clients     *clients.Service
 	branding    *branding.Service
+	identity    *identity.Service
 }
 
 // wiring options that differ between `serve` and `dev`.
@@ -88,6 +91,10 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring)
 	a.staff = staff.NewService(a.gate, a.audit, sender, a.tenantURL, log)
 	a.clients = clients.NewService(a.gate)
 	a.branding = branding.NewService(a.gate)
+	if a.identity, err = newIdentity(a, sender); err != nil {
+		clusters.Close()
+		return nil, err
+	}
 	a.provisioner = tenants.NewProvisioner(a.registry, clusters, a.gate, tenants.ProvisionerOptions{
 		Seeders: w.extraSeeders, Inviter: a.staff, Log: log,
 	})
@@ -108,4 +115,14 @@ func (a *app) tenantURL(t tenants.Tenant, path string) string {
 func (a *app) close() {
 	a.queue.Close()
 	a.clusters.Close()
+}
+
+// newIdentity wires sign-in: access tokens are issued by and for https://<base domain>.
+func newIdentity(a *app, sender identity.Mailer) (*identity.Service, error) {
+	hasher, err := auth.NewHasher(auth.DefaultParams(), 4) // at most 4 x 64 MiB hashing at once
+	if err != nil {
+		return nil, err
+	}
+	return identity.NewService(a.gate, a.audit, identity.Options{Keys: a.cfg.JWTKeys, Issuer: "https://" + a.cfg.BaseDomain,
+		Hasher: hasher, Mailer: sender, TenantURL: a.tenantURL, Log: a.log})
 }

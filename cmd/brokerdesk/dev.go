@@ -16,6 +16,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/infra/logging"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 	"github.com/brokerdesk/brokerdesk/modules/trading/simulator"
@@ -86,7 +87,7 @@ func runDev(ctx context.Context, args []string) error {
 	defer logFile.Close()
 	log := logging.New(logFile, cfg.LogLevel)
 
-	a, err := openApp(ctx, cfg, log, wiring{extraSeeders: []tenants.Seeder{staff.DemoSeeder{}, clients.DemoSeeder{}}})
+	a, err := openApp(ctx, cfg, log, wiring{extraSeeders: []tenants.Seeder{staff.DemoSeeder{}, identity.DemoSeeder{}, clients.DemoSeeder{}}})
 	if err != nil {
 		return err
 	}
@@ -217,8 +218,9 @@ BrokerDesk is running. Press Ctrl-C to stop; the next run reuses %s.
   Mailpit (all email)  %[4]s
   Logs                 %[5]s
 
-Demo staff of %[6]s (staff sign-in arrives with the identity release; the owner's invitation is in Mailpit):
-`, data, port, a.cfg.InternalAddr, ep.MailpitURL, filepath.Join(data, "brokerdesk.log"), demo.DisplayName)
+Demo staff of %[6]s, each with the password %[7]q (sign in: POST /api/v1/auth/staff/login; the owner's
+invitation is in Mailpit):
+`, data, port, a.cfg.InternalAddr, ep.MailpitURL, filepath.Join(data, "brokerdesk.log"), demo.DisplayName, identity.DemoPassword)
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	for _, m := range team {
 		roles := make([]string, len(m.Roles))

@@ -15,6 +15,8 @@ import (
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/branding"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -52,10 +54,12 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	web.Health(tenantApp, a.readiness()...)
 	tenantApp.Use(limiter) // before the host gate: a flood costs no registry lookups
 	tenantApp.Use(tenants.HostMiddleware(a.resolver))
-	tenantApp.Use(audit.OriginMiddleware()) // audit rows written while serving a request carry its IP, agent, id
-	api := web.NewAPI(tenantApp, unauthenticated)
+	tenantApp.Use(audit.OriginMiddleware())            // audit rows written while serving a request carry its IP, agent, id
+	api := web.NewAPI(tenantApp, a.identity.Authorize) // every non-public route: a valid token holding its permission
 	web.ServeOpenAPI(api, "BrokerDesk tenant API", version)
 	branding.Routes(api, tenantApp, a.branding, pages)
+	identity.Routes(api, a.identity)
+	staff.Routes(api, a.staff)
 	if err := api.Err(); err != nil {
 		return nil, err
 	}
@@ -84,13 +88,6 @@ func (a *app) buildHTTP() (*httpServers, error) {
 
 // version is the API version in the OpenAPI document.
 const version = "1.0.0"
-
-// unauthenticated guards every non-public route until the identity module provides credentials: fail closed.
-func unauthenticated(p web.Permission) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		return web.NewProblem(fiber.StatusUnauthorized, "unauthenticated", "Sign in to use this endpoint (permission "+string(p)+").")
-	}
-}
 
 func splitPort(hostport string) (host, port string, ok bool) {
 	h, p, err := net.SplitHostPort(hostport)

@@ -58,7 +58,8 @@ func TestOpenAPIDocumentsExactlyTheServedAPIRoutes(t *testing.T) {
 
 func TestARouteWithoutAPermissionStopsTheServerFromStarting(t *testing.T) {
 	t.Parallel()
-	api := web.NewAPI(fiber.New(), unauthenticated)
+	deny := func(web.Permission) fiber.Handler { return func(*fiber.Ctx) error { return fiber.ErrUnauthorized } }
+	api := web.NewAPI(fiber.New(), deny)
 	api.Handle(web.Route{Method: "GET", Path: "/api/v1/forgotten", Summary: "no permission", Handler: func(c *fiber.Ctx) error { return nil }})
 	if err := api.Err(); err == nil || !strings.Contains(err.Error(), "/api/v1/forgotten") {
 		t.Fatalf("Err() = %v, want it to name the undeclared route", err)

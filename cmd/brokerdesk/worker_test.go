@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/config"
 	"github.com/brokerdesk/brokerdesk/infra/database"
 	"github.com/brokerdesk/brokerdesk/infra/logging"
@@ -40,6 +41,13 @@ func workerApp(t *testing.T) *app {
 		SMTPAddr: os.Getenv("BD_SMTP_ADDR"), SMTPFrom: "BrokerDesk <no-reply@brokerdesk.test>",
 		BaseDomain: "brokerdesk.test", PublicScheme: "https", HTTPAddr: "127.0.0.1:0",
 		WorkerConcurrency: 2, ShutdownTimeout: 5 * time.Second,
+	}
+	key, err := auth.GenerateKey("t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.JWTKeys, err = auth.NewKeyRing(key); err != nil {
+		t.Fatal(err)
 	}
 	a, err := openApp(context.Background(), cfg, logging.New(io.Discard, "error"), wiring{})
 	if err != nil {
