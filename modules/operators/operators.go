@@ -1,0 +1,472 @@
+// Package operators is the room for platform operators: the people who run BrokerDesk itself through the
+// operator console (console.<base domain>). Their accounts live in the platform schema, never in a tenant's; they
+// sign in with email, password and (once enrolled) a TOTP code, and get console access tokens (audience
+// "console", no tenant) with rotating refresh tokens. The rules themselves (hashing, policy, lockout, TOTP,
+// rotation) are infra/auth's; this package stores their state and wires them into login, refresh, logout and the
+// console's API and pages.
+package operators
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/brokerdesk/brokerdesk/infra/auth"
+)
+
+// AccessTTL is the lifetime of a console access token: operators hold the keys to every tenant, so their tokens
+// are short.
+const AccessTTL = 15 * time.Minute
+
+// RoleOperator is the role every operator holds today; permissions are granted to roles (Permissions).
+const RoleOperator = "operator"
+
+// Errors of the operator service. The HTTP layer maps them; none carries a password, token or secret.
+var (
+	ErrEmailTaken      = errors.New("operators: an operator with this email exists")
+	ErrBadCredentials  = errors.New("operators: wrong email, password or code")
+	ErrTOTPRequired    = errors.New("operators: a one-time code is required")
+	ErrInvalidRefresh  = errors.New("operators: refresh token refused")
+	ErrNotFound        = errors.New("operators: no such operator")
+	ErrNoPendingTOTP   = errors.New("operators: no two-factor enrolment in progress")
+	ErrInvalidOperator = errors.New("operators: invalid operator")
+)
+
+// LockedError says the account is locked and for how long; the password was not checked.
+type LockedError struct{ RetryAfter time.Duration }
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("operators: account locked for %s", e.RetryAfter.Round(time.Second))
+}
+
+// Operator is one platform operator as the rest of the code sees it (no hashes, no secrets).
+type Operator struct {
+	ID          uuid.UUID
+	Email       string
+	Name        string
+	Roles       []string
+	Status      string
+	TOTPEnabled bool
+	CreatedAt   time.Time
+}
+
+// Session is what a successful login or refresh hands out.
+type Session struct {
+	Operator      Operator
+	AccessToken   string
+	AccessExpires time.Time
+	RefreshToken  string
+	FamilyID      string
+}
+
+// Options are the service's dependencies.
+type Options struct {
+	Keys    *auth.KeyRing
+	Hasher  *auth.Hasher
+	Issuer  string // iss of console tokens, the same as the tenants' ("https://<base domain>")
+	Lockout auth.LockoutPolicy
+	Now     func() time.Time // nil: time.Now
+}
+
+// Service manages operators. All its SQL names the platform schema.
+type Service struct {
+	db *pgxpool.Pool
+	o  Options
+}
+
+// NewService returns the operator service over the platform pool.
+func NewService(platform *pgxpool.Pool, o Options) (*Service, error) {
+	if o.Keys == nil || o.Hasher == nil || o.Issuer == "" {
+		return nil, errors.New("operators: keys, hasher and issuer are required")
+	}
+	if o.Lockout == (auth.LockoutPolicy{}) {
+		o.Lockout = auth.DefaultLockoutPolicy()
+	}
+	if err := o.Lockout.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Service{db: platform, o: o}, nil
+}
+
+// Expectation is what a console request requires of its access token: audience console, no tenant.
+func (s *Service) Expectation() auth.Expectation {
+	return auth.Expectation{Audience: auth.AudienceConsole, Issuer: s.o.Issuer, TenantID: ""}
+}
+
+// Verify checks a console access token.
+func (s *Service) Verify(token string) (auth.Claims, error) {
+	return s.o.Keys.Verify(token, s.Expectation())
+}
+
+// NormalizeEmail is the stored form of an email address.
+func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+// Create adds an operator after applying the password policy (a *auth.PasswordError lists its problems).
+func (s *Service) Create(ctx context.Context, email, name, password string) (Operator, error) {
+	email, name = NormalizeEmail(email), strings.TrimSpace(name)
+	if !validEmail(email) || name == "" || len(name) > 120 {
+		return Operator{}, fmt.Errorf("%w: want an email address and a name of 1 to 120 characters", ErrInvalidOperator)
+	}
+	if err := auth.CheckPassword(password); err != nil {
+		return Operator{}, err
+	}
+	hash, err := s.o.Hasher.Hash(ctx, password)
+	if err != nil {
+		return Operator{}, err
+	}
+	op := Operator{ID: uuid.New(), Email: email, Name: name, Roles: []string{RoleOperator}, Status: "active"}
+	err = s.db.QueryRow(ctx, `INSERT INTO platform.operators (id, email, name, password_hash, roles)
+		VALUES ($1, $2, $3, $4, $5) RETURNING created_at`, op.ID, email, name, hash, op.Roles).Scan(&op.CreatedAt)
+	if isUniqueViolation(err) {
+		return Operator{}, ErrEmailTaken
+	}
+	if err != nil {
+		return Operator{}, fmt.Errorf("create operator: %w", err)
+	}
+	return op, nil
+}
+
+func validEmail(e string) bool {
+	at := strings.LastIndex(e, "@")
+	return at > 0 && at < len(e)-1 && len(e) <= 254 && !strings.ContainsAny(e, " \t\r\n<>")
+}
+
+// ByID returns an operator.
+func (s *Service) ByID(ctx context.Context, id uuid.UUID) (Operator, error) {
+	var op Operator
+	err := s.db.QueryRow(ctx, `SELECT id, email, name, roles, status, totp_secret IS NOT NULL, created_at
+		FROM platform.operators WHERE id = $1`, id).
+		Scan(&op.ID, &op.Email, &op.Name, &op.Roles, &op.Status, &op.TOTPEnabled, &op.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Operator{}, ErrNotFound
+	}
+	return op, err
+}
+
+// Credentials are what a login presents. Code is a TOTP code or a recovery code.
+type Credentials struct {
+	Email    string
+	Password string
+	Code     string
+}
+
+// Login checks credentials under the lockout rule and starts a session (a new refresh family).
+func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
+	now := s.o.Now()
+	var sess Session
+	var rehash bool
+	var refused error // a refusal that still commits (a recorded failure)
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var (
+			op         Operator
+			hash       string
+			totpSecret *string
+			lastStep   int64
+			st         auth.LoginState
+			ws, lu, lf *time.Time
+		)
+		err := tx.QueryRow(ctx, `SELECT id, email, name, roles, status, password_hash, totp_secret, totp_last_step,
+				failures, window_start, lockouts, locked_until, last_failure, created_at
+			FROM platform.operators WHERE email = $1 FOR UPDATE`, NormalizeEmail(c.Email)).
+			Scan(&op.ID, &op.Email, &op.Name, &op.Roles, &op.Status, &hash, &totpSecret, &lastStep,
+				&st.Failures, &ws, &st.Lockouts, &lu, &lf, &op.CreatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			if err := s.o.Hasher.VerifyAbsent(ctx, c.Password); err != nil && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return ErrBadCredentials
+		}
+		if err != nil {
+			return err
+		}
+		st.WindowStart, st.LockedUntil, st.LastFailure = deref(ws), deref(lu), deref(lf)
+		if wait := s.o.Lockout.RetryAfter(st, now); wait > 0 {
+			return &LockedError{RetryAfter: wait}
+		}
+		ok, needsRehash, err := s.o.Hasher.Verify(ctx, c.Password, hash)
+		if err != nil {
+			return err
+		}
+		if !ok || op.Status != "active" {
+			refused = ErrBadCredentials
+			return s.failed(ctx, tx, op.ID, st, now)
+		}
+		if totpSecret != nil {
+			op.TOTPEnabled = true
+			code := strings.TrimSpace(c.Code)
+			if code == "" {
+				return ErrTOTPRequired // the password was right: not a failure, the form asks for the code
+			}
+			step, terr := auth.VerifyTOTP(*totpSecret, code, now, lastStep)
+			if terr == nil {
+				lastStep = step
+			} else if !s.useRecoveryCode(ctx, tx, op.ID, code) {
+				refused = ErrBadCredentials
+				return s.failed(ctx, tx, op.ID, st, now)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE platform.operators SET failures = 0, window_start = NULL, lockouts = 0,
+				locked_until = NULL, last_failure = NULL, totp_last_step = $2, last_login_at = $3, updated_at = now()
+			WHERE id = $1`, op.ID, lastStep, now); err != nil {
+			return err
+		}
+		rehash = needsRehash
+		sess, err = s.startSession(ctx, tx, op, now)
+		return err
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	if refused != nil {
+		return Session{}, refused
+	}
+	if rehash {
+		if h, err := s.o.Hasher.Hash(ctx, c.Password); err == nil {
+			_, _ = s.db.Exec(ctx, `UPDATE platform.operators SET password_hash = $2 WHERE id = $1`, sess.Operator.ID, h)
+		}
+	}
+	return sess, nil
+}
+
+// failed records one failed attempt in the login transaction, which then commits: the count must survive.
+func (s *Service) failed(ctx context.Context, tx pgx.Tx, id uuid.UUID, st auth.LoginState, now time.Time) error {
+	st = s.o.Lockout.Failed(st, now)
+	_, err := tx.Exec(ctx, `UPDATE platform.operators SET failures = $2, window_start = $3, lockouts = $4, locked_until = $5,
+			last_failure = $6, updated_at = now() WHERE id = $1`,
+		id, st.Failures, nullTime(st.WindowStart), st.Lockouts, nullTime(st.LockedUntil), nullTime(st.LastFailure))
+	return err
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func (s *Service) useRecoveryCode(ctx context.Context, tx pgx.Tx, id uuid.UUID, code string) bool {
+	rows, err := tx.Query(ctx, `SELECT code_hash FROM platform.operator_recovery_codes WHERE operator_id = $1`, id)
+	if err != nil {
+		return false
+	}
+	hashes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (auth.TokenHash, error) {
+		var b []byte
+		err := r.Scan(&b)
+		var h auth.TokenHash
+		copy(h[:], b)
+		return h, err
+	})
+	if err != nil {
+		return false
+	}
+	i := auth.MatchRecoveryCode(code, hashes)
+	if i < 0 {
+		return false
+	}
+	tag, err := tx.Exec(ctx, `DELETE FROM platform.operator_recovery_codes WHERE operator_id = $1 AND code_hash = $2`, id, hashes[i][:])
+	return err == nil && tag.RowsAffected() == 1
+}
+
+// startSession issues an access token and the first refresh token of a new family.
+func (s *Service) startSession(ctx context.Context, tx pgx.Tx, op Operator, now time.Time) (Session, error) {
+	family, err := auth.NewFamilyID()
+	if err != nil {
+		return Session{}, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO platform.operator_refresh_families (id, operator_id, expires_at) VALUES ($1, $2, $3)`,
+		family, op.ID, now.Add(auth.RefreshAbsoluteTTL)); err != nil {
+		return Session{}, err
+	}
+	return s.issue(ctx, tx, op, family, now.Add(auth.RefreshIdleTTL))
+}
+
+func (s *Service) issue(ctx context.Context, tx pgx.Tx, op Operator, family string, refreshExpires time.Time) (Session, error) {
+	refresh, err := auth.NewRefreshToken()
+	if err != nil {
+		return Session{}, err
+	}
+	h := auth.HashToken(refresh)
+	if _, err := tx.Exec(ctx, `INSERT INTO platform.operator_refresh_tokens (token_hash, family_id, expires_at) VALUES ($1, $2, $3)`,
+		h[:], family, refreshExpires); err != nil {
+		return Session{}, err
+	}
+	access, claims, err := s.o.Keys.Issue(auth.Claims{Issuer: s.o.Issuer, Audience: auth.AudienceConsole,
+		Subject: op.ID.String(), Roles: op.Roles}, AccessTTL)
+	if err != nil {
+		return Session{}, err
+	}
+	return Session{Operator: op, AccessToken: access, AccessExpires: claims.ExpiresAt, RefreshToken: refresh, FamilyID: family}, nil
+}
+
+// Refresh spends a refresh token and issues its successor; a spent token presented again revokes its family.
+func (s *Service) Refresh(ctx context.Context, token string) (Session, error) {
+	now := s.o.Now()
+	h := auth.HashToken(token)
+	var sess Session
+	var reason error
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var (
+			st        auth.StoredRefresh
+			spent     *time.Time
+			revoked   *time.Time
+			opID      uuid.UUID
+			opStatus  string
+			found     = true
+			op        Operator
+			totpOn    bool
+			createdAt time.Time
+		)
+		err := tx.QueryRow(ctx, `SELECT t.family_id, t.expires_at, t.spent_at, f.expires_at, f.revoked_at,
+				o.id, o.email, o.name, o.roles, o.status, o.totp_secret IS NOT NULL, o.created_at
+			FROM platform.operator_refresh_tokens t
+			JOIN platform.operator_refresh_families f ON f.id = t.family_id
+			JOIN platform.operators o ON o.id = f.operator_id
+			WHERE t.token_hash = $1 FOR UPDATE OF t, f`, h[:]).
+			Scan(&st.FamilyID, &st.ExpiresAt, &spent, &st.FamilyExpiresAt, &revoked,
+				&opID, &op.Email, &op.Name, &op.Roles, &opStatus, &totpOn, &createdAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			found = false
+		} else if err != nil {
+			return err
+		}
+		op.ID, op.Status, op.TOTPEnabled, op.CreatedAt = opID, opStatus, totpOn, createdAt
+		var stored *auth.StoredRefresh
+		if found {
+			st.Hash, st.Subject, st.Audience = h, opID.String(), auth.AudienceConsole
+			st.SpentAt, st.FamilyRevokedAt = deref(spent), deref(revoked)
+			stored = &st
+		}
+		d := auth.Rotate(token, stored, auth.RefreshExpectation{Audience: auth.AudienceConsole}, now)
+		switch d.Action {
+		case auth.RotateRevokeFamily:
+			reason = d.Reason
+			_, err := tx.Exec(ctx, `UPDATE platform.operator_refresh_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, st.FamilyID, now)
+			return err
+		case auth.RotateIssue:
+			if op.Status != "active" {
+				reason = ErrInvalidRefresh
+				return nil
+			}
+			tag, err := tx.Exec(ctx, `UPDATE platform.operator_refresh_tokens SET spent_at = $2 WHERE token_hash = $1 AND spent_at IS NULL`, h[:], now)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() != 1 {
+				reason = auth.ErrRefreshReused
+				_, err := tx.Exec(ctx, `UPDATE platform.operator_refresh_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, st.FamilyID, now)
+				return err
+			}
+			sess, err = s.issue(ctx, tx, op, st.FamilyID, d.NextExpiresAt)
+			return err
+		default:
+			reason = d.Reason
+			return nil
+		}
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	if reason != nil {
+		return Session{}, fmt.Errorf("%w: %w", ErrInvalidRefresh, reason)
+	}
+	return sess, nil
+}
+
+// Logout revokes the family of a refresh token. An unknown token is not an error: the session is gone either way.
+func (s *Service) Logout(ctx context.Context, token string) error {
+	h := auth.HashToken(token)
+	_, err := s.db.Exec(ctx, `UPDATE platform.operator_refresh_families SET revoked_at = now()
+		WHERE revoked_at IS NULL AND id = (SELECT family_id FROM platform.operator_refresh_tokens WHERE token_hash = $1)`, h[:])
+	return err
+}
+
+// Enrolment is a TOTP secret waiting for its first code.
+type Enrolment struct {
+	Secret string
+	URI    string
+}
+
+// EnrolTOTP starts (or restarts) two-factor enrolment; the secret counts only after ConfirmTOTP.
+func (s *Service) EnrolTOTP(ctx context.Context, id uuid.UUID) (Enrolment, error) {
+	op, err := s.ByID(ctx, id)
+	if err != nil {
+		return Enrolment{}, err
+	}
+	secret, err := auth.NewTOTPSecret()
+	if err != nil {
+		return Enrolment{}, err
+	}
+	uri, err := auth.TOTPURI("BrokerDesk console", op.Email, secret)
+	if err != nil {
+		return Enrolment{}, err
+	}
+	if _, err := s.db.Exec(ctx, `UPDATE platform.operators SET totp_pending_secret = $2, updated_at = now() WHERE id = $1`, id, secret); err != nil {
+		return Enrolment{}, err
+	}
+	return Enrolment{Secret: secret, URI: uri}, nil
+}
+
+// ConfirmTOTP completes enrolment with a valid code and returns fresh recovery codes, shown once.
+func (s *Service) ConfirmTOTP(ctx context.Context, id uuid.UUID, code string) ([]string, error) {
+	now := s.o.Now()
+	var codes []string
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var pending *string
+		var lastStep int64
+		err := tx.QueryRow(ctx, `SELECT totp_pending_secret, totp_last_step FROM platform.operators WHERE id = $1 FOR UPDATE`, id).Scan(&pending, &lastStep)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if pending == nil {
+			return ErrNoPendingTOTP
+		}
+		step, err := auth.VerifyTOTP(*pending, code, now, lastStep)
+		if err != nil {
+			return ErrBadCredentials
+		}
+		var hashes []auth.TokenHash
+		codes, hashes, err = auth.GenerateRecoveryCodes()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE platform.operators SET totp_secret = totp_pending_secret, totp_pending_secret = NULL,
+				totp_last_step = $2, updated_at = now() WHERE id = $1`, id, step); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM platform.operator_recovery_codes WHERE operator_id = $1`, id); err != nil {
+			return err
+		}
+		for _, h := range hashes {
+			if _, err := tx.Exec(ctx, `INSERT INTO platform.operator_recovery_codes (operator_id, code_hash) VALUES ($1, $2)`, id, h[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return codes, err
+}
+
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
