@@ -29,6 +29,9 @@ type Route struct {
 	Request    any // a zero value of the JSON body type, or nil
 	Response   any // a zero value of the 2xx JSON body type, or nil
 	Status     int // success status (default 200)
+	// Idempotent routes (POSTs that move money or reach outside: payments, platform operations, emails) require
+	// an Idempotency-Key header and replay the first response to a retry (see idempotent and docs/api.md).
+	Idempotent bool
 	Handler    fiber.Handler
 }
 
@@ -37,6 +40,8 @@ type Route struct {
 type API struct {
 	router    fiber.Router
 	authorize func(Permission) fiber.Handler
+	idem      IdempotencyStore
+	principal func(*fiber.Ctx) string
 	routes    []Route
 	errs      []error
 }
@@ -45,6 +50,16 @@ type API struct {
 // called for Public routes).
 func NewAPI(router fiber.Router, authorize func(Permission) fiber.Handler) *API {
 	return &API{router: router, authorize: authorize}
+}
+
+// SetIdempotency gives the table the store of Idempotent routes' responses and the principal keys are filed
+// under (nil: CredentialPrincipal). Call it before registering an Idempotent route: one registered without a
+// store is a defect reported by Err.
+func (a *API) SetIdempotency(store IdempotencyStore, principal func(*fiber.Ctx) string) {
+	if principal == nil {
+		principal = CredentialPrincipal
+	}
+	a.idem, a.principal = store, principal
 }
 
 // Handle registers one route. A route without a permission, summary or handler is a defect: it is recorded and
@@ -57,11 +72,18 @@ func (a *API) Handle(r Route) {
 	case r.Summary == "" || r.Handler == nil:
 		a.errs = append(a.errs, fmt.Errorf("route %s %s needs a summary and a handler", r.Method, r.Path))
 		return
+	case r.Idempotent && a.idem == nil:
+		a.errs = append(a.errs, fmt.Errorf("route %s %s is idempotent but the API has no idempotency store", r.Method, r.Path))
+		return
 	}
 	if r.Status == 0 {
 		r.Status = fiber.StatusOK
 	}
 	handlers := []fiber.Handler{r.Handler}
+	if r.Idempotent {
+		// After authorisation: a caller without the permission learns nothing about keys.
+		handlers = append([]fiber.Handler{idempotent(a.idem, a.principal)}, handlers...)
+	}
 	if r.Permission != Public {
 		handlers = append([]fiber.Handler{a.authorize(r.Permission)}, handlers...)
 	}
@@ -108,6 +130,9 @@ func (a *API) OpenAPI(title, version string) map[string]any {
 		var params []any
 		for _, m := range pathParam.FindAllStringSubmatch(r.Path, -1) {
 			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		if r.Idempotent {
+			params = append(params, idempotencyParam())
 		}
 		if params != nil {
 			op["parameters"] = params
