@@ -16,16 +16,19 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/branding"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/modules/operators"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
 // httpServers are the public server (tenant hosts and console) and the internal one (metrics).
 type httpServers struct {
-	public   *web.Server
-	internal *fiber.App
-	tenant   *fiber.App // the app behind every tenant host
-	api      *web.API   // the tenant hosts' API route table
+	public     *web.Server
+	internal   *fiber.App
+	tenant     *fiber.App // the app behind every tenant host
+	api        *web.API   // the tenant hosts' API route table
+	console    *web.API   // the console's API route table
+	consoleApp *fiber.App // the app behind the console host
 }
 
 func (a *app) readiness() []web.Check {
@@ -36,7 +39,7 @@ func (a *app) readiness() []web.Check {
 }
 
 func (a *app) buildHTTP() (*httpServers, error) {
-	pages, err := web.NewPages(branding.Pages)
+	pages, err := web.NewPages(branding.Pages, operators.Pages)
 	if err != nil {
 		return nil, err
 	}
@@ -56,8 +59,6 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	tenantApp.Use(tenants.HostMiddleware(a.resolver))
 	tenantApp.Use(audit.OriginMiddleware())            // audit rows written while serving a request carry its IP, agent, id
 	api := web.NewAPI(tenantApp, a.identity.Authorize) // every non-public route: a valid token holding its permission
-	// Route.Idempotent: first responses are kept and replayed in the tenant's schema.
-	api.SetIdempotency(tenants.NewIdempotencyStore(a.gate), idempotencyPrincipal)
 	web.ServeOpenAPI(api, "BrokerDesk tenant API", version)
 	branding.Routes(api, tenantApp, a.branding, pages)
 	identity.Routes(api, a.identity)
@@ -66,11 +67,15 @@ func (a *app) buildHTTP() (*httpServers, error) {
 		return nil, err
 	}
 
-	// The operator console: health only until operator sign-in exists; nothing about tenants is served
-	// unauthenticated.
+	// The operator console: health, then operator sign-in, the console API and pages, and asynqmon (console.go);
+	// nothing about tenants is served unauthenticated.
 	consoleApp := web.New(opts)
 	web.Health(consoleApp, a.readiness()...)
 	consoleApp.Use(limiter)
+	consoleAPI, err := a.mountConsole(consoleApp, pages)
+	if err != nil {
+		return nil, err
+	}
 
 	internal := web.New(web.Options{Log: a.log})
 	web.Health(internal, a.readiness()...)
@@ -85,16 +90,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 		return tenantApp
 	}
 	return &httpServers{public: web.NewServer([]*fiber.App{tenantApp, consoleApp}, pick, opts), internal: internal,
-		tenant: tenantApp, api: api}, nil
-}
-
-// idempotencyPrincipal files Idempotency-Keys under the signed-in user (so a key survives a token refresh), or
-// under the credential on public routes.
-func idempotencyPrincipal(c *fiber.Ctx) string {
-	if p, ok := identity.PrincipalOf(c); ok {
-		return fmt.Sprint(p.Kind) + ":" + p.UserID.String()
-	}
-	return web.CredentialPrincipal(c)
+		tenant: tenantApp, api: api, console: consoleAPI, consoleApp: consoleApp}, nil
 }
 
 // version is the API version in the OpenAPI document.

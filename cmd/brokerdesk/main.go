@@ -24,6 +24,7 @@ Usage:
   brokerdesk tenants list [--status S] [--cluster C]
   brokerdesk tenants suspend|resume --slug S [--reason R]
   brokerdesk tenants delete --slug S [--reason R]   (exports to BD_EXPORT_DIR first)
+  brokerdesk operators create --email E --name N    add a platform operator (password: prompt, BD_OPERATOR_PASSWORD or stdin)
   brokerdesk audit verify --tenant S                check a tenant's audit chain; names the first bad row, exit 1 if any
   brokerdesk dev [--data DIR] [--addr ADDR]         everything in one process on local services, with a demo brokerage
   brokerdesk services exec [--dir DIR] [--fresh] -- COMMAND...   run COMMAND with local services started (make test)
@@ -49,6 +50,8 @@ func main() {
 		err = runMigrate(ctx)
 	case "tenants":
 		err = runTenants(ctx, args)
+	case "operators":
+		err = runOperators(ctx, args)
 	case "audit":
 		err = runAudit(ctx, args)
 	case "dev":

@@ -1,0 +1,446 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/modules/operators"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+const (
+	consoleHost     = "console.brokerdesk.test"
+	operatorPasswrd = "correct horse battery staple"
+)
+
+func noEnv(string) string { return "" }
+
+// createOperator runs `operators create` as the CLI does, with the password on stdin.
+func createOperator(t *testing.T, a *app, email string) {
+	t.Helper()
+	ops, err := newOperators(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = operatorsCommand(context.Background(), ops, []string{"create", "--email", email, "--name", "Olga Operator"},
+		passwordSource{in: strings.NewReader(operatorPasswrd + "\n"), getenv: noEnv, prompt: io.Discard}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// consoleClient talks to the console host, keeping cookies by hand (they are Secure, and the test server is http)
+// and never following redirects.
+type consoleClient struct {
+	t       *testing.T
+	base    string
+	cookies map[string]*http.Cookie
+	bearer  string
+}
+
+type consoleResponse struct {
+	status  int
+	body    string
+	header  http.Header
+	cookies []*http.Cookie
+}
+
+func (c *consoleClient) do(method, path, ctype string, body io.Reader, accept string) consoleResponse {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.base+path, body)
+	req.Host = consoleHost
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if c.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
+	for _, ck := range c.cookies {
+		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+	}
+	cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := cl.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for _, ck := range res.Cookies() {
+		if c.cookies == nil {
+			c.cookies = map[string]*http.Cookie{}
+		}
+		if ck.MaxAge < 0 || ck.Value == "" {
+			delete(c.cookies, ck.Name)
+		} else {
+			c.cookies[ck.Name] = ck
+		}
+	}
+	return consoleResponse{res.StatusCode, string(b), res.Header, res.Cookies()}
+}
+
+func (c *consoleClient) json(method, path string, in any) consoleResponse {
+	c.t.Helper()
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	return c.do(method, path, "application/json", body, "application/json")
+}
+
+func (c *consoleClient) form(path string, v url.Values) consoleResponse {
+	c.t.Helper()
+	return c.do(http.MethodPost, path, "application/x-www-form-urlencoded", strings.NewReader(v.Encode()), "text/html")
+}
+
+func TestOperatorsCreateCommandAppliesPolicyAndIsIdempotentOnEmail(t *testing.T) {
+	t.Parallel()
+	a, _, _ := startServer(t)
+	ops, err := newOperators(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(pw passwordSource, email string) (string, error) {
+		var out bytes.Buffer
+		err := operatorsCommand(context.Background(), ops, []string{"create", "--email", email, "--name", "Olga Operator"}, pw, &out)
+		return out.String(), err
+	}
+	env := func(k string) string {
+		if k == "BD_OPERATOR_PASSWORD" {
+			return operatorPasswrd
+		}
+		return ""
+	}
+	out, err := run(passwordSource{in: strings.NewReader(""), getenv: env, prompt: io.Discard}, "Olga@Ops.test")
+	if err != nil || !strings.Contains(out, "operator olga@ops.test (Olga Operator) created") {
+		t.Fatalf("create: %q %v", out, err)
+	}
+	_, err = run(passwordSource{in: strings.NewReader(operatorPasswrd + "\n"), getenv: noEnv, prompt: io.Discard}, "olga@ops.test")
+	if err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("second create with the same email: %v", err)
+	}
+	_, err = run(passwordSource{in: strings.NewReader("short\n"), getenv: noEnv, prompt: io.Discard}, "other@ops.test")
+	if err == nil || !strings.Contains(err.Error(), "at least 12 characters") {
+		t.Fatalf("weak password: %v", err)
+	}
+	if _, err := ops.Login(context.Background(), operators.Credentials{Email: "other@ops.test", Password: "short"}); err == nil {
+		t.Fatal("the refused operator exists")
+	}
+}
+
+func TestConsoleAPILoginTenantsRefreshReuseAndLogout(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten := provisionForTest(t, a)
+	createOperator(t, a, "ops@brokerdesk.test")
+	c := &consoleClient{t: t, base: base}
+
+	if r := c.json(http.MethodGet, "/api/v1/console/tenants", nil); r.status != 401 {
+		t.Fatalf("tenants without a token: %d %s", r.status, r.body)
+	}
+	if r := c.json(http.MethodPost, "/api/v1/console/login", operators.LoginRequest{Email: "ops@brokerdesk.test", Password: "wrong password!!"}); r.status != 401 {
+		t.Fatalf("wrong password: %d %s", r.status, r.body)
+	}
+	r := c.json(http.MethodPost, "/api/v1/console/login", operators.LoginRequest{Email: "ops@brokerdesk.test", Password: operatorPasswrd})
+	var tok operators.TokenResponse
+	if err := json.Unmarshal([]byte(r.body), &tok); err != nil || r.status != 200 || tok.AccessToken == "" || tok.RefreshToken == "" {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	cl, err := a.cfg.JWTKeys.Verify(tok.AccessToken, auth.Expectation{Audience: auth.AudienceConsole, Issuer: a.issuer()})
+	if err != nil || cl.Audience != auth.AudienceConsole || cl.TenantID != "" || tok.ExpiresIn > 15*60 || tok.ExpiresIn < 14*60 {
+		t.Fatalf("console token: %+v %v (expires in %d s)", cl, err, tok.ExpiresIn)
+	}
+
+	// A tenant's own token, validly signed by the same keys, is refused on the console.
+	tenantTok, _, err := a.cfg.JWTKeys.Issue(auth.Claims{Issuer: a.issuer(), Audience: auth.AudienceBackoffice, Subject: "u1",
+		TenantID: ten.ID.String(), Roles: []string{"admin"}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.bearer = tenantTok
+	if r := c.json(http.MethodGet, "/api/v1/console/tenants", nil); r.status != 401 {
+		t.Fatalf("tenant token on the console: %d %s", r.status, r.body)
+	}
+
+	c.bearer = tok.AccessToken
+	r = c.json(http.MethodGet, "/api/v1/console/tenants", nil)
+	var list operators.TenantList
+	if err := json.Unmarshal([]byte(r.body), &list); err != nil || r.status != 200 {
+		t.Fatalf("tenants: %d %s", r.status, r.body)
+	}
+	found := false
+	for _, v := range list.Tenants {
+		found = found || (v.Slug == ten.Slug && v.Status == "active" && v.Cluster == ten.Cluster)
+	}
+	if !found {
+		t.Fatalf("tenant %s not listed: %s", ten.Slug, r.body)
+	}
+	if r := c.json(http.MethodPost, "/api/v1/console/tenants/"+ten.Slug+"/suspend", operators.StatusRequest{}); r.status != 422 {
+		t.Fatalf("suspend without a reason: %d %s", r.status, r.body)
+	}
+	if r := c.json(http.MethodPost, "/api/v1/console/tenants/"+ten.Slug+"/suspend", operators.StatusRequest{Reason: "unpaid invoice"}); r.status != 200 {
+		t.Fatalf("suspend: %d %s", r.status, r.body)
+	}
+	assertStatus(t, a, ten.Slug, tenants.StatusSuspended, "operator:ops@brokerdesk.test")
+	if r := c.json(http.MethodPost, "/api/v1/console/tenants/nosuchtenant/resume", operators.StatusRequest{Reason: "x"}); r.status != 404 {
+		t.Fatalf("resume an unknown tenant: %d %s", r.status, r.body)
+	}
+
+	c.bearer = ""
+	r = c.json(http.MethodPost, "/api/v1/console/refresh", operators.RefreshRequest{RefreshToken: tok.RefreshToken})
+	var next operators.TokenResponse
+	if err := json.Unmarshal([]byte(r.body), &next); err != nil || r.status != 200 || next.RefreshToken == tok.RefreshToken {
+		t.Fatalf("refresh: %d %s", r.status, r.body)
+	}
+	if r := c.json(http.MethodPost, "/api/v1/console/refresh", operators.RefreshRequest{RefreshToken: tok.RefreshToken}); r.status != 401 {
+		t.Fatalf("reused refresh token: %d %s", r.status, r.body)
+	}
+	if r := c.json(http.MethodPost, "/api/v1/console/refresh", operators.RefreshRequest{RefreshToken: next.RefreshToken}); r.status != 401 {
+		t.Fatalf("successor after reuse (family revoked): %d %s", r.status, r.body)
+	}
+
+	// A fresh session ends with logout.
+	r = c.json(http.MethodPost, "/api/v1/console/login", operators.LoginRequest{Email: "ops@brokerdesk.test", Password: operatorPasswrd})
+	if err := json.Unmarshal([]byte(r.body), &tok); err != nil || r.status != 200 {
+		t.Fatalf("second login: %d %s", r.status, r.body)
+	}
+	if r := c.json(http.MethodPost, "/api/v1/console/logout", operators.RefreshRequest{RefreshToken: tok.RefreshToken}); r.status != 204 {
+		t.Fatalf("logout: %d %s", r.status, r.body)
+	}
+	if r := c.json(http.MethodPost, "/api/v1/console/refresh", operators.RefreshRequest{RefreshToken: tok.RefreshToken}); r.status != 401 {
+		t.Fatalf("refresh after logout: %d %s", r.status, r.body)
+	}
+}
+
+func TestConsoleAPITwoFactorEnrolmentThenLoginNeedsCode(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	createOperator(t, a, "ops@brokerdesk.test")
+	c := &consoleClient{t: t, base: base}
+	var tok operators.TokenResponse
+	r := c.json(http.MethodPost, "/api/v1/console/login", operators.LoginRequest{Email: "ops@brokerdesk.test", Password: operatorPasswrd})
+	if err := json.Unmarshal([]byte(r.body), &tok); err != nil || r.status != 200 {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	c.bearer = tok.AccessToken
+	r = c.json(http.MethodPost, "/api/v1/console/2fa/enrol", nil)
+	var enr operators.EnrolResponse
+	if err := json.Unmarshal([]byte(r.body), &enr); err != nil || r.status != 200 || !strings.HasPrefix(enr.URI, "otpauth://totp/") {
+		t.Fatalf("enrol: %d %s", r.status, r.body)
+	}
+	code, _ := auth.TOTPCode(enr.Secret, time.Now())
+	r = c.json(http.MethodPost, "/api/v1/console/2fa/confirm", operators.ConfirmRequest{Code: code})
+	var conf operators.ConfirmResponse
+	if err := json.Unmarshal([]byte(r.body), &conf); err != nil || r.status != 200 || len(conf.RecoveryCodes) != auth.RecoveryCodeCount {
+		t.Fatalf("confirm: %d %s", r.status, r.body)
+	}
+	c.bearer = ""
+	r = c.json(http.MethodPost, "/api/v1/console/login", operators.LoginRequest{Email: "ops@brokerdesk.test", Password: operatorPasswrd})
+	if r.status != 401 || !strings.Contains(r.body, "/problems/totp-required") {
+		t.Fatalf("login without the code: %d %s", r.status, r.body)
+	}
+	r = c.json(http.MethodPost, "/api/v1/console/login", operators.LoginRequest{Email: "ops@brokerdesk.test", Password: operatorPasswrd, Code: conf.RecoveryCodes[0]})
+	if r.status != 200 {
+		t.Fatalf("login with a recovery code: %d %s", r.status, r.body)
+	}
+}
+
+func TestConsoleAPILockoutAnswers429(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	createOperator(t, a, "ops@brokerdesk.test")
+	c := &consoleClient{t: t, base: base}
+	for i := range 5 {
+		if r := c.json(http.MethodPost, "/api/v1/console/login", operators.LoginRequest{Email: "ops@brokerdesk.test", Password: "wrong password " + string(rune('a'+i))}); r.status != 401 {
+			t.Fatalf("failure %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	r := c.json(http.MethodPost, "/api/v1/console/login", operators.LoginRequest{Email: "ops@brokerdesk.test", Password: operatorPasswrd})
+	if r.status != 429 || !strings.Contains(r.body, "/problems/account-locked") {
+		t.Fatalf("right password while locked: %d %s", r.status, r.body)
+	}
+}
+
+var csrfInput = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, body string) string {
+	t.Helper()
+	m := csrfInput.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no csrf field in %.300s", body)
+	}
+	return m[1]
+}
+
+func TestConsolePagesLoginCSRFSuspendAndJobs(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten := provisionForTest(t, a)
+	createOperator(t, a, "ops@brokerdesk.test")
+	c := &consoleClient{t: t, base: base}
+
+	// Without a session: pages and the jobs UI send browsers to the login page; API-style requests get 401.
+	r := c.do(http.MethodGet, "/jobs", "", nil, "text/html")
+	if r.status != 303 || !strings.HasPrefix(r.header.Get("Location"), "/login") {
+		t.Fatalf("/jobs without login: %d %q", r.status, r.header.Get("Location"))
+	}
+	if r := c.do(http.MethodGet, "/jobs/api/queues", "", nil, "application/json"); r.status != 401 {
+		t.Fatalf("/jobs/api without login: %d", r.status)
+	}
+	if r := c.do(http.MethodGet, "/tenants", "", nil, "text/html"); r.status != 303 {
+		t.Fatalf("/tenants without login: %d", r.status)
+	}
+
+	r = c.do(http.MethodGet, "/login", "", nil, "text/html")
+	if r.status != 200 || !strings.Contains(r.body, `action="/login"`) {
+		t.Fatalf("login page: %d %.300s", r.status, r.body)
+	}
+	csrf := csrfOf(t, r.body)
+	creds := url.Values{"email": {"ops@brokerdesk.test"}, "password": {operatorPasswrd}}
+	if r := c.form("/login", creds); r.status != 403 {
+		t.Fatalf("login without the csrf field: %d", r.status)
+	}
+	creds.Set("csrf", "forged-"+csrf)
+	if r := c.form("/login", creds); r.status != 403 {
+		t.Fatalf("login with a wrong csrf field: %d", r.status)
+	}
+	creds.Set("csrf", csrf)
+	r = c.form("/login", creds)
+	if r.status != 303 || r.header.Get("Location") != "/tenants" {
+		t.Fatalf("login: %d %q %.300s", r.status, r.header.Get("Location"), r.body)
+	}
+	var access *http.Cookie
+	for _, ck := range r.cookies {
+		if ck.Name == "__Host-bd_console" {
+			access = ck
+		}
+	}
+	if access == nil || !access.HttpOnly || !access.Secure || access.SameSite != http.SameSiteStrictMode || access.Path != "/" {
+		t.Fatalf("session cookie: %+v", access)
+	}
+	if _, err := a.cfg.JWTKeys.Verify(access.Value, auth.Expectation{Audience: auth.AudienceConsole, Issuer: a.issuer()}); err != nil {
+		t.Fatalf("the cookie holds no console token: %v", err)
+	}
+
+	r = c.do(http.MethodGet, "/tenants", "", nil, "text/html")
+	if r.status != 200 || !strings.Contains(r.body, ten.Slug) || !strings.Contains(r.body, `action="/tenants/`+ten.Slug+`/suspend"`) {
+		t.Fatalf("tenants page: %d %.500s", r.status, r.body)
+	}
+	csrf = csrfOf(t, r.body)
+	if csrf == creds.Get("csrf") {
+		t.Fatal("the CSRF token was not renewed at login")
+	}
+	if r := c.form("/tenants/"+ten.Slug+"/suspend", url.Values{"reason": {"chargebacks"}}); r.status != 403 {
+		t.Fatalf("suspend without csrf: %d", r.status)
+	}
+	assertStatus(t, a, ten.Slug, tenants.StatusActive, "")
+	if r := c.form("/tenants/"+ten.Slug+"/suspend", url.Values{"reason": {"chargebacks"}, "csrf": {csrf}}); r.status != 303 {
+		t.Fatalf("suspend: %d %.300s", r.status, r.body)
+	}
+	assertStatus(t, a, ten.Slug, tenants.StatusSuspended, "operator:ops@brokerdesk.test")
+	r = c.do(http.MethodGet, "/tenants", "", nil, "text/html")
+	if !strings.Contains(r.body, `action="/tenants/`+ten.Slug+`/resume"`) {
+		t.Fatalf("no resume button for the suspended tenant: %.500s", r.body)
+	}
+	if r := c.form("/tenants/"+ten.Slug+"/resume", url.Values{"reason": {"settled"}, "csrf": {csrf}}); r.status != 303 {
+		t.Fatalf("resume: %d %.300s", r.status, r.body)
+	}
+	assertStatus(t, a, ten.Slug, tenants.StatusActive, "operator:ops@brokerdesk.test")
+
+	// asynqmon behind the session, under its root path.
+	r = c.do(http.MethodGet, "/jobs", "", nil, "text/html")
+	if r.status != 200 || !strings.Contains(strings.ToLower(r.body), "asynq") || !strings.Contains(r.body, "/jobs") {
+		t.Fatalf("/jobs: %d %.300s", r.status, r.body)
+	}
+	r = c.do(http.MethodGet, "/jobs/api/queues", "", nil, "application/json")
+	if r.status != 200 || !strings.HasPrefix(strings.TrimSpace(r.body), "{") {
+		t.Fatalf("/jobs/api/queues: %d %.300s", r.status, r.body)
+	}
+	if r := c.do(http.MethodDelete, "/jobs/api/queues/default", "", nil, "application/json"); r.status != 403 {
+		t.Fatalf("cross-origin write to the jobs API: %d", r.status)
+	}
+	if r := c.do(http.MethodGet, "/jobsfoo", "", nil, "text/html"); r.status == 200 {
+		t.Fatal("/jobsfoo served as the jobs UI")
+	}
+
+	// Logout ends the session: the cookie is cleared and the refresh family revoked.
+	if r := c.form("/logout", url.Values{"csrf": {csrf}}); r.status != 303 {
+		t.Fatalf("logout: %d", r.status)
+	}
+	if r := c.do(http.MethodGet, "/tenants", "", nil, "text/html"); r.status != 303 {
+		t.Fatalf("/tenants after logout: %d", r.status)
+	}
+}
+
+// assertStatus checks a tenant's status and, when actor is set, that the last event names the operator.
+func assertStatus(t *testing.T, a *app, slug string, want tenants.Status, actor string) {
+	t.Helper()
+	ctx := context.Background()
+	ten, err := a.registry.BySlug(ctx, slug)
+	if err != nil || ten.Status != want {
+		t.Fatalf("tenant %s is %s (%v), want %s", slug, ten.Status, err, want)
+	}
+	if actor == "" {
+		return
+	}
+	var got, to string
+	if err := a.clusters.Platform().QueryRow(ctx, `SELECT actor, to_status FROM platform.tenant_events WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1`, ten.ID).Scan(&got, &to); err != nil {
+		t.Fatal(err)
+	}
+	if got != actor || to != string(want) {
+		t.Fatalf("last event of %s: %s by %q, want %s by %q", slug, to, got, want, actor)
+	}
+}
+
+// The console's OpenAPI document lists exactly the console API routes served.
+func TestConsoleOpenAPIDocumentsExactlyTheServedRoutes(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	s, err := a.buildHTTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for _, r := range s.consoleApp.GetRoutes(true) {
+		if strings.HasPrefix(r.Path, "/api/") && r.Method != fiber.MethodHead && r.Method != fiber.MethodOptions {
+			served[r.Method+" "+openAPIPath(r.Path)] = true
+		}
+	}
+	c := &consoleClient{t: t, base: base}
+	r := c.json(http.MethodGet, "/api/v1/openapi.json", nil)
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &doc); err != nil || r.status != 200 {
+		t.Fatalf("console openapi.json: %d %.200s", r.status, r.body)
+	}
+	documented := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			documented[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	if len(served) < 8 || len(served) != len(documented) {
+		t.Errorf("served %d console API routes, documented %d", len(served), len(documented))
+	}
+	for k := range served {
+		if !documented[k] {
+			t.Errorf("served but not documented: %s", k)
+		}
+	}
+}
