@@ -59,6 +59,8 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	tenantApp.Use(tenants.HostMiddleware(a.resolver))
 	tenantApp.Use(audit.OriginMiddleware())            // audit rows written while serving a request carry its IP, agent, id
 	api := web.NewAPI(tenantApp, a.identity.Authorize) // every non-public route: a valid token holding its permission
+	// Route.Idempotent: first responses are kept and replayed in the tenant's schema.
+	api.SetIdempotency(tenants.NewIdempotencyStore(a.gate), idempotencyPrincipal)
 	web.ServeOpenAPI(api, "BrokerDesk tenant API", version)
 	branding.Routes(api, tenantApp, a.branding, pages)
 	identity.Routes(api, a.identity)
@@ -91,6 +93,15 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	}
 	return &httpServers{public: web.NewServer([]*fiber.App{tenantApp, consoleApp}, pick, opts), internal: internal,
 		tenant: tenantApp, api: api, console: consoleAPI, consoleApp: consoleApp}, nil
+}
+
+// idempotencyPrincipal files Idempotency-Keys under the signed-in user (so a key survives a token refresh), or
+// under the credential on public routes.
+func idempotencyPrincipal(c *fiber.Ctx) string {
+	if p, ok := identity.PrincipalOf(c); ok {
+		return fmt.Sprint(p.Kind) + ":" + p.UserID.String()
+	}
+	return web.CredentialPrincipal(c)
 }
 
 // version is the API version in the OpenAPI document.
