@@ -54,7 +54,9 @@ func (a *app) tasks() (*asynq.ServeMux, []jobs.Entry) {
 	jobs.Provisioning{Provisioner: a.provisioner}.Register(mux)
 	pruner := jobs.OutboxPruner{Registry: a.registry, Gate: a.gate}
 	pruner.Register(mux)
-	return mux, []jobs.Entry{pruner.Entry()}
+	idem := jobs.IdempotencyPruner{Registry: a.registry, Gate: a.gate}
+	idem.Register(mux)
+	return mux, []jobs.Entry{pruner.Entry(), idem.Entry()}
 }
 
 // startWorker checks Redis is safe for a queue (noeviction) and starts the job server with every module's
