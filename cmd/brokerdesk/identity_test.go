@@ -247,3 +247,26 @@ func TestCrossTenantMatrixFromTheRouteTable(t *testing.T) {
 		t.Fatalf("matrix covered %d guarded routes, %d with path parameters, %d positive controls: all must be > 0", guarded, withParams, controls)
 	}
 }
+
+// The demo brokerage has one login per role (password identity.DemoPassword), and each role sees the staff list
+// exactly when its permissions say so.
+func TestEveryDemoRoleSignsInAndSeesWhatItsPermissionsAllow(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, _ := demoTenant(t, a)
+	for _, role := range staff.Roles {
+		tok := staffLogin(t, base, ten, string(role))
+		want := 403
+		if identity.Allowed([]string{string(role)}, staff.PermRead) {
+			want = 200
+		}
+		if r := request(t, base, hostOf(ten), "GET", "/api/v1/staff", tok.AccessToken, nil); r.status != want {
+			t.Errorf("%s on the staff list: %d, want %d", role, r.status, want)
+		}
+		r := request(t, base, hostOf(ten), "GET", "/api/v1/me", tok.AccessToken, nil)
+		var me identity.MeResponse
+		if err := json.Unmarshal([]byte(r.body), &me); err != nil || r.status != 200 || len(me.Roles) != 1 || me.Roles[0] != string(role) {
+			t.Errorf("%s: /me %d %s", role, r.status, r.body)
+		}
+	}
+}
