@@ -444,3 +444,53 @@ func TestConsoleOpenAPIDocumentsExactlyTheServedRoutes(t *testing.T) {
 		}
 	}
 }
+
+// pageLogin signs in through the login form.
+func pageLogin(t *testing.T, c *consoleClient) {
+	t.Helper()
+	r := c.do(http.MethodGet, "/login", "", nil, "text/html")
+	r = c.form("/login", url.Values{"email": {"ops@brokerdesk.test"}, "password": {operatorPasswrd}, "csrf": {csrfOf(t, r.body)}})
+	if r.status != 303 {
+		t.Fatalf("page login: %d %.300s", r.status, r.body)
+	}
+}
+
+func TestConsolePageSessionRenewsFromTheRefreshCookieOnPageLoadsOnly(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	createOperator(t, a, "ops@brokerdesk.test")
+	c := &consoleClient{t: t, base: base}
+	pageLogin(t, c)
+	session := c.cookies["__Host-bd_console"]
+	cl, err := a.cfg.JWTKeys.Verify(session.Value, auth.Expectation{Audience: auth.AudienceConsole, Issuer: a.issuer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same operator's token, issued 20 minutes ago: expired.
+	old, _, err := a.cfg.JWTKeys.WithClock(func() time.Time { return time.Now().Add(-20 * time.Minute) }).
+		Issue(auth.Claims{Issuer: a.issuer(), Audience: auth.AudienceConsole, Subject: cl.Subject, Roles: cl.Roles}, operators.AccessTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cookies["__Host-bd_console"] = &http.Cookie{Name: "__Host-bd_console", Value: old}
+	if r := c.do(http.MethodGet, "/jobs/api/queues", "", nil, "application/json"); r.status != 401 {
+		t.Fatalf("background request with an expired session: %d", r.status)
+	}
+	r := c.do(http.MethodGet, "/tenants", "", nil, "text/html")
+	if r.status != 200 {
+		t.Fatalf("page load with an expired session and a refresh cookie: %d %.300s", r.status, r.body)
+	}
+	renewed := c.cookies["__Host-bd_console"].Value
+	if renewed == old {
+		t.Fatal("the session cookie was not renewed")
+	}
+	if _, err := a.cfg.JWTKeys.Verify(renewed, auth.Expectation{Audience: auth.AudienceConsole, Issuer: a.issuer()}); err != nil {
+		t.Fatalf("renewed cookie: %v", err)
+	}
+	// Without a refresh cookie an expired session goes back to the login page.
+	delete(c.cookies, "__Host-bd_console_refresh")
+	c.cookies["__Host-bd_console"] = &http.Cookie{Name: "__Host-bd_console", Value: old}
+	if r := c.do(http.MethodGet, "/tenants", "", nil, "text/html"); r.status != 303 {
+		t.Fatalf("expired session without refresh cookie: %d", r.status)
+	}
+}

@@ -94,16 +94,42 @@ func (p *PageSession) CheckCSRF(c *fiber.Ctx) error {
 // is sent to the login page and anything else gets 401; an operator without p gets 403.
 func (p *PageSession) RequirePage(perm web.Permission) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		navigation := c.Method() == fiber.MethodGet && strings.Contains(c.Get(fiber.HeaderAccept), "text/html")
 		tok := c.Cookies(p.cookies.name(cookieAccess))
 		cl, err := p.ops.Verify(tok)
-		if tok == "" || err != nil {
-			if c.Method() == fiber.MethodGet && strings.Contains(c.Get(fiber.HeaderAccept), "text/html") {
+		if (tok == "" || err != nil) && navigation {
+			cl, err = p.refresh(c)
+		}
+		if err != nil {
+			if navigation {
 				return c.Redirect("/login?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
 			}
 			return web.NewProblem(fiber.StatusUnauthorized, "unauthenticated", "Sign in to the console.")
 		}
 		return authorize(c, cl, perm)
 	}
+}
+
+// refresh renews an expired page session from the refresh cookie. Only top-level page loads do it, never the
+// jobs UI's background requests, so one browser does not present the same refresh token twice at once (which
+// would count as reuse and end the session).
+func (p *PageSession) refresh(c *fiber.Ctx) (auth.Claims, error) {
+	rt := c.Cookies(p.cookies.name(cookieRefresh))
+	if rt == "" {
+		return auth.Claims{}, ErrInvalidRefresh
+	}
+	sess, err := p.ops.Refresh(c.UserContext(), rt)
+	if err != nil {
+		p.setCookie(c, cookieRefresh, "", time.Time{})
+		return auth.Claims{}, err
+	}
+	p.setSession(c, sess)
+	return p.ops.Verify(sess.AccessToken)
+}
+
+func (p *PageSession) setSession(c *fiber.Ctx, sess Session) {
+	p.setCookie(c, cookieAccess, sess.AccessToken, sess.AccessExpires)
+	p.setCookie(c, cookieRefresh, sess.RefreshToken, time.Now().Add(auth.RefreshIdleTTL))
 }
 
 // SameOriginWrites refuses a non-GET request whose Origin (or, lacking it, Referer) is not this host: the jobs UI
@@ -245,8 +271,7 @@ func (p *PageSession) login(c *fiber.Ctx) error {
 		}
 		return p.pages.Render(c, status, "console_login", web.Page{Title: "Operator sign-in", Data: data})
 	}
-	p.setCookie(c, cookieAccess, sess.AccessToken, sess.AccessExpires)
-	p.setCookie(c, cookieRefresh, sess.RefreshToken, time.Now().Add(auth.RefreshIdleTTL))
+	p.setSession(c, sess)
 	p.setCookie(c, cookieCSRF, randomToken(), time.Time{}) // a fresh token per session
 	return c.Redirect(next, fiber.StatusSeeOther)
 }
