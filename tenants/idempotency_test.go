@@ -67,6 +67,15 @@ type idemResult struct {
 
 func (b *idemBundle) post(t *testing.T, key, body, auth string) idemResult {
 	t.Helper()
+	r, err := b.send(key, body, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// send is post for goroutines other than the test's, which must not call t.Fatal.
+func (b *idemBundle) send(key, body, auth string) (idemResult, error) {
 	req := httptest.NewRequest("POST", "/api/v1/payouts", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if key != "" {
@@ -77,11 +86,11 @@ func (b *idemBundle) post(t *testing.T, key, body, auth string) idemResult {
 	}
 	res, err := b.app.Test(req, -1)
 	if err != nil {
-		t.Fatal(err)
+		return idemResult{}, err
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	return idemResult{res.StatusCode, res.Header, string(raw)}
+	return idemResult{res.StatusCode, res.Header, string(raw)}, nil
 }
 
 func problemType(body string) string {
@@ -148,7 +157,13 @@ func TestConcurrentRequestsWithOneKeyRunTheHandlerOnce(t *testing.T) {
 	release := make(chan struct{})
 	b.hold.Store(&release)
 	done := make(chan idemResult, 1)
-	go func() { done <- b.post(t, "key-3", `{"amount":5}`, "") }()
+	go func() {
+		r, err := b.send("key-3", `{"amount":5}`, "")
+		if err != nil {
+			r.body = err.Error()
+		}
+		done <- r
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for b.runs.Load() == 0 {
 		if time.Now().After(deadline) {
