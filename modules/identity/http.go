@@ -316,35 +316,42 @@ func Routes(api *web.API, s *Service) {
 			}
 			return c.SendStatus(fiber.StatusNoContent)
 		}})
-	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/auth/staff/2fa/enrol", Permission: PermAccount2FA, Tag: "identity",
-		Summary: "Start TOTP enrolment: the secret and its otpauth:// URI (for a QR code)", Response: EnrolResponse{},
-		Handler: func(c *fiber.Ctx) error {
-			p, _ := PrincipalOf(c)
-			e, err := s.EnrolTOTP(c.UserContext(), current(c), Staff, p.UserID)
-			if err != nil {
-				return problem(c, err)
-			}
-			c.Set(fiber.HeaderCacheControl, "no-store")
-			return c.JSON(EnrolResponse{Secret: e.Secret, OTPAuthURI: e.URI})
-		}})
-	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/auth/staff/2fa/confirm", Permission: PermAccount2FA, Tag: "identity",
-		Summary: "Confirm TOTP enrolment with a code: 2FA on, recovery codes returned once", Request: ConfirmRequest{}, Response: RecoveryCodesResponse{},
-		Handler: func(c *fiber.Ctx) error {
-			var r ConfirmRequest
-			if err := body(c, &r); err != nil {
-				return err
-			}
-			if err := required(map[string]string{"code": r.Code}); err != nil {
-				return err
-			}
-			p, _ := PrincipalOf(c)
-			codes, err := s.ConfirmTOTP(c.UserContext(), current(c), Staff, p.UserID, r.Code)
-			if err != nil {
-				return problem(c, err)
-			}
-			c.Set(fiber.HeaderCacheControl, "no-store")
-			return c.JSON(RecoveryCodesResponse{RecoveryCodes: codes})
-		}})
+	for _, k := range []Kind{Staff, Portal} {
+		prefix := "/api/v1/auth/" + k.name
+		perm := PermAccount2FA
+		if k == Portal {
+			perm = PermPortalAccount
+		}
+		api.Handle(web.Route{Method: fiber.MethodPost, Path: prefix + "/2fa/enrol", Permission: perm, Tag: "identity",
+			Summary: "Start TOTP enrolment (" + k.name + "): the secret and its otpauth:// URI (for a QR code)", Response: EnrolResponse{},
+			Handler: func(c *fiber.Ctx) error {
+				p, _ := PrincipalOf(c)
+				e, err := s.EnrolTOTP(c.UserContext(), current(c), k, p.UserID)
+				if err != nil {
+					return problem(c, err)
+				}
+				c.Set(fiber.HeaderCacheControl, "no-store")
+				return c.JSON(EnrolResponse{Secret: e.Secret, OTPAuthURI: e.URI})
+			}})
+		api.Handle(web.Route{Method: fiber.MethodPost, Path: prefix + "/2fa/confirm", Permission: perm, Tag: "identity",
+			Summary: "Confirm TOTP enrolment (" + k.name + ") with a code: 2FA on, recovery codes returned once", Request: ConfirmRequest{}, Response: RecoveryCodesResponse{},
+			Handler: func(c *fiber.Ctx) error {
+				var r ConfirmRequest
+				if err := body(c, &r); err != nil {
+					return err
+				}
+				if err := required(map[string]string{"code": r.Code}); err != nil {
+					return err
+				}
+				p, _ := PrincipalOf(c)
+				codes, err := s.ConfirmTOTP(c.UserContext(), current(c), k, p.UserID, r.Code)
+				if err != nil {
+					return problem(c, err)
+				}
+				c.Set(fiber.HeaderCacheControl, "no-store")
+				return c.JSON(RecoveryCodesResponse{RecoveryCodes: codes})
+			}})
+	}
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/me", Permission: PermAccountRead, Tag: "identity",
 		Summary: "The signed-in staff user, with roles and permissions", Response: MeResponse{},
 		Handler: func(c *fiber.Ctx) error {

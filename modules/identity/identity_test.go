@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -382,4 +383,40 @@ func setupOn(t *testing.T, b *bundle) otherTenant {
 		t.Fatalf("other tenant's login: %d %s", r.status, r.body)
 	}
 	return otherTenant{app: o.app, admin: tr.AccessToken}
+}
+
+func TestTradersCanTurnOnTwoFactorAndThenNeedIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
+	staffTok, _ := b.login(t, "ada@harbour.example", goodPassword)
+	if _, err := b.svc.CreatePortalUser(context.Background(), b.ten, "trader@example.com", goodPassword, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.svc.CreatePortalUser(context.Background(), b.ten, "TRADER@example.com", goodPassword, nil); !errors.Is(err, identity.ErrEmailTaken) {
+		t.Fatalf("second login for the same email: %v", err)
+	}
+	login := func(code string) reply {
+		return do(t, b.app, "POST", "/api/v1/auth/portal/login", "", identity.LoginRequest{Email: "trader@example.com", Password: goodPassword, TOTPCode: code})
+	}
+	r := login("")
+	var tr identity.TokenResponse
+	r.decode(t, &tr)
+	if r := do(t, b.app, "POST", "/api/v1/auth/portal/2fa/enrol", staffTok.AccessToken, nil); r.status != 401 {
+		t.Fatalf("staff token on the portal's enrolment: %d %s", r.status, r.body)
+	}
+	r = do(t, b.app, "POST", "/api/v1/auth/portal/2fa/enrol", tr.AccessToken, nil)
+	var e identity.EnrolResponse
+	r.decode(t, &e)
+	code, _ := auth.TOTPCode(e.Secret, time.Now())
+	if r := do(t, b.app, "POST", "/api/v1/auth/portal/2fa/confirm", tr.AccessToken, identity.ConfirmRequest{Code: code}); r.status != 200 {
+		t.Fatalf("portal confirm: %d %s", r.status, r.body)
+	}
+	if r := login(""); r.status != 401 || r.problemType() != "/problems/second-factor-required" {
+		t.Fatalf("portal login without a code: %d %s", r.status, r.body)
+	}
+	next, _ := auth.TOTPCode(e.Secret, time.Now().Add(auth.TOTPPeriod))
+	if r := login(next); r.status != 200 {
+		t.Fatalf("portal login with a code: %d %s", r.status, r.body)
+	}
 }

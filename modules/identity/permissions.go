@@ -24,7 +24,11 @@ const (
 	PermSettingsManage  web.Permission = "settings.manage"
 )
 
-// AllPermissions lists every permission, in the order of the table in docs/identity.md.
+// PermPortalAccount is a trader's own account (2FA enrolment). Traders hold no roles: every "portal.*" permission is
+// granted to any valid portal token, and the owning module checks which objects are the trader's.
+const PermPortalAccount web.Permission = "portal.account"
+
+// AllPermissions lists every staff permission, in the order of the table in docs/identity.md.
 var AllPermissions = []web.Permission{
 	PermAccountRead, PermAccount2FA, PermStaffRead, PermStaffManage, PermClientsRead, PermClientsManage, PermKYCReview,
 	PermPaymentsRead, PermPaymentsApprove, PermTicketsManage, PermIBManage, PermAuditRead, PermSettingsManage,
