@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"runtime"
 
 	"github.com/gofiber/fiber/v2"
@@ -9,6 +12,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/operators"
 )
 
@@ -51,4 +55,19 @@ func (a *app) mountConsole(console *fiber.App, pages *web.Pages) (*web.API, erro
 	console.All(jobsRoot, guard...)
 	console.All(jobsRoot+"/*", guard...)
 	return api, nil
+}
+
+// demoOperatorEmail is the operator `brokerdesk dev` creates, with the demo staff's password.
+const demoOperatorEmail = "operator@demo.localhost"
+
+// ensureDemoOperator gives the dev deployment an operator to sign in to the console with.
+func (a *app) ensureDemoOperator(ctx context.Context) error {
+	ops, err := newOperators(a)
+	if err != nil {
+		return err
+	}
+	if _, err := ops.Create(ctx, demoOperatorEmail, "Demo Operator", identity.DemoPassword); err != nil && !errors.Is(err, operators.ErrEmailTaken) {
+		return fmt.Errorf("demo operator: %w", err)
+	}
+	return nil
 }

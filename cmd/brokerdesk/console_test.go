@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/operators"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -492,5 +493,20 @@ func TestConsolePageSessionRenewsFromTheRefreshCookieOnPageLoadsOnly(t *testing.
 	c.cookies["__Host-bd_console"] = &http.Cookie{Name: "__Host-bd_console", Value: old}
 	if r := c.do(http.MethodGet, "/tenants", "", nil, "text/html"); r.status != 303 {
 		t.Fatalf("expired session without refresh cookie: %d", r.status)
+	}
+}
+
+func TestDevDemoOperatorIsCreatedOnceAndCanSignIn(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	for range 2 { // every `brokerdesk dev` run ensures it
+		if err := a.ensureDemoOperator(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &consoleClient{t: t, base: base}
+	r := c.json(http.MethodPost, "/api/v1/console/login", operators.LoginRequest{Email: demoOperatorEmail, Password: identity.DemoPassword})
+	if r.status != 200 {
+		t.Fatalf("demo operator login: %d %s", r.status, r.body)
 	}
 }

@@ -99,6 +99,9 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := a.ensureDemoOperator(ctx); err != nil {
+		return err
+	}
 	sim, err := startSimulator(ctx, filepath.Join(*data, "simulator"))
 	if err != nil {
 		return err
@@ -213,14 +216,14 @@ BrokerDesk is running. Press Ctrl-C to stop; the next run reuses %s.
   Demo brokerage       http://demo.localhost:%[2]s/
   Its branding API     http://demo.localhost:%[2]s/api/v1/branding
   Readiness            http://demo.localhost:%[2]s/readyz
-  Operator console     http://console.localhost:%[2]s/healthz
+  Operator console     http://console.localhost:%[2]s/login  (%[8]s, password %[7]q; asynqmon at /jobs)
   Metrics              http://%[3]s/metrics
   Mailpit (all email)  %[4]s
   Logs                 %[5]s
 
 Demo staff of %[6]s, each with the password %[7]q (sign in: POST /api/v1/auth/staff/login; the owner's
 invitation is in Mailpit):
-`, data, port, a.cfg.InternalAddr, ep.MailpitURL, filepath.Join(data, "brokerdesk.log"), demo.DisplayName, identity.DemoPassword)
+`, data, port, a.cfg.InternalAddr, ep.MailpitURL, filepath.Join(data, "brokerdesk.log"), demo.DisplayName, identity.DemoPassword, demoOperatorEmail)
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	for _, m := range team {
 		roles := make([]string, len(m.Roles))
