@@ -420,3 +420,37 @@ func TestTradersCanTurnOnTwoFactorAndThenNeedIt(t *testing.T) {
 		t.Fatalf("portal login with a code: %d %s", r.status, r.body)
 	}
 }
+
+// Logs say what happened, never with what: no password, token, code or link appears in them, at debug level.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	email := "ada-" + b.ten.Slug + "@harbour.example"
+	b.addStaff(t, email, goodPassword, "admin")
+	tr, _ := b.login(t, email, goodPassword)
+	b.login(t, email, "Wrong-Password-123")
+	r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken})
+	var next identity.TokenResponse
+	r.decode(t, &next)
+	do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken}) // reuse
+	do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken[:len(tr.AccessToken)-2]+"xx", nil)                   // bad signature
+	secret, recovery := enrol(t, b, next.AccessToken)
+	code, _ := auth.TOTPCode(secret, time.Now().Add(auth.TOTPPeriod))
+	b.login(t, email, goodPassword, "totp", code)
+	do(t, b.app, "POST", "/api/v1/auth/staff/password-reset", "", identity.ResetRequest{Email: email})
+	token := linkToken(t, mailTo(t, email).Text, "/password-reset/")
+	do(t, b.app, "POST", "/api/v1/auth/staff/password-reset/confirm", "", identity.SetPasswordRequest{Token: token, Password: "Third-Harbour-Light-99"})
+
+	logs := b.logs.String()
+	if !strings.Contains(logs, "login refused") || !strings.Contains(logs, "refresh refused") {
+		t.Fatalf("the flows were not logged at all:\n%s", logs)
+	}
+	secrets := map[string]string{"password": goodPassword, "new password": "Third-Harbour-Light-99", "access token": tr.AccessToken[:40],
+		"refresh token": tr.RefreshToken, "next refresh token": next.RefreshToken, "TOTP secret": secret, "TOTP code": code,
+		"recovery code": recovery[0], "reset token": token}
+	for name, s := range secrets {
+		if strings.Contains(logs, s) {
+			t.Errorf("the logs hold the %s", name)
+		}
+	}
+}

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +43,25 @@ type bundle struct {
 	staff  *staff.Service
 	audit  *audit.Service
 	app    *fiber.App
+	logs   *lockedBuffer // everything the service and the HTTP layer logged, at debug level
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // testHasher is argon2id at its minimum cost: the tests exercise the flows, not the cost (BenchmarkLogin measures
@@ -74,9 +95,10 @@ func setupWith(tb testing.TB, params auth.Params) *bundle {
 		tb.Fatal(err)
 	}
 	url := func(t tenants.Tenant, path string) string { return "https://" + t.Slug + ".brokerdesk.test" + path }
-	b := &bundle{p: p, ten: p.NewTenant(tb, ""), keys: keys, hasher: testHasher(tb, params), audit: audit.NewService(p.Gate)}
-	b.staff = staff.NewService(p.Gate, b.audit, sender, url, nil)
-	b.svc, err = identity.NewService(p.Gate, b.audit, identity.Options{Keys: keys, Issuer: issuer, Hasher: b.hasher, Mailer: sender, TenantURL: url})
+	b := &bundle{p: p, ten: p.NewTenant(tb, ""), keys: keys, hasher: testHasher(tb, params), audit: audit.NewService(p.Gate), logs: &lockedBuffer{}}
+	log := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	b.staff = staff.NewService(p.Gate, b.audit, sender, url, log)
+	b.svc, err = identity.NewService(p.Gate, b.audit, identity.Options{Keys: keys, Issuer: issuer, Hasher: b.hasher, Mailer: sender, TenantURL: url, Log: log})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -86,7 +108,7 @@ func setupWith(tb testing.TB, params auth.Params) *bundle {
 
 // appFor serves ten (as the host middleware would have resolved it) with this bundle's services.
 func (b *bundle) appFor(ten tenants.Tenant) *fiber.App {
-	app := web.New(web.Options{})
+	app := web.New(web.Options{Log: slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	app.Use(func(c *fiber.Ctx) error {
 		c.SetUserContext(tenants.WithTenant(c.UserContext(), ten))
 		return c.Next()
