@@ -40,7 +40,7 @@ func newIdemBundle(t *testing.T) *idemBundle {
 		return c.Next()
 	})
 	api := web.NewAPI(b.app, nil)
-	api.SetIdempotency(tenants.NewIdempotencyStore(p.Gate), nil)
+	api.SetIdempotency(tenants.NewIdempotencyStore(p.Gate), nil, nil)
 	api.Handle(web.Route{Method: "POST", Path: "/api/v1/payouts", Permission: web.Public, Summary: "test payout",
 		Idempotent: true, Status: 201, Handler: func(c *fiber.Ctx) error {
 			n := b.runs.Add(1)

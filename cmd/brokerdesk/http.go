@@ -60,7 +60,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	tenantApp.Use(audit.OriginMiddleware())            // audit rows written while serving a request carry its IP, agent, id
 	api := web.NewAPI(tenantApp, a.identity.Authorize) // every non-public route: a valid token holding its permission
 	// Route.Idempotent: first responses are kept and replayed in the tenant's schema.
-	api.SetIdempotency(tenants.NewIdempotencyStore(a.gate), idempotencyPrincipal)
+	api.SetIdempotency(tenants.NewIdempotencyStore(a.gate), idempotencyPrincipal, a.log)
 	web.ServeOpenAPI(api, "BrokerDesk tenant API", version)
 	branding.Routes(api, tenantApp, a.branding, pages)
 	identity.Routes(api, a.identity)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"log/slog"
 	"reflect"
 	"regexp"
 	"sort"
@@ -42,6 +43,7 @@ type API struct {
 	authorize func(Permission) fiber.Handler
 	idem      IdempotencyStore
 	principal func(*fiber.Ctx) string
+	idemLog   *slog.Logger
 	routes    []Route
 	errs      []error
 }
@@ -52,14 +54,17 @@ func NewAPI(router fiber.Router, authorize func(Permission) fiber.Handler) *API 
 	return &API{router: router, authorize: authorize}
 }
 
-// SetIdempotency gives the table the store of Idempotent routes' responses and the principal keys are filed
-// under (nil: CredentialPrincipal). Call it before registering an Idempotent route: one registered without a
-// store is a defect reported by Err.
-func (a *API) SetIdempotency(store IdempotencyStore, principal func(*fiber.Ctx) string) {
+// SetIdempotency gives the table the store of Idempotent routes' responses, the principal keys are filed
+// under (nil: CredentialPrincipal) and where to log a response that could not be stored (nil: nowhere). Call it
+// before registering an Idempotent route: one registered without a store is a defect reported by Err.
+func (a *API) SetIdempotency(store IdempotencyStore, principal func(*fiber.Ctx) string, log *slog.Logger) {
 	if principal == nil {
 		principal = CredentialPrincipal
 	}
-	a.idem, a.principal = store, principal
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a.idem, a.principal, a.idemLog = store, principal, log
 }
 
 // Handle registers one route. A route without a permission, summary or handler is a defect: it is recorded and
@@ -82,7 +87,7 @@ func (a *API) Handle(r Route) {
 	handlers := []fiber.Handler{r.Handler}
 	if r.Idempotent {
 		// After authorisation: a caller without the permission learns nothing about keys.
-		handlers = append([]fiber.Handler{idempotent(a.idem, a.principal)}, handlers...)
+		handlers = append([]fiber.Handler{idempotent(a.idem, a.principal, a.idemLog)}, handlers...)
 	}
 	if r.Permission != Public {
 		handlers = append([]fiber.Handler{a.authorize(r.Permission)}, handlers...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"log/slog"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -62,7 +63,7 @@ const maxIdempotencyKeyLen = 255
 //
 // Only completed requests are stored: when the handler fails (an error, or a 5xx) the key is released, so a
 // retry runs again. Errors do not commit effects here, and storing a transient failure would make it permanent.
-func idempotent(store IdempotencyStore, principal func(*fiber.Ctx) string) fiber.Handler {
+func idempotent(store IdempotencyStore, principal func(*fiber.Ctx) string, log *slog.Logger) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		key := c.Get(HeaderIdempotencyKey)
 		switch {
@@ -110,7 +111,13 @@ func idempotent(store IdempotencyStore, principal func(*fiber.Ctx) string) fiber
 				r.Header[name] = v
 			}
 		}
-		return store.Finish(ctx, k, r)
+		if err := store.Finish(ctx, k, r); err != nil {
+			// The operation happened: the client gets its response. The key stays claimed, so a retry gets 409
+			// until the claim lapses (tenants.IdempotencyLock) and then runs again; the domain's own idempotency
+			// (ledger keys) has to catch that rare second run.
+			log.ErrorContext(ctx, "idempotent response not stored", "err", err, "path", c.Path())
+		}
+		return nil
 	}
 }
 
