@@ -28,7 +28,7 @@ func newOperators(a *app) (*operators.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return operators.NewService(a.clusters.Platform(), operators.Options{Keys: a.cfg.JWTKeys, Hasher: hasher, Issuer: a.issuer()})
+	return operators.NewService(a.clusters.Platform(), operators.Options{Keys: a.cfg.JWTKeys, Hasher: hasher, Issuer: a.issuer(), Log: a.log})
 }
 
 // mountConsole puts the operator console on its app: the console API (its own route table, Bearer console

@@ -368,6 +368,13 @@ func TestConsolePagesLoginCSRFSuspendAndJobs(t *testing.T) {
 	if r.status != 200 || !strings.Contains(strings.ToLower(r.body), "asynq") || !strings.Contains(r.body, "/jobs") {
 		t.Fatalf("/jobs: %d %.300s", r.status, r.body)
 	}
+	script := regexp.MustCompile(`src="(/jobs/static/js/[^"]+\.js)"`).FindStringSubmatch(r.body)
+	if script == nil {
+		t.Fatalf("the jobs UI links no script under /jobs/static: %.500s", r.body)
+	}
+	if r := c.do(http.MethodGet, script[1], "", nil, "*/*"); r.status != 200 || !strings.Contains(r.header.Get("Content-Type"), "javascript") {
+		t.Fatalf("jobs UI script %s: %d %s", script[1], r.status, r.header.Get("Content-Type"))
+	}
 	r = c.do(http.MethodGet, "/jobs/api/queues", "", nil, "application/json")
 	if r.status != 200 || !strings.HasPrefix(strings.TrimSpace(r.body), "{") {
 		t.Fatalf("/jobs/api/queues: %d %.300s", r.status, r.body)

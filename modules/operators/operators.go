@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -73,6 +74,7 @@ type Options struct {
 	Issuer  string // iss of console tokens, the same as the tenants' ("https://<base domain>")
 	Lockout auth.LockoutPolicy
 	Now     func() time.Time // nil: time.Now
+	Log     *slog.Logger     // security events (refusals, lockouts, recovery codes, refresh reuse); nil: none
 }
 
 // Service manages operators. All its SQL names the platform schema.
@@ -94,6 +96,9 @@ func NewService(platform *pgxpool.Pool, o Options) (*Service, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{db: platform, o: o}, nil
 }
@@ -166,6 +171,8 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 	var sess Session
 	var rehash bool
 	var refused error // a refusal that still commits (a recorded failure)
+	var who uuid.UUID
+	var usedRecovery bool
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var (
 			op         Operator
@@ -190,6 +197,7 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 			return err
 		}
 		st.WindowStart, st.LockedUntil, st.LastFailure = deref(ws), deref(lu), deref(lf)
+		who = op.ID
 		if wait := s.o.Lockout.RetryAfter(st, now); wait > 0 {
 			return &LockedError{RetryAfter: wait}
 		}
@@ -210,7 +218,9 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 			step, terr := auth.VerifyTOTP(*totpSecret, code, now, lastStep)
 			if terr == nil {
 				lastStep = step
-			} else if !s.useRecoveryCode(ctx, tx, op.ID, code) {
+			} else if s.useRecoveryCode(ctx, tx, op.ID, code) {
+				usedRecovery = true
+			} else {
 				refused = ErrBadCredentials
 				return s.failed(ctx, tx, op.ID, st, now)
 			}
@@ -224,12 +234,23 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 		sess, err = s.startSession(ctx, tx, op, now)
 		return err
 	})
+	var locked *LockedError
+	switch {
+	case errors.As(err, &locked):
+		s.o.Log.Warn("operator login refused: account locked", "operator_id", who, "retry_after", locked.RetryAfter)
+	case errors.Is(err, ErrBadCredentials) || refused != nil:
+		s.o.Log.Warn("operator login refused: wrong credentials", "operator_id", who, "known_operator", who != uuid.Nil)
+	}
 	if err != nil {
 		return Session{}, err
 	}
 	if refused != nil {
 		return Session{}, refused
 	}
+	if usedRecovery {
+		s.o.Log.Warn("operator signed in with a recovery code", "operator_id", who)
+	}
+	s.o.Log.Info("operator signed in", "operator_id", who, "family", sess.FamilyID)
 	if rehash {
 		if h, err := s.o.Hasher.Hash(ctx, c.Password); err == nil {
 			_, _ = s.db.Exec(ctx, `UPDATE platform.operators SET password_hash = $2 WHERE id = $1`, sess.Operator.ID, h)
@@ -384,6 +405,9 @@ func (s *Service) Refresh(ctx context.Context, token string) (Session, error) {
 		return Session{}, err
 	}
 	if reason != nil {
+		if errors.Is(reason, auth.ErrRefreshReused) {
+			s.o.Log.Warn("operator refresh token reused: session revoked", "reason", reason)
+		}
 		return Session{}, fmt.Errorf("%w: %w", ErrInvalidRefresh, reason)
 	}
 	return sess, nil

@@ -1,8 +1,11 @@
 package operators_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,7 +39,21 @@ type bundle struct {
 	keys  *auth.KeyRing
 	clock *clock
 	p     *tenanttest.Platform
+	logs  *syncBuffer
 }
+
+// syncBuffer collects the service's log lines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
 func setup(t *testing.T) bundle {
 	t.Helper()
@@ -55,11 +72,13 @@ func setup(t *testing.T) bundle {
 		t.Fatal(err)
 	}
 	c := &clock{t: time.Now()}
-	svc, err := operators.NewService(p.Clusters.Platform(), operators.Options{Keys: ring, Hasher: h, Issuer: "https://brokerdesk.test", Now: c.Now})
+	logs := &syncBuffer{}
+	svc, err := operators.NewService(p.Clusters.Platform(), operators.Options{Keys: ring, Hasher: h, Issuer: "https://brokerdesk.test", Now: c.Now,
+		Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bundle{svc: svc, keys: ring, clock: c, p: p}
+	return bundle{svc: svc, keys: ring, clock: c, p: p, logs: logs}
 }
 
 func (b bundle) create(t *testing.T, email string) operators.Operator {
@@ -162,6 +181,9 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 	if _, err := b.svc.Refresh(ctx, "not-a-token"); !errors.Is(err, auth.ErrRefreshUnknown) {
 		t.Fatalf("unknown token: %v", err)
 	}
+	if logs := b.logs.String(); !strings.Contains(logs, "refresh token reused") || strings.Contains(logs, first.RefreshToken) {
+		t.Fatalf("reuse not logged, or the token was: %s", logs)
+	}
 }
 
 func TestLogoutRevokesTheSession(t *testing.T) {
@@ -202,6 +224,9 @@ func TestFiveFailuresLockTheAccountWithoutCheckingThePassword(t *testing.T) {
 	var locked *operators.LockedError
 	if !errors.As(err, &locked) || locked.RetryAfter <= 0 || locked.RetryAfter > time.Minute {
 		t.Fatalf("right password while locked: %v", err)
+	}
+	if logs := b.logs.String(); !strings.Contains(logs, "account locked") || strings.Contains(logs, password) || strings.Contains(logs, "wrong password") {
+		t.Fatalf("lockout not logged, or a password was: %s", logs)
 	}
 	b.clock.Add(time.Minute + time.Second)
 	if _, err := b.svc.Login(ctx, operators.Credentials{Email: "ops@brokerdesk.test", Password: password}); err != nil {
