@@ -53,6 +53,9 @@ locals {
       BD_WORKER_CONCURRENCY  = tostring(var.worker_concurrency)
       BD_MIGRATE_CONCURRENCY = tostring(var.migrate_concurrency)
       BD_SHUTDOWN_TIMEOUT    = "${var.shutdown_timeout_seconds}s"
+      # The ALB's nodes live in the public subnets: only their X-Forwarded-For names the client (rate limits per
+      # address and the audit trail's IP depend on it; without it every request would come from the ALB).
+      BD_TRUSTED_PROXIES = join(",", aws_subnet.public[*].cidr_block)
       # Container storage is ephemeral: a `tenants delete` export written here is lost when the task stops,
       # so that command is not run as an ECS task for now (docs/deployment.md, Known gaps).
       BD_EXPORT_DIR = "/tmp/exports"
