@@ -18,7 +18,7 @@ import (
 // BenchmarkLogin is one staff login through the HTTP API with the production argon2id parameters: the password
 // hash dominates, by design (docs/security.md).
 func BenchmarkLogin(b *testing.B) {
-	w := setupWith(b, auth.DefaultParams())
+	w := setupWith(b, auth.DefaultParams(), nil)
 	w.addStaff(b, "ada@harbour.example", goodPassword, "admin")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -65,10 +65,16 @@ func (s *Service) authenticate(c *fiber.Ctx, k Kind) error {
 	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 		return unauthorized(c, "Send an access token: Authorization: Bearer <token>.")
 	}
-	claims, err := s.o.Keys.Verify(strings.TrimSpace(tok), auth.Expectation{Audience: k.aud, Issuer: s.o.Issuer, TenantID: t.ID.String()})
-	if err != nil {
-		s.o.Log.DebugContext(c.UserContext(), "access token refused", "reason", err.Error()) // the reason, never the token
-		return unauthorized(c, "The access token is invalid, expired or not for this address.")
+	tok = strings.TrimSpace(tok)
+	want := auth.Expectation{Audience: k.aud, Issuer: s.o.Issuer, TenantID: t.ID.String()}
+	claims, ok := s.verified.get(tok, want, s.o.Now())
+	if !ok {
+		var err error
+		if claims, err = s.o.Keys.Verify(tok, want); err != nil {
+			s.o.Log.DebugContext(c.UserContext(), "access token refused", "reason", err.Error()) // the reason, never the token
+			return unauthorized(c, "The access token is invalid, expired or not for this address.")
+		}
+		s.verified.put(tok, want, claims)
 	}
 	id, err := uuid.Parse(claims.Subject)
 	if err != nil {

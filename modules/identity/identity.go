@@ -104,9 +104,10 @@ type Options struct {
 
 // Service signs users in and out of any tenant, always through the tenant gate.
 type Service struct {
-	gate  *tenants.Gate
-	audit *audit.Service
-	o     Options
+	gate     *tenants.Gate
+	audit    *audit.Service
+	o        Options
+	verified verifiedTokens
 }
 
 // NewService returns the identity service.

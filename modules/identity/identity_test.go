@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -452,5 +453,32 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		if strings.Contains(logs, s) {
 			t.Errorf("the logs hold the %s", name)
 		}
+	}
+}
+
+// An access token is remembered once verified (verified.go), but only until it expires.
+func TestARememberedAccessTokenStillExpires(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	b := setupWith(t, cheap, clock)
+	b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
+	tr, _ := b.login(t, "ada@harbour.example", goodPassword)
+	for i := 0; i < 2; i++ {
+		if r := do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken, nil); r.status != 200 {
+			t.Fatalf("fresh token, request %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	// One verified for this tenant is not thereby known to another one's host.
+	other := b.p.NewTenant(t, "")
+	if r := do(t, b.appFor(other), "GET", "/api/v1/staff", tr.AccessToken, nil); r.status != 401 {
+		t.Fatalf("token on another tenant's host: %d %s", r.status, r.body)
+	}
+	mu.Lock()
+	now = now.Add(identity.AccessTTL + auth.Leeway + time.Second)
+	mu.Unlock()
+	if r := do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken, nil); r.status != 401 {
+		t.Fatalf("expired token: %d %s", r.status, r.body)
 	}
 }

@@ -77,9 +77,11 @@ func testHasher(tb testing.TB, p auth.Params) *auth.Hasher {
 
 var cheap = auth.Params{Memory: 8 << 10, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-func setup(tb testing.TB) *bundle { return setupWith(tb, cheap) }
+func setup(tb testing.TB) *bundle { return setupWith(tb, cheap, nil) }
 
-func setupWith(tb testing.TB, params auth.Params) *bundle {
+// setupWith is setup with other hashing parameters and, when clock is not nil, a clock shared by the service and the
+// key ring.
+func setupWith(tb testing.TB, params auth.Params, clock func() time.Time) *bundle {
 	tb.Helper()
 	p := tenanttest.Shared(tb)
 	key, err := auth.GenerateKey("k1")
@@ -90,6 +92,9 @@ func setupWith(tb testing.TB, params auth.Params) *bundle {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	if clock != nil {
+		keys = keys.WithClock(clock)
+	}
 	sender, err := mail.NewSender(os.Getenv("BD_SMTP_ADDR"), "BrokerDesk <no-reply@brokerdesk.test>", "", "")
 	if err != nil {
 		tb.Fatal(err)
@@ -98,7 +103,7 @@ func setupWith(tb testing.TB, params auth.Params) *bundle {
 	b := &bundle{p: p, ten: p.NewTenant(tb, ""), keys: keys, hasher: testHasher(tb, params), audit: audit.NewService(p.Gate), logs: &lockedBuffer{}}
 	log := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b.staff = staff.NewService(p.Gate, b.audit, sender, url, log)
-	b.svc, err = identity.NewService(p.Gate, b.audit, identity.Options{Keys: keys, Issuer: issuer, Hasher: b.hasher, Mailer: sender, TenantURL: url, Log: log})
+	b.svc, err = identity.NewService(p.Gate, b.audit, identity.Options{Keys: keys, Issuer: issuer, Hasher: b.hasher, Mailer: sender, TenantURL: url, Log: log, Now: clock})
 	if err != nil {
 		tb.Fatal(err)
 	}
