@@ -135,7 +135,7 @@ return out
 // RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds until the budget is full again) of the
 // tighter budget, and RateLimit-Policy naming both.
 //
-// When Redis cannot be reached the request is let through and the failure logged: an outage of the limiter's
+// When Redis cannot be reached within half a second the request is let through and the failure logged: an outage of the limiter's
 // store should not become an outage of the API.
 func RateLimit(o RateLimitOptions) fiber.Handler {
 	if o.Prefix == "" {
@@ -174,7 +174,10 @@ func RateLimit(o RateLimitOptions) fiber.Handler {
 		if len(keys) == 0 {
 			return c.Next()
 		}
-		d, err := o.decide(c.UserContext(), keys, rates)
+		// A slow Redis must not slow every request down: past the deadline the request goes through.
+		ctx, cancel := context.WithTimeout(c.UserContext(), 500*time.Millisecond)
+		d, err := o.decide(ctx, keys, rates)
+		cancel()
 		if err != nil {
 			o.Log.WarnContext(c.UserContext(), "rate limiter unavailable; request let through", "err", err)
 			return c.Next()
