@@ -143,13 +143,14 @@ func (r *Registry) move(ctx context.Context, id uuid.UUID, to Status, reason, ac
 	if !CanMove(t.Status, to) {
 		return t, fmt.Errorf("%w: %s is %s and cannot become %s", ErrBadTransition, t.Slug, t.Status, to)
 	}
+	from := t.Status
 	t, err = scanTenant(tx.QueryRow(ctx, `UPDATE platform.tenants SET status = $2, status_reason = $3, updated_at = now()
 		WHERE id = $1 RETURNING `+tenantColumns, id, string(to), reason))
 	if err != nil {
 		return Tenant{}, err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO platform.tenant_events (tenant_id, from_status, to_status, reason, actor)
-		VALUES ($1, $2, $3, $4, $5)`, id, string(t.Status), string(to), reason, actor); err != nil {
+		VALUES ($1, $2, $3, $4, $5)`, id, string(from), string(to), reason, actor); err != nil {
 		return Tenant{}, err
 	}
 	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, changedChannel, id.String()); err != nil {

@@ -406,12 +406,12 @@ func assertStatus(t *testing.T, a *app, slug string, want tenants.Status, actor 
 	if actor == "" {
 		return
 	}
-	var got, to string
-	if err := a.clusters.Platform().QueryRow(ctx, `SELECT actor, to_status FROM platform.tenant_events WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1`, ten.ID).Scan(&got, &to); err != nil {
+	var got, from, to string
+	if err := a.clusters.Platform().QueryRow(ctx, `SELECT actor, from_status, to_status FROM platform.tenant_events WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1`, ten.ID).Scan(&got, &from, &to); err != nil {
 		t.Fatal(err)
 	}
-	if got != actor || to != string(want) {
-		t.Fatalf("last event of %s: %s by %q, want %s by %q", slug, to, got, want, actor)
+	if got != actor || to != string(want) || from == to {
+		t.Fatalf("last event of %s: %s -> %s by %q, want -> %s by %q", slug, from, to, got, want, actor)
 	}
 }
 
