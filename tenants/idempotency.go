@@ -133,16 +133,26 @@ func (s *IdempotencyStore) Release(ctx context.Context, k web.IdempotencyKey) er
 	})
 }
 
-// Prune deletes t's expired keys and returns how many.
+// Prune deletes t's expired keys and returns how many, idempotencyPruneChunk rows per transaction so a large
+// backlog never holds one long transaction.
 func (s *IdempotencyStore) Prune(ctx context.Context, t Tenant) (int64, error) {
-	var n int64
-	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= now()`)
-		n = tag.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("prune idempotency keys of %s: %w", t.Slug, err)
+	var total int64
+	for {
+		var n int64
+		err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE (principal, key) IN (
+				SELECT principal, key FROM idempotency_keys WHERE expires_at <= now() LIMIT $1)`, idempotencyPruneChunk)
+			n = tag.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("prune idempotency keys of %s: %w", t.Slug, err)
+		}
+		total += n
+		if n < idempotencyPruneChunk {
+			return total, nil
+		}
 	}
-	return n, nil
 }
+
+const idempotencyPruneChunk = 5000
