@@ -87,7 +87,7 @@ func runDev(ctx context.Context, args []string) error {
 	defer logFile.Close()
 	log := logging.New(logFile, cfg.LogLevel)
 
-	a, err := openApp(ctx, cfg, log, wiring{extraSeeders: []tenants.Seeder{staff.DemoSeeder{}, identity.DemoSeeder{}, clients.DemoSeeder{}}})
+	a, err := openApp(ctx, cfg, log, wiring{extraSeeders: devSeeders()})
 	if err != nil {
 		return err
 	}
@@ -136,6 +136,11 @@ func runDev(ctx context.Context, args []string) error {
 			return errors.New("HTTP server did not stop in time")
 		}
 	}
+}
+
+// devSeeders fill the demo brokerage: staff (one per role), their passwords (identity.DemoPassword), clients.
+func devSeeders() []tenants.Seeder {
+	return []tenants.Seeder{staff.DemoSeeder{}, identity.DemoSeeder{}, clients.DemoSeeder{}}
 }
 
 // devJWTKeys returns the access-token key of `make run`: generated on the first run and kept in data/jwt-keys (0600,

@@ -248,12 +248,17 @@ func TestCrossTenantMatrixFromTheRouteTable(t *testing.T) {
 	}
 }
 
-// The demo brokerage has one login per role (password identity.DemoPassword), and each role sees the staff list
-// exactly when its permissions say so.
+// The demo brokerage has one login per role (password identity.DemoPassword, printed by `make run`), and each role
+// sees the staff list exactly when its permissions say so.
 func TestEveryDemoRoleSignsInAndSeesWhatItsPermissionsAllow(t *testing.T) {
 	t.Parallel()
 	a, base, _ := startServer(t)
-	ten, _ := demoTenant(t, a)
+	// Provisioned as `make run` provisions the demo: with devSeeders (production hashing cost, once per role).
+	prov := tenants.NewProvisioner(a.registry, a.clusters, a.gate, tenants.ProvisionerOptions{Seeders: devSeeders()})
+	ten, err := prov.Create(context.Background(), tenants.Request{Slug: "d" + tenanttest.RandomLabel(10), DisplayName: "Demo FX", AdminEmail: "owner@demo.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, role := range staff.Roles {
 		tok := staffLogin(t, base, ten, string(role))
 		want := 403
