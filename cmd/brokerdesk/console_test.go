@@ -517,3 +517,48 @@ func TestDevDemoOperatorIsCreatedOnceAndCanSignIn(t *testing.T) {
 		t.Fatalf("demo operator login: %d %s", r.status, r.body)
 	}
 }
+
+func TestConsolePagesEnrolTwoFactorThenSignInWithCodeAndOut(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	createOperator(t, a, "ops@brokerdesk.test")
+	c := &consoleClient{t: t, base: base}
+	pageLogin(t, c)
+
+	r := c.do(http.MethodGet, "/2fa", "", nil, "text/html")
+	if r.status != 200 || !strings.Contains(r.body, "Two-factor sign-in is off") {
+		t.Fatalf("2fa page: %d %.400s", r.status, r.body)
+	}
+	csrf := csrfOf(t, r.body)
+	if r := c.form("/2fa/enrol", url.Values{}); r.status != 403 {
+		t.Fatalf("enrol without csrf: %d", r.status)
+	}
+	r = c.form("/2fa/enrol", url.Values{"csrf": {csrf}})
+	secret := regexp.MustCompile(`<p><code>([A-Z2-7]{32})</code></p>`).FindStringSubmatch(r.body)
+	if r.status != 200 || secret == nil || !strings.Contains(r.body, "otpauth://totp/") {
+		t.Fatalf("enrol: %d %.600s", r.status, r.body)
+	}
+	code, _ := auth.TOTPCode(secret[1], time.Now())
+	r = c.form("/2fa/confirm", url.Values{"csrf": {csrf}, "code": {code}})
+	recovery := regexp.MustCompile(`<li><code>([0-9a-z-]{19})</code></li>`).FindAllStringSubmatch(r.body, -1)
+	if r.status != 200 || len(recovery) != auth.RecoveryCodeCount {
+		t.Fatalf("confirm: %d, %d recovery codes: %.600s", r.status, len(recovery), r.body)
+	}
+	if r := c.form("/logout", url.Values{"csrf": {csrf}}); r.status != 303 {
+		t.Fatalf("logout: %d", r.status)
+	}
+
+	r = c.do(http.MethodGet, "/login", "", nil, "text/html")
+	creds := url.Values{"email": {"ops@brokerdesk.test"}, "password": {operatorPasswrd}, "csrf": {csrfOf(t, r.body)}}
+	r = c.form("/login", creds)
+	if r.status != 401 || !strings.Contains(r.body, "Enter the one-time code") {
+		t.Fatalf("login without the code: %d %.400s", r.status, r.body)
+	}
+	creds.Set("code", recovery[0][1])
+	if r := c.form("/login", creds); r.status != 303 {
+		t.Fatalf("login with a recovery code: %d %.400s", r.status, r.body)
+	}
+	if r := c.do(http.MethodGet, "/2fa", "", nil, "text/html"); r.status != 200 || !strings.Contains(r.body, "Two-factor sign-in is on") {
+		t.Fatalf("2fa page after enrolment: %d %.400s", r.status, r.body)
+	}
+}
