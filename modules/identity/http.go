@@ -13,6 +13,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -172,6 +173,9 @@ type (
 	SetPasswordRequest struct {
 		Token    string `json:"token"`
 		Password string `json:"password"`
+	}
+	TwoFactorRequirement struct {
+		Required bool `json:"required"`
 	}
 	MeResponse struct {
 		ID          string   `json:"id"`
@@ -358,6 +362,20 @@ func Routes(api *web.API, s *Service) {
 				return c.JSON(RecoveryCodesResponse{RecoveryCodes: codes})
 			}})
 	}
+	api.Handle(web.Route{Method: fiber.MethodPut, Path: "/api/v1/settings/require-staff-2fa", Permission: PermSettingsManage, Tag: "identity",
+		Summary: "Require (or stop requiring) two-factor authentication of every staff user at login",
+		Request: TwoFactorRequirement{}, Response: TwoFactorRequirement{},
+		Handler: func(c *fiber.Ctx) error {
+			var r TwoFactorRequirement
+			if err := body(c, &r); err != nil {
+				return err
+			}
+			p, _ := PrincipalOf(c)
+			if err := s.SetRequireStaff2FA(c.UserContext(), current(c), audit.Actor{Kind: audit.ActorStaff, ID: p.UserID.String()}, r.Required); err != nil {
+				return err
+			}
+			return c.JSON(r)
+		}})
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/me", Permission: PermAccountRead, Tag: "identity",
 		Summary: "The signed-in staff user, with roles and permissions", Response: MeResponse{},
 		Handler: func(c *fiber.Ctx) error {

@@ -11,7 +11,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
-	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 )
@@ -142,9 +141,16 @@ func TestTwoFactorIsRequiredOnceEnrolledAndCodesWorkOnce(t *testing.T) {
 func TestRequiredTwoFactorGivesOnlyAnEnrolmentToken(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	admin := b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
-	if err := b.svc.SetRequireStaff2FA(context.Background(), b.ten, audit.Actor{Kind: audit.ActorStaff, ID: admin.String()}, true); err != nil {
-		t.Fatal(err)
+	b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
+	b.addStaff(t, "bob@harbour.example", goodPassword, "admin")
+	b.addStaff(t, "sara@harbour.example", goodPassword, "sales")
+	bob, _ := b.login(t, "bob@harbour.example", goodPassword)
+	sara, _ := b.login(t, "sara@harbour.example", goodPassword)
+	if r := do(t, b.app, "PUT", "/api/v1/settings/require-staff-2fa", sara.AccessToken, identity.TwoFactorRequirement{Required: true}); r.status != 403 {
+		t.Fatalf("sales changing the requirement: %d %s", r.status, r.body)
+	}
+	if r := do(t, b.app, "PUT", "/api/v1/settings/require-staff-2fa", bob.AccessToken, identity.TwoFactorRequirement{Required: true}); r.status != 200 {
+		t.Fatalf("admin requiring 2FA: %d %s", r.status, r.body)
 	}
 	tr, r := b.login(t, "ada@harbour.example", goodPassword)
 	if r.status != 200 || !tr.EnrolmentRequired || tr.RefreshToken != "" {
