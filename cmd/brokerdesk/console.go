@@ -39,6 +39,7 @@ func (a *app) mountConsole(console *fiber.App, pages *web.Pages) (*web.API, erro
 		return nil, err
 	}
 	ten := operators.NewTenants(ops, a.registry, a.provisioner)
+	console.Use(operators.SecurityHeaders(jobsRoot + "/static/"))
 	api := web.NewAPI(console, ops.Authorize)
 	web.ServeOpenAPI(api, "BrokerDesk operator console API", version)
 	operators.Routes(api, ops, ten)

@@ -529,6 +529,9 @@ func TestConsolePagesEnrolTwoFactorThenSignInWithCodeAndOut(t *testing.T) {
 	if r.status != 200 || !strings.Contains(r.body, "Two-factor sign-in is off") {
 		t.Fatalf("2fa page: %d %.400s", r.status, r.body)
 	}
+	if r.header.Get("X-Frame-Options") != "DENY" || r.header.Get("Content-Security-Policy") != "frame-ancestors 'none'" || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("console page headers: %v", r.header)
+	}
 	csrf := csrfOf(t, r.body)
 	if r := c.form("/2fa/enrol", url.Values{}); r.status != 403 {
 		t.Fatalf("enrol without csrf: %d", r.status)
