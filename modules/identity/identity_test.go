@@ -488,3 +488,40 @@ func TestARememberedAccessTokenStillExpires(t *testing.T) {
 		t.Fatalf("expired token: %d %s", r.status, r.body)
 	}
 }
+
+// Two refreshes of one token at once: one wins, the other is reuse, and the family (with the winner's successor)
+// is revoked, as docs/security.md says clients must expect.
+func TestConcurrentRefreshesOfOneTokenRevokeTheFamily(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
+	tr, _ := b.login(t, "ada@harbour.example", goodPassword)
+	results := make([]reply, 2)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken})
+		}()
+	}
+	wg.Wait()
+	var won *identity.TokenResponse
+	for _, r := range results {
+		if r.status == 200 {
+			if won != nil {
+				t.Fatal("both concurrent refreshes succeeded")
+			}
+			won = &identity.TokenResponse{}
+			r.decode(t, won)
+		} else if r.status != 401 {
+			t.Fatalf("concurrent refresh: %d %s", r.status, r.body)
+		}
+	}
+	if won == nil {
+		t.Fatal("neither concurrent refresh succeeded")
+	}
+	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: won.RefreshToken}); r.status != 401 {
+		t.Fatalf("the winner's successor after the reuse: %d %s", r.status, r.body)
+	}
+}
