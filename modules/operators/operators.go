@@ -165,81 +165,116 @@ type Credentials struct {
 	Code     string
 }
 
+// loginRow is what a login reads of an operator.
+type loginRow struct {
+	op         Operator
+	hash       string
+	totpSecret *string
+	lastStep   int64
+	state      auth.LoginState
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func (s *Service) loadLogin(ctx context.Context, q querier, email string, lock bool) (loginRow, error) {
+	var r loginRow
+	var ws, lu, lf *time.Time
+	sql := `SELECT id, email, name, roles, status, password_hash, totp_secret, totp_last_step,
+			failures, window_start, lockouts, locked_until, last_failure, created_at
+		FROM platform.operators WHERE email = $1`
+	if lock {
+		sql += ` FOR UPDATE`
+	}
+	err := q.QueryRow(ctx, sql, email).Scan(&r.op.ID, &r.op.Email, &r.op.Name, &r.op.Roles, &r.op.Status, &r.hash,
+		&r.totpSecret, &r.lastStep, &r.state.Failures, &ws, &r.state.Lockouts, &lu, &lf, &r.op.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	r.state.WindowStart, r.state.LockedUntil, r.state.LastFailure = deref(ws), deref(lu), deref(lf)
+	r.op.TOTPEnabled = r.totpSecret != nil
+	return r, err
+}
+
 // Login checks credentials under the lockout rule and starts a session (a new refresh family).
+//
+// The password check (the slow part: ~100 ms and 64 MiB) runs before any transaction, so waiting logins hold
+// neither a row lock nor a database connection; the decision is then made and recorded under the row lock on
+// fresh state, so concurrent attempts cannot escape the failure count or reuse a TOTP step.
 func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 	now := s.o.Now()
-	var sess Session
-	var rehash bool
-	var refused error // a refusal that still commits (a recorded failure)
-	var who uuid.UUID
-	var usedRecovery bool
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		var (
-			op         Operator
-			hash       string
-			totpSecret *string
-			lastStep   int64
-			st         auth.LoginState
-			ws, lu, lf *time.Time
-		)
-		err := tx.QueryRow(ctx, `SELECT id, email, name, roles, status, password_hash, totp_secret, totp_last_step,
-				failures, window_start, lockouts, locked_until, last_failure, created_at
-			FROM platform.operators WHERE email = $1 FOR UPDATE`, NormalizeEmail(c.Email)).
-			Scan(&op.ID, &op.Email, &op.Name, &op.Roles, &op.Status, &hash, &totpSecret, &lastStep,
-				&st.Failures, &ws, &st.Lockouts, &lu, &lf, &op.CreatedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			if err := s.o.Hasher.VerifyAbsent(ctx, c.Password); err != nil && ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return ErrBadCredentials
+	email := NormalizeEmail(c.Email)
+	row, err := s.loadLogin(ctx, s.db, email, false)
+	if errors.Is(err, ErrNotFound) {
+		if err := s.o.Hasher.VerifyAbsent(ctx, c.Password); err != nil && ctx.Err() != nil {
+			return Session{}, ctx.Err()
 		}
+		s.o.Log.Warn("operator login refused: wrong credentials", "known_operator", false)
+		return Session{}, ErrBadCredentials
+	}
+	if err != nil {
+		return Session{}, err
+	}
+	who := row.op.ID
+	if wait := s.o.Lockout.RetryAfter(row.state, now); wait > 0 {
+		s.o.Log.Warn("operator login refused: account locked", "operator_id", who, "retry_after", wait)
+		return Session{}, &LockedError{RetryAfter: wait}
+	}
+	ok, needsRehash, err := s.o.Hasher.Verify(ctx, c.Password, row.hash)
+	if err != nil {
+		return Session{}, err
+	}
+
+	var sess Session
+	var refused error // a refusal that still commits (a recorded failure)
+	var usedRecovery bool
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		cur, err := s.loadLogin(ctx, tx, email, true)
 		if err != nil {
 			return err
 		}
-		st.WindowStart, st.LockedUntil, st.LastFailure = deref(ws), deref(lu), deref(lf)
-		who = op.ID
-		if wait := s.o.Lockout.RetryAfter(st, now); wait > 0 {
+		if cur.op.ID != row.op.ID || cur.hash != row.hash {
+			refused = ErrBadCredentials // the account changed while the password was checked: try again
+			return nil
+		}
+		if wait := s.o.Lockout.RetryAfter(cur.state, now); wait > 0 {
 			return &LockedError{RetryAfter: wait}
 		}
-		ok, needsRehash, err := s.o.Hasher.Verify(ctx, c.Password, hash)
-		if err != nil {
-			return err
-		}
-		if !ok || op.Status != "active" {
+		if !ok || cur.op.Status != "active" {
 			refused = ErrBadCredentials
-			return s.failed(ctx, tx, op.ID, st, now)
+			return s.failed(ctx, tx, cur.op.ID, cur.state, now)
 		}
-		if totpSecret != nil {
-			op.TOTPEnabled = true
+		lastStep := cur.lastStep
+		if cur.totpSecret != nil {
 			code := strings.TrimSpace(c.Code)
 			if code == "" {
 				return ErrTOTPRequired // the password was right: not a failure, the form asks for the code
 			}
-			step, terr := auth.VerifyTOTP(*totpSecret, code, now, lastStep)
+			step, terr := auth.VerifyTOTP(*cur.totpSecret, code, now, lastStep)
 			if terr == nil {
 				lastStep = step
-			} else if s.useRecoveryCode(ctx, tx, op.ID, code) {
+			} else if s.useRecoveryCode(ctx, tx, cur.op.ID, code) {
 				usedRecovery = true
 			} else {
 				refused = ErrBadCredentials
-				return s.failed(ctx, tx, op.ID, st, now)
+				return s.failed(ctx, tx, cur.op.ID, cur.state, now)
 			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE platform.operators SET failures = 0, window_start = NULL, lockouts = 0,
 				locked_until = NULL, last_failure = NULL, totp_last_step = $2, last_login_at = $3, updated_at = now()
-			WHERE id = $1`, op.ID, lastStep, now); err != nil {
+			WHERE id = $1`, cur.op.ID, lastStep, now); err != nil {
 			return err
 		}
-		rehash = needsRehash
-		sess, err = s.startSession(ctx, tx, op, now)
+		sess, err = s.startSession(ctx, tx, cur.op, now)
 		return err
 	})
 	var locked *LockedError
 	switch {
 	case errors.As(err, &locked):
 		s.o.Log.Warn("operator login refused: account locked", "operator_id", who, "retry_after", locked.RetryAfter)
-	case errors.Is(err, ErrBadCredentials) || refused != nil:
-		s.o.Log.Warn("operator login refused: wrong credentials", "operator_id", who, "known_operator", who != uuid.Nil)
+	case err == nil && refused != nil:
+		s.o.Log.Warn("operator login refused: wrong credentials", "operator_id", who, "known_operator", true)
 	}
 	if err != nil {
 		return Session{}, err
@@ -251,9 +286,9 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 		s.o.Log.Warn("operator signed in with a recovery code", "operator_id", who)
 	}
 	s.o.Log.Info("operator signed in", "operator_id", who, "family", sess.FamilyID)
-	if rehash {
+	if needsRehash {
 		if h, err := s.o.Hasher.Hash(ctx, c.Password); err == nil {
-			_, _ = s.db.Exec(ctx, `UPDATE platform.operators SET password_hash = $2 WHERE id = $1`, sess.Operator.ID, h)
+			_, _ = s.db.Exec(ctx, `UPDATE platform.operators SET password_hash = $2 WHERE id = $1`, who, h)
 		}
 	}
 	return sess, nil

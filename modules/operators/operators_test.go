@@ -278,3 +278,23 @@ func TestTwoFactorEnrolmentThenLoginNeedsACodeOnceAndRecoveryCodesWorkOnce(t *te
 		t.Fatalf("recovery code used twice: %v", err)
 	}
 }
+
+func TestConcurrentFailuresAreAllCounted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.create(t, "ops@brokerdesk.test")
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Go(func() {
+			if _, err := b.svc.Login(ctx, operators.Credentials{Email: "ops@brokerdesk.test", Password: "wrong password " + string(rune('a'+i))}); !errors.Is(err, operators.ErrBadCredentials) {
+				t.Errorf("failure %d: %v", i+1, err)
+			}
+		})
+	}
+	wg.Wait()
+	var locked *operators.LockedError
+	if _, err := b.svc.Login(ctx, operators.Credentials{Email: "ops@brokerdesk.test", Password: password}); !errors.As(err, &locked) {
+		t.Fatalf("five concurrent failures did not lock the account: %v", err)
+	}
+}
