@@ -64,7 +64,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	web.ServeOpenAPI(api, "BrokerDesk tenant API", version)
 	branding.Routes(api, tenantApp, a.branding, pages)
 	identity.Routes(api, a.identity)
-	staff.Routes(api, a.staff)
+	staff.Routes(api, a.staff, identity.Actor)
 	if err := api.Err(); err != nil {
 		return nil, err
 	}

@@ -32,6 +32,15 @@ func PrincipalOf(c *fiber.Ctx) (Principal, bool) {
 	return p, ok
 }
 
+// Actor is the request's signed-in caller as an audit actor (for modules that record what a user did).
+func Actor(c *fiber.Ctx) audit.Actor {
+	p, ok := PrincipalOf(c)
+	if !ok {
+		return audit.System("anonymous")
+	}
+	return audit.Actor{Kind: p.Kind.actor, ID: p.UserID.String()}
+}
+
 // audienceOf is the audience a permission's routes serve: "portal.*" permissions are the traders', every other one
 // the back office's. A trader's token is therefore useless on a staff route and the other way round.
 func audienceOf(p web.Permission) Kind {
@@ -370,8 +379,7 @@ func Routes(api *web.API, s *Service) {
 			if err := body(c, &r); err != nil {
 				return err
 			}
-			p, _ := PrincipalOf(c)
-			if err := s.SetRequireStaff2FA(c.UserContext(), current(c), audit.Actor{Kind: audit.ActorStaff, ID: p.UserID.String()}, r.Required); err != nil {
+			if err := s.SetRequireStaff2FA(c.UserContext(), current(c), Actor(c), r.Required); err != nil {
 				return err
 			}
 			return c.JSON(r)

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 )
@@ -523,5 +524,49 @@ func TestConcurrentRefreshesOfOneTokenRevokeTheFamily(t *testing.T) {
 	}
 	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: won.RefreshToken}); r.status != 401 {
 		t.Fatalf("the winner's successor after the reuse: %d %s", r.status, r.body)
+	}
+}
+
+// An admin invites a colleague; the invitation email leads to a password and a login with the roles given.
+func TestAnAdminInvitesStaffWhoThenSignIn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	adaID := b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
+	b.addStaff(t, "sara@harbour.example", goodPassword, "sales")
+	admin, _ := b.login(t, "ada@harbour.example", goodPassword)
+	sales, _ := b.login(t, "sara@harbour.example", goodPassword)
+	email := "colin-" + b.ten.Slug + "@harbour.example"
+	invite := staff.InviteRequest{Email: strings.ToUpper(email), FullName: "Colin Compliance", Roles: []string{"compliance", "readonly"}}
+	if r := doKey(t, b.app, "POST", "/api/v1/staff", sales.AccessToken, "k-sales", invite); r.status != 403 {
+		t.Fatalf("sales inviting: %d %s", r.status, r.body)
+	}
+	bad := staff.InviteRequest{Email: "not an email", Roles: []string{"wizard"}}
+	r := doKey(t, b.app, "POST", "/api/v1/staff", admin.AccessToken, "k-bad", bad)
+	if r.status != 422 || !strings.Contains(string(r.body), `"field":"email"`) || !strings.Contains(string(r.body), `"field":"full_name"`) || !strings.Contains(string(r.body), "wizard") {
+		t.Fatalf("invalid invitation: %d %s", r.status, r.body)
+	}
+	r = doKey(t, b.app, "POST", "/api/v1/staff", admin.AccessToken, "k-1", invite)
+	var m staff.MemberResponse
+	r.decode(t, &m)
+	if r.status != 201 || m.Email != email || m.Status != "invited" || strings.Join(m.Roles, ",") != "compliance,readonly" {
+		t.Fatalf("invite: %d %s", r.status, r.body)
+	}
+	if r := doKey(t, b.app, "POST", "/api/v1/staff", admin.AccessToken, "k-2", invite); r.status != 409 {
+		t.Fatalf("second invitation for the same email: %d %s", r.status, r.body)
+	}
+	token := linkToken(t, mailTo(t, email).Text, "https://"+b.ten.Slug+".brokerdesk.test/invitations/")
+	if r := do(t, b.app, "POST", "/api/v1/auth/staff/invitations/accept", "", identity.SetPasswordRequest{Token: token, Password: goodPassword}); r.status != 204 {
+		t.Fatalf("accept: %d %s", r.status, r.body)
+	}
+	tr, r := b.login(t, email, goodPassword)
+	if r.status != 200 {
+		t.Fatalf("login of the invited user: %d %s", r.status, r.body)
+	}
+	if r := do(t, b.app, "GET", "/api/v1/staff/"+m.ID, tr.AccessToken, nil); r.status != 200 || !strings.Contains(string(r.body), `"status":"active"`) {
+		t.Fatalf("the invited user reading themself: %d %s", r.status, r.body)
+	}
+	page, err := b.audit.List(context.Background(), b.ten, audit.Filter{ActionPrefix: staff.ActionInvited}, "", 10)
+	if err != nil || len(page.Rows) != 1 || page.Rows[0].Actor != (audit.Actor{Kind: audit.ActorStaff, ID: adaID.String()}) {
+		t.Fatalf("invitation audit: %+v %v", page.Rows, err)
 	}
 }

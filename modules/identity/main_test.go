@@ -119,8 +119,12 @@ func (b *bundle) appFor(ten tenants.Tenant) *fiber.App {
 		return c.Next()
 	})
 	api := web.NewAPI(app, b.svc.Authorize)
+	api.SetIdempotency(tenants.NewIdempotencyStore(b.p.Gate), func(c *fiber.Ctx) string {
+		p, _ := identity.PrincipalOf(c)
+		return p.UserID.String()
+	}, nil)
 	identity.Routes(api, b.svc)
-	staff.Routes(api, b.staff)
+	staff.Routes(api, b.staff, identity.Actor)
 	if err := api.Err(); err != nil {
 		panic(err)
 	}
@@ -169,6 +173,12 @@ func (r reply) problemType() string {
 
 func do(tb testing.TB, app *fiber.App, method, path, token string, body any) reply {
 	tb.Helper()
+	return doKey(tb, app, method, path, token, "", body)
+}
+
+// doKey is do with an Idempotency-Key header (when key is not empty).
+func doKey(tb testing.TB, app *fiber.App, method, path, token, key string, body any) reply {
+	tb.Helper()
 	var rd io.Reader
 	if body != nil {
 		buf, _ := json.Marshal(body)
@@ -178,6 +188,9 @@ func do(tb testing.TB, app *fiber.App, method, path, token string, body any) rep
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	res, err := app.Test(req, -1)
 	if err != nil {

@@ -1,11 +1,17 @@
 package staff
 
 import (
+	"encoding/json"
 	"errors"
+	netmail "net/mail"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -24,6 +30,13 @@ type MemberResponse struct {
 	Status   string   `json:"status"`
 }
 
+// InviteRequest invites a new staff user.
+type InviteRequest struct {
+	Email    string   `json:"email"`
+	FullName string   `json:"full_name"`
+	Roles    []string `json:"roles"`
+}
+
 // ListResponse is the staff list.
 type ListResponse struct {
 	Staff []MemberResponse `json:"staff"`
@@ -37,8 +50,50 @@ func toResponse(m Member) MemberResponse {
 	return MemberResponse{ID: m.ID.String(), Email: m.Email, FullName: m.FullName, Roles: roles, Status: m.Status}
 }
 
-// Routes registers the staff API on the tenant hosts' route table.
-func Routes(api *web.API, s *Service) {
+// Routes registers the staff API on the tenant hosts' route table. actor names the signed-in caller for the audit
+// trail (identity.Actor).
+func Routes(api *web.API, s *Service, actor func(c *fiber.Ctx) audit.Actor) {
+	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/staff", Permission: PermManage, Tag: "staff", Idempotent: true,
+		Summary: "Invite a staff user: created with the roles given, emailed a single-use set-password link", Status: fiber.StatusCreated,
+		Request: InviteRequest{}, Response: MemberResponse{},
+		Handler: func(c *fiber.Ctx) error {
+			var r InviteRequest
+			if err := json.Unmarshal(c.Body(), &r); err != nil {
+				return web.Invalid("The body must be a JSON object.")
+			}
+			email, name := strings.ToLower(strings.TrimSpace(r.Email)), strings.TrimSpace(r.FullName)
+			var fields []web.FieldError
+			if _, err := netmail.ParseAddress(email); err != nil || !strings.Contains(email, "@") || strings.ContainsAny(email, " <>\"\t") {
+				fields = append(fields, web.FieldError{Field: "email", Message: "must be an email address"})
+			}
+			if name == "" || len(name) > 200 {
+				fields = append(fields, web.FieldError{Field: "full_name", Message: "is required (at most 200 characters)"})
+			}
+			var roles []Role
+			for _, name := range r.Roles {
+				if !slices.Contains(Roles, Role(name)) {
+					fields = append(fields, web.FieldError{Field: "roles", Message: "unknown role " + strconv.Quote(name)})
+					continue
+				}
+				if !slices.Contains(roles, Role(name)) {
+					roles = append(roles, Role(name))
+				}
+			}
+			if len(r.Roles) == 0 {
+				fields = append(fields, web.FieldError{Field: "roles", Message: "at least one role is required"})
+			}
+			if fields != nil {
+				return web.Invalid("The invitation is not valid.", fields...)
+			}
+			m, err := s.Invite(c.UserContext(), current(c), actor(c), email, name, roles)
+			if errors.Is(err, ErrEmailTaken) {
+				return web.NewProblem(fiber.StatusConflict, "email-taken", "A staff user with this email exists already.")
+			}
+			if err != nil {
+				return err
+			}
+			return c.Status(fiber.StatusCreated).JSON(toResponse(m))
+		}})
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/staff", Permission: PermRead, Tag: "staff",
 		Summary: "The brokerage's staff users", Response: ListResponse{},
 		Handler: func(c *fiber.Ctx) error {

@@ -8,12 +8,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
@@ -178,4 +180,56 @@ func (s *Service) List(ctx context.Context, t tenants.Tenant) ([]Member, error) 
 		return err
 	})
 	return out, err
+}
+
+// ErrEmailTaken is returned when a staff user with that email exists already.
+var ErrEmailTaken = errors.New("staff: a staff user with this email exists")
+
+// Invite creates a staff user (status invited) with the given roles and emails a single-use set-password link,
+// recorded in the audit trail as ActionInvited by actor. email must be lower case; roles must be known (see Roles).
+func (s *Service) Invite(ctx context.Context, t tenants.Tenant, actor audit.Actor, email, fullName string, roles []Role) (Member, error) {
+	m := Member{ID: uuid.New(), Email: email, FullName: fullName, Roles: roles, Status: "invited"}
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	var token string
+	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO staff_users (id, email, full_name, roles, status) VALUES ($1, $2, $3, $4, 'invited')`,
+			m.ID, email, fullName, names)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" {
+			return ErrEmailTaken
+		}
+		if err != nil {
+			return fmt.Errorf("create staff user: %w", err)
+		}
+		var expires time.Time
+		if token, expires, err = s.newInvitation(ctx, tx, m.ID); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionInvited,
+			Target: audit.Target{Type: "staff_user", ID: m.ID.String()},
+			After: map[string]any{"email": email, "full_name": fullName, "roles": roles, "status": m.Status,
+				"invitation_expires_at": expires.UTC().Format(time.RFC3339)}})
+	})
+	if err != nil {
+		return Member{}, err
+	}
+	msg := mail.Message{
+		To:      email,
+		Subject: "You are invited to the " + t.DisplayName + " back office",
+		Text: "Hello " + fullName + ",\n\nYou have been invited to the BrokerDesk back office of " + t.DisplayName + ".\n\n" +
+			"Set your password here (the link works once and expires in 7 days):\n" + s.tenantURL(t, "/invitations/"+token) + "\n\n" +
+			"If you did not expect this email, ignore it.\n",
+	}
+	if err := s.mailer.Send(ctx, msg); err != nil {
+		return Member{}, fmt.Errorf("send staff invitation: %w", err)
+	}
+	s.log.InfoContext(ctx, "staff invitation sent", "tenant", t.Slug, "staff_user", m.ID) // never the link
+	err = s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE staff_invitations SET sent_at = now() WHERE token_hash = $1`, hashToken(token))
+		return err
+	})
+	return m, err
 }
