@@ -239,7 +239,10 @@ func TestConsoleAPITwoFactorEnrolmentThenLoginNeedsCode(t *testing.T) {
 		t.Fatalf("login: %d %s", r.status, r.body)
 	}
 	c.bearer = tok.AccessToken
-	r = c.json(http.MethodPost, "/api/v1/console/2fa/enrol", nil)
+	if r := c.json(http.MethodPost, "/api/v1/console/2fa/enrol", operators.EnrolRequest{Password: "not my password"}); r.status != 401 {
+		t.Fatalf("enrol with a wrong password: %d %s", r.status, r.body)
+	}
+	r = c.json(http.MethodPost, "/api/v1/console/2fa/enrol", operators.EnrolRequest{Password: operatorPasswrd})
 	var enr operators.EnrolResponse
 	if err := json.Unmarshal([]byte(r.body), &enr); err != nil || r.status != 200 || !strings.HasPrefix(enr.URI, "otpauth://totp/") {
 		t.Fatalf("enrol: %d %s", r.status, r.body)
@@ -272,7 +275,7 @@ func TestConsoleAPILockoutAnswers429(t *testing.T) {
 		}
 	}
 	r := c.json(http.MethodPost, "/api/v1/console/login", operators.LoginRequest{Email: "ops@brokerdesk.test", Password: operatorPasswrd})
-	if r.status != 429 || !strings.Contains(r.body, "/problems/account-locked") {
+	if r.status != 429 || !strings.Contains(r.body, "/problems/account-locked") || r.header.Get("Retry-After") == "" {
 		t.Fatalf("right password while locked: %d %s", r.status, r.body)
 	}
 }
@@ -533,10 +536,13 @@ func TestConsolePagesEnrolTwoFactorThenSignInWithCodeAndOut(t *testing.T) {
 		t.Fatalf("console page headers: %v", r.header)
 	}
 	csrf := csrfOf(t, r.body)
-	if r := c.form("/2fa/enrol", url.Values{}); r.status != 403 {
+	if r := c.form("/2fa/enrol", url.Values{"password": {operatorPasswrd}}); r.status != 403 {
 		t.Fatalf("enrol without csrf: %d", r.status)
 	}
-	r = c.form("/2fa/enrol", url.Values{"csrf": {csrf}})
+	if r := c.form("/2fa/enrol", url.Values{"csrf": {csrf}, "password": {"not my password"}}); r.status != 422 || !strings.Contains(r.body, "Wrong password") {
+		t.Fatalf("enrol with a wrong password: %d", r.status)
+	}
+	r = c.form("/2fa/enrol", url.Values{"csrf": {csrf}, "password": {operatorPasswrd}})
 	secret := regexp.MustCompile(`<p><code>([A-Z2-7]{32})</code></p>`).FindStringSubmatch(r.body)
 	if r.status != 200 || secret == nil || !strings.Contains(r.body, "otpauth://totp/") {
 		t.Fatalf("enrol: %d %.600s", r.status, r.body)

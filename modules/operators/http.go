@@ -119,6 +119,11 @@ type RefreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
+// EnrolRequest confirms a two-factor enrolment with the operator's password.
+type EnrolRequest struct {
+	Password string `json:"password"`
+}
+
 // EnrolResponse is a pending TOTP enrolment.
 type EnrolResponse struct {
 	Secret string `json:"secret"`
@@ -185,6 +190,10 @@ func Routes(api *web.API, s *Service, t *Tenants) {
 				return err
 			}
 			sess, err := s.Login(c.UserContext(), Credentials{Email: r.Email, Password: r.Password, Code: r.Code})
+			var locked *LockedError
+			if errors.As(err, &locked) {
+				c.Set(fiber.HeaderRetryAfter, retryAfter(locked.RetryAfter))
+			}
 			if err != nil {
 				return problem(err)
 			}
@@ -217,13 +226,18 @@ func Routes(api *web.API, s *Service, t *Tenants) {
 			return c.SendStatus(fiber.StatusNoContent)
 		}})
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/console/2fa/enrol", Permission: PermAccount, Tag: tag,
-		Summary: "Start two-factor enrolment: a TOTP secret and its otpauth URI", Response: EnrolResponse{},
+		Summary: "Start two-factor enrolment (the password confirms it): a TOTP secret and its otpauth URI",
+		Request: EnrolRequest{}, Response: EnrolResponse{},
 		Handler: func(c *fiber.Ctx) error {
 			id, err := operatorID(c)
 			if err != nil {
 				return err
 			}
-			e, err := s.EnrolTOTP(c.UserContext(), id)
+			var r EnrolRequest
+			if err := body(c, &r); err != nil {
+				return err
+			}
+			e, err := s.EnrolTOTP(c.UserContext(), id, r.Password)
 			if err != nil {
 				return problem(err)
 			}

@@ -462,11 +462,24 @@ type Enrolment struct {
 	URI    string
 }
 
-// EnrolTOTP starts (or restarts) two-factor enrolment; the secret counts only after ConfirmTOTP.
-func (s *Service) EnrolTOTP(ctx context.Context, id uuid.UUID) (Enrolment, error) {
+// EnrolTOTP starts (or restarts) two-factor enrolment; the secret counts only after ConfirmTOTP. It asks for the
+// operator's password, so a stolen session (a 15-minute cookie) cannot move the second factor to another device.
+func (s *Service) EnrolTOTP(ctx context.Context, id uuid.UUID, password string) (Enrolment, error) {
 	op, err := s.ByID(ctx, id)
 	if err != nil {
 		return Enrolment{}, err
+	}
+	var hash string
+	if err := s.db.QueryRow(ctx, `SELECT password_hash FROM platform.operators WHERE id = $1`, id).Scan(&hash); err != nil {
+		return Enrolment{}, err
+	}
+	ok, _, err := s.o.Hasher.Verify(ctx, password, hash)
+	if err != nil {
+		return Enrolment{}, err
+	}
+	if !ok {
+		s.o.Log.Warn("operator two-factor enrolment refused: wrong password", "operator_id", id)
+		return Enrolment{}, ErrBadCredentials
 	}
 	secret, err := auth.NewTOTPSecret()
 	if err != nil {

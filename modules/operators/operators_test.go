@@ -242,7 +242,10 @@ func TestTwoFactorEnrolmentThenLoginNeedsACodeOnceAndRecoveryCodesWorkOnce(t *te
 	if _, err := b.svc.ConfirmTOTP(ctx, op.ID, "123456"); !errors.Is(err, operators.ErrNoPendingTOTP) {
 		t.Fatalf("confirm without enrolment: %v", err)
 	}
-	enr, err := b.svc.EnrolTOTP(ctx, op.ID)
+	if _, err := b.svc.EnrolTOTP(ctx, op.ID, "not my password"); !errors.Is(err, operators.ErrBadCredentials) {
+		t.Fatalf("enrolment with a wrong password: %v", err)
+	}
+	enr, err := b.svc.EnrolTOTP(ctx, op.ID, password)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -229,7 +229,10 @@ func (p *PageSession) Mount(app fiber.Router) {
 		if err != nil {
 			return err
 		}
-		e, err := p.ops.EnrolTOTP(c.UserContext(), id)
+		e, err := p.ops.EnrolTOTP(c.UserContext(), id, c.FormValue("password"))
+		if errors.Is(err, ErrBadCredentials) {
+			return p.render2FA(c, fiber.StatusUnprocessableEntity, twoFAData{Error: "Wrong password."})
+		}
 		if err != nil {
 			return err
 		}
