@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -44,6 +45,7 @@ func (s *Service) Login(ctx context.Context, t tenants.Tenant, k Kind, c Credent
 	email := NormalizeEmail(c.Email)
 	var out Tokens
 	var outcome error
+	recoveryLeft := -1 // unused recovery codes after this login used one; -1: none used
 	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		now := s.o.Now()
 		a, err := lookup(ctx, tx, k, email, uuid.Nil)
@@ -90,7 +92,7 @@ func (s *Service) Login(ctx context.Context, t tenants.Tenant, k Kind, c Credent
 			}
 			a.lastStep = step
 		case a.totpEnabled:
-			used, err := useRecoveryCode(ctx, tx, a, c.RecoveryCode)
+			used, left, err := useRecoveryCode(ctx, tx, a, c.RecoveryCode)
 			if err != nil {
 				return err
 			}
@@ -98,7 +100,7 @@ func (s *Service) Login(ctx context.Context, t tenants.Tenant, k Kind, c Credent
 				outcome = ErrInvalidCredentials
 				return s.fail(ctx, tx, a, now, "wrong_recovery_code")
 			}
-			usedRecovery = true
+			usedRecovery, recoveryLeft = true, left
 		case k == Staff:
 			required, err := requireStaff2FA(ctx, tx)
 			if err != nil {
@@ -145,6 +147,15 @@ func (s *Service) Login(ctx context.Context, t tenants.Tenant, k Kind, c Credent
 		return Tokens{}, outcome
 	}
 	s.o.Log.InfoContext(ctx, "login", "kind", k.name, "user", out.Claims.Subject)
+	if recoveryLeft >= 0 {
+		// Tell the owner: if it was not them, their password and a recovery code are out there.
+		msg := mail.Message{To: email, Subject: "A recovery code was used to sign in to " + t.DisplayName,
+			Text: fmt.Sprintf("Hello,\n\nSomeone signed in to your %s account with one of your recovery codes. %d unused codes remain.\n\n"+
+				"If this was not you, reset your password now and contact your administrator.\n", t.DisplayName, recoveryLeft)}
+		if err := s.o.Mailer.Send(ctx, msg); err != nil {
+			s.o.Log.ErrorContext(ctx, "recovery code notice not sent", "kind", k.name, "err", err)
+		}
+	}
 	return out, nil
 }
 
@@ -176,15 +187,15 @@ func (s *Service) fail(ctx context.Context, tx pgx.Tx, a account, now time.Time,
 	return nil
 }
 
-// useRecoveryCode deletes the matching recovery code, reporting whether there was one.
-func useRecoveryCode(ctx context.Context, tx pgx.Tx, a account, code string) (bool, error) {
+// useRecoveryCode deletes the matching recovery code, reporting whether there was one and how many remain.
+func useRecoveryCode(ctx context.Context, tx pgx.Tx, a account, code string) (bool, int, error) {
 	rows, err := tx.Query(ctx, `SELECT code_hash FROM recovery_codes WHERE user_kind = $1 AND user_id = $2 ORDER BY code_hash FOR UPDATE`, a.kind.name, a.id)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	stored, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	hashes := make([]auth.TokenHash, len(stored))
 	for i, h := range stored {
@@ -192,13 +203,13 @@ func useRecoveryCode(ctx context.Context, tx pgx.Tx, a account, code string) (bo
 	}
 	i := auth.MatchRecoveryCode(code, hashes)
 	if i < 0 {
-		return false, nil
+		return false, 0, nil
 	}
 	tag, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_kind = $1 AND user_id = $2 AND code_hash = $3`, a.kind.name, a.id, stored[i])
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
-	return tag.RowsAffected() == 1, nil
+	return tag.RowsAffected() == 1, len(stored) - 1, nil
 }
 
 // requireStaff2FA reads the tenant setting require_staff_2fa (a JSON boolean; absent: false).
