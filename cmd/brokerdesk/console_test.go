@@ -571,3 +571,64 @@ func TestConsolePagesEnrolTwoFactorThenSignInWithCodeAndOut(t *testing.T) {
 		t.Fatalf("2fa page after enrolment: %d %.400s", r.status, r.body)
 	}
 }
+
+func TestOperatorsCommandsListDisableAndResetTwoFactor(t *testing.T) {
+	t.Parallel()
+	a, _, _ := startServer(t)
+	createOperator(t, a, "ops@brokerdesk.test")
+	ops, err := newOperators(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := operatorsCommand(ctx, ops, args, passwordSource{in: strings.NewReader(""), getenv: noEnv, prompt: io.Discard}, &out)
+		return out.String(), err
+	}
+	creds := operators.Credentials{Email: "ops@brokerdesk.test", Password: operatorPasswrd}
+	sess, err := ops.Login(ctx, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enr, err := ops.EnrolTOTP(ctx, sess.Operator.ID, operatorPasswrd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := auth.TOTPCode(enr.Secret, time.Now())
+	if _, err := ops.ConfirmTOTP(ctx, sess.Operator.ID, code); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("list"); err != nil || !regexp.MustCompile(`ops@brokerdesk.test\s+Olga Operator\s+active\s+true`).MatchString(out) {
+		t.Fatalf("list: %q %v", out, err)
+	}
+
+	if _, err := run("reset-2fa", "--email", "OPS@brokerdesk.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.Refresh(ctx, sess.RefreshToken); err == nil {
+		t.Fatal("a session survived the 2FA reset")
+	}
+	if sess, err = ops.Login(ctx, creds); err != nil {
+		t.Fatalf("password-only login after the reset: %v", err)
+	}
+
+	if _, err := run("disable", "--email", "ops@brokerdesk.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.Refresh(ctx, sess.RefreshToken); err == nil {
+		t.Fatal("a session survived disabling")
+	}
+	if _, err := ops.Login(ctx, creds); err == nil {
+		t.Fatal("a disabled operator signed in")
+	}
+	if _, err := run("enable", "--email", "ops@brokerdesk.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.Login(ctx, creds); err != nil {
+		t.Fatalf("login after enable: %v", err)
+	}
+	if _, err := run("disable", "--email", "nobody@brokerdesk.test"); err == nil || !strings.Contains(err.Error(), "no operator") {
+		t.Fatalf("disable an unknown operator: %v", err)
+	}
+}

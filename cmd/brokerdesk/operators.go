@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
 
 	"golang.org/x/term"
 
@@ -17,8 +18,8 @@ import (
 )
 
 func runOperators(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "create" {
-		return fmt.Errorf("operators: want create\n\n%s", usage)
+	if len(args) == 0 {
+		return fmt.Errorf("operators: want create, list, disable, enable or reset-2fa\n\n%s", usage)
 	}
 	return withApp(ctx, func(a *app) error {
 		ops, err := newOperators(a)
@@ -68,13 +69,52 @@ func (p passwordSource) read() (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-// operatorsCommand runs `operators create --email E --name N`.
+// operatorsCommand runs `operators create|list|disable|enable|reset-2fa`.
 func operatorsCommand(ctx context.Context, ops *operators.Service, args []string, pw passwordSource, out io.Writer) error {
 	fs := flag.NewFlagSet("operators "+args[0], flag.ContinueOnError)
 	email := fs.String("email", "", "the operator's email (their sign-in name)")
-	name := fs.String("name", "", "the operator's full name")
+	name := fs.String("name", "", "the operator's full name (create)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	switch args[0] {
+	case "create":
+	case "list":
+		list, err := ops.List(ctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "EMAIL\tNAME\tSTATUS\t2FA\tCREATED")
+		for _, op := range list {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%s\n", op.Email, op.Name, op.Status, op.TOTPEnabled, op.CreatedAt.UTC().Format("2006-01-02 15:04"))
+		}
+		return w.Flush()
+	case "disable", "enable", "reset-2fa":
+		if *email == "" {
+			return fmt.Errorf("operators %s: --email is required", args[0])
+		}
+		var err error
+		if args[0] == "reset-2fa" {
+			err = ops.ResetTOTP(ctx, *email)
+		} else {
+			err = ops.SetActive(ctx, *email, args[0] == "enable")
+		}
+		if errors.Is(err, operators.ErrNotFound) {
+			return fmt.Errorf("operators %s: no operator with email %s", args[0], operators.NormalizeEmail(*email))
+		}
+		if err != nil {
+			return err
+		}
+		done := map[string]string{
+			"disable":   "disabled; their sessions are ended",
+			"enable":    "enabled",
+			"reset-2fa": "two-factor sign-in reset and sessions ended; they sign in with the password and enrol again",
+		}[args[0]]
+		fmt.Fprintf(out, "operator %s %s\n", operators.NormalizeEmail(*email), done)
+		return nil
+	default:
+		return fmt.Errorf("operators: unknown subcommand %q\n\n%s", args[0], usage)
 	}
 	if *email == "" || *name == "" {
 		return errors.New("operators create: --email and --name are required")

@@ -542,3 +542,69 @@ func isUniqueViolation(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
+
+// List returns every operator by email.
+func (s *Service) List(ctx context.Context) ([]Operator, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, email, name, roles, status, totp_secret IS NOT NULL, created_at
+		FROM platform.operators ORDER BY email`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Operator, error) {
+		var op Operator
+		err := r.Scan(&op.ID, &op.Email, &op.Name, &op.Roles, &op.Status, &op.TOTPEnabled, &op.CreatedAt)
+		return op, err
+	})
+}
+
+// SetActive enables or disables an operator by email. Disabling also ends every session at once (refresh tokens);
+// an access token already issued lives out its 15 minutes.
+func (s *Service) SetActive(ctx context.Context, email string, active bool) error {
+	status := "disabled"
+	if active {
+		status = "active"
+	}
+	return s.withOperator(ctx, email, func(tx pgx.Tx, id uuid.UUID) error {
+		if _, err := tx.Exec(ctx, `UPDATE platform.operators SET status = $2, updated_at = now() WHERE id = $1`, id, status); err != nil {
+			return err
+		}
+		if active {
+			return nil
+		}
+		return revokeAll(ctx, tx, id)
+	})
+}
+
+// ResetTOTP turns two-factor sign-in off for an operator who lost both the phone and the recovery codes, and ends
+// their sessions; they sign in with the password alone and enrol again.
+func (s *Service) ResetTOTP(ctx context.Context, email string) error {
+	return s.withOperator(ctx, email, func(tx pgx.Tx, id uuid.UUID) error {
+		if _, err := tx.Exec(ctx, `UPDATE platform.operators SET totp_secret = NULL, totp_pending_secret = NULL, updated_at = now()
+			WHERE id = $1`, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM platform.operator_recovery_codes WHERE operator_id = $1`, id); err != nil {
+			return err
+		}
+		return revokeAll(ctx, tx, id)
+	})
+}
+
+func (s *Service) withOperator(ctx context.Context, email string, fn func(pgx.Tx, uuid.UUID) error) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var id uuid.UUID
+		err := tx.QueryRow(ctx, `SELECT id FROM platform.operators WHERE email = $1 FOR UPDATE`, NormalizeEmail(email)).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return fn(tx, id)
+	})
+}
+
+func revokeAll(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	_, err := tx.Exec(ctx, `UPDATE platform.operator_refresh_families SET revoked_at = now() WHERE operator_id = $1 AND revoked_at IS NULL`, id)
+	return err
+}
