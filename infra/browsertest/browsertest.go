@@ -5,6 +5,7 @@ package browsertest
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -21,7 +22,13 @@ func New(t testing.TB) context.Context {
 	if err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(path), chromedp.UserDataDir(t.TempDir()),
+	// Not t.TempDir: Chromium's helper processes may still write to the profile for a moment after the browser
+	// is told to stop, and TempDir's cleanup fails the test on "directory not empty".
+	profile, err := os.MkdirTemp("", "brokerdesk-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(path), chromedp.UserDataDir(profile),
 		chromedp.Flag("host-resolver-rules", "MAP * 127.0.0.1"), chromedp.WindowSize(1280, 900)}
 	for _, f := range localsvc.ChromiumFlags {
 		opts = append(opts, chromedp.Flag(f, true))
@@ -29,7 +36,15 @@ func New(t testing.TB) context.Context {
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc() // kills the browser and waits for its main process
+		deadline := time.Now().Add(10 * time.Second)
+		for os.RemoveAll(profile) != nil && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	if err := chromedp.Run(ctx); err != nil { // start the browser now, so a broken install fails here
 		t.Fatalf("start chromium: %v", err)
 	}
