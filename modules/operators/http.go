@@ -2,11 +2,7 @@ package operators
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/base64"
 	"errors"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -300,27 +296,8 @@ func Routes(api *web.API, s *Service, t *Tenants) {
 		Handler: move(t.Resume)})
 }
 
-// randomToken is 32 random bytes, base64url: CSRF tokens.
-func randomToken() string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func sameToken(a, b string) bool {
-	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
-}
-
 // retryAfter formats a Retry-After header value.
 func retryAfter(d time.Duration) string { return strconv.Itoa(int(d.Seconds()) + 1) }
 
 // safeNext keeps a post-login redirect on this host.
-func safeNext(next string) string {
-	u, err := url.Parse(next)
-	if err != nil || next == "" || u.IsAbs() || u.Host != "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/tenants"
-	}
-	return next
-}
+func safeNext(next string) string { return web.SafeNext(next, "/tenants") }

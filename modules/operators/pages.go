@@ -23,26 +23,18 @@ import (
 //go:embed pages/*.html
 var Pages embed.FS
 
-// CookieOptions say how the console's cookies are set. Secure is true everywhere but plain-http development; the
-// cookie names then carry the __Host- prefix, which browsers accept only on Secure, host-only, Path=/ cookies.
+// CookieOptions say how the console's cookies are set: Secure everywhere but plain-http development (names then
+// carry the __Host- prefix; see web.Cookies, the one implementation the tenant hosts' pages share).
 type CookieOptions struct {
 	Secure bool
 }
 
 // The console's cookies: the access token, the refresh token (only so logout can revoke the session) and the
 // CSRF token that every state-changing form must repeat in a hidden field.
-func (o CookieOptions) name(base string) string {
-	if o.Secure {
-		return "__Host-" + base
-	}
-	return base
-}
-
 const (
 	cookieAccess  = "bd_console"
 	cookieRefresh = "bd_console_refresh"
 	cookieCSRF    = "bd_console_csrf"
-	csrfField     = "csrf"
 )
 
 // PageSession is the console's page layer: cookie sessions, CSRF and the page handlers.
@@ -50,52 +42,30 @@ type PageSession struct {
 	ops     *Service
 	tenants *Tenants
 	pages   *web.Pages
-	cookies CookieOptions
+	cookies web.Cookies
 }
 
 // NewPageSession returns the page layer.
 func NewPageSession(ops *Service, t *Tenants, pages *web.Pages, cookies CookieOptions) *PageSession {
-	return &PageSession{ops: ops, tenants: t, pages: pages, cookies: cookies}
+	return &PageSession{ops: ops, tenants: t, pages: pages, cookies: web.Cookies{Secure: cookies.Secure, CSRF: cookieCSRF}}
 }
 
 func (p *PageSession) setCookie(c *fiber.Ctx, base, value string, expires time.Time) {
-	ck := &fiber.Cookie{Name: p.cookies.name(base), Value: value, Path: "/", HTTPOnly: true, Secure: p.cookies.Secure,
-		SameSite: fiber.CookieSameSiteStrictMode}
-	if value == "" {
-		ck.Expires = time.Unix(1, 0)
-		ck.MaxAge = -1
-	} else if !expires.IsZero() {
-		ck.Expires = expires
-	}
-	c.Cookie(ck)
+	p.cookies.Set(c, base, value, expires)
 }
 
 // csrfToken returns the request's CSRF token, minting one (and its cookie) when there is none yet.
-func (p *PageSession) csrfToken(c *fiber.Ctx) string {
-	if tok := c.Cookies(p.cookies.name(cookieCSRF)); len(tok) >= 32 {
-		return utils.CopyString(tok)
-	}
-	tok := randomToken()
-	p.setCookie(c, cookieCSRF, tok, time.Time{})
-	c.Request().Header.SetCookie(p.cookies.name(cookieCSRF), tok) // later reads in this request see it
-	return tok
-}
+func (p *PageSession) csrfToken(c *fiber.Ctx) string { return p.cookies.CSRFToken(c) }
 
 // CheckCSRF refuses a state-changing form whose hidden csrf field does not equal the cookie's token: 403.
-// SameSite=Strict already keeps the cookies off cross-site requests; the token is the second, independent lock.
-func (p *PageSession) CheckCSRF(c *fiber.Ctx) error {
-	if !sameToken(c.FormValue(csrfField), c.Cookies(p.cookies.name(cookieCSRF))) {
-		return web.NewProblem(fiber.StatusForbidden, "csrf", "The form has expired. Reload the page and try again.")
-	}
-	return c.Next()
-}
+func (p *PageSession) CheckCSRF(c *fiber.Ctx) error { return p.cookies.CheckCSRF(c) }
 
 // RequirePage authenticates a page (or the jobs UI) by the access-token cookie. Without a valid session a browser
 // is sent to the login page and anything else gets 401; an operator without p gets 403.
 func (p *PageSession) RequirePage(perm web.Permission) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		navigation := c.Method() == fiber.MethodGet && strings.Contains(c.Get(fiber.HeaderAccept), "text/html")
-		tok := c.Cookies(p.cookies.name(cookieAccess))
+		navigation := web.IsNavigation(c)
+		tok := c.Cookies(p.cookies.Name(cookieAccess))
 		cl, err := p.ops.Verify(tok)
 		if (tok == "" || err != nil) && navigation {
 			cl, err = p.refresh(c)
@@ -114,7 +84,7 @@ func (p *PageSession) RequirePage(perm web.Permission) fiber.Handler {
 // jobs UI's background requests, so one browser does not present the same refresh token twice at once (which
 // would count as reuse and end the session).
 func (p *PageSession) refresh(c *fiber.Ctx) (auth.Claims, error) {
-	rt := c.Cookies(p.cookies.name(cookieRefresh))
+	rt := c.Cookies(p.cookies.Name(cookieRefresh))
 	if rt == "" {
 		return auth.Claims{}, ErrInvalidRefresh
 	}
@@ -181,7 +151,7 @@ func (p *PageSession) Mount(app fiber.Router) {
 	})
 	app.Post("/login", p.CheckCSRF, p.login)
 	app.Post("/logout", p.CheckCSRF, func(c *fiber.Ctx) error {
-		if rt := c.Cookies(p.cookies.name(cookieRefresh)); rt != "" {
+		if rt := c.Cookies(p.cookies.Name(cookieRefresh)); rt != "" {
 			if err := p.ops.Logout(c.UserContext(), rt); err != nil {
 				return err
 			}
@@ -275,7 +245,7 @@ func (p *PageSession) login(c *fiber.Ctx) error {
 		return p.pages.Render(c, status, "console_login", web.Page{Title: "Operator sign-in", Data: data})
 	}
 	p.setSession(c, sess)
-	p.setCookie(c, cookieCSRF, randomToken(), time.Time{}) // a fresh token per session
+	p.cookies.RenewCSRF(c) // a fresh token per session
 	return c.Redirect(next, fiber.StatusSeeOther)
 }
 
