@@ -86,6 +86,18 @@ func BenchmarkGateOneRowRead(b *testing.B) {
 			})
 		})
 	})
+	b.Run("bare-autocommit", func(b *testing.B) { // what pgbench -S does: no transaction block at all
+		run(b, func() error {
+			var email string
+			return cl.Platform().QueryRow(ctx, qualified, id).Scan(&email)
+		})
+	})
+	b.Run("scoped-readrow", func(b *testing.B) {
+		run(b, func() error {
+			var email string
+			return gate.ReadRow(ctx, ten, `SELECT email FROM clients WHERE id = $1`, []any{id}, &email)
+		})
+	})
 	b.Run("scoped", func(b *testing.B) {
 		run(b, func() error {
 			return gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {

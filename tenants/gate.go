@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -77,4 +78,82 @@ func ValidateSlugShape(slug string) error {
 		return ErrInvalidSlug
 	}
 	return nil
+}
+
+// pipelineScope sets the scope inside a pipelined transaction. Unlike beginSQL it takes the names as parameters,
+// so its text is the same for every tenant and pgx prepares it once per connection; set_config(..., true) is
+// SET LOCAL's function form and switches role with the same membership check.
+const pipelineScope = `SELECT set_config('role', $1, true), set_config('search_path', $2, true)`
+
+// ReadRow runs one read-only, single-row query in t's scope in ONE round trip: BEGIN READ ONLY, the scope, the
+// query and COMMIT travel together as a pipeline. It is for the hot reads of request handling (a user by id, a
+// setting); anything that writes or reads more than one statement uses Scope. It returns pgx.ErrNoRows like
+// QueryRow.Scan.
+func (g *Gate) ReadRow(ctx context.Context, t Tenant, sql string, args []any, dest ...any) error {
+	begin, err := beginSQL(t, pgx.TxOptions{AccessMode: pgx.ReadOnly}) // the same consistency check as Scope
+	if err != nil {
+		return err
+	}
+	pool, err := g.clusters.Pool(t.Cluster)
+	if err != nil {
+		return fmt.Errorf("tenant %s: %w", t.Slug, err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("tenant %s: open scope: %w", t.Slug, err)
+	}
+	defer conn.Release()
+	c := conn.Conn()
+	// pgx pipelines a statement as it is only when it is already prepared on the connection; otherwise it would
+	// prepare it before the batch, outside the scope, where the tenant's tables do not resolve. Prepare is
+	// idempotent and answers from the connection's own map once done, so this costs nothing after the first time
+	// a query meets a connection; that first time it is prepared inside a scoped transaction. (Postgres re-parses
+	// a prepared statement when search_path changes, so one prepared statement follows every tenant's scope.)
+	if _, err := c.Prepare(ctx, sql, sql); err != nil {
+		if err := prepareInScope(ctx, c, begin, sql); err != nil {
+			return fmt.Errorf("tenant %s: %w", t.Slug, err)
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue("BEGIN READ ONLY")
+	b.Queue(pipelineScope, t.Role, pgx.Identifier{t.Schema}.Sanitize())
+	b.Queue(sql, args...)
+	b.Queue("COMMIT")
+	br := c.SendBatch(ctx, b)
+	_, err = br.Exec()
+	if err == nil {
+		_, err = br.Exec()
+	}
+	var scanErr error
+	if err == nil {
+		scanErr = br.QueryRow().Scan(dest...)
+		if scanErr != nil && !errors.Is(scanErr, pgx.ErrNoRows) {
+			err = scanErr
+		}
+	}
+	if err == nil {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		// A failed statement leaves the pipeline's transaction open and aborted: end it before the connection
+		// goes back to the pool (which would otherwise have to discard it).
+		_, _ = c.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		return err
+	}
+	return scanErr
+}
+
+func prepareInScope(ctx context.Context, c *pgx.Conn, begin, sql string) error {
+	tx, err := c.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	if _, err := tx.Prepare(ctx, sql, sql); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }

@@ -111,3 +111,40 @@ func insertClient(t *testing.T, p *tenanttest.Platform, ten tenants.Tenant, emai
 		t.Fatal(err)
 	}
 }
+
+func TestReadRowReadsInOneScopeAndCannotReachAnotherTenant(t *testing.T) {
+	t.Parallel()
+	p := tenanttest.NewPlatform(t, tenants.ProvisionerOptions{})
+	a, b := p.NewTenant(t, "main"), p.NewTenant(t, "main")
+	ctx := context.Background()
+	insertClient(t, p, a, "mine@a.example")
+	insertClient(t, p, b, "theirs@b.example")
+
+	var email string
+	if err := p.Gate.ReadRow(ctx, a, `SELECT email FROM clients WHERE email LIKE $1`, []any{"%@a.example"}, &email); err != nil || email != "mine@a.example" {
+		t.Fatalf("own row: %q, %v", email, err)
+	}
+	if err := p.Gate.ReadRow(ctx, a, `SELECT email FROM clients WHERE email = $1`, []any{"theirs@b.example"}, &email); !errors.Is(err, pgx.ErrNoRows) {
+		t.Fatalf("another tenant's row by unqualified name: %v, want ErrNoRows", err)
+	}
+	var n int
+	err := p.Gate.ReadRow(ctx, a, `SELECT count(*) FROM `+pgx.Identifier{b.Schema, "clients"}.Sanitize(), nil, &n)
+	if pgCode(err) != "42501" {
+		t.Fatalf("schema-qualified read of %s from %s: %v, want permission denied", b.Schema, a.Slug, err)
+	}
+	if err := p.Gate.ReadRow(ctx, a, `INSERT INTO clients (id, email, first_name, last_name, country, status)
+		VALUES (gen_random_uuid(), 'w@a.example', 'W', 'X', 'GB', 'registered') RETURNING email`, nil, &email); pgCode(err) != "25006" {
+		t.Fatalf("a write through ReadRow: %v, want read-only transaction (25006)", err)
+	}
+	// After failures, every pooled connection is idle, back to the login role and an empty search_path.
+	pool := p.Clusters.Platform()
+	for i := 0; i < 4; i++ {
+		var role, path string
+		if err := pool.QueryRow(ctx, `SELECT current_user, current_setting('search_path')`).Scan(&role, &path); err != nil {
+			t.Fatalf("connection after a failed ReadRow: %v", err)
+		}
+		if role == a.Role || path != "" {
+			t.Fatalf("after ReadRow: role %q, search_path %q leaked to the pool", role, path)
+		}
+	}
+}
