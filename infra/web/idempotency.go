@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"log/slog"
 
@@ -106,6 +107,9 @@ func idempotent(store IdempotencyStore, principal func(*fiber.Ctx) string, log *
 		}
 		r := StoredResponse{Status: c.Response().StatusCode(), Header: map[string]string{},
 			Body: append([]byte(nil), c.Response().Body()...)}
+		if b, ok := c.Locals(replayBodyKey{}).([]byte); ok {
+			r.Body = b
+		}
 		for _, name := range storedHeaders {
 			if v := c.GetRespHeader(name); v != "" {
 				r.Header[name] = v
@@ -119,6 +123,20 @@ func idempotent(store IdempotencyStore, principal func(*fiber.Ctx) string, log *
 		}
 		return nil
 	}
+}
+
+type replayBodyKey struct{}
+
+// SetReplayBody makes an Idempotent route's handler store body (JSON) for replays instead of the response it
+// sends: for a response that shows a secret once (an API key's), whose stored copy must not hold the secret. A
+// replay then answers the same status with the secret left out.
+func SetReplayBody(c *fiber.Ctx, body any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	c.Locals(replayBodyKey{}, b)
+	return nil
 }
 
 func printableASCII(s string) bool {

@@ -20,8 +20,10 @@ import (
 // Principal is the authenticated caller of a request.
 type Principal struct {
 	Kind   Kind
-	UserID uuid.UUID
+	UserID uuid.UUID // the user's id, or the API key's
 	Claims auth.Claims
+	// Permissions is an API key's scope (Kind APIKeyKind); users' permissions come from their token's roles.
+	Permissions []web.Permission
 }
 
 type principalKey struct{}
@@ -71,6 +73,9 @@ func (s *Service) authenticate(c *fiber.Ctx, k Kind) error {
 	if !ok {
 		return unauthorized(c, "Sign in on the brokerage's own address.")
 	}
+	if key, ok := presentedAPIKey(c); ok {
+		return s.authenticateKey(c, k, t, key)
+	}
 	scheme, tok, found := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 		return unauthorized(c, "Send an access token: Authorization: Bearer <token>.")
@@ -103,6 +108,12 @@ func (s *Service) Authorize(p web.Permission) fiber.Handler {
 			return err
 		}
 		pr, _ := PrincipalOf(c)
+		if pr.Kind == APIKeyKind {
+			if !slices.Contains(pr.Permissions, p) {
+				return web.NewProblem(fiber.StatusForbidden, "forbidden", "This API key's scope does not include this (permission "+string(p)+").")
+			}
+			return c.Next()
+		}
 		if k == Staff && !Allowed(pr.Claims.Roles, p) {
 			return web.NewProblem(fiber.StatusForbidden, "forbidden", "Your roles do not allow this (permission "+string(p)+").")
 		}
@@ -235,6 +246,7 @@ func current(c *fiber.Ctx) tenants.Tenant {
 
 // Routes registers the identity API on the tenant hosts' route table.
 func Routes(api *web.API, s *Service) {
+	apiKeyRoutes(api, s)
 	for _, k := range []Kind{Staff, Portal} {
 		prefix := "/api/v1/auth/" + k.name
 		who := map[string]string{"staff": "staff (back office)", "portal": "traders (portal)"}[k.name]

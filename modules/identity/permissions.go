@@ -22,6 +22,7 @@ const (
 	PermIBManage        web.Permission = "ib.manage"
 	PermAuditRead       web.Permission = "audit.read"
 	PermSettingsManage  web.Permission = "settings.manage"
+	PermAPIKeysManage   web.Permission = "apikeys.manage" // create, list and revoke the brokerage's API keys (apikeys.go)
 )
 
 // PermPortalAccount is a trader's own account (2FA enrolment). Traders hold no roles: every "portal.*" permission is
@@ -31,7 +32,7 @@ const PermPortalAccount web.Permission = "portal.account"
 // AllPermissions lists every staff permission, in the order of the table in docs/identity.md.
 var AllPermissions = []web.Permission{
 	PermAccountRead, PermAccount2FA, PermStaffRead, PermStaffManage, PermClientsRead, PermClientsManage, PermKYCReview,
-	PermPaymentsRead, PermPaymentsApprove, PermTicketsManage, PermIBManage, PermAuditRead, PermSettingsManage,
+	PermPaymentsRead, PermPaymentsApprove, PermTicketsManage, PermIBManage, PermAuditRead, PermSettingsManage, PermAPIKeysManage,
 }
 
 // RoleEnrolment is not a staff role: it is what an access token carries when the tenant requires 2FA and the user
