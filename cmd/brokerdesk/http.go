@@ -39,7 +39,7 @@ func (a *app) readiness() []web.Check {
 }
 
 func (a *app) buildHTTP() (*httpServers, error) {
-	pages, err := web.NewPages(branding.Pages, operators.Pages)
+	pages, err := web.NewPages(branding.Pages, operators.Pages, identity.PageFiles)
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +66,12 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	identity.Routes(api, a.identity)
 	staff.Routes(api, a.staff, identity.Actor)
 	if err := api.Err(); err != nil {
+		return nil, err
+	}
+	// The back office and portal pages (cookie sessions with CSRF), each declared with its permission.
+	tenantPages := identity.MountPages(tenantApp, a.identity, identity.PageOptions{Pages: pages, Secure: a.cfg.PublicScheme == "https",
+		Brand: a.branding.Get, Staff: a.staff, Audit: a.audit})
+	if err := tenantPages.Err(); err != nil {
 		return nil, err
 	}
 

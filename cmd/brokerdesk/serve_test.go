@@ -26,6 +26,13 @@ func TestMain(m *testing.M) {
 // startServer wires the real app on a test platform database and serves it on a loopback port.
 func startServer(t *testing.T) (*app, string, *tenanttest.Platform) {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith is startServer with extra settings (e.g. BD_PUBLIC_SCHEME=http for a browser, which refuses
+// Secure cookies from a plain-http page).
+func startServerWith(t *testing.T, extraEnv map[string]string) (*app, string, *tenanttest.Platform) {
+	t.Helper()
 	p := tenanttest.NewPlatform(t, tenants.ProvisionerOptions{})
 	var extra []string
 	for name, u := range p.URLs {
@@ -38,6 +45,9 @@ func startServer(t *testing.T) (*app, string, *tenanttest.Platform) {
 		"BD_BASE_DOMAIN": "brokerdesk.test", "BD_JWT_KEYS": "t1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)), "BD_HTTP_ADDR": "127.0.0.1:0", "BD_INTERNAL_ADDR": "127.0.0.1:0",
 		// Every test's requests come from 127.0.0.1 through one Redis: a budget no test run can spend.
 		"BD_RATE_LIMIT_IP": "1000000/m", "BD_RATE_LIMIT_TOKEN": "1000000/m",
+	}
+	for k, v := range extraEnv {
+		env[k] = v
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {

@@ -37,7 +37,24 @@ type Page struct {
 	Title     string
 	Brand     Brand
 	RequestID string
-	Data      any
+	// Nav is the signed-in area's navigation, drawn in the layout's header; nil on pages before sign-in.
+	Nav  *Nav
+	Data any
+}
+
+// Nav is the header of a signed-in page: the links the user's permissions allow, who is signed in, and the
+// sign-out form (a POST carrying the CSRF token).
+type Nav struct {
+	Links        []NavLink
+	User         string
+	LogoutAction string
+	CSRF         string
+}
+
+// NavLink is one navigation entry.
+type NavLink struct {
+	Label, Href string
+	Current     bool
 }
 
 // Pages renders full pages: the shared layout around one page template.

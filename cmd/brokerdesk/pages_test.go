@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// pageClient is a browser stand-in for one tenant host: it keeps cookies by hand (they are Secure and __Host-
+// prefixed, and the test server is http), never follows redirects and asks for HTML.
+type pageClient struct {
+	t       *testing.T
+	base    string
+	host    string
+	cookies map[string]*http.Cookie
+}
+
+type pageResponse struct {
+	status  int
+	body    string
+	header  http.Header
+	cookies []*http.Cookie
+}
+
+func newPageClient(t *testing.T, base string, ten tenants.Tenant) *pageClient {
+	return &pageClient{t: t, base: base, host: hostOf(ten), cookies: map[string]*http.Cookie{}}
+}
+
+func (c *pageClient) do(method, path string, form url.Values) pageResponse {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, c.base+path, body)
+	req.Host = c.host
+	req.Header.Set("Accept", "text/html")
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for _, ck := range c.cookies {
+		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+	}
+	cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := cl.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for _, ck := range res.Cookies() {
+		if ck.MaxAge < 0 || ck.Value == "" {
+			delete(c.cookies, ck.Name)
+		} else {
+			c.cookies[ck.Name] = ck
+		}
+	}
+	return pageResponse{res.StatusCode, string(b), res.Header, res.Cookies()}
+}
+
+func (c *pageClient) get(path string) pageResponse {
+	c.t.Helper()
+	return c.do(http.MethodGet, path, nil)
+}
+
+// login signs in through the back office's login form and fails the test unless it lands on next.
+func (c *pageClient) login(area, email, password string) {
+	c.t.Helper()
+	csrf := csrfOf(c.t, c.get(area+"/login").body)
+	r := c.do(http.MethodPost, area+"/login", url.Values{"csrf": {csrf}, "email": {email}, "password": {password}})
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != area {
+		c.t.Fatalf("login %s as %s: %d %s %.300s", area, email, r.status, r.header.Get("Location"), r.body)
+	}
+}
+
+func demoEmail(ten tenants.Tenant, role string) string {
+	return strings.ReplaceAll(role, "_", "-") + "@" + ten.Slug + ".demo"
+}
+
+func TestBackOfficeLoginSetsStrictCookiesCSRFIsCheckedAndLogoutEndsTheSession(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, admin := demoTenant(t, a)
+	c := newPageClient(t, base, ten)
+
+	r := c.get("/backoffice/staff")
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/backoffice/login?next=%2Fbackoffice%2Fstaff" {
+		t.Fatalf("signed-out page: %d %q", r.status, r.header.Get("Location"))
+	}
+	csrf := csrfOf(t, c.get("/backoffice/login").body)
+	creds := url.Values{"email": {admin.Email}, "password": {identity.DemoPassword}}
+	for name, token := range map[string][]string{"missing": nil, "wrong": {"x" + csrf[1:]}} {
+		form := url.Values{"email": creds["email"], "password": creds["password"], "csrf": token}
+		if r := c.do(http.MethodPost, "/backoffice/login", form); r.status != http.StatusForbidden {
+			t.Errorf("login with %s csrf: %d, want 403", name, r.status)
+		}
+	}
+	creds.Set("csrf", csrf)
+	creds.Set("next", "/backoffice/staff")
+	r = c.do(http.MethodPost, "/backoffice/login", creds)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/backoffice/staff" {
+		t.Fatalf("login: %d %q %.300s", r.status, r.header.Get("Location"), r.body)
+	}
+	set := map[string]*http.Cookie{}
+	for _, ck := range r.cookies {
+		set[ck.Name] = ck
+	}
+	for _, name := range []string{"__Host-bd_backoffice", "__Host-bd_backoffice_refresh", "__Host-bd_csrf"} {
+		ck := set[name]
+		if ck == nil || ck.Value == "" || !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" {
+			t.Errorf("cookie %s: %+v, want HttpOnly, Secure, SameSite=Strict, Path=/", name, ck)
+		}
+	}
+	if set["__Host-bd_csrf"].Value == csrf {
+		t.Error("the CSRF token was not renewed at sign-in")
+	}
+	if r := c.get("/backoffice/staff"); r.status != http.StatusOK || !strings.Contains(r.body, admin.Email) {
+		t.Fatalf("staff page: %d %.300s", r.status, r.body)
+	}
+
+	home := c.get("/backoffice")
+	if home.status != http.StatusOK || !strings.Contains(home.body, "Welcome, "+admin.FullName) {
+		t.Fatalf("home: %d %.500s", home.status, home.body)
+	}
+	refresh := c.cookies["__Host-bd_backoffice_refresh"].Value
+	if r := c.do(http.MethodPost, "/backoffice/logout", url.Values{}); r.status != http.StatusForbidden {
+		t.Errorf("logout without csrf: %d, want 403", r.status)
+	}
+	r = c.do(http.MethodPost, "/backoffice/logout", url.Values{"csrf": {csrfOf(t, home.body)}})
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/backoffice/login") {
+		t.Fatalf("logout: %d %q", r.status, r.header.Get("Location"))
+	}
+	cleared := 0
+	for _, ck := range r.cookies {
+		if (ck.Name == "__Host-bd_backoffice" || ck.Name == "__Host-bd_backoffice_refresh") && ck.Value == "" && ck.Expires.Before(time.Now()) {
+			cleared++
+		}
+	}
+	if cleared != 2 {
+		t.Errorf("logout cleared %d of the 2 session cookies: %v", cleared, r.cookies)
+	}
+	if r := c.get("/backoffice"); r.status != http.StatusSeeOther {
+		t.Errorf("home after logout: %d, want a redirect to the login page", r.status)
+	}
+	// The refresh token was revoked, not only forgotten by the browser.
+	c.cookies["__Host-bd_backoffice_refresh"] = &http.Cookie{Name: "__Host-bd_backoffice_refresh", Value: refresh}
+	if r := c.get("/backoffice"); r.status != http.StatusSeeOther {
+		t.Errorf("home with the logged-out refresh token: %d, want a redirect to the login page", r.status)
+	}
+}
+
+func TestBackOfficeRenewsAnExpiredAccessCookieFromTheRefreshCookie(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, admin := demoTenant(t, a)
+	c := newPageClient(t, base, ten)
+	c.login("/backoffice", admin.Email, identity.DemoPassword)
+	delete(c.cookies, "__Host-bd_backoffice") // as the browser does once it expires
+	r := c.get("/backoffice")
+	if r.status != http.StatusOK {
+		t.Fatalf("home with only the refresh cookie: %d %q", r.status, r.header.Get("Location"))
+	}
+	if c.cookies["__Host-bd_backoffice"] == nil {
+		t.Error("no new access cookie")
+	}
+}
+
+func TestBackOfficeNavigationShowsOnlyTheSectionsTheRolesAllow(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, _ := demoTenant(t, a)
+	sections := []string{"/backoffice/staff", "/backoffice/audit", "/backoffice/settings"}
+	for _, tc := range []struct {
+		role string
+		want map[string]bool
+	}{
+		{"admin", map[string]bool{"/backoffice/staff": true, "/backoffice/audit": true, "/backoffice/settings": true}},
+		{"readonly", map[string]bool{"/backoffice/staff": true, "/backoffice/audit": true}},
+		{"finance", map[string]bool{"/backoffice/audit": true}},
+		{"sales", map[string]bool{}},
+	} {
+		t.Run(tc.role, func(t *testing.T) {
+			t.Parallel()
+			c := newPageClient(t, base, ten)
+			c.login("/backoffice", demoEmail(ten, tc.role), identity.DemoPassword)
+			home := c.get("/backoffice")
+			if home.status != http.StatusOK {
+				t.Fatalf("home: %d", home.status)
+			}
+			for _, s := range sections {
+				shown := strings.Contains(home.body, `href="`+s+`"`)
+				if shown != tc.want[s] {
+					t.Errorf("link to %s shown: %v, want %v", s, shown, tc.want[s])
+				}
+				status := c.get(s).status
+				if want := map[bool]int{true: http.StatusOK, false: http.StatusForbidden}[tc.want[s]]; status != want {
+					t.Errorf("GET %s: %d, want %d", s, status, want)
+				}
+			}
+		})
+	}
+}
+
+func TestPageSessionsDoNotCrossTenantsOrAreas(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, admin := demoTenant(t, a)
+	other, _ := demoTenant(t, a)
+	c := newPageClient(t, base, ten)
+	c.login("/backoffice", admin.Email, identity.DemoPassword)
+	access := c.cookies["__Host-bd_backoffice"].Value
+
+	elsewhere := newPageClient(t, base, other)
+	elsewhere.cookies["__Host-bd_backoffice"] = &http.Cookie{Name: "__Host-bd_backoffice", Value: access}
+	if r := elsewhere.get("/backoffice"); r.status != http.StatusSeeOther {
+		t.Errorf("another tenant's back-office cookie: %d, want a redirect to the login page", r.status)
+	}
+	portal := newPageClient(t, base, ten)
+	portal.cookies["__Host-bd_portal"] = &http.Cookie{Name: "__Host-bd_portal", Value: access}
+	if r := portal.get("/portal"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/portal/login") {
+		t.Errorf("a staff token as the portal cookie: %d %q, want a redirect to the portal login", r.status, r.header.Get("Location"))
+	}
+}
+
+func TestAuditPageFiltersByActionAndActor(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, admin := demoTenant(t, a)
+	c := newPageClient(t, base, ten)
+	c.login("/backoffice", demoEmail(ten, "readonly"), identity.DemoPassword)
+	bad := url.Values{"csrf": {csrfOf(t, c.get("/backoffice/login").body)}, "email": {admin.Email}, "password": {"wrong"}}
+	c.do(http.MethodPost, "/backoffice/login", bad) // a failed login: an identity.login_failed row
+
+	r := c.get("/backoffice/audit?" + url.Values{"action": {"identity.login_"}}.Encode())
+	if r.status != http.StatusOK || !strings.Contains(r.body, "identity.login_succeeded") || !strings.Contains(r.body, "identity.login_failed") {
+		t.Fatalf("audit page: %d %.800s", r.status, r.body)
+	}
+	r = c.get("/backoffice/audit?" + url.Values{"action": {"identity.login_failed"}}.Encode())
+	if strings.Contains(r.body, "identity.login_succeeded") || !strings.Contains(r.body, "identity.login_failed") {
+		t.Errorf("action filter: %.800s", r.body)
+	}
+	r = c.get("/backoffice/audit?" + url.Values{"actor": {"staff:" + admin.ID.String()}, "action": {"identity."}}.Encode())
+	if strings.Contains(r.body, "identity.login_succeeded") || !strings.Contains(r.body, "identity.login_failed") {
+		t.Errorf("actor filter (the admin only failed to sign in): %.800s", r.body)
+	}
+	future := time.Now().UTC().Add(time.Hour).Format("2006-01-02T15:04")
+	if r := c.get("/backoffice/audit?from=" + future); !strings.Contains(r.body, "No entries match") {
+		t.Errorf("time filter from the future: %.800s", r.body)
+	}
+	if r := c.get("/backoffice/audit?actor=nobody"); r.status != http.StatusUnprocessableEntity {
+		t.Errorf("bad actor filter: %d", r.status)
+	}
+}
+
+func TestEmailedLinksLandOnPagesThatSetThePassword(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, _ := demoTenant(t, a)
+	c := newPageClient(t, base, ten)
+	for _, path := range []string{"/password-reset/abc", "/portal/password-reset/abc", "/invitations/abc", "/backoffice/password-reset", "/portal/password-reset"} {
+		if r := c.get(path); r.status != http.StatusOK || !strings.Contains(r.body, `name="csrf"`) {
+			t.Errorf("GET %s: %d", path, r.status)
+		}
+	}
+	form := url.Values{"csrf": {csrfOf(t, c.get("/invitations/abc").body)}, "password": {"Another-Strong-Pass-2026"}, "confirm": {"Another-Strong-Pass-2026"}}
+	if r := c.do(http.MethodPost, "/invitations/abc", form); r.status != http.StatusBadRequest || !strings.Contains(r.body, "already used or expired") {
+		t.Errorf("unknown invitation: %d %.300s", r.status, r.body)
+	}
+	delete(form, "csrf")
+	if r := c.do(http.MethodPost, "/password-reset/abc", form); r.status != http.StatusForbidden {
+		t.Errorf("reset without csrf: %d, want 403", r.status)
+	}
+}
+
+// enrolTOTP turns on two-factor sign-in for a staff user with a code of the previous 30-second step, so a code of
+// the current step is still unused for the login that follows.
+func enrolTOTP(t *testing.T, a *app, ten tenants.Tenant, k identity.Kind, id [16]byte) string {
+	t.Helper()
+	ctx := context.Background()
+	e, err := a.identity.EnrolTOTP(ctx, ten, k, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := auth.TOTPCode(e.Secret, time.Now().Add(-auth.TOTPPeriod))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.identity.ConfirmTOTP(ctx, ten, k, id, code); err != nil {
+		t.Fatal(err)
+	}
+	return e.Secret
+}
+
+func TestBackOfficeLoginAsksForTheSecondFactorInASecondStep(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, admin := demoTenant(t, a)
+	secret := enrolTOTP(t, a, ten, identity.Staff, admin.ID)
+	c := newPageClient(t, base, ten)
+	csrf := csrfOf(t, c.get("/backoffice/login").body)
+	r := c.do(http.MethodPost, "/backoffice/login", url.Values{"csrf": {csrf}, "email": {admin.Email}, "password": {identity.DemoPassword}})
+	if r.status != http.StatusUnauthorized || !strings.Contains(r.body, `name="code"`) || c.cookies["__Host-bd_backoffice"] != nil {
+		t.Fatalf("first step: %d %.500s", r.status, r.body)
+	}
+	code, _ := auth.TOTPCode(secret, time.Now())
+	r = c.do(http.MethodPost, "/backoffice/login", url.Values{"csrf": {csrf}, "email": {admin.Email}, "password": {identity.DemoPassword}, "code": {code}})
+	if r.status != http.StatusSeeOther || c.cookies["__Host-bd_backoffice"] == nil {
+		t.Fatalf("second step: %d %.500s", r.status, r.body)
+	}
+}
