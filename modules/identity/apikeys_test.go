@@ -329,6 +329,18 @@ func TestAPIKeyOfAnotherTenantOrMalformedAnswers401(t *testing.T) {
 			t.Errorf("malformed key %q: %d %s", bad, r.status, r.body)
 		}
 	}
+	// Two credentials at once are refused, even when the key alone would pass.
+	req := httptest.NewRequest("GET", "/api/v1/staff", nil)
+	req.Header.Set("X-API-Key", k.Secret)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	res, err := b.app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 401 {
+		t.Fatalf("key and token together: %d", res.StatusCode)
+	}
 	// The control: the key itself works on its own tenant's host.
 	if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, true, nil); r.status != 200 {
 		t.Fatalf("A's key on A's host: %d %s", r.status, r.body)

@@ -3,8 +3,9 @@
 // lockout state), refresh-token families and password-reset links in the tenant's schema, issues access tokens with
 // infra/auth, and guards every non-public route of the tenant API (Authorize). The rules themselves (token format,
 // Rotate, lockout, password policy, TOTP) live in infra/auth; this package stores their state and applies them in
-// one transaction per request, with the audit entry of each change in that same transaction. docs/identity.md has
-// the flows, the role table and the API.
+// one transaction per request, with the audit entry of each change in that same transaction. It also keeps the
+// brokerage's API keys (apikeys.go), which its integrations present instead of an access token. docs/identity.md
+// has the flows, the role table and the API.
 package identity
 
 import (
