@@ -219,6 +219,8 @@ func (a *app) printWelcome(ctx context.Context, demo tenants.Tenant, ep localsvc
 BrokerDesk is running. Press Ctrl-C to stop; the next run reuses %s.
 
   Demo brokerage       http://demo.localhost:%[2]s/
+  Its back office      http://demo.localhost:%[2]s/backoffice  (the demo staff below)
+  Its client portal    http://demo.localhost:%[2]s/portal  (%[9]s, password %[7]q)
   Its branding API     http://demo.localhost:%[2]s/api/v1/branding
   Readiness            http://demo.localhost:%[2]s/readyz
   Operator console     http://console.localhost:%[2]s/login  (%[8]s, password %[7]q; asynqmon at /jobs)
@@ -226,9 +228,10 @@ BrokerDesk is running. Press Ctrl-C to stop; the next run reuses %s.
   Mailpit (all email)  %[4]s
   Logs                 %[5]s
 
-Demo staff of %[6]s, each with the password %[7]q (sign in: POST /api/v1/auth/staff/login; the owner's
-invitation is in Mailpit):
-`, data, port, a.cfg.InternalAddr, ep.MailpitURL, filepath.Join(data, "brokerdesk.log"), demo.DisplayName, identity.DemoPassword, demoOperatorEmail)
+Demo staff of %[6]s, each with the password %[7]q (sign in at /backoffice, or POST /api/v1/auth/staff/login;
+the owner's invitation is in Mailpit):
+`, data, port, a.cfg.InternalAddr, ep.MailpitURL, filepath.Join(data, "brokerdesk.log"), demo.DisplayName, identity.DemoPassword, demoOperatorEmail,
+		identity.DemoTraderEmail(demo))
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	for _, m := range team {
 		roles := make([]string, len(m.Roles))

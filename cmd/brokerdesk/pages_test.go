@@ -2,14 +2,20 @@ package main
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -314,5 +320,58 @@ func TestBackOfficeLoginAsksForTheSecondFactorInASecondStep(t *testing.T) {
 	r = c.do(http.MethodPost, "/backoffice/login", url.Values{"csrf": {csrf}, "email": {admin.Email}, "password": {identity.DemoPassword}, "code": {code}})
 	if r.status != http.StatusSeeOther || c.cookies["__Host-bd_backoffice"] == nil {
 		t.Fatalf("second step: %d %.500s", r.status, r.body)
+	}
+}
+
+func TestDemoTraderSignsInToThePortalAndSeesTheAccountPage(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, _ := demoTenant(t, a)
+	c := newPageClient(t, base, ten)
+	c.login("/portal", identity.DemoTraderEmail(ten), identity.DemoPassword)
+	if r := c.get("/portal"); r.status != http.StatusOK || !strings.Contains(r.body, identity.DemoTraderEmail(ten)) {
+		t.Fatalf("portal account page: %d %.300s", r.status, r.body)
+	}
+	if r := c.get("/backoffice"); r.status != http.StatusSeeOther {
+		t.Errorf("back office with a portal session: %d, want a redirect to its login page", r.status)
+	}
+}
+
+func TestAuditPageLinksToOlderEntriesWithTheFiltersKept(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, admin := demoTenant(t, a)
+	err := a.gate.Scope(context.Background(), ten, func(ctx context.Context, tx pgx.Tx) error {
+		for i := range audit.DefaultLimit + 5 {
+			if err := a.audit.Record(ctx, tx, audit.Entry{Actor: audit.System("test"), Action: "pagetest.row",
+				Target: audit.Target{Type: "row", ID: strconv.Itoa(i)}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newPageClient(t, base, ten)
+	c.login("/backoffice", admin.Email, identity.DemoPassword)
+	first := c.get("/backoffice/audit?action=pagetest.")
+	if n := strings.Count(first.body, "<td>pagetest.row</td>"); n != audit.DefaultLimit {
+		t.Fatalf("first page: %d rows, want %d", n, audit.DefaultLimit)
+	}
+	m := regexp.MustCompile(`rel="next" href="([^"]+)"`).FindStringSubmatch(first.body)
+	if m == nil {
+		t.Fatal("no link to older entries")
+	}
+	next := html.UnescapeString(m[1])
+	if !strings.Contains(next, "action=pagetest.") {
+		t.Errorf("the next-page link %q drops the filter", next)
+	}
+	second := c.get(next)
+	if n := strings.Count(second.body, "<td>pagetest.row</td>"); n != 5 || strings.Contains(second.body, `rel="next"`) {
+		t.Errorf("second page: %d rows (want 5) and no further link: %.300s", n, second.body)
+	}
+	if !strings.Contains(second.body, "<td>row:0</td>") || strings.Contains(first.body, "<td>row:0</td>") {
+		t.Error("the oldest row is not on the second page alone")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
@@ -14,7 +15,11 @@ import (
 // DemoPassword is the password of every demo staff user (`make run` prints it). Never used outside the demo.
 const DemoPassword = "Demo-Brokerdesk-2026!"
 
-// DemoSeeder gives every staff.DemoStaff user a password (DemoPassword); run it after staff.DemoSeeder. Hashes use
+// DemoTraderEmail is the demo brokerage's portal login (password DemoPassword), so the portal pages can be tried.
+func DemoTraderEmail(t tenants.Tenant) string { return "trader@" + t.Slug + ".demo" }
+
+// DemoSeeder gives every staff.DemoStaff user a password (DemoPassword) and adds the demo trader's portal login
+// (DemoTraderEmail); run it after staff.DemoSeeder. Hashes use
 // the real parameters: eight hashes cost under a second once per fresh demo, and users who already have a password
 // keep it, so a restart costs nothing.
 type DemoSeeder struct{ Hasher *auth.Hasher }
@@ -52,5 +57,14 @@ func (d DemoSeeder) Seed(ctx context.Context, tx pgx.Tx, t tenants.Tenant) error
 			return err
 		}
 	}
-	return nil
+	var has bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM portal_users WHERE email = $1)`, DemoTraderEmail(t)).Scan(&has); err != nil || has {
+		return err
+	}
+	hash, err := d.Hasher.Hash(ctx, DemoPassword)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO portal_users (id, email, password_hash) VALUES ($1, $2, $3)`, uuid.New(), DemoTraderEmail(t), hash)
+	return err
 }
