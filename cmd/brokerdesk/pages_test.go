@@ -375,3 +375,40 @@ func TestAuditPageLinksToOlderEntriesWithTheFiltersKept(t *testing.T) {
 		t.Error("the oldest row is not on the second page alone")
 	}
 }
+
+func TestRequiredTwoFactorIsEnrolledThroughThePagesThenSignInAsksForTheCode(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, _ := demoTenant(t, a)
+	if err := a.identity.SetRequireStaff2FA(context.Background(), ten, audit.System("test"), true); err != nil {
+		t.Fatal(err)
+	}
+	c := newPageClient(t, base, ten)
+	email := demoEmail(ten, "readonly")
+	csrf := csrfOf(t, c.get("/backoffice/login").body)
+	r := c.do(http.MethodPost, "/backoffice/login", url.Values{"csrf": {csrf}, "email": {email}, "password": {identity.DemoPassword}})
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/backoffice/2fa" {
+		t.Fatalf("login without 2FA where it is required: %d %q", r.status, r.header.Get("Location"))
+	}
+	if r := c.get("/backoffice"); r.status != http.StatusForbidden {
+		t.Errorf("home with an enrolment-only session: %d, want 403", r.status)
+	}
+	page := c.get("/backoffice/2fa")
+	r = c.do(http.MethodPost, "/backoffice/2fa/enrol", url.Values{"csrf": {csrfOf(t, page.body)}})
+	m := regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`).FindStringSubmatch(r.body)
+	if r.status != http.StatusOK || m == nil || !strings.Contains(r.body, "otpauth://totp/") {
+		t.Fatalf("enrol: %d %.500s", r.status, r.body)
+	}
+	code, _ := auth.TOTPCode(m[1], time.Now())
+	r = c.do(http.MethodPost, "/backoffice/2fa/confirm", url.Values{"csrf": {csrfOf(t, r.body)}, "code": {code}})
+	if r.status != http.StatusOK || !strings.Contains(r.body, `id="recovery-codes"`) || !strings.Contains(r.body, "/backoffice/login?notice=enrolled") {
+		t.Fatalf("confirm: %d %.500s", r.status, r.body)
+	}
+	if r := c.get("/backoffice/2fa"); r.status != http.StatusSeeOther {
+		t.Errorf("the enrolment-only session outlived the enrolment: %d", r.status)
+	}
+	r = c.do(http.MethodPost, "/backoffice/login", url.Values{"csrf": {c.cookies["__Host-bd_csrf"].Value}, "email": {email}, "password": {identity.DemoPassword}})
+	if r.status != http.StatusUnauthorized || !strings.Contains(r.body, `name="code"`) {
+		t.Errorf("sign-in after enrolling: %d, want the code step: %.300s", r.status, r.body)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -530,6 +531,7 @@ func (ps *PageShell) setRequire2FA(c *fiber.Ctx) error {
 type twoFAData struct {
 	CSRF          string
 	Enabled       bool
+	SignInAgain   bool // an enrolment-only session ended by enrolling: the next step is a real sign-in
 	Secret, URI   string
 	RecoveryCodes []string
 	Error         string
@@ -568,7 +570,13 @@ func (ps *PageShell) confirm(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	}
-	return ps.render2FA(c, fiber.StatusOK, twoFAData{Enabled: true, RecoveryCodes: codes})
+	d := twoFAData{Enabled: true, RecoveryCodes: codes}
+	if slices.Contains(pr.Claims.Roles, RoleEnrolment) {
+		// That session allowed enrolling and nothing else, and has no refresh token: end it.
+		d.SignInAgain = true
+		ps.cookies.Set(c, backOffice.cookie, "", time.Time{})
+	}
+	return ps.render2FA(c, fiber.StatusOK, d)
 }
 
 type portalData struct{ Email string }
