@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -410,5 +412,46 @@ func TestRequiredTwoFactorIsEnrolledThroughThePagesThenSignInAsksForTheCode(t *t
 	r = c.do(http.MethodPost, "/backoffice/login", url.Values{"csrf": {c.cookies["__Host-bd_csrf"].Value}, "email": {email}, "password": {identity.DemoPassword}})
 	if r.status != http.StatusUnauthorized || !strings.Contains(r.body, `name="code"`) {
 		t.Errorf("sign-in after enrolling: %d, want the code step: %.300s", r.status, r.body)
+	}
+}
+
+// Every page that needs a session, taken from the page table MountPages builds: another tenant's admin session
+// gets the login page (GET) or 401 (POST) and nothing else; the host's own admin gets each GET page. A page added
+// later is covered without touching this test.
+func TestEveryPageRefusesAnotherTenantsSession(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, admin := demoTenant(t, a)
+	other, otherAdmin := demoTenant(t, a)
+	table := identity.MountPages(fiber.New(), a.identity, identity.PageOptions{})
+	own := newPageClient(t, base, ten)
+	own.login("/backoffice", admin.Email, identity.DemoPassword)
+	theirs := newPageClient(t, base, other)
+	theirs.login("/backoffice", otherAdmin.Email, identity.DemoPassword)
+	intruder := newPageClient(t, base, ten)
+	intruder.cookies = theirs.cookies
+
+	checked := 0
+	for _, r := range table.Routes() {
+		if r.Permission == web.Public || strings.HasPrefix(string(r.Permission), "portal.") {
+			continue
+		}
+		checked++
+		if r.Method == http.MethodGet {
+			if res := intruder.get(r.Path); res.status != http.StatusSeeOther || !strings.HasPrefix(res.header.Get("Location"), "/backoffice/login") {
+				t.Errorf("GET %s with another tenant's session: %d %q", r.Path, res.status, res.header.Get("Location"))
+			}
+			if res := own.get(r.Path); res.status != http.StatusOK {
+				t.Errorf("GET %s as the host's admin: %d", r.Path, res.status)
+			}
+			continue
+		}
+		form := url.Values{"csrf": {intruder.cookies["__Host-bd_csrf"].Value}}
+		if res := intruder.do(r.Method, r.Path, form); res.status != http.StatusUnauthorized {
+			t.Errorf("%s %s with another tenant's session: %d, want 401", r.Method, r.Path, res.status)
+		}
+	}
+	if checked < 8 {
+		t.Errorf("only %d pages checked", checked)
 	}
 }
