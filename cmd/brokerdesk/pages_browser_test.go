@@ -82,7 +82,8 @@ func TestPortalSignInAndOutInABrowser(t *testing.T) {
 	ctx := browsertest.New(t)
 	var shown, afterLogout string
 	err := chromedp.Run(ctx,
-		chromedp.Navigate(origin+"/portal/login"),
+		chromedp.Navigate(origin+"/"), // the landing page links to the portal's sign-in
+		chromedp.Click(`a[href="/portal/login"]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#email", chromedp.ByQuery),
 		chromedp.SendKeys("#email", email, chromedp.ByQuery),
 		chromedp.SendKeys("#password", password, chromedp.ByQuery),
