@@ -103,6 +103,9 @@ func TestBackOfficeLoginSetsStrictCookiesCSRFIsCheckedAndLogoutEndsTheSession(t 
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/backoffice/login?next=%2Fbackoffice%2Fstaff" {
 		t.Fatalf("signed-out page: %d %q", r.status, r.header.Get("Location"))
 	}
+	if r.header.Get("Cache-Control") != "no-store" || r.header.Get("X-Frame-Options") != "DENY" || r.header.Get("Referrer-Policy") != "no-referrer" {
+		t.Errorf("page headers: %v", r.header)
+	}
 	csrf := csrfOf(t, c.get("/backoffice/login").body)
 	creds := url.Values{"email": {admin.Email}, "password": {identity.DemoPassword}}
 	for name, token := range map[string][]string{"missing": nil, "wrong": {"x" + csrf[1:]}} {

@@ -134,13 +134,18 @@ var notices = map[string]string{
 // shell runs first on every page: the tenant's brand (also for error pages) and the response headers of pages
 // that show credentials and links with tokens: no framing, no sniffing, no referrer, no caching.
 func (ps *PageShell) shell(c *fiber.Ctx) error {
+	ps.prepare(c)
+	return c.Next()
+}
+
+// prepare does shell's work; the guard calls it too, so its redirects and 403 pages get the same headers and brand.
+func (ps *PageShell) prepare(c *fiber.Ctx) {
 	ps.loadBrand(c)
 	c.Set(fiber.HeaderXFrameOptions, "DENY")
 	c.Set(fiber.HeaderContentSecurityPolicy, "frame-ancestors 'none'")
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Next()
 }
 
 func (ps *PageShell) loadBrand(c *fiber.Ctx) {
@@ -163,7 +168,7 @@ type brandLoaded struct{}
 func (ps *PageShell) guard(perm web.Permission) fiber.Handler {
 	ar := areaOf(perm)
 	return func(c *fiber.Ctx) error {
-		ps.loadBrand(c)
+		ps.prepare(c)
 		t := current(c)
 		claims, err := ps.verify(ps.cookies.Get(c, ar.cookie), ar.kind, t)
 		if err != nil && web.IsNavigation(c) {
@@ -439,9 +444,9 @@ func (ps *PageShell) auditPage(c *fiber.Ctx) error {
 	}
 	d := auditData{Actor: strings.TrimSpace(c.Query("actor")), Action: strings.TrimSpace(c.Query("action")),
 		Target: strings.TrimSpace(c.Query("target")), From: c.Query("from"), To: c.Query("to")}
-	f, ferr := auditFilter(d)
-	if ferr != nil {
-		d.Error = ferr.Error()
+	f, msg := auditFilter(d)
+	if msg != "" {
+		d.Error = msg
 		return ps.render(c, fiber.StatusUnprocessableEntity, "identity_audit", "Audit trail", nav, d)
 	}
 	page, err := ps.o.Audit.List(c.UserContext(), current(c), f, c.Query("after"), audit.DefaultLimit)
@@ -470,14 +475,15 @@ func (ps *PageShell) auditPage(c *fiber.Ctx) error {
 	return ps.render(c, fiber.StatusOK, "identity_audit", "Audit trail", nav, d)
 }
 
-// auditFilter reads the audit page's filter fields: actor and target as "kind" or "kind:id", times as UTC.
-func auditFilter(d auditData) (audit.Filter, error) {
+// auditFilter reads the audit page's filter fields: actor and target as "kind" or "kind:id", times as UTC. A
+// non-empty message says what to correct.
+func auditFilter(d auditData) (audit.Filter, string) {
 	var f audit.Filter
 	if d.Actor != "" {
 		kind, id, _ := strings.Cut(d.Actor, ":")
 		f.ActorKind, f.ActorID = audit.ActorKind(kind), id
 		if !f.ActorKind.Valid() {
-			return f, errors.New("Actor: write a kind (staff, client, operator, system, api_key), optionally followed by :id.")
+			return f, "Actor: write a kind (staff, client, operator, system, api_key), optionally followed by :id."
 		}
 	}
 	f.ActionPrefix = d.Action
@@ -493,11 +499,11 @@ func auditFilter(d auditData) (audit.Filter, error) {
 		}
 		t, err := time.Parse(timeInput, p.in)
 		if err != nil {
-			return f, errors.New("Times: use the form 2026-01-31T14:05 (UTC).")
+			return f, "Times: use the form 2026-01-31T14:05 (UTC)."
 		}
 		*p.out = t
 	}
-	return f, nil
+	return f, ""
 }
 
 type settingsData struct {
