@@ -321,8 +321,33 @@ func TestBackOfficeLoginAsksForTheSecondFactorInASecondStep(t *testing.T) {
 	if r.status != http.StatusUnauthorized || !strings.Contains(r.body, `name="code"`) || c.cookies["__Host-bd_backoffice"] != nil {
 		t.Fatalf("first step: %d %.500s", r.status, r.body)
 	}
+	if strings.Contains(r.body, identity.DemoPassword) {
+		t.Error("the second step's page holds the password")
+	}
+	m := regexp.MustCompile(`name="ticket" value="([^"]+)"`).FindStringSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("no sign-in ticket in the second step: %.500s", r.body)
+	}
+	ticket := m[1]
+	r = c.do(http.MethodPost, "/backoffice/login", url.Values{"csrf": {csrf}, "ticket": {ticket}, "code": {"000000"}})
+	if r.status != http.StatusUnauthorized || !strings.Contains(r.body, `name="ticket"`) || !strings.Contains(r.body, "Wrong or already used code") {
+		t.Errorf("wrong code: %d, want the code step again: %.500s", r.status, r.body)
+	}
+	// The ticket is this host's only.
+	other, _ := demoTenant(t, a)
+	elsewhere := newPageClient(t, base, other)
+	oc := csrfOf(t, elsewhere.get("/backoffice/login").body)
 	code, _ := auth.TOTPCode(secret, time.Now())
-	r = c.do(http.MethodPost, "/backoffice/login", url.Values{"csrf": {csrf}, "email": {admin.Email}, "password": {identity.DemoPassword}, "code": {code}})
+	if r := elsewhere.do(http.MethodPost, "/backoffice/login", url.Values{"csrf": {oc}, "ticket": {ticket}, "code": {code}}); r.status != http.StatusUnauthorized || elsewhere.cookies["__Host-bd_backoffice"] != nil {
+		t.Errorf("the ticket on another tenant's host: %d", r.status)
+	}
+	// Nor is it an access token.
+	probe := newPageClient(t, base, ten)
+	probe.cookies["__Host-bd_backoffice"] = &http.Cookie{Name: "__Host-bd_backoffice", Value: ticket}
+	if r := probe.get("/backoffice"); r.status != http.StatusSeeOther {
+		t.Errorf("the ticket as an access cookie: %d, want a redirect to the login page", r.status)
+	}
+	r = c.do(http.MethodPost, "/backoffice/login", url.Values{"csrf": {csrf}, "ticket": {ticket}, "code": {code}})
 	if r.status != http.StatusSeeOther || c.cookies["__Host-bd_backoffice"] == nil {
 		t.Fatalf("second step: %d %.500s", r.status, r.body)
 	}

@@ -102,9 +102,23 @@ type wireClaims struct {
 	Type     string   `json:"typ"`
 }
 
+// TypeLoginTicket is the typ of a sign-in ticket: short-lived proof that a user's password was right and only the
+// second factor is missing, which a sign-in page's second step carries instead of the password. Verify never
+// accepts a ticket as an access token, and VerifyTicket accepts nothing but a ticket.
+const TypeLoginTicket = "login_2fa"
+
 // Issue signs an access token for c, valid from now for ttl (0 means DefaultAccessTTL). Issue sets Type, IssuedAt,
 // NotBefore, ExpiresAt and ID itself, ignoring what c holds there, and returns the claims as signed.
 func (r *KeyRing) Issue(c Claims, ttl time.Duration) (string, Claims, error) {
+	return r.issue(c, ttl, TypeAccess)
+}
+
+// IssueTicket signs a sign-in ticket (TypeLoginTicket) for c, as Issue does an access token.
+func (r *KeyRing) IssueTicket(c Claims, ttl time.Duration) (string, Claims, error) {
+	return r.issue(c, ttl, TypeLoginTicket)
+}
+
+func (r *KeyRing) issue(c Claims, ttl time.Duration, typ string) (string, Claims, error) {
 	if ttl == 0 {
 		ttl = DefaultAccessTTL
 	}
@@ -117,7 +131,7 @@ func (r *KeyRing) Issue(c Claims, ttl time.Duration) (string, Claims, error) {
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("auth: issuing token: %w", err)
 	}
-	c.Type, c.IssuedAt, c.NotBefore, c.ExpiresAt, c.ID = TypeAccess, now, now, now.Add(ttl), jti
+	c.Type, c.IssuedAt, c.NotBefore, c.ExpiresAt, c.ID = typ, now, now, now.Add(ttl), jti
 	c.Roles, c.Scope = slices.Clone(c.Roles), slices.Clone(c.Scope)
 	if err := c.check(); err != nil {
 		return "", Claims{}, fmt.Errorf("auth: issuing token: %w", err)
@@ -129,7 +143,7 @@ func (r *KeyRing) Issue(c Claims, ttl time.Duration) (string, Claims, error) {
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(c.ExpiresAt),
 			ID: jti,
 		},
-		TenantID: &tid, Roles: c.Roles, Scope: strings.Join(c.Scope, " "), Type: TypeAccess,
+		TenantID: &tid, Roles: c.Roles, Scope: strings.Join(c.Scope, " "), Type: typ,
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, w)
 	t.Header["kid"] = r.signer.id
@@ -146,6 +160,15 @@ func (r *KeyRing) Issue(c Claims, ttl time.Duration) (string, Claims, error) {
 // want.TenantID (empty for the console, the host's tenant otherwise). Anything else is an error wrapping
 // ErrInvalidToken.
 func (r *KeyRing) Verify(token string, want Expectation) (Claims, error) {
+	return r.verifyTyped(token, want, TypeAccess)
+}
+
+// VerifyTicket checks a sign-in ticket as Verify checks an access token, but insists on typ TypeLoginTicket.
+func (r *KeyRing) VerifyTicket(token string, want Expectation) (Claims, error) {
+	return r.verifyTyped(token, want, TypeLoginTicket)
+}
+
+func (r *KeyRing) verifyTyped(token string, want Expectation, typ string) (Claims, error) {
 	if err := want.check(); err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
@@ -162,7 +185,7 @@ func (r *KeyRing) Verify(token string, want Expectation) (Claims, error) {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	switch {
-	case c.Type != TypeAccess:
+	case c.Type != typ:
 		return Claims{}, fmt.Errorf("%w: %w: typ %q", ErrInvalidToken, ErrWrongType, c.Type)
 	case c.Issuer != want.Issuer:
 		return Claims{}, fmt.Errorf("%w: %w: iss %q", ErrInvalidToken, ErrWrongIssuer, c.Issuer)

@@ -488,3 +488,39 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestSignInTicketsAndAccessTokensAreNotInterchangeable(t *testing.T) {
+	t.Parallel()
+	key, err := auth.GenerateKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := auth.NewKeyRing(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := auth.Claims{Issuer: "https://brokerdesk.test", Audience: auth.AudienceBackoffice, Subject: "u1", TenantID: "t1"}
+	want := auth.Expectation{Audience: auth.AudienceBackoffice, Issuer: c.Issuer, TenantID: "t1"}
+	ticket, _, err := ring.IssueTicket(c, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, _, err := ring.Issue(c, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ring.VerifyTicket(ticket, want); err != nil || got.Type != auth.TypeLoginTicket {
+		t.Errorf("VerifyTicket(ticket) = %+v, %v", got, err)
+	}
+	if _, err := ring.Verify(ticket, want); !errors.Is(err, auth.ErrWrongType) {
+		t.Errorf("Verify(ticket) = %v, want ErrWrongType", err)
+	}
+	if _, err := ring.VerifyTicket(access, want); !errors.Is(err, auth.ErrWrongType) {
+		t.Errorf("VerifyTicket(access token) = %v, want ErrWrongType", err)
+	}
+	other := want
+	other.TenantID = "t2"
+	if _, err := ring.VerifyTicket(ticket, other); !errors.Is(err, auth.ErrWrongTenant) {
+		t.Errorf("VerifyTicket on another tenant = %v, want ErrWrongTenant", err)
+	}
+}

@@ -23,7 +23,13 @@ type Credentials struct {
 	Password     string
 	TOTPCode     string
 	RecoveryCode string
+	// Ticket replaces Email and Password in a second step: the Ticket of a Login that ended in
+	// ErrSecondFactorRequired, so a sign-in page need not carry the password from one form to the next.
+	Ticket string
 }
+
+// TicketTTL is how long the second step of a sign-in may take.
+const TicketTTL = 5 * time.Minute
 
 // Tokens are a successful login's or refresh's result.
 type Tokens struct {
@@ -32,7 +38,9 @@ type Tokens struct {
 	RefreshToken string // empty for an enrolment-only login
 	// EnrolmentRequired: the tenant requires 2FA and the user has none; the access token only allows enrolling.
 	EnrolmentRequired bool
-	Claims            auth.Claims
+	// Ticket comes (alone) with ErrSecondFactorRequired: proof of the right password, for Credentials.Ticket.
+	Ticket string
+	Claims auth.Claims
 }
 
 // NormalizeEmail is how emails are compared: trimmed, lower case.
@@ -48,7 +56,18 @@ func (s *Service) Login(ctx context.Context, t tenants.Tenant, k Kind, c Credent
 	recoveryLeft := -1 // unused recovery codes after this login used one; -1: none used
 	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		now := s.o.Now()
-		a, err := lookup(ctx, tx, k, email, uuid.Nil)
+		var a account
+		var err error
+		if c.Ticket != "" {
+			a, err = s.ticketAccount(ctx, tx, t, k, c.Ticket)
+			if errors.Is(err, errNoAccount) {
+				outcome = ErrInvalidCredentials // an invalid ticket names no account to count a failure against
+				return nil
+			}
+			email = a.email
+		} else {
+			a, err = lookup(ctx, tx, k, email, uuid.Nil)
+		}
 		if errors.Is(err, errNoAccount) {
 			if err := s.o.Hasher.VerifyAbsent(ctx, c.Password); err != nil {
 				return err
@@ -65,9 +84,11 @@ func (s *Service) Login(ctx context.Context, t tenants.Tenant, k Kind, c Credent
 			return s.audit.Record(ctx, tx, audit.Entry{Actor: s.actor(a), Action: ActionLoginFailed, Target: a.target(),
 				After: map[string]any{"reason": "locked"}})
 		}
-		ok, rehash, err := s.o.Hasher.Verify(ctx, c.Password, a.hash)
-		if err != nil {
-			return fmt.Errorf("verify password: %w", err)
+		ok, rehash := true, false // a ticket is the password's proof
+		if c.Ticket == "" {
+			if ok, rehash, err = s.o.Hasher.Verify(ctx, c.Password, a.hash); err != nil {
+				return fmt.Errorf("verify password: %w", err)
+			}
 		}
 		if !ok {
 			outcome = ErrInvalidCredentials
@@ -76,10 +97,15 @@ func (s *Service) Login(ctx context.Context, t tenants.Tenant, k Kind, c Credent
 		usedRecovery := false
 		enrolOnly := false
 		switch {
+		case c.Ticket != "" && !a.totpEnabled:
+			outcome = ErrInvalidCredentials // a ticket only ever stands in for the password before a second factor
+			return nil
 		case a.totpEnabled && c.TOTPCode == "" && c.RecoveryCode == "":
 			// The password was right: say what is missing, without counting a failure.
 			outcome = ErrSecondFactorRequired
-			return nil
+			out.Ticket, _, err = s.o.Keys.IssueTicket(auth.Claims{Issuer: s.o.Issuer, Audience: k.aud, Subject: a.id.String(),
+				TenantID: t.ID.String()}, TicketTTL)
+			return err
 		case a.totpEnabled && c.TOTPCode != "":
 			step, err := auth.VerifyTOTP(a.totpSecret, c.TOTPCode, now, a.lastStep)
 			if err != nil {
@@ -144,7 +170,7 @@ func (s *Service) Login(ctx context.Context, t tenants.Tenant, k Kind, c Credent
 	}
 	if outcome != nil {
 		s.o.Log.InfoContext(ctx, "login refused", "kind", k.name, "reason", outcome.Error())
-		return Tokens{}, outcome
+		return Tokens{Ticket: out.Ticket}, outcome
 	}
 	s.o.Log.InfoContext(ctx, "login", "kind", k.name, "user", out.Claims.Subject)
 	if recoveryLeft >= 0 {
@@ -157,6 +183,20 @@ func (s *Service) Login(ctx context.Context, t tenants.Tenant, k Kind, c Credent
 		}
 	}
 	return out, nil
+}
+
+// ticketAccount reads (and locks) the account a sign-in ticket names: the ticket must be genuine, unexpired, of
+// this tenant and kind; the account still active.
+func (s *Service) ticketAccount(ctx context.Context, tx pgx.Tx, t tenants.Tenant, k Kind, ticket string) (account, error) {
+	cl, err := s.o.Keys.VerifyTicket(ticket, auth.Expectation{Audience: k.aud, Issuer: s.o.Issuer, TenantID: t.ID.String()})
+	if err != nil {
+		return account{}, errNoAccount
+	}
+	id, err := uuid.Parse(cl.Subject)
+	if err != nil {
+		return account{}, errNoAccount
+	}
+	return lookup(ctx, tx, k, "", id)
 }
 
 func secondFactor(enabled, recovery bool) string {

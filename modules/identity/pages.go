@@ -247,10 +247,10 @@ type formData struct {
 
 type loginData struct {
 	CSRF, Action, Title, Email, Next, Error, Notice, ResetHref string
-	// AskCode: the password was right and a second factor is needed. The second step carries the password in a
-	// hidden field of the same no-store page (the login API takes all credentials at once), never in a cookie.
-	AskCode  bool
-	Password string
+	// AskCode: the password was right and a second factor is needed. The second step carries the sign-in ticket
+	// (TicketTTL, proof of the password, never the password itself) in a hidden field.
+	AskCode bool
+	Ticket  string
 }
 
 func (ps *PageShell) renderLogin(c *fiber.Ctx, ar area, status int, d loginData) error {
@@ -261,7 +261,10 @@ func (ps *PageShell) renderLogin(c *fiber.Ctx, ar area, status int, d loginData)
 func (ps *PageShell) login(ar area) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		d := loginData{Email: utils.CopyString(c.FormValue("email")), Next: web.SafeNext(c.FormValue("next"), ar.prefix)}
-		cred := Credentials{Email: d.Email, Password: c.FormValue("password")}
+		cred := Credentials{Email: d.Email, Password: c.FormValue("password"), Ticket: utils.CopyString(c.FormValue("ticket"))}
+		if cred.Ticket != "" {
+			cred.Email, cred.Password = "", ""
+		}
 		if code := strings.ReplaceAll(strings.TrimSpace(c.FormValue("code")), " ", ""); isTOTP(code) {
 			cred.TOTPCode = code
 		} else {
@@ -273,7 +276,12 @@ func (ps *PageShell) login(ar area) fiber.Handler {
 			status := fiber.StatusUnauthorized
 			switch {
 			case errors.Is(err, ErrSecondFactorRequired):
-				d.AskCode, d.Password = true, utils.CopyString(cred.Password)
+				d.AskCode, d.Ticket = true, tok.Ticket
+			case errors.Is(err, ErrInvalidCredentials) && cred.Ticket != "" && ps.ticketValid(c, ar, cred.Ticket):
+				// A wrong code (counted against the lockout): the same ticket may try again until it expires.
+				d.AskCode, d.Ticket, d.Error = true, cred.Ticket, "Wrong or already used code."
+			case errors.Is(err, ErrInvalidCredentials) && cred.Ticket != "":
+				d.Error = "The sign-in took too long. Start again."
 			case errors.As(err, &locked):
 				status, d.Error = fiber.StatusTooManyRequests, "Too many failed sign-ins: the account is locked for a while. A password reset still works."
 				c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(locked.RetryAfter/time.Second)+1))
@@ -291,6 +299,11 @@ func (ps *PageShell) login(ar area) fiber.Handler {
 		}
 		return c.Redirect(d.Next, fiber.StatusSeeOther)
 	}
+}
+
+func (ps *PageShell) ticketValid(c *fiber.Ctx, ar area, ticket string) bool {
+	_, err := ps.s.o.Keys.VerifyTicket(ticket, auth.Expectation{Audience: ar.kind.aud, Issuer: ps.s.o.Issuer, TenantID: current(c).ID.String()})
+	return err == nil
 }
 
 func isTOTP(code string) bool {
