@@ -83,10 +83,14 @@ func ValidateSlugShape(slug string) error {
 // pipelineScope sets the scope inside a pipelined transaction. Unlike beginSQL it takes the names as parameters,
 // so its text is the same for every tenant and pgx prepares it once per connection; set_config(..., true) is
 // SET LOCAL's function form and switches role with the same membership check.
-const pipelineScope = `SELECT set_config('role', $1, true), set_config('search_path', $2, true)`
+//
+// The pipeline needs no BEGIN or COMMIT: in the extended protocol every statement up to the Sync runs in one
+// implicit transaction, which ends at the Sync (committed, or rolled back if a statement failed) and takes the
+// transaction-local settings with it. transaction_read_only may be switched on at any point of a transaction.
+const pipelineScope = `SELECT set_config('role', $1, true), set_config('search_path', $2, true), set_config('transaction_read_only', 'on', true)`
 
-// ReadRow runs one read-only, single-row query in t's scope in ONE round trip: BEGIN READ ONLY, the scope, the
-// query and COMMIT travel together as a pipeline. It is for the hot reads of request handling (a user by id, a
+// ReadRow runs one read-only, single-row query in t's scope in ONE round trip: the scope and the query travel
+// together as a pipeline ending in one Sync. It is for the hot reads of request handling (a user by id, a
 // setting); anything that writes or reads more than one statement uses Scope. It returns pgx.ErrNoRows like
 // QueryRow.Scan.
 func (g *Gate) ReadRow(ctx context.Context, t Tenant, sql string, args []any, dest ...any) error {
@@ -115,15 +119,10 @@ func (g *Gate) ReadRow(ctx context.Context, t Tenant, sql string, args []any, de
 		}
 	}
 	b := &pgx.Batch{}
-	b.Queue("BEGIN READ ONLY")
 	b.Queue(pipelineScope, t.Role, pgx.Identifier{t.Schema}.Sanitize())
 	b.Queue(sql, args...)
-	b.Queue("COMMIT")
 	br := c.SendBatch(ctx, b)
 	_, err = br.Exec()
-	if err == nil {
-		_, err = br.Exec()
-	}
 	var scanErr error
 	if err == nil {
 		scanErr = br.QueryRow().Scan(dest...)
@@ -131,16 +130,10 @@ func (g *Gate) ReadRow(ctx context.Context, t Tenant, sql string, args []any, de
 			err = scanErr
 		}
 	}
-	if err == nil {
-		_, err = br.Exec()
-	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		// A failed statement leaves the pipeline's transaction open and aborted: end it before the connection
-		// goes back to the pool (which would otherwise have to discard it).
-		_, _ = c.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 		return err
 	}
 	return scanErr

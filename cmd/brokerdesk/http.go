@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/pprof"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/brokerdesk/brokerdesk/infra/web"
@@ -88,6 +89,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	internal := web.New(web.Options{Log: a.log})
 	web.Health(internal, a.readiness()...)
 	web.MetricsRoute(internal, reg)
+	internal.Use(pprof.New()) // /debug/pprof: the internal listener is for operators only, never the internet
 
 	console := tenants.ConsoleLabel + "." + a.cfg.BaseDomain
 	pick := func(host string) *fiber.App {

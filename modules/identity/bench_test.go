@@ -30,7 +30,7 @@ func BenchmarkLogin(b *testing.B) {
 }
 
 // BenchmarkAuthenticatedStaffGet is GET /api/v1/staff/:id with an admin's access token: token verification,
-// permission check and one tenant-scoped transaction (SET LOCAL role and search_path, one SELECT), through
+// permission check and one tenant-scoped read (Gate.ReadRow: one round trip), through
 // fiber's app.Test (no TCP). It reports requests/s and the p99 latency.
 func BenchmarkAuthenticatedStaffGet(b *testing.B) {
 	w := setup(b)
