@@ -39,6 +39,9 @@ type app struct {
 	clients     *clients.Service
 	branding    *branding.Service
 	identity    *identity.Service
+	// hasher is the one argon2id hasher of the process: staff, traders and operators share its cap on hashes in
+	// flight (each takes 64 MiB), so the process's peak memory is bounded once, not per module.
+	hasher *auth.Hasher
 }
 
 // wiring options that differ between `serve` and `dev`.
@@ -91,6 +94,9 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring)
 	a.staff = staff.NewService(a.gate, a.audit, sender, a.tenantURL, log)
 	a.clients = clients.NewService(a.gate)
 	a.branding = branding.NewService(a.gate)
+	if a.hasher, err = auth.NewHasher(auth.DefaultParams(), 4); err != nil { // at most 4 x 64 MiB hashing at once
+		return nil, err
+	}
 	if a.identity, err = newIdentity(a, sender); err != nil {
 		clusters.Close()
 		return nil, err
@@ -117,12 +123,8 @@ func (a *app) close() {
 	a.clusters.Close()
 }
 
-// newIdentity wires sign-in: access tokens are issued by and for https://<base domain>.
+// newIdentity wires sign-in for staff and traders.
 func newIdentity(a *app, sender identity.Mailer) (*identity.Service, error) {
-	hasher, err := auth.NewHasher(auth.DefaultParams(), 4) // at most 4 x 64 MiB hashing at once
-	if err != nil {
-		return nil, err
-	}
-	return identity.NewService(a.gate, a.audit, identity.Options{Keys: a.cfg.JWTKeys, Issuer: "https://" + a.cfg.BaseDomain,
-		Hasher: hasher, Mailer: sender, TenantURL: a.tenantURL, Log: a.log})
+	return identity.NewService(a.gate, a.audit, identity.Options{Keys: a.cfg.JWTKeys, Issuer: a.issuer(),
+		Hasher: a.hasher, Mailer: sender, TenantURL: a.tenantURL, Log: a.log})
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/hibiken/asynqmon"
 
-	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/operators"
@@ -19,16 +17,12 @@ import (
 // jobsRoot is where asynqmon is mounted on the console host.
 const jobsRoot = "/jobs"
 
-// issuer is the iss of every access token this deployment signs.
+// issuer is the iss of every access token this deployment signs: https://<base domain>.
 func (a *app) issuer() string { return "https://" + a.cfg.BaseDomain }
 
 // newOperators builds the operator service: the console's sign-in and the `operators` command.
 func newOperators(a *app) (*operators.Service, error) {
-	hasher, err := auth.NewHasher(auth.DefaultParams(), max(1, runtime.GOMAXPROCS(0)/int(auth.DefaultParams().Threads)))
-	if err != nil {
-		return nil, err
-	}
-	return operators.NewService(a.clusters.Platform(), operators.Options{Keys: a.cfg.JWTKeys, Hasher: hasher, Issuer: a.issuer(), Log: a.log})
+	return operators.NewService(a.clusters.Platform(), operators.Options{Keys: a.cfg.JWTKeys, Hasher: a.hasher, Issuer: a.issuer(), Log: a.log})
 }
 
 // mountConsole puts the operator console on its app: the console API (its own route table, Bearer console
