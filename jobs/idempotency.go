@@ -2,8 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -27,27 +25,11 @@ func (p IdempotencyPruner) Entry() Entry {
 		Options: []asynq.Option{asynq.MaxRetry(3), asynq.Timeout(10 * time.Minute)}}
 }
 
-// Register adds the pruner's handler to mux.
+// Register adds the pruner's handler to mux. Pruning what is already gone is a no-op, so a task run twice is
+// harmless.
 func (p IdempotencyPruner) Register(mux *asynq.ServeMux) {
-	mux.HandleFunc(TypeIdempotencyPrune, p.HandlePrune)
-}
-
-// HandlePrune prunes the task's tenant; running it twice is harmless.
-func (p IdempotencyPruner) HandlePrune(ctx context.Context, task *asynq.Task) error {
-	e, err := Open(task, nil)
-	if err != nil {
+	mux.Handle(TypeIdempotencyPrune, ForTenant(p.Registry, func(ctx context.Context, t tenants.Tenant, _ Envelope) error {
+		_, err := tenants.NewIdempotencyStore(p.Gate).Prune(ctx, t)
 		return err
-	}
-	t, err := p.Registry.Get(ctx, e.TenantID)
-	if errors.Is(err, tenants.ErrNotFound) {
-		return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
-	}
-	if err != nil {
-		return err
-	}
-	if t.Status != tenants.StatusActive && t.Status != tenants.StatusSuspended {
-		return nil
-	}
-	_, err = tenants.NewIdempotencyStore(p.Gate).Prune(ctx, t)
-	return err
+	}))
 }

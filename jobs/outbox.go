@@ -140,28 +140,13 @@ func (p OutboxPruner) Entry() Entry {
 		Options: []asynq.Option{asynq.MaxRetry(3), asynq.Timeout(10 * time.Minute)}}
 }
 
-// Register adds the pruner's handler to mux.
-func (p OutboxPruner) Register(mux *asynq.ServeMux) { mux.HandleFunc(TypeOutboxPrune, p.HandlePrune) }
-
-// HandlePrune prunes the outbox of the task's tenant. Deleting what is already gone is a no-op, so a task run
-// twice is harmless.
-func (p OutboxPruner) HandlePrune(ctx context.Context, task *asynq.Task) error {
-	e, err := Open(task, nil)
-	if err != nil {
+// Register adds the pruner's handler to mux. Deleting what is already gone is a no-op, so a task run twice is
+// harmless.
+func (p OutboxPruner) Register(mux *asynq.ServeMux) {
+	mux.Handle(TypeOutboxPrune, ForTenant(p.Registry, func(ctx context.Context, t tenants.Tenant, _ Envelope) error {
+		_, err := p.Prune(ctx, t)
 		return err
-	}
-	t, err := p.Registry.Get(ctx, e.TenantID)
-	if errors.Is(err, tenants.ErrNotFound) {
-		return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
-	}
-	if err != nil {
-		return err
-	}
-	if t.Status != tenants.StatusActive && t.Status != tenants.StatusSuspended {
-		return nil // no schema to prune, or not yet
-	}
-	_, err = p.Prune(ctx, t)
-	return err
+	}))
 }
 
 // Prune deletes t's outbox rows enqueued more than Retention ago and returns how many.

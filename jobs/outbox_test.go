@@ -509,11 +509,13 @@ func TestPrunerDeletesOnlyEnqueuedRowsPastRetention(t *testing.T) {
 	}
 	// The handler path, as the scheduler's per-tenant task runs it.
 	prune := jobs.OutboxPruner{Registry: b.p.Registry, Gate: b.p.Gate, Retention: time.Microsecond}
+	mux := asynq.NewServeMux()
+	prune.Register(mux)
 	task, err := jobs.NewTask(jobs.TypeOutboxPrune, ten.ID, "prune-now", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := prune.HandlePrune(ctx, task); err != nil {
+	if err := mux.ProcessTask(ctx, task); err != nil {
 		t.Fatal(err)
 	}
 	rows := b.rows(t, ten)
@@ -531,7 +533,7 @@ func TestPrunerDeletesOnlyEnqueuedRowsPastRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := prune.HandlePrune(ctx, unknown); !errors.Is(err, asynq.SkipRetry) {
+	if err := mux.ProcessTask(ctx, unknown); !errors.Is(err, asynq.SkipRetry) {
 		t.Fatalf("pruning an unknown tenant: %v; want SkipRetry", err)
 	}
 }
