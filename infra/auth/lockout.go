@@ -90,3 +90,12 @@ func (p LockoutPolicy) lockoutFor(n int) time.Duration {
 	}
 	return min(d, p.MaxLockout)
 }
+
+// LockedError refuses a sign-in because the account is locked (the password was not checked). Every sign-in flow
+// (staff, traders, operators) returns this one type, so every HTTP layer answers it the same way: 429 with
+// Retry-After.
+type LockedError struct{ RetryAfter time.Duration }
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("account locked for another %s", e.RetryAfter.Round(time.Second))
+}

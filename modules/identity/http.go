@@ -123,7 +123,7 @@ func (s *Service) Authorize(p web.Permission) fiber.Handler {
 
 // problem maps the package's errors to problems; anything else passes through (and becomes a plain 500).
 func problem(c *fiber.Ctx, err error) error {
-	var locked *LockedError
+	var locked *auth.LockedError
 	var pw *auth.PasswordError
 	switch {
 	case err == nil:

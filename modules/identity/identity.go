@@ -58,13 +58,6 @@ var (
 	ErrEmailTaken           = errors.New("identity: email already has a login")
 )
 
-// LockedError is a login refused because the account is locked.
-type LockedError struct{ RetryAfter time.Duration }
-
-func (e *LockedError) Error() string {
-	return fmt.Sprintf("identity: account locked for another %s", e.RetryAfter.Round(time.Second))
-}
-
 // Kind is the kind of user: staff (back office) or portal (trader).
 type Kind struct {
 	name     string // user_kind column value

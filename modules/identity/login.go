@@ -80,7 +80,7 @@ func (s *Service) Login(ctx context.Context, t tenants.Tenant, k Kind, c Credent
 			return err
 		}
 		if wait := s.o.Lockout.RetryAfter(a.state, now); wait > 0 {
-			outcome = &LockedError{RetryAfter: wait}
+			outcome = &auth.LockedError{RetryAfter: wait}
 			return s.audit.Record(ctx, tx, audit.Entry{Actor: s.actor(a), Action: ActionLoginFailed, Target: a.target(),
 				After: map[string]any{"reason": "locked"}})
 		}

@@ -272,7 +272,7 @@ func (ps *PageShell) login(ar area) fiber.Handler {
 		}
 		tok, err := ps.s.Login(c.UserContext(), current(c), ar.kind, cred)
 		if err != nil {
-			var locked *LockedError
+			var locked *auth.LockedError
 			status := fiber.StatusUnauthorized
 			switch {
 			case errors.Is(err, ErrSecondFactorRequired):

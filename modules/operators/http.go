@@ -69,7 +69,7 @@ func unauthorized() error {
 
 // problem maps the service's errors to what a client may see.
 func problem(err error) error {
-	var locked *LockedError
+	var locked *auth.LockedError
 	var pwd *auth.PasswordError
 	switch {
 	case errors.As(err, &locked):
@@ -186,7 +186,7 @@ func Routes(api *web.API, s *Service, t *Tenants) {
 				return err
 			}
 			sess, err := s.Login(c.UserContext(), Credentials{Email: r.Email, Password: r.Password, Code: r.Code})
-			var locked *LockedError
+			var locked *auth.LockedError
 			if errors.As(err, &locked) {
 				c.Set(fiber.HeaderRetryAfter, retryAfter(locked.RetryAfter))
 			}

@@ -40,13 +40,6 @@ var (
 	ErrInvalidOperator = errors.New("operators: invalid operator")
 )
 
-// LockedError says the account is locked and for how long; the password was not checked.
-type LockedError struct{ RetryAfter time.Duration }
-
-func (e *LockedError) Error() string {
-	return fmt.Sprintf("operators: account locked for %s", e.RetryAfter.Round(time.Second))
-}
-
 // Operator is one platform operator as the rest of the code sees it (no hashes, no secrets).
 type Operator struct {
 	ID          uuid.UUID
@@ -219,7 +212,7 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 	who := row.op.ID
 	if wait := s.o.Lockout.RetryAfter(row.state, now); wait > 0 {
 		s.o.Log.Warn("operator login refused: account locked", "operator_id", who, "retry_after", wait)
-		return Session{}, &LockedError{RetryAfter: wait}
+		return Session{}, &auth.LockedError{RetryAfter: wait}
 	}
 	ok, needsRehash, err := s.o.Hasher.Verify(ctx, c.Password, row.hash)
 	if err != nil {
@@ -239,7 +232,7 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 			return nil
 		}
 		if wait := s.o.Lockout.RetryAfter(cur.state, now); wait > 0 {
-			return &LockedError{RetryAfter: wait}
+			return &auth.LockedError{RetryAfter: wait}
 		}
 		if !ok || cur.op.Status != "active" {
 			refused = ErrBadCredentials
@@ -269,7 +262,7 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 		sess, err = s.startSession(ctx, tx, cur.op, now)
 		return err
 	})
-	var locked *LockedError
+	var locked *auth.LockedError
 	switch {
 	case errors.As(err, &locked):
 		s.o.Log.Warn("operator login refused: account locked", "operator_id", who, "retry_after", locked.RetryAfter)

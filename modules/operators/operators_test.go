@@ -221,7 +221,7 @@ func TestFiveFailuresLockTheAccountWithoutCheckingThePassword(t *testing.T) {
 		}
 	}
 	_, err := b.svc.Login(ctx, operators.Credentials{Email: "ops@brokerdesk.test", Password: password})
-	var locked *operators.LockedError
+	var locked *auth.LockedError
 	if !errors.As(err, &locked) || locked.RetryAfter <= 0 || locked.RetryAfter > time.Minute {
 		t.Fatalf("right password while locked: %v", err)
 	}
@@ -296,7 +296,7 @@ func TestConcurrentFailuresAreAllCounted(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	var locked *operators.LockedError
+	var locked *auth.LockedError
 	if _, err := b.svc.Login(ctx, operators.Credentials{Email: "ops@brokerdesk.test", Password: password}); !errors.As(err, &locked) {
 		t.Fatalf("five concurrent failures did not lock the account: %v", err)
 	}

@@ -232,7 +232,7 @@ func (p *PageSession) login(c *fiber.Ctx) error {
 	if err != nil {
 		data := loginData{CSRF: p.csrfToken(c), Email: email, Next: next, Error: "Wrong email, password or code."}
 		status := fiber.StatusUnauthorized
-		var locked *LockedError
+		var locked *auth.LockedError
 		switch {
 		case errors.Is(err, ErrTOTPRequired):
 			data.AskCode, data.Error = true, "Enter the one-time code from your authenticator app (or a recovery code)."
