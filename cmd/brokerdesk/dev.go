@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -67,7 +69,24 @@ func runDev(ctx context.Context, args []string) error {
 		devEnv[k] = v
 	}
 	if os.Getenv("BD_JWT_KEYS") == "" {
-		if devEnv["BD_JWT_KEYS"], err = devJWTKeys(*data); err != nil {
+		if devEnv["BD_JWT_KEYS"], err = devSecret(filepath.Join(*data, "jwt-keys"), func() (string, error) {
+			k, err := auth.GenerateKey("dev-" + time.Now().UTC().Format("20060102"))
+			if err != nil {
+				return "", err
+			}
+			return auth.FormatKeys(k), nil
+		}); err != nil {
+			return err
+		}
+	}
+	if os.Getenv("BD_DATA_KEYS") == "" {
+		if devEnv["BD_DATA_KEYS"], err = devSecret(filepath.Join(*data, "data-keys"), func() (string, error) {
+			key := make([]byte, 32)
+			if _, err := rand.Read(key); err != nil {
+				return "", err
+			}
+			return "dev-" + time.Now().UTC().Format("20060102") + ":" + base64.StdEncoding.EncodeToString(key), nil
+		}); err != nil {
 			return err
 		}
 	}
@@ -143,30 +162,28 @@ func devSeeders() []tenants.Seeder {
 	return []tenants.Seeder{staff.DemoSeeder{}, identity.DemoSeeder{}, clients.DemoSeeder{}}
 }
 
-// devJWTKeys returns the access-token key of `make run`: generated on the first run and kept in data/jwt-keys (0600,
-// BD_JWT_KEYS syntax), so sessions survive a restart and no key is ever shared between developers' machines.
-func devJWTKeys(data string) (string, error) {
-	path := filepath.Join(data, "jwt-keys")
+// devSecret returns a secret of `make run` (its token and data keys): generated on the first run and kept in path
+// (0600), so sessions and encrypted columns survive a restart and no key is ever shared between developers' machines.
+func devSecret(path string, generate func() (string, error)) (string, error) {
 	if b, err := os.ReadFile(path); err == nil {
 		return strings.TrimSpace(string(b)), nil
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("reading the dev token key: %w", err)
+		return "", fmt.Errorf("reading the dev key %s: %w", path, err)
 	}
-	k, err := auth.GenerateKey("dev-" + time.Now().UTC().Format("20060102"))
+	spec, err := generate()
 	if err != nil {
 		return "", err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return "", fmt.Errorf("saving the dev token key: %w", err)
+		return "", fmt.Errorf("saving the dev key: %w", err)
 	}
-	spec := auth.FormatKeys(k)
 	if _, err := f.WriteString(spec + "\n"); err != nil {
 		f.Close()
-		return "", fmt.Errorf("saving the dev token key: %w", err)
+		return "", fmt.Errorf("saving the dev key: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("saving the dev token key: %w", err)
+		return "", fmt.Errorf("saving the dev key: %w", err)
 	}
 	return spec, nil
 }

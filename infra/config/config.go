@@ -44,6 +44,13 @@ type Config struct {
 	RateLimitIP, RateLimitToken web.Rate
 	// TrustedProxies are the load balancers whose X-Forwarded-For names the client.
 	TrustedProxies []netip.Prefix
+	// DataKeys encrypts secrets kept in the database (TOTP seeds). It prints as its key ids only.
+	DataKeys *auth.Sealer
+	// Blob storage of KYC documents: BlobStore is "disk" (BlobDir) or "s3" (the S3* fields).
+	BlobStore, BlobDir                         string
+	S3Bucket, S3Region, S3Endpoint, S3KMSKeyID string
+	// UploadMaxBytes caps one uploaded document.
+	UploadMaxBytes int64
 }
 
 // Var documents one environment variable.
@@ -76,6 +83,14 @@ var Vars = []Var{
 	{Name: "BD_JWT_KEYS", Required: true, Doc: "access-token signing keys: kid:base64-ed25519-seed,kid:...; the first signs, all verify (rotation: docs/security.md; from a secret store, never in the repository)"},
 	{Name: "BD_RATE_LIMIT_IP", Default: "300/m", Doc: "requests each client address may make (n/s, n/m, n/h; off to disable); see docs/api.md"},
 	{Name: "BD_RATE_LIMIT_TOKEN", Default: "600/m", Doc: "requests each access token or API key may make, from any address (n/s, n/m, n/h; off to disable)"},
+	{Name: "BD_DATA_KEYS", Required: true, Doc: "keys that encrypt secrets kept in the database (TOTP seeds): kid:base64-32-byte-key,...; the first encrypts, all decrypt (rotation: docs/security.md; from a secret store, never in the repository)"},
+	{Name: "BD_BLOB_STORE", Default: "disk", Doc: "where KYC documents are kept: disk (BD_BLOB_DIR, one server only) or s3 (BD_S3_*); see docs/documents.md"},
+	{Name: "BD_BLOB_DIR", Default: ".data/blobs", Doc: "directory of the disk blob store"},
+	{Name: "BD_S3_BUCKET", Doc: "S3 bucket of the s3 blob store (credentials from the AWS default chain: task role or AWS_* variables)"},
+	{Name: "BD_S3_REGION", Default: "us-east-1", Doc: "region of BD_S3_BUCKET"},
+	{Name: "BD_S3_ENDPOINT", Doc: "S3-compatible endpoint URL (MinIO, path-style); empty: AWS"},
+	{Name: "BD_S3_KMS_KEY_ID", Doc: "KMS key for SSE-KMS on every object; empty: SSE-S3 (AES256)"},
+	{Name: "BD_UPLOAD_MAX_MB", Default: "15", Doc: "largest document a client may upload, in MiB"},
 	{Name: "BD_TRUSTED_PROXIES", Doc: "load balancers whose X-Forwarded-For is believed: comma-separated CIDRs, e.g. 10.0.0.0/16 (empty: the TCP peer is the client)"},
 }
 
@@ -108,6 +123,9 @@ func Load(getenv func(string) string) (Config, error) {
 		SMTPAddr: get("BD_SMTP_ADDR"), SMTPFrom: get("BD_SMTP_FROM"),
 		SMTPUsername: get("BD_SMTP_USERNAME"), SMTPPassword: get("BD_SMTP_PASSWORD"),
 		ExportDir: get("BD_EXPORT_DIR"), LogLevel: get("BD_LOG_LEVEL"),
+		BlobStore: get("BD_BLOB_STORE"), BlobDir: get("BD_BLOB_DIR"),
+		S3Bucket: get("BD_S3_BUCKET"), S3Region: get("BD_S3_REGION"), S3Endpoint: get("BD_S3_ENDPOINT"),
+		S3KMSKeyID: get("BD_S3_KMS_KEY_ID"),
 	}
 	for _, name := range []string{"BD_HTTP_ADDR", "BD_INTERNAL_ADDR"} {
 		if _, _, err := net.SplitHostPort(get(name)); err != nil {
@@ -166,6 +184,11 @@ func Load(getenv func(string) string) (Config, error) {
 			bad("BD_JWT_KEYS", "%v", err)
 		}
 	}
+	if keys := get("BD_DATA_KEYS"); keys != "" {
+		if c.DataKeys, err = auth.ParseSealer(keys); err != nil {
+			bad("BD_DATA_KEYS", "%v", err)
+		}
+	}
 	if c.RateLimitIP, err = web.ParseRate(get("BD_RATE_LIMIT_IP")); err != nil {
 		bad("BD_RATE_LIMIT_IP", "%v", err)
 	}
@@ -175,6 +198,21 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.TrustedProxies, err = web.ParseTrustedProxies(get("BD_TRUSTED_PROXIES")); err != nil {
 		bad("BD_TRUSTED_PROXIES", "%v", err)
 	}
+	switch c.BlobStore {
+	case "disk":
+	case "s3":
+		if c.S3Bucket == "" {
+			bad("BD_S3_BUCKET", "required when BD_BLOB_STORE is s3")
+		}
+	default:
+		bad("BD_BLOB_STORE", "want disk or s3, got %q", c.BlobStore)
+	}
+	if c.S3Endpoint != "" {
+		if u, err := url.Parse(c.S3Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("BD_S3_ENDPOINT", "want http(s)://host:port, got %q", c.S3Endpoint)
+		}
+	}
+	c.UploadMaxBytes = int64(positive("BD_UPLOAD_MAX_MB", 1024)) << 20
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration is not valid:\n  %w", joinLines(errs))
 	}

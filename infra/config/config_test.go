@@ -17,6 +17,7 @@ func valid() map[string]string {
 		"BD_REDIS_URL":    "redis://127.0.0.1:6379/0",
 		"BD_SMTP_ADDR":    "127.0.0.1:1025",
 		"BD_JWT_KEYS":     testKeys,
+		"BD_DATA_KEYS":    "d1:" + newSeed,
 	}
 }
 
@@ -51,7 +52,7 @@ func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
 		t.Fatal("invalid configuration accepted")
 	}
 	for _, name := range []string{"BD_DATABASE_URL", "BD_SMTP_ADDR", "BD_REDIS_URL", "BD_LOG_LEVEL", "BD_DATABASE_CLUSTERS",
-		"BD_MIGRATE_CONCURRENCY", "BD_SHUTDOWN_TIMEOUT", "BD_PUBLIC_SCHEME", "BD_JWT_KEYS"} {
+		"BD_MIGRATE_CONCURRENCY", "BD_SHUTDOWN_TIMEOUT", "BD_PUBLIC_SCHEME", "BD_JWT_KEYS", "BD_DATA_KEYS"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}
