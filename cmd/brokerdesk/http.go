@@ -30,6 +30,7 @@ type httpServers struct {
 	api        *web.API   // the tenant hosts' API route table
 	console    *web.API   // the console's API route table
 	consoleApp *fiber.App // the app behind the console host
+	pages      *web.PageTable // every page of the tenant hosts
 }
 
 func (a *app) readiness() []web.Check {
@@ -70,9 +71,9 @@ func (a *app) buildHTTP() (*httpServers, error) {
 		return nil, err
 	}
 	// The back office and portal pages (cookie sessions with CSRF), each declared with its permission.
-	tenantPages := identity.MountPages(tenantApp, a.identity, identity.PageOptions{Pages: pages, Secure: a.cfg.PublicScheme == "https",
+	shell := identity.MountPages(tenantApp, a.identity, identity.PageOptions{Pages: pages, Secure: a.cfg.PublicScheme == "https",
 		Brand: a.branding.Get, Staff: a.staff, Audit: a.audit})
-	if err := tenantPages.Err(); err != nil {
+	if err := shell.Err(); err != nil {
 		return nil, err
 	}
 
@@ -100,7 +101,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 		return tenantApp
 	}
 	return &httpServers{public: web.NewServer([]*fiber.App{tenantApp, consoleApp}, pick, opts), internal: internal,
-		tenant: tenantApp, api: api, console: consoleAPI, consoleApp: consoleApp}, nil
+		tenant: tenantApp, api: api, console: consoleAPI, consoleApp: consoleApp, pages: shell.Table()}, nil
 }
 
 // idempotencyPrincipal files Idempotency-Keys under the signed-in user (so a key survives a token refresh), or

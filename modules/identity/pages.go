@@ -65,23 +65,33 @@ type PageOptions struct {
 // reset, invitations, two-factor enrolment and the back office's home, staff, audit and settings pages. Sessions are
 // cookies holding the same access and refresh tokens the API issues, verified for the host's tenant and the area's
 // audience; every form that changes anything carries the CSRF token (web.Cookies).
+//
+// Other modules add their pages to the same shell (Page, Post, Section, Render), so every page of a tenant host has
+// one sign-in, one guard, one layout and one navigation.
 type PageShell struct {
 	s       *Service
 	o       PageOptions
 	cookies web.Cookies
+	table   *web.PageTable
+	// sections are the back office's navigation: identity's own, then each module's in the order they mount.
+	sections []section
 }
 
-// MountPages registers the page shell on a tenant host's app (after tenants.HostMiddleware) and returns its page
-// table; the caller checks Err before serving.
-func MountPages(app fiber.Router, s *Service, o PageOptions) *web.PageTable {
+type section struct {
+	label, href string
+	perm        web.Permission
+}
+
+// MountPages registers the page shell on a tenant host's app (after tenants.HostMiddleware) and returns it, for
+// other modules to add their pages; the caller checks Err once every module has mounted.
+func MountPages(app fiber.Router, s *Service, o PageOptions) *PageShell {
 	ps := &PageShell{s: s, o: o, cookies: web.Cookies{Secure: o.Secure, CSRF: "bd_csrf"}}
-	t := web.NewPageTable(app, ps.guard)
-	page := func(method, path string, perm web.Permission, h ...fiber.Handler) {
-		t.Handle(web.PageRoute{Method: method, Path: path, Permission: perm, Handlers: append([]fiber.Handler{ps.shell}, h...)})
+	ps.table = web.NewPageTable(app, ps.guard)
+	for _, it := range navItems {
+		ps.Section(it.label, it.href, it.perm)
 	}
-	post := func(path string, perm web.Permission, h fiber.Handler) {
-		page(fiber.MethodPost, path, perm, ps.cookies.CheckCSRF, h)
-	}
+	page := ps.Page
+	post := ps.Post
 	for _, ar := range []area{backOffice, portal} {
 		page(fiber.MethodGet, ar.prefix+"/login", web.Public, func(c *fiber.Ctx) error {
 			return ps.renderLogin(c, ar, fiber.StatusOK, loginData{Next: web.SafeNext(c.Query("next"), ar.prefix), Notice: notices[c.Query("notice")]})
@@ -120,7 +130,66 @@ func MountPages(app fiber.Router, s *Service, o PageOptions) *web.PageTable {
 	post(backOffice.prefix+"/2fa/enrol", PermAccount2FA, ps.enrol)
 	post(backOffice.prefix+"/2fa/confirm", PermAccount2FA, ps.confirm)
 	page(fiber.MethodGet, portal.prefix, PermPortalAccount, ps.portalAccount)
-	return t
+	return ps
+}
+
+// Page registers a page: the shell (brand, no-cache and no-framing headers) and, unless perm is web.Public, the
+// guard run before h. A perm of "portal.*" makes it a portal page (trader session); any other a back-office page.
+func (ps *PageShell) Page(method, path string, perm web.Permission, h ...fiber.Handler) {
+	ps.table.Handle(web.PageRoute{Method: method, Path: path, Permission: perm, Handlers: append([]fiber.Handler{ps.shell}, h...)})
+}
+
+// Post registers a form target: a Page whose CSRF token is checked before h runs. That check reads the whole form,
+// so a streamed upload registers with Page instead and calls ValidCSRF on the form's first field (the csrf field
+// placed before the file) before it reads the file.
+func (ps *PageShell) Post(path string, perm web.Permission, h fiber.Handler) {
+	ps.Page(fiber.MethodPost, path, perm, ps.cookies.CheckCSRF, h)
+}
+
+// Section adds a back-office navigation entry, shown to staff whose roles grant perm.
+func (ps *PageShell) Section(label, href string, perm web.Permission) {
+	ps.sections = append(ps.sections, section{label: label, href: href, perm: perm})
+}
+
+// Table is the page table (every registered page and its permission), for tests that walk all pages.
+func (ps *PageShell) Table() *web.PageTable { return ps.table }
+
+// Err reports every malformed page declaration.
+func (ps *PageShell) Err() error { return ps.table.Err() }
+
+// CSRF is the token a page's forms carry in their "csrf" field.
+func (ps *PageShell) CSRF(c *fiber.Ctx) string { return ps.cookies.CSRFToken(c) }
+
+// ValidCSRF reports whether a form's presented csrf value matches the request's CSRF cookie (for handlers that
+// read their form themselves, see Post).
+func (ps *PageShell) ValidCSRF(c *fiber.Ctx, presented string) bool {
+	return web.SameToken(presented, c.Cookies(ps.cookies.Name(ps.cookies.CSRF)))
+}
+
+// Render draws a signed-in page of the current area (from the signed-in principal) with its navigation: the staff
+// user's sections, or the trader's portal header.
+func (ps *PageShell) Render(c *fiber.Ctx, status int, name, title string, data any) error {
+	pr, ok := PrincipalOf(c)
+	if !ok {
+		return ps.render(c, status, name, title, nil, data)
+	}
+	if pr.Kind == Staff {
+		nav, _, err := ps.staffNav(c)
+		if err != nil {
+			return err
+		}
+		return ps.render(c, status, name, title, nav, data)
+	}
+	email, err := ps.portalEmail(c)
+	if err != nil {
+		return err
+	}
+	return ps.render(c, status, name, title, ps.nav(c, portal, email), data)
+}
+
+// RenderPublic draws a page before sign-in (no navigation), e.g. the portal's registration form.
+func (ps *PageShell) RenderPublic(c *fiber.Ctx, status int, name, title string, data any) error {
+	return ps.render(c, status, name, title, nil, data)
 }
 
 // notices are the messages a redirect to a login page may ask for (by key: nothing the URL says is shown).
@@ -387,7 +456,7 @@ func (ps *PageShell) nav(c *fiber.Ctx, ar area, user string) *web.Nav {
 	pr, _ := PrincipalOf(c)
 	n := &web.Nav{User: user, LogoutAction: ar.prefix + "/logout", CSRF: ps.cookies.CSRFToken(c)}
 	if ar.kind == Staff {
-		for _, it := range navItems {
+		for _, it := range ps.sections {
 			if Allowed(pr.Claims.Roles, it.perm) {
 				n.Links = append(n.Links, web.NavLink{Label: it.label, Href: it.href, Current: c.Path() == it.href})
 			}
@@ -601,13 +670,19 @@ func (ps *PageShell) confirm(c *fiber.Ctx) error {
 type portalData struct{ Email string }
 
 func (ps *PageShell) portalAccount(c *fiber.Ctx) error {
-	pr, _ := PrincipalOf(c)
-	var d portalData
-	err := ps.s.gate.ScopeWith(c.UserContext(), current(c), pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT email FROM portal_users WHERE id = $1`, pr.UserID).Scan(&d.Email)
-	})
+	email, err := ps.portalEmail(c)
 	if err != nil {
 		return err
 	}
-	return ps.render(c, fiber.StatusOK, "identity_portal", "Your account", ps.nav(c, portal, d.Email), d)
+	return ps.render(c, fiber.StatusOK, "identity_portal", "Your account", ps.nav(c, portal, email), portalData{Email: email})
+}
+
+// portalEmail is the signed-in trader's sign-in email.
+func (ps *PageShell) portalEmail(c *fiber.Ctx) (string, error) {
+	pr, _ := PrincipalOf(c)
+	var email string
+	err := ps.s.gate.ScopeWith(c.UserContext(), current(c), pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT email FROM portal_users WHERE id = $1`, pr.UserID).Scan(&email)
+	})
+	return email, err
 }
