@@ -3,7 +3,9 @@ package auth
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -23,6 +25,8 @@ var ErrSealed = errors.New("auth: sealed value cannot be opened")
 type Sealer struct {
 	ids   []string
 	aeads map[string]cipher.AEAD
+	// first is the first key's material, kept only to derive per-purpose keys (DeriveKey).
+	first []byte
 }
 
 // ParseSealer reads the BD_DATA_KEYS syntax: comma-separated kid:key pairs, the key standard base64 of 32 random
@@ -56,6 +60,9 @@ func ParseSealer(spec string) (*Sealer, error) {
 		aead, err := cipher.NewGCM(block)
 		if err != nil {
 			return nil, err
+		}
+		if len(s.ids) == 0 {
+			s.first = key
 		}
 		s.ids = append(s.ids, id)
 		s.aeads[id] = aead
@@ -94,6 +101,19 @@ func (s *Sealer) Open(purpose, sealed string) ([]byte, error) {
 		return nil, ErrSealed
 	}
 	return plain, nil
+}
+
+// DeriveKey returns a 32-byte key for one purpose (e.g. "blob-links"), derived with HKDF-SHA256 from the first
+// data key, so a component that needs a MAC key of its own (the disk blob store's signed links) gets one without a
+// new secret to configure, and the AES keys themselves are never used for anything but sealing. Another purpose
+// gives an unrelated key; rotating BD_DATA_KEYS (a new first key) changes every derived key, which for signed links
+// only means that links minted before the rotation stop working (they live minutes).
+func (s *Sealer) DeriveKey(purpose string) []byte {
+	key, err := hkdf.Key(sha256.New, s.first, []byte("brokerdesk/data-keys/"+s.ids[0]), purpose, 32)
+	if err != nil { // only for a length above 255*32 bytes
+		panic("auth: DeriveKey: " + err.Error())
+	}
+	return key
 }
 
 // NeedsReseal reports whether sealed was made under a key other than the current first one (a rotation leftover).

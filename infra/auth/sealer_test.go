@@ -103,3 +103,36 @@ func TestParseSealerNamesTheBadKeyButNeverPrintsKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestSealerDeriveKeyIsStablePerPurposeAndFollowsTheFirstKey(t *testing.T) {
+	t.Parallel()
+	parse := func(spec string) *auth.Sealer {
+		t.Helper()
+		s, err := auth.ParseSealer(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	one := parse("k1:" + dataKey(1))
+	links := one.DeriveKey("blob-links")
+	if len(links) != 32 {
+		t.Fatalf("derived key has %d bytes, want 32", len(links))
+	}
+	raw, _ := base64.StdEncoding.DecodeString(dataKey(1))
+	if string(links) == string(raw) {
+		t.Fatal("derived key is the data key itself")
+	}
+	if string(parse("k1:"+dataKey(1)).DeriveKey("blob-links")) != string(links) {
+		t.Fatal("same key and purpose derive different keys: links would not survive a restart or work across servers")
+	}
+	if string(one.DeriveKey("other")) == string(links) {
+		t.Fatal("two purposes derive the same key")
+	}
+	if string(parse("k1:"+dataKey(1)+",k0:"+dataKey(9)).DeriveKey("blob-links")) != string(links) {
+		t.Fatal("an older key at the end of the ring changed the derived key; only the first key should count")
+	}
+	if string(parse("k2:"+dataKey(2)+",k1:"+dataKey(1)).DeriveKey("blob-links")) == string(links) {
+		t.Fatal("rotation to a new first key kept the derived key")
+	}
+}
