@@ -17,6 +17,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/branding"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/emails"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -38,6 +39,7 @@ type app struct {
 	staff       *staff.Service
 	clients     *clients.Service
 	branding    *branding.Service
+	emails      *emails.Service
 	identity    *identity.Service
 	// hasher is the one argon2id hasher of the process: staff, traders and operators share its cap on hashes in
 	// flight (each takes 64 MiB), so the process's peak memory is bounded once, not per module.
@@ -94,6 +96,13 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring)
 	a.staff = staff.NewService(a.gate, a.audit, sender, a.tenantURL, log)
 	a.clients = clients.NewService(a.gate)
 	a.branding = branding.NewService(a.gate)
+	if a.emails, err = emails.NewService(emails.Options{Registry: a.registry, Brands: a.branding, From: cfg.SMTPFrom,
+		MailerFor: func(from string) (emails.Mailer, error) { // the tenant's brand name on BD_SMTP_FROM's address
+			return mail.NewSender(cfg.SMTPAddr, from, cfg.SMTPUsername, cfg.SMTPPassword)
+		}, TenantURL: a.tenantURL, Log: log}); err != nil {
+		clusters.Close()
+		return nil, err
+	}
 	if a.hasher, err = auth.NewHasher(auth.DefaultParams(), 4); err != nil { // at most 4 x 64 MiB hashing at once
 		return nil, err
 	}

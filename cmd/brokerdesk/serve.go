@@ -56,6 +56,7 @@ func (a *app) tasks() (*asynq.ServeMux, []jobs.Entry) {
 	pruner.Register(mux)
 	idem := jobs.IdempotencyPruner{Registry: a.registry, Gate: a.gate}
 	idem.Register(mux)
+	a.emails.Register(mux)
 	return mux, []jobs.Entry{pruner.Entry(), idem.Entry()}
 }
 
