@@ -34,7 +34,9 @@ type bundle struct {
 	queue string
 }
 
-func tenantURL(t tenants.Tenant, path string) string { return "https://" + t.Slug + ".brokerdesk.test" + path }
+func tenantURL(t tenants.Tenant, path string) string {
+	return "https://" + t.Slug + ".brokerdesk.test" + path
+}
 
 func setup(t *testing.T, p *tenanttest.Platform) *bundle {
 	t.Helper()
@@ -91,7 +93,9 @@ func inbox(t *testing.T, to string) []received {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var full struct{ From struct{ Name, Address string } }
+		var full struct {
+			From struct{ Name, Address string }
+		}
 		err = json.NewDecoder(res.Body).Decode(&full)
 		res.Body.Close()
 		if err != nil {

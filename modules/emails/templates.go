@@ -68,7 +68,7 @@ var files embed.FS
 
 // locales holds each locale's parsed templates; "en" is the fallback and has every kind.
 type kindTemplates struct {
-	text *texttemplate.Template  // "subject" and "text"
+	text *texttemplate.Template // "subject" and "text"
 	html *htmltemplate.Template // "layout" with this kind's "body"
 }
 
