@@ -74,6 +74,7 @@ type Endpoints struct {
 	S3Endpoint    string   // BD_S3_ENDPOINT
 	S3AccessKey   string   // BD_S3_ACCESS_KEY
 	S3SecretKey   string   // BD_S3_SECRET_KEY
+	S3KMSKeyID    string   // BD_S3_KMS_KEY_ID: the local MinIO's static KMS key (SSE-KMS with it works)
 	SMTPAddr      string   // BD_SMTP_ADDR
 	MailpitURL    string   // BD_MAILPIT_URL (web UI and API)
 	StripeURL     string   // BD_STRIPE_API_URL (stripe-mock)
@@ -93,6 +94,7 @@ func (e Endpoints) Env() []string {
 	add("BD_S3_ENDPOINT", e.S3Endpoint)
 	add("BD_S3_ACCESS_KEY", e.S3AccessKey)
 	add("BD_S3_SECRET_KEY", e.S3SecretKey)
+	add("BD_S3_KMS_KEY_ID", e.S3KMSKeyID)
 	add("BD_SMTP_ADDR", e.SMTPAddr)
 	add("BD_MAILPIT_URL", e.MailpitURL)
 	add("BD_STRIPE_API_URL", e.StripeURL)
@@ -195,6 +197,7 @@ func (r *Running) start(ctx context.Context, s Service, o Options) error {
 			r.Endpoints.S3Endpoint = v
 			r.Endpoints.S3AccessKey = o.Getenv("BD_S3_ACCESS_KEY")
 			r.Endpoints.S3SecretKey = o.Getenv("BD_S3_SECRET_KEY")
+			r.Endpoints.S3KMSKeyID = o.Getenv("BD_S3_KMS_KEY_ID")
 			fmt.Fprintln(r.log, "minio: using BD_S3_ENDPOINT from the environment")
 			return nil
 		}

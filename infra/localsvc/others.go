@@ -3,6 +3,7 @@ package localsvc
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -57,6 +58,10 @@ func (r *Running) startMinIO(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	kmsFile, err := minioKMSKey(dir)
+	if err != nil {
+		return err
+	}
 	port, err := FreePort()
 	if err != nil {
 		return err
@@ -69,7 +74,7 @@ func (r *Running) startMinIO(ctx context.Context, o Options) error {
 	cmd := exec.Command(bin, "server", "--quiet", "--address", addr,
 		"--console-address", fmt.Sprintf("127.0.0.1:%d", consolePort), filepath.Join(dir, "data"))
 	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+user, "MINIO_ROOT_PASSWORD="+secret,
-		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1")
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1", "MINIO_KMS_SECRET_KEY_FILE="+kmsFile)
 	logFile := filepath.Join(dir, "minio.log")
 	p, err := r.spawn("minio", logFile, cmd)
 	if err != nil {
@@ -80,8 +85,32 @@ func (r *Running) startMinIO(ctx context.Context, o Options) error {
 	}
 	r.Endpoints.S3Endpoint = "http://" + addr
 	r.Endpoints.S3AccessKey, r.Endpoints.S3SecretKey = user, secret
-	fmt.Fprintf(r.log, "minio: ready on %s (data in %s)\n", addr, dir)
+	r.Endpoints.S3KMSKeyID = MinIOKMSKeyName
+	fmt.Fprintf(r.log, "minio: ready on %s (static KMS key %s for SSE; data in %s)\n", addr, MinIOKMSKeyName, dir)
 	return nil
+}
+
+// MinIOKMSKeyName names the static KMS key the local MinIO runs with, so SSE-S3 and SSE-KMS (with this key id)
+// both work as they do on AWS.
+const MinIOKMSKeyName = "brokerdesk-local"
+
+// minioKMSKey returns the path of the MinIO static KMS key file ("<name>:<base64 of 32 random bytes>"), generated
+// with the data directory and kept in it (0600), never in the repository: objects MinIO encrypted with it stay
+// readable across restarts of the same data directory, and a fresh directory (every test run) gets a fresh key.
+func minioKMSKey(dir string) (string, error) {
+	path := filepath.Join(dir, "kms-key")
+	if b, err := os.ReadFile(path); err == nil && strings.HasPrefix(string(b), MinIOKMSKeyName+":") {
+		return path, nil
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", err
+	}
+	line := MinIOKMSKeyName + ":" + base64.StdEncoding.EncodeToString(key)
+	if err := os.WriteFile(path, []byte(line), 0o600); err != nil {
+		return "", err
+	}
+	return path, nil
 }
 
 // minioCredentials are generated once per data directory and kept there (0600), never in the repository.
