@@ -20,6 +20,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 
 	bdmail "github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/infra/web"
@@ -74,6 +75,9 @@ type Options struct {
 	MailerFor func(from string) (Mailer, error)
 	// TenantURL is the absolute URL of a path on the tenant's own host.
 	TenantURL func(t tenants.Tenant, path string) string
+	// Redis, when set, holds the delivery markers that make a duplicate delivery of a send task send nothing
+	// (see dedupe.go); without it every delivery sends. cmd passes the job queue's Redis.
+	Redis asynq.RedisConnOpt
 	// Queue is the Asynq queue of send tasks; default jobs.QueueNotifications (tests use a queue of their own).
 	Queue string
 	Log   *slog.Logger
@@ -84,6 +88,7 @@ type Service struct {
 	o      Options
 	from   *mail.Address
 	outbox jobs.Outbox
+	dedupe *dedupe
 }
 
 // NewService returns the emails service.
@@ -101,7 +106,23 @@ func NewService(o Options) (*Service, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{o: o, from: from, outbox: jobs.Outbox{DefaultQueue: o.Queue}}, nil
+	s := &Service{o: o, from: from, outbox: jobs.Outbox{DefaultQueue: o.Queue}}
+	if o.Redis != nil {
+		rdb, ok := o.Redis.MakeRedisClient().(redis.UniversalClient)
+		if !ok {
+			return nil, errors.New("emails: the Redis option gives no go-redis client")
+		}
+		s.dedupe = &dedupe{rdb: rdb}
+	}
+	return s, nil
+}
+
+// Close releases the service's Redis connections.
+func (s *Service) Close() error {
+	if s.dedupe == nil {
+		return nil
+	}
+	return s.dedupe.rdb.Close()
 }
 
 // Queue checks e against its template now (an unknown template, a bad recipient or missing data is an error here,
@@ -158,16 +179,44 @@ func (s *Service) Register(mux *asynq.ServeMux) {
 	mux.Handle(TypeSend, jobs.ForTenant(s.o.Registry, s.handleSend))
 }
 
+// handleSend sends a queued email once per idempotency key: a delivery that finds the email sent does nothing, one
+// that finds another delivery sending it retries later.
 func (s *Service) handleSend(ctx context.Context, t tenants.Tenant, env jobs.Envelope) error {
 	var e Email
 	if err := json.Unmarshal(env.Payload, &e); err != nil {
 		return fmt.Errorf("%w: %s payload: %v", asynq.SkipRetry, TypeSend, err)
 	}
-	err := s.Send(ctx, t, e)
-	if errors.Is(err, ErrUnknownTemplate) || errors.Is(err, ErrInvalid) {
-		return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
+	var marker string
+	if s.dedupe != nil {
+		marker = markerKey(t.ID, env.Key)
+		ok, err := s.dedupe.claim(ctx, marker)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			s.o.Log.InfoContext(ctx, "email already sent; duplicate delivery dropped", "template", e.Template, "tenant", t.Slug)
+			return nil
+		}
 	}
-	return err
+	err := s.Send(ctx, t, e)
+	if err != nil {
+		if marker != "" {
+			if rerr := s.dedupe.release(ctx, marker); rerr != nil {
+				s.o.Log.WarnContext(ctx, "email delivery claim not released; the retry waits for it to lapse", "tenant", t.Slug, "err", rerr)
+			}
+		}
+		if errors.Is(err, ErrUnknownTemplate) || errors.Is(err, ErrInvalid) {
+			return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
+		}
+		return err
+	}
+	if marker != "" {
+		// SMTP accepted the message: never fail the task now, or its retry would send it again.
+		if err := s.dedupe.sent(ctx, marker); err != nil {
+			s.o.Log.WarnContext(ctx, "email sent but not marked; a duplicate delivery would send it again", "tenant", t.Slug, "err", err)
+		}
+	}
+	return nil
 }
 
 // oneLine drops control characters and folds runs of white space, for header values (subject, From name).
