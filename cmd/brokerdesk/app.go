@@ -99,7 +99,7 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring)
 	if a.emails, err = emails.NewService(emails.Options{Registry: a.registry, Brands: a.branding, From: cfg.SMTPFrom,
 		MailerFor: func(from string) (emails.Mailer, error) { // the tenant's brand name on BD_SMTP_FROM's address
 			return mail.NewSender(cfg.SMTPAddr, from, cfg.SMTPUsername, cfg.SMTPPassword)
-		}, TenantURL: a.tenantURL, Log: log}); err != nil {
+		}, TenantURL: a.tenantURL, Redis: a.redis, Log: log}); err != nil {
 		clusters.Close()
 		return nil, err
 	}
@@ -128,6 +128,7 @@ func (a *app) tenantURL(t tenants.Tenant, path string) string {
 }
 
 func (a *app) close() {
+	a.emails.Close()
 	a.queue.Close()
 	a.clusters.Close()
 }
