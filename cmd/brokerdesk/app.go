@@ -136,5 +136,5 @@ func (a *app) close() {
 // newIdentity wires sign-in for staff and traders.
 func newIdentity(a *app, sender identity.Mailer) (*identity.Service, error) {
 	return identity.NewService(a.gate, a.audit, identity.Options{Keys: a.cfg.JWTKeys, Issuer: a.issuer(),
-		Hasher: a.hasher, Mailer: sender, TenantURL: a.tenantURL, Log: a.log})
+		Hasher: a.hasher, Sealer: a.cfg.DataKeys, Mailer: sender, TenantURL: a.tenantURL, Log: a.log})
 }

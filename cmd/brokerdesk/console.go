@@ -22,7 +22,7 @@ func (a *app) issuer() string { return "https://" + a.cfg.BaseDomain }
 
 // newOperators builds the operator service: the console's sign-in and the `operators` command.
 func newOperators(a *app) (*operators.Service, error) {
-	return operators.NewService(a.clusters.Platform(), operators.Options{Keys: a.cfg.JWTKeys, Hasher: a.hasher, Issuer: a.issuer(), Log: a.log})
+	return operators.NewService(a.clusters.Platform(), operators.Options{Keys: a.cfg.JWTKeys, Hasher: a.hasher, Sealer: a.cfg.DataKeys, Issuer: a.issuer(), Log: a.log})
 }
 
 // mountConsole puts the operator console on its app: the console API (its own route table, Bearer console

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -47,6 +48,9 @@ func workerApp(t *testing.T) *app {
 		t.Fatal(err)
 	}
 	if cfg.JWTKeys, err = auth.NewKeyRing(key); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataKeys, err = auth.ParseSealer("d1:" + base64.StdEncoding.EncodeToString(make([]byte, 32))); err != nil {
 		t.Fatal(err)
 	}
 	a, err := openApp(context.Background(), cfg, logging.New(io.Discard, "error"), wiring{})

@@ -43,7 +43,11 @@ func (s *Service) EnrolTOTP(ctx context.Context, t tenants.Tenant, k Kind, user 
 		if e.URI, err = auth.TOTPURI(issuer, a.email, e.Secret); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE `+k.table+` SET totp_secret = $2, updated_at = now() WHERE `+k.key+` = $1`, a.id, e.Secret); err != nil {
+		sealed, err := s.sealTOTP(k, a.id, e.Secret)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE `+k.table+` SET totp_secret = $2, updated_at = now() WHERE `+k.key+` = $1`, a.id, sealed); err != nil {
 			return err
 		}
 		return s.audit.Record(ctx, tx, audit.Entry{Actor: s.actor(a), Action: ActionTOTPEnrolStarted, Target: a.target()})
@@ -66,9 +70,19 @@ func (s *Service) ConfirmTOTP(ctx context.Context, t tenants.Tenant, k Kind, use
 		case a.totpSecret == "":
 			return ErrNotEnrolling
 		}
-		step, err := auth.VerifyTOTP(a.totpSecret, code, s.o.Now(), a.lastStep)
+		secret, reseal, err := s.openTOTP(k, a.id, a.totpSecret)
+		if err != nil {
+			s.o.Log.ErrorContext(ctx, "TOTP secret cannot be opened with BD_DATA_KEYS", "kind", k.name, "user", a.id)
+			return ErrInvalidCode
+		}
+		step, err := auth.VerifyTOTP(secret, code, s.o.Now(), a.lastStep)
 		if err != nil {
 			return ErrInvalidCode
+		}
+		if reseal {
+			if err := s.resealTOTP(ctx, tx, k, a.id, secret); err != nil {
+				return err
+			}
 		}
 		var hashes []auth.TokenHash
 		if codes, hashes, err = auth.GenerateRecoveryCodes(); err != nil {

@@ -88,6 +88,8 @@ type Options struct {
 	Keys   *auth.KeyRing
 	Issuer string // iss of access tokens: "https://<base domain>"
 	Hasher *auth.Hasher
+	// Sealer seals TOTP secrets at rest (BD_DATA_KEYS; secrets.go).
+	Sealer *auth.Sealer
 	Mailer Mailer
 	// TenantURL returns the absolute URL of path on the tenant's host.
 	TenantURL func(t tenants.Tenant, path string) string
@@ -106,8 +108,8 @@ type Service struct {
 
 // NewService returns the identity service.
 func NewService(gate *tenants.Gate, trail *audit.Service, o Options) (*Service, error) {
-	if o.Keys == nil || o.Hasher == nil || o.Issuer == "" || o.Mailer == nil || o.TenantURL == nil {
-		return nil, errors.New("identity: keys, hasher, issuer, mailer and tenant URL are required")
+	if o.Keys == nil || o.Hasher == nil || o.Sealer == nil || o.Issuer == "" || o.Mailer == nil || o.TenantURL == nil {
+		return nil, errors.New("identity: keys, hasher, sealer, issuer, mailer and tenant URL are required")
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -134,7 +136,7 @@ type account struct {
 	email       string
 	roles       []string
 	hash        string
-	totpSecret  string
+	totpSecret  string // as stored: sealed (secrets.go), or plaintext from before sealing
 	totpEnabled bool
 	lastStep    int64
 	state       auth.LoginState

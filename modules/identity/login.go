@@ -107,7 +107,15 @@ func (s *Service) Login(ctx context.Context, t tenants.Tenant, k Kind, c Credent
 				TenantID: t.ID.String()}, TicketTTL)
 			return err
 		case a.totpEnabled && c.TOTPCode != "":
-			step, err := auth.VerifyTOTP(a.totpSecret, c.TOTPCode, now, a.lastStep)
+			secret, reseal, err := s.openTOTP(k, a.id, a.totpSecret)
+			if err != nil {
+				// Copied from another row, altered, or sealed under a key no longer in BD_DATA_KEYS: no code can
+				// match, and an operator should know.
+				s.o.Log.ErrorContext(ctx, "TOTP secret cannot be opened with BD_DATA_KEYS", "kind", k.name, "user", a.id)
+				outcome = ErrInvalidCredentials
+				return s.fail(ctx, tx, a, now, "unreadable_totp_secret")
+			}
+			step, err := auth.VerifyTOTP(secret, c.TOTPCode, now, a.lastStep)
 			if err != nil {
 				outcome = ErrInvalidCredentials
 				reason := "wrong_totp"
@@ -117,6 +125,11 @@ func (s *Service) Login(ctx context.Context, t tenants.Tenant, k Kind, c Credent
 				return s.fail(ctx, tx, a, now, reason)
 			}
 			a.lastStep = step
+			if reseal { // plaintext from before sealing, or an older key's seal: BD_DATA_KEYS rotation (docs/security.md)
+				if err := s.resealTOTP(ctx, tx, k, a.id, secret); err != nil {
+					return err
+				}
+			}
 		case a.totpEnabled:
 			used, left, err := useRecoveryCode(ctx, tx, a, c.RecoveryCode)
 			if err != nil {

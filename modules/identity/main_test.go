@@ -3,6 +3,8 @@ package identity_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -10,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,6 +42,12 @@ type bundle struct {
 	ten    tenants.Tenant
 	keys   *auth.KeyRing
 	hasher *auth.Hasher
+	sealer *auth.Sealer
+	// dataKeys is sealer's BD_DATA_KEYS spec, for a rotation's second ring.
+	dataKeys string
+	mailer identity.Mailer
+	url    func(tenants.Tenant, string) string
+	log    *slog.Logger
 	svc    *identity.Service
 	staff  *staff.Service
 	audit  *audit.Service
@@ -100,15 +109,49 @@ func setupWith(tb testing.TB, params auth.Params, clock func() time.Time) *bundl
 		tb.Fatal(err)
 	}
 	url := func(t tenants.Tenant, path string) string { return "https://" + t.Slug + ".brokerdesk.test" + path }
-	b := &bundle{p: p, ten: p.NewTenant(tb, ""), keys: keys, hasher: testHasher(tb, params), audit: audit.NewService(p.Gate), logs: &lockedBuffer{}}
+	b := &bundle{p: p, ten: p.NewTenant(tb, ""), keys: keys, hasher: testHasher(tb, params), audit: audit.NewService(p.Gate), logs: &lockedBuffer{},
+		mailer: sender, url: url}
+	b.sealer, b.dataKeys = newSealer(tb, "d1")
 	log := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	b.log = log
 	b.staff = staff.NewService(p.Gate, b.audit, sender, url, log)
-	b.svc, err = identity.NewService(p.Gate, b.audit, identity.Options{Keys: keys, Issuer: issuer, Hasher: b.hasher, Mailer: sender, TenantURL: url, Log: log, Now: clock})
+	b.svc = b.service(tb, b.sealer, clock)
+	b.app = b.appFor(b.ten)
+	return b
+}
+
+// newSealer is a data-key ring of fresh random keys with the given ids, the first sealing, and its spec.
+func newSealer(tb testing.TB, ids ...string) (*auth.Sealer, string) {
+	tb.Helper()
+	var spec []string
+	for _, id := range ids {
+		spec = append(spec, id+":"+base64.StdEncoding.EncodeToString(randomBytes(tb, 32)))
+	}
+	s, err := auth.ParseSealer(strings.Join(spec, ","))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b.app = b.appFor(b.ten)
+	return s, strings.Join(spec, ",")
+}
+
+func randomBytes(tb testing.TB, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		tb.Fatal(err)
+	}
 	return b
+}
+
+// service is an identity service over this bundle's platform with the given data keys (a rotation is a second
+// service with another ring).
+func (b *bundle) service(tb testing.TB, sealer *auth.Sealer, clock func() time.Time) *identity.Service {
+	tb.Helper()
+	svc, err := identity.NewService(b.p.Gate, b.audit, identity.Options{Keys: b.keys, Issuer: issuer, Hasher: b.hasher, Sealer: sealer,
+		Mailer: b.mailer, TenantURL: b.url, Log: b.log, Now: clock})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return svc
 }
 
 // appFor serves ten (as the host middleware would have resolved it) with this bundle's services.

@@ -64,7 +64,8 @@ type Session struct {
 type Options struct {
 	Keys    *auth.KeyRing
 	Hasher  *auth.Hasher
-	Issuer  string // iss of console tokens, the same as the tenants' ("https://<base domain>")
+	Sealer  *auth.Sealer // seals TOTP secrets at rest (BD_DATA_KEYS; secrets.go)
+	Issuer  string       // iss of console tokens, the same as the tenants' ("https://<base domain>")
 	Lockout auth.LockoutPolicy
 	Now     func() time.Time // nil: time.Now
 	Log     *slog.Logger     // security events (refusals, lockouts, recovery codes, refresh reuse); nil: none
@@ -78,8 +79,8 @@ type Service struct {
 
 // NewService returns the operator service over the platform pool.
 func NewService(platform *pgxpool.Pool, o Options) (*Service, error) {
-	if o.Keys == nil || o.Hasher == nil || o.Issuer == "" {
-		return nil, errors.New("operators: keys, hasher and issuer are required")
+	if o.Keys == nil || o.Hasher == nil || o.Sealer == nil || o.Issuer == "" {
+		return nil, errors.New("operators: keys, hasher, sealer and issuer are required")
 	}
 	if o.Lockout == (auth.LockoutPolicy{}) {
 		o.Lockout = auth.DefaultLockoutPolicy()
@@ -244,9 +245,20 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 			if code == "" {
 				return ErrTOTPRequired // the password was right: not a failure, the form asks for the code
 			}
-			step, terr := auth.VerifyTOTP(*cur.totpSecret, code, now, lastStep)
-			if terr == nil {
+			secret, reseal, oerr := s.openTOTP(cur.op.ID, *cur.totpSecret)
+			if oerr != nil {
+				// Copied from another row, altered, or sealed under a key no longer in BD_DATA_KEYS: only a
+				// recovery code can still sign in.
+				s.o.Log.Error("operator TOTP secret cannot be opened with BD_DATA_KEYS", "operator_id", cur.op.ID)
+			}
+			step, terr := auth.VerifyTOTP(secret, code, now, lastStep)
+			if oerr == nil && terr == nil {
 				lastStep = step
+				if reseal { // plaintext from before sealing, or an older key's seal (docs/security.md)
+					if err := s.resealTOTP(ctx, tx, cur.op.ID, "totp_secret", secret); err != nil {
+						return err
+					}
+				}
 			} else if s.useRecoveryCode(ctx, tx, cur.op.ID, code) {
 				usedRecovery = true
 			} else {
@@ -482,7 +494,11 @@ func (s *Service) EnrolTOTP(ctx context.Context, id uuid.UUID, password string) 
 	if err != nil {
 		return Enrolment{}, err
 	}
-	if _, err := s.db.Exec(ctx, `UPDATE platform.operators SET totp_pending_secret = $2, updated_at = now() WHERE id = $1`, id, secret); err != nil {
+	sealed, err := s.o.Sealer.Seal(totpPurpose(id), []byte(secret))
+	if err != nil {
+		return Enrolment{}, err
+	}
+	if _, err := s.db.Exec(ctx, `UPDATE platform.operators SET totp_pending_secret = $2, updated_at = now() WHERE id = $1`, id, sealed); err != nil {
 		return Enrolment{}, err
 	}
 	return Enrolment{Secret: secret, URI: uri}, nil
@@ -505,17 +521,26 @@ func (s *Service) ConfirmTOTP(ctx context.Context, id uuid.UUID, code string) ([
 		if pending == nil {
 			return ErrNoPendingTOTP
 		}
-		step, err := auth.VerifyTOTP(*pending, code, now, lastStep)
+		secret, _, err := s.openTOTP(id, *pending)
+		if err != nil {
+			s.o.Log.Error("operator pending TOTP secret cannot be opened with BD_DATA_KEYS", "operator_id", id)
+			return ErrBadCredentials
+		}
+		step, err := auth.VerifyTOTP(secret, code, now, lastStep)
 		if err != nil {
 			return ErrBadCredentials
+		}
+		sealed, err := s.o.Sealer.Seal(totpPurpose(id), []byte(secret)) // under the current first key
+		if err != nil {
+			return err
 		}
 		var hashes []auth.TokenHash
 		codes, hashes, err = auth.GenerateRecoveryCodes()
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE platform.operators SET totp_secret = totp_pending_secret, totp_pending_secret = NULL,
-				totp_last_step = $2, updated_at = now() WHERE id = $1`, id, step); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE platform.operators SET totp_secret = $3, totp_pending_secret = NULL,
+				totp_last_step = $2, updated_at = now() WHERE id = $1`, id, step, sealed); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM platform.operator_recovery_codes WHERE operator_id = $1`, id); err != nil {

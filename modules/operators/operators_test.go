@@ -3,6 +3,7 @@ package operators_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"log/slog"
 	"strings"
@@ -35,11 +36,15 @@ func (c *clock) Add(d time.Duration) {
 }
 
 type bundle struct {
-	svc   *operators.Service
-	keys  *auth.KeyRing
-	clock *clock
-	p     *tenanttest.Platform
-	logs  *syncBuffer
+	svc    *operators.Service
+	keys   *auth.KeyRing
+	clock  *clock
+	p      *tenanttest.Platform
+	hasher *auth.Hasher
+	sealer *auth.Sealer
+	// dataKeys is the BD_DATA_KEYS spec of sealer (for a rotation test's second ring).
+	dataKeys string
+	logs     *syncBuffer
 }
 
 // syncBuffer collects the service's log lines.
@@ -73,12 +78,17 @@ func setup(t *testing.T) bundle {
 	}
 	c := &clock{t: time.Now()}
 	logs := &syncBuffer{}
-	svc, err := operators.NewService(p.Clusters.Platform(), operators.Options{Keys: ring, Hasher: h, Issuer: "https://brokerdesk.test", Now: c.Now,
+	dataKeys := "d1:" + base64.StdEncoding.EncodeToString(randomKey(t))
+	sealer, err := auth.ParseSealer(dataKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := operators.NewService(p.Clusters.Platform(), operators.Options{Keys: ring, Hasher: h, Sealer: sealer, Issuer: "https://brokerdesk.test", Now: c.Now,
 		Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bundle{svc: svc, keys: ring, clock: c, p: p, logs: logs}
+	return bundle{svc: svc, keys: ring, clock: c, p: p, logs: logs, hasher: h, sealer: sealer, dataKeys: dataKeys}
 }
 
 func (b bundle) create(t *testing.T, email string) operators.Operator {
