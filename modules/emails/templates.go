@@ -248,10 +248,7 @@ func (s *Service) render(t tenants.Tenant, brand web.Brand, n Email) (rendered, 
 	if !ok {
 		return rendered{}, fmt.Errorf("%w %q", ErrUnknownTemplate, n.Template)
 	}
-	brand, err := s.safeBrand(t, brand)
-	if err != nil {
-		return rendered{}, err
-	}
+	brand = s.safeBrand(t, brand)
 	data := make(map[string]any, len(n.Data))
 	for name, kind := range kinds[n.Template] {
 		v := n.Data[name]
@@ -285,7 +282,7 @@ func (s *Service) render(t tenants.Tenant, brand web.Brand, n Email) (rendered, 
 
 // safeBrand keeps only what may reach an email: #rrggbb colours (else BrokerDesk's) and a logo that is an
 // absolute http(s) URL or a path on the tenant's host (else no logo).
-func (s *Service) safeBrand(t tenants.Tenant, b web.Brand) (web.Brand, error) {
+func (s *Service) safeBrand(t tenants.Tenant, b web.Brand) web.Brand {
 	b.Name = oneLine(b.Name)
 	if b.Name == "" {
 		b.Name = oneLine(t.DisplayName)
@@ -303,7 +300,7 @@ func (s *Service) safeBrand(t tenants.Tenant, b web.Brand) (web.Brand, error) {
 	} else if u, err := url.Parse(logo); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
 		b.LogoURL = u.String()
 	}
-	return b, nil
+	return b
 }
 
 // link makes v absolute on t's host: a path is joined to the host; an absolute URL must already be on it.
