@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/infra/blob"
 	"github.com/brokerdesk/brokerdesk/infra/config"
 	"github.com/brokerdesk/brokerdesk/infra/database"
 	"github.com/brokerdesk/brokerdesk/infra/logging"
@@ -41,6 +42,8 @@ type app struct {
 	branding    *branding.Service
 	emails      *emails.Service
 	identity    *identity.Service
+	// blobs keeps KYC documents: the disk store (make run) or S3 (BD_BLOB_STORE); see docs/documents.md.
+	blobs blob.Store
 	// hasher is the one argon2id hasher of the process: staff, traders and operators share its cap on hashes in
 	// flight (each takes 64 MiB), so the process's peak memory is bounded once, not per module.
 	hasher *auth.Hasher
@@ -96,6 +99,10 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring)
 	a.staff = staff.NewService(a.gate, a.audit, sender, a.tenantURL, log)
 	a.clients = clients.NewService(a.gate)
 	a.branding = branding.NewService(a.gate)
+	if a.blobs, err = blob.Open(cfg); err != nil {
+		clusters.Close()
+		return nil, err
+	}
 	if a.emails, err = emails.NewService(emails.Options{Registry: a.registry, Brands: a.branding, From: cfg.SMTPFrom,
 		MailerFor: func(from string) (emails.Mailer, error) { // the tenant's brand name on BD_SMTP_FROM's address
 			return mail.NewSender(cfg.SMTPAddr, from, cfg.SMTPUsername, cfg.SMTPPassword)

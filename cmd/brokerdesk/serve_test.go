@@ -45,6 +45,7 @@ func startServerWith(t *testing.T, extraEnv map[string]string) (*app, string, *t
 		"BD_BASE_DOMAIN": "brokerdesk.test", "BD_JWT_KEYS": "t1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)), "BD_DATA_KEYS": "d1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)), "BD_HTTP_ADDR": "127.0.0.1:0", "BD_INTERNAL_ADDR": "127.0.0.1:0",
 		// Every test's requests come from 127.0.0.1 through one Redis: a budget no test run can spend.
 		"BD_RATE_LIMIT_IP": "1000000/m", "BD_RATE_LIMIT_TOKEN": "1000000/m",
+		"BD_BLOB_DIR": t.TempDir(), // documents of the test's tenants, gone with the test
 	}
 	for k, v := range extraEnv {
 		env[k] = v

@@ -41,7 +41,7 @@ func workerApp(t *testing.T) *app {
 		RedisURL: fmt.Sprintf("%s/%d", base[:strings.LastIndex(base, "/")], 1+rand.IntN(15)),
 		SMTPAddr: os.Getenv("BD_SMTP_ADDR"), SMTPFrom: "BrokerDesk <no-reply@brokerdesk.test>",
 		BaseDomain: "brokerdesk.test", PublicScheme: "https", HTTPAddr: "127.0.0.1:0",
-		WorkerConcurrency: 2, ShutdownTimeout: 5 * time.Second,
+		WorkerConcurrency: 2, ShutdownTimeout: 5 * time.Second, BlobStore: "disk", BlobDir: t.TempDir(),
 	}
 	key, err := auth.GenerateKey("t1")
 	if err != nil {
