@@ -59,6 +59,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	web.Health(tenantApp, a.readiness()...)
 	tenantApp.Use(limiter) // before the host gate: a flood costs no registry lookups
 	tenantApp.Use(tenants.HostMiddleware(a.resolver))
+	a.mountBlobLinks(tenantApp) // signed document links of the disk store, for this host's tenant only
 	tenantApp.Use(audit.OriginMiddleware())            // audit rows written while serving a request carry its IP, agent, id
 	api := web.NewAPI(tenantApp, a.identity.Authorize) // every non-public route: a valid token holding its permission
 	// Route.Idempotent: first responses are kept and replayed in the tenant's schema.
