@@ -3,8 +3,10 @@ package emails
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -101,5 +103,44 @@ func TestLinksAreMadeAbsoluteOnTheTenantsHostOrRefused(t *testing.T) {
 		if c.want != "" && (err != nil || got != c.want) {
 			t.Errorf("%q: %q, %v; want %q", c.in, got, err, c.want)
 		}
+	}
+}
+
+func TestDataAcceptsTheGoTypesCallersHold(t *testing.T) {
+	t.Parallel()
+	s := renderOnly(t)
+	type docType string
+	expires := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name string
+		e    Email
+		key  string
+		want any
+	}{
+		{"named string type", Email{Template: TemplateDocumentRejected, To: "a@example.com",
+			Data: map[string]any{"FirstName": "Ada", "Document": docType("passport"), "Reason": "Blurred"}}, "Document", "passport"},
+		{"list of a named string type", Email{Template: TemplateDocumentsReceived, To: "a@example.com",
+			Data: map[string]any{"FirstName": "Ada", "Documents": []docType{"passport", "selfie"}}}, "Documents", []any{"passport", "selfie"}},
+		{"list as JSON gives it back", Email{Template: TemplateDocumentsReceived, To: "a@example.com",
+			Data: map[string]any{"FirstName": "Ada", "Documents": []any{"passport"}}}, "Documents", []any{"passport"}},
+		{"date as *time.Time", Email{Template: TemplateDocumentExpiring, To: "a@example.com",
+			Data: map[string]any{"FirstName": "Ada", "Document": "Passport", "ExpiresOn": &expires, "UploadURL": "/portal/documents"}}, "ExpiresOn", "2027-03-01"},
+		{"date as RFC 3339", Email{Template: TemplateDocumentExpiring, To: "a@example.com",
+			Data: map[string]any{"FirstName": "Ada", "Document": "Passport", "ExpiresOn": "2027-03-01T00:00:00Z", "UploadURL": "/portal/documents"}}, "ExpiresOn", "2027-03-01"},
+	}
+	for _, c := range cases {
+		n, err := s.normalize(c.e)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if !reflect.DeepEqual(n.Data[c.key], c.want) {
+			t.Errorf("%s: %s normalized to %#v, want %#v", c.name, c.key, n.Data[c.key], c.want)
+		}
+	}
+	var nilTime *time.Time
+	if _, err := s.normalize(Email{Template: TemplateDocumentExpiring, To: "a@example.com",
+		Data: map[string]any{"FirstName": "Ada", "Document": "Passport", "ExpiresOn": nilTime, "UploadURL": "/portal/documents"}}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("nil *time.Time expiry: %v, want ErrInvalid", err)
 	}
 }

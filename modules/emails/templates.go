@@ -7,6 +7,7 @@ import (
 	htmltemplate "html/template"
 	"net/mail"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	texttemplate "text/template"
@@ -163,26 +164,23 @@ func (s *Service) normalize(e Email) (Email, error) {
 func normalizeValue(kind fieldKind, v any) (any, error) {
 	switch kind {
 	case textField, linkField:
-		s, ok := v.(string)
+		s, ok := asString(v)
 		if !ok {
 			return nil, fmt.Errorf("must be a string")
 		}
 		return checkText(s)
 	case listField:
 		var items []string
-		switch l := v.(type) {
-		case []string:
-			items = l
-		case []any:
-			for _, x := range l {
-				s, ok := x.(string)
-				if !ok {
-					return nil, fmt.Errorf("must be a list of strings")
-				}
-				items = append(items, s)
-			}
-		default:
+		rv := reflect.ValueOf(v)
+		if rv.Kind() != reflect.Slice {
 			return nil, fmt.Errorf("must be a list of strings")
+		}
+		for i := range rv.Len() {
+			s, ok := asString(rv.Index(i).Interface())
+			if !ok {
+				return nil, fmt.Errorf("must be a list of strings")
+			}
+			items = append(items, s)
 		}
 		if len(items) == 0 || len(items) > maxItems {
 			return nil, fmt.Errorf("must hold 1 to %d items", maxItems)
@@ -197,6 +195,9 @@ func normalizeValue(kind fieldKind, v any) (any, error) {
 		}
 		return out, nil
 	case dateField:
+		if p, ok := v.(*time.Time); ok && p != nil {
+			v = *p
+		}
 		switch d := v.(type) {
 		case time.Time:
 			if d.IsZero() {
@@ -216,6 +217,15 @@ func normalizeValue(kind fieldKind, v any) (any, error) {
 		}
 	}
 	return nil, fmt.Errorf("unknown field kind")
+}
+
+// asString accepts a string or a value of a named string type (a module's document type, say).
+func asString(v any) (string, bool) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.String {
+		return "", false
+	}
+	return rv.String(), true
 }
 
 func checkText(s string) (string, error) {
