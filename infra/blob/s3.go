@@ -171,36 +171,44 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// DeletePrefix lists the objects under prefix (which ends with "/") and deletes them, 1,000 a request.
+// DeletePrefix erases every object under prefix (which ends with "/"): every version and delete marker, not only
+// the current objects, because the documents bucket is versioned and erasure must not leave a recoverable copy.
+// It lists versions and deletes them 1,000 a request. Delete (of one key), by contrast, leaves the bucket's
+// versioning to keep the previous version for its noncurrent-version lifetime.
 func (s *S3) DeletePrefix(ctx context.Context, prefix string) error {
 	if err := validPrefix(prefix); err != nil {
 		return err
 	}
-	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+	in := &s3.ListObjectVersionsInput{Bucket: &s.bucket, Prefix: &prefix}
+	for {
+		page, err := s.client.ListObjectVersions(ctx, in)
 		if err != nil {
 			return fmt.Errorf("blob: delete prefix: list: %w", err)
 		}
-		if len(page.Contents) == 0 {
-			continue
+		ids := make([]types.ObjectIdentifier, 0, len(page.Versions)+len(page.DeleteMarkers))
+		for _, v := range page.Versions {
+			ids = append(ids, types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
 		}
-		ids := make([]types.ObjectIdentifier, len(page.Contents))
-		for i, o := range page.Contents {
-			ids[i] = types.ObjectIdentifier{Key: o.Key}
+		for _, m := range page.DeleteMarkers {
+			ids = append(ids, types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
 		}
-		out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &s.bucket,
-			Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
-		if err != nil {
-			return fmt.Errorf("blob: delete prefix: %w", err)
+		if len(ids) > 0 {
+			out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &s.bucket,
+				Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
+			if err != nil {
+				return fmt.Errorf("blob: delete prefix: %w", err)
+			}
+			if len(out.Errors) > 0 {
+				e := out.Errors[0]
+				return fmt.Errorf("blob: delete prefix: %d objects not deleted, first %s: %s", len(out.Errors),
+					aws.ToString(e.Code), aws.ToString(e.Message))
+			}
 		}
-		if len(out.Errors) > 0 {
-			e := out.Errors[0]
-			return fmt.Errorf("blob: delete prefix: %d objects not deleted, first %s: %s", len(out.Errors),
-				aws.ToString(e.Code), aws.ToString(e.Message))
+		if !aws.ToBool(page.IsTruncated) {
+			return nil
 		}
+		in.KeyMarker, in.VersionIdMarker = page.NextKeyMarker, page.NextVersionIdMarker
 	}
-	return nil
 }
 
 // SignedURL presigns a GET of the object valid for ttl (at most MaxLinkTTL) that serves it inline as filename and

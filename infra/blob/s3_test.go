@@ -135,3 +135,44 @@ func BenchmarkS3Put10MiB(b *testing.B) {
 	b.ReportMetric(float64(ms.TotalAlloc-allocBefore)/float64(b.N), "alloc-bytes/op")
 	b.ReportMetric(float64(worst), "peak-live-heap-bytes")
 }
+
+func TestS3DeletePrefixErasesEveryVersionOfAVersionedBucket(t *testing.T) {
+	t.Parallel()
+	o := blobtest.Options(t)
+	client := blobtest.Client(t, o)
+	ctx := context.Background()
+	if _, err := client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &o.Bucket,
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := blob.NewS3(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, "t/c1/passport", "first scan")
+	put(t, s, "t/c1/passport", "second scan") // the first stays as a noncurrent version
+	put(t, s, "t/c1/selfie", "selfie")
+	if err := s.Delete(ctx, "t/c1/selfie"); err != nil { // a delete marker over a version
+		t.Fatal(err)
+	}
+	put(t, s, "t/c2/passport", "another client")
+	versions := func(prefix string) int {
+		out, err := client.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &o.Bucket, Prefix: aws.String(prefix)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(out.Versions) + len(out.DeleteMarkers)
+	}
+	if n := versions("t/c1/"); n != 4 {
+		t.Fatalf("before erasure: %d versions and markers under t/c1/, want 4", n)
+	}
+	if err := s.DeletePrefix(ctx, "t/c1/"); err != nil {
+		t.Fatal(err)
+	}
+	if n := versions("t/c1/"); n != 0 {
+		t.Fatalf("after erasure: %d versions or markers left under t/c1/", n)
+	}
+	if body, err := read(t, s, "t/c2/passport"); err != nil || body != "another client" {
+		t.Fatalf("another client's document: %q, %v", body, err)
+	}
+}

@@ -81,20 +81,29 @@ func Client(t testing.TB, o blob.S3Options) *s3.Client {
 	return blob.NewS3Client(cfg, o)
 }
 
+// emptyBucket deletes every version and delete marker (a test may turn versioning on).
 func emptyBucket(ctx context.Context, c *s3.Client, bucket string) error {
-	pages := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: &bucket})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+	in := &s3.ListObjectVersionsInput{Bucket: &bucket}
+	for {
+		page, err := c.ListObjectVersions(ctx, in)
 		if err != nil {
 			return err
 		}
-		for _, o := range page.Contents {
-			if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: o.Key}); err != nil {
+		for _, v := range page.Versions {
+			if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: v.Key, VersionId: v.VersionId}); err != nil {
 				return err
 			}
 		}
+		for _, m := range page.DeleteMarkers {
+			if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: m.Key, VersionId: m.VersionId}); err != nil {
+				return err
+			}
+		}
+		if page.IsTruncated == nil || !*page.IsTruncated {
+			return nil
+		}
+		in.KeyMarker, in.VersionIdMarker = page.NextKeyMarker, page.NextVersionIdMarker
 	}
-	return nil
 }
 
 // Disk returns a disk store in a temporary directory whose signed links are absolute URLs of a loopback server
