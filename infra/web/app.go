@@ -34,6 +34,10 @@ type Options struct {
 	// TrustedProxies are the load balancers whose X-Forwarded-For is believed (BD_TRUSTED_PROXIES). Empty: the
 	// client is the TCP peer and the header is ignored.
 	TrustedProxies []netip.Prefix
+	// BodyLimit bounds a request body (default DefaultBodyLimit); larger ones get 413 before the handler runs.
+	BodyLimit int
+	// StreamRoutes read their bodies as streams, unbuffered and not bounded by BodyLimit (see bodyGuard).
+	StreamRoutes []StreamRoute
 }
 
 // New returns a Fiber app with BrokerDesk's error handler and middleware installed.
@@ -50,6 +54,9 @@ func New(o Options) *fiber.App {
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = 60 * time.Second
 	}
+	if o.BodyLimit <= 0 {
+		o.BodyLimit = DefaultBodyLimit
+	}
 	cfg := fiber.Config{
 		AppName:               "brokerdesk",
 		DisableStartupMessage: true,
@@ -59,8 +66,13 @@ func New(o Options) *fiber.App {
 		ReadTimeout:  o.ReadTimeout,
 		WriteTimeout: o.WriteTimeout,
 		IdleTimeout:  o.IdleTimeout,
-		BodyLimit:    16 << 20,
-		ErrorHandler: errorHandler(o.Log, o.Pages),
+		BodyLimit:    o.BodyLimit,
+		// Bodies arrive as streams, so an upload can go to the blob store as it is received instead of being
+		// held whole in memory; bodyGuard buffers (and limits) the body of every other route as before. Multipart
+		// forms are not pre-parsed (that would read a whole upload before the handler).
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		ErrorHandler:                 errorHandler(o.Log, o.Pages),
 	}
 	if len(o.TrustedProxies) > 0 {
 		cfg.ProxyHeader = fiber.HeaderXForwardedFor
@@ -77,6 +89,7 @@ func New(o Options) *fiber.App {
 	if o.Metrics != nil {
 		app.Use(o.Metrics.middleware)
 	}
+	app.Use(bodyGuard(o.BodyLimit, o.StreamRoutes))
 	return app
 }
 

@@ -24,14 +24,18 @@ func NewServer(apps []*fiber.App, pick func(host string) *fiber.App, o Options) 
 		handlers[a] = a.Handler()
 	}
 	return &Server{srv: &fasthttp.Server{
-		Handler:               func(ctx *fasthttp.RequestCtx) { handlers[pick(string(ctx.Host()))](ctx) },
-		Name:                  "brokerdesk",
-		ReadTimeout:           orDefault(o.ReadTimeout, 30*time.Second),
-		WriteTimeout:          orDefault(o.WriteTimeout, 60*time.Second),
-		IdleTimeout:           orDefault(o.IdleTimeout, 60*time.Second),
-		MaxRequestBodySize:    16 << 20,
-		NoDefaultServerHeader: true,
-		CloseOnShutdown:       true, // idle keep-alive connections close on shutdown too
+		Handler:      func(ctx *fasthttp.RequestCtx) { handlers[pick(string(ctx.Host()))](ctx) },
+		Name:         "brokerdesk",
+		ReadTimeout:  orDefault(o.ReadTimeout, 30*time.Second),
+		WriteTimeout: orDefault(o.WriteTimeout, 60*time.Second),
+		IdleTimeout:  orDefault(o.IdleTimeout, 60*time.Second),
+		// Bodies are streams (see New and bodyGuard, which limits every buffered body to o.BodyLimit); multipart
+		// forms are read by their handlers, never pre-parsed.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		MaxRequestBodySize:           max(o.BodyLimit, DefaultBodyLimit),
+		NoDefaultServerHeader:        true,
+		CloseOnShutdown:              true, // idle keep-alive connections close on shutdown too
 	}}
 }
 
