@@ -8,6 +8,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/brokerdesk/brokerdesk/jobs"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
 )
 
 func runServe(ctx context.Context) error {
@@ -56,6 +57,7 @@ func (a *app) tasks() (*asynq.ServeMux, []jobs.Entry) {
 	pruner.Register(mux)
 	idem := jobs.IdempotencyPruner{Registry: a.registry, Gate: a.gate}
 	idem.Register(mux)
+	mux.Handle(identity.TaskPasswordReset, jobs.ForTenant(a.registry, a.identity.HandlePasswordReset))
 	a.emails.Register(mux)
 	return mux, []jobs.Entry{pruner.Entry(), idem.Entry()}
 }

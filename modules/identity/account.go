@@ -2,17 +2,20 @@ package identity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/mail"
+	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -108,10 +111,60 @@ func (s *Service) ConfirmTOTP(ctx context.Context, t tenants.Tenant, k Kind, use
 	return codes, nil
 }
 
-// RequestReset emails a single-use reset link if email belongs to an active user of kind k; it reports nothing
-// either way (the API always answers 202).
+// TaskPasswordReset is the outbox task that emails a reset link (HandlePasswordReset).
+const TaskPasswordReset = "identity:password-reset"
+
+// resetTask is TaskPasswordReset's payload: who asked, as typed (normalised), not whether they exist.
+type resetTask struct {
+	Kind  string `json:"kind"`
+	Email string `json:"email"`
+}
+
+// maxEmail is the longest address any login can have (RFC 5321's path limit); longer ones are not even queued.
+const maxEmail = 254
+
+// RequestReset queues a password reset for email and reports nothing about it (the API always answers 202).
+//
+// It does the same work, in the same time, whether or not the address has a login: one transaction that adds one
+// outbox row (TaskPasswordReset, a fresh idempotency key per request). Looking the user up, minting the link and
+// sending the email happen in HandlePasswordReset, in the worker, where their cost tells the requester nothing.
 func (s *Service) RequestReset(ctx context.Context, t tenants.Tenant, k Kind, email string) error {
 	email = NormalizeEmail(email)
+	if len(email) > maxEmail || !strings.Contains(email, "@") {
+		return nil // no login has such an address, and the answer does not depend on the database
+	}
+	key, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	return s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := jobs.Outbox{}.Add(ctx, tx, TaskPasswordReset, key.String(), resetTask{Kind: k.name, Email: email},
+			jobs.InQueue(jobs.QueueNotifications), jobs.WithMaxRetry(8), jobs.WithTimeout(time.Minute))
+		return err
+	})
+}
+
+// HandlePasswordReset handles TaskPasswordReset for tenant t (register it through jobs.ForTenant): if the address
+// belongs to an active user of the task's kind, it mints a single-use link (ResetTTL), stores the token's hash,
+// audits identity.password_reset_requested, commits, then emails the link. An unknown address ends the task
+// quietly. A failed send returns the error, so the task retries with a fresh link (the unsent one is never known to
+// anyone and expires); delivery is at least once, so a retry after a send whose acknowledgement was lost may send a
+// second link, each of which works once.
+func (s *Service) HandlePasswordReset(ctx context.Context, t tenants.Tenant, e jobs.Envelope) error {
+	var p resetTask
+	if err := json.Unmarshal(e.Payload, &p); err != nil {
+		return fmt.Errorf("%w: %s payload: %v", asynq.SkipRetry, TaskPasswordReset, err)
+	}
+	var k Kind
+	switch p.Kind {
+	case Staff.name:
+		k = Staff
+	case Portal.name:
+		k = Portal
+	default:
+		return fmt.Errorf("%w: %s: unknown user kind %q", asynq.SkipRetry, TaskPasswordReset, p.Kind)
+	}
+	email := NormalizeEmail(p.Email)
 	var token string
 	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		a, err := lookupForReset(ctx, tx, k, email)
@@ -133,8 +186,12 @@ func (s *Service) RequestReset(ctx context.Context, t tenants.Tenant, k Kind, em
 		return s.audit.Record(ctx, tx, audit.Entry{Actor: audit.System("identity"), Action: ActionResetRequested, Target: a.target(),
 			After: map[string]any{"expires_at": expires.UTC().Format(time.RFC3339)}})
 	})
-	if err != nil || token == "" {
+	if err != nil {
 		return err
+	}
+	if token == "" {
+		s.o.Log.InfoContext(ctx, "password reset for an address without a login: nothing sent", "kind", k.name)
+		return nil
 	}
 	link := s.o.TenantURL(t, k.resetURL+token)
 	if err := s.o.Mailer.Send(ctx, mail.Message{To: email, Subject: "Reset your " + t.DisplayName + " password",

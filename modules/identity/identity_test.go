@@ -244,6 +244,7 @@ func TestPasswordResetByEmailWorksOnceAndEndsSessions(t *testing.T) {
 			t.Fatalf("reset request for %s: %d %s", e, r.status, r.body)
 		}
 	}
+	b.deliver(t)
 	msg := mailTo(t, email)
 	token := linkToken(t, msg.Text, "https://"+b.ten.Slug+".brokerdesk.test/password-reset/")
 	r := do(t, b.app, "POST", "/api/v1/auth/staff/password-reset/confirm", "", identity.SetPasswordRequest{Token: token, Password: "short"})
@@ -451,6 +452,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	code, _ := auth.TOTPCode(secret, time.Now().Add(auth.TOTPPeriod))
 	b.login(t, email, goodPassword, "totp", code)
 	do(t, b.app, "POST", "/api/v1/auth/staff/password-reset", "", identity.ResetRequest{Email: email})
+	b.deliver(t)
 	token := linkToken(t, mailTo(t, email).Text, "/password-reset/")
 	do(t, b.app, "POST", "/api/v1/auth/staff/password-reset/confirm", "", identity.SetPasswordRequest{Token: token, Password: "Third-Harbour-Light-99"})
 

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,12 +20,14 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
@@ -32,7 +35,54 @@ import (
 	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
 )
 
-func TestMain(m *testing.M) { tenanttest.Main(m, localsvc.Postgres, localsvc.Mailpit) }
+func TestMain(m *testing.M) { tenanttest.Main(m, localsvc.Postgres, localsvc.Redis, localsvc.Mailpit) }
+
+// worker is this package's job worker, as `brokerdesk worker` runs it: an Asynq server on the test Redis with
+// identity's task handlers registered through jobs.ForTenant. Each tenant's tasks go to the service of the bundle
+// that made the tenant (its clock, its logs). Tests feed it with deliver, which relays a tenant's outbox.
+var worker struct {
+	once     sync.Once
+	err      error
+	client   *asynq.Client
+	mu       sync.Mutex
+	services map[uuid.UUID]*identity.Service
+}
+
+func startWorker(tb testing.TB, p *tenanttest.Platform) {
+	tb.Helper()
+	worker.once.Do(func() {
+		opt, err := jobs.RedisOpt(os.Getenv("BD_REDIS_URL"))
+		if err != nil {
+			worker.err = err
+			return
+		}
+		worker.client = asynq.NewClient(opt)
+		worker.services = map[uuid.UUID]*identity.Service{}
+		mux := asynq.NewServeMux()
+		mux.Handle(identity.TaskPasswordReset, jobs.ForTenant(p.Registry, func(ctx context.Context, t tenants.Tenant, e jobs.Envelope) error {
+			worker.mu.Lock()
+			svc := worker.services[t.ID]
+			worker.mu.Unlock()
+			if svc == nil {
+				return fmt.Errorf("%w: no test service for tenant %s", asynq.SkipRetry, t.Slug)
+			}
+			return svc.HandlePasswordReset(ctx, t, e)
+		}))
+		worker.err = jobs.NewServer(opt, 4, 5*time.Second, nil).Start(mux) // runs until the test binary exits
+	})
+	if worker.err != nil {
+		tb.Fatal(worker.err)
+	}
+}
+
+// deliver relays the bundle's tenant's outbox to the worker (the relay's own loop is jobs' to test).
+func (b *bundle) deliver(tb testing.TB) {
+	tb.Helper()
+	relay := jobs.NewRelay(b.p.Registry, b.p.Gate, b.p.Clusters, worker.client, jobs.RelayOptions{})
+	if _, err := relay.RelayTenant(context.Background(), b.ten); err != nil {
+		tb.Fatal(err)
+	}
+}
 
 const issuer = "https://brokerdesk.test"
 
@@ -45,14 +95,14 @@ type bundle struct {
 	sealer *auth.Sealer
 	// dataKeys is sealer's BD_DATA_KEYS spec, for a rotation's second ring.
 	dataKeys string
-	mailer identity.Mailer
-	url    func(tenants.Tenant, string) string
-	log    *slog.Logger
-	svc    *identity.Service
-	staff  *staff.Service
-	audit  *audit.Service
-	app    *fiber.App
-	logs   *lockedBuffer // everything the service and the HTTP layer logged, at debug level
+	mailer   identity.Mailer
+	url      func(tenants.Tenant, string) string
+	log      *slog.Logger
+	svc      *identity.Service
+	staff    *staff.Service
+	audit    *audit.Service
+	app      *fiber.App
+	logs     *lockedBuffer // everything the service and the HTTP layer logged, at debug level
 }
 
 // lockedBuffer is a bytes.Buffer safe for a logger's concurrent writes.
@@ -116,6 +166,10 @@ func setupWith(tb testing.TB, params auth.Params, clock func() time.Time) *bundl
 	b.log = log
 	b.staff = staff.NewService(p.Gate, b.audit, sender, url, log)
 	b.svc = b.service(tb, b.sealer, clock)
+	startWorker(tb, p)
+	worker.mu.Lock()
+	worker.services[b.ten.ID] = b.svc
+	worker.mu.Unlock()
 	b.app = b.appFor(b.ten)
 	return b
 }
