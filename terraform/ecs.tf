@@ -60,11 +60,13 @@ locals {
       # so that command is not run as an ECS task for now (docs/deployment.md, Known gaps).
       BD_EXPORT_DIR = "/tmp/exports"
 
-      # Documents storage. The application's configuration does not read these yet (infra/config lists no blob
-      # store variables); they are the names the S3 blob store is expected to use. Credentials come from the
-      # task role, never from BD_S3_ACCESS_KEY/BD_S3_SECRET_KEY (those are for MinIO in development).
+      # KYC documents (docs/documents.md): the S3 blob store on the documents bucket, every object SSE-KMS under
+      # the documents key (the same key the bucket policy insists on). Credentials come from the task role
+      # through the AWS default chain, never from BD_S3_ACCESS_KEY/BD_S3_SECRET_KEY (those are for MinIO in
+      # development). BD_UPLOAD_MAX_MB keeps its default (15).
+      BD_BLOB_STORE    = "s3"
       BD_S3_BUCKET     = aws_s3_bucket.documents.bucket
-      BD_S3_PREFIX     = var.documents_prefix
+      BD_S3_REGION     = var.region
       BD_S3_KMS_KEY_ID = aws_kms_key.documents.arn
       AWS_REGION       = var.region
     },
@@ -75,7 +77,10 @@ locals {
   # new tenant cluster in BD_DATABASE_CLUSTERS), which changes the task definitions and so rolls the services
   # onto the new values; the application ignores the variable.
   secrets_revision = sha256(join(",", concat(
-    [aws_secretsmanager_secret_version.database_url.version_id, aws_secretsmanager_secret_version.redis_url.version_id],
+    [
+      aws_secretsmanager_secret_version.database_url.version_id, aws_secretsmanager_secret_version.redis_url.version_id,
+      aws_secretsmanager_secret_version.jwt_keys.version_id, aws_secretsmanager_secret_version.data_keys.version_id,
+    ],
     aws_secretsmanager_secret_version.database_clusters[*].version_id,
     aws_secretsmanager_secret_version.smtp_password[*].version_id,
     aws_secretsmanager_secret_version.stripe_secret_key[*].version_id,

@@ -1,6 +1,7 @@
 # Two kinds of task, each with its own pair of roles:
-#   service - the api and worker services: read their own secrets at start (execution role); at run time read and
-#             write documents under documents_prefix, encrypted with the documents key (task role).
+#   service - the api and worker services: read their own secrets at start (execution role); at run time read,
+#             write, list and erase documents in the documents bucket, encrypted with the documents key (task
+#             role), and nothing else in S3 or KMS.
 #   ops     - the one-off migrate/tenants task: reads its secrets at start; no AWS access at run time at all
 #             (it talks to Postgres, Redis and SMTP only), so it has no task role.
 # Execution roles are what ECS itself uses to start a task (pull the image, create log streams, fetch secrets);
@@ -124,35 +125,31 @@ resource "aws_iam_role_policy" "execution" {
 # Run-time role of the api and worker containers.
 resource "aws_iam_role" "service_task" {
   name               = "${var.name_prefix}-service-task"
-  description        = "BrokerDesk api and worker at run time: documents bucket prefix"
+  description        = "BrokerDesk api and worker at run time: documents bucket and key"
   assume_role_policy = data.aws_iam_policy_document.task_assume.json
 }
 
+# Keys are "<tenant id>/..." at the bucket's root (infra/blob), so the grant is the bucket, not a prefix of it.
+# Put (one PutObject; the store never uses multipart), Get (Open, and the presigned links, which act with these
+# rights), Delete (a delete marker: the previous version stays for the noncurrent-version lifetime) and, for
+# erasure of a client (blob.DeletePrefix), listing versions and deleting them for good.
 data "aws_iam_policy_document" "service_task" {
   statement {
     sid = "DocumentsObjects"
     actions = [
       "s3:GetObject",
-      "s3:GetObjectVersion",
       "s3:PutObject",
       "s3:DeleteObject",
-      "s3:AbortMultipartUpload",
-      "s3:ListMultipartUploadParts",
+      "s3:DeleteObjectVersion",
     ]
-    resources = ["${aws_s3_bucket.documents.arn}/${var.documents_prefix}*"]
+    resources = ["${aws_s3_bucket.documents.arn}/*"]
   }
 
-  # Listing is a bucket-level action; the condition keeps it to the application's prefix.
+  # Listing is a bucket-level action (ListObjectsV2 and ListObjectVersions).
   statement {
     sid       = "DocumentsList"
-    actions   = ["s3:ListBucket"]
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
     resources = [aws_s3_bucket.documents.arn]
-
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${var.documents_prefix}*"]
-    }
   }
 
   # SSE-KMS: S3 asks KMS for a data key on write and to decrypt it on read, with the caller's rights. Only

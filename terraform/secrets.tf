@@ -4,6 +4,9 @@
 #   generated here - database passwords and the Redis AUTH token (random_password), assembled into the URLs
 #                    the application reads;
 #   given          - smtp_password and stripe_secret_key, sensitive variables set through TF_VAR_* at apply time.
+# The application's own keys (BD_JWT_KEYS signs access tokens, BD_DATA_KEYS seals secrets in the database and
+# derives the keys of signed links) are generated here once (random_bytes) in their kid:base64 form; rotation
+# happens in Secrets Manager (see jwt_keys below), not in Terraform.
 # Either way they also sit in the Terraform state, which is why versions.tf insists on an encrypted remote
 # backend. All secrets are encrypted with the platform key.
 
@@ -107,6 +110,51 @@ resource "aws_secretsmanager_secret_version" "stripe_secret_key" {
   secret_string = var.stripe_secret_key
 }
 
+# 32 random bytes each: an Ed25519 seed for BD_JWT_KEYS, an AES-256 key for BD_DATA_KEYS (docs/security.md).
+resource "random_bytes" "jwt_key" {
+  length = 32
+}
+
+resource "random_bytes" "data_key" {
+  length = 32
+}
+
+# Rotating either key means putting a new key first and keeping the old one after it (docs/security.md), by
+# writing a new secret value in Secrets Manager and redeploying the services (aws ecs update-service
+# --force-new-deployment). Terraform writes the first value only and then leaves the value alone, so an apply
+# never undoes a rotation.
+resource "aws_secretsmanager_secret" "jwt_keys" {
+  name                    = "${var.name_prefix}/BD_JWT_KEYS"
+  description             = "BrokerDesk access-token signing keys: kid:base64-seed,... (first signs, all verify)"
+  kms_key_id              = aws_kms_key.platform.arn
+  recovery_window_in_days = var.secret_recovery_window_days
+}
+
+resource "aws_secretsmanager_secret_version" "jwt_keys" {
+  secret_id     = aws_secretsmanager_secret.jwt_keys.id
+  secret_string = format("tf1:%s", random_bytes.jwt_key.base64)
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
+}
+
+resource "aws_secretsmanager_secret" "data_keys" {
+  name                    = "${var.name_prefix}/BD_DATA_KEYS"
+  description             = "BrokerDesk data keys: kid:base64-32-bytes,... (first seals and derives, all open)"
+  kms_key_id              = aws_kms_key.platform.arn
+  recovery_window_in_days = var.secret_recovery_window_days
+}
+
+resource "aws_secretsmanager_secret_version" "data_keys" {
+  secret_id     = aws_secretsmanager_secret.data_keys.id
+  secret_string = format("tf1:%s", random_bytes.data_key.base64)
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
+}
+
 locals {
   # Environment variable name -> secret ARN, per kind of task. The one-off task (migrate, tenants) sends
   # invitation emails during provisioning but never talks to Stripe.
@@ -114,6 +162,10 @@ locals {
     {
       BD_DATABASE_URL = aws_secretsmanager_secret.database_url.arn
       BD_REDIS_URL    = aws_secretsmanager_secret.redis_url.arn
+      # Every process needs both: configuration refuses to start without them, and the one-off task seals and
+      # reseals (brokerdesk data-keys reseal) as the services do.
+      BD_JWT_KEYS  = aws_secretsmanager_secret.jwt_keys.arn
+      BD_DATA_KEYS = aws_secretsmanager_secret.data_keys.arn
     },
     var.tenant_cluster_count > 0 ? { BD_DATABASE_CLUSTERS = aws_secretsmanager_secret.database_clusters[0].arn } : {},
     local.smtp_auth ? { BD_SMTP_PASSWORD = aws_secretsmanager_secret.smtp_password[0].arn } : {},

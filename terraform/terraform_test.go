@@ -66,6 +66,9 @@ func TestChecksCatchRemovals(t *testing.T) {
 		{"parameter group not used", "redis.tf", "parameter_group_name = aws_elasticache_parameter_group.main.name", `parameter_group_name = "default.redis7"`, "Redis parameter group sets noeviction"},
 		{"Redis without TLS", "redis.tf", "transit_encryption_enabled = true", "transit_encryption_enabled = false", "Redis encrypts in transit and at rest"},
 		{"public database", "rds.tf", "publicly_accessible    = false\n  backup_retention_period   = var.db_backup_retention_days", "publicly_accessible    = true\n  backup_retention_period   = var.db_backup_retention_days", "databases are private and encrypted"},
+		{"task role on every bucket", "iam.tf", `resources = ["${aws_s3_bucket.documents.arn}/*"]`, `resources = ["arn:aws:s3:::*/*"]`, "service task role reaches only the documents bucket and key"},
+		{"task role with s3:*", "iam.tf", `"s3:DeleteObjectVersion",`, `"s3:*",`, "service task role reaches only the documents bucket and key"},
+		{"task role on any key", "iam.tf", "resources = [aws_kms_key.documents.arn]\n\n    condition {\n      test     = \"StringEquals\"\n      variable = \"kms:ViaService\"\n      values   = [\"s3.", "resources = [\"*\"]\n\n    condition {\n      test     = \"StringEquals\"\n      variable = \"kms:ViaService\"\n      values   = [\"s3.", "service task role reaches only the documents bucket and key"},
 		{"literal password", "rds.tf", "password = random_password.db_main.result", `password = "hunter2hunter2"`, "no secret is a literal"},
 	}
 	for _, c := range cases {
@@ -111,6 +114,7 @@ var checks = []struct {
 	{"Redis encrypts in transit and at rest", checkRedisEncryption},
 	{"databases are private and encrypted", checkDatabases},
 	{"no secret is a literal", checkNoLiteralSecrets},
+	{"service task role reaches only the documents bucket and key", checkServiceTaskRole},
 }
 
 func checkPublicAccessBlock(cfg config) []string {
@@ -253,6 +257,43 @@ func checkNoLiteralSecrets(cfg config) []string {
 	for _, b := range cfg.all {
 		if m := secretAttr.FindStringSubmatch(b.body); m != nil {
 			problems = append(problems, b.String()+": "+m[1]+" is a string literal")
+		}
+	}
+	return problems
+}
+
+// checkServiceTaskRole: the api/worker task role names only the documents bucket (and its objects) and the
+// documents key, with explicit actions (no wildcards), so a compromised container reaches nothing else.
+func checkServiceTaskRole(cfg config) []string {
+	var doc *block
+	for _, b := range cfg.all {
+		if b.kind == "data" && b.typ == "aws_iam_policy_document" && b.name == "service_task" {
+			doc = b
+		}
+	}
+	if doc == nil {
+		return []string{`data "aws_iam_policy_document" "service_task" not found`}
+	}
+	allowed := map[string]bool{
+		"aws_s3_bucket.documents.arn": true, `"${aws_s3_bucket.documents.arn}/*"`: true, "aws_kms_key.documents.arn": true,
+	}
+	var problems []string
+	stmts := doc.blocks("statement")
+	if len(stmts) == 0 {
+		problems = append(problems, doc.String()+": no statement")
+	}
+	for _, st := range stmts {
+		res := strings.Trim(st.attr("resources"), "[] ")
+		for _, r := range strings.Split(res, ",") {
+			if r = strings.TrimSpace(r); r != "" && !allowed[r] {
+				problems = append(problems, doc.String()+": resource "+r+" is not the documents bucket or key")
+			}
+		}
+		if res == "" {
+			problems = append(problems, doc.String()+": a statement without resources")
+		}
+		if strings.Contains(st.body, `*"`) && regexp.MustCompile(`"(s3|kms):[A-Za-z]*\*"`).MatchString(st.body) {
+			problems = append(problems, doc.String()+": a wildcard action")
 		}
 	}
 	return problems

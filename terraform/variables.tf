@@ -342,17 +342,6 @@ variable "documents_bucket_name" {
   default     = null
 }
 
-variable "documents_prefix" {
-  description = "Key prefix the application may read and write in the documents bucket (other prefixes stay out of its reach)."
-  type        = string
-  default     = "app/"
-
-  validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9/_-]*/$", var.documents_prefix))
-    error_message = "documents_prefix: lowercase path ending in '/', e.g. app/."
-  }
-}
-
 variable "documents_noncurrent_ia_days" {
   description = "Days after which an overwritten or deleted document version moves to STANDARD_IA (30 or more)."
   type        = number
