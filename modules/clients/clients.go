@@ -17,6 +17,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/emails"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -119,10 +120,10 @@ type PortalUsers interface {
 	CreatePortalUserTx(ctx context.Context, tx pgx.Tx, email, password string, clientID uuid.UUID) (uuid.UUID, error)
 }
 
-// Mailer sends one templated, branded email now (emails.Service.Send, adapted where the app is wired). Data never
-// holds more than the template needs.
-type Mailer interface {
-	SendTemplate(ctx context.Context, t tenants.Tenant, template, to string, data map[string]any) error
+// Emails sends one templated, branded email now (*emails.Service): the verification task mints its token and
+// sends at once, so the token never rests in the outbox.
+type Emails interface {
+	Send(ctx context.Context, t tenants.Tenant, e emails.Email) error
 }
 
 // Service reads and changes clients of any tenant through the tenant gate.
@@ -130,8 +131,8 @@ type Service struct {
 	gate      *tenants.Gate
 	audit     *audit.Service
 	portal    PortalUsers
-	mailer    Mailer
-	tenantURL func(t tenants.Tenant, path string) string
+	emails    Emails
+	registry  *tenants.Registry
 	outbox    jobs.Outbox
 	now       func() time.Time
 	log       *slog.Logger
@@ -146,13 +147,11 @@ func WithAudit(trail *audit.Service) Option { return func(s *Service) { s.audit 
 // WithPortalUsers is identity, for registration's portal login.
 func WithPortalUsers(p PortalUsers) Option { return func(s *Service) { s.portal = p } }
 
-// WithMailer sends the verification email.
-func WithMailer(m Mailer) Option { return func(s *Service) { s.mailer = m } }
+// WithEmails sends the verification email.
+func WithEmails(e Emails) Option { return func(s *Service) { s.emails = e } }
 
-// WithTenantURL builds absolute links on a tenant's host (the verification link).
-func WithTenantURL(f func(t tenants.Tenant, path string) string) Option {
-	return func(s *Service) { s.tenantURL = f }
-}
+// WithRegistry loads the tenant of a task (the verification task's handler, jobs.ForTenant).
+func WithRegistry(r *tenants.Registry) Option { return func(s *Service) { s.registry = r } }
 
 // WithClock replaces time.Now (tests of expiry).
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
@@ -161,8 +160,8 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 func WithLog(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 
 // NewService returns the clients service. With the gate alone it reads clients, moves them through the
-// lifecycle and answers the policy gate; registration also needs WithPortalUsers, and the verification email
-// WithMailer and WithTenantURL.
+// lifecycle and answers the policy gate; registration also needs WithPortalUsers, and the verification task
+// WithEmails and WithRegistry.
 func NewService(gate *tenants.Gate, opts ...Option) *Service {
 	s := &Service{gate: gate, now: time.Now, outbox: jobs.Outbox{DefaultQueue: jobs.QueueNotifications}}
 	for _, o := range opts {

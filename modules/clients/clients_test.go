@@ -6,12 +6,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
 )
-
-func TestMain(m *testing.M) { tenanttest.Main(m, localsvc.Postgres) }
 
 func TestDemoClientsCoverEveryStatusOnceHoweverOftenSeeded(t *testing.T) {
 	t.Parallel()
