@@ -62,7 +62,7 @@ func runDev(ctx context.Context, args []string) error {
 	// The environment wins over the local services and the dev defaults, so one service can be swapped for another.
 	devEnv := map[string]string{
 		"BD_HTTP_ADDR": *addr, "BD_INTERNAL_ADDR": *internal, "BD_BASE_DOMAIN": "localhost", "BD_PUBLIC_SCHEME": "http",
-		"BD_EXPORT_DIR": filepath.Join(*data, "exports"), "BD_SMTP_FROM": "Demo Brokerage <no-reply@demo.localhost>",
+		"BD_EXPORT_DIR": filepath.Join(*data, "exports"), "BD_BLOB_DIR": filepath.Join(*data, "blobs"), "BD_SMTP_FROM": "Demo Brokerage <no-reply@demo.localhost>",
 	}
 	for _, kv := range svc.Endpoints.Env() {
 		k, v, _ := strings.Cut(kv, "=")
