@@ -34,6 +34,9 @@ import (
 // Signed links point at the Handler: /blobs/<key>?exp=<unix seconds>&name=<filename>&sig=<HMAC-SHA256 over key,
 // expiry and filename, base64url>. They are root-relative (URLBase empty), so a redirect from a tenant page lands
 // on that same tenant host; cmd checks that the key's tenant is the host's tenant before the Handler runs.
+//
+// Unlike S3, a key cannot be both an object and the prefix of another ("t/a" and "t/a/b"): the second Put fails.
+// The KYC module's keys never do that.
 type Disk struct {
 	dir     string
 	linkKey []byte
@@ -337,7 +340,9 @@ func (s *Disk) Handler() fiber.Handler {
 		}
 		c.Set(fiber.HeaderContentType, s.contentType(key))
 		c.Set(fiber.HeaderContentDisposition, disposition(name))
-		c.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; object-src 'self'; sandbox")
+		// Only this host may frame it (the review page's viewer). No sandbox or default-src: browsers refuse to
+		// render a PDF under those.
+		c.Set("Content-Security-Policy", "frame-ancestors 'self'")
 		return c.SendStream(f, int(fi.Size())) // fasthttp closes f when the body is sent
 	}
 }
