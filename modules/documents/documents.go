@@ -223,6 +223,8 @@ type Options struct {
 	MaxBytes int64
 	// TenantURL is the absolute URL of a path on the tenant's own host (the upload link in expiry emails).
 	TenantURL func(t tenants.Tenant, path string) string
+	// ReasonText gives a rejection reason code's words for the client (kyc's list); nil or "" shows the code.
+	ReasonText func(code string) string
 	// LinkTTL is how long a view link lives (default and most 5 minutes).
 	LinkTTL time.Duration
 	Now     func() time.Time
