@@ -18,9 +18,14 @@ type Record struct {
 	ErasedAt *time.Time
 }
 
-// RecordTx returns the client's whole record.
-func (s *Service) RecordTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Record, error) {
-	c, err := s.GetTx(ctx, tx, id)
+// RecordTx returns the client's whole record; forUpdate also locks the client's row until tx ends, as status
+// changes do, so a decision taken on the record (erasure) cannot race one.
+func (s *Service) RecordTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, forUpdate bool) (Record, error) {
+	get := s.GetTx
+	if forUpdate {
+		get = func(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Client, error) { return getForUpdate(ctx, tx, id) }
+	}
+	c, err := get(ctx, tx, id)
 	if err != nil {
 		return Record{}, err
 	}

@@ -23,6 +23,7 @@ const (
 	PermAuditRead       web.Permission = "audit.read"
 	PermSettingsManage  web.Permission = "settings.manage"
 	PermAPIKeysManage   web.Permission = "apikeys.manage" // create, list and revoke the brokerage's API keys (apikeys.go)
+	PermPrivacyManage   web.Permission = "privacy.manage" // export a client's data, erase it when retention allows (modules/privacy)
 )
 
 // PermPortalAccount is a trader's own account (2FA enrolment). Traders hold no roles: every "portal.*" permission is
@@ -33,6 +34,7 @@ const PermPortalAccount web.Permission = "portal.account"
 var AllPermissions = []web.Permission{
 	PermAccountRead, PermAccount2FA, PermStaffRead, PermStaffManage, PermClientsRead, PermClientsManage, PermKYCReview,
 	PermPaymentsRead, PermPaymentsApprove, PermTicketsManage, PermIBManage, PermAuditRead, PermSettingsManage, PermAPIKeysManage,
+	PermPrivacyManage,
 }
 
 // RoleEnrolment is not a staff role: it is what an access token carries when the tenant requires 2FA and the user
@@ -44,7 +46,7 @@ var self = []web.Permission{PermAccountRead, PermAccount2FA}
 // rolePermissions is the role table. Roles are the staff module's; a user holding several roles has the union.
 var rolePermissions = map[string][]web.Permission{
 	"admin":       AllPermissions,
-	"compliance":  append(slices.Clone(self), PermStaffRead, PermClientsRead, PermKYCReview, PermAuditRead),
+	"compliance":  append(slices.Clone(self), PermStaffRead, PermClientsRead, PermKYCReview, PermAuditRead, PermPrivacyManage),
 	"sales":       append(slices.Clone(self), PermClientsRead, PermClientsManage),
 	"retention":   append(slices.Clone(self), PermClientsRead, PermClientsManage),
 	"finance":     append(slices.Clone(self), PermClientsRead, PermPaymentsRead, PermPaymentsApprove, PermAuditRead),
