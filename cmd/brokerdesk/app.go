@@ -18,6 +18,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/branding"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/emails"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
@@ -44,6 +45,8 @@ type app struct {
 	identity    *identity.Service
 	// blobs keeps KYC documents: the disk store (make run) or S3 (BD_BLOB_STORE); see docs/documents.md.
 	blobs blob.Store
+	// documents keeps clients' KYC documents in blobs; its review side (Reviews) is wired once kyc is built.
+	documents *documents.Service
 	// hasher is the one argon2id hasher of the process: staff, traders and operators share its cap on hashes in
 	// flight (each takes 64 MiB), so the process's peak memory is bounded once, not per module.
 	hasher *auth.Hasher
@@ -110,6 +113,11 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring)
 		clusters.Close()
 		return nil, err
 	}
+	if a.documents, err = documents.NewService(documents.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients,
+		Store: a.blobs, Emails: a.emails, MaxBytes: cfg.UploadMaxBytes, Log: log}); err != nil {
+		clusters.Close()
+		return nil, err
+	}
 	if a.hasher, err = auth.NewHasher(auth.DefaultParams(), 4); err != nil { // at most 4 x 64 MiB hashing at once
 		return nil, err
 	}
@@ -143,5 +151,5 @@ func (a *app) close() {
 // newIdentity wires sign-in for staff and traders.
 func newIdentity(a *app, sender identity.Mailer) (*identity.Service, error) {
 	return identity.NewService(a.gate, a.audit, identity.Options{Keys: a.cfg.JWTKeys, Issuer: a.issuer(),
-		Hasher: a.hasher, Sealer: a.cfg.DataKeys, Mailer: sender, TenantURL: a.tenantURL, Log: a.log})
+		Hasher: a.hasher, Sealer: a.cfg.DataKeys, Brand: a.branding.Get, Mailer: sender, TenantURL: a.tenantURL, Log: a.log})
 }

@@ -31,6 +31,18 @@ type Enrolment struct {
 // ConfirmTOTP accepts a code made with it.
 func (s *Service) EnrolTOTP(ctx context.Context, t tenants.Tenant, k Kind, user uuid.UUID) (Enrolment, error) {
 	var e Enrolment
+	// The app shows the issuer next to the codes: the brand the user knows (the tenant's name unless branding
+	// names it otherwise).
+	issuerName := t.DisplayName
+	if s.o.Brand != nil {
+		b, err := s.o.Brand(ctx, t)
+		if err != nil {
+			return e, err
+		}
+		if strings.TrimSpace(b.Name) != "" {
+			issuerName = b.Name
+		}
+	}
 	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		a, err := lookup(ctx, tx, k, "", user)
 		if err != nil {
@@ -42,7 +54,7 @@ func (s *Service) EnrolTOTP(ctx context.Context, t tenants.Tenant, k Kind, user 
 		if e.Secret, err = auth.NewTOTPSecret(); err != nil {
 			return err
 		}
-		issuer := strings.ReplaceAll(t.DisplayName, ":", " ")
+		issuer := strings.ReplaceAll(issuerName, ":", " ")
 		if e.URI, err = auth.TOTPURI(issuer, a.email, e.Secret); err != nil {
 			return err
 		}
@@ -298,6 +310,19 @@ func (s *Service) CreatePortalUser(ctx context.Context, t tenants.Tenant, email,
 			Target: audit.Target{Type: Portal.target, ID: id.String()}, After: map[string]any{"email": email, "client_id": clientID}})
 	})
 	return id, err
+}
+
+// TOTPEnabled reports whether a user of kind k has two-factor sign-in on.
+func (s *Service) TOTPEnabled(ctx context.Context, t tenants.Tenant, k Kind, user uuid.UUID) (bool, error) {
+	var on bool
+	err := s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT totp_enabled_at IS NOT NULL FROM `+k.table+` WHERE `+k.key+` = $1`, user).Scan(&on)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // a staff user without a password has no credential row, and no second factor
+		}
+		return err
+	})
+	return on, err
 }
 
 // Profile is the signed-in user as GET /api/v1/me shows it.

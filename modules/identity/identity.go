@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -91,6 +92,9 @@ type Options struct {
 	// Sealer seals TOTP secrets at rest (BD_DATA_KEYS; secrets.go).
 	Sealer *auth.Sealer
 	Mailer Mailer
+	// Brand returns the tenant's branding; its name is the issuer an authenticator app shows. nil: the tenant's
+	// display name.
+	Brand func(ctx context.Context, t tenants.Tenant) (web.Brand, error)
 	// TenantURL returns the absolute URL of path on the tenant's host.
 	TenantURL func(t tenants.Tenant, path string) string
 	Log       *slog.Logger

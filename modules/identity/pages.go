@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"html/template"
 	"net/url"
 	"slices"
 	"strconv"
@@ -75,6 +76,8 @@ type PageShell struct {
 	table   *web.PageTable
 	// sections are the back office's navigation: identity's own, then each module's in the order they mount.
 	sections []section
+	// portalSections are the portal's navigation (every signed-in trader sees all of them).
+	portalSections []section
 }
 
 type section struct {
@@ -90,6 +93,8 @@ func MountPages(app fiber.Router, s *Service, o PageOptions) *PageShell {
 	for _, it := range navItems {
 		ps.Section(it.label, it.href, it.perm)
 	}
+	ps.PortalSection("Your account", portal.prefix)
+	ps.PortalSection("Two-factor sign-in", portal.prefix+"/2fa")
 	page := ps.Page
 	post := ps.Post
 	for _, ar := range []area{backOffice, portal} {
@@ -126,9 +131,14 @@ func MountPages(app fiber.Router, s *Service, o PageOptions) *PageShell {
 	page(fiber.MethodGet, backOffice.prefix+"/audit", PermAuditRead, ps.auditPage)
 	page(fiber.MethodGet, backOffice.prefix+"/settings", PermSettingsManage, ps.settings)
 	post(backOffice.prefix+"/settings/require-2fa", PermSettingsManage, ps.setRequire2FA)
-	page(fiber.MethodGet, backOffice.prefix+"/2fa", PermAccount2FA, ps.twoFA)
-	post(backOffice.prefix+"/2fa/enrol", PermAccount2FA, ps.enrol)
-	post(backOffice.prefix+"/2fa/confirm", PermAccount2FA, ps.confirm)
+	for _, tf := range []struct {
+		ar   area
+		perm web.Permission
+	}{{backOffice, PermAccount2FA}, {portal, PermPortalAccount}} {
+		page(fiber.MethodGet, tf.ar.prefix+"/2fa", tf.perm, ps.twoFA(tf.ar))
+		post(tf.ar.prefix+"/2fa/enrol", tf.perm, ps.enrol(tf.ar))
+		post(tf.ar.prefix+"/2fa/confirm", tf.perm, ps.confirm(tf.ar))
+	}
 	page(fiber.MethodGet, portal.prefix, PermPortalAccount, ps.portalAccount)
 	return ps
 }
@@ -149,6 +159,11 @@ func (ps *PageShell) Post(path string, perm web.Permission, h fiber.Handler) {
 // Section adds a back-office navigation entry, shown to staff whose roles grant perm.
 func (ps *PageShell) Section(label, href string, perm web.Permission) {
 	ps.sections = append(ps.sections, section{label: label, href: href, perm: perm})
+}
+
+// PortalSection adds a portal navigation entry (every signed-in trader sees it).
+func (ps *PageShell) PortalSection(label, href string) {
+	ps.portalSections = append(ps.portalSections, section{label: label, href: href, perm: PermPortalAccount})
 }
 
 // Table is the page table (every registered page and its permission), for tests that walk all pages.
@@ -461,6 +476,10 @@ func (ps *PageShell) nav(c *fiber.Ctx, ar area, user string) *web.Nav {
 				n.Links = append(n.Links, web.NavLink{Label: it.label, Href: it.href, Current: c.Path() == it.href})
 			}
 		}
+	} else {
+		for _, it := range ps.portalSections {
+			n.Links = append(n.Links, web.NavLink{Label: it.label, Href: it.href, Current: c.Path() == it.href})
+		}
 	}
 	return n
 }
@@ -618,53 +637,67 @@ func (ps *PageShell) setRequire2FA(c *fiber.Ctx) error {
 
 type twoFAData struct {
 	CSRF          string
+	Prefix        string // the area's URL prefix: /backoffice or /portal
 	Enabled       bool
 	SignInAgain   bool // an enrolment-only session ended by enrolling: the next step is a real sign-in
 	Secret, URI   string
+	QR            template.URL // the URI as a QR code (web.QRImage)
 	RecoveryCodes []string
 	Error         string
 }
 
-func (ps *PageShell) render2FA(c *fiber.Ctx, status int, d twoFAData) error {
-	nav, p, err := ps.staffNav(c)
+// render2FA draws an area's enrolment page with the signed-in user's navigation.
+func (ps *PageShell) render2FA(c *fiber.Ctx, ar area, status int, d twoFAData) error {
+	pr, _ := PrincipalOf(c)
+	on, err := ps.s.TOTPEnabled(c.UserContext(), current(c), ar.kind, pr.UserID)
 	if err != nil {
 		return err
 	}
-	d.CSRF = ps.cookies.CSRFToken(c)
-	d.Enabled = d.Enabled || p.TOTP
-	return ps.render(c, status, "identity_2fa", "Two-factor sign-in", nav, d)
+	d.CSRF, d.Prefix = ps.cookies.CSRFToken(c), ar.prefix
+	d.Enabled = d.Enabled || on
+	return ps.Render(c, status, "identity_2fa", "Two-factor sign-in", d)
 }
 
-func (ps *PageShell) twoFA(c *fiber.Ctx) error { return ps.render2FA(c, fiber.StatusOK, twoFAData{}) }
-
-func (ps *PageShell) enrol(c *fiber.Ctx) error {
-	pr, _ := PrincipalOf(c)
-	e, err := ps.s.EnrolTOTP(c.UserContext(), current(c), Staff, pr.UserID)
-	if errors.Is(err, ErrAlreadyEnrolled) {
-		return ps.render2FA(c, fiber.StatusConflict, twoFAData{Error: "Two-factor sign-in is already on."})
-	}
-	if err != nil {
-		return err
-	}
-	return ps.render2FA(c, fiber.StatusOK, twoFAData{Secret: e.Secret, URI: e.URI})
+func (ps *PageShell) twoFA(ar area) fiber.Handler {
+	return func(c *fiber.Ctx) error { return ps.render2FA(c, ar, fiber.StatusOK, twoFAData{}) }
 }
 
-func (ps *PageShell) confirm(c *fiber.Ctx) error {
-	pr, _ := PrincipalOf(c)
-	codes, err := ps.s.ConfirmTOTP(c.UserContext(), current(c), Staff, pr.UserID, strings.TrimSpace(c.FormValue("code")))
-	switch {
-	case errors.Is(err, ErrInvalidCode), errors.Is(err, ErrNotEnrolling):
-		return ps.render2FA(c, fiber.StatusUnprocessableEntity, twoFAData{Error: "That code did not match. Start again."})
-	case err != nil:
-		return err
+func (ps *PageShell) enrol(ar area) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		pr, _ := PrincipalOf(c)
+		e, err := ps.s.EnrolTOTP(c.UserContext(), current(c), ar.kind, pr.UserID)
+		if errors.Is(err, ErrAlreadyEnrolled) {
+			return ps.render2FA(c, ar, fiber.StatusConflict, twoFAData{Error: "Two-factor sign-in is already on."})
+		}
+		if err != nil {
+			return err
+		}
+		qr, err := web.QRImage(e.URI)
+		if err != nil {
+			return err
+		}
+		return ps.render2FA(c, ar, fiber.StatusOK, twoFAData{Secret: e.Secret, URI: e.URI, QR: qr})
 	}
-	d := twoFAData{Enabled: true, RecoveryCodes: codes}
-	if slices.Contains(pr.Claims.Roles, RoleEnrolment) {
-		// That session allowed enrolling and nothing else, and has no refresh token: end it.
-		d.SignInAgain = true
-		ps.cookies.Set(c, backOffice.cookie, "", time.Time{})
+}
+
+func (ps *PageShell) confirm(ar area) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		pr, _ := PrincipalOf(c)
+		codes, err := ps.s.ConfirmTOTP(c.UserContext(), current(c), ar.kind, pr.UserID, strings.TrimSpace(c.FormValue("code")))
+		switch {
+		case errors.Is(err, ErrInvalidCode), errors.Is(err, ErrNotEnrolling):
+			return ps.render2FA(c, ar, fiber.StatusUnprocessableEntity, twoFAData{Error: "That code did not match. Start again."})
+		case err != nil:
+			return err
+		}
+		d := twoFAData{Enabled: true, RecoveryCodes: codes}
+		if slices.Contains(pr.Claims.Roles, RoleEnrolment) {
+			// That session allowed enrolling and nothing else, and has no refresh token: end it.
+			d.SignInAgain = true
+			ps.cookies.Set(c, ar.cookie, "", time.Time{})
+		}
+		return ps.render2FA(c, ar, fiber.StatusOK, d)
 	}
-	return ps.render2FA(c, fiber.StatusOK, d)
 }
 
 type portalData struct{ Email string }

@@ -2,6 +2,7 @@ package operators
 
 import (
 	"context"
+	"html/template"
 
 	"embed"
 	"errors"
@@ -138,6 +139,7 @@ type twoFAData struct {
 	CSRF          string
 	Enabled       bool
 	Secret, URI   string
+	QR            template.URL // the URI as a QR code (web.QRImage)
 	RecoveryCodes []string
 	Error         string
 }
@@ -206,7 +208,11 @@ func (p *PageSession) Mount(app fiber.Router) {
 		if err != nil {
 			return err
 		}
-		return p.render2FA(c, fiber.StatusOK, twoFAData{Secret: e.Secret, URI: e.URI})
+		qr, err := web.QRImage(e.URI)
+		if err != nil {
+			return err
+		}
+		return p.render2FA(c, fiber.StatusOK, twoFAData{Secret: e.Secret, URI: e.URI, QR: qr})
 	})
 	app.Post("/2fa/confirm", p.RequirePage(PermAccount), p.CheckCSRF, func(c *fiber.Ctx) error {
 		id, err := operatorID(c)
