@@ -100,7 +100,6 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring)
 	a.gate = tenants.NewGate(clusters)
 	a.audit = audit.NewService(a.gate)
 	a.staff = staff.NewService(a.gate, a.audit, sender, a.tenantURL, log)
-	a.clients = clients.NewService(a.gate)
 	a.branding = branding.NewService(a.gate)
 	if a.blobs, err = blob.Open(cfg); err != nil {
 		clusters.Close()
@@ -113,15 +112,18 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring)
 		clusters.Close()
 		return nil, err
 	}
-	if a.documents, err = documents.NewService(documents.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients,
-		Store: a.blobs, Emails: a.emails, MaxBytes: cfg.UploadMaxBytes, Log: log}); err != nil {
-		clusters.Close()
-		return nil, err
-	}
 	if a.hasher, err = auth.NewHasher(auth.DefaultParams(), 4); err != nil { // at most 4 x 64 MiB hashing at once
 		return nil, err
 	}
 	if a.identity, err = newIdentity(a, sender); err != nil {
+		clusters.Close()
+		return nil, err
+	}
+	// Registration creates the portal login in its own transaction and sends the verification link by email.
+	a.clients = clients.NewService(a.gate, clients.WithAudit(a.audit), clients.WithPortalUsers(a.identity),
+		clients.WithEmails(a.emails), clients.WithRegistry(a.registry), clients.WithLog(log))
+	if a.documents, err = documents.NewService(documents.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients,
+		Store: a.blobs, Emails: a.emails, MaxBytes: cfg.UploadMaxBytes, Log: log}); err != nil {
 		clusters.Close()
 		return nil, err
 	}
