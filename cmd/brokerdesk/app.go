@@ -21,6 +21,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/emails"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/modules/kyc"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -47,6 +48,8 @@ type app struct {
 	blobs blob.Store
 	// documents keeps clients' KYC documents in blobs; its review side (Reviews) is wired once kyc is built.
 	documents *documents.Service
+	// kyc is the compliance review of documents (the queue, checklists, decisions, four-eyes): documents' Reviews.
+	kyc *kyc.Service
 	// hasher is the one argon2id hasher of the process: staff, traders and operators share its cap on hashes in
 	// flight (each takes 64 MiB), so the process's peak memory is bounded once, not per module.
 	hasher *auth.Hasher
@@ -127,6 +130,12 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring)
 		clusters.Close()
 		return nil, err
 	}
+	if a.kyc, err = kyc.NewService(kyc.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients, Emails: a.emails,
+		Documents: a.documents, Log: log}); err != nil {
+		clusters.Close()
+		return nil, err
+	}
+	a.documents.SetReviews(a.kyc) // every upload opens its review case in the upload's transaction
 	a.provisioner = tenants.NewProvisioner(a.registry, clusters, a.gate, tenants.ProvisionerOptions{
 		Seeders: w.extraSeeders, Inviter: a.staff, Log: log,
 	})
