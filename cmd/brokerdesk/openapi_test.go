@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
 )
 
 // Every route Fiber serves under /api/ must be in the OpenAPI document, and everything the document names must be
@@ -26,8 +28,11 @@ func TestOpenAPIDocumentsExactlyTheServedAPIRoutes(t *testing.T) {
 		}
 	}
 	var doc struct {
-		OpenAPI string                                `json:"openapi"`
-		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+		OpenAPI    string                                `json:"openapi"`
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			SecuritySchemes map[string]map[string]any `json:"securitySchemes"`
+		} `json:"components"`
 	}
 	// Read the document as a client does, through a tenant host.
 	ten := provisionForTest(t, a)
@@ -36,10 +41,45 @@ func TestOpenAPIDocumentsExactlyTheServedAPIRoutes(t *testing.T) {
 		t.Fatalf("openapi.json: %d %v %.200s", r.status, err, r.body)
 	}
 	documented := map[string]bool{}
+	keyRoutes := 0
 	for path, ops := range doc.Paths {
-		for method := range ops {
+		for method, raw := range ops {
 			documented[strings.ToUpper(method)+" "+path] = true
+			// Security: none on public routes; bearer on every other; X-API-Key exactly where a key is admitted.
+			var op struct {
+				Permission string                `json:"x-brokerdesk-permission"`
+				Security   []map[string][]string `json:"security"`
+			}
+			if err := json.Unmarshal(raw, &op); err != nil {
+				t.Fatal(err)
+			}
+			var schemes []string
+			for _, req := range op.Security {
+				for name := range req {
+					schemes = append(schemes, name)
+				}
+			}
+			want := []string{"bearer"}
+			switch perm := web.Permission(op.Permission); {
+			case perm == web.Public:
+				want = nil
+			case identity.AcceptsAPIKey(perm):
+				want = append(want, "apiKey")
+				keyRoutes++
+			}
+			if !slices.Equal(schemes, want) {
+				t.Errorf("%s %s (%s): security %v, want %v", method, path, op.Permission, schemes, want)
+			}
 		}
+	}
+	if k := doc.Components.SecuritySchemes["apiKey"]; k["type"] != "apiKey" || k["in"] != "header" || k["name"] != "X-API-Key" {
+		t.Errorf("securitySchemes.apiKey = %v", k)
+	}
+	if b := doc.Components.SecuritySchemes["bearer"]; b["type"] != "http" || b["scheme"] != "bearer" {
+		t.Errorf("securitySchemes.bearer = %v", b)
+	}
+	if keyRoutes == 0 {
+		t.Error("no route lists the API key scheme")
 	}
 	for k := range served {
 		if !documented[k] {

@@ -46,6 +46,21 @@ type API struct {
 	idemLog   *slog.Logger
 	routes    []Route
 	errs      []error
+	schemes   []securityScheme // besides "bearer", which every non-public route accepts
+}
+
+// securityScheme is an extra way to authenticate, for the OpenAPI document.
+type securityScheme struct {
+	name    string
+	scheme  map[string]any
+	accepts func(Permission) bool
+}
+
+// SecurityScheme declares, for the OpenAPI document, another credential than the Bearer access token (e.g. an API
+// key header): its OpenAPI scheme object, and which routes accept it, by the permission they declare. The guard
+// (authorize) is what enforces it; this only keeps the document true.
+func (a *API) SecurityScheme(name string, scheme map[string]any, accepts func(Permission) bool) {
+	a.schemes = append(a.schemes, securityScheme{name: name, scheme: scheme, accepts: accepts})
 }
 
 // NewAPI returns a route table over router. authorize returns the middleware enforcing one permission (it is not
@@ -156,9 +171,20 @@ func (a *API) OpenAPI(title, version string) map[string]any {
 		}}
 		op["responses"] = responses
 		if r.Permission != Public {
-			op["security"] = []any{map[string]any{"bearer": []string{}}}
+			// Alternatives: any one of the listed requirements admits the request.
+			sec := []any{map[string]any{"bearer": []string{}}}
+			for _, sc := range a.schemes {
+				if sc.accepts(r.Permission) {
+					sec = append(sec, map[string]any{sc.name: []string{}})
+				}
+			}
+			op["security"] = sec
 		}
 		item[strings.ToLower(r.Method)] = op
+	}
+	schemes := map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+	for _, sc := range a.schemes {
+		schemes[sc.name] = sc.scheme
 	}
 	return map[string]any{
 		"openapi": "3.1.0",
@@ -166,7 +192,7 @@ func (a *API) OpenAPI(title, version string) map[string]any {
 		"paths":   paths,
 		"components": map[string]any{
 			"schemas":         schemas,
-			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+			"securitySchemes": schemes,
 		},
 	}
 }

@@ -81,6 +81,13 @@ func keyable(p web.Permission) bool {
 	return p != PermAPIKeysManage && !strings.HasPrefix(string(p), "account.") && !strings.HasPrefix(string(p), "portal.")
 }
 
+// AcceptsAPIKey reports whether a route declared with permission p can be called with an API key: a back-office
+// permission a key may hold (Authorize then admits keys that hold it). The OpenAPI document lists the X-API-Key
+// scheme on exactly these routes.
+func AcceptsAPIKey(p web.Permission) bool {
+	return p != web.Public && audienceOf(p) == Staff && keyable(p)
+}
+
 // check validates n against what the creator holds.
 func (n NewAPIKey) check(by Creator, now time.Time) error {
 	var f []web.FieldError

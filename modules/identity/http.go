@@ -246,6 +246,9 @@ func current(c *fiber.Ctx) tenants.Tenant {
 
 // Routes registers the identity API on the tenant hosts' route table.
 func Routes(api *web.API, s *Service) {
+	api.SecurityScheme("apiKey", map[string]any{"type": "apiKey", "in": "header", "name": HeaderAPIKey,
+		"description": "A brokerage's API key (" + APIKeyPrefix + "...), also accepted as a Bearer credential; only on back-office routes whose permission a key can hold, and only within the key's permissions."},
+		AcceptsAPIKey)
 	apiKeyRoutes(api, s)
 	for _, k := range []Kind{Staff, Portal} {
 		prefix := "/api/v1/auth/" + k.name
