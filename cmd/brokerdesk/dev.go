@@ -19,6 +19,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/logging"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/modules/kyc"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 	"github.com/brokerdesk/brokerdesk/modules/trading/simulator"
@@ -121,6 +122,10 @@ func runDev(ctx context.Context, args []string) error {
 	if err := a.ensureDemoOperator(ctx); err != nil {
 		return err
 	}
+	// The KYC queue's demo cases: real files through the documents upload, after provisioning committed the clients.
+	if _, err := kyc.SeedDemo(ctx, a.kyc, a.documents, demo); err != nil {
+		return err
+	}
 	sim, err := startSimulator(ctx, filepath.Join(*data, "simulator"))
 	if err != nil {
 		return err
@@ -139,6 +144,9 @@ func runDev(ctx context.Context, args []string) error {
 	errs := make(chan error, 1)
 	go func() { errs <- a.serveHTTP(ctx, s) }()
 	if err := a.printWelcome(ctx, demo, svc.Endpoints, *data, sim); err != nil {
+		return err
+	}
+	if err := a.printKYCQueue(ctx, demo); err != nil {
 		return err
 	}
 	select {
@@ -275,5 +283,17 @@ the owner's invitation is in Mailpit):
 	}
 	fmt.Printf("Trading simulator: %d funded demo accounts (logins %s-%s) trading every 2 s; %d closed deals in the last 30 days; state in %s\n",
 		len(logins), logins[0], logins[len(logins)-1], deals, filepath.Join(data, "simulator"))
+	return nil
+}
+
+// printKYCQueue points to the demo's compliance queue.
+func (a *app) printKYCQueue(ctx context.Context, demo tenants.Tenant) error {
+	waiting, _, err := a.kyc.List(ctx, demo, kyc.Filter{}, nil, 200)
+	if err != nil {
+		return err
+	}
+	_, port, _ := splitPort(a.cfg.HTTPAddr)
+	fmt.Printf("KYC queue: http://demo.localhost:%s/backoffice/kyc, %d cases waiting (sign in as the compliance or admin user; four-eyes is on for %s)\n",
+		port, len(waiting), strings.Join(kyc.DemoHighRisk, ", "))
 	return nil
 }
