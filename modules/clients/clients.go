@@ -128,14 +128,14 @@ type Emails interface {
 
 // Service reads and changes clients of any tenant through the tenant gate.
 type Service struct {
-	gate      *tenants.Gate
-	audit     *audit.Service
-	portal    PortalUsers
-	emails    Emails
-	registry  *tenants.Registry
-	outbox    jobs.Outbox
-	now       func() time.Time
-	log       *slog.Logger
+	gate     *tenants.Gate
+	audit    *audit.Service
+	portal   PortalUsers
+	emails   Emails
+	registry *tenants.Registry
+	outbox   jobs.Outbox
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 // Option configures the Service.

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
 )
 
@@ -51,5 +52,48 @@ func TestDemoClientsCoverEveryStatusOnceHoweverOftenSeeded(t *testing.T) {
 				t.Errorf("seeding again changed %s from %d to %d", st, first[st], n)
 			}
 		}
+	}
+}
+
+func TestDemoClientsHaveHistoryEndingInTheirStatusTiersManagersAndReferrals(t *testing.T) {
+	t.Parallel()
+	p := tenanttest.Shared(t)
+	ten := p.NewTenant(t, "")
+	ctx := context.Background()
+	err := p.Gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
+		if err := (staff.DemoSeeder{}).Seed(ctx, tx, ten); err != nil {
+			return err
+		}
+		return clients.DemoSeeder{}.Seed(ctx, tx, ten)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bad, unmanaged, referrals, untiered int
+	err = p.Gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM clients c WHERE c.status <> (SELECT to_status FROM client_status_history h
+			WHERE h.client_id = c.id ORDER BY id DESC LIMIT 1)`).Scan(&bad); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM clients c WHERE status <> 'registered' AND (manager_id IS NULL OR NOT EXISTS
+			(SELECT 1 FROM staff_users s WHERE s.id = c.manager_id AND s.roles && ARRAY['sales', 'retention']))`).Scan(&unmanaged); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM clients WHERE status <> 'registered' AND tier = ''`).Scan(&untiered); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM client_referrals`).Scan(&referrals)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad != 0 || unmanaged != 0 || untiered != 0 || referrals < 2 {
+		t.Errorf("%d clients whose last history row is not their status, %d verified without a sales/retention manager, %d without a tier, %d referrals",
+			bad, unmanaged, untiered, referrals)
+	}
+	svc := clients.NewService(p.Gate)
+	st, err := svc.Settings(ctx, ten)
+	if err != nil || len(st.Tiers) != 3 {
+		t.Errorf("demo settings: %+v %v", st, err)
 	}
 }

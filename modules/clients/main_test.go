@@ -51,7 +51,9 @@ type bundle struct {
 	clock *clock
 }
 
-func tenantURL(t tenants.Tenant, path string) string { return "https://" + t.Slug + ".brokerdesk.test" + path }
+func tenantURL(t tenants.Tenant, path string) string {
+	return "https://" + t.Slug + ".brokerdesk.test" + path
+}
 
 func setup(tb testing.TB) *bundle {
 	tb.Helper()
@@ -84,7 +86,9 @@ func setup(tb testing.TB) *bundle {
 	}
 	mails, err := emails.NewService(emails.Options{Registry: p.Registry, Brands: branding.NewService(p.Gate),
 		From: "BrokerDesk <no-reply@brokerdesk.test>", TenantURL: tenantURL,
-		MailerFor: func(from string) (emails.Mailer, error) { return mail.NewSender(os.Getenv("BD_SMTP_ADDR"), from, "", "") }})
+		MailerFor: func(from string) (emails.Mailer, error) {
+			return mail.NewSender(os.Getenv("BD_SMTP_ADDR"), from, "", "")
+		}})
 	if err != nil {
 		tb.Fatal(err)
 	}

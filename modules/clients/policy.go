@@ -181,3 +181,14 @@ func (s *Service) PolicyTx(ctx context.Context, tx pgx.Tx, c Client) ([]Decision
 func inputOf(c Client, r Rules, a Action) Input {
 	return Input{Action: a, Status: c.Status, KYCApproved: c.KYCApprovedAt != nil, Tier: c.Tier, Rules: r}
 }
+
+// Policy answers every action for one client.
+func (s *Service) Policy(ctx context.Context, t tenants.Tenant, c Client) ([]Decision, error) {
+	var out []Decision
+	err := s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		out, err = s.PolicyTx(ctx, tx, c)
+		return err
+	})
+	return out, err
+}

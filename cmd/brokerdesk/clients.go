@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// clientsOptions wires the clients module's pages and API: the audit trail for the client timeline, identity for
+// the portal's own profile, and the documents module for the client page's documents (adapted here, so neither
+// module imports the other).
+func (a *app) clientsOptions() clients.Options {
+	return clients.Options{Secure: a.cfg.PublicScheme == "https", Audit: a.audit, Portal: a.identity,
+		Documents: func(ctx context.Context, t tenants.Tenant, clientID uuid.UUID) ([]clients.DocumentRow, error) {
+			docs, err := a.documents.ClientDocuments(ctx, t, clientID)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]clients.DocumentRow, len(docs))
+			for i, d := range docs {
+				reason := strings.TrimSpace(d.ReasonCode + " " + d.Message)
+				out[i] = clients.DocumentRow{ID: d.ID, Type: string(d.Type), Status: string(d.Status), FileName: d.FileName,
+					UploadedAt: d.UploadedAt, ExpiresOn: d.ExpiresOn, Reason: reason, Duplicate: d.Flagged()}
+			}
+			return out, nil
+		}}
+}
