@@ -20,6 +20,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/documents/content"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -51,7 +52,7 @@ func (e *ReadError) Unwrap() error { return e.Err }
 
 // Upload stores a client's document: the fields are checked, then the client's status, then the body is streamed
 // to the blob store while it is counted against the limit, hashed (SHA-256) and its structure followed
-// (Detect, checker). A file that is empty, over the limit, of another type, or incomplete is refused, and nothing
+// (package content). A file that is empty, over the limit, of another type, or incomplete is refused, and nothing
 // of it remains in the store or the database. Only then, in one transaction: the duplicate flag (the same SHA-256
 // used by another client of the tenant, kept on both sides), earlier undecided documents of the same type
 // superseded, the row, the review opened (Reviews) and the audit entry (metadata only). If that transaction
@@ -70,7 +71,7 @@ func (s *Service) Upload(ctx context.Context, t tenants.Tenant, clientID uuid.UU
 	}
 
 	// The first bytes decide the type; nothing is stored for an empty file or one of another type.
-	head := make([]byte, sniffLen)
+	head := make([]byte, content.SniffLen)
 	n, err := io.ReadFull(u.Body, head)
 	switch {
 	case n == 0 && (err == nil || errors.Is(err, io.EOF)):
@@ -79,7 +80,7 @@ func (s *Service) Upload(ctx context.Context, t tenants.Tenant, clientID uuid.UU
 		return Document{}, &ReadError{err}
 	}
 	head = head[:n]
-	ct := Detect(head)
+	ct := content.Detect(head)
 	if ct == "" {
 		return Document{}, ErrUnsupported
 	}
@@ -89,7 +90,7 @@ func (s *Service) Upload(ctx context.Context, t tenants.Tenant, clientID uuid.UU
 		UploadedBy: string(u.Actor.Kind) + ":" + u.Actor.ID}
 	d.BlobKey = BlobKey(t, clientID, d.ID)
 	h := sha256.New()
-	chk := newChecker(ct)
+	chk := content.NewChecker(ct)
 	src := &limitReader{r: io.MultiReader(bytes.NewReader(head), u.Body), left: s.o.MaxBytes}
 	size, err := s.o.Store.Put(ctx, d.BlobKey, io.TeeReader(src, io.MultiWriter(h, chk)), ct)
 	if err != nil {
@@ -277,7 +278,7 @@ func cleanFileName(name, contentType string) string {
 		name = name[:len(name)-size]
 	}
 	if name == "" || name == "." || name == "/" {
-		name = "document" + map[string]string{ContentJPEG: ".jpg", ContentPNG: ".png", ContentPDF: ".pdf"}[contentType]
+		name = "document" + map[string]string{content.JPEG: ".jpg", content.PNG: ".png", content.PDF: ".pdf"}[contentType]
 	}
 	return name
 }

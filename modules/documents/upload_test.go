@@ -16,6 +16,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
+	"github.com/brokerdesk/brokerdesk/modules/documents/content"
 )
 
 func future(b *bundle, days int) string { return b.now.AddDate(0, 0, days).Format("2006-01-02") }
@@ -30,9 +31,9 @@ func TestRealJPEGPNGAndPDFUploadsAreStoredTypedByContentHashedReviewedAndAudited
 		typ, expires, name, want string
 		file                     []byte
 	}{
-		{"passport", future(b, 900), "passport.pdf", documents.ContentJPEG, jpegFile(t, 1)}, // the name lies
-		{"proof_of_address", "", "bill.png", documents.ContentPNG, pngFile(t, 2)},
-		{"national_id", future(b, 400), "id card.pdf", documents.ContentPDF, pdfFile("Identity card", 0)},
+		{"passport", future(b, 900), "passport.pdf", content.JPEG, jpegFile(t, 1)}, // the name lies
+		{"proof_of_address", "", "bill.png", content.PNG, pngFile(t, 2)},
+		{"national_id", future(b, 400), "id card.pdf", content.PDF, pdfFile("Identity card", 0)},
 	}
 	for _, c := range cases {
 		r := b.upload(t, tr, c.typ, c.expires, c.name, c.file)

@@ -1,4 +1,7 @@
-package documents
+// Package content recognises the files clients may upload as KYC documents (JPEG, PNG, PDF) by their bytes, never
+// by their names, and follows each file's structure as it streams past, so the end of an upload tells whether the
+// file was complete without the file ever being held in memory.
+package content
 
 import (
 	"bytes"
@@ -9,13 +12,13 @@ import (
 
 // The accepted content types.
 const (
-	ContentJPEG = "image/jpeg"
-	ContentPNG  = "image/png"
-	ContentPDF  = "application/pdf"
+	JPEG = "image/jpeg"
+	PNG  = "image/png"
+	PDF  = "application/pdf"
 )
 
-// sniffLen is how many leading bytes Detect needs to decide.
-const sniffLen = 8
+// SniffLen is how many leading bytes Detect needs to decide.
+const SniffLen = 8
 
 var (
 	magicJPEG = []byte{0xFF, 0xD8, 0xFF}
@@ -29,32 +32,32 @@ var (
 func Detect(head []byte) string {
 	switch {
 	case bytes.HasPrefix(head, magicJPEG):
-		return ContentJPEG
+		return JPEG
 	case bytes.HasPrefix(head, magicPNG):
-		return ContentPNG
+		return PNG
 	case bytes.HasPrefix(head, magicPDF):
-		return ContentPDF
+		return PDF
 	}
 	return ""
 }
 
-// checker follows a file's structure as its bytes stream through Write, so that the end of the upload tells
+// Checker follows a file's structure as its bytes stream through Write, so that the end of the upload tells
 // whether the file was complete without ever holding it: a JPEG must reach its end-of-image marker after image
 // data, a PNG its IEND chunk with every chunk's CRC right, a PDF must have %%EOF within its last 1024 bytes (where
 // readers look for it). Writes never fail; Complete gives the verdict.
-type checker interface {
+type Checker interface {
 	Write(p []byte) (int, error)
 	Complete() bool
 }
 
-// newChecker returns the checker of a detected content type (nil for anything else).
-func newChecker(contentType string) checker {
+// NewChecker returns the checker of a detected content type (nil for anything else).
+func NewChecker(contentType string) Checker {
 	switch contentType {
-	case ContentJPEG:
+	case JPEG:
 		return &jpegChecker{}
-	case ContentPNG:
+	case PNG:
 		return &pngChecker{crc: crc32.NewIEEE()}
-	case ContentPDF:
+	case PDF:
 		return &pdfChecker{}
 	}
 	return nil
