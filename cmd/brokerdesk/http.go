@@ -16,6 +16,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/branding"
+	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/operators"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
@@ -41,13 +42,13 @@ func (a *app) readiness() []web.Check {
 }
 
 func (a *app) buildHTTP() (*httpServers, error) {
-	pages, err := web.NewPages(branding.Pages, operators.Pages, identity.PageFiles)
+	pages, err := web.NewPages(branding.Pages, operators.Pages, identity.PageFiles, documents.PageFiles)
 	if err != nil {
 		return nil, err
 	}
 	reg := web.NewRegistry()
 	opts := web.Options{Log: a.log, Metrics: web.NewMetrics(reg), Pages: pages, ReadTimeout: 30 * time.Second,
-		TrustedProxies: a.cfg.TrustedProxies}
+		TrustedProxies: a.cfg.TrustedProxies, StreamRoutes: documents.StreamRoutes()}
 	rdb, ok := a.redis.MakeRedisClient().(redis.UniversalClient)
 	if !ok {
 		return nil, errors.New("rate limiter: unexpected redis client type")
@@ -68,12 +69,14 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	branding.Routes(api, tenantApp, a.branding, pages)
 	identity.Routes(api, a.identity)
 	staff.Routes(api, a.staff, identity.Actor)
+	documents.Routes(api, a.documents, a.identity)
 	if err := api.Err(); err != nil {
 		return nil, err
 	}
 	// The back office and portal pages (cookie sessions with CSRF), each declared with its permission.
 	shell := identity.MountPages(tenantApp, a.identity, identity.PageOptions{Pages: pages, Secure: a.cfg.PublicScheme == "https",
 		Brand: a.branding.Get, Staff: a.staff, Audit: a.audit})
+	documents.MountPages(shell, a.documents, a.identity)
 	if err := shell.Err(); err != nil {
 		return nil, err
 	}

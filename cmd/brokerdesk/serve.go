@@ -59,7 +59,8 @@ func (a *app) tasks() (*asynq.ServeMux, []jobs.Entry) {
 	idem.Register(mux)
 	mux.Handle(identity.TaskPasswordReset, jobs.ForTenant(a.registry, a.identity.HandlePasswordReset))
 	a.emails.Register(mux)
-	return mux, []jobs.Entry{pruner.Entry(), idem.Entry()}
+	a.documents.RegisterTasks(mux, a.registry)
+	return mux, []jobs.Entry{pruner.Entry(), idem.Entry(), a.documents.ExpiryEntry()}
 }
 
 // startWorker checks Redis is safe for a queue (noeviction) and starts the job server with every module's
