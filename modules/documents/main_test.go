@@ -95,7 +95,13 @@ func (b *bundle) advance(d time.Duration) {
 
 const testMax = 256 << 10 // the upload limit in tests
 
-func setup(t *testing.T) *bundle {
+func setup(t testing.TB) *bundle {
+	t.Helper()
+	return setupWith(t, testMax)
+}
+
+// setupWith is setup with another upload limit.
+func setupWith(t testing.TB, maxBytes int64) *bundle {
 	t.Helper()
 	p := tenanttest.Shared(t)
 	b := &bundle{p: p, ten: p.NewTenant(t, ""), audit: audit.NewService(p.Gate), reviews: &reviews{}, hosts: map[string]tenants.Tenant{},
@@ -135,7 +141,7 @@ func setup(t *testing.T) *bundle {
 	}
 	b.clients = clients.NewService(p.Gate, clients.WithAudit(b.audit))
 	b.docs, err = documents.NewService(documents.Options{Gate: p.Gate, Audit: b.audit, Clients: b.clients, Store: store,
-		Reviews: b.reviews, MaxBytes: testMax, Now: b.clock})
+		Reviews: b.reviews, MaxBytes: maxBytes, Now: b.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +154,7 @@ func hostOf(t tenants.Tenant) string { return t.Slug + ".brokerdesk.test" }
 
 // serve runs the documents API and pages behind web.NewServer with the documents' stream routes; the host picks
 // the tenant, as tenants.HostMiddleware does.
-func (b *bundle) serve(t *testing.T) {
+func (b *bundle) serve(t testing.TB) {
 	pages, err := web.NewPages(identity.PageFiles, documents.PageFiles)
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +198,7 @@ type trader struct {
 }
 
 // newTrader adds a client in status st with a portal login to ten.
-func (b *bundle) newTrader(t *testing.T, ten tenants.Tenant, st clients.Status) trader {
+func (b *bundle) newTrader(t testing.TB, ten tenants.Tenant, st clients.Status) trader {
 	t.Helper()
 	tr := trader{clientID: uuid.New(), ten: ten}
 	tr.email = "t" + strings.ReplaceAll(tr.clientID.String()[:8], "-", "") + "@example.com"
@@ -213,7 +219,7 @@ func (b *bundle) newTrader(t *testing.T, ten tenants.Tenant, st clients.Status) 
 }
 
 // token issues an access token for ten's host.
-func (b *bundle) token(t *testing.T, ten tenants.Tenant, aud auth.Audience, sub uuid.UUID, roles []string) string {
+func (b *bundle) token(t testing.TB, ten tenants.Tenant, aud auth.Audience, sub uuid.UUID, roles []string) string {
 	t.Helper()
 	tok, _, err := b.keys.Issue(auth.Claims{Issuer: issuer, Audience: aud, Subject: sub.String(), TenantID: ten.ID.String(),
 		Roles: roles, Type: "access"}, 10*time.Minute)
