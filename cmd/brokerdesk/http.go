@@ -16,6 +16,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/branding"
+	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/operators"
@@ -27,10 +28,10 @@ import (
 type httpServers struct {
 	public     *web.Server
 	internal   *fiber.App
-	tenant     *fiber.App // the app behind every tenant host
-	api        *web.API   // the tenant hosts' API route table
-	console    *web.API   // the console's API route table
-	consoleApp *fiber.App // the app behind the console host
+	tenant     *fiber.App     // the app behind every tenant host
+	api        *web.API       // the tenant hosts' API route table
+	console    *web.API       // the console's API route table
+	consoleApp *fiber.App     // the app behind the console host
 	pages      *web.PageTable // every page of the tenant hosts
 }
 
@@ -42,7 +43,7 @@ func (a *app) readiness() []web.Check {
 }
 
 func (a *app) buildHTTP() (*httpServers, error) {
-	pages, err := web.NewPages(branding.Pages, operators.Pages, identity.PageFiles, documents.PageFiles)
+	pages, err := web.NewPages(branding.Pages, operators.Pages, identity.PageFiles, documents.PageFiles, clients.PageFiles)
 	if err != nil {
 		return nil, err
 	}
@@ -60,9 +61,10 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	web.Health(tenantApp, a.readiness()...)
 	tenantApp.Use(limiter) // before the host gate: a flood costs no registry lookups
 	tenantApp.Use(tenants.HostMiddleware(a.resolver))
-	a.mountBlobLinks(tenantApp) // signed document links of the disk store, for this host's tenant only
-	tenantApp.Use(audit.OriginMiddleware())            // audit rows written while serving a request carry its IP, agent, id
-	api := web.NewAPI(tenantApp, a.identity.Authorize) // every non-public route: a valid token holding its permission
+	a.mountBlobLinks(tenantApp)                                                   // signed document links of the disk store, for this host's tenant only
+	tenantApp.Use(audit.OriginMiddleware())                                       // audit rows written while serving a request carry its IP, agent, id
+	tenantApp.Use(clients.ReferralMiddleware(a.cfg.PublicScheme == "https", nil)) // ?ref= on the landing page and /portal pages
+	api := web.NewAPI(tenantApp, a.identity.Authorize)                            // every non-public route: a valid token holding its permission
 	// Route.Idempotent: first responses are kept and replayed in the tenant's schema.
 	api.SetIdempotency(tenants.NewIdempotencyStore(a.gate), idempotencyPrincipal, a.log)
 	web.ServeOpenAPI(api, "BrokerDesk tenant API", version)
@@ -70,6 +72,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	identity.Routes(api, a.identity)
 	staff.Routes(api, a.staff, identity.Actor)
 	documents.Routes(api, a.documents, a.identity)
+	clients.Routes(api, a.clients, a.clientsOptions())
 	if err := api.Err(); err != nil {
 		return nil, err
 	}
@@ -77,6 +80,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	shell := identity.MountPages(tenantApp, a.identity, identity.PageOptions{Pages: pages, Secure: a.cfg.PublicScheme == "https",
 		Brand: a.branding.Get, Staff: a.staff, Audit: a.audit})
 	documents.MountPages(shell, a.documents, a.identity)
+	clients.MountPages(shell, a.clients, a.clientsOptions())
 	if err := shell.Err(); err != nil {
 		return nil, err
 	}

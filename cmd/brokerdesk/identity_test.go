@@ -18,6 +18,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -42,6 +43,9 @@ func demoTenant(t testing.TB, a *app) (tenants.Tenant, staff.Member) {
 			return err
 		}
 		if err := (identity.DemoSeeder{Hasher: h}).Seed(ctx, tx, ten); err != nil {
+			return err
+		}
+		if err := (clients.DemoSeeder{}).Seed(ctx, tx, ten); err != nil { // the demo trader's client carries @<slug>.demo
 			return err
 		}
 		admin, err = staff.ByEmail(ctx, tx, "admin@"+ten.Slug+".demo")

@@ -59,6 +59,7 @@ func (a *app) tasks() (*asynq.ServeMux, []jobs.Entry) {
 	idem.Register(mux)
 	mux.Handle(identity.TaskPasswordReset, jobs.ForTenant(a.registry, a.identity.HandlePasswordReset))
 	a.emails.Register(mux)
+	a.clients.RegisterTasks(mux)
 	a.documents.RegisterTasks(mux, a.registry)
 	return mux, []jobs.Entry{pruner.Entry(), idem.Entry(), a.documents.ExpiryEntry()}
 }
