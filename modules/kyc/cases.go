@@ -218,19 +218,25 @@ func (s *Service) heldTx(ctx context.Context, tx pgx.Tx, id, officer uuid.UUID) 
 	if err != nil {
 		return c, err
 	}
+	return c, holds(c, officer)
+}
+
+// holds checks that officer holds c.
+func holds(c Case, officer uuid.UUID) error {
 	switch {
 	case c.Status == StatusDecided:
-		return c, ErrDecided
+		return ErrDecided
 	case c.Status == StatusOpen:
-		return c, ErrNotHolder
+		return ErrNotHolder
 	case c.HolderID == nil || *c.HolderID != officer:
-		return c, ErrHeld
+		return ErrHeld
 	}
-	return c, nil
+	return nil
 }
 
 // SetChecklist sets the ticks of the officer's case: items maps an item key of the document type's checklist to
-// ticked or not; items not named keep their state. An unknown key is a *web.Problem naming it.
+// ticked or not; items not named keep their state. An unknown key, or no item at all, is a *web.Problem naming it
+// (checked after the case: an id that is not the tenant's is ErrNotFound whatever the body).
 func (s *Service) SetChecklist(ctx context.Context, t tenants.Tenant, id, officer uuid.UUID, actor audit.Actor, items map[string]bool) (Case, error) {
 	var c Case
 	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
@@ -244,6 +250,7 @@ func (s *Service) SetChecklist(ctx context.Context, t tenants.Tenant, id, office
 		}
 		list := st.Checklist(before.DocumentType)
 		var f web.Fields
+		f.Check(len(items) > 0 && len(items) <= maxItemsPerType, "items", "name from 1 to 30 checklist items")
 		for key := range items {
 			if !slices.ContainsFunc(list, func(it ChecklistItem) bool { return it.Key == key }) {
 				f.Add("items."+key, "is not an item of the "+DocumentLabel(before.DocumentType)+" checklist")
@@ -354,11 +361,6 @@ type Outcome struct {
 // switch on) the first approval returns the case to the queue and a second officer's approval decides it; the
 // same officer approving twice gets ErrSameApprover.
 func (s *Service) Decide(ctx context.Context, t tenants.Tenant, id, officer uuid.UUID, actor audit.Actor, in DecisionInput) (Outcome, error) {
-	var f web.Fields
-	in.Validate(&f)
-	if err := f.Err(); err != nil {
-		return Outcome{}, err
-	}
 	in.Message = strings.TrimSpace(in.Message)
 	docs, err := s.documents()
 	if err != nil {
@@ -367,8 +369,18 @@ func (s *Service) Decide(ctx context.Context, t tenants.Tenant, id, officer uuid
 	var out Outcome
 	err = s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		out = Outcome{}
-		before, err := s.heldTx(ctx, tx, id, officer)
+		// The case first (an id that is not the tenant's is ErrNotFound whatever the input), then the input, then
+		// who holds it.
+		before, err := caseTx(ctx, tx, id, true)
 		if err != nil {
+			return err
+		}
+		var f web.Fields
+		in.Validate(&f)
+		if err := f.Err(); err != nil {
+			return err
+		}
+		if err := holds(before, officer); err != nil {
 			return err
 		}
 		st, err := settingsTx(ctx, tx)

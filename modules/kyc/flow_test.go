@@ -134,6 +134,9 @@ func TestApprovalIsRefusedWhileARequiredChecklistItemIsUnticked(t *testing.T) {
 	if r.status != 422 || len(r.problem().Errors) != 1 || r.problem().Errors[0].Field != "checklist.not_expired" {
 		t.Fatalf("approve with not_expired unticked: %d %s", r.status, r.body)
 	}
+	if r := do(t, b.app, "POST", path+"/checklist", ann.token, ChecklistRequest{Items: map[string]bool{}}); r.status != 422 {
+		t.Fatalf("no checklist item: %d %s", r.status, r.body)
+	}
 	if r := do(t, b.app, "POST", path+"/checklist", ann.token, ChecklistRequest{Items: map[string]bool{"smells_fine": true}}); r.status != 422 {
 		t.Fatalf("unknown checklist item: %d %s", r.status, r.body)
 	}

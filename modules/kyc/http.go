@@ -151,12 +151,6 @@ type ChecklistRequest struct {
 	Items map[string]bool `json:"items"`
 }
 
-// Validate implements web.Validator.
-func (r ChecklistRequest) Validate(f *web.Fields) {
-	f.Check(len(r.Items) > 0, "items", "name at least one checklist item")
-	f.Check(len(r.Items) <= maxItemsPerType, "items", "names too many items")
-}
-
 // DecisionRequest is one decision: approve; reject with a reason_code (and an optional message to the client);
 // more_info with a message telling the client what to send.
 type DecisionRequest struct {
@@ -168,9 +162,6 @@ type DecisionRequest struct {
 func (r DecisionRequest) input() DecisionInput {
 	return DecisionInput{Verdict: Verdict(r.Decision), ReasonCode: ReasonCode(r.ReasonCode), Message: r.Message}
 }
-
-// Validate implements web.Validator.
-func (r DecisionRequest) Validate(f *web.Fields) { r.input().Validate(f) }
 
 // DecisionResponse is what a decision did.
 type DecisionResponse struct {
@@ -295,7 +286,9 @@ func Routes(api *web.API, s *Service) {
 			}
 			return c.JSON(toDetailResponse(d))
 		}})
-	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/kyc/cases/:id/decision", Permission: PermReview, Tag: "kyc", Idempotent: true,
+	// Not an Idempotency-Key route although it emails the client: a case takes one decision (a retry answers 409
+	// case-decided, and GET shows the outcome) and each email's outbox key is the case's, so nothing is done twice.
+	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/kyc/cases/:id/decision", Permission: PermReview, Tag: "kyc",
 		Summary: "Decide one's case: approve (every required checklist item ticked; four-eyes may need a second officer), reject with a reason code, or ask for more information; emails the client",
 		Request: DecisionRequest{}, Response: DecisionResponse{},
 		Handler: func(c *fiber.Ctx) error {

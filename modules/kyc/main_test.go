@@ -304,9 +304,6 @@ func do(tb testing.TB, app *fiber.App, method, path, token string, body any) rep
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	if method == http.MethodPost && strings.HasSuffix(path, "/decision") {
-		req.Header.Set("Idempotency-Key", uuid.NewString())
-	}
 	return send(tb, app, req)
 }
 
