@@ -126,7 +126,9 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring)
 	a.clients = clients.NewService(a.gate, clients.WithAudit(a.audit), clients.WithPortalUsers(a.identity),
 		clients.WithEmails(a.emails), clients.WithRegistry(a.registry), clients.WithLog(log))
 	if a.documents, err = documents.NewService(documents.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients,
-		Store: a.blobs, Emails: a.emails, MaxBytes: cfg.UploadMaxBytes, Log: log}); err != nil {
+		Store: a.blobs, Emails: a.emails, MaxBytes: cfg.UploadMaxBytes, Log: log,
+		// The portal shows a rejection's reason in kyc's words for the client.
+		ReasonText: func(code string) string { r, _ := kyc.ReasonFor(kyc.ReasonCode(code)); return r.Text }}); err != nil {
 		clusters.Close()
 		return nil, err
 	}
