@@ -10,6 +10,7 @@ import (
 	"github.com/hibiken/asynqmon"
 
 	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/operators"
 )
@@ -22,7 +23,8 @@ func (a *app) issuer() string { return "https://" + a.cfg.BaseDomain }
 
 // newOperators builds the operator service: the console's sign-in and the `operators` command.
 func newOperators(a *app) (*operators.Service, error) {
-	return operators.NewService(a.clusters.Platform(), operators.Options{Keys: a.cfg.JWTKeys, Hasher: a.hasher, Sealer: a.cfg.DataKeys, Issuer: a.issuer(), Log: a.log})
+	return operators.NewService(a.clusters.Platform(), operators.Options{Keys: a.cfg.JWTKeys, Hasher: a.hasher, Sealer: a.cfg.DataKeys,
+		Audit: audit.NewPlatform(a.clusters.Platform()), Issuer: a.issuer(), Log: a.log})
 }
 
 // mountConsole puts the operator console on its app: the console API (its own route table, Bearer console
@@ -34,6 +36,7 @@ func (a *app) mountConsole(console *fiber.App, pages *web.Pages) (*web.API, erro
 	}
 	ten := operators.NewTenants(ops, a.registry, a.provisioner)
 	console.Use(operators.SecurityHeaders(jobsRoot + "/static/"))
+	console.Use(audit.OriginMiddleware()) // platform audit rows (sign-ins, tenant changes) carry the request's IP, agent, id
 	api := web.NewAPI(console, ops.Authorize)
 	web.ServeOpenAPI(api, "BrokerDesk operator console API", version)
 	operators.Routes(api, ops, ten)

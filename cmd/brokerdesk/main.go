@@ -27,6 +27,7 @@ Usage:
   brokerdesk operators create --email E --name N    add a platform operator (password: prompt, BD_OPERATOR_PASSWORD or stdin)
   brokerdesk operators list | disable|enable|reset-2fa --email E   (disable and reset-2fa end the operator's sessions)
   brokerdesk audit verify --tenant S                check a tenant's audit chain; names the first bad row, exit 1 if any
+  brokerdesk audit verify --platform                check the platform's audit chain (operators' sign-ins and actions)
   brokerdesk data-keys reseal                       seal every TOTP secret under the first BD_DATA_KEYS key (rotation: docs/security.md)
   brokerdesk dev [--data DIR] [--addr ADDR]         everything in one process on local services, with a demo brokerage
   brokerdesk services exec [--dir DIR] [--fresh] -- COMMAND...   run COMMAND with local services started (make test)

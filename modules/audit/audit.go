@@ -122,6 +122,17 @@ func NewService(gate *tenants.Gate) *Service { return &Service{gate: gate} }
 // READ or SERIALIZABLE a concurrent append makes Record fail with a serialization error (40001); retry the whole
 // transaction, as for any such error.
 func (s *Service) Record(ctx context.Context, tx pgx.Tx, e Entry) error {
+	return record(ctx, tx, tenantTables, e)
+}
+
+// chainTables names a chain's two tables: the log and its head. A tenant's are unqualified (the scope's
+// search_path finds them); the platform's are schema-qualified (platform.go).
+type chainTables struct{ log, head string }
+
+var tenantTables = chainTables{log: "audit_log", head: "audit_chain"}
+
+// record appends e to the chain in tb, in tx: Record's and Platform.Record's one implementation.
+func record(ctx context.Context, tx pgx.Tx, tb chainTables, e Entry) error {
 	if err := validate(&e); err != nil {
 		return err
 	}
@@ -135,7 +146,7 @@ func (s *Service) Record(ctx context.Context, tx pgx.Tx, e Entry) error {
 	var r Row
 	var prev []byte
 	err = tx.QueryRow(ctx, `SELECT h.last_seq + 1, h.last_hash, clock_timestamp()
-		FROM (SELECT last_seq, last_hash FROM audit_chain FOR UPDATE) h`).Scan(&r.Seq, &prev, &r.At)
+		FROM (SELECT last_seq, last_hash FROM `+tb.head+` FOR UPDATE) h`).Scan(&r.Seq, &prev, &r.At)
 	if err != nil {
 		return fmt.Errorf("audit %s: lock chain: %w", e.Action, err)
 	}
@@ -146,7 +157,7 @@ func (s *Service) Record(ctx context.Context, tx pgx.Tx, e Entry) error {
 	r.At = r.At.UTC().Truncate(time.Microsecond)
 	r.Actor, r.Action, r.Target, r.Diff, r.Origin = e.Actor, e.Action, e.Target, diff, e.Origin
 	r.Hash = r.ComputeHash()
-	_, err = tx.Exec(ctx, `INSERT INTO audit_log (seq, created_at, actor_kind, actor_id, action, target_type, target_id,
+	_, err = tx.Exec(ctx, `INSERT INTO `+tb.log+` (seq, created_at, actor_kind, actor_id, action, target_type, target_id,
 		diff, ip, user_agent, request_id, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		r.Seq, r.At, string(r.Actor.Kind), r.Actor.ID, r.Action, r.Target.Type, r.Target.ID, r.Diff,
 		ipText(r.Origin.IP), r.Origin.UserAgent, r.Origin.RequestID, r.PrevHash[:], r.Hash[:])

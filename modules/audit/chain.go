@@ -124,7 +124,7 @@ func (s *Service) Verify(ctx context.Context, t tenants.Tenant) (Report, error) 
 	err := s.gate.ScopeWith(ctx, t, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(ctx context.Context, tx pgx.Tx) error {
 			var err error
-			rep, err = verify(ctx, tx)
+			rep, err = verify(ctx, tx, tenantTables)
 			return err
 		})
 	if err != nil {
@@ -133,15 +133,15 @@ func (s *Service) Verify(ctx context.Context, t tenants.Tenant) (Report, error) 
 	return rep, nil
 }
 
-func verify(ctx context.Context, tx pgx.Tx) (Report, error) {
+func verify(ctx context.Context, tx pgx.Tx, tb chainTables) (Report, error) {
 	var rep Report
 	var head []byte
-	if err := tx.QueryRow(ctx, `SELECT last_seq, last_hash FROM audit_chain`).Scan(&rep.HeadSeq, &head); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT last_seq, last_hash FROM `+tb.head).Scan(&rep.HeadSeq, &head); err != nil {
 		return rep, fmt.Errorf("read chain head: %w", err)
 	}
 	copy(rep.HeadHash[:], head)
 	rows, err := tx.Query(ctx, `SELECT seq, created_at, actor_kind, actor_id, action, target_type, target_id, diff,
-		ip, user_agent, request_id, prev_hash, hash FROM audit_log ORDER BY seq`)
+		ip, user_agent, request_id, prev_hash, hash FROM `+tb.log+` ORDER BY seq`)
 	if err != nil {
 		return rep, fmt.Errorf("read audit rows: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
 )
 
 // AccessTTL is the lifetime of a console access token: operators hold the keys to every tenant, so their tokens
@@ -62,10 +63,12 @@ type Session struct {
 
 // Options are the service's dependencies.
 type Options struct {
-	Keys    *auth.KeyRing
-	Hasher  *auth.Hasher
-	Sealer  *auth.Sealer // seals TOTP secrets at rest (BD_DATA_KEYS; secrets.go)
-	Issuer  string       // iss of console tokens, the same as the tenants' ("https://<base domain>")
+	Keys   *auth.KeyRing
+	Hasher *auth.Hasher
+	Sealer *auth.Sealer // seals TOTP secrets at rest (BD_DATA_KEYS; secrets.go)
+	// Audit is the platform's audit trail: sign-ins, and every change to operators and (through Tenants) tenants.
+	Audit   *audit.Platform
+	Issuer  string // iss of console tokens, the same as the tenants' ("https://<base domain>")
 	Lockout auth.LockoutPolicy
 	Now     func() time.Time // nil: time.Now
 	Log     *slog.Logger     // security events (refusals, lockouts, recovery codes, refresh reuse); nil: none
@@ -79,8 +82,8 @@ type Service struct {
 
 // NewService returns the operator service over the platform pool.
 func NewService(platform *pgxpool.Pool, o Options) (*Service, error) {
-	if o.Keys == nil || o.Hasher == nil || o.Sealer == nil || o.Issuer == "" {
-		return nil, errors.New("operators: keys, hasher, sealer and issuer are required")
+	if o.Keys == nil || o.Hasher == nil || o.Sealer == nil || o.Audit == nil || o.Issuer == "" {
+		return nil, errors.New("operators: keys, hasher, sealer, audit trail and issuer are required")
 	}
 	if o.Lockout == (auth.LockoutPolicy{}) {
 		o.Lockout = auth.DefaultLockoutPolicy()
@@ -124,8 +127,14 @@ func (s *Service) Create(ctx context.Context, email, name, password string) (Ope
 		return Operator{}, err
 	}
 	op := Operator{ID: uuid.New(), Email: email, Name: name, Roles: []string{RoleOperator}, Status: "active"}
-	err = s.db.QueryRow(ctx, `INSERT INTO platform.operators (id, email, name, password_hash, roles)
-		VALUES ($1, $2, $3, $4, $5) RETURNING created_at`, op.ID, email, name, hash, op.Roles).Scan(&op.CreatedAt)
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO platform.operators (id, email, name, password_hash, roles)
+			VALUES ($1, $2, $3, $4, $5) RETURNING created_at`, op.ID, email, name, hash, op.Roles).Scan(&op.CreatedAt); err != nil {
+			return err
+		}
+		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: CLIActor, Action: ActionCreated, Target: target(op.ID),
+			After: map[string]any{"email": email, "name": name, "roles": op.Roles}})
+	})
 	if isUniqueViolation(err) {
 		return Operator{}, ErrEmailTaken
 	}
@@ -205,6 +214,10 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 			return Session{}, ctx.Err()
 		}
 		s.o.Log.Warn("operator login refused: wrong credentials", "known_operator", false)
+		if err := s.o.Audit.RecordAlone(ctx, audit.Entry{Actor: audit.System("console"), Action: ActionSignInFailed,
+			Target: audit.Target{Type: auditTarget, ID: "unknown"}, After: map[string]any{"email": email, "reason": "unknown_account"}}); err != nil {
+			return Session{}, err
+		}
 		return Session{}, ErrBadCredentials
 	}
 	if err != nil {
@@ -213,6 +226,10 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 	who := row.op.ID
 	if wait := s.o.Lockout.RetryAfter(row.state, now); wait > 0 {
 		s.o.Log.Warn("operator login refused: account locked", "operator_id", who, "retry_after", wait)
+		if err := s.o.Audit.RecordAlone(ctx, audit.Entry{Actor: actor(who), Action: ActionSignInFailed, Target: target(who),
+			After: map[string]any{"reason": "locked"}}); err != nil {
+			return Session{}, err
+		}
 		return Session{}, &auth.LockedError{RetryAfter: wait}
 	}
 	ok, needsRehash, err := s.o.Hasher.Verify(ctx, c.Password, row.hash)
@@ -233,11 +250,17 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 			return nil
 		}
 		if wait := s.o.Lockout.RetryAfter(cur.state, now); wait > 0 {
-			return &auth.LockedError{RetryAfter: wait}
+			refused = &auth.LockedError{RetryAfter: wait}
+			return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor(who), Action: ActionSignInFailed, Target: target(who),
+				After: map[string]any{"reason": "locked"}})
 		}
 		if !ok || cur.op.Status != "active" {
 			refused = ErrBadCredentials
-			return s.failed(ctx, tx, cur.op.ID, cur.state, now)
+			reason := "wrong_password"
+			if ok {
+				reason = "disabled"
+			}
+			return s.failed(ctx, tx, cur.op.ID, cur.state, now, reason)
 		}
 		lastStep := cur.lastStep
 		if cur.totpSecret != nil {
@@ -263,7 +286,7 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 				usedRecovery = true
 			} else {
 				refused = ErrBadCredentials
-				return s.failed(ctx, tx, cur.op.ID, cur.state, now)
+				return s.failed(ctx, tx, cur.op.ID, cur.state, now, "wrong_code")
 			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE platform.operators SET failures = 0, window_start = NULL, lockouts = 0,
@@ -271,12 +294,22 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 			WHERE id = $1`, cur.op.ID, lastStep, now); err != nil {
 			return err
 		}
-		sess, err = s.startSession(ctx, tx, cur.op, now)
-		return err
+		if sess, err = s.startSession(ctx, tx, cur.op, now); err != nil {
+			return err
+		}
+		factor := "none"
+		switch {
+		case usedRecovery:
+			factor = "recovery_code"
+		case cur.totpSecret != nil:
+			factor = "totp"
+		}
+		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor(who), Action: ActionSignedIn, Target: target(who),
+			After: map[string]any{"second_factor": factor}})
 	})
 	var locked *auth.LockedError
 	switch {
-	case errors.As(err, &locked):
+	case err == nil && errors.As(refused, &locked):
 		s.o.Log.Warn("operator login refused: account locked", "operator_id", who, "retry_after", locked.RetryAfter)
 	case err == nil && refused != nil:
 		s.o.Log.Warn("operator login refused: wrong credentials", "operator_id", who, "known_operator", true)
@@ -299,13 +332,25 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 	return sess, nil
 }
 
-// failed records one failed attempt in the login transaction, which then commits: the count must survive.
-func (s *Service) failed(ctx context.Context, tx pgx.Tx, id uuid.UUID, st auth.LoginState, now time.Time) error {
+// failed records one failed attempt in the login transaction, which then commits: the count must survive, and so
+// must its audit row (and that of the lockout it may start).
+func (s *Service) failed(ctx context.Context, tx pgx.Tx, id uuid.UUID, st auth.LoginState, now time.Time, reason string) error {
+	before := st
 	st = s.o.Lockout.Failed(st, now)
-	_, err := tx.Exec(ctx, `UPDATE platform.operators SET failures = $2, window_start = $3, lockouts = $4, locked_until = $5,
+	if _, err := tx.Exec(ctx, `UPDATE platform.operators SET failures = $2, window_start = $3, lockouts = $4, locked_until = $5,
 			last_failure = $6, updated_at = now() WHERE id = $1`,
-		id, st.Failures, nullTime(st.WindowStart), st.Lockouts, nullTime(st.LockedUntil), nullTime(st.LastFailure))
-	return err
+		id, st.Failures, nullTime(st.WindowStart), st.Lockouts, nullTime(st.LockedUntil), nullTime(st.LastFailure)); err != nil {
+		return err
+	}
+	if err := s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor(id), Action: ActionSignInFailed, Target: target(id),
+		After: map[string]any{"reason": reason}}); err != nil {
+		return err
+	}
+	if st.Lockouts > before.Lockouts {
+		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: audit.System("console"), Action: ActionLockedOut, Target: target(id),
+			After: map[string]any{"locked_until": st.LockedUntil.UTC().Format(time.RFC3339), "lockouts": st.Lockouts}})
+	}
+	return nil
 }
 
 func deref(t *time.Time) time.Time {
@@ -551,7 +596,8 @@ func (s *Service) ConfirmTOTP(ctx context.Context, id uuid.UUID, code string) ([
 				return err
 			}
 		}
-		return nil
+		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor(id), Action: ActionTOTPEnrolled, Target: target(id),
+			After: map[string]any{"totp": true, "recovery_codes": len(hashes)}})
 	})
 	return codes, err
 }
@@ -583,13 +629,22 @@ func (s *Service) SetActive(ctx context.Context, email string, active bool) erro
 		status = "active"
 	}
 	return s.withOperator(ctx, email, func(tx pgx.Tx, id uuid.UUID) error {
+		var before string
+		if err := tx.QueryRow(ctx, `SELECT status FROM platform.operators WHERE id = $1`, id).Scan(&before); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE platform.operators SET status = $2, updated_at = now() WHERE id = $1`, id, status); err != nil {
 			return err
 		}
-		if active {
-			return nil
+		action := ActionEnabled
+		if !active {
+			action = ActionDisabled
+			if err := revokeAll(ctx, tx, id); err != nil {
+				return err
+			}
 		}
-		return revokeAll(ctx, tx, id)
+		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: CLIActor, Action: action, Target: target(id),
+			Before: map[string]any{"status": before}, After: map[string]any{"status": status}})
 	})
 }
 
@@ -604,7 +659,11 @@ func (s *Service) ResetTOTP(ctx context.Context, email string) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM platform.operator_recovery_codes WHERE operator_id = $1`, id); err != nil {
 			return err
 		}
-		return revokeAll(ctx, tx, id)
+		if err := revokeAll(ctx, tx, id); err != nil {
+			return err
+		}
+		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: CLIActor, Action: ActionTOTPReset, Target: target(id),
+			After: map[string]any{"totp": false, "sessions_revoked": true}})
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/operators"
 	"github.com/brokerdesk/brokerdesk/tenants"
 	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
@@ -83,7 +84,7 @@ func setup(t *testing.T) bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := operators.NewService(p.Clusters.Platform(), operators.Options{Keys: ring, Hasher: h, Sealer: sealer, Issuer: "https://brokerdesk.test", Now: c.Now,
+	svc, err := operators.NewService(p.Clusters.Platform(), operators.Options{Keys: ring, Hasher: h, Sealer: sealer, Audit: audit.NewPlatform(p.Clusters.Platform()), Issuer: "https://brokerdesk.test", Now: c.Now,
 		Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)

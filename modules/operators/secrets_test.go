@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/operators"
 )
 
@@ -137,7 +138,7 @@ func (b bundle) rotatedService(t *testing.T) *operators.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := operators.NewService(b.p.Clusters.Platform(), operators.Options{Keys: b.keys, Hasher: b.hasher, Sealer: sealer,
+	svc, err := operators.NewService(b.p.Clusters.Platform(), operators.Options{Keys: b.keys, Hasher: b.hasher, Sealer: sealer, Audit: audit.NewPlatform(b.p.Clusters.Platform()),
 		Issuer: "https://brokerdesk.test", Now: b.clock.Now})
 	if err != nil {
 		t.Fatal(err)
