@@ -19,6 +19,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/modules/kyc"
 	"github.com/brokerdesk/brokerdesk/modules/operators"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -43,7 +44,7 @@ func (a *app) readiness() []web.Check {
 }
 
 func (a *app) buildHTTP() (*httpServers, error) {
-	pages, err := web.NewPages(branding.Pages, operators.Pages, identity.PageFiles, documents.PageFiles, clients.PageFiles)
+	pages, err := web.NewPages(branding.Pages, operators.Pages, identity.PageFiles, documents.PageFiles, clients.PageFiles, kyc.PageFiles)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +72,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	branding.Routes(api, tenantApp, a.branding, pages)
 	identity.Routes(api, a.identity)
 	staff.Routes(api, a.staff, identity.Actor)
+	kyc.Routes(api, a.kyc)
 	documents.Routes(api, a.documents, a.identity)
 	clients.Routes(api, a.clients, a.clientsOptions())
 	if err := api.Err(); err != nil {
@@ -81,6 +83,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 		Brand: a.branding.Get, Staff: a.staff, Audit: a.audit})
 	documents.MountPages(shell, a.documents, a.identity)
 	clients.MountPages(shell, a.clients, a.clientsOptions())
+	kyc.MountPages(shell, a.kyc)
 	if err := shell.Err(); err != nil {
 		return nil, err
 	}
