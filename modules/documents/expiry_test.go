@@ -9,12 +9,14 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/branding"
@@ -121,6 +123,23 @@ func TestTheExpiryJobFlagsOnceEmailsTheClientAndExpires(t *testing.T) {
 	}
 	if err := svc.SaveSettings(ctx, b.ten, officer, documents.Settings{ExpiryNoticeDays: 0}); err == nil {
 		t.Error("a notice period of 0 days was saved")
+	}
+	// The same rule through the API: admins only, checked, audited.
+	admin := b.token(t, b.ten, auth.AudienceBackoffice, uuid.New(), []string{"admin"})
+	put := func(tok, body string) result {
+		return b.do(t, "PUT", hostOf(b.ten), "/api/v1/settings/documents", tok, strings.NewReader(body), map[string]string{"Content-Type": "application/json"})
+	}
+	if r := put(admin, `{"expiry_notice_days": 400}`); r.status != 422 || !strings.Contains(r.body, "expiry_notice_days") {
+		t.Errorf("400 days: %d %s", r.status, r.body)
+	}
+	if r := put(b.token(t, b.ten, auth.AudienceBackoffice, uuid.New(), []string{"compliance"}), `{"expiry_notice_days": 10}`); r.status != 403 {
+		t.Errorf("compliance changing the rule: %d", r.status)
+	}
+	if r := put(admin, `{"expiry_notice_days": 20}`); r.status != 200 {
+		t.Errorf("20 days: %d %s", r.status, r.body)
+	}
+	if st, err := svc.Settings(ctx, b.ten); err != nil || st.ExpiryNoticeDays != 20 {
+		t.Errorf("settings: %+v %v", st, err)
 	}
 	tr := b.newTrader(t, b.ten, clients.StatusKYCSubmitted)
 	soon := uploaded(t, b.upload(t, tr, "passport", future(b, 10), "p.jpg", jpegFile(t, 30)))

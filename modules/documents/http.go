@@ -207,6 +207,39 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/documents/:id/link", Permission: PermView, Tag: "documents",
 		Summary: "A signed link (at most 5 minutes) to a document's file; every link is audited (document.viewed)", Response: LinkResponse{},
 		Handler: func(c *fiber.Ctx) error { return s.linkResponse(c, nil) }})
+	settingsRoutes(api, s)
+}
+
+// SettingsBody is the tenant's document rules in the API.
+type SettingsBody struct {
+	// ExpiryNoticeDays: approved documents expiring within this many days are flagged and their client asked for
+	// a new one (1 to 365).
+	ExpiryNoticeDays int `json:"expiry_notice_days"`
+}
+
+// settingsRoutes registers the tenant's document rules (the expiry job's notice period).
+func settingsRoutes(api *web.API, s *Service) {
+	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/settings/documents", Permission: identity.PermSettingsManage,
+		Tag: "documents", Summary: "The brokerage's document rules: the expiry notice period in days", Response: SettingsBody{},
+		Handler: func(c *fiber.Ctx) error {
+			st, err := s.Settings(c.UserContext(), current(c))
+			if err != nil {
+				return err
+			}
+			return c.JSON(SettingsBody(st))
+		}})
+	api.Handle(web.Route{Method: fiber.MethodPut, Path: "/api/v1/settings/documents", Permission: identity.PermSettingsManage,
+		Tag: "documents", Summary: "Change the brokerage's document rules (audited)", Request: SettingsBody{}, Response: SettingsBody{},
+		Handler: func(c *fiber.Ctx) error {
+			var body SettingsBody
+			if err := web.Bind(c, &body); err != nil {
+				return err
+			}
+			if err := s.SaveSettings(c.UserContext(), current(c), identity.Actor(c), Settings(body)); err != nil {
+				return problemOf(err, s.o.MaxBytes)
+			}
+			return c.JSON(body)
+		}})
 }
 
 func (s *Service) linkResponse(c *fiber.Ctx, owner *uuid.UUID) error {
@@ -246,7 +279,7 @@ func problemOf(err error, max int64) error {
 		for i, f := range v.Fields {
 			fields[i] = web.FieldError{Field: f.Field, Message: f.Message}
 		}
-		return web.Invalid("The upload has invalid fields.", fields...)
+		return web.Invalid("The request has invalid fields.", fields...)
 	case errors.Is(err, ErrTooLarge):
 		p := web.NewProblem(fiber.StatusRequestEntityTooLarge, "file-too-large",
 			fmt.Sprintf("The file is larger than the %s limit. Upload a smaller scan or photo.", mib(max)))
