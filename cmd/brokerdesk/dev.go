@@ -273,6 +273,7 @@ the owner's invitation is in Mailpit):
 		fmt.Printf(" %s=%d", st, counts[st])
 	}
 	fmt.Println()
+	fmt.Printf("Clients: http://demo.localhost:%[1]s/backoffice/clients; a new trader registers at http://demo.localhost:%[1]s/portal/register?ref=IB-ATLAS (the verification link arrives in Mailpit; onboarding settings at /backoffice/settings/onboarding)\n", port)
 	logins := make([]string, len(trading.DemoAccounts))
 	for i, d := range trading.DemoAccounts {
 		logins[i] = d.Login
