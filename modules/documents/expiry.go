@@ -231,7 +231,7 @@ func (s *Service) flagBatch(ctx context.Context, t tenants.Tenant, now, today ti
 					err := s.o.Emails.Queue(ctx, tx, t, "document-expiring:"+x.d.ID.String(), emails.Email{
 						Template: emails.TemplateDocumentExpiring, To: c.Email,
 						Data: map[string]any{"FirstName": c.FirstName, "Document": x.d.Type.Label(),
-							"ExpiresOn": x.d.ExpiresOn.Format(time.DateOnly), "UploadURL": UploadPagePath}})
+							"ExpiresOn": x.d.ExpiresOn.Format(time.DateOnly), "UploadURL": s.uploadURL(t)}})
 					if err != nil {
 						return fmt.Errorf("documents expiry: email for %s: %w", x.d.ID, err)
 					}
@@ -251,4 +251,13 @@ func (s *Service) flagBatch(ctx context.Context, t tenants.Tenant, now, today ti
 		return nil
 	})
 	return n, err
+}
+
+// uploadURL is the portal's documents page: absolute on the tenant's host when Options.TenantURL is set, else the
+// path (the emails service makes it absolute).
+func (s *Service) uploadURL(t tenants.Tenant) string {
+	if s.o.TenantURL != nil {
+		return s.o.TenantURL(t, UploadPagePath)
+	}
+	return UploadPagePath
 }
