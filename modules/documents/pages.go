@@ -27,6 +27,7 @@ var PageFiles embed.FS
 // MountPages adds the trader's documents page (list with status and reasons, and the upload form), the trader's
 // and staff's document viewers (303 to a fresh signed link, audited) to the tenant hosts' page shell.
 func MountPages(shell *identity.PageShell, s *Service, portal PortalClients) {
+	shell.PortalSection("Documents", UploadPagePath)
 	shell.Page(fiber.MethodGet, UploadPagePath, PermPortal, func(c *fiber.Ctx) error {
 		clientID, err := portalClient(c, portal)
 		if err != nil {

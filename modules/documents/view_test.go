@@ -236,6 +236,9 @@ func TestThePortalPageUploadsThroughAPlainFormAndShowsRefusals(t *testing.T) {
 		t.Fatalf("upload through the page: %d %s", r.status, r.body)
 	}
 	list := b.do(t, "GET", hostOf(b.ten), "/portal/documents?notice=uploaded", "", nil, map[string]string{"Cookie": cookies, "Accept": "text/html"})
+	if !strings.Contains(list.body, `<a href="/portal/documents" aria-current="page">Documents</a>`) {
+		t.Errorf("the portal navigation has no current Documents link: %s", list.body)
+	}
 	if !strings.Contains(list.body, "my passport.pdf") || !strings.Contains(list.body, `data-status="pending_review"`) || !strings.Contains(list.body, "Waiting for review") {
 		t.Errorf("list after upload: %s", list.body)
 	}
