@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -120,6 +121,19 @@ func TestStreamRoutesReadBodiesBeyondTheLimitAndConnectionsStayUsable(t *testing
 		if status, got := post(t, base+"/upload", "application/octet-stream", body); status != 200 || got != want {
 			t.Errorf("%s: %d %q, want %q", name, status, got, want)
 		}
+	}
+	// curl asks "Expect: 100-continue" before a large body: the server says continue, then streams it.
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}
+	req, _ := http.NewRequest("POST", base+"/upload", bytes.NewReader(payload))
+	req.Header.Set("Expect", "100-continue")
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(got) != want {
+		t.Errorf("with Expect: 100-continue: %d %q", res.StatusCode, got)
 	}
 }
 
