@@ -96,7 +96,6 @@ func itoa(n int64) string {
 
 type streamBodyKey struct{}
 
-
 // streamBody is a StreamRoute's request body. It remembers reaching the end: fasthttp's chunked stream, read
 // again after its end, would read the next request's bytes.
 type streamBody struct {
