@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/png"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,9 @@ type Uploader interface {
 	Upload(ctx context.Context, t tenants.Tenant, clientID uuid.UUID, u documents.Upload) (documents.Document, error)
 	ClientDocuments(ctx context.Context, t tenants.Tenant, clientID uuid.UUID) ([]documents.Document, error)
 }
+
+// demoWaits is how long each demo client's documents have waited (in turn).
+var demoWaits = []time.Duration{30 * time.Hour, 5 * time.Hour, 0}
 
 // DemoHighRisk are the demo brokerage's high-risk countries (four-eyes is on in the demo, so a Nigerian demo
 // client's documents need two officers).
@@ -85,6 +89,17 @@ func SeedDemo(ctx context.Context, s *Service, up Uploader, t tenants.Tenant) (i
 				return n, fmt.Errorf("kyc demo: upload %s for %s: %w", f.Type, name, err)
 			}
 			n++
+		}
+		// The first client's documents have waited past the SLA, so the demo queue shows overdue cases first.
+		if waited := demoWaits[i%len(demoWaits)]; waited > 0 {
+			err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, `UPDATE kyc_cases SET opened_at = opened_at - $2::interval WHERE client_id = $1 AND status = 'open'`,
+					w.id, waited.String())
+				return err
+			})
+			if err != nil {
+				return n, fmt.Errorf("kyc demo: %w", err)
+			}
 		}
 	}
 	return n, nil

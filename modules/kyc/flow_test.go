@@ -635,10 +635,17 @@ func TestDemoSeedFillsTheQueueOnce(t *testing.T) {
 	if err != nil || len(items) != 6 || !st.FourEyes {
 		t.Fatalf("demo queue: %d cases, settings %+v, %v", len(items), st, err)
 	}
+	overdueCases := 0
 	for _, it := range items {
 		if it.ClientCountry == "NG" && !fourEyes(st, it.ClientCountry) {
 			t.Fatal("the Nigerian demo client must need four eyes")
 		}
+		if it.Overdue {
+			overdueCases++
+		}
+	}
+	if overdueCases != 3 || !items[0].Overdue {
+		t.Fatalf("the demo queue should start with the first client's 3 overdue cases: %d overdue", overdueCases)
 	}
 }
 
