@@ -96,3 +96,41 @@ func TestConsoleSignInsAndTenantChangesAreInThePlatformChainThatAuditVerifyCheck
 		}
 	}
 }
+
+func TestTenantsCommandsRecordSuspendResumeAndDeleteInThePlatformChain(t *testing.T) {
+	t.Parallel()
+	a := workerApp(t)
+	a.cfg.ExportDir = t.TempDir()
+	ctx := context.Background()
+	ten := provisionForTest(t, a)
+	for _, verb := range []string{"suspend", "resume", "delete"} {
+		if err := tenantsCommand(ctx, a, []string{verb, "--slug", ten.Slug, "--reason", "test " + verb}); err != nil {
+			t.Fatalf("%s: %v", verb, err)
+		}
+	}
+	rows, err := a.clusters.Platform().Query(ctx, `SELECT actor_kind, action, target_id FROM platform.audit_log ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct{ kind, action, target string }
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		return x, r.Scan(&x.kind, &x.action, &x.target)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{operators.ActionTenantSuspended, operators.ActionTenantResumed, operators.ActionTenantDeleted}
+	if len(got) != len(want) {
+		t.Fatalf("platform trail: %+v", got)
+	}
+	for i, w := range want {
+		if got[i].action != w || got[i].kind != "system" || got[i].target != ten.ID.String() {
+			t.Errorf("row %d: %+v, want %s by the system on %s", i+1, got[i], w, ten.ID)
+		}
+	}
+	var out bytes.Buffer
+	if err := auditCommand(ctx, a, []string{"verify", "--platform"}, &out); err != nil || !strings.HasPrefix(out.String(), "ok: 3 rows") {
+		t.Fatalf("verify: %v\n%s", err, &out)
+	}
+}

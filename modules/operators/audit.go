@@ -21,6 +21,7 @@ const (
 	// two leaves the change without its row here (tenant_events still has it).
 	ActionTenantSuspended = "tenant.suspended"
 	ActionTenantResumed   = "tenant.resumed"
+	ActionTenantDeleted   = "tenant.deleted" // `brokerdesk tenants delete` only: the console has no delete button
 )
 
 // auditTarget is the target type of an operator.
