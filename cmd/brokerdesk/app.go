@@ -22,6 +22,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/emails"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/kyc"
+	"github.com/brokerdesk/brokerdesk/modules/privacy"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -48,6 +49,8 @@ type app struct {
 	blobs blob.Store
 	// documents keeps clients' KYC documents in blobs; its review side (Reviews) is wired once kyc is built.
 	documents *documents.Service
+	// privacy answers a client's export and erasure requests across clients, identity and documents.
+	privacy *privacy.Service
 	// kyc is the compliance review of documents (the queue, checklists, decisions, four-eyes): documents' Reviews.
 	kyc *kyc.Service
 	// hasher is the one argon2id hasher of the process: staff, traders and operators share its cap on hashes in
@@ -138,6 +141,8 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring)
 		return nil, err
 	}
 	a.documents.SetReviews(a.kyc) // every upload opens its review case in the upload's transaction
+	a.privacy = privacy.NewService(privacy.Options{Gate: a.gate, Clients: a.clients, Logins: a.identity, Documents: a.documents,
+		Blobs: a.blobs, Trail: a.audit})
 	a.provisioner = tenants.NewProvisioner(a.registry, clusters, a.gate, tenants.ProvisionerOptions{
 		Seeders: w.extraSeeders, Inviter: a.staff, Log: log,
 	})

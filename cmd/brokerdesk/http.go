@@ -21,6 +21,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/kyc"
 	"github.com/brokerdesk/brokerdesk/modules/operators"
+	"github.com/brokerdesk/brokerdesk/modules/privacy"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -44,7 +45,7 @@ func (a *app) readiness() []web.Check {
 }
 
 func (a *app) buildHTTP() (*httpServers, error) {
-	pages, err := web.NewPages(branding.Pages, operators.Pages, identity.PageFiles, documents.PageFiles, clients.PageFiles, kyc.PageFiles)
+	pages, err := web.NewPages(branding.Pages, operators.Pages, identity.PageFiles, documents.PageFiles, clients.PageFiles, kyc.PageFiles, privacy.PageFiles)
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +76,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	kyc.Routes(api, a.kyc)
 	documents.Routes(api, a.documents, a.identity)
 	clients.Routes(api, a.clients, a.clientsOptions())
+	privacy.Routes(api, a.privacy, a.log)
 	if err := api.Err(); err != nil {
 		return nil, err
 	}
@@ -84,6 +86,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	documents.MountPages(shell, a.documents, a.identity)
 	clients.MountPages(shell, a.clients, a.clientsOptions())
 	kyc.MountPages(shell, a.kyc)
+	privacy.MountPages(shell, a.privacy, a.log)
 	if err := shell.Err(); err != nil {
 		return nil, err
 	}

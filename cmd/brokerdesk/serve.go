@@ -9,6 +9,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/modules/privacy"
 )
 
 func runServe(ctx context.Context) error {
@@ -61,6 +62,7 @@ func (a *app) tasks() (*asynq.ServeMux, []jobs.Entry) {
 	a.emails.Register(mux)
 	a.clients.RegisterTasks(mux)
 	a.documents.RegisterTasks(mux, a.registry)
+	mux.Handle(privacy.TaskDeleteBlobs, jobs.ForTenant(a.registry, a.privacy.HandleDeleteBlobs))
 	return mux, []jobs.Entry{pruner.Entry(), idem.Entry(), a.documents.ExpiryEntry()}
 }
 
