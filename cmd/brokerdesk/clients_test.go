@@ -381,3 +381,66 @@ func TestClientPageShowsTheGateAndChangesStatusWithAReason(t *testing.T) {
 		t.Errorf("bad filters: %d %s", r.status, r.body)
 	}
 }
+
+func TestOnboardingSettingsThroughTheAPIAndThePage(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, admin := demoTenant(t, a)
+	tok := staffLogin(t, base, ten, "admin").AccessToken
+	r := request(t, base, hostOf(ten), "GET", "/api/v1/settings/onboarding", tok, nil)
+	var body clients.SettingsBody
+	if err := json.Unmarshal([]byte(r.body), &body); err != nil || r.status != 200 || len(body.Tiers) != 3 {
+		t.Fatalf("GET settings: %d %s", r.status, r.body)
+	}
+	var salesID string
+	for _, m := range mustManagers(t, a, ten) {
+		if strings.HasPrefix(m.Email, "sales@") {
+			salesID = m.ID.String()
+		}
+	}
+	body.ManagerRules = []clients.ManagerRuleBody{{Countries: []string{"at", "DE"}, ManagerID: salesID}}
+	body.MinimumAge = 21
+	r = request(t, base, hostOf(ten), "PUT", "/api/v1/settings/onboarding", tok, body)
+	if r.status != 200 || !strings.Contains(r.body, `"countries":["AT","DE"]`) || !strings.Contains(r.body, salesID) {
+		t.Fatalf("PUT settings: %d %s", r.status, r.body)
+	}
+	body.MinimumAge = 5
+	body.ManagerRules[0].ManagerID = "not-an-id"
+	if r := request(t, base, hostOf(ten), "PUT", "/api/v1/settings/onboarding", tok, body); r.status != 422 || !strings.Contains(r.body, "manager_rules") {
+		t.Errorf("bad settings: %d %s", r.status, r.body)
+	}
+	if r := request(t, base, hostOf(ten), "GET", "/api/v1/settings/onboarding", staffLogin(t, base, ten, "sales").AccessToken, nil); r.status != 403 {
+		t.Errorf("sales reading the settings: %d", r.status)
+	}
+	c := newPageClient(t, base, ten)
+	c.login("/backoffice", admin.Email, identity.DemoPassword)
+	page := c.get("/backoffice/settings/onboarding")
+	if page.status != 200 || !strings.Contains(page.body, "AT,DE: sales@") || !strings.Contains(page.body, "vip | VIP | deposits before KYC") {
+		t.Fatalf("settings page: %d %.1500s", page.status, page.body)
+	}
+	form := url.Values{"csrf": {csrfOf(t, page.body)}, "minimum_age": {"19"}, "blocked": {"kp, ir, RU"}, "domains": {"spam.example"},
+		"tiers": {"standard | Standard\ngold | Gold | deposits before KYC"}, "tier_rules": {"gold: countries CH; experience experienced"},
+		"manager_assignment": {"rules_only"}, "manager_rules": {"CH: sales@" + ten.Slug + ".demo"}, "own_only": {"on"}, "demo_early": {"on"}}
+	if r := c.do(http.MethodPost, "/backoffice/settings/onboarding", form); r.status != http.StatusSeeOther {
+		t.Fatalf("save: %d %.800s", r.status, r.body)
+	}
+	st, err := a.clients.Settings(context.Background(), ten)
+	if err != nil || st.MinimumAge != 19 || strings.Join(st.BlockedCountries, ",") != "IR,KP,RU" || len(st.Tiers) != 2 || !st.Tiers[1].DepositsBeforeKYC ||
+		st.DefaultTier != "standard" || st.ManagerAssignment != clients.AssignRulesOnly || !st.ManagersSeeOwnClientsOnly || st.AllowDepositsBeforeKYC ||
+		len(st.TierRules) != 1 || st.TierRules[0].Countries[0] != "CH" || len(st.ManagerRules) != 1 {
+		t.Errorf("saved from the page: %+v %v", st, err)
+	}
+	form.Set("tier_rules", "platinum: countries XX")
+	if r := c.do(http.MethodPost, "/backoffice/settings/onboarding", form); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Nothing was saved") {
+		t.Errorf("bad rule from the page: %d", r.status)
+	}
+}
+
+func mustManagers(t *testing.T, a *app, ten tenants.Tenant) []clients.Manager {
+	t.Helper()
+	ms, err := a.clients.Managers(context.Background(), ten)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}

@@ -3,6 +3,7 @@ package clients
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -347,26 +348,30 @@ func Routes(api *web.API, s *Service, o Options) {
 		}})
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/settings/onboarding", Permission: identity.PermSettingsManage, Tag: "clients",
 		Summary:  "The onboarding settings: tiers and tier rules, blocked countries, minimum age, disposable domains, manager assignment, gate rules",
-		Response: Settings{},
+		Response: SettingsBody{},
 		Handler: func(c *fiber.Ctx) error {
 			st, err := s.Settings(c.UserContext(), current(c))
 			if err != nil {
 				return err
 			}
-			return c.JSON(st)
+			return c.JSON(toBody(st))
 		}})
 	api.Handle(web.Route{Method: fiber.MethodPut, Path: "/api/v1/settings/onboarding", Permission: identity.PermSettingsManage, Tag: "clients",
-		Summary: "Replace the onboarding settings (every field; audited)", Request: Settings{}, Response: Settings{},
+		Summary: "Replace the onboarding settings (every field; audited)", Request: SettingsBody{}, Response: SettingsBody{},
 		Handler: func(c *fiber.Ctx) error {
-			var st Settings
-			if err := web.Bind(c, &st); err != nil {
+			var b SettingsBody
+			if err := web.Bind(c, &b); err != nil {
 				return err
+			}
+			st, err := b.settings()
+			if err != nil {
+				return problem(err)
 			}
 			saved, err := s.SaveSettings(c.UserContext(), current(c), identity.Actor(c), st)
 			if err != nil {
 				return problem(err)
 			}
-			return c.JSON(saved)
+			return c.JSON(toBody(saved))
 		}})
 }
 
@@ -456,4 +461,53 @@ func (d Detail) response() ClientDetailResponse {
 		out.Policy = append(out.Policy, DecisionResponse{Action: p.Action, Allowed: p.Allowed, Reason: p.Reason})
 	}
 	return out
+}
+
+// SettingsBody is Settings as the API reads and writes it (ids as strings).
+type SettingsBody struct {
+	MinimumAge                int               `json:"minimum_age"`
+	BlockedCountries          []string          `json:"blocked_countries"`
+	ExtraDisposableDomains    []string          `json:"extra_disposable_domains"`
+	Tiers                     []Tier            `json:"tiers"`
+	TierRules                 []TierRule        `json:"tier_rules"`
+	DefaultTier               string            `json:"default_tier"`
+	ManagerAssignment         string            `json:"manager_assignment"`
+	ManagerRules              []ManagerRuleBody `json:"manager_rules"`
+	ManagersSeeOwnClientsOnly bool              `json:"managers_see_own_clients_only"`
+	AllowDepositsBeforeKYC    bool              `json:"allow_deposits_before_kyc"`
+	DemoFromEmailVerified     bool              `json:"demo_from_email_verified"`
+}
+
+// ManagerRuleBody is a ManagerRule in the API.
+type ManagerRuleBody struct {
+	Countries []string `json:"countries"`
+	ManagerID string   `json:"manager_id"`
+}
+
+func toBody(st Settings) SettingsBody {
+	b := SettingsBody{MinimumAge: st.MinimumAge, BlockedCountries: st.BlockedCountries, ExtraDisposableDomains: st.ExtraDisposableDomains,
+		Tiers: st.Tiers, TierRules: st.TierRules, DefaultTier: st.DefaultTier, ManagerAssignment: st.ManagerAssignment,
+		ManagerRules: []ManagerRuleBody{}, ManagersSeeOwnClientsOnly: st.ManagersSeeOwnClientsOnly,
+		AllowDepositsBeforeKYC: st.AllowDepositsBeforeKYC, DemoFromEmailVerified: st.DemoFromEmailVerified}
+	for _, r := range st.ManagerRules {
+		b.ManagerRules = append(b.ManagerRules, ManagerRuleBody{Countries: r.Countries, ManagerID: r.ManagerID.String()})
+	}
+	return b
+}
+
+func (b SettingsBody) settings() (Settings, error) {
+	st := Settings{MinimumAge: b.MinimumAge, BlockedCountries: b.BlockedCountries, ExtraDisposableDomains: b.ExtraDisposableDomains,
+		Tiers: b.Tiers, TierRules: b.TierRules, DefaultTier: b.DefaultTier, ManagerAssignment: b.ManagerAssignment,
+		ManagersSeeOwnClientsOnly: b.ManagersSeeOwnClientsOnly, AllowDepositsBeforeKYC: b.AllowDepositsBeforeKYC,
+		DemoFromEmailVerified: b.DemoFromEmailVerified}
+	var f fields
+	for i, r := range b.ManagerRules {
+		id, err := uuid.Parse(r.ManagerID)
+		if err != nil {
+			f.add("manager_rules", fmt.Sprintf("rule %d: manager_id is not a staff user id", i+1))
+			continue
+		}
+		st.ManagerRules = append(st.ManagerRules, ManagerRule{Countries: r.Countries, ManagerID: id})
+	}
+	return st, f.err()
 }

@@ -1,6 +1,7 @@
 package clients_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,4 +80,25 @@ func TestPolicyGateAnswersEveryStatusAndActionAsTheTableSays(t *testing.T) {
 			t.Errorf("%+v allowed: unknown actions and statuses must be refused", in)
 		}
 	}
+}
+
+// The gate never allows what it does not know, and always says why.
+func FuzzDecideRefusesTheUnknown(f *testing.F) {
+	f.Add("deposit", "kyc_approved", "vip", true, true)
+	f.Add("teleport", "registered", "", false, false)
+	f.Fuzz(func(t *testing.T, action, status, tier string, early, demo bool) {
+		in := clients.Input{Action: clients.Action(action), Status: clients.Status(status), Tier: tier,
+			Rules: clients.Rules{AllowDepositsBeforeKYC: early, DemoFromEmailVerified: demo, DepositsBeforeKYCTiers: []string{tier}}}
+		d := clients.Decide(in)
+		if d.Reason == "" {
+			t.Fatalf("%+v: no reason", in)
+		}
+		if d.Allowed && (!clients.Status(status).Valid() || !slices.Contains(clients.Actions, clients.Action(action))) {
+			t.Fatalf("%+v allowed", in)
+		}
+		if d.Allowed && status != string(clients.StatusKYCApproved) && status != string(clients.StatusRestricted) &&
+			action != string(clients.ActionDeposit) && action != string(clients.ActionOpenDemoAccount) {
+			t.Fatalf("%+v allowed before KYC approval", in)
+		}
+	})
 }

@@ -218,3 +218,27 @@ func TestPhoneNumbersNormaliseToE164(t *testing.T) {
 		}
 	}
 }
+
+// Whatever a trader types, NormalizePhone either refuses it or returns an E.164 number that normalises to itself.
+func FuzzNormalizePhone(f *testing.F) {
+	for _, s := range []string{"+44 20 7946 0958", "0049-151-1234.5678", "(0)20 7946", "+", "00", "+1\u00a0415 555 0100", "++44"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out, ok := clients.NormalizePhone(in)
+		if !ok {
+			return
+		}
+		if len(out) < 9 || len(out) > 16 || out[0] != '+' || out[1] == '0' {
+			t.Fatalf("%q -> %q accepted", in, out)
+		}
+		for _, r := range out[1:] {
+			if r < '0' || r > '9' {
+				t.Fatalf("%q -> %q has a non-digit", in, out)
+			}
+		}
+		if again, ok := clients.NormalizePhone(out); !ok || again != out {
+			t.Fatalf("%q -> %q -> %q %v", in, out, again, ok)
+		}
+	})
+}
