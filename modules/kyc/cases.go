@@ -508,3 +508,13 @@ func (s *Service) moveClientTx(ctx context.Context, tx pgx.Tx, c clients.Client,
 	out.ClientStatus, out.ClientMoved = to, true
 	return true, nil
 }
+
+// EraseClientTx clears what the client's cases hold in free text (the officers' messages to the client) for an
+// erasure, in the erasure's transaction tx. Decisions, reason codes, times and officers stay: they are the
+// compliance record the retention rules keep, and hold nothing personal of the client beyond the client's id.
+func (s *Service) EraseClientTx(ctx context.Context, tx pgx.Tx, clientID uuid.UUID) error {
+	if _, err := tx.Exec(ctx, `UPDATE kyc_cases SET message = '' WHERE client_id = $1 AND message <> ''`, clientID); err != nil {
+		return fmt.Errorf("kyc: erase client %s: %w", clientID, err)
+	}
+	return nil
+}

@@ -656,3 +656,25 @@ func pageWithoutCSRF(t *testing.T, b *bundle, o officer, path string, form url.V
 	req.AddCookie(&http.Cookie{Name: "bd_backoffice", Value: o.token})
 	return send(t, b.app, req)
 }
+
+func TestErasureClearsTheOfficersMessagesToTheClient(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ann := b.addOfficer(t, "Ann Lee", "compliance")
+	id := b.addClient(t, "Mark", "DK", clients.StatusEmailVerified)
+	caseID := b.upload(t, id, "selfie")
+	claim(t, b, ann, caseID)
+	if r := decide(t, b, ann, caseID, DecisionRequest{Decision: "more_info", Message: "Mark, your glasses hide your eyes."}); r.status != 200 {
+		t.Fatalf("more info: %d %s", r.status, r.body)
+	}
+	err := b.p.Gate.Scope(context.Background(), b.ten, func(ctx context.Context, tx pgx.Tx) error {
+		return b.kyc.EraseClientTx(ctx, tx, id)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := b.kyc.Get(context.Background(), b.ten, caseID)
+	if err != nil || c.Message != "" || c.Decision != DecisionMoreInfo {
+		t.Fatalf("after erasure: %+v %v", c, err)
+	}
+}
