@@ -242,3 +242,19 @@ func FuzzNormalizePhone(f *testing.F) {
 		}
 	})
 }
+
+func TestAnEmailWithAPortalLoginButNoClientIsAlreadyRegistered(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	r := registration()
+	if _, err := b.ids.CreatePortalUser(ctx, b.ten, r.Email, "Another-Strong-Pass-2026", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.svc.Register(ctx, b.ten, r); !slices.Equal(fieldsOf(err), []string{"email"}) {
+		t.Errorf("registration over a bare portal login: %v", err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM clients WHERE email = $1`, r.Email); n != 0 {
+		t.Errorf("%d clients written", n)
+	}
+}

@@ -139,6 +139,10 @@ func (s *Service) Verify(ctx context.Context, t tenants.Tenant, token string) (V
 			return err
 		}
 		if c.Status != StatusRegistered {
+			if c.EmailVerifiedAt == nil {
+				// Moved on without a verification (suspended or closed at registration): the link does nothing.
+				return ErrLinkUnknown
+			}
 			out = Verified{Client: c, Already: true}
 			return nil
 		}

@@ -218,3 +218,25 @@ func TestOnboardingSettingsRefuseWhatCannotWork(t *testing.T) {
 		t.Errorf("refused settings were stored: %+v", saved)
 	}
 }
+
+func TestTheLinkOfAClientSuspendedBeforeVerifyingDoesNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	r := registration()
+	c, err := b.svc.Register(ctx, b.ten, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.sendVerifications(t)
+	token := tokensFor(t, r.Email, 1)[0]
+	if err := transition(b.svc, b.p, b.ten, c.ID, clients.StatusSuspended, "duplicate identity under review", audit.System("test")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.svc.Verify(ctx, b.ten, token); !errors.Is(err, clients.ErrLinkUnknown) {
+		t.Errorf("link of a suspended client: %v, want ErrLinkUnknown", err)
+	}
+	if got, _ := b.svc.Get(ctx, b.ten, c.ID); got.Status != clients.StatusSuspended || got.EmailVerifiedAt != nil {
+		t.Errorf("the client moved: %+v", got)
+	}
+}
