@@ -168,8 +168,7 @@ const (
 	ActionSuperseded        = "document.superseded"
 	ActionExpiring          = "document.expiring_flagged"
 	ActionExpired           = "document.expired"
-	ActionErased            = "document.erased"
-	ActionExported          = "document.exported"
+	ActionSettings          = "documents.settings_changed"
 )
 
 // Errors callers branch on; the HTTP layer maps them (problem.go).

@@ -86,7 +86,7 @@ func (s *Service) SaveSettings(ctx context.Context, t tenants.Tenant, actor audi
 			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`, settingsKey, raw); err != nil {
 			return fmt.Errorf("documents settings: save: %w", err)
 		}
-		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: "documents.settings_changed",
+		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSettings,
 			Target: audit.Target{Type: "settings", ID: settingsKey}, Before: before, After: st})
 	})
 }
