@@ -117,7 +117,11 @@ func (s *Service) OpenTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, d doc
 
 // closeSupersededTx closes the client's undecided cases whose documents are no longer pending review.
 func (s *Service) closeSupersededTx(ctx context.Context, tx pgx.Tx, docs Documents, clientID uuid.UUID) error {
-	rows, err := tx.Query(ctx, `SELECT id, document_id FROM kyc_cases WHERE client_id = $1 AND status <> 'decided'`, clientID)
+	// SKIP LOCKED: a case an officer is deciding right now is left alone (locking it would wait for the decision
+	// while the decision waits for the document row this upload has locked: a deadlock). That decision then finds
+	// its document replaced and closes the case itself (Decide).
+	rows, err := tx.Query(ctx, `SELECT id, document_id FROM kyc_cases WHERE client_id = $1 AND status <> 'decided'
+		FOR UPDATE SKIP LOCKED`, clientID)
 	if err != nil {
 		return err
 	}
@@ -353,6 +357,8 @@ type Outcome struct {
 	// ClientStatus is the client's status after the decision; ClientMoved says whether the decision changed it.
 	ClientStatus clients.Status
 	ClientMoved  bool
+	// Stale: the document was no longer waiting for review; the case was closed as superseded (ErrNotPending).
+	Stale bool
 }
 
 // Decide records officer's decision on the case the officer holds: the document's status (documents.DecideTx),
@@ -392,7 +398,13 @@ func (s *Service) Decide(ctx context.Context, t tenants.Tenant, id, officer uuid
 			return fmt.Errorf("kyc case %s: document: %w", id, err)
 		}
 		if doc.Status != documents.Status("pending_review") {
-			return ErrNotPending
+			// Replaced or expired while the case was open: close it, and tell the officer.
+			if out.Case, err = s.closeTx(ctx, tx, id, officer, DecisionSuperseded, "", ""); err != nil {
+				return err
+			}
+			out.Stale = true
+			return s.audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSuperseded, Target: caseTarget(id),
+				Before: caseState(before), After: map[string]any{"status": StatusDecided, "decision": DecisionSuperseded, "document_status": doc.Status}})
 		}
 		client, err := s.clients.GetTx(ctx, tx, before.ClientID)
 		if err != nil {
@@ -475,6 +487,9 @@ func (s *Service) Decide(ctx context.Context, t tenants.Tenant, id, officer uuid
 		return s.audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: action, Target: caseTarget(id),
 			Before: caseState(before), After: caseState(out.Case)})
 	})
+	if err == nil && out.Stale {
+		return out, ErrNotPending
+	}
 	return out, err
 }
 

@@ -678,3 +678,28 @@ func TestErasureClearsTheOfficersMessagesToTheClient(t *testing.T) {
 		t.Fatalf("after erasure: %+v %v", c, err)
 	}
 }
+
+func TestDecidingACaseWhoseDocumentExpiredMeanwhileClosesIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ann := b.addOfficer(t, "Ann Lee", "compliance")
+	caseID := b.upload(t, b.addClient(t, "Liam", "IE", clients.StatusEmailVerified), "passport")
+	claim(t, b, ann, caseID)
+	tickAll(t, b, ann, caseID)
+	c, _ := b.kyc.Get(context.Background(), b.ten, caseID)
+	// What the documents module's daily expiry job does to a document past its date.
+	err := b.p.Gate.Scope(context.Background(), b.ten, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE documents SET status = 'expired', expired_at = now() WHERE id = $1`, c.DocumentID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := decide(t, b, ann, caseID, DecisionRequest{Decision: "approve"})
+	if r.status != 409 || r.problem().Type != "/problems/document-not-pending" {
+		t.Fatalf("approve an expired document: %d %s", r.status, r.body)
+	}
+	if c, _ := b.kyc.Get(context.Background(), b.ten, caseID); c.Status != StatusDecided || c.Decision != DecisionSuperseded {
+		t.Fatalf("the stale case stays in the queue: %+v", c)
+	}
+}

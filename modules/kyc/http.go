@@ -449,7 +449,7 @@ func apiError(err error) error {
 	case errors.Is(err, ErrSameApprover):
 		return web.NewProblem(fiber.StatusConflict, "four-eyes", "You gave this case its first approval; the second approval must come from a different officer.")
 	case errors.Is(err, ErrNotPending):
-		return web.NewProblem(fiber.StatusConflict, "document-not-pending", "The document is no longer waiting for review (it was replaced or has expired).")
+		return web.NewProblem(fiber.StatusConflict, "document-not-pending", "The document is no longer waiting for review (it was replaced or has expired); the case is closed.")
 	case errors.Is(err, documents.ErrNotDecidable):
 		return web.NewProblem(fiber.StatusConflict, "document-not-decidable", "The document cannot take this decision (for an approval: its expiry date may have passed).")
 	case errors.As(err, &invalid):

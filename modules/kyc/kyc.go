@@ -156,7 +156,8 @@ var (
 	ErrDecided = errors.New("kyc: the case is already decided")
 	// ErrSameApprover: four-eyes needs a second approval by a different officer.
 	ErrSameApprover = errors.New("kyc: the second approval must come from a different officer")
-	// ErrNotPending: the document is no longer waiting for review (replaced or expired meanwhile).
+	// ErrNotPending: the document is no longer waiting for review (replaced or expired meanwhile); Decide closed
+	// the case as superseded.
 	ErrNotPending = errors.New("kyc: the document is no longer pending review")
 )
 
