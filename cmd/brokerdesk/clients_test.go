@@ -323,7 +323,7 @@ func TestClientPageShowsTheGateAndChangesStatusWithAReason(t *testing.T) {
 	}
 	page := c.get(m[1])
 	for _, want := range []string{"Hannah Schmidt", "Professional", "Sara Sales", "IB-ATLAS (from a referral link)", "KYC approved",
-		"all required documents approved", "client.status_changed", `id="policy"`, "The client&#39;s KYC is approved."} {
+		"all required documents approved", "client.status_changed", `id="policy"`, "The client&#39;s KYC is approved.", `id="documents"`} {
 		if !strings.Contains(page.body, want) {
 			t.Errorf("client page lacks %q", want)
 		}
