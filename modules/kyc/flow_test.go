@@ -542,6 +542,10 @@ func TestReviewPagesWalkClaimChecklistAndApproval(t *testing.T) {
 	if r.status != 422 || !strings.Contains(string(r.body), "Dated within the last 3 months: not ticked") {
 		t.Fatalf("approve unticked: %d\n%s", r.status, r.body)
 	}
+	r = page(t, b.app, ann, "POST", path+"/decision", url.Values{"decision": {"more_info"}, "message": {" "}})
+	if r.status != 422 || !strings.Contains(string(r.body), "message is required") {
+		t.Fatalf("more info without a message: %d\n%s", r.status, r.body)
+	}
 	form := url.Values{}
 	for _, it := range DefaultSettings().Checklist("proof_of_address") {
 		form.Add("items", it.Key)

@@ -243,7 +243,11 @@ func (p *pages) act(do func(c *fiber.Ctx, id, officer uuid.UUID) (string, error)
 		}
 		d := reviewData{Error: pr.Detail}
 		for _, fe := range pr.Errors {
-			d.Problems = append(d.Problems, strings.TrimPrefix(fe.Message, ""))
+			if strings.HasPrefix(fe.Field, "checklist.") {
+				d.Problems = append(d.Problems, fe.Message) // the item's label says which
+			} else {
+				d.Problems = append(d.Problems, strings.ReplaceAll(fe.Field, "_", " ")+" "+fe.Message)
+			}
 		}
 		d.Form.ReasonCode, d.Form.Message, d.Form.Verdict = c.FormValue("reason_code"), c.FormValue("message"), c.FormValue("decision")
 		return p.renderReview(c, pr.Status, d)
