@@ -510,6 +510,13 @@ func TestQueueOrdersByWaitingTimeAndFlagsOverdueCases(t *testing.T) {
 		strings.Index(body, "threedays") > strings.Index(body, "fresh") {
 		t.Fatalf("queue page: %d\n%s", r.status, body)
 	}
+	if !strings.Contains(body, `<option value="`+bob.id.String()+`">Bob Ray</option>`) {
+		t.Fatalf("the holder filter should offer Bob:\n%s", body)
+	}
+	r = page(t, b.app, ann, "GET", "/backoffice/kyc?holder="+bob.id.String(), nil)
+	if r.status != 200 || !strings.Contains(string(r.body), "justover") || strings.Contains(string(r.body), "justinside") {
+		t.Fatalf("queue page held by Bob: %d\n%s", r.status, r.body)
+	}
 	if r := page(t, b.app, ann, "GET", "/backoffice/kyc?status=decided&after=forged", nil); r.status != 422 {
 		t.Fatalf("forged page cursor: %d", r.status)
 	}

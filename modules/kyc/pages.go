@@ -114,6 +114,16 @@ func (p *pages) queue(c *fiber.Ctx) error {
 		Holders:  options(q.Holder, "", "Anyone", "me", "Me"),
 		Overdue:  options(q.Overdue, "", "Any", "true", "Overdue", "false", "Within SLA"),
 	}
+	holders, err := p.s.Holders(c.UserContext(), current(c))
+	if err != nil {
+		return err
+	}
+	pr, _ := identity.PrincipalOf(c)
+	for _, h := range holders {
+		if h.ID != pr.UserID {
+			d.Holders = append(d.Holders, option{Value: h.ID.String(), Label: h.Name, Selected: q.Holder == h.ID.String()})
+		}
+	}
 	f, err := filterOf(c, q)
 	var after apiCursor
 	var from *Cursor

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -268,4 +269,36 @@ func (s *Service) ViewURL(ctx context.Context, t tenants.Tenant, d Detail, actor
 		return "", err
 	}
 	return docs.ViewURL(ctx, t, d.Document.ID, actor)
+}
+
+// Holder is an officer holding cases.
+type Holder struct {
+	ID   uuid.UUID
+	Name string
+}
+
+// Holders lists the officers who hold cases now, by name (the queue page's holder filter).
+func (s *Service) Holders(ctx context.Context, t tenants.Tenant) ([]Holder, error) {
+	var out []Holder
+	err := s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT DISTINCT holder_id FROM kyc_cases WHERE status = 'claimed'`)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return err
+		}
+		n := newNames(s.clients)
+		for _, id := range ids {
+			name, err := n.officerOf(ctx, tx, &id)
+			if err != nil {
+				return err
+			}
+			out = append(out, Holder{ID: id, Name: name})
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b Holder) int { return strings.Compare(a.Name, b.Name) })
+	return out, err
 }
