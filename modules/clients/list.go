@@ -81,8 +81,10 @@ func (s *Service) List(ctx context.Context, t tenants.Tenant, v Viewer, f Filter
 			} else if strings.Contains(q, "@") {
 				where = append(where, "c.email LIKE "+arg(likeEscaper.Replace(strings.ToLower(q))+"%"))
 			} else {
-				p := arg("%" + likeEscaper.Replace(q) + "%")
-				where = append(where, "(c.first_name || ' ' || c.last_name ILIKE "+p+" OR c.email ILIKE "+p+")")
+				// lower() and LIKE rather than ILIKE: the same answer, several times cheaper per row (emails are
+				// stored lower case).
+				p := arg("%" + likeEscaper.Replace(strings.ToLower(q)) + "%")
+				where = append(where, "(lower(c.first_name || ' ' || c.last_name) LIKE "+p+" OR c.email LIKE "+p+")")
 			}
 		}
 		if f.Status != "" {
