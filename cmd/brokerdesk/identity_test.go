@@ -6,6 +6,8 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"image"
+	"image/png"
 	"io"
 	"net/http"
 	"regexp"
@@ -19,7 +21,9 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -56,6 +60,31 @@ func demoTenant(t testing.TB, a *app) (tenants.Tenant, staff.Member) {
 		t.Fatal(err)
 	}
 	return ten, admin
+}
+
+// uploadForMatrix gives one of ten's demo clients (moved to email_verified) an uploaded PNG, which opens a case.
+func uploadForMatrix(t *testing.T, a *app, ten tenants.Tenant) {
+	t.Helper()
+	ctx := context.Background()
+	var id uuid.UUID
+	err := a.gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT id FROM clients WHERE status = 'email_verified' LIMIT 1`).Scan(&id); err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("a verified demo client: %v", err)
+	}
+	img := image.NewGray(image.Rect(0, 0, 16, 16))
+	var file bytes.Buffer
+	if err := png.Encode(&file, img); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.documents.Upload(ctx, ten, id, documents.Upload{Type: "proof_of_address", FileName: "bill.png", Body: &file,
+		Actor: audit.Actor{Kind: audit.ActorClient, ID: id.String()}}); err != nil {
+		t.Fatalf("upload: %v", err)
+	}
 }
 
 type call struct {
@@ -189,10 +218,13 @@ func TestCrossTenantMatrixFromTheRouteTable(t *testing.T) {
 	tenA, adminA := demoTenant(t, a)
 	tenB, _ := demoTenant(t, a)
 	tokA, tokB := staffLogin(t, base, tenA, "admin"), staffLogin(t, base, tenB, "admin")
-	// A's ids, by path parameter name; a parameter with no entry gets every id of A in turn.
+	// A's ids, by path parameter name; a parameter with no entry gets every id of A in turn. A has an uploaded
+	// document and its review case too, so document and case routes are tried with ids that exist.
+	uploadForMatrix(t, a, tenA)
 	var idsA []string
 	err = a.gate.Scope(context.Background(), tenA, func(ctx context.Context, tx pgx.Tx) error {
-		for _, q := range []string{`SELECT id::text FROM staff_users`, `SELECT id::text FROM clients`} {
+		for _, q := range []string{`SELECT id::text FROM staff_users`, `SELECT id::text FROM clients`,
+			`SELECT id::text FROM documents`, `SELECT id::text FROM kyc_cases`} {
 			rows, err := tx.Query(ctx, q)
 			if err != nil {
 				return err
