@@ -221,7 +221,8 @@ func TestRegisterThenVerifyByTheEmailedLinkThenSeeTheProfile(t *testing.T) {
 		t.Errorf("the link again: %d %.500s", res.status, res.body)
 	}
 	prof := c.get("/portal/profile")
-	if prof.status != http.StatusOK || !strings.Contains(prof.body, "Email verified") || strings.Contains(prof.body, "not verified yet") {
+	if prof.status != http.StatusOK || !strings.Contains(prof.body, "Email verified") || strings.Contains(prof.body, "not verified yet") ||
+		!strings.Contains(prof.body, "Your identity documents have not been submitted yet: deposits open once they are approved.") {
 		t.Errorf("profile after verification: %d %.800s", prof.status, prof.body)
 	}
 	tok := request(t, base, hostOf(ten), "POST", "/api/v1/auth/portal/login", "", identity.LoginRequest{Email: email, Password: "Correct-Horse-Battery-9"})

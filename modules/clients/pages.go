@@ -654,7 +654,7 @@ func (p *pages) profile(c *fiber.Ctx) error {
 	d.Profile = []kv{{"Name", cl.Name()}, {"Email", cl.Email}, {"Phone", cl.Phone}, {"Country", CountryName(cl.Country)},
 		{"Date of birth", dob}, {"Account status", cl.Status.Label()}}
 	for _, pd := range pol {
-		d.Policy = append(d.Policy, policyRow{Action: pd.Action.Label(), Allowed: pd.Allowed, Reason: pd.Reason})
+		d.Policy = append(d.Policy, policyRow{Action: pd.Action.Label(), Allowed: pd.Allowed, Reason: pd.ForClient})
 	}
 	return p.shell.Render(c, fiber.StatusOK, "clients_profile", "Your profile", d)
 }

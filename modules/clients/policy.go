@@ -44,11 +44,13 @@ func (a Action) Label() string {
 	return string(a)
 }
 
-// Decision is the gate's answer; Reason is a sentence a support agent can read to the client.
+// Decision is the gate's answer. Reason is a sentence a support agent can read to the client; ForClient says the
+// same to the client (the portal shows it).
 type Decision struct {
-	Action  Action
-	Allowed bool
-	Reason  string
+	Action    Action
+	Allowed   bool
+	Reason    string
+	ForClient string
 }
 
 // Rules are the tenant's settings the gate reads (see Settings).
@@ -76,59 +78,69 @@ type Input struct {
 // (no I/O), so its whole table is tested; May and MayTx load its input. Anything it does not know is refused.
 func Decide(in Input) Decision {
 	d := Decision{Action: in.Action}
-	allow := func(reason string) Decision { d.Allowed, d.Reason = true, reason; return d }
-	deny := func(reason string) Decision { d.Reason = reason; return d }
+	allow := func(agent, client string) Decision { d.Allowed, d.Reason, d.ForClient = true, agent, client; return d }
+	deny := func(agent, client string) Decision { d.Reason, d.ForClient = agent, client; return d }
 	if !slices.Contains(Actions, in.Action) {
-		return deny("This is not an action the policy knows.")
+		return deny("This is not an action the policy knows.", "This is not available: contact support.")
 	}
 	depositEarly := in.Rules.AllowDepositsBeforeKYC || (in.Tier != "" && slices.Contains(in.Rules.DepositsBeforeKYCTiers, in.Tier))
 	switch in.Status {
 	case StatusRegistered:
-		return deny("The client has not verified their email address yet: they need to open the link we emailed them.")
+		return deny("The client has not verified their email address yet: they need to open the link we emailed them.",
+			"Verify your email address first: open the link we emailed you.")
 	case StatusEmailVerified, StatusKYCSubmitted:
-		pending := "The client's identity documents have not been submitted yet"
+		pending, yours := "The client's identity documents have not been submitted yet", "Your identity documents have not been submitted yet"
 		if in.Status == StatusKYCSubmitted {
-			pending = "The client's identity documents are still being reviewed"
+			pending, yours = "The client's identity documents are still being reviewed", "Your identity documents are still being reviewed"
 		}
 		switch in.Action {
 		case ActionDeposit:
 			if depositEarly {
-				return allow("Deposits are allowed before KYC approval at this brokerage; withdrawals wait for the approval.")
+				return allow("Deposits are allowed before KYC approval at this brokerage; withdrawals wait for the approval.",
+					"You may deposit before your documents are approved; withdrawals wait for the approval.")
 			}
-			return deny(pending + ": deposits open once KYC is approved.")
+			return deny(pending+": deposits open once KYC is approved.", yours+": deposits open once they are approved.")
 		case ActionOpenDemoAccount:
 			if in.Rules.DemoFromEmailVerified {
-				return allow("Demo accounts are available once the email address is verified.")
+				return allow("Demo accounts are available once the email address is verified.",
+					"Demo accounts are available now that your email address is verified.")
 			}
-			return deny(pending + ": demo accounts open once KYC is approved.")
+			return deny(pending+": demo accounts open once KYC is approved.", yours+": demo accounts open once they are approved.")
 		default:
-			return deny(pending + ": this is possible once KYC is approved.")
+			return deny(pending+": this is possible once KYC is approved.", yours+": this is possible once they are approved.")
 		}
 	case StatusKYCMoreInfo:
 		if in.Action == ActionOpenDemoAccount && in.Rules.DemoFromEmailVerified {
-			return allow("Demo accounts are available once the email address is verified.")
+			return allow("Demo accounts are available once the email address is verified.",
+				"Demo accounts are available now that your email address is verified.")
 		}
-		return deny("Compliance asked the client for more information: money and live trading stay on hold until they provide it and it is approved.")
+		return deny("Compliance asked the client for more information: money and live trading stay on hold until they provide it and it is approved.",
+			"We asked you for more information: deposits, withdrawals and live trading wait until you provide it and it is approved.")
 	case StatusKYCRejected:
-		return deny("The client's KYC documents were rejected: nothing is possible until new documents are submitted and approved.")
+		return deny("The client's KYC documents were rejected: nothing is possible until new documents are submitted and approved.",
+			"Your documents were rejected: upload new documents to continue.")
 	case StatusKYCApproved:
-		return allow("The client's KYC is approved.")
+		return allow("The client's KYC is approved.", "Your account is verified.")
 	case StatusRestricted:
 		switch in.Action {
 		case ActionWithdraw, ActionInternalTransfer:
 			if in.KYCApproved {
-				return allow("The account is restricted, but the client may still take money out.")
+				return allow("The account is restricted, but the client may still take money out.",
+					"Your account is restricted, but you may still take money out.")
 			}
-			return deny("The account is restricted and the client's KYC was never approved: contact compliance.")
+			return deny("The account is restricted and the client's KYC was never approved: contact compliance.",
+				"Your account is restricted: contact support.")
 		default:
-			return deny("The account is restricted by compliance: the client may withdraw, but cannot deposit, trade or open accounts.")
+			return deny("The account is restricted by compliance: the client may withdraw, but cannot deposit, trade or open accounts.",
+				"Your account is restricted: you may withdraw, but not deposit, trade or open accounts. Contact support for details.")
 		}
 	case StatusSuspended:
-		return deny("The account is suspended by compliance: nothing is possible until it is reinstated.")
+		return deny("The account is suspended by compliance: nothing is possible until it is reinstated.",
+			"Your account is suspended: contact support.")
 	case StatusClosed:
-		return deny("The account is closed.")
+		return deny("The account is closed.", "Your account is closed.")
 	}
-	return deny("The client's status is unknown, so nothing is allowed.")
+	return deny("The client's status is unknown, so nothing is allowed.", "This is not available: contact support.")
 }
 
 // rulesTx reads the tenant's gate rules.

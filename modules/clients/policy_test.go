@@ -66,6 +66,9 @@ func TestPolicyGateAnswersEveryStatusAndActionAsTheTableSays(t *testing.T) {
 				if len(d.Reason) < 20 || !strings.HasSuffix(d.Reason, ".") || strings.Contains(d.Reason, "_") {
 					t.Errorf("%s: %s/%s: reason %q is not a sentence for a client", name, st, a, d.Reason)
 				}
+				if len(d.ForClient) < 15 || !strings.HasSuffix(d.ForClient, ".") || strings.Contains(d.ForClient, "The client") {
+					t.Errorf("%s: %s/%s: %q does not speak to the client", name, st, a, d.ForClient)
+				}
 			}
 		}
 	}
@@ -90,7 +93,7 @@ func FuzzDecideRefusesTheUnknown(f *testing.F) {
 		in := clients.Input{Action: clients.Action(action), Status: clients.Status(status), Tier: tier,
 			Rules: clients.Rules{AllowDepositsBeforeKYC: early, DemoFromEmailVerified: demo, DepositsBeforeKYCTiers: []string{tier}}}
 		d := clients.Decide(in)
-		if d.Reason == "" {
+		if d.Reason == "" || d.ForClient == "" {
 			t.Fatalf("%+v: no reason", in)
 		}
 		if d.Allowed && (!clients.Status(status).Valid() || !slices.Contains(clients.Actions, clients.Action(action))) {
