@@ -281,7 +281,13 @@ type Holder struct {
 func (s *Service) Holders(ctx context.Context, t tenants.Tenant) ([]Holder, error) {
 	var out []Holder
 	err := s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT DISTINCT holder_id FROM kyc_cases WHERE status = 'claimed'`)
+		// A skip scan of the holder index: one probe per officer, however many cases each holds.
+		rows, err := tx.Query(ctx, `WITH RECURSIVE h AS (
+				(SELECT holder_id FROM kyc_cases WHERE status = 'claimed' ORDER BY holder_id LIMIT 1)
+				UNION ALL
+				SELECT (SELECT k.holder_id FROM kyc_cases k WHERE k.status = 'claimed' AND k.holder_id > h.holder_id
+					ORDER BY k.holder_id LIMIT 1) FROM h WHERE h.holder_id IS NOT NULL)
+			SELECT holder_id FROM h WHERE holder_id IS NOT NULL`)
 		if err != nil {
 			return err
 		}
