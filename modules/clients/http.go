@@ -85,7 +85,7 @@ type (
 		Policy  []DecisionResponse `json:"policy"`
 	}
 	StatusChangeRequest struct {
-		// Action is restrict, suspend, close or reinstate.
+		// Action is restrict, suspend, close or reinstate (a closed client is reopened at email_verified).
 		Action string `json:"action"`
 		Reason string `json:"reason"`
 	}
@@ -177,7 +177,7 @@ func (s *Service) ChangeStatus(ctx context.Context, t tenants.Tenant, v Viewer, 
 				return err
 			}
 			if !ok {
-				return &TransitionError{From: c.Status, To: c.Status, Detail: "only a restricted or suspended client can be reinstated"}
+				return &TransitionError{From: c.Status, To: c.Status, Detail: "only a restricted, suspended or closed client can be reinstated"}
 			}
 		} else if !ok {
 			return &ValidationError{Fields: []FieldError{{Field: "action", Message: "must be restrict, suspend, close or reinstate"}}}

@@ -166,11 +166,13 @@ func addHistory(ctx context.Context, tx pgx.Tx, id uuid.UUID, from, to Status, r
 	return nil
 }
 
-// ReinstateTarget is where "reinstate" takes a restricted or suspended client: the status before the last
-// suspension (from the history), or kyc_approved for a restricted client. ok is false when the client is in
-// neither status.
+// ReinstateTarget is where "reinstate" takes a restricted, suspended or closed client: kyc_approved for a
+// restricted client, the status before the last suspension (from the history) for a suspended one, and
+// email_verified for a closed one (reopened: KYC starts again). ok is false for any other status.
 func (s *Service) ReinstateTarget(ctx context.Context, tx pgx.Tx, c Client) (Status, bool, error) {
 	switch c.Status {
+	case StatusClosed:
+		return StatusEmailVerified, true, nil
 	case StatusRestricted:
 		return StatusKYCApproved, true, nil
 	case StatusSuspended:

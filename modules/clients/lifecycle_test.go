@@ -183,3 +183,28 @@ func TestTwoTransitionsAtOnceSerialiseOnTheClient(t *testing.T) {
 		t.Errorf("two decisions at once: %d refused, %d history rows; want exactly one of each", failed, len(hist))
 	}
 }
+
+func TestReopeningAClosedClientStartsKYCAgain(t *testing.T) {
+	t.Parallel()
+	p := tenanttest.Shared(t)
+	ten := p.NewTenant(t, "")
+	svc := clients.NewService(p.Gate)
+	ctx := context.Background()
+	id := insertClient(t, p, ten, clients.StatusKYCApproved, true)
+	if err := transition(svc, p, ten, id, clients.StatusClosed, "the client asked to close", audit.System("test")); err != nil {
+		t.Fatal(err)
+	}
+	c, err := svc.ChangeStatus(ctx, ten, clients.Viewer{}, id, "reinstate", "the client came back", audit.System("test"))
+	if err != nil || c.Status != clients.StatusEmailVerified {
+		t.Fatalf("reopen: %+v %v", c, err)
+	}
+	if got, _ := svc.Get(ctx, ten, id); got.KYCApprovedAt != nil {
+		t.Error("a reopened client keeps the old KYC approval")
+	}
+	if d, _ := svc.May(ctx, ten, id, clients.ActionDeposit); d.Allowed {
+		t.Error("a reopened client may deposit before a new KYC approval")
+	}
+	if _, err := svc.ChangeStatus(ctx, ten, clients.Viewer{}, id, "reinstate", "again", audit.System("test")); err == nil {
+		t.Error("reinstating an email_verified client was accepted")
+	}
+}

@@ -296,7 +296,10 @@ func (p *pages) renderClient(c *fiber.Ctx, status int, d Detail, notice, problem
 			data.Actions = append(data.Actions, actionOption{a.action, a.label})
 		}
 	}
-	if d.Reinstate != "" {
+	switch {
+	case d.Reinstate != "" && cl.Status == StatusClosed:
+		data.Actions = append(data.Actions, actionOption{"reinstate", "Reopen (KYC starts again)"})
+	case d.Reinstate != "":
 		data.Actions = append(data.Actions, actionOption{"reinstate", "Reinstate (to " + d.Reinstate.Label() + ")"})
 	}
 	return p.shell.Render(c, status, "clients_client", cl.Name(), data)
@@ -324,7 +327,7 @@ func (p *pages) changeStatus(c *fiber.Ctx) error {
 	case errors.As(err, &te):
 		msg = fmt.Sprintf("A client who is %s cannot be moved to %s.", te.From.Label(), te.To.Label())
 	case errors.As(err, &ve):
-		msg = "Choose what to do: restrict, suspend, close or reinstate."
+		msg = "Choose what to do: restrict, suspend, close or reinstate (reopen)."
 	default:
 		return err
 	}
