@@ -1,7 +1,9 @@
 package kyc
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -37,7 +39,12 @@ func tickAll(t *testing.T, b *bundle, o officer, caseID uuid.UUID) {
 
 func decide(t *testing.T, b *bundle, o officer, caseID uuid.UUID, req DecisionRequest) reply {
 	t.Helper()
-	return do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/decision", o.token, req)
+	buf, _ := json.Marshal(req)
+	r := httptest.NewRequest("POST", "/api/v1/kyc/cases/"+caseID.String()+"/decision", bytes.NewReader(buf))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", "Bearer "+o.token)
+	r.Header.Set("Idempotency-Key", uuid.NewString())
+	return send(t, b.app, r)
 }
 
 func claim(t *testing.T, b *bundle, o officer, caseID uuid.UUID) {

@@ -286,9 +286,10 @@ func Routes(api *web.API, s *Service) {
 			}
 			return c.JSON(toDetailResponse(d))
 		}})
-	// Not an Idempotency-Key route although it emails the client: a case takes one decision (a retry answers 409
-	// case-decided, and GET shows the outcome) and each email's outbox key is the case's, so nothing is done twice.
+	// An Idempotency-Key route: it emails the client, so a retry replays the first answer. Underneath, a case takes
+	// one decision (a new key on a decided case answers 409 case-decided) and each email's outbox key is the case's.
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/kyc/cases/:id/decision", Permission: PermReview, Tag: "kyc",
+		Idempotent: true,
 		Summary: "Decide one's case: approve (every required checklist item ticked; four-eyes may need a second officer), reject with a reason code, or ask for more information; emails the client",
 		Request: DecisionRequest{}, Response: DecisionResponse{},
 		Handler: func(c *fiber.Ctx) error {
