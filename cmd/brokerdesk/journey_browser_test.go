@@ -65,7 +65,7 @@ func TestOnboardingJourneyFromReferralLinkToApprovedInTwoBrowsers(t *testing.T) 
 	const referral = "IBJOURNEY7"
 
 	// The trader: referral link, registration, verification email, sign-in, two uploads.
-	trader := browsertest.New(t)
+	trader := browsertest.NewFor(t, 5*time.Minute)
 	var registered string
 	err = chromedp.Run(trader,
 		emulation.SetScriptExecutionDisabled(true),
@@ -129,7 +129,7 @@ func TestOnboardingJourneyFromReferralLinkToApprovedInTwoBrowsers(t *testing.T) 
 	}
 
 	// The officer: sign in, then for each case of this client: open it from the queue, claim, tick, approve.
-	officer := browsertest.New(t)
+	officer := browsertest.NewFor(t, 5*time.Minute)
 	err = chromedp.Run(officer,
 		emulation.SetScriptExecutionDisabled(true),
 		chromedp.Navigate(origin+"/backoffice/login"),

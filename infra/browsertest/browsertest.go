@@ -18,6 +18,13 @@ import (
 // is closed at cleanup. Each call gets its own profile, so cookies never leak between tests.
 func New(t testing.TB) context.Context {
 	t.Helper()
+	return NewFor(t, 60*time.Second)
+}
+
+// NewFor is New for a test whose browsing takes longer than a minute (a whole journey under a loaded test run):
+// the browser context ends after d.
+func NewFor(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
 	path, err := localsvc.Chromium(context.Background(), nil)
 	if err != nil {
 		t.Fatalf("chromium: %v", err)
@@ -35,7 +42,7 @@ func New(t testing.TB) context.Context {
 	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, d)
 	t.Cleanup(func() {
 		cancelTimeout()
 		cancelCtx()
