@@ -142,7 +142,7 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring)
 	}
 	a.documents.SetReviews(a.kyc) // every upload opens its review case in the upload's transaction
 	a.privacy = privacy.NewService(privacy.Options{Gate: a.gate, Clients: a.clients, Logins: a.identity, Documents: a.documents,
-		Blobs: a.blobs, Trail: a.audit})
+		Reviews: a.kyc, Blobs: a.blobs, Trail: a.audit})
 	a.provisioner = tenants.NewProvisioner(a.registry, clusters, a.gate, tenants.ProvisionerOptions{
 		Seeders: w.extraSeeders, Inviter: a.staff, Log: log,
 	})

@@ -42,6 +42,11 @@ type Documents interface {
 	EraseClientTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, clientID uuid.UUID) (string, error)
 }
 
+// Reviews is what privacy needs of the KYC review: the officers' free-text messages on the client's cases erased.
+type Reviews interface {
+	EraseClientTx(ctx context.Context, tx pgx.Tx, clientID uuid.UUID) error
+}
+
 // Blobs deletes the erased client's stored files.
 type Blobs interface {
 	DeletePrefix(ctx context.Context, prefix string) error
@@ -85,18 +90,20 @@ type Service struct {
 	clients   Clients
 	logins    Logins
 	documents Documents
+	reviews   Reviews
 	blobs     Blobs
 	trail     Trail
 	outbox    jobs.Outbox
 	now       func() time.Time
 }
 
-// Options are the service's collaborators. Documents and Blobs may be nil in a deployment without documents.
+// Options are the service's collaborators. Documents, Reviews and Blobs may be nil in a deployment without them.
 type Options struct {
 	Gate      *tenants.Gate
 	Clients   Clients
 	Logins    Logins
 	Documents Documents
+	Reviews   Reviews
 	Blobs     Blobs
 	Trail     Trail
 	Now       func() time.Time
@@ -108,7 +115,7 @@ func NewService(o Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{gate: o.Gate, clients: o.Clients, logins: o.Logins, documents: o.Documents, blobs: o.Blobs,
+	return &Service{gate: o.Gate, clients: o.Clients, logins: o.Logins, documents: o.Documents, reviews: o.Reviews, blobs: o.Blobs,
 		trail: o.Trail, outbox: jobs.Outbox{DefaultQueue: jobs.QueueLow}, now: now}
 }
 
@@ -341,6 +348,11 @@ func (s *Service) Erase(ctx context.Context, t tenants.Tenant, clientID uuid.UUI
 				if _, err := s.outbox.Add(ctx, tx, TaskDeleteBlobs, "erase:"+clientID.String(), deleteBlobs{Prefix: prefix}); err != nil {
 					return err
 				}
+			}
+		}
+		if s.reviews != nil {
+			if err := s.reviews.EraseClientTx(ctx, tx, clientID); err != nil {
+				return err
 			}
 		}
 		if err := recordRequest(ctx, tx, clientID, "erasure", "done", a, actor); err != nil {
