@@ -290,8 +290,8 @@ func Routes(api *web.API, s *Service) {
 	// one decision (a new key on a decided case answers 409 case-decided) and each email's outbox key is the case's.
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/kyc/cases/:id/decision", Permission: PermReview, Tag: "kyc",
 		Idempotent: true,
-		Summary: "Decide one's case: approve (every required checklist item ticked; four-eyes may need a second officer), reject with a reason code, or ask for more information; emails the client",
-		Request: DecisionRequest{}, Response: DecisionResponse{},
+		Summary:    "Decide one's case: approve (every required checklist item ticked; four-eyes may need a second officer), reject with a reason code, or ask for more information; emails the client",
+		Request:    DecisionRequest{}, Response: DecisionResponse{},
 		Handler: func(c *fiber.Ctx) error {
 			id, officer, err := officerOf(c)
 			if err != nil {

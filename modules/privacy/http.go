@@ -122,7 +122,7 @@ func streamExport(c *fiber.Ctx, x *Export, log *slog.Logger) {
 // Routes registers the privacy API.
 func Routes(api *web.API, s *Service, log *slog.Logger) {
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/clients/:id/privacy", Permission: identity.PermPrivacyManage, Tag: "privacy",
-		Summary: "A client's data-protection status: whether erasure is allowed now (and the legal basis if not), and past requests",
+		Summary:  "A client's data-protection status: whether erasure is allowed now (and the legal basis if not), and past requests",
 		Response: StatusResponse{},
 		Handler: func(c *fiber.Ctx) error {
 			id, err := clientID(c)

@@ -196,7 +196,7 @@ func TestExportHoldsProfileHistoryLoginsDocumentsAndActivityAndIsAudited(t *test
 
 	var c struct {
 		Email, Phone  string
-		DateOfBirth   string `json:"date_of_birth"`
+		DateOfBirth   string                        `json:"date_of_birth"`
 		StatusHistory []struct{ To, Reason string } `json:"status_history"`
 	}
 	if err := json.Unmarshal(files["client.json"], &c); err != nil {
