@@ -20,7 +20,7 @@ func TestBrandKeepsValidColoursAndFallsBackOnAnythingElse(t *testing.T) {
 	svc := branding.NewService(p.Gate)
 	ctx := context.Background()
 	cases := []struct {
-		name, primary, accent string
+		name, primary, accent   string
 		wantPrimary, wantAccent string
 	}{
 		{"valid colours are kept", "#0A7D4F", "#123456", "#0A7D4F", "#123456"},
