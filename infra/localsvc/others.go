@@ -183,8 +183,14 @@ func (r *Running) startStripeMock(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	tlsPort, err := FreePort()
+	if err != nil {
+		return err
+	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "-http-addr", addr)
+	// stripe-mock also listens for HTTPS, on :12112 unless told otherwise: a port of its own keeps two sets of
+	// local services (make run beside make test) from colliding there.
+	cmd := exec.Command(bin, "-http-addr", addr, "-https-addr", fmt.Sprintf("127.0.0.1:%d", tlsPort))
 	logFile := filepath.Join(dir, "stripe-mock.log")
 	p, err := r.spawn("stripe-mock", logFile, cmd)
 	if err != nil {
