@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
@@ -63,21 +64,25 @@ type wiring struct {
 	extraSeeders []tenants.Seeder // demo data for the dev brokerage
 }
 
-func loadConfig() (config.Config, *slog.Logger, error) {
+// loadConfig reads the configuration and returns the process's logger on stderr, batched (logging.Buffered: one
+// write per batch instead of one per access-log line); close the returned writer before exiting.
+func loadConfig() (config.Config, *slog.Logger, io.Closer, error) {
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
-		return cfg, nil, err
+		return cfg, nil, nil, err
 	}
-	return cfg, logging.New(os.Stderr, cfg.LogLevel), nil
+	out := logging.NewBuffered(os.Stderr, 0, 0)
+	return cfg, logging.New(out, cfg.LogLevel), out, nil
 }
 
 // withApp loads the configuration, opens the app, runs fn and closes the app: the shape of every subcommand that
 // works on a configured deployment.
 func withApp(ctx context.Context, fn func(a *app) error) error {
-	cfg, log, err := loadConfig()
+	cfg, log, logOut, err := loadConfig()
 	if err != nil {
 		return err
 	}
+	defer logOut.Close()
 	a, err := openApp(ctx, cfg, log, wiring{})
 	if err != nil {
 		return err

@@ -105,7 +105,9 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 	defer logFile.Close()
-	log := logging.New(logFile, cfg.LogLevel)
+	logOut := logging.NewBuffered(logFile, 0, 0) // batched: one write per batch, not per access-log line
+	defer logOut.Close()
+	log := logging.New(logOut, cfg.LogLevel)
 
 	a, err := openApp(ctx, cfg, log, wiring{extraSeeders: devSeeders()})
 	if err != nil {

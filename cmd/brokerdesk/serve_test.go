@@ -31,7 +31,7 @@ func startServer(t *testing.T) (*app, string, *tenanttest.Platform) {
 
 // startServerWith is startServer with extra settings (e.g. BD_PUBLIC_SCHEME=http for a browser, which refuses
 // Secure cookies from a plain-http page).
-func startServerWith(t *testing.T, extraEnv map[string]string) (*app, string, *tenanttest.Platform) {
+func startServerWith(t testing.TB, extraEnv map[string]string) (*app, string, *tenanttest.Platform) {
 	t.Helper()
 	p := tenanttest.NewPlatform(t, tenants.ProvisionerOptions{})
 	var extra []string
@@ -55,7 +55,18 @@ func startServerWith(t *testing.T, extraEnv map[string]string) (*app, string, *t
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := openApp(ctx, cfg, logging.New(io.Discard, "error"), wiring{})
+	var logTo io.Writer = io.Discard
+	level := "error"
+	if path := extraEnv["log_file"]; path != "" { // a benchmark pays for its logs as production does
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buffered := logging.NewBuffered(f, 0, 0) // as serve writes its logs
+		t.Cleanup(func() { buffered.Close(); f.Close() })
+		logTo, level = buffered, cfg.LogLevel
+	}
+	a, err := openApp(ctx, cfg, logging.New(logTo, level), wiring{})
 	if err != nil {
 		t.Fatal(err)
 	}
