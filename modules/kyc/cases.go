@@ -111,6 +111,11 @@ func (s *Service) OpenTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, d doc
 			return fmt.Errorf("kyc: move client %s to %s: %w", c.ID, to, err)
 		}
 	}
+	// The client hears that the document arrived and waits for review (one email per document).
+	if err := s.emails.Queue(ctx, tx, t, "kyc:received:"+d.ID.String(), emails.Email{Template: emails.TemplateDocumentsReceived,
+		To: c.Email, Data: map[string]any{"FirstName": c.FirstName, "Documents": []string{DocumentLabel(d.Type)}}}); err != nil {
+		return err
+	}
 	return s.audit.Record(ctx, tx, audit.Entry{Actor: clientActor, Action: ActionOpened, Target: caseTarget(id),
 		After: map[string]any{"status": StatusOpen, "document_id": d.ID, "client_id": d.ClientID, "document_type": d.Type}})
 }

@@ -259,7 +259,9 @@ func TestClientStatusAndEmailsFollowTheDecisions(t *testing.T) {
 	if out.ClientStatus != string(clients.StatusKYCApproved) || b.clientStatus(t, id) != clients.StatusKYCApproved {
 		t.Fatalf("all required approved: %+v", out)
 	}
-	want := []string{"more_info_needed", "document_rejected", "kyc_approved"}
+	// Every upload is acknowledged; each decision that concerns the client is told.
+	want := []string{"documents_received", "more_info_needed", "documents_received", "document_rejected",
+		"documents_received", "documents_received", "kyc_approved"}
 	if got := b.emailsTo(t, c.Email); !slices.Equal(got, want) {
 		t.Fatalf("emails queued %v, want %v", got, want)
 	}
@@ -274,7 +276,7 @@ func TestClientStatusAndEmailsFollowTheDecisions(t *testing.T) {
 	if r.status != 200 || out.ClientStatus != string(clients.StatusKYCRejected) || b.clientStatus(t, other) != clients.StatusKYCRejected {
 		t.Fatalf("forgery: %d %s", r.status, r.body)
 	}
-	if got := b.emailsTo(t, oc.Email); !slices.Equal(got, []string{"document_rejected"}) {
+	if got := b.emailsTo(t, oc.Email); !slices.Equal(got, []string{"documents_received", "document_rejected"}) {
 		t.Fatalf("forgery emails: %v", got)
 	}
 	// ...and a new upload after a rejection is a re-submission.
