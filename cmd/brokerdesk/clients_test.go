@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
@@ -291,8 +292,8 @@ func TestAccountManagersSeeOnlyTheirOwnClientsWhenTheTenantSaysSo(t *testing.T) 
 		t.Errorf("another manager's client through the API: %d %.200s", r.status, r.body)
 	}
 	if r := request(t, base, hostOf(ten), "POST", "/api/v1/clients/"+other.ID+"/status", sales.AccessToken,
-		clients.StatusChangeRequest{Action: "suspend", Reason: "x"}); r.status != 404 {
-		t.Errorf("changing another manager's client: %d", r.status)
+		clients.StatusChangeRequest{Action: "suspend", Reason: "x"}); r.status != 403 {
+		t.Errorf("sales changing another manager's client: %d, want 403 (clients.status is compliance's)", r.status)
 	}
 	if r := request(t, base, hostOf(ten), "GET", "/api/v1/clients/"+mine[0].ID, sales.AccessToken, nil); r.status != 200 {
 		t.Errorf("own client: %d", r.status)
@@ -381,6 +382,70 @@ func TestClientPageShowsTheGateAndChangesStatusWithAReason(t *testing.T) {
 		!strings.Contains(r.body, `"status"`) || !strings.Contains(r.body, `"manager"`) {
 		t.Errorf("bad filters: %d %s", r.status, r.body)
 	}
+}
+
+func TestComplianceChangesAClientsStatusWithAReasonAndSalesGets403(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, _ := demoTenant(t, a)
+	compliance := staffLogin(t, base, ten, "compliance").AccessToken
+	sales := staffLogin(t, base, ten, "sales").AccessToken
+	r := request(t, base, hostOf(ten), "GET", "/api/v1/clients?status=kyc_approved", compliance, nil)
+	var p web.Paged[clients.ClientResponse]
+	if err := json.Unmarshal([]byte(r.body), &p); err != nil || r.status != 200 || len(p.Items) == 0 {
+		t.Fatalf("approved clients: %d %.300s", r.status, r.body)
+	}
+	id := p.Items[0].ID
+	path := "/api/v1/clients/" + id + "/status"
+	if r := request(t, base, hostOf(ten), "POST", path, sales, clients.StatusChangeRequest{Action: "suspend", Reason: "sales tries"}); r.status != 403 {
+		t.Errorf("sales suspending through the API: %d %.200s, want 403", r.status, r.body)
+	}
+	if r := request(t, base, hostOf(ten), "POST", path, compliance, clients.StatusChangeRequest{Action: "suspend"}); r.status != 422 ||
+		!strings.Contains(r.body, `"reason"`) {
+		t.Errorf("compliance suspending without a reason: %d %.200s, want 422", r.status, r.body)
+	}
+	r = request(t, base, hostOf(ten), "POST", path, compliance, clients.StatusChangeRequest{Action: "suspend", Reason: "sanctions screening hit"})
+	var cr clients.ClientResponse
+	if err := json.Unmarshal([]byte(r.body), &cr); err != nil || r.status != 200 || cr.Status != clients.StatusSuspended {
+		t.Fatalf("compliance suspending with a reason: %d %.300s", r.status, r.body)
+	}
+
+	// The page: sales sees no status form and is refused the POST; compliance sees it and reinstates.
+	sp := newPageClient(t, base, ten)
+	sp.login("/backoffice", demoEmail(ten, "sales"), identity.DemoPassword)
+	page := sp.get("/backoffice/clients/" + id)
+	if page.status != http.StatusOK || strings.Contains(page.body, "Change the status") || strings.Contains(page.body, `action="/backoffice/clients/`+id+`/status"`) {
+		t.Errorf("sales's client page: %d, shows the status form: %v", page.status, strings.Contains(page.body, "Change the status"))
+	}
+	if !strings.Contains(page.body, "sanctions screening hit") {
+		t.Error("the client page lacks the suspension's reason")
+	}
+	form := url.Values{"csrf": {csrfOf(t, page.body)}, "action": {"reinstate"}, "reason": {"sales tries"}}
+	if r := sp.do(http.MethodPost, "/backoffice/clients/"+id+"/status", form); r.status != http.StatusForbidden {
+		t.Errorf("sales posting the status form: %d, want 403", r.status)
+	}
+	cp := newPageClient(t, base, ten)
+	cp.login("/backoffice", demoEmail(ten, "compliance"), identity.DemoPassword)
+	page = cp.get("/backoffice/clients/" + id)
+	if page.status != http.StatusOK || !strings.Contains(page.body, "Change the status") || !strings.Contains(page.body, "Reinstate (to KYC approved)") {
+		t.Fatalf("compliance's client page: %d, no status form", page.status)
+	}
+	form = url.Values{"csrf": {csrfOf(t, page.body)}, "action": {"reinstate"}, "reason": {"screening hit was a namesake"}}
+	if r := cp.do(http.MethodPost, "/backoffice/clients/"+id+"/status", form); r.status != http.StatusSeeOther {
+		t.Errorf("compliance reinstating from the page: %d %.300s", r.status, r.body)
+	}
+	if c, err := a.clients.Get(context.Background(), ten, uuidOf(t, id)); err != nil || c.Status != clients.StatusKYCApproved {
+		t.Errorf("after the reinstatement the client is %q (%v)", c.Status, err)
+	}
+}
+
+func uuidOf(t *testing.T, s string) uuid.UUID {
+	t.Helper()
+	id, err := uuid.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func TestOnboardingSettingsThroughTheAPIAndThePage(t *testing.T) {

@@ -324,7 +324,7 @@ func Routes(api *web.API, s *Service, o Options) {
 			}
 			return c.JSON(d.response())
 		}})
-	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/clients/:id/status", Permission: identity.PermClientsManage, Tag: "clients",
+	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/clients/:id/status", Permission: identity.PermClientsStatus, Tag: "clients",
 		Summary: "Restrict, suspend, close or reinstate a client, with a reason (history and audit)",
 		Request: StatusChangeRequest{}, Response: ClientResponse{},
 		Handler: func(c *fiber.Ctx) error {

@@ -48,7 +48,7 @@ func MountPages(shell *identity.PageShell, s *Service, o Options) {
 	shell.Section("Onboarding settings", settingsPath, identity.PermSettingsManage)
 	shell.Page(fiber.MethodGet, listPath, identity.PermClientsRead, p.list)
 	shell.Page(fiber.MethodGet, listPath+"/:id", identity.PermClientsRead, p.client)
-	shell.Post(listPath+"/:id/status", identity.PermClientsManage, p.changeStatus)
+	shell.Post(listPath+"/:id/status", identity.PermClientsStatus, p.changeStatus)
 	shell.Page(fiber.MethodGet, settingsPath, identity.PermSettingsManage, p.settings)
 	shell.Post(settingsPath, identity.PermSettingsManage, p.saveSettings)
 
@@ -290,7 +290,7 @@ func (p *pages) renderClient(c *fiber.Ctx, status int, d Detail, notice, problem
 		}
 	}
 	pr, _ := identity.PrincipalOf(c)
-	data.CanManage = identity.Allowed(pr.Claims.Roles, identity.PermClientsManage)
+	data.CanManage = identity.Allowed(pr.Claims.Roles, identity.PermClientsStatus)
 	for _, a := range []struct{ action, label string }{{"restrict", "Restrict (withdrawals only)"}, {"suspend", "Suspend"}, {"close", "Close"}} {
 		if CanMove(cl.Status, staffActions[a.action]) {
 			data.Actions = append(data.Actions, actionOption{a.action, a.label})

@@ -15,6 +15,7 @@ const (
 	PermStaffManage     web.Permission = "staff.manage"
 	PermClientsRead     web.Permission = "clients.read"
 	PermClientsManage   web.Permission = "clients.manage"
+	PermClientsStatus   web.Permission = "clients.status" // restrict, suspend, close or reinstate a client (a compliance decision)
 	PermKYCReview       web.Permission = "kyc.review"
 	PermPaymentsRead    web.Permission = "payments.read"
 	PermPaymentsApprove web.Permission = "payments.approve"
@@ -32,8 +33,8 @@ const PermPortalAccount web.Permission = "portal.account"
 
 // AllPermissions lists every staff permission, in the order of the table in docs/identity.md.
 var AllPermissions = []web.Permission{
-	PermAccountRead, PermAccount2FA, PermStaffRead, PermStaffManage, PermClientsRead, PermClientsManage, PermKYCReview,
-	PermPaymentsRead, PermPaymentsApprove, PermTicketsManage, PermIBManage, PermAuditRead, PermSettingsManage, PermAPIKeysManage,
+	PermAccountRead, PermAccount2FA, PermStaffRead, PermStaffManage, PermClientsRead, PermClientsManage, PermClientsStatus,
+	PermKYCReview, PermPaymentsRead, PermPaymentsApprove, PermTicketsManage, PermIBManage, PermAuditRead, PermSettingsManage, PermAPIKeysManage,
 	PermPrivacyManage,
 }
 
@@ -45,8 +46,9 @@ var self = []web.Permission{PermAccountRead, PermAccount2FA}
 
 // rolePermissions is the role table. Roles are the staff module's; a user holding several roles has the union.
 var rolePermissions = map[string][]web.Permission{
-	"admin":       AllPermissions,
-	"compliance":  append(slices.Clone(self), PermStaffRead, PermClientsRead, PermKYCReview, PermAuditRead, PermPrivacyManage),
+	"admin": AllPermissions,
+	"compliance": append(slices.Clone(self), PermStaffRead, PermClientsRead, PermClientsStatus, PermKYCReview, PermAuditRead,
+		PermPrivacyManage),
 	"sales":       append(slices.Clone(self), PermClientsRead, PermClientsManage),
 	"retention":   append(slices.Clone(self), PermClientsRead, PermClientsManage),
 	"finance":     append(slices.Clone(self), PermClientsRead, PermPaymentsRead, PermPaymentsApprove, PermAuditRead),
