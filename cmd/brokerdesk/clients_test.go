@@ -439,6 +439,41 @@ func TestComplianceChangesAClientsStatusWithAReasonAndSalesGets403(t *testing.T)
 	}
 }
 
+func TestAnErasedClientsPageOffersNoStatusChangeAndRefusesReopening(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, admin := demoTenant(t, a)
+	tok := staffLogin(t, base, ten, "admin").AccessToken
+	r := request(t, base, hostOf(ten), "GET", "/api/v1/clients?status=closed", tok, nil)
+	var p web.Paged[clients.ClientResponse]
+	if err := json.Unmarshal([]byte(r.body), &p); err != nil || r.status != 200 || len(p.Items) != 1 {
+		t.Fatalf("the closed demo client: %d %.300s", r.status, r.body)
+	}
+	id := p.Items[0].ID
+	if err := a.gate.Scope(context.Background(), ten, func(ctx context.Context, tx pgx.Tx) error {
+		return a.clients.EraseTx(ctx, tx, uuidOf(t, id))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := newPageClient(t, base, ten)
+	c.login("/backoffice", admin.Email, identity.DemoPassword)
+	page := c.get("/backoffice/clients/" + id)
+	if page.status != http.StatusOK || !strings.Contains(page.body, `id="erased"`) || strings.Contains(page.body, "Change the status") ||
+		strings.Contains(page.body, "Reopen") {
+		t.Errorf("an erased client's page: %d, erased note %v, status form %v", page.status, strings.Contains(page.body, `id="erased"`),
+			strings.Contains(page.body, "Change the status"))
+	}
+	form := url.Values{"csrf": {csrfOf(t, page.body)}, "action": {"reinstate"}, "reason": {"the person came back"}}
+	if r := c.do(http.MethodPost, "/backoffice/clients/"+id+"/status", form); r.status != http.StatusUnprocessableEntity ||
+		!strings.Contains(r.body, "personal data was erased") {
+		t.Errorf("reopening an erased client from the page: %d", r.status)
+	}
+	r = request(t, base, hostOf(ten), "POST", "/api/v1/clients/"+id+"/status", tok, clients.StatusChangeRequest{Action: "reinstate", Reason: "came back"})
+	if r.status != http.StatusConflict || !strings.Contains(r.body, "a returning person registers anew") {
+		t.Errorf("reopening an erased client through the API: %d %.300s", r.status, r.body)
+	}
+}
+
 func uuidOf(t *testing.T, s string) uuid.UUID {
 	t.Helper()
 	id, err := uuid.Parse(s)

@@ -95,6 +95,8 @@ type Client struct {
 	KYCApprovedAt    *time.Time
 	StatusChangedAt  time.Time
 	CreatedAt        time.Time
+	// ErasedAt is set once the client's personal data was erased (EraseTx): the status never changes again.
+	ErasedAt *time.Time
 }
 
 // Name is the client's full name.
@@ -178,7 +180,7 @@ func NewService(gate *tenants.Gate, opts ...Option) *Service {
 
 const clientColumns = `c.id, c.email, c.first_name, c.last_name, c.country, c.phone, c.date_of_birth, c.marketing_consent,
 	c.experience, c.status, c.tier, c.manager_id, coalesce(r.code, ''), coalesce(r.source, ''), c.email_verified_at,
-	c.kyc_approved_at, c.status_changed_at, c.created_at`
+	c.kyc_approved_at, c.status_changed_at, c.created_at, c.erased_at`
 
 const clientFrom = ` FROM clients c LEFT JOIN client_referrals r ON r.client_id = c.id`
 
@@ -188,7 +190,7 @@ func scanClient(row pgx.Row) (Client, error) {
 	var st string
 	err := row.Scan(&c.ID, &c.Email, &c.FirstName, &c.LastName, &c.Country, &c.Phone, &dob, &c.MarketingConsent,
 		&c.Experience, &st, &c.Tier, &c.ManagerID, &c.ReferralCode, &c.ReferralSource, &c.EmailVerifiedAt,
-		&c.KYCApprovedAt, &c.StatusChangedAt, &c.CreatedAt)
+		&c.KYCApprovedAt, &c.StatusChangedAt, &c.CreatedAt, &c.ErasedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Client{}, ErrNotFound
 	}

@@ -442,6 +442,9 @@ func (s *Service) Detail(ctx context.Context, t tenants.Tenant, v Viewer, id uui
 		if d.Settings, err = settingsTx(ctx, tx); err != nil {
 			return err
 		}
+		if d.Client.ErasedAt != nil {
+			return nil // an erased client's status never changes: nothing to reinstate
+		}
 		if to, ok, err := s.ReinstateTarget(ctx, tx, d.Client); err != nil {
 			return err
 		} else if ok {

@@ -89,11 +89,17 @@ func Next(from Status) []Status {
 	return out
 }
 
-// TransitionError is TransitionTx's refusal: the change is not in the lifecycle, or it lacks what it needs.
+// TransitionError is TransitionTx's refusal: the change is not in the lifecycle, or it lacks what it needs, or the
+// client's personal data was erased (Erased).
 type TransitionError struct {
 	From, To Status
 	Detail   string
+	// Erased: the client was erased (EraseTx); no change of status is possible any more, whatever the table says.
+	Erased bool
 }
+
+// ErasedDetail is a TransitionError's Detail for an erased client.
+const ErasedDetail = "the client's personal data was erased; a returning person registers anew"
 
 func (e *TransitionError) Error() string {
 	return fmt.Sprintf("clients: a client cannot move from %s to %s: %s", e.From, e.To, e.Detail)
@@ -106,7 +112,7 @@ var ErrReasonRequired = errors.New("clients: a status change needs a reason (1 t
 const MaxReasonLen = 500
 
 // TransitionTx moves a client to status to, in the caller's transaction (a tenant scope): it refuses any change
-// not in Transitions with a *TransitionError, requires a reason, locks the client's row, writes the status history
+// not in Transitions, and any change at all of an erased client, with a *TransitionError, requires a reason, locks the client's row, writes the status history
 // row and records ActionStatusChanged with the status before and after. Moving to the status the client already
 // has is refused as well (nothing to record).
 func (s *Service) TransitionTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, to Status, reason string, actor audit.Actor) error {
@@ -125,6 +131,9 @@ func (s *Service) transitionTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, to 
 	c, err := getForUpdate(ctx, tx, id)
 	if err != nil {
 		return Client{}, err
+	}
+	if c.ErasedAt != nil {
+		return c, &TransitionError{From: c.Status, To: to, Detail: ErasedDetail, Erased: true}
 	}
 	if !CanMove(c.Status, to) {
 		return c, &TransitionError{From: c.Status, To: to, Detail: "the lifecycle does not allow this change"}

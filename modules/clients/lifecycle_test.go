@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -206,5 +207,48 @@ func TestReopeningAClosedClientStartsKYCAgain(t *testing.T) {
 	}
 	if _, err := svc.ChangeStatus(ctx, ten, clients.Viewer{}, id, "reinstate", "again", audit.System("test")); err == nil {
 		t.Error("reinstating an email_verified client was accepted")
+	}
+}
+
+func TestAnErasedClientCannotBeReopenedOrMovedAtAll(t *testing.T) {
+	t.Parallel()
+	p := tenanttest.Shared(t)
+	ten := p.NewTenant(t, "")
+	svc := clients.NewService(p.Gate)
+	ctx := context.Background()
+	id := insertClient(t, p, ten, clients.StatusKYCApproved, true)
+	if err := transition(svc, p, ten, id, clients.StatusClosed, "the client asked to close", audit.System("test")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error { return svc.EraseTx(ctx, tx, id) }); err != nil {
+		t.Fatal(err)
+	}
+	err := transition(svc, p, ten, id, clients.StatusEmailVerified, "the person came back", audit.System("test"))
+	var te *clients.TransitionError
+	if !errors.As(err, &te) || !te.Erased || te.From != clients.StatusClosed || te.To != clients.StatusEmailVerified ||
+		!strings.Contains(err.Error(), "personal data was erased; a returning person registers anew") {
+		t.Fatalf("closed -> email_verified of an erased client: %v, want an erased TransitionError", err)
+	}
+	if _, err := svc.ChangeStatus(ctx, ten, clients.Viewer{}, id, "reinstate", "the person came back", audit.System("test")); !errors.As(err, &te) || !te.Erased {
+		t.Errorf("reinstating an erased client: %v, want an erased TransitionError", err)
+	}
+	// An erased client who was never verified (erasure allows it) is refused every change too, even one the table allows.
+	fresh := insertClient(t, p, ten, clients.StatusRegistered, false)
+	if err := p.Gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error { return svc.EraseTx(ctx, tx, fresh) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := transition(svc, p, ten, fresh, clients.StatusClosed, "tidy up", audit.System("test")); !errors.As(err, &te) || !te.Erased {
+		t.Errorf("registered -> closed of an erased client: %v, want an erased TransitionError", err)
+	}
+	c, err := svc.Get(ctx, ten, id)
+	if err != nil || c.Status != clients.StatusClosed || c.ErasedAt == nil {
+		t.Errorf("after the refusals the client is %s, erased at %v (%v); want closed and erased", c.Status, c.ErasedAt, err)
+	}
+	if hist, _ := svc.History(ctx, ten, id); len(hist) != 1 {
+		t.Errorf("history rows: %d, want only the closing", len(hist))
+	}
+	d, err := svc.Detail(ctx, ten, clients.Viewer{}, id)
+	if err != nil || d.Reinstate != "" {
+		t.Errorf("the client page would offer reinstating to %q (%v)", d.Reinstate, err)
 	}
 }

@@ -190,7 +190,7 @@ type clientData struct {
 	DocumentsWired         bool
 	Timeline               []timelineRow
 	TimelineMore           string
-	CanManage              bool
+	CanManage, Erased      bool
 	Actions                []actionOption
 	Error, Notice          string
 }
@@ -291,8 +291,9 @@ func (p *pages) renderClient(c *fiber.Ctx, status int, d Detail, notice, problem
 	}
 	pr, _ := identity.PrincipalOf(c)
 	data.CanManage = identity.Allowed(pr.Claims.Roles, identity.PermClientsStatus)
+	data.Erased = cl.ErasedAt != nil
 	for _, a := range []struct{ action, label string }{{"restrict", "Restrict (withdrawals only)"}, {"suspend", "Suspend"}, {"close", "Close"}} {
-		if CanMove(cl.Status, staffActions[a.action]) {
+		if !data.Erased && CanMove(cl.Status, staffActions[a.action]) {
 			data.Actions = append(data.Actions, actionOption{a.action, a.label})
 		}
 	}
@@ -324,6 +325,8 @@ func (p *pages) changeStatus(c *fiber.Ctx) error {
 		return c.Redirect(listPath+"/"+id.String()+"?notice=changed", fiber.StatusSeeOther)
 	case errors.Is(err, ErrReasonRequired):
 		msg = "Write the reason for the change (at most 500 characters): it goes into the client's history and the audit trail."
+	case errors.As(err, &te) && te.Erased:
+		msg = "This client's status cannot change: their personal data was erased. A returning person registers anew."
 	case errors.As(err, &te):
 		msg = fmt.Sprintf("A client who is %s cannot be moved to %s.", te.From.Label(), te.To.Label())
 	case errors.As(err, &ve):
