@@ -214,12 +214,34 @@ func TestRegisterThenVerifyByTheEmailedLinkThenSeeTheProfile(t *testing.T) {
 	}
 	runVerificationTasks(t, a, ten)
 	link := verificationLink(t, email)
-	res := c.get(link)
+	// Opening the link (as a mail scanner does, twice) changes nothing: it shows the confirmation button.
+	var confirm pageResponse
+	for range 2 {
+		confirm = c.get(link)
+		if confirm.status != http.StatusOK || !strings.Contains(confirm.body, "Confirm my email") ||
+			!strings.Contains(confirm.body, `method="post" action="`+link+`"`) {
+			t.Fatalf("opening the link: %d %.800s", confirm.status, confirm.body)
+		}
+	}
+	if cl, err := a.clients.Get(context.Background(), ten, clientIDByEmail(t, a, ten, email)); err != nil || cl.Status != clients.StatusRegistered {
+		t.Fatalf("after opening the link the client is %s (%v), want still registered", cl.Status, err)
+	}
+	if res := c.do(http.MethodPost, link, url.Values{}); res.status != http.StatusForbidden {
+		t.Errorf("confirming without the csrf field: %d, want 403", res.status)
+	}
+	res := c.do(http.MethodPost, link, url.Values{"csrf": {csrfOf(t, confirm.body)}})
 	if res.status != http.StatusOK || !strings.Contains(res.body, "Your email is verified") {
 		t.Fatalf("verify: %d %.500s", res.status, res.body)
 	}
-	if res := c.get(link); res.status != http.StatusBadRequest || !strings.Contains(res.body, "already used") || !strings.Contains(res.body, "/portal/verify/resend") {
-		t.Errorf("the link again: %d %.500s", res.status, res.body)
+	if res := c.get(link); res.status != http.StatusBadRequest || !strings.Contains(res.body, "already used") || !strings.Contains(res.body, "/portal/verify/resend") ||
+		strings.Contains(res.body, "Confirm my email") {
+		t.Errorf("opening the link again: %d %.500s", res.status, res.body)
+	}
+	if res := c.do(http.MethodPost, link, url.Values{"csrf": {csrfOf(t, confirm.body)}}); res.status != http.StatusBadRequest || !strings.Contains(res.body, "already used") {
+		t.Errorf("confirming the link again: %d %.500s", res.status, res.body)
+	}
+	if res := c.get("/portal/verify/not-a-token"); res.status != http.StatusBadRequest || !strings.Contains(res.body, "not valid") {
+		t.Errorf("an unknown link: %d %.500s", res.status, res.body)
 	}
 	prof := c.get("/portal/profile")
 	if prof.status != http.StatusOK || !strings.Contains(prof.body, "Email verified") || strings.Contains(prof.body, "not verified yet") ||

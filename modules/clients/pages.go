@@ -56,7 +56,8 @@ func MountPages(shell *identity.PageShell, s *Service, o Options) {
 	shell.Post(registerPath, web.Public, p.register)
 	shell.Page(fiber.MethodGet, resendPath, web.Public, p.resendForm)
 	shell.Post(resendPath, web.Public, p.resend)
-	shell.Page(fiber.MethodGet, verifyPath+":token", web.Public, p.verify)
+	shell.Page(fiber.MethodGet, verifyPath+":token", web.Public, p.verifyForm)
+	shell.Post(verifyPath+":token", web.Public, p.verify)
 	shell.Page(fiber.MethodGet, profilePath, identity.PermPortalAccount, p.profile)
 }
 
@@ -595,6 +596,29 @@ type messageData struct {
 	Failed        bool
 }
 
+type verifyData struct{ CSRF, Action string }
+
+// verifyForm is what the emailed link opens: it changes nothing (mail scanners fetch links before the reader does),
+// and shows a button whose POST spends the link. A used, expired or unknown link says so at once.
+func (p *pages) verifyForm(c *fiber.Ctx) error {
+	token := utils.CopyString(c.Params("token"))
+	err := p.s.CheckLink(c.UserContext(), current(c), token)
+	if err == nil {
+		return p.shell.RenderPublic(c, fiber.StatusOK, "clients_verify", "Confirm your email",
+			verifyData{CSRF: p.shell.CSRF(c), Action: verifyPath + url.PathEscape(token)})
+	}
+	if errors.Is(err, ErrLinkUnknown) || errors.Is(err, ErrLinkUsed) || errors.Is(err, ErrLinkExpired) {
+		return p.linkRefused(c, err)
+	}
+	return err
+}
+
+func (p *pages) linkRefused(c *fiber.Ctx, err error) error {
+	return p.shell.RenderPublic(c, fiber.StatusBadRequest, "clients_message", "Verification link", messageData{Heading: "This link does not work",
+		Text: linkMessage(err), Links: []link{{"Send me a new link", resendPath}, {"Sign in", "/portal/login"}}, Failed: true})
+}
+
+// verify is the confirmation's POST: it spends the link.
 func (p *pages) verify(c *fiber.Ctx) error {
 	v, err := p.s.Verify(c.UserContext(), current(c), utils.CopyString(c.Params("token")))
 	switch {
@@ -606,8 +630,7 @@ func (p *pages) verify(c *fiber.Ctx) error {
 			Text:  "Thank you, " + v.Client.FirstName + ". Sign in to upload your identity documents; once they are approved you can fund your account and trade.",
 			Links: []link{{"Sign in", "/portal/login?next=" + url.QueryEscape("/portal/profile")}}})
 	case errors.Is(err, ErrLinkUnknown), errors.Is(err, ErrLinkUsed), errors.Is(err, ErrLinkExpired):
-		return p.shell.RenderPublic(c, fiber.StatusBadRequest, "clients_message", "Verification link", messageData{Heading: "This link does not work",
-			Text: linkMessage(err), Links: []link{{"Send me a new link", resendPath}, {"Sign in", "/portal/login"}}, Failed: true})
+		return p.linkRefused(c, err)
 	}
 	return err
 }

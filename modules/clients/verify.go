@@ -100,6 +100,30 @@ func (s *Service) HandleSendVerification(ctx context.Context, t tenants.Tenant, 
 	})
 }
 
+// CheckLink says whether a verification link would work, without spending it or changing anything: nil for a
+// usable link, else ErrLinkUnknown, ErrLinkUsed or ErrLinkExpired (the page a GET of the link shows; Verify spends
+// it on the trader's confirmation, so a mail scanner fetching links ahead of the reader spends nothing).
+func (s *Service) CheckLink(ctx context.Context, t tenants.Tenant, token string) error {
+	hash := auth.HashToken(token)
+	return s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+		var expires time.Time
+		var used *time.Time
+		err := tx.QueryRow(ctx, `SELECT expires_at, used_at FROM client_email_verifications
+			WHERE token_hash = $1 AND sent_at IS NOT NULL`, hash[:]).Scan(&expires, &used)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return ErrLinkUnknown
+		case err != nil:
+			return err
+		case used != nil:
+			return ErrLinkUsed
+		case !s.now().Before(expires):
+			return ErrLinkExpired
+		}
+		return nil
+	})
+}
+
 // Verified is what a followed verification link did.
 type Verified struct {
 	Client Client

@@ -39,6 +39,18 @@ func TestVerificationLinkFromTheEmailWorksOnceAndAssignsTierAndManager(t *testin
 	if n := b.count(t, `SELECT count(*) FROM client_email_verifications WHERE token_hash = convert_to($1, 'UTF8')`, tokens[0]); n != 0 {
 		t.Error("the token is stored as it is, not hashed")
 	}
+	// Looking at the link (what a GET of it does, as a mail scanner's fetch) spends nothing, however often.
+	for range 2 {
+		if err := b.svc.CheckLink(ctx, b.ten, tokens[0]); err != nil {
+			t.Fatalf("checking an unused link: %v", err)
+		}
+	}
+	if got, _ := b.svc.Get(ctx, b.ten, c.ID); got.Status != clients.StatusRegistered {
+		t.Fatalf("checking the link moved the client to %s", got.Status)
+	}
+	if n := b.count(t, `SELECT count(*) FROM client_email_verifications WHERE client_id = $1 AND used_at IS NOT NULL`, c.ID); n != 0 {
+		t.Fatalf("checking the link spent %d links", n)
+	}
 	v, err := b.svc.Verify(ctx, b.ten, tokens[0])
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +67,12 @@ func TestVerificationLinkFromTheEmailWorksOnceAndAssignsTierAndManager(t *testin
 	}
 	if _, err := b.svc.Verify(ctx, b.ten, "not-a-token"); !errors.Is(err, clients.ErrLinkUnknown) {
 		t.Errorf("unknown token: %v, want ErrLinkUnknown", err)
+	}
+	if err := b.svc.CheckLink(ctx, b.ten, tokens[0]); !errors.Is(err, clients.ErrLinkUsed) {
+		t.Errorf("checking a used link: %v, want ErrLinkUsed", err)
+	}
+	if err := b.svc.CheckLink(ctx, b.ten, "not-a-token"); !errors.Is(err, clients.ErrLinkUnknown) {
+		t.Errorf("checking an unknown link: %v, want ErrLinkUnknown", err)
 	}
 	page, _ := b.trail.List(ctx, b.ten, audit.Filter{TargetType: "client", TargetID: c.ID.String()}, "", 10)
 	var actions []string
@@ -86,6 +104,9 @@ func TestVerificationLinkExpiresAfter48HoursAndAResentLinkWorks(t *testing.T) {
 	b.sendVerifications(t)
 	first := tokensFor(t, r.Email, 1)[0]
 	b.clock.add(clients.VerificationTTL + time.Second)
+	if err := b.svc.CheckLink(ctx, b.ten, first); !errors.Is(err, clients.ErrLinkExpired) {
+		t.Errorf("checking after 48 hours: %v, want ErrLinkExpired", err)
+	}
 	if _, err := b.svc.Verify(ctx, b.ten, first); !errors.Is(err, clients.ErrLinkExpired) {
 		t.Fatalf("after 48 hours: %v, want ErrLinkExpired", err)
 	}
