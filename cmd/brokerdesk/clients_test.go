@@ -21,6 +21,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/modules/privacy"
 	"github.com/brokerdesk/brokerdesk/tenants"
 	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
 )
@@ -493,6 +494,35 @@ func TestAnErasedClientsPageOffersNoStatusChangeAndRefusesReopening(t *testing.T
 	r = request(t, base, hostOf(ten), "POST", "/api/v1/clients/"+id+"/status", tok, clients.StatusChangeRequest{Action: "reinstate", Reason: "came back"})
 	if r.status != http.StatusConflict || !strings.Contains(r.body, "a returning person registers anew") {
 		t.Errorf("reopening an erased client through the API: %d %.300s", r.status, r.body)
+	}
+}
+
+func TestClientPageLinksToTheDataProtectionPageForPrivacyManagersOnly(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, _ := demoTenant(t, a)
+	r := request(t, base, hostOf(ten), "GET", "/api/v1/clients?limit=1", staffLogin(t, base, ten, "admin").AccessToken, nil)
+	var p web.Paged[clients.ClientResponse]
+	if err := json.Unmarshal([]byte(r.body), &p); err != nil || r.status != 200 || len(p.Items) != 1 {
+		t.Fatalf("a client: %d %.300s", r.status, r.body)
+	}
+	id := uuidOf(t, p.Items[0].ID)
+	link := `href="` + privacy.PagePath(id) + `"`
+	for role, want := range map[string]bool{"admin": true, "compliance": true, "sales": false, "readonly": false} {
+		c := newPageClient(t, base, ten)
+		c.login("/backoffice", demoEmail(ten, role), identity.DemoPassword)
+		page := c.get("/backoffice/clients/" + id.String())
+		if page.status != http.StatusOK {
+			t.Fatalf("%s: client page %d", role, page.status)
+		}
+		if got := strings.Contains(page.body, link) && strings.Contains(page.body, "Data protection: export, erasure"); got != want {
+			t.Errorf("%s: link to the data-protection page shown: %v, want %v", role, got, want)
+		}
+		if want {
+			if res := c.get(privacy.PagePath(id)); res.status != http.StatusOK {
+				t.Errorf("%s: following the link: %d", role, res.status)
+			}
+		}
 	}
 }
 

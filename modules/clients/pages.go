@@ -192,8 +192,10 @@ type clientData struct {
 	Timeline               []timelineRow
 	TimelineMore           string
 	CanManage, Erased      bool
-	Actions                []actionOption
-	Error, Notice          string
+	// PrivacyHref is the client's data-protection page (export, erasure) for holders of privacy.manage.
+	PrivacyHref   string
+	Actions       []actionOption
+	Error, Notice string
 }
 
 func (p *pages) client(c *fiber.Ctx) error {
@@ -213,6 +215,9 @@ func (p *pages) client(c *fiber.Ctx) error {
 }
 
 var notices = map[string]string{"changed": "The status is changed."}
+
+// privacyPath is modules/privacy's PagePath: a client's data-protection page.
+func privacyPath(id uuid.UUID) string { return listPath + "/" + id.String() + "/privacy" }
 
 func (p *pages) renderClient(c *fiber.Ctx, status int, d Detail, notice, problem string) error {
 	ctx, t := c.UserContext(), current(c)
@@ -292,6 +297,9 @@ func (p *pages) renderClient(c *fiber.Ctx, status int, d Detail, notice, problem
 	}
 	pr, _ := identity.PrincipalOf(c)
 	data.CanManage = identity.Allowed(pr.Claims.Roles, identity.PermClientsStatus)
+	if identity.Allowed(pr.Claims.Roles, identity.PermPrivacyManage) {
+		data.PrivacyHref = privacyPath(cl.ID) // privacy.PagePath; that module imports this one, so the path is spelled here
+	}
 	data.Erased = cl.ErasedAt != nil
 	for _, a := range []struct{ action, label string }{{"restrict", "Restrict (withdrawals only)"}, {"suspend", "Suspend"}, {"close", "Close"}} {
 		if !data.Erased && CanMove(cl.Status, staffActions[a.action]) {
