@@ -526,6 +526,23 @@ func TestClientPageLinksToTheDataProtectionPageForPrivacyManagersOnly(t *testing
 	}
 }
 
+func TestLandingPageAndPortalSignInLinkToTheRegisterPageButTheBackOfficeSignInDoesNot(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, _ := demoTenant(t, a)
+	c := newPageClient(t, base, ten)
+	const link = `href="/portal/register" id="register-link">Open an account</a>`
+	for path, want := range map[string]bool{"/": true, "/portal/login": true, "/backoffice/login": false} {
+		r := c.get(path)
+		if r.status != http.StatusOK || strings.Contains(r.body, link) != want {
+			t.Errorf("GET %s: %d, links to the registration: %v, want %v", path, r.status, strings.Contains(r.body, link), want)
+		}
+	}
+	if r := c.get("/portal/register"); r.status != http.StatusOK || !strings.Contains(r.body, `id="email"`) {
+		t.Errorf("the linked registration page: %d", r.status)
+	}
+}
+
 func uuidOf(t *testing.T, s string) uuid.UUID {
 	t.Helper()
 	id, err := uuid.Parse(s)

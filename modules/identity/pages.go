@@ -335,10 +335,15 @@ type loginData struct {
 	// (TicketTTL, proof of the password, never the password itself) in a hidden field.
 	AskCode bool
 	Ticket  string
+	// RegisterHref: the portal's sign-in offers opening an account (the clients module's registration page).
+	RegisterHref string
 }
 
 func (ps *PageShell) renderLogin(c *fiber.Ctx, ar area, status int, d loginData) error {
 	d.CSRF, d.Action, d.Title, d.ResetHref = ps.cookies.CSRFToken(c), ar.prefix+"/login", ar.title+" sign-in", ar.prefix+"/password-reset"
+	if ar.kind == Portal {
+		d.RegisterHref = "/portal/register"
+	}
 	return ps.o.Pages.Render(c, status, "identity_login", web.Page{Title: d.Title, Brand: web.BrandOf(c), Data: d})
 }
 
