@@ -23,6 +23,17 @@ func FromContext(ctx context.Context) (Tenant, bool) {
 	return t, ok
 }
 
+// Current returns the tenant of a request that came through HostMiddleware. A handler mounted without the host
+// gate is a wiring defect, not a client's error: it panics, the recover middleware answers 500, and tests that walk
+// the route tables catch it.
+func Current(c *fiber.Ctx) Tenant {
+	t, ok := FromContext(c.UserContext())
+	if !ok {
+		panic("tenants: " + c.Method() + " " + c.Route().Path + " is served without tenants.HostMiddleware")
+	}
+	return t
+}
+
 // HostMiddleware resolves the request's tenant from its Host header. An unknown host, or a tenant that is not
 // (yet, or any more) serving, gets 404; a suspended tenant gets a clear 403. The tenant then travels in the
 // request's user context for handlers and logs.

@@ -83,26 +83,18 @@ func Routes(api *web.API, app fiber.Router, s *Service, pages *web.Pages) {
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/branding", Permission: web.Public, Tag: "branding",
 		Summary: "The brokerage's name, logo and colours, for its white-labelled pages", Response: Response{},
 		Handler: func(c *fiber.Ctx) error {
-			b, err := s.Get(c.UserContext(), current(c))
+			b, err := s.Get(c.UserContext(), tenants.Current(c))
 			if err != nil {
 				return err
 			}
 			return c.JSON(Response{Name: b.Name, LogoURL: b.LogoURL, PrimaryColor: b.PrimaryColor, AccentColor: b.AccentColor})
 		}})
 	app.Get("/", func(c *fiber.Ctx) error {
-		b, err := s.Get(c.UserContext(), current(c))
+		b, err := s.Get(c.UserContext(), tenants.Current(c))
 		if err != nil {
 			return err
 		}
 		web.SetBrand(c, b)
 		return pages.Render(c, fiber.StatusOK, "landing", web.Page{Title: "Welcome", Brand: b})
 	})
-}
-
-func current(c *fiber.Ctx) tenants.Tenant {
-	t, ok := tenants.FromContext(c.UserContext())
-	if !ok {
-		panic("branding: route registered without tenants.HostMiddleware") // a wiring defect, caught by tests
-	}
-	return t
 }

@@ -142,14 +142,6 @@ func linkMessage(err error) string {
 	return "This verification link is not valid. Check that you copied all of it, or ask for a new one."
 }
 
-func current(c *fiber.Ctx) tenants.Tenant {
-	t, ok := tenants.FromContext(c.UserContext())
-	if !ok {
-		panic("clients: route registered without tenants.HostMiddleware") // a wiring defect, caught by tests
-	}
-	return t
-}
-
 // viewerOf is the request's staff user (or API key) for the object-level rule.
 func viewerOf(c *fiber.Ctx) Viewer {
 	p, ok := identity.PrincipalOf(c)
@@ -229,7 +221,7 @@ func Routes(api *web.API, s *Service, o Options) {
 			if err := web.Bind(c, &r); err != nil {
 				return err
 			}
-			cl, err := s.Register(c.UserContext(), current(c), Registration{Email: r.Email, Password: r.Password, FirstName: r.FirstName,
+			cl, err := s.Register(c.UserContext(), tenants.Current(c), Registration{Email: r.Email, Password: r.Password, FirstName: r.FirstName,
 				LastName: r.LastName, Country: r.Country, Phone: r.Phone, DateOfBirth: r.DateOfBirth, Experience: r.Experience,
 				MarketingConsent: r.MarketingConsent, Referral: referralFor(c, o.Secure, r.ReferralCode)})
 			if err != nil {
@@ -249,7 +241,7 @@ func Routes(api *web.API, s *Service, o Options) {
 			if strings.TrimSpace(r.Token) == "" {
 				return web.Invalid("The token is missing.", web.FieldError{Field: "token", Message: "is required"})
 			}
-			v, err := s.Verify(c.UserContext(), current(c), r.Token)
+			v, err := s.Verify(c.UserContext(), tenants.Current(c), r.Token)
 			if err != nil {
 				return problem(err)
 			}
@@ -266,7 +258,7 @@ func Routes(api *web.API, s *Service, o Options) {
 			if strings.TrimSpace(r.Email) == "" {
 				return web.Invalid("The email is missing.", web.FieldError{Field: "email", Message: "is required"})
 			}
-			if err := s.ResendVerification(c.UserContext(), current(c), r.Email); err != nil {
+			if err := s.ResendVerification(c.UserContext(), tenants.Current(c), r.Email); err != nil {
 				return err
 			}
 			return c.SendStatus(fiber.StatusAccepted)
@@ -297,7 +289,7 @@ func Routes(api *web.API, s *Service, o Options) {
 			if !first {
 				ap = &after
 			}
-			rows, err := s.List(c.UserContext(), current(c), viewerOf(c), f, ap, limit)
+			rows, err := s.List(c.UserContext(), tenants.Current(c), viewerOf(c), f, ap, limit)
 			if err != nil {
 				return err
 			}
@@ -318,7 +310,7 @@ func Routes(api *web.API, s *Service, o Options) {
 			if err != nil {
 				return problem(ErrNotFound)
 			}
-			d, err := s.Detail(c.UserContext(), current(c), viewerOf(c), id)
+			d, err := s.Detail(c.UserContext(), tenants.Current(c), viewerOf(c), id)
 			if err != nil {
 				return problem(err)
 			}
@@ -333,14 +325,14 @@ func Routes(api *web.API, s *Service, o Options) {
 				return problem(ErrNotFound)
 			}
 			// The client first: another tenant's or a hidden client's id answers 404 whatever the body.
-			if _, err := s.GetFor(c.UserContext(), current(c), viewerOf(c), id); err != nil {
+			if _, err := s.GetFor(c.UserContext(), tenants.Current(c), viewerOf(c), id); err != nil {
 				return problem(err)
 			}
 			var r StatusChangeRequest
 			if err := web.Bind(c, &r); err != nil {
 				return err
 			}
-			cl, err := s.ChangeStatus(c.UserContext(), current(c), viewerOf(c), id, r.Action, r.Reason, identity.Actor(c))
+			cl, err := s.ChangeStatus(c.UserContext(), tenants.Current(c), viewerOf(c), id, r.Action, r.Reason, identity.Actor(c))
 			if err != nil {
 				return problem(err)
 			}
@@ -350,7 +342,7 @@ func Routes(api *web.API, s *Service, o Options) {
 		Summary:  "The onboarding settings: tiers and tier rules, blocked countries, minimum age, disposable domains, manager assignment, gate rules",
 		Response: SettingsBody{},
 		Handler: func(c *fiber.Ctx) error {
-			st, err := s.Settings(c.UserContext(), current(c))
+			st, err := s.Settings(c.UserContext(), tenants.Current(c))
 			if err != nil {
 				return err
 			}
@@ -367,7 +359,7 @@ func Routes(api *web.API, s *Service, o Options) {
 			if err != nil {
 				return problem(err)
 			}
-			saved, err := s.SaveSettings(c.UserContext(), current(c), identity.Actor(c), st)
+			saved, err := s.SaveSettings(c.UserContext(), tenants.Current(c), identity.Actor(c), st)
 			if err != nil {
 				return problem(err)
 			}
@@ -405,14 +397,14 @@ func filterOf(q func(string, ...string) string) (Filter, error) {
 // portalClient is the signed-in trader's client record.
 func (s *Service) portalClient(c *fiber.Ctx, o Options) (Client, error) {
 	p, _ := identity.PrincipalOf(c)
-	id, err := o.Portal.PortalClientID(c.UserContext(), current(c), p.UserID)
+	id, err := o.Portal.PortalClientID(c.UserContext(), tenants.Current(c), p.UserID)
 	if errors.Is(err, identity.ErrNoClient) {
 		return Client{}, ErrNotFound
 	}
 	if err != nil {
 		return Client{}, err
 	}
-	return s.Get(c.UserContext(), current(c), id)
+	return s.Get(c.UserContext(), tenants.Current(c), id)
 }
 
 // Detail is a client with everything the client page shows that the service owns.

@@ -17,6 +17,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
 // PageFiles are this module's page templates, for web.NewPages.
@@ -96,7 +97,7 @@ type listData struct {
 }
 
 func (p *pages) list(c *fiber.Ctx) error {
-	ctx, t := c.UserContext(), current(c)
+	ctx, t := c.UserContext(), tenants.Current(c)
 	f, ferr := filterOf(func(k string, _ ...string) string { return utils.CopyString(c.Query(k)) })
 	st, err := p.s.Settings(ctx, t)
 	if err != nil {
@@ -199,7 +200,7 @@ type clientData struct {
 }
 
 func (p *pages) client(c *fiber.Ctx) error {
-	ctx, t := c.UserContext(), current(c)
+	ctx, t := c.UserContext(), tenants.Current(c)
 	id, err := uuid.Parse(c.Params("id"))
 	if err != nil {
 		return web.NotFound("No such client.")
@@ -220,7 +221,7 @@ var notices = map[string]string{"changed": "The status is changed."}
 func privacyPath(id uuid.UUID) string { return listPath + "/" + id.String() + "/privacy" }
 
 func (p *pages) renderClient(c *fiber.Ctx, status int, d Detail, notice, problem string) error {
-	ctx, t := c.UserContext(), current(c)
+	ctx, t := c.UserContext(), tenants.Current(c)
 	cl := d.Client
 	managers, err := p.s.Managers(ctx, t)
 	if err != nil {
@@ -316,7 +317,7 @@ func (p *pages) renderClient(c *fiber.Ctx, status int, d Detail, notice, problem
 }
 
 func (p *pages) changeStatus(c *fiber.Ctx) error {
-	ctx, t := c.UserContext(), current(c)
+	ctx, t := c.UserContext(), tenants.Current(c)
 	id, err := uuid.Parse(c.Params("id"))
 	if err != nil {
 		return web.NotFound("No such client.")
@@ -401,11 +402,11 @@ func (p *pages) settingsData(c *fiber.Ctx, st Settings, managers []Manager) sett
 }
 
 func (p *pages) settings(c *fiber.Ctx) error {
-	st, err := p.s.Settings(c.UserContext(), current(c))
+	st, err := p.s.Settings(c.UserContext(), tenants.Current(c))
 	if err != nil {
 		return err
 	}
-	managers, err := p.s.Managers(c.UserContext(), current(c))
+	managers, err := p.s.Managers(c.UserContext(), tenants.Current(c))
 	if err != nil {
 		return err
 	}
@@ -498,7 +499,7 @@ func nonBlankLines(s string) []string {
 }
 
 func (p *pages) saveSettings(c *fiber.Ctx) error {
-	ctx, t := c.UserContext(), current(c)
+	ctx, t := c.UserContext(), tenants.Current(c)
 	managers, err := p.s.Managers(ctx, t)
 	if err != nil {
 		return err
@@ -565,7 +566,7 @@ func (p *pages) register(c *fiber.Ctx) error {
 		d.Problem = "Please correct the fields marked below."
 		return p.shell.RenderPublic(c, fiber.StatusUnprocessableEntity, "clients_register", "Open an account", d)
 	}
-	cl, err := p.s.Register(c.UserContext(), current(c), r)
+	cl, err := p.s.Register(c.UserContext(), tenants.Current(c), r)
 	var ve *ValidationError
 	if errors.As(err, &ve) {
 		d := p.registerData(c, r)
@@ -610,7 +611,7 @@ type verifyData struct{ CSRF, Action string }
 // and shows a button whose POST spends the link. A used, expired or unknown link says so at once.
 func (p *pages) verifyForm(c *fiber.Ctx) error {
 	token := utils.CopyString(c.Params("token"))
-	err := p.s.CheckLink(c.UserContext(), current(c), token)
+	err := p.s.CheckLink(c.UserContext(), tenants.Current(c), token)
 	if err == nil {
 		return p.shell.RenderPublic(c, fiber.StatusOK, "clients_verify", "Confirm your email",
 			verifyData{CSRF: p.shell.CSRF(c), Action: verifyPath + url.PathEscape(token)})
@@ -628,7 +629,7 @@ func (p *pages) linkRefused(c *fiber.Ctx, err error) error {
 
 // verify is the confirmation's POST: it spends the link.
 func (p *pages) verify(c *fiber.Ctx) error {
-	v, err := p.s.Verify(c.UserContext(), current(c), utils.CopyString(c.Params("token")))
+	v, err := p.s.Verify(c.UserContext(), tenants.Current(c), utils.CopyString(c.Params("token")))
 	switch {
 	case err == nil && v.Already:
 		return p.shell.RenderPublic(c, fiber.StatusOK, "clients_message", "Email verified", messageData{Heading: "Your email is already verified",
@@ -654,7 +655,7 @@ func (p *pages) resendForm(c *fiber.Ctx) error {
 func (p *pages) resend(c *fiber.Ctx) error {
 	email := strings.TrimSpace(utils.CopyString(c.FormValue("email")))
 	if email != "" {
-		if err := p.s.ResendVerification(c.UserContext(), current(c), email); err != nil {
+		if err := p.s.ResendVerification(c.UserContext(), tenants.Current(c), email); err != nil {
 			return err
 		}
 	}
@@ -679,7 +680,7 @@ func (p *pages) profile(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	pol, err := p.s.Policy(c.UserContext(), current(c), cl)
+	pol, err := p.s.Policy(c.UserContext(), tenants.Current(c), cl)
 	if err != nil {
 		return err
 	}

@@ -128,14 +128,6 @@ func dateText(t *time.Time) string {
 	return t.Format(time.DateOnly)
 }
 
-func current(c *fiber.Ctx) tenants.Tenant {
-	t, ok := tenants.FromContext(c.UserContext())
-	if !ok {
-		panic("documents: route registered without tenants.HostMiddleware") // a wiring defect, caught by tests
-	}
-	return t
-}
-
 // Routes registers the documents API on the tenant hosts' route table.
 func Routes(api *web.API, s *Service, portal PortalClients) {
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: UploadAPIPath, Permission: PermPortal, Tag: "documents",
@@ -146,7 +138,7 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 			"passport, national_id, driving_licence) and filename. JPEG, PNG or PDF by content; 413 over the limit, " +
 			"415 for other content, 422 for an empty or incomplete file",
 		Handler: func(c *fiber.Ctx) error {
-			t := current(c)
+			t := tenants.Current(c)
 			clientID, err := portalClient(c, portal)
 			if err != nil {
 				return err
@@ -169,7 +161,7 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 			if err != nil {
 				return err
 			}
-			docs, err := s.ClientDocuments(c.UserContext(), current(c), clientID)
+			docs, err := s.ClientDocuments(c.UserContext(), tenants.Current(c), clientID)
 			if err != nil {
 				return err
 			}
@@ -198,7 +190,7 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 			if err != nil {
 				return web.NotFound("No such document.")
 			}
-			d, err := s.Get(c.UserContext(), current(c), id)
+			d, err := s.Get(c.UserContext(), tenants.Current(c), id)
 			if err != nil {
 				return problemOf(err, s.o.MaxBytes)
 			}
@@ -222,7 +214,7 @@ func settingsRoutes(api *web.API, s *Service) {
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/settings/documents", Permission: identity.PermSettingsManage,
 		Tag: "documents", Summary: "The brokerage's document rules: the expiry notice period in days", Response: SettingsBody{},
 		Handler: func(c *fiber.Ctx) error {
-			st, err := s.Settings(c.UserContext(), current(c))
+			st, err := s.Settings(c.UserContext(), tenants.Current(c))
 			if err != nil {
 				return err
 			}
@@ -235,7 +227,7 @@ func settingsRoutes(api *web.API, s *Service) {
 			if err := web.Bind(c, &body); err != nil {
 				return err
 			}
-			if err := s.SaveSettings(c.UserContext(), current(c), identity.Actor(c), Settings(body)); err != nil {
+			if err := s.SaveSettings(c.UserContext(), tenants.Current(c), identity.Actor(c), Settings(body)); err != nil {
 				return problemOf(err, s.o.MaxBytes)
 			}
 			return c.JSON(body)
@@ -247,7 +239,7 @@ func (s *Service) linkResponse(c *fiber.Ctx, owner *uuid.UUID) error {
 	if err != nil {
 		return web.NotFound("No such document.")
 	}
-	l, err := s.view(c.UserContext(), current(c), id, owner, identity.Actor(c))
+	l, err := s.view(c.UserContext(), tenants.Current(c), id, owner, identity.Actor(c))
 	if err != nil {
 		return problemOf(err, s.o.MaxBytes)
 	}
@@ -261,7 +253,7 @@ func portalClient(c *fiber.Ctx, portal PortalClients) (uuid.UUID, error) {
 	if !ok || p.Kind != identity.Portal {
 		return uuid.Nil, web.NewProblem(fiber.StatusForbidden, "forbidden", "Sign in to the client portal.")
 	}
-	id, err := portal.PortalClientID(c.UserContext(), current(c), p.UserID)
+	id, err := portal.PortalClientID(c.UserContext(), tenants.Current(c), p.UserID)
 	if errors.Is(err, identity.ErrNoClient) {
 		return uuid.Nil, web.NewProblem(fiber.StatusForbidden, "no-client", "This login has no client record, so it cannot hold documents.")
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
 // PageFiles are the module's page templates, for web.NewPages.
@@ -65,7 +66,7 @@ func (s *Service) redirectToFile(c *fiber.Ctx, owner *uuid.UUID) error {
 	if err != nil {
 		return web.NotFound("No such document.")
 	}
-	l, err := s.view(c.UserContext(), current(c), id, owner, identity.Actor(c))
+	l, err := s.view(c.UserContext(), tenants.Current(c), id, owner, identity.Actor(c))
 	if err != nil {
 		return problemOf(err, s.o.MaxBytes)
 	}
@@ -100,7 +101,7 @@ type portalPage struct {
 func (s *Service) renderPortal(c *fiber.Ctx, shell *identity.PageShell, clientID uuid.UUID, status int, f portalForm) error {
 	var cl clients.Client
 	var docs []Document
-	err := s.o.Gate.ScopeWith(c.UserContext(), current(c), pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+	err := s.o.Gate.ScopeWith(c.UserContext(), tenants.Current(c), pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
 		if cl, err = s.o.Clients.GetTx(ctx, tx, clientID); err != nil {
 			return err
@@ -182,7 +183,7 @@ func (s *Service) pageUpload(c *fiber.Ctx, shell *identity.PageShell, clientID u
 		case "expires_on":
 			f.ExpiresOn = smallValue(part)
 		case "file":
-			_, err := s.Upload(c.UserContext(), current(c), clientID, Upload{Type: Type(f.Type), ExpiresOn: f.ExpiresOn,
+			_, err := s.Upload(c.UserContext(), tenants.Current(c), clientID, Upload{Type: Type(f.Type), ExpiresOn: f.ExpiresOn,
 				FileName: part.FileName(), Body: part, Actor: identity.Actor(c)})
 			if err != nil {
 				return refuse(err)

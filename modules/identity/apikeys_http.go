@@ -140,7 +140,7 @@ func apiKeyRoutes(api *web.API, s *Service) {
 			for _, x := range r.Permissions {
 				n.Permissions = append(n.Permissions, web.Permission(x))
 			}
-			k, secret, err := s.CreateAPIKey(c.UserContext(), current(c), Creator{ID: p.UserID, Roles: p.Claims.Roles}, n)
+			k, secret, err := s.CreateAPIKey(c.UserContext(), tenants.Current(c), Creator{ID: p.UserID, Roles: p.Claims.Roles}, n)
 			if err != nil {
 				return apiKeyProblem(c, err)
 			}
@@ -163,7 +163,7 @@ func apiKeyRoutes(api *web.API, s *Service) {
 			if !first {
 				from = &after
 			}
-			keys, err := s.ListAPIKeys(c.UserContext(), current(c), from, limit+1)
+			keys, err := s.ListAPIKeys(c.UserContext(), tenants.Current(c), from, limit+1)
 			if err != nil {
 				return err
 			}
@@ -188,7 +188,7 @@ func apiKeyRoutes(api *web.API, s *Service) {
 			if err != nil {
 				return apiKeyProblem(c, ErrAPIKeyNotFound)
 			}
-			k, err := s.RevokeAPIKey(c.UserContext(), current(c), p.UserID, id)
+			k, err := s.RevokeAPIKey(c.UserContext(), tenants.Current(c), p.UserID, id)
 			if err != nil {
 				return apiKeyProblem(c, err)
 			}

@@ -236,14 +236,6 @@ func tokenResponse(t Tokens) TokenResponse {
 		ExpiresAt: t.ExpiresAt.UTC(), RefreshToken: t.RefreshToken, EnrolmentRequired: t.EnrolmentRequired}
 }
 
-func current(c *fiber.Ctx) tenants.Tenant {
-	t, ok := tenants.FromContext(c.UserContext())
-	if !ok {
-		panic("identity: route registered without tenants.HostMiddleware") // a wiring defect, caught by tests
-	}
-	return t
-}
-
 // Routes registers the identity API on the tenant hosts' route table.
 func Routes(api *web.API, s *Service) {
 	api.SecurityScheme("apiKey", map[string]any{"type": "apiKey", "in": "header", "name": HeaderAPIKey,
@@ -263,7 +255,7 @@ func Routes(api *web.API, s *Service) {
 				if err := required(map[string]string{"email": r.Email, "password": r.Password}); err != nil {
 					return err
 				}
-				t, err := s.Login(c.UserContext(), current(c), k, Credentials{Email: r.Email, Password: r.Password, TOTPCode: r.TOTPCode, RecoveryCode: r.RecoveryCode})
+				t, err := s.Login(c.UserContext(), tenants.Current(c), k, Credentials{Email: r.Email, Password: r.Password, TOTPCode: r.TOTPCode, RecoveryCode: r.RecoveryCode})
 				if err != nil {
 					return problem(c, err)
 				}
@@ -283,7 +275,7 @@ func Routes(api *web.API, s *Service) {
 				if err := required(map[string]string{"refresh_token": r.RefreshToken}); err != nil {
 					return err
 				}
-				t, err := s.Refresh(c.UserContext(), current(c), k, r.RefreshToken)
+				t, err := s.Refresh(c.UserContext(), tenants.Current(c), k, r.RefreshToken)
 				if err != nil {
 					return problem(c, err)
 				}
@@ -299,7 +291,7 @@ func Routes(api *web.API, s *Service) {
 				if err := required(map[string]string{"email": r.Email}); err != nil {
 					return err
 				}
-				if err := s.RequestReset(c.UserContext(), current(c), k, r.Email); err != nil {
+				if err := s.RequestReset(c.UserContext(), tenants.Current(c), k, r.Email); err != nil {
 					s.o.Log.ErrorContext(c.UserContext(), "password reset request failed", "kind", k.name, "err", err)
 				}
 				return c.SendStatus(fiber.StatusAccepted)
@@ -314,7 +306,7 @@ func Routes(api *web.API, s *Service) {
 				if err := required(map[string]string{"token": r.Token, "password": r.Password}); err != nil {
 					return err
 				}
-				if err := s.ConfirmReset(c.UserContext(), current(c), k, r.Token, r.Password); err != nil {
+				if err := s.ConfirmReset(c.UserContext(), tenants.Current(c), k, r.Token, r.Password); err != nil {
 					return problem(c, err)
 				}
 				return c.SendStatus(fiber.StatusNoContent)
@@ -330,7 +322,7 @@ func Routes(api *web.API, s *Service) {
 			if err := required(map[string]string{"refresh_token": r.RefreshToken}); err != nil {
 				return err
 			}
-			if err := s.Logout(c.UserContext(), current(c), r.RefreshToken); err != nil {
+			if err := s.Logout(c.UserContext(), tenants.Current(c), r.RefreshToken); err != nil {
 				return err
 			}
 			return c.SendStatus(fiber.StatusNoContent)
@@ -345,7 +337,7 @@ func Routes(api *web.API, s *Service) {
 			if err := required(map[string]string{"token": r.Token, "password": r.Password}); err != nil {
 				return err
 			}
-			if err := s.AcceptInvitation(c.UserContext(), current(c), r.Token, r.Password); err != nil {
+			if err := s.AcceptInvitation(c.UserContext(), tenants.Current(c), r.Token, r.Password); err != nil {
 				return problem(c, err)
 			}
 			return c.SendStatus(fiber.StatusNoContent)
@@ -360,7 +352,7 @@ func Routes(api *web.API, s *Service) {
 			Summary: "Start TOTP enrolment (" + k.name + "): the secret and its otpauth:// URI (for a QR code)", Response: EnrolResponse{},
 			Handler: func(c *fiber.Ctx) error {
 				p, _ := PrincipalOf(c)
-				e, err := s.EnrolTOTP(c.UserContext(), current(c), k, p.UserID)
+				e, err := s.EnrolTOTP(c.UserContext(), tenants.Current(c), k, p.UserID)
 				if err != nil {
 					return problem(c, err)
 				}
@@ -378,7 +370,7 @@ func Routes(api *web.API, s *Service) {
 					return err
 				}
 				p, _ := PrincipalOf(c)
-				codes, err := s.ConfirmTOTP(c.UserContext(), current(c), k, p.UserID, r.Code)
+				codes, err := s.ConfirmTOTP(c.UserContext(), tenants.Current(c), k, p.UserID, r.Code)
 				if err != nil {
 					return problem(c, err)
 				}
@@ -394,7 +386,7 @@ func Routes(api *web.API, s *Service) {
 			if err := body(c, &r); err != nil {
 				return err
 			}
-			if err := s.SetRequireStaff2FA(c.UserContext(), current(c), Actor(c), r.Required); err != nil {
+			if err := s.SetRequireStaff2FA(c.UserContext(), tenants.Current(c), Actor(c), r.Required); err != nil {
 				return err
 			}
 			return c.JSON(r)
@@ -403,7 +395,7 @@ func Routes(api *web.API, s *Service) {
 		Summary: "The signed-in staff user, with roles and permissions", Response: MeResponse{},
 		Handler: func(c *fiber.Ctx) error {
 			p, _ := PrincipalOf(c)
-			t := current(c)
+			t := tenants.Current(c)
 			prof, err := s.StaffProfile(c.UserContext(), t, p.UserID)
 			if err != nil {
 				return problem(c, errNoAccount)

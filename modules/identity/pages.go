@@ -114,7 +114,7 @@ func MountPages(app fiber.Router, s *Service, o PageOptions) *PageShell {
 				formData{Action: c.Path(), Heading: "Choose a new password"})
 		})
 		post(resetPath, web.Public, ps.setPassword(ar, func(c *fiber.Ctx, token, pw string) error {
-			return ps.s.ConfirmReset(c.UserContext(), current(c), ar.kind, token, pw)
+			return ps.s.ConfirmReset(c.UserContext(), tenants.Current(c), ar.kind, token, pw)
 		}, "reset"))
 	}
 	// The invitation link staff.Invite emails.
@@ -123,7 +123,7 @@ func MountPages(app fiber.Router, s *Service, o PageOptions) *PageShell {
 			formData{Action: c.Path(), Heading: "Welcome: choose your password"})
 	})
 	post("/invitations/:token", web.Public, ps.setPassword(backOffice, func(c *fiber.Ctx, token, pw string) error {
-		return ps.s.AcceptInvitation(c.UserContext(), current(c), token, pw)
+		return ps.s.AcceptInvitation(c.UserContext(), tenants.Current(c), token, pw)
 	}, "invited"))
 
 	page(fiber.MethodGet, backOffice.prefix, PermAccountRead, ps.home)
@@ -237,7 +237,7 @@ func (ps *PageShell) loadBrand(c *fiber.Ctx) {
 		return
 	}
 	c.Locals(brandLoaded{}, true)
-	if b, err := ps.o.Brand(c.UserContext(), current(c)); err == nil {
+	if b, err := ps.o.Brand(c.UserContext(), tenants.Current(c)); err == nil {
 		web.SetBrand(c, b)
 	} else {
 		ps.s.o.Log.WarnContext(c.UserContext(), "branding unavailable", "err", err)
@@ -253,7 +253,7 @@ func (ps *PageShell) guard(perm web.Permission) fiber.Handler {
 	ar := areaOf(perm)
 	return func(c *fiber.Ctx) error {
 		ps.prepare(c)
-		t := current(c)
+		t := tenants.Current(c)
 		claims, err := ps.verify(ps.cookies.Get(c, ar.cookie), ar.kind, t)
 		if err != nil && web.IsNavigation(c) {
 			claims, err = ps.refresh(c, ar, t)
@@ -359,7 +359,7 @@ func (ps *PageShell) login(ar area) fiber.Handler {
 		} else {
 			cred.RecoveryCode = code
 		}
-		tok, err := ps.s.Login(c.UserContext(), current(c), ar.kind, cred)
+		tok, err := ps.s.Login(c.UserContext(), tenants.Current(c), ar.kind, cred)
 		if err != nil {
 			var locked *auth.LockedError
 			status := fiber.StatusUnauthorized
@@ -391,7 +391,7 @@ func (ps *PageShell) login(ar area) fiber.Handler {
 }
 
 func (ps *PageShell) ticketValid(c *fiber.Ctx, ar area, ticket string) bool {
-	_, err := ps.s.o.Keys.VerifyTicket(ticket, auth.Expectation{Audience: ar.kind.aud, Issuer: ps.s.o.Issuer, TenantID: current(c).ID.String()})
+	_, err := ps.s.o.Keys.VerifyTicket(ticket, auth.Expectation{Audience: ar.kind.aud, Issuer: ps.s.o.Issuer, TenantID: tenants.Current(c).ID.String()})
 	return err == nil
 }
 
@@ -410,7 +410,7 @@ func isTOTP(code string) bool {
 func (ps *PageShell) logout(ar area) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if rt := ps.cookies.Get(c, ar.refreshCookie()); rt != "" {
-			if err := ps.s.Logout(c.UserContext(), current(c), rt); err != nil {
+			if err := ps.s.Logout(c.UserContext(), tenants.Current(c), rt); err != nil {
 				return err
 			}
 		}
@@ -423,7 +423,7 @@ func (ps *PageShell) logout(ar area) fiber.Handler {
 
 func (ps *PageShell) requestReset(ar area) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if err := ps.s.RequestReset(c.UserContext(), current(c), ar.kind, c.FormValue("email")); err != nil {
+		if err := ps.s.RequestReset(c.UserContext(), tenants.Current(c), ar.kind, c.FormValue("email")); err != nil {
 			return err
 		}
 		// The same answer whether or not the address has a login.
@@ -491,7 +491,7 @@ func (ps *PageShell) nav(c *fiber.Ctx, ar area, user string) *web.Nav {
 
 func (ps *PageShell) profile(c *fiber.Ctx) (Profile, error) {
 	pr, _ := PrincipalOf(c)
-	return ps.s.StaffProfile(c.UserContext(), current(c), pr.UserID)
+	return ps.s.StaffProfile(c.UserContext(), tenants.Current(c), pr.UserID)
 }
 
 func (ps *PageShell) staffNav(c *fiber.Ctx) (*web.Nav, Profile, error) {
@@ -523,7 +523,7 @@ func (ps *PageShell) staffList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	list, err := ps.o.Staff.List(c.UserContext(), current(c))
+	list, err := ps.o.Staff.List(c.UserContext(), tenants.Current(c))
 	if err != nil {
 		return err
 	}
@@ -555,7 +555,7 @@ func (ps *PageShell) auditPage(c *fiber.Ctx) error {
 		d.Error = msg
 		return ps.render(c, fiber.StatusUnprocessableEntity, "identity_audit", "Audit trail", nav, d)
 	}
-	page, err := ps.o.Audit.List(c.UserContext(), current(c), f, c.Query("after"), audit.DefaultLimit)
+	page, err := ps.o.Audit.List(c.UserContext(), tenants.Current(c), f, c.Query("after"), audit.DefaultLimit)
 	if errors.Is(err, audit.ErrBadCursor) || errors.Is(err, audit.ErrBadFilter) {
 		d.Error = "That filter or page link is not valid."
 		return ps.render(c, fiber.StatusUnprocessableEntity, "identity_audit", "Audit trail", nav, d)
@@ -623,7 +623,7 @@ func (ps *PageShell) settings(c *fiber.Ctx) error {
 		return err
 	}
 	var on bool
-	err = ps.s.gate.ScopeWith(c.UserContext(), current(c), pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+	err = ps.s.gate.ScopeWith(c.UserContext(), tenants.Current(c), pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
 		on, err = requireStaff2FA(ctx, tx)
 		return err
 	})
@@ -634,7 +634,7 @@ func (ps *PageShell) settings(c *fiber.Ctx) error {
 }
 
 func (ps *PageShell) setRequire2FA(c *fiber.Ctx) error {
-	if err := ps.s.SetRequireStaff2FA(c.UserContext(), current(c), Actor(c), c.FormValue("require") == "on"); err != nil {
+	if err := ps.s.SetRequireStaff2FA(c.UserContext(), tenants.Current(c), Actor(c), c.FormValue("require") == "on"); err != nil {
 		return err
 	}
 	return c.Redirect(backOffice.prefix+"/settings", fiber.StatusSeeOther)
@@ -654,7 +654,7 @@ type twoFAData struct {
 // render2FA draws an area's enrolment page with the signed-in user's navigation.
 func (ps *PageShell) render2FA(c *fiber.Ctx, ar area, status int, d twoFAData) error {
 	pr, _ := PrincipalOf(c)
-	on, err := ps.s.TOTPEnabled(c.UserContext(), current(c), ar.kind, pr.UserID)
+	on, err := ps.s.TOTPEnabled(c.UserContext(), tenants.Current(c), ar.kind, pr.UserID)
 	if err != nil {
 		return err
 	}
@@ -670,7 +670,7 @@ func (ps *PageShell) twoFA(ar area) fiber.Handler {
 func (ps *PageShell) enrol(ar area) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		pr, _ := PrincipalOf(c)
-		e, err := ps.s.EnrolTOTP(c.UserContext(), current(c), ar.kind, pr.UserID)
+		e, err := ps.s.EnrolTOTP(c.UserContext(), tenants.Current(c), ar.kind, pr.UserID)
 		if errors.Is(err, ErrAlreadyEnrolled) {
 			return ps.render2FA(c, ar, fiber.StatusConflict, twoFAData{Error: "Two-factor sign-in is already on."})
 		}
@@ -688,7 +688,7 @@ func (ps *PageShell) enrol(ar area) fiber.Handler {
 func (ps *PageShell) confirm(ar area) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		pr, _ := PrincipalOf(c)
-		codes, err := ps.s.ConfirmTOTP(c.UserContext(), current(c), ar.kind, pr.UserID, strings.TrimSpace(c.FormValue("code")))
+		codes, err := ps.s.ConfirmTOTP(c.UserContext(), tenants.Current(c), ar.kind, pr.UserID, strings.TrimSpace(c.FormValue("code")))
 		switch {
 		case errors.Is(err, ErrInvalidCode), errors.Is(err, ErrNotEnrolling):
 			return ps.render2FA(c, ar, fiber.StatusUnprocessableEntity, twoFAData{Error: "That code did not match. Start again."})
@@ -719,7 +719,7 @@ func (ps *PageShell) portalAccount(c *fiber.Ctx) error {
 func (ps *PageShell) portalEmail(c *fiber.Ctx) (string, error) {
 	pr, _ := PrincipalOf(c)
 	var email string
-	err := ps.s.gate.ScopeWith(c.UserContext(), current(c), pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+	err := ps.s.gate.ScopeWith(c.UserContext(), tenants.Current(c), pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT email FROM portal_users WHERE id = $1`, pr.UserID).Scan(&email)
 	})
 	return email, err

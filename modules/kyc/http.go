@@ -214,7 +214,7 @@ func Routes(api *web.API, s *Service) {
 				}
 				from = &Cursor{At: after.At, ID: after.ID}
 			}
-			items, _, err := s.List(c.UserContext(), current(c), f, from, limit+1)
+			items, _, err := s.List(c.UserContext(), tenants.Current(c), f, from, limit+1)
 			if err != nil {
 				return err
 			}
@@ -248,7 +248,7 @@ func Routes(api *web.API, s *Service) {
 			if err != nil {
 				return err
 			}
-			d, err := s.Detail(c.UserContext(), current(c), id)
+			d, err := s.Detail(c.UserContext(), tenants.Current(c), id)
 			if err != nil {
 				return apiError(err)
 			}
@@ -257,13 +257,13 @@ func Routes(api *web.API, s *Service) {
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/kyc/cases/:id/claim", Permission: PermReview, Tag: "kyc",
 		Summary: "Claim a case (409 when another officer holds it)", Response: CaseResponse{},
 		Handler: officerAction(s, func(c *fiber.Ctx, id, officer uuid.UUID) error {
-			_, err := s.Claim(c.UserContext(), current(c), id, officer, identity.Actor(c))
+			_, err := s.Claim(c.UserContext(), tenants.Current(c), id, officer, identity.Actor(c))
 			return err
 		})})
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/kyc/cases/:id/release", Permission: PermReview, Tag: "kyc",
 		Summary: "Return one's case to the queue", Response: CaseResponse{},
 		Handler: officerAction(s, func(c *fiber.Ctx, id, officer uuid.UUID) error {
-			_, err := s.Release(c.UserContext(), current(c), id, officer, identity.Actor(c))
+			_, err := s.Release(c.UserContext(), tenants.Current(c), id, officer, identity.Actor(c))
 			return err
 		})})
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/kyc/cases/:id/checklist", Permission: PermReview, Tag: "kyc",
@@ -277,10 +277,10 @@ func Routes(api *web.API, s *Service) {
 			if err := web.Bind(c, &r); err != nil {
 				return err
 			}
-			if _, err := s.SetChecklist(c.UserContext(), current(c), id, officer, identity.Actor(c), r.Items); err != nil {
+			if _, err := s.SetChecklist(c.UserContext(), tenants.Current(c), id, officer, identity.Actor(c), r.Items); err != nil {
 				return apiError(err)
 			}
-			d, err := s.Detail(c.UserContext(), current(c), id)
+			d, err := s.Detail(c.UserContext(), tenants.Current(c), id)
 			if err != nil {
 				return apiError(err)
 			}
@@ -301,7 +301,7 @@ func Routes(api *web.API, s *Service) {
 			if err := web.Bind(c, &r); err != nil {
 				return err
 			}
-			out, err := s.Decide(c.UserContext(), current(c), id, officer, identity.Actor(c), r.input())
+			out, err := s.Decide(c.UserContext(), tenants.Current(c), id, officer, identity.Actor(c), r.input())
 			if err != nil {
 				return apiError(err)
 			}
@@ -315,7 +315,7 @@ func Routes(api *web.API, s *Service) {
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/settings/kyc", Permission: PermSettings, Tag: "kyc",
 		Summary: "The KYC settings: SLA, checklists per document type, required documents, four-eyes and high-risk countries", Response: Settings{},
 		Handler: func(c *fiber.Ctx) error {
-			st, err := s.Settings(c.UserContext(), current(c))
+			st, err := s.Settings(c.UserContext(), tenants.Current(c))
 			if err != nil {
 				return err
 			}
@@ -328,7 +328,7 @@ func Routes(api *web.API, s *Service) {
 			if err := web.Bind(c, &st); err != nil {
 				return err
 			}
-			saved, err := s.SaveSettings(c.UserContext(), current(c), identity.Actor(c), st)
+			saved, err := s.SaveSettings(c.UserContext(), tenants.Current(c), identity.Actor(c), st)
 			if err != nil {
 				return err
 			}
@@ -338,7 +338,7 @@ func Routes(api *web.API, s *Service) {
 
 // itemOf is one case as a queue row (after an action, for the answer).
 func (s *Service) itemOf(c *fiber.Ctx, id uuid.UUID) (QueueItem, error) {
-	d, err := s.Detail(c.UserContext(), current(c), id)
+	d, err := s.Detail(c.UserContext(), tenants.Current(c), id)
 	if err != nil {
 		return QueueItem{}, apiError(err)
 	}
@@ -467,12 +467,4 @@ func apiError(err error) error {
 		return p
 	}
 	return err
-}
-
-func current(c *fiber.Ctx) tenants.Tenant {
-	t, ok := tenants.FromContext(c.UserContext())
-	if !ok {
-		panic("kyc: route registered without tenants.HostMiddleware") // a wiring defect, caught by tests
-	}
-	return t
 }

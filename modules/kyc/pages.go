@@ -17,6 +17,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
 // PageFiles are the review's page templates, for web.NewPages.
@@ -38,11 +39,11 @@ func MountPages(shell *identity.PageShell, s *Service) {
 	shell.Page(fiber.MethodGet, queuePath, PermReview, p.queue)
 	shell.Page(fiber.MethodGet, casePath+":id", PermReview, p.review)
 	shell.Post(casePath+":id/claim", PermReview, p.act(func(c *fiber.Ctx, id, officer uuid.UUID) (string, error) {
-		_, err := s.Claim(c.UserContext(), current(c), id, officer, identity.Actor(c))
+		_, err := s.Claim(c.UserContext(), tenants.Current(c), id, officer, identity.Actor(c))
 		return "claimed", err
 	}))
 	shell.Post(casePath+":id/release", PermReview, p.act(func(c *fiber.Ctx, id, officer uuid.UUID) (string, error) {
-		_, err := s.Release(c.UserContext(), current(c), id, officer, identity.Actor(c))
+		_, err := s.Release(c.UserContext(), tenants.Current(c), id, officer, identity.Actor(c))
 		return "released", err
 	}))
 	shell.Post(casePath+":id/checklist", PermReview, p.act(p.checklist))
@@ -114,7 +115,7 @@ func (p *pages) queue(c *fiber.Ctx) error {
 		Holders:  options(q.Holder, "", "Anyone", "me", "Me"),
 		Overdue:  options(q.Overdue, "", "Any", "true", "Overdue", "false", "Within SLA"),
 	}
-	holders, err := p.s.Holders(c.UserContext(), current(c))
+	holders, err := p.s.Holders(c.UserContext(), tenants.Current(c))
 	if err != nil {
 		return err
 	}
@@ -138,7 +139,7 @@ func (p *pages) queue(c *fiber.Ctx) error {
 		return p.shell.Render(c, fiber.StatusUnprocessableEntity, "kyc_queue", "KYC queue", d)
 	}
 	const limit = web.DefaultPageLimit
-	items, st, err := p.s.List(c.UserContext(), current(c), f, from, limit+1)
+	items, st, err := p.s.List(c.UserContext(), tenants.Current(c), f, from, limit+1)
 	if err != nil {
 		return err
 	}
@@ -198,7 +199,7 @@ func (p *pages) renderReview(c *fiber.Ctx, status int, d reviewData) error {
 	if err != nil {
 		return err
 	}
-	det, err := p.s.Detail(c.UserContext(), current(c), id)
+	det, err := p.s.Detail(c.UserContext(), tenants.Current(c), id)
 	if errors.Is(err, ErrNotFound) {
 		return web.NotFound("No such KYC case.")
 	}
@@ -225,7 +226,7 @@ func (p *pages) renderReview(c *fiber.Ctx, status int, d reviewData) error {
 	d.IsPDF = det.Document.ContentType == "application/pdf"
 	if det.Document.ErasedAt == nil {
 		// Every view is audited by the documents module; the link lives at most 5 minutes.
-		if d.ViewURL, err = p.s.ViewURL(c.UserContext(), current(c), det, identity.Actor(c)); err != nil {
+		if d.ViewURL, err = p.s.ViewURL(c.UserContext(), tenants.Current(c), det, identity.Actor(c)); err != nil {
 			return err
 		}
 	}
@@ -276,7 +277,7 @@ func (p *pages) checklist(c *fiber.Ctx, id, officer uuid.UUID) (string, error) {
 	if len(items) == 0 {
 		return "checklist", nil
 	}
-	_, err := p.s.SetChecklist(c.UserContext(), current(c), id, officer, identity.Actor(c), items)
+	_, err := p.s.SetChecklist(c.UserContext(), tenants.Current(c), id, officer, identity.Actor(c), items)
 	return "checklist", err
 }
 
@@ -285,7 +286,7 @@ func (p *pages) decide(c *fiber.Ctx, id, officer uuid.UUID) (string, error) {
 	if in.Verdict != VerdictReject {
 		in.ReasonCode = ""
 	}
-	out, err := p.s.Decide(c.UserContext(), current(c), id, officer, identity.Actor(c), in)
+	out, err := p.s.Decide(c.UserContext(), tenants.Current(c), id, officer, identity.Actor(c), in)
 	if err != nil {
 		return "", err
 	}
@@ -410,7 +411,7 @@ func settingsForm(st Settings) settingsData {
 }
 
 func (p *pages) settings(c *fiber.Ctx) error {
-	st, err := p.s.Settings(c.UserContext(), current(c))
+	st, err := p.s.Settings(c.UserContext(), tenants.Current(c))
 	if err != nil {
 		return err
 	}
@@ -434,7 +435,7 @@ func (p *pages) saveSettings(c *fiber.Ctx) error {
 			st.Checklists[t] = items
 		}
 	}
-	_, err := p.s.SaveSettings(c.UserContext(), current(c), identity.Actor(c), st)
+	_, err := p.s.SaveSettings(c.UserContext(), tenants.Current(c), identity.Actor(c), st)
 	var pr *web.Problem
 	if errors.As(err, &pr) && pr.Status == fiber.StatusUnprocessableEntity {
 		d := settingsForm(st)

@@ -74,14 +74,6 @@ func toStatusResponse(st Status) StatusResponse {
 	return out
 }
 
-func current(c *fiber.Ctx) tenants.Tenant {
-	t, ok := tenants.FromContext(c.UserContext())
-	if !ok {
-		panic("privacy: handler outside the tenant host gate")
-	}
-	return t
-}
-
 func clientID(c *fiber.Ctx) (uuid.UUID, error) {
 	id, err := uuid.Parse(c.Params("id"))
 	if err != nil {
@@ -129,7 +121,7 @@ func Routes(api *web.API, s *Service, log *slog.Logger) {
 			if err != nil {
 				return err
 			}
-			st, err := s.ClientStatus(c.UserContext(), current(c), id)
+			st, err := s.ClientStatus(c.UserContext(), tenants.Current(c), id)
 			if err != nil {
 				return problemOf(err)
 			}
@@ -142,7 +134,7 @@ func Routes(api *web.API, s *Service, log *slog.Logger) {
 			if err != nil {
 				return err
 			}
-			x, err := s.BeginExport(c.UserContext(), current(c), id, identity.Actor(c))
+			x, err := s.BeginExport(c.UserContext(), tenants.Current(c), id, identity.Actor(c))
 			if err != nil {
 				return problemOf(err)
 			}
@@ -157,7 +149,7 @@ func Routes(api *web.API, s *Service, log *slog.Logger) {
 			if err != nil {
 				return err
 			}
-			if _, err := s.Erase(c.UserContext(), current(c), id, identity.Actor(c)); err != nil {
+			if _, err := s.Erase(c.UserContext(), tenants.Current(c), id, identity.Actor(c)); err != nil {
 				return problemOf(err)
 			}
 			return c.JSON(ErasureResponse{ClientID: id.String(), Erased: true})
@@ -165,7 +157,7 @@ func Routes(api *web.API, s *Service, log *slog.Logger) {
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/settings/privacy", Permission: identity.PermSettingsManage, Tag: "privacy",
 		Summary: "The brokerage's data-protection settings", Response: SettingsRequest{},
 		Handler: func(c *fiber.Ctx) error {
-			st, err := s.Settings(c.UserContext(), current(c))
+			st, err := s.Settings(c.UserContext(), tenants.Current(c))
 			if err != nil {
 				return err
 			}
@@ -179,7 +171,7 @@ func Routes(api *web.API, s *Service, log *slog.Logger) {
 			if err := web.Bind(c, &r); err != nil {
 				return err
 			}
-			if err := s.SaveSettings(c.UserContext(), current(c), identity.Actor(c), Settings(r)); err != nil {
+			if err := s.SaveSettings(c.UserContext(), tenants.Current(c), identity.Actor(c), Settings(r)); err != nil {
 				return err
 			}
 			return c.JSON(r)
@@ -201,7 +193,7 @@ var notices = map[string]string{"erased": "The client's personal data is erased;
 // MountPages adds the client's data-protection page (status, export, erasure) to the back office.
 func MountPages(shell *identity.PageShell, s *Service, log *slog.Logger) {
 	render := func(c *fiber.Ctx, status int, id uuid.UUID, notice, problem string) error {
-		st, err := s.ClientStatus(c.UserContext(), current(c), id)
+		st, err := s.ClientStatus(c.UserContext(), tenants.Current(c), id)
 		if err != nil {
 			return problemOf(err)
 		}
@@ -222,7 +214,7 @@ func MountPages(shell *identity.PageShell, s *Service, log *slog.Logger) {
 		if err != nil {
 			return err
 		}
-		x, err := s.BeginExport(c.UserContext(), current(c), id, identity.Actor(c))
+		x, err := s.BeginExport(c.UserContext(), tenants.Current(c), id, identity.Actor(c))
 		if err != nil {
 			return problemOf(err)
 		}
@@ -237,7 +229,7 @@ func MountPages(shell *identity.PageShell, s *Service, log *slog.Logger) {
 		if strings.TrimSpace(c.FormValue("confirm")) != "ERASE" {
 			return render(c, fiber.StatusUnprocessableEntity, id, "", "Type ERASE to confirm: erasure cannot be undone.")
 		}
-		_, err = s.Erase(c.UserContext(), current(c), id, identity.Actor(c))
+		_, err = s.Erase(c.UserContext(), tenants.Current(c), id, identity.Actor(c))
 		var refused *RefusedError
 		if errors.As(err, &refused) {
 			return render(c, fiber.StatusConflict, id, "", "Erasure refused: "+refused.Basis)

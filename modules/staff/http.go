@@ -85,7 +85,7 @@ func Routes(api *web.API, s *Service, actor func(c *fiber.Ctx) audit.Actor) {
 			if fields != nil {
 				return web.Invalid("The invitation is not valid.", fields...)
 			}
-			m, err := s.Invite(c.UserContext(), current(c), actor(c), email, name, roles)
+			m, err := s.Invite(c.UserContext(), tenants.Current(c), actor(c), email, name, roles)
 			if errors.Is(err, ErrEmailTaken) {
 				return web.NewProblem(fiber.StatusConflict, "email-taken", "A staff user with this email exists already.")
 			}
@@ -97,7 +97,7 @@ func Routes(api *web.API, s *Service, actor func(c *fiber.Ctx) audit.Actor) {
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/staff", Permission: PermRead, Tag: "staff",
 		Summary: "The brokerage's staff users", Response: ListResponse{},
 		Handler: func(c *fiber.Ctx) error {
-			list, err := s.List(c.UserContext(), current(c))
+			list, err := s.List(c.UserContext(), tenants.Current(c))
 			if err != nil {
 				return err
 			}
@@ -110,7 +110,7 @@ func Routes(api *web.API, s *Service, actor func(c *fiber.Ctx) audit.Actor) {
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/staff/:id", Permission: PermRead, Tag: "staff",
 		Summary: "One staff user", Response: MemberResponse{},
 		Handler: func(c *fiber.Ctx) error {
-			m, err := s.Get(c.UserContext(), current(c), c.Params("id"))
+			m, err := s.Get(c.UserContext(), tenants.Current(c), c.Params("id"))
 			if errors.Is(err, ErrNotFound) {
 				return web.NotFound("No such staff user.")
 			}
@@ -119,12 +119,4 @@ func Routes(api *web.API, s *Service, actor func(c *fiber.Ctx) audit.Actor) {
 			}
 			return c.JSON(toResponse(m))
 		}})
-}
-
-func current(c *fiber.Ctx) tenants.Tenant {
-	t, ok := tenants.FromContext(c.UserContext())
-	if !ok {
-		panic("staff: route registered without tenants.HostMiddleware") // a wiring defect, caught by tests
-	}
-	return t
 }
