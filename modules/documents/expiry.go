@@ -2,8 +2,6 @@ package documents
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -42,17 +40,9 @@ func DefaultSettings() Settings { return Settings{ExpiryNoticeDays: 30} }
 const settingsKey = "documents"
 
 func settingsTx(ctx context.Context, tx pgx.Tx) (Settings, error) {
-	var raw []byte
-	err := tx.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, settingsKey).Scan(&raw)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return DefaultSettings(), nil
-	}
-	if err != nil {
-		return Settings{}, fmt.Errorf("documents settings: %w", err)
-	}
 	st := DefaultSettings()
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return Settings{}, fmt.Errorf("documents settings: stored value: %w", err)
+	if _, err := tenants.LoadSetting(ctx, tx, settingsKey, &st); err != nil {
+		return Settings{}, err
 	}
 	return st, nil
 }
@@ -73,18 +63,13 @@ func (s *Service) SaveSettings(ctx context.Context, t tenants.Tenant, actor audi
 	if st.ExpiryNoticeDays < 1 || st.ExpiryNoticeDays > 365 {
 		return &ValidationError{Fields: []FieldError{{"expiry_notice_days", "from 1 to 365 days"}}}
 	}
-	raw, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
 	return s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		before, err := settingsTx(ctx, tx)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, now())
-			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`, settingsKey, raw); err != nil {
-			return fmt.Errorf("documents settings: save: %w", err)
+		if err := tenants.SaveSetting(ctx, tx, settingsKey, st); err != nil {
+			return err
 		}
 		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSettings,
 			Target: audit.Target{Type: "settings", ID: settingsKey}, Before: before, After: st})

@@ -221,18 +221,13 @@ func (s *Service) SaveSettings(ctx context.Context, t tenants.Tenant, actor audi
 		return Settings{}, err
 	}
 	st = st.normalize()
-	raw, err := json.Marshal(st)
-	if err != nil {
-		return Settings{}, err
-	}
-	err = s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		before, err := settingsTx(ctx, tx)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, now())
-			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`, settingsKey, raw); err != nil {
-			return fmt.Errorf("kyc settings: save: %w", err)
+		if err := tenants.SaveSetting(ctx, tx, settingsKey, st); err != nil {
+			return err
 		}
 		return s.audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSettings,
 			Target: audit.Target{Type: "settings", ID: settingsKey}, Before: before, After: st})

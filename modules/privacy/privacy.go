@@ -191,16 +191,8 @@ const settingsKey = "privacy"
 
 func settingsTx(ctx context.Context, tx pgx.Tx) (Settings, error) {
 	st := DefaultSettings()
-	var raw []byte
-	err := tx.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, settingsKey).Scan(&raw)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return st, nil
-	}
-	if err != nil {
-		return st, fmt.Errorf("privacy settings: %w", err)
-	}
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return DefaultSettings(), fmt.Errorf("privacy settings: %w", err)
+	if _, err := tenants.LoadSetting(ctx, tx, settingsKey, &st); err != nil {
+		return DefaultSettings(), err
 	}
 	return st, nil
 }
@@ -229,9 +221,7 @@ func (s *Service) SaveSettings(ctx context.Context, t tenants.Tenant, actor audi
 		if err != nil {
 			return err
 		}
-		raw, _ := json.Marshal(st)
-		if _, err := tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()`, settingsKey, raw); err != nil {
+		if err := tenants.SaveSetting(ctx, tx, settingsKey, st); err != nil {
 			return err
 		}
 		return s.trail.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSettingsChanged,

@@ -1,0 +1,52 @@
+package tenants_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/tenants"
+	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
+)
+
+func TestSettingsKeepDefaultsForWhatWasNeverSavedAndStayInTheirTenant(t *testing.T) {
+	t.Parallel()
+	p := tenanttest.Shared(t)
+	a, b := p.NewTenant(t, ""), p.NewTenant(t, "")
+	ctx := context.Background()
+	type rules struct {
+		Days    int      `json:"days"`
+		Blocked []string `json:"blocked"`
+	}
+	load := func(ten tenants.Tenant) (rules, bool) {
+		t.Helper()
+		r := rules{Days: 30}
+		var found bool
+		if err := p.Gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
+			var err error
+			found, err = tenants.LoadSetting(ctx, tx, "test_rules", &r)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return r, found
+	}
+	if r, found := load(a); found || r.Days != 30 {
+		t.Fatalf("never saved: %+v found=%v, want the defaults and not found", r, found)
+	}
+	if err := p.Gate.Scope(ctx, a, func(ctx context.Context, tx pgx.Tx) error {
+		if err := tenants.SaveSetting(ctx, tx, "test_rules", map[string]any{"blocked": []string{"KP"}}); err != nil {
+			return err
+		}
+		return tenants.SaveSetting(ctx, tx, "test_rules", map[string]any{"blocked": []string{"KP", "IR"}}) // replaces
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r, found := load(a); !found || r.Days != 30 || len(r.Blocked) != 2 {
+		t.Fatalf("after saving a value without days: %+v found=%v, want days kept at the default and two countries", r, found)
+	}
+	if r, found := load(b); found || len(r.Blocked) != 0 {
+		t.Fatalf("tenant B sees tenant A's setting: %+v", r)
+	}
+}
