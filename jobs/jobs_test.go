@@ -2,10 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,9 +18,7 @@ func TestMain(m *testing.M) { tenanttest.Main(m, localsvc.Postgres, localsvc.Red
 // redisURL points this test at its own Redis database so its queues meet no other package's workers.
 func redisURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("BD_REDIS_URL")
-	base := u[:strings.LastIndex(u, "/")]
-	return fmt.Sprintf("%s/%d", base, 1+rand.IntN(15))
+	return localsvc.RedisDB(t)
 }
 
 func TestProvisioningTaskMakesTheTenantActive(t *testing.T) {

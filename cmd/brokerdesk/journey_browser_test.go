@@ -7,7 +7,6 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
-	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -39,9 +38,7 @@ import (
 func TestOnboardingJourneyFromReferralLinkToApprovedInTwoBrowsers(t *testing.T) {
 	t.Parallel()
 	// A Redis database of its own, so this worker takes only this test's tasks.
-	redisURL := os.Getenv("BD_REDIS_URL")
-	redisURL = fmt.Sprintf("%s/%d", redisURL[:strings.LastIndex(redisURL, "/")], 1+rand.IntN(15))
-	a, base, _ := startServerWith(t, map[string]string{"BD_PUBLIC_SCHEME": "http", "BD_REDIS_URL": redisURL})
+	a, base, _ := startServerWith(t, map[string]string{"BD_PUBLIC_SCHEME": "http", "BD_REDIS_URL": localsvc.RedisDB(t)})
 	ten, _ := demoTenant(t, a)
 	ctx := context.Background()
 	w, err := a.startWorker(ctx)

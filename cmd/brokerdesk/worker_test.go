@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/config"
 	"github.com/brokerdesk/brokerdesk/infra/database"
+	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/infra/logging"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -35,10 +33,9 @@ func workerApp(t *testing.T) *app {
 			extra = append(extra, database.Cluster{Name: name, URL: u})
 		}
 	}
-	base := os.Getenv("BD_REDIS_URL")
 	cfg := config.Config{
 		DatabaseURL: p.URLs[database.PlatformCluster], DatabaseClusters: extra, DatabaseMaxConns: 8,
-		RedisURL: fmt.Sprintf("%s/%d", base[:strings.LastIndex(base, "/")], 1+rand.IntN(15)),
+		RedisURL: localsvc.RedisDB(t),
 		SMTPAddr: os.Getenv("BD_SMTP_ADDR"), SMTPFrom: "BrokerDesk <no-reply@brokerdesk.test>",
 		BaseDomain: "brokerdesk.test", PublicScheme: "https", HTTPAddr: "127.0.0.1:0",
 		WorkerConcurrency: 2, ShutdownTimeout: 5 * time.Second, BlobStore: "disk", BlobDir: t.TempDir(),

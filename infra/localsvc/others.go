@@ -30,6 +30,7 @@ func (r *Running) startRedis(ctx context.Context, dir string) error {
 	// noeviction + AOF: Asynq must never lose a task to eviction or a restart.
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
 		"--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction",
+		"--databases", strconv.Itoa(redisDatabases),
 		"--save", "", "--daemonize", "no", "--protected-mode", "no", "--loglevel", "warning")
 	logFile := filepath.Join(dir, "redis.log")
 	p, err := r.spawn("redis", logFile, cmd)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"strings"
@@ -356,8 +355,7 @@ func TestQueueRefusesAnEmailThatDoesNotFitItsTemplateAndWritesNothing(t *testing
 // other test's worker takes its tasks.
 func redisOpt(t *testing.T) asynq.RedisConnOpt {
 	t.Helper()
-	u := os.Getenv("BD_REDIS_URL")
-	opt, err := jobs.RedisOpt(fmt.Sprintf("%s/%d", u[:strings.LastIndex(u, "/")], 1+rand.IntN(15)))
+	opt, err := jobs.RedisOpt(localsvc.RedisDB(t))
 	if err != nil {
 		t.Fatal(err)
 	}
