@@ -127,6 +127,16 @@ resource "aws_ecs_task_definition" "api" {
     name    = "api"
     image   = local.image
     command = ["serve"]
+    # The API's live heap is small (tens of MiB) and its task has memory to spare: collecting less often (GOGC)
+    # is worth about 5% more requests per CPU (docs/benchmarks.md), and GOMEMLIMIT makes the collector work harder
+    # before the task would reach its memory limit.
+    environment = [
+      for k, v in merge(local.app_environment, {
+        SECRETS_REVISION = local.secrets_revision
+        GOGC             = "400"
+        GOMEMLIMIT       = "${floor(var.api_memory * 0.8)}MiB"
+      }) : { name = k, value = v }
+    ]
     portMappings = concat(
       [{ containerPort = var.app_port, protocol = "tcp" }],
       length(var.metrics_source_security_group_ids) > 0 ? [{ containerPort = var.internal_port, protocol = "tcp" }] : [],

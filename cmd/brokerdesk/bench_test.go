@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -20,6 +22,10 @@ import (
 // limiting off, as in the figure; the access log written to a file), N connections at once. pgbench's select-only load with N clients runs on the
 // same cluster right after, so both figures share the machine's state. It reports req/s, p99 and the ratio.
 func BenchmarkAuthenticatedStaffGetOverTCP(b *testing.B) {
+	// The API's deployed collector setting (terraform/ecs.tf: GOGC=400); GOGC in the environment wins.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
 	// Logs go to a file at the default level, one access-log line per request, as in production.
 	a, base, p := startServerWith(b, map[string]string{"BD_RATE_LIMIT_IP": "off", "BD_RATE_LIMIT_TOKEN": "off",
 		"log_file": filepath.Join(b.TempDir(), "brokerdesk.log")})

@@ -136,8 +136,10 @@ func accessLog(log *slog.Logger) fiber.Handler {
 			}
 			err = nil
 		}
-		log.InfoContext(c.UserContext(), "http request", "method", c.Method(), "host", c.Hostname(), "path", c.Path(),
-			"status", c.Response().StatusCode(), "duration_ms", time.Since(start).Milliseconds(), "ip", c.IP())
+		// LogAttrs with typed attributes: no boxing into interfaces, and nothing formatted when info is off.
+		log.LogAttrs(c.UserContext(), slog.LevelInfo, "http request", slog.String("method", c.Method()),
+			slog.String("host", c.Hostname()), slog.String("path", c.Path()), slog.Int("status", c.Response().StatusCode()),
+			slog.Int64("duration_ms", time.Since(start).Milliseconds()), slog.String("ip", c.IP()))
 		return err
 	}
 }
