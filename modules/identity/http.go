@@ -154,6 +154,10 @@ func problem(c *fiber.Ctx, err error) error {
 		return web.Invalid("The code is wrong or expired.", web.FieldError{Field: "code", Message: "is wrong or expired"})
 	case errors.Is(err, errNoAccount):
 		return unauthorized(c, "The account is no longer active.")
+	case errors.Is(err, ErrNotFound):
+		return web.NotFound("No such user here.")
+	case errors.Is(err, ErrOwnTwoFactor):
+		return web.NewProblem(fiber.StatusForbidden, "own-2fa", "Your own two-factor sign-in is reset by another admin.")
 	}
 	return err
 }
@@ -196,6 +200,10 @@ type (
 	}
 	TwoFactorRequirement struct {
 		Required bool `json:"required"`
+	}
+	TwoFactorResetResponse struct {
+		// LoginsReset is how many logins had their second factor turned off and their sessions ended.
+		LoginsReset int `json:"logins_reset"`
 	}
 	MeResponse struct {
 		ID          string   `json:"id"`
@@ -391,6 +399,7 @@ func Routes(api *web.API, s *Service) {
 			}
 			return c.JSON(r)
 		}})
+	resetRoutes(api, s)
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/me", Permission: PermAccountRead, Tag: "identity",
 		Summary: "The signed-in staff user, with roles and permissions", Response: MeResponse{},
 		Handler: func(c *fiber.Ctx) error {
@@ -402,5 +411,40 @@ func Routes(api *web.API, s *Service) {
 			}
 			return c.JSON(MeResponse{ID: prof.ID.String(), Email: prof.Email, FullName: prof.FullName, Roles: prof.Roles,
 				Permissions: PermissionsOf(prof.Roles), TOTP: prof.TOTP, TenantID: t.ID.String()})
+		}})
+}
+
+// resetRoutes are an admin's two-factor resets (twofactor_reset.go): a staff user's by id, a trader's by client id.
+// Both end sessions, so both are Idempotent (a retry replays the first answer rather than revoking again).
+func resetRoutes(api *web.API, s *Service) {
+	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/staff/:id/2fa/reset", Permission: PermStaffManage, Tag: "identity", Idempotent: true,
+		Summary:  "Turn a staff user's two-factor sign-in off (lost phone): secret and recovery codes deleted, sessions ended",
+		Response: TwoFactorResetResponse{},
+		Handler: func(c *fiber.Ctx) error {
+			id, err := uuid.Parse(c.Params("id"))
+			if err != nil {
+				return problem(c, ErrNotFound)
+			}
+			if err := s.ResetTwoFactor(c.UserContext(), tenants.Current(c), Staff, id, Actor(c)); err != nil {
+				return problem(c, err)
+			}
+			return c.JSON(TwoFactorResetResponse{LoginsReset: 1})
+		}})
+	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/clients/:id/2fa/reset", Permission: PermClientsStatus, Tag: "identity", Idempotent: true,
+		Summary:  "Turn two-factor sign-in off for a client's portal login (lost phone): secret and recovery codes deleted, sessions ended",
+		Response: TwoFactorResetResponse{},
+		Handler: func(c *fiber.Ctx) error {
+			id, err := uuid.Parse(c.Params("id"))
+			if err != nil {
+				return web.NotFound("No portal login for this client.")
+			}
+			n, err := s.ResetClientTwoFactor(c.UserContext(), tenants.Current(c), id, Actor(c))
+			if errors.Is(err, ErrNotFound) {
+				return web.NotFound("No portal login for this client.")
+			}
+			if err != nil {
+				return err
+			}
+			return c.JSON(TwoFactorResetResponse{LoginsReset: n})
 		}})
 }

@@ -128,6 +128,7 @@ func MountPages(app fiber.Router, s *Service, o PageOptions) *PageShell {
 
 	page(fiber.MethodGet, backOffice.prefix, PermAccountRead, ps.home)
 	page(fiber.MethodGet, backOffice.prefix+"/staff", PermStaffRead, ps.staffList)
+	post(backOffice.prefix+"/staff/:id/2fa/reset", PermStaffManage, ps.resetStaff2FA)
 	page(fiber.MethodGet, backOffice.prefix+"/audit", PermAuditRead, ps.auditPage)
 	page(fiber.MethodGet, backOffice.prefix+"/settings", PermSettingsManage, ps.settings)
 	post(backOffice.prefix+"/settings/require-2fa", PermSettingsManage, ps.setRequire2FA)
@@ -518,16 +519,64 @@ func (ps *PageShell) home(c *fiber.Ctx) error {
 	return ps.render(c, fiber.StatusOK, "identity_home", "Home", nav, homeData{Profile: p})
 }
 
+// staffData is the staff page: the list, and for staff.manage holders a reset button beside each other user who
+// has two-factor sign-in on.
+type staffData struct {
+	CSRF    string
+	Notice  string
+	Members []staffRow
+}
+
+type staffRow struct {
+	staff.Member
+	TwoFactor bool
+	CanReset  bool
+}
+
+// staffNotices are the messages a redirect to the staff page may ask for (by key).
+var staffNotices = map[string]string{
+	"2fa-reset": "Two-factor sign-in is reset: the user's sessions end within 15 minutes; they sign in with their password and enrol again.",
+}
+
 func (ps *PageShell) staffList(c *fiber.Ctx) error {
 	nav, _, err := ps.staffNav(c)
 	if err != nil {
 		return err
 	}
-	list, err := ps.o.Staff.List(c.UserContext(), tenants.Current(c))
+	t := tenants.Current(c)
+	list, err := ps.o.Staff.List(c.UserContext(), t)
 	if err != nil {
 		return err
 	}
-	return ps.render(c, fiber.StatusOK, "identity_staff", "Staff", nav, list)
+	on, err := ps.s.StaffWithTwoFactor(c.UserContext(), t)
+	if err != nil {
+		return err
+	}
+	pr, _ := PrincipalOf(c)
+	manage := Allowed(pr.Claims.Roles, PermStaffManage)
+	d := staffData{CSRF: ps.cookies.CSRFToken(c), Notice: staffNotices[c.Query("notice")]}
+	for _, m := range list {
+		d.Members = append(d.Members, staffRow{Member: m, TwoFactor: on[m.ID], CanReset: manage && on[m.ID] && m.ID != pr.UserID})
+	}
+	return ps.render(c, fiber.StatusOK, "identity_staff", "Staff", nav, d)
+}
+
+// resetStaff2FA is the staff page's "Reset two-factor sign-in" button.
+func (ps *PageShell) resetStaff2FA(c *fiber.Ctx) error {
+	id, err := uuid.Parse(c.Params("id"))
+	if err != nil {
+		return web.NotFound("No such staff user.")
+	}
+	err = ps.s.ResetTwoFactor(c.UserContext(), tenants.Current(c), Staff, id, Actor(c))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return web.NotFound("No such staff user.")
+	case errors.Is(err, ErrOwnTwoFactor):
+		return web.NewProblem(fiber.StatusForbidden, "own-2fa", "Your own two-factor sign-in is reset by another admin.")
+	case err != nil:
+		return err
+	}
+	return c.Redirect(backOffice.prefix+"/staff?notice=2fa-reset", fiber.StatusSeeOther)
 }
 
 type auditData struct {
