@@ -116,6 +116,21 @@ func (s *Sealer) DeriveKey(purpose string) []byte {
 	return key
 }
 
+// OpenMigrating is Open for a column that held plaintext before it was sealed: a stored value without a key id
+// (sealed values are "kid:base64"; a plaintext value of such a column, e.g. a base32 TOTP secret, has no colon) is
+// returned as it is. reseal reports whether the value should be stored sealed again: plaintext, or sealed under a
+// key that is no longer the first.
+func (s *Sealer) OpenMigrating(purpose, stored string) (plain string, reseal bool, err error) {
+	if !strings.Contains(stored, ":") {
+		return stored, true, nil
+	}
+	b, err := s.Open(purpose, stored)
+	if err != nil {
+		return "", false, err
+	}
+	return string(b), s.NeedsReseal(stored), nil
+}
+
 // NeedsReseal reports whether sealed was made under a key other than the current first one (a rotation leftover).
 func (s *Sealer) NeedsReseal(sealed string) bool {
 	id, _, _ := strings.Cut(sealed, ":")

@@ -136,3 +136,27 @@ func TestSealerDeriveKeyIsStablePerPurposeAndFollowsTheFirstKey(t *testing.T) {
 		t.Fatal("rotation to a new first key kept the derived key")
 	}
 }
+
+func TestOpenMigratingTakesPreSealingPlaintextAndAsksForAReseal(t *testing.T) {
+	t.Parallel()
+	old, _ := auth.ParseSealer("old:" + dataKey(1))
+	rotated, _ := auth.ParseSealer("new:" + dataKey(2) + ",old:" + dataKey(1))
+	underOld, _ := old.Seal("p", []byte("JBSWY3DPEHPK3PXP"))
+	underNew, _ := rotated.Seal("p", []byte("JBSWY3DPEHPK3PXP"))
+	for name, tc := range map[string]struct {
+		stored string
+		reseal bool
+	}{
+		"plaintext stored before sealing": {"JBSWY3DPEHPK3PXP", true},
+		"sealed under an older key":       {underOld, true},
+		"sealed under the first key":      {underNew, false},
+	} {
+		plain, reseal, err := rotated.OpenMigrating("p", tc.stored)
+		if err != nil || plain != "JBSWY3DPEHPK3PXP" || reseal != tc.reseal {
+			t.Errorf("%s: %q reseal=%v err=%v, want the secret and reseal=%v", name, plain, reseal, err, tc.reseal)
+		}
+	}
+	if _, _, err := rotated.OpenMigrating("another purpose", underNew); !errors.Is(err, auth.ErrSealed) {
+		t.Errorf("a sealed value of another purpose: %v, want ErrSealed", err)
+	}
+}

@@ -3,10 +3,11 @@ package operators
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/infra/database"
 )
 
 // Operators' TOTP secrets are sealed like the tenants' (modules/identity/secrets.go): auth.Sealer under
@@ -18,16 +19,13 @@ func totpPurpose(id uuid.UUID) string {
 }
 
 // openTOTP returns the base32 secret of a stored value and whether it should be resealed: plaintext from before
-// sealing (base32 has no colon; a sealed value is "kid:base64"), or sealed under a key that is no longer first.
+// sealing, or sealed under a key that is no longer first (auth.Sealer.OpenMigrating).
 func (s *Service) openTOTP(id uuid.UUID, stored string) (string, bool, error) {
-	if !strings.Contains(stored, ":") {
-		return stored, true, nil
-	}
-	plain, err := s.o.Sealer.Open(totpPurpose(id), stored)
+	secret, reseal, err := s.o.Sealer.OpenMigrating(totpPurpose(id), stored)
 	if err != nil {
 		return "", false, fmt.Errorf("operators: %s: TOTP secret: %w", id, err)
 	}
-	return string(plain), s.o.Sealer.NeedsReseal(stored), nil
+	return secret, reseal, nil
 }
 
 // resealTOTP stores secret in column (totp_secret or totp_pending_secret) sealed under the current first key.
@@ -42,10 +40,8 @@ func (s *Service) resealTOTP(ctx context.Context, tx pgx.Tx, id uuid.UUID, colum
 	return nil
 }
 
-// ResealReport is what a reseal pass did (as identity.ResealReport).
-type ResealReport struct {
-	Resealed, Current, Unreadable int
-}
+// ResealReport is what a reseal pass did.
+type ResealReport = database.ResealCounts
 
 // ResealTOTPSecrets seals every operator's TOTP secret (confirmed and pending) under the first key of
 // BD_DATA_KEYS: the operators' half of `brokerdesk data-keys reseal`.
@@ -54,36 +50,14 @@ func (s *Service) ResealTOTPSecrets(ctx context.Context) (ResealReport, error) {
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		rep = ResealReport{}
 		for _, column := range []string{"totp_secret", "totp_pending_secret"} {
-			rows, err := tx.Query(ctx, `SELECT id, `+column+` FROM platform.operators WHERE `+column+` IS NOT NULL ORDER BY id FOR UPDATE`)
-			if err != nil {
-				return err
-			}
-			type row struct {
-				id     uuid.UUID
-				stored string
-			}
-			list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
-				var x row
-				return x, r.Scan(&x.id, &x.stored)
+			n, err := database.Reseal(ctx, tx, s.o.Sealer, database.SealedColumn{Table: "platform.operators", IDColumn: "id",
+				Column: column, Purpose: totpPurpose}, func(id uuid.UUID) {
+				s.o.Log.Warn("operator TOTP secret cannot be opened with BD_DATA_KEYS", "operator_id", id, "column", column)
 			})
 			if err != nil {
 				return err
 			}
-			for _, x := range list {
-				secret, reseal, err := s.openTOTP(x.id, x.stored)
-				switch {
-				case err != nil:
-					rep.Unreadable++
-					s.o.Log.Warn("operator TOTP secret cannot be opened with BD_DATA_KEYS", "operator_id", x.id, "column", column)
-				case !reseal:
-					rep.Current++
-				default:
-					if err := s.resealTOTP(ctx, tx, x.id, column, secret); err != nil {
-						return err
-					}
-					rep.Resealed++
-				}
-			}
+			rep = rep.Add(n)
 		}
 		return nil
 	})
