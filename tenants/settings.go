@@ -18,7 +18,19 @@ import (
 // false.
 func LoadSetting(ctx context.Context, tx pgx.Tx, key string, dst any) (bool, error) {
 	var raw []byte
-	err := tx.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&raw)
+	return decodeSetting(key, tx.QueryRow(ctx, settingSQL, key).Scan(&raw), raw, dst)
+}
+
+// LoadSetting is tenants.LoadSetting outside a transaction, in one round trip (ReadRow): for a request that only
+// reads the settings.
+func (g *Gate) LoadSetting(ctx context.Context, t Tenant, key string, dst any) (bool, error) {
+	var raw []byte
+	return decodeSetting(key, g.ReadRow(ctx, t, settingSQL, []any{key}, &raw), raw, dst)
+}
+
+const settingSQL = `SELECT value FROM settings WHERE key = $1`
+
+func decodeSetting(key string, err error, raw []byte, dst any) (bool, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}

@@ -46,6 +46,10 @@ func TestSettingsKeepDefaultsForWhatWasNeverSavedAndStayInTheirTenant(t *testing
 	if r, found := load(a); !found || r.Days != 30 || len(r.Blocked) != 2 {
 		t.Fatalf("after saving a value without days: %+v found=%v, want days kept at the default and two countries", r, found)
 	}
+	outside := rules{Days: 30} // the same read in one round trip, outside a transaction
+	if found, err := p.Gate.LoadSetting(ctx, a, "test_rules", &outside); err != nil || !found || outside.Days != 30 || len(outside.Blocked) != 2 {
+		t.Fatalf("Gate.LoadSetting: %+v found=%v err=%v", outside, found, err)
+	}
 	if r, found := load(b); found || len(r.Blocked) != 0 {
 		t.Fatalf("tenant B sees tenant A's setting: %+v", r)
 	}

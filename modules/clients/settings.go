@@ -115,13 +115,11 @@ func settingsTx(ctx context.Context, tx pgx.Tx) (Settings, error) {
 
 // Settings returns the tenant's onboarding settings.
 func (s *Service) Settings(ctx context.Context, t tenants.Tenant) (Settings, error) {
-	var st Settings
-	err := s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
-		var err error
-		st, err = settingsTx(ctx, tx)
-		return err
-	})
-	return st, err
+	st := DefaultSettings()
+	if _, err := s.gate.LoadSetting(ctx, t, settingsKey, &st); err != nil {
+		return DefaultSettings(), err
+	}
+	return st, nil
 }
 
 // FieldError is one refused field of a request.

@@ -49,13 +49,11 @@ func settingsTx(ctx context.Context, tx pgx.Tx) (Settings, error) {
 
 // Settings returns t's document rules.
 func (s *Service) Settings(ctx context.Context, t tenants.Tenant) (Settings, error) {
-	var st Settings
-	err := s.o.Gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
-		var err error
-		st, err = settingsTx(ctx, tx)
-		return err
-	})
-	return st, err
+	st := DefaultSettings()
+	if _, err := s.o.Gate.LoadSetting(ctx, t, settingsKey, &st); err != nil {
+		return DefaultSettings(), err
+	}
+	return st, nil
 }
 
 // SaveSettings checks and stores t's document rules, audited ("documents.settings_changed").

@@ -2,8 +2,6 @@ package kyc
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -179,32 +177,28 @@ func (s Settings) normalize() Settings {
 	return out
 }
 
-const settingsSQL = `SELECT value FROM settings WHERE key = $1`
-
 // Settings returns t's KYC settings (the defaults until an admin saves some).
 func (s *Service) Settings(ctx context.Context, t tenants.Tenant) (Settings, error) {
-	var raw []byte
-	err := s.gate.ReadRow(ctx, t, settingsSQL, []any{settingsKey}, &raw)
-	return decodeSettings(raw, err)
+	var st Settings
+	found, err := s.gate.LoadSetting(ctx, t, settingsKey, &st)
+	return settingsOrDefaults(st, found, err)
 }
 
 // settingsTx reads the settings inside tx.
 func settingsTx(ctx context.Context, tx pgx.Tx) (Settings, error) {
-	var raw []byte
-	err := tx.QueryRow(ctx, settingsSQL, settingsKey).Scan(&raw)
-	return decodeSettings(raw, err)
+	var st Settings
+	found, err := tenants.LoadSetting(ctx, tx, settingsKey, &st)
+	return settingsOrDefaults(st, found, err)
 }
 
-func decodeSettings(raw []byte, err error) (Settings, error) {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return DefaultSettings(), nil
-	}
+// settingsOrDefaults: saved settings replace the defaults whole (they are decoded into a zero value, so a checklist
+// an admin removed does not come back from the defaults); never saved, the defaults.
+func settingsOrDefaults(st Settings, found bool, err error) (Settings, error) {
 	if err != nil {
-		return Settings{}, fmt.Errorf("kyc settings: %w", err)
+		return Settings{}, err
 	}
-	var st Settings
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return Settings{}, fmt.Errorf("kyc settings: stored value: %w", err)
+	if !found {
+		return DefaultSettings(), nil
 	}
 	if st.Checklists == nil {
 		st.Checklists = map[documents.Type][]ChecklistItem{}
