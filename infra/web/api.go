@@ -258,11 +258,19 @@ func structSchema(t reflect.Type, schemas map[string]any) map[string]any {
 	var required []string
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() {
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || (!f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct)) {
 			continue
 		}
-		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			// An embedded struct's fields are the outer object's, as encoding/json writes them.
+			inner := structSchema(f.Type, schemas)
+			for k, v := range inner["properties"].(map[string]any) {
+				props[k] = v
+			}
+			if req, ok := inner["required"].([]string); ok {
+				required = append(required, req...)
+			}
 			continue
 		}
 		if name == "" {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -216,5 +217,40 @@ func TestOpenAPINamesGenericEnvelopes(t *testing.T) {
 	b, _ := json.Marshal(api.OpenAPI("t", "1"))
 	if !strings.Contains(string(b), `"#/components/schemas/PagedOfsortKey"`) {
 		t.Fatalf("%s", b)
+	}
+}
+
+// An embedded struct's fields are the outer object's fields in the JSON, so the schema lists them there too.
+func TestOpenAPIFlattensEmbeddedStructsAsEncodingJSONDoes(t *testing.T) {
+	t.Parallel()
+	type inner struct {
+		ID   string `json:"id"`
+		Note string `json:"note,omitempty"`
+	}
+	type outer struct {
+		inner
+		Path string `json:"view_path"`
+	}
+	api := web.NewAPI(fiber.New(), nil)
+	api.Handle(web.Route{Method: "GET", Path: "/api/v1/outer", Permission: web.Public, Summary: "outer",
+		Response: outer{}, Handler: func(c *fiber.Ctx) error { return nil }})
+	doc := api.OpenAPI("t", "1")
+	b, _ := json.Marshal(doc["components"])
+	var comps struct {
+		Schemas map[string]struct {
+			Properties map[string]any `json:"properties"`
+			Required   []string       `json:"required"`
+		} `json:"schemas"`
+	}
+	if err := json.Unmarshal(b, &comps); err != nil {
+		t.Fatal(err)
+	}
+	s := comps.Schemas["outer"]
+	_, id := s.Properties["id"]
+	_, note := s.Properties["note"]
+	_, path := s.Properties["view_path"]
+	_, nested := s.Properties["inner"]
+	if !id || !note || !path || nested || !slices.Equal(s.Required, []string{"id", "view_path"}) {
+		t.Fatalf("schema %+v: want id, note and view_path flat, id and view_path required", s)
 	}
 }

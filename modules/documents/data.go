@@ -36,7 +36,7 @@ func (s *Service) ExportClient(ctx context.Context, t tenants.Tenant, clientID u
 		if err := s.copyFile(ctx, zw, d, name); err != nil {
 			return err
 		}
-		records = append(records, exportRecord{DocumentResponse: toResponse(d), File: name})
+		records = append(records, exportRecord{DocumentResponse: ToResponse(d), File: name})
 	}
 	w, err := zw.CreateHeader(&zip.FileHeader{Name: "documents/documents.json", Method: zip.Deflate, Modified: s.o.Now()})
 	if err != nil {

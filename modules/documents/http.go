@@ -82,7 +82,8 @@ type LinkResponse struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-func toResponse(d Document) DocumentResponse {
+// ToResponse is d as staff see it in the API (other modules' responses embed it).
+func ToResponse(d Document) DocumentResponse {
 	r := DocumentResponse{ID: d.ID.String(), ClientID: d.ClientID.String(), Type: string(d.Type), Status: string(d.Status),
 		FileName: d.FileName, ContentType: d.ContentType, Size: d.Size, SHA256: d.SHA256, DuplicateClients: []string{},
 		ExpiresOn: dateText(d.ExpiresOn), ReasonCode: d.ReasonCode, Message: d.Message, UploadedAt: d.UploadedAt}
@@ -194,7 +195,7 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 			if err != nil {
 				return problemOf(err, s.o.MaxBytes)
 			}
-			return c.JSON(toResponse(d))
+			return c.JSON(ToResponse(d))
 		}})
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/documents/:id/link", Permission: PermView, Tag: "documents",
 		Summary: "A signed link (at most 5 minutes) to a document's file; every link is audited (document.viewed)", Response: LinkResponse{},

@@ -79,19 +79,10 @@ type ClientEssentials struct {
 	HighRisk    bool   `json:"high_risk"` // from a high-risk country (four-eyes applies when switched on)
 }
 
-// DocumentInfo is the reviewed document's metadata (the file itself: GET /backoffice/documents/:id/view).
+// DocumentInfo is the reviewed document as the documents API shows it to staff, and where to view its file.
 type DocumentInfo struct {
-	ID               string    `json:"id"`
-	Type             string    `json:"type"`
-	Status           string    `json:"status"`
-	FileName         string    `json:"file_name"`
-	ContentType      string    `json:"content_type"`
-	Size             int64     `json:"size"`
-	SHA256           string    `json:"sha256"`
-	DuplicateClients []string  `json:"duplicate_clients"`
-	ExpiresOn        string    `json:"expires_on,omitempty"`
-	UploadedAt       time.Time `json:"uploaded_at"`
-	ViewPath         string    `json:"view_path"`
+	documents.DocumentResponse
+	ViewPath string `json:"view_path"`
 }
 
 // ChecklistItemResponse is one checklist item with its tick.
@@ -126,15 +117,7 @@ func toDetailResponse(d Detail) CaseDetailResponse {
 		out.Client.DateOfBirth = cl.DateOfBirth.Format(time.DateOnly)
 	}
 	doc := d.Document
-	out.Document = DocumentInfo{ID: doc.ID.String(), Type: string(doc.Type), Status: string(doc.Status), FileName: doc.FileName,
-		ContentType: doc.ContentType, Size: doc.Size, SHA256: doc.SHA256, DuplicateClients: []string{}, UploadedAt: doc.UploadedAt,
-		ViewPath: "/backoffice/documents/" + doc.ID.String() + "/view"}
-	for _, id := range doc.DuplicateClients {
-		out.Document.DuplicateClients = append(out.Document.DuplicateClients, id.String())
-	}
-	if doc.ExpiresOn != nil {
-		out.Document.ExpiresOn = doc.ExpiresOn.Format(time.DateOnly)
-	}
+	out.Document = DocumentInfo{DocumentResponse: documents.ToResponse(doc), ViewPath: "/backoffice/documents/" + doc.ID.String() + "/view"}
 	for _, it := range d.Checklist {
 		r := ChecklistItemResponse{Key: it.Key, Label: it.Label, Required: it.Required, Ticked: it.Ticked, TickedBy: it.TickedBy}
 		if it.Ticked {
