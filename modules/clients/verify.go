@@ -104,24 +104,36 @@ func (s *Service) HandleSendVerification(ctx context.Context, t tenants.Tenant, 
 // usable link, else ErrLinkUnknown, ErrLinkUsed or ErrLinkExpired (the page a GET of the link shows; Verify spends
 // it on the trader's confirmation, so a mail scanner fetching links ahead of the reader spends nothing).
 func (s *Service) CheckLink(ctx context.Context, t tenants.Tenant, token string) error {
-	hash := auth.HashToken(token)
 	return s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
-		var expires time.Time
-		var used *time.Time
-		err := tx.QueryRow(ctx, `SELECT expires_at, used_at FROM client_email_verifications
-			WHERE token_hash = $1 AND sent_at IS NOT NULL`, hash[:]).Scan(&expires, &used)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return ErrLinkUnknown
-		case err != nil:
-			return err
-		case used != nil:
-			return ErrLinkUsed
-		case !s.now().Before(expires):
-			return ErrLinkExpired
-		}
-		return nil
+		_, err := s.usableLink(ctx, tx, token, false)
+		return err
 	})
+}
+
+// usableLink finds a sent verification link by its token and returns its client, or ErrLinkUnknown, ErrLinkUsed
+// or ErrLinkExpired. forUpdate locks the link's row (it is about to be spent) until tx ends.
+func (s *Service) usableLink(ctx context.Context, tx pgx.Tx, token string, forUpdate bool) (uuid.UUID, error) {
+	hash := auth.HashToken(token)
+	lock := ""
+	if forUpdate {
+		lock = "FOR UPDATE"
+	}
+	var clientID uuid.UUID
+	var expires time.Time
+	var used *time.Time
+	err := tx.QueryRow(ctx, `SELECT client_id, expires_at, used_at FROM client_email_verifications
+		WHERE token_hash = $1 AND sent_at IS NOT NULL `+lock, hash[:]).Scan(&clientID, &expires, &used)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return uuid.Nil, ErrLinkUnknown
+	case err != nil:
+		return uuid.Nil, err
+	case used != nil:
+		return uuid.Nil, ErrLinkUsed
+	case !s.now().Before(expires):
+		return uuid.Nil, ErrLinkExpired
+	}
+	return clientID, nil
 }
 
 // Verified is what a followed verification link did.
@@ -137,22 +149,10 @@ type Verified struct {
 // or ErrLinkExpired.
 func (s *Service) Verify(ctx context.Context, t tenants.Tenant, token string) (Verified, error) {
 	var out Verified
-	hash := auth.HashToken(token)
 	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		var clientID uuid.UUID
-		var expires time.Time
-		var used *time.Time
-		err := tx.QueryRow(ctx, `SELECT client_id, expires_at, used_at FROM client_email_verifications
-			WHERE token_hash = $1 AND sent_at IS NOT NULL FOR UPDATE`, hash[:]).Scan(&clientID, &expires, &used)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return ErrLinkUnknown
-		case err != nil:
+		clientID, err := s.usableLink(ctx, tx, token, true)
+		if err != nil {
 			return err
-		case used != nil:
-			return ErrLinkUsed
-		case !s.now().Before(expires):
-			return ErrLinkExpired
 		}
 		if _, err := tx.Exec(ctx, `UPDATE client_email_verifications SET used_at = $2 WHERE client_id = $1 AND used_at IS NULL`,
 			clientID, s.now()); err != nil {
