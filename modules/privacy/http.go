@@ -94,6 +94,23 @@ func problemOf(err error) error {
 	return err
 }
 
+// exportHandler records the export of the client named in the path and streams the zip (the API route and the
+// page's form are the same action).
+func exportHandler(s *Service, log *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := clientID(c)
+		if err != nil {
+			return err
+		}
+		x, err := s.BeginExport(c.UserContext(), tenants.Current(c), id, identity.Actor(c))
+		if err != nil {
+			return problemOf(err)
+		}
+		streamExport(c, x, log)
+		return nil
+	}
+}
+
 // streamExport sends the archive as the response body, written after the handler returns: the export is already
 // recorded, so a client that is not the tenant's got its 404 before any byte.
 func streamExport(c *fiber.Ctx, x *Export, log *slog.Logger) {
@@ -129,18 +146,7 @@ func Routes(api *web.API, s *Service, log *slog.Logger) {
 		}})
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/clients/:id/export", Permission: identity.PermPrivacyManage, Tag: "privacy",
 		Summary: "Export everything held about a client as a zip (client.json, logins.json, documents/, activity.json); audited",
-		Handler: func(c *fiber.Ctx) error {
-			id, err := clientID(c)
-			if err != nil {
-				return err
-			}
-			x, err := s.BeginExport(c.UserContext(), tenants.Current(c), id, identity.Actor(c))
-			if err != nil {
-				return problemOf(err)
-			}
-			streamExport(c, x, log)
-			return nil
-		}})
+		Handler: exportHandler(s, log)})
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/clients/:id/erasure", Permission: identity.PermPrivacyManage, Tag: "privacy",
 		Idempotent: true, Response: ErasureResponse{},
 		Summary: "Erase a client's personal data; 409 with the legal basis while anti-money-laundering retention applies",
@@ -209,18 +215,7 @@ func MountPages(shell *identity.PageShell, s *Service, log *slog.Logger) {
 		}
 		return render(c, fiber.StatusOK, id, notices[c.Query("notice")], "")
 	})
-	shell.Post(path+"/export", identity.PermPrivacyManage, func(c *fiber.Ctx) error {
-		id, err := clientID(c)
-		if err != nil {
-			return err
-		}
-		x, err := s.BeginExport(c.UserContext(), tenants.Current(c), id, identity.Actor(c))
-		if err != nil {
-			return problemOf(err)
-		}
-		streamExport(c, x, log)
-		return nil
-	})
+	shell.Post(path+"/export", identity.PermPrivacyManage, exportHandler(s, log))
 	shell.Post(path+"/erase", identity.PermPrivacyManage, func(c *fiber.Ctx) error {
 		id, err := clientID(c)
 		if err != nil {
