@@ -74,7 +74,7 @@ func beginSQL(t Tenant, opts pgx.TxOptions) (string, error) {
 // ValidateSlugShape checks only the shape of a slug, not whether it is reserved: reserved names may exist in
 // the registry from before they were reserved and must stay reachable.
 func ValidateSlugShape(slug string) error {
-	if !slugPattern.MatchString(slug) {
+	if !slugShaped(slug) {
 		return ErrInvalidSlug
 	}
 	return nil

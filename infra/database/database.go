@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -102,6 +103,10 @@ func OpenPool(ctx context.Context, url string, o PoolOptions) (*pgxpool.Pool, er
 	cfg.ConnConfig.RuntimeParams["application_name"] = "brokerdesk"
 	if o.DialFunc != nil {
 		cfg.ConnConfig.DialFunc = o.DialFunc
+	}
+	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+		registerTypes(c.TypeMap())
+		return nil
 	}
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
