@@ -2,10 +2,11 @@ package tenants
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/brokerdesk/brokerdesk/infra/database"
 )
@@ -55,10 +56,8 @@ func (g *Gate) ScopeWith(ctx context.Context, t Tenant, opts pgx.TxOptions, fn f
 // beginSQL builds "BEGIN ...; SET LOCAL ROLE ...; SET LOCAL search_path TO ...". pgx sends a statement without
 // arguments over the simple protocol, which allows several statements in one message.
 func beginSQL(t Tenant, opts pgx.TxOptions) (string, error) {
-	// The names come from the registry, which only ever stores SchemaName(valid slug); checking again here keeps a
-	// corrupted row from becoming SQL.
-	if t.Schema != SchemaName(t.Slug) || t.Role != t.Schema || ValidateSlugShape(t.Slug) != nil {
-		return "", fmt.Errorf("tenant %q: inconsistent schema %q / role %q", t.Slug, t.Schema, t.Role)
+	if err := checkNames(t); err != nil {
+		return "", err
 	}
 	begin := "BEGIN"
 	if opts.IsoLevel != "" {
@@ -71,6 +70,16 @@ func beginSQL(t Tenant, opts pgx.TxOptions) (string, error) {
 	return begin + "; SET LOCAL ROLE " + ident + "; SET LOCAL search_path TO " + ident, nil
 }
 
+// checkNames checks t's schema and role are the ones its slug maps to. The names come from the registry, which
+// only ever stores SchemaName(valid slug); checking again before they become SQL keeps a corrupted row from
+// becoming SQL.
+func checkNames(t Tenant) error {
+	if !slugShaped(t.Slug) || t.Role != t.Schema || t.Schema != SchemaName(t.Slug) {
+		return fmt.Errorf("tenant %q: inconsistent schema %q / role %q", t.Slug, t.Schema, t.Role)
+	}
+	return nil
+}
+
 // ValidateSlugShape checks only the shape of a slug, not whether it is reserved: reserved names may exist in
 // the registry from before they were reserved and must stay reachable.
 func ValidateSlugShape(slug string) error {
@@ -80,22 +89,25 @@ func ValidateSlugShape(slug string) error {
 	return nil
 }
 
-// pipelineScope sets the scope inside a pipelined transaction. Unlike beginSQL it takes the names as parameters,
-// so its text is the same for every tenant and pgx prepares it once per connection; set_config(..., true) is
-// SET LOCAL's function form and switches role with the same membership check.
+// readScope sets the scope of a ReadRow. Unlike beginSQL it takes the names as parameters, so its text is the same
+// for every tenant and it is prepared once per connection; set_config(..., true) is SET LOCAL's function form and
+// switches role with the same membership check.
 //
-// The pipeline needs no BEGIN or COMMIT: in the extended protocol every statement up to the Sync runs in one
-// implicit transaction, which ends at the Sync (committed, or rolled back if a statement failed) and takes the
+// ReadRow needs no BEGIN or COMMIT: in the extended protocol every statement up to the Sync runs in one implicit
+// transaction, which ends at the Sync (committed, or rolled back if a statement failed) and takes the
 // transaction-local settings with it. transaction_read_only may be switched on at any point of a transaction.
-const pipelineScope = `SELECT set_config('role', $1, true), set_config('search_path', $2, true), set_config('transaction_read_only', 'on', true)`
+const readScope = `SELECT set_config('role', $1, true), set_config('search_path', $2, true), set_config('transaction_read_only', 'on', true)`
 
 // ReadRow runs one read-only, single-row query in t's scope in ONE round trip: the scope and the query travel
-// together as a pipeline ending in one Sync. It is for the hot reads of request handling (a user by id, a
-// setting); anything that writes or reads more than one statement uses Scope. It returns pgx.ErrNoRows like
+// together, Bind and Execute for each, ending in one Sync. It is for the hot reads of request handling (a user by
+// id, a setting); anything that writes or reads more than one statement uses Scope. It returns pgx.ErrNoRows like
 // QueryRow.Scan.
+//
+// It speaks to the connection through pgconn's batch (pgx's own SendBatch goes through pipeline mode, whose
+// bookkeeping cost a request more allocations than the rest of the server together), and scans with the
+// connection's type map, as pgx's Rows.Scan does.
 func (g *Gate) ReadRow(ctx context.Context, t Tenant, sql string, args []any, dest ...any) error {
-	begin, err := beginSQL(t, pgx.TxOptions{AccessMode: pgx.ReadOnly}) // the same consistency check as Scope
-	if err != nil {
+	if err := checkNames(t); err != nil { // as Scope does
 		return err
 	}
 	pool, err := g.clusters.Pool(t.Cluster)
@@ -108,38 +120,80 @@ func (g *Gate) ReadRow(ctx context.Context, t Tenant, sql string, args []any, de
 	}
 	defer conn.Release()
 	c := conn.Conn()
-	// pgx pipelines a statement as it is only when it is already prepared on the connection; otherwise it would
-	// prepare it before the batch, outside the scope, where the tenant's tables do not resolve. Prepare is
-	// idempotent and answers from the connection's own map once done, so this costs nothing after the first time
-	// a query meets a connection; that first time it is prepared inside a scoped transaction. (Postgres re-parses
-	// a prepared statement when search_path changes, so one prepared statement follows every tenant's scope.)
-	if _, err := c.Prepare(ctx, sql, sql); err != nil {
-		if err := prepareInScope(ctx, c, begin, sql); err != nil {
+	// A statement must be prepared on the connection before it can travel behind the scope; prepared outside a
+	// scope the tenant's tables would not resolve. Prepare is idempotent and answers from the connection's own map
+	// once done, so this costs nothing after the first time a query meets a connection; that first time it is
+	// prepared inside a scoped transaction. (Postgres re-parses a prepared statement when search_path changes, so
+	// one prepared statement follows every tenant's scope.)
+	sd, err := c.Prepare(ctx, sql, sql)
+	if err != nil {
+		if err := prepareInScope(ctx, c, t, sql); err != nil {
+			return fmt.Errorf("tenant %s: %w", t.Slug, err)
+		}
+		if sd, err = c.Prepare(ctx, sql, sql); err != nil {
 			return fmt.Errorf("tenant %s: %w", t.Slug, err)
 		}
 	}
-	b := &pgx.Batch{}
-	b.Queue(pipelineScope, t.Role, pgx.Identifier{t.Schema}.Sanitize())
-	b.Queue(sql, args...)
-	br := c.SendBatch(ctx, b)
-	_, err = br.Exec()
-	var scanErr error
-	if err == nil {
-		scanErr = br.QueryRow().Scan(dest...)
-		if scanErr != nil && !errors.Is(scanErr, pgx.ErrNoRows) {
-			err = scanErr
-		}
+	scope, err := c.Prepare(ctx, readScope, readScope)
+	if err != nil {
+		return fmt.Errorf("tenant %s: %w", t.Slug, err)
 	}
-	if cerr := br.Close(); err == nil {
+	var q pgx.ExtendedQueryBuilder
+	if err := q.Build(c.TypeMap(), sd, args); err != nil {
+		return err
+	}
+	var b pgconn.Batch
+	b.ExecStatement(scope, [][]byte{[]byte(t.Role), []byte(pgx.Identifier{t.Schema}.Sanitize())}, nil, nil)
+	b.ExecStatement(sd, q.ParamValues, q.ParamFormats, q.ResultFormats)
+	results := c.PgConn().ExecBatch(ctx, &b)
+	found := false
+	var scanErr error
+	if results.NextResult() {
+		_, err = results.ResultReader().Close() // the scope's one row
+	}
+	if err == nil && results.NextResult() {
+		rr := results.ResultReader()
+		if rr.NextRow() {
+			found = true
+			scanErr = scanRow(c.TypeMap(), rr.FieldDescriptions(), rr.Values(), dest)
+		}
+		_, err = rr.Close()
+	}
+	if cerr := results.Close(); err == nil {
 		err = cerr
 	}
+	switch {
+	case err != nil:
+		return err
+	case scanErr != nil:
+		return scanErr
+	case !found:
+		return pgx.ErrNoRows
+	}
+	return nil
+}
+
+// scanRow scans one row's values into dest as pgx's Rows.Scan does: a nil destination skips its column.
+func scanRow(m *pgtype.Map, fields []pgconn.FieldDescription, values [][]byte, dest []any) error {
+	if len(fields) != len(dest) {
+		return fmt.Errorf("number of field descriptions must equal number of destinations, got %d and %d", len(fields), len(dest))
+	}
+	for i, d := range dest {
+		if d == nil {
+			continue
+		}
+		if err := m.Scan(fields[i].DataTypeOID, fields[i].Format, values[i], d); err != nil {
+			return pgx.ScanArgError{ColumnIndex: i, FieldName: fields[i].Name, Err: err}
+		}
+	}
+	return nil
+}
+
+func prepareInScope(ctx context.Context, c *pgx.Conn, t Tenant, sql string) error {
+	begin, err := beginSQL(t, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return err
 	}
-	return scanErr
-}
-
-func prepareInScope(ctx context.Context, c *pgx.Conn, begin, sql string) error {
 	tx, err := c.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -146,5 +147,32 @@ func TestReadRowReadsInOneScopeAndCannotReachAnotherTenant(t *testing.T) {
 		if role == a.Role || path != "" {
 			t.Fatalf("after ReadRow: role %q, search_path %q leaked to the pool", role, path)
 		}
+	}
+}
+
+func TestReadRowScansAsRowsScanDoes(t *testing.T) {
+	t.Parallel()
+	p := tenanttest.NewPlatform(t, tenants.ProvisionerOptions{})
+	a := p.NewTenant(t, "main")
+	ctx := context.Background()
+	insertClient(t, p, a, "scan@a.example")
+
+	var email string
+	var id uuid.UUID
+	if err := p.Gate.ReadRow(ctx, a, `SELECT id, email FROM clients WHERE email = $1`, []any{"scan@a.example"}, nil, &email); err != nil || email != "scan@a.example" {
+		t.Fatalf("a nil destination skips its column: %q, %v", email, err)
+	}
+	if err := p.Gate.ReadRow(ctx, a, `SELECT id, email FROM clients WHERE email = $1`, []any{"scan@a.example"}, &id); err == nil {
+		t.Fatal("two columns into one destination: no error")
+	}
+	var argErr pgx.ScanArgError
+	if err := p.Gate.ReadRow(ctx, a, `SELECT id, NULL::text FROM clients WHERE email = $1`, []any{"scan@a.example"}, &id, &email); !errors.As(err, &argErr) || argErr.ColumnIndex != 1 {
+		t.Fatalf("NULL into a string: %v, want a ScanArgError for column 1", err)
+	}
+	if err := p.Gate.ReadRow(ctx, a, `SELECT id FROM clients WHERE email = $1`, []any{42}, &id); err == nil {
+		t.Fatal("an argument of the wrong type: no error")
+	}
+	if err := p.Gate.ReadRow(ctx, a, `SELECT id FROM clients WHERE email = $1`, []any{"scan@a.example"}, &id); err != nil || id == uuid.Nil {
+		t.Fatalf("after the failures above the connection still reads: %v, %v", id, err)
 	}
 }
