@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/brokerdesk/brokerdesk/infra/logging"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 )
 
@@ -84,5 +85,45 @@ func TestRequestIDIsEchoedWhenWellFormedAndReplacedOtherwise(t *testing.T) {
 		if (got == c.in) != c.keep || got == "" {
 			t.Errorf("incoming %q -> %q, keep=%v", c.in, got, c.keep)
 		}
+	}
+}
+
+func TestAccessLogWritesOneLinePerRequestWithItsOutcome(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	app := web.New(web.Options{Log: logging.New(&out, "info")})
+	app.Get("/made", func(c *fiber.Ctx) error { return c.Status(201).SendString("ok") })
+	app.Get("/refused", func(c *fiber.Ctx) error { return web.Invalid("The request has invalid fields.") })
+	for _, path := range []string{"/made", "/refused"} {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set(web.HeaderRequestID, "lb-7f3a9c21d0e4")
+		req.Header.Set("Authorization", "Bearer not-for-the-log")
+		if _, err := app.Test(req, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Contains(out.String(), "not-for-the-log") {
+		t.Fatalf("a credential reached the log: %s", out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	want := map[string]float64{"/made": 201, "/refused": 422}
+	seen := 0
+	for _, l := range lines {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("not a JSON line: %q", l)
+		}
+		if e["msg"] != "http request" {
+			continue
+		}
+		seen++
+		path, _ := e["path"].(string)
+		if e["status"] != want[path] || e["method"] != "GET" || e["level"] != "INFO" || e["request_id"] != "lb-7f3a9c21d0e4" ||
+			e["time"] == nil || e["duration_ms"] == nil || e["ip"] == nil || e["host"] == nil || e["source"] != nil {
+			t.Errorf("access line for %s: %s", path, l)
+		}
+	}
+	if seen != 2 {
+		t.Fatalf("%d access lines for 2 requests:\n%s", seen, out.String())
 	}
 }

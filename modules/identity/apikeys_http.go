@@ -22,11 +22,11 @@ const HeaderAPIKey = "X-API-Key"
 
 // presentedAPIKey returns the API key the request carries, if it carries one: X-API-Key, or a Bearer credential
 // that starts with APIKeyPrefix (access tokens are JWTs and never do).
-func presentedAPIKey(c *fiber.Ctx) (string, bool) {
-	if v := strings.TrimSpace(c.Get(HeaderAPIKey)); v != "" {
+func presentedAPIKey(xAPIKey, authorization string) (string, bool) {
+	if v := strings.TrimSpace(xAPIKey); v != "" {
 		return v, true
 	}
-	scheme, tok, found := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+	scheme, tok, found := strings.Cut(authorization, " ")
 	if tok = strings.TrimSpace(tok); found && strings.EqualFold(scheme, "Bearer") && strings.HasPrefix(tok, APIKeyPrefix) {
 		return tok, true
 	}

@@ -73,10 +73,11 @@ func (s *Service) authenticate(c *fiber.Ctx, k Kind) error {
 	if !ok {
 		return unauthorized(c, "Sign in on the brokerage's own address.")
 	}
-	if key, ok := presentedAPIKey(c); ok {
+	authorization := c.Get(fiber.HeaderAuthorization) // read once: every read copies the header (Immutable)
+	if key, ok := presentedAPIKey(c.Get(HeaderAPIKey), authorization); ok {
 		return s.authenticateKey(c, k, t, key)
 	}
-	scheme, tok, found := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+	scheme, tok, found := strings.Cut(authorization, " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 		return unauthorized(c, "Send an access token: Authorization: Bearer <token>.")
 	}
