@@ -59,6 +59,7 @@ func (a *app) tasks() (*asynq.ServeMux, []jobs.Entry) {
 	idem := jobs.IdempotencyPruner{Registry: a.registry, Gate: a.gate}
 	idem.Register(mux)
 	mux.Handle(identity.TaskPasswordReset, jobs.ForTenant(a.registry, a.identity.HandlePasswordReset))
+	mux.Handle(identity.TaskTwoFactorResetNotice, jobs.ForTenant(a.registry, a.identity.HandleTwoFactorResetNotice))
 	a.emails.Register(mux)
 	a.clients.RegisterTasks(mux)
 	a.documents.RegisterTasks(mux, a.registry)

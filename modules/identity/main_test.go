@@ -59,15 +59,20 @@ func startWorker(tb testing.TB, p *tenanttest.Platform) {
 		worker.client = asynq.NewClient(opt)
 		worker.services = map[uuid.UUID]*identity.Service{}
 		mux := asynq.NewServeMux()
-		mux.Handle(identity.TaskPasswordReset, jobs.ForTenant(p.Registry, func(ctx context.Context, t tenants.Tenant, e jobs.Envelope) error {
-			worker.mu.Lock()
-			svc := worker.services[t.ID]
-			worker.mu.Unlock()
-			if svc == nil {
-				return fmt.Errorf("%w: no test service for tenant %s", asynq.SkipRetry, t.Slug)
-			}
-			return svc.HandlePasswordReset(ctx, t, e)
-		}))
+		for task, handle := range map[string]func(*identity.Service, context.Context, tenants.Tenant, jobs.Envelope) error{
+			identity.TaskPasswordReset:        (*identity.Service).HandlePasswordReset,
+			identity.TaskTwoFactorResetNotice: (*identity.Service).HandleTwoFactorResetNotice,
+		} {
+			mux.Handle(task, jobs.ForTenant(p.Registry, func(ctx context.Context, t tenants.Tenant, e jobs.Envelope) error {
+				worker.mu.Lock()
+				svc := worker.services[t.ID]
+				worker.mu.Unlock()
+				if svc == nil {
+					return fmt.Errorf("%w: no test service for tenant %s", asynq.SkipRetry, t.Slug)
+				}
+				return handle(svc, ctx, t, e)
+			}))
+		}
 		worker.err = jobs.NewServer(opt, 4, 5*time.Second, nil).Start(mux) // runs until the test binary exits
 	})
 	if worker.err != nil {

@@ -2,12 +2,17 @@ package identity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/infra/mail"
+	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -118,9 +123,84 @@ func (s *Service) resetTwoFactorTx(ctx context.Context, tx pgx.Tx, k Kind, userI
 	if clientID != nil {
 		after["client_id"] = clientID.String()
 	}
-	return s.audit.Record(ctx, tx, audit.Entry{Actor: by, Action: ActionTwoFactorReset,
+	if err := s.audit.Record(ctx, tx, audit.Entry{Actor: by, Action: ActionTwoFactorReset,
 		Target: audit.Target{Type: k.target, ID: userID.String()},
-		Before: map[string]any{"two_factor": wasOn, "enrolment_pending": pending}, After: after})
+		Before: map[string]any{"two_factor": wasOn, "enrolment_pending": pending}, After: after}); err != nil {
+		return err
+	}
+	// The user hears of it from us, by email, in the same transaction's outbox: a reset they did not ask for is
+	// how an account takeover through the help desk would show.
+	key, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	_, err = jobs.Outbox{}.Add(ctx, tx, TaskTwoFactorResetNotice, key.String(),
+		resetNotice{Kind: k.name, UserID: userID, At: s.o.Now().UTC()},
+		jobs.InQueue(jobs.QueueNotifications), jobs.WithMaxRetry(8), jobs.WithTimeout(time.Minute))
+	return err
+}
+
+// TaskTwoFactorResetNotice is the outbox task that tells a user their two-factor sign-in was turned off
+// (HandleTwoFactorResetNotice).
+const TaskTwoFactorResetNotice = "identity:two-factor-reset-notice"
+
+// resetNotice is TaskTwoFactorResetNotice's payload: whose second factor went, and when. The address is looked up
+// when the email is sent, so a login erased in between gets nothing.
+type resetNotice struct {
+	Kind   string    `json:"kind"`
+	UserID uuid.UUID `json:"user_id"`
+	At     time.Time `json:"at"`
+}
+
+// HandleTwoFactorResetNotice handles TaskTwoFactorResetNotice for tenant t (register it through jobs.ForTenant):
+// it emails the user that an administrator turned their two-factor sign-in off, how to turn it on again, and to
+// tell the brokerage at once if they did not ask for it. A user who is gone or disabled since gets nothing. Delivery
+// is at least once: a retry after a send whose acknowledgement was lost sends the notice twice.
+func (s *Service) HandleTwoFactorResetNotice(ctx context.Context, t tenants.Tenant, e jobs.Envelope) error {
+	var p resetNotice
+	if err := json.Unmarshal(e.Payload, &p); err != nil {
+		return fmt.Errorf("%w: %s payload: %v", asynq.SkipRetry, TaskTwoFactorResetNotice, err)
+	}
+	var k Kind
+	switch p.Kind {
+	case Staff.name:
+		k = Staff
+	case Portal.name:
+		k = Portal
+	default:
+		return fmt.Errorf("%w: %s: unknown user kind %q", asynq.SkipRetry, TaskTwoFactorResetNotice, p.Kind)
+	}
+	var email, status string
+	err := s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+		if k == Staff {
+			m, err := staff.ByID(ctx, tx, p.UserID)
+			email, status = m.Email, m.Status
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT email, status FROM portal_users WHERE id = $1`, p.UserID).Scan(&email, &status)
+	})
+	if errors.Is(err, staff.ErrNotFound) || errors.Is(err, pgx.ErrNoRows) || (err == nil && status == "disabled") {
+		s.o.Log.InfoContext(ctx, "two-factor reset notice: the login is gone or disabled, nothing sent", "kind", k.name)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	page := "/backoffice/2fa"
+	if k == Portal {
+		page = "/portal/2fa"
+	}
+	if err := s.o.Mailer.Send(ctx, mail.Message{To: email, Subject: "Two-factor sign-in was turned off on your " + t.DisplayName + " account",
+		Text: "Hello,\n\nAn administrator of " + t.DisplayName + " turned off two-factor sign-in on your account on " +
+			p.At.Format("2 January 2006 at 15:04 UTC") + ", as is done when a phone is lost. Your recovery codes no longer " +
+			"work and you were signed out everywhere. You can sign in with your password alone until you set it up again:\n" +
+			s.o.TenantURL(t, page) + "\n\n" +
+			"If you did not ask for this, tell " + t.DisplayName + " at once and change your password: someone may be " +
+			"trying to take over your account.\n"}); err != nil {
+		return fmt.Errorf("send two-factor reset notice: %w", err)
+	}
+	s.o.Log.InfoContext(ctx, "two-factor reset notice sent", "kind", k.name)
+	return nil
 }
 
 // StaffWithTwoFactor returns the ids of t's staff users who have two-factor sign-in on (the staff page offers

@@ -3,6 +3,7 @@ package identity_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 )
@@ -283,4 +285,63 @@ func TestClientTwoFactorResetTurnsThePortalLoginsSecondFactorOffAndEndsItsSessio
 	if err := b.svc.ResetTwoFactor(context.Background(), b.ten, identity.Portal, uuid.New(), audit.System("test")); !errors.Is(err, identity.ErrNotFound) {
 		t.Fatalf("unknown portal user: %v", err)
 	}
+}
+
+// waitForMail returns the messages Mailpit holds for to once there are want of them, failing after 10 seconds.
+func waitForMail(t *testing.T, to string, want int) []localsvc.MailpitMessage {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		msgs, err := localsvc.MailpitMessages(context.Background(), os.Getenv("BD_MAILPIT_URL"), to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) >= want || time.Now().After(deadline) {
+			if len(msgs) != want {
+				t.Fatalf("%d emails to %s, want %d", len(msgs), to, want)
+			}
+			return msgs
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestUsersAreEmailedWhenAnAdminResetsTheirTwoFactorUnlessTheLoginIsDisabled(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ada := "ada-" + b.ten.Slug + "@harbour.example"
+	cleo := "cleo-" + b.ten.Slug + "@harbour.example"
+	trader := "trader-" + b.ten.Slug + "@harbour.example"
+	adaID := b.addStaff(t, ada, goodPassword, "sales")
+	cleoID := b.addStaff(t, cleo, goodPassword, "sales")
+	b.addStaff(t, "bob@harbour.example", goodPassword, "admin")
+	clientID, _ := b.addClientWithLogin(t, trader)
+	bob, _ := b.login(t, "bob@harbour.example", goodPassword)
+	for _, path := range []string{"/api/v1/staff/" + adaID.String() + "/2fa/reset", "/api/v1/clients/" + clientID.String() + "/2fa/reset",
+		"/api/v1/staff/" + cleoID.String() + "/2fa/reset"} {
+		if r := doKey(t, b.app, "POST", path, bob.AccessToken, uuid.NewString(), nil); r.status != 200 {
+			t.Fatalf("%s: %d %s", path, r.status, r.body)
+		}
+	}
+	// Cleo is disabled after her reset and before the worker gets to the notice: she gets nothing.
+	b.exec(t, `UPDATE staff_users SET status = 'disabled' WHERE id = $1`, cleoID)
+	if tasks := b.countRows(t, `SELECT count(*) FROM outbox WHERE task_type = '`+identity.TaskTwoFactorResetNotice+`'`); tasks != 3 {
+		t.Fatalf("%d notice tasks in the outbox, want 3 (one per reset, in its transaction)", tasks)
+	}
+	b.deliver(t)
+	for to, page := range map[string]string{ada: "/backoffice/2fa", trader: "/portal/2fa"} {
+		m := waitForMail(t, to, 1)[0]
+		if !strings.Contains(m.Subject, "Two-factor sign-in was turned off") || !strings.Contains(m.Text, page) ||
+			!strings.Contains(m.Text, "If you did not ask for this") {
+			t.Errorf("notice to %s: %q\n%s", to, m.Subject, m.Text)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(b.logs.String(), "nothing sent") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the disabled user's notice was not handled:\n%s", b.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitForMail(t, cleo, 0)
 }
