@@ -614,3 +614,59 @@ func mustManagers(t *testing.T, a *app, ten tenants.Tenant) []clients.Manager {
 	}
 	return ms
 }
+
+func TestComplianceResetsATradersTwoFactorFromTheClientPageAndSalesCannot(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, _ := demoTenant(t, a)
+	ctx := context.Background()
+	trader := identity.DemoTraderEmail(ten)
+	var clientID string
+	err := a.gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
+		// The trader has enrolled (what the portal's /portal/2fa does, written directly: this test is about the reset).
+		return tx.QueryRow(ctx, `UPDATE portal_users SET totp_secret = 'enrolled', totp_enabled_at = now() WHERE email = $1
+			RETURNING client_id::text`, trader).Scan(&clientID)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/backoffice/clients/" + clientID
+
+	sp := newPageClient(t, base, ten)
+	sp.login("/backoffice", demoEmail(ten, "sales"), identity.DemoPassword)
+	page := sp.get(path)
+	if page.status != http.StatusOK || !strings.Contains(page.body, "Two-factor sign-in: <strong>on</strong>") || strings.Contains(page.body, `id="reset-2fa"`) {
+		t.Fatalf("sales's client page: %d, reset button shown: %v", page.status, strings.Contains(page.body, `id="reset-2fa"`))
+	}
+	if r := sp.do(http.MethodPost, path+"/2fa/reset", url.Values{"csrf": {csrfOf(t, page.body)}}); r.status != http.StatusForbidden {
+		t.Fatalf("sales posting the reset: %d, want 403", r.status)
+	}
+
+	cp := newPageClient(t, base, ten)
+	cp.login("/backoffice", demoEmail(ten, "compliance"), identity.DemoPassword)
+	page = cp.get(path)
+	if !strings.Contains(page.body, `id="reset-2fa"`) {
+		t.Fatalf("compliance's client page has no reset button: %d", page.status)
+	}
+	if r := cp.do(http.MethodPost, path+"/2fa/reset", url.Values{"csrf": {"wrong"}}); r.status != http.StatusForbidden {
+		t.Fatalf("a reset without the form's CSRF token: %d, want 403", r.status)
+	}
+	r := cp.do(http.MethodPost, path+"/2fa/reset", url.Values{"csrf": {csrfOf(t, page.body)}})
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != path+"?notice=2fa-reset" {
+		t.Fatalf("compliance posting the reset: %d %s", r.status, r.header.Get("Location"))
+	}
+	page = cp.get(path + "?notice=2fa-reset")
+	if !strings.Contains(page.body, "Two-factor sign-in: off") || !strings.Contains(page.body, "the client is emailed") {
+		t.Fatalf("after the reset the page says: %.2000s", page.body)
+	}
+	var resets, notices int
+	err = a.gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = $1`, identity.ActionTwoFactorReset).Scan(&resets); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE task_type = $1`, identity.TaskTwoFactorResetNotice).Scan(&notices)
+	})
+	if err != nil || resets != 1 || notices != 1 {
+		t.Fatalf("after the reset: %d audit rows, %d notices queued (%v); want 1 and 1", resets, notices, err)
+	}
+}

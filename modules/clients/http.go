@@ -188,9 +188,12 @@ type Options struct {
 	Audit *audit.Service
 	// Documents lists a client's KYC documents on the client page; nil until the documents module is wired.
 	Documents DocumentLister
-	// Portal maps a portal login to its client (identity.Service.PortalClientID).
+	// Portal is identity's side of a client: which client a portal login is (the portal's profile), and the client
+	// page's sign-in section with its two-factor reset (identity.Service).
 	Portal interface {
 		PortalClientID(ctx context.Context, t tenants.Tenant, portalUserID uuid.UUID) (uuid.UUID, error)
+		ClientSignIn(ctx context.Context, t tenants.Tenant, clientID uuid.UUID) (identity.ClientSignIn, error)
+		ResetClientTwoFactor(ctx context.Context, t tenants.Tenant, clientID uuid.UUID, by audit.Actor) (int, error)
 	}
 }
 

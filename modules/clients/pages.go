@@ -50,6 +50,7 @@ func MountPages(shell *identity.PageShell, s *Service, o Options) {
 	shell.Page(fiber.MethodGet, listPath, identity.PermClientsRead, p.list)
 	shell.Page(fiber.MethodGet, listPath+"/:id", identity.PermClientsRead, p.client)
 	shell.Post(listPath+"/:id/status", identity.PermClientsStatus, p.changeStatus)
+	shell.Post(listPath+"/:id/2fa/reset", identity.PermClientsStatus, p.resetTwoFactor)
 	shell.Page(fiber.MethodGet, settingsPath, identity.PermSettingsManage, p.settings)
 	shell.Post(settingsPath, identity.PermSettingsManage, p.saveSettings)
 
@@ -193,6 +194,9 @@ type clientData struct {
 	Timeline               []timelineRow
 	TimelineMore           string
 	CanManage, Erased      bool
+	// SignIn is the client's portal sign-in (SignInWired: identity is wired to tell).
+	SignIn      identity.ClientSignIn
+	SignInWired bool
 	// PrivacyHref is the client's data-protection page (export, erasure) for holders of privacy.manage.
 	PrivacyHref   string
 	Actions       []actionOption
@@ -215,7 +219,8 @@ func (p *pages) client(c *fiber.Ctx) error {
 	return p.renderClient(c, fiber.StatusOK, d, notices[c.Query("notice")], "")
 }
 
-var notices = map[string]string{"changed": "The status is changed."}
+var notices = map[string]string{"changed": "The status is changed.",
+	"2fa-reset": "Two-factor sign-in is off and the client's sessions are ended; the client is emailed how to set it up again."}
 
 // privacyPath is modules/privacy's PagePath: a client's data-protection page.
 func privacyPath(id uuid.UUID) string { return listPath + "/" + id.String() + "/privacy" }
@@ -302,6 +307,12 @@ func (p *pages) renderClient(c *fiber.Ctx, status int, d Detail, notice, problem
 		data.PrivacyHref = privacyPath(cl.ID) // privacy.PagePath; that module imports this one, so the path is spelled here
 	}
 	data.Erased = cl.ErasedAt != nil
+	if p.o.Portal != nil {
+		if data.SignIn, err = p.o.Portal.ClientSignIn(ctx, t, cl.ID); err != nil {
+			return err
+		}
+		data.SignInWired = true
+	}
 	for _, a := range []struct{ action, label string }{{"restrict", "Restrict (withdrawals only)"}, {"suspend", "Suspend"}, {"close", "Close"}} {
 		if !data.Erased && CanMove(cl.Status, staffActions[a.action]) {
 			data.Actions = append(data.Actions, actionOption{a.action, a.label})
@@ -314,6 +325,29 @@ func (p *pages) renderClient(c *fiber.Ctx, status int, d Detail, notice, problem
 		data.Actions = append(data.Actions, actionOption{"reinstate", "Reinstate (to " + d.Reinstate.Label() + ")"})
 	}
 	return p.shell.Render(c, status, "clients_client", cl.Name(), data)
+}
+
+// resetTwoFactor is the client page's "Reset two-factor sign-in" button (identity.Service.ResetClientTwoFactor:
+// the lost-phone procedure of docs/security.md).
+func (p *pages) resetTwoFactor(c *fiber.Ctx) error {
+	ctx, t := c.UserContext(), tenants.Current(c)
+	id, err := uuid.Parse(c.Params("id"))
+	if err != nil || p.o.Portal == nil {
+		return web.NotFound("No such client.")
+	}
+	if _, err := p.s.Detail(ctx, t, viewerOf(c), id); errors.Is(err, ErrNotFound) { // the viewer's rule applies here too
+		return web.NotFound("No such client.")
+	} else if err != nil {
+		return err
+	}
+	_, err = p.o.Portal.ResetClientTwoFactor(ctx, t, id, identity.Actor(c))
+	if errors.Is(err, identity.ErrNotFound) {
+		return web.NotFound("This client has no portal login.")
+	}
+	if err != nil {
+		return err
+	}
+	return c.Redirect(listPath+"/"+id.String()+"?notice=2fa-reset", fiber.StatusSeeOther)
 }
 
 func (p *pages) changeStatus(c *fiber.Ctx) error {

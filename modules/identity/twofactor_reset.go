@@ -203,6 +203,20 @@ func (s *Service) HandleTwoFactorResetNotice(ctx context.Context, t tenants.Tena
 	return nil
 }
 
+// ClientSignIn is what the client page shows of a client's portal sign-in.
+type ClientSignIn struct {
+	Logins    int  // portal logins of the client (registration makes one)
+	TwoFactor bool // at least one of them has two-factor sign-in on
+}
+
+// ClientSignIn reads a client's portal logins for the client page (no such client: zero logins).
+func (s *Service) ClientSignIn(ctx context.Context, t tenants.Tenant, clientID uuid.UUID) (ClientSignIn, error) {
+	var out ClientSignIn
+	err := s.gate.ReadRow(ctx, t, `SELECT count(*), coalesce(bool_or(totp_enabled_at IS NOT NULL), false)
+		FROM portal_users WHERE client_id = $1`, []any{clientID}, &out.Logins, &out.TwoFactor)
+	return out, err
+}
+
 // StaffWithTwoFactor returns the ids of t's staff users who have two-factor sign-in on (the staff page offers
 // them a reset).
 func (s *Service) StaffWithTwoFactor(ctx context.Context, t tenants.Tenant) (map[uuid.UUID]bool, error) {
