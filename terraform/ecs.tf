@@ -90,6 +90,15 @@ locals {
   # budget plus a margin for closing pools and flushing logs.
   stop_timeout = var.shutdown_timeout_seconds + 15
 
+  # One Go scheduler thread per whole vCPU of the task, at least one. Go's own default never goes below 2, and
+  # with a task of less than two vCPUs two busy threads spend the task's CPU quota early in each period and then
+  # wait out the rest of it (throttling shows as tail latency); one thread also skips the cross-thread wake-ups
+  # that cost a server this small about 10% of its requests per CPU (docs/benchmarks.md).
+  gomaxprocs = {
+    api    = tostring(max(1, floor(var.api_cpu / 1024)))
+    worker = tostring(max(1, floor(var.worker_cpu / 1024)))
+  }
+
   # Parts of a container definition shared by every process.
   container_base = {
     essential              = true
@@ -129,12 +138,13 @@ resource "aws_ecs_task_definition" "api" {
     command = ["serve"]
     # The API's live heap is small (tens of MiB) and its task has memory to spare: collecting less often (GOGC)
     # is worth about 5% more requests per CPU (docs/benchmarks.md), and GOMEMLIMIT makes the collector work harder
-    # before the task would reach its memory limit.
+    # before the task would reach its memory limit. GOMAXPROCS: see local.gomaxprocs.
     environment = [
       for k, v in merge(local.app_environment, {
         SECRETS_REVISION = local.secrets_revision
         GOGC             = "400"
         GOMEMLIMIT       = "${floor(var.api_memory * 0.8)}MiB"
+        GOMAXPROCS       = local.gomaxprocs.api
       }) : { name = k, value = v }
     ]
     portMappings = concat(
@@ -175,6 +185,12 @@ resource "aws_ecs_task_definition" "worker" {
     name    = "worker"
     image   = local.image
     command = ["worker"]
+    environment = [
+      for k, v in merge(local.app_environment, {
+        SECRETS_REVISION = local.secrets_revision
+        GOMAXPROCS       = local.gomaxprocs.worker
+      }) : { name = k, value = v }
+    ]
     secrets = [for k, arn in local.service_secrets : { name = k, valueFrom = arn }]
     logConfiguration = {
       logDriver = "awslogs"

@@ -1,132 +1,90 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
+	"runtime"
 	"runtime/debug"
 	"slices"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
+	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 )
 
 // BenchmarkAuthenticatedStaffGetOverTCP is issue 3's figure on the whole server as deployed: GET /api/v1/staff/:id
 // with an admin's Bearer token over keep-alive TCP connections, through every middleware of the tenant hosts (rate
-// limiting off, as in the figure; the access log written to a file), N connections at once. pgbench's select-only load with N clients runs on the
-// same cluster right after, so both figures share the machine's state. It reports req/s, p99 and the ratio.
+// limiting off, as in the figure; the access log written to a file), with the API task's Go settings
+// (terraform/ecs.tf: GOGC=400, GOMAXPROCS=1 for the default task of half a vCPU; the environment wins).
+//
+// The yardstick is pgbench's select-only load (pgbench -S) with as many clients, on the same cluster. Both loads
+// come from small C programs in their own processes, and they take turns: each of b.N rounds runs wrk (one thread),
+// then pgbench with one thread (its default, as wrk), then pgbench with two, for roundTime each, so all three see
+// the machine in the same state. It reports the medians of the rounds: req/s, p99, pgbench's tps, the ratio of
+// each round's req/s to its own pgbench figures, and the lowest ratio of any round. An op is one round, so ns/op
+// is just its length.
+//
+//	go test -run '^$' -bench OverTCP -benchtime 3x -v ./cmd/brokerdesk/   (under brokerdesk services exec)
 func BenchmarkAuthenticatedStaffGetOverTCP(b *testing.B) {
-	// The API's deployed collector setting (terraform/ecs.tf: GOGC=400); GOGC in the environment wins.
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	}
+	const roundTime = 4 * time.Second
+	ctx := context.Background()
 	// Logs go to a file at the default level, one access-log line per request, as in production.
 	a, base, p := startServerWith(b, map[string]string{"BD_RATE_LIMIT_IP": "off", "BD_RATE_LIMIT_TOKEN": "off",
 		"log_file": filepath.Join(b.TempDir(), "brokerdesk.log")})
 	ten, admin := demoTenant(b, a)
 	tok := staffLogin(b, base, ten, "admin")
-	u, _ := url.Parse(base)
-	for _, conns := range []int{2, 4, 8} {
-		var yardstick struct { // pgbench once per connection count, beside the first round long enough to count
-			once sync.Once
-			tps  float64
-			err  error
-		}
+	if err := localsvc.PgbenchInit(ctx, p.URLs["main"]); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("server: GOMAXPROCS=%d", runtime.GOMAXPROCS(0))
+	for _, conns := range []int{2, 4, 8, 16} {
 		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
-			client := &fasthttp.HostClient{Addr: u.Host, MaxConns: conns}
-			path := "/api/v1/staff/" + admin.ID.String()
-			var mu sync.Mutex
-			var lat []time.Duration
-			var wg sync.WaitGroup
-			next := make(chan struct{}, 1024)
-			go func() {
-				for i := 0; i < b.N; i++ {
-					next <- struct{}{}
+			var rps, p99 []float64
+			var tps, ratio [2][]float64 // by pgbench's threads: 1, 2
+			for range b.N {
+				w, err := localsvc.Wrk(ctx, localsvc.WrkOptions{
+					URL:         base + "/api/v1/staff/" + admin.ID.String(),
+					Headers:     map[string]string{"Host": hostOf(ten), "Authorization": "Bearer " + tok.AccessToken},
+					Connections: conns, Duration: roundTime,
+				}, os.Stderr)
+				if err != nil {
+					b.Fatal(err)
 				}
-				close(next)
-			}()
-			b.ResetTimer()
-			start := time.Now()
-			for range conns {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-					defer fasthttp.ReleaseRequest(req)
-					defer fasthttp.ReleaseResponse(res)
-					req.SetRequestURI("http://" + hostOf(ten) + path) // HostClient dials Addr; the URI names the tenant host
-					req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-					mine := make([]time.Duration, 0, b.N/conns+1)
-					for range next {
-						t0 := time.Now()
-						if err := client.Do(req, res); err != nil || res.StatusCode() != 200 {
-							b.Errorf("GET: %v %d %s", err, res.StatusCode(), res.Body())
-							return
-						}
-						mine = append(mine, time.Since(t0))
+				rps, p99 = append(rps, w.PerSecond), append(p99, float64(w.P99.Microseconds())/1000)
+				line := fmt.Sprintf("round %d: %.0f req/s (p99 %v)", len(rps), w.PerSecond, w.P99)
+				for j := range 2 {
+					pg, err := localsvc.PgbenchSelectOnly(ctx, p.URLs["main"], conns, j+1, roundTime)
+					if err != nil {
+						b.Fatal(err)
 					}
-					mu.Lock()
-					lat = append(lat, mine...)
-					mu.Unlock()
-				}()
+					tps[j], ratio[j] = append(tps[j], pg), append(ratio[j], 100*w.PerSecond/pg)
+					line += fmt.Sprintf("; pgbench -S -j %d: %.0f tps, %.1f%%", j+1, pg, ratio[j][len(ratio[j])-1])
+				}
+				b.Log(line)
 			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			b.StopTimer()
-			if len(lat) == 0 {
-				return
+			b.ReportMetric(median(rps), "req/s")
+			b.ReportMetric(median(p99), "p99-ms")
+			for j, name := range []string{"j1", "j2"} {
+				b.ReportMetric(median(tps[j]), "pgbench-"+name+"-tps")
+				b.ReportMetric(median(ratio[j]), "%-of-pgbench-"+name)
+				b.ReportMetric(slices.Min(ratio[j]), "min-%-"+name)
 			}
-			slices.Sort(lat)
-			rps := float64(len(lat)) / elapsed.Seconds()
-			b.ReportMetric(rps, "req/s")
-			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-			if b.N < 1000 { // a calibration round
-				return
-			}
-			yardstick.once.Do(func() { yardstick.tps, yardstick.err = pgbenchS(p.URLs["main"], conns) })
-			tps, err := yardstick.tps, yardstick.err
-			if err != nil {
-				b.Logf("pgbench skipped: %v", err)
-				return
-			}
-			b.ReportMetric(tps, "pgbench-S-tps")
-			b.ReportMetric(100*rps/tps, "%-of-pgbench")
 		})
 	}
 }
 
-var pgbenchTPSLine = regexp.MustCompile(`tps = ([0-9.]+)`)
-
-var pgbenchInit sync.Once
-
-// pgbenchS runs pgbench's select-only load with clients clients for 5 s on url (its tables initialised once).
-func pgbenchS(url string, clients int) (float64, error) {
-	if _, err := exec.LookPath("pgbench"); err != nil {
-		return 0, err
+func median(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
 	}
-	var initErr error
-	pgbenchInit.Do(func() {
-		if out, err := exec.Command("pgbench", "-i", "-q", "-s", "1", url).CombinedOutput(); err != nil {
-			initErr = fmt.Errorf("pgbench -i: %v: %s", err, out)
-		}
-	})
-	if initErr != nil {
-		return 0, initErr
-	}
-	n := strconv.Itoa(clients)
-	out, err := exec.Command("pgbench", "-S", "-n", "-c", n, "-j", "2", "-T", "5", url).CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("pgbench -S: %v: %s", err, out)
-	}
-	m := pgbenchTPSLine.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("no tps in %s", out)
-	}
-	return strconv.ParseFloat(string(m[1]), 64)
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
