@@ -6,7 +6,6 @@ import (
 	"html"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -177,24 +176,12 @@ func runVerificationTasks(t *testing.T, a *app, ten tenants.Tenant) {
 
 func verificationLink(t *testing.T, to string) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		msgs, err := localsvc.MailpitMessages(context.Background(), os.Getenv("BD_MAILPIT_URL"), to)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(msgs) > 0 {
-			m := verifyPath.FindString(msgs[0].Text)
-			if m == "" {
-				t.Fatalf("no link in %q", msgs[0].Text)
-			}
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no email to %s", to)
-		}
-		time.Sleep(50 * time.Millisecond)
+	text := localsvc.AwaitMail(t, to, 1, 10*time.Second)[0].Text
+	m := verifyPath.FindString(text)
+	if m == "" {
+		t.Fatalf("no link in %q", text)
 	}
+	return m
 }
 
 func TestRegisterThenVerifyByTheEmailedLinkThenSeeTheProfile(t *testing.T) {

@@ -46,6 +46,26 @@ type MailpitMessage struct {
 	To      []string
 }
 
+// AwaitMail polls the test run's Mailpit (BD_MAILPIT_URL) until at least n messages to addr arrived and returns
+// them, newest first; after timeout it fails tb, saying how many came.
+func AwaitMail(tb testing.TB, addr string, n int, timeout time.Duration) []MailpitMessage {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		msgs, err := MailpitMessages(context.Background(), os.Getenv("BD_MAILPIT_URL"), addr)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if len(msgs) >= n {
+			return msgs
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d emails to %s within %v, want %d", len(msgs), addr, timeout, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // MailpitMessages returns the messages Mailpit holds for one recipient, newest first, with their bodies.
 func MailpitMessages(ctx context.Context, mailpitURL, to string) ([]MailpitMessage, error) {
 	var list struct {

@@ -140,29 +140,17 @@ var verifyLink = regexp.MustCompile(`/portal/verify/([A-Za-z0-9_-]+)`)
 // tokensFor polls Mailpit until n verification emails to addr arrived and returns their tokens, newest first.
 func tokensFor(tb testing.TB, addr string, n int) []string {
 	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		msgs, err := localsvc.MailpitMessages(context.Background(), os.Getenv("BD_MAILPIT_URL"), addr)
-		if err != nil {
-			tb.Fatal(err)
+	msgs := localsvc.AwaitMail(tb, addr, n, 10*time.Second)
+	var out []string
+	for _, m := range msgs {
+		if l := verifyLink.FindStringSubmatch(m.Text); l != nil {
+			out = append(out, l[1])
 		}
-		if len(msgs) >= n {
-			var out []string
-			for _, m := range msgs {
-				if l := verifyLink.FindStringSubmatch(m.Text); l != nil {
-					out = append(out, l[1])
-				}
-			}
-			if len(out) < n {
-				tb.Fatalf("%d emails to %s, %d with a verification link", len(msgs), addr, len(out))
-			}
-			return out
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%d emails to %s, want %d", len(msgs), addr, n)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	if len(out) < n {
+		tb.Fatalf("%d emails to %s, %d with a verification link", len(msgs), addr, len(out))
+	}
+	return out
 }
 
 // addStaff adds an active (or given status) staff user with roles and returns its id.

@@ -347,21 +347,8 @@ func count(list []string, s string) int {
 	return n
 }
 
-// mailTo polls Mailpit until a message to addr arrives.
+// mailTo waits for a message to addr and returns the newest.
 func mailTo(tb testing.TB, addr string) localsvc.MailpitMessage {
 	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		msgs, err := localsvc.MailpitMessages(context.Background(), os.Getenv("BD_MAILPIT_URL"), addr)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if len(msgs) > 0 {
-			return msgs[0]
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("no email to %s", addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return localsvc.AwaitMail(tb, addr, 1, 10*time.Second)[0]
 }

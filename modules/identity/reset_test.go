@@ -100,16 +100,7 @@ func TestResetRequestDoesTheSameWorkWhetherOrNotTheAddressHasALogin(t *testing.T
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for time.Now().Before(deadline) {
-		msgs, err := localsvc.MailpitMessages(context.Background(), os.Getenv("BD_MAILPIT_URL"), known)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(msgs) == 2 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	localsvc.AwaitMail(t, known, 2, 10*time.Second)
 	if msgs, _ := localsvc.MailpitMessages(context.Background(), os.Getenv("BD_MAILPIT_URL"), known); len(msgs) != 2 {
 		t.Fatalf("%d emails to the known address, want 2", len(msgs))
 	}
