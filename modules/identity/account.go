@@ -164,21 +164,13 @@ func (s *Service) RequestReset(ctx context.Context, t tenants.Tenant, k Kind, em
 // second link, each of which works once.
 func (s *Service) HandlePasswordReset(ctx context.Context, t tenants.Tenant, e jobs.Envelope) error {
 	var p resetTask
-	if err := json.Unmarshal(e.Payload, &p); err != nil {
-		return fmt.Errorf("%w: %s payload: %v", asynq.SkipRetry, TaskPasswordReset, err)
-	}
-	var k Kind
-	switch p.Kind {
-	case Staff.name:
-		k = Staff
-	case Portal.name:
-		k = Portal
-	default:
-		return fmt.Errorf("%w: %s: unknown user kind %q", asynq.SkipRetry, TaskPasswordReset, p.Kind)
+	k, err := decodeUserTask(e, TaskPasswordReset, &p, &p.Kind)
+	if err != nil {
+		return err
 	}
 	email := NormalizeEmail(p.Email)
 	var token string
-	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+	err = s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		a, err := lookupForReset(ctx, tx, k, email)
 		if errors.Is(err, errNoAccount) {
 			return nil
@@ -214,6 +206,20 @@ func (s *Service) HandlePasswordReset(ctx context.Context, t tenants.Tenant, e j
 	}
 	s.o.Log.InfoContext(ctx, "password reset sent", "kind", k.name) // never the link: it is a credential
 	return nil
+}
+
+// decodeUserTask decodes the payload of an identity task about one user into p, whose kind field is kind, and
+// returns that kind. A payload no retry could mend is asynq.SkipRetry.
+func decodeUserTask(e jobs.Envelope, task string, p any, kind *string) (Kind, error) {
+	if err := json.Unmarshal(e.Payload, p); err != nil {
+		return Kind{}, fmt.Errorf("%w: %s payload: %v", asynq.SkipRetry, task, err)
+	}
+	for _, k := range []Kind{Staff, Portal} {
+		if k.name == *kind {
+			return k, nil
+		}
+	}
+	return Kind{}, fmt.Errorf("%w: %s: unknown user kind %q", asynq.SkipRetry, task, *kind)
 }
 
 // lookupForReset is lookup for a reset: a staff user who is active but never set a password may reset too.

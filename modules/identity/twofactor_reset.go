@@ -2,13 +2,11 @@ package identity
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/mail"
@@ -158,20 +156,12 @@ type resetNotice struct {
 // is at least once: a retry after a send whose acknowledgement was lost sends the notice twice.
 func (s *Service) HandleTwoFactorResetNotice(ctx context.Context, t tenants.Tenant, e jobs.Envelope) error {
 	var p resetNotice
-	if err := json.Unmarshal(e.Payload, &p); err != nil {
-		return fmt.Errorf("%w: %s payload: %v", asynq.SkipRetry, TaskTwoFactorResetNotice, err)
-	}
-	var k Kind
-	switch p.Kind {
-	case Staff.name:
-		k = Staff
-	case Portal.name:
-		k = Portal
-	default:
-		return fmt.Errorf("%w: %s: unknown user kind %q", asynq.SkipRetry, TaskTwoFactorResetNotice, p.Kind)
+	k, err := decodeUserTask(e, TaskTwoFactorResetNotice, &p, &p.Kind)
+	if err != nil {
+		return err
 	}
 	var email, status string
-	err := s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+	err = s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
 		if k == Staff {
 			m, err := staff.ByID(ctx, tx, p.UserID)
 			email, status = m.Email, m.Status
