@@ -64,7 +64,7 @@ func TestOnboardingJourneyFromReferralLinkToApprovedInTwoBrowsers(t *testing.T) 
 	// The trader: referral link, registration, verification email, sign-in, two uploads.
 	trader := browsertest.NewFor(t, 5*time.Minute)
 	var registered string
-	err = chromedp.Run(trader,
+	browsertest.Step(t, trader, "register",
 		emulation.SetScriptExecutionDisabled(true),
 		chromedp.Navigate(origin+"/?ref="+referral), // the landing page keeps the code in a cookie
 		chromedp.Navigate(origin+"/portal/register"),
@@ -80,9 +80,6 @@ func TestOnboardingJourneyFromReferralLinkToApprovedInTwoBrowsers(t *testing.T) 
 		loads(chromedp.Submit("#email", chromedp.ByQuery)),
 		chromedp.Text("main", &registered, chromedp.ByQuery),
 	)
-	if err != nil {
-		t.Fatalf("register: %v", err)
-	}
 	if !strings.Contains(registered, "Check your email") {
 		t.Fatalf("the page after registering says: %.800s", registered)
 	}
@@ -91,7 +88,7 @@ func TestOnboardingJourneyFromReferralLinkToApprovedInTwoBrowsers(t *testing.T) 
 	}
 	link := journeyMail(t, email, verifyPath)
 	var verified, documentsPage string
-	err = chromedp.Run(trader,
+	browsertest.Step(t, trader, "verify, sign in and upload",
 		chromedp.Navigate(origin+link), // the link only shows a button: a mail scanner's fetch spends nothing
 		chromedp.WaitVisible("#confirm-email", chromedp.ByQuery),
 		loads(chromedp.Click("#confirm-email", chromedp.ByQuery)),
@@ -116,9 +113,6 @@ func TestOnboardingJourneyFromReferralLinkToApprovedInTwoBrowsers(t *testing.T) 
 		chromedp.WaitVisible("#documents-notice", chromedp.ByQuery),
 		chromedp.Text("#documents", &documentsPage, chromedp.ByQuery),
 	)
-	if err != nil {
-		t.Fatalf("verify, sign in and upload: %v (verification page: %q)", err, verified)
-	}
 	if !strings.Contains(verified, "verified") || strings.Count(documentsPage, "passport.jpg")+strings.Count(documentsPage, "utility-bill.pdf") != 2 {
 		t.Fatalf("verification page %q; documents %q", verified, documentsPage)
 	}
@@ -129,7 +123,7 @@ func TestOnboardingJourneyFromReferralLinkToApprovedInTwoBrowsers(t *testing.T) 
 
 	// The officer: sign in, then for each case of this client: open it from the queue, claim, tick, approve.
 	officer := browsertest.NewFor(t, 5*time.Minute)
-	err = chromedp.Run(officer,
+	browsertest.Step(t, officer, "officer sign-in",
 		emulation.SetScriptExecutionDisabled(true),
 		chromedp.Navigate(origin+"/backoffice/login"),
 		chromedp.WaitVisible("#email", chromedp.ByQuery),
@@ -138,13 +132,10 @@ func TestOnboardingJourneyFromReferralLinkToApprovedInTwoBrowsers(t *testing.T) 
 		loads(chromedp.Submit("#password", chromedp.ByQuery)),
 		chromedp.WaitVisible("header nav", chromedp.ByQuery),
 	)
-	if err != nil {
-		t.Fatalf("officer sign-in: %v", err)
-	}
 	for i := range 2 {
 		var review string
 		var boxes []*cdp.Node
-		err = chromedp.Run(officer,
+		browsertest.Step(t, officer, fmt.Sprintf("case %d: open and claim", i+1),
 			chromedp.Navigate(origin+"/backoffice/kyc"),
 			chromedp.WaitVisible("table", chromedp.ByQuery),
 			loads(chromedp.Click(`//tr[contains(., "Mary Jackson")]//a[contains(., "Review")]`, chromedp.BySearch)),
@@ -152,22 +143,16 @@ func TestOnboardingJourneyFromReferralLinkToApprovedInTwoBrowsers(t *testing.T) 
 			chromedp.WaitVisible(`form[action$="/checklist"]`, chromedp.ByQuery),
 			chromedp.Nodes(`input[name="ticked"]`, &boxes, chromedp.ByQueryAll),
 		)
-		if err != nil {
-			t.Fatalf("case %d: open and claim: %v", i+1, err)
-		}
 		for _, box := range boxes {
 			if err := chromedp.Run(officer, chromedp.MouseClickNode(box)); err != nil {
 				t.Fatalf("case %d: tick: %v", i+1, err)
 			}
 		}
-		err = chromedp.Run(officer,
+		browsertest.Step(t, officer, fmt.Sprintf("case %d: tick and approve", i+1),
 			loads(chromedp.Click(`form[action$="/checklist"] button`, chromedp.ByQuery)),
 			loads(chromedp.Submit(`form[action$="/decision"] input[value="approve"]`, chromedp.ByQuery)),
 			chromedp.Text("main", &review, chromedp.ByQuery),
 		)
-		if err != nil {
-			t.Fatalf("case %d: tick and approve: %v", i+1, err)
-		}
 		if !strings.Contains(review, "Decided") && !strings.Contains(strings.ToLower(review), "approved") {
 			t.Fatalf("case %d: after approving, the page says %q", i+1, review)
 		}
@@ -175,15 +160,12 @@ func TestOnboardingJourneyFromReferralLinkToApprovedInTwoBrowsers(t *testing.T) 
 
 	// The trader sees the account approved, and the policy gate now allows a deposit.
 	var profile, deposit string
-	err = chromedp.Run(trader,
+	browsertest.Step(t, trader, "profile",
 		chromedp.Navigate(origin+"/portal/profile"),
 		chromedp.WaitVisible("#policy", chromedp.ByQuery),
 		chromedp.Text("#profile", &profile, chromedp.ByQuery),
 		chromedp.Text(`//table[@id="policy"]//tr[td[1][contains(., "Deposit")]]/td[2]`, &deposit, chromedp.BySearch),
 	)
-	if err != nil {
-		t.Fatalf("profile: %v", err)
-	}
 	if !strings.Contains(profile, clients.StatusKYCApproved.Label()) || strings.TrimSpace(deposit) != "Yes" {
 		t.Errorf("profile %q, deposit %q: want the account approved and a deposit allowed", profile, deposit)
 	}

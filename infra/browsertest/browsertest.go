@@ -57,3 +57,27 @@ func NewFor(t testing.TB, d time.Duration) context.Context {
 	}
 	return ctx
 }
+
+// StepTimeout bounds one Step: far above what a step takes on a loaded test run, far below a browser's lifetime,
+// so a hung step still leaves the browser alive to say where it stood.
+const StepTimeout = 2 * time.Minute
+
+// Step runs one named step of a browser test within StepTimeout and fails the test if it fails, saying where the
+// browser was and what the page showed (a WaitVisible that never matches fails only with "context deadline
+// exceeded" otherwise).
+func Step(t testing.TB, browser context.Context, name string, actions ...chromedp.Action) {
+	t.Helper()
+	step, cancel := context.WithTimeout(browser, StepTimeout)
+	defer cancel()
+	err := chromedp.Run(step, actions...)
+	if err == nil {
+		return
+	}
+	var at, text string
+	look, cancelLook := context.WithTimeout(browser, 10*time.Second)
+	defer cancelLook()
+	if lerr := chromedp.Run(look, chromedp.Location(&at), chromedp.Text("body", &text, chromedp.ByQuery)); lerr != nil {
+		at = "(the browser did not answer: " + lerr.Error() + ")"
+	}
+	t.Fatalf("%s: %v\nthe browser is at %s, showing:\n%.1500s", name, err, at, text)
+}
