@@ -40,9 +40,10 @@ func (s *Service) RegisterTasks(mux *asynq.ServeMux) {
 }
 
 // HandleSendVerification is the task of TypeSendVerification: it mints a single-use token (only its SHA-256 is
-// stored, valid VerificationTTL) and emails the link now. Delivery is at least once: the token row is keyed by the
-// task's key, so a retry of a task that never got to send replaces its own token, and one that did send sends
-// nothing more. A client who is no longer "registered" gets no email.
+// stored, valid VerificationTTL; the link works from then on) and emails the link now. Delivery is at least once:
+// an attempt of a task that was already marked sent sends nothing more, and any other attempt adds its own link, so
+// a retry after a send whose mark was lost leaves the first email's link working beside the second's (verifying
+// through either spends the verification). A client who is no longer "registered" gets no email.
 func (s *Service) HandleSendVerification(ctx context.Context, t tenants.Tenant, e jobs.Envelope) error {
 	if s.emails == nil {
 		return errors.New("clients: the verification task needs the emails service (WithEmails)")
@@ -67,15 +68,12 @@ func (s *Service) HandleSendVerification(ctx context.Context, t tenants.Tenant, 
 			skip = true
 			return nil
 		}
-		var sent *time.Time
-		err = tx.QueryRow(ctx, `INSERT INTO client_email_verifications (token_hash, client_id, task_key, expires_at)
-			VALUES ($1, $2, $3, $4)
-			ON CONFLICT (task_key) DO UPDATE SET token_hash = CASE WHEN client_email_verifications.sent_at IS NULL
-				THEN EXCLUDED.token_hash ELSE client_email_verifications.token_hash END,
-				expires_at = CASE WHEN client_email_verifications.sent_at IS NULL THEN EXCLUDED.expires_at
-				ELSE client_email_verifications.expires_at END
-			RETURNING sent_at`, hash[:], c.ID, e.Key, s.now().Add(VerificationTTL)).Scan(&sent)
-		skip = sent != nil
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM client_email_verifications WHERE task_key = $1 AND sent_at IS NOT NULL)`,
+			e.Key).Scan(&skip); err != nil || skip {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO client_email_verifications (token_hash, client_id, task_key, expires_at)
+			VALUES ($1, $2, $3, $4)`, hash[:], c.ID, e.Key, s.now().Add(VerificationTTL))
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -121,8 +119,10 @@ func (s *Service) usableLink(ctx context.Context, tx pgx.Tx, token string, forUp
 	var clientID uuid.UUID
 	var expires time.Time
 	var used *time.Time
+	// Not "AND sent_at IS NOT NULL": the email is out before its mark is written, and a reader quick enough to
+	// follow the link in between must not be told it is unknown. Only the email ever carried the token.
 	err := tx.QueryRow(ctx, `SELECT client_id, expires_at, used_at FROM client_email_verifications
-		WHERE token_hash = $1 AND sent_at IS NOT NULL `+lock, hash[:]).Scan(&clientID, &expires, &used)
+		WHERE token_hash = $1 `+lock, hash[:]).Scan(&clientID, &expires, &used)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return uuid.Nil, ErrLinkUnknown

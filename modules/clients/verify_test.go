@@ -3,13 +3,16 @@ package clients_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 )
@@ -259,5 +262,62 @@ func TestTheLinkOfAClientSuspendedBeforeVerifyingDoesNothing(t *testing.T) {
 	}
 	if got, _ := b.svc.Get(ctx, b.ten, c.ID); got.Status != clients.StatusSuspended || got.EmailVerifiedAt != nil {
 		t.Errorf("the client moved: %+v", got)
+	}
+}
+
+func TestALinkWorksBeforeItsSentMarkAndARetriedSendKeepsTheFirstLinkWorking(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	r := registration()
+	c, err := b.svc.Register(ctx, b.ten, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs := b.sendVerifications(t)
+	if len(envs) != 1 {
+		t.Fatalf("%d verification tasks, want 1", len(envs))
+	}
+	first := tokensFor(t, r.Email, 1)[0]
+	// The worker died between sending and marking the link sent: the reader still follows it, and the task runs again.
+	unmark := func() {
+		t.Helper()
+		if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `UPDATE client_email_verifications SET sent_at = NULL WHERE client_id = $1`, c.ID)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unmark()
+	if err := b.svc.CheckLink(ctx, b.ten, first); err != nil {
+		t.Fatalf("the emailed link before its sent mark: %v, want usable", err)
+	}
+	if err := b.svc.HandleSendVerification(ctx, b.ten, envs[0]); err != nil {
+		t.Fatal(err)
+	}
+	tokens := tokensFor(t, r.Email, 2)
+	if tokens[0] == first {
+		t.Fatal("the retry sent the same token")
+	}
+	for _, tok := range []string{first, tokens[0]} {
+		if err := b.svc.CheckLink(ctx, b.ten, tok); err != nil {
+			t.Fatalf("after the retry a link says %v, want both usable", err)
+		}
+	}
+	// Once an attempt is marked sent, a further run of the task sends nothing.
+	if err := b.svc.HandleSendVerification(ctx, b.ten, envs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, err := localsvc.MailpitMessages(ctx, os.Getenv("BD_MAILPIT_URL"), r.Email); err != nil || len(msgs) != 2 {
+		t.Fatalf("%d emails after a run of a sent task (%v), want still 2", len(msgs), err)
+	}
+	// Either link verifies; the other then answers as used, not as a second verification.
+	v, err := b.svc.Verify(ctx, b.ten, first)
+	if err != nil || v.Client.Status != clients.StatusEmailVerified {
+		t.Fatalf("verifying through the first link: %+v %v", v, err)
+	}
+	if v, err := b.svc.Verify(ctx, b.ten, tokens[0]); err == nil && !v.Already {
+		t.Fatalf("the second link after verification: %+v, want already verified or refused", v)
 	}
 }
