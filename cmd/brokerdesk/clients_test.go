@@ -643,7 +643,8 @@ func TestComplianceResetsATradersTwoFactorFromTheClientPageAndSalesCannot(t *tes
 		t.Fatalf("compliance posting the reset: %d %s", r.status, r.header.Get("Location"))
 	}
 	page = cp.get(path + "?notice=2fa-reset")
-	if !strings.Contains(page.body, "Two-factor sign-in: off") || !strings.Contains(page.body, "the client is emailed") {
+	if !strings.Contains(page.body, "Two-factor sign-in: off") || !strings.Contains(page.body, "the client is emailed") ||
+		strings.Contains(page.body, `id="reset-2fa"`) {
 		t.Fatalf("after the reset the page says: %.2000s", page.body)
 	}
 	var resets, notices int
