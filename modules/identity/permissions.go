@@ -17,6 +17,7 @@ const (
 	PermClientsManage   web.Permission = "clients.manage"
 	PermClientsStatus   web.Permission = "clients.status" // restrict, suspend, close or reinstate a client (a compliance decision)
 	PermKYCReview       web.Permission = "kyc.review"
+	PermKYCReassign     web.Permission = "kyc.reassign" // return a case another officer holds to the queue (modules/kyc)
 	PermPaymentsRead    web.Permission = "payments.read"
 	PermPaymentsApprove web.Permission = "payments.approve"
 	PermTicketsManage   web.Permission = "tickets.manage"
@@ -34,7 +35,7 @@ const PermPortalAccount web.Permission = "portal.account"
 // AllPermissions lists every staff permission, in the order of the table in docs/identity.md.
 var AllPermissions = []web.Permission{
 	PermAccountRead, PermAccount2FA, PermStaffRead, PermStaffManage, PermClientsRead, PermClientsManage, PermClientsStatus,
-	PermKYCReview, PermPaymentsRead, PermPaymentsApprove, PermTicketsManage, PermIBManage, PermAuditRead, PermSettingsManage, PermAPIKeysManage,
+	PermKYCReview, PermKYCReassign, PermPaymentsRead, PermPaymentsApprove, PermTicketsManage, PermIBManage, PermAuditRead, PermSettingsManage, PermAPIKeysManage,
 	PermPrivacyManage,
 }
 

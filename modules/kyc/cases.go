@@ -203,11 +203,16 @@ func (s *Service) Claim(ctx context.Context, t tenants.Tenant, id, officer uuid.
 	return c, err
 }
 
-// Release returns the officer's case to the queue.
-func (s *Service) Release(ctx context.Context, t tenants.Tenant, id, officer uuid.UUID, actor audit.Actor) (Case, error) {
+// Release returns the officer's case to the queue. With anyHolder (the caller holds kyc.reassign) it also returns
+// a case another officer holds, for an officer who is away; the audit entry names the holder it was taken from.
+// Ticks stay: they name who ticked.
+func (s *Service) Release(ctx context.Context, t tenants.Tenant, id, officer uuid.UUID, anyHolder bool, actor audit.Actor) (Case, error) {
 	var c Case
 	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		before, err := s.heldTx(ctx, tx, id, officer)
+		if anyHolder && errors.Is(err, ErrHeld) {
+			err = nil
+		}
 		if err != nil {
 			return err
 		}

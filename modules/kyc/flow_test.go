@@ -723,3 +723,42 @@ func TestDecidingACaseWhoseDocumentExpiredMeanwhileClosesIt(t *testing.T) {
 		t.Fatalf("the stale case stays in the queue: %+v", c)
 	}
 }
+
+func TestAnAdminReturnsACaseAnotherOfficerHoldsToTheQueueAndAnotherOfficerCannot(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ann, bob, ada := b.addOfficer(t, "Ann Lee", "compliance"), b.addOfficer(t, "Bob Ray", "compliance"), b.addOfficer(t, "Ada Admin", "admin")
+	client := b.addClient(t, "Kenji", "JP", clients.StatusEmailVerified)
+	caseID := b.upload(t, client, "passport")
+	path := "/backoffice/kyc/cases/" + caseID.String()
+	if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/claim", ann.token, nil); r.status != 200 {
+		t.Fatalf("claim: %d %s", r.status, r.body)
+	}
+	// Another compliance officer is told who holds it, on the page and through the API.
+	if r := page(t, b.app, bob, "GET", path, nil); r.status != 200 || strings.Contains(string(r.body), `id="reassign"`) {
+		t.Fatalf("bob's review page: %d, offers the return: %v", r.status, strings.Contains(string(r.body), `id="reassign"`))
+	}
+	if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/release", bob.token, nil); r.status != 409 {
+		t.Fatalf("release by another officer: %d %s", r.status, r.body)
+	}
+	// The admin sees who holds it and takes it back from the page.
+	r := page(t, b.app, ada, "GET", path, nil)
+	if body := string(r.body); r.status != 200 || !strings.Contains(body, `id="reassign"`) || !strings.Contains(body, "Ann Lee holds this case") {
+		t.Fatalf("the admin's review page: %d\n%.3000s", r.status, body)
+	}
+	if r := page(t, b.app, ada, "POST", path+"/release", url.Values{}); r.status != 303 || !strings.Contains(r.header.Get("Location"), "notice=released") {
+		t.Fatalf("the admin's release: %d %s", r.status, r.body)
+	}
+	c, err := b.kyc.Get(context.Background(), b.ten, caseID)
+	if err != nil || c.Status != StatusOpen || c.HolderID != nil {
+		t.Fatalf("after the admin's release: %+v %v", c, err)
+	}
+	rows, err := b.audit.List(context.Background(), b.ten, audit.Filter{ActionPrefix: ActionReleased}, "", 10)
+	if err != nil || len(rows.Rows) != 1 || rows.Rows[0].Actor.ID != ada.id.String() || !strings.Contains(string(rows.Rows[0].Diff), ann.id.String()) {
+		t.Fatalf("the release's audit entry: %+v %v (want the admin as actor and Ann's id in the diff)", rows.Rows, err)
+	}
+	// An open case is nobody's to release, not even an admin's.
+	if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/release", ada.token, nil); r.status != 409 {
+		t.Fatalf("releasing an open case: %d %s", r.status, r.body)
+	}
+}

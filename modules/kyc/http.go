@@ -19,6 +19,7 @@ import (
 const (
 	PermReview   = identity.PermKYCReview
 	PermSettings = identity.PermSettingsManage
+	PermReassign = identity.PermKYCReassign
 )
 
 // StaffRef names an officer.
@@ -244,9 +245,9 @@ func Routes(api *web.API, s *Service) {
 			return err
 		})})
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/kyc/cases/:id/release", Permission: PermReview, Tag: "kyc",
-		Summary: "Return one's case to the queue", Response: CaseResponse{},
+		Summary: "Return one's case to the queue (with kyc.reassign, also a case another officer holds)", Response: CaseResponse{},
 		Handler: officerAction(s, func(c *fiber.Ctx, id, officer uuid.UUID) error {
-			_, err := s.Release(c.UserContext(), tenants.Current(c), id, officer, identity.Actor(c))
+			_, err := s.Release(c.UserContext(), tenants.Current(c), id, officer, mayReassign(c), identity.Actor(c))
 			return err
 		})})
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/kyc/cases/:id/checklist", Permission: PermReview, Tag: "kyc",
@@ -450,4 +451,10 @@ func apiError(err error) error {
 		return p
 	}
 	return err
+}
+
+// mayReassign reports whether the request's staff user may return a case another officer holds to the queue.
+func mayReassign(c *fiber.Ctx) bool {
+	pr, ok := identity.PrincipalOf(c)
+	return ok && identity.Allowed(pr.Claims.Roles, PermReassign)
 }

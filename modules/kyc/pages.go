@@ -43,7 +43,7 @@ func MountPages(shell *identity.PageShell, s *Service) {
 		return "claimed", err
 	}))
 	shell.Post(casePath+":id/release", PermReview, p.act(func(c *fiber.Ctx, id, officer uuid.UUID) (string, error) {
-		_, err := s.Release(c.UserContext(), tenants.Current(c), id, officer, identity.Actor(c))
+		_, err := s.Release(c.UserContext(), tenants.Current(c), id, officer, mayReassign(c), identity.Actor(c))
 		return "released", err
 	}))
 	shell.Post(casePath+":id/checklist", PermReview, p.act(p.checklist))
@@ -175,9 +175,11 @@ type reviewData struct {
 	IsImage, IsPDF      bool
 	Duplicates          []string
 	Mine, Open, Decided bool
-	FirstApprovedByMe   bool
-	Reasons             []Reason
-	Form                struct{ ReasonCode, Message, Verdict string }
+	// Reassign: another officer holds the case and the viewer may return it to the queue (kyc.reassign).
+	Reassign          bool
+	FirstApprovedByMe bool
+	Reasons           []Reason
+	Form              struct{ ReasonCode, Message, Verdict string }
 }
 
 var reviewNotices = map[string]string{
@@ -218,6 +220,7 @@ func (p *pages) renderReview(c *fiber.Ctx, status int, d reviewData) error {
 	d.HighRisk = slices.Contains(det.Settings.HighRiskCountries, det.Client.Country)
 	d.Mine = it.Status == StatusClaimed && it.HolderID != nil && *it.HolderID == pr.UserID
 	d.Open, d.Decided = it.Status == StatusOpen, it.Status == StatusDecided
+	d.Reassign = it.Status == StatusClaimed && !d.Mine && mayReassign(c)
 	d.FirstApprovedByMe = it.FirstApproverID != nil && *it.FirstApproverID == pr.UserID
 	for _, dup := range det.Document.DuplicateClients {
 		d.Duplicates = append(d.Duplicates, dup.String())
