@@ -42,13 +42,53 @@ func MigratePlatform(ctx context.Context, platform *pgxpool.Pool) ([]int, error)
 type Migrator struct {
 	reg  *Registry
 	gate *Gate
+	// ready are the clusters whose extensions this process has made sure of.
+	ready sync.Map
 }
 
 // NewMigrator returns a migrator.
 func NewMigrator(reg *Registry, gate *Gate) *Migrator { return &Migrator{reg: reg, gate: gate} }
 
+// ClusterExtensions are the Postgres extensions tenant migrations use, installed in each cluster's database (in
+// schema public, whose USAGE every role has) before its tenants migrate: pg_trgm for the trigram indexes of
+// substring searches. It is a trusted extension, so the application's login needs only CREATE on the database
+// (on RDS the master user has it); docs/deployment.md says so.
+var ClusterExtensions = []string{"pg_trgm"}
+
+// ensureExtensions installs ClusterExtensions in cluster's database once per process, as the application's login
+// (a tenant role cannot). Two processes at once take turns on an advisory lock: CREATE EXTENSION IF NOT EXISTS is
+// not safe against a concurrent one.
+func (m *Migrator) ensureExtensions(ctx context.Context, cluster string) error {
+	if _, ok := m.ready.Load(cluster); ok {
+		return nil
+	}
+	pool, err := m.gate.clusters.Pool(cluster)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('brokerdesk:extensions', 0))`); err != nil {
+			return err
+		}
+		for _, e := range ClusterExtensions {
+			if _, err := tx.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS `+pgx.Identifier{e}.Sanitize()+` WITH SCHEMA public`); err != nil {
+				return fmt.Errorf("extension %s: %w", e, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cluster %s: %w", cluster, err)
+	}
+	m.ready.Store(cluster, true)
+	return nil
+}
+
 // MigrateTenant brings one tenant's schema up to date and returns the versions it applied.
 func (m *Migrator) MigrateTenant(ctx context.Context, t Tenant) ([]int, error) {
+	if err := m.ensureExtensions(ctx, t.Cluster); err != nil {
+		return nil, fmt.Errorf("migrate tenant %s: %w", t.Slug, err)
+	}
 	var applied []int
 	err := m.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "brokerdesk:migrate:"+t.Schema); err != nil {
