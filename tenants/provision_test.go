@@ -210,6 +210,22 @@ func TestNewTenantsGoToTheEmptiestClusterAndBothClustersWork(t *testing.T) {
 	if len(results) != 3 || !seen["main"] || !seen[second] {
 		t.Fatalf("migrate covered %d tenants on %v, want 3 on both clusters", len(results), seen)
 	}
+	// Each cluster got the extensions its tenants' migrations use, and each tenant's search indexes are built on them.
+	for _, ten := range []tenants.Tenant{first, placed} {
+		pool, _ := p.Clusters.Pool(ten.Cluster)
+		for _, ext := range tenants.ClusterExtensions {
+			var schema string
+			if err := pool.QueryRow(context.Background(), `SELECT n.nspname FROM pg_catalog.pg_extension e
+				JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = $1`, ext).Scan(&schema); err != nil || schema != "public" {
+				t.Errorf("extension %s on cluster %s: schema %q, %v", ext, ten.Cluster, schema, err)
+			}
+		}
+		var indexes int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_catalog.pg_indexes WHERE schemaname = $1
+			AND indexname IN ('clients_name_trgm', 'clients_email_trgm')`, ten.Schema).Scan(&indexes); err != nil || indexes != 2 {
+			t.Errorf("tenant %s on %s has %d of the 2 trigram indexes (%v)", ten.Slug, ten.Cluster, indexes, err)
+		}
+	}
 }
 
 func TestMigrateAllReportsAFailingTenantAndMigratesTheOthers(t *testing.T) {
