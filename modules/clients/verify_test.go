@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
+	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 )
@@ -99,13 +100,7 @@ func TestVerificationLinkExpiresAfter48HoursAndAResentLinkWorks(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	r := registration()
-	c, err := b.svc.Register(ctx, b.ten, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.sendVerifications(t)
-	first := tokensFor(t, r.Email, 1)[0]
+	r, c, _, first := b.registeredWithLink(t)
 	b.clock.add(clients.VerificationTTL + time.Second)
 	if err := b.svc.CheckLink(ctx, b.ten, first); !errors.Is(err, clients.ErrLinkExpired) {
 		t.Errorf("checking after 48 hours: %v, want ErrLinkExpired", err)
@@ -247,13 +242,7 @@ func TestTheLinkOfAClientSuspendedBeforeVerifyingDoesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	r := registration()
-	c, err := b.svc.Register(ctx, b.ten, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.sendVerifications(t)
-	token := tokensFor(t, r.Email, 1)[0]
+	_, c, _, token := b.registeredWithLink(t)
 	if err := transition(b.svc, b.p, b.ten, c.ID, clients.StatusSuspended, "duplicate identity under review", audit.System("test")); err != nil {
 		t.Fatal(err)
 	}
@@ -269,16 +258,7 @@ func TestALinkWorksBeforeItsSentMarkAndARetriedSendKeepsTheFirstLinkWorking(t *t
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	r := registration()
-	c, err := b.svc.Register(ctx, b.ten, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	envs := b.sendVerifications(t)
-	if len(envs) != 1 {
-		t.Fatalf("%d verification tasks, want 1", len(envs))
-	}
-	first := tokensFor(t, r.Email, 1)[0]
+	r, c, task, first := b.registeredWithLink(t)
 	// The worker died between sending and marking the link sent: the reader still follows it, and the task runs again.
 	unmark := func() {
 		t.Helper()
@@ -293,7 +273,7 @@ func TestALinkWorksBeforeItsSentMarkAndARetriedSendKeepsTheFirstLinkWorking(t *t
 	if err := b.svc.CheckLink(ctx, b.ten, first); err != nil {
 		t.Fatalf("the emailed link before its sent mark: %v, want usable", err)
 	}
-	if err := b.svc.HandleSendVerification(ctx, b.ten, envs[0]); err != nil {
+	if err := b.svc.HandleSendVerification(ctx, b.ten, task); err != nil {
 		t.Fatal(err)
 	}
 	tokens := tokensFor(t, r.Email, 2)
@@ -306,7 +286,7 @@ func TestALinkWorksBeforeItsSentMarkAndARetriedSendKeepsTheFirstLinkWorking(t *t
 		}
 	}
 	// Once an attempt is marked sent, a further run of the task sends nothing.
-	if err := b.svc.HandleSendVerification(ctx, b.ten, envs[0]); err != nil {
+	if err := b.svc.HandleSendVerification(ctx, b.ten, task); err != nil {
 		t.Fatal(err)
 	}
 	if msgs, err := localsvc.MailpitMessages(ctx, os.Getenv("BD_MAILPIT_URL"), r.Email); err != nil || len(msgs) != 2 {
@@ -320,4 +300,20 @@ func TestALinkWorksBeforeItsSentMarkAndARetriedSendKeepsTheFirstLinkWorking(t *t
 	if v, err := b.svc.Verify(ctx, b.ten, tokens[0]); err == nil && !v.Already {
 		t.Fatalf("the second link after verification: %+v, want already verified or refused", v)
 	}
+}
+
+// registeredWithLink registers a client, runs its verification task and returns the registration, the client, the
+// task (to deliver again) and the emailed link's token.
+func (b *bundle) registeredWithLink(t *testing.T) (clients.Registration, clients.Client, jobs.Envelope, string) {
+	t.Helper()
+	r := registration()
+	c, err := b.svc.Register(context.Background(), b.ten, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs := b.sendVerifications(t)
+	if len(envs) != 1 {
+		t.Fatalf("%d verification tasks, want 1", len(envs))
+	}
+	return r, c, envs[0], tokensFor(t, r.Email, 1)[0]
 }
