@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"os"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,19 +26,6 @@ import (
 
 func TestMain(m *testing.M) { tenanttest.Main(m, localsvc.Postgres, localsvc.Mailpit) }
 
-// clock is a settable time for link expiry.
-type clock struct {
-	mu sync.Mutex
-	at time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.at }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.at = c.at.Add(d)
-}
-
 // bundle is one test's world: a tenant on the shared platform and the real services registration uses (identity
 // for the portal login, emails through Mailpit).
 type bundle struct {
@@ -48,7 +34,7 @@ type bundle struct {
 	trail *audit.Service
 	ids   *identity.Service
 	svc   *clients.Service
-	clock *clock
+	clock *tenanttest.Clock
 }
 
 func tenantURL(t tenants.Tenant, path string) string {
@@ -58,7 +44,7 @@ func tenantURL(t tenants.Tenant, path string) string {
 func setup(tb testing.TB) *bundle {
 	tb.Helper()
 	p := tenanttest.Shared(tb)
-	b := &bundle{p: p, ten: p.NewTenant(tb, ""), trail: audit.NewService(p.Gate), clock: &clock{at: time.Now()}}
+	b := &bundle{p: p, ten: p.NewTenant(tb, ""), trail: audit.NewService(p.Gate), clock: tenanttest.NewClock(time.Now())}
 	key, err := auth.GenerateKey("k1")
 	if err != nil {
 		tb.Fatal(err)
@@ -93,7 +79,7 @@ func setup(tb testing.TB) *bundle {
 		tb.Fatal(err)
 	}
 	b.svc = clients.NewService(p.Gate, clients.WithAudit(b.trail), clients.WithPortalUsers(b.ids), clients.WithEmails(mails),
-		clients.WithRegistry(p.Registry), clients.WithClock(b.clock.now))
+		clients.WithRegistry(p.Registry), clients.WithClock(b.clock.Now))
 	return b
 }
 

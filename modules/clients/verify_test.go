@@ -101,7 +101,7 @@ func TestVerificationLinkExpiresAfter48HoursAndAResentLinkWorks(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	r, c, _, first := b.registeredWithLink(t)
-	b.clock.add(clients.VerificationTTL + time.Second)
+	b.clock.Add(clients.VerificationTTL + time.Second)
 	if err := b.svc.CheckLink(ctx, b.ten, first); !errors.Is(err, clients.ErrLinkExpired) {
 		t.Errorf("checking after 48 hours: %v, want ErrLinkExpired", err)
 	}

@@ -23,23 +23,10 @@ func TestMain(m *testing.M) { tenanttest.Main(m, localsvc.Postgres) }
 
 const password = "correct horse battery staple"
 
-// clock is a settable time source for the lockout and TOTP rules.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type bundle struct {
 	svc    *operators.Service
 	keys   *auth.KeyRing
-	clock  *clock
+	clock  *tenanttest.Clock
 	p      *tenanttest.Platform
 	hasher *auth.Hasher
 	sealer *auth.Sealer
@@ -77,7 +64,7 @@ func setup(t *testing.T) bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: time.Now()}
+	c := tenanttest.NewClock(time.Now())
 	logs := &syncBuffer{}
 	dataKeys := "d1:" + base64.StdEncoding.EncodeToString(randomKey(t))
 	sealer, err := auth.ParseSealer(dataKeys)

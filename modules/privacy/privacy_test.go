@@ -12,7 +12,6 @@ import (
 	"image/png"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,18 +35,6 @@ import (
 
 func TestMain(m *testing.M) { tenanttest.Main(m, localsvc.Postgres, localsvc.MinIO) }
 
-type clock struct {
-	mu sync.Mutex
-	at time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.at }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.at = c.at.Add(d)
-}
-
 // bundle is one test's world: a tenant and the real services privacy asks (clients, identity, documents on MinIO).
 type bundle struct {
 	p       *tenanttest.Platform
@@ -58,7 +45,7 @@ type bundle struct {
 	docs    *documents.Service
 	store   *blob.S3
 	svc     *privacy.Service
-	clock   *clock
+	clock   *tenanttest.Clock
 }
 
 var officer = audit.Actor{Kind: audit.ActorStaff, ID: uuid.NewString()}
@@ -66,7 +53,7 @@ var officer = audit.Actor{Kind: audit.ActorStaff, ID: uuid.NewString()}
 func setup(t *testing.T) *bundle {
 	t.Helper()
 	p := tenanttest.Shared(t)
-	b := &bundle{p: p, ten: p.NewTenant(t, ""), trail: audit.NewService(p.Gate), clock: &clock{at: time.Now()}}
+	b := &bundle{p: p, ten: p.NewTenant(t, ""), trail: audit.NewService(p.Gate), clock: tenanttest.NewClock(time.Now())}
 	key, err := auth.GenerateKey("k1")
 	if err != nil {
 		t.Fatal(err)
@@ -96,13 +83,13 @@ func setup(t *testing.T) *bundle {
 	if b.store, err = blob.NewS3(context.Background(), blobtest.Options(t)); err != nil {
 		t.Fatal(err)
 	}
-	b.clients = clients.NewService(p.Gate, clients.WithAudit(b.trail), clients.WithClock(b.clock.now))
+	b.clients = clients.NewService(p.Gate, clients.WithAudit(b.trail), clients.WithClock(b.clock.Now))
 	if b.docs, err = documents.NewService(documents.Options{Gate: p.Gate, Audit: b.trail, Clients: b.clients, Store: b.store,
-		MaxBytes: 1 << 20, Now: b.clock.now}); err != nil {
+		MaxBytes: 1 << 20, Now: b.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
 	b.svc = privacy.NewService(privacy.Options{Gate: p.Gate, Clients: b.clients, Logins: b.ids, Documents: b.docs, Blobs: b.store,
-		Trail: b.trail, Now: b.clock.now})
+		Trail: b.trail, Now: b.clock.Now})
 	return b
 }
 
@@ -259,7 +246,7 @@ func TestErasureIsRefusedWithTheLegalBasisUntilRetentionEndsThenRemovesPersonalD
 	}
 	// Closed: refused until five years after the closing day.
 	b.move(t, b.ten, id, clients.StatusClosed)
-	closed := b.clock.now()
+	closed := b.clock.Now()
 	_, err = b.svc.Erase(ctx, b.ten, id, officer)
 	wantUntil := closed.AddDate(5, 0, 0).UTC().Format(time.DateOnly)
 	if !errors.As(err, &refused) || refused.Until == nil || refused.Until.UTC().Format(time.DateOnly) != wantUntil ||
@@ -274,7 +261,7 @@ func TestErasureIsRefusedWithTheLegalBasisUntilRetentionEndsThenRemovesPersonalD
 	}
 
 	// Five years on: erased.
-	b.clock.add(5*365*24*time.Hour + 48*time.Hour)
+	b.clock.Add(5*365*24*time.Hour + 48*time.Hour)
 	if _, err := b.svc.Erase(ctx, b.ten, id, officer); err != nil {
 		t.Fatal(err)
 	}
