@@ -3,9 +3,7 @@ package identity_test
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/infra/web/webtest"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
@@ -50,8 +49,8 @@ func keyAdmin(t *testing.T, b *bundle) (uuid.UUID, string) {
 	email := "admin-" + uuid.NewString()[:8] + "@harbour.example"
 	id := b.addStaff(t, email, goodPassword, "admin")
 	tr, r := b.login(t, email, goodPassword)
-	if r.status != 200 {
-		t.Fatalf("admin login: %d %s", r.status, r.body)
+	if r.Status != 200 {
+		t.Fatalf("admin login: %d %s", r.Status, r.Body)
 	}
 	return id, tr.AccessToken
 }
@@ -61,48 +60,35 @@ func createKey(t *testing.T, b *bundle, admin string, req map[string]any) identi
 	t.Helper()
 	r := doKey(t, b.app, "POST", "/api/v1/api-keys", admin, uuid.NewString(), req)
 	var k identity.CreatedAPIKeyResponse
-	if r.status != 201 {
-		t.Fatalf("create key: %d %s", r.status, r.body)
+	if r.Status != 201 {
+		t.Fatalf("create key: %d %s", r.Status, r.Body)
 	}
-	r.decode(t, &k)
+	r.Decode(t, &k)
 	return k
 }
 
 // withKey sends a request signed with an API key, in the X-API-Key header (header true) or as a Bearer credential.
 func withKey(t *testing.T, app *fiber.App, method, path, key string, header bool, body any) reply {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		buf, _ := json.Marshal(body)
-		rd = strings.NewReader(string(buf))
-	}
-	req := httptest.NewRequest(method, path, rd)
-	req.Header.Set("Content-Type", "application/json")
+	name, value := "Authorization", webtest.Bearer(key)
 	if header {
-		req.Header.Set("X-API-Key", key)
-	} else {
-		req.Header.Set("Authorization", "Bearer "+key)
+		name, value = identity.HeaderAPIKey, key
 	}
+	idem := ""
 	if method == "POST" {
-		req.Header.Set("Idempotency-Key", uuid.NewString())
+		idem = uuid.NewString()
 	}
-	res, err := app.Test(req, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out, _ := io.ReadAll(res.Body)
-	return reply{status: res.StatusCode, header: res.Header, body: out}
+	return webtest.Send(t, app, webtest.JSON(method, path, body, name, value, "Idempotency-Key", idem))
 }
 
 func listKeys(t *testing.T, b *bundle, admin string) (identity.APIKeyPage, reply) {
 	t.Helper()
 	r := do(t, b.app, "GET", "/api/v1/api-keys", admin, nil)
-	if r.status != 200 {
-		t.Fatalf("list keys: %d %s", r.status, r.body)
+	if r.Status != 200 {
+		t.Fatalf("list keys: %d %s", r.Status, r.Body)
 	}
 	var page identity.APIKeyPage
-	r.decode(t, &page)
+	r.Decode(t, &page)
 	return page, r
 }
 
@@ -146,36 +132,36 @@ func TestAPIKeySecretIsShownOnceStoredOnlyAsAHashAndNeverListedAuditedOrLogged(t
 	req := map[string]any{"name": "CRM sync", "permissions": []string{"staff.read"}}
 	r := doKey(t, b.app, "POST", "/api/v1/api-keys", admin, idem, req)
 	var k identity.CreatedAPIKeyResponse
-	r.decode(t, &k)
-	if r.status != 201 || !strings.HasPrefix(k.Secret, "bdk_"+k.ID+"_") || len(k.Secret) < len("bdk_")+36+1+40 ||
+	r.Decode(t, &k)
+	if r.Status != 201 || !strings.HasPrefix(k.Secret, "bdk_"+k.ID+"_") || len(k.Secret) < len("bdk_")+36+1+40 ||
 		k.Name != "CRM sync" || !slices.Equal(k.Permissions, []string{"staff.read"}) || k.CreatedBy != adminID.String() {
-		t.Fatalf("create: %d %s", r.status, r.body)
+		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
-	if r.header.Get("Cache-Control") != "no-store" {
-		t.Errorf("the answer with the secret may be cached: %v", r.header)
+	if r.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("the answer with the secret may be cached: %v", r.Header)
 	}
 	secret := k.Secret
 
 	// A retry with the same Idempotency-Key names the same key, without the secret (the stored copy has none).
 	again := doKey(t, b.app, "POST", "/api/v1/api-keys", admin, idem, req)
 	var k2 identity.CreatedAPIKeyResponse
-	again.decode(t, &k2)
-	if again.status != 201 || again.header.Get("Idempotent-Replayed") != "true" || k2.ID != k.ID || k2.Secret != "" ||
-		strings.Contains(string(again.body), secret) {
-		t.Fatalf("replay: %d %v %s", again.status, again.header, again.body)
+	again.Decode(t, &k2)
+	if again.Status != 201 || again.Header.Get("Idempotent-Replayed") != "true" || k2.ID != k.ID || k2.Secret != "" ||
+		strings.Contains(string(again.Body), secret) {
+		t.Fatalf("replay: %d %v %s", again.Status, again.Header, again.Body)
 	}
 
 	page, lr := listKeys(t, b, admin)
 	if len(page.Items) != 1 || page.Items[0].ID != k.ID || page.Items[0].LastUsedAt != nil ||
-		strings.Contains(string(lr.body), secret) || strings.Contains(string(lr.body), `"secret"`) {
-		t.Fatalf("list: %s", lr.body)
+		strings.Contains(string(lr.Body), secret) || strings.Contains(string(lr.Body), `"secret"`) {
+		t.Fatalf("list: %s", lr.Body)
 	}
 	// Used once, so the secret has passed through the authentication path (and its logging) too.
-	if r := withKey(t, b.app, "GET", "/api/v1/staff", secret, true, nil); r.status != 200 {
-		t.Fatalf("use: %d %s", r.status, r.body)
+	if r := withKey(t, b.app, "GET", "/api/v1/staff", secret, true, nil); r.Status != 200 {
+		t.Fatalf("use: %d %s", r.Status, r.Body)
 	}
-	if r := withKey(t, b.app, "GET", "/api/v1/staff", secret+"x", true, nil); r.status != 401 {
-		t.Fatalf("altered secret: %d %s", r.status, r.body)
+	if r := withKey(t, b.app, "GET", "/api/v1/staff", secret+"x", true, nil); r.Status != 401 {
+		t.Fatalf("altered secret: %d %s", r.Status, r.Body)
 	}
 
 	dump := tenantDump(t, b)
@@ -220,8 +206,8 @@ func TestAPIKeyAuthorisesExactlyItsScopeAndActsAsAnAPIKey(t *testing.T) {
 	k := createKey(t, b, admin, map[string]any{"name": "HR import", "permissions": []string{"staff.read", "staff.manage"}})
 
 	for _, header := range []bool{true, false} {
-		if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, header, nil); r.status != 200 || !strings.Contains(string(r.body), "@harbour.example") {
-			t.Fatalf("in scope (X-API-Key %v): %d %s", header, r.status, r.body)
+		if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, header, nil); r.Status != 200 || !strings.Contains(string(r.Body), "@harbour.example") {
+			t.Fatalf("in scope (X-API-Key %v): %d %s", header, r.Status, r.Body)
 		}
 	}
 	for _, route := range []struct{ method, path string }{
@@ -231,19 +217,19 @@ func TestAPIKeyAuthorisesExactlyItsScopeAndActsAsAnAPIKey(t *testing.T) {
 		{"PUT", "/api/v1/settings/require-staff-2fa"}, // settings.manage
 	} {
 		r := withKey(t, b.app, route.method, route.path, k.Secret, true, map[string]any{"name": "x", "permissions": []string{"staff.read"}})
-		if r.status != 403 || r.problemType() != "/problems/forbidden" {
-			t.Errorf("%s %s out of scope: %d %s", route.method, route.path, r.status, r.body)
+		if r.Status != 403 || r.Problem().Type != "/problems/forbidden" {
+			t.Errorf("%s %s out of scope: %d %s", route.method, route.path, r.Status, r.Body)
 		}
 	}
 	// Trader routes are not a staff key's at all.
-	if r := withKey(t, b.app, "POST", "/api/v1/auth/portal/2fa/enrol", k.Secret, false, nil); r.status != 401 {
-		t.Errorf("portal route with a key: %d %s", r.status, r.body)
+	if r := withKey(t, b.app, "POST", "/api/v1/auth/portal/2fa/enrol", k.Secret, false, nil); r.Status != 401 {
+		t.Errorf("portal route with a key: %d %s", r.Status, r.Body)
 	}
 
 	// What the key does is audited as the key's.
 	r := withKey(t, b.app, "POST", "/api/v1/staff", k.Secret, true, staff.InviteRequest{Email: "grace-" + b.ten.Slug + "@harbour.example", FullName: "Grace", Roles: []string{"support"}})
-	if r.status != 201 {
-		t.Fatalf("invite with a key: %d %s", r.status, r.body)
+	if r.Status != 201 {
+		t.Fatalf("invite with a key: %d %s", r.Status, r.Body)
 	}
 	page, err := b.audit.List(context.Background(), b.ten, audit.Filter{ActionPrefix: staff.ActionInvited}, "", 10)
 	if err != nil || len(page.Rows) != 1 {
@@ -259,27 +245,27 @@ func TestRevokedAPIKeyAnswers401AtOnce(t *testing.T) {
 	b := setup(t)
 	adminID, admin := keyAdmin(t, b)
 	k := createKey(t, b, admin, map[string]any{"name": "Old feed", "permissions": []string{"staff.read"}})
-	if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, false, nil); r.status != 200 {
-		t.Fatalf("before revoking: %d %s", r.status, r.body)
+	if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, false, nil); r.Status != 200 {
+		t.Fatalf("before revoking: %d %s", r.Status, r.Body)
 	}
 	r := do(t, b.app, "DELETE", "/api/v1/api-keys/"+k.ID, admin, nil)
 	var revoked identity.APIKeyResponse
-	r.decode(t, &revoked)
-	if r.status != 200 || revoked.RevokedAt == nil {
-		t.Fatalf("revoke: %d %s", r.status, r.body)
+	r.Decode(t, &revoked)
+	if r.Status != 200 || revoked.RevokedAt == nil {
+		t.Fatalf("revoke: %d %s", r.Status, r.Body)
 	}
 	for _, header := range []bool{true, false} {
-		if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, header, nil); r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
-			t.Fatalf("revoked key: %d %s", r.status, r.body)
+		if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, header, nil); r.Status != 401 || r.Header.Get("WWW-Authenticate") == "" {
+			t.Fatalf("revoked key: %d %s", r.Status, r.Body)
 		}
 	}
 	// Revoking again changes nothing; unknown or malformed ids are 404.
-	if r := do(t, b.app, "DELETE", "/api/v1/api-keys/"+k.ID, admin, nil); r.status != 200 {
-		t.Fatalf("revoke twice: %d %s", r.status, r.body)
+	if r := do(t, b.app, "DELETE", "/api/v1/api-keys/"+k.ID, admin, nil); r.Status != 200 {
+		t.Fatalf("revoke twice: %d %s", r.Status, r.Body)
 	}
 	for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
-		if r := do(t, b.app, "DELETE", "/api/v1/api-keys/"+id, admin, nil); r.status != 404 {
-			t.Fatalf("revoke %s: %d %s", id, r.status, r.body)
+		if r := do(t, b.app, "DELETE", "/api/v1/api-keys/"+id, admin, nil); r.Status != 404 {
+			t.Fatalf("revoke %s: %d %s", id, r.Status, r.Body)
 		}
 	}
 	page, err := b.audit.List(context.Background(), b.ten, audit.Filter{ActionPrefix: identity.ActionAPIKeyRevoked}, "", 10)
@@ -296,19 +282,19 @@ func TestExpiredAPIKeyAnswers401(t *testing.T) {
 
 	r := doKey(t, b.app, "POST", "/api/v1/api-keys", admin, uuid.NewString(),
 		map[string]any{"name": "Past", "permissions": []string{"staff.read"}, "expires_at": clock.Now().Add(-time.Second)})
-	if r.status != 422 || !strings.Contains(string(r.body), `"field":"expires_at"`) {
-		t.Fatalf("expiry in the past: %d %s", r.status, r.body)
+	if r.Status != 422 || !strings.Contains(string(r.Body), `"field":"expires_at"`) {
+		t.Fatalf("expiry in the past: %d %s", r.Status, r.Body)
 	}
 	k := createKey(t, b, admin, map[string]any{"name": "Trial", "permissions": []string{"staff.read"}, "expires_at": clock.Now().Add(time.Minute)})
 	if k.ExpiresAt == nil || !k.ExpiresAt.Equal(clock.Now().Add(time.Minute)) {
 		t.Fatalf("expires_at: %v", k.ExpiresAt)
 	}
-	if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, true, nil); r.status != 200 {
-		t.Fatalf("before expiry: %d %s", r.status, r.body)
+	if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, true, nil); r.Status != 200 {
+		t.Fatalf("before expiry: %d %s", r.Status, r.Body)
 	}
 	clock.Advance(time.Minute)
-	if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, true, nil); r.status != 401 {
-		t.Fatalf("at expiry: %d %s", r.status, r.body)
+	if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, true, nil); r.Status != 401 {
+		t.Fatalf("at expiry: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -319,14 +305,14 @@ func TestAPIKeyOfAnotherTenantOrMalformedAnswers401(t *testing.T) {
 	k := createKey(t, b, admin, map[string]any{"name": "A's feed", "permissions": []string{"staff.read"}})
 	other := b.appFor(b.p.NewTenant(t, ""))
 	for _, header := range []bool{true, false} {
-		if r := withKey(t, other, "GET", "/api/v1/staff", k.Secret, header, nil); r.status != 401 || strings.Contains(string(r.body), "@harbour.example") {
-			t.Fatalf("A's key on B's host (X-API-Key %v): %d %s", header, r.status, r.body)
+		if r := withKey(t, other, "GET", "/api/v1/staff", k.Secret, header, nil); r.Status != 401 || strings.Contains(string(r.Body), "@harbour.example") {
+			t.Fatalf("A's key on B's host (X-API-Key %v): %d %s", header, r.Status, r.Body)
 		}
 	}
 	_, secretPart, _ := strings.Cut(strings.TrimPrefix(k.Secret, "bdk_"), "_")
 	for _, bad := range []string{"bdk_", "bdk_" + k.ID, "bdk_" + k.ID + "_", "bdk_" + uuid.NewString() + "_" + secretPart, "bdk_nope_" + secretPart} {
-		if r := withKey(t, b.app, "GET", "/api/v1/staff", bad, true, nil); r.status != 401 {
-			t.Errorf("malformed key %q: %d %s", bad, r.status, r.body)
+		if r := withKey(t, b.app, "GET", "/api/v1/staff", bad, true, nil); r.Status != 401 {
+			t.Errorf("malformed key %q: %d %s", bad, r.Status, r.Body)
 		}
 	}
 	// Two credentials at once are refused, even when the key alone would pass.
@@ -342,8 +328,8 @@ func TestAPIKeyOfAnotherTenantOrMalformedAnswers401(t *testing.T) {
 		t.Fatalf("key and token together: %d", res.StatusCode)
 	}
 	// The control: the key itself works on its own tenant's host.
-	if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, true, nil); r.status != 200 {
-		t.Fatalf("A's key on A's host: %d %s", r.status, r.body)
+	if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, true, nil); r.Status != 200 {
+		t.Fatalf("A's key on A's host: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -354,18 +340,18 @@ func TestAPIKeyCannotHoldMoreThanItsCreator(t *testing.T) {
 	r := doKey(t, b.app, "POST", "/api/v1/api-keys", admin, uuid.NewString(),
 		map[string]any{"name": "Greedy", "permissions": []string{"staff.read", "everything.all", "apikeys.manage", "account.read"}})
 	var p web.Problem
-	r.decode(t, &p)
-	if r.status != 422 || len(p.Errors) != 3 {
-		t.Fatalf("greedy key: %d %s", r.status, r.body)
+	r.Decode(t, &p)
+	if r.Status != 422 || len(p.Errors) != 3 {
+		t.Fatalf("greedy key: %d %s", r.Status, r.Body)
 	}
 	for _, fe := range p.Errors {
 		if fe.Field != "permissions" {
 			t.Errorf("field error %+v", fe)
 		}
 	}
-	if r := doKey(t, b.app, "POST", "/api/v1/api-keys", admin, uuid.NewString(), map[string]any{"name": " ", "permissions": []string{}}); r.status != 422 ||
-		!strings.Contains(string(r.body), `"field":"name"`) || !strings.Contains(string(r.body), `"field":"permissions"`) {
-		t.Fatalf("empty key request: %d %s", r.status, r.body)
+	if r := doKey(t, b.app, "POST", "/api/v1/api-keys", admin, uuid.NewString(), map[string]any{"name": " ", "permissions": []string{}}); r.Status != 422 ||
+		!strings.Contains(string(r.Body), `"field":"name"`) || !strings.Contains(string(r.Body), `"field":"permissions"`) {
+		t.Fatalf("empty key request: %d %s", r.Status, r.Body)
 	}
 	if page, _ := listKeys(t, b, admin); len(page.Items) != 0 {
 		t.Fatalf("a refused request made a key: %+v", page.Items)
@@ -382,8 +368,8 @@ func TestAPIKeyCannotHoldMoreThanItsCreator(t *testing.T) {
 	}
 	// A user without apikeys.manage does not reach the route.
 	tr, _ := b.login(t, "comp-"+b.ten.Slug+"@harbour.example", goodPassword)
-	if r := doKey(t, b.app, "POST", "/api/v1/api-keys", tr.AccessToken, uuid.NewString(), map[string]any{"name": "x", "permissions": []string{"staff.read"}}); r.status != 403 {
-		t.Fatalf("compliance on the create route: %d %s", r.status, r.body)
+	if r := doKey(t, b.app, "POST", "/api/v1/api-keys", tr.AccessToken, uuid.NewString(), map[string]any{"name": "x", "permissions": []string{"staff.read"}}); r.Status != 403 {
+		t.Fatalf("compliance on the create route: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -401,8 +387,8 @@ func TestAPIKeyLastUsedIsRecordedAtMostOncePerMinute(t *testing.T) {
 		return page.Items[0].LastUsedAt
 	}
 	use := func() {
-		if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, true, nil); r.status != 200 {
-			t.Fatalf("use: %d %s", r.status, r.body)
+		if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, true, nil); r.Status != 200 {
+			t.Fatalf("use: %d %s", r.Status, r.Body)
 		}
 	}
 	if lastUsed() != nil {
@@ -435,7 +421,7 @@ func TestAPIKeyListIsTheTenantsOwn(t *testing.T) {
 	b2 := &bundle{p: b.p, ten: b.p.NewTenant(t, ""), keys: b.keys, hasher: b.hasher, svc: b.svc, staff: b.staff, audit: b.audit, logs: b.logs}
 	b2.app = b.appFor(b2.ten)
 	_, admin2 := keyAdmin(t, b2)
-	if page, r := listKeys(t, b2, admin2); len(page.Items) != 0 || strings.Contains(string(r.body), "Mine") {
-		t.Fatalf("B's list shows A's keys: %s", r.body)
+	if page, r := listKeys(t, b2, admin2); len(page.Items) != 0 || strings.Contains(string(r.Body), "Mine") {
+		t.Fatalf("B's list shows A's keys: %s", r.Body)
 	}
 }

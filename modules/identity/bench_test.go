@@ -18,8 +18,8 @@ func BenchmarkLogin(b *testing.B) {
 	w.addStaff(b, "ada@harbour.example", goodPassword, "admin")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, r := w.login(b, "ada@harbour.example", goodPassword); r.status != 200 {
-			b.Fatalf("login: %d %s", r.status, r.body)
+		if _, r := w.login(b, "ada@harbour.example", goodPassword); r.Status != 200 {
+			b.Fatalf("login: %d %s", r.Status, r.Body)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/login")
@@ -33,8 +33,8 @@ func BenchmarkAuthenticatedStaffGet(b *testing.B) {
 	w := setup(b)
 	id := w.addStaff(b, "ada@harbour.example", goodPassword, "admin")
 	tr, r := w.login(b, "ada@harbour.example", goodPassword)
-	if r.status != 200 {
-		b.Fatalf("login: %d %s", r.status, r.body)
+	if r.Status != 200 {
+		b.Fatalf("login: %d %s", r.Status, r.Body)
 	}
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -81,8 +81,8 @@ func BenchmarkResetRequest(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		k := i % 2
 		start := time.Now()
-		if r := do(b, w.app, "POST", "/api/v1/auth/staff/password-reset", "", identity.ResetRequest{Email: emails[k]}); r.status != 202 {
-			b.Fatalf("reset request: %d %s", r.status, r.body)
+		if r := do(b, w.app, "POST", "/api/v1/auth/staff/password-reset", "", identity.ResetRequest{Email: emails[k]}); r.Status != 202 {
+			b.Fatalf("reset request: %d %s", r.Status, r.Body)
 		}
 		spent[k] += time.Since(start)
 		n[k]++

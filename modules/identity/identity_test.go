@@ -24,8 +24,8 @@ func TestStaffLoginIssuesABackofficeTokenForTheHostTenant(t *testing.T) {
 	id := b.addStaff(t, "ada@harbour.example", goodPassword, "compliance", "sales")
 
 	tr, r := b.login(t, "  Ada@Harbour.example ", goodPassword)
-	if r.status != 200 || tr.RefreshToken == "" || tr.TokenType != "Bearer" {
-		t.Fatalf("login: %d %s", r.status, r.body)
+	if r.Status != 200 || tr.RefreshToken == "" || tr.TokenType != "Bearer" {
+		t.Fatalf("login: %d %s", r.Status, r.Body)
 	}
 	c, err := b.keys.Verify(tr.AccessToken, auth.Expectation{Audience: auth.AudienceBackoffice, Issuer: issuer, TenantID: b.ten.ID.String()})
 	if err != nil {
@@ -36,10 +36,10 @@ func TestStaffLoginIssuesABackofficeTokenForTheHostTenant(t *testing.T) {
 	}
 	r = do(t, b.app, "GET", "/api/v1/me", tr.AccessToken, nil)
 	var me identity.MeResponse
-	r.decode(t, &me)
-	if r.status != 200 || me.ID != id.String() || me.TenantID != b.ten.ID.String() ||
+	r.Decode(t, &me)
+	if r.Status != 200 || me.ID != id.String() || me.TenantID != b.ten.ID.String() ||
 		!strings.Contains(strings.Join(me.Permissions, " "), "kyc.review") || strings.Contains(strings.Join(me.Permissions, " "), "settings.manage") {
-		t.Fatalf("me: %d %s", r.status, r.body)
+		t.Fatalf("me: %d %s", r.Status, r.Body)
 	}
 	if got := b.actions(t); count(got, identity.ActionLoginSucceeded) != 1 {
 		t.Fatalf("audit: %v", got)
@@ -53,16 +53,16 @@ func TestWrongPasswordAndUnknownEmailAnswerTheSame401(t *testing.T) {
 	_, wrong := b.login(t, "ada@harbour.example", goodPassword+"x")
 	_, unknown := b.login(t, "nobody@harbour.example", goodPassword)
 	for _, r := range []reply{wrong, unknown} {
-		if r.status != 401 || r.problemType() != "/problems/invalid-credentials" {
-			t.Fatalf("refused login: %d %s", r.status, r.body)
+		if r.Status != 401 || r.Problem().Type != "/problems/invalid-credentials" {
+			t.Fatalf("refused login: %d %s", r.Status, r.Body)
 		}
 	}
 	if got := b.actions(t); count(got, identity.ActionLoginFailed) != 2 {
 		t.Fatalf("audit: %v", got)
 	}
 	_, r := b.login(t, "ada@harbour.example", "")
-	if r.status != 422 || !strings.Contains(string(r.body), `"field":"password"`) {
-		t.Fatalf("missing password: %d %s", r.status, r.body)
+	if r.Status != 422 || !strings.Contains(string(r.Body), `"field":"password"`) {
+		t.Fatalf("missing password: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -71,13 +71,13 @@ func TestFiveFailuresLockTheAccountEvenForTheRightPassword(t *testing.T) {
 	b := setup(t)
 	b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
 	for i := 0; i < 5; i++ {
-		if _, r := b.login(t, "ada@harbour.example", "Wrong-Password-123"); r.status != 401 {
-			t.Fatalf("failure %d: %d %s", i+1, r.status, r.body)
+		if _, r := b.login(t, "ada@harbour.example", "Wrong-Password-123"); r.Status != 401 {
+			t.Fatalf("failure %d: %d %s", i+1, r.Status, r.Body)
 		}
 	}
 	_, r := b.login(t, "ada@harbour.example", goodPassword)
-	if r.status != 429 || r.problemType() != "/problems/account-locked" || r.header.Get("Retry-After") == "" {
-		t.Fatalf("login while locked: %d %v %s", r.status, r.header, r.body)
+	if r.Status != 429 || r.Problem().Type != "/problems/account-locked" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("login while locked: %d %v %s", r.Status, r.Header, r.Body)
 	}
 	got := b.actions(t)
 	if count(got, identity.ActionLockedOut) != 1 || count(got, identity.ActionLoginSucceeded) != 0 {
@@ -90,20 +90,20 @@ func enrol(t *testing.T, b *bundle, access string) (string, []string) {
 	t.Helper()
 	r := do(t, b.app, "POST", "/api/v1/auth/staff/2fa/enrol", access, nil)
 	var e identity.EnrolResponse
-	r.decode(t, &e)
-	if r.status != 200 || e.Secret == "" || !strings.HasPrefix(e.OTPAuthURI, "otpauth://totp/") {
-		t.Fatalf("enrol: %d %s", r.status, r.body)
+	r.Decode(t, &e)
+	if r.Status != 200 || e.Secret == "" || !strings.HasPrefix(e.OTPAuthURI, "otpauth://totp/") {
+		t.Fatalf("enrol: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "POST", "/api/v1/auth/staff/2fa/confirm", access, identity.ConfirmRequest{Code: "000000"}); r.status != 422 {
+	if r := do(t, b.app, "POST", "/api/v1/auth/staff/2fa/confirm", access, identity.ConfirmRequest{Code: "000000"}); r.Status != 422 {
 		// 000000 is right once in a million steps; a failure here is worth a rerun, not a flaky retry.
-		t.Fatalf("confirm with a wrong code: %d %s", r.status, r.body)
+		t.Fatalf("confirm with a wrong code: %d %s", r.Status, r.Body)
 	}
 	code, _ := auth.TOTPCode(e.Secret, time.Now())
 	r = do(t, b.app, "POST", "/api/v1/auth/staff/2fa/confirm", access, identity.ConfirmRequest{Code: code})
 	var rc identity.RecoveryCodesResponse
-	r.decode(t, &rc)
-	if r.status != 200 || len(rc.RecoveryCodes) != auth.RecoveryCodeCount {
-		t.Fatalf("confirm: %d %s", r.status, r.body)
+	r.Decode(t, &rc)
+	if r.Status != 200 || len(rc.RecoveryCodes) != auth.RecoveryCodeCount {
+		t.Fatalf("confirm: %d %s", r.Status, r.Body)
 	}
 	return e.Secret, rc.RecoveryCodes
 }
@@ -117,22 +117,22 @@ func TestTwoFactorIsRequiredOnceEnrolledAndCodesWorkOnce(t *testing.T) {
 	secret, recovery := enrol(t, b, tr.AccessToken)
 
 	_, r := b.login(t, email, goodPassword)
-	if r.status != 401 || r.problemType() != "/problems/second-factor-required" {
-		t.Fatalf("login without a code: %d %s", r.status, r.body)
+	if r.Status != 401 || r.Problem().Type != "/problems/second-factor-required" {
+		t.Fatalf("login without a code: %d %s", r.Status, r.Body)
 	}
 	// The confirmation spent the current step; the next one is within the accepted window.
 	code, _ := auth.TOTPCode(secret, time.Now().Add(auth.TOTPPeriod))
-	if _, r := b.login(t, email, goodPassword, "totp", code); r.status != 200 {
-		t.Fatalf("login with a code: %d %s", r.status, r.body)
+	if _, r := b.login(t, email, goodPassword, "totp", code); r.Status != 200 {
+		t.Fatalf("login with a code: %d %s", r.Status, r.Body)
 	}
-	if _, r := b.login(t, email, goodPassword, "totp", code); r.status != 401 {
-		t.Fatalf("replayed code: %d %s", r.status, r.body)
+	if _, r := b.login(t, email, goodPassword, "totp", code); r.Status != 401 {
+		t.Fatalf("replayed code: %d %s", r.Status, r.Body)
 	}
-	if _, r := b.login(t, email, goodPassword, "recovery", strings.ToUpper(recovery[3])); r.status != 200 {
-		t.Fatalf("login with a recovery code: %d %s", r.status, r.body)
+	if _, r := b.login(t, email, goodPassword, "recovery", strings.ToUpper(recovery[3])); r.Status != 200 {
+		t.Fatalf("login with a recovery code: %d %s", r.Status, r.Body)
 	}
-	if _, r := b.login(t, email, goodPassword, "recovery", recovery[3]); r.status != 401 {
-		t.Fatalf("recovery code used twice: %d %s", r.status, r.body)
+	if _, r := b.login(t, email, goodPassword, "recovery", recovery[3]); r.Status != 401 {
+		t.Fatalf("recovery code used twice: %d %s", r.Status, r.Body)
 	}
 	// The owner hears of the recovery code's use.
 	if msg := mailTo(t, email); !strings.Contains(msg.Subject, "recovery code") || !strings.Contains(msg.Text, "9 unused codes remain") {
@@ -152,27 +152,27 @@ func TestRequiredTwoFactorGivesOnlyAnEnrolmentToken(t *testing.T) {
 	b.addStaff(t, "sara@harbour.example", goodPassword, "sales")
 	bob, _ := b.login(t, "bob@harbour.example", goodPassword)
 	sara, _ := b.login(t, "sara@harbour.example", goodPassword)
-	if r := do(t, b.app, "PUT", "/api/v1/settings/require-staff-2fa", sara.AccessToken, identity.TwoFactorRequirement{Required: true}); r.status != 403 {
-		t.Fatalf("sales changing the requirement: %d %s", r.status, r.body)
+	if r := do(t, b.app, "PUT", "/api/v1/settings/require-staff-2fa", sara.AccessToken, identity.TwoFactorRequirement{Required: true}); r.Status != 403 {
+		t.Fatalf("sales changing the requirement: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "PUT", "/api/v1/settings/require-staff-2fa", bob.AccessToken, identity.TwoFactorRequirement{Required: true}); r.status != 200 {
-		t.Fatalf("admin requiring 2FA: %d %s", r.status, r.body)
+	if r := do(t, b.app, "PUT", "/api/v1/settings/require-staff-2fa", bob.AccessToken, identity.TwoFactorRequirement{Required: true}); r.Status != 200 {
+		t.Fatalf("admin requiring 2FA: %d %s", r.Status, r.Body)
 	}
 	tr, r := b.login(t, "ada@harbour.example", goodPassword)
-	if r.status != 200 || !tr.EnrolmentRequired || tr.RefreshToken != "" {
-		t.Fatalf("login without 2FA on a tenant requiring it: %d %s", r.status, r.body)
+	if r.Status != 200 || !tr.EnrolmentRequired || tr.RefreshToken != "" {
+		t.Fatalf("login without 2FA on a tenant requiring it: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken, nil); r.status != 403 {
-		t.Fatalf("enrolment token on the staff list: %d %s", r.status, r.body)
+	if r := do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken, nil); r.Status != 403 {
+		t.Fatalf("enrolment token on the staff list: %d %s", r.Status, r.Body)
 	}
 	secret, _ := enrol(t, b, tr.AccessToken)
 	code, _ := auth.TOTPCode(secret, time.Now().Add(auth.TOTPPeriod))
 	tr, r = b.login(t, "ada@harbour.example", goodPassword, "totp", code)
-	if r.status != 200 || tr.EnrolmentRequired || tr.RefreshToken == "" {
-		t.Fatalf("login after enrolling: %d %s", r.status, r.body)
+	if r.Status != 200 || tr.EnrolmentRequired || tr.RefreshToken == "" {
+		t.Fatalf("login after enrolling: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken, nil); r.status != 200 {
-		t.Fatalf("full token on the staff list: %d %s", r.status, r.body)
+	if r := do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken, nil); r.Status != 200 {
+		t.Fatalf("full token on the staff list: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -183,27 +183,27 @@ func TestRefreshRotatesAndAReusedTokenRevokesTheFamily(t *testing.T) {
 	first, _ := b.login(t, "ada@harbour.example", goodPassword)
 	r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: first.RefreshToken})
 	var second identity.TokenResponse
-	r.decode(t, &second)
-	if r.status != 200 || second.RefreshToken == "" || second.RefreshToken == first.RefreshToken {
-		t.Fatalf("refresh: %d %s", r.status, r.body)
+	r.Decode(t, &second)
+	if r.Status != 200 || second.RefreshToken == "" || second.RefreshToken == first.RefreshToken {
+		t.Fatalf("refresh: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "GET", "/api/v1/me", second.AccessToken, nil); r.status != 200 {
-		t.Fatalf("refreshed access token: %d %s", r.status, r.body)
+	if r := do(t, b.app, "GET", "/api/v1/me", second.AccessToken, nil); r.Status != 200 {
+		t.Fatalf("refreshed access token: %d %s", r.Status, r.Body)
 	}
 	// The first token again: reuse. Then the (unspent) second one is dead too.
-	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: first.RefreshToken}); r.status != 401 {
-		t.Fatalf("reused refresh token: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: first.RefreshToken}); r.Status != 401 {
+		t.Fatalf("reused refresh token: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: second.RefreshToken}); r.status != 401 {
-		t.Fatalf("successor after reuse: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: second.RefreshToken}); r.Status != 401 {
+		t.Fatalf("successor after reuse: %d %s", r.Status, r.Body)
 	}
 	if got := b.actions(t); count(got, identity.ActionRefreshReused) != 1 {
 		t.Fatalf("audit: %v", got)
 	}
 	// A new login starts a fresh family that works.
 	third, _ := b.login(t, "ada@harbour.example", goodPassword)
-	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: third.RefreshToken}); r.status != 200 {
-		t.Fatalf("new family: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: third.RefreshToken}); r.Status != 200 {
+		t.Fatalf("new family: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -212,11 +212,11 @@ func TestLogoutRevokesTheFamily(t *testing.T) {
 	b := setup(t)
 	b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
 	tr, _ := b.login(t, "ada@harbour.example", goodPassword)
-	if r := do(t, b.app, "POST", "/api/v1/auth/logout", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken}); r.status != 204 {
-		t.Fatalf("logout: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/auth/logout", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken}); r.Status != 204 {
+		t.Fatalf("logout: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken}); r.status != 401 {
-		t.Fatalf("refresh after logout: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken}); r.Status != 401 {
+		t.Fatalf("refresh after logout: %d %s", r.Status, r.Body)
 	}
 	if got := b.actions(t); count(got, identity.ActionLoggedOut) != 1 {
 		t.Fatalf("audit: %v", got)
@@ -240,32 +240,32 @@ func TestPasswordResetByEmailWorksOnceAndEndsSessions(t *testing.T) {
 	b.addStaff(t, email, goodPassword, "admin")
 	old, _ := b.login(t, email, goodPassword)
 	for _, e := range []string{email, "nobody-" + b.ten.Slug + "@harbour.example"} {
-		if r := do(t, b.app, "POST", "/api/v1/auth/staff/password-reset", "", identity.ResetRequest{Email: e}); r.status != 202 {
-			t.Fatalf("reset request for %s: %d %s", e, r.status, r.body)
+		if r := do(t, b.app, "POST", "/api/v1/auth/staff/password-reset", "", identity.ResetRequest{Email: e}); r.Status != 202 {
+			t.Fatalf("reset request for %s: %d %s", e, r.Status, r.Body)
 		}
 	}
 	b.deliver(t)
 	msg := mailTo(t, email)
 	token := linkToken(t, msg.Text, "https://"+b.ten.Slug+".brokerdesk.test/password-reset/")
 	r := do(t, b.app, "POST", "/api/v1/auth/staff/password-reset/confirm", "", identity.SetPasswordRequest{Token: token, Password: "short"})
-	if r.status != 422 || !strings.Contains(string(r.body), `"field":"password"`) || !strings.Contains(string(r.body), "12 characters") {
-		t.Fatalf("weak password: %d %s", r.status, r.body)
+	if r.Status != 422 || !strings.Contains(string(r.Body), `"field":"password"`) || !strings.Contains(string(r.Body), "12 characters") {
+		t.Fatalf("weak password: %d %s", r.Status, r.Body)
 	}
 	const newPassword = "Second-Harbour-Light-88"
-	if r := do(t, b.app, "POST", "/api/v1/auth/staff/password-reset/confirm", "", identity.SetPasswordRequest{Token: token, Password: newPassword}); r.status != 204 {
-		t.Fatalf("reset: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/auth/staff/password-reset/confirm", "", identity.SetPasswordRequest{Token: token, Password: newPassword}); r.Status != 204 {
+		t.Fatalf("reset: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "POST", "/api/v1/auth/staff/password-reset/confirm", "", identity.SetPasswordRequest{Token: token, Password: newPassword + "x"}); r.status != 400 {
-		t.Fatalf("link used twice: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/auth/staff/password-reset/confirm", "", identity.SetPasswordRequest{Token: token, Password: newPassword + "x"}); r.Status != 400 {
+		t.Fatalf("link used twice: %d %s", r.Status, r.Body)
 	}
-	if _, r := b.login(t, email, goodPassword); r.status != 401 {
-		t.Fatalf("old password after reset: %d", r.status)
+	if _, r := b.login(t, email, goodPassword); r.Status != 401 {
+		t.Fatalf("old password after reset: %d", r.Status)
 	}
-	if _, r := b.login(t, email, newPassword); r.status != 200 {
-		t.Fatalf("new password: %d %s", r.status, r.body)
+	if _, r := b.login(t, email, newPassword); r.Status != 200 {
+		t.Fatalf("new password: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: old.RefreshToken}); r.status != 401 {
-		t.Fatalf("session from before the reset: %d", r.status)
+	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: old.RefreshToken}); r.Status != 401 {
+		t.Fatalf("session from before the reset: %d", r.Status)
 	}
 	got := b.actions(t)
 	if count(got, identity.ActionResetRequested) != 1 || count(got, identity.ActionPasswordReset) != 1 {
@@ -281,25 +281,25 @@ func TestAcceptingTheInvitationSetsThePasswordOnce(t *testing.T) {
 	}
 	msg := mailTo(t, b.ten.AdminEmail)
 	token := linkToken(t, msg.Text, "https://"+b.ten.Slug+".brokerdesk.test/invitations/")
-	if _, r := b.login(t, b.ten.AdminEmail, goodPassword); r.status != 401 {
-		t.Fatalf("login before accepting: %d", r.status)
+	if _, r := b.login(t, b.ten.AdminEmail, goodPassword); r.Status != 401 {
+		t.Fatalf("login before accepting: %d", r.Status)
 	}
 	req := identity.SetPasswordRequest{Token: token, Password: goodPassword}
-	if r := do(t, b.app, "POST", "/api/v1/auth/staff/invitations/accept", "", req); r.status != 204 {
-		t.Fatalf("accept: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/auth/staff/invitations/accept", "", req); r.Status != 204 {
+		t.Fatalf("accept: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "POST", "/api/v1/auth/staff/invitations/accept", "", req); r.status != 400 {
-		t.Fatalf("accept twice: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/auth/staff/invitations/accept", "", req); r.Status != 400 {
+		t.Fatalf("accept twice: %d %s", r.Status, r.Body)
 	}
 	tr, r := b.login(t, b.ten.AdminEmail, goodPassword)
-	if r.status != 200 {
-		t.Fatalf("login after accepting: %d %s", r.status, r.body)
+	if r.Status != 200 {
+		t.Fatalf("login after accepting: %d %s", r.Status, r.Body)
 	}
 	r = do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken, nil)
 	var list staff.ListResponse
-	r.decode(t, &list)
-	if r.status != 200 || len(list.Staff) != 1 || list.Staff[0].Status != "active" {
-		t.Fatalf("staff after accepting: %d %s", r.status, r.body)
+	r.Decode(t, &list)
+	if r.Status != 200 || len(list.Staff) != 1 || list.Staff[0].Status != "active" {
+		t.Fatalf("staff after accepting: %d %s", r.Status, r.Body)
 	}
 	if got := b.actions(t); count(got, identity.ActionInvitationAccepted) != 1 {
 		t.Fatalf("audit: %v", got)
@@ -315,28 +315,28 @@ func TestTraderTokensAreForThePortalOnly(t *testing.T) {
 	}
 	r := do(t, b.app, "POST", "/api/v1/auth/portal/login", "", identity.LoginRequest{Email: "trader@example.com", Password: goodPassword})
 	var tr identity.TokenResponse
-	r.decode(t, &tr)
-	if r.status != 200 {
-		t.Fatalf("portal login: %d %s", r.status, r.body)
+	r.Decode(t, &tr)
+	if r.Status != 200 {
+		t.Fatalf("portal login: %d %s", r.Status, r.Body)
 	}
 	if _, err := b.keys.Verify(tr.AccessToken, auth.Expectation{Audience: auth.AudiencePortal, Issuer: issuer, TenantID: b.ten.ID.String()}); err != nil {
 		t.Fatalf("portal token: %v", err)
 	}
 	for _, path := range []string{"/api/v1/staff", "/api/v1/me"} {
-		if r := do(t, b.app, "GET", path, tr.AccessToken, nil); r.status != 401 {
-			t.Fatalf("trader token on %s: %d %s", path, r.status, r.body)
+		if r := do(t, b.app, "GET", path, tr.AccessToken, nil); r.Status != 401 {
+			t.Fatalf("trader token on %s: %d %s", path, r.Status, r.Body)
 		}
 	}
 	// Refresh tokens keep to their audience too: the staff endpoint refuses a portal one, without revoking it.
-	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken}); r.status != 401 {
-		t.Fatalf("portal refresh token at the staff endpoint: %d", r.status)
+	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken}); r.Status != 401 {
+		t.Fatalf("portal refresh token at the staff endpoint: %d", r.Status)
 	}
-	if r := do(t, b.app, "POST", "/api/v1/auth/portal/refresh", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken}); r.status != 200 {
-		t.Fatalf("portal refresh: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/auth/portal/refresh", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken}); r.Status != 200 {
+		t.Fatalf("portal refresh: %d %s", r.Status, r.Body)
 	}
 	// Staff credentials do not open the portal.
-	if r := do(t, b.app, "POST", "/api/v1/auth/portal/login", "", identity.LoginRequest{Email: "ada@harbour.example", Password: goodPassword}); r.status != 401 {
-		t.Fatalf("staff credentials on the portal: %d", r.status)
+	if r := do(t, b.app, "POST", "/api/v1/auth/portal/login", "", identity.LoginRequest{Email: "ada@harbour.example", Password: goodPassword}); r.Status != 401 {
+		t.Fatalf("staff credentials on the portal: %d", r.Status)
 	}
 }
 
@@ -349,23 +349,23 @@ func TestStaffRoutesKeepToTheirTenantAndPermission(t *testing.T) {
 	sales, _ := b.login(t, "sara@harbour.example", goodPassword)
 	r := do(t, b.app, "GET", "/api/v1/staff/"+adaID.String(), admin.AccessToken, nil)
 	var m staff.MemberResponse
-	r.decode(t, &m)
-	if r.status != 200 || m.Email != "ada@harbour.example" {
-		t.Fatalf("own tenant's staff user: %d %s", r.status, r.body)
+	r.Decode(t, &m)
+	if r.Status != 200 || m.Email != "ada@harbour.example" {
+		t.Fatalf("own tenant's staff user: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "GET", "/api/v1/staff/"+adaID.String(), sales.AccessToken, nil); r.status != 403 || r.problemType() != "/problems/forbidden" {
-		t.Fatalf("sales reading staff: %d %s", r.status, r.body)
+	if r := do(t, b.app, "GET", "/api/v1/staff/"+adaID.String(), sales.AccessToken, nil); r.Status != 403 || r.Problem().Type != "/problems/forbidden" {
+		t.Fatalf("sales reading staff: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "GET", "/api/v1/staff/not-a-uuid", admin.AccessToken, nil); r.status != 404 {
-		t.Fatalf("malformed id: %d", r.status)
+	if r := do(t, b.app, "GET", "/api/v1/staff/not-a-uuid", admin.AccessToken, nil); r.Status != 404 {
+		t.Fatalf("malformed id: %d", r.Status)
 	}
 	// Tenant B's admin, on B's host, asking for A's id: 404. On A's host, B's token: 401.
 	other := setupOn(t, b)
-	if r := do(t, other.app, "GET", "/api/v1/staff/"+adaID.String(), other.admin, nil); r.status != 404 || strings.Contains(string(r.body), "ada@") {
-		t.Fatalf("another tenant's id: %d %s", r.status, r.body)
+	if r := do(t, other.app, "GET", "/api/v1/staff/"+adaID.String(), other.admin, nil); r.Status != 404 || strings.Contains(string(r.Body), "ada@") {
+		t.Fatalf("another tenant's id: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "GET", "/api/v1/staff/"+adaID.String(), other.admin, nil); r.status != 401 {
-		t.Fatalf("another tenant's token: %d %s", r.status, r.body)
+	if r := do(t, b.app, "GET", "/api/v1/staff/"+adaID.String(), other.admin, nil); r.Status != 401 {
+		t.Fatalf("another tenant's token: %d %s", r.Status, r.Body)
 	}
 	// No token, a garbage token, a token of another issuer.
 	foreign, _, err := b.keys.Issue(auth.Claims{Issuer: "https://evil.example", Audience: auth.AudienceBackoffice, Subject: adaID.String(),
@@ -374,8 +374,8 @@ func TestStaffRoutesKeepToTheirTenantAndPermission(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tok := range []string{"", "garbage", foreign} {
-		if r := do(t, b.app, "GET", "/api/v1/staff", tok, nil); r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
-			t.Fatalf("token %.10q: %d %s", tok, r.status, r.body)
+		if r := do(t, b.app, "GET", "/api/v1/staff", tok, nil); r.Status != 401 || r.Header.Get("WWW-Authenticate") == "" {
+			t.Fatalf("token %.10q: %d %s", tok, r.Status, r.Body)
 		}
 	}
 }
@@ -393,8 +393,8 @@ func setupOn(t *testing.T, b *bundle) otherTenant {
 	o.app = b.appFor(o.ten)
 	o.addStaff(t, "bob@other.example", goodPassword, "admin")
 	tr, r := o.login(t, "bob@other.example", goodPassword)
-	if r.status != 200 {
-		t.Fatalf("other tenant's login: %d %s", r.status, r.body)
+	if r.Status != 200 {
+		t.Fatalf("other tenant's login: %d %s", r.Status, r.Body)
 	}
 	return otherTenant{app: o.app, admin: tr.AccessToken}
 }
@@ -415,23 +415,23 @@ func TestTradersCanTurnOnTwoFactorAndThenNeedIt(t *testing.T) {
 	}
 	r := login("")
 	var tr identity.TokenResponse
-	r.decode(t, &tr)
-	if r := do(t, b.app, "POST", "/api/v1/auth/portal/2fa/enrol", staffTok.AccessToken, nil); r.status != 401 {
-		t.Fatalf("staff token on the portal's enrolment: %d %s", r.status, r.body)
+	r.Decode(t, &tr)
+	if r := do(t, b.app, "POST", "/api/v1/auth/portal/2fa/enrol", staffTok.AccessToken, nil); r.Status != 401 {
+		t.Fatalf("staff token on the portal's enrolment: %d %s", r.Status, r.Body)
 	}
 	r = do(t, b.app, "POST", "/api/v1/auth/portal/2fa/enrol", tr.AccessToken, nil)
 	var e identity.EnrolResponse
-	r.decode(t, &e)
+	r.Decode(t, &e)
 	code, _ := auth.TOTPCode(e.Secret, time.Now())
-	if r := do(t, b.app, "POST", "/api/v1/auth/portal/2fa/confirm", tr.AccessToken, identity.ConfirmRequest{Code: code}); r.status != 200 {
-		t.Fatalf("portal confirm: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/auth/portal/2fa/confirm", tr.AccessToken, identity.ConfirmRequest{Code: code}); r.Status != 200 {
+		t.Fatalf("portal confirm: %d %s", r.Status, r.Body)
 	}
-	if r := login(""); r.status != 401 || r.problemType() != "/problems/second-factor-required" {
-		t.Fatalf("portal login without a code: %d %s", r.status, r.body)
+	if r := login(""); r.Status != 401 || r.Problem().Type != "/problems/second-factor-required" {
+		t.Fatalf("portal login without a code: %d %s", r.Status, r.Body)
 	}
 	next, _ := auth.TOTPCode(e.Secret, time.Now().Add(auth.TOTPPeriod))
-	if r := login(next); r.status != 200 {
-		t.Fatalf("portal login with a code: %d %s", r.status, r.body)
+	if r := login(next); r.Status != 200 {
+		t.Fatalf("portal login with a code: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -445,7 +445,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	b.login(t, email, "Wrong-Password-123")
 	r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken})
 	var next identity.TokenResponse
-	r.decode(t, &next)
+	r.Decode(t, &next)
 	do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken}) // reuse
 	do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken[:len(tr.AccessToken)-2]+"xx", nil)                   // bad signature
 	secret, recovery := enrol(t, b, next.AccessToken)
@@ -480,20 +480,20 @@ func TestARememberedAccessTokenStillExpires(t *testing.T) {
 	b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
 	tr, _ := b.login(t, "ada@harbour.example", goodPassword)
 	for i := 0; i < 2; i++ {
-		if r := do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken, nil); r.status != 200 {
-			t.Fatalf("fresh token, request %d: %d %s", i+1, r.status, r.body)
+		if r := do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken, nil); r.Status != 200 {
+			t.Fatalf("fresh token, request %d: %d %s", i+1, r.Status, r.Body)
 		}
 	}
 	// One verified for this tenant is not thereby known to another one's host.
 	other := b.p.NewTenant(t, "")
-	if r := do(t, b.appFor(other), "GET", "/api/v1/staff", tr.AccessToken, nil); r.status != 401 {
-		t.Fatalf("token on another tenant's host: %d %s", r.status, r.body)
+	if r := do(t, b.appFor(other), "GET", "/api/v1/staff", tr.AccessToken, nil); r.Status != 401 {
+		t.Fatalf("token on another tenant's host: %d %s", r.Status, r.Body)
 	}
 	mu.Lock()
 	now = now.Add(identity.AccessTTL + auth.Leeway + time.Second)
 	mu.Unlock()
-	if r := do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken, nil); r.status != 401 {
-		t.Fatalf("expired token: %d %s", r.status, r.body)
+	if r := do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken, nil); r.Status != 401 {
+		t.Fatalf("expired token: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -516,21 +516,21 @@ func TestConcurrentRefreshesOfOneTokenRevokeTheFamily(t *testing.T) {
 	wg.Wait()
 	var won *identity.TokenResponse
 	for _, r := range results {
-		if r.status == 200 {
+		if r.Status == 200 {
 			if won != nil {
 				t.Fatal("both concurrent refreshes succeeded")
 			}
 			won = &identity.TokenResponse{}
-			r.decode(t, won)
-		} else if r.status != 401 {
-			t.Fatalf("concurrent refresh: %d %s", r.status, r.body)
+			r.Decode(t, won)
+		} else if r.Status != 401 {
+			t.Fatalf("concurrent refresh: %d %s", r.Status, r.Body)
 		}
 	}
 	if won == nil {
 		t.Fatal("neither concurrent refresh succeeded")
 	}
-	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: won.RefreshToken}); r.status != 401 {
-		t.Fatalf("the winner's successor after the reuse: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: won.RefreshToken}); r.Status != 401 {
+		t.Fatalf("the winner's successor after the reuse: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -544,33 +544,33 @@ func TestAnAdminInvitesStaffWhoThenSignIn(t *testing.T) {
 	sales, _ := b.login(t, "sara@harbour.example", goodPassword)
 	email := "colin-" + b.ten.Slug + "@harbour.example"
 	invite := staff.InviteRequest{Email: strings.ToUpper(email), FullName: "Colin Compliance", Roles: []string{"compliance", "readonly"}}
-	if r := doKey(t, b.app, "POST", "/api/v1/staff", sales.AccessToken, "k-sales", invite); r.status != 403 {
-		t.Fatalf("sales inviting: %d %s", r.status, r.body)
+	if r := doKey(t, b.app, "POST", "/api/v1/staff", sales.AccessToken, "k-sales", invite); r.Status != 403 {
+		t.Fatalf("sales inviting: %d %s", r.Status, r.Body)
 	}
 	bad := staff.InviteRequest{Email: "not an email", Roles: []string{"wizard"}}
 	r := doKey(t, b.app, "POST", "/api/v1/staff", admin.AccessToken, "k-bad", bad)
-	if r.status != 422 || !strings.Contains(string(r.body), `"field":"email"`) || !strings.Contains(string(r.body), `"field":"full_name"`) || !strings.Contains(string(r.body), "wizard") {
-		t.Fatalf("invalid invitation: %d %s", r.status, r.body)
+	if r.Status != 422 || !strings.Contains(string(r.Body), `"field":"email"`) || !strings.Contains(string(r.Body), `"field":"full_name"`) || !strings.Contains(string(r.Body), "wizard") {
+		t.Fatalf("invalid invitation: %d %s", r.Status, r.Body)
 	}
 	r = doKey(t, b.app, "POST", "/api/v1/staff", admin.AccessToken, "k-1", invite)
 	var m staff.MemberResponse
-	r.decode(t, &m)
-	if r.status != 201 || m.Email != email || m.Status != "invited" || strings.Join(m.Roles, ",") != "compliance,readonly" {
-		t.Fatalf("invite: %d %s", r.status, r.body)
+	r.Decode(t, &m)
+	if r.Status != 201 || m.Email != email || m.Status != "invited" || strings.Join(m.Roles, ",") != "compliance,readonly" {
+		t.Fatalf("invite: %d %s", r.Status, r.Body)
 	}
-	if r := doKey(t, b.app, "POST", "/api/v1/staff", admin.AccessToken, "k-2", invite); r.status != 409 {
-		t.Fatalf("second invitation for the same email: %d %s", r.status, r.body)
+	if r := doKey(t, b.app, "POST", "/api/v1/staff", admin.AccessToken, "k-2", invite); r.Status != 409 {
+		t.Fatalf("second invitation for the same email: %d %s", r.Status, r.Body)
 	}
 	token := linkToken(t, mailTo(t, email).Text, "https://"+b.ten.Slug+".brokerdesk.test/invitations/")
-	if r := do(t, b.app, "POST", "/api/v1/auth/staff/invitations/accept", "", identity.SetPasswordRequest{Token: token, Password: goodPassword}); r.status != 204 {
-		t.Fatalf("accept: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/auth/staff/invitations/accept", "", identity.SetPasswordRequest{Token: token, Password: goodPassword}); r.Status != 204 {
+		t.Fatalf("accept: %d %s", r.Status, r.Body)
 	}
 	tr, r := b.login(t, email, goodPassword)
-	if r.status != 200 {
-		t.Fatalf("login of the invited user: %d %s", r.status, r.body)
+	if r.Status != 200 {
+		t.Fatalf("login of the invited user: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "GET", "/api/v1/staff/"+m.ID, tr.AccessToken, nil); r.status != 200 || !strings.Contains(string(r.body), `"status":"active"`) {
-		t.Fatalf("the invited user reading themself: %d %s", r.status, r.body)
+	if r := do(t, b.app, "GET", "/api/v1/staff/"+m.ID, tr.AccessToken, nil); r.Status != 200 || !strings.Contains(string(r.Body), `"status":"active"`) {
+		t.Fatalf("the invited user reading themself: %d %s", r.Status, r.Body)
 	}
 	page, err := b.audit.List(context.Background(), b.ten, audit.Filter{ActionPrefix: staff.ActionInvited}, "", 10)
 	if err != nil || len(page.Rows) != 1 || page.Rows[0].Actor != (audit.Actor{Kind: audit.ActorStaff, ID: adaID.String()}) {

@@ -5,12 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -27,6 +23,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/infra/web/webtest"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
@@ -254,24 +251,8 @@ func (b *bundle) addStaff(tb testing.TB, email, password string, roles ...string
 	return id
 }
 
-type reply struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r reply) decode(tb testing.TB, v any) {
-	tb.Helper()
-	if err := json.Unmarshal(r.body, v); err != nil {
-		tb.Fatalf("decode %s: %v", r.body, err)
-	}
-}
-
-func (r reply) problemType() string {
-	var p web.Problem
-	_ = json.Unmarshal(r.body, &p)
-	return p.Type
-}
+// reply is a response of the bundle's app, read whole.
+type reply = webtest.Reply
 
 func do(tb testing.TB, app *fiber.App, method, path, token string, body any) reply {
 	tb.Helper()
@@ -281,26 +262,7 @@ func do(tb testing.TB, app *fiber.App, method, path, token string, body any) rep
 // doKey is do with an Idempotency-Key header (when key is not empty).
 func doKey(tb testing.TB, app *fiber.App, method, path, token, key string, body any) reply {
 	tb.Helper()
-	var rd io.Reader
-	if body != nil {
-		buf, _ := json.Marshal(body)
-		rd = bytes.NewReader(buf)
-	}
-	req := httptest.NewRequest(method, path, rd)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	res, err := app.Test(req, -1)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer res.Body.Close()
-	out, _ := io.ReadAll(res.Body)
-	return reply{status: res.StatusCode, header: res.Header, body: out}
+	return webtest.Send(tb, app, webtest.JSON(method, path, body, "Authorization", webtest.Bearer(token), "Idempotency-Key", key))
 }
 
 func (b *bundle) login(tb testing.TB, email, password string, extra ...string) (identity.TokenResponse, reply) {
@@ -316,8 +278,8 @@ func (b *bundle) login(tb testing.TB, email, password string, extra ...string) (
 	}
 	r := do(tb, b.app, "POST", "/api/v1/auth/staff/login", "", req)
 	var tr identity.TokenResponse
-	if r.status == 200 {
-		r.decode(tb, &tr)
+	if r.Status == 200 {
+		r.Decode(tb, &tr)
 	}
 	return tr, r
 }

@@ -66,8 +66,8 @@ func TestResetRequestDoesTheSameWorkWhetherOrNotTheAddressHasALogin(t *testing.T
 	unknown := "nobody-" + b.ten.Slug + "@harbour.example"
 	b.addStaff(t, known, goodPassword, "admin")
 	for _, e := range []string{"  " + strings.ToUpper(known) + " ", unknown, known} {
-		if r := do(t, b.app, "POST", "/api/v1/auth/staff/password-reset", "", identity.ResetRequest{Email: e}); r.status != 202 {
-			t.Fatalf("reset request for %q: %d %s", e, r.status, r.body)
+		if r := do(t, b.app, "POST", "/api/v1/auth/staff/password-reset", "", identity.ResetRequest{Email: e}); r.Status != 202 {
+			t.Fatalf("reset request for %q: %d %s", e, r.Status, r.Body)
 		}
 	}
 	// In the request: one outbox row each, with the kind and the normalised address, a key per request; nothing

@@ -54,7 +54,7 @@ func TestTOTPSecretIsStoredSealedNeverInPlaintext(t *testing.T) {
 	// Pending: sealed from the moment it is stored.
 	r := do(t, b.app, "POST", "/api/v1/auth/staff/2fa/enrol", tr.AccessToken, nil)
 	var e identity.EnrolResponse
-	r.decode(t, &e)
+	r.Decode(t, &e)
 	if v := b.storedTOTP(t, id); strings.Contains(v, e.Secret) || !strings.HasPrefix(v, "d1:") {
 		t.Fatalf("pending TOTP secret stored as %q", v)
 	}

@@ -68,39 +68,39 @@ func TestAdminResetOfStaffTwoFactorClearsSecretAndCodesEndsSessionsAndIsAudited(
 	secret, _ := enrol(t, b, ada.AccessToken)
 	code, _ := auth.TOTPCode(secret, time.Now().Add(auth.TOTPPeriod))
 	session, r := b.login(t, email, goodPassword, "totp", code) // the session that must end
-	if r.status != 200 {
-		t.Fatalf("login with a code: %d %s", r.status, r.body)
+	if r.Status != 200 {
+		t.Fatalf("login with a code: %d %s", r.Status, r.Body)
 	}
 	if s := b.twoFactorState(t, "staff_credentials", "staff_user_id", "staff", adaID); !s.secret || !s.enabled || s.recoveryCodes != auth.RecoveryCodeCount || s.liveRefresh < 2 {
 		t.Fatalf("before the reset: %+v", s)
 	}
 	bob, _ := b.login(t, "bob@harbour.example", goodPassword)
 	path := "/api/v1/staff/" + adaID.String() + "/2fa/reset"
-	if r := do(t, b.app, "POST", path, bob.AccessToken, nil); r.status != 400 {
-		t.Fatalf("reset without an Idempotency-Key: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", path, bob.AccessToken, nil); r.Status != 400 {
+		t.Fatalf("reset without an Idempotency-Key: %d %s", r.Status, r.Body)
 	}
 	key := uuid.NewString()
 	r = doKey(t, b.app, "POST", path, bob.AccessToken, key, nil)
 	var out identity.TwoFactorResetResponse
-	r.decode(t, &out)
-	if r.status != 200 || out.LoginsReset != 1 {
-		t.Fatalf("reset: %d %s", r.status, r.body)
+	r.Decode(t, &out)
+	if r.Status != 200 || out.LoginsReset != 1 {
+		t.Fatalf("reset: %d %s", r.Status, r.Body)
 	}
 	// A retry with the same key replays the answer; nothing is done or audited twice.
-	if r := doKey(t, b.app, "POST", path, bob.AccessToken, key, nil); r.status != 200 || r.header.Get("Idempotent-Replayed") != "true" {
-		t.Fatalf("retry: %d %v %s", r.status, r.header, r.body)
+	if r := doKey(t, b.app, "POST", path, bob.AccessToken, key, nil); r.Status != 200 || r.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("retry: %d %v %s", r.Status, r.Header, r.Body)
 	}
 	if s := b.twoFactorState(t, "staff_credentials", "staff_user_id", "staff", adaID); s != (twoFactorState{}) {
 		t.Fatalf("after the reset: %+v, want no secret, no codes, no live refresh token", s)
 	}
 	// The old session ends at its next refresh.
-	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: session.RefreshToken}); r.status != 401 {
-		t.Fatalf("refresh with a token from before the reset: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/auth/refresh", "", identity.RefreshRequest{RefreshToken: session.RefreshToken}); r.Status != 401 {
+		t.Fatalf("refresh with a token from before the reset: %d %s", r.Status, r.Body)
 	}
 	// The password alone signs in now (the tenant does not require 2FA), and enrolling works again.
 	again, r := b.login(t, email, goodPassword)
-	if r.status != 200 || again.RefreshToken == "" || again.EnrolmentRequired {
-		t.Fatalf("login after the reset: %d %s", r.status, r.body)
+	if r.Status != 200 || again.RefreshToken == "" || again.EnrolmentRequired {
+		t.Fatalf("login after the reset: %d %s", r.Status, r.Body)
 	}
 	enrol(t, b, again.AccessToken)
 
@@ -139,22 +139,22 @@ func TestStaffTwoFactorResetIsForStaffManagersOfTheSameTenantOnly(t *testing.T) 
 		return doKey(t, app, "POST", "/api/v1/staff/"+id+"/2fa/reset", token, uuid.NewString(), nil)
 	}
 	// Without staff.manage (compliance and readonly read staff, but do not manage them): 403.
-	if r := reset(b.app, cleo.AccessToken, adaID.String()); r.status != 403 || r.problemType() != "/problems/forbidden" {
-		t.Fatalf("compliance resetting: %d %s", r.status, r.body)
+	if r := reset(b.app, cleo.AccessToken, adaID.String()); r.Status != 403 || r.Problem().Type != "/problems/forbidden" {
+		t.Fatalf("compliance resetting: %d %s", r.Status, r.Body)
 	}
 	// Another tenant's admin, on its own host, with this tenant's id: 404, nothing said about the user.
 	other := setupOn(t, b)
-	if r := reset(other.app, other.admin, adaID.String()); r.status != 404 || strings.Contains(string(r.body), "ada@") {
-		t.Fatalf("another tenant's admin: %d %s", r.status, r.body)
+	if r := reset(other.app, other.admin, adaID.String()); r.Status != 404 || strings.Contains(string(r.Body), "ada@") {
+		t.Fatalf("another tenant's admin: %d %s", r.Status, r.Body)
 	}
 	for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
-		if r := reset(b.app, bob.AccessToken, id); r.status != 404 {
-			t.Fatalf("unknown id %s: %d %s", id, r.status, r.body)
+		if r := reset(b.app, bob.AccessToken, id); r.Status != 404 {
+			t.Fatalf("unknown id %s: %d %s", id, r.Status, r.Body)
 		}
 	}
 	// One's own second factor is reset by another admin, not with one's session alone.
-	if r := reset(b.app, bob.AccessToken, bobID.String()); r.status != 403 || r.problemType() != "/problems/own-2fa" {
-		t.Fatalf("own reset: %d %s", r.status, r.body)
+	if r := reset(b.app, bob.AccessToken, bobID.String()); r.Status != 403 || r.Problem().Type != "/problems/own-2fa" {
+		t.Fatalf("own reset: %d %s", r.Status, r.Body)
 	}
 	if err := b.svc.ResetTwoFactor(context.Background(), b.ten, identity.Staff, bobID, audit.Actor{Kind: audit.ActorStaff, ID: bobID.String()}); !errors.Is(err, identity.ErrOwnTwoFactor) {
 		t.Fatalf("own reset through the service: %v", err)
@@ -173,23 +173,23 @@ func TestAfterAResetARequiredSecondFactorSendsTheStaffUserToEnrolment(t *testing
 	bob, _ := b.login(t, "bob@harbour.example", goodPassword)
 	ada, _ := b.login(t, email, goodPassword)
 	enrol(t, b, ada.AccessToken)
-	if r := do(t, b.app, "PUT", "/api/v1/settings/require-staff-2fa", bob.AccessToken, identity.TwoFactorRequirement{Required: true}); r.status != 200 {
-		t.Fatalf("requiring 2FA: %d %s", r.status, r.body)
+	if r := do(t, b.app, "PUT", "/api/v1/settings/require-staff-2fa", bob.AccessToken, identity.TwoFactorRequirement{Required: true}); r.Status != 200 {
+		t.Fatalf("requiring 2FA: %d %s", r.Status, r.Body)
 	}
-	if r := doKey(t, b.app, "POST", "/api/v1/staff/"+adaID.String()+"/2fa/reset", bob.AccessToken, uuid.NewString(), nil); r.status != 200 {
-		t.Fatalf("reset: %d %s", r.status, r.body)
+	if r := doKey(t, b.app, "POST", "/api/v1/staff/"+adaID.String()+"/2fa/reset", bob.AccessToken, uuid.NewString(), nil); r.Status != 200 {
+		t.Fatalf("reset: %d %s", r.Status, r.Body)
 	}
 	tr, r := b.login(t, email, goodPassword)
-	if r.status != 200 || !tr.EnrolmentRequired || tr.RefreshToken != "" {
-		t.Fatalf("login after the reset on a tenant requiring 2FA: %d %s", r.status, r.body)
+	if r.Status != 200 || !tr.EnrolmentRequired || tr.RefreshToken != "" {
+		t.Fatalf("login after the reset on a tenant requiring 2FA: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "GET", "/api/v1/me", tr.AccessToken, nil); r.status != 403 {
-		t.Fatalf("enrolment-only token on /me: %d %s", r.status, r.body)
+	if r := do(t, b.app, "GET", "/api/v1/me", tr.AccessToken, nil); r.Status != 403 {
+		t.Fatalf("enrolment-only token on /me: %d %s", r.Status, r.Body)
 	}
 	secret, _ := enrol(t, b, tr.AccessToken)
 	code, _ := auth.TOTPCode(secret, time.Now().Add(auth.TOTPPeriod))
-	if tr, r := b.login(t, email, goodPassword, "totp", code); r.status != 200 || tr.EnrolmentRequired || tr.RefreshToken == "" {
-		t.Fatalf("login after enrolling again: %d %s", r.status, r.body)
+	if tr, r := b.login(t, email, goodPassword, "totp", code); r.Status != 200 || tr.EnrolmentRequired || tr.RefreshToken == "" {
+		t.Fatalf("login after enrolling again: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -225,36 +225,36 @@ func TestClientTwoFactorResetTurnsThePortalLoginsSecondFactorOffAndEndsItsSessio
 		return do(t, b.app, "POST", "/api/v1/auth/portal/login", "", identity.LoginRequest{Email: email, Password: goodPassword, TOTPCode: code})
 	}
 	var tr identity.TokenResponse
-	portalLogin("").decode(t, &tr)
+	portalLogin("").Decode(t, &tr)
 	r := do(t, b.app, "POST", "/api/v1/auth/portal/2fa/enrol", tr.AccessToken, nil)
 	var e identity.EnrolResponse
-	r.decode(t, &e)
+	r.Decode(t, &e)
 	code, _ := auth.TOTPCode(e.Secret, time.Now())
-	if r := do(t, b.app, "POST", "/api/v1/auth/portal/2fa/confirm", tr.AccessToken, identity.ConfirmRequest{Code: code}); r.status != 200 {
-		t.Fatalf("portal confirm: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/auth/portal/2fa/confirm", tr.AccessToken, identity.ConfirmRequest{Code: code}); r.Status != 200 {
+		t.Fatalf("portal confirm: %d %s", r.Status, r.Body)
 	}
-	if r := portalLogin(""); r.status != 401 || r.problemType() != "/problems/second-factor-required" {
-		t.Fatalf("portal login without a code before the reset: %d %s", r.status, r.body)
+	if r := portalLogin(""); r.Status != 401 || r.Problem().Type != "/problems/second-factor-required" {
+		t.Fatalf("portal login without a code before the reset: %d %s", r.Status, r.Body)
 	}
 
 	path := "/api/v1/clients/" + clientID.String() + "/2fa/reset"
-	if r := doKey(t, b.app, "POST", path, sara.AccessToken, uuid.NewString(), nil); r.status != 403 {
-		t.Fatalf("sales resetting a client's 2FA: %d %s", r.status, r.body)
+	if r := doKey(t, b.app, "POST", path, sara.AccessToken, uuid.NewString(), nil); r.Status != 403 {
+		t.Fatalf("sales resetting a client's 2FA: %d %s", r.Status, r.Body)
 	}
 	r = doKey(t, b.app, "POST", path, bob.AccessToken, uuid.NewString(), nil)
 	var out identity.TwoFactorResetResponse
-	r.decode(t, &out)
-	if r.status != 200 || out.LoginsReset != 1 {
-		t.Fatalf("compliance resetting a client's 2FA: %d %s", r.status, r.body)
+	r.Decode(t, &out)
+	if r.Status != 200 || out.LoginsReset != 1 {
+		t.Fatalf("compliance resetting a client's 2FA: %d %s", r.Status, r.Body)
 	}
 	if s := b.twoFactorState(t, "portal_users", "id", "portal", loginID); s != (twoFactorState{}) {
 		t.Fatalf("after the reset: %+v", s)
 	}
-	if r := do(t, b.app, "POST", "/api/v1/auth/portal/refresh", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken}); r.status != 401 {
-		t.Fatalf("portal refresh from before the reset: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/auth/portal/refresh", "", identity.RefreshRequest{RefreshToken: tr.RefreshToken}); r.Status != 401 {
+		t.Fatalf("portal refresh from before the reset: %d %s", r.Status, r.Body)
 	}
-	if r := portalLogin(""); r.status != 200 {
-		t.Fatalf("portal login with the password alone after the reset: %d %s", r.status, r.body)
+	if r := portalLogin(""); r.Status != 200 {
+		t.Fatalf("portal login with the password alone after the reset: %d %s", r.Status, r.Body)
 	}
 	rows := b.resetRows(t)
 	if len(rows) != 1 || rows[0].Actor.ID != bobID.String() || rows[0].Target != (audit.Target{Type: "portal_user", ID: loginID.String()}) ||
@@ -273,13 +273,13 @@ func TestClientTwoFactorResetTurnsThePortalLoginsSecondFactorOffAndEndsItsSessio
 		t.Fatal(err)
 	}
 	for _, id := range []string{bare.String(), uuid.NewString(), "not-a-uuid"} {
-		if r := doKey(t, b.app, "POST", "/api/v1/clients/"+id+"/2fa/reset", bob.AccessToken, uuid.NewString(), nil); r.status != 404 {
-			t.Fatalf("client %s: %d %s", id, r.status, r.body)
+		if r := doKey(t, b.app, "POST", "/api/v1/clients/"+id+"/2fa/reset", bob.AccessToken, uuid.NewString(), nil); r.Status != 404 {
+			t.Fatalf("client %s: %d %s", id, r.Status, r.Body)
 		}
 	}
 	other := setupOn(t, b)
-	if r := doKey(t, other.app, "POST", path, other.admin, uuid.NewString(), nil); r.status != 404 || strings.Contains(string(r.body), "tess") {
-		t.Fatalf("another tenant's admin: %d %s", r.status, r.body)
+	if r := doKey(t, other.app, "POST", path, other.admin, uuid.NewString(), nil); r.Status != 404 || strings.Contains(string(r.Body), "tess") {
+		t.Fatalf("another tenant's admin: %d %s", r.Status, r.Body)
 	}
 	// The service names a missing portal user too.
 	if err := b.svc.ResetTwoFactor(context.Background(), b.ten, identity.Portal, uuid.New(), audit.System("test")); !errors.Is(err, identity.ErrNotFound) {
@@ -300,8 +300,8 @@ func TestUsersAreEmailedWhenAnAdminResetsTheirTwoFactorUnlessTheLoginIsDisabled(
 	bob, _ := b.login(t, "bob@harbour.example", goodPassword)
 	for _, path := range []string{"/api/v1/staff/" + adaID.String() + "/2fa/reset", "/api/v1/clients/" + clientID.String() + "/2fa/reset",
 		"/api/v1/staff/" + cleoID.String() + "/2fa/reset"} {
-		if r := doKey(t, b.app, "POST", path, bob.AccessToken, uuid.NewString(), nil); r.status != 200 {
-			t.Fatalf("%s: %d %s", path, r.status, r.body)
+		if r := doKey(t, b.app, "POST", path, bob.AccessToken, uuid.NewString(), nil); r.Status != 200 {
+			t.Fatalf("%s: %d %s", path, r.Status, r.Body)
 		}
 	}
 	// Cleo is disabled after her reset and before the worker gets to the notice: she gets nothing.

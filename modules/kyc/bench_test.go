@@ -67,16 +67,16 @@ func BenchmarkQueueFirstPage100k(b *testing.B) {
 	} {
 		b.Run(q.name, func(b *testing.B) {
 			for b.Loop() {
-				if r := do(b, bu.app, "GET", q.path, o.token, nil); r.status != 200 {
-					b.Fatalf("%d %s", r.status, r.body)
+				if r := do(b, bu.app, "GET", q.path, o.token, nil); r.Status != 200 {
+					b.Fatalf("%d %s", r.Status, r.Body)
 				}
 			}
 		})
 	}
 	b.Run("page", func(b *testing.B) {
 		for b.Loop() {
-			if r := page(b, bu.app, o, "GET", "/backoffice/kyc", nil); r.status != 200 {
-				b.Fatalf("%d", r.status)
+			if r := page(b, bu.app, o, "GET", "/backoffice/kyc", nil); r.Status != 200 {
+				b.Fatalf("%d", r.Status)
 			}
 		}
 	})

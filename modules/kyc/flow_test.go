@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/infra/web/webtest"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
@@ -27,13 +28,13 @@ func tickAll(t *testing.T, b *bundle, o officer, caseID uuid.UUID) {
 	t.Helper()
 	r := do(t, b.app, "GET", "/api/v1/kyc/cases/"+caseID.String(), o.token, nil)
 	var d CaseDetailResponse
-	r.decode(t, &d)
+	r.Decode(t, &d)
 	items := map[string]bool{}
 	for _, it := range d.Checklist {
 		items[it.Key] = true
 	}
-	if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/checklist", o.token, ChecklistRequest{Items: items}); r.status != 200 {
-		t.Fatalf("checklist: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/checklist", o.token, ChecklistRequest{Items: items}); r.Status != 200 {
+		t.Fatalf("checklist: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -44,13 +45,13 @@ func decide(t *testing.T, b *bundle, o officer, caseID uuid.UUID, req DecisionRe
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Authorization", "Bearer "+o.token)
 	r.Header.Set("Idempotency-Key", uuid.NewString())
-	return send(t, b.app, r)
+	return webtest.Send(t, b.app, r)
 }
 
 func claim(t *testing.T, b *bundle, o officer, caseID uuid.UUID) {
 	t.Helper()
-	if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/claim", o.token, nil); r.status != 200 {
-		t.Fatalf("claim: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/claim", o.token, nil); r.Status != 200 {
+		t.Fatalf("claim: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -60,11 +61,11 @@ func approve(t *testing.T, b *bundle, o officer, caseID uuid.UUID) DecisionRespo
 	claim(t, b, o, caseID)
 	tickAll(t, b, o, caseID)
 	r := decide(t, b, o, caseID, DecisionRequest{Decision: "approve"})
-	if r.status != 200 {
-		t.Fatalf("approve: %d %s", r.status, r.body)
+	if r.Status != 200 {
+		t.Fatalf("approve: %d %s", r.Status, r.Body)
 	}
 	var out DecisionResponse
-	r.decode(t, &out)
+	r.Decode(t, &out)
 	return out
 }
 
@@ -83,7 +84,7 @@ func TestTwoOfficersClaimingAtOnceOneWinsTheOther409(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				statuses[i] = do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/claim", o.token, nil).status
+				statuses[i] = do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/claim", o.token, nil).Status
 			}()
 		}
 		close(start)
@@ -102,17 +103,17 @@ func TestTwoOfficersClaimingAtOnceOneWinsTheOther409(t *testing.T) {
 		}
 		// Only the holder acts; the other officer is told who holds it.
 		r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/release", loser.token, nil)
-		if r.status != 409 || r.problem().Type != "/problems/case-held" {
-			t.Fatalf("release by the loser: %d %s", r.status, r.body)
+		if r.Status != 409 || r.Problem().Type != "/problems/case-held" {
+			t.Fatalf("release by the loser: %d %s", r.Status, r.Body)
 		}
-		if r := decide(t, b, loser, caseID, DecisionRequest{Decision: "more_info", Message: "Again please."}); r.status != 409 {
-			t.Fatalf("decision by the loser: %d %s", r.status, r.body)
+		if r := decide(t, b, loser, caseID, DecisionRequest{Decision: "more_info", Message: "Again please."}); r.Status != 409 {
+			t.Fatalf("decision by the loser: %d %s", r.Status, r.Body)
 		}
-		if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/claim", winner.token, nil); r.status != 200 {
-			t.Fatalf("claiming one's own case again: %d", r.status)
+		if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/claim", winner.token, nil); r.Status != 200 {
+			t.Fatalf("claiming one's own case again: %d", r.Status)
 		}
-		if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/release", winner.token, nil); r.status != 200 {
-			t.Fatalf("release by the holder: %d %s", r.status, r.body)
+		if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/release", winner.token, nil); r.Status != 200 {
+			t.Fatalf("release by the holder: %d %s", r.Status, r.Body)
 		}
 	}
 	page, err := b.audit.List(context.Background(), b.ten, audit.Filter{ActionPrefix: "kyc.case_claimed"}, "", 100)
@@ -134,29 +135,29 @@ func TestApprovalIsRefusedWhileARequiredChecklistItemIsUnticked(t *testing.T) {
 	for _, it := range DefaultSettings().Checklist("passport") {
 		req[it.Key] = it.Key != "not_expired"
 	}
-	if r := do(t, b.app, "POST", path+"/checklist", ann.token, ChecklistRequest{Items: req}); r.status != 200 {
-		t.Fatalf("checklist: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", path+"/checklist", ann.token, ChecklistRequest{Items: req}); r.Status != 200 {
+		t.Fatalf("checklist: %d %s", r.Status, r.Body)
 	}
 	r := decide(t, b, ann, caseID, DecisionRequest{Decision: "approve"})
-	if r.status != 422 || len(r.problem().Errors) != 1 || r.problem().Errors[0].Field != "checklist.not_expired" {
-		t.Fatalf("approve with not_expired unticked: %d %s", r.status, r.body)
+	if r.Status != 422 || len(r.Problem().Errors) != 1 || r.Problem().Errors[0].Field != "checklist.not_expired" {
+		t.Fatalf("approve with not_expired unticked: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "POST", path+"/checklist", ann.token, ChecklistRequest{Items: map[string]bool{}}); r.status != 422 {
-		t.Fatalf("no checklist item: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", path+"/checklist", ann.token, ChecklistRequest{Items: map[string]bool{}}); r.Status != 422 {
+		t.Fatalf("no checklist item: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "POST", path+"/checklist", ann.token, ChecklistRequest{Items: map[string]bool{"smells_fine": true}}); r.status != 422 {
-		t.Fatalf("unknown checklist item: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", path+"/checklist", ann.token, ChecklistRequest{Items: map[string]bool{"smells_fine": true}}); r.Status != 422 {
+		t.Fatalf("unknown checklist item: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, b.app, "POST", path+"/checklist", ann.token, ChecklistRequest{Items: map[string]bool{"not_expired": true}}); r.status != 200 {
-		t.Fatalf("tick: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", path+"/checklist", ann.token, ChecklistRequest{Items: map[string]bool{"not_expired": true}}); r.Status != 200 {
+		t.Fatalf("tick: %d %s", r.Status, r.Body)
 	}
 	var d CaseDetailResponse
-	do(t, b.app, "GET", path, ann.token, nil).decode(t, &d)
+	do(t, b.app, "GET", path, ann.token, nil).Decode(t, &d)
 	if !d.MayApprove {
 		t.Fatalf("every required item ticked, may_approve false: %+v", d.Checklist)
 	}
-	if r := decide(t, b, ann, caseID, DecisionRequest{Decision: "approve"}); r.status != 200 {
-		t.Fatalf("approve: %d %s", r.status, r.body)
+	if r := decide(t, b, ann, caseID, DecisionRequest{Decision: "approve"}); r.Status != 200 {
+		t.Fatalf("approve: %d %s", r.Status, r.Body)
 	}
 	doc, err := b.docs.Get(context.Background(), b.ten, uuid.MustParse(d.Document.ID))
 	if err != nil || doc.Status != documents.StatusApproved {
@@ -187,8 +188,8 @@ func TestFourEyesNeedsASecondApprovalByAnotherOfficer(t *testing.T) {
 	// The same officer may claim it again but not approve twice.
 	claim(t, b, ann, idCase)
 	r := decide(t, b, ann, idCase, DecisionRequest{Decision: "approve"})
-	if r.status != 409 || r.problem().Type != "/problems/four-eyes" || !strings.Contains(r.problem().Detail, "different officer") {
-		t.Fatalf("second approval by the same officer: %d %s", r.status, r.body)
+	if r.Status != 409 || r.Problem().Type != "/problems/four-eyes" || !strings.Contains(r.Problem().Detail, "different officer") {
+		t.Fatalf("second approval by the same officer: %d %s", r.Status, r.Body)
 	}
 	do(t, b.app, "POST", "/api/v1/kyc/cases/"+idCase.String()+"/release", ann.token, nil)
 	second := approve(t, b, bob, idCase)
@@ -230,9 +231,9 @@ func TestClientStatusAndEmailsFollowTheDecisions(t *testing.T) {
 	claim(t, b, ann, passport)
 	r := decide(t, b, ann, passport, DecisionRequest{Decision: "more_info", Message: "Please send the page with your photo."})
 	var out DecisionResponse
-	r.decode(t, &out)
-	if r.status != 200 || out.ClientStatus != string(clients.StatusKYCMoreInfo) || b.clientStatus(t, id) != clients.StatusKYCMoreInfo {
-		t.Fatalf("more info: %d %s", r.status, r.body)
+	r.Decode(t, &out)
+	if r.Status != 200 || out.ClientStatus != string(clients.StatusKYCMoreInfo) || b.clientStatus(t, id) != clients.StatusKYCMoreInfo {
+		t.Fatalf("more info: %d %s", r.Status, r.Body)
 	}
 	// A new upload: kyc_submitted again; a curable rejection asks for another document.
 	passport = b.upload(t, id, "passport")
@@ -240,8 +241,8 @@ func TestClientStatusAndEmailsFollowTheDecisions(t *testing.T) {
 		t.Fatalf("after the new upload: %s", st)
 	}
 	claim(t, b, ann, passport)
-	if r := decide(t, b, ann, passport, DecisionRequest{Decision: "reject", ReasonCode: "unreadable"}); r.status != 200 {
-		t.Fatalf("reject: %d %s", r.status, r.body)
+	if r := decide(t, b, ann, passport, DecisionRequest{Decision: "reject", ReasonCode: "unreadable"}); r.Status != 200 {
+		t.Fatalf("reject: %d %s", r.Status, r.Body)
 	}
 	if st := b.clientStatus(t, id); st != clients.StatusKYCMoreInfo {
 		t.Fatalf("after a curable rejection: %s", st)
@@ -272,9 +273,9 @@ func TestClientStatusAndEmailsFollowTheDecisions(t *testing.T) {
 	forged := b.upload(t, other, "passport")
 	claim(t, b, ann, forged)
 	r = decide(t, b, ann, forged, DecisionRequest{Decision: "reject", ReasonCode: "suspected_forgery", Message: "The MRZ check digits fail."})
-	r.decode(t, &out)
-	if r.status != 200 || out.ClientStatus != string(clients.StatusKYCRejected) || b.clientStatus(t, other) != clients.StatusKYCRejected {
-		t.Fatalf("forgery: %d %s", r.status, r.body)
+	r.Decode(t, &out)
+	if r.Status != 200 || out.ClientStatus != string(clients.StatusKYCRejected) || b.clientStatus(t, other) != clients.StatusKYCRejected {
+		t.Fatalf("forgery: %d %s", r.Status, r.Body)
 	}
 	if got := b.emailsTo(t, oc.Email); !slices.Equal(got, []string{"documents_received", "document_rejected"}) {
 		t.Fatalf("forgery emails: %v", got)
@@ -325,23 +326,23 @@ func TestDecisionsAreValidated(t *testing.T) {
 	}
 	for _, c := range cases {
 		r := decide(t, b, ann, caseID, c.req)
-		if r.status != 422 || len(r.problem().Errors) == 0 || r.problem().Errors[0].Field != c.field {
-			t.Errorf("%+v: %d %s", c.req, r.status, r.body)
+		if r.Status != 422 || len(r.Problem().Errors) == 0 || r.Problem().Errors[0].Field != c.field {
+			t.Errorf("%+v: %d %s", c.req, r.Status, r.Body)
 		}
 	}
 	// Valid, but the case is not claimed.
-	if r := decide(t, b, ann, caseID, DecisionRequest{Decision: "reject", ReasonCode: "photo_mismatch"}); r.status != 409 || r.problem().Type != "/problems/claim-first" {
-		t.Fatalf("decision on an unclaimed case: %d %s", r.status, r.body)
+	if r := decide(t, b, ann, caseID, DecisionRequest{Decision: "reject", ReasonCode: "photo_mismatch"}); r.Status != 409 || r.Problem().Type != "/problems/claim-first" {
+		t.Fatalf("decision on an unclaimed case: %d %s", r.Status, r.Body)
 	}
 	claim(t, b, ann, caseID)
-	if r := decide(t, b, ann, caseID, DecisionRequest{Decision: "reject", ReasonCode: "photo_mismatch"}); r.status != 200 {
-		t.Fatalf("valid rejection: %d %s", r.status, r.body)
+	if r := decide(t, b, ann, caseID, DecisionRequest{Decision: "reject", ReasonCode: "photo_mismatch"}); r.Status != 200 {
+		t.Fatalf("valid rejection: %d %s", r.Status, r.Body)
 	}
-	if r := decide(t, b, ann, caseID, DecisionRequest{Decision: "approve"}); r.status != 409 || r.problem().Type != "/problems/case-decided" {
-		t.Fatalf("decision on a decided case: %d %s", r.status, r.body)
+	if r := decide(t, b, ann, caseID, DecisionRequest{Decision: "approve"}); r.Status != 409 || r.Problem().Type != "/problems/case-decided" {
+		t.Fatalf("decision on a decided case: %d %s", r.Status, r.Body)
 	}
 	var reasons ReasonsResponse
-	do(t, b.app, "GET", "/api/v1/kyc/reasons", ann.token, nil).decode(t, &reasons)
+	do(t, b.app, "GET", "/api/v1/kyc/reasons", ann.token, nil).Decode(t, &reasons)
 	if len(reasons.Reasons) != len(Reasons) {
 		t.Fatalf("reasons: %+v", reasons)
 	}
@@ -364,18 +365,18 @@ func TestAnotherTenantsOfficerCannotSeeOrActOnACase(t *testing.T) {
 		page(t, other.app, bobB, "GET", "/backoffice/kyc/cases/"+caseID.String(), nil),
 		page(t, other.app, bobB, "POST", "/backoffice/kyc/cases/"+caseID.String()+"/claim", url.Values{}),
 	} {
-		if r.status != 404 || strings.Contains(string(r.body), "Priya") {
-			t.Errorf("tenant B on tenant A's case: %d %s", r.status, r.body)
+		if r.Status != 404 || strings.Contains(string(r.Body), "Priya") {
+			t.Errorf("tenant B on tenant A's case: %d %s", r.Status, r.Body)
 		}
 	}
 	var list web.Paged[CaseResponse]
-	do(t, other.app, "GET", "/api/v1/kyc/cases", bobB.token, nil).decode(t, &list)
+	do(t, other.app, "GET", "/api/v1/kyc/cases", bobB.token, nil).Decode(t, &list)
 	if len(list.Items) != 0 {
 		t.Fatalf("tenant B's queue shows %d cases", len(list.Items))
 	}
 	// Tenant A's token on tenant B's host is refused outright.
-	if r := do(t, other.app, "GET", base, annA.token, nil); r.status != 401 {
-		t.Fatalf("tenant A's token on tenant B: %d", r.status)
+	if r := do(t, other.app, "GET", base, annA.token, nil); r.Status != 401 {
+		t.Fatalf("tenant A's token on tenant B: %d", r.Status)
 	}
 	if c, _ := a.kyc.Get(context.Background(), a.ten, caseID); c.Status != StatusOpen {
 		t.Fatalf("tenant A's case changed: %+v", c)
@@ -386,15 +387,15 @@ func TestOnlyOfficersWithTheReviewPermissionSeeTheQueue(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	sales := b.addOfficer(t, "Sam Sales", "sales")
-	if r := do(t, b.app, "GET", "/api/v1/kyc/cases", sales.token, nil); r.status != 403 {
-		t.Fatalf("sales on the queue: %d", r.status)
+	if r := do(t, b.app, "GET", "/api/v1/kyc/cases", sales.token, nil); r.Status != 403 {
+		t.Fatalf("sales on the queue: %d", r.Status)
 	}
-	if r := page(t, b.app, sales, "GET", "/backoffice/kyc", nil); r.status != 403 {
-		t.Fatalf("sales on the queue page: %d", r.status)
+	if r := page(t, b.app, sales, "GET", "/backoffice/kyc", nil); r.Status != 403 {
+		t.Fatalf("sales on the queue page: %d", r.Status)
 	}
 	comp := b.addOfficer(t, "Cara Comp", "compliance")
-	if r := do(t, b.app, "PUT", "/api/v1/settings/kyc", comp.token, DefaultSettings()); r.status != 403 {
-		t.Fatalf("compliance on the settings: %d", r.status)
+	if r := do(t, b.app, "PUT", "/api/v1/settings/kyc", comp.token, DefaultSettings()); r.Status != 403 {
+		t.Fatalf("compliance on the settings: %d", r.Status)
 	}
 }
 
@@ -442,19 +443,19 @@ func TestQueueOrdersByWaitingTimeAndFlagsOverdueCases(t *testing.T) {
 		}
 		if r.decide {
 			claim(t, b, ann, id)
-			if rep := decide(t, b, ann, id, DecisionRequest{Decision: "reject", ReasonCode: "unreadable"}); rep.status != 200 {
-				t.Fatalf("reject %s: %d %s", r.name, rep.status, rep.body)
+			if rep := decide(t, b, ann, id, DecisionRequest{Decision: "reject", ReasonCode: "unreadable"}); rep.Status != 200 {
+				t.Fatalf("reject %s: %d %s", r.name, rep.Status, rep.Body)
 			}
 		}
 	}
 	list := func(query string) (names []string, overdue []bool) {
 		t.Helper()
 		r := do(t, b.app, "GET", "/api/v1/kyc/cases"+query, ann.token, nil)
-		if r.status != 200 {
-			t.Fatalf("%s: %d %s", query, r.status, r.body)
+		if r.Status != 200 {
+			t.Fatalf("%s: %d %s", query, r.Status, r.Body)
 		}
 		var p web.Paged[CaseResponse]
-		r.decode(t, &p)
+		r.Decode(t, &p)
 		for _, it := range p.Items {
 			for name, id := range ids {
 				if id.String() == it.ID {
@@ -487,8 +488,8 @@ func TestQueueOrdersByWaitingTimeAndFlagsOverdueCases(t *testing.T) {
 		}
 	}
 	for _, q := range []string{"?status=pending", "?type=visa", "?holder=someone", "?overdue=soon", "?status=decided&overdue=true", "?cursor=forged"} {
-		if r := do(t, b.app, "GET", "/api/v1/kyc/cases"+q, ann.token, nil); r.status != 422 {
-			t.Errorf("%s: %d %s", q, r.status, r.body)
+		if r := do(t, b.app, "GET", "/api/v1/kyc/cases"+q, ann.token, nil); r.Status != 422 {
+			t.Errorf("%s: %d %s", q, r.Status, r.Body)
 		}
 	}
 	// Cursor pages walk the same order without repeats or gaps.
@@ -496,7 +497,7 @@ func TestQueueOrdersByWaitingTimeAndFlagsOverdueCases(t *testing.T) {
 	next := "/api/v1/kyc/cases?limit=2"
 	for next != "" {
 		var p web.Paged[CaseResponse]
-		do(t, b.app, "GET", next, ann.token, nil).decode(t, &p)
+		do(t, b.app, "GET", next, ann.token, nil).Decode(t, &p)
 		for _, it := range p.Items {
 			walked = append(walked, it.ID)
 		}
@@ -514,20 +515,20 @@ func TestQueueOrdersByWaitingTimeAndFlagsOverdueCases(t *testing.T) {
 	}
 	// The page shows the same queue, with who holds each and the overdue flag.
 	r := page(t, b.app, ann, "GET", "/backoffice/kyc", nil)
-	body := string(r.body)
-	if r.status != 200 || !strings.Contains(body, "Bob Ray") || strings.Count(body, `class="kyc-overdue">overdue`) != 2 ||
+	body := string(r.Body)
+	if r.Status != 200 || !strings.Contains(body, "Bob Ray") || strings.Count(body, `class="kyc-overdue">overdue`) != 2 ||
 		strings.Index(body, "threedays") > strings.Index(body, "fresh") {
-		t.Fatalf("queue page: %d\n%s", r.status, body)
+		t.Fatalf("queue page: %d\n%s", r.Status, body)
 	}
 	if !strings.Contains(body, `<option value="`+bob.id.String()+`">Bob Ray</option>`) {
 		t.Fatalf("the holder filter should offer Bob:\n%s", body)
 	}
 	r = page(t, b.app, ann, "GET", "/backoffice/kyc?holder="+bob.id.String(), nil)
-	if r.status != 200 || !strings.Contains(string(r.body), "justover") || strings.Contains(string(r.body), "justinside") {
-		t.Fatalf("queue page held by Bob: %d\n%s", r.status, r.body)
+	if r.Status != 200 || !strings.Contains(string(r.Body), "justover") || strings.Contains(string(r.Body), "justinside") {
+		t.Fatalf("queue page held by Bob: %d\n%s", r.Status, r.Body)
 	}
-	if r := page(t, b.app, ann, "GET", "/backoffice/kyc?status=decided&after=forged", nil); r.status != 422 {
-		t.Fatalf("forged page cursor: %d", r.status)
+	if r := page(t, b.app, ann, "GET", "/backoffice/kyc?status=decided&after=forged", nil); r.Status != 422 {
+		t.Fatalf("forged page cursor: %d", r.Status)
 	}
 }
 
@@ -541,46 +542,46 @@ func TestReviewPagesWalkClaimChecklistAndApproval(t *testing.T) {
 	path := "/backoffice/kyc/cases/" + caseID.String()
 
 	r := page(t, b.app, ann, "GET", path, nil)
-	body := string(r.body)
-	if r.status != 200 || !strings.Contains(body, "Diego") || !strings.Contains(body, "12 April 1990") ||
+	body := string(r.Body)
+	if r.Status != 200 || !strings.Contains(body, "Diego") || !strings.Contains(body, "12 April 1990") ||
 		!strings.Contains(body, `<object data="/blobs/`) || !strings.Contains(body, "Claim this case") {
-		t.Fatalf("review page: %d\n%s", r.status, body)
+		t.Fatalf("review page: %d\n%s", r.Status, body)
 	}
 	views, _ := b.audit.List(context.Background(), b.ten, audit.Filter{ActionPrefix: documents.ActionViewed}, "", 10)
 	if len(views.Rows) != 1 {
 		t.Fatalf("document views audited: %d", len(views.Rows))
 	}
-	if r := page(t, b.app, ann, "POST", path+"/claim", url.Values{}); r.status != 303 {
-		t.Fatalf("claim form: %d %s", r.status, r.body)
+	if r := page(t, b.app, ann, "POST", path+"/claim", url.Values{}); r.Status != 303 {
+		t.Fatalf("claim form: %d %s", r.Status, r.Body)
 	}
 	// Approving with nothing ticked shows the page again with what is missing.
 	r = page(t, b.app, ann, "POST", path+"/decision", url.Values{"decision": {"approve"}})
-	if r.status != 422 || !strings.Contains(string(r.body), "Dated within the last 3 months: not ticked") {
-		t.Fatalf("approve unticked: %d\n%s", r.status, r.body)
+	if r.Status != 422 || !strings.Contains(string(r.Body), "Dated within the last 3 months: not ticked") {
+		t.Fatalf("approve unticked: %d\n%s", r.Status, r.Body)
 	}
 	r = page(t, b.app, ann, "POST", path+"/decision", url.Values{"decision": {"more_info"}, "message": {" "}})
-	if r.status != 422 || !strings.Contains(string(r.body), "message is required") {
-		t.Fatalf("more info without a message: %d\n%s", r.status, r.body)
+	if r.Status != 422 || !strings.Contains(string(r.Body), "message is required") {
+		t.Fatalf("more info without a message: %d\n%s", r.Status, r.Body)
 	}
 	form := url.Values{}
 	for _, it := range DefaultSettings().Checklist("proof_of_address") {
 		form.Add("items", it.Key)
 		form.Add("ticked", it.Key)
 	}
-	if r := page(t, b.app, ann, "POST", path+"/checklist", form); r.status != 303 {
-		t.Fatalf("checklist form: %d %s", r.status, r.body)
+	if r := page(t, b.app, ann, "POST", path+"/checklist", form); r.Status != 303 {
+		t.Fatalf("checklist form: %d %s", r.Status, r.Body)
 	}
-	if r := page(t, b.app, ann, "POST", path+"/decision", url.Values{"decision": {"approve"}}); r.status != 303 || !strings.Contains(r.header.Get("Location"), "notice=approved") {
-		t.Fatalf("approve form: %d %s", r.status, r.header)
+	if r := page(t, b.app, ann, "POST", path+"/decision", url.Values{"decision": {"approve"}}); r.Status != 303 || !strings.Contains(r.Header.Get("Location"), "notice=approved") {
+		t.Fatalf("approve form: %d %s", r.Status, r.Header)
 	}
 	r = page(t, b.app, ann, "GET", path, nil)
-	if !strings.Contains(string(r.body), "Decided: <strong>approved</strong>") {
-		t.Fatalf("decided page:\n%s", r.body)
+	if !strings.Contains(string(r.Body), "Decided: <strong>approved</strong>") {
+		t.Fatalf("decided page:\n%s", r.Body)
 	}
 	// A form without its CSRF token is refused.
 	r = pageWithoutCSRF(t, b, ann, path+"/release", url.Values{})
-	if r.status != 403 {
-		t.Fatalf("form without CSRF: %d", r.status)
+	if r.Status != 403 {
+		t.Fatalf("form without CSRF: %d", r.Status)
 	}
 }
 
@@ -589,31 +590,31 @@ func TestSettingsPageAndAPIAreAdminOnlyValidatedAndAudited(t *testing.T) {
 	b := setup(t)
 	admin := b.addOfficer(t, "Ada Admin", "admin")
 	var st Settings
-	do(t, b.app, "GET", "/api/v1/settings/kyc", admin.token, nil).decode(t, &st)
+	do(t, b.app, "GET", "/api/v1/settings/kyc", admin.token, nil).Decode(t, &st)
 	if st.SLAHours != 24 || len(st.RequiredDocuments) != 2 {
 		t.Fatalf("defaults: %+v", st)
 	}
 	st.SLAHours, st.FourEyes, st.HighRiskCountries = 48, true, []string{"KP", "IR", "KP"}
 	r := do(t, b.app, "PUT", "/api/v1/settings/kyc", admin.token, st)
 	var saved Settings
-	r.decode(t, &saved)
-	if r.status != 200 || saved.SLAHours != 48 || !slices.Equal(saved.HighRiskCountries, []string{"IR", "KP"}) {
-		t.Fatalf("save: %d %s", r.status, r.body)
+	r.Decode(t, &saved)
+	if r.Status != 200 || saved.SLAHours != 48 || !slices.Equal(saved.HighRiskCountries, []string{"IR", "KP"}) {
+		t.Fatalf("save: %d %s", r.Status, r.Body)
 	}
 	st.SLAHours, st.HighRiskCountries = 0, []string{"Iran"}
-	if r := do(t, b.app, "PUT", "/api/v1/settings/kyc", admin.token, st); r.status != 422 || len(r.problem().Errors) != 2 {
-		t.Fatalf("invalid settings: %d %s", r.status, r.body)
+	if r := do(t, b.app, "PUT", "/api/v1/settings/kyc", admin.token, st); r.Status != 422 || len(r.Problem().Errors) != 2 {
+		t.Fatalf("invalid settings: %d %s", r.Status, r.Body)
 	}
 	// The page shows and saves the same settings.
 	r = page(t, b.app, admin, "GET", "/backoffice/settings/kyc", nil)
-	if r.status != 200 || !strings.Contains(string(r.body), `value="48"`) || !strings.Contains(string(r.body), "IR, KP") {
-		t.Fatalf("settings page: %d\n%s", r.status, r.body)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `value="48"`) || !strings.Contains(string(r.Body), "IR, KP") {
+		t.Fatalf("settings page: %d\n%s", r.Status, r.Body)
 	}
 	form := url.Values{"sla_hours": {"12"}, "four_eyes": {"on"}, "high_risk_countries": {"mm, ir"},
 		"required_documents": {"passport or national_id\nproof_of_address\nselfie"},
 		"checklist_selfie":   {"photo_matches: Face matches\nLooks alive (optional)"}}
-	if r := page(t, b.app, admin, "POST", "/backoffice/settings/kyc", form); r.status != 303 {
-		t.Fatalf("settings form: %d %s", r.status, r.body)
+	if r := page(t, b.app, admin, "POST", "/backoffice/settings/kyc", form); r.Status != 303 {
+		t.Fatalf("settings form: %d %s", r.Status, r.Body)
 	}
 	got, _ := b.kyc.Settings(context.Background(), b.ten)
 	if got.SLAHours != 12 || !slices.Equal(got.HighRiskCountries, []string{"IR", "MM"}) || len(got.RequiredDocuments) != 3 ||
@@ -621,8 +622,8 @@ func TestSettingsPageAndAPIAreAdminOnlyValidatedAndAudited(t *testing.T) {
 		t.Fatalf("saved from the page: %+v", got)
 	}
 	form.Set("sla_hours", "forever")
-	if r := page(t, b.app, admin, "POST", "/backoffice/settings/kyc", form); r.status != 422 || !strings.Contains(string(r.body), "sla_hours") {
-		t.Fatalf("bad form: %d", r.status)
+	if r := page(t, b.app, admin, "POST", "/backoffice/settings/kyc", form); r.Status != 422 || !strings.Contains(string(r.Body), "sla_hours") {
+		t.Fatalf("bad form: %d", r.Status)
 	}
 	page2, err := b.audit.List(context.Background(), b.ten, audit.Filter{ActionPrefix: ActionSettings}, "", 10)
 	if err != nil || len(page2.Rows) != 2 {
@@ -674,7 +675,7 @@ func pageWithoutCSRF(t *testing.T, b *bundle, o officer, path string, form url.V
 	req := httptest.NewRequest("POST", path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: "bd_backoffice", Value: o.token})
-	return send(t, b.app, req)
+	return webtest.Send(t, b.app, req)
 }
 
 func TestErasureClearsTheOfficersMessagesToTheClient(t *testing.T) {
@@ -684,8 +685,8 @@ func TestErasureClearsTheOfficersMessagesToTheClient(t *testing.T) {
 	id := b.addClient(t, "Mark", "DK", clients.StatusEmailVerified)
 	caseID := b.upload(t, id, "selfie")
 	claim(t, b, ann, caseID)
-	if r := decide(t, b, ann, caseID, DecisionRequest{Decision: "more_info", Message: "Mark, your glasses hide your eyes."}); r.status != 200 {
-		t.Fatalf("more info: %d %s", r.status, r.body)
+	if r := decide(t, b, ann, caseID, DecisionRequest{Decision: "more_info", Message: "Mark, your glasses hide your eyes."}); r.Status != 200 {
+		t.Fatalf("more info: %d %s", r.Status, r.Body)
 	}
 	err := b.p.Gate.Scope(context.Background(), b.ten, func(ctx context.Context, tx pgx.Tx) error {
 		return b.kyc.EraseClientTx(ctx, tx, id)
@@ -716,8 +717,8 @@ func TestDecidingACaseWhoseDocumentExpiredMeanwhileClosesIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := decide(t, b, ann, caseID, DecisionRequest{Decision: "approve"})
-	if r.status != 409 || r.problem().Type != "/problems/document-not-pending" {
-		t.Fatalf("approve an expired document: %d %s", r.status, r.body)
+	if r.Status != 409 || r.Problem().Type != "/problems/document-not-pending" {
+		t.Fatalf("approve an expired document: %d %s", r.Status, r.Body)
 	}
 	if c, _ := b.kyc.Get(context.Background(), b.ten, caseID); c.Status != StatusDecided || c.Decision != DecisionSuperseded {
 		t.Fatalf("the stale case stays in the queue: %+v", c)
@@ -731,23 +732,23 @@ func TestAnAdminReturnsACaseAnotherOfficerHoldsToTheQueueAndAnotherOfficerCannot
 	client := b.addClient(t, "Kenji", "JP", clients.StatusEmailVerified)
 	caseID := b.upload(t, client, "passport")
 	path := "/backoffice/kyc/cases/" + caseID.String()
-	if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/claim", ann.token, nil); r.status != 200 {
-		t.Fatalf("claim: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/claim", ann.token, nil); r.Status != 200 {
+		t.Fatalf("claim: %d %s", r.Status, r.Body)
 	}
 	// Another compliance officer is told who holds it, on the page and through the API.
-	if r := page(t, b.app, bob, "GET", path, nil); r.status != 200 || strings.Contains(string(r.body), `id="reassign"`) {
-		t.Fatalf("bob's review page: %d, offers the return: %v", r.status, strings.Contains(string(r.body), `id="reassign"`))
+	if r := page(t, b.app, bob, "GET", path, nil); r.Status != 200 || strings.Contains(string(r.Body), `id="reassign"`) {
+		t.Fatalf("bob's review page: %d, offers the return: %v", r.Status, strings.Contains(string(r.Body), `id="reassign"`))
 	}
-	if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/release", bob.token, nil); r.status != 409 {
-		t.Fatalf("release by another officer: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/release", bob.token, nil); r.Status != 409 {
+		t.Fatalf("release by another officer: %d %s", r.Status, r.Body)
 	}
 	// The admin sees who holds it and takes it back from the page.
 	r := page(t, b.app, ada, "GET", path, nil)
-	if body := string(r.body); r.status != 200 || !strings.Contains(body, `id="reassign"`) || !strings.Contains(body, "Ann Lee holds this case") {
-		t.Fatalf("the admin's review page: %d\n%.3000s", r.status, body)
+	if body := string(r.Body); r.Status != 200 || !strings.Contains(body, `id="reassign"`) || !strings.Contains(body, "Ann Lee holds this case") {
+		t.Fatalf("the admin's review page: %d\n%.3000s", r.Status, body)
 	}
-	if r := page(t, b.app, ada, "POST", path+"/release", url.Values{}); r.status != 303 || !strings.Contains(r.header.Get("Location"), "notice=released") {
-		t.Fatalf("the admin's release: %d %s", r.status, r.body)
+	if r := page(t, b.app, ada, "POST", path+"/release", url.Values{}); r.Status != 303 || !strings.Contains(r.Header.Get("Location"), "notice=released") {
+		t.Fatalf("the admin's release: %d %s", r.Status, r.Body)
 	}
 	c, err := b.kyc.Get(context.Background(), b.ten, caseID)
 	if err != nil || c.Status != StatusOpen || c.HolderID != nil {
@@ -758,7 +759,7 @@ func TestAnAdminReturnsACaseAnotherOfficerHoldsToTheQueueAndAnotherOfficerCannot
 		t.Fatalf("the release's audit entry: %+v %v (want the admin as actor and Ann's id in the diff)", rows.Rows, err)
 	}
 	// An open case is nobody's to release, not even an admin's.
-	if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/release", ada.token, nil); r.status != 409 {
-		t.Fatalf("releasing an open case: %d %s", r.status, r.body)
+	if r := do(t, b.app, "POST", "/api/v1/kyc/cases/"+caseID.String()+"/release", ada.token, nil); r.Status != 409 {
+		t.Fatalf("releasing an open case: %d %s", r.Status, r.Body)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,6 +24,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/infra/web/webtest"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/branding"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
@@ -273,49 +273,12 @@ func (b *bundle) settings(tb testing.TB, change func(*Settings)) {
 	}
 }
 
-type reply struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r reply) decode(tb testing.TB, v any) {
-	tb.Helper()
-	if err := json.Unmarshal(r.body, v); err != nil {
-		tb.Fatalf("decode %s: %v", r.body, err)
-	}
-}
-
-func (r reply) problem() web.Problem {
-	var p web.Problem
-	_ = json.Unmarshal(r.body, &p)
-	return p
-}
+// reply is a response of the bundle's app, read whole.
+type reply = webtest.Reply
 
 func do(tb testing.TB, app *fiber.App, method, path, token string, body any) reply {
 	tb.Helper()
-	var rd io.Reader
-	if body != nil {
-		buf, _ := json.Marshal(body)
-		rd = bytes.NewReader(buf)
-	}
-	req := httptest.NewRequest(method, path, rd)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	return send(tb, app, req)
-}
-
-func send(tb testing.TB, app *fiber.App, req *http.Request) reply {
-	tb.Helper()
-	res, err := app.Test(req, -1)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer res.Body.Close()
-	out, _ := io.ReadAll(res.Body)
-	return reply{status: res.StatusCode, header: res.Header, body: out}
+	return webtest.Send(tb, app, webtest.JSON(method, path, body, "Authorization", webtest.Bearer(token)))
 }
 
 // page requests a back-office page as a signed-in officer (session and CSRF cookies); form makes it a POST.
@@ -334,5 +297,5 @@ func page(tb testing.TB, app *fiber.App, o officer, method, path string, form ur
 	req.Header.Set("Accept", "text/html")
 	req.AddCookie(&http.Cookie{Name: "bd_backoffice", Value: o.token})
 	req.AddCookie(&http.Cookie{Name: "bd_csrf", Value: csrf})
-	return send(tb, app, req)
+	return webtest.Send(tb, app, req)
 }
