@@ -28,6 +28,26 @@ func (g *Gate) LoadSetting(ctx context.Context, t Tenant, key string, dst any) (
 	return decodeSetting(key, g.ReadRow(ctx, t, settingSQL, []any{key}, &raw), raw, dst)
 }
 
+// SettingOr is LoadSetting for a module whose settings overlay its defaults: it returns the stored value decoded
+// over a fresh defaults() (fields the stored value lacks keep theirs), or defaults() when the key was never saved.
+// On an error it returns a fresh defaults() and the error (the value being decoded may hold part of the stored one).
+func SettingOr[T any](ctx context.Context, tx pgx.Tx, key string, defaults func() T) (T, error) {
+	st := defaults()
+	if _, err := LoadSetting(ctx, tx, key, &st); err != nil {
+		return defaults(), err
+	}
+	return st, nil
+}
+
+// ReadSettingOr is SettingOr outside a transaction, in one round trip (Gate.LoadSetting).
+func ReadSettingOr[T any](ctx context.Context, g *Gate, t Tenant, key string, defaults func() T) (T, error) {
+	st := defaults()
+	if _, err := g.LoadSetting(ctx, t, key, &st); err != nil {
+		return defaults(), err
+	}
+	return st, nil
+}
+
 const settingSQL = `SELECT value FROM settings WHERE key = $1`
 
 func decodeSetting(key string, err error, raw []byte, dst any) (bool, error) {

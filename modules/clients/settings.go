@@ -106,20 +106,12 @@ func (st Settings) tierFor(country, experience string) string {
 const settingsKey = "onboarding"
 
 func settingsTx(ctx context.Context, tx pgx.Tx) (Settings, error) {
-	st := DefaultSettings()
-	if _, err := tenants.LoadSetting(ctx, tx, settingsKey, &st); err != nil {
-		return DefaultSettings(), err
-	}
-	return st, nil
+	return tenants.SettingOr(ctx, tx, settingsKey, DefaultSettings)
 }
 
 // Settings returns the tenant's onboarding settings.
 func (s *Service) Settings(ctx context.Context, t tenants.Tenant) (Settings, error) {
-	st := DefaultSettings()
-	if _, err := s.gate.LoadSetting(ctx, t, settingsKey, &st); err != nil {
-		return DefaultSettings(), err
-	}
-	return st, nil
+	return tenants.ReadSettingOr(ctx, s.gate, t, settingsKey, DefaultSettings)
 }
 
 // FieldError is one refused field of a request.

@@ -40,20 +40,12 @@ func DefaultSettings() Settings { return Settings{ExpiryNoticeDays: 30} }
 const settingsKey = "documents"
 
 func settingsTx(ctx context.Context, tx pgx.Tx) (Settings, error) {
-	st := DefaultSettings()
-	if _, err := tenants.LoadSetting(ctx, tx, settingsKey, &st); err != nil {
-		return Settings{}, err
-	}
-	return st, nil
+	return tenants.SettingOr(ctx, tx, settingsKey, DefaultSettings)
 }
 
 // Settings returns t's document rules.
 func (s *Service) Settings(ctx context.Context, t tenants.Tenant) (Settings, error) {
-	st := DefaultSettings()
-	if _, err := s.o.Gate.LoadSetting(ctx, t, settingsKey, &st); err != nil {
-		return DefaultSettings(), err
-	}
-	return st, nil
+	return tenants.ReadSettingOr(ctx, s.o.Gate, t, settingsKey, DefaultSettings)
 }
 
 // SaveSettings checks and stores t's document rules, audited ("documents.settings_changed").

@@ -190,20 +190,12 @@ func DefaultSettings() Settings { return Settings{RetentionYears: 5} }
 const settingsKey = "privacy"
 
 func settingsTx(ctx context.Context, tx pgx.Tx) (Settings, error) {
-	st := DefaultSettings()
-	if _, err := tenants.LoadSetting(ctx, tx, settingsKey, &st); err != nil {
-		return DefaultSettings(), err
-	}
-	return st, nil
+	return tenants.SettingOr(ctx, tx, settingsKey, DefaultSettings)
 }
 
 // Settings returns t's settings.
 func (s *Service) Settings(ctx context.Context, t tenants.Tenant) (Settings, error) {
-	st := DefaultSettings()
-	if _, err := s.gate.LoadSetting(ctx, t, settingsKey, &st); err != nil {
-		return DefaultSettings(), err
-	}
-	return st, nil
+	return tenants.ReadSettingOr(ctx, s.gate, t, settingsKey, DefaultSettings)
 }
 
 // ErrBadRetention is returned for a retention period outside 1 to 30 years.
