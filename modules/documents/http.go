@@ -236,16 +236,26 @@ func settingsRoutes(api *web.API, s *Service) {
 }
 
 func (s *Service) linkResponse(c *fiber.Ctx, owner *uuid.UUID) error {
+	l, err := s.viewOf(c, owner)
+	if err != nil {
+		return err
+	}
+	return c.JSON(LinkResponse{URL: l.url, ExpiresAt: l.expires})
+}
+
+// viewOf mints (and audits) a signed link to the document the request's :id names, for owner's documents only
+// when owner is set; the answer carrying it must not be cached.
+func (s *Service) viewOf(c *fiber.Ctx, owner *uuid.UUID) (link, error) {
 	id, err := uuid.Parse(c.Params("id"))
 	if err != nil {
-		return web.NotFound("No such document.")
+		return link{}, web.NotFound("No such document.")
 	}
 	l, err := s.view(c.UserContext(), tenants.Current(c), id, owner, identity.Actor(c))
 	if err != nil {
-		return problemOf(err, s.o.MaxBytes)
+		return link{}, problemOf(err, s.o.MaxBytes)
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(LinkResponse{URL: l.url, ExpiresAt: l.expires})
+	return l, nil
 }
 
 // portalClient is the signed-in trader's client id.

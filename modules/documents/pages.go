@@ -62,15 +62,10 @@ var notices = map[string]string{
 }
 
 func (s *Service) redirectToFile(c *fiber.Ctx, owner *uuid.UUID) error {
-	id, err := uuid.Parse(c.Params("id"))
+	l, err := s.viewOf(c, owner)
 	if err != nil {
-		return web.NotFound("No such document.")
+		return err
 	}
-	l, err := s.view(c.UserContext(), tenants.Current(c), id, owner, identity.Actor(c))
-	if err != nil {
-		return problemOf(err, s.o.MaxBytes)
-	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Redirect(l.url, fiber.StatusSeeOther)
 }
 
