@@ -59,7 +59,7 @@ func TestDecisionsAreCheckedAndApprovalSupersedesTheEarlierApprovedDocument(t *t
 	if err := b.decide(t, first, documents.StatusRejected, "unreadable", ""); !errors.Is(err, documents.ErrNotDecidable) {
 		t.Errorf("deciding twice: %v", err)
 	}
-	b.advance(time.Minute)
+	b.clock.Add(time.Minute)
 	second := uploaded(t, b.upload(t, tr, "passport", future(b, 900), "p2.jpg", jpegFile(t, 21)))
 	if d, _ := b.docs.Get(context.Background(), b.ten, first); d.Status != documents.StatusApproved {
 		t.Errorf("an approved document stays approved while its successor waits: %s", d.Status)
@@ -70,12 +70,12 @@ func TestDecisionsAreCheckedAndApprovalSupersedesTheEarlierApprovedDocument(t *t
 	if d, _ := b.docs.Get(context.Background(), b.ten, first); d.Status != documents.StatusSuperseded {
 		t.Errorf("first passport after the second's approval: %s", d.Status)
 	}
-	b.advance(time.Minute)
+	b.clock.Add(time.Minute)
 	bill := uploaded(t, b.upload(t, tr, "proof_of_address", "", "bill.pdf", pdfFile("bill", 0)))
 	if err := b.decide(t, bill, documents.StatusRejected, "address_too_old", ""); err != nil {
 		t.Fatal(err)
 	}
-	b.advance(time.Minute)
+	b.clock.Add(time.Minute)
 	selfie := uploaded(t, b.upload(t, tr, "selfie", "", "me.png", pngFile(t, 22)))
 	if err := b.decide(t, selfie, documents.StatusMoreInfoRequested, "", "Please show your whole face."); err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func TestTheExpiryJobFlagsOnceEmailsTheClientAndExpires(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	svc, err := documents.NewService(documents.Options{Gate: b.p.Gate, Audit: b.audit, Clients: b.clients, Store: b.store,
-		Emails: emailsService(t, b), Now: b.clock})
+		Emails: emailsService(t, b), Now: b.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestTheExpiryJobFlagsOnceEmailsTheClientAndExpires(t *testing.T) {
 		t.Errorf("flagged document: %+v", d)
 	}
 	// Eleven days on, the passport's date has passed.
-	b.advance(11 * 24 * time.Hour)
+	b.clock.Add(11 * 24 * time.Hour)
 	res, err = svc.RunExpiry(ctx, b.ten)
 	if err != nil || res.Expired != 1 {
 		t.Fatalf("run after the date: %+v %v", res, err)

@@ -77,20 +77,7 @@ type bundle struct {
 	reviews *reviews
 	hosts   map[string]tenants.Tenant
 	base    string
-	mu      sync.Mutex
-	now     time.Time // the services' clock (advance moves it)
-}
-
-func (b *bundle) clock() time.Time {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.now
-}
-
-func (b *bundle) advance(d time.Duration) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.now = b.now.Add(d)
+	clock   *tenanttest.Clock // the services' clock
 }
 
 const testMax = 256 << 10 // the upload limit in tests
@@ -105,7 +92,7 @@ func setupWith(t testing.TB, maxBytes int64) *bundle {
 	t.Helper()
 	p := tenanttest.Shared(t)
 	b := &bundle{p: p, ten: p.NewTenant(t, ""), audit: audit.NewService(p.Gate), reviews: &reviews{}, hosts: map[string]tenants.Tenant{},
-		now: time.Now()}
+		clock: tenanttest.NewClock(time.Now())}
 	o := blobtest.Options(t)
 	store, err := blob.NewS3(context.Background(), o)
 	if err != nil {
@@ -141,7 +128,7 @@ func setupWith(t testing.TB, maxBytes int64) *bundle {
 	}
 	b.clients = clients.NewService(p.Gate, clients.WithAudit(b.audit))
 	b.docs, err = documents.NewService(documents.Options{Gate: p.Gate, Audit: b.audit, Clients: b.clients, Store: store,
-		Reviews: b.reviews, MaxBytes: maxBytes, Now: b.clock})
+		Reviews: b.reviews, MaxBytes: maxBytes, Now: b.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

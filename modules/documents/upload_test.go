@@ -19,7 +19,9 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/documents/content"
 )
 
-func future(b *bundle, days int) string { return b.now.AddDate(0, 0, days).Format("2006-01-02") }
+func future(b *bundle, days int) string {
+	return b.clock.Now().AddDate(0, 0, days).Format("2006-01-02")
+}
 
 // Real JPEG, PNG and PDF files go to the blob store byte for byte under the tenant's prefix, typed by their
 // content (a JPEG named .pdf is a JPEG), hashed, handed to the review side and audited.
@@ -65,7 +67,7 @@ func TestRealJPEGPNGAndPDFUploadsAreStoredTypedByContentHashedReviewedAndAudited
 		if acts := b.auditActions(t, b.ten, id.String()); !slices.Equal(acts, []string{documents.ActionUploaded}) {
 			t.Errorf("%s: audit %v", c.name, acts)
 		}
-		b.advance(time.Minute)
+		b.clock.Add(time.Minute)
 	}
 	if len(b.reviews.opened) != 3 {
 		t.Errorf("review opened for %d documents, want 3", len(b.reviews.opened))
@@ -107,7 +109,7 @@ func TestBadUploadsGetA4xxAndLeaveNothingInTheStoreOrTheDatabase(t *testing.T) {
 		{"plain text", "proof_of_address", "", "bill.pdf", []byte("hello, I am a bill"), false, 415, "file"},
 		{"an unknown type", "horoscope", "", "x.jpg", jpg, false, 422, "type"},
 		{"a passport without its expiry date", "passport", "", "p.jpg", jpg, false, 422, "expires_on"},
-		{"an expired passport", "passport", b.now.AddDate(0, 0, -1).Format("2006-01-02"), "p.jpg", jpg, false, 422, "expires_on"},
+		{"an expired passport", "passport", b.clock.Now().AddDate(0, 0, -1).Format("2006-01-02"), "p.jpg", jpg, false, 422, "expires_on"},
 		{"an expiry date on a selfie", "selfie", future(b, 10), "me.jpg", jpg, false, 422, "expires_on"},
 	}
 	for _, c := range cases {

@@ -58,7 +58,7 @@ func TestViewLinksServeTheFileForAtMostFiveMinutesAndEveryViewIsAudited(t *testi
 	if err := json.Unmarshal([]byte(r.body), &l); err != nil || r.status != 200 || r.header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("link: %d %s", r.status, r.body)
 	}
-	if d := l.ExpiresAt.Sub(b.clock()); d <= 0 || d > 5*time.Minute {
+	if d := l.ExpiresAt.Sub(b.clock.Now()); d <= 0 || d > 5*time.Minute {
 		t.Errorf("link lives %s", d)
 	}
 	u, _ := url.Parse(l.URL)
