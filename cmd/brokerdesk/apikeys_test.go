@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,32 +15,17 @@ import (
 // credential, or, when key is empty, with the access token bearer.
 func keyRequest(t *testing.T, base, host, method, path, key string, header bool, bearer string, body any) call {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		buf, _ := json.Marshal(body)
-		rd = bytes.NewReader(buf)
-	}
-	req, _ := http.NewRequest(method, base+path, rd)
-	req.Host = host
-	req.Header.Set("Content-Type", "application/json")
+	var headers []string
 	switch {
 	case key != "" && header:
-		req.Header.Set("X-API-Key", key)
+		headers = append(headers, "X-API-Key", key)
 	case key != "":
-		req.Header.Set("Authorization", "Bearer "+key)
-	case bearer != "":
-		req.Header.Set("Authorization", "Bearer "+bearer)
+		bearer = key
 	}
 	if method == http.MethodPost {
-		req.Header.Set("Idempotency-Key", uuid.NewString())
+		headers = append(headers, "Idempotency-Key", uuid.NewString())
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return call{status: res.StatusCode, body: string(b)}
+	return request(t, base, host, method, path, bearer, body, headers...)
 }
 
 // An API key works on its own tenant's host, and nowhere else: not on another tenant's host, not on the console.
