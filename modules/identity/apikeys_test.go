@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,27 +20,8 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
+	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
 )
-
-// testClock is a clock the test moves by hand, shared by the service and the key ring.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock { return &testClock{now: time.Now().UTC().Truncate(time.Second)} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // keyAdmin signs in a fresh admin of b's tenant and returns the admin's id and access token.
 func keyAdmin(t *testing.T, b *bundle) (uuid.UUID, string) {
@@ -276,7 +256,7 @@ func TestRevokedAPIKeyAnswers401AtOnce(t *testing.T) {
 
 func TestExpiredAPIKeyAnswers401(t *testing.T) {
 	t.Parallel()
-	clock := newTestClock()
+	clock := tenanttest.NewClock(time.Now().UTC().Truncate(time.Second))
 	b := setupWith(t, cheap, clock.Now)
 	_, admin := keyAdmin(t, b)
 
@@ -292,7 +272,7 @@ func TestExpiredAPIKeyAnswers401(t *testing.T) {
 	if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, true, nil); r.Status != 200 {
 		t.Fatalf("before expiry: %d %s", r.Status, r.Body)
 	}
-	clock.Advance(time.Minute)
+	clock.Add(time.Minute)
 	if r := withKey(t, b.app, "GET", "/api/v1/staff", k.Secret, true, nil); r.Status != 401 {
 		t.Fatalf("at expiry: %d %s", r.Status, r.Body)
 	}
@@ -375,7 +355,7 @@ func TestAPIKeyCannotHoldMoreThanItsCreator(t *testing.T) {
 
 func TestAPIKeyLastUsedIsRecordedAtMostOncePerMinute(t *testing.T) {
 	t.Parallel()
-	clock := newTestClock()
+	clock := tenanttest.NewClock(time.Now().UTC().Truncate(time.Second))
 	b := setupWith(t, cheap, clock.Now)
 	_, admin := keyAdmin(t, b)
 	k := createKey(t, b, admin, map[string]any{"name": "Busy", "permissions": []string{"staff.read"}})
@@ -399,13 +379,13 @@ func TestAPIKeyLastUsedIsRecordedAtMostOncePerMinute(t *testing.T) {
 	if got := lastUsed(); got == nil || !got.Equal(first) {
 		t.Fatalf("after the first use: %v, want %v", got, first)
 	}
-	clock.Advance(59 * time.Second)
+	clock.Add(59 * time.Second)
 	use()
 	use()
 	if got := lastUsed(); got == nil || !got.Equal(first) {
 		t.Fatalf("within the minute: %v, want %v (unchanged)", got, first)
 	}
-	clock.Advance(time.Second)
+	clock.Add(time.Second)
 	use()
 	if got := lastUsed(); got == nil || !got.Equal(clock.Now()) {
 		t.Fatalf("a minute later: %v, want %v", got, clock.Now())

@@ -14,6 +14,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
+	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
 )
 
 const goodPassword = "Harbour-Lights-77"
@@ -473,10 +474,8 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 // An access token is remembered once verified (verified.go), but only until it expires.
 func TestARememberedAccessTokenStillExpires(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	now := time.Now()
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	b := setupWith(t, cheap, clock)
+	clock := tenanttest.NewClock(time.Now())
+	b := setupWith(t, cheap, clock.Now)
 	b.addStaff(t, "ada@harbour.example", goodPassword, "admin")
 	tr, _ := b.login(t, "ada@harbour.example", goodPassword)
 	for i := 0; i < 2; i++ {
@@ -489,9 +488,7 @@ func TestARememberedAccessTokenStillExpires(t *testing.T) {
 	if r := do(t, b.appFor(other), "GET", "/api/v1/staff", tr.AccessToken, nil); r.Status != 401 {
 		t.Fatalf("token on another tenant's host: %d %s", r.Status, r.Body)
 	}
-	mu.Lock()
-	now = now.Add(identity.AccessTTL + auth.Leeway + time.Second)
-	mu.Unlock()
+	clock.Add(identity.AccessTTL + auth.Leeway + time.Second)
 	if r := do(t, b.app, "GET", "/api/v1/staff", tr.AccessToken, nil); r.Status != 401 {
 		t.Fatalf("expired token: %d %s", r.Status, r.Body)
 	}
