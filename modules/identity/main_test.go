@@ -1,7 +1,6 @@
 package identity_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
+	"github.com/brokerdesk/brokerdesk/infra/logging/logtest"
 	"github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/infra/web/webtest"
@@ -104,25 +104,7 @@ type bundle struct {
 	staff    *staff.Service
 	audit    *audit.Service
 	app      *fiber.App
-	logs     *lockedBuffer // everything the service and the HTTP layer logged, at debug level
-}
-
-// lockedBuffer is a bytes.Buffer safe for a logger's concurrent writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
+	logs     *logtest.Buffer // everything the service and the HTTP layer logged, at debug level
 }
 
 // testHasher is argon2id at its minimum cost: the tests exercise the flows, not the cost (BenchmarkLogin measures
@@ -161,7 +143,7 @@ func setupWith(tb testing.TB, params auth.Params, clock func() time.Time) *bundl
 		tb.Fatal(err)
 	}
 	url := func(t tenants.Tenant, path string) string { return "https://" + t.Slug + ".brokerdesk.test" + path }
-	b := &bundle{p: p, ten: p.NewTenant(tb, ""), keys: keys, hasher: testHasher(tb, params), audit: audit.NewService(p.Gate), logs: &lockedBuffer{},
+	b := &bundle{p: p, ten: p.NewTenant(tb, ""), keys: keys, hasher: testHasher(tb, params), audit: audit.NewService(p.Gate), logs: &logtest.Buffer{},
 		mailer: sender, url: url}
 	b.sealer, b.dataKeys = newSealer(tb, "d1")
 	log := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -1,7 +1,6 @@
 package operators_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
+	"github.com/brokerdesk/brokerdesk/infra/logging/logtest"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/operators"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -32,21 +32,8 @@ type bundle struct {
 	sealer *auth.Sealer
 	// dataKeys is the BD_DATA_KEYS spec of sealer (for a rotation test's second ring).
 	dataKeys string
-	logs     *syncBuffer
+	logs     *logtest.Buffer
 }
-
-// syncBuffer collects the service's log lines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
 func setup(t *testing.T) bundle {
 	t.Helper()
@@ -65,7 +52,7 @@ func setup(t *testing.T) bundle {
 		t.Fatal(err)
 	}
 	c := tenanttest.NewClock(time.Now())
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	dataKeys := "d1:" + base64.StdEncoding.EncodeToString(randomKey(t))
 	sealer, err := auth.ParseSealer(dataKeys)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/brokerdesk/brokerdesk/infra/logging/logtest"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 )
 
@@ -427,7 +428,7 @@ func TestErrorTextNeverCarriesThePassword(t *testing.T) {
 func TestLogsNeverContainTheKeyOrPasswords(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	c := newTestConnector(t, f, func(c *Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})

@@ -1,16 +1,15 @@
 package tradelocker
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/time/rate"
 
+	"github.com/brokerdesk/brokerdesk/infra/logging/logtest"
 	"github.com/brokerdesk/brokerdesk/modules/trading/tradingtest"
 )
 
@@ -43,29 +42,11 @@ func newTestConnector(t testing.TB, f *fakeTL, edit func(*Config)) *Connector {
 	return c
 }
 
-// syncBuffer collects log output from concurrent requests.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestContract(t *testing.T) {
 	t.Parallel()
 	tradingtest.Run(t, func(t *testing.T) tradingtest.Env {
 		f := newFake(t)
-		logs := &syncBuffer{}
+		logs := &logtest.Buffer{}
 		conn := newTestConnector(t, f, func(c *Config) {
 			c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		})
