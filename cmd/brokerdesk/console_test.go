@@ -42,71 +42,28 @@ func createOperator(t *testing.T, a *app, email string) {
 	}
 }
 
-// consoleClient talks to the console host, keeping cookies by hand (they are Secure, and the test server is http)
-// and never following redirects.
-type consoleClient struct {
-	t       *testing.T
-	base    string
-	cookies map[string]*http.Cookie
-	bearer  string
+// consoleClient is a pageClient on the console host.
+type consoleClient = pageClient
+
+type consoleResponse = pageResponse
+
+func newConsoleClient(t *testing.T, base string) *consoleClient {
+	return &pageClient{t: t, base: base, host: consoleHost, cookies: map[string]*http.Cookie{}}
 }
 
-type consoleResponse struct {
-	status  int
-	body    string
-	header  http.Header
-	cookies []*http.Cookie
-}
-
-func (c *consoleClient) do(method, path, ctype string, body io.Reader, accept string) consoleResponse {
-	c.t.Helper()
-	req, _ := http.NewRequest(method, c.base+path, body)
-	req.Host = consoleHost
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	if c.bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+c.bearer)
-	}
-	for _, ck := range c.cookies {
-		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
-	}
-	cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := cl.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	for _, ck := range res.Cookies() {
-		if c.cookies == nil {
-			c.cookies = map[string]*http.Cookie{}
-		}
-		if ck.MaxAge < 0 || ck.Value == "" {
-			delete(c.cookies, ck.Name)
-		} else {
-			c.cookies[ck.Name] = ck
-		}
-	}
-	return consoleResponse{res.StatusCode, string(b), res.Header, res.Cookies()}
-}
-
-func (c *consoleClient) json(method, path string, in any) consoleResponse {
+func (c *pageClient) json(method, path string, in any) consoleResponse {
 	c.t.Helper()
 	var body io.Reader
 	if in != nil {
 		b, _ := json.Marshal(in)
 		body = bytes.NewReader(b)
 	}
-	return c.do(method, path, "application/json", body, "application/json")
+	return c.send(method, path, "application/json", body, "application/json")
 }
 
-func (c *consoleClient) form(path string, v url.Values) consoleResponse {
+func (c *pageClient) form(path string, v url.Values) consoleResponse {
 	c.t.Helper()
-	return c.do(http.MethodPost, path, "application/x-www-form-urlencoded", strings.NewReader(v.Encode()), "text/html")
+	return c.send(http.MethodPost, path, "application/x-www-form-urlencoded", strings.NewReader(v.Encode()), "text/html")
 }
 
 func TestOperatorsCreateCommandAppliesPolicyAndIsIdempotentOnEmail(t *testing.T) {
@@ -149,7 +106,7 @@ func TestConsoleAPILoginTenantsRefreshReuseAndLogout(t *testing.T) {
 	a, base, _ := startServer(t)
 	ten := provisionForTest(t, a)
 	createOperator(t, a, "ops@brokerdesk.test")
-	c := &consoleClient{t: t, base: base}
+	c := newConsoleClient(t, base)
 
 	if r := c.json(http.MethodGet, "/api/v1/console/tenants", nil); r.status != 401 {
 		t.Fatalf("tenants without a token: %d %s", r.status, r.body)
@@ -232,7 +189,7 @@ func TestConsoleAPITwoFactorEnrolmentThenLoginNeedsCode(t *testing.T) {
 	t.Parallel()
 	a, base, _ := startServer(t)
 	createOperator(t, a, "ops@brokerdesk.test")
-	c := &consoleClient{t: t, base: base}
+	c := newConsoleClient(t, base)
 	var tok operators.TokenResponse
 	r := c.json(http.MethodPost, "/api/v1/console/login", operators.LoginRequest{Email: "ops@brokerdesk.test", Password: operatorPasswrd})
 	if err := json.Unmarshal([]byte(r.body), &tok); err != nil || r.status != 200 {
@@ -268,7 +225,7 @@ func TestConsoleAPILockoutAnswers429(t *testing.T) {
 	t.Parallel()
 	a, base, _ := startServer(t)
 	createOperator(t, a, "ops@brokerdesk.test")
-	c := &consoleClient{t: t, base: base}
+	c := newConsoleClient(t, base)
 	for i := range 5 {
 		if r := c.json(http.MethodPost, "/api/v1/console/login", operators.LoginRequest{Email: "ops@brokerdesk.test", Password: "wrong password " + string(rune('a'+i))}); r.status != 401 {
 			t.Fatalf("failure %d: %d %s", i+1, r.status, r.body)
@@ -296,21 +253,21 @@ func TestConsolePagesLoginCSRFSuspendAndJobs(t *testing.T) {
 	a, base, _ := startServer(t)
 	ten := provisionForTest(t, a)
 	createOperator(t, a, "ops@brokerdesk.test")
-	c := &consoleClient{t: t, base: base}
+	c := newConsoleClient(t, base)
 
 	// Without a session: pages and the jobs UI send browsers to the login page; API-style requests get 401.
-	r := c.do(http.MethodGet, "/jobs", "", nil, "text/html")
+	r := c.send(http.MethodGet, "/jobs", "", nil, "text/html")
 	if r.status != 303 || !strings.HasPrefix(r.header.Get("Location"), "/login") {
 		t.Fatalf("/jobs without login: %d %q", r.status, r.header.Get("Location"))
 	}
-	if r := c.do(http.MethodGet, "/jobs/api/queues", "", nil, "application/json"); r.status != 401 {
+	if r := c.send(http.MethodGet, "/jobs/api/queues", "", nil, "application/json"); r.status != 401 {
 		t.Fatalf("/jobs/api without login: %d", r.status)
 	}
-	if r := c.do(http.MethodGet, "/tenants", "", nil, "text/html"); r.status != 303 {
+	if r := c.send(http.MethodGet, "/tenants", "", nil, "text/html"); r.status != 303 {
 		t.Fatalf("/tenants without login: %d", r.status)
 	}
 
-	r = c.do(http.MethodGet, "/login", "", nil, "text/html")
+	r = c.send(http.MethodGet, "/login", "", nil, "text/html")
 	if r.status != 200 || !strings.Contains(r.body, `action="/login"`) {
 		t.Fatalf("login page: %d %.300s", r.status, r.body)
 	}
@@ -341,7 +298,7 @@ func TestConsolePagesLoginCSRFSuspendAndJobs(t *testing.T) {
 		t.Fatalf("the cookie holds no console token: %v", err)
 	}
 
-	r = c.do(http.MethodGet, "/tenants", "", nil, "text/html")
+	r = c.send(http.MethodGet, "/tenants", "", nil, "text/html")
 	if r.status != 200 || !strings.Contains(r.body, ten.Slug) || !strings.Contains(r.body, `action="/tenants/`+ten.Slug+`/suspend"`) {
 		t.Fatalf("tenants page: %d %.500s", r.status, r.body)
 	}
@@ -357,7 +314,7 @@ func TestConsolePagesLoginCSRFSuspendAndJobs(t *testing.T) {
 		t.Fatalf("suspend: %d %.300s", r.status, r.body)
 	}
 	assertStatus(t, a, ten.Slug, tenants.StatusSuspended, "operator:ops@brokerdesk.test")
-	r = c.do(http.MethodGet, "/tenants", "", nil, "text/html")
+	r = c.send(http.MethodGet, "/tenants", "", nil, "text/html")
 	if !strings.Contains(r.body, `action="/tenants/`+ten.Slug+`/resume"`) {
 		t.Fatalf("no resume button for the suspended tenant: %.500s", r.body)
 	}
@@ -367,7 +324,7 @@ func TestConsolePagesLoginCSRFSuspendAndJobs(t *testing.T) {
 	assertStatus(t, a, ten.Slug, tenants.StatusActive, "operator:ops@brokerdesk.test")
 
 	// asynqmon behind the session, under its root path.
-	r = c.do(http.MethodGet, "/jobs", "", nil, "text/html")
+	r = c.send(http.MethodGet, "/jobs", "", nil, "text/html")
 	if r.status != 200 || !strings.Contains(strings.ToLower(r.body), "asynq") || !strings.Contains(r.body, "/jobs") {
 		t.Fatalf("/jobs: %d %.300s", r.status, r.body)
 	}
@@ -375,17 +332,17 @@ func TestConsolePagesLoginCSRFSuspendAndJobs(t *testing.T) {
 	if script == nil {
 		t.Fatalf("the jobs UI links no script under /jobs/static: %.500s", r.body)
 	}
-	if r := c.do(http.MethodGet, script[1], "", nil, "*/*"); r.status != 200 || !strings.Contains(r.header.Get("Content-Type"), "javascript") {
+	if r := c.send(http.MethodGet, script[1], "", nil, "*/*"); r.status != 200 || !strings.Contains(r.header.Get("Content-Type"), "javascript") {
 		t.Fatalf("jobs UI script %s: %d %s", script[1], r.status, r.header.Get("Content-Type"))
 	}
-	r = c.do(http.MethodGet, "/jobs/api/queues", "", nil, "application/json")
+	r = c.send(http.MethodGet, "/jobs/api/queues", "", nil, "application/json")
 	if r.status != 200 || !strings.HasPrefix(strings.TrimSpace(r.body), "{") {
 		t.Fatalf("/jobs/api/queues: %d %.300s", r.status, r.body)
 	}
-	if r := c.do(http.MethodDelete, "/jobs/api/queues/default", "", nil, "application/json"); r.status != 403 {
+	if r := c.send(http.MethodDelete, "/jobs/api/queues/default", "", nil, "application/json"); r.status != 403 {
 		t.Fatalf("cross-origin write to the jobs API: %d", r.status)
 	}
-	if r := c.do(http.MethodGet, "/jobsfoo", "", nil, "text/html"); r.status == 200 {
+	if r := c.send(http.MethodGet, "/jobsfoo", "", nil, "text/html"); r.status == 200 {
 		t.Fatal("/jobsfoo served as the jobs UI")
 	}
 
@@ -393,7 +350,7 @@ func TestConsolePagesLoginCSRFSuspendAndJobs(t *testing.T) {
 	if r := c.form("/logout", url.Values{"csrf": {csrf}}); r.status != 303 {
 		t.Fatalf("logout: %d", r.status)
 	}
-	if r := c.do(http.MethodGet, "/tenants", "", nil, "text/html"); r.status != 303 {
+	if r := c.send(http.MethodGet, "/tenants", "", nil, "text/html"); r.status != 303 {
 		t.Fatalf("/tenants after logout: %d", r.status)
 	}
 }
@@ -432,7 +389,7 @@ func TestConsoleOpenAPIDocumentsExactlyTheServedRoutes(t *testing.T) {
 			served[r.Method+" "+openAPIPath(r.Path)] = true
 		}
 	}
-	c := &consoleClient{t: t, base: base}
+	c := newConsoleClient(t, base)
 	r := c.json(http.MethodGet, "/api/v1/openapi.json", nil)
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
@@ -459,7 +416,7 @@ func TestConsoleOpenAPIDocumentsExactlyTheServedRoutes(t *testing.T) {
 // pageLogin signs in through the login form.
 func pageLogin(t *testing.T, c *consoleClient) {
 	t.Helper()
-	r := c.do(http.MethodGet, "/login", "", nil, "text/html")
+	r := c.send(http.MethodGet, "/login", "", nil, "text/html")
 	r = c.form("/login", url.Values{"email": {"ops@brokerdesk.test"}, "password": {operatorPasswrd}, "csrf": {csrfOf(t, r.body)}})
 	if r.status != 303 {
 		t.Fatalf("page login: %d %.300s", r.status, r.body)
@@ -470,7 +427,7 @@ func TestConsolePageSessionRenewsFromTheRefreshCookieOnPageLoadsOnly(t *testing.
 	t.Parallel()
 	a, base, _ := startServer(t)
 	createOperator(t, a, "ops@brokerdesk.test")
-	c := &consoleClient{t: t, base: base}
+	c := newConsoleClient(t, base)
 	pageLogin(t, c)
 	session := c.cookies["__Host-bd_console"]
 	cl, err := a.cfg.JWTKeys.Verify(session.Value, auth.Expectation{Audience: auth.AudienceConsole, Issuer: a.issuer()})
@@ -484,10 +441,10 @@ func TestConsolePageSessionRenewsFromTheRefreshCookieOnPageLoadsOnly(t *testing.
 		t.Fatal(err)
 	}
 	c.cookies["__Host-bd_console"] = &http.Cookie{Name: "__Host-bd_console", Value: old}
-	if r := c.do(http.MethodGet, "/jobs/api/queues", "", nil, "application/json"); r.status != 401 {
+	if r := c.send(http.MethodGet, "/jobs/api/queues", "", nil, "application/json"); r.status != 401 {
 		t.Fatalf("background request with an expired session: %d", r.status)
 	}
-	r := c.do(http.MethodGet, "/tenants", "", nil, "text/html")
+	r := c.send(http.MethodGet, "/tenants", "", nil, "text/html")
 	if r.status != 200 {
 		t.Fatalf("page load with an expired session and a refresh cookie: %d %.300s", r.status, r.body)
 	}
@@ -501,7 +458,7 @@ func TestConsolePageSessionRenewsFromTheRefreshCookieOnPageLoadsOnly(t *testing.
 	// Without a refresh cookie an expired session goes back to the login page.
 	delete(c.cookies, "__Host-bd_console_refresh")
 	c.cookies["__Host-bd_console"] = &http.Cookie{Name: "__Host-bd_console", Value: old}
-	if r := c.do(http.MethodGet, "/tenants", "", nil, "text/html"); r.status != 303 {
+	if r := c.send(http.MethodGet, "/tenants", "", nil, "text/html"); r.status != 303 {
 		t.Fatalf("expired session without refresh cookie: %d", r.status)
 	}
 }
@@ -514,7 +471,7 @@ func TestDevDemoOperatorIsCreatedOnceAndCanSignIn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := &consoleClient{t: t, base: base}
+	c := newConsoleClient(t, base)
 	r := c.json(http.MethodPost, "/api/v1/console/login", operators.LoginRequest{Email: demoOperatorEmail, Password: identity.DemoPassword})
 	if r.status != 200 {
 		t.Fatalf("demo operator login: %d %s", r.status, r.body)
@@ -525,10 +482,10 @@ func TestConsolePagesEnrolTwoFactorThenSignInWithCodeAndOut(t *testing.T) {
 	t.Parallel()
 	a, base, _ := startServer(t)
 	createOperator(t, a, "ops@brokerdesk.test")
-	c := &consoleClient{t: t, base: base}
+	c := newConsoleClient(t, base)
 	pageLogin(t, c)
 
-	r := c.do(http.MethodGet, "/2fa", "", nil, "text/html")
+	r := c.send(http.MethodGet, "/2fa", "", nil, "text/html")
 	if r.status != 200 || !strings.Contains(r.body, "Two-factor sign-in is off") {
 		t.Fatalf("2fa page: %d %.400s", r.status, r.body)
 	}
@@ -557,7 +514,7 @@ func TestConsolePagesEnrolTwoFactorThenSignInWithCodeAndOut(t *testing.T) {
 		t.Fatalf("logout: %d", r.status)
 	}
 
-	r = c.do(http.MethodGet, "/login", "", nil, "text/html")
+	r = c.send(http.MethodGet, "/login", "", nil, "text/html")
 	creds := url.Values{"email": {"ops@brokerdesk.test"}, "password": {operatorPasswrd}, "csrf": {csrfOf(t, r.body)}}
 	r = c.form("/login", creds)
 	if r.status != 401 || !strings.Contains(r.body, "Enter the one-time code") {
@@ -567,7 +524,7 @@ func TestConsolePagesEnrolTwoFactorThenSignInWithCodeAndOut(t *testing.T) {
 	if r := c.form("/login", creds); r.status != 303 {
 		t.Fatalf("login with a recovery code: %d %.400s", r.status, r.body)
 	}
-	if r := c.do(http.MethodGet, "/2fa", "", nil, "text/html"); r.status != 200 || !strings.Contains(r.body, "Two-factor sign-in is on") {
+	if r := c.send(http.MethodGet, "/2fa", "", nil, "text/html"); r.status != 200 || !strings.Contains(r.body, "Two-factor sign-in is on") {
 		t.Fatalf("2fa page after enrolment: %d %.400s", r.status, r.body)
 	}
 }

@@ -22,13 +22,15 @@ import (
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
-// pageClient is a browser stand-in for one tenant host: it keeps cookies by hand (they are Secure and __Host-
-// prefixed, and the test server is http), never follows redirects and asks for HTML.
+// pageClient is a browser stand-in for one host (a tenant's, or the console): it keeps cookies by hand (they are
+// Secure and __Host- prefixed, and the test server is http), never follows redirects, and sends bearer, when set,
+// as a Bearer token.
 type pageClient struct {
 	t       *testing.T
 	base    string
 	host    string
 	cookies map[string]*http.Cookie
+	bearer  string
 }
 
 type pageResponse struct {
@@ -42,17 +44,28 @@ func newPageClient(t *testing.T, base string, ten tenants.Tenant) *pageClient {
 	return &pageClient{t: t, base: base, host: hostOf(ten), cookies: map[string]*http.Cookie{}}
 }
 
+// do requests a page as a browser does: HTML wanted, form (when not nil) posted urlencoded.
 func (c *pageClient) do(method, path string, form url.Values) pageResponse {
 	c.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
+	if form == nil {
+		return c.send(method, path, "", nil, "text/html")
 	}
+	return c.send(method, path, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), "text/html")
+}
+
+// send sends one request with the client's cookies and bearer, and keeps the cookies the answer sets or clears.
+func (c *pageClient) send(method, path, ctype string, body io.Reader, accept string) pageResponse {
+	c.t.Helper()
 	req, _ := http.NewRequest(method, c.base+path, body)
 	req.Host = c.host
-	req.Header.Set("Accept", "text/html")
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if c.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
 	}
 	for _, ck := range c.cookies {
 		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})

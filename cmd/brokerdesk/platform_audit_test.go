@@ -20,7 +20,7 @@ func TestConsoleSignInsAndTenantChangesAreInThePlatformChainThatAuditVerifyCheck
 	ctx := context.Background()
 	ten := provisionForTest(t, a)
 	createOperator(t, a, "ops@brokerdesk.test")
-	c := &consoleClient{t: t, base: base}
+	c := newConsoleClient(t, base)
 	if r := c.json(http.MethodPost, "/api/v1/console/login", operators.LoginRequest{Email: "ops@brokerdesk.test", Password: "wrong password!!"}); r.status != 401 {
 		t.Fatalf("wrong password: %d %s", r.status, r.body)
 	}
