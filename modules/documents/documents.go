@@ -425,20 +425,8 @@ func (s *Service) DecideTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, to Stat
 	if to == StatusApproved {
 		reasonCode, message = "", ""
 		// The newer approved document replaces the older one of the same type.
-		rows, err := tx.Query(ctx, `UPDATE documents SET status = 'superseded' WHERE client_id = $1 AND type = $2
-			AND status = 'approved' AND id <> $3 RETURNING id`, before.ClientID, string(before.Type), id)
-		if err != nil {
-			return fmt.Errorf("documents: supersede: %w", err)
-		}
-		old, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-		if err != nil {
-			return fmt.Errorf("documents: supersede: %w", err)
-		}
-		for _, o := range old {
-			if err := s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSuperseded, Target: target(o),
-				Before: map[string]any{"status": StatusApproved}, After: map[string]any{"status": StatusSuperseded, "by": id}}); err != nil {
-				return err
-			}
+		if err := s.supersedeTx(ctx, tx, before.ClientID, before.Type, []Status{StatusApproved}, id, actor); err != nil {
+			return err
 		}
 	}
 	if _, err := tx.Exec(ctx, `UPDATE documents SET status = $2, reason_code = $3, message = $4, reviewed_at = $5,
@@ -459,4 +447,35 @@ func reasonCodeOK(c string) bool { return reasonCode.MatchString(c) }
 func dateOf(t time.Time) time.Time {
 	t = t.UTC()
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// supersedeTx marks the client's documents of type typ that are in one of statuses superseded by the document by
+// (which is never one of them), and audits each with the status it had.
+func (s *Service) supersedeTx(ctx context.Context, tx pgx.Tx, clientID uuid.UUID, typ Type, statuses []Status, by uuid.UUID, actor audit.Actor) error {
+	names := make([]string, len(statuses))
+	for i, st := range statuses {
+		names[i] = string(st)
+	}
+	rows, err := tx.Query(ctx, `WITH old AS (
+			SELECT id, status FROM documents WHERE client_id = $1 AND type = $2 AND status = ANY($3) AND id <> $4 FOR UPDATE)
+		UPDATE documents d SET status = 'superseded' FROM old WHERE d.id = old.id RETURNING d.id, old.status`,
+		clientID, string(typ), names, by)
+	if err != nil {
+		return fmt.Errorf("documents: supersede: %w", err)
+	}
+	type superseded struct {
+		ID     uuid.UUID
+		Status string
+	}
+	old, err := pgx.CollectRows(rows, pgx.RowToStructByPos[superseded])
+	if err != nil {
+		return fmt.Errorf("documents: supersede: %w", err)
+	}
+	for _, o := range old {
+		if err := s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSuperseded, Target: target(o.ID),
+			Before: map[string]any{"status": o.Status}, After: map[string]any{"status": StatusSuperseded, "by": by}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

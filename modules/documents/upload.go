@@ -168,20 +168,8 @@ func (s *Service) insertTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, d *
 		}
 	}
 	// The newest upload is the one to review: earlier undecided ones of the same type are replaced.
-	rows, err = tx.Query(ctx, `UPDATE documents SET status = 'superseded' WHERE client_id = $1 AND type = $2
-		AND status IN ('pending_review', 'more_info_requested') RETURNING id`, d.ClientID, string(d.Type))
-	if err != nil {
-		return fmt.Errorf("documents: supersede: %w", err)
-	}
-	old, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return fmt.Errorf("documents: supersede: %w", err)
-	}
-	for _, o := range old {
-		if err := s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSuperseded, Target: target(o),
-			After: map[string]any{"status": StatusSuperseded, "by": d.ID}}); err != nil {
-			return err
-		}
+	if err := s.supersedeTx(ctx, tx, d.ClientID, d.Type, []Status{StatusPendingReview, StatusMoreInfoRequested}, d.ID, actor); err != nil {
+		return err
 	}
 	if d.DuplicateClients == nil {
 		d.DuplicateClients = []uuid.UUID{}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/documents/content"
@@ -217,6 +218,11 @@ func TestTheSameFileFromAnotherClientIsFlaggedOnBothSides(t *testing.T) {
 	// The first upload was superseded by the same client's second one (same type, undecided).
 	if d, _ := b.docs.Get(ctx, b.ten, ids[0]); d.Status != documents.StatusSuperseded {
 		t.Errorf("first upload: %s", d.Status)
+	}
+	rows, err := b.audit.List(ctx, b.ten, audit.Filter{ActionPrefix: documents.ActionSuperseded, TargetType: "document", TargetID: ids[0].String()}, "", 10)
+	if err != nil || len(rows.Rows) != 1 || !strings.Contains(string(rows.Rows[0].Diff), `"before":"pending_review"`) ||
+		!strings.Contains(string(rows.Rows[0].Diff), ids[1].String()) {
+		t.Errorf("the supersession's audit entry: %+v %v, want the old status and the superseding document", rows.Rows, err)
 	}
 	// The reviewer's view shows the flag.
 	staffTok := b.token(t, b.ten, "backoffice", uuid.New(), []string{"compliance"})
