@@ -39,7 +39,7 @@ func Current(c *fiber.Ctx) Tenant {
 // request's user context for handlers and logs.
 func HostMiddleware(r *Resolver) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		res, err := r.Resolve(c.UserContext(), c.Hostname())
+		res, err := r.Resolve(c.UserContext(), web.Host(c))
 		switch {
 		case errors.Is(err, ErrNotFound) || (err == nil && res.Kind != HostTenant):
 			return web.NewProblem(fiber.StatusNotFound, "unknown-host", "No brokerage is served at this address.")

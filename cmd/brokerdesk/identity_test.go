@@ -34,7 +34,13 @@ import (
 // cost so logins in tests are cheap) and returns it with its admin's staff record.
 func demoTenant(t testing.TB, a *app) (tenants.Tenant, staff.Member) {
 	t.Helper()
-	ten, err := a.provisioner.Create(context.Background(), tenants.Request{Slug: "i" + tenanttest.RandomLabel(10), DisplayName: "Identity FX", AdminEmail: "owner@identity.example"})
+	return demoTenantNamed(t, a, "Identity FX")
+}
+
+// demoTenantNamed is demoTenant with the brokerage's display name (its brand) chosen.
+func demoTenantNamed(t testing.TB, a *app, name string) (tenants.Tenant, staff.Member) {
+	t.Helper()
+	ten, err := a.provisioner.Create(context.Background(), tenants.Request{Slug: "i" + tenanttest.RandomLabel(10), DisplayName: name, AdminEmail: "owner@identity.example"})
 	if err != nil {
 		t.Fatal(err)
 	}

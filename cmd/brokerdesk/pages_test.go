@@ -31,6 +31,7 @@ type pageClient struct {
 	host    string
 	cookies map[string]*http.Cookie
 	bearer  string
+	headers map[string]string // sent with every request (forged forwarding headers, say)
 }
 
 type pageResponse struct {
@@ -66,6 +67,9 @@ func (c *pageClient) send(method, path, ctype string, body io.Reader, accept str
 	}
 	if c.bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
+	for k, v := range c.headers {
+		req.Header.Set(k, v)
 	}
 	for _, ck := range c.cookies {
 		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})

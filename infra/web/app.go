@@ -143,7 +143,7 @@ func accessLog(log *slog.Logger) fiber.Handler {
 		if h.Enabled(ctx, slog.LevelInfo) {
 			end := time.Now()
 			r := slog.NewRecord(end, slog.LevelInfo, "http request", 0)
-			r.AddAttrs(slog.String("method", c.Method()), slog.String("host", c.Hostname()), slog.String("path", c.Path()),
+			r.AddAttrs(slog.String("method", c.Method()), slog.String("host", Host(c)), slog.String("path", c.Path()),
 				slog.Int("status", c.Response().StatusCode()), slog.Int64("duration_ms", end.Sub(start).Milliseconds()),
 				slog.String("ip", c.IP()))
 			_ = h.Handle(ctx, r) // as Logger does: a log line that cannot be written does not fail the request

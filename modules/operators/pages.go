@@ -116,7 +116,7 @@ func SameOriginWrites() fiber.Handler {
 			src = c.Get(fiber.HeaderReferer)
 		}
 		u, err := url.Parse(src)
-		if src == "" || err != nil || !strings.EqualFold(u.Host, c.Hostname()) {
+		if src == "" || err != nil || !strings.EqualFold(u.Host, web.Host(c)) {
 			return web.NewProblem(fiber.StatusForbidden, "cross-origin", "Cross-origin requests are refused.")
 		}
 		return c.Next()
