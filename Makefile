@@ -4,6 +4,8 @@
 
 GO      ?= go
 BIN     := bin/brokerdesk
+TOOLS   := bin/brokerdesk-tools
+DEV_FLAGS ?=
 PKGS    ?= ./...
 TESTFLAGS ?= -race -timeout 30m
 
@@ -12,8 +14,19 @@ TESTFLAGS ?= -race -timeout 30m
 build:
 	$(GO) build -o $(BIN) ./cmd/brokerdesk
 
-run: build
-	./$(BIN) dev
+# run: bin/brokerdesk-tools (standard library only, so it builds in seconds even on an empty build cache) installs
+# what the local services need (redis-server, Mailpit; see infra/localsvc/tools) in the background while the
+# product compiles; `brokerdesk dev` starts once both are done. A failed install stops here with its error; a failed
+# build stops the installer. DEV_FLAGS go to `brokerdesk dev`, e.g. make run DEV_FLAGS='--addr 127.0.0.1:8081'.
+run:
+	$(GO) build -o $(TOOLS) ./cmd/brokerdesk-tools
+	@echo "./$(TOOLS) &  (installs what is missing, in the background)"; \
+	./$(TOOLS) & tools=$$!; \
+	echo "$(GO) build -o $(BIN) ./cmd/brokerdesk  (minutes the first time, seconds after)"; \
+	if ! $(GO) build -o $(BIN) ./cmd/brokerdesk; then kill $$tools 2>/dev/null; wait $$tools; exit 1; fi; \
+	if ! wait $$tools; then echo "make run: installing the local services' programs failed; see above" >&2; exit 1; fi; \
+	echo "./$(BIN) dev $(DEV_FLAGS)"; \
+	exec ./$(BIN) dev $(DEV_FLAGS)
 
 vet:
 	$(GO) vet ./...

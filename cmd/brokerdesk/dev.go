@@ -16,6 +16,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/config"
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
+	"github.com/brokerdesk/brokerdesk/infra/localsvc/tools"
 	"github.com/brokerdesk/brokerdesk/infra/logging"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
@@ -53,8 +54,11 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer release()
 
+	// Only what this configuration uses (tools.Dev): Postgres, Redis and Mailpit; MinIO only for BD_BLOB_STORE=s3
+	// without BD_S3_ENDPOINT. Missing programs are installed first, all at once (make run has usually done that
+	// already, in the background of its build).
 	fmt.Println("Starting local services (first run installs what is missing; this can take a few minutes)...")
-	svc, err := localsvc.Start(ctx, localsvc.Options{Dir: filepath.Join(*data, "services"), Log: os.Stdout})
+	svc, err := localsvc.Start(ctx, localsvc.Options{Dir: filepath.Join(*data, "services"), Services: tools.Dev(os.Getenv), Log: os.Stdout})
 	if err != nil {
 		return err
 	}

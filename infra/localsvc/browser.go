@@ -3,15 +3,14 @@ package localsvc
 import (
 	"context"
 	"io"
+
+	"github.com/brokerdesk/brokerdesk/infra/localsvc/tools"
 )
 
 // Chromium returns the path of a headless-capable Chromium for browser tests, installing Debian's chromium package
 // through apt-get when root (test tools may not download browsers of their own here, and need not).
 func Chromium(ctx context.Context, log io.Writer) (string, error) {
-	if log == nil {
-		log = io.Discard
-	}
-	return systemTool(ctx, Options{Log: log}, "chromium", "chromium")
+	return tools.System(ctx, log, "chromium", "chromium")
 }
 
 // ChromiumFlags are the flags a browser test starts Chromium with: headless, no sandbox (tests run as root), and

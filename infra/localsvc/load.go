@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/brokerdesk/brokerdesk/infra/localsvc/tools"
 )
 
 // The load generators of the throughput benchmarks: wrk for HTTP and pgbench for the database yardstick. Both are
@@ -35,7 +37,7 @@ func Wrk(ctx context.Context, o WrkOptions, log io.Writer) (WrkResult, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	bin, err := systemTool(ctx, Options{Log: log}, "wrk", "wrk")
+	bin, err := tools.System(ctx, log, "wrk", "wrk")
 	if err != nil {
 		return WrkResult{}, err
 	}

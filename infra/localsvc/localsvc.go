@@ -1,8 +1,10 @@
 // Package localsvc starts the real services BrokerDesk needs on a developer's machine or in a test run, as child
 // processes with their data under one directory and on free loopback ports: a Postgres 15 cluster (or several),
-// redis-server, MinIO, Mailpit and stripe-mock. What is missing it installs (redis-server through apt-get when root;
-// MinIO, Mailpit and stripe-mock through `go install` at pinned versions into a cache directory) and it says what
-// it is doing. A service whose address is already given in the environment is not started: the caller uses that one.
+// redis-server, MinIO, Mailpit and stripe-mock. What is missing it installs first, all at once, through package tools
+// (redis-server through apt-get when root; MinIO, Mailpit and stripe-mock through `go install` at pinned versions
+// into a cache directory), and it says what it is doing. A service whose address is already given in the environment
+// is not started: the caller uses that one. Which services `brokerdesk dev` needs follows from its configuration:
+// tools.Dev.
 //
 // `brokerdesk dev`, `brokerdesk services exec` (which `make test` uses) and the test fixtures all start services
 // through Start, so there is one way services come up.
@@ -21,37 +23,31 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/brokerdesk/brokerdesk/infra/localsvc/tools"
 )
 
-// Service names one kind of local service.
-type Service string
+// Service names one kind of local service (declared in package tools, which installs them; the pinned versions of
+// the go-installed ones are there too).
+type Service = tools.Service
 
 const (
-	Postgres   Service = "postgres"
-	Redis      Service = "redis"
-	MinIO      Service = "minio"
-	Mailpit    Service = "mailpit"
-	StripeMock Service = "stripe-mock"
+	Postgres   = tools.Postgres
+	Redis      = tools.Redis
+	MinIO      = tools.MinIO
+	Mailpit    = tools.Mailpit
+	StripeMock = tools.StripeMock
 )
 
 // AllServices is every service, in start order.
-var AllServices = []Service{Postgres, Redis, MinIO, Mailpit, StripeMock}
-
-// Pinned versions of the services installed with `go install`. A change here is a deliberate upgrade.
-const (
-	MinIOModule       = "github.com/minio/minio"
-	MinIOVersion      = "v0.0.0-20260212201848-7aac2a2c5b7c"
-	MailpitModule     = "github.com/axllent/mailpit"
-	MailpitVersion    = "v1.27.11"
-	StripeMockModule  = "github.com/stripe/stripe-mock"
-	StripeMockVersion = "v0.203.0"
-)
+var AllServices = tools.All
 
 // Options says what to start and where.
 type Options struct {
 	// Dir holds every service's data, one sub-directory each. It is created if missing and reused if present.
 	Dir string
-	// CacheDir holds binaries installed with go install (default: the user cache dir + /brokerdesk).
+	// CacheDir holds binaries installed with go install (default: $BD_TOOLS_CACHE, else ~/.cache/brokerdesk; see
+	// tools.CacheDir).
 	CacheDir string
 	// Services to start; nil means all of them.
 	Services []Service
@@ -106,6 +102,7 @@ type Running struct {
 	Endpoints Endpoints
 	procs     []*proc
 	log       io.Writer
+	bins      map[Service]string // each started service's program, from tools.Install
 	stopOnce  sync.Once
 }
 
@@ -116,7 +113,8 @@ type proc struct {
 	err  error
 }
 
-// Start brings up the requested services and waits until each answers. On failure it stops what it started.
+// Start brings up the requested services and waits until each answers: first it installs every missing tool at
+// once (tools.Install), then it starts the services one after another. On failure it stops what it started.
 func Start(ctx context.Context, opts Options) (*Running, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("localsvc: Options.Dir is required")
@@ -131,11 +129,7 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 		opts.PostgresClusters = 1
 	}
 	if opts.CacheDir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			base = filepath.Join(os.TempDir(), "cache")
-		}
-		opts.CacheDir = filepath.Join(base, "brokerdesk")
+		opts.CacheDir = tools.CacheDir(opts.Getenv)
 	}
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {
@@ -149,7 +143,11 @@ func Start(ctx context.Context, opts Options) (*Running, error) {
 	if want == nil {
 		want = AllServices
 	}
-	r := &Running{log: opts.Log}
+	bins, err := tools.Install(ctx, want, tools.Options{CacheDir: opts.CacheDir, Log: opts.Log, Getenv: opts.Getenv})
+	if err != nil {
+		return nil, fmt.Errorf("localsvc: %w", err)
+	}
+	r := &Running{log: opts.Log, bins: bins}
 	for _, s := range want {
 		if err := r.start(ctx, s, opts); err != nil {
 			r.Stop()
@@ -191,7 +189,7 @@ func (r *Running) start(ctx context.Context, s Service, o Options) error {
 			fmt.Fprintln(r.log, "redis: using BD_REDIS_URL from the environment")
 			return nil
 		}
-		return r.startRedis(ctx, filepath.Join(o.Dir, "redis"))
+		return r.startRedis(ctx, r.bins[Redis], filepath.Join(o.Dir, "redis"))
 	case MinIO:
 		if v := o.Getenv("BD_S3_ENDPOINT"); v != "" {
 			r.Endpoints.S3Endpoint = v
@@ -201,7 +199,7 @@ func (r *Running) start(ctx context.Context, s Service, o Options) error {
 			fmt.Fprintln(r.log, "minio: using BD_S3_ENDPOINT from the environment")
 			return nil
 		}
-		return r.startMinIO(ctx, o)
+		return r.startMinIO(ctx, r.bins[MinIO], o)
 	case Mailpit:
 		if v := o.Getenv("BD_SMTP_ADDR"); v != "" {
 			r.Endpoints.SMTPAddr = v
@@ -209,14 +207,14 @@ func (r *Running) start(ctx context.Context, s Service, o Options) error {
 			fmt.Fprintln(r.log, "mailpit: using BD_SMTP_ADDR from the environment")
 			return nil
 		}
-		return r.startMailpit(ctx, o)
+		return r.startMailpit(ctx, r.bins[Mailpit], o)
 	case StripeMock:
 		if v := o.Getenv("BD_STRIPE_API_URL"); v != "" {
 			r.Endpoints.StripeURL = v
 			fmt.Fprintln(r.log, "stripe-mock: using BD_STRIPE_API_URL from the environment")
 			return nil
 		}
-		return r.startStripeMock(ctx, o)
+		return r.startStripeMock(ctx, r.bins[StripeMock], o)
 	default:
 		return fmt.Errorf("unknown service %q", s)
 	}

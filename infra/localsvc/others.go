@@ -15,11 +15,7 @@ import (
 	"time"
 )
 
-func (r *Running) startRedis(ctx context.Context, dir string) error {
-	bin, err := systemTool(ctx, Options{Log: r.log}, "redis-server", "redis-server")
-	if err != nil {
-		return err
-	}
+func (r *Running) startRedis(ctx context.Context, bin, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -46,11 +42,7 @@ func (r *Running) startRedis(ctx context.Context, dir string) error {
 	return nil
 }
 
-func (r *Running) startMinIO(ctx context.Context, o Options) error {
-	bin, err := goTool(ctx, o, "minio", MinIOModule, MinIOVersion)
-	if err != nil {
-		return err
-	}
+func (r *Running) startMinIO(ctx context.Context, bin string, o Options) error {
 	dir := filepath.Join(o.Dir, "minio")
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
 		return err
@@ -133,11 +125,7 @@ func minioCredentials(dir string) (string, string, error) {
 	return user, secret, nil
 }
 
-func (r *Running) startMailpit(ctx context.Context, o Options) error {
-	bin, err := goTool(ctx, o, "mailpit", MailpitModule, MailpitVersion)
-	if err != nil {
-		return err
-	}
+func (r *Running) startMailpit(ctx context.Context, bin string, o Options) error {
 	dir := filepath.Join(o.Dir, "mailpit")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -171,11 +159,7 @@ func (r *Running) startMailpit(ctx context.Context, o Options) error {
 	return nil
 }
 
-func (r *Running) startStripeMock(ctx context.Context, o Options) error {
-	bin, err := goTool(ctx, o, "stripe-mock", StripeMockModule, StripeMockVersion)
-	if err != nil {
-		return err
-	}
+func (r *Running) startStripeMock(ctx context.Context, bin string, o Options) error {
 	dir := filepath.Join(o.Dir, "stripe-mock")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

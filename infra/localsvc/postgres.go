@@ -12,23 +12,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/infra/localsvc/tools"
 )
 
-// pgBinDirs are where Debian and the PGDG packages put the Postgres 15 server binaries.
-var pgBinDirs = []string{"/usr/lib/postgresql/15/bin", "/usr/local/bin", "/usr/bin"}
-
-func pgBinary(name string) (string, error) {
-	for _, d := range pgBinDirs {
-		p := filepath.Join(d, name)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	return "", fmt.Errorf("%s (Postgres 15) not found in %v or on PATH; install postgresql-15", name, pgBinDirs)
-}
+// pgBinary finds a Postgres 15 program (postgres, initdb, pgbench).
+func pgBinary(name string) (string, error) { return tools.PostgresBinary(name) }
 
 // startPostgres initialises (first time) and starts one cluster, and makes sure database "brokerdesk" exists.
 // Postgres refuses to run as root, so as root the cluster runs as the "postgres" user.
