@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerdesk/brokerdesk/infra/testkit"
+
 	"github.com/hibiken/asynq"
 
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
@@ -49,26 +51,19 @@ func TestProvisioningTaskMakesTheTenantActive(t *testing.T) {
 		}
 	}
 	srv := jobs.NewServer(opt, 2, 5*time.Second, nil)
-	mux := asynq.NewServeMux()
-	jobs.Provisioning{Provisioner: p.Provisioner}.Register(mux)
-	if err := srv.Start(mux); err != nil {
+	tasks := jobs.NewTasks(p.Registry)
+	jobs.Provisioning{Provisioner: p.Provisioner}.Register(tasks)
+	if err := srv.Start(tasks.Mux()); err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Shutdown()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.Eventually(t, 30*time.Second, "the requested tenant to become active", func() bool {
 		got, err := p.Registry.Get(ctx, ten.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Status == tenants.StatusActive {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tenant still %s after 30s", got.Status)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return got.Status == tenants.StatusActive
+	})
 }
 
 func TestTaskEnvelopeCarriesTenantAndKey(t *testing.T) {

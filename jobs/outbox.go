@@ -119,8 +119,8 @@ func (o Outbox) Add(ctx context.Context, tx pgx.Tx, typ, key string, payload any
 	return got, nil
 }
 
-// TypeOutboxPrune deletes one tenant's outbox rows enqueued longer ago than the retention.
-const TypeOutboxPrune = "outbox:prune"
+// TaskOutboxPrune deletes one tenant's outbox rows enqueued longer ago than the retention.
+const TaskOutboxPrune = "outbox:prune"
 
 // OutboxPruner keeps outbox tables small: enqueued rows are only kept so an operator can see what was relayed,
 // and so a retried Add of the same key stays a no-op for a while. It runs as a per-tenant scheduled task.
@@ -136,17 +136,18 @@ const pruneChunk = 5000
 
 // Entry is the pruner's scheduler entry: hourly, for every active tenant.
 func (p OutboxPruner) Entry() Entry {
-	return Entry{Name: "outbox-prune", Every: time.Hour, Type: TypeOutboxPrune, Queue: QueueLow, PerTenant: true,
+	return Entry{Name: "outbox-prune", Every: time.Hour, Type: TaskOutboxPrune, Queue: QueueLow, PerTenant: true,
 		Options: []asynq.Option{asynq.MaxRetry(3), asynq.Timeout(10 * time.Minute)}}
 }
 
-// Register adds the pruner's handler to mux. Deleting what is already gone is a no-op, so a task run twice is
-// harmless.
-func (p OutboxPruner) Register(mux *asynq.ServeMux) {
-	mux.Handle(TypeOutboxPrune, ForTenant(p.Registry, func(ctx context.Context, t tenants.Tenant, _ Envelope) error {
-		_, err := p.Prune(ctx, t)
+// Register adds the pruner's handler and its hourly entry to t. Deleting what is already gone is a no-op, so a task
+// run twice is harmless.
+func (p OutboxPruner) Register(t *Tasks) {
+	t.Handle(TaskOutboxPrune, func(ctx context.Context, ten tenants.Tenant, _ Envelope) error {
+		_, err := p.Prune(ctx, ten)
 		return err
-	}))
+	})
+	t.Every(p.Entry())
 }
 
 // Prune deletes t's outbox rows enqueued more than Retention ago and returns how many.

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerdesk/brokerdesk/infra/testkit"
+
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
@@ -150,18 +152,6 @@ func idStrings(ids []uuid.UUID) []string {
 	return out
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 var errRollback = errors.New("roll back on purpose")
 
 func TestOutboxRowOfARolledBackTransactionNeverBecomesATask(t *testing.T) {
@@ -261,7 +251,7 @@ func TestTwoRunningRelaysTurnEachCommittedRowIntoExactlyOneTask(t *testing.T) {
 		ids = append(ids, b.add(t, tens[i%2], 6)...)
 	}
 	want := idStrings(ids)
-	waitFor(t, "every row relayed", 30*time.Second, func() bool {
+	testkit.Eventually(t, 30*time.Second, "every row relayed", func() bool {
 		for _, ten := range tens {
 			for _, r := range b.rows(t, ten) {
 				if !r.enqueued {
@@ -332,7 +322,7 @@ func TestRelayPicksUpACommittedRowOnItsNotification(t *testing.T) {
 	}
 	for round := range 2 { // twice: the relay keeps listening after its first wake-up
 		ids := b.add(t, ten, 1)
-		waitFor(t, "task for the committed row", 10*time.Second, func() bool {
+		testkit.Eventually(t, 10*time.Second, "task for the committed row", func() bool {
 			return slices.Contains(b.taskIDs(t), ids[0].String())
 		})
 		if got := len(b.taskIDs(t)); got != round+1 {
@@ -509,9 +499,10 @@ func TestPrunerDeletesOnlyEnqueuedRowsPastRetention(t *testing.T) {
 	}
 	// The handler path, as the scheduler's per-tenant task runs it.
 	prune := jobs.OutboxPruner{Registry: b.p.Registry, Gate: b.p.Gate, Retention: time.Microsecond}
-	mux := asynq.NewServeMux()
-	prune.Register(mux)
-	task, err := jobs.NewTask(jobs.TypeOutboxPrune, ten.ID, "prune-now", nil)
+	tasks := jobs.NewTasks(b.p.Registry)
+	prune.Register(tasks)
+	mux := tasks.Mux()
+	task, err := jobs.NewTask(jobs.TaskOutboxPrune, ten.ID, "prune-now", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -529,7 +520,7 @@ func TestPrunerDeletesOnlyEnqueuedRowsPastRetention(t *testing.T) {
 			t.Errorf("pending row %s was pruned", id)
 		}
 	}
-	unknown, err := jobs.NewTask(jobs.TypeOutboxPrune, uuid.New(), "prune-now", nil)
+	unknown, err := jobs.NewTask(jobs.TaskOutboxPrune, uuid.New(), "prune-now", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

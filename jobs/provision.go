@@ -12,12 +12,12 @@ import (
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
-// TypeProvisionTenant provisions (or resumes provisioning of) one tenant.
-const TypeProvisionTenant = "tenant:provision"
+// TaskProvisionTenant provisions (or resumes provisioning of) one tenant.
+const TaskProvisionTenant = "tenants:provision"
 
 // NewProvisionTenantTask builds the provisioning task for a requested tenant.
 func NewProvisionTenantTask(id uuid.UUID) (*asynq.Task, error) {
-	return NewTask(TypeProvisionTenant, id, id.String(), nil,
+	return NewTask(TaskProvisionTenant, id, id.String(), nil,
 		asynq.Queue(QueueCritical), asynq.MaxRetry(20), asynq.Timeout(5*time.Minute), asynq.Retention(24*time.Hour))
 }
 
@@ -44,7 +44,7 @@ func (p Provisioning) HandleProvisionTenant(ctx context.Context, t *asynq.Task) 
 	}
 }
 
-// Register adds the platform's handlers to mux.
-func (p Provisioning) Register(mux *asynq.ServeMux) {
-	mux.HandleFunc(TypeProvisionTenant, p.HandleProvisionTenant)
+// Register adds the provisioning handler to t.
+func (p Provisioning) Register(t *Tasks) {
+	t.HandlePlatform(TaskProvisionTenant, p.HandleProvisionTenant)
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerdesk/brokerdesk/infra/testkit"
+
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 
@@ -70,7 +72,7 @@ func TestSchedulerWithThreeReplicasEnqueuesOneTaskPerSlot(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = s.Run(ctx) }()
 	}
-	waitFor(t, "three slots enqueued", 30*time.Second, func() bool { return len(b.slotTasks(t, "test:tick")) >= 3 })
+	testkit.Eventually(t, 30*time.Second, "three slots enqueued", func() bool { return len(b.slotTasks(t, "test:tick")) >= 3 })
 	cancel()
 	wg.Wait()
 

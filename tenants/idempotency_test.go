@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerdesk/brokerdesk/infra/testkit"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
 
@@ -164,13 +166,7 @@ func TestConcurrentRequestsWithOneKeyRunTheHandlerOnce(t *testing.T) {
 		}
 		done <- r
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for b.runs.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the first request never reached the handler")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "the first request to reach the handler", func() bool { return b.runs.Load() > 0 })
 	second := b.post(t, "key-3", `{"amount":5}`, "")
 	if second.status != 409 || second.header.Get("Retry-After") == "" || problemType(second.body) != "/problems/idempotency-key-in-progress" {
 		t.Fatalf("second while the first runs: %d %s", second.status, second.body)

@@ -41,6 +41,7 @@ type Provisioner struct {
 	migrator *Migrator
 	seeders  []Seeder
 	inviter  AdminInviter
+	events   Publisher
 	log      *slog.Logger
 	// afterStep, when set, is called after each completed step (tests use it to kill a run in the middle).
 	afterStep func(step string)
@@ -48,8 +49,10 @@ type Provisioner struct {
 
 // ProvisionerOptions are the Provisioner's collaborators.
 type ProvisionerOptions struct {
-	Seeders   []Seeder
-	Inviter   AdminInviter // nil: no invitation step (tests of the platform alone)
+	Seeders []Seeder
+	Inviter AdminInviter // nil: no invitation step (tests of the platform alone)
+	// Events announces every status change (StatusChanged) in the registry's transaction; nil: nobody is told.
+	Events    Publisher
 	Log       *slog.Logger
 	AfterStep func(step string)
 }
@@ -60,7 +63,7 @@ func NewProvisioner(reg *Registry, clusters *database.Clusters, gate *Gate, o Pr
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Provisioner{reg: reg, clusters: clusters, gate: gate, migrator: NewMigrator(reg, gate),
-		seeders: o.Seeders, inviter: o.Inviter, log: o.Log, afterStep: o.AfterStep}
+		seeders: o.Seeders, inviter: o.Inviter, events: o.Events, log: o.Log, afterStep: o.AfterStep}
 }
 
 // Request is what a new tenant needs.
@@ -205,7 +208,7 @@ func (p *Provisioner) Provision(ctx context.Context, id uuid.UUID) (Tenant, erro
 	case StatusDeleted:
 		return t, fmt.Errorf("%w: %s is deleted", ErrBadTransition, t.Slug)
 	case StatusRequested, StatusFailed:
-		if t, err = p.reg.move(ctx, id, StatusProvisioning, "", "provisioner"); err != nil {
+		if t, err = p.reg.move(ctx, p.events, id, StatusProvisioning, "", System("provisioner")); err != nil {
 			return t, err
 		}
 	}
@@ -214,7 +217,7 @@ func (p *Provisioner) Provision(ctx context.Context, id uuid.UUID) (Tenant, erro
 		if err := s.run(ctx, t); err != nil {
 			p.reg.stepFailed(ctx, id, s.name, err)
 			p.log.ErrorContext(ctx, "tenant provisioning step failed", "tenant", t.Slug, "step", s.name, "err", err)
-			if _, merr := p.reg.move(context.WithoutCancel(ctx), id, StatusFailed, s.name+": "+err.Error(), "provisioner"); merr != nil {
+			if _, merr := p.reg.move(context.WithoutCancel(ctx), p.events, id, StatusFailed, s.name+": "+err.Error(), System("provisioner")); merr != nil {
 				return t, errors.Join(err, merr)
 			}
 			return t, fmt.Errorf("provision %s: step %s: %w", t.Slug, s.name, err)
@@ -226,7 +229,7 @@ func (p *Provisioner) Provision(ctx context.Context, id uuid.UUID) (Tenant, erro
 			p.afterStep(s.name)
 		}
 	}
-	t, err = p.reg.move(ctx, id, StatusActive, "", "provisioner")
+	t, err = p.reg.move(ctx, p.events, id, StatusActive, "", System("provisioner"))
 	if err != nil {
 		return t, err
 	}
@@ -262,10 +265,6 @@ func (p *Provisioner) createSchema(ctx context.Context, t Tenant) error {
 
 func (p *Provisioner) seed(ctx context.Context, t Tenant) error {
 	return p.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ('branding', $1) ON CONFLICT (key) DO NOTHING`,
-			map[string]string{"name": t.DisplayName, "primary_color": "#1f4e79", "accent_color": "#f0a500"}); err != nil {
-			return err
-		}
 		for _, s := range p.seeders {
 			if err := s.Seed(ctx, tx, t); err != nil {
 				return err
@@ -276,18 +275,18 @@ func (p *Provisioner) seed(ctx context.Context, t Tenant) error {
 }
 
 // Suspend blocks a tenant's hosts (403) without touching its data.
-func (p *Provisioner) Suspend(ctx context.Context, id uuid.UUID, reason, actor string) (Tenant, error) {
-	return p.reg.move(ctx, id, StatusSuspended, reason, actor)
+func (p *Provisioner) Suspend(ctx context.Context, id uuid.UUID, reason string, by Actor) (Tenant, error) {
+	return p.reg.move(ctx, p.events, id, StatusSuspended, reason, by)
 }
 
 // Resume reopens a suspended tenant.
-func (p *Provisioner) Resume(ctx context.Context, id uuid.UUID, reason, actor string) (Tenant, error) {
-	return p.reg.move(ctx, id, StatusActive, reason, actor)
+func (p *Provisioner) Resume(ctx context.Context, id uuid.UUID, reason string, by Actor) (Tenant, error) {
+	return p.reg.move(ctx, p.events, id, StatusActive, reason, by)
 }
 
 // Delete exports the tenant's data to a zip in exportDir (one CSV per table), then drops its schema and role, then
 // marks it deleted. The export is written and synced before anything is dropped. Safe to run again after a crash.
-func (p *Provisioner) Delete(ctx context.Context, id uuid.UUID, exportDir, reason, actor string) (Tenant, string, error) {
+func (p *Provisioner) Delete(ctx context.Context, id uuid.UUID, exportDir, reason string, by Actor) (Tenant, string, error) {
 	t, err := p.reg.Get(ctx, id)
 	if err != nil {
 		return t, "", err
@@ -319,7 +318,7 @@ func (p *Provisioner) Delete(ctx context.Context, id uuid.UUID, exportDir, reaso
 			return t, path, fmt.Errorf("drop %s: %w", t.Schema, err)
 		}
 	}
-	t, err = p.reg.move(ctx, id, StatusDeleted, reason, actor)
+	t, err = p.reg.move(ctx, p.events, id, StatusDeleted, reason, by)
 	return t, path, err
 }
 

@@ -4,12 +4,15 @@ import (
 	"archive/zip"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/brokerdesk/brokerdesk/infra/testkit"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -49,9 +52,20 @@ func TestCreateNamesEveryBadField(t *testing.T) {
 	}
 }
 
+// nameSeeder is a module's seeder as provisioning runs it: it records the tenant's name under its own settings key.
+type nameSeeder struct{}
+
+func (nameSeeder) Seed(ctx context.Context, tx pgx.Tx, t tenants.Tenant) error {
+	_, err := tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ('test_seed', jsonb_build_object('name', $1::text))
+		ON CONFLICT (key) DO NOTHING`, t.DisplayName)
+	return err
+}
+
+var seeded = tenants.ProvisionerOptions{Seeders: []tenants.Seeder{nameSeeder{}}}
+
 func TestProvisionedTenantHasLatestSchemaSeedAndOwnRole(t *testing.T) {
 	t.Parallel()
-	p := tenanttest.Shared(t)
+	p := tenanttest.NewPlatform(t, seeded)
 	ten := p.NewTenant(t, "")
 	if ten.Status != tenants.StatusActive {
 		t.Fatalf("status %s, want active", ten.Status)
@@ -64,7 +78,6 @@ func assertTenantComplete(t *testing.T, p *tenanttest.Platform, ten tenants.Tena
 	err := p.Gate.Scope(context.Background(), ten, func(ctx context.Context, tx pgx.Tx) error {
 		var version int
 		var owner string
-		var branding map[string]string
 		if err := tx.QueryRow(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&version); err != nil {
 			return err
 		}
@@ -77,11 +90,12 @@ func assertTenantComplete(t *testing.T, p *tenanttest.Platform, ten tenants.Tena
 		if owner != ten.Role {
 			t.Errorf("schema owned by %s, want %s", owner, ten.Role)
 		}
-		if err := tx.QueryRow(ctx, `SELECT value FROM settings WHERE key = 'branding'`).Scan(&branding); err != nil {
-			return err
+		var seeded string
+		if err := tx.QueryRow(ctx, `SELECT value->>'name' FROM settings WHERE key = 'test_seed'`).Scan(&seeded); err != nil {
+			return fmt.Errorf("the seeders' row: %w", err)
 		}
-		if branding["name"] != ten.DisplayName {
-			t.Errorf("branding name %q, want %q", branding["name"], ten.DisplayName)
+		if seeded != ten.DisplayName {
+			t.Errorf("seeded %q, want %q", seeded, ten.DisplayName)
 		}
 		return nil
 	})
@@ -103,7 +117,7 @@ func TestProvisionChildProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := tenants.NewRegistry(cl.Platform())
-	prov := tenants.NewProvisioner(reg, cl, tenants.NewGate(cl), tenants.ProvisionerOptions{AfterStep: func(step string) {
+	prov := tenants.NewProvisioner(reg, cl, tenants.NewGate(cl), tenants.ProvisionerOptions{Seeders: seeded.Seeders, AfterStep: func(step string) {
 		if step == killAfter {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {}
@@ -118,7 +132,7 @@ func TestProvisioningSurvivesAKillInTheMiddle(t *testing.T) {
 	for _, killAfter := range []string{"role", "schema", "migrate"} {
 		t.Run("killed after "+killAfter, func(t *testing.T) {
 			t.Parallel()
-			p := tenanttest.NewPlatform(t, tenants.ProvisionerOptions{})
+			p := tenanttest.NewPlatform(t, seeded)
 			ctx := context.Background()
 			ten, err := p.Provisioner.Request(ctx, tenants.Request{Slug: "k" + tenanttest.RandomLabel(10), DisplayName: "Killed", AdminEmail: "admin@killed.example"})
 			if err != nil {
@@ -148,7 +162,7 @@ func TestProvisioningSurvivesAKillInTheMiddle(t *testing.T) {
 			// The killed child's backend may hold the provisioning lock until Postgres notices the dropped
 			// connection; like the job queue, retry while it says busy.
 			var done tenants.Tenant
-			waitFor(t, 10*time.Second, "the dead run's lock to go", func() bool {
+			testkit.Eventually(t, 10*time.Second, "the dead run's lock to go", func() bool {
 				done, err = p.Provisioner.Provision(ctx, ten.ID)
 				return !errors.Is(err, tenants.ErrProvisioningBusy)
 			})
@@ -296,19 +310,19 @@ func TestSuspendResumeAndDeleteExportsThenDropsSchemaAndRole(t *testing.T) {
 	ten := p.NewTenant(t, "")
 	insertClient(t, p, ten, "kept@export.example")
 
-	s, err := p.Provisioner.Suspend(ctx, ten.ID, "unpaid invoice", "operator:test")
+	s, err := p.Provisioner.Suspend(ctx, ten.ID, "unpaid invoice", tenants.System("operator:test"))
 	if err != nil || s.Status != tenants.StatusSuspended {
 		t.Fatalf("suspend: %v, status %s", err, s.Status)
 	}
 	if _, err := p.Provisioner.Provision(ctx, ten.ID); err != nil {
 		t.Fatalf("provision of a suspended tenant should be a no-op: %v", err)
 	}
-	r, err := p.Provisioner.Resume(ctx, ten.ID, "paid", "operator:test")
+	r, err := p.Provisioner.Resume(ctx, ten.ID, "paid", tenants.System("operator:test"))
 	if err != nil || r.Status != tenants.StatusActive {
 		t.Fatalf("resume: %v, status %s", err, r.Status)
 	}
 	dir := t.TempDir()
-	d, path, err := p.Provisioner.Delete(ctx, ten.ID, dir, "contract ended", "operator:test")
+	d, path, err := p.Provisioner.Delete(ctx, ten.ID, dir, "contract ended", tenants.System("operator:test"))
 	if err != nil || d.Status != tenants.StatusDeleted {
 		t.Fatalf("delete: %v, status %s", err, d.Status)
 	}
@@ -339,7 +353,7 @@ func TestSuspendResumeAndDeleteExportsThenDropsSchemaAndRole(t *testing.T) {
 	if schemas != 0 || roles != 0 {
 		t.Fatalf("after delete: %d schemas and %d roles named %s remain", schemas, roles, ten.Schema)
 	}
-	if _, err := p.Provisioner.Resume(ctx, ten.ID, "", "operator:test"); !errors.Is(err, tenants.ErrBadTransition) {
+	if _, err := p.Provisioner.Resume(ctx, ten.ID, "", tenants.System("operator:test")); !errors.Is(err, tenants.ErrBadTransition) {
 		t.Fatalf("resume of a deleted tenant: %v, want ErrBadTransition", err)
 	}
 }

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/brokerdesk/brokerdesk/infra/database"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -48,8 +48,7 @@ func (r *Registry) insert(ctx context.Context, t Tenant) error {
 	_, err = tx.Exec(ctx, `INSERT INTO platform.tenants (`+tenantColumns+`)
 		VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8, now(), now())`,
 		t.ID, t.Slug, t.DisplayName, string(StatusRequested), t.Schema, t.Role, t.Cluster, t.AdminEmail)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+	if database.IsUniqueViolation(err) {
 		return fmt.Errorf("%w: %q", ErrSlugTaken, t.Slug)
 	}
 	if err != nil {
@@ -127,7 +126,9 @@ func (r *Registry) countByCluster(ctx context.Context) (map[string]int, error) {
 }
 
 // move changes a tenant's status if the transition is allowed, recording the event, in one transaction.
-func (r *Registry) move(ctx context.Context, id uuid.UUID, to Status, reason, actor string) (Tenant, error) {
+// move changes a tenant's status, records it in platform.tenant_events and announces it through events (nil: to
+// nobody), all in one transaction.
+func (r *Registry) move(ctx context.Context, events Publisher, id uuid.UUID, to Status, reason string, by Actor) (Tenant, error) {
 	tx, err := r.db.Begin(ctx)
 	if err != nil {
 		return Tenant{}, err
@@ -150,8 +151,13 @@ func (r *Registry) move(ctx context.Context, id uuid.UUID, to Status, reason, ac
 		return Tenant{}, err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO platform.tenant_events (tenant_id, from_status, to_status, reason, actor)
-		VALUES ($1, $2, $3, $4, $5)`, id, string(from), string(to), reason, actor); err != nil {
+		VALUES ($1, $2, $3, $4, $5)`, id, string(from), string(to), reason, by.Label); err != nil {
 		return Tenant{}, err
+	}
+	if events != nil {
+		if err := events.Publish(ctx, tx, t, StatusChanged{TenantID: id, Slug: t.Slug, From: from, To: to, Reason: reason, By: by}); err != nil {
+			return Tenant{}, err
+		}
 	}
 	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, changedChannel, id.String()); err != nil {
 		return Tenant{}, err
@@ -162,8 +168,7 @@ func (r *Registry) move(ctx context.Context, id uuid.UUID, to Status, reason, ac
 // AddDomain attaches a custom domain to a tenant, unverified. Verification (DNS TXT or HTTP challenge) marks it.
 func (r *Registry) AddDomain(ctx context.Context, tenantID uuid.UUID, domain string) error {
 	_, err := r.db.Exec(ctx, `INSERT INTO platform.tenant_domains (domain, tenant_id) VALUES ($1, $2)`, strings.ToLower(domain), tenantID)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+	if database.IsUniqueViolation(err) {
 		return fmt.Errorf("%w: domain %q is already attached", ErrInvalidInput, domain)
 	}
 	return err

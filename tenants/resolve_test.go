@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerdesk/brokerdesk/infra/testkit"
+
 	"github.com/brokerdesk/brokerdesk/tenants"
 	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
 )
@@ -72,13 +74,13 @@ func TestResolverCacheIsDroppedWhenTheRegistryChanges(t *testing.T) {
 	if res, _ := r.Resolve(ctx, host); res.Tenant.Status != tenants.StatusActive {
 		t.Fatalf("status %s before suspension", res.Tenant.Status)
 	}
-	if _, err := p.Provisioner.Suspend(ctx, ten.ID, "test", "operator:test"); err != nil {
+	if _, err := p.Provisioner.Suspend(ctx, ten.ID, "test", tenants.System("operator:test")); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Registry.VerifyDomain(ctx, domain); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the cached answers to change", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the cached answers to change", func() bool {
 		res, err := r.Resolve(ctx, host)
 		if err != nil || res.Tenant.Status != tenants.StatusSuspended {
 			return false
@@ -86,15 +88,4 @@ func TestResolverCacheIsDroppedWhenTheRegistryChanges(t *testing.T) {
 		res, err = r.Resolve(ctx, domain)
 		return err == nil && res.Tenant.ID == ten.ID
 	})
-}
-
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %s waiting for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

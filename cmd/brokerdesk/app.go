@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,8 +22,11 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/emails"
+	"github.com/brokerdesk/brokerdesk/modules/events"
+	"github.com/brokerdesk/brokerdesk/modules/frontdoor"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/kyc"
+	"github.com/brokerdesk/brokerdesk/modules/operators"
 	"github.com/brokerdesk/brokerdesk/modules/privacy"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -40,28 +44,31 @@ type app struct {
 	resolver    *tenants.Resolver
 	redis       asynq.RedisConnOpt
 	queue       *asynq.Client
-	audit       *audit.Service
-	staff       *staff.Service
-	clients     *clients.Service
-	branding    *branding.Service
-	emails      *emails.Service
-	identity    *identity.Service
+	// events is the hall modules meet in: every module's subscriptions, registered while wiring.
+	events *events.Hall
 	// blobs keeps KYC documents: the disk store (make run) or S3 (BD_BLOB_STORE); see docs/documents.md.
 	blobs blob.Store
-	// documents keeps clients' KYC documents in blobs; its review side (Reviews) is wired once kyc is built.
-	documents *documents.Service
-	// privacy answers a client's export and erasure requests across clients, identity and documents.
-	privacy *privacy.Service
-	// kyc is the compliance review of documents (the queue, checklists, decisions, four-eyes): documents' Reviews.
-	kyc *kyc.Service
 	// hasher is the one argon2id hasher of the process: staff, traders and operators share its cap on hashes in
 	// flight (each takes 64 MiB), so the process's peak memory is bounded once, not per module.
 	hasher *auth.Hasher
+
+	// The modules (modules.go), and their front doors in the order they were built.
+	audit     *audit.Service
+	branding  *branding.Service
+	emails    *emails.Service
+	identity  *identity.Service
+	staff     *staff.Service
+	clients   *clients.Service
+	documents *documents.Service
+	kyc       *kyc.Service
+	privacy   *privacy.Service
+	doors     []frontdoor.Door
+	errs      []error // of building the modules
 }
 
 // wiring options that differ between `serve` and `dev`.
 type wiring struct {
-	extraSeeders []tenants.Seeder // demo data for the dev brokerage
+	demo bool // the modules' demo seeders fill the demo brokerage (DemoSlug) when it is provisioned
 }
 
 // loadConfig reads the configuration and returns the process's logger on stderr, batched (logging.Buffered: one
@@ -91,69 +98,67 @@ func withApp(ctx context.Context, fn func(a *app) error) error {
 	return fn(a)
 }
 
-func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring) (*app, error) {
-	clusters, err := database.Open(ctx, cfg.DatabaseURL, cfg.DatabaseClusters, database.PoolOptions{MaxConns: cfg.DatabaseMaxConns})
-	if err != nil {
+// openApp opens the databases, Redis, the mailer, the blob store, builds every module and wires what their doors
+// declare. On any error it closes what it opened.
+func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring) (_ *app, err error) {
+	a := &app{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if a.clusters, err = database.Open(ctx, cfg.DatabaseURL, cfg.DatabaseClusters, database.PoolOptions{MaxConns: cfg.DatabaseMaxConns}); err != nil {
 		return nil, err
 	}
-	redisOpt, err := jobs.RedisOpt(cfg.RedisURL)
-	if err != nil {
-		clusters.Close()
+	if a.redis, err = jobs.RedisOpt(cfg.RedisURL); err != nil {
 		return nil, err
 	}
+	a.queue = asynq.NewClient(a.redis)
 	sender, err := mail.NewSender(cfg.SMTPAddr, cfg.SMTPFrom, cfg.SMTPUsername, cfg.SMTPPassword)
 	if err != nil {
-		clusters.Close()
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, clusters: clusters, redis: redisOpt, queue: asynq.NewClient(redisOpt)}
-	a.registry = tenants.NewRegistry(clusters.Platform())
-	a.gate = tenants.NewGate(clusters)
-	a.audit = audit.NewService(a.gate)
-	a.staff = staff.NewService(a.gate, a.audit, sender, a.tenantURL, log)
-	a.branding = branding.NewService(a.gate)
 	if a.blobs, err = blob.Open(cfg); err != nil {
-		clusters.Close()
-		return nil, err
-	}
-	if a.emails, err = emails.NewService(emails.Options{Registry: a.registry, Brands: a.branding, From: cfg.SMTPFrom,
-		MailerFor: func(from string) (emails.Mailer, error) { // the tenant's brand name on BD_SMTP_FROM's address
-			return mail.NewSender(cfg.SMTPAddr, from, cfg.SMTPUsername, cfg.SMTPPassword)
-		}, TenantURL: a.tenantURL, Redis: a.redis, Log: log}); err != nil {
-		clusters.Close()
 		return nil, err
 	}
 	if a.hasher, err = auth.NewHasher(auth.DefaultParams(), 4); err != nil { // at most 4 x 64 MiB hashing at once
 		return nil, err
 	}
-	if a.identity, err = newIdentity(a, sender); err != nil {
-		clusters.Close()
+	a.registry = tenants.NewRegistry(a.clusters.Platform())
+	a.gate = tenants.NewGate(a.clusters)
+	a.events = events.New(events.Options{Gate: a.gate})
+	a.buildModules(sender)
+	if err := errors.Join(a.errs...); err != nil {
 		return nil, err
 	}
-	// Registration creates the portal login in its own transaction and sends the verification link by email.
-	a.clients = clients.NewService(a.gate, clients.WithAudit(a.audit), clients.WithPortalUsers(a.identity),
-		clients.WithEmails(a.emails), clients.WithRegistry(a.registry), clients.WithLog(log))
-	if a.documents, err = documents.NewService(documents.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients,
-		Store: a.blobs, Emails: a.emails, MaxBytes: cfg.UploadMaxBytes, Log: log,
-		// The portal shows a rejection's reason in kyc's words for the client.
-		ReasonText: func(code string) string { r, _ := kyc.ReasonFor(kyc.ReasonCode(code)); return r.Text }}); err != nil {
-		clusters.Close()
+	seeders := a.wireDoors(w.demo)
+	// A tenant's suspension, resumption or deletion writes its platform audit row in the registry's transaction.
+	operators.AuditTenantStatus(a.events, audit.NewPlatform(a.clusters.Platform()))
+	if err := a.events.Err(); err != nil {
 		return nil, err
 	}
-	if a.kyc, err = kyc.NewService(kyc.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients, Emails: a.emails,
-		Documents: a.documents, Log: log}); err != nil {
-		clusters.Close()
-		return nil, err
-	}
-	a.documents.SetReviews(a.kyc) // every upload opens its review case in the upload's transaction
-	a.privacy = privacy.NewService(privacy.Options{Gate: a.gate, Clients: a.clients, Logins: a.identity, Documents: a.documents,
-		Reviews: a.kyc, Blobs: a.blobs, Trail: a.audit})
-	a.provisioner = tenants.NewProvisioner(a.registry, clusters, a.gate, tenants.ProvisionerOptions{
-		Seeders: w.extraSeeders, Inviter: a.staff, Log: log,
-	})
+	a.provisioner = tenants.NewProvisioner(a.registry, a.clusters, a.gate, tenants.ProvisionerOptions{
+		Seeders: seeders, Inviter: a.staff, Events: a.events, Log: log})
 	a.migrator = tenants.NewMigrator(a.registry, a.gate)
 	a.resolver = tenants.NewResolver(a.registry, cfg.BaseDomain, log)
 	return a, nil
+}
+
+// secure: the hosts are served over https (cookies are Secure and __Host-).
+func (a *app) secure() bool { return a.cfg.PublicScheme == "https" }
+
+// mailerFor sends email from the tenant's brand name on BD_SMTP_FROM's address.
+func (a *app) mailerFor(from string) (emails.Mailer, error) {
+	return mail.NewSender(a.cfg.SMTPAddr, from, a.cfg.SMTPUsername, a.cfg.SMTPPassword)
+}
+
+// demoSeeders are every module's seeders of the demo brokerage (what `make run` provisions it with).
+func (a *app) demoSeeders() []tenants.Seeder {
+	var out []tenants.Seeder
+	for _, d := range a.doors {
+		out = append(out, d.DemoSeeders...)
+	}
+	return out
 }
 
 // tenantURL is the absolute URL of path on a tenant's own host.
@@ -165,14 +170,15 @@ func (a *app) tenantURL(t tenants.Tenant, path string) string {
 	return fmt.Sprintf("%s://%s%s", a.cfg.PublicScheme, host, path)
 }
 
+// close closes what openApp opened (any part of it).
 func (a *app) close() {
-	a.emails.Close()
-	a.queue.Close()
-	a.clusters.Close()
-}
-
-// newIdentity wires sign-in for staff and traders.
-func newIdentity(a *app, sender identity.Mailer) (*identity.Service, error) {
-	return identity.NewService(a.gate, a.audit, identity.Options{Keys: a.cfg.JWTKeys, Issuer: a.issuer(),
-		Hasher: a.hasher, Sealer: a.cfg.DataKeys, Brand: a.branding.Get, Mailer: sender, TenantURL: a.tenantURL, Log: a.log})
+	if a.emails != nil {
+		a.emails.Close()
+	}
+	if a.queue != nil {
+		a.queue.Close()
+	}
+	if a.clusters != nil {
+		a.clusters.Close()
+	}
 }

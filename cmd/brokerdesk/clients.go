@@ -11,26 +11,22 @@ import (
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
-// clientsOptions wires the clients module's pages and API: the audit trail for the client timeline, identity for
-// the portal's own profile, and the documents module for the client page's documents (adapted here, so neither
-// module imports the other), with rejection reasons in the KYC review's words.
-func (a *app) clientsOptions() clients.Options {
-	return clients.Options{Secure: a.cfg.PublicScheme == "https", Audit: a.audit, Portal: a.identity,
-		Documents: func(ctx context.Context, t tenants.Tenant, clientID uuid.UUID) ([]clients.DocumentRow, error) {
-			docs, err := a.documents.ClientDocuments(ctx, t, clientID)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]clients.DocumentRow, len(docs))
-			for i, d := range docs {
-				reason := d.ReasonCode
-				if r, ok := kyc.ReasonFor(kyc.ReasonCode(d.ReasonCode)); ok {
-					reason = r.Label // the officer's words for the code
-				}
-				reason = strings.TrimSpace(reason + " " + d.Message)
-				out[i] = clients.DocumentRow{ID: d.ID, Type: string(d.Type), Status: string(d.Status), FileName: d.FileName,
-					UploadedAt: d.UploadedAt, ExpiresOn: d.ExpiresOn, Reason: reason, Duplicate: d.Flagged()}
-			}
-			return out, nil
-		}}
+// clientDocuments lists a client's documents for the client page (clients.DocumentLister): the documents module's
+// records, adapted here so neither module imports the other, with rejection reasons in the KYC review's words.
+func (a *app) clientDocuments(ctx context.Context, t tenants.Tenant, clientID uuid.UUID) ([]clients.DocumentRow, error) {
+	docs, err := a.documents.ClientDocuments(ctx, t, clientID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]clients.DocumentRow, len(docs))
+	for i, d := range docs {
+		reason := d.ReasonCode
+		if r, ok := kyc.ReasonFor(kyc.ReasonCode(d.ReasonCode)); ok {
+			reason = r.Label // the officer's words for the code
+		}
+		reason = strings.TrimSpace(reason + " " + d.Message)
+		out[i] = clients.DocumentRow{ID: d.ID, Type: string(d.Type), Status: string(d.Status), FileName: d.FileName,
+			UploadedAt: d.UploadedAt, ExpiresOn: d.ExpiresOn, Reason: reason, Duplicate: d.Flagged()}
+	}
+	return out, nil
 }

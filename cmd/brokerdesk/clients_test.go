@@ -154,7 +154,7 @@ func runVerificationTasks(t *testing.T, a *app, ten tenants.Tenant) {
 	var envs []jobs.Envelope
 	err := a.gate.Scope(context.Background(), ten, func(ctx context.Context, tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `UPDATE outbox SET enqueued_at = now() WHERE task_type = $1 AND enqueued_at IS NULL RETURNING idem_key, payload`,
-			clients.TypeSendVerification)
+			clients.TaskSendVerification)
 		if err != nil {
 			return err
 		}

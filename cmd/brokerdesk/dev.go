@@ -21,7 +21,6 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/kyc"
-	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 	"github.com/brokerdesk/brokerdesk/modules/trading/simulator"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -113,7 +112,7 @@ func runDev(ctx context.Context, args []string) error {
 	defer logOut.Close()
 	log := logging.New(logOut, cfg.LogLevel)
 
-	a, err := openApp(ctx, cfg, log, wiring{extraSeeders: devSeeders()})
+	a, err := openApp(ctx, cfg, log, wiring{demo: true})
 	if err != nil {
 		return err
 	}
@@ -128,8 +127,9 @@ func runDev(ctx context.Context, args []string) error {
 	if err := a.ensureDemoOperator(ctx); err != nil {
 		return err
 	}
-	// The KYC queue's demo cases: real files through the documents upload, after provisioning committed the clients.
-	if _, err := kyc.SeedDemo(ctx, a.kyc, a.documents, demo); err != nil {
+	// The modules' demo data that goes through their own services (the KYC queue's cases: real files through the
+	// documents upload), after provisioning committed the demo's rows.
+	if err := a.runDemos(ctx, demo); err != nil {
 		return err
 	}
 	sim, err := startSimulator(ctx, filepath.Join(*data, "simulator"))
@@ -171,11 +171,6 @@ func runDev(ctx context.Context, args []string) error {
 	}
 }
 
-// devSeeders fill the demo brokerage: staff (one per role), their passwords (identity.DemoPassword), clients.
-func devSeeders() []tenants.Seeder {
-	return []tenants.Seeder{staff.DemoSeeder{}, identity.DemoSeeder{}, clients.DemoSeeder{}}
-}
-
 // devSecret returns a secret of `make run` (its token and data keys): generated on the first run and kept in path
 // (0600), so sessions and encrypted columns survive a restart and no key is ever shared between developers' machines.
 func devSecret(path string, generate func() (string, error)) (string, error) {
@@ -213,7 +208,7 @@ func (a *app) ensureDemo(ctx context.Context) (tenants.Tenant, error) {
 		return t, err
 	}
 	if t.Status == tenants.StatusSuspended {
-		return a.provisioner.Resume(ctx, t.ID, "make run", "dev")
+		return a.provisioner.Resume(ctx, t.ID, "make run", tenants.System("dev"))
 	}
 	return a.provisioner.Provision(ctx, t.ID)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"strings"
 	"time"
@@ -15,14 +16,10 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
-	"github.com/brokerdesk/brokerdesk/modules/branding"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
-	"github.com/brokerdesk/brokerdesk/modules/kyc"
 	"github.com/brokerdesk/brokerdesk/modules/operators"
-	"github.com/brokerdesk/brokerdesk/modules/privacy"
-	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -45,7 +42,13 @@ func (a *app) readiness() []web.Check {
 }
 
 func (a *app) buildHTTP() (*httpServers, error) {
-	pages, err := web.NewPages(branding.Pages, operators.Pages, identity.PageFiles, documents.PageFiles, clients.PageFiles, kyc.PageFiles, privacy.PageFiles)
+	files := []fs.FS{operators.Pages}
+	for _, d := range a.doors {
+		if d.PageFiles != nil {
+			files = append(files, d.PageFiles)
+		}
+	}
+	pages, err := web.NewPages(files...)
 	if err != nil {
 		return nil, err
 	}
@@ -70,23 +73,23 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	// Route.Idempotent: first responses are kept and replayed in the tenant's schema.
 	api.SetIdempotency(tenants.NewIdempotencyStore(a.gate), idempotencyPrincipal, a.log)
 	web.ServeOpenAPI(api, "BrokerDesk tenant API", version)
-	branding.Routes(api, tenantApp, a.branding, pages)
-	identity.Routes(api, a.identity)
-	staff.Routes(api, a.staff, identity.Actor)
-	kyc.Routes(api, a.kyc)
-	documents.Routes(api, a.documents, a.identity)
-	clients.Routes(api, a.clients, a.clientsOptions())
-	privacy.Routes(api, a.privacy, a.log)
+	for _, d := range a.doors {
+		if d.Routes != nil {
+			d.Routes(api)
+		}
+	}
 	if err := api.Err(); err != nil {
 		return nil, err
 	}
-	// The back office and portal pages (cookie sessions with CSRF), each declared with its permission.
-	shell := identity.MountPages(tenantApp, a.identity, identity.PageOptions{Pages: pages, Secure: a.cfg.PublicScheme == "https",
-		Brand: a.branding.Get, Staff: a.staff, Audit: a.audit})
-	documents.MountPages(shell, a.documents, a.identity)
-	clients.MountPages(shell, a.clients, a.clientsOptions())
-	kyc.MountPages(shell, a.kyc)
-	privacy.MountPages(shell, a.privacy, a.log)
+	// The back office and portal pages (cookie sessions with CSRF), each declared with its permission, on one shell
+	// whose sessions are identity's.
+	shell := web.NewShell(tenantApp, web.ShellOptions{Pages: pages, Sessions: a.identity.Sessions(), Secure: a.secure(), Log: a.log,
+		Brand: func(c *fiber.Ctx) (web.Brand, error) { return a.branding.Get(c.UserContext(), tenants.Current(c)) }})
+	for _, d := range a.doors {
+		if d.Pages != nil {
+			d.Pages(shell)
+		}
+	}
 	if err := shell.Err(); err != nil {
 		return nil, err
 	}

@@ -42,11 +42,14 @@ func TestIdempotencyPruneTaskDeletesExpiredKeys(t *testing.T) {
 	if n := count(); n != 2 {
 		t.Fatalf("%d keys before the prune", n)
 	}
-	task, err := jobs.NewTask(jobs.TypeIdempotencyPrune, ten.ID, "prune-now", nil)
+	task, err := jobs.NewTask(jobs.TaskIdempotencyPrune, ten.ID, "prune-now", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux, _ := a.tasks()
+	mux, _, err := a.tasks()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := mux.ProcessTask(context.Background(), task); err != nil {
 		t.Fatal(err)
 	}

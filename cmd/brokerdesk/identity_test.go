@@ -303,8 +303,9 @@ func TestCrossTenantMatrixFromTheRouteTable(t *testing.T) {
 func TestEveryDemoRoleSignsInAndSeesWhatItsPermissionsAllow(t *testing.T) {
 	t.Parallel()
 	a, base, _ := startServer(t)
-	// Provisioned as `make run` provisions the demo: with devSeeders (production hashing cost, once per role).
-	prov := tenants.NewProvisioner(a.registry, a.clusters, a.gate, tenants.ProvisionerOptions{Seeders: devSeeders()})
+	// Provisioned as `make run` provisions the demo: with the modules' demo seeders (production hashing cost, once
+	// per role).
+	prov := tenants.NewProvisioner(a.registry, a.clusters, a.gate, tenants.ProvisionerOptions{Seeders: a.demoSeeders()})
 	ten, err := prov.Create(context.Background(), tenants.Request{Slug: "d" + tenanttest.RandomLabel(10), DisplayName: "Demo FX", AdminEmail: "owner@demo.example"})
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,6 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/brokerdesk/brokerdesk/jobs"
-	"github.com/brokerdesk/brokerdesk/modules/identity"
-	"github.com/brokerdesk/brokerdesk/modules/privacy"
 )
 
 func runServe(ctx context.Context) error {
@@ -50,21 +48,11 @@ func (w *worker) Shutdown() {
 	w.srv.Shutdown()
 }
 
-// tasks returns every task handler and every periodic entry: modules register theirs here.
-func (a *app) tasks() (*asynq.ServeMux, []jobs.Entry) {
-	mux := asynq.NewServeMux()
-	jobs.Provisioning{Provisioner: a.provisioner}.Register(mux)
-	pruner := jobs.OutboxPruner{Registry: a.registry, Gate: a.gate}
-	pruner.Register(mux)
-	idem := jobs.IdempotencyPruner{Registry: a.registry, Gate: a.gate}
-	idem.Register(mux)
-	mux.Handle(identity.TaskPasswordReset, jobs.ForTenant(a.registry, a.identity.HandlePasswordReset))
-	mux.Handle(identity.TaskTwoFactorResetNotice, jobs.ForTenant(a.registry, a.identity.HandleTwoFactorResetNotice))
-	a.emails.Register(mux)
-	a.clients.RegisterTasks(mux)
-	a.documents.RegisterTasks(mux, a.registry)
-	mux.Handle(privacy.TaskDeleteBlobs, jobs.ForTenant(a.registry, a.privacy.HandleDeleteBlobs))
-	return mux, []jobs.Entry{pruner.Entry(), idem.Entry(), a.documents.ExpiryEntry()}
+// tasks returns every task handler and every periodic entry: the platform's and every module's (registerTasks).
+func (a *app) tasks() (*asynq.ServeMux, []jobs.Entry, error) {
+	t := jobs.NewTasks(a.registry)
+	a.registerTasks(t)
+	return t.Mux(), t.Entries(), t.Err()
 }
 
 // startWorker checks Redis is safe for a queue (noeviction) and starts the job server with every module's
@@ -73,7 +61,10 @@ func (a *app) startWorker(ctx context.Context) (*worker, error) {
 	if err := jobs.CheckRedis(ctx, a.cfg.RedisURL); err != nil {
 		return nil, err
 	}
-	mux, entries := a.tasks()
+	mux, entries, err := a.tasks()
+	if err != nil {
+		return nil, err
+	}
 	sched, err := jobs.NewScheduler(a.queue, a.registry, a.log, entries...)
 	if err != nil {
 		return nil, err

@@ -155,7 +155,7 @@ func TestServeRoutesHostsToTenantsConsoleAndErrors(t *testing.T) {
 	}
 
 	// A suspended tenant answers 403 everywhere except health, soon after the change (the cache hears NOTIFY).
-	if _, err := a.provisioner.Suspend(ctx, ten.ID, "billing", "operator:test"); err != nil {
+	if _, err := a.provisioner.Suspend(ctx, ten.ID, "billing", tenants.System("operator:test")); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

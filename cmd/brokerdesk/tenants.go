@@ -9,8 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/brokerdesk/brokerdesk/jobs"
-	"github.com/brokerdesk/brokerdesk/modules/audit"
-	"github.com/brokerdesk/brokerdesk/modules/operators"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -98,8 +96,9 @@ func tenantsCommand(ctx context.Context, a *app, args []string) error {
 		if err != nil {
 			return explain(err)
 		}
-		actor := "cli:" + os.Getenv("USER")
-		before := t.Status
+		// The command has no operator identity: the change is the system's, labelled with the machine's user. The
+		// platform audit row is written in the change's own transaction (operators.AuditTenantStatus).
+		actor := tenants.System("cli:" + os.Getenv("USER"))
 		switch args[0] {
 		case "suspend":
 			t, err = a.provisioner.Suspend(ctx, t.ID, *reason, actor)
@@ -114,15 +113,6 @@ func tenantsCommand(ctx context.Context, a *app, args []string) error {
 		}
 		if err != nil {
 			return explain(err)
-		}
-		// The platform's audit trail too (docs/audit.md), after the provisioner's own commit: the command has no
-		// operator identity, so the actor is the system, labelled with the machine's user.
-		action := map[string]string{"suspend": operators.ActionTenantSuspended, "resume": operators.ActionTenantResumed,
-			"delete": operators.ActionTenantDeleted}[args[0]]
-		if err := audit.NewPlatform(a.clusters.Platform()).RecordAlone(ctx, audit.Entry{Actor: audit.System(actor), Action: action,
-			Target: audit.Target{Type: "tenant", ID: t.ID.String()}, Before: map[string]any{"status": string(before)},
-			After: map[string]any{"status": string(t.Status), "slug": t.Slug, "reason": *reason}}); err != nil {
-			return fmt.Errorf("tenant %s is %s, but its platform audit row was not written: %w", t.Slug, t.Status, err)
 		}
 		fmt.Printf("tenant %s is %s\n", t.Slug, t.Status)
 		return nil

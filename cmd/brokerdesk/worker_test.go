@@ -76,7 +76,7 @@ func TestWorkerRelaysACommittedOutboxRowAndStopsCleanly(t *testing.T) {
 
 	var id uuid.UUID
 	err = a.gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
-		id, err = jobs.Outbox{}.Add(ctx, tx, jobs.TypeOutboxPrune, "worker-test", nil, jobs.InQueue(jobs.QueueLow))
+		id, err = jobs.Outbox{}.Add(ctx, tx, jobs.TaskOutboxPrune, "worker-test", nil, jobs.InQueue(jobs.QueueLow))
 		return err
 	})
 	if err != nil {
@@ -96,8 +96,8 @@ func TestWorkerRelaysACommittedOutboxRowAndStopsCleanly(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	e, err := jobs.Open(asynq.NewTask(info.Type, info.Payload), nil)
-	if err != nil || e.TenantID != ten.ID || info.Type != jobs.TypeOutboxPrune {
-		t.Fatalf("relayed task %s %+v (%v); want %s for tenant %s", info.Type, e, err, jobs.TypeOutboxPrune, ten.ID)
+	if err != nil || e.TenantID != ten.ID || info.Type != jobs.TaskOutboxPrune {
+		t.Fatalf("relayed task %s %+v (%v); want %s for tenant %s", info.Type, e, err, jobs.TaskOutboxPrune, ten.ID)
 	}
 
 	done := make(chan struct{})
@@ -113,7 +113,10 @@ func TestWorkerRelaysACommittedOutboxRowAndStopsCleanly(t *testing.T) {
 func TestWorkerHasAHandlerForEveryPeriodicEntry(t *testing.T) {
 	t.Parallel()
 	a := workerApp(t)
-	mux, entries := a.tasks()
+	mux, entries, err := a.tasks()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(entries) == 0 {
 		t.Fatal("no periodic entries: the outbox prune entry is missing")
 	}

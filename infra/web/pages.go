@@ -42,10 +42,13 @@ type Page struct {
 	Data any
 }
 
-// Nav is the header of a signed-in page: the links the user's permissions allow, who is signed in, and the
-// sign-out form (a POST carrying the CSRF token).
+// Nav is the navigation of a signed-in page: the links the user's permissions allow, who is signed in, and the
+// sign-out form (a POST carrying the CSRF token). The back office draws Groups as a side menu and Account in the
+// header; the portal (and the console) draw Links in the header.
 type Nav struct {
 	Links        []NavLink
+	Groups       []NavSection
+	Account      []NavLink
 	User         string
 	LogoutAction string
 	CSRF         string

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 )
 
 // Problem is an RFC 9457 problem detail. Errors lists per-field problems of a request.
@@ -22,11 +24,8 @@ type Problem struct {
 	Errors    []FieldError `json:"errors,omitempty"`
 }
 
-// FieldError is one bad field of a request.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+// FieldError is one bad field of a request (the one field-error type of the product: validation.FieldError).
+type FieldError = validation.FieldError
 
 // Error makes a Problem returnable from a handler; the error handler renders it.
 func (p *Problem) Error() string { return p.Title + ": " + p.Detail }
@@ -61,6 +60,9 @@ func toProblem(err error) (p *Problem, internal bool) {
 	if errors.As(err, &pr) {
 		cp := *pr
 		return &cp, false
+	}
+	if ve, ok := validation.As(err); ok {
+		return Invalid("The request has invalid fields.", ve.Fields...), false
 	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {

@@ -1,6 +1,7 @@
 // Package audit is the room for the audit trail: who (staff, client, operator, the system, an API key) did what
 // (an action such as "staff.invited") to which record, what changed (a redacted diff), and from where (IP, user
-// agent, request id), for every state-changing action in a brokerage.
+// agent, request id), for every state-changing action in a brokerage; the back office's audit page (pages.go) reads
+// it.
 //
 // Each tenant's rows form a hash chain (see Hash and docs/audit.md): each row stores the previous row's hash and
 // its own SHA-256 over a canonical encoding of its fields, so Verify can name the first row that was altered,

@@ -30,8 +30,9 @@ func TestBrandKeepsValidColoursAndFallsBackOnAnythingElse(t *testing.T) {
 	for _, c := range cases {
 		ten := p.NewTenant(t, "")
 		err := p.Gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, `UPDATE settings SET value = jsonb_build_object('name', 'Acme FX', 'primary_color', $1::text, 'accent_color', $2::text)
-				WHERE key = 'branding'`, c.primary, c.accent)
+			_, err := tx.Exec(ctx, `INSERT INTO settings (key, value)
+				VALUES ('branding', jsonb_build_object('name', 'Acme FX', 'primary_color', $1::text, 'accent_color', $2::text))
+				ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, c.primary, c.accent)
 			return err
 		})
 		if err != nil {

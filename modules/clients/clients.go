@@ -18,6 +18,8 @@ import (
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/emails"
+	"github.com/brokerdesk/brokerdesk/modules/events"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -117,9 +119,14 @@ const (
 	ActionSettingsChanged  = "client.onboarding_settings_changed"
 )
 
-// PortalUsers is what registration needs of identity: a portal login created in the registration's transaction.
-type PortalUsers interface {
+// Portal is identity's side of a client: the portal login created in the registration's transaction, which client
+// a portal login is (the portal's profile), and the client page's sign-in section with its two-factor reset
+// (*identity.Service).
+type Portal interface {
 	CreatePortalUserTx(ctx context.Context, tx pgx.Tx, email, password string, clientID uuid.UUID) (uuid.UUID, error)
+	PortalClientID(ctx context.Context, t tenants.Tenant, portalUserID uuid.UUID) (uuid.UUID, error)
+	ClientSignIn(ctx context.Context, t tenants.Tenant, clientID uuid.UUID) (identity.ClientSignIn, error)
+	ResetClientTwoFactor(ctx context.Context, t tenants.Tenant, clientID uuid.UUID, by audit.Actor) (int, error)
 }
 
 // Emails sends one templated, branded email now (*emails.Service): the verification task mints its token and
@@ -128,54 +135,53 @@ type Emails interface {
 	Send(ctx context.Context, t tenants.Tenant, e emails.Email) error
 }
 
-// Service reads and changes clients of any tenant through the tenant gate.
-type Service struct {
-	gate     *tenants.Gate
-	audit    *audit.Service
-	portal   PortalUsers
-	emails   Emails
-	registry *tenants.Registry
-	outbox   jobs.Outbox
-	now      func() time.Time
-	log      *slog.Logger
+// Options are the module's collaborators. Only Gate is required: with it alone the service reads clients, moves
+// them through the lifecycle and answers the policy gate. Registration needs Portal; the verification task Emails.
+type Options struct {
+	Gate *tenants.Gate
+	// Audit records every change and lists a client's timeline (default: an audit.Service on the same gate).
+	Audit  *audit.Service
+	Portal Portal
+	Emails Emails
+	// Events announces registrations and status changes (default: a hall nobody listens to).
+	Events Publisher
+	// Documents lists a client's KYC documents on the client page (nil: the section is left out).
+	Documents DocumentLister
+	// Secure: the hosts are served over https (the referral cookie is Secure and __Host-).
+	Secure bool
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
-// Option configures the Service.
-type Option func(*Service)
+// Service reads and changes clients of any tenant through the tenant gate.
+type Service struct {
+	o      Options
+	gate   *tenants.Gate
+	audit  *audit.Service
+	portal Portal
+	emails Emails
+	outbox jobs.Outbox
+	events Publisher
+	now    func() time.Time
+	log    *slog.Logger
+}
 
-// WithAudit records through trail (default: an audit.Service on the same gate).
-func WithAudit(trail *audit.Service) Option { return func(s *Service) { s.audit = trail } }
-
-// WithPortalUsers is identity, for registration's portal login.
-func WithPortalUsers(p PortalUsers) Option { return func(s *Service) { s.portal = p } }
-
-// WithEmails sends the verification email.
-func WithEmails(e Emails) Option { return func(s *Service) { s.emails = e } }
-
-// WithRegistry loads the tenant of a task (the verification task's handler, jobs.ForTenant).
-func WithRegistry(r *tenants.Registry) Option { return func(s *Service) { s.registry = r } }
-
-// WithClock replaces time.Now (tests of expiry).
-func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
-
-// WithLog logs through l.
-func WithLog(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
-
-// NewService returns the clients service. With the gate alone it reads clients, moves them through the
-// lifecycle and answers the policy gate; registration also needs WithPortalUsers, and the verification task
-// WithEmails and WithRegistry.
-func NewService(gate *tenants.Gate, opts ...Option) *Service {
-	s := &Service{gate: gate, now: time.Now, outbox: jobs.Outbox{DefaultQueue: jobs.QueueNotifications}}
-	for _, o := range opts {
-		o(s)
+// NewService returns the clients service.
+func NewService(o Options) *Service {
+	if o.Audit == nil {
+		o.Audit = audit.NewService(o.Gate)
 	}
-	if s.audit == nil {
-		s.audit = audit.NewService(gate)
+	if o.Events == nil {
+		o.Events = events.New(events.Options{Gate: o.Gate}) // a hall nobody subscribes to: publishing costs nothing
 	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	return s
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{o: o, gate: o.Gate, audit: o.Audit, portal: o.Portal, emails: o.Emails, events: o.Events, now: o.Now, log: o.Log,
+		outbox: jobs.Outbox{DefaultQueue: jobs.QueueNotifications}}
 }
 
 const clientColumns = `c.id, c.email, c.first_name, c.last_name, c.country, c.phone, c.date_of_birth, c.marketing_consent,
@@ -287,3 +293,43 @@ func (s *Service) History(ctx context.Context, t tenants.Tenant, id uuid.UUID) (
 }
 
 func target(id uuid.UUID) audit.Target { return audit.Target{Type: "client", ID: id.String()} }
+
+// Detail is a client with everything the client page shows that the service owns.
+type Detail struct {
+	Client   Client
+	History  []HistoryEntry
+	Policy   []Decision
+	Settings Settings
+	// Reinstate is where "reinstate" would take the client ("" when it does not apply).
+	Reinstate Status
+}
+
+// Detail loads a client v may see with its history and the gate's answers.
+func (s *Service) Detail(ctx context.Context, t tenants.Tenant, v Viewer, id uuid.UUID) (Detail, error) {
+	var d Detail
+	err := s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		if d.Client, err = s.getForTx(ctx, tx, v, id); err != nil {
+			return err
+		}
+		if d.History, err = s.HistoryTx(ctx, tx, id); err != nil {
+			return err
+		}
+		if d.Policy, err = s.PolicyTx(ctx, tx, d.Client); err != nil {
+			return err
+		}
+		if d.Settings, err = settingsTx(ctx, tx); err != nil {
+			return err
+		}
+		if d.Client.ErasedAt != nil {
+			return nil // an erased client's status never changes: nothing to reinstate
+		}
+		if to, ok, err := s.ReinstateTarget(ctx, tx, d.Client); err != nil {
+			return err
+		} else if ok {
+			d.Reinstate = to
+		}
+		return nil
+	})
+	return d, err
+}

@@ -16,7 +16,7 @@ func TestDemoClientsCoverEveryStatusOnceHoweverOftenSeeded(t *testing.T) {
 	p := tenanttest.Shared(t)
 	ten := p.NewTenant(t, "")
 	ctx := context.Background()
-	svc := clients.NewService(p.Gate)
+	svc := clients.NewService(clients.Options{Gate: p.Gate})
 
 	empty, err := svc.CountByStatus(ctx, ten)
 	if err != nil {
@@ -91,7 +91,7 @@ func TestDemoClientsHaveHistoryEndingInTheirStatusTiersManagersAndReferrals(t *t
 		t.Errorf("%d clients whose last history row is not their status, %d verified without a sales/retention manager, %d without a tier, %d referrals",
 			bad, unmanaged, untiered, referrals)
 	}
-	svc := clients.NewService(p.Gate)
+	svc := clients.NewService(clients.Options{Gate: p.Gate})
 	st, err := svc.Settings(ctx, ten)
 	if err != nil || len(st.Tiers) != 3 {
 		t.Errorf("demo settings: %+v %v", st, err)

@@ -9,10 +9,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/web"
-	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -151,52 +149,6 @@ func viewerOf(c *fiber.Ctx) Viewer {
 	return Viewer{StaffID: p.UserID, Roles: p.Claims.Roles}
 }
 
-// staffActions are the status changes staff make by hand; the KYC statuses move through the KYC review.
-var staffActions = map[string]Status{"restrict": StatusRestricted, "suspend": StatusSuspended, "close": StatusClosed}
-
-// ChangeStatus applies a staff action (restrict, suspend, close, reinstate) to a client v may see.
-func (s *Service) ChangeStatus(ctx context.Context, t tenants.Tenant, v Viewer, id uuid.UUID, action, reason string, actor audit.Actor) (Client, error) {
-	var out Client
-	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		c, err := s.getForTx(ctx, tx, v, id)
-		if err != nil {
-			return err
-		}
-		to, ok := staffActions[action]
-		if action == "reinstate" {
-			to, ok, err = s.ReinstateTarget(ctx, tx, c)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return &TransitionError{From: c.Status, To: c.Status, Detail: "only a restricted, suspended or closed client can be reinstated"}
-			}
-		} else if !ok {
-			return &ValidationError{Fields: []FieldError{{Field: "action", Message: "must be restrict, suspend, close or reinstate"}}}
-		}
-		out, err = s.transitionTx(ctx, tx, id, to, reason, actor)
-		return err
-	})
-	return out, err
-}
-
-// Options are what the HTTP layer needs besides the service.
-type Options struct {
-	// Secure: the hosts are served over https (the referral cookie is Secure and __Host-).
-	Secure bool
-	// Audit lists a client's timeline (the client page).
-	Audit *audit.Service
-	// Documents lists a client's KYC documents on the client page; nil until the documents module is wired.
-	Documents DocumentLister
-	// Portal is identity's side of a client: which client a portal login is (the portal's profile), and the client
-	// page's sign-in section with its two-factor reset (identity.Service).
-	Portal interface {
-		PortalClientID(ctx context.Context, t tenants.Tenant, portalUserID uuid.UUID) (uuid.UUID, error)
-		ClientSignIn(ctx context.Context, t tenants.Tenant, clientID uuid.UUID) (identity.ClientSignIn, error)
-		ResetClientTwoFactor(ctx context.Context, t tenants.Tenant, clientID uuid.UUID, by audit.Actor) (int, error)
-	}
-}
-
 // DocumentLister lists a client's KYC documents for the client page (documents.Service.ClientDocuments, adapted
 // where the app is wired, so this module does not depend on the documents module).
 type DocumentLister func(ctx context.Context, t tenants.Tenant, clientID uuid.UUID) ([]DocumentRow, error)
@@ -214,7 +166,8 @@ type DocumentRow struct {
 }
 
 // Routes registers the clients API on the tenant hosts' route table.
-func Routes(api *web.API, s *Service, o Options) {
+func Routes(api *web.API, s *Service) {
+	o := s.o
 	cursors := web.NewCursors([]byte("brokerdesk clients list cursor v1 (positions only, nothing secret)"))
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/portal/registrations", Permission: web.Public, Tag: "clients",
 		Summary: "Register as a trader: the client (status registered), a portal login, and an emailed verification link",
@@ -269,7 +222,7 @@ func Routes(api *web.API, s *Service, o Options) {
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/portal/profile", Permission: identity.PermPortalAccount, Tag: "clients",
 		Summary: "The signed-in trader's own client record", Response: ClientResponse{},
 		Handler: func(c *fiber.Ctx) error {
-			cl, err := s.portalClient(c, o)
+			cl, err := s.portalClient(c)
 			if err != nil {
 				return problem(err)
 			}
@@ -398,9 +351,9 @@ func filterOf(q func(string, ...string) string) (Filter, error) {
 }
 
 // portalClient is the signed-in trader's client record.
-func (s *Service) portalClient(c *fiber.Ctx, o Options) (Client, error) {
+func (s *Service) portalClient(c *fiber.Ctx) (Client, error) {
 	p, _ := identity.PrincipalOf(c)
-	id, err := o.Portal.PortalClientID(c.UserContext(), tenants.Current(c), p.UserID)
+	id, err := s.portal.PortalClientID(c.UserContext(), tenants.Current(c), p.UserID)
 	if errors.Is(err, identity.ErrNoClient) {
 		return Client{}, ErrNotFound
 	}
@@ -408,46 +361,6 @@ func (s *Service) portalClient(c *fiber.Ctx, o Options) (Client, error) {
 		return Client{}, err
 	}
 	return s.Get(c.UserContext(), tenants.Current(c), id)
-}
-
-// Detail is a client with everything the client page shows that the service owns.
-type Detail struct {
-	Client   Client
-	History  []HistoryEntry
-	Policy   []Decision
-	Settings Settings
-	// Reinstate is where "reinstate" would take the client ("" when it does not apply).
-	Reinstate Status
-}
-
-// Detail loads a client v may see with its history and the gate's answers.
-func (s *Service) Detail(ctx context.Context, t tenants.Tenant, v Viewer, id uuid.UUID) (Detail, error) {
-	var d Detail
-	err := s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
-		var err error
-		if d.Client, err = s.getForTx(ctx, tx, v, id); err != nil {
-			return err
-		}
-		if d.History, err = s.HistoryTx(ctx, tx, id); err != nil {
-			return err
-		}
-		if d.Policy, err = s.PolicyTx(ctx, tx, d.Client); err != nil {
-			return err
-		}
-		if d.Settings, err = settingsTx(ctx, tx); err != nil {
-			return err
-		}
-		if d.Client.ErasedAt != nil {
-			return nil // an erased client's status never changes: nothing to reinstate
-		}
-		if to, ok, err := s.ReinstateTarget(ctx, tx, d.Client); err != nil {
-			return err
-		} else if ok {
-			d.Reinstate = to
-		}
-		return nil
-	})
-	return d, err
 }
 
 func (d Detail) response() ClientDetailResponse {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
 // Transition is one allowed status change and why it exists (docs/clients.md prints this table).
@@ -115,12 +116,12 @@ const MaxReasonLen = 500
 // not in Transitions, and any change at all of an erased client, with a *TransitionError, requires a reason, locks the client's row, writes the status history
 // row and records ActionStatusChanged with the status before and after. Moving to the status the client already
 // has is refused as well (nothing to record).
-func (s *Service) TransitionTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, to Status, reason string, actor audit.Actor) error {
-	_, err := s.transitionTx(ctx, tx, id, to, reason, actor)
+func (s *Service) TransitionTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, id uuid.UUID, to Status, reason string, actor audit.Actor) error {
+	_, err := s.transitionTx(ctx, tx, t, id, to, reason, actor)
 	return err
 }
 
-func (s *Service) transitionTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, to Status, reason string, actor audit.Actor) (Client, error) {
+func (s *Service) transitionTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, id uuid.UUID, to Status, reason string, actor audit.Actor) (Client, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" || utf8.RuneCountInString(reason) > MaxReasonLen {
 		return Client{}, ErrReasonRequired
@@ -151,6 +152,9 @@ func (s *Service) transitionTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, to 
 		return c, fmt.Errorf("move client %s to %s: %w", id, to, err)
 	}
 	if err := addHistory(ctx, tx, id, c.Status, to, reason, actor); err != nil {
+		return c, err
+	}
+	if err := s.events.Publish(ctx, tx, t, StatusChanged{ClientID: id, From: c.Status, To: to, Reason: reason, Actor: actor}); err != nil {
 		return c, err
 	}
 	if err := s.audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionStatusChanged, Target: target(id),
@@ -197,4 +201,33 @@ func (s *Service) ReinstateTarget(ctx context.Context, tx pgx.Tx, c Client) (Sta
 		return Status(from), true, nil
 	}
 	return "", false, nil
+}
+
+// staffActions are the status changes staff make by hand; the KYC statuses move through the KYC review.
+var staffActions = map[string]Status{"restrict": StatusRestricted, "suspend": StatusSuspended, "close": StatusClosed}
+
+// ChangeStatus applies a staff action (restrict, suspend, close, reinstate) to a client v may see.
+func (s *Service) ChangeStatus(ctx context.Context, t tenants.Tenant, v Viewer, id uuid.UUID, action, reason string, actor audit.Actor) (Client, error) {
+	var out Client
+	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		c, err := s.getForTx(ctx, tx, v, id)
+		if err != nil {
+			return err
+		}
+		to, ok := staffActions[action]
+		if action == "reinstate" {
+			to, ok, err = s.ReinstateTarget(ctx, tx, c)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return &TransitionError{From: c.Status, To: c.Status, Detail: "only a restricted, suspended or closed client can be reinstated"}
+			}
+		} else if !ok {
+			return &ValidationError{Fields: []FieldError{{Field: "action", Message: "must be restrict, suspend, close or reinstate"}}}
+		}
+		out, err = s.transitionTx(ctx, tx, t, id, to, reason, actor)
+		return err
+	})
+	return out, err
 }

@@ -35,7 +35,7 @@ func insertClient(tb testing.TB, p *tenanttest.Platform, ten tenants.Tenant, st 
 
 func transition(svc *clients.Service, p *tenanttest.Platform, ten tenants.Tenant, id uuid.UUID, to clients.Status, reason string, actor audit.Actor) error {
 	return p.Gate.Scope(context.Background(), ten, func(ctx context.Context, tx pgx.Tx) error {
-		return svc.TransitionTx(ctx, tx, id, to, reason, actor)
+		return svc.TransitionTx(ctx, tx, ten, id, to, reason, actor)
 	})
 }
 
@@ -44,7 +44,7 @@ func TestTransitionsInTheTableMoveTheClientWriteHistoryAndAudit(t *testing.T) {
 	p := tenanttest.Shared(t)
 	ten := p.NewTenant(t, "")
 	trail := audit.NewService(p.Gate)
-	svc := clients.NewService(p.Gate, clients.WithAudit(trail))
+	svc := clients.NewService(clients.Options{Gate: p.Gate, Audit: trail})
 	ctx := context.Background()
 	officer := audit.Actor{Kind: audit.ActorStaff, ID: uuid.NewString()}
 	for _, tr := range clients.Transitions {
@@ -81,7 +81,7 @@ func TestTransitionsOutsideTheTableAreRefusedAndChangeNothing(t *testing.T) {
 	p := tenanttest.Shared(t)
 	ten := p.NewTenant(t, "")
 	trail := audit.NewService(p.Gate)
-	svc := clients.NewService(p.Gate, clients.WithAudit(trail))
+	svc := clients.NewService(clients.Options{Gate: p.Gate, Audit: trail})
 	ctx := context.Background()
 	refused := 0
 	for _, from := range clients.Statuses {
@@ -117,7 +117,7 @@ func TestTransitionNeedsAReasonAndReinstatingToApprovedNeedsAnEarlierApproval(t 
 	t.Parallel()
 	p := tenanttest.Shared(t)
 	ten := p.NewTenant(t, "")
-	svc := clients.NewService(p.Gate)
+	svc := clients.NewService(clients.Options{Gate: p.Gate})
 	id := insertClient(t, p, ten, clients.StatusKYCApproved, true)
 	for _, reason := range []string{"", "   ", string(make([]byte, clients.MaxReasonLen+1))} {
 		if err := transition(svc, p, ten, id, clients.StatusSuspended, reason, audit.System("test")); !errors.Is(err, clients.ErrReasonRequired) {
@@ -138,7 +138,7 @@ func TestReinstatingASuspendedClientReturnsToTheStatusBeforeTheSuspension(t *tes
 	t.Parallel()
 	p := tenanttest.Shared(t)
 	ten := p.NewTenant(t, "")
-	svc := clients.NewService(p.Gate)
+	svc := clients.NewService(clients.Options{Gate: p.Gate})
 	ctx := context.Background()
 	id := insertClient(t, p, ten, clients.StatusKYCSubmitted, false)
 	if err := transition(svc, p, ten, id, clients.StatusSuspended, "investigation", audit.System("test")); err != nil {
@@ -164,7 +164,7 @@ func TestTwoTransitionsAtOnceSerialiseOnTheClient(t *testing.T) {
 	t.Parallel()
 	p := tenanttest.Shared(t)
 	ten := p.NewTenant(t, "")
-	svc := clients.NewService(p.Gate)
+	svc := clients.NewService(clients.Options{Gate: p.Gate})
 	id := insertClient(t, p, ten, clients.StatusKYCSubmitted, false)
 	errs := make(chan error, 2)
 	for _, to := range []clients.Status{clients.StatusKYCApproved, clients.StatusKYCRejected} {
@@ -189,7 +189,7 @@ func TestReopeningAClosedClientStartsKYCAgain(t *testing.T) {
 	t.Parallel()
 	p := tenanttest.Shared(t)
 	ten := p.NewTenant(t, "")
-	svc := clients.NewService(p.Gate)
+	svc := clients.NewService(clients.Options{Gate: p.Gate})
 	ctx := context.Background()
 	id := insertClient(t, p, ten, clients.StatusKYCApproved, true)
 	if err := transition(svc, p, ten, id, clients.StatusClosed, "the client asked to close", audit.System("test")); err != nil {
@@ -214,7 +214,7 @@ func TestAnErasedClientCannotBeReopenedOrMovedAtAll(t *testing.T) {
 	t.Parallel()
 	p := tenanttest.Shared(t)
 	ten := p.NewTenant(t, "")
-	svc := clients.NewService(p.Gate)
+	svc := clients.NewService(clients.Options{Gate: p.Gate})
 	ctx := context.Background()
 	id := insertClient(t, p, ten, clients.StatusKYCApproved, true)
 	if err := transition(svc, p, ten, id, clients.StatusClosed, "the client asked to close", audit.System("test")); err != nil {

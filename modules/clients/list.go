@@ -2,6 +2,7 @@ package clients
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -44,6 +46,8 @@ type Filter struct {
 	// Unassigned lists clients without a manager (ManagerID is then ignored).
 	Unassigned bool
 	Tier       string
+	// Since lists clients registered at or after it.
+	Since time.Time
 }
 
 // After is a List position: the last row of the previous page.
@@ -69,38 +73,9 @@ func (s *Service) List(ctx context.Context, t tenants.Tenant, v Viewer, f Filter
 		if err != nil {
 			return err
 		}
-		var where []string
 		var args []any
 		arg := func(x any) string { args = append(args, x); return "$" + strconv.Itoa(len(args)) }
-		if v.ownOnly(st) {
-			where = append(where, "c.manager_id = "+arg(v.StaffID))
-		}
-		if q := strings.TrimSpace(f.Query); q != "" {
-			if id, err := uuid.Parse(q); err == nil {
-				where = append(where, "c.id = "+arg(id))
-			} else if strings.Contains(q, "@") {
-				where = append(where, "c.email LIKE "+arg(likeEscaper.Replace(strings.ToLower(q))+"%"))
-			} else {
-				// lower() and LIKE rather than ILIKE: the same answer, several times cheaper per row (emails are
-				// stored lower case).
-				p := arg("%" + likeEscaper.Replace(strings.ToLower(q)) + "%")
-				where = append(where, "(lower(c.first_name || ' ' || c.last_name) LIKE "+p+" OR c.email LIKE "+p+")")
-			}
-		}
-		if f.Status != "" {
-			where = append(where, "c.status = "+arg(string(f.Status)))
-		}
-		if f.Country != "" {
-			where = append(where, "c.country = "+arg(f.Country))
-		}
-		if f.Unassigned {
-			where = append(where, "c.manager_id IS NULL")
-		} else if f.ManagerID != uuid.Nil {
-			where = append(where, "c.manager_id = "+arg(f.ManagerID))
-		}
-		if f.Tier != "" {
-			where = append(where, "c.tier = "+arg(f.Tier))
-		}
+		where := listWhere(v, st, f, arg)
 		if after != nil {
 			where = append(where, "(c.created_at, c.id) < ("+arg(after.CreatedAt)+", "+arg(after.ID)+")")
 		}
@@ -117,6 +92,68 @@ func (s *Service) List(ctx context.Context, t tenants.Tenant, v Viewer, f Filter
 		return err
 	})
 	return out, err
+}
+
+// Count is how many clients List would show v with f, on every page together (the dashboard's tiles, whose numbers
+// link to the list with the same filter). A filter on the registration time or the status reads its index.
+func (s *Service) Count(ctx context.Context, t tenants.Tenant, v Viewer, f Filter) (int, error) {
+	var n int
+	err := s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+		st, err := settingsTx(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var args []any
+		arg := func(x any) string { args = append(args, x); return "$" + strconv.Itoa(len(args)) }
+		sql := `SELECT count(*) FROM clients c`
+		if where := listWhere(v, st, f, arg); len(where) > 0 {
+			sql += " WHERE " + strings.Join(where, " AND ")
+		}
+		return tx.QueryRow(ctx, sql, append([]any{pgx.QueryExecModeExec}, args...)...).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count clients: %w", err)
+	}
+	return n, nil
+}
+
+// listWhere is the WHERE conditions of List and Count: the viewer's rule, then f (arg adds a query argument and
+// returns its placeholder).
+func listWhere(v Viewer, st Settings, f Filter, arg func(any) string) []string {
+	var where []string
+	if v.ownOnly(st) {
+		where = append(where, "c.manager_id = "+arg(v.StaffID))
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		if id, err := uuid.Parse(q); err == nil {
+			where = append(where, "c.id = "+arg(id))
+		} else if strings.Contains(q, "@") {
+			where = append(where, "c.email LIKE "+arg(likeEscaper.Replace(strings.ToLower(q))+"%"))
+		} else {
+			// lower() and LIKE rather than ILIKE: the same answer, several times cheaper per row (emails are
+			// stored lower case).
+			p := arg("%" + likeEscaper.Replace(strings.ToLower(q)) + "%")
+			where = append(where, "(lower(c.first_name || ' ' || c.last_name) LIKE "+p+" OR c.email LIKE "+p+")")
+		}
+	}
+	if f.Status != "" {
+		where = append(where, "c.status = "+arg(string(f.Status)))
+	}
+	if f.Country != "" {
+		where = append(where, "c.country = "+arg(f.Country))
+	}
+	if f.Unassigned {
+		where = append(where, "c.manager_id IS NULL")
+	} else if f.ManagerID != uuid.Nil {
+		where = append(where, "c.manager_id = "+arg(f.ManagerID))
+	}
+	if f.Tier != "" {
+		where = append(where, "c.tier = "+arg(f.Tier))
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "c.created_at >= "+arg(f.Since))
+	}
+	return where
 }
 
 // GetFor is Get for a viewer: ErrNotFound for a client the object-level rule hides from v.
@@ -157,15 +194,14 @@ type Manager struct {
 func (s *Service) Managers(ctx context.Context, t tenants.Tenant) ([]Manager, error) {
 	var out []Manager
 	err := s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id, full_name, email, roles FROM staff_users
-			WHERE status = 'active' AND roles && ARRAY['sales', 'retention'] ORDER BY full_name, email`)
-		if err != nil {
-			return err
+		members, err := staff.ActiveWithRoles(ctx, tx, staff.RoleSales, staff.RoleRetention)
+		for _, m := range members {
+			roles := make([]string, len(m.Roles))
+			for i, r := range m.Roles {
+				roles[i] = string(r)
+			}
+			out = append(out, Manager{ID: m.ID, Name: m.FullName, Email: m.Email, Roles: roles})
 		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Manager, error) {
-			var m Manager
-			return m, r.Scan(&m.ID, &m.Name, &m.Email, &m.Roles)
-		})
 		return err
 	})
 	return out, err

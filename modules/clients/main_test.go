@@ -2,7 +2,6 @@ package clients_test
 
 import (
 	"context"
-	"encoding/base64"
 	"os"
 	"regexp"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/jobs"
@@ -20,6 +18,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/emails"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/modules/identity/identitytest"
 	"github.com/brokerdesk/brokerdesk/tenants"
 	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
 )
@@ -37,39 +36,13 @@ type bundle struct {
 	clock *tenanttest.Clock
 }
 
-func tenantURL(t tenants.Tenant, path string) string {
-	return "https://" + t.Slug + ".brokerdesk.test" + path
-}
+var tenantURL = identitytest.TenantURL
 
 func setup(tb testing.TB) *bundle {
 	tb.Helper()
 	p := tenanttest.Shared(tb)
 	b := &bundle{p: p, ten: p.NewTenant(tb, ""), trail: audit.NewService(p.Gate), clock: tenanttest.NewClock(time.Now())}
-	key, err := auth.GenerateKey("k1")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keys, err := auth.NewKeyRing(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	hasher, err := auth.NewHasher(auth.Params{Memory: 8 << 10, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 4)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sender, err := mail.NewSender(os.Getenv("BD_SMTP_ADDR"), "BrokerDesk <no-reply@brokerdesk.test>", "", "")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sealer, err := auth.ParseSealer("d1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	b.ids, err = identity.NewService(p.Gate, b.trail, identity.Options{Keys: keys, Issuer: "https://brokerdesk.test", Hasher: hasher,
-		Sealer: sealer, Mailer: sender, TenantURL: tenantURL})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	b.ids = identitytest.New(tb, p.Gate, b.trail).Service
 	mails, err := emails.NewService(emails.Options{Registry: p.Registry, Brands: branding.NewService(p.Gate),
 		From: "BrokerDesk <no-reply@brokerdesk.test>", TenantURL: tenantURL,
 		MailerFor: func(from string) (emails.Mailer, error) {
@@ -78,8 +51,7 @@ func setup(tb testing.TB) *bundle {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b.svc = clients.NewService(p.Gate, clients.WithAudit(b.trail), clients.WithPortalUsers(b.ids), clients.WithEmails(mails),
-		clients.WithRegistry(p.Registry), clients.WithClock(b.clock.Now))
+	b.svc = clients.NewService(clients.Options{Gate: p.Gate, Audit: b.trail, Portal: b.ids, Emails: mails, Now: b.clock.Now})
 	return b
 }
 
@@ -96,7 +68,7 @@ func (b *bundle) sendVerifications(tb testing.TB) []jobs.Envelope {
 	ctx := context.Background()
 	var envs []jobs.Envelope
 	err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT idem_key, payload FROM outbox WHERE task_type = $1 AND enqueued_at IS NULL`, clients.TypeSendVerification)
+		rows, err := tx.Query(ctx, `SELECT idem_key, payload FROM outbox WHERE task_type = $1 AND enqueued_at IS NULL`, clients.TaskSendVerification)
 		if err != nil {
 			return err
 		}
@@ -107,7 +79,7 @@ func (b *bundle) sendVerifications(tb testing.TB) []jobs.Envelope {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE outbox SET enqueued_at = now() WHERE task_type = $1 AND enqueued_at IS NULL`, clients.TypeSendVerification)
+		_, err = tx.Exec(ctx, `UPDATE outbox SET enqueued_at = now() WHERE task_type = $1 AND enqueued_at IS NULL`, clients.TaskSendVerification)
 		return err
 	})
 	if err != nil {

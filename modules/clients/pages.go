@@ -35,7 +35,7 @@ const (
 )
 
 type pages struct {
-	shell   *identity.PageShell
+	shell   *web.Shell
 	s       *Service
 	o       Options
 	cursors *web.Cursors
@@ -43,10 +43,12 @@ type pages struct {
 
 // MountPages adds the back office's client list, client page and onboarding settings, and the portal's
 // registration, verification, resend and profile pages to the page shell.
-func MountPages(shell *identity.PageShell, s *Service, o Options) {
+func MountPages(shell *web.Shell, s *Service) {
+	o := s.o
 	p := &pages{shell: shell, s: s, o: o, cursors: web.NewCursors([]byte("brokerdesk clients list page cursor v1 (positions only)"))}
-	shell.Section("Clients", listPath, identity.PermClientsRead)
-	shell.Section("Onboarding settings", settingsPath, identity.PermSettingsManage)
+	shell.Nav(web.NavEntry{Group: web.GroupClients, Label: "Clients", Href: listPath, Permission: identity.PermClientsRead},
+		web.NavEntry{Group: web.GroupSettings, Label: "Onboarding settings", Href: settingsPath, Permission: identity.PermSettingsManage})
+	shell.Tiles(p.tiles()...)
 	shell.Page(fiber.MethodGet, listPath, identity.PermClientsRead, p.list)
 	shell.Page(fiber.MethodGet, listPath+"/:id", identity.PermClientsRead, p.client)
 	shell.Post(listPath+"/:id/status", identity.PermClientsStatus, p.changeStatus)
@@ -91,7 +93,7 @@ type listRow struct {
 }
 
 type listData struct {
-	Query                                string
+	Query, Since                         string
 	Statuses, Countries, Managers, Tiers []option
 	Rows                                 []listRow
 	Next, Error                          string
@@ -100,6 +102,10 @@ type listData struct {
 func (p *pages) list(c *fiber.Ctx) error {
 	ctx, t := c.UserContext(), tenants.Current(c)
 	f, ferr := filterOf(func(k string, _ ...string) string { return utils.CopyString(c.Query(k)) })
+	since := strings.TrimSpace(c.Query("since"))
+	if ferr == nil && since != "" {
+		f.Since, ferr = sinceOf(since)
+	}
 	st, err := p.s.Settings(ctx, t)
 	if err != nil {
 		return err
@@ -108,7 +114,7 @@ func (p *pages) list(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d := listData{Query: f.Query, Statuses: statusOptions(f.Status), Countries: countryOptions(f.Country, "Any country")}
+	d := listData{Query: f.Query, Since: since, Statuses: statusOptions(f.Status), Countries: countryOptions(f.Country, "Any country")}
 	manager := c.Query("manager")
 	d.Managers = []option{{Value: "", Label: "Any manager", Selected: manager == ""}, {Value: "none", Label: "Nobody", Selected: manager == "none"}}
 	for _, m := range managers {
@@ -145,7 +151,7 @@ func (p *pages) list(c *fiber.Ctx) error {
 			Created: cl.CreatedAt.UTC().Format("2006-01-02 15:04")})
 	}
 	if page.NextCursor != nil {
-		q := url.Values{"q": {f.Query}, "status": {string(f.Status)}, "country": {f.Country}, "manager": {manager}, "tier": {f.Tier}, "after": {*page.NextCursor}}
+		q := url.Values{"q": {f.Query}, "status": {string(f.Status)}, "country": {f.Country}, "manager": {manager}, "tier": {f.Tier}, "since": {since}, "after": {*page.NextCursor}}
 		d.Next = listPath + "?" + q.Encode()
 	}
 	return p.shell.Render(c, fiber.StatusOK, "clients_list", "Clients", d)
@@ -706,7 +712,7 @@ type profileData struct {
 }
 
 func (p *pages) profile(c *fiber.Ctx) error {
-	cl, err := p.s.portalClient(c, p.o)
+	cl, err := p.s.portalClient(c)
 	if errors.Is(err, ErrNotFound) {
 		return p.shell.Render(c, fiber.StatusOK, "clients_message", "Your profile", messageData{Heading: "No client profile",
 			Text: "This sign-in has no client profile yet. Contact support to have it linked."})

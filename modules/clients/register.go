@@ -14,9 +14,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/infra/database"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
@@ -185,8 +185,8 @@ func (r Registration) validate(st Settings, now time.Time) (checked, error) {
 // field error says only "already registered".
 var errEmailRegistered = FieldError{Field: "email", Message: "is already registered: sign in, or reset your password"}
 
-// TypeSendVerification is the outbox task that mints a verification token and emails the link.
-const TypeSendVerification = "clients:send_verification"
+// TaskSendVerification is the outbox task that mints a verification token and emails the link.
+const TaskSendVerification = "clients:send-verification"
 
 type verificationTask struct {
 	ClientID uuid.UUID `json:"client_id"`
@@ -198,7 +198,7 @@ type verificationTask struct {
 // for it, is one of them); nothing is written then.
 func (s *Service) Register(ctx context.Context, t tenants.Tenant, r Registration) (Client, error) {
 	if s.portal == nil {
-		return Client{}, errors.New("clients: registration needs the portal users (WithPortalUsers)")
+		return Client{}, errors.New("clients: registration needs the portal users (Options.Portal)")
 	}
 	st, err := s.Settings(ctx, t)
 	if err != nil {
@@ -221,8 +221,7 @@ func (s *Service) Register(ctx context.Context, t tenants.Tenant, r Registration
 		_, err := tx.Exec(ctx, `INSERT INTO clients (id, email, first_name, last_name, country, phone, date_of_birth,
 			marketing_consent, experience, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'registered')`,
 			id, c.Email, c.FirstName, c.LastName, c.Country, c.Phone, c.dob, c.MarketingConsent, c.Experience)
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		if database.IsUniqueViolation(err) {
 			return &ValidationError{Fields: []FieldError{errEmailRegistered}} // a registration that raced this one won
 		}
 		if err != nil {
@@ -248,8 +247,12 @@ func (s *Service) Register(ctx context.Context, t tenants.Tenant, r Registration
 		if err := addHistory(ctx, tx, id, "", StatusRegistered, "registered on the portal", actor); err != nil {
 			return err
 		}
-		if _, err := s.outbox.Add(ctx, tx, TypeSendVerification, "verify:"+id.String()+":0", verificationTask{ClientID: id},
+		if _, err := s.outbox.Add(ctx, tx, TaskSendVerification, "verify:"+id.String()+":0", verificationTask{ClientID: id},
 			jobs.WithMaxRetry(12), jobs.WithTimeout(time.Minute)); err != nil {
+			return err
+		}
+		if err := s.events.Publish(ctx, tx, t, Registered{ClientID: id, Country: c.Country, ReferralCode: c.Referral.Code,
+			ReferralSource: c.Referral.Source}); err != nil {
 			return err
 		}
 		after := map[string]any{"email": c.Email, "first_name": c.FirstName, "last_name": c.LastName, "country": c.Country,

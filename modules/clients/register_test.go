@@ -142,7 +142,7 @@ func TestRegistrationWritesClientLoginReferralHistoryAuditAndTheVerificationTask
 	if err != nil || len(page.Rows) != 1 || page.Rows[0].Action != clients.ActionRegistered {
 		t.Errorf("audit: %+v %v", page.Rows, err)
 	}
-	if n := b.count(t, `SELECT count(*) FROM outbox WHERE task_type = $1 AND payload->>'client_id' = $2`, clients.TypeSendVerification, c.ID.String()); n != 1 {
+	if n := b.count(t, `SELECT count(*) FROM outbox WHERE task_type = $1 AND payload->>'client_id' = $2`, clients.TaskSendVerification, c.ID.String()); n != 1 {
 		t.Errorf("verification tasks: %d", n)
 	}
 	// A typed code with no link.

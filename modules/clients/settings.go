@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -246,8 +247,8 @@ func (s *Service) SaveSettings(ctx context.Context, t tenants.Tenant, actor audi
 	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		var f fields
 		for i, r := range st.ManagerRules {
-			var ok bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM staff_users WHERE id = $1 AND status = 'active')`, r.ManagerID).Scan(&ok); err != nil {
+			ok, err := staff.IsActive(ctx, tx, r.ManagerID)
+			if err != nil {
 				return err
 			}
 			if !ok {

@@ -17,6 +17,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/emails"
+	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -34,23 +35,18 @@ var (
 	ErrLinkExpired = errors.New("clients: verification link expired")
 )
 
-// RegisterTasks adds the verification task's handler to mux.
-func (s *Service) RegisterTasks(mux *asynq.ServeMux) {
-	mux.Handle(TypeSendVerification, jobs.ForTenant(s.registry, s.HandleSendVerification))
-}
-
-// HandleSendVerification is the task of TypeSendVerification: it mints a single-use token (only its SHA-256 is
+// HandleSendVerification is the task of TaskSendVerification: it mints a single-use token (only its SHA-256 is
 // stored, valid VerificationTTL; the link works from then on) and emails the link now. Delivery is at least once:
 // an attempt of a task that was already marked sent sends nothing more, and any other attempt adds its own link, so
 // a retry after a send whose mark was lost leaves the first email's link working beside the second's (verifying
 // through either spends the verification). A client who is no longer "registered" gets no email.
 func (s *Service) HandleSendVerification(ctx context.Context, t tenants.Tenant, e jobs.Envelope) error {
 	if s.emails == nil {
-		return errors.New("clients: the verification task needs the emails service (WithEmails)")
+		return errors.New("clients: the verification task needs the emails service (Options.Emails)")
 	}
 	var task verificationTask
 	if err := json.Unmarshal(e.Payload, &task); err != nil || task.ClientID == uuid.Nil {
-		return fmt.Errorf("%w: %s payload: %v", asynq.SkipRetry, TypeSendVerification, err)
+		return fmt.Errorf("%w: %s payload: %v", asynq.SkipRetry, TaskSendVerification, err)
 	}
 	token, err := auth.NewRefreshToken() // 256 random bits, URL-safe
 	if err != nil {
@@ -183,7 +179,7 @@ func (s *Service) Verify(ctx context.Context, t tenants.Tenant, token string) (V
 			return err
 		}
 		actor := audit.Actor{Kind: audit.ActorClient, ID: c.ID.String()}
-		if c, err = s.transitionTx(ctx, tx, c.ID, StatusEmailVerified, "email address verified through the emailed link", actor); err != nil {
+		if c, err = s.transitionTx(ctx, tx, t, c.ID, StatusEmailVerified, "email address verified through the emailed link", actor); err != nil {
 			return err
 		}
 		c.Tier, c.ManagerID = tier, manager
@@ -207,8 +203,8 @@ func assignManager(ctx context.Context, tx pgx.Tx, st Settings, country string) 
 		if !slices.Contains(r.Countries, country) {
 			continue
 		}
-		var ok bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM staff_users WHERE id = $1 AND status = 'active')`, r.ManagerID).Scan(&ok); err != nil {
+		ok, err := staff.IsActive(ctx, tx, r.ManagerID)
+		if err != nil {
 			return nil, "", err
 		}
 		if ok {
@@ -223,14 +219,12 @@ func assignManager(ctx context.Context, tx pgx.Tx, st Settings, country string) 
 	if err := tx.QueryRow(ctx, `SELECT last_manager_id FROM client_manager_rotation FOR UPDATE`).Scan(&last); err != nil {
 		return nil, "", fmt.Errorf("manager rotation: %w", err)
 	}
-	var next uuid.UUID
-	err := tx.QueryRow(ctx, `SELECT id FROM staff_users WHERE status = 'active' AND 'sales' = ANY (roles)
-		ORDER BY id > coalesce($1::uuid, '00000000-0000-0000-0000-000000000000'::uuid) DESC, id LIMIT 1`, last).Scan(&next)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", nil // no sales staff: the client waits for a manual assignment
-	}
+	next, ok, err := staff.NextWithRole(ctx, tx, staff.RoleSales, last)
 	if err != nil {
 		return nil, "", err
+	}
+	if !ok {
+		return nil, "", nil // no sales staff: the client waits for a manual assignment
 	}
 	if _, err := tx.Exec(ctx, `UPDATE client_manager_rotation SET last_manager_id = $1`, next); err != nil {
 		return nil, "", err
@@ -252,7 +246,7 @@ func (s *Service) ResendVerification(ctx context.Context, t tenants.Tenant, emai
 			return err
 		}
 		window := s.now().Unix() / int64(resendEvery/time.Second)
-		_, err = s.outbox.Add(ctx, tx, TypeSendVerification, "verify:"+id.String()+":"+strconv.FormatInt(window, 10),
+		_, err = s.outbox.Add(ctx, tx, TaskSendVerification, "verify:"+id.String()+":"+strconv.FormatInt(window, 10),
 			verificationTask{ClientID: id}, jobs.WithMaxRetry(12), jobs.WithTimeout(time.Minute))
 		return err
 	})

@@ -25,7 +25,7 @@ func TestTheDiskStoreKeepsGoodUploadsAndNothingOfRefusedOnes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := documents.NewService(documents.Options{Gate: b.p.Gate, Audit: b.audit, Clients: b.clients, Store: disk, MaxBytes: testMax})
+	svc, err := documents.NewService(documents.Options{Gate: b.p.Gate, Audit: b.audit, Clients: b.clients, Store: disk, Events: b.reviews.hall(b.p), MaxBytes: testMax})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,9 +3,9 @@
 // duplicate flag (the same file already used by another client), short signed links for viewing (every view
 // audited), the review outcome the compliance review writes back (DecideTx), and expiry (a daily job per tenant).
 //
-// The review itself is modules/kyc's: every new document is handed to it in the upload's transaction through the
-// Reviews interface defined here, so this package never imports kyc. docs/documents.md is the operator's and
-// integrator's side.
+// The review itself is modules/kyc's: every new document is announced in the upload's transaction as a
+// document.uploaded event (events.go), which kyc subscribes to, so this package never imports kyc.
+// docs/documents.md is the operator's and integrator's side.
 package documents
 
 import (
@@ -138,12 +138,6 @@ type Document struct {
 // Flagged reports whether the same file was uploaded by another client.
 func (d Document) Flagged() bool { return len(d.DuplicateClients) > 0 }
 
-// Reviews is told of every new document in the upload's transaction (modules/kyc implements it: one review case
-// per document). An error rolls the upload back and the stored file is deleted.
-type Reviews interface {
-	OpenTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, d Document) error
-}
-
 // Clients is what uploads need of the clients module (*clients.Service): who the client is and their status.
 type Clients interface {
 	GetTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (clients.Client, error)
@@ -210,14 +204,18 @@ func (e *ValidationError) Error() string {
 	return "documents: invalid: " + strings.Join(parts, "; ")
 }
 
-// Options are the service's collaborators. Reviews may be nil (nothing is told of new documents).
+// Options are the service's collaborators.
 type Options struct {
 	Gate    *tenants.Gate
 	Audit   *audit.Service
 	Clients Clients
 	Store   Store
-	Reviews Reviews
-	Emails  Emails
+	// Events announces every new document (EventUploaded) in the upload's transaction; a subscriber's error rolls
+	// the upload back and the stored file is deleted.
+	Events Publisher
+	Emails Emails
+	// Portal says which client a portal login is (identity), for the portal's upload page and API.
+	Portal PortalClients
 	// MaxBytes is the largest file accepted (BD_UPLOAD_MAX_MB).
 	MaxBytes int64
 	// TenantURL is the absolute URL of a path on the tenant's own host (the upload link in expiry emails).
@@ -240,8 +238,8 @@ const MaxLinkTTL = 5 * time.Minute
 
 // NewService returns the documents service.
 func NewService(o Options) (*Service, error) {
-	if o.Gate == nil || o.Audit == nil || o.Store == nil {
-		return nil, errors.New("documents: Gate, Audit and Store are required")
+	if o.Gate == nil || o.Audit == nil || o.Store == nil || o.Events == nil {
+		return nil, errors.New("documents: Gate, Audit, Store and Events are required")
 	}
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = 15 << 20
@@ -257,10 +255,6 @@ func NewService(o Options) (*Service, error) {
 	}
 	return &Service{o: o}, nil
 }
-
-// SetReviews gives the service its review side after construction (kyc is built with this service as its
-// documents, so one of the two is wired after the other). Call it before serving.
-func (s *Service) SetReviews(r Reviews) { s.o.Reviews = r }
 
 // MaxBytes is the upload limit.
 func (s *Service) MaxBytes() int64 { return s.o.MaxBytes }
@@ -425,7 +419,7 @@ func (s *Service) DecideTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, to Stat
 	if to == StatusApproved {
 		reasonCode, message = "", ""
 		// The newer approved document replaces the older one of the same type.
-		if err := s.supersedeTx(ctx, tx, before.ClientID, before.Type, []Status{StatusApproved}, id, actor); err != nil {
+		if _, err := s.supersedeTx(ctx, tx, before.ClientID, before.Type, []Status{StatusApproved}, id, actor); err != nil {
 			return err
 		}
 	}
@@ -450,8 +444,8 @@ func dateOf(t time.Time) time.Time {
 }
 
 // supersedeTx marks the client's documents of type typ that are in one of statuses superseded by the document by
-// (which is never one of them), and audits each with the status it had.
-func (s *Service) supersedeTx(ctx context.Context, tx pgx.Tx, clientID uuid.UUID, typ Type, statuses []Status, by uuid.UUID, actor audit.Actor) error {
+// (which is never one of them), audits each with the status it had, and returns their ids.
+func (s *Service) supersedeTx(ctx context.Context, tx pgx.Tx, clientID uuid.UUID, typ Type, statuses []Status, by uuid.UUID, actor audit.Actor) ([]uuid.UUID, error) {
 	names := make([]string, len(statuses))
 	for i, st := range statuses {
 		names[i] = string(st)
@@ -461,7 +455,7 @@ func (s *Service) supersedeTx(ctx context.Context, tx pgx.Tx, clientID uuid.UUID
 		UPDATE documents d SET status = 'superseded' FROM old WHERE d.id = old.id RETURNING d.id, old.status`,
 		clientID, string(typ), names, by)
 	if err != nil {
-		return fmt.Errorf("documents: supersede: %w", err)
+		return nil, fmt.Errorf("documents: supersede: %w", err)
 	}
 	type superseded struct {
 		ID     uuid.UUID
@@ -469,13 +463,15 @@ func (s *Service) supersedeTx(ctx context.Context, tx pgx.Tx, clientID uuid.UUID
 	}
 	old, err := pgx.CollectRows(rows, pgx.RowToStructByPos[superseded])
 	if err != nil {
-		return fmt.Errorf("documents: supersede: %w", err)
+		return nil, fmt.Errorf("documents: supersede: %w", err)
 	}
+	ids := make([]uuid.UUID, 0, len(old))
 	for _, o := range old {
 		if err := s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSuperseded, Target: target(o.ID),
 			Before: map[string]any{"status": o.Status}, After: map[string]any{"status": StatusSuperseded, "by": by}}); err != nil {
-			return err
+			return nil, err
 		}
+		ids = append(ids, o.ID)
 	}
-	return nil
+	return ids, nil
 }

@@ -21,8 +21,8 @@ type Emails interface {
 	Queue(ctx context.Context, tx pgx.Tx, t tenants.Tenant, key string, e emails.Email) error
 }
 
-// TypeExpiry is the daily per-tenant task that expires and flags documents (RunExpiry).
-const TypeExpiry = "documents:expiry"
+// TaskExpiry is the daily per-tenant task that expires and flags documents (RunExpiry).
+const TaskExpiry = "documents:expiry"
 
 // expiryActor is the audit actor of the expiry job.
 var expiryActor = audit.System("documents-expiry")
@@ -68,20 +68,23 @@ func (s *Service) SaveSettings(ctx context.Context, t tenants.Tenant, actor audi
 
 // ExpiryEntry is the scheduler entry of the expiry job: daily at 03:00 UTC, one task per active tenant.
 func (s *Service) ExpiryEntry() jobs.Entry {
-	return jobs.Entry{Name: "documents-expiry", Cron: "0 3 * * *", Type: TypeExpiry, Queue: jobs.QueueLow, PerTenant: true,
+	return jobs.Entry{Name: "documents-expiry", Cron: "0 3 * * *", Type: TaskExpiry, Queue: jobs.QueueLow, PerTenant: true,
 		Options: []asynq.Option{asynq.MaxRetry(5), asynq.Timeout(10 * time.Minute)}}
 }
 
-// RegisterTasks adds the expiry job's handler to mux. A run repeats nothing: expired documents are no longer
-// approved, flagged ones carry their mark, and each email's idempotency key is its document's.
-func (s *Service) RegisterTasks(mux *asynq.ServeMux, reg *tenants.Registry) {
-	mux.Handle(TypeExpiry, jobs.ForTenant(reg, func(ctx context.Context, t tenants.Tenant, _ jobs.Envelope) error {
+// Tasks registers the module's work: the daily expiry job (a run repeats nothing: expired documents are no longer
+// approved, flagged ones carry their mark, and each email's idempotency key is its document's) and the deletion of
+// an erased client's files.
+func (s *Service) Tasks(tt *jobs.Tasks) {
+	tt.Handle(TaskExpiry, func(ctx context.Context, t tenants.Tenant, _ jobs.Envelope) error {
 		r, err := s.RunExpiry(ctx, t)
 		if err == nil && (r.Expired > 0 || r.Flagged > 0) {
 			s.o.Log.InfoContext(ctx, "documents expiry", "tenant", t.Slug, "expired", r.Expired, "flagged", r.Flagged)
 		}
 		return err
-	}))
+	})
+	tt.Every(s.ExpiryEntry())
+	tt.Handle(TaskDeleteClientFiles, s.handleDeleteClientFiles)
 }
 
 // ExpiryResult counts what one run did.

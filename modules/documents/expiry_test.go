@@ -18,12 +18,14 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/mail"
+	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/branding"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/emails"
 	"github.com/brokerdesk/brokerdesk/tenants"
+	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
 )
 
 var officer = audit.Actor{Kind: audit.ActorStaff, ID: uuid.NewString()}
@@ -112,7 +114,7 @@ func emailsService(t *testing.T, b *bundle) *emails.Service {
 func TestTheExpiryJobFlagsOnceEmailsTheClientAndExpires(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	svc, err := documents.NewService(documents.Options{Gate: b.p.Gate, Audit: b.audit, Clients: b.clients, Store: b.store,
+	svc, err := documents.NewService(documents.Options{Gate: b.p.Gate, Audit: b.audit, Clients: b.clients, Store: b.store, Events: b.reviews.hall(b.p),
 		Emails: emailsService(t, b), Now: b.clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +158,7 @@ func TestTheExpiryJobFlagsOnceEmailsTheClientAndExpires(t *testing.T) {
 	}
 	var payload []byte
 	err = b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT payload FROM outbox WHERE task_type = $1 AND idem_key = $2`, emails.TypeSend, "document-expiring:"+soon.String()).Scan(&payload)
+		return tx.QueryRow(ctx, `SELECT payload FROM outbox WHERE task_type = $1 AND idem_key = $2`, emails.TaskSend, "document-expiring:"+soon.String()).Scan(&payload)
 	})
 	var queued emails.Email
 	if err != nil || json.Unmarshal(payload, &queued) != nil || queued.Template != emails.TemplateDocumentExpiring || queued.To != tr.email ||
@@ -223,15 +225,20 @@ func TestExportHoldsTheFilesAndErasureAnonymisesTheRows(t *testing.T) {
 	if !bytes.Equal(gotFile, file) || len(records) != 1 || records[0]["id"] != id.String() {
 		t.Errorf("export: file %d bytes, records %v", len(gotFile), records)
 	}
-	var prefix string
+	var payload []byte
 	err = b.p.Gate.Scope(context.Background(), b.ten, func(ctx context.Context, tx pgx.Tx) error {
-		prefix, err = b.docs.EraseClientTx(ctx, tx, b.ten, tr.clientID)
-		return err
+		if err := b.docs.EraseClientTx(ctx, tx, b.ten, tr.clientID); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT payload FROM outbox WHERE task_type = $1`, documents.TaskDeleteClientFiles).Scan(&payload)
 	})
-	if err != nil || prefix != b.ten.ID.String()+"/clients/"+tr.clientID.String()+"/" {
-		t.Fatalf("erase: %q %v", prefix, err)
+	if err != nil {
+		t.Fatalf("erase, and its file deletion task: %v", err)
 	}
-	if err := b.store.DeletePrefix(context.Background(), prefix); err != nil {
+	if objs := b.objects(t); len(objs) != 1 {
+		t.Errorf("objects before the deletion task ran: %v", objs)
+	}
+	if err := b.runTask(t, documents.TaskDeleteClientFiles, payload); err != nil {
 		t.Fatal(err)
 	}
 	d, err := b.docs.Get(context.Background(), b.ten, id)
@@ -243,5 +250,27 @@ func TestExportHoldsTheFilesAndErasureAnonymisesTheRows(t *testing.T) {
 	}
 	if _, err := b.docs.ViewURL(context.Background(), b.ten, id, officer); !errors.Is(err, documents.ErrNotFound) {
 		t.Errorf("viewing an erased document: %v", err)
+	}
+}
+
+// runTask delivers one task of the documents module's task table, as the worker would.
+func (b *bundle) runTask(t *testing.T, typ string, payload []byte) error {
+	t.Helper()
+	tasks := jobs.NewTasks(b.p.Registry)
+	b.docs.Tasks(tasks)
+	task, err := jobs.NewTask(typ, b.ten.ID, "test:"+tenanttest.RandomLabel(8), json.RawMessage(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tasks.Mux().ProcessTask(context.Background(), task)
+}
+
+func TestTheFileDeletionTaskRefusesAPrefixOutsideItsTenant(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	other := b.p.NewTenant(t, "")
+	payload, _ := json.Marshal(map[string]string{"prefix": other.ID.String() + "/clients/"})
+	if err := b.runTask(t, documents.TaskDeleteClientFiles, payload); err == nil || !strings.Contains(err.Error(), "not under tenant") {
+		t.Fatalf("a prefix of another tenant: %v", err)
 	}
 }

@@ -3,8 +3,6 @@ package documents_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"image"
 	"image/color"
@@ -13,7 +11,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -28,12 +25,13 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/blob"
 	"github.com/brokerdesk/brokerdesk/infra/blob/blobtest"
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
-	"github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
+	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/modules/identity/identitytest"
 	"github.com/brokerdesk/brokerdesk/tenants"
 	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
 )
@@ -42,16 +40,17 @@ func TestMain(m *testing.M) {
 	tenanttest.Main(m, localsvc.Postgres, localsvc.MinIO, localsvc.Mailpit)
 }
 
-const issuer = "https://brokerdesk.test"
+const issuer = identitytest.Issuer
 
-// reviews records the documents handed to the review side; fail makes OpenTx fail (a rolled-back upload).
+// reviews subscribes to document.uploaded in the upload's transaction, as the KYC review does, and records what it
+// was told; fail makes it fail (a rolled-back upload).
 type reviews struct {
 	mu     sync.Mutex
-	opened []documents.Document
+	opened []documents.Uploaded
 	fail   bool
 }
 
-func (r *reviews) OpenTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, d documents.Document) error {
+func (r *reviews) open(ctx context.Context, tx pgx.Tx, t tenants.Tenant, _ events.Meta, d documents.Uploaded) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail {
@@ -59,6 +58,13 @@ func (r *reviews) OpenTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, d doc
 	}
 	r.opened = append(r.opened, d)
 	return nil
+}
+
+// hall is the event hall of a test's services, with r listening for uploads.
+func (r *reviews) hall(p *tenanttest.Platform) *events.Hall {
+	h := events.New(events.Options{Gate: p.Gate})
+	events.OnTx(h, "test.reviews", r.open)
+	return h
 }
 
 // bundle is one test's world: a platform tenant (two for cross-tenant tests), a bucket of its own on MinIO, the
@@ -99,36 +105,11 @@ func setupWith(t testing.TB, maxBytes int64) *bundle {
 		t.Fatal(err)
 	}
 	b.store, b.s3, b.bucket = store, blobtest.Client(t, o), o.Bucket
-	key, err := auth.GenerateKey("k1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.keys, err = auth.NewKeyRing(key); err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := auth.NewHasher(auth.Params{Memory: 8 << 10, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	sealer, err := auth.ParseSealer("d1:" + base64.StdEncoding.EncodeToString(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sender, err := mail.NewSender(os.Getenv("BD_SMTP_ADDR"), "BrokerDesk <no-reply@brokerdesk.test>", "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := func(t tenants.Tenant, path string) string { return "https://" + t.Slug + ".brokerdesk.test" + path }
-	b.ident, err = identity.NewService(p.Gate, b.audit, identity.Options{Keys: b.keys, Issuer: issuer, Hasher: hasher,
-		Sealer: sealer, Mailer: sender, TenantURL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.clients = clients.NewService(p.Gate, clients.WithAudit(b.audit))
+	ids := identitytest.New(t, p.Gate, b.audit)
+	b.ident, b.keys = ids.Service, ids.Keys
+	b.clients = clients.NewService(clients.Options{Gate: p.Gate, Audit: b.audit})
 	b.docs, err = documents.NewService(documents.Options{Gate: p.Gate, Audit: b.audit, Clients: b.clients, Store: store,
-		Reviews: b.reviews, MaxBytes: maxBytes, Now: b.clock.Now})
+		Events: b.reviews.hall(p), MaxBytes: maxBytes, Now: b.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +130,7 @@ func (b *bundle) serve(t testing.TB) {
 	o := web.Options{Pages: pages, StreamRoutes: documents.StreamRoutes()}
 	app := web.New(o)
 	app.Use(func(c *fiber.Ctx) error {
-		ten, ok := b.hosts[c.Hostname()]
+		ten, ok := b.hosts[web.Host(c)]
 		if !ok {
 			return web.NotFound("No such brokerage.")
 		}
@@ -161,8 +142,9 @@ func (b *bundle) serve(t testing.TB) {
 	if err := api.Err(); err != nil {
 		t.Fatal(err)
 	}
-	shell := identity.MountPages(app, b.ident, identity.PageOptions{Pages: pages,
-		Brand: func(ctx context.Context, t tenants.Tenant) (web.Brand, error) { return web.DefaultBrand, nil }, Audit: b.audit})
+	sessions := identity.NewSessions(b.ident, false)
+	shell := web.NewShell(app, web.ShellOptions{Pages: pages, Sessions: sessions})
+	identity.MountPages(shell, sessions)
 	documents.MountPages(shell, b.docs, b.ident)
 	if err := shell.Err(); err != nil {
 		t.Fatal(err)

@@ -27,8 +27,8 @@ var PageFiles embed.FS
 
 // MountPages adds the trader's documents page (list with status and reasons, and the upload form), the trader's
 // and staff's document viewers (303 to a fresh signed link, audited) to the tenant hosts' page shell.
-func MountPages(shell *identity.PageShell, s *Service, portal PortalClients) {
-	shell.PortalSection("Documents", UploadPagePath)
+func MountPages(shell *web.Shell, s *Service, portal PortalClients) {
+	shell.Nav(web.NavEntry{Group: web.GroupPortal, Label: "Documents", Href: UploadPagePath, Permission: PermPortal, Order: 30})
 	shell.Page(fiber.MethodGet, UploadPagePath, PermPortal, func(c *fiber.Ctx) error {
 		clientID, err := portalClient(c, portal)
 		if err != nil {
@@ -93,7 +93,7 @@ type portalPage struct {
 	Types                          []typeOption
 }
 
-func (s *Service) renderPortal(c *fiber.Ctx, shell *identity.PageShell, clientID uuid.UUID, status int, f portalForm) error {
+func (s *Service) renderPortal(c *fiber.Ctx, shell *web.Shell, clientID uuid.UUID, status int, f portalForm) error {
 	var cl clients.Client
 	var docs []Document
 	err := s.o.Gate.ScopeWith(c.UserContext(), tenants.Current(c), pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
@@ -142,7 +142,7 @@ const formOverhead = 64 << 10
 
 // pageUpload reads the upload form as a stream, part by part in the order the form sends them: csrf (checked
 // before anything else is read), type, expires_on, then the file, which goes to Upload as it arrives.
-func (s *Service) pageUpload(c *fiber.Ctx, shell *identity.PageShell, clientID uuid.UUID) error {
+func (s *Service) pageUpload(c *fiber.Ctx, shell *web.Shell, clientID uuid.UUID) error {
 	f := portalForm{}
 	refuse := func(err error) error {
 		var p *web.Problem

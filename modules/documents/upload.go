@@ -55,7 +55,7 @@ func (e *ReadError) Unwrap() error { return e.Err }
 // (package content). A file that is empty, over the limit, of another type, or incomplete is refused, and nothing
 // of it remains in the store or the database. Only then, in one transaction: the duplicate flag (the same SHA-256
 // used by another client of the tenant, kept on both sides), earlier undecided documents of the same type
-// superseded, the row, the review opened (Reviews) and the audit entry (metadata only). If that transaction
+// superseded, the row, the document.uploaded event (the review opens its case) and the audit entry (metadata only). If that transaction
 // fails, the stored file is deleted.
 func (s *Service) Upload(ctx context.Context, t tenants.Tenant, clientID uuid.UUID, u Upload) (Document, error) {
 	expires, err := s.checkFields(u)
@@ -142,7 +142,7 @@ func (s *Service) uploader(ctx context.Context, tx pgx.Tx, clientID uuid.UUID) (
 	return c, nil
 }
 
-// insertTx writes a stored, checked document: duplicate flag, supersession, row, review, audit.
+// insertTx writes a stored, checked document: duplicate flag, supersession, row, event, audit.
 func (s *Service) insertTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, d *Document, actor audit.Actor) error {
 	sum, err := hex.DecodeString(d.SHA256)
 	if err != nil {
@@ -168,7 +168,8 @@ func (s *Service) insertTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, d *
 		}
 	}
 	// The newest upload is the one to review: earlier undecided ones of the same type are replaced.
-	if err := s.supersedeTx(ctx, tx, d.ClientID, d.Type, []Status{StatusPendingReview, StatusMoreInfoRequested}, d.ID, actor); err != nil {
+	superseded, err := s.supersedeTx(ctx, tx, d.ClientID, d.Type, []Status{StatusPendingReview, StatusMoreInfoRequested}, d.ID, actor)
+	if err != nil {
 		return err
 	}
 	if d.DuplicateClients == nil {
@@ -182,10 +183,8 @@ func (s *Service) insertTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, d *
 	if err != nil {
 		return fmt.Errorf("documents: insert: %w", err)
 	}
-	if s.o.Reviews != nil {
-		if err := s.o.Reviews.OpenTx(ctx, tx, t, *d); err != nil {
-			return fmt.Errorf("documents: open review: %w", err)
-		}
+	if err := s.o.Events.Publish(ctx, tx, t, Uploaded{DocumentID: d.ID, ClientID: d.ClientID, Type: d.Type, Superseded: superseded}); err != nil {
+		return fmt.Errorf("documents: announce upload: %w", err)
 	}
 	after := d.audited()
 	return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionUploaded, Target: target(d.ID),

@@ -2,7 +2,7 @@
 // email, documents received, approved, rejected, more information needed, document expiring. Each kind has a
 // subject, a plain-text and an HTML body, embedded in the binary and drawn in the tenant's name, logo and colours.
 //
-// Business code queues an email inside its own transaction (Service.Queue: an outbox task "email:send" on the
+// Business code queues an email inside its own transaction (Service.Queue: an outbox task "emails:send" on the
 // notifications queue); the worker's handler renders it with the tenant's brand and sends it over SMTP. Job
 // handlers that mint a secret (a verification token) send at once with Service.Send instead, so the secret never
 // rests in the outbox. Bodies and links are never logged.
@@ -25,11 +25,12 @@ import (
 	bdmail "github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/jobs"
+	"github.com/brokerdesk/brokerdesk/modules/frontdoor"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
-// TypeSend is the outbox task that renders and sends one queued email.
-const TypeSend = "email:send"
+// TaskSend is the outbox task that renders and sends one queued email.
+const TaskSend = "emails:send"
 
 // Send tasks give up after this many retries (Asynq backs off polynomially: the last retry comes about half a day
 // after the first failure) and each run is bounded, so a hung SMTP server holds no worker for long.
@@ -126,7 +127,7 @@ func (s *Service) Close() error {
 }
 
 // Queue checks e against its template now (an unknown template, a bad recipient or missing data is an error here,
-// never at send time) and adds an "email:send" task with idempotency key key to the outbox in tx, a transaction
+// never at send time) and adds an "emails:send" task with idempotency key key to the outbox in tx, a transaction
 // of t's scope. The email exists exactly when tx commits; the same key again adds nothing (the same key with
 // different content is jobs.ErrKeyReused). Data must hold no secret: it rests in the outbox until sent.
 func (s *Service) Queue(ctx context.Context, tx pgx.Tx, t tenants.Tenant, key string, e Email) error {
@@ -140,7 +141,7 @@ func (s *Service) Queue(ctx context.Context, tx pgx.Tx, t tenants.Tenant, key st
 	if _, err := s.render(t, brand, n); err != nil {
 		return err
 	}
-	if _, err := s.outbox.Add(ctx, tx, TypeSend, key, n, jobs.WithMaxRetry(sendMaxRetry), jobs.WithTimeout(sendTimeout)); err != nil {
+	if _, err := s.outbox.Add(ctx, tx, TaskSend, key, n, jobs.WithMaxRetry(sendMaxRetry), jobs.WithTimeout(sendTimeout)); err != nil {
 		return fmt.Errorf("emails: queue %s: %w", n.Template, err)
 	}
 	return nil
@@ -173,10 +174,10 @@ func (s *Service) Send(ctx context.Context, t tenants.Tenant, e Email) error {
 	return nil
 }
 
-// Register adds the send task's handler to mux. A task whose email no longer fits its template is archived at
-// once (retrying cannot fix it); an SMTP or database failure is retried with backoff.
-func (s *Service) Register(mux *asynq.ServeMux) {
-	mux.Handle(TypeSend, jobs.ForTenant(s.o.Registry, s.handleSend))
+// Door is the module's front door: the send task's handler. A task whose email no longer fits its template is
+// archived at once (retrying cannot fix it); an SMTP or database failure is retried with backoff.
+func (s *Service) Door() frontdoor.Door {
+	return frontdoor.Door{Name: "emails", Tasks: func(t *jobs.Tasks) { t.Handle(TaskSend, s.handleSend) }}
 }
 
 // handleSend sends a queued email once per idempotency key: a delivery that finds the email sent does nothing, one
@@ -184,7 +185,7 @@ func (s *Service) Register(mux *asynq.ServeMux) {
 func (s *Service) handleSend(ctx context.Context, t tenants.Tenant, env jobs.Envelope) error {
 	var e Email
 	if err := json.Unmarshal(env.Payload, &e); err != nil {
-		return fmt.Errorf("%w: %s payload: %v", asynq.SkipRetry, TypeSend, err)
+		return fmt.Errorf("%w: %s payload: %v", asynq.SkipRetry, TaskSend, err)
 	}
 	var marker string
 	if s.dedupe != nil {

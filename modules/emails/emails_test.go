@@ -67,8 +67,8 @@ func brandedTenant(t *testing.T, p *tenanttest.Platform) tenants.Tenant {
 	t.Helper()
 	ten := p.NewTenant(t, "")
 	err := p.Gate.Scope(context.Background(), ten, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE settings SET value = '{"name": "Harbour Markets", "primary_color": "#0a7d4f",
-			"accent_color": "#e4572e", "logo_url": "/static/logo.png"}' WHERE key = 'branding'`)
+		_, err := tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ('branding', '{"name": "Harbour Markets", "primary_color": "#0a7d4f",
+			"accent_color": "#e4572e", "logo_url": "/static/logo.png"}') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`)
 		return err
 	})
 	if err != nil {
@@ -150,6 +150,9 @@ func TestEveryTemplateRendersWithTheTenantsBrandSubjectAndLinks(t *testing.T) {
 		{emails.TemplateDocumentExpiring, map[string]any{"FirstName": "Ada", "Document": "Passport",
 			"ExpiresOn": time.Date(2027, 1, 15, 0, 0, 0, 0, time.UTC), "UploadURL": "/portal/documents"},
 			"Your Passport expires on 15 January 2027", host + "/portal/documents", []string{"15 January 2027"}},
+		{emails.TemplateDepositReceived, map[string]any{"FirstName": "Ada", "Amount": "1,250.00 USD", "Method": "Card (Stripe)",
+			"Reference": "0190a3b4-7d1c-7f00-8000-000000000001", "WalletURL": "/portal/wallet"},
+			"Deposit credited: 1,250.00 USD", host + "/portal/wallet", []string{"Card (Stripe)", "0190a3b4-7d1c-7f00-8000-000000000001"}},
 	}
 	if len(cases) != len(emails.Templates()) {
 		t.Fatalf("cases cover %d templates, the module has %d", len(cases), len(emails.Templates()))
@@ -221,8 +224,8 @@ func TestABrandWithBadColoursAndAScriptLogoFallsBackInTheEmail(t *testing.T) {
 	b := setup(t, p)
 	ten := p.NewTenant(t, "")
 	err := p.Gate.Scope(context.Background(), ten, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE settings SET value = '{"name": "Evil & Co", "primary_color": "red;}</style><script>x()</script>",
-			"accent_color": "url(javascript:x)", "logo_url": "javascript:alert(1)"}' WHERE key = 'branding'`)
+		_, err := tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ('branding', '{"name": "Evil & Co", "primary_color": "red;}</style><script>x()</script>",
+			"accent_color": "url(javascript:x)", "logo_url": "javascript:alert(1)"}') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`)
 		return err
 	})
 	if err != nil {
@@ -244,12 +247,12 @@ func TestABrandWithBadColoursAndAScriptLogoFallsBackInTheEmail(t *testing.T) {
 	}
 }
 
-// outboxRows counts the tenant's email:send rows.
+// outboxRows counts the tenant's emails:send rows.
 func outboxRows(t *testing.T, p *tenanttest.Platform, ten tenants.Tenant) int {
 	t.Helper()
 	var n int
 	err := p.Gate.Scope(context.Background(), ten, func(ctx context.Context, tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE task_type = $1`, emails.TypeSend).Scan(&n)
+		return tx.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE task_type = $1`, emails.TaskSend).Scan(&n)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -392,12 +395,11 @@ func TestQueuedEmailIsRelayedAndSentOnceByTheRegisteredHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pending) != 1 || pending[0].Type != emails.TypeSend || pending[0].MaxRetry != 12 || pending[0].Timeout != time.Minute {
-		t.Fatalf("tasks after relaying twice: %+v; want one email:send with 12 retries and a minute's timeout", pending)
+	if len(pending) != 1 || pending[0].Type != emails.TaskSend || pending[0].MaxRetry != 12 || pending[0].Timeout != time.Minute {
+		t.Fatalf("tasks after relaying twice: %+v; want one emails:send with 12 retries and a minute's timeout", pending)
 	}
 	task := asynq.NewTask(pending[0].Type, pending[0].Payload)
-	mux := asynq.NewServeMux()
-	b.svc.Register(mux)
+	mux := tasksOf(b, b.svc)
 	if err := mux.ProcessTask(ctx, task); err != nil {
 		t.Fatal(err)
 	}
@@ -421,12 +423,11 @@ func TestConcurrentDeliveriesOfOneQueuedEmailSendItOnce(t *testing.T) {
 	b := setup(t, p)
 	ten := p.NewTenant(t, "")
 	to := recipient()
-	task, err := jobs.NewTask(emails.TypeSend, ten.ID, "approved:concurrent", approved(to))
+	task, err := jobs.NewTask(emails.TaskSend, ten.ID, "approved:concurrent", approved(to))
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := asynq.NewServeMux()
-	b.svc.Register(mux)
+	mux := tasksOf(b, b.svc)
 	errs := make(chan error, 4)
 	for range 4 {
 		go func() { errs <- mux.ProcessTask(context.Background(), task) }()
@@ -455,18 +456,16 @@ func TestAFailedSendIsRetriedAndTheRetrySends(t *testing.T) {
 	b := setup(t, p)
 	ten := p.NewTenant(t, "")
 	to := recipient()
-	task, err := jobs.NewTask(emails.TypeSend, ten.ID, "approved:retry", approved(to))
+	task, err := jobs.NewTask(emails.TaskSend, ten.ID, "approved:retry", approved(to))
 	if err != nil {
 		t.Fatal(err)
 	}
-	down := asynq.NewServeMux()
-	b.service(t, "127.0.0.1:1").Register(down) // nothing listens there: SMTP is down
+	down := tasksOf(b, b.service(t, "127.0.0.1:1")) // nothing listens there: SMTP is down
 	err = down.ProcessTask(context.Background(), task)
 	if err == nil || errors.Is(err, asynq.SkipRetry) {
 		t.Fatalf("send with SMTP down: %v; want an error Asynq retries", err)
 	}
-	up := asynq.NewServeMux()
-	b.svc.Register(up)
+	up := tasksOf(b, b.svc)
 	if err := up.ProcessTask(context.Background(), task); err != nil {
 		t.Fatalf("retry with SMTP up: %v", err)
 	}
@@ -479,11 +478,10 @@ func TestSendTaskOfATenantThatNoLongerExistsIsArchivedAndSendsNothing(t *testing
 	t.Parallel()
 	p := tenanttest.NewPlatform(t, tenants.ProvisionerOptions{})
 	b := setup(t, p)
-	mux := asynq.NewServeMux()
-	b.svc.Register(mux)
+	mux := tasksOf(b, b.svc)
 	ctx := context.Background()
 	to := recipient()
-	gone, err := jobs.NewTask(emails.TypeSend, uuid.New(), "approved:1", approved(to))
+	gone, err := jobs.NewTask(emails.TaskSend, uuid.New(), "approved:1", approved(to))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,10 +490,10 @@ func TestSendTaskOfATenantThatNoLongerExistsIsArchivedAndSendsNothing(t *testing
 	}
 	// A deleted tenant is still in the registry: its task is dropped (success, nothing sent).
 	ten := p.NewTenant(t, "")
-	if _, _, err := p.Provisioner.Delete(ctx, ten.ID, t.TempDir(), "test", "test"); err != nil {
+	if _, _, err := p.Provisioner.Delete(ctx, ten.ID, t.TempDir(), "test", tenants.System("test")); err != nil {
 		t.Fatal(err)
 	}
-	deleted, err := jobs.NewTask(emails.TypeSend, ten.ID, "approved:1", approved(to))
+	deleted, err := jobs.NewTask(emails.TaskSend, ten.ID, "approved:1", approved(to))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,7 +502,7 @@ func TestSendTaskOfATenantThatNoLongerExistsIsArchivedAndSendsNothing(t *testing
 	}
 	// A task whose email no longer fits its template cannot succeed by retrying: archived.
 	live := p.NewTenant(t, "")
-	bad, err := jobs.NewTask(emails.TypeSend, live.ID, "bad:1", emails.Email{Template: "gone", To: to})
+	bad, err := jobs.NewTask(emails.TaskSend, live.ID, "bad:1", emails.Email{Template: "gone", To: to})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,4 +512,11 @@ func TestSendTaskOfATenantThatNoLongerExistsIsArchivedAndSendsNothing(t *testing
 	if n := len(inbox(t, to)); n != 0 {
 		t.Fatalf("%d messages sent for dropped tasks", n)
 	}
+}
+
+// tasksOf is the worker's handler of the module's tasks, as its front door registers them.
+func tasksOf(b *bundle, s *emails.Service) *asynq.ServeMux {
+	t := jobs.NewTasks(b.p.Registry)
+	s.Door().Tasks(t)
+	return t.Mux()
 }

@@ -26,6 +26,7 @@ const (
 	TemplateDocumentRejected  = "document_rejected"
 	TemplateMoreInfoNeeded    = "more_info_needed"
 	TemplateDocumentExpiring  = "document_expiring"
+	TemplateDepositReceived   = "deposit_received"
 )
 
 // fieldKind is what a data value must be.
@@ -46,6 +47,7 @@ var kinds = map[string]map[string]fieldKind{
 	TemplateDocumentRejected:  {"FirstName": textField, "Document": textField, "Reason": textField},
 	TemplateMoreInfoNeeded:    {"FirstName": textField, "Document": textField, "Message": textField, "UploadURL": linkField},
 	TemplateDocumentExpiring:  {"FirstName": textField, "Document": textField, "ExpiresOn": dateField, "UploadURL": linkField},
+	TemplateDepositReceived:   {"FirstName": textField, "Amount": textField, "Method": textField, "Reference": textField, "WalletURL": linkField},
 }
 
 // Templates lists the template kinds, sorted.

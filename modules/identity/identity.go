@@ -86,6 +86,8 @@ type Mailer = staff.Mailer
 
 // Options are the Service's dependencies.
 type Options struct {
+	Gate   *tenants.Gate
+	Audit  *audit.Service
 	Keys   *auth.KeyRing
 	Issuer string // iss of access tokens: "https://<base domain>"
 	Hasher *auth.Hasher
@@ -100,6 +102,8 @@ type Options struct {
 	Log       *slog.Logger
 	Lockout   auth.LockoutPolicy // zero: auth.DefaultLockoutPolicy
 	Now       func() time.Time   // nil: time.Now
+	// Secure: the hosts are served over https (page session cookies are Secure and __Host-).
+	Secure bool
 }
 
 // Service signs users in and out of any tenant, always through the tenant gate.
@@ -108,12 +112,13 @@ type Service struct {
 	audit    *audit.Service
 	o        Options
 	verified verifiedTokens
+	sessions *Sessions
 }
 
 // NewService returns the identity service.
-func NewService(gate *tenants.Gate, trail *audit.Service, o Options) (*Service, error) {
-	if o.Keys == nil || o.Hasher == nil || o.Sealer == nil || o.Issuer == "" || o.Mailer == nil || o.TenantURL == nil {
-		return nil, errors.New("identity: keys, hasher, sealer, issuer, mailer and tenant URL are required")
+func NewService(o Options) (*Service, error) {
+	if o.Gate == nil || o.Audit == nil || o.Keys == nil || o.Hasher == nil || o.Sealer == nil || o.Issuer == "" || o.Mailer == nil || o.TenantURL == nil {
+		return nil, errors.New("identity: gate, audit trail, keys, hasher, sealer, issuer, mailer and tenant URL are required")
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -127,7 +132,9 @@ func NewService(gate *tenants.Gate, trail *audit.Service, o Options) (*Service, 
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{gate: gate, audit: trail, o: o}, nil
+	s := &Service{gate: o.Gate, audit: o.Audit, o: o}
+	s.sessions = NewSessions(s, o.Secure)
+	return s, nil
 }
 
 // Issuer is the iss of the access tokens this service issues and accepts.

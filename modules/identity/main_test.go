@@ -148,7 +148,7 @@ func setupWith(tb testing.TB, params auth.Params, clock func() time.Time) *bundl
 	b.sealer, b.dataKeys = newSealer(tb, "d1")
 	log := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b.log = log
-	b.staff = staff.NewService(p.Gate, b.audit, sender, url, log)
+	b.staff = staff.NewService(staff.Options{Gate: p.Gate, Audit: b.audit, Mailer: sender, TenantURL: url, Log: log})
 	b.svc = b.service(tb, b.sealer, clock)
 	startWorker(tb, p)
 	worker.mu.Lock()
@@ -184,7 +184,7 @@ func randomBytes(tb testing.TB, n int) []byte {
 // service with another ring).
 func (b *bundle) service(tb testing.TB, sealer *auth.Sealer, clock func() time.Time) *identity.Service {
 	tb.Helper()
-	svc, err := identity.NewService(b.p.Gate, b.audit, identity.Options{Keys: b.keys, Issuer: issuer, Hasher: b.hasher, Sealer: sealer,
+	svc, err := identity.NewService(identity.Options{Gate: b.p.Gate, Audit: b.audit, Keys: b.keys, Issuer: issuer, Hasher: b.hasher, Sealer: sealer,
 		Mailer: b.mailer, TenantURL: b.url, Log: b.log, Now: clock})
 	if err != nil {
 		tb.Fatal(err)

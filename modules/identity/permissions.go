@@ -4,15 +4,18 @@ import (
 	"slices"
 
 	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/staff"
 )
 
 // Permissions named on routes. A module that adds routes adds its permissions here and to the role table below (and
-// to docs/identity.md): a permission no role holds is one nobody can use.
+// to docs/identity.md): a permission no role holds is one nobody can use. A module below identity (staff, audit)
+// owns the constants of its own pages and routes; they are named here for the role table.
 const (
-	PermAccountRead     web.Permission = "account.read" // one's own profile (GET /api/v1/me)
-	PermAccount2FA      web.Permission = "account.2fa"  // enrol one's own second factor
-	PermStaffRead       web.Permission = "staff.read"
-	PermStaffManage     web.Permission = "staff.manage"
+	PermAccountRead     web.Permission = "account.read"   // one's own profile (GET /api/v1/me)
+	PermAccount2FA      web.Permission = "account.2fa"    // enrol one's own second factor
+	PermStaffRead       web.Permission = staff.PermRead   // "staff.read": the staff list (modules/staff)
+	PermStaffManage     web.Permission = staff.PermManage // "staff.manage": invite staff, reset a user's 2FA
 	PermClientsRead     web.Permission = "clients.read"
 	PermClientsManage   web.Permission = "clients.manage"
 	PermClientsStatus   web.Permission = "clients.status" // restrict, suspend, close or reinstate a client (a compliance decision)
@@ -22,7 +25,7 @@ const (
 	PermPaymentsApprove web.Permission = "payments.approve"
 	PermTicketsManage   web.Permission = "tickets.manage"
 	PermIBManage        web.Permission = "ib.manage"
-	PermAuditRead       web.Permission = "audit.read"
+	PermAuditRead       web.Permission = audit.PermRead // "audit.read": the audit trail (modules/audit)
 	PermSettingsManage  web.Permission = "settings.manage"
 	PermAPIKeysManage   web.Permission = "apikeys.manage" // create, list and revoke the brokerage's API keys (apikeys.go)
 	PermPrivacyManage   web.Permission = "privacy.manage" // export a client's data, erase it when retention allows (modules/privacy)

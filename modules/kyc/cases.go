@@ -18,6 +18,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/emails"
+	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -80,79 +81,66 @@ func caseState(c Case) map[string]any {
 	return m
 }
 
-// OpenTx opens the review case of a newly submitted document, in the upload's transaction tx (it implements
-// documents.Reviews). It is idempotent per document. Open cases of the client whose documents are no longer
-// pending review (the upload replaced them) are closed as superseded, and the client moves to kyc_submitted when
-// clientMove says so (first submission, or a new document after more information was asked or KYC was rejected).
-func (s *Service) OpenTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, d documents.Document) error {
-	docs, err := s.documents()
-	if err != nil {
-		return err
-	}
+// openCase opens the review case of a newly uploaded document, in the upload's transaction tx (the subscriber of
+// documents.EventUploaded). It is idempotent per document. Open cases of the documents the upload replaced are
+// closed as superseded, and the client moves to kyc_submitted when clientMove says so (first submission, or a new
+// document after more information was asked or KYC was rejected).
+func (s *Service) openCase(ctx context.Context, tx pgx.Tx, t tenants.Tenant, _ events.Meta, d documents.Uploaded) error {
 	id := uuid.New()
 	tag, err := tx.Exec(ctx, `INSERT INTO kyc_cases (id, document_id, client_id, document_type, status, opened_at)
-		VALUES ($1, $2, $3, $4, 'open', now()) ON CONFLICT (document_id) DO NOTHING`, id, d.ID, d.ClientID, string(d.Type))
+		VALUES ($1, $2, $3, $4, 'open', now()) ON CONFLICT (document_id) DO NOTHING`, id, d.DocumentID, d.ClientID, string(d.Type))
 	if err != nil {
-		return fmt.Errorf("kyc: open case for document %s: %w", d.ID, err)
+		return fmt.Errorf("kyc: open case for document %s: %w", d.DocumentID, err)
 	}
 	if tag.RowsAffected() == 0 {
 		return nil // already open: a retried upload transaction
 	}
 	clientActor := audit.Actor{Kind: audit.ActorClient, ID: d.ClientID.String()}
-	if err := s.closeSupersededTx(ctx, tx, docs, d.ClientID); err != nil {
+	if err := s.closeSupersededTx(ctx, tx, d.Superseded); err != nil {
 		return err
 	}
 	c, err := s.clients.GetTx(ctx, tx, d.ClientID)
 	if err != nil {
-		return fmt.Errorf("kyc: client of document %s: %w", d.ID, err)
+		return fmt.Errorf("kyc: client of document %s: %w", d.DocumentID, err)
 	}
 	if to, ok := clientMove(c.Status, eventSubmitted); ok {
-		if err := s.clients.TransitionTx(ctx, tx, c.ID, to, "KYC document submitted: "+DocumentLabel(d.Type), clientActor); err != nil {
+		if err := s.clients.TransitionTx(ctx, tx, t, c.ID, to, "KYC document submitted: "+DocumentLabel(d.Type), clientActor); err != nil {
 			return fmt.Errorf("kyc: move client %s to %s: %w", c.ID, to, err)
 		}
 	}
 	// The client hears that the document arrived and waits for review (one email per document).
-	if err := s.emails.Queue(ctx, tx, t, "kyc:received:"+d.ID.String(), emails.Email{Template: emails.TemplateDocumentsReceived,
+	if err := s.emails.Queue(ctx, tx, t, "kyc:received:"+d.DocumentID.String(), emails.Email{Template: emails.TemplateDocumentsReceived,
 		To: c.Email, Data: map[string]any{"FirstName": c.FirstName, "Documents": []string{DocumentLabel(d.Type)}}}); err != nil {
 		return err
 	}
 	return s.audit.Record(ctx, tx, audit.Entry{Actor: clientActor, Action: ActionOpened, Target: caseTarget(id),
-		After: map[string]any{"status": StatusOpen, "document_id": d.ID, "client_id": d.ClientID, "document_type": d.Type}})
+		After: map[string]any{"status": StatusOpen, "document_id": d.DocumentID, "client_id": d.ClientID, "document_type": d.Type}})
 }
 
-// closeSupersededTx closes the client's undecided cases whose documents are no longer pending review.
-func (s *Service) closeSupersededTx(ctx context.Context, tx pgx.Tx, docs Documents, clientID uuid.UUID) error {
+// closeSupersededTx closes the undecided cases of documents an upload replaced.
+func (s *Service) closeSupersededTx(ctx context.Context, tx pgx.Tx, superseded []uuid.UUID) error {
+	if len(superseded) == 0 {
+		return nil
+	}
 	// SKIP LOCKED: a case an officer is deciding right now is left alone (locking it would wait for the decision
 	// while the decision waits for the document row this upload has locked: a deadlock). That decision then finds
 	// its document replaced and closes the case itself (Decide).
-	rows, err := tx.Query(ctx, `SELECT id, document_id FROM kyc_cases WHERE client_id = $1 AND status <> 'decided'
-		FOR UPDATE SKIP LOCKED`, clientID)
+	rows, err := tx.Query(ctx, `SELECT id FROM kyc_cases WHERE document_id = ANY($1) AND status <> 'decided'
+		FOR UPDATE SKIP LOCKED`, superseded)
 	if err != nil {
 		return err
 	}
-	type open struct{ id, doc uuid.UUID }
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (open, error) {
-		var o open
-		return o, r.Scan(&o.id, &o.doc)
-	})
-	if err != nil || len(list) == 0 {
-		return err
-	}
-	all, err := docs.ClientDocumentsTx(ctx, tx, clientID)
+	open, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	if err != nil {
 		return err
 	}
-	for _, o := range list {
-		i := slices.IndexFunc(all, func(d documents.Document) bool { return d.ID == o.doc })
-		if i < 0 || all[i].Status == documents.Status("pending_review") {
-			continue
-		}
+	for _, id := range open {
 		if _, err := tx.Exec(ctx, `UPDATE kyc_cases SET status = 'decided', decision = 'superseded', decided_at = now(),
-			holder_id = NULL, claimed_at = NULL WHERE id = $1`, o.id); err != nil {
+			holder_id = NULL, claimed_at = NULL WHERE id = $1`, id); err != nil {
 			return err
 		}
-		if err := s.audit.Record(ctx, tx, audit.Entry{Actor: audit.System("kyc"), Action: ActionSuperseded, Target: caseTarget(o.id),
-			After: map[string]any{"status": StatusDecided, "decision": DecisionSuperseded, "document_status": all[i].Status}}); err != nil {
+		if err := s.audit.Record(ctx, tx, audit.Entry{Actor: audit.System("kyc"), Action: ActionSuperseded, Target: caseTarget(id),
+			After: map[string]any{"status": StatusDecided, "decision": DecisionSuperseded, "document_status": documents.StatusSuperseded}}); err != nil {
 			return err
 		}
 	}
@@ -378,12 +366,9 @@ type Outcome struct {
 // same officer approving twice gets ErrSameApprover.
 func (s *Service) Decide(ctx context.Context, t tenants.Tenant, id, officer uuid.UUID, actor audit.Actor, in DecisionInput) (Outcome, error) {
 	in.Message = strings.TrimSpace(in.Message)
-	docs, err := s.documents()
-	if err != nil {
-		return Outcome{}, err
-	}
+	docs := s.docs
 	var out Outcome
-	err = s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		out = Outcome{}
 		// The case first (an id that is not the tenant's is ErrNotFound whatever the input), then the input, then
 		// who holds it.
@@ -407,7 +392,7 @@ func (s *Service) Decide(ctx context.Context, t tenants.Tenant, id, officer uuid
 		if err != nil {
 			return fmt.Errorf("kyc case %s: document: %w", id, err)
 		}
-		if doc.Status != documents.Status("pending_review") {
+		if doc.Status != documents.StatusPendingReview {
 			// Replaced or expired while the case was open: close it, and tell the officer.
 			if out.Case, err = s.closeTx(ctx, tx, id, officer, DecisionSuperseded, "", ""); err != nil {
 				return err
@@ -434,7 +419,7 @@ func (s *Service) Decide(ctx context.Context, t tenants.Tenant, id, officer uuid
 					return ErrSameApprover
 				}
 			}
-			if err := docs.DecideTx(ctx, tx, doc.ID, documents.Status("approved"), "", "", actor); err != nil {
+			if err := docs.DecideTx(ctx, tx, doc.ID, documents.StatusApproved, "", "", actor); err != nil {
 				return fmt.Errorf("kyc case %s: approve document: %w", id, err)
 			}
 			if out.Case, err = s.closeTx(ctx, tx, id, officer, DecisionApproved, "", ""); err != nil {
@@ -445,7 +430,7 @@ func (s *Service) Decide(ctx context.Context, t tenants.Tenant, id, officer uuid
 				return err
 			}
 			if requirementsMet(st.RequiredDocuments, all) {
-				moved, err := s.moveClientTx(ctx, tx, client, eventAllApproved, "KYC approved: every required document approved", actor, &out)
+				moved, err := s.moveClientTx(ctx, tx, t, client, eventAllApproved, "KYC approved: every required document approved", actor, &out)
 				if err != nil {
 					return err
 				}
@@ -460,7 +445,7 @@ func (s *Service) Decide(ctx context.Context, t tenants.Tenant, id, officer uuid
 			reason, _ := ReasonFor(in.ReasonCode)
 			// The document keeps the plain words (the portal shows them) with the officer's note after them.
 			text := strings.TrimSpace(reason.Text + " " + in.Message)
-			if err := docs.DecideTx(ctx, tx, doc.ID, documents.Status("rejected"), string(reason.Code), text, actor); err != nil {
+			if err := docs.DecideTx(ctx, tx, doc.ID, documents.StatusRejected, string(reason.Code), text, actor); err != nil {
 				return fmt.Errorf("kyc case %s: reject document: %w", id, err)
 			}
 			if out.Case, err = s.closeTx(ctx, tx, id, officer, DecisionRejected, reason.Code, in.Message); err != nil {
@@ -474,11 +459,11 @@ func (s *Service) Decide(ctx context.Context, t tenants.Tenant, id, officer uuid
 			if !reason.Curable {
 				ev = eventRejectedIncurable
 			}
-			if _, err := s.moveClientTx(ctx, tx, client, ev, "KYC document rejected: "+string(reason.Code), actor, &out); err != nil {
+			if _, err := s.moveClientTx(ctx, tx, t, client, ev, "KYC document rejected: "+string(reason.Code), actor, &out); err != nil {
 				return err
 			}
 		case VerdictMoreInfo:
-			if err := docs.DecideTx(ctx, tx, doc.ID, documents.Status("more_info_requested"), "", in.Message, actor); err != nil {
+			if err := docs.DecideTx(ctx, tx, doc.ID, documents.StatusMoreInfoRequested, "", in.Message, actor); err != nil {
 				return fmt.Errorf("kyc case %s: ask for more information: %w", id, err)
 			}
 			if out.Case, err = s.closeTx(ctx, tx, id, officer, DecisionMoreInfo, "", in.Message); err != nil {
@@ -489,7 +474,7 @@ func (s *Service) Decide(ctx context.Context, t tenants.Tenant, id, officer uuid
 					"Message": in.Message, "UploadURL": "/portal/documents"}}); err != nil {
 				return err
 			}
-			if _, err := s.moveClientTx(ctx, tx, client, eventMoreInfo, "KYC: more information requested", actor, &out); err != nil {
+			if _, err := s.moveClientTx(ctx, tx, t, client, eventMoreInfo, "KYC: more information requested", actor, &out); err != nil {
 				return err
 			}
 		}
@@ -522,24 +507,14 @@ func (s *Service) closeTx(ctx context.Context, tx pgx.Tx, id, officer uuid.UUID,
 }
 
 // moveClientTx moves the client when clientMove says so.
-func (s *Service) moveClientTx(ctx context.Context, tx pgx.Tx, c clients.Client, ev event, reason string, actor audit.Actor, out *Outcome) (bool, error) {
+func (s *Service) moveClientTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, c clients.Client, ev event, reason string, actor audit.Actor, out *Outcome) (bool, error) {
 	to, ok := clientMove(c.Status, ev)
 	if !ok {
 		return false, nil
 	}
-	if err := s.clients.TransitionTx(ctx, tx, c.ID, to, reason, actor); err != nil {
+	if err := s.clients.TransitionTx(ctx, tx, t, c.ID, to, reason, actor); err != nil {
 		return false, fmt.Errorf("kyc: move client %s from %s to %s: %w", c.ID, c.Status, to, err)
 	}
 	out.ClientStatus, out.ClientMoved = to, true
 	return true, nil
-}
-
-// EraseClientTx clears what the client's cases hold in free text (the officers' messages to the client) for an
-// erasure, in the erasure's transaction tx. Decisions, reason codes, times and officers stay: they are the
-// compliance record the retention rules keep, and hold nothing personal of the client beyond the client's id.
-func (s *Service) EraseClientTx(ctx context.Context, tx pgx.Tx, clientID uuid.UUID) error {
-	if _, err := tx.Exec(ctx, `UPDATE kyc_cases SET message = '' WHERE client_id = $1 AND message <> ''`, clientID); err != nil {
-		return fmt.Errorf("kyc: erase client %s: %w", clientID, err)
-	}
-	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -37,30 +39,18 @@ var DemoHighRisk = []string{"IR", "KP", "NG"}
 // DemoHighRisk unless the KYC settings were saved before. Idempotent; it returns how many documents it uploaded.
 // Run it after provisioning: uploads need the committed client rows.
 func SeedDemo(ctx context.Context, s *Service, up Uploader, t tenants.Tenant) (int, error) {
-	type waiting struct {
-		id          uuid.UUID
-		first, last string
-	}
-	var list []waiting
 	var saved bool
 	err := s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM settings WHERE key = $1)`, settingsKey).Scan(&saved); err != nil {
-			return err
-		}
-		// The demo reads the demo clients' ids and names only; the review itself reads clients through their service.
-		rows, err := tx.Query(ctx, `SELECT id, first_name, last_name FROM clients WHERE status = 'kyc_submitted' ORDER BY email`)
-		if err != nil {
-			return err
-		}
-		list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (waiting, error) {
-			var w waiting
-			return w, r.Scan(&w.id, &w.first, &w.last)
-		})
-		return err
+		return tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM settings WHERE key = $1)`, settingsKey).Scan(&saved)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("kyc demo: %w", err)
 	}
+	list, err := s.clients.List(ctx, t, clients.Viewer{}, clients.Filter{Status: clients.StatusKYCSubmitted}, nil, 200)
+	if err != nil {
+		return 0, fmt.Errorf("kyc demo: clients waiting for review: %w", err)
+	}
+	slices.SortFunc(list, func(a, b clients.Client) int { return strings.Compare(a.Email, b.Email) })
 	if !saved {
 		st := DefaultSettings()
 		st.FourEyes, st.HighRiskCountries = true, DemoHighRisk
@@ -70,22 +60,22 @@ func SeedDemo(ctx context.Context, s *Service, up Uploader, t tenants.Tenant) (i
 	}
 	n := 0
 	for i, w := range list {
-		have, err := up.ClientDocuments(ctx, t, w.id)
+		have, err := up.ClientDocuments(ctx, t, w.ID)
 		if err != nil {
 			return n, err
 		}
 		if len(have) > 0 {
 			continue
 		}
-		name := w.first + " " + w.last
+		name := w.FirstName + " " + w.LastName
 		files := []documents.Upload{
 			{Type: "passport", ExpiresOn: fmt.Sprintf("%d-06-30", 2030+i), FileName: "passport.png", Body: bytes.NewReader(DemoPNG(name, 0))},
 			{Type: "proof_of_address", FileName: "utility-bill.pdf", Body: bytes.NewReader(DemoPDF("Utility bill", name, "12 Harbour Street, Springfield"))},
 			{Type: "selfie", FileName: "selfie.png", Body: bytes.NewReader(DemoPNG(name, 1))},
 		}
 		for _, f := range files {
-			f.Actor = audit.Actor{Kind: audit.ActorClient, ID: w.id.String()}
-			if _, err := up.Upload(ctx, t, w.id, f); err != nil {
+			f.Actor = audit.Actor{Kind: audit.ActorClient, ID: w.ID.String()}
+			if _, err := up.Upload(ctx, t, w.ID, f); err != nil {
 				return n, fmt.Errorf("kyc demo: upload %s for %s: %w", f.Type, name, err)
 			}
 			n++
@@ -94,7 +84,7 @@ func SeedDemo(ctx context.Context, s *Service, up Uploader, t tenants.Tenant) (i
 		if waited := demoWaits[i%len(demoWaits)]; waited > 0 {
 			err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 				_, err := tx.Exec(ctx, `UPDATE kyc_cases SET opened_at = opened_at - $2::interval WHERE client_id = $1 AND status = 'open'`,
-					w.id, waited.String())
+					w.ID, waited.String())
 				return err
 			})
 			if err != nil {

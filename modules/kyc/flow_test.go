@@ -637,7 +637,7 @@ func TestDemoSeedFillsTheQueueOnce(t *testing.T) {
 	for _, c := range []struct{ name, country string }{{"Kenji", "JP"}, {"Amara", "NG"}} {
 		id := b.addClient(t, c.name, c.country, clients.StatusEmailVerified)
 		err := b.p.Gate.Scope(context.Background(), b.ten, func(ctx context.Context, tx pgx.Tx) error {
-			return b.clients.TransitionTx(ctx, tx, id, clients.StatusKYCSubmitted, "demo", audit.System("test"))
+			return b.clients.TransitionTx(ctx, tx, b.ten, id, clients.StatusKYCSubmitted, "demo", audit.System("test"))
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -689,7 +689,7 @@ func TestErasureClearsTheOfficersMessagesToTheClient(t *testing.T) {
 		t.Fatalf("more info: %d %s", r.Status, r.Body)
 	}
 	err := b.p.Gate.Scope(context.Background(), b.ten, func(ctx context.Context, tx pgx.Tx) error {
-		return b.kyc.EraseClientTx(ctx, tx, id)
+		return b.kyc.EraseClientTx(ctx, tx, b.ten, id)
 	})
 	if err != nil {
 		t.Fatal(err)

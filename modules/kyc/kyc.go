@@ -3,8 +3,9 @@
 // document type, decisions (approve, reject with a reason code the client sees in plain words, request more
 // information), four-eyes on clients from high-risk countries, and the client's KYC status that follows from them.
 //
-// The documents module stores the files and tells this module of every new document in the upload's transaction
-// (documents.Reviews, implemented by Service.OpenTx). Decisions go back through documents.DecideTx, move the client
+// The documents module stores the files and announces every new document in the upload's transaction
+// (documents.EventUploaded); this module subscribes (Subscribe) and opens the document's case in that same
+// transaction. Decisions go back through documents.DecideTx, move the client
 // through clients.TransitionTx and queue the client's email through emails.Queue, all in one transaction with the
 // case change and its audit entry.
 package kyc
@@ -23,6 +24,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/emails"
+	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -32,12 +34,17 @@ type Documents interface {
 	ClientDocumentsTx(ctx context.Context, tx pgx.Tx, clientID uuid.UUID) ([]documents.Document, error)
 	DecideTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, to documents.Status, reasonCode, message string, actor audit.Actor) error
 	ViewURL(ctx context.Context, t tenants.Tenant, id uuid.UUID, actor audit.Actor) (string, error)
+	// Upload and ClientDocuments serve the demo brokerage's queue (SeedDemo).
+	Upload(ctx context.Context, t tenants.Tenant, clientID uuid.UUID, u documents.Upload) (documents.Document, error)
+	ClientDocuments(ctx context.Context, t tenants.Tenant, clientID uuid.UUID) ([]documents.Document, error)
 }
 
 // Clients is what the review needs of the clients module (*clients.Service).
 type Clients interface {
 	GetTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (clients.Client, error)
-	TransitionTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, to clients.Status, reason string, actor audit.Actor) error
+	TransitionTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, id uuid.UUID, to clients.Status, reason string, actor audit.Actor) error
+	// List serves the demo seeding (clients waiting for review).
+	List(ctx context.Context, t tenants.Tenant, v clients.Viewer, f clients.Filter, after *clients.After, limit int) ([]clients.Client, error)
 }
 
 // Emails queues a client's email in the caller's transaction (*emails.Service).
@@ -45,8 +52,7 @@ type Emails interface {
 	Queue(ctx context.Context, tx pgx.Tx, t tenants.Tenant, key string, e emails.Email) error
 }
 
-// Options are the service's collaborators. Documents may be left nil and given later with UseDocuments: the
-// documents service is built with this one as its Reviews, so one of the two is wired after the other.
+// Options are the service's collaborators.
 type Options struct {
 	Gate      *tenants.Gate
 	Audit     *audit.Service
@@ -70,8 +76,8 @@ type Service struct {
 
 // NewService returns the KYC review service.
 func NewService(o Options) (*Service, error) {
-	if o.Gate == nil || o.Audit == nil || o.Clients == nil || o.Emails == nil {
-		return nil, errors.New("kyc: Gate, Audit, Clients and Emails are required")
+	if o.Gate == nil || o.Audit == nil || o.Clients == nil || o.Emails == nil || o.Documents == nil {
+		return nil, errors.New("kyc: Gate, Audit, Clients, Emails and Documents are required")
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -82,15 +88,9 @@ func NewService(o Options) (*Service, error) {
 	return &Service{gate: o.Gate, audit: o.Audit, clients: o.Clients, emails: o.Emails, docs: o.Documents, now: o.Now, log: o.Log}, nil
 }
 
-// UseDocuments gives the service the documents module (wiring only, before serving).
-func (s *Service) UseDocuments(d Documents) { s.docs = d }
-
-// documents returns the documents module or an error naming the wiring defect.
-func (s *Service) documents() (Documents, error) {
-	if s.docs == nil {
-		return nil, errors.New("kyc: the documents service is not wired (UseDocuments)")
-	}
-	return s.docs, nil
+// Subscribe opens a review case for every uploaded document, in the upload's transaction.
+func (s *Service) Subscribe(h *events.Hall) {
+	events.OnTx(h, "kyc.open_case", s.openCase)
 }
 
 // Status is where a case is.

@@ -3,8 +3,6 @@ package kyc
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
@@ -30,8 +28,9 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/emails"
+	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
-	"github.com/brokerdesk/brokerdesk/modules/staff"
+	"github.com/brokerdesk/brokerdesk/modules/identity/identitytest"
 	"github.com/brokerdesk/brokerdesk/tenants"
 	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
 )
@@ -60,14 +59,14 @@ type bundle struct {
 	app *fiber.App
 }
 
-var cheap = auth.Params{Memory: 8 << 10, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var cheap = identitytest.CheapParams
 
 func newWorld(tb testing.TB) *world {
 	tb.Helper()
 	p := tenanttest.Shared(tb)
 	w := &world{p: p, audit: audit.NewService(p.Gate)}
-	url := func(t tenants.Tenant, path string) string { return "https://" + t.Slug + ".brokerdesk.test" + path }
-	w.clients = clients.NewService(p.Gate, clients.WithAudit(w.audit))
+	url := identitytest.TenantURL
+	w.clients = clients.NewService(clients.Options{Gate: p.Gate, Audit: w.audit})
 	mails, err := emails.NewService(emails.Options{Registry: p.Registry, Brands: branding.NewService(p.Gate), From: "BrokerDesk <no-reply@brokerdesk.test>",
 		MailerFor: func(from string) (emails.Mailer, error) {
 			return mail.NewSender(os.Getenv("BD_SMTP_ADDR"), from, "", "")
@@ -80,40 +79,19 @@ func newWorld(tb testing.TB) *world {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if w.docs, err = documents.NewService(documents.Options{Gate: p.Gate, Audit: w.audit, Clients: w.clients, Store: store, Emails: mails, TenantURL: url}); err != nil {
+	hall := events.New(events.Options{Gate: p.Gate})
+	if w.docs, err = documents.NewService(documents.Options{Gate: p.Gate, Audit: w.audit, Clients: w.clients, Store: store, Emails: mails,
+		Events: hall, TenantURL: url}); err != nil {
 		tb.Fatal(err)
 	}
 	if w.kyc, err = NewService(Options{Gate: p.Gate, Audit: w.audit, Clients: w.clients, Emails: mails, Documents: w.docs}); err != nil {
 		tb.Fatal(err)
 	}
-	w.docs.SetReviews(w.kyc)
-	key, err := auth.GenerateKey("k1")
-	if err != nil {
+	w.kyc.Subscribe(hall)
+	if err := hall.Err(); err != nil {
 		tb.Fatal(err)
 	}
-	keys, err := auth.NewKeyRing(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	hasher, err := auth.NewHasher(cheap, 4)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sender, err := mail.NewSender("127.0.0.1:1", "BrokerDesk <no-reply@brokerdesk.test>", "", "")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	dataKey := make([]byte, 32)
-	if _, err := rand.Read(dataKey); err != nil {
-		tb.Fatal(err)
-	}
-	sealer, err := auth.ParseSealer("d1:" + base64.StdEncoding.EncodeToString(dataKey))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if w.identity, err = identity.NewService(p.Gate, w.audit, identity.Options{Keys: keys, Issuer: issuer, Hasher: hasher, Sealer: sealer, Mailer: sender, TenantURL: url}); err != nil {
-		tb.Fatal(err)
-	}
+	w.identity = identitytest.New(tb, p.Gate, w.audit).Service
 	if w.pages, err = web.NewPages(identity.PageFiles, PageFiles); err != nil {
 		tb.Fatal(err)
 	}
@@ -147,8 +125,11 @@ func (b *bundle) appFor(tb testing.TB) *fiber.App {
 	if err := api.Err(); err != nil {
 		tb.Fatal(err)
 	}
-	shell := identity.MountPages(app, b.identity, identity.PageOptions{Pages: b.pages, Brand: branding.NewService(b.p.Gate).Get,
-		Staff: staff.NewService(b.p.Gate, b.audit, nil, nil, nil), Audit: b.audit})
+	brands := branding.NewService(b.p.Gate)
+	sessions := identity.NewSessions(b.identity, false)
+	shell := web.NewShell(app, web.ShellOptions{Pages: b.pages, Sessions: sessions,
+		Brand: func(c *fiber.Ctx) (web.Brand, error) { return brands.Get(c.UserContext(), tenants.Current(c)) }})
+	identity.MountPages(shell, sessions)
 	MountPages(shell, b.kyc)
 	if err := shell.Err(); err != nil {
 		tb.Fatal(err)
@@ -251,7 +232,8 @@ func (b *bundle) emailsTo(tb testing.TB, address string) []string {
 	tb.Helper()
 	var out []string
 	err := b.p.Gate.Scope(context.Background(), b.ten, func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT payload->>'template' FROM outbox WHERE task_type = 'email:send' AND payload->>'to' = $1 ORDER BY created_at, id`, address)
+		rows, err := tx.Query(ctx, `SELECT payload->>'template' FROM outbox WHERE task_type = $2 AND payload->>'to' = $1 ORDER BY created_at, id`,
+			address, emails.TaskSend)
 		if err != nil {
 			return err
 		}

@@ -32,10 +32,11 @@ const (
 )
 
 // MountPages adds the queue, the review page and the KYC settings page to the back office.
-func MountPages(shell *identity.PageShell, s *Service) {
+func MountPages(shell *web.Shell, s *Service) {
 	p := &pages{shell: shell, s: s, cursors: web.NewCursors([]byte("brokerdesk kyc queue page cursor v1 (positions only)"))}
-	shell.Section("KYC queue", queuePath, PermReview)
-	shell.Section("KYC settings", settingsPath, PermSettings)
+	shell.Nav(web.NavEntry{Group: web.GroupCompliance, Label: "KYC queue", Href: queuePath, Permission: PermReview},
+		web.NavEntry{Group: web.GroupSettings, Label: "KYC settings", Href: settingsPath, Permission: PermSettings})
+	shell.Tiles(p.tiles()...)
 	shell.Page(fiber.MethodGet, queuePath, PermReview, p.queue)
 	shell.Page(fiber.MethodGet, casePath+":id", PermReview, p.review)
 	shell.Post(casePath+":id/claim", PermReview, p.act(func(c *fiber.Ctx, id, officer uuid.UUID) (string, error) {
@@ -53,7 +54,7 @@ func MountPages(shell *identity.PageShell, s *Service) {
 }
 
 type pages struct {
-	shell   *identity.PageShell
+	shell   *web.Shell
 	s       *Service
 	cursors *web.Cursors
 }

@@ -224,12 +224,9 @@ type Detail struct {
 
 // Detail returns one case with its client, document and checklist.
 func (s *Service) Detail(ctx context.Context, t tenants.Tenant, id uuid.UUID) (Detail, error) {
-	docs, err := s.documents()
-	if err != nil {
-		return Detail{}, err
-	}
+	docs := s.docs
 	var d Detail
-	err = s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+	err := s.gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
 		c, err := caseTx(ctx, tx, id, false)
 		if err != nil {
 			return err
@@ -264,10 +261,7 @@ func (s *Service) Detail(ctx context.Context, t tenants.Tenant, id uuid.UUID) (D
 
 // ViewURL is a short-lived link to the case's document for officer (documents.ViewURL: audited as a view).
 func (s *Service) ViewURL(ctx context.Context, t tenants.Tenant, d Detail, actor audit.Actor) (string, error) {
-	docs, err := s.documents()
-	if err != nil {
-		return "", err
-	}
+	docs := s.docs
 	return docs.ViewURL(ctx, t, d.Document.ID, actor)
 }
 

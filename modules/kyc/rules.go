@@ -104,7 +104,7 @@ func requirementsMet(required [][]documents.Type, docs []documents.Document) boo
 	}
 	for _, group := range required {
 		met := slices.ContainsFunc(docs, func(d documents.Document) bool {
-			return d.Status == documents.Status("approved") && slices.Contains(group, d.Type)
+			return d.Status == documents.StatusApproved && slices.Contains(group, d.Type)
 		})
 		if !met {
 			return false

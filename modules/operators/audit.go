@@ -1,9 +1,14 @@
 package operators
 
 import (
+	"context"
+
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/events"
+	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
 // Actions of the platform audit trail (audit.Platform), recorded in the transaction of the change they describe.
@@ -16,9 +21,8 @@ const (
 	ActionEnabled      = "operator.enabled"
 	ActionTOTPEnrolled = "operator.totp_enrolled"
 	ActionTOTPReset    = "operator.totp_reset"
-	// A tenant's status change through the console. The provisioner commits the change (and its
-	// platform.tenant_events row) in its own transaction; this row follows it in another, so a crash between the
-	// two leaves the change without its row here (tenant_events still has it).
+	// A tenant suspended, resumed or deleted (through the console or `brokerdesk tenants`): written by
+	// AuditTenantStatus in the registry's transaction of the change, so the change never commits without its row.
 	ActionTenantSuspended = "tenant.suspended"
 	ActionTenantResumed   = "tenant.resumed"
 	ActionTenantDeleted   = "tenant.deleted" // `brokerdesk tenants delete` only: the console has no delete button
@@ -34,3 +38,29 @@ var CLIActor = audit.System("cli")
 func actor(id uuid.UUID) audit.Actor { return audit.Actor{Kind: audit.ActorOperator, ID: id.String()} }
 
 func target(id uuid.UUID) audit.Target { return audit.Target{Type: auditTarget, ID: id.String()} }
+
+// AuditTenantStatus subscribes the platform audit trail to tenants' status changes: a suspension, resumption or
+// deletion is recorded in the registry's own transaction, by the operator who made it or, for the CLI and the
+// platform's own work, by the system under its label. Provisioning's moves are not recorded here (its steps are
+// in platform.tenant_events).
+func AuditTenantStatus(h *events.Hall, trail *audit.Platform) {
+	events.OnTx(h, "operators.audit_tenant_status", func(ctx context.Context, tx pgx.Tx, _ tenants.Tenant, _ events.Meta, e tenants.StatusChanged) error {
+		var action string
+		switch {
+		case e.To == tenants.StatusSuspended:
+			action = ActionTenantSuspended
+		case e.To == tenants.StatusActive && e.From == tenants.StatusSuspended:
+			action = ActionTenantResumed
+		case e.To == tenants.StatusDeleted:
+			action = ActionTenantDeleted
+		default:
+			return nil
+		}
+		by := audit.System(e.By.Label)
+		if e.By.Operator != uuid.Nil {
+			by = actor(e.By.Operator)
+		}
+		return trail.Record(ctx, tx, audit.Entry{Actor: by, Action: action, Target: audit.Target{Type: "tenant", ID: e.TenantID.String()},
+			Before: map[string]any{"status": string(e.From)}, After: map[string]any{"status": string(e.To), "slug": e.Slug, "reason": e.Reason}})
+	})
+}

@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/brokerdesk/brokerdesk/infra/web"
-	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -40,7 +39,8 @@ func Allowed(roles []string, p web.Permission) bool {
 }
 
 // Tenants is what the console does to tenants: list them, suspend and resume them through the provisioner, which
-// records each change in platform.tenant_events with the operator as actor ("operator:<email>").
+// records each change in platform.tenant_events with the operator as actor ("operator:<email>") and announces it
+// (the platform audit row, AuditTenantStatus).
 type Tenants struct {
 	ops  *Service
 	reg  *tenants.Registry
@@ -62,16 +62,16 @@ var ErrReasonRequired = errors.New("operators: a reason is required")
 
 // Suspend blocks a tenant's hosts on behalf of operator.
 func (t *Tenants) Suspend(ctx context.Context, operator uuid.UUID, slug, reason string) (tenants.Tenant, error) {
-	return t.move(ctx, operator, slug, reason, ActionTenantSuspended, t.prov.Suspend)
+	return t.move(ctx, operator, slug, reason, t.prov.Suspend)
 }
 
 // Resume reopens a suspended tenant on behalf of operator.
 func (t *Tenants) Resume(ctx context.Context, operator uuid.UUID, slug, reason string) (tenants.Tenant, error) {
-	return t.move(ctx, operator, slug, reason, ActionTenantResumed, t.prov.Resume)
+	return t.move(ctx, operator, slug, reason, t.prov.Resume)
 }
 
-func (t *Tenants) move(ctx context.Context, operator uuid.UUID, slug, reason, action string,
-	do func(context.Context, uuid.UUID, string, string) (tenants.Tenant, error)) (tenants.Tenant, error) {
+func (t *Tenants) move(ctx context.Context, operator uuid.UUID, slug, reason string,
+	do func(context.Context, uuid.UUID, string, tenants.Actor) (tenants.Tenant, error)) (tenants.Tenant, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" || len(reason) > 500 {
 		return tenants.Tenant{}, ErrReasonRequired
@@ -84,16 +84,9 @@ func (t *Tenants) move(ctx context.Context, operator uuid.UUID, slug, reason, ac
 	if err != nil {
 		return tenants.Tenant{}, err
 	}
-	before := ten.Status
-	ten, err = do(ctx, ten.ID, reason, Actor(op.Email))
+	ten, err = do(ctx, ten.ID, reason, tenants.Actor{Operator: op.ID, Label: Actor(op.Email)})
 	if err != nil {
 		return ten, fmt.Errorf("%s: %w", slug, err)
-	}
-	err = t.ops.o.Audit.RecordAlone(ctx, audit.Entry{Actor: actor(op.ID), Action: action,
-		Target: audit.Target{Type: "tenant", ID: ten.ID.String()},
-		Before: map[string]any{"status": string(before)}, After: map[string]any{"status": string(ten.Status), "slug": ten.Slug, "reason": reason}})
-	if err != nil {
-		return ten, fmt.Errorf("%s: %s done, audit row not written: %w", slug, action, err)
 	}
 	return ten, nil
 }

@@ -16,10 +16,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/infra/database"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 )
 
@@ -135,7 +135,7 @@ func (s *Service) Create(ctx context.Context, email, name, password string) (Ope
 		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: CLIActor, Action: ActionCreated, Target: target(op.ID),
 			After: map[string]any{"email": email, "name": name, "roles": op.Roles}})
 	})
-	if isUniqueViolation(err) {
+	if database.IsUniqueViolation(err) {
 		return Operator{}, ErrEmailTaken
 	}
 	if err != nil {
@@ -600,11 +600,6 @@ func (s *Service) ConfirmTOTP(ctx context.Context, id uuid.UUID, code string) ([
 			After: map[string]any{"totp": true, "recovery_codes": len(hashes)}})
 	})
 	return codes, err
-}
-
-func isUniqueViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
 // List returns every operator by email.

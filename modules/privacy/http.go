@@ -197,7 +197,7 @@ type pageData struct {
 var notices = map[string]string{"erased": "The client's personal data is erased; the files are being deleted."}
 
 // MountPages adds the client's data-protection page (status, export, erasure) to the back office.
-func MountPages(shell *identity.PageShell, s *Service, log *slog.Logger) {
+func MountPages(shell *web.Shell, s *Service, log *slog.Logger) {
 	render := func(c *fiber.Ctx, status int, id uuid.UUID, notice, problem string) error {
 		st, err := s.ClientStatus(c.UserContext(), tenants.Current(c), id)
 		if err != nil {

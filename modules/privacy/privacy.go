@@ -1,55 +1,31 @@
 // Package privacy is the room for a client's data-protection rights: the export of everything the brokerage holds
 // about them (JSON plus their documents, as a zip) and erasure, which anti-money-laundering retention may refuse.
-// It owns no personal data itself: it asks each owning module (clients, identity, documents) through small
-// interfaces, keeps a record of every request and its answer, and writes the audit trail.
+// It owns no personal data itself: every module that keeps some registers as a data holder through its front door
+// (frontdoor.DataHolder: its share of an export, and its erasure), so a new module joins export and erasure without
+// this package importing it. Privacy decides whether erasure is allowed (the retention rule, over the clients
+// module's record), keeps a record of every request and its answer, and writes the audit trail.
 package privacy
 
 import (
-	"archive/zip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/brokerdesk/brokerdesk/jobs"
+	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
-	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/modules/frontdoor"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
-// Clients is what privacy needs of the clients module.
+// Clients is what privacy needs of the clients module: the client's record, on which the retention rule decides.
 type Clients interface {
 	RecordTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, forUpdate bool) (clients.Record, error)
-	EraseTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error
-}
-
-// Logins is what privacy needs of identity: the client's portal logins.
-type Logins interface {
-	PortalLoginsTx(ctx context.Context, tx pgx.Tx, clientID uuid.UUID) ([]identity.PortalLogin, error)
-	ErasePortalLoginsTx(ctx context.Context, tx pgx.Tx, clientID uuid.UUID) error
-}
-
-// Documents is what privacy needs of the documents module: the files and their metadata, and their erasure (rows
-// anonymised in tx; the returned blob prefix is deleted after commit).
-type Documents interface {
-	ExportClient(ctx context.Context, t tenants.Tenant, clientID uuid.UUID, zw *zip.Writer) error
-	EraseClientTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, clientID uuid.UUID) (string, error)
-}
-
-// Reviews is what privacy needs of the KYC review: the officers' free-text messages on the client's cases erased.
-type Reviews interface {
-	EraseClientTx(ctx context.Context, tx pgx.Tx, clientID uuid.UUID) error
-}
-
-// Blobs deletes the erased client's stored files.
-type Blobs interface {
-	DeletePrefix(ctx context.Context, prefix string) error
 }
 
 // Trail is the audit trail.
@@ -66,12 +42,6 @@ const (
 	ActionSettingsChanged = "privacy.settings_changed"
 )
 
-// TaskDeleteBlobs deletes an erased client's files after the erasure commits (outbox task, idempotent).
-const TaskDeleteBlobs = "privacy:delete-blobs"
-
-// errSkip archives a task that can never succeed instead of retrying it.
-var errSkip = asynq.SkipRetry
-
 // ErrNotFound is returned for a client that is not the tenant's.
 var ErrNotFound = clients.ErrNotFound
 
@@ -86,37 +56,53 @@ func (e *RefusedError) Error() string { return "privacy: erasure refused: " + e.
 
 // Service answers export and erasure requests for any tenant.
 type Service struct {
-	gate      *tenants.Gate
-	clients   Clients
-	logins    Logins
-	documents Documents
-	reviews   Reviews
-	blobs     Blobs
-	trail     Trail
-	outbox    jobs.Outbox
-	now       func() time.Time
+	gate    *tenants.Gate
+	clients Clients
+	trail   Trail
+	holders []frontdoor.DataHolder
+	now     func() time.Time
+	log     *slog.Logger
 }
 
-// Options are the service's collaborators. Documents, Reviews and Blobs may be nil in a deployment without them.
+// Options are the service's collaborators.
 type Options struct {
-	Gate      *tenants.Gate
-	Clients   Clients
-	Logins    Logins
-	Documents Documents
-	Reviews   Reviews
-	Blobs     Blobs
-	Trail     Trail
-	Now       func() time.Time
+	Gate    *tenants.Gate
+	Clients Clients
+	Trail   Trail
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
-// NewService returns the privacy service.
+// NewService returns the privacy service, with no data holder yet (Register).
 func NewService(o Options) *Service {
 	now := o.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{gate: o.Gate, clients: o.Clients, logins: o.Logins, documents: o.Documents, reviews: o.Reviews, blobs: o.Blobs,
-		trail: o.Trail, outbox: jobs.Outbox{DefaultQueue: jobs.QueueLow}, now: now}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{gate: o.Gate, clients: o.Clients, trail: o.Trail, now: now, log: o.Log}
+}
+
+// Door is the module's front door: the export and erasure API and the client's data-protection page.
+func (s *Service) Door() frontdoor.Door {
+	return frontdoor.Door{
+		Name:      "privacy",
+		Routes:    func(api *web.API) { Routes(api, s, s.log) },
+		PageFiles: PageFiles,
+		Pages:     func(shell *web.Shell) { MountPages(shell, s, s.log) },
+	}
+}
+
+// Register adds the modules that keep clients' personal data, in the order their shares appear in an export and
+// are erased. cmd/brokerdesk registers every module's Door.Data while wiring, before serving.
+func (s *Service) Register(holders ...frontdoor.DataHolder) {
+	for _, h := range holders {
+		if h != nil {
+			s.holders = append(s.holders, h)
+		}
+	}
 }
 
 // Assessment is whether a client's personal data may be erased now.
@@ -286,9 +272,9 @@ func recordRequest(ctx context.Context, tx pgx.Tx, clientID uuid.UUID, kind, out
 func clientTarget(id uuid.UUID) audit.Target { return audit.Target{Type: "client", ID: id.String()} }
 
 // Erase erases a client's personal data if retention allows, else records the refusal and returns *RefusedError.
-// In one transaction: the client row, the portal logins and the document rows are overwritten, a task to delete
-// the stored files is added to the outbox, and the request and the audit entry are written; the files go once it
-// commits. Erasing an erased client changes nothing and succeeds.
+// In one transaction: every data holder erases its share (the client row, the portal logins, the document rows,
+// the officers' messages; the documents module adds the deletion of the stored files to the outbox), and the request
+// and the audit entry are written. Erasing an erased client changes nothing and succeeds.
 func (s *Service) Erase(ctx context.Context, t tenants.Tenant, clientID uuid.UUID, actor audit.Actor) (Assessment, error) {
 	var a Assessment
 	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
@@ -313,25 +299,8 @@ func (s *Service) Erase(ctx context.Context, t tenants.Tenant, clientID uuid.UUI
 			return s.trail.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionErasureRefused, Target: clientTarget(clientID),
 				After: map[string]any{"basis": a.Basis, "retain_until": a.Until}})
 		}
-		if err := s.clients.EraseTx(ctx, tx, clientID); err != nil {
-			return err
-		}
-		if err := s.logins.ErasePortalLoginsTx(ctx, tx, clientID); err != nil {
-			return err
-		}
-		if s.documents != nil {
-			prefix, err := s.documents.EraseClientTx(ctx, tx, t, clientID)
-			if err != nil {
-				return err
-			}
-			if prefix != "" {
-				if _, err := s.outbox.Add(ctx, tx, TaskDeleteBlobs, "erase:"+clientID.String(), deleteBlobs{Prefix: prefix}); err != nil {
-					return err
-				}
-			}
-		}
-		if s.reviews != nil {
-			if err := s.reviews.EraseClientTx(ctx, tx, clientID); err != nil {
+		for _, h := range s.holders {
+			if err := h.EraseClientTx(ctx, tx, t, clientID); err != nil {
 				return err
 			}
 		}
@@ -348,24 +317,4 @@ func (s *Service) Erase(ctx context.Context, t tenants.Tenant, clientID uuid.UUI
 		return a, &RefusedError{Basis: a.Basis, Until: a.Until}
 	}
 	return a, nil
-}
-
-type deleteBlobs struct {
-	Prefix string `json:"prefix"`
-}
-
-// HandleDeleteBlobs deletes an erased client's stored files (TaskDeleteBlobs). Deleting what is gone succeeds, so a
-// repeated delivery is harmless. The prefix must lie under the task's tenant.
-func (s *Service) HandleDeleteBlobs(ctx context.Context, t tenants.Tenant, e jobs.Envelope) error {
-	var p deleteBlobs
-	if err := json.Unmarshal(e.Payload, &p); err != nil {
-		return fmt.Errorf("%w: %v", errSkip, err)
-	}
-	if p.Prefix == "" || len(p.Prefix) <= len(t.ID.String()) || p.Prefix[:len(t.ID.String())+1] != t.ID.String()+"/" {
-		return fmt.Errorf("%w: prefix %q is not under tenant %s", errSkip, p.Prefix, t.Slug)
-	}
-	if s.blobs == nil {
-		return fmt.Errorf("%w: no blob store configured", errSkip)
-	}
-	return s.blobs.DeletePrefix(ctx, p.Prefix)
 }

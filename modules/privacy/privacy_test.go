@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"image"
@@ -18,16 +17,16 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/blob"
 	"github.com/brokerdesk/brokerdesk/infra/blob/blobtest"
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
-	"github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
+	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/modules/identity/identitytest"
 	"github.com/brokerdesk/brokerdesk/modules/privacy"
 	"github.com/brokerdesk/brokerdesk/tenants"
 	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
@@ -54,42 +53,18 @@ func setup(t *testing.T) *bundle {
 	t.Helper()
 	p := tenanttest.Shared(t)
 	b := &bundle{p: p, ten: p.NewTenant(t, ""), trail: audit.NewService(p.Gate), clock: tenanttest.NewClock(time.Now())}
-	key, err := auth.GenerateKey("k1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := auth.NewKeyRing(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := auth.NewHasher(auth.Params{Memory: 8 << 10, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := auth.ParseSealer("d1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// No test here sends mail; the sender points at nothing and is never used.
-	sender, err := mail.NewSender("127.0.0.1:9", "BrokerDesk <no-reply@brokerdesk.test>", "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.ids, err = identity.NewService(p.Gate, b.trail, identity.Options{Keys: keys, Issuer: "https://brokerdesk.test", Hasher: hasher,
-		Sealer: sealer, Mailer: sender, TenantURL: func(t tenants.Tenant, path string) string { return "https://" + t.Slug + ".brokerdesk.test" + path }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b.ids = identitytest.New(t, p.Gate, b.trail).Service
+	var err error
 	if b.store, err = blob.NewS3(context.Background(), blobtest.Options(t)); err != nil {
 		t.Fatal(err)
 	}
-	b.clients = clients.NewService(p.Gate, clients.WithAudit(b.trail), clients.WithClock(b.clock.Now))
+	b.clients = clients.NewService(clients.Options{Gate: p.Gate, Audit: b.trail, Now: b.clock.Now})
 	if b.docs, err = documents.NewService(documents.Options{Gate: p.Gate, Audit: b.trail, Clients: b.clients, Store: b.store,
-		MaxBytes: 1 << 20, Now: b.clock.Now}); err != nil {
+		Events: events.New(events.Options{Gate: p.Gate}), MaxBytes: 1 << 20, Now: b.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	b.svc = privacy.NewService(privacy.Options{Gate: p.Gate, Clients: b.clients, Logins: b.ids, Documents: b.docs, Blobs: b.store,
-		Trail: b.trail, Now: b.clock.Now})
+	b.svc = privacy.NewService(privacy.Options{Gate: p.Gate, Clients: b.clients, Trail: b.trail, Now: b.clock.Now})
+	b.svc.Register(b.clients, b.ids, b.docs) // the data holders, as cmd registers every module's Door.Data
 	return b
 }
 
@@ -132,7 +107,7 @@ func (b *bundle) client(t *testing.T, ten tenants.Tenant) (uuid.UUID, string, do
 func (b *bundle) move(t *testing.T, ten tenants.Tenant, id uuid.UUID, to clients.Status) {
 	t.Helper()
 	if err := b.p.Gate.Scope(context.Background(), ten, func(ctx context.Context, tx pgx.Tx) error {
-		return b.clients.TransitionTx(ctx, tx, id, to, "test: "+string(to), officer)
+		return b.clients.TransitionTx(ctx, tx, ten, id, to, "test: "+string(to), officer)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -284,15 +259,21 @@ func TestErasureIsRefusedWithTheLegalBasisUntilRetentionEndsThenRemovesPersonalD
 	if n := b.count(t, b.ten, `SELECT count(*) FROM documents WHERE id = $1 AND file_name = '' AND erased_at IS NOT NULL`, doc.ID); n != 1 {
 		t.Error("the document row keeps its file name")
 	}
-	// The files go after commit, through the outbox task.
+	// The files go after commit, through the documents module's outbox task.
 	var payload []byte
 	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT payload FROM outbox WHERE task_type = $1`, privacy.TaskDeleteBlobs).Scan(&payload)
+		return tx.QueryRow(ctx, `SELECT payload FROM outbox WHERE task_type = $1`, documents.TaskDeleteClientFiles).Scan(&payload)
 	}); err != nil {
-		t.Fatalf("no blob deletion task in the outbox: %v", err)
+		t.Fatalf("no file deletion task in the outbox: %v", err)
 	}
+	tasks := jobs.NewTasks(b.p.Registry)
+	b.docs.Tasks(tasks)
 	for range 2 { // a repeated delivery is harmless
-		if err := b.svc.HandleDeleteBlobs(ctx, b.ten, jobs.Envelope{TenantID: b.ten.ID, Key: "erase:" + id.String(), Payload: payload}); err != nil {
+		task, err := jobs.NewTask(documents.TaskDeleteClientFiles, b.ten.ID, "erase:"+id.String(), json.RawMessage(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tasks.Mux().ProcessTask(ctx, task); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -331,16 +312,5 @@ func TestAnotherTenantCannotExportOrEraseAClient(t *testing.T) {
 	}
 	if n := b.count(t, b.ten, `SELECT count(*) FROM clients WHERE id = $1 AND email = $2`, id, email); n != 1 {
 		t.Error("the client changed")
-	}
-}
-
-func TestHandleDeleteBlobsRefusesAPrefixOutsideItsTenant(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	other := b.p.NewTenant(t, "")
-	payload, _ := json.Marshal(map[string]string{"prefix": other.ID.String() + "/clients/"})
-	err := b.svc.HandleDeleteBlobs(context.Background(), b.ten, jobs.Envelope{TenantID: b.ten.ID, Key: "k", Payload: payload})
-	if err == nil || !strings.Contains(err.Error(), "not under tenant") {
-		t.Fatalf("a prefix of another tenant: %v", err)
 	}
 }

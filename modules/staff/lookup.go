@@ -83,3 +83,37 @@ func (s *Service) Get(ctx context.Context, t tenants.Tenant, id string) (Member,
 		return s.gate.ReadRow(ctx, t, `SELECT `+memberColumns+` FROM staff_users WHERE id = $1`, []any{uid}, dest...)
 	})
 }
+
+// ActiveWithRoles lists the active staff users holding any of roles, by name.
+func ActiveWithRoles(ctx context.Context, tx pgx.Tx, roles ...Role) ([]Member, error) {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	rows, err := tx.Query(ctx, `SELECT `+memberColumns+` FROM staff_users WHERE status = 'active' AND roles && $1
+		ORDER BY full_name, email`, names)
+	if err != nil {
+		return nil, fmt.Errorf("staff with roles %v: %w", roles, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Member, error) { return scanMember(r.Scan) })
+}
+
+// IsActive reports whether id is an active staff user.
+func IsActive(ctx context.Context, tx pgx.Tx, id uuid.UUID) (bool, error) {
+	var ok bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM staff_users WHERE id = $1 AND status = 'active')`, id).Scan(&ok)
+	return ok, err
+}
+
+// NextWithRole is the round-robin turn among the active staff holding role: the first such user whose id follows
+// after (any user when after is nil or was the last), and false when nobody holds the role. Callers keep their own
+// rotation row (locked FOR UPDATE) so concurrent assignments take turns.
+func NextWithRole(ctx context.Context, tx pgx.Tx, role Role, after *uuid.UUID) (uuid.UUID, bool, error) {
+	var next uuid.UUID
+	err := tx.QueryRow(ctx, `SELECT id FROM staff_users WHERE status = 'active' AND $1 = ANY (roles)
+		ORDER BY id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000'::uuid) DESC, id LIMIT 1`, string(role), after).Scan(&next)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, false, nil
+	}
+	return next, err == nil, err
+}

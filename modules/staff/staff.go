@@ -1,6 +1,6 @@
-// Package staff is the room for a brokerage's back-office people: staff users, their roles, and invitations to
-// set a password. Provisioning uses it to invite a tenant's first administrator; sign-in, 2FA and permissions
-// build on these tables.
+// Package staff is the room for a brokerage's back-office people: staff users, their roles, invitations to set a
+// password, and the back office's staff page (pages.go). Provisioning uses it to invite a tenant's first
+// administrator; sign-in, 2FA and permissions (modules/identity, a room above this one) build on these tables.
 package staff
 
 import (
@@ -13,12 +13,15 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/brokerdesk/brokerdesk/infra/database"
 	"github.com/brokerdesk/brokerdesk/infra/mail"
+	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/frontdoor"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -47,22 +50,47 @@ type Mailer interface {
 	Send(ctx context.Context, m mail.Message) error
 }
 
+// Options are the module's collaborators.
+type Options struct {
+	Gate   *tenants.Gate
+	Audit  *audit.Service
+	Mailer Mailer
+	// TenantURL returns the absolute URL of path on the tenant's host (scheme and base domain come from config).
+	TenantURL func(t tenants.Tenant, path string) string
+	// Actor is the signed-in caller of an API request as an audit actor (identity.Actor).
+	Actor func(c *fiber.Ctx) audit.Actor
+	// TwoFactor says which staff users have two-factor sign-in on, for the staff page (identity).
+	TwoFactor TwoFactor
+	Log       *slog.Logger
+}
+
 // Service manages staff users of any tenant, always through the tenant gate.
 type Service struct {
-	gate   *tenants.Gate
-	audit  *audit.Service
-	mailer Mailer
-	// TenantURL returns the absolute URL of path on the tenant's host (scheme and base domain come from config).
+	o         Options
+	gate      *tenants.Gate
+	audit     *audit.Service
+	mailer    Mailer
 	tenantURL func(t tenants.Tenant, path string) string
 	log       *slog.Logger
 }
 
 // NewService returns the staff service. Every change it makes to staff is recorded in the audit trail.
-func NewService(gate *tenants.Gate, trail *audit.Service, mailer Mailer, tenantURL func(t tenants.Tenant, path string) string, log *slog.Logger) *Service {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+func NewService(o Options) *Service {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{gate: gate, audit: trail, mailer: mailer, tenantURL: tenantURL, log: log}
+	return &Service{o: o, gate: o.Gate, audit: o.Audit, mailer: o.Mailer, tenantURL: o.TenantURL, log: o.Log}
+}
+
+// Door is the module's front door: the staff API and page, and the demo brokerage's staff (one per role).
+func (s *Service) Door() frontdoor.Door {
+	return frontdoor.Door{
+		Name:        "staff",
+		Routes:      func(api *web.API) { Routes(api, s, s.o.Actor) },
+		PageFiles:   PageFiles,
+		Pages:       func(shell *web.Shell) { MountPages(shell, s, s.o.TwoFactor) },
+		DemoSeeders: []tenants.Seeder{DemoSeeder{}},
+	}
 }
 
 // ActionInvited is the audit action of a new invitation (with the user, for the first one).
@@ -197,8 +225,7 @@ func (s *Service) Invite(ctx context.Context, t tenants.Tenant, actor audit.Acto
 	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO staff_users (id, email, full_name, roles, status) VALUES ($1, $2, $3, $4, 'invited')`,
 			m.ID, email, fullName, names)
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "23505" {
+		if database.IsUniqueViolation(err) {
 			return ErrEmailTaken
 		}
 		if err != nil {

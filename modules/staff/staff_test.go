@@ -24,9 +24,8 @@ func newService(t *testing.T, p *tenanttest.Platform) *staff.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return staff.NewService(p.Gate, audit.NewService(p.Gate), sender, func(t tenants.Tenant, path string) string {
-		return "https://" + t.Slug + ".brokerdesk.test" + path
-	}, nil)
+	return staff.NewService(staff.Options{Gate: p.Gate, Audit: audit.NewService(p.Gate), Mailer: sender,
+		TenantURL: func(t tenants.Tenant, path string) string { return "https://" + t.Slug + ".brokerdesk.test" + path }})
 }
 
 func TestProvisioningInvitesTheAdminOnceByEmail(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/brokerdesk/brokerdesk/infra/testkit"
+
 	"github.com/shopspring/decimal"
 
 	"github.com/brokerdesk/brokerdesk/modules/trading"
@@ -152,7 +154,7 @@ func TestBalanceOperationStillRunningOnTheServerIsNotSentAgain(t *testing.T) {
 		t.Fatalf("trade/balance sent %d times while the first was still running", n)
 	}
 	release()
-	waitFor(t, "the held operation to finish on the server", func() bool { return f.BalanceOps(login) == 1 })
+	testkit.Eventually(t, 10*time.Second, "the held operation to finish on the server", func() bool { return f.BalanceOps(login) == 1 })
 	res, err := c.BalanceOperation(testCtx(t), op)
 	if err != nil || !res.Replayed {
 		t.Fatalf("caller's retry: %+v %v", res, err)
@@ -204,7 +206,7 @@ func TestConcurrentCallsWithOneOperationIDMoveMoneyOnce(t *testing.T) {
 	wg.Go(call)
 	<-arrived
 	wg.Go(call)
-	waitFor(t, "the second call to queue behind the first", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the second call to queue behind the first", func() bool {
 		c.opLocks.mu.Lock()
 		defer c.opLocks.mu.Unlock()
 		e := c.opLocks.m[op.OperationID]

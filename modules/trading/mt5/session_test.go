@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerdesk/brokerdesk/infra/testkit"
+
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 )
 
@@ -20,20 +22,6 @@ func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
 }
 
 func requireKind(t *testing.T, err, kind error) *trading.PlatformError {
@@ -110,7 +98,7 @@ func TestServerThatAnswersTheChallengeWronglyIsRefused(t *testing.T) {
 	if n := f.Requests("/api/test/access"); n != 0 {
 		t.Errorf("%d calls sent to a server that failed mutual authentication", n)
 	}
-	waitFor(t, "the impostor's connection to close", func() bool { return f.LiveConnections() == 0 })
+	testkit.Eventually(t, 10*time.Second, "the impostor's connection to close", func() bool { return f.LiveConnections() == 0 })
 }
 
 func TestWrongManagerPasswordIsAuthFailedWithTheRetcode(t *testing.T) {
@@ -171,7 +159,7 @@ func TestDroppedConnectionLogsInAgainOnANewOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.CloseConnections()
-	waitFor(t, "the server to drop the connection", func() bool { return f.LiveConnections() == 0 })
+	testkit.Eventually(t, 10*time.Second, "the server to drop the connection", func() bool { return f.LiveConnections() == 0 })
 	if _, err := c.Account(testCtx(t), fmt.Sprint(login)); err != nil {
 		t.Fatalf("Account after the connection dropped: %v", err)
 	}
@@ -233,14 +221,14 @@ func TestKeepAlivePingsAnIdleSessionUntilClose(t *testing.T) {
 	if err := c.Ping(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "keep-alive pings", func() bool { return f.Requests("/api/test/access") >= 4 })
+	testkit.Eventually(t, 10*time.Second, "keep-alive pings", func() bool { return f.Requests("/api/test/access") >= 4 })
 	if n := f.AuthStarts(); n != 1 {
 		t.Errorf("%d logins while pinging, want 1", n)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "Close to release the connection", func() bool { return f.LiveConnections() == 0 })
+	testkit.Eventually(t, 10*time.Second, "Close to release the connection", func() bool { return f.LiveConnections() == 0 })
 	after := f.Requests("/api/test/access")
 	requireKind(t, c.Ping(testCtx(t)), trading.ErrUnavailable)
 	if n := f.Requests("/api/test/access"); n != after {
