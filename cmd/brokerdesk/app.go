@@ -26,6 +26,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/frontdoor"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/kyc"
+	"github.com/brokerdesk/brokerdesk/modules/ledger"
 	"github.com/brokerdesk/brokerdesk/modules/operators"
 	"github.com/brokerdesk/brokerdesk/modules/privacy"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
@@ -62,6 +63,7 @@ type app struct {
 	documents *documents.Service
 	kyc       *kyc.Service
 	privacy   *privacy.Service
+	ledger    *ledger.Service
 	doors     []frontdoor.Door
 	errs      []error // of building the modules
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/frontdoor"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/kyc"
+	"github.com/brokerdesk/brokerdesk/modules/ledger"
 	"github.com/brokerdesk/brokerdesk/modules/privacy"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -44,6 +45,7 @@ func (a *app) buildModules(sender *mail.Sender) {
 	use(a, &a.kyc)(kyc.NewService(kyc.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients, Emails: a.emails,
 		Documents: a.documents, Log: a.log}))
 	use(a, &a.privacy)(privacy.NewService(privacy.Options{Gate: a.gate, Clients: a.clients, Trail: a.audit, Log: a.log}), nil)
+	use(a, &a.ledger)(ledger.New(ledger.Options{Gate: a.gate, Events: a.events, Log: a.log}))
 }
 
 // staffWithTwoFactor asks identity (built after staff) which staff users have two-factor sign-in on.

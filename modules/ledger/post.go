@@ -1,0 +1,442 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"regexp"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/infra/database"
+	"github.com/brokerdesk/brokerdesk/infra/money"
+)
+
+var (
+	kindPattern = regexp.MustCompile(`^[a-z][a-z_]*$`)
+	codePattern = regexp.MustCompile(`^[a-z][a-z_]*(:[A-Za-z0-9_-]+)+$`)
+)
+
+// maxPostings bounds one transaction.
+const maxPostings = 64
+
+// PostTx records e as a posted transaction in tx, a transaction of the tenant's scope: the postings count in the
+// accounts' posted balances at once. It returns the transaction (Replayed if the key was already recorded with the
+// same content, in which case nothing moved).
+func (s *Service) PostTx(ctx context.Context, tx pgx.Tx, e Entry) (Transaction, error) {
+	return s.record(ctx, tx, plan{entry: e, status: StatusPosted})
+}
+
+// HoldTx records e as a pending transaction (a hold) in tx: its debits count in their accounts' pending debits, so
+// the money is reserved (the available balance drops, the posted balance does not) until PostHoldTx or
+// VoidHoldTx resolves it. A hold has exactly two postings: the account it reserves from (a debit) and the one
+// that receives the money when it is posted.
+func (s *Service) HoldTx(ctx context.Context, tx pgx.Tx, e Entry) (Transaction, error) {
+	if len(e.Postings) != 2 || (e.Postings[0].Amount < 0) == (e.Postings[1].Amount < 0) {
+		return Transaction{}, fmt.Errorf("%w: a hold is one debit and one credit", ErrInvalid)
+	}
+	return s.record(ctx, tx, plan{entry: e, status: StatusPending})
+}
+
+// PostHoldTx posts amount (1 up to the held amount, in the hold's currency) of the hold holdID and releases the
+// rest, in tx. key is the post's own idempotency key.
+func (s *Service) PostHoldTx(ctx context.Context, tx pgx.Tx, key string, holdID uuid.UUID, amount int64, description string) (Transaction, error) {
+	hold, err := s.holdTx(ctx, tx, holdID)
+	if err != nil {
+		return Transaction{}, err
+	}
+	debit, credit := holdLegs(hold)
+	if amount <= 0 || amount > -debit.Amount {
+		return Transaction{}, fmt.Errorf("%w: post between 0 and the held %s", ErrInvalid, money.Format(-debit.Amount, debit.Currency))
+	}
+	from, err := s.accountByIDTx(ctx, tx, debit.AccountID)
+	if err != nil {
+		return Transaction{}, err
+	}
+	to, err := s.accountByIDTx(ctx, tx, credit.AccountID)
+	if err != nil {
+		return Transaction{}, err
+	}
+	e := Entry{Key: key, Kind: "hold_post", Description: description,
+		Postings: []Posting{{Account: from.spec(), Amount: -amount}, {Account: to.spec(), Amount: amount}},
+		Metadata: map[string]any{"hold": holdID, "held": -debit.Amount}}
+	return s.record(ctx, tx, plan{entry: e, status: StatusPosted, resolves: &hold})
+}
+
+// VoidHoldTx releases the hold holdID without moving money (the withdrawal was refused, failed or expired), in tx.
+func (s *Service) VoidHoldTx(ctx context.Context, tx pgx.Tx, key string, holdID uuid.UUID, description string) (Transaction, error) {
+	hold, err := s.holdTx(ctx, tx, holdID)
+	if err != nil {
+		return Transaction{}, err
+	}
+	e := Entry{Key: key, Kind: "hold_void", Description: description, Metadata: map[string]any{"hold": holdID}}
+	return s.record(ctx, tx, plan{entry: e, status: StatusPosted, resolves: &hold})
+}
+
+// holdLegs returns a hold's debit and credit postings.
+func holdLegs(h Transaction) (debit, credit PostingRow) {
+	for _, p := range h.Postings {
+		if p.Amount < 0 {
+			debit = p
+		} else {
+			credit = p
+		}
+	}
+	return debit, credit
+}
+
+// holdTx reads a hold that is still open.
+func (s *Service) holdTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Transaction, error) {
+	h, err := s.transactionTx(ctx, tx, `t.id = $1`, id)
+	if err != nil {
+		return h, err
+	}
+	if h.Status != StatusPending {
+		return h, fmt.Errorf("%w: transaction %s is not a hold", ErrInvalid, id)
+	}
+	var resolved bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ledger_transactions WHERE resolves = $1)`, id).Scan(&resolved); err != nil {
+		return h, err
+	}
+	if resolved {
+		return h, ErrHoldResolved
+	}
+	return h, nil
+}
+
+// plan is a transaction to record: an entry, its status and, for a hold's post or void, the hold it resolves.
+type plan struct {
+	entry    Entry
+	status   Status
+	resolves *Transaction
+}
+
+// validate checks the entry's shape and that it balances per currency.
+func (p plan) validate() error {
+	e := p.entry
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+	}
+	switch {
+	case e.Key == "" || len(e.Key) > 200:
+		return bad("the idempotency key must be 1 to 200 bytes")
+	case !kindPattern.MatchString(e.Kind):
+		return bad("kind %q must be lower case letters and _", e.Kind)
+	case len(e.Postings) > maxPostings:
+		return bad("at most %d postings", maxPostings)
+	case p.resolves == nil && len(e.Postings) < 2:
+		return bad("a transaction has two or more postings")
+	}
+	sums := map[string]int64{}
+	for i, q := range e.Postings {
+		a := q.Account
+		switch {
+		case q.Amount == 0:
+			return bad("posting %d: a zero amount", i+1)
+		case !codePattern.MatchString(a.Code):
+			return bad("posting %d: account code %q", i+1, a.Code)
+		case !kindPattern.MatchString(a.Kind):
+			return bad("posting %d: account kind %q", i+1, a.Kind)
+		case a.Shards < 1 || a.Shards > 64 || (a.NoOverdraft && a.Shards != 1):
+			return bad("posting %d: %s: 1 to 64 shards, and one for a no-overdraft account", i+1, a.Code)
+		}
+		if c, ok := money.Lookup(a.Currency.Code); !ok || c != a.Currency {
+			return bad("posting %d: %s: unknown currency %q", i+1, a.Code, a.Currency.Code)
+		}
+		sum := sums[a.Currency.Code]
+		if (q.Amount > 0 && sum > 1<<62) || (q.Amount < 0 && sum < -(1<<62)) {
+			return bad("amounts too large")
+		}
+		sums[a.Currency.Code] = sum + q.Amount
+	}
+	for cur, sum := range sums {
+		if sum != 0 {
+			return fmt.Errorf("%w: %s postings sum to %d, not zero", ErrUnbalanced, cur, sum)
+		}
+	}
+	return nil
+}
+
+// contentHash is what idempotency compares: kind, status, corrects, resolves and the postings (account code and
+// amount, in a canonical order). Description and metadata are not part of it: a retry may word them differently.
+func (p plan) contentHash() []byte {
+	type leg struct {
+		Code   string `json:"c"`
+		Amount int64  `json:"a"`
+	}
+	legs := make([]leg, len(p.entry.Postings))
+	for i, q := range p.entry.Postings {
+		legs[i] = leg{q.Account.Code, q.Amount}
+	}
+	slices.SortFunc(legs, func(a, b leg) int {
+		if a.Code != b.Code {
+			return cmpString(a.Code, b.Code)
+		}
+		return cmpInt(a.Amount, b.Amount)
+	})
+	var resolves *uuid.UUID
+	if p.resolves != nil {
+		resolves = &p.resolves.ID
+	}
+	b, _ := json.Marshal(struct {
+		Kind     string     `json:"k"`
+		Status   Status     `json:"s"`
+		Corrects *uuid.UUID `json:"c"`
+		Resolves *uuid.UUID `json:"r"`
+		Legs     []leg      `json:"l"`
+	}{p.entry.Kind, p.status, p.entry.Corrects, resolves, legs})
+	sum := sha256.Sum256(b)
+	return sum[:]
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// shardOf is the balance row of account a that transaction id updates: spread by the id for a sharded account.
+func shardOf(a Account, id uuid.UUID) int {
+	if a.Shards <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write(id[:])
+	return int(h.Sum32() % uint32(a.Shards))
+}
+
+// delta is a change to one balance row.
+type delta struct {
+	account                 Account
+	shard                   int
+	posted, pDebit, pCredit int64
+}
+
+func (s *Service) record(ctx context.Context, tx pgx.Tx, p plan) (Transaction, error) {
+	if err := p.validate(); err != nil {
+		return Transaction{}, err
+	}
+	e := p.entry
+	hash := p.contentHash()
+	specs := make([]AccountSpec, len(e.Postings))
+	for i, q := range e.Postings {
+		specs[i] = q.Account
+	}
+	accounts, err := s.ensureAccountsTx(ctx, tx, specs)
+	if err != nil {
+		return Transaction{}, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Transaction{}, err
+	}
+	meta := e.Metadata
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	var resolves *uuid.UUID
+	if p.resolves != nil {
+		resolves = &p.resolves.ID
+	}
+	// The transaction row first: a key already recorded stops here, before any balance row is locked. A
+	// concurrent insert of the same key waits on the unique index until the first commits, then sees it.
+	var inserted bool
+	err = tx.QueryRow(ctx, `INSERT INTO ledger_transactions (id, idem_key, kind, status, description, content_hash, corrects, resolves, metadata, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (idem_key) DO NOTHING RETURNING true`,
+		id, e.Key, e.Kind, string(p.status), e.Description, hash, e.Corrects, resolves, meta, s.o.Now()).Scan(&inserted)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return s.replay(ctx, tx, e.Key, hash)
+	case database.IsUniqueViolation(err):
+		return Transaction{}, ErrHoldResolved // another post or void of the same hold won
+	case err != nil:
+		return Transaction{}, fmt.Errorf("ledger: record %s: %w", e.Key, err)
+	}
+
+	// The balance rows this transaction changes, each once, in one fixed order.
+	deltas := map[[2]any]*delta{}
+	change := func(a Account, shard int) *delta {
+		k := [2]any{a.ID, shard}
+		if d, ok := deltas[k]; ok {
+			return d
+		}
+		d := &delta{account: a, shard: shard}
+		deltas[k] = d
+		return d
+	}
+	for _, q := range e.Postings {
+		a := accounts[q.Account.Code]
+		d := change(a, shardOf(a, id))
+		switch {
+		case p.status == StatusPosted:
+			d.posted += q.Amount
+		case q.Amount < 0:
+			d.pDebit -= q.Amount
+		default:
+			d.pCredit += q.Amount
+		}
+	}
+	if h := p.resolves; h != nil { // the hold's reservation is released where it was made
+		for _, q := range h.Postings {
+			a, err := s.accountByIDTx(ctx, tx, q.AccountID)
+			if err != nil {
+				return Transaction{}, err
+			}
+			d := change(a, shardOf(a, h.ID))
+			if q.Amount < 0 {
+				d.pDebit += q.Amount
+			} else {
+				d.pCredit -= q.Amount
+			}
+		}
+	}
+	list := make([]*delta, 0, len(deltas))
+	for _, d := range deltas {
+		list = append(list, d)
+	}
+	slices.SortFunc(list, func(a, b *delta) int {
+		if c := bytes.Compare(a.account.ID[:], b.account.ID[:]); c != 0 {
+			return c
+		}
+		return a.shard - b.shard
+	})
+	if err := s.applyTx(ctx, tx, list); err != nil {
+		return Transaction{}, err
+	}
+
+	if len(e.Postings) > 0 {
+		accountIDs := make([]uuid.UUID, len(e.Postings))
+		amounts := make([]int64, len(e.Postings))
+		for i, q := range e.Postings {
+			accountIDs[i], amounts[i] = accounts[q.Account.Code].ID, q.Amount
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO ledger_postings (transaction_id, account_id, amount, pending, created_at)
+			SELECT $1, a, m, $4, $5 FROM unnest($2::uuid[], $3::bigint[]) WITH ORDINALITY AS x(a, m, n) ORDER BY n`,
+			id, accountIDs, amounts, p.status == StatusPending, s.o.Now()); err != nil {
+			return Transaction{}, fmt.Errorf("ledger: postings of %s: %w", e.Key, err)
+		}
+	}
+	return s.transactionTx(ctx, tx, `t.id = $1`, id)
+}
+
+// applyTx locks the balance rows in list's order, checks no no-overdraft account goes below zero, and applies the
+// changes.
+func (s *Service) applyTx(ctx context.Context, tx pgx.Tx, list []*delta) error {
+	ids := make([]uuid.UUID, len(list))
+	shards := make([]int32, len(list))
+	for i, d := range list {
+		ids[i], shards[i] = d.account.ID, int32(d.shard)
+	}
+	// ORDER BY puts the row locks after the sort: they are taken in (account, shard) order by every transaction,
+	// so two transactions touching the same accounts never wait on each other in a cycle.
+	rows, err := tx.Query(ctx, `SELECT b.account_id, b.shard, b.posted, b.pending_debits FROM ledger_balances b
+		JOIN unnest($1::uuid[], $2::int[]) AS x(a, s) ON b.account_id = x.a AND b.shard = x.s
+		ORDER BY b.account_id, b.shard FOR UPDATE OF b`, ids, shards)
+	if err != nil {
+		return fmt.Errorf("ledger: lock balances: %w", err)
+	}
+	type current struct{ posted, pDebit int64 }
+	now := map[[2]any]current{}
+	for rows.Next() {
+		var id uuid.UUID
+		var shard int16
+		var c current
+		if err := rows.Scan(&id, &shard, &c.posted, &c.pDebit); err != nil {
+			rows.Close()
+			return err
+		}
+		now[[2]any{id, int(shard)}] = c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("ledger: lock balances: %w", err)
+	}
+	if len(now) != len(list) {
+		return fmt.Errorf("ledger: %d of %d balance rows found", len(now), len(list))
+	}
+	posted := make([]int64, len(list))
+	pDebit := make([]int64, len(list))
+	pCredit := make([]int64, len(list))
+	for i, d := range list {
+		posted[i], pDebit[i], pCredit[i] = d.posted, d.pDebit, d.pCredit
+		if !d.account.NoOverdraft {
+			continue
+		}
+		c := now[[2]any{d.account.ID, d.shard}]
+		before := c.posted - c.pDebit
+		after := before + d.posted - d.pDebit
+		if after < 0 && after < before { // money taken that is not there (a credit to an overdrawn account is fine)
+			return &InsufficientFundsError{Account: d.account.Code, Available: before, Needed: before - after, Currency: d.account.Currency}
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE ledger_balances b SET posted = b.posted + x.p, pending_debits = b.pending_debits + x.d,
+		pending_credits = b.pending_credits + x.c
+		FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[]) AS x(a, s, p, d, c)
+		WHERE b.account_id = x.a AND b.shard = x.s`, ids, shards, posted, pDebit, pCredit); err != nil {
+		return fmt.Errorf("ledger: update balances: %w", err)
+	}
+	return nil
+}
+
+// replay returns the transaction already recorded under key if its content is hash, else ErrKeyReused.
+func (s *Service) replay(ctx context.Context, tx pgx.Tx, key string, hash []byte) (Transaction, error) {
+	var stored []byte
+	if err := tx.QueryRow(ctx, `SELECT content_hash FROM ledger_transactions WHERE idem_key = $1`, key).Scan(&stored); err != nil {
+		return Transaction{}, fmt.Errorf("ledger: read %s: %w", key, err)
+	}
+	if !bytes.Equal(stored, hash) {
+		return Transaction{}, fmt.Errorf("%w: %q", ErrKeyReused, key)
+	}
+	t, err := s.transactionTx(ctx, tx, `t.idem_key = $1`, key)
+	t.Replayed = true
+	return t, err
+}
+
+// transactionTx reads one transaction with its postings.
+func (s *Service) transactionTx(ctx context.Context, tx pgx.Tx, where string, arg any) (Transaction, error) {
+	var t Transaction
+	var status string
+	err := tx.QueryRow(ctx, `SELECT t.id, t.idem_key, t.kind, t.status, t.description, t.corrects, t.resolves, t.metadata, t.created_at
+		FROM ledger_transactions t WHERE `+where, arg).Scan(&t.ID, &t.Key, &t.Kind, &status, &t.Description, &t.Corrects,
+		&t.Resolves, &t.Metadata, &t.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, ErrNotFound
+	}
+	if err != nil {
+		return t, fmt.Errorf("ledger: read transaction: %w", err)
+	}
+	t.Status = Status(status)
+	rows, err := tx.Query(ctx, `SELECT p.id, p.account_id, a.code, a.currency, a.exponent, p.amount, p.pending
+		FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id WHERE p.transaction_id = $1 ORDER BY p.id`, t.ID)
+	if err != nil {
+		return t, fmt.Errorf("ledger: read postings: %w", err)
+	}
+	t.Postings, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (PostingRow, error) {
+		var p PostingRow
+		var exp int16
+		err := r.Scan(&p.ID, &p.AccountID, &p.AccountCode, &p.Currency.Code, &exp, &p.Amount, &p.Pending)
+		p.Currency.Exponent = int(exp)
+		return p, err
+	})
+	return t, err
+}
