@@ -145,7 +145,7 @@ func TestIdempotentRouteNeedsAKey(t *testing.T) {
 	if r := b.post(t, "", `{}`, ""); r.status != 400 || problemType(r.body) != "/problems/idempotency-key-required" {
 		t.Fatalf("no key: %d %s", r.status, r.body)
 	}
-	if r := b.post(t, strings.Repeat("k", 256), `{}`, ""); r.status != 422 {
+	if r := b.post(t, strings.Repeat("k", 256), `{}`, ""); r.status != 400 || !strings.Contains(r.body, `"field":"Idempotency-Key"`) {
 		t.Fatalf("long key: %d %s", r.status, r.body)
 	}
 	if b.runs.Load() != 0 {

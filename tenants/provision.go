@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/database"
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 )
 
 // Seeder fills a freshly migrated tenant schema with a module's defaults. It runs inside the tenant's scope and must
@@ -74,43 +75,28 @@ type Request struct {
 	Cluster     string // empty: the cluster with the fewest live tenants
 }
 
-// FieldError names one bad field of a request.
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-// ValidationError lists every bad field at once.
-type ValidationError struct{ Fields []FieldError }
-
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + ": " + f.Message
-	}
-	return "invalid tenant request: " + strings.Join(parts, "; ")
-}
-
-func (e *ValidationError) Unwrap() error { return ErrInvalidInput }
-
+// validate checks a tenant request. A refusal is a *validation.Error naming every bad field, wrapped so that
+// errors.Is(err, ErrInvalidInput) holds too.
 func (p *Provisioner) validate(r Request) error {
-	var fe []FieldError
+	var f validation.Fields
 	if err := ValidateSlug(r.Slug); err != nil {
-		fe = append(fe, FieldError{"slug", strings.TrimPrefix(err.Error(), ErrInvalidSlug.Error()+": ")})
+		f.Add("slug", strings.TrimPrefix(err.Error(), ErrInvalidSlug.Error()+": "))
 	}
 	if n := len(strings.TrimSpace(r.DisplayName)); n == 0 || n > 120 {
-		fe = append(fe, FieldError{"name", "must be 1 to 120 characters"})
+		f.Add("name", "must be 1 to 120 characters")
+	} else {
+		f.Name("name", r.DisplayName, 0) // the brokerage's brand, shown on every page and email
 	}
-	if a, err := mail.ParseAddress(r.AdminEmail); err != nil || a.Address != r.AdminEmail {
-		fe = append(fe, FieldError{"admin_email", "must be a plain email address like admin@broker.com"})
+	if a, err := mail.ParseAddress(r.AdminEmail); err != nil || a.Address != r.AdminEmail || validation.Email(r.AdminEmail) != "" {
+		f.Add("admin_email", "must be a plain email address like admin@broker.com")
 	}
 	if r.Cluster != "" {
 		if _, err := p.clusters.Pool(r.Cluster); err != nil {
-			fe = append(fe, FieldError{"cluster", err.Error()})
+			f.Add("cluster", err.Error())
 		}
 	}
-	if len(fe) > 0 {
-		return &ValidationError{Fields: fe}
+	if err := f.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	return nil
 }

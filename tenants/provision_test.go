@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/brokerdesk/brokerdesk/infra/testkit"
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -37,7 +38,7 @@ func TestCreateNamesEveryBadField(t *testing.T) {
 	t.Parallel()
 	p := tenanttest.Shared(t)
 	_, err := p.Provisioner.Create(context.Background(), tenants.Request{Slug: "www", DisplayName: " ", AdminEmail: "not an email", Cluster: "nowhere"})
-	var ve *tenants.ValidationError
+	var ve *validation.Error
 	if !errors.As(err, &ve) {
 		t.Fatalf("got %v, want a ValidationError", err)
 	}

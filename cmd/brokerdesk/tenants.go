@@ -8,6 +8,7 @@ import (
 	"os"
 	"text/tabwriter"
 
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -123,9 +124,9 @@ func tenantsCommand(ctx context.Context, a *app, args []string) error {
 
 // explain turns domain errors into sentences for an operator at a terminal.
 func explain(err error) error {
-	var ve *tenants.ValidationError
+	ve, invalid := validation.As(err)
 	switch {
-	case errors.As(err, &ve):
+	case invalid:
 		msg := "the request is not valid:"
 		for _, f := range ve.Fields {
 			msg += fmt.Sprintf("\n  --%s: %s", map[string]string{"name": "name", "slug": "slug", "admin_email": "admin-email", "cluster": "cluster"}[f.Field], f.Message)

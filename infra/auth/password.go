@@ -7,8 +7,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -72,14 +76,39 @@ var (
 
 // Hasher hashes and verifies passwords with argon2id. It admits at most a fixed number of hashes at once: each one
 // holds Params.Memory for its whole run, so without a bound a burst of logins (or an attacker) could take the
-// process' memory. Waiting callers queue and give up with their context.
+// process' memory. Waiting callers queue for at most MaxHashWait (or until their context ends); past it they get
+// a *BusyError, which the web layer answers with 503 and Retry-After instead of multiplying memory.
 type Hasher struct {
-	params Params
-	slots  chan struct{}
+	params  Params
+	slots   chan struct{}
+	wait    time.Duration
+	waiting *atomic.Int32 // checks waiting for a slot (shared by WithMaxWait's copies, like slots)
 }
 
-// NewHasher makes a Hasher producing params-hashes, with at most concurrent hashes running at once (peak memory is
-// concurrent x params.Memory). GOMAXPROCS / Threads is a good value: more only makes each login slower.
+// MaxHashWait is how long a password check waits for its turn before it is refused as busy. A queue longer than
+// this is a flood: a login that waited longer would time out in the user's browser anyway.
+const MaxHashWait = 3 * time.Second
+
+// BusyError is a password check refused because every hashing slot stayed taken for MaxHashWait: the server is at
+// capacity, the client should retry shortly. Nothing was counted against the account.
+type BusyError struct{ Waited time.Duration }
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("auth: every password hashing slot stayed busy for %s", e.Waited)
+}
+
+// Overloaded marks the error as a capacity problem (503 with Retry-After, see infra/web).
+func (e *BusyError) Overloaded() bool { return true }
+
+// MachineConcurrency is how many hashes of p the machine can usefully run at once: GOMAXPROCS / p.Threads, at
+// least 1. Beyond it hashes only take turns on the CPUs while each holds p.Memory, so more in flight buys no
+// throughput, only memory (2 cores and 2 lanes: one hash, 64 MiB, at a time).
+func MachineConcurrency(p Params) int {
+	return max(1, runtime.GOMAXPROCS(0)/max(1, int(p.Threads)))
+}
+
+// NewHasher makes a Hasher producing params-hashes, with at most concurrent hashes running at once, and never more
+// than MachineConcurrency(params): peak hashing memory is min(concurrent, MachineConcurrency) x params.Memory.
 func NewHasher(params Params, concurrent int) (*Hasher, error) {
 	if err := params.check(); err != nil {
 		return nil, fmt.Errorf("auth: password parameters: %w", err)
@@ -87,11 +116,23 @@ func NewHasher(params Params, concurrent int) (*Hasher, error) {
 	if concurrent < 1 {
 		return nil, fmt.Errorf("auth: password hasher: concurrency %d, want at least 1", concurrent)
 	}
-	return &Hasher{params: params, slots: make(chan struct{}, concurrent)}, nil
+	n := min(concurrent, MachineConcurrency(params))
+	return &Hasher{params: params, slots: make(chan struct{}, n), wait: MaxHashWait, waiting: new(atomic.Int32)}, nil
 }
 
 // Params are the parameters new hashes get.
 func (h *Hasher) Params() Params { return h.params }
+
+// Concurrency is how many hashes run at once at most.
+func (h *Hasher) Concurrency() int { return cap(h.slots) }
+
+// WithMaxWait returns a copy of h sharing its slots whose callers wait at most d for a turn (tests, and callers that
+// must answer sooner).
+func (h *Hasher) WithMaxWait(d time.Duration) *Hasher {
+	c := *h
+	c.wait = d
+	return &c
+}
 
 // Hash returns the PHC string of password with a fresh salt: $argon2id$v=19$m=65536,t=4,p=2$<salt>$<key>.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
@@ -142,18 +183,90 @@ func (h *Hasher) VerifyAbsent(ctx context.Context, password string) error {
 	return err
 }
 
+// turnKey is the context key of a turn taken with Turn on a hasher's slots.
+type turnKey struct{ slots chan struct{} }
+
+// turn is a slot held by Turn's caller until release.
+type turn struct{ released atomic.Bool }
+
+// Turn waits for one of h's slots as a hash does (MaxHashWait, then a *BusyError; or until ctx ends) and holds it
+// until release is called. The hashes run with the returned context use that slot instead of waiting for another:
+// a caller that checks a password inside a database transaction takes its turn first, so logins waiting for the
+// hasher hold no database connection. Run the turn's hashes one after another, never at once.
+func (h *Hasher) Turn(ctx context.Context) (context.Context, func(), error) {
+	if err := h.acquire(ctx); err != nil {
+		return ctx, func() {}, err
+	}
+	t := &turn{}
+	release := func() {
+		if t.released.CompareAndSwap(false, true) {
+			<-h.slots
+		}
+	}
+	return context.WithValue(ctx, turnKey{h.slots}, t), release, nil
+}
+
+// acquire takes one of h's slots, waiting up to h.wait.
+func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	h.waiting.Add(1)
+	defer h.waiting.Add(-1)
+	t := time.NewTimer(h.wait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return &BusyError{Waited: h.wait}
+	case <-ctx.Done():
+		return fmt.Errorf("auth: waiting to hash a password: %w", ctx.Err())
+	}
+}
+
 func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Params) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("auth: hashing a password: %w", err)
 	}
-	select {
-	case h.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("auth: waiting to hash a password: %w", ctx.Err())
+	if t, ok := ctx.Value(turnKey{h.slots}).(*turn); ok && !t.released.Load() {
+		return h.hash(password, salt, p), nil // the caller's turn holds the slot
+	}
+	if err := h.acquire(ctx); err != nil {
+		return nil, err
 	}
 	defer func() { <-h.slots }()
-	return argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen), nil
+	return h.hash(password, salt, p), nil
 }
+
+// hash runs argon2id; the caller holds a slot.
+func (h *Hasher) hash(password string, salt []byte, p Params) []byte {
+	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	if p.Memory >= collectAfter {
+		// argon2 allocates its whole memory for every hash and drops it after. Go's collector would only notice
+		// once the heap doubled (GOGC=100; five times over with the API task's GOGC=400), so a burst of logins
+		// would pile several dead 64 MiB blocks up before one is reused: the bound on hashes at once would not
+		// bound memory. Collecting here, while the slot is still held, frees the block before the next hash
+		// allocates its own (a few milliseconds). A freed block still stays resident until the runtime's
+		// scavenger returns it, and small allocations made meanwhile can split it, so the next hash's block lands
+		// elsewhere: when no other check is running or waiting, the block is also returned to the system at once
+		// (debug.FreeOSMemory). Not after every hash: the next one would fault all 64 MiB back in, which in a
+		// burst roughly doubled a check's time. BenchmarkFloodRSS: 200 concurrent logins with bodies flooding in
+		// peak at 160-200 MiB RSS this way; without collecting, logins alone reached 240 MiB.
+		if len(h.slots) == 1 && h.waiting.Load() == 0 {
+			debug.FreeOSMemory()
+		} else {
+			runtime.GC()
+		}
+	}
+	return key
+}
+
+// collectAfter is the hash memory (KiB) from which a hash is followed by a collection that returns its block to the
+// system (see derive); cheaper hashes (tests) skip it.
+const collectAfter = 16 << 10
 
 // PHC is a parsed argon2id hash string.
 type PHC struct {

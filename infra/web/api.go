@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,7 +34,11 @@ type Route struct {
 	// Idempotent routes (POSTs that move money or reach outside: payments, platform operations, emails) require
 	// an Idempotency-Key header and replay the first response to a retry (see idempotent and docs/api.md).
 	Idempotent bool
-	Handler    fiber.Handler
+	// BodyLimit is the largest request body the route reads, in bytes; 0 is the app's default (DefaultMaxBody,
+	// 1 MiB). Declare more only where a route needs it (uploads are StreamRoutes and apply their own limit). The
+	// body guard enforces it while reading, and the OpenAPI document states it (x-brokerdesk-body-limit).
+	BodyLimit int
+	Handler   fiber.Handler
 }
 
 // API registers routes on an app while keeping their table: the authorisation middleware comes from the table,
@@ -45,6 +50,7 @@ type API struct {
 	principal func(*fiber.Ctx) string
 	idemLog   *slog.Logger
 	routes    []Route
+	limits    *BodyLimits
 	errs      []error
 	schemes   []securityScheme // besides "bearer", which every non-public route accepts
 }
@@ -82,6 +88,10 @@ func (a *API) SetIdempotency(store IdempotencyStore, principal func(*fiber.Ctx) 
 	a.idem, a.principal, a.idemLog = store, principal, log
 }
 
+// SetBodyLimits gives the table the body guard's record of routes' own limits (the app's Options.BodyLimits). Call
+// it before registering a route that declares a BodyLimit: one registered without it is a defect reported by Err.
+func (a *API) SetBodyLimits(l *BodyLimits) { a.limits = l }
+
 // Handle registers one route. A route without a permission, summary or handler is a defect: it is recorded and
 // Err reports it, so the server refuses to start.
 func (a *API) Handle(r Route) {
@@ -95,6 +105,12 @@ func (a *API) Handle(r Route) {
 	case r.Idempotent && a.idem == nil:
 		a.errs = append(a.errs, fmt.Errorf("route %s %s is idempotent but the API has no idempotency store", r.Method, r.Path))
 		return
+	case r.BodyLimit < 0 || (r.BodyLimit > 0 && a.limits == nil):
+		a.errs = append(a.errs, fmt.Errorf("route %s %s declares a body limit but the API has no body limits (SetBodyLimits)", r.Method, r.Path))
+		return
+	}
+	if r.BodyLimit > 0 {
+		a.limits.Declare(r.Method, r.Path, r.BodyLimit)
 	}
 	if r.Status == 0 {
 		r.Status = fiber.StatusOK
@@ -131,7 +147,7 @@ var pathParam = regexp.MustCompile(`:([A-Za-z0-9_]+)`)
 // OpenAPI returns the OpenAPI 3.1 document of the declared routes.
 func (a *API) OpenAPI(title, version string) map[string]any {
 	paths := map[string]any{}
-	schemas := map[string]any{}
+	schemas := &schemaSet{schemas: map[string]any{}, types: map[string]reflect.Type{}}
 	for _, r := range a.routes {
 		p := pathParam.ReplaceAllString(r.Path, "{$1}")
 		item, _ := paths[p].(map[string]any)
@@ -158,8 +174,17 @@ func (a *API) OpenAPI(title, version string) map[string]any {
 			op["parameters"] = params
 		}
 		if r.Request != nil {
-			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+			body := map[string]any{"required": true, "content": map[string]any{
 				"application/json": map[string]any{"schema": schemaRef(reflect.TypeOf(r.Request), schemas)}}}
+			if r.Method == fiber.MethodPut {
+				body["description"] = "The whole document: a PUT replaces it, so every required field must be present (422 names each one missing)."
+			}
+			op["requestBody"] = body
+			limit := r.BodyLimit
+			if limit == 0 {
+				limit = DefaultMaxBody
+			}
+			op["x-brokerdesk-body-limit"] = limit
 		}
 		ok := map[string]any{"description": "Success"}
 		if r.Response != nil {
@@ -191,7 +216,7 @@ func (a *API) OpenAPI(title, version string) map[string]any {
 		"info":    map[string]any{"title": title, "version": version},
 		"paths":   paths,
 		"components": map[string]any{
-			"schemas":         schemas,
+			"schemas":         schemas.schemas,
 			"securitySchemes": schemes,
 		},
 	}
@@ -199,8 +224,24 @@ func (a *API) OpenAPI(title, version string) map[string]any {
 
 var timeType = reflect.TypeOf(time.Time{})
 
+// Exampler is a request or response type that shows an example of itself in the OpenAPI document ("examples" of
+// its schema). A request type's example must be a body the route accepts as far as its shape and rules go (the
+// OpenAPI test sends it), so integrators can start from it.
+type Exampler interface {
+	Example() any
+}
+
+var examplerType = reflect.TypeOf((*Exampler)(nil)).Elem()
+
+// schemaSet is the document's components/schemas while it is built, with the Go type behind each name: two types
+// never share a name (the second gets a suffix), so no schema silently stands for another.
+type schemaSet struct {
+	schemas map[string]any
+	types   map[string]reflect.Type
+}
+
 // schemaRef returns the JSON Schema of t, putting named structs under components/schemas.
-func schemaRef(t reflect.Type, schemas map[string]any) map[string]any {
+func schemaRef(t reflect.Type, set *schemaSet) map[string]any {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -208,18 +249,28 @@ func schemaRef(t reflect.Type, schemas map[string]any) map[string]any {
 	case t == timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
 	case t.Kind() == reflect.Struct && t.Name() != "":
-		name := schemaName(t.Name())
-		if _, done := schemas[name]; !done {
-			schemas[name] = map[string]any{} // placeholder against recursion
-			schemas[name] = structSchema(t, schemas)
+		name := schemaName(t)
+		for i := 2; set.types[name] != nil && set.types[name] != t; i++ {
+			name = schemaName(t) + "_" + strconv.Itoa(i)
+		}
+		if _, done := set.schemas[name]; !done {
+			set.types[name] = t
+			set.schemas[name] = map[string]any{} // placeholder against recursion
+			sch := structSchema(t, set)
+			if ex, ok := reflect.New(t).Interface().(Exampler); ok {
+				sch["examples"] = []any{ex.Example()}
+			}
+			set.schemas[name] = sch
 		}
 		return map[string]any{"$ref": "#/components/schemas/" + name}
 	case t.Kind() == reflect.Struct:
-		return structSchema(t, schemas)
+		return structSchema(t, set)
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8:
+		return map[string]any{"type": "string", "contentEncoding": "base64"}
 	case t.Kind() == reflect.Slice || t.Kind() == reflect.Array:
-		return map[string]any{"type": "array", "items": schemaRef(t.Elem(), schemas)}
+		return map[string]any{"type": "array", "items": schemaRef(t.Elem(), set)}
 	case t.Kind() == reflect.Map:
-		return map[string]any{"type": "object", "additionalProperties": schemaRef(t.Elem(), schemas)}
+		return map[string]any{"type": "object", "additionalProperties": schemaRef(t.Elem(), set)}
 	case t.Kind() == reflect.String:
 		return map[string]any{"type": "string"}
 	case t.Kind() == reflect.Bool:
@@ -232,39 +283,48 @@ func schemaRef(t reflect.Type, schemas map[string]any) map[string]any {
 	return map[string]any{}
 }
 
-// schemaName makes a component name of a Go type name: a generic instance such as Paged[example.com/x.Row]
-// becomes PagedOfRow (component names allow only letters, digits, '.', '-' and '_').
-func schemaName(goName string) string {
-	base, args, ok := strings.Cut(goName, "[")
-	if !ok {
-		return goName
-	}
+// schemaName makes a component name of a Go type: its package's name, a dot, its name ("clients.SettingsBody",
+// "documents.SettingsBody": two modules' types of one name stay apart). A generic instance such as
+// Paged[example.com/x/clients.Row] becomes web.Paged_clients.Row (component names allow only letters, digits, '.',
+// '-' and '_').
+func schemaName(t reflect.Type) string {
+	pkg := t.PkgPath()
+	pkg = pkg[strings.LastIndex(pkg, "/")+1:]
+	base, args, generic := strings.Cut(t.Name(), "[")
 	var b strings.Builder
+	if pkg != "" {
+		b.WriteString(pkg + ".")
+	}
 	b.WriteString(base)
-	for _, a := range strings.Split(strings.TrimSuffix(args, "]"), ",") {
-		a = a[strings.LastIndexAny(a, "./")+1:]
-		b.WriteString("Of" + strings.Map(func(r rune) rune {
-			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
-				return r
-			}
-			return -1
-		}, a))
+	if generic {
+		for _, a := range strings.Split(strings.TrimSuffix(args, "]"), ",") {
+			a = a[strings.LastIndex(a, "/")+1:]
+			b.WriteString("_" + strings.Map(func(r rune) rune {
+				if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' {
+					return r
+				}
+				return -1
+			}, a))
+		}
 	}
 	return b.String()
 }
 
-func structSchema(t reflect.Type, schemas map[string]any) map[string]any {
+// structSchema is the object schema of t. A field is required unless it is optional by Required's rule (omitempty,
+// omitzero or a pointer): the same rule a PUT's whole-document check applies, so the document says what the server
+// demands.
+func structSchema(t reflect.Type, set *schemaSet) map[string]any {
 	props := map[string]any{}
 	var required []string
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name == "-" || (!f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct)) {
 			continue
 		}
 		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
 			// An embedded struct's fields are the outer object's, as encoding/json writes them.
-			inner := structSchema(f.Type, schemas)
+			inner := structSchema(f.Type, set)
 			for k, v := range inner["properties"].(map[string]any) {
 				props[k] = v
 			}
@@ -276,13 +336,13 @@ func structSchema(t reflect.Type, schemas map[string]any) map[string]any {
 		if name == "" {
 			name = f.Name
 		}
-		props[name] = schemaRef(f.Type, schemas)
-		if !strings.Contains(opts, "omitempty") {
+		props[name] = schemaRef(f.Type, set)
+		if Required(f) {
 			required = append(required, name)
 		}
 	}
 	sort.Strings(required)
-	s := map[string]any{"type": "object", "properties": props}
+	s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
 	if len(required) > 0 {
 		s["required"] = required
 	}

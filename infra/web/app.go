@@ -34,8 +34,15 @@ type Options struct {
 	// TrustedProxies are the load balancers whose X-Forwarded-For is believed (BD_TRUSTED_PROXIES). Empty: the
 	// client is the TCP peer and the header is ignored.
 	TrustedProxies []netip.Prefix
-	// BodyLimit bounds a request body (default DefaultBodyLimit); larger ones get 413 before the handler runs.
+	// BodyLimit bounds the request body of every route that declares no limit of its own (default
+	// DefaultMaxBody, 1 MiB); larger ones get 413 while being read, before the handler runs.
 	BodyLimit int
+	// BodyLimits are the routes' own limits (Route.BodyLimit, recorded by API.SetBodyLimits); nil: none.
+	BodyLimits *BodyLimits
+	// BodyReaders bounds the bodies being read at once (default DefaultBodyReaders); BodyWait is how long a request
+	// waits for a reader before it gets 503 (default 2 s).
+	BodyReaders int
+	BodyWait    time.Duration
 	// StreamRoutes read their bodies as streams, unbuffered and not bounded by BodyLimit (see bodyGuard).
 	StreamRoutes []StreamRoute
 }
@@ -55,7 +62,13 @@ func New(o Options) *fiber.App {
 		o.IdleTimeout = 60 * time.Second
 	}
 	if o.BodyLimit <= 0 {
-		o.BodyLimit = DefaultBodyLimit
+		o.BodyLimit = DefaultMaxBody
+	}
+	if o.BodyReaders <= 0 {
+		o.BodyReaders = DefaultBodyReaders()
+	}
+	if o.BodyWait <= 0 {
+		o.BodyWait = 2 * time.Second
 	}
 	cfg := fiber.Config{
 		AppName:               "brokerdesk",
@@ -66,7 +79,9 @@ func New(o Options) *fiber.App {
 		ReadTimeout:  o.ReadTimeout,
 		WriteTimeout: o.WriteTimeout,
 		IdleTimeout:  o.IdleTimeout,
-		BodyLimit:    o.BodyLimit,
+		BodyLimit:    max(o.BodyLimit, DefaultBodyLimit), // what fasthttp itself accepts; bodyGuard applies the routes' limits
+		// An over-long head is refused by the server (web.Server: ReadBufferSize, 431 problem+json).
+		ReadBufferSize: ReadBufferSize,
 		// Bodies arrive as streams, so an upload can go to the blob store as it is received instead of being
 		// held whole in memory; bodyGuard buffers (and limits) the body of every other route as before. Multipart
 		// forms are not pre-parsed (that would read a whole upload before the handler).
@@ -89,7 +104,10 @@ func New(o Options) *fiber.App {
 	if o.Metrics != nil {
 		app.Use(o.Metrics.middleware)
 	}
-	app.Use(bodyGuard(o.BodyLimit, o.StreamRoutes))
+	// The edge, before any handler: the head (query size, text of path and query), then the body (each route's
+	// limit, enforced while reading, a bounded number read at once), then the text of url-encoded forms.
+	app.Use(headGuard(), bodyGuard(o.BodyLimit, o.BodyLimits, &bodyReaders{slots: make(chan struct{}, o.BodyReaders), wait: o.BodyWait},
+		o.StreamRoutes), formGuard())
 	return app
 }
 
@@ -186,6 +204,9 @@ func errorHandler(log *slog.Logger, pages *Pages) fiber.ErrorHandler {
 			p.RequestID = id
 		}
 		p.Instance = c.Path()
+		if p.Status == fiber.StatusServiceUnavailable && c.GetRespHeader(fiber.HeaderRetryAfter) == "" {
+			c.Set(fiber.HeaderRetryAfter, "2")
+		}
 		c.Status(p.Status)
 		if pages != nil && wantsHTML(c) {
 			return pages.Error(c, p)

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 )
 
-// DefaultBodyLimit bounds a buffered request body (every route but the streaming ones).
+// DefaultBodyLimit was the limit of a buffered body before every route declared its own (Route.BodyLimit); it
+// stays as the fasthttp server's outer bound on a Content-Length it reads ahead of the handler.
 const DefaultBodyLimit = 16 << 20
 
 // StreamRoute names a route whose handler reads its request body as a stream (RequestBody) instead of from
@@ -23,18 +27,95 @@ func (r StreamRoute) key() string {
 	return strings.ToUpper(r.Method) + " " + strings.ToLower(strings.TrimSuffix(r.Path, "/"))
 }
 
+// BodyLimits holds the routes that declared a body limit other than the app's default (Route.BodyLimit), for the
+// body guard, which runs before routing. It is filled while routes are registered and read by every request.
+type BodyLimits struct {
+	mu     sync.RWMutex
+	routes []limitRoute
+}
+
+type limitRoute struct {
+	method string
+	segs   []string // lower case; ":name" matches one segment, "*" the rest
+	limit  int
+}
+
+// NewBodyLimits returns an empty table: every route has the app's default limit.
+func NewBodyLimits() *BodyLimits { return &BodyLimits{} }
+
+// Declare gives the route method path (Fiber syntax) its own limit in bytes.
+func (l *BodyLimits) Declare(method, path string, limit int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.routes = append(l.routes, limitRoute{method: strings.ToUpper(method), segs: splitPath(path), limit: limit})
+}
+
+func splitPath(p string) []string {
+	return strings.Split(strings.Trim(strings.ToLower(p), "/"), "/")
+}
+
+// limit is the declared limit of the request method path, or def.
+func (l *BodyLimits) limit(method, path string, def int) int {
+	if l == nil {
+		return def
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if len(l.routes) == 0 {
+		return def
+	}
+	segs := splitPath(path)
+	for _, r := range l.routes {
+		if r.method == method && matchSegs(r.segs, segs) {
+			return r.limit
+		}
+	}
+	return def
+}
+
+func matchSegs(pattern, path []string) bool {
+	for i, p := range pattern {
+		if p == "*" {
+			return true
+		}
+		if i >= len(path) || (!strings.HasPrefix(p, ":") && p != path[i]) || path[i] == "" {
+			return false
+		}
+	}
+	return len(pattern) == len(path)
+}
+
+// bodyReaders bounds how many request bodies are being read (buffered) at once: each holds up to its route's
+// limit, so the bound is what caps the memory a flood of large or slow bodies can take. A request that finds
+// every reader busy waits up to wait, then gets 503.
+type bodyReaders struct {
+	slots chan struct{}
+	wait  time.Duration
+}
+
+// DefaultBodyReaders is the number of bodies read at once when Options.BodyReaders is 0: 16 per CPU the process
+// may use (GOMAXPROCS), at least 16; with 1 MiB bodies that is at most 32 MiB held on a 2-core machine.
+func DefaultBodyReaders() int { return max(16, 16*runtime.GOMAXPROCS(0)) }
+
+// alreadyRead is what fasthttp reads of a body before the handler runs (its streaming read-ahead): a body this
+// small is in memory already and takes no reader.
+const alreadyRead = 8 << 10
+
 // The server reads request bodies as streams (fasthttp's StreamRequestBody): only the first 8 KiB arrive before
 // the handler runs, and c.Body() would read the rest without any limit. bodyGuard restores the usual contract for
-// every route but the StreamRoutes: the body is read up to limit bytes and put back as the request's body, so
-// c.Body(), c.FormValue() and BodyParser work as before; a larger one is refused with 413 before the handler runs.
+// every route but the StreamRoutes: the body is read up to the route's limit (limits, else limit) and put back as
+// the request's body, so c.Body(), c.FormValue() and BodyParser work as before; a larger one is refused with 413
+// as soon as it is known to be larger: from its Content-Length before a byte is read, or after limit+1 bytes of a
+// chunked one, the connection then closed so the rest is never read. Reading takes one of readers' slots.
 // For a StreamRoute the handler gets the stream (RequestBody); whatever it leaves unread (up to limit bytes) is
 // discarded, or the connection is closed after the response when more is left, so the next request on the
 // connection never starts inside an old body.
-func bodyGuard(limit int, streams []StreamRoute) fiber.Handler {
+func bodyGuard(limit int, limits *BodyLimits, readers *bodyReaders, streams []StreamRoute) fiber.Handler {
 	set := make(map[string]bool, len(streams))
 	for _, r := range streams {
 		set[r.key()] = true
 	}
+	pool := &sync.Pool{New: func() any { b := make([]byte, 0, limit+1); return &b }}
 	return func(c *fiber.Ctx) error {
 		stream := c.Context().RequestBodyStream()
 		if stream == nil { // a server without StreamRequestBody: fasthttp has buffered (and limited) the body
@@ -47,21 +128,88 @@ func bodyGuard(limit int, streams []StreamRoute) fiber.Handler {
 			body.finish(c, int64(limit))
 			return err
 		}
-		if cl := c.Request().Header.ContentLength(); cl > limit {
+		max := limits.limit(c.Method(), c.Path(), limit)
+		cl := c.Request().Header.ContentLength()
+		if cl > max {
 			c.Context().SetConnectionClose()
-			return tooLarge(limit)
+			return tooLarge(max)
 		}
-		buf, err := io.ReadAll(io.LimitReader(stream, int64(limit)+1))
+		if cl == 0 {
+			return c.Next()
+		}
+		if cl < 0 || cl > alreadyRead {
+			release, err := readers.acquire(c)
+			if err != nil {
+				return err
+			}
+			defer release()
+		}
+		var buf []byte
+		if cl < 0 && max == limit {
+			// Chunked, of unknown size: read into a buffer of the whole limit from a pool instead of growing one
+			// (growing by doubling to 1 MiB leaves twice that as garbage per body, which a flood multiplies). The
+			// buffer goes back to the pool when the request is done with it.
+			pb := pool.Get().(*[]byte)
+			defer func() {
+				c.Request().SetBodyRaw(nil)
+				pool.Put(pb)
+			}()
+			buf = (*pb)[:0]
+		} else {
+			size := cl
+			if size < 0 || size > max {
+				size = min(max, 64<<10) // chunked, under a route's own larger limit: grow as it comes
+			}
+			buf = make([]byte, 0, size+1)
+		}
+		buf, err := readUpTo(stream, buf, max+1)
 		if err != nil {
 			c.Context().SetConnectionClose()
 			return NewProblem(fiber.StatusBadRequest, "body-unreadable", "The request body could not be read.")
 		}
-		if len(buf) > limit {
+		if len(buf) > max {
 			c.Context().SetConnectionClose()
-			return tooLarge(limit)
+			return tooLarge(max)
 		}
 		c.Request().SetBodyRaw(buf)
 		return c.Next()
+	}
+}
+
+// readUpTo appends what r holds to buf, n bytes at most, growing buf only when it is full.
+func readUpTo(r io.Reader, buf []byte, n int) ([]byte, error) {
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // let append choose the growth
+		}
+		m, err := r.Read(buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+m]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+func (r *bodyReaders) acquire(c *fiber.Ctx) (release func(), err error) {
+	select {
+	case r.slots <- struct{}{}:
+		return func() { <-r.slots }, nil
+	default:
+	}
+	t := time.NewTimer(r.wait)
+	defer t.Stop()
+	select {
+	case r.slots <- struct{}{}:
+		return func() { <-r.slots }, nil
+	case <-t.C:
+		c.Set(fiber.HeaderRetryAfter, "1")
+		c.Context().SetConnectionClose() // the body stays unread
+		return nil, NewProblem(fiber.StatusServiceUnavailable, "busy",
+			"The server is reading as many request bodies as it can; retry in a moment.")
 	}
 }
 

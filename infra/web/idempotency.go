@@ -72,8 +72,9 @@ func idempotent(store IdempotencyStore, principal func(*fiber.Ctx) string, log *
 			return NewProblem(fiber.StatusBadRequest, "idempotency-key-required",
 				"This request needs an Idempotency-Key header: a unique value (such as a UUID) per operation, sent again unchanged on every retry.")
 		case len(key) > maxIdempotencyKeyLen || !printableASCII(key):
-			return Invalid("The Idempotency-Key header is not valid.", FieldError{Field: HeaderIdempotencyKey,
-				Message: "must be 1 to 255 printable ASCII characters"})
+			p := NewProblem(fiber.StatusBadRequest, "invalid-header", "The Idempotency-Key header is not valid.")
+			p.Errors = []FieldError{{Field: HeaderIdempotencyKey, Message: "must be 1 to 255 printable ASCII characters"}}
+			return p
 		}
 		k := IdempotencyKey{Principal: principal(c), Key: key}
 		h := sha256.New()

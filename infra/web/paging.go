@@ -99,11 +99,16 @@ func (cc *Cursors) PageQuery(c *fiber.Ctx, after any) (limit int, first bool, er
 		}
 	}
 	cursor := c.Query("cursor")
+	if len(cursor) > maxCursorLen {
+		p := NewProblem(fiber.StatusBadRequest, "invalid-query", "The cursor is longer than any cursor this API gives out.")
+		p.Errors = []FieldError{{Field: "cursor", Message: "must be at most " + strconv.Itoa(maxCursorLen) + " characters"}}
+		return 0, false, p
+	}
 	if cursor != "" && cc.Decode(cursor, after) != nil {
 		fields.Add("cursor", "is not a cursor this endpoint gave out; start again without one")
 	}
 	if err := fields.Err(); err != nil {
-		return 0, false, err
+		return 0, false, fieldsErr(err)
 	}
 	return limit, cursor == "", nil
 }

@@ -215,7 +215,7 @@ func TestOpenAPINamesGenericEnvelopes(t *testing.T) {
 	api.Handle(web.Route{Method: "GET", Path: "/api/v1/things", Permission: web.Public, Summary: "things",
 		Response: web.Paged[sortKey]{}, Handler: func(c *fiber.Ctx) error { return nil }})
 	b, _ := json.Marshal(api.OpenAPI("t", "1"))
-	if !strings.Contains(string(b), `"#/components/schemas/PagedOfsortKey"`) {
+	if !strings.Contains(string(b), `"#/components/schemas/web.Paged_web_test.sortKey"`) {
 		t.Fatalf("%s", b)
 	}
 }
@@ -245,7 +245,7 @@ func TestOpenAPIFlattensEmbeddedStructsAsEncodingJSONDoes(t *testing.T) {
 	if err := json.Unmarshal(b, &comps); err != nil {
 		t.Fatal(err)
 	}
-	s := comps.Schemas["outer"]
+	s := comps.Schemas["web_test.outer"]
 	_, id := s.Properties["id"]
 	_, note := s.Properties["note"]
 	_, path := s.Properties["view_path"]

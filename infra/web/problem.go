@@ -45,6 +45,22 @@ func Invalid(detail string, fields ...FieldError) *Problem {
 // NotFound is the problem for anything absent — including what exists but belongs to someone else.
 func NotFound(detail string) *Problem { return NewProblem(fiber.StatusNotFound, "not-found", detail) }
 
+// overloaded is an error meaning "at capacity right now, retry shortly", such as a password check that waited too
+// long for its turn (auth.BusyError): the client gets 503 with Retry-After, never a 500. Matched by behaviour, so
+// no package below web needs to import it.
+type overloaded interface {
+	error
+	Overloaded() bool
+}
+
+// ProblemOf returns the problem a client sees for err when err is a client's or a capacity problem (a *Problem,
+// a *validation.Error, a fiber.Error, an overloaded error); ok is false for an internal error. Handlers and pages
+// use it to show a refusal in place instead of the error page.
+func ProblemOf(err error) (p *Problem, ok bool) {
+	p, internal := toProblem(err)
+	return p, !internal
+}
+
 // wantsHTML reports whether the client is a browser asking for a page rather than an API client.
 func wantsHTML(c *fiber.Ctx) bool {
 	if strings.HasPrefix(c.Path(), "/api/") {
@@ -63,6 +79,11 @@ func toProblem(err error) (p *Problem, internal bool) {
 	}
 	if ve, ok := validation.As(err); ok {
 		return Invalid("The request has invalid fields.", ve.Fields...), false
+	}
+	var busy overloaded
+	if errors.As(err, &busy) && busy.Overloaded() {
+		return NewProblem(fiber.StatusServiceUnavailable, "busy",
+			"The server is busy with other requests of this kind; retry in a few seconds."), false
 	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {

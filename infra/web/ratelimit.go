@@ -72,10 +72,21 @@ type RateLimitOptions struct {
 	Prefix string
 	// Exempt paths are never limited (health checks: load balancers probe often and must not be refused).
 	Exempt []string
+	// Own gives the paths under a prefix their own per-address budget in place of PerIP (and no per-credential
+	// one): a payment processor calls back from a few addresses, in bursts, far above what one person sends.
+	Own []PrefixRate
 	// Now, when set, replaces the Redis server's clock (tests). Normally every replica reads Redis' TIME, so
 	// clock skew between replicas cannot hand out extra requests.
 	Now func() time.Time
 	Log *slog.Logger
+}
+
+// PrefixRate is a budget per client address for the paths under Prefix.
+type PrefixRate struct {
+	Prefix string
+	Rate   Rate
+	// Name tells the budget apart in its Redis keys and in RateLimit-Policy ("webhooks").
+	Name string
 }
 
 // DefaultExempt are the paths RateLimit never limits unless told otherwise.
@@ -160,7 +171,19 @@ func RateLimit(o RateLimitOptions) fiber.Handler {
 	}
 	policyHeader := strings.Join(policy, ", ")
 	return func(c *fiber.Ctx) error {
-		if exempt[c.Path()] || len(policy) == 0 {
+		if exempt[c.Path()] {
+			return c.Next()
+		}
+		for _, own := range o.Own {
+			if strings.HasPrefix(c.Path(), own.Prefix) {
+				if own.Rate.Off() {
+					return c.Next()
+				}
+				policy := fmt.Sprintf("%d;w=%d;comment=%q", own.Rate.Limit, int(own.Rate.Period.Seconds()), own.Name)
+				return o.spend(c, policy, []string{o.Prefix + own.Name + ":" + c.IP()}, []Rate{own.Rate})
+			}
+		}
+		if len(policy) == 0 {
 			return c.Next()
 		}
 		var keys []string
@@ -174,25 +197,30 @@ func RateLimit(o RateLimitOptions) fiber.Handler {
 		if len(keys) == 0 {
 			return c.Next()
 		}
-		// A slow Redis must not slow every request down: past the deadline the request goes through.
-		ctx, cancel := context.WithTimeout(c.UserContext(), 500*time.Millisecond)
-		d, err := o.decide(ctx, keys, rates)
-		cancel()
-		if err != nil {
-			o.Log.WarnContext(c.UserContext(), "rate limiter unavailable; request let through", "err", err)
-			return c.Next()
-		}
-		c.Set("RateLimit-Policy", policyHeader)
-		c.Set("RateLimit-Limit", strconv.Itoa(d.limit))
-		c.Set("RateLimit-Remaining", strconv.Itoa(d.remaining))
-		c.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.reset)))
-		if !d.allowed {
-			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, ceilSeconds(d.retryAfter))))
-			return NewProblem(fiber.StatusTooManyRequests, "rate-limited",
-				"Too many requests. Wait as long as the Retry-After header says, then try again.")
-		}
+		return o.spend(c, policyHeader, keys, rates)
+	}
+}
+
+// spend charges one request to every budget of keys and answers 429 when one is spent.
+func (o RateLimitOptions) spend(c *fiber.Ctx, policyHeader string, keys []string, rates []Rate) error {
+	// A slow Redis must not slow every request down: past the deadline the request goes through.
+	ctx, cancel := context.WithTimeout(c.UserContext(), 500*time.Millisecond)
+	d, err := o.decide(ctx, keys, rates)
+	cancel()
+	if err != nil {
+		o.Log.WarnContext(c.UserContext(), "rate limiter unavailable; request let through", "err", err)
 		return c.Next()
 	}
+	c.Set("RateLimit-Policy", policyHeader)
+	c.Set("RateLimit-Limit", strconv.Itoa(d.limit))
+	c.Set("RateLimit-Remaining", strconv.Itoa(d.remaining))
+	c.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.reset)))
+	if !d.allowed {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, ceilSeconds(d.retryAfter))))
+		return NewProblem(fiber.StatusTooManyRequests, "rate-limited",
+			"Too many requests. Wait as long as the Retry-After header says, then try again.")
+	}
+	return c.Next()
 }
 
 type decision struct {

@@ -70,6 +70,7 @@ func limitedApp(t *testing.T, o web.RateLimitOptions) *fiber.App {
 	web.Health(app)
 	app.Use(web.RateLimit(o))
 	app.Get("/x", func(c *fiber.Ctx) error { return c.SendString(c.IP()) })
+	app.Get("/hooks/:n", func(c *fiber.Ctx) error { return c.SendString(c.IP()) })
 	return app
 }
 
@@ -235,6 +236,32 @@ func TestRateLimitExemptsHealthChecks(t *testing.T) {
 	}
 	if h := send(t, app, "/readyz", "203.0.113.1", ""); h.status != 200 {
 		t.Fatalf("readyz while limited: %d", h.status)
+	}
+}
+
+// A processor's callbacks have a budget of their own per address: a burst of them neither spends nor is refused by
+// the address's budget for everything else, and past their own budget they are refused like any request.
+func TestRateLimitGivesPathsUnderAPrefixTheirOwnBudget(t *testing.T) {
+	t.Parallel()
+	app := limitedApp(t, web.RateLimitOptions{PerIP: web.Rate{Limit: 2, Period: time.Hour},
+		Own: []web.PrefixRate{{Prefix: "/hooks/", Rate: web.Rate{Limit: 5, Period: time.Hour}, Name: "webhooks"}}})
+	const processor = "198.51.100.7"
+	for i := range 5 {
+		if h := send(t, app, fmt.Sprintf("/hooks/%d", i), processor, "tok"); h.status != 200 || h.header.Get("RateLimit-Limit") != "5" ||
+			h.header.Get("RateLimit-Policy") != `5;w=3600;comment="webhooks"` {
+			t.Fatalf("callback %d: %d %v", i+1, h.status, h.header)
+		}
+	}
+	if h := send(t, app, "/hooks/6", processor, ""); h.status != 429 || h.header.Get("Retry-After") == "" {
+		t.Fatalf("the sixth callback: %d %v", h.status, h.header)
+	}
+	for i := range 2 { // the address's own budget is untouched
+		if h := send(t, app, "/x", processor, ""); h.status != 200 || h.header.Get("RateLimit-Limit") != "2" {
+			t.Fatalf("request %d outside the prefix: %d %v", i+1, h.status, h.header)
+		}
+	}
+	if h := send(t, app, "/x", processor, ""); h.status != 429 {
+		t.Fatalf("the third request outside the prefix: %d", h.status)
 	}
 }
 

@@ -9,6 +9,10 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// ReadBufferSize bounds a request's head (request line and headers, cookies included): 8 KiB, twice fasthttp's
+// default, room for a bearer token and a browser's cookies; larger heads get 431.
+const ReadBufferSize = 8 << 10
+
 // Server serves several Fiber apps on one listener, choosing by Host: the operator console and the tenants'
 // hosts are different applications with different routes, middleware and audiences, and Fiber groups match by
 // path prefix only. Choosing before Fiber routes keeps each app's middleware to its own requests.
@@ -34,8 +38,12 @@ func NewServer(apps []*fiber.App, pick func(host string) *fiber.App, o Options) 
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
 		MaxRequestBodySize:           max(o.BodyLimit, DefaultBodyLimit),
-		NoDefaultServerHeader:        true,
-		CloseOnShutdown:              true, // idle keep-alive connections close on shutdown too
+		// A request's head must fit the read buffer; a larger one is 431, as problem+json (serverError) like every
+		// other error, and so is any request the server cannot read.
+		ReadBufferSize:        ReadBufferSize,
+		ErrorHandler:          serverError,
+		NoDefaultServerHeader: true,
+		CloseOnShutdown:       true, // idle keep-alive connections close on shutdown too
 	}}
 }
 

@@ -6,81 +6,119 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 )
 
-// DefaultMaxBody bounds a JSON request body read by Bind.
+// DefaultMaxBody is the body limit of every route that declares none (Route.BodyLimit): 1 MiB.
 const DefaultMaxBody = 1 << 20
 
-// Fields collects per-field problems of a request; Err returns them as one 422 problem.
-type Fields struct{ errs []FieldError }
-
-// Add records a problem with field.
-func (f *Fields) Add(field, message string) {
-	f.errs = append(f.errs, FieldError{Field: field, Message: message})
-}
-
-// Check records message for field unless ok.
-func (f *Fields) Check(ok bool, field, message string) {
-	if !ok {
-		f.Add(field, message)
-	}
-}
-
-// Required records a problem when v is empty or blank.
-func (f *Fields) Required(field, v string) { f.Check(strings.TrimSpace(v) != "", field, "is required") }
-
-// MaxLen records a problem when v has more than n characters.
-func (f *Fields) MaxLen(field, v string, n int) {
-	f.Check(utf8.RuneCountInString(v) <= n, field, fmt.Sprintf("must be at most %d characters", n))
-}
-
-// Err returns nil, or the 422 problem listing every field recorded.
-func (f *Fields) Err() error {
-	if len(f.errs) == 0 {
-		return nil
-	}
-	return Invalid("The request has invalid fields.", f.errs...)
-}
+// Fields collects per-field problems of a request: the one collector of the product (validation.Fields), so a
+// service's field errors stay *validation.Error and never become HTTP types; the error handler maps them to 422.
+type Fields = validation.Fields
 
 // Validator is a request body that checks itself after decoding: it records its problems in f.
 type Validator interface {
 	Validate(f *Fields)
 }
 
-// Bind decodes the request's JSON body strictly into dst (a pointer) and validates it (see DecodeJSON).
+// Bind reads the request's JSON body into dst (a pointer) under the body contract of docs/api.md and validates it:
+// Content-Type must be application/json (charset, if given, utf-8), else 415; then DecodeJSON, or DecodeDocument
+// for a PUT, which replaces a whole document and so must name every required field.
 func Bind(c *fiber.Ctx, dst any) error {
-	if ct := c.Get(fiber.HeaderContentType); !strings.HasPrefix(strings.ToLower(ct), fiber.MIMEApplicationJSON) {
-		return NewProblem(fiber.StatusUnsupportedMediaType, "unsupported-media-type", "Send the body as application/json.")
+	if err := jsonContentType(c.Get(fiber.HeaderContentType)); err != nil {
+		return err
+	}
+	if c.Method() == fiber.MethodPut {
+		return DecodeDocument(c.Body(), dst, DefaultMaxBody)
 	}
 	return DecodeJSON(c.Body(), dst, DefaultMaxBody)
 }
 
-// DecodeJSON decodes body into dst (a pointer) and runs dst's Validate if it has one. Every fault is a client's:
-// a body over max bytes is 413; malformed JSON or anything after the value is 400; a field of the wrong type,
-// an unknown field, or what Validate refuses is 422 naming the field. It never returns an internal error for
-// bad input.
-func DecodeJSON(body []byte, dst any, max int) error {
+func jsonContentType(ct string) error {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != fiber.MIMEApplicationJSON {
+		return NewProblem(fiber.StatusUnsupportedMediaType, "unsupported-media-type", "Send the body as application/json.")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return NewProblem(fiber.StatusUnsupportedMediaType, "unsupported-media-type", "Send the body as application/json in UTF-8.")
+	}
+	return nil
+}
+
+// DecodeJSON decodes body into dst (a pointer) and runs dst's Validate if it has one. Every fault is a client's,
+// and every fault of one kind is reported at once:
+//
+//   - over max bytes: 413;
+//   - not exactly one JSON value in UTF-8 (empty, truncated, a byte order mark, UTF-16, trailing data, a syntax
+//     error): 400 /problems/malformed-json saying which;
+//   - nested deeper than MaxJSONDepth: 400 /problems/json-too-deep;
+//   - a value of the wrong type, a field dst does not have, a key given twice, a string with NUL or invalid UTF-8,
+//     an array over MaxJSONArray items: 422 naming every such field (see shapeChecker);
+//   - what Validate refuses: 422 naming every field.
+//
+// It never returns an internal error for bad input.
+func DecodeJSON(body []byte, dst any, max int) error { return decodeJSON(body, dst, max, false) }
+
+// DecodeDocument is DecodeJSON for a whole document (a PUT): additionally, every required field (Required) of
+// every object must be present, so leaving a field out can never empty it; each missing one is named (422).
+func DecodeDocument(body []byte, dst any, max int) error { return decodeJSON(body, dst, max, true) }
+
+func decodeJSON(body []byte, dst any, max int, whole bool) error {
 	if len(body) > max {
 		return NewProblem(fiber.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("The body may be at most %d bytes.", max))
+	}
+	if err := wellFormed(body); err != nil {
+		return err
+	}
+	if err := checkShape(body, dst, whole); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeProblem(err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return NewProblem(fiber.StatusBadRequest, "malformed-json", "The body must hold exactly one JSON value.")
-	}
 	if v, ok := dst.(Validator); ok {
 		var f Fields
 		v.Validate(&f)
-		return f.Err()
+		return fieldsErr(f.Err())
 	}
 	return nil
+}
+
+// wellFormed is the 400 of a body that is not exactly one JSON value in UTF-8, saying what is wrong with it.
+func wellFormed(body []byte) error {
+	malformed := func(detail string) error { return NewProblem(fiber.StatusBadRequest, "malformed-json", detail) }
+	switch {
+	case len(bytes.TrimSpace(body)) == 0:
+		return malformed("The body is empty; send a JSON object.")
+	case bytes.HasPrefix(body, []byte{0xEF, 0xBB, 0xBF}):
+		return malformed("The body starts with a byte order mark; send UTF-8 JSON without one.")
+	case bytes.HasPrefix(body, []byte{0xFF, 0xFE}), bytes.HasPrefix(body, []byte{0xFE, 0xFF}),
+		len(body) >= 2 && (body[0] == 0 || body[1] == 0):
+		return malformed("The body must be UTF-8 JSON; it looks like UTF-16.")
+	}
+	if json.Valid(body) {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var raw json.RawMessage
+	err := dec.Decode(&raw)
+	var syn *json.SyntaxError
+	switch {
+	case err == nil:
+		return malformed("The body must hold exactly one JSON value; something follows it.")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return malformed("The body is truncated: the JSON value is not complete.")
+	case errors.As(err, &syn):
+		return malformed(fmt.Sprintf("The body is not valid JSON (at byte %d).", syn.Offset))
+	}
+	return malformed("The body is not valid JSON.")
 }
 
 func decodeProblem(err error) error {
