@@ -334,11 +334,16 @@ func TestClientPageShowsTheGateAndChangesStatusWithAReason(t *testing.T) {
 		t.Fatalf("search for hannah: %d %.800s", list.status, list.body)
 	}
 	page := c.get(m[1])
+	// The hub: the header and the first tab on the page itself; the timeline and the documents one tab away.
+	activity, documents := c.get(m[1]+"?tab=activity"), c.get(m[1]+"?tab=documents")
 	for _, want := range []string{"Hannah Schmidt", "Professional", "Sara Sales", "IB-ATLAS (from a referral link)", "KYC approved",
 		"all required documents approved", "client.status_changed", `id="policy"`, "The client&#39;s KYC is approved.", `id="documents"`} {
-		if !strings.Contains(page.body, want) {
+		if !strings.Contains(page.body+activity.body+documents.body, want) {
 			t.Errorf("client page lacks %q", want)
 		}
+	}
+	if !strings.Contains(activity.body, "client.status_changed") || !strings.Contains(documents.body, `id="documents"`) {
+		t.Error("the timeline or the documents are not on their tabs")
 	}
 	csrf := csrfOf(t, page.body)
 	if r := c.do(http.MethodPost, m[1]+"/status", url.Values{"csrf": {csrf}, "action": {"suspend"}, "reason": {" "}}); r.status != http.StatusUnprocessableEntity ||

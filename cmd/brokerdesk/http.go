@@ -54,7 +54,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	}
 	reg := web.NewRegistry()
 	opts := web.Options{Log: a.log, Metrics: web.NewMetrics(reg), Pages: pages, ReadTimeout: 30 * time.Second,
-		TrustedProxies: a.cfg.TrustedProxies, StreamRoutes: documents.StreamRoutes()}
+		TrustedProxies: a.cfg.TrustedProxies, StreamRoutes: documents.StreamRoutes(), BodyLimits: web.NewBodyLimits()}
 	rdb, ok := a.redis.MakeRedisClient().(redis.UniversalClient)
 	if !ok {
 		return nil, errors.New("rate limiter: unexpected redis client type")
@@ -70,6 +70,7 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	tenantApp.Use(audit.OriginMiddleware())                                       // audit rows written while serving a request carry its IP, agent, id
 	tenantApp.Use(clients.ReferralMiddleware(a.cfg.PublicScheme == "https", nil)) // ?ref= on the landing page and /portal pages
 	api := web.NewAPI(tenantApp, a.identity.Authorize)                            // every non-public route: a valid token holding its permission
+	api.SetBodyLimits(opts.BodyLimits)                                            // a route's own body limit, enforced by the body guard while reading
 	// Route.Idempotent: first responses are kept and replayed in the tenant's schema.
 	api.SetIdempotency(tenants.NewIdempotencyStore(a.gate), idempotencyPrincipal, a.log)
 	web.ServeOpenAPI(api, "BrokerDesk tenant API", version)

@@ -37,7 +37,7 @@ func (a *app) buildModules(sender *mail.Sender) {
 		Hasher: a.hasher, Sealer: a.cfg.DataKeys, Brand: a.branding.Get, Mailer: sender, TenantURL: a.tenantURL,
 		Secure: a.secure(), Log: a.log}))
 	use(a, &a.clients)(clients.NewService(clients.Options{Gate: a.gate, Audit: a.audit, Portal: a.identity, Emails: a.emails,
-		Events: a.events, Documents: a.clientDocuments, Secure: a.secure(), Log: a.log}), nil)
+		Events: a.events, Secure: a.secure(), Log: a.log}), nil)
 	use(a, &a.documents)(documents.NewService(documents.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients, Store: a.blobs,
 		Emails: a.emails, Events: a.events, Portal: a.identity, MaxBytes: a.cfg.UploadMaxBytes, TenantURL: a.tenantURL, Log: a.log,
 		// The portal shows a rejection's reason in the review's words for the client.
@@ -77,6 +77,9 @@ func (a *app) wireDoors(demo bool) []tenants.Seeder {
 		}
 		if d.Data != nil {
 			a.privacy.Register(d.Data)
+		}
+		if d.Trail != nil {
+			d.Trail() // how the module's audit rows read, before anything reads them
 		}
 		seeders = append(seeders, d.Seeders...)
 		demoSeeders = append(demoSeeders, d.DemoSeeders...)

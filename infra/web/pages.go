@@ -122,6 +122,23 @@ func (p *Pages) Render(c *fiber.Ctx, status int, name string, page Page) error {
 	return c.Status(status).Send(buf.Bytes())
 }
 
+// Fragment executes page name's "content" template alone, without the layout: a part of a page that another
+// page embeds (a hub section; Shell.Fragment).
+func (p *Pages) Fragment(name string, page Page) (template.HTML, error) {
+	t, ok := p.pages[name]
+	if !ok {
+		return "", fmt.Errorf("web: no page %q", name)
+	}
+	if page.Brand.Name == "" {
+		page.Brand = DefaultBrand
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "content", page); err != nil {
+		return "", fmt.Errorf("web: render fragment %s: %w", name, err)
+	}
+	return template.HTML(buf.String()), nil //nolint:gosec // html/template escaped it
+}
+
 // brandKey is where middleware leaves the request's Brand for error pages.
 const brandKey = "web.brand"
 

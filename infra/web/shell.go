@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
+	"regexp"
 	"slices"
 
 	"github.com/gofiber/fiber/v2"
@@ -65,6 +67,7 @@ type Shell struct {
 	table   *PageTable
 	nav     []NavEntry
 	tiles   []Tile
+	hubs    map[string]*hub
 	errs    []error
 }
 
@@ -77,7 +80,7 @@ func NewShell(router fiber.Router, o ShellOptions) *Shell {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Shell{o: o, cookies: Cookies{Secure: o.Secure, CSRF: o.CSRFCookie}}
+	s := &Shell{o: o, cookies: Cookies{Secure: o.Secure, CSRF: o.CSRFCookie}, hubs: map[string]*hub{}}
 	s.table = NewPageTable(router, func(p Permission) fiber.Handler {
 		guard := o.Sessions.Guard(p)
 		return func(c *fiber.Ctx) error {
@@ -177,6 +180,12 @@ func (s *Shell) Render(c *fiber.Ctx, status int, name, title string, data any) e
 	return s.o.Pages.Render(c, status, name, Page{Title: title, Brand: BrandOf(c), Nav: &nav, Data: data})
 }
 
+// Fragment draws page file name's "content" template alone, without the layout, with data as its .Data: the part
+// of a page a module draws inside another module's page (a hub section).
+func (s *Shell) Fragment(c *fiber.Ctx, name string, data any) (template.HTML, error) {
+	return s.o.Pages.Fragment(name, Page{Brand: BrandOf(c), Data: data})
+}
+
 // RenderPublic draws a page before sign-in (no menu), e.g. a sign-in or registration form.
 func (s *Shell) RenderPublic(c *fiber.Ctx, status int, name, title string, data any) error {
 	return s.o.Pages.Render(c, status, name, Page{Title: title, Brand: BrandOf(c), Data: data})
@@ -247,5 +256,213 @@ func (s *Shell) Dashboard(c *fiber.Ctx) ([]DashboardGroup, error) {
 			out = append(out, dg)
 		}
 	}
+	return out, nil
+}
+
+// Hub pages. A hub is a page about one subject (a client) that several modules fill: the module owning the page
+// draws it with Hub, and every module adds its tab (HubSection) and its facts in the header (HubSummary) from its
+// front door's Pages, so a new module adds a tab to the client page without the clients module changing. Tabs are
+// plain links (?tab=<id>): they work without JavaScript, and only the open tab's section is drawn, so a tab costs
+// nothing until it is opened.
+
+// HubSection is one tab of a hub page. The tab is shown to viewers holding Permission ("" for everyone who may
+// open the hub page itself), ordered by Order then Label.
+type HubSection struct {
+	// ID names the tab in links (?tab=ID) and is the section's element id: lower-case letters, digits and '-'.
+	ID    string
+	Label string
+	// Hint is the tab's longer description (its title).
+	Hint       string
+	Order      int
+	Permission Permission
+	// Render draws the section for the subject, when its tab is open. The hub page's owner has checked that the
+	// viewer may see the subject; Render checks what is finer than Permission (object rules of its own module).
+	Render func(c *fiber.Ctx, subject uuid.UUID) (template.HTML, error)
+	// Href, instead of Render, makes the tab a link to a page of its own about the subject.
+	Href func(subject uuid.UUID) string
+}
+
+// HubSummary is one group of facts in a hub page's header (a client's status and manager, what the policy gate
+// allows, balances), shown to viewers holding Permission ("" for everyone who may open the hub page), ordered by
+// Order then ID. Facts are read on every view of the hub, whichever tab is open: keep them to one query.
+type HubSummary struct {
+	// ID is the group's element id ("policy"); unique in the hub.
+	ID         string
+	Order      int
+	Permission Permission
+	// Label names the group for screen readers (the facts carry their own visible labels).
+	Label string
+	// Badges draws the facts as compact badges (the label inside, the value and hint for screen readers and on
+	// hover) instead of label and value pairs.
+	Badges bool
+	Facts  func(c *fiber.Ctx, subject uuid.UUID) ([]HubFact, error)
+}
+
+// HubFact is one fact of a hub's header: a label and a value coloured by its tone, with a hint (why) shown on hover
+// and, in text, to screen readers.
+type HubFact struct {
+	Label, Value string
+	// Href links the value (a manager's name to their clients); "" for none.
+	Href string
+	Tone Tone
+	Hint string
+}
+
+// Tone colours a fact: neutral, good (approved, allowed), warn (waiting, restricted), bad (refused, suspended),
+// info.
+type Tone string
+
+const (
+	ToneNeutral Tone = ""
+	ToneGood    Tone = "good"
+	ToneWarn    Tone = "warn"
+	ToneBad     Tone = "bad"
+	ToneInfo    Tone = "info"
+)
+
+// Hub is a hub page as drawn for one request: the header's facts, the tabs the viewer may open, and the open tab's
+// section. The owning page sets Title and draws it with the layout's "hub-head", "hub-tabs" and "hub-section"
+// templates.
+type Hub struct {
+	Title   string
+	Summary []HubSummaryView
+	Tabs    []HubTab
+	Current HubTab
+	Section template.HTML
+}
+
+// HubSummaryView is one group of the header's facts for the viewer.
+type HubSummaryView struct {
+	ID, Label string
+	Badges    bool
+	Facts     []HubFact
+	Failed    bool
+}
+
+// HubTab is one tab of a hub page for the viewer.
+type HubTab struct {
+	ID, Label, Hint, Href string
+	Current               bool
+	// Away: the tab is a link to a page of its own (HubSection.Href).
+	Away bool
+}
+
+type hub struct {
+	sections  []HubSection
+	summaries []HubSummary
+}
+
+var hubID = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
+
+func (s *Shell) hub(name string) *hub {
+	h, ok := s.hubs[name]
+	if !ok {
+		h = &hub{}
+		s.hubs[name] = h
+	}
+	return h
+}
+
+// HubSection adds a tab to hub name's page (e.g. "client"). Call it while wiring (Door.Pages), before serving.
+func (s *Shell) HubSection(name string, sec HubSection) {
+	h := s.hub(name)
+	switch {
+	case !hubID.MatchString(sec.ID) || sec.Label == "" || (sec.Render == nil) == (sec.Href == nil):
+		s.errs = append(s.errs, fmt.Errorf("hub %s: section %q (%s) declares no id, label, or exactly one of Render and Href", name, sec.ID, sec.Label))
+	case slices.ContainsFunc(h.sections, func(o HubSection) bool { return o.ID == sec.ID }):
+		s.errs = append(s.errs, fmt.Errorf("hub %s: section %q declared twice", name, sec.ID))
+	default:
+		h.sections = append(h.sections, sec)
+		slices.SortStableFunc(h.sections, func(a, b HubSection) int { return compareEntries(a.Order, a.Label, b.Order, b.Label) })
+	}
+}
+
+// HubSummary adds a group of facts to hub name's header. Call it while wiring (Door.Pages), before serving.
+func (s *Shell) HubSummary(name string, sum HubSummary) {
+	h := s.hub(name)
+	switch {
+	case !hubID.MatchString(sum.ID) || sum.Facts == nil:
+		s.errs = append(s.errs, fmt.Errorf("hub %s: summary %q declares no id or facts", name, sum.ID))
+	case slices.ContainsFunc(h.summaries, func(o HubSummary) bool { return o.ID == sum.ID }):
+		s.errs = append(s.errs, fmt.Errorf("hub %s: summary %q declared twice", name, sum.ID))
+	default:
+		h.summaries = append(h.summaries, sum)
+		slices.SortStableFunc(h.summaries, func(a, b HubSummary) int { return compareEntries(a.Order, a.ID, b.Order, b.ID) })
+	}
+}
+
+// HubSections lists hub name's sections in tab order (for tests and docs).
+func (s *Shell) HubSections(name string) []HubSection {
+	if h, ok := s.hubs[name]; ok {
+		return slices.Clone(h.sections)
+	}
+	return nil
+}
+
+// Hub draws hub name's page about subject for the request's viewer: every summary group they may see, their tabs
+// (links to base?tab=<id>; the first is base itself), and the open tab's section (the request's "tab" query, else
+// the first). A tab the viewer may not open, or that does not exist, is 404. A summary group or section that
+// fails is logged and shown as unavailable, so one module's trouble leaves the rest of the page readable. The
+// caller has checked that the viewer may see the subject.
+func (s *Shell) Hub(c *fiber.Ctx, name string, subject uuid.UUID, base string) (Hub, error) {
+	v, _, err := s.Viewer(c)
+	if err != nil {
+		return Hub{}, err
+	}
+	h := s.hubs[name]
+	if h == nil {
+		h = &hub{}
+	}
+	ctx := c.UserContext()
+	var out Hub
+	for _, sum := range h.summaries {
+		if sum.Permission != "" && !v.Can(sum.Permission) {
+			continue
+		}
+		view := HubSummaryView{ID: sum.ID, Label: sum.Label, Badges: sum.Badges}
+		facts, err := sum.Facts(c, subject)
+		if err != nil {
+			s.o.Log.ErrorContext(ctx, "hub summary", "hub", name, "summary", sum.ID, "err", err)
+			view.Failed = true
+		}
+		view.Facts = facts
+		out.Summary = append(out.Summary, view)
+	}
+	want := c.Query("tab")
+	var visible []HubSection
+	for _, sec := range h.sections {
+		if sec.Permission == "" || v.Can(sec.Permission) {
+			visible = append(visible, sec)
+		}
+	}
+	first := slices.IndexFunc(visible, func(sec HubSection) bool { return sec.Render != nil })
+	var current *HubSection
+	for i, sec := range visible {
+		tab := HubTab{ID: sec.ID, Label: sec.Label, Hint: sec.Hint, Href: base + "?tab=" + sec.ID}
+		switch {
+		case sec.Href != nil:
+			tab.Href, tab.Away = sec.Href(subject), true
+		case i == first:
+			tab.Href = base // the first section is the page itself
+		}
+		if sec.Render != nil && current == nil && (want == sec.ID || (want == "" && i == first)) {
+			tab.Current = true
+			current = &visible[i]
+			out.Current = tab
+		}
+		out.Tabs = append(out.Tabs, tab)
+	}
+	if current == nil {
+		if want != "" {
+			return Hub{}, NotFound("No such section on this page.")
+		}
+		return out, nil
+	}
+	html, err := current.Render(c, subject)
+	if err != nil {
+		s.o.Log.ErrorContext(ctx, "hub section", "hub", name, "section", current.ID, "err", err)
+		html = template.HTML(`<p class="muted" role="alert">This section is unavailable just now; the rest of the page is up to date.</p>`)
+	}
+	out.Section = html
 	return out, nil
 }

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"errors"
+	"html/template"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -331,5 +332,165 @@ func TestShellRefusesMenuEntriesAndTilesWithoutPermissionOrGroup(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("Err = %v, want %s named", err, name)
 		}
+	}
+}
+
+// hubWorld is a shell with a hub page "/clients/:id" drawn by the layout's hub templates.
+func hubWorld(t *testing.T, roles map[string][]web.Permission) *shellWorld {
+	t.Helper()
+	pages, err := web.NewPages(fstest.MapFS{
+		"pages/hub_page.html":    {Data: []byte(`{{define "content"}}{{template "hub-head" .Data}}{{template "hub-tabs" .Data}}{{template "hub-section" .Data}}{{end}}`)},
+		"pages/hub_section.html": {Data: []byte(`{{define "content"}}<p id="drawn">{{.Data}} &amp; more</p>{{end}}`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &shellWorld{app: web.New(web.Options{Pages: pages}), sessions: &roleSessions{roles: roles}}
+	w.shell = web.NewShell(w.app, web.ShellOptions{Pages: pages, Sessions: w.sessions})
+	w.shell.Page(fiber.MethodGet, "/clients/:id", "clients.read", func(c *fiber.Ctx) error {
+		id, err := uuid.Parse(c.Params("id"))
+		if err != nil {
+			return web.NotFound("no such client")
+		}
+		hub, err := w.shell.Hub(c, "client", id, "/clients/"+id.String())
+		if err != nil {
+			return err
+		}
+		hub.Title = "Ada Lovelace"
+		return w.shell.Render(c, fiber.StatusOK, "hub_page", hub.Title, hub)
+	})
+	return w
+}
+
+// tabsOf reads a hub page's tabs: label, link, and a * on the current one.
+func tabsOf(body string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`<a href="([^"]+)" id="tab-[a-z-]+"( aria-current="page")?[^>]*>([^<]+)</a>`).FindAllStringSubmatch(body, -1) {
+		cur := ""
+		if m[2] != "" {
+			cur = "*"
+		}
+		out = append(out, cur+m[3]+" "+m[1])
+	}
+	return out
+}
+
+func TestHubShowsTheSectionsOfEveryModuleInOrderPerPermissionAndOpensEachByALink(t *testing.T) {
+	t.Parallel()
+	w := hubWorld(t, map[string][]web.Permission{"admin": {"clients.read", "kyc.review", "privacy.manage"}, "sales": {"clients.read"}})
+	drawn := map[string]int{}
+	section := func(id string) func(*fiber.Ctx, uuid.UUID) (template.HTML, error) {
+		return func(c *fiber.Ctx, subject uuid.UUID) (template.HTML, error) {
+			drawn[id]++
+			return w.shell.Fragment(c, "hub_section", id+" of "+subject.String()[:8]+" <b>")
+		}
+	}
+	// Declared out of order, as modules mount their doors.
+	w.shell.HubSection("client", web.HubSection{ID: "activity", Label: "Activity", Order: 90, Render: section("activity")})
+	w.shell.HubSection("client", web.HubSection{ID: "documents", Label: "Documents", Order: 20, Permission: "kyc.review", Render: section("documents")})
+	w.shell.HubSection("client", web.HubSection{ID: "privacy", Label: "Data protection", Order: 80, Permission: "privacy.manage",
+		Hint: "export, erasure", Href: func(id uuid.UUID) string { return "/clients/" + id.String() + "/privacy" }})
+	w.shell.HubSection("client", web.HubSection{ID: "profile", Label: "Profile", Order: 10, Render: section("profile")})
+	w.shell.HubSection("other", web.HubSection{ID: "profile", Label: "Another hub's tab", Render: section("other")})
+	w.shell.HubSummary("client", web.HubSummary{ID: "policy", Order: 90, Label: "What the client can do", Badges: true,
+		Facts: func(*fiber.Ctx, uuid.UUID) ([]web.HubFact, error) {
+			return []web.HubFact{{Label: "Deposit", Value: "not allowed", Tone: web.ToneBad, Hint: "KYC is not approved"}}, nil
+		}})
+	w.shell.HubSummary("client", web.HubSummary{ID: "facts", Order: 10, Facts: func(*fiber.Ctx, uuid.UUID) ([]web.HubFact, error) {
+		return []web.HubFact{{Label: "Status", Value: "KYC approved", Tone: web.ToneGood}}, nil
+	}})
+	w.shell.HubSummary("client", web.HubSummary{ID: "balances", Order: 20, Permission: "kyc.review", Facts: func(*fiber.Ctx, uuid.UUID) ([]web.HubFact, error) {
+		return nil, errors.New("ledger down")
+	}})
+	if err := w.shell.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.shell.HubSections("client"); len(got) != 4 || got[0].ID != "profile" || got[3].ID != "activity" {
+		t.Errorf("declared sections in order: %v", got)
+	}
+	id := uuid.New()
+	base := "/clients/" + id.String()
+
+	r := w.do(t, http.MethodGet, base, "admin", nil)
+	want := []string{"*Profile " + base, "Documents " + base + "?tab=documents", "Data protection " + base + "/privacy", "Activity " + base + "?tab=activity"}
+	if r.status != http.StatusOK || !slices.Equal(tabsOf(r.body), want) {
+		t.Fatalf("admin's tabs: %d %q, want %q\n%s", r.status, tabsOf(r.body), want, r.body)
+	}
+	if !strings.Contains(r.body, `<p id="drawn">profile of `+id.String()[:8]+` &lt;b&gt; &amp; more</p>`) || drawn["profile"] != 1 || drawn["activity"] != 0 {
+		t.Errorf("the first tab is drawn (escaped) and only it: %v\n%s", drawn, r.body)
+	}
+	for _, want := range []string{`<h1>Ada Lovelace</h1>`, `class="tone-good"`, `KYC approved`, `<ul class="badges" id="policy" aria-label="What the client can do">`,
+		`<li class="badge tone-bad" title="KYC is not approved">Deposit<span class="visually-hidden">: not allowed. KYC is not approved</span></li>`,
+		`id="balances"`, `unavailable just now`, `title="export, erasure"`, `class="away"`} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("admin's hub lacks %q", want)
+		}
+	}
+	if strings.Index(r.body, `id="facts"`) > strings.Index(r.body, `id="balances"`) || strings.Index(r.body, `id="balances"`) > strings.Index(r.body, `id="policy"`) {
+		t.Error("the header's groups are not in their order")
+	}
+
+	r = w.do(t, http.MethodGet, base+"?tab=activity", "admin", nil)
+	if !slices.Equal(tabsOf(r.body), []string{"Profile " + base, "Documents " + base + "?tab=documents", "Data protection " + base + "/privacy", "*Activity " + base + "?tab=activity"}) ||
+		!strings.Contains(r.body, `<section class="card hub-section" id="activity" aria-labelledby="tab-activity">`) || drawn["activity"] != 1 || drawn["profile"] != 1 {
+		t.Errorf("the activity tab by its link: %q %v", tabsOf(r.body), drawn)
+	}
+
+	r = w.do(t, http.MethodGet, base, "sales", nil)
+	if !slices.Equal(tabsOf(r.body), []string{"*Profile " + base, "Activity " + base + "?tab=activity"}) || strings.Contains(r.body, `id="balances"`) {
+		t.Errorf("sales sees %q (balances shown: %v)", tabsOf(r.body), strings.Contains(r.body, `id="balances"`))
+	}
+	for _, tab := range []string{"documents", "privacy", "nope"} {
+		if r := w.do(t, http.MethodGet, base+"?tab="+tab, "sales", nil); r.status != http.StatusNotFound {
+			t.Errorf("sales opening ?tab=%s: %d, want 404", tab, r.status)
+		}
+	}
+	if drawn["documents"] != 0 || drawn["other"] != 0 {
+		t.Errorf("sections drawn without being opened: %v", drawn)
+	}
+}
+
+func TestHubSectionThatFailsLeavesThePageReadable(t *testing.T) {
+	t.Parallel()
+	w := hubWorld(t, map[string][]web.Permission{"admin": {"clients.read"}})
+	w.shell.HubSection("client", web.HubSection{ID: "money", Label: "Money", Render: func(*fiber.Ctx, uuid.UUID) (template.HTML, error) {
+		return "", errors.New("ledger down")
+	}})
+	r := w.do(t, http.MethodGet, "/clients/"+uuid.NewString(), "admin", nil)
+	if r.status != http.StatusOK || !strings.Contains(r.body, "This section is unavailable just now") || strings.Contains(r.body, "ledger down") {
+		t.Errorf("a failing section: %d %.500s", r.status, r.body)
+	}
+}
+
+func TestHubDeclarationsAreChecked(t *testing.T) {
+	t.Parallel()
+	w := hubWorld(t, nil)
+	render := func(*fiber.Ctx, uuid.UUID) (template.HTML, error) { return "", nil }
+	href := func(uuid.UUID) string { return "/x" }
+	facts := func(*fiber.Ctx, uuid.UUID) ([]web.HubFact, error) { return nil, nil }
+	w.shell.HubSection("client", web.HubSection{ID: "ok", Label: "OK", Render: render})
+	for _, bad := range []web.HubSection{
+		{ID: "ok", Label: "Twice", Render: render},
+		{ID: "Bad Id", Label: "Bad", Render: render},
+		{ID: "nolabel", Render: render},
+		{ID: "both", Label: "Both", Render: render, Href: href},
+		{ID: "neither", Label: "Neither"},
+	} {
+		w.shell.HubSection("client", bad)
+	}
+	w.shell.HubSummary("client", web.HubSummary{ID: "facts", Facts: facts})
+	w.shell.HubSummary("client", web.HubSummary{ID: "facts", Facts: facts})
+	w.shell.HubSummary("client", web.HubSummary{ID: "nofacts"})
+	err := w.shell.Err()
+	if err == nil {
+		t.Fatal("no error for bad declarations")
+	}
+	for _, want := range []string{`"ok" declared twice`, `"Bad Id"`, `"nolabel"`, `"both"`, `"neither"`, `summary "facts" declared twice`, `"nofacts"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error lacks %s: %v", want, err)
+		}
+	}
+	if got := w.shell.HubSections("client"); len(got) != 1 {
+		t.Errorf("bad sections were kept: %v", got)
 	}
 }

@@ -108,11 +108,12 @@ var ErrInvalidEntry = errors.New("invalid audit entry")
 // Service records, lists and verifies audit trails.
 type Service struct {
 	gate *tenants.Gate
+	book *phrasebook // how rows read (phrases.go): declared by the modules while wiring
 }
 
 // NewService returns the audit service. Record uses only the caller's transaction; List and Verify open their
 // own read-only scopes through gate.
-func NewService(gate *tenants.Gate) *Service { return &Service{gate: gate} }
+func NewService(gate *tenants.Gate) *Service { return &Service{gate: gate, book: newPhrasebook()} }
 
 // Record appends e to the audit trail of the tenant whose scope tx is (see tenants.Gate.Scope), in that same
 // transaction: the row commits exactly when the caller's change does.

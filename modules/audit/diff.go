@@ -2,13 +2,17 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
 // Redacted replaces every value the audit trail must not keep.
@@ -96,9 +100,123 @@ func Diff(before, after any) ([]byte, error) {
 		return nil, fmt.Errorf("audit diff: %w", err)
 	}
 	if buf.Len() > MaxDiffBytes {
-		return nil, fmt.Errorf("audit diff: %d bytes, over the %d byte limit: record what changed, not the data", buf.Len(), MaxDiffBytes)
+		return summarize(changes, buf.Len())
 	}
 	return buf.Bytes(), nil
+}
+
+// summarize is the diff of a change too large to keep whole (over MaxDiffBytes: a settings document of ten
+// thousand rules replaced, say): the change is still recorded, as a summary rather than an error, in the diff's own
+// shape so readers need nothing new. First each changed value is replaced by a note of its shape and size
+// ("[omitted: array of 10000 items, 690123 bytes]"); if the paths alone are still too many, the changes are counted
+// per top-level key ("[omitted: 10000 changed values]"); if even that is too large, one note counts them all.
+// WeakenedKey's list is kept as it is when small: it is what the settings pages show of a weakening.
+func summarize(changes map[string]any, size int) ([]byte, error) {
+	keep := func(out map[string]any) {
+		if w, ok := changes["/"+WeakenedKey]; ok {
+			if b, err := CanonicalJSON(w); err == nil && len(b) <= maxString {
+				out["/"+WeakenedKey] = w
+			}
+		}
+	}
+	levels := []func() map[string]any{
+		func() map[string]any {
+			out := make(map[string]any, len(changes))
+			for path, c := range changes {
+				sc := map[string]any{}
+				for side, v := range c.(map[string]any) {
+					sc[side] = describe(v)
+				}
+				out[path] = sc
+			}
+			keep(out)
+			return out
+		},
+		func() map[string]any {
+			counts := map[string]int{}
+			for path := range changes {
+				top, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+				counts["/"+top]++
+			}
+			out := make(map[string]any, len(counts))
+			for top, n := range counts {
+				out[top] = map[string]any{"after": fmt.Sprintf("[omitted: %d changed values]", n)}
+			}
+			keep(out)
+			return out
+		},
+		func() map[string]any {
+			return map[string]any{"": map[string]any{"after": fmt.Sprintf("[omitted: %d changed values, %d bytes of diff]", len(changes), size)}}
+		},
+	}
+	for _, level := range levels {
+		b, err := CanonicalJSON(level())
+		if err != nil {
+			return nil, fmt.Errorf("audit diff summary: %w", err)
+		}
+		if len(b) <= MaxDiffBytes {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("audit diff: a summary of %d changes is still over %d bytes", len(changes), MaxDiffBytes)
+}
+
+// describe notes a value's shape and size instead of keeping it.
+func describe(v any) any {
+	b, _ := CanonicalJSON(v)
+	switch x := v.(type) {
+	case []any:
+		return fmt.Sprintf("[omitted: array of %d items, %d bytes]", len(x), len(b))
+	case map[string]any:
+		return fmt.Sprintf("[omitted: object of %d keys, %d bytes]", len(x), len(b))
+	case string:
+		if len(x) > 64 {
+			return fmt.Sprintf("[omitted: %d bytes]", len(x))
+		}
+	}
+	return v
+}
+
+// WeakenedKey is where a settings change that weakens a security or compliance rule lists, in words, what it
+// weakened ("four-eyes approval turned off"): a field of the entry's After (not of its Before), so the diff keeps
+// it as an added value. Such changes are recorded under their module's "<area>.settings_weakened" action.
+const WeakenedKey = "weakened"
+
+// Weakening is the last weakening of a settings document: who, when, what.
+type Weakening struct {
+	Actor Actor
+	At    time.Time
+	What  []string
+}
+
+// Notice is the weakening as one line for a settings page.
+func (w Weakening) Notice() string {
+	return "Last weakened " + w.At.UTC().Format("2006-01-02 15:04 UTC") + " by " + string(w.Actor.Kind) + " " + w.Actor.ID +
+		": " + strings.Join(w.What, "; ") + "."
+}
+
+// WeakeningOf reads what a row's diff says was weakened (WeakenedKey), or nil.
+func WeakeningOf(r Row) *Weakening {
+	var d map[string]json.RawMessage
+	if err := json.Unmarshal(r.Diff, &d); err != nil {
+		return nil
+	}
+	var w struct {
+		After []string `json:"after"`
+	}
+	if err := json.Unmarshal(d["/"+WeakenedKey], &w); err != nil || len(w.After) == 0 {
+		return nil
+	}
+	return &Weakening{Actor: r.Actor, At: r.At, What: w.After}
+}
+
+// LastWeakening returns the newest weakening recorded under action in t's trail, or nil when there is none.
+func (s *Service) LastWeakening(ctx context.Context, t tenants.Tenant, action string) (*Weakening, error) {
+	page, err := s.List(ctx, t, Filter{ActionPrefix: action}, "", 1)
+	if err != nil || len(page.Rows) == 0 {
+		return nil, err
+	}
+	return WeakeningOf(page.Rows[0]), nil
 }
 
 // absentValue marks a side that does not exist; it is never a JSON value.

@@ -25,6 +25,11 @@ type Filter struct {
 	TargetType   string
 	TargetID     string    // only with TargetType
 	From, To     time.Time // From <= time < To
+	// Targets matches rows about any of these records (a client's timeline: the client, their documents, their
+	// review cases); each needs its type and id.
+	Targets []Target
+	// Actions matches rows whose action is one of these (a kind of the trail's phrases).
+	Actions []string
 }
 
 // Page is one page of List, newest first. Next is the cursor of the following page, "" after the last.
@@ -120,6 +125,19 @@ func listQuery(f Filter, cursor string, limit int) (string, []any, int, error) {
 		}
 	} else if f.TargetID != "" {
 		return "", nil, 0, fmt.Errorf("%w: a target id needs its type", ErrBadFilter)
+	}
+	if len(f.Targets) > 0 {
+		pairs := make([]string, len(f.Targets))
+		for i, tg := range f.Targets {
+			if tg.Type == "" || tg.ID == "" {
+				return "", nil, 0, fmt.Errorf("%w: a target needs its type and id", ErrBadFilter)
+			}
+			pairs[i] = "(" + arg(tg.Type) + ", " + arg(tg.ID) + ")"
+		}
+		where = append(where, "(target_type, target_id) IN ("+strings.Join(pairs, ", ")+")")
+	}
+	if len(f.Actions) > 0 {
+		where = append(where, "action = ANY("+arg(f.Actions)+")")
 	}
 	if !f.From.IsZero() {
 		where = append(where, "created_at >= "+arg(f.From))

@@ -75,10 +75,61 @@ func DemoSettings() Settings {
 // (the demo sales and retention staff, when seeded) and referrals, the demo onboarding settings, and a client for
 // identity's demo trader login (status email_verified, so KYC can be tried from the portal). It implements
 // tenants.Seeder (idempotent: clients that exist are left alone).
-type DemoSeeder struct{}
+type DemoSeeder struct {
+	// ThroughReview is the demo brokerage of `make run`: a client whose story passes KYC is written only up to
+	// email verification, and the kyc module's demo (kyc.SeedDemo, after provisioning) plays the rest of
+	// DemoStories through the real upload, review and status change, so the client's documents, status history
+	// and timeline tell one story. Without it (the tests' quick fixture, one transaction and no blob store) every
+	// status is written directly, with its history and audit entry, and no documents exist.
+	ThroughReview bool
+}
+
+// DemoStory is what happens to a demo client after email verification, in order: the statuses the KYC review
+// and compliance move them through, each with the reason the history keeps (for a review's decision, the officer's
+// note to the client).
+type DemoStory struct {
+	Email string
+	Steps []DemoStep
+}
+
+// DemoStep is one status change of a DemoStory.
+type DemoStep struct {
+	To     Status
+	Reason string
+}
+
+// DemoStories are the stories kyc.SeedDemo plays for the clients a DemoSeeder{ThroughReview: true} left at email
+// verification.
+func DemoStories() []DemoStory {
+	var out []DemoStory
+	for _, c := range demoClients {
+		if _, rest := splitAtVerification(c.steps); len(rest) > 0 {
+			story := DemoStory{Email: demoEmail(c.first, c.last)}
+			for _, st := range rest {
+				story.Steps = append(story.Steps, DemoStep{To: st.to, Reason: st.reason})
+			}
+			out = append(out, story)
+		}
+	}
+	return out
+}
+
+// splitAtVerification cuts a demo client's steps after email verification.
+func splitAtVerification(steps []demoStep) (upTo, rest []demoStep) {
+	for i, st := range steps {
+		if st.to == StatusEmailVerified {
+			return steps[:i+1], steps[i+1:]
+		}
+	}
+	return steps, nil
+}
+
+func demoEmail(first, last string) string {
+	return fmt.Sprintf("%s.%s@traders.demo", strings.ToLower(first), strings.ToLower(last))
+}
 
 // Seed inserts what is missing.
-func (DemoSeeder) Seed(ctx context.Context, tx pgx.Tx, t tenants.Tenant) error {
+func (d DemoSeeder) Seed(ctx context.Context, tx pgx.Tx, t tenants.Tenant) error {
 	raw, err := json.Marshal(DemoSettings())
 	if err != nil {
 		return err
@@ -99,32 +150,43 @@ func (DemoSeeder) Seed(ctx context.Context, tx pgx.Tx, t tenants.Tenant) error {
 		managers[m.Roles[0]] = &id
 	}
 	trail := audit.NewService(nil) // Record writes through tx only
-	start := time.Now().UTC().Add(-60 * 24 * time.Hour).Truncate(time.Minute)
+	// The fixture spreads the clients over the last 60 days, each step 5 hours after the last. The story happens
+	// now, as its audit rows (timed by the database when written) and the review it continues with do: the history
+	// and the timeline then give the same times.
+	now := time.Now().UTC().Truncate(time.Second)
+	start, apart, step, trader := now.Add(-60*24*time.Hour).Truncate(time.Minute), 36*time.Hour, 5*time.Hour, now.Add(-2*time.Hour).Truncate(time.Minute)
+	if d.ThroughReview {
+		start, apart, step, trader = now.Add(-time.Duration(len(demoClients)+1)*time.Second), time.Second, 0, now
+	}
 	for i, c := range demoClients {
-		email := fmt.Sprintf("%s.%s@traders.demo", strings.ToLower(c.first), strings.ToLower(c.last))
-		at := start.Add(time.Duration(i) * 36 * time.Hour)
-		if err := seedClient(ctx, tx, trail, email, c.first, c.last, c.country, c.experience, c.tier, managers[c.manager],
-			c.referral, c.source, at, c.steps); err != nil {
+		at := start.Add(time.Duration(i) * apart)
+		steps := c.steps
+		if d.ThroughReview {
+			steps, _ = splitAtVerification(steps) // the rest is played through the review (DemoStories)
+		}
+		if err := seedClient(ctx, tx, trail, demoEmail(c.first, c.last), c.first, c.last, c.country, c.experience, c.tier, managers[c.manager],
+			c.referral, c.source, at, step, steps); err != nil {
 			return err
 		}
 	}
 	// Identity's demo trader gets a client of its own, verified and ready to upload documents.
-	trader := identity.DemoTraderEmail(t)
-	if err := seedClient(ctx, tx, trail, trader, "Dana", "Demo", "GB", "some", "standard", managers[staff.RoleSales],
-		"", "", time.Now().UTC().Add(-2*time.Hour).Truncate(time.Minute), toVerified); err != nil {
+	email := identity.DemoTraderEmail(t)
+	if err := seedClient(ctx, tx, trail, email, "Dana", "Demo", "GB", "some", "standard", managers[staff.RoleSales],
+		"", "", trader, step, toVerified); err != nil {
 		return err
 	}
 	var id uuid.UUID
-	if err := tx.QueryRow(ctx, `SELECT id FROM clients WHERE email = $1`, trader).Scan(&id); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT id FROM clients WHERE email = $1`, email).Scan(&id); err != nil {
 		return err
 	}
-	_, err = identity.LinkPortalClientTx(ctx, tx, trader, id)
+	_, err = identity.LinkPortalClientTx(ctx, tx, email, id)
 	return err
 }
 
-// seedClient inserts one demo client with its history, unless a client with that email exists.
+// seedClient inserts one demo client registered at at with its history (a step every apart), unless a client
+// with that email exists.
 func seedClient(ctx context.Context, tx pgx.Tx, trail *audit.Service, email, first, last, country, experience, tier string,
-	manager *uuid.UUID, referral, source string, at time.Time, steps []demoStep) error {
+	manager *uuid.UUID, referral, source string, at time.Time, apart time.Duration, steps []demoStep) error {
 	id := uuid.New()
 	status := StatusRegistered
 	if len(steps) > 0 {
@@ -133,19 +195,19 @@ func seedClient(ctx context.Context, tx pgx.Tx, trail *audit.Service, email, fir
 	var approved *time.Time
 	for i, s := range steps {
 		if s.to == StatusKYCApproved {
-			a := at.Add(time.Duration(i+1) * 5 * time.Hour)
+			a := at.Add(time.Duration(i+1) * apart)
 			approved = &a
 		}
 	}
 	var verified *time.Time
 	if len(steps) > 0 {
-		v := at.Add(5 * time.Hour)
+		v := at.Add(apart)
 		verified = &v
 	}
 	if len(steps) == 0 {
 		manager = nil
 	}
-	changed := at.Add(time.Duration(len(steps)) * 5 * time.Hour)
+	changed := at.Add(time.Duration(len(steps)) * apart)
 	tag, err := tx.Exec(ctx, `INSERT INTO clients (id, email, first_name, last_name, country, phone, date_of_birth, marketing_consent,
 		experience, status, tier, manager_id, email_verified_at, kyc_approved_at, status_changed_at, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (email) DO NOTHING`,
@@ -177,7 +239,7 @@ func seedClient(ctx context.Context, tx pgx.Tx, trail *audit.Service, email, fir
 		case manager != nil && (s.to == StatusRestricted || s.to == StatusSuspended || s.to == StatusClosed):
 			actor = audit.System("compliance")
 		}
-		if err := historyAt(ctx, tx, id, from, s.to, s.reason, actor, at.Add(time.Duration(i+1)*5*time.Hour)); err != nil {
+		if err := historyAt(ctx, tx, id, from, s.to, s.reason, actor, at.Add(time.Duration(i+1)*apart)); err != nil {
 			return err
 		}
 		if err := trail.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionStatusChanged, Target: target(id),

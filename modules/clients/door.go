@@ -18,7 +18,8 @@ func (s *Service) Door() frontdoor.Door {
 		Tasks: func(t *jobs.Tasks) {
 			t.Handle(TaskSendVerification, s.HandleSendVerification)
 		},
-		DemoSeeders: []tenants.Seeder{DemoSeeder{}},
+		DemoSeeders: []tenants.Seeder{DemoSeeder{ThroughReview: true}},
 		Data:        s,
+		Trail:       s.trail,
 	}
 }

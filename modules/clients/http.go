@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -26,7 +27,7 @@ type (
 		Phone            string `json:"phone"`
 		DateOfBirth      string `json:"date_of_birth"`
 		Experience       string `json:"experience,omitempty"`
-		MarketingConsent bool   `json:"marketing_consent"`
+		MarketingConsent bool   `json:"marketing_consent,omitempty"` // optional: no consent unless true
 		ReferralCode     string `json:"referral_code,omitempty"`
 	}
 	RegistrationResponse struct {
@@ -105,19 +106,13 @@ func ToResponse(c Client) ClientResponse {
 	return r
 }
 
-// problem maps the package's errors to problems; anything else passes through (a plain 500).
+// problem maps the package's errors to problems; a *validation.Error stays one (the error handler lists its fields
+// in a 422), anything else passes through (a plain 500).
 func problem(err error) error {
-	var ve *ValidationError
 	var te *TransitionError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &ve):
-		fields := make([]web.FieldError, len(ve.Fields))
-		for i, f := range ve.Fields {
-			fields[i] = web.FieldError{Field: f.Field, Message: f.Message}
-		}
-		return web.Invalid("Some fields need correcting.", fields...)
 	case errors.Is(err, ErrNotFound):
 		return web.NotFound("No such client.")
 	case errors.As(err, &te):
@@ -129,6 +124,39 @@ func problem(err error) error {
 	}
 	return err
 }
+
+// Validate checks the shape of a verification: a token, on one line.
+func (r *VerificationRequest) Validate(f *web.Fields) {
+	f.Required("token", r.Token)
+	f.SingleLine("token", r.Token, 512)
+}
+
+// Validate checks the address a new link is asked for.
+func (r *ResendRequest) Validate(f *web.Fields) {
+	f.Required("email", r.Email)
+	f.Email("email", strings.TrimSpace(r.Email))
+}
+
+// Validate checks a status change's shape; the service checks the action and the reason's length.
+func (r *StatusChangeRequest) Validate(f *web.Fields) {
+	f.Required("action", r.Action)
+	f.SingleLine("action", r.Action, 32)
+	f.Text("reason", r.Reason, 0)
+}
+
+// Examples of the request bodies, for the OpenAPI document.
+func (RegistrationRequest) Example() any {
+	return RegistrationRequest{Email: "ada.trader@example.com", Password: "correct horse battery staple", FirstName: "Ada",
+		LastName: "Lovelace", Country: "GB", Phone: "+44 20 7946 0958", DateOfBirth: "1990-04-25", Experience: "some"}
+}
+func (VerificationRequest) Example() any {
+	return VerificationRequest{Token: "v1_3f0c9a52c1d44b7e9a571b2d"}
+}
+func (ResendRequest) Example() any { return ResendRequest{Email: "ada.trader@example.com"} }
+func (StatusChangeRequest) Example() any {
+	return StatusChangeRequest{Action: "restrict", Reason: "Source of funds under review"}
+}
+func (SettingsBody) Example() any { return toBody(DefaultSettings()) }
 
 func linkMessage(err error) string {
 	switch {
@@ -194,9 +222,6 @@ func Routes(api *web.API, s *Service) {
 			if err := web.Bind(c, &r); err != nil {
 				return err
 			}
-			if strings.TrimSpace(r.Token) == "" {
-				return web.Invalid("The token is missing.", web.FieldError{Field: "token", Message: "is required"})
-			}
 			v, err := s.Verify(c.UserContext(), tenants.Current(c), r.Token)
 			if err != nil {
 				return problem(err)
@@ -210,9 +235,6 @@ func Routes(api *web.API, s *Service) {
 			var r ResendRequest
 			if err := web.Bind(c, &r); err != nil {
 				return err
-			}
-			if strings.TrimSpace(r.Email) == "" {
-				return web.Invalid("The email is missing.", web.FieldError{Field: "email", Message: "is required"})
 			}
 			if err := s.ResendVerification(c.UserContext(), tenants.Current(c), r.Email); err != nil {
 				return err
@@ -262,7 +284,7 @@ func Routes(api *web.API, s *Service) {
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/clients/:id", Permission: identity.PermClientsRead, Tag: "clients",
 		Summary: "One client with the status history and the policy gate's answer for every action", Response: ClientDetailResponse{},
 		Handler: func(c *fiber.Ctx) error {
-			id, err := uuid.Parse(c.Params("id"))
+			id, err := web.ParseID(c, "id")
 			if err != nil {
 				return problem(ErrNotFound)
 			}
@@ -276,7 +298,7 @@ func Routes(api *web.API, s *Service) {
 		Summary: "Restrict, suspend, close or reinstate a client, with a reason (history and audit)",
 		Request: StatusChangeRequest{}, Response: ClientResponse{},
 		Handler: func(c *fiber.Ctx) error {
-			id, err := uuid.Parse(c.Params("id"))
+			id, err := web.ParseID(c, "id")
 			if err != nil {
 				return problem(ErrNotFound)
 			}
@@ -328,7 +350,7 @@ func filterOf(q func(string, ...string) string) (Filter, error) {
 	var f web.Fields
 	out := Filter{Query: strings.TrimSpace(q("q")), Status: Status(q("status")), Country: strings.ToUpper(strings.TrimSpace(q("country"))),
 		Tier: strings.TrimSpace(q("tier"))}
-	f.MaxLen("q", out.Query, MaxQueryLen)
+	f.SingleLine("q", out.Query, MaxQueryLen)
 	if out.Status != "" && !out.Status.Valid() {
 		f.Add("status", "is not a client status")
 	}
@@ -340,13 +362,13 @@ func filterOf(q func(string, ...string) string) (Filter, error) {
 	case "none":
 		out.Unassigned = true
 	default:
-		id, err := uuid.Parse(m)
+		id, err := web.ParseUUID(m)
 		if err != nil {
 			f.Add("manager", "is not a staff user id (or 'none')")
 		}
 		out.ManagerID = id
 	}
-	f.MaxLen("tier", out.Tier, 32)
+	f.SingleLine("tier", out.Tier, 32)
 	return out, f.Err()
 }
 
@@ -411,14 +433,14 @@ func (b SettingsBody) settings() (Settings, error) {
 		Tiers: b.Tiers, TierRules: b.TierRules, DefaultTier: b.DefaultTier, ManagerAssignment: b.ManagerAssignment,
 		ManagersSeeOwnClientsOnly: b.ManagersSeeOwnClientsOnly, AllowDepositsBeforeKYC: b.AllowDepositsBeforeKYC,
 		DemoFromEmailVerified: b.DemoFromEmailVerified}
-	var f fields
+	var f validation.Fields
 	for i, r := range b.ManagerRules {
-		id, err := uuid.Parse(r.ManagerID)
+		id, err := web.ParseUUID(r.ManagerID)
 		if err != nil {
-			f.add("manager_rules", fmt.Sprintf("rule %d: manager_id is not a staff user id", i+1))
+			f.Add("manager_rules", fmt.Sprintf("rule %d: manager_id is not a staff user id", i+1))
 			continue
 		}
 		st.ManagerRules = append(st.ManagerRules, ManagerRule{Countries: r.Countries, ManagerID: id})
 	}
-	return st, f.err()
+	return st, f.Err()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -126,6 +127,9 @@ func (s *Service) transitionTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant,
 	if reason == "" || utf8.RuneCountInString(reason) > MaxReasonLen {
 		return Client{}, ErrReasonRequired
 	}
+	if p := validation.Text(reason); p != "" {
+		return Client{}, validation.New("reason", p)
+	}
 	if !to.Valid() {
 		return Client{}, &TransitionError{To: to, Detail: "unknown status"}
 	}
@@ -224,7 +228,7 @@ func (s *Service) ChangeStatus(ctx context.Context, t tenants.Tenant, v Viewer, 
 				return &TransitionError{From: c.Status, To: c.Status, Detail: "only a restricted, suspended or closed client can be reinstated"}
 			}
 		} else if !ok {
-			return &ValidationError{Fields: []FieldError{{Field: "action", Message: "must be restrict, suspend, close or reinstate"}}}
+			return validation.New("action", "must be restrict, suspend, close or reinstate")
 		}
 		out, err = s.transitionTx(ctx, tx, t, id, to, reason, actor)
 		return err

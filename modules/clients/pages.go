@@ -4,6 +4,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/url"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/utils"
 	"github.com/google/uuid"
 
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
@@ -51,6 +53,9 @@ func MountPages(shell *web.Shell, s *Service) {
 	shell.Tiles(p.tiles()...)
 	shell.Page(fiber.MethodGet, listPath, identity.PermClientsRead, p.list)
 	shell.Page(fiber.MethodGet, listPath+"/:id", identity.PermClientsRead, p.client)
+	shell.HubSummary(ClientHub, web.HubSummary{ID: "facts", Order: 10, Label: "About this client", Facts: p.facts})
+	shell.HubSummary(ClientHub, web.HubSummary{ID: "policy", Order: 90, Label: "What this client can do", Badges: true, Facts: p.policyFacts})
+	shell.HubSection(ClientHub, web.HubSection{ID: "profile", Label: "Profile and status", Order: 10, Render: p.profileTab})
 	shell.Post(listPath+"/:id/status", identity.PermClientsStatus, p.changeStatus)
 	shell.Post(listPath+"/:id/2fa/reset", identity.PermClientsStatus, p.resetTwoFactor)
 	shell.Page(fiber.MethodGet, settingsPath, identity.PermSettingsManage, p.settings)
@@ -90,6 +95,7 @@ func countryOptions(current, blank string) []option {
 
 type listRow struct {
 	Href, Name, Email, Country, Status, Tier, Manager, Created string
+	Tone                                                       web.Tone
 }
 
 type listData struct {
@@ -147,7 +153,7 @@ func (p *pages) list(c *fiber.Ctx) error {
 	}
 	for _, cl := range page.Items {
 		d.Rows = append(d.Rows, listRow{Href: listPath + "/" + cl.ID.String(), Name: cl.Name(), Email: cl.Email,
-			Country: cl.Country, Status: cl.Status.Label(), Tier: st.TierLabel(cl.Tier), Manager: managerName(managers, cl.ManagerID),
+			Country: cl.Country, Status: cl.Status.Label(), Tone: statusTone(cl.Status), Tier: st.TierLabel(cl.Tier), Manager: managerName(managers, cl.ManagerID),
 			Created: cl.CreatedAt.UTC().Format("2006-01-02 15:04")})
 	}
 	if page.NextCursor != nil {
@@ -159,59 +165,69 @@ func (p *pages) list(c *fiber.Ctx) error {
 
 // problemText is a field problem's fields and messages as one line.
 func problemText(err error) string {
-	var pr *web.Problem
-	if !errors.As(err, &pr) || len(pr.Errors) == 0 {
+	pr, ok := validation.As(err)
+	if !ok || len(pr.Fields) == 0 {
 		return "the request is not valid."
 	}
-	parts := make([]string, len(pr.Errors))
-	for i, f := range pr.Errors {
+	parts := make([]string, len(pr.Fields))
+	for i, f := range pr.Fields {
 		parts[i] = f.Field + " " + f.Message
 	}
 	return strings.Join(parts, "; ") + "."
 }
 
-// Back office: one client.
+// Back office: one client. The client page is the shell's "client" hub: a header of facts other modules may add
+// to (web.Shell.HubSummary) and one tab per module (web.Shell.HubSection); this module draws the page, the client's
+// facts, the policy badges and the "Profile and status" tab.
+
+// ClientHub is the client page's hub (the audit trail's target type of a client): modules add their tabs and
+// header facts to it from their front doors.
+const ClientHub = audit.ClientHub
 
 type kv struct{ Label, Value string }
 
-type historyRow struct{ At, From, To, Reason, Actor string }
+type historyRow struct {
+	At, From, To, Reason string
+	By                   audit.Ref
+}
 
 type policyRow struct {
 	Action, Reason string
 	Allowed        bool
 }
 
-type docRow struct {
-	Type, Status, File, Uploaded, Expires, Reason, ViewHref string
-	Duplicate                                               bool
-}
-
-type timelineRow struct{ At, Actor, Action, Change string }
-
 type actionOption struct{ Value, Label string }
 
-type clientData struct {
-	Name, Status, ID, CSRF string
-	Profile                []kv
-	History                []historyRow
-	Policy                 []policyRow
-	Documents              []docRow
-	DocumentsWired         bool
-	Timeline               []timelineRow
-	TimelineMore           string
-	CanManage, Erased      bool
+// profileSection is the "Profile and status" tab.
+type profileSection struct {
+	Name, ID, CSRF    string
+	Profile           []kv
+	History           []historyRow
+	CanManage, Erased bool
 	// SignIn is the client's portal sign-in (SignInWired: identity is wired to tell).
-	SignIn      identity.ClientSignIn
-	SignInWired bool
-	// PrivacyHref is the client's data-protection page (export, erasure) for holders of privacy.manage.
-	PrivacyHref   string
+	SignIn        identity.ClientSignIn
+	SignInWired   bool
 	Actions       []actionOption
 	Error, Notice string
 }
 
+// clientPage is the hub page itself.
+type clientPage struct {
+	Hub           web.Hub
+	Notice, Error string
+}
+
+// shown is the client a hub request is about, loaded once by the page and read by this module's facts and tab.
+type shown struct {
+	detail        Detail
+	notice, error string
+}
+
+type shownKey struct{}
+
 func (p *pages) client(c *fiber.Ctx) error {
 	ctx, t := c.UserContext(), tenants.Current(c)
-	id, err := uuid.Parse(c.Params("id"))
+	id, err := web.ParseID(c, "id")
 	if err != nil {
 		return web.NotFound("No such client.")
 	}
@@ -228,17 +244,122 @@ func (p *pages) client(c *fiber.Ctx) error {
 var notices = map[string]string{"changed": "The status is changed.",
 	"2fa-reset": "Two-factor sign-in is off and the client's sessions are ended; the client is emailed how to set it up again."}
 
-// privacyPath is modules/privacy's PagePath: a client's data-protection page.
-func privacyPath(id uuid.UUID) string { return listPath + "/" + id.String() + "/privacy" }
-
+// renderClient draws the hub for a client the viewer may see (d, loaded with the viewer's rule).
 func (p *pages) renderClient(c *fiber.Ctx, status int, d Detail, notice, problem string) error {
-	ctx, t := c.UserContext(), tenants.Current(c)
-	cl := d.Client
-	managers, err := p.s.Managers(ctx, t)
+	c.Locals(shownKey{}, shown{detail: d, notice: notice, error: problem})
+	hub, err := p.shell.Hub(c, ClientHub, d.Client.ID, listPath+"/"+d.Client.ID.String())
 	if err != nil {
 		return err
 	}
-	data := clientData{Name: cl.Name(), Status: cl.Status.Label(), ID: cl.ID.String(), CSRF: p.shell.CSRF(c), Notice: notice, Error: problem}
+	hub.Title = d.Client.Name()
+	page := clientPage{Hub: hub}
+	if hub.Current.ID != "profile" { // the profile tab shows them beside its form
+		page.Notice, page.Error = notice, problem
+	}
+	return p.shell.Render(c, status, "clients_client", d.Client.Name(), page)
+}
+
+// detailOf is the client the hub request is about: the page's own load, or (for a tab drawn another way) a fresh
+// one under the viewer's rule.
+func (p *pages) detailOf(c *fiber.Ctx, id uuid.UUID) (shown, error) {
+	if sh, ok := c.Locals(shownKey{}).(shown); ok && sh.detail.Client.ID == id {
+		return sh, nil
+	}
+	d, err := p.s.Detail(c.UserContext(), tenants.Current(c), viewerOf(c), id)
+	return shown{detail: d}, err
+}
+
+// statusTone is how a status is coloured in the header.
+func statusTone(s Status) web.Tone {
+	switch s {
+	case StatusKYCApproved:
+		return web.ToneGood
+	case StatusKYCSubmitted, StatusKYCMoreInfo, StatusRestricted:
+		return web.ToneWarn
+	case StatusKYCRejected, StatusSuspended:
+		return web.ToneBad
+	case StatusEmailVerified:
+		return web.ToneInfo
+	}
+	return web.ToneNeutral
+}
+
+// referralText is a client's referral as the page says it.
+func referralText(cl Client) string {
+	if cl.ReferralCode == "" {
+		return "None"
+	}
+	return cl.ReferralCode + " (" + map[string]string{ReferralLink: "from a referral link", ReferralTyped: "typed at registration"}[cl.ReferralSource] + ")"
+}
+
+// facts are the header's facts about the client: status (coloured), tier, manager, IB, country, since when.
+func (p *pages) facts(c *fiber.Ctx, id uuid.UUID) ([]web.HubFact, error) {
+	sh, err := p.detailOf(c, id)
+	if err != nil {
+		return nil, err
+	}
+	d, cl := sh.detail, sh.detail.Client
+	managers, err := p.s.Managers(c.UserContext(), tenants.Current(c))
+	if err != nil {
+		return nil, err
+	}
+	status := web.HubFact{Label: "Status", Value: cl.Status.Label(), Tone: statusTone(cl.Status)}
+	if n := len(d.History); n > 0 && d.History[n-1].Reason != "" {
+		status.Hint = d.History[n-1].Reason
+	}
+	if cl.ErasedAt != nil {
+		status.Hint = "personal data erased"
+	}
+	tier := web.HubFact{Label: "Tier", Value: d.Settings.TierLabel(cl.Tier)}
+	if tier.Value == "" {
+		tier.Value, tier.Hint = "None yet", "assigned at email verification"
+	}
+	manager := web.HubFact{Label: "Manager", Value: managerName(managers, cl.ManagerID)}
+	if manager.Value == "" {
+		manager.Value = "Nobody yet"
+	} else if cl.ManagerID != nil {
+		manager.Href = listPath + "?" + url.Values{"manager": {cl.ManagerID.String()}}.Encode()
+	}
+	ib := web.HubFact{Label: "IB", Value: "None"}
+	if cl.ReferralCode != "" {
+		ib.Value, ib.Hint = cl.ReferralCode, referralText(cl)
+	}
+	return []web.HubFact{status, tier, manager, ib,
+		{Label: "Country", Value: CountryName(cl.Country) + " (" + cl.Country + ")"},
+		{Label: "Client since", Value: cl.CreatedAt.UTC().Format("2 Jan 2006")}}, nil
+}
+
+// policyFacts are the policy gate's answers as badges: the action, allowed or not, and why.
+func (p *pages) policyFacts(c *fiber.Ctx, id uuid.UUID) ([]web.HubFact, error) {
+	sh, err := p.detailOf(c, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.HubFact, 0, len(sh.detail.Policy))
+	for _, pd := range sh.detail.Policy {
+		f := web.HubFact{Label: pd.Action.Label(), Value: "not allowed", Tone: web.ToneBad, Hint: pd.Reason}
+		if pd.Allowed {
+			f.Value, f.Tone = "allowed", web.ToneGood
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// profileTab is the "Profile and status" tab: the profile, the status form, the portal sign-in and the status
+// history with who made each change.
+func (p *pages) profileTab(c *fiber.Ctx, id uuid.UUID) (template.HTML, error) {
+	ctx, t := c.UserContext(), tenants.Current(c)
+	sh, err := p.detailOf(c, id)
+	if err != nil {
+		return "", err
+	}
+	d, cl := sh.detail, sh.detail.Client
+	managers, err := p.s.Managers(ctx, t)
+	if err != nil {
+		return "", err
+	}
+	data := profileSection{Name: cl.Name(), ID: cl.ID.String(), CSRF: p.shell.CSRF(c), Notice: sh.notice, Error: sh.error}
 	manager := managerName(managers, cl.ManagerID)
 	if manager == "" {
 		manager = "Nobody yet"
@@ -246,10 +367,6 @@ func (p *pages) renderClient(c *fiber.Ctx, status int, d Detail, notice, problem
 	tier := d.Settings.TierLabel(cl.Tier)
 	if tier == "" {
 		tier = "Assigned at email verification"
-	}
-	referral := "None"
-	if cl.ReferralCode != "" {
-		referral = cl.ReferralCode + " (" + map[string]string{ReferralLink: "from a referral link", ReferralTyped: "typed at registration"}[cl.ReferralSource] + ")"
 	}
 	dob := ""
 	if !cl.DateOfBirth.IsZero() {
@@ -261,8 +378,16 @@ func (p *pages) renderClient(c *fiber.Ctx, status int, d Detail, notice, problem
 	}
 	data.Profile = []kv{{"Client id", cl.ID.String()}, {"Email", cl.Email}, {"Phone", cl.Phone}, {"Country", CountryName(cl.Country) + " (" + cl.Country + ")"},
 		{"Date of birth", dob}, {"Declared experience", exp}, {"Marketing consent", map[bool]string{true: "Yes", false: "No"}[cl.MarketingConsent]},
-		{"Status", cl.Status.Label()}, {"Tier", tier}, {"Account manager", manager}, {"Referral", referral},
+		{"Status", cl.Status.Label()}, {"Tier", tier}, {"Account manager", manager}, {"Referral", referralText(cl)},
 		{"Registered", cl.CreatedAt.UTC().Format("2006-01-02 15:04 UTC")}}
+	actors := make([]audit.Actor, len(d.History))
+	for i, h := range d.History {
+		actors[i] = h.Actor
+	}
+	by, err := p.o.Audit.NameActors(ctx, t, actors)
+	if err != nil {
+		return "", err
+	}
 	for i := len(d.History) - 1; i >= 0; i-- {
 		h := d.History[i]
 		from := "—"
@@ -270,52 +395,17 @@ func (p *pages) renderClient(c *fiber.Ctx, status int, d Detail, notice, problem
 			from = h.From.Label()
 		}
 		data.History = append(data.History, historyRow{At: h.At.UTC().Format("2006-01-02 15:04"), From: from, To: h.To.Label(),
-			Reason: h.Reason, Actor: string(h.Actor.Kind) + ":" + h.Actor.ID})
+			Reason: h.Reason, By: by[h.Actor]})
 	}
-	for _, pd := range d.Policy {
-		data.Policy = append(data.Policy, policyRow{Action: pd.Action.Label(), Allowed: pd.Allowed, Reason: pd.Reason})
+	v, _, err := p.shell.Viewer(c)
+	if err != nil {
+		return "", err
 	}
-	if p.o.Documents != nil {
-		data.DocumentsWired = true
-		docs, err := p.o.Documents(ctx, t, cl.ID)
-		if err != nil {
-			return err
-		}
-		for _, doc := range docs {
-			r := docRow{Type: strings.ReplaceAll(doc.Type, "_", " "), Status: strings.ReplaceAll(doc.Status, "_", " "), File: doc.FileName,
-				Uploaded: doc.UploadedAt.UTC().Format("2006-01-02 15:04"), Reason: doc.Reason, Duplicate: doc.Duplicate,
-				ViewHref: "/backoffice/documents/" + doc.ID.String() + "/view"}
-			if doc.ExpiresOn != nil {
-				r.Expires = doc.ExpiresOn.Format(time.DateOnly)
-			}
-			data.Documents = append(data.Documents, r)
-		}
-	}
-	if p.o.Audit != nil {
-		page, err := p.o.Audit.List(ctx, t, audit.Filter{TargetType: "client", TargetID: cl.ID.String()}, "", 50)
-		if err != nil {
-			return err
-		}
-		for _, r := range page.Rows {
-			row := timelineRow{At: r.At.UTC().Format("2006-01-02 15:04:05"), Actor: string(r.Actor.Kind) + ":" + r.Actor.ID, Action: r.Action}
-			if s := string(r.Diff); s != "" && s != "null" && s != "{}" {
-				row.Change = s
-			}
-			data.Timeline = append(data.Timeline, row)
-		}
-		if page.Next != "" {
-			data.TimelineMore = "/backoffice/audit?" + url.Values{"target": {"client:" + cl.ID.String()}}.Encode()
-		}
-	}
-	pr, _ := identity.PrincipalOf(c)
-	data.CanManage = identity.Allowed(pr.Claims.Roles, identity.PermClientsStatus)
-	if identity.Allowed(pr.Claims.Roles, identity.PermPrivacyManage) {
-		data.PrivacyHref = privacyPath(cl.ID) // privacy.PagePath; that module imports this one, so the path is spelled here
-	}
+	data.CanManage = v.Can(identity.PermClientsStatus)
 	data.Erased = cl.ErasedAt != nil
 	if p.o.Portal != nil {
 		if data.SignIn, err = p.o.Portal.ClientSignIn(ctx, t, cl.ID); err != nil {
-			return err
+			return "", err
 		}
 		data.SignInWired = true
 	}
@@ -330,14 +420,14 @@ func (p *pages) renderClient(c *fiber.Ctx, status int, d Detail, notice, problem
 	case d.Reinstate != "":
 		data.Actions = append(data.Actions, actionOption{"reinstate", "Reinstate (to " + d.Reinstate.Label() + ")"})
 	}
-	return p.shell.Render(c, status, "clients_client", cl.Name(), data)
+	return p.shell.Fragment(c, "clients_hub_profile", data)
 }
 
 // resetTwoFactor is the client page's "Reset two-factor sign-in" button (identity.Service.ResetClientTwoFactor:
 // the lost-phone procedure of docs/security.md).
 func (p *pages) resetTwoFactor(c *fiber.Ctx) error {
 	ctx, t := c.UserContext(), tenants.Current(c)
-	id, err := uuid.Parse(c.Params("id"))
+	id, err := web.ParseID(c, "id")
 	if err != nil || p.o.Portal == nil {
 		return web.NotFound("No such client.")
 	}
@@ -358,7 +448,7 @@ func (p *pages) resetTwoFactor(c *fiber.Ctx) error {
 
 func (p *pages) changeStatus(c *fiber.Ctx) error {
 	ctx, t := c.UserContext(), tenants.Current(c)
-	id, err := uuid.Parse(c.Params("id"))
+	id, err := web.ParseID(c, "id")
 	if err != nil {
 		return web.NotFound("No such client.")
 	}
@@ -369,7 +459,7 @@ func (p *pages) changeStatus(c *fiber.Ctx) error {
 	}
 	var msg string
 	var te *TransitionError
-	var ve *ValidationError
+	var ve *validation.Error
 	switch {
 	case err == nil:
 		return c.Redirect(listPath+"/"+id.String()+"?notice=changed", fiber.StatusSeeOther)
@@ -453,6 +543,11 @@ func (p *pages) settings(c *fiber.Ctx) error {
 	d := p.settingsData(c, st, managers)
 	if c.Query("notice") == "saved" {
 		d.Notice = "Saved."
+	}
+	if w, err := p.s.LastSettingsWeakening(c.UserContext(), tenants.Current(c)); err != nil {
+		return err
+	} else if w != nil {
+		d.Notice = strings.TrimSpace(d.Notice + " " + w.Notice())
 	}
 	return p.shell.Render(c, fiber.StatusOK, "clients_settings", "Onboarding settings", d)
 }
@@ -547,7 +642,7 @@ func (p *pages) saveSettings(c *fiber.Ctx) error {
 	st, bad := parseSettings(c, managers)
 	if len(bad) == 0 {
 		_, err := p.s.SaveSettings(ctx, t, identity.Actor(c), st)
-		var ve *ValidationError
+		var ve *validation.Error
 		switch {
 		case err == nil:
 			return c.Redirect(settingsPath+"?notice=saved", fiber.StatusSeeOther)
@@ -607,7 +702,7 @@ func (p *pages) register(c *fiber.Ctx) error {
 		return p.shell.RenderPublic(c, fiber.StatusUnprocessableEntity, "clients_register", "Open an account", d)
 	}
 	cl, err := p.s.Register(c.UserContext(), tenants.Current(c), r)
-	var ve *ValidationError
+	var ve *validation.Error
 	if errors.As(err, &ve) {
 		d := p.registerData(c, r)
 		d.Referral = form("referral_code")

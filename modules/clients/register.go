@@ -17,6 +17,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/database"
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
@@ -106,7 +107,7 @@ type checked struct {
 
 // validate checks every field against the rules and the tenant's settings, and reports every refused field at once.
 func (r Registration) validate(st Settings, now time.Time) (checked, error) {
-	var f fields
+	var f validation.Fields
 	c := checked{Registration: r}
 	c.Email = strings.ToLower(strings.TrimSpace(r.Email))
 	c.FirstName, c.LastName = strings.Join(strings.Fields(r.FirstName), " "), strings.Join(strings.Fields(r.LastName), " ")
@@ -115,61 +116,65 @@ func (r Registration) validate(st Settings, now time.Time) (checked, error) {
 	c.Referral.Code = strings.TrimSpace(r.Referral.Code)
 
 	if c.Email == "" {
-		f.add("email", "is required")
+		f.Add("email", "is required")
+	} else if p := validation.Email(c.Email); p != "" {
+		f.Add("email", p) // one line, no invisible characters (a U+202E in an address would show it reversed)
 	} else if a, err := mail.ParseAddress(c.Email); err != nil || a.Address != c.Email || len(c.Email) > maxEmailLen ||
 		!strings.Contains(c.Email[strings.LastIndexByte(c.Email, '@')+1:], ".") {
-		f.add("email", "is not an email address")
+		f.Add("email", "is not an email address")
 	} else if disposable(c.Email[strings.LastIndexByte(c.Email, '@')+1:], st.ExtraDisposableDomains) {
-		f.add("email", "is at a disposable email provider: use an address you will keep")
+		f.Add("email", "is at a disposable email provider: use an address you will keep")
 	}
 	var pe *auth.PasswordError
 	if r.Password == "" {
-		f.add("password", "is required")
+		f.Add("password", "is required")
 	} else if err := auth.CheckPassword(r.Password); errors.As(err, &pe) {
 		for _, p := range pe.Problems {
-			f.add("password", p.Message)
+			f.Add("password", p.Message)
 		}
 	} else if err != nil {
-		f.add("password", "is not allowed")
+		f.Add("password", "is not allowed")
 	}
-	for _, n := range []struct{ field, v string }{{"first_name", c.FirstName}, {"last_name", c.LastName}} {
+	for _, n := range []struct{ field, v, raw string }{{"first_name", c.FirstName, r.FirstName}, {"last_name", c.LastName, r.LastName}} {
 		switch {
 		case n.v == "":
-			f.add(n.field, "is required")
+			f.Add(n.field, "is required")
+		case validation.Name(n.raw) != "": // as typed: a line break or a bidi override is refused, not folded away
+			f.Add(n.field, validation.Name(n.raw))
 		case !validName(n.v):
-			f.add(n.field, fmt.Sprintf("must be a name of at most %d characters, without symbols", maxNameLen))
+			f.Add(n.field, fmt.Sprintf("must be a name of at most %d characters, without symbols", maxNameLen))
 		}
 	}
 	switch {
 	case c.Country == "":
-		f.add("country", "is required")
+		f.Add("country", "is required")
 	case !ValidCountry(c.Country):
-		f.add("country", "is not an ISO 3166 country code")
+		f.Add("country", "is not an ISO 3166 country code")
 	case slices.Contains(st.BlockedCountries, c.Country):
-		f.add("country", "is a country we cannot accept clients from")
+		f.Add("country", "is a country we cannot accept clients from")
 	}
 	if strings.TrimSpace(r.Phone) == "" {
-		f.add("phone", "is required")
+		f.Add("phone", "is required")
 	} else if p, ok := NormalizePhone(r.Phone); !ok {
-		f.add("phone", "must be an international number with its country code, like +44 20 7946 0958")
+		f.Add("phone", "must be an international number with its country code, like +44 20 7946 0958")
 	} else {
 		c.Phone = p
 	}
 	if strings.TrimSpace(r.DateOfBirth) == "" {
-		f.add("date_of_birth", "is required")
+		f.Add("date_of_birth", "is required")
 	} else if dob, err := time.Parse(time.DateOnly, strings.TrimSpace(r.DateOfBirth)); err != nil || dob.Year() < 1900 || dob.After(now) {
-		f.add("date_of_birth", "must be a date like 1990-04-25")
+		f.Add("date_of_birth", "must be a date like 1990-04-25")
 	} else if ageOn(dob, now) < st.MinimumAge {
-		f.add("date_of_birth", fmt.Sprintf("shows you are under %d: you must be at least %d to open an account", st.MinimumAge, st.MinimumAge))
+		f.Add("date_of_birth", fmt.Sprintf("shows you are under %d: you must be at least %d to open an account", st.MinimumAge, st.MinimumAge))
 	} else {
 		c.dob = dob
 	}
 	if c.Experience != "" && !slices.Contains(Experiences, c.Experience) {
-		f.add("experience", "must be none, some or experienced")
+		f.Add("experience", "must be none, some or experienced")
 	}
 	if c.Referral.Code != "" {
 		if !ValidReferralCode(c.Referral.Code) {
-			f.add("referral_code", "must be 1 to 32 letters, digits, '-' or '_'")
+			f.Add("referral_code", "must be 1 to 32 letters, digits, '-' or '_'")
 		}
 		if c.Referral.Source != ReferralLink {
 			c.Referral.Source = ReferralTyped
@@ -178,12 +183,14 @@ func (r Registration) validate(st Settings, now time.Time) (checked, error) {
 			c.Referral.CapturedAt = now
 		}
 	}
-	return c, f.err()
+	return c, f.Err()
 }
 
 // errEmailRegistered is the registration's answer for an email that already has a client or a portal login: the
 // field error says only "already registered".
-var errEmailRegistered = FieldError{Field: "email", Message: "is already registered: sign in, or reset your password"}
+func errEmailRegistered() error {
+	return validation.New("email", "is already registered: sign in, or reset your password")
+}
 
 // TaskSendVerification is the outbox task that mints a verification token and emails the link.
 const TaskSendVerification = "clients:send-verification"
@@ -194,7 +201,7 @@ type verificationTask struct {
 
 // Register creates a client (status registered) with a portal login, the referral attribution, the first status
 // history row, the audit entries and the task that emails the verification link, in one transaction. Every
-// refused field is in a *ValidationError (an email that is already registered, also when two registrations race
+// refused field is in a *validation.Error (an email that is already registered, also when two registrations race
 // for it, is one of them); nothing is written then.
 func (s *Service) Register(ctx context.Context, t tenants.Tenant, r Registration) (Client, error) {
 	if s.portal == nil {
@@ -216,13 +223,13 @@ func (s *Service) Register(ctx context.Context, t tenants.Tenant, r Registration
 			return err
 		}
 		if taken {
-			return &ValidationError{Fields: []FieldError{errEmailRegistered}}
+			return errEmailRegistered()
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO clients (id, email, first_name, last_name, country, phone, date_of_birth,
 			marketing_consent, experience, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'registered')`,
 			id, c.Email, c.FirstName, c.LastName, c.Country, c.Phone, c.dob, c.MarketingConsent, c.Experience)
 		if database.IsUniqueViolation(err) {
-			return &ValidationError{Fields: []FieldError{errEmailRegistered}} // a registration that raced this one won
+			return errEmailRegistered() // a registration that raced this one won
 		}
 		if err != nil {
 			return fmt.Errorf("insert client: %w", err)
@@ -230,10 +237,10 @@ func (s *Service) Register(ctx context.Context, t tenants.Tenant, r Registration
 		if _, err := s.portal.CreatePortalUserTx(ctx, tx, c.Email, c.Password, id); err != nil {
 			var pe *auth.PasswordError
 			if errors.As(err, &pe) {
-				return &ValidationError{Fields: []FieldError{{Field: "password", Message: "does not meet the policy"}}}
+				return validation.New("password", "does not meet the policy")
 			}
 			if errors.Is(err, identity.ErrEmailTaken) {
-				return &ValidationError{Fields: []FieldError{errEmailRegistered}}
+				return errEmailRegistered()
 			}
 			return err
 		}

@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 )
 
 func fieldsOf(err error) []string {
-	var ve *clients.ValidationError
+	var ve *validation.Error
 	if !errors.As(err, &ve) {
 		return nil
 	}
@@ -89,7 +90,7 @@ func TestRegistrationRefusesEachBadFieldByNameAndWritesNothing(t *testing.T) {
 	// The duplicate's message says "already registered" and nothing more.
 	r := registration()
 	r.Email = taken.Email
-	var ve *clients.ValidationError
+	var ve *validation.Error
 	if _, err := b.svc.Register(ctx, b.ten, r); !errors.As(err, &ve) || !strings.Contains(ve.Fields[0].Message, "already registered") {
 		t.Errorf("duplicate email: %v", err)
 	}

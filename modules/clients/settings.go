@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -115,43 +116,45 @@ func (s *Service) Settings(ctx context.Context, t tenants.Tenant) (Settings, err
 	return tenants.ReadSettingOr(ctx, s.gate, t, settingsKey, DefaultSettings)
 }
 
-// FieldError is one refused field of a request.
-type FieldError struct{ Field, Message string }
-
-// ValidationError lists every refused field; the HTTP layer shows them per field.
-type ValidationError struct{ Fields []FieldError }
-
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + " " + f.Message
-	}
-	return "clients: invalid: " + strings.Join(parts, "; ")
-}
-
-// fields collects FieldErrors.
-type fields []FieldError
-
-func (f *fields) add(field, msg string) { *f = append(*f, FieldError{Field: field, Message: msg}) }
-
-func (f fields) err() error {
-	if len(f) == 0 {
-		return nil
-	}
-	return &ValidationError{Fields: f}
-}
-
 var (
 	tierName    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 	domainShape = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 )
 
+// Bounds of the lists in the onboarding settings: far above what a brokerage configures, low enough that a page,
+// a registration check and an audit entry stay small. Above them, a 422 names the list.
+const (
+	maxCountryList = 250 // every country there is
+	maxDomains     = 1000
+	maxTiers       = 50
+	maxRules       = 200
+)
+
+// checkBounds refuses lists over their bounds before any work is done on them.
+func (st *Settings) checkBounds(f *validation.Fields) {
+	f.MaxItems("blocked_countries", len(st.BlockedCountries), maxCountryList)
+	f.MaxItems("extra_disposable_domains", len(st.ExtraDisposableDomains), maxDomains)
+	f.MaxItems("tiers", len(st.Tiers), maxTiers)
+	f.MaxItems("tier_rules", len(st.TierRules), maxRules)
+	f.MaxItems("manager_rules", len(st.ManagerRules), maxRules)
+	for i, r := range st.TierRules {
+		f.MaxItems(fmt.Sprintf("tier_rules[%d].countries", i), len(r.Countries), maxCountryList)
+		f.MaxItems(fmt.Sprintf("tier_rules[%d].experience", i), len(r.Experience), len(Experiences))
+	}
+	for i, r := range st.ManagerRules {
+		f.MaxItems(fmt.Sprintf("manager_rules[%d].countries", i), len(r.Countries), maxCountryList)
+	}
+}
+
 // normalize cleans what an admin typed (upper-case countries, lower-case domains, sorted, no duplicates) and
 // checks it; managers are checked against the staff table by SaveSettings.
 func (st *Settings) normalize() error {
-	var f fields
+	var f validation.Fields
+	if st.checkBounds(&f); f.Len() > 0 {
+		return f.Err()
+	}
 	if st.MinimumAge < 16 || st.MinimumAge > 100 {
-		f.add("minimum_age", "must be a whole number from 16 to 100")
+		f.Add("minimum_age", "must be a whole number from 16 to 100")
 	}
 	clean := func(field string, in []string, upper bool, ok func(string) bool, msg string) []string {
 		out := []string{}
@@ -166,7 +169,7 @@ func (st *Settings) normalize() error {
 				continue
 			}
 			if !ok(v) {
-				f.add(field, fmt.Sprintf("%q %s", v, msg))
+				f.Add(field, fmt.Sprintf("%q %s", v, msg))
 				continue
 			}
 			if !slices.Contains(out, v) {
@@ -179,7 +182,7 @@ func (st *Settings) normalize() error {
 	st.BlockedCountries = clean("blocked_countries", st.BlockedCountries, true, ValidCountry, "is not an ISO 3166 alpha-2 country code")
 	st.ExtraDisposableDomains = clean("extra_disposable_domains", st.ExtraDisposableDomains, false, domainShape.MatchString, "is not a domain name")
 	if len(st.Tiers) == 0 {
-		f.add("tiers", "must name at least one tier")
+		f.Add("tiers", "must name at least one tier")
 	}
 	names := map[string]bool{}
 	for i := range st.Tiers {
@@ -187,11 +190,13 @@ func (st *Settings) normalize() error {
 		t.Name, t.Label = strings.ToLower(strings.TrimSpace(t.Name)), strings.TrimSpace(t.Label)
 		switch {
 		case !tierName.MatchString(t.Name):
-			f.add("tiers", fmt.Sprintf("%q: a tier name is 1 to 32 lower-case letters, digits, '_' or '-'", t.Name))
+			f.Add("tiers", fmt.Sprintf("%q: a tier name is 1 to 32 lower-case letters, digits, '_' or '-'", t.Name))
 		case names[t.Name]:
-			f.add("tiers", fmt.Sprintf("%q is listed twice", t.Name))
+			f.Add("tiers", fmt.Sprintf("%q is listed twice", t.Name))
 		case len(t.Label) > 60:
-			f.add("tiers", fmt.Sprintf("%q: the label must be at most 60 characters", t.Name))
+			f.Add("tiers", fmt.Sprintf("%q: the label must be at most 60 characters", t.Name))
+		case validation.Name(t.Label) != "":
+			f.Add("tiers", fmt.Sprintf("%q: the label %s", t.Name, validation.Name(t.Label)))
 		}
 		if t.Label == "" {
 			t.Label = t.Name
@@ -200,7 +205,7 @@ func (st *Settings) normalize() error {
 	}
 	st.DefaultTier = strings.ToLower(strings.TrimSpace(st.DefaultTier))
 	if !names[st.DefaultTier] {
-		f.add("default_tier", "must be one of the tiers")
+		f.Add("default_tier", "must be one of the tiers")
 	}
 	if st.TierRules == nil {
 		st.TierRules = []TierRule{}
@@ -209,19 +214,19 @@ func (st *Settings) normalize() error {
 		r := &st.TierRules[i]
 		r.Tier = strings.ToLower(strings.TrimSpace(r.Tier))
 		if !names[r.Tier] {
-			f.add("tier_rules", fmt.Sprintf("rule %d: %q is not one of the tiers", i+1, r.Tier))
+			f.Add("tier_rules", fmt.Sprintf("rule %d: %q is not one of the tiers", i+1, r.Tier))
 		}
 		r.Countries = clean("tier_rules", r.Countries, true, ValidCountry, "is not an ISO 3166 alpha-2 country code")
 		r.Experience = clean("tier_rules", r.Experience, false, func(v string) bool { return slices.Contains(Experiences, v) },
 			"is not an experience level (none, some, experienced)")
 		if len(r.Countries) == 0 && len(r.Experience) == 0 {
-			f.add("tier_rules", fmt.Sprintf("rule %d matches everyone: name countries or experience (the default tier covers everyone else)", i+1))
+			f.Add("tier_rules", fmt.Sprintf("rule %d matches everyone: name countries or experience (the default tier covers everyone else)", i+1))
 		}
 	}
 	switch st.ManagerAssignment {
 	case AssignRoundRobin, AssignRulesOnly, AssignNone:
 	default:
-		f.add("manager_assignment", "must be round_robin, rules_only or none")
+		f.Add("manager_assignment", "must be round_robin, rules_only or none")
 	}
 	if st.ManagerRules == nil {
 		st.ManagerRules = []ManagerRule{}
@@ -230,13 +235,13 @@ func (st *Settings) normalize() error {
 		r := &st.ManagerRules[i]
 		r.Countries = clean("manager_rules", r.Countries, true, ValidCountry, "is not an ISO 3166 alpha-2 country code")
 		if len(r.Countries) == 0 {
-			f.add("manager_rules", fmt.Sprintf("rule %d names no country", i+1))
+			f.Add("manager_rules", fmt.Sprintf("rule %d names no country", i+1))
 		}
 		if r.ManagerID == uuid.Nil {
-			f.add("manager_rules", fmt.Sprintf("rule %d names no manager", i+1))
+			f.Add("manager_rules", fmt.Sprintf("rule %d names no manager", i+1))
 		}
 	}
-	return f.err()
+	return f.Err()
 }
 
 // SaveSettings checks and stores the tenant's onboarding settings, audited with the change.
@@ -245,17 +250,17 @@ func (s *Service) SaveSettings(ctx context.Context, t tenants.Tenant, actor audi
 		return st, err
 	}
 	err := s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		var f fields
+		var f validation.Fields
 		for i, r := range st.ManagerRules {
 			ok, err := staff.IsActive(ctx, tx, r.ManagerID)
 			if err != nil {
 				return err
 			}
 			if !ok {
-				f.add("manager_rules", fmt.Sprintf("rule %d: the manager is not an active staff user", i+1))
+				f.Add("manager_rules", fmt.Sprintf("rule %d: the manager is not an active staff user", i+1))
 			}
 		}
-		if err := f.err(); err != nil {
+		if err := f.Err(); err != nil {
 			return err
 		}
 		before, err := settingsTx(ctx, tx)
@@ -265,10 +270,72 @@ func (s *Service) SaveSettings(ctx context.Context, t tenants.Tenant, actor audi
 		if err := tenants.SaveSetting(ctx, tx, settingsKey, st); err != nil {
 			return err
 		}
-		return s.audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSettingsChanged,
-			Target: audit.Target{Type: "settings", ID: settingsKey}, Before: before, After: st})
+		target := audit.Target{Type: "settings", ID: settingsKey}
+		if weakened := weakenings(before, st); len(weakened) > 0 {
+			return s.audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSettingsWeakened, Target: target,
+				Before: before, After: auditedSettings{st, weakened}})
+		}
+		return s.audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSettingsChanged, Target: target, Before: before, After: st})
 	})
 	return st, err
+}
+
+// ActionSettingsWeakened records an onboarding settings change that weakens a rule (see weakenings), with what it
+// weakened under audit.WeakenedKey; other changes are ActionSettingsChanged.
+const ActionSettingsWeakened = "client.onboarding_settings_weakened"
+
+// auditedSettings is the settings as the audit entry's After: with the weakenings, when there are any.
+type auditedSettings struct {
+	Settings
+	Weakened []string `json:"weakened,omitempty"` // audit.WeakenedKey
+}
+
+// weakenings lists, in words, how after relaxes a rule of before that protects the brokerage: a lower minimum age,
+// countries no longer blocked, disposable domains no longer refused, deposits (for everyone or a tier) or demo
+// accounts allowed earlier, managers no longer limited to their own clients.
+func weakenings(before, after Settings) []string {
+	var out []string
+	if after.MinimumAge < before.MinimumAge {
+		out = append(out, fmt.Sprintf("minimum age lowered from %d to %d", before.MinimumAge, after.MinimumAge))
+	}
+	if gone := missingFrom(before.BlockedCountries, after.BlockedCountries); len(gone) > 0 {
+		out = append(out, "countries no longer blocked: "+strings.Join(gone, ", "))
+	}
+	if gone := missingFrom(before.ExtraDisposableDomains, after.ExtraDisposableDomains); len(gone) > 0 {
+		out = append(out, fmt.Sprintf("%d disposable email domains no longer refused", len(gone)))
+	}
+	if after.AllowDepositsBeforeKYC && !before.AllowDepositsBeforeKYC {
+		out = append(out, "deposits allowed before KYC approval")
+	}
+	for _, t := range after.Tiers {
+		was := slices.IndexFunc(before.Tiers, func(b Tier) bool { return b.Name == t.Name })
+		if t.DepositsBeforeKYC && (was < 0 || !before.Tiers[was].DepositsBeforeKYC) && !before.AllowDepositsBeforeKYC {
+			out = append(out, "tier "+t.Name+" may deposit before KYC approval")
+		}
+	}
+	if after.DemoFromEmailVerified && !before.DemoFromEmailVerified {
+		out = append(out, "demo accounts from email verification, before KYC approval")
+	}
+	if before.ManagersSeeOwnClientsOnly && !after.ManagersSeeOwnClientsOnly {
+		out = append(out, "account managers see every client again")
+	}
+	return out
+}
+
+// missingFrom lists the values of before that after lacks.
+func missingFrom(before, after []string) []string {
+	var out []string
+	for _, v := range before {
+		if !slices.Contains(after, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// LastSettingsWeakening is the newest weakening of the onboarding settings (who, when, what), or nil.
+func (s *Service) LastSettingsWeakening(ctx context.Context, t tenants.Tenant) (*audit.Weakening, error) {
+	return s.audit.LastWeakening(ctx, t, ActionSettingsWeakened)
 }
 
 // ValidCountry reports whether code is an ISO 3166-1 alpha-2 country code (upper case).

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
@@ -215,7 +216,7 @@ func TestOnboardingSettingsRefuseWhatCannotWork(t *testing.T) {
 	st.ManagerAssignment = "lottery"
 	st.ManagerRules = []clients.ManagerRule{{Countries: []string{"DE"}, ManagerID: uuid.New()}}
 	_, err := b.svc.SaveSettings(ctx, b.ten, audit.System("test"), st)
-	var ve *clients.ValidationError
+	var ve *validation.Error
 	if !errors.As(err, &ve) {
 		t.Fatalf("bad settings: %v", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -188,20 +189,6 @@ type NotAllowedError struct{ Status clients.Status }
 
 func (e *NotAllowedError) Error() string {
 	return fmt.Sprintf("documents: a client with status %s may not upload documents", e.Status)
-}
-
-// FieldError is one bad field of an upload or decision.
-type FieldError struct{ Field, Message string }
-
-// ValidationError lists the bad fields of a request.
-type ValidationError struct{ Fields []FieldError }
-
-func (e *ValidationError) Error() string {
-	var parts []string
-	for _, f := range e.Fields {
-		parts = append(parts, f.Field+": "+f.Message)
-	}
-	return "documents: invalid: " + strings.Join(parts, "; ")
 }
 
 // Options are the service's collaborators.
@@ -378,29 +365,30 @@ func target(id uuid.UUID) audit.Target { return audit.Target{Type: "document", I
 // required: what the client is asked for). Approving a document supersedes the client's earlier approved document
 // of the same type; approving one whose expiry date has passed is refused. Audited in tx.
 func (s *Service) DecideTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, to Status, reasonCode, message string, actor audit.Actor) error {
-	var bad []FieldError
+	var bad validation.Fields
 	message = strings.TrimSpace(message)
 	switch to {
 	case StatusApproved:
 	case StatusRejected:
 		if !reasonCodeOK(reasonCode) {
-			bad = append(bad, FieldError{"reason_code", "a rejection needs a reason code (lower-case letters, digits, _)"})
+			bad.Add("reason_code", "a rejection needs a reason code (lower-case letters, digits, _)")
 		}
 	case StatusMoreInfoRequested:
 		if message == "" {
-			bad = append(bad, FieldError{"message", "say what the client should provide"})
+			bad.Add("message", "say what the client should provide")
 		}
 	default:
 		return fmt.Errorf("%w: %q is not a decision", ErrNotDecidable, to)
 	}
 	if len(message) > 2000 {
-		bad = append(bad, FieldError{"message", "at most 2000 characters"})
+		bad.Add("message", "at most 2000 characters")
 	}
 	if reasonCode != "" && !reasonCodeOK(reasonCode) {
-		bad = append(bad, FieldError{"reason_code", "lower-case letters, digits and _, at most 40"})
+		bad.Add("reason_code", "lower-case letters, digits and _, at most 40")
 	}
-	if len(bad) > 0 {
-		return &ValidationError{Fields: bad}
+	bad.Text("message", message, 0)
+	if err := bad.Err(); err != nil {
+		return err
 	}
 	before, err := scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM documents WHERE id = $1 FOR UPDATE`, id))
 	if errors.Is(err, pgx.ErrNoRows) {

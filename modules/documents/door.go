@@ -15,5 +15,6 @@ func (s *Service) Door() frontdoor.Door {
 		Pages:     func(shell *web.Shell) { MountPages(shell, s, s.o.Portal) },
 		Tasks:     s.Tasks,
 		Data:      s,
+		Trail:     s.trail,
 	}
 }

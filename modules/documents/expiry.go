@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
@@ -51,7 +52,7 @@ func (s *Service) Settings(ctx context.Context, t tenants.Tenant) (Settings, err
 // SaveSettings checks and stores t's document rules, audited ("documents.settings_changed").
 func (s *Service) SaveSettings(ctx context.Context, t tenants.Tenant, actor audit.Actor, st Settings) error {
 	if st.ExpiryNoticeDays < 1 || st.ExpiryNoticeDays > 365 {
-		return &ValidationError{Fields: []FieldError{{"expiry_notice_days", "from 1 to 365 days"}}}
+		return validation.New("expiry_notice_days", "from 1 to 365 days")
 	}
 	return s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		before, err := settingsTx(ctx, tx)

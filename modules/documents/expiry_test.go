@@ -18,6 +18,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/mail"
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/branding"
@@ -45,7 +46,7 @@ func TestDecisionsAreCheckedAndApprovalSupersedesTheEarlierApprovedDocument(t *t
 	b := setup(t)
 	tr := b.newTrader(t, b.ten, clients.StatusKYCSubmitted)
 	first := uploaded(t, b.upload(t, tr, "passport", future(b, 300), "p1.jpg", jpegFile(t, 20)))
-	var v *documents.ValidationError
+	var v *validation.Error
 	if err := b.decide(t, first, documents.StatusRejected, "", ""); !errors.As(err, &v) {
 		t.Errorf("rejection without a code: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -187,7 +188,7 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 		Summary:  "A document's record: type, status, detected content type, size, SHA-256, other clients with the same file, expiry, review outcome",
 		Response: DocumentResponse{},
 		Handler: func(c *fiber.Ctx) error {
-			id, err := uuid.Parse(c.Params("id"))
+			id, err := web.ParseID(c, "id")
 			if err != nil {
 				return web.NotFound("No such document.")
 			}
@@ -209,6 +210,9 @@ type SettingsBody struct {
 	// a new one (1 to 365).
 	ExpiryNoticeDays int `json:"expiry_notice_days"`
 }
+
+// Example is the rules' body for the OpenAPI document.
+func (SettingsBody) Example() any { return SettingsBody(DefaultSettings()) }
 
 // settingsRoutes registers the tenant's document rules (the expiry job's notice period).
 func settingsRoutes(api *web.API, s *Service) {
@@ -246,7 +250,7 @@ func (s *Service) linkResponse(c *fiber.Ctx, owner *uuid.UUID) error {
 // viewOf mints (and audits) a signed link to the document the request's :id names, for owner's documents only
 // when owner is set; the answer carrying it must not be cached.
 func (s *Service) viewOf(c *fiber.Ctx, owner *uuid.UUID) (link, error) {
-	id, err := uuid.Parse(c.Params("id"))
+	id, err := web.ParseID(c, "id")
 	if err != nil {
 		return link{}, web.NotFound("No such document.")
 	}
@@ -273,16 +277,13 @@ func portalClient(c *fiber.Ctx, portal PortalClients) (uuid.UUID, error) {
 
 // problemOf maps the package's errors to problems; anything else passes through (and becomes a plain 500).
 func problemOf(err error, max int64) error {
-	var v *ValidationError
 	var na *NotAllowedError
 	var re *ReadError
 	switch {
-	case errors.As(err, &v):
-		fields := make([]web.FieldError, len(v.Fields))
-		for i, f := range v.Fields {
-			fields[i] = web.FieldError{Field: f.Field, Message: f.Message}
-		}
-		return web.Invalid("The request has invalid fields.", fields...)
+	case isInvalid(err):
+		// As a problem here (not left to the error handler): the upload page shows its fields beside the form.
+		v, _ := validation.As(err)
+		return web.Invalid("The request has invalid fields.", v.Fields...)
 	case errors.Is(err, ErrTooLarge):
 		p := web.NewProblem(fiber.StatusRequestEntityTooLarge, "file-too-large",
 			fmt.Sprintf("The file is larger than the %s limit. Upload a smaller scan or photo.", mib(max)))
@@ -310,6 +311,8 @@ func problemOf(err error, max int64) error {
 	}
 	return err
 }
+
+func isInvalid(err error) bool { _, ok := validation.As(err); return ok }
 
 func mib(n int64) string {
 	if n%(1<<20) == 0 {

@@ -26,7 +26,8 @@ import (
 var PageFiles embed.FS
 
 // MountPages adds the trader's documents page (list with status and reasons, and the upload form), the trader's
-// and staff's document viewers (303 to a fresh signed link, audited) to the tenant hosts' page shell.
+// and staff's document viewers (303 to a fresh signed link, audited) to the tenant hosts' page shell, and the
+// client page's Documents tab (sections.go).
 func MountPages(shell *web.Shell, s *Service, portal PortalClients) {
 	shell.Nav(web.NavEntry{Group: web.GroupPortal, Label: "Documents", Href: UploadPagePath, Permission: PermPortal, Order: 30})
 	shell.Page(fiber.MethodGet, UploadPagePath, PermPortal, func(c *fiber.Ctx) error {
@@ -55,6 +56,7 @@ func MountPages(shell *web.Shell, s *Service, portal PortalClients) {
 	shell.Page(fiber.MethodGet, "/backoffice/documents/:id/view", PermView, func(c *fiber.Ctx) error {
 		return s.redirectToFile(c, nil)
 	})
+	s.mountSections(shell)
 }
 
 var notices = map[string]string{

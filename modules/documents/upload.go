@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents/content"
@@ -205,38 +206,40 @@ func (s *Service) discard(ctx context.Context, key string) {
 
 // checkFields validates an upload's fields before any byte of the body is read.
 func (s *Service) checkFields(u Upload) (*time.Time, error) {
-	var bad []FieldError
+	var bad validation.Fields
 	var expires *time.Time
 	if !u.Type.Valid() {
-		bad = append(bad, FieldError{"type", "choose one of: " + typeList()})
+		bad.Add("type", "choose one of: "+typeList())
 	}
 	raw := strings.TrimSpace(u.ExpiresOn)
 	switch {
 	case u.Type.Valid() && u.Type.HasExpiry() && raw == "":
-		bad = append(bad, FieldError{"expires_on", "this document's expiry date is required (YYYY-MM-DD)"})
+		bad.Add("expires_on", "this document's expiry date is required (YYYY-MM-DD)")
 	case u.Type.Valid() && !u.Type.HasExpiry() && raw != "":
-		bad = append(bad, FieldError{"expires_on", "this type of document has no expiry date; leave it empty"})
+		bad.Add("expires_on", "this type of document has no expiry date; leave it empty")
 	case raw != "":
 		e, err := time.Parse(time.DateOnly, raw)
 		switch {
 		case err != nil:
-			bad = append(bad, FieldError{"expires_on", "a date as YYYY-MM-DD"})
+			bad.Add("expires_on", "a date as YYYY-MM-DD")
 		case !e.After(dateOf(s.o.Now())):
-			bad = append(bad, FieldError{"expires_on", "this document has expired; upload one that is still valid"})
+			bad.Add("expires_on", "this document has expired; upload one that is still valid")
 		case e.Year() > 2200:
-			bad = append(bad, FieldError{"expires_on", "not a plausible expiry date"})
+			bad.Add("expires_on", "not a plausible expiry date")
 		default:
 			expires = &e
 		}
 	}
 	if utf8.RuneCountInString(u.FileName) > 1000 {
-		bad = append(bad, FieldError{"filename", "at most 1000 characters"})
+		bad.Add("filename", "at most 1000 characters")
+	} else {
+		bad.Name("filename", u.FileName, 0) // shown to staff: one line, nothing invisible (a U+202E would fake the extension)
 	}
 	if u.Body == nil {
-		bad = append(bad, FieldError{"file", "no file was sent"})
+		bad.Add("file", "no file was sent")
 	}
-	if len(bad) > 0 {
-		return nil, &ValidationError{Fields: bad}
+	if err := bad.Err(); err != nil {
+		return nil, err
 	}
 	return expires, nil
 }

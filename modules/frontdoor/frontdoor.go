@@ -2,7 +2,7 @@
 // constructed from one options struct and returns a Door naming everything cmd/brokerdesk wires: its API routes,
 // pages and their templates (with its side-menu entries and dashboard tiles, registered on the page shell), task
 // handlers and periodic work, event subscriptions, the defaults it seeds into every new tenant and the demo data of
-// `make run`, and the personal data it holds (export and erasure).
+// `make run`, the personal data it holds (export and erasure), and how its audited actions read (Trail).
 //
 // cmd/brokerdesk keeps one list of modules and walks it in serve, worker and dev, so adding a module is one line
 // there and no existing module changes. Every field of a Door is optional; a module fills in what it has. The
@@ -64,6 +64,10 @@ type Door struct {
 	// Data is the module's share of a client's personal data, for export and erasure (modules/privacy); nil for a
 	// module that keeps none.
 	Data DataHolder
+	// Trail declares, on the audit service the module already holds, how its audited actions read: a sentence per
+	// action (audit.Phrase), the names of its records (audit.NameFunc) and which of them are about a client
+	// (audit.RelateFunc). A function rather than a list because this package imports no room, audit included.
+	Trail func()
 }
 
 // DataHolder is a module that keeps personal data of clients. The privacy module asks every holder for its share

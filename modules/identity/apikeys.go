@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -68,13 +69,6 @@ var ErrAPIKeyNotFound = errors.New("identity: API key not found")
 // errInvalidAPIKey is any refused key: malformed, unknown, wrong secret, revoked or expired (one answer for all).
 var errInvalidAPIKey = errors.New("identity: API key refused")
 
-// APIKeyFieldError is a refused NewAPIKey: the fields and what is wrong with each.
-type APIKeyFieldError struct{ Fields []web.FieldError }
-
-func (e *APIKeyFieldError) Error() string {
-	return fmt.Sprintf("identity: invalid API key request (%d fields)", len(e.Fields))
-}
-
 // keyable reports whether a permission may be given to a key at all: a key has no profile or second factor of its
 // own (account.*), cannot mint keys (apikeys.manage), and is not a trader (portal.*).
 func keyable(p web.Permission) bool {
@@ -88,36 +82,30 @@ func AcceptsAPIKey(p web.Permission) bool {
 	return p != web.Public && audienceOf(p) == Staff && keyable(p)
 }
 
-// check validates n against what the creator holds.
+// check validates n against what the creator holds; a refusal is a *validation.Error naming every field.
 func (n NewAPIKey) check(by Creator, now time.Time) error {
-	var f []web.FieldError
+	var f validation.Fields
 	name := strings.TrimSpace(n.Name)
-	switch {
-	case name == "":
-		f = append(f, web.FieldError{Field: "name", Message: "is required"})
-	case len([]rune(name)) > 100:
-		f = append(f, web.FieldError{Field: "name", Message: "must be at most 100 characters"})
-	}
+	f.Required("name", name)
+	f.SingleLine("name", name, 100)
 	if len(n.Permissions) == 0 {
-		f = append(f, web.FieldError{Field: "permissions", Message: "is required: at least one permission"})
+		f.Add("permissions", "is required: at least one permission")
 	}
+	f.MaxItems("permissions", len(n.Permissions), len(AllPermissions))
 	for _, p := range n.Permissions {
 		switch {
 		case !slices.Contains(AllPermissions, p):
-			f = append(f, web.FieldError{Field: "permissions", Message: fmt.Sprintf("%q is not a permission", p)})
+			f.Add("permissions", fmt.Sprintf("%q is not a permission", p))
 		case !keyable(p):
-			f = append(f, web.FieldError{Field: "permissions", Message: fmt.Sprintf("%q cannot be given to an API key", p)})
+			f.Add("permissions", fmt.Sprintf("%q cannot be given to an API key", p))
 		case !Allowed(by.Roles, p):
-			f = append(f, web.FieldError{Field: "permissions", Message: fmt.Sprintf("%q is not one of your permissions", p)})
+			f.Add("permissions", fmt.Sprintf("%q is not one of your permissions", p))
 		}
 	}
 	if !n.ExpiresAt.IsZero() && !n.ExpiresAt.After(now) {
-		f = append(f, web.FieldError{Field: "expires_at", Message: "must be in the future"})
+		f.Add("expires_at", "must be in the future")
 	}
-	if f != nil {
-		return &APIKeyFieldError{Fields: f}
-	}
-	return nil
+	return f.Err()
 }
 
 // newKeySecret returns the full key string for id: 256 random bits after the id.

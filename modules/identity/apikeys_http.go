@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
@@ -85,8 +84,14 @@ type (
 // Validate checks the shape; CreateAPIKey checks the permissions against the creator's.
 func (r *CreateAPIKeyRequest) Validate(f *web.Fields) {
 	f.Required("name", r.Name)
-	f.MaxLen("name", r.Name, 100)
+	f.SingleLine("name", r.Name, 100)
 	f.Check(len(r.Permissions) > 0, "permissions", "is required: at least one permission")
+	f.MaxItems("permissions", len(r.Permissions), len(AllPermissions))
+}
+
+// Example is a key request for the OpenAPI document.
+func (CreateAPIKeyRequest) Example() any {
+	return CreateAPIKeyRequest{Name: "Reporting export", Permissions: []string{string(PermClientsRead)}}
 }
 
 func optTime(t time.Time) *time.Time {
@@ -102,10 +107,7 @@ func toAPIKeyResponse(k APIKey) APIKeyResponse {
 }
 
 func apiKeyProblem(c *fiber.Ctx, err error) error {
-	var fe *APIKeyFieldError
 	switch {
-	case errors.As(err, &fe):
-		return web.Invalid("The API key request has invalid fields.", fe.Fields...)
 	case errors.Is(err, ErrAPIKeyNotFound):
 		return web.NotFound("No such API key.")
 	}
@@ -184,7 +186,7 @@ func apiKeyRoutes(api *web.API, s *Service) {
 			if err != nil {
 				return err
 			}
-			id, err := uuid.Parse(c.Params("id"))
+			id, err := web.ParseID(c, "id")
 			if err != nil {
 				return apiKeyProblem(c, ErrAPIKeyNotFound)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/infra/web/webtest"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
@@ -342,8 +343,8 @@ func TestAPIKeyCannotHoldMoreThanItsCreator(t *testing.T) {
 	creator := b.addStaff(t, "comp-"+b.ten.Slug+"@harbour.example", goodPassword, "compliance")
 	_, _, err := b.svc.CreateAPIKey(context.Background(), b.ten, identity.Creator{ID: creator, Roles: []string{"compliance"}},
 		identity.NewAPIKey{Name: "Beyond", Permissions: []web.Permission{identity.PermStaffRead, identity.PermPaymentsApprove}})
-	var fe *identity.APIKeyFieldError
-	if !errors.As(err, &fe) || len(fe.Fields) != 1 || fe.Fields[0].Field != "permissions" || !strings.Contains(fe.Fields[0].Message, "payments.approve") {
+	fe, ok := validation.As(err)
+	if !ok || len(fe.Fields) != 1 || fe.Fields[0].Field != "permissions" || !strings.Contains(fe.Fields[0].Message, "payments.approve") {
 		t.Fatalf("compliance creating a payments key: %v", err)
 	}
 	// A user without apikeys.manage does not reach the route.

@@ -24,5 +24,6 @@ func (s *Service) Door() frontdoor.Door {
 		},
 		DemoSeeders: []tenants.Seeder{DemoSeeder{Hasher: s.o.Hasher}},
 		Data:        s,
+		Trail:       s.trail,
 	}
 }

@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -122,6 +121,11 @@ func (s *Service) Authorize(p web.Permission) fiber.Handler {
 	}
 }
 
+func isBusy(err error) bool {
+	var busy *auth.BusyError
+	return errors.As(err, &busy)
+}
+
 // problem maps the package's errors to problems; anything else passes through (and becomes a plain 500).
 func problem(c *fiber.Ctx, err error) error {
 	var locked *auth.LockedError
@@ -135,6 +139,8 @@ func problem(c *fiber.Ctx, err error) error {
 			fields[i] = web.FieldError{Field: "password", Message: p.Message}
 		}
 		return web.Invalid("The new password does not meet the policy.", fields...)
+	case isBusy(err):
+		return err // 503 with Retry-After (web): the password check waited too long for its turn
 	case errors.As(err, &locked):
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(locked.RetryAfter.Round(time.Second)/time.Second)+1))
 		return web.NewProblem(fiber.StatusTooManyRequests, "account-locked",
@@ -217,28 +223,64 @@ type (
 	}
 )
 
-// body decodes the JSON body.
-func body(c *fiber.Ctx, v any) error {
-	if err := json.Unmarshal(c.Body(), v); err != nil {
-		return web.Invalid("The body must be a JSON object.")
-	}
-	return nil
+// body reads the JSON body under the API's body contract (web.Bind: strict decoding, every bad field named, the
+// request type's Validate).
+func body(c *fiber.Ctx, v any) error { return web.Bind(c, v) }
+
+// Maximum sizes of the credentials a request may carry: far above any real one, low enough that nothing large is
+// ever hashed, looked up or logged.
+const (
+	maxCodeLen  = 64
+	maxTokenLen = 1024
+)
+
+// Validate checks a login's shape; whether it is right is the service's to say.
+func (r *LoginRequest) Validate(f *web.Fields) {
+	f.Required("email", r.Email)
+	f.Email("email", strings.TrimSpace(r.Email))
+	f.Required("password", r.Password)
+	f.SingleLine("password", r.Password, 0) // no password holds a control character: nothing to hash
+	f.SingleLine("totp_code", r.TOTPCode, maxCodeLen)
+	f.SingleLine("recovery_code", r.RecoveryCode, maxCodeLen)
 }
 
-// required checks that the named fields are not blank.
-func required(fields map[string]string) error {
-	var missing []web.FieldError
-	for name, value := range fields {
-		if strings.TrimSpace(value) == "" {
-			missing = append(missing, web.FieldError{Field: name, Message: "is required"})
-		}
-	}
-	if missing != nil {
-		slices.SortFunc(missing, func(a, b web.FieldError) int { return strings.Compare(a.Field, b.Field) })
-		return web.Invalid("Some fields are missing.", missing...)
-	}
-	return nil
+// Validate checks that a refresh token was sent.
+func (r *RefreshRequest) Validate(f *web.Fields) {
+	f.Required("refresh_token", r.RefreshToken)
+	f.SingleLine("refresh_token", r.RefreshToken, maxTokenLen)
 }
+
+// Validate checks the address of a reset request (a malformed one could never receive the link).
+func (r *ResetRequest) Validate(f *web.Fields) {
+	f.Required("email", r.Email)
+	f.Email("email", strings.TrimSpace(r.Email))
+}
+
+// Validate checks that a link's token and a password were sent; the policy is the service's.
+func (r *SetPasswordRequest) Validate(f *web.Fields) {
+	f.Required("token", r.Token)
+	f.SingleLine("token", r.Token, maxTokenLen)
+	f.Required("password", r.Password)
+	f.SingleLine("password", r.Password, 0)
+}
+
+// Validate checks that a code was sent.
+func (r *ConfirmRequest) Validate(f *web.Fields) {
+	f.Required("code", r.Code)
+	f.SingleLine("code", r.Code, maxCodeLen)
+}
+
+// Examples of the request bodies, for the OpenAPI document.
+func (LoginRequest) Example() any {
+	return LoginRequest{Email: "compliance@broker.example", Password: "correct horse battery staple"}
+}
+func (RefreshRequest) Example() any { return RefreshRequest{RefreshToken: "rt_3f0c9a52c1d44b7e"} }
+func (ResetRequest) Example() any   { return ResetRequest{Email: "trader@broker.example"} }
+func (ConfirmRequest) Example() any { return ConfirmRequest{Code: "123456"} }
+func (SetPasswordRequest) Example() any {
+	return SetPasswordRequest{Token: "link_3f0c9a52c1d44b7e", Password: "correct horse battery staple"}
+}
+func (TwoFactorRequirement) Example() any { return TwoFactorRequirement{Required: true} }
 
 func tokenResponse(t Tokens) TokenResponse {
 	return TokenResponse{AccessToken: t.AccessToken, TokenType: "Bearer", ExpiresIn: int(time.Until(t.ExpiresAt).Round(time.Second) / time.Second),
@@ -261,9 +303,6 @@ func Routes(api *web.API, s *Service) {
 				if err := body(c, &r); err != nil {
 					return err
 				}
-				if err := required(map[string]string{"email": r.Email, "password": r.Password}); err != nil {
-					return err
-				}
 				t, err := s.Login(c.UserContext(), tenants.Current(c), k, Credentials{Email: r.Email, Password: r.Password, TOTPCode: r.TOTPCode, RecoveryCode: r.RecoveryCode})
 				if err != nil {
 					return problem(c, err)
@@ -281,9 +320,6 @@ func Routes(api *web.API, s *Service) {
 				if err := body(c, &r); err != nil {
 					return err
 				}
-				if err := required(map[string]string{"refresh_token": r.RefreshToken}); err != nil {
-					return err
-				}
 				t, err := s.Refresh(c.UserContext(), tenants.Current(c), k, r.RefreshToken)
 				if err != nil {
 					return problem(c, err)
@@ -297,9 +333,6 @@ func Routes(api *web.API, s *Service) {
 				if err := body(c, &r); err != nil {
 					return err
 				}
-				if err := required(map[string]string{"email": r.Email}); err != nil {
-					return err
-				}
 				if err := s.RequestReset(c.UserContext(), tenants.Current(c), k, r.Email); err != nil {
 					s.o.Log.ErrorContext(c.UserContext(), "password reset request failed", "kind", k.name, "err", err)
 				}
@@ -310,9 +343,6 @@ func Routes(api *web.API, s *Service) {
 			Handler: func(c *fiber.Ctx) error {
 				var r SetPasswordRequest
 				if err := body(c, &r); err != nil {
-					return err
-				}
-				if err := required(map[string]string{"token": r.Token, "password": r.Password}); err != nil {
 					return err
 				}
 				if err := s.ConfirmReset(c.UserContext(), tenants.Current(c), k, r.Token, r.Password); err != nil {
@@ -328,9 +358,6 @@ func Routes(api *web.API, s *Service) {
 			if err := body(c, &r); err != nil {
 				return err
 			}
-			if err := required(map[string]string{"refresh_token": r.RefreshToken}); err != nil {
-				return err
-			}
 			if err := s.Logout(c.UserContext(), tenants.Current(c), r.RefreshToken); err != nil {
 				return err
 			}
@@ -341,9 +368,6 @@ func Routes(api *web.API, s *Service) {
 		Handler: func(c *fiber.Ctx) error {
 			var r SetPasswordRequest
 			if err := body(c, &r); err != nil {
-				return err
-			}
-			if err := required(map[string]string{"token": r.Token, "password": r.Password}); err != nil {
 				return err
 			}
 			if err := s.AcceptInvitation(c.UserContext(), tenants.Current(c), r.Token, r.Password); err != nil {
@@ -373,9 +397,6 @@ func Routes(api *web.API, s *Service) {
 			Handler: func(c *fiber.Ctx) error {
 				var r ConfirmRequest
 				if err := body(c, &r); err != nil {
-					return err
-				}
-				if err := required(map[string]string{"code": r.Code}); err != nil {
 					return err
 				}
 				p, _ := PrincipalOf(c)
@@ -422,7 +443,7 @@ func resetRoutes(api *web.API, s *Service) {
 		Summary:  "Turn a staff user's two-factor sign-in off (lost phone): secret and recovery codes deleted, sessions ended",
 		Response: TwoFactorResetResponse{},
 		Handler: func(c *fiber.Ctx) error {
-			id, err := uuid.Parse(c.Params("id"))
+			id, err := web.ParseID(c, "id")
 			if err != nil {
 				return problem(c, ErrNotFound)
 			}
@@ -435,7 +456,7 @@ func resetRoutes(api *web.API, s *Service) {
 		Summary:  "Turn two-factor sign-in off for a client's portal login (lost phone): secret and recovery codes deleted, sessions ended",
 		Response: TwoFactorResetResponse{},
 		Handler: func(c *fiber.Ctx) error {
-			id, err := uuid.Parse(c.Params("id"))
+			id, err := web.ParseID(c, "id")
 			if err != nil {
 				return web.NotFound("No portal login for this client.")
 			}

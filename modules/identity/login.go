@@ -50,6 +50,16 @@ func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(
 // a refresh family. Failures are counted and audited in the same transaction that decides them; unknown emails cost
 // what a real check costs (auth.Hasher.VerifyAbsent).
 func (s *Service) Login(ctx context.Context, t tenants.Tenant, k Kind, c Credentials) (Tokens, error) {
+	if c.Ticket == "" {
+		// The password is checked inside the transaction below: take the hasher's turn first, so a login waiting
+		// for it (a flood queues up to auth.MaxHashWait, then is refused as busy) holds no database connection.
+		var release func()
+		var err error
+		if ctx, release, err = s.o.Hasher.Turn(ctx); err != nil {
+			return Tokens{}, err
+		}
+		defer release()
+	}
 	email := NormalizeEmail(c.Email)
 	var out Tokens
 	var outcome error
@@ -282,7 +292,16 @@ func requireStaff2FA(ctx context.Context, tx pgx.Tx) (bool, error) {
 	return on, nil
 }
 
-// SetRequireStaff2FA turns the tenant's require_staff_2fa setting on or off, audited as done by actor.
+// Actions of the sign-in security settings: a change that stops requiring two-factor sign-in is recorded as a
+// weakening (its own action, with what it weakened under audit.WeakenedKey), so it stands out in the trail and on
+// the settings page.
+const (
+	ActionSettingsChanged  = "settings.changed"
+	ActionSettingsWeakened = "settings.weakened"
+)
+
+// SetRequireStaff2FA turns the tenant's require_staff_2fa setting on or off, audited as done by actor; turning it
+// off is audited as a weakening.
 func (s *Service) SetRequireStaff2FA(ctx context.Context, t tenants.Tenant, actor audit.Actor, on bool) error {
 	return s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		before, err := requireStaff2FA(ctx, tx)
@@ -293,9 +312,20 @@ func (s *Service) SetRequireStaff2FA(ctx context.Context, t tenants.Tenant, acto
 			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`, on); err != nil {
 			return err
 		}
-		return s.audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: "settings.changed", Target: audit.Target{Type: "setting", ID: "require_staff_2fa"},
+		target := audit.Target{Type: "setting", ID: "require_staff_2fa"}
+		if before && !on {
+			return s.audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSettingsWeakened, Target: target,
+				Before: map[string]any{"value": before},
+				After:  map[string]any{"value": on, audit.WeakenedKey: []string{"two-factor sign-in no longer required of staff"}}})
+		}
+		return s.audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSettingsChanged, Target: target,
 			Before: map[string]any{"value": before}, After: map[string]any{"value": on}})
 	})
+}
+
+// LastSettingsWeakening is the newest weakening of the sign-in security settings (who, when, what), or nil.
+func (s *Service) LastSettingsWeakening(ctx context.Context, t tenants.Tenant) (*audit.Weakening, error) {
+	return s.audit.LastWeakening(ctx, t, ActionSettingsWeakened)
 }
 
 // issue makes an access token for a on t's host.

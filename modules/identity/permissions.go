@@ -53,8 +53,9 @@ var rolePermissions = map[string][]web.Permission{
 	"admin": AllPermissions,
 	"compliance": append(slices.Clone(self), PermStaffRead, PermClientsRead, PermClientsStatus, PermKYCReview, PermAuditRead,
 		PermPrivacyManage),
-	"sales":       append(slices.Clone(self), PermClientsRead, PermClientsManage),
-	"retention":   append(slices.Clone(self), PermClientsRead, PermClientsManage),
+	// Account managers read deposits (their own clients' only, under managers_see_own_clients_only).
+	"sales":       append(slices.Clone(self), PermClientsRead, PermClientsManage, PermPaymentsRead),
+	"retention":   append(slices.Clone(self), PermClientsRead, PermClientsManage, PermPaymentsRead),
 	"finance":     append(slices.Clone(self), PermClientsRead, PermPaymentsRead, PermPaymentsApprove, PermAuditRead),
 	"support":     append(slices.Clone(self), PermClientsRead, PermTicketsManage),
 	"ib_manager":  append(slices.Clone(self), PermClientsRead, PermIBManage),

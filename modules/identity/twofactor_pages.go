@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -95,7 +94,7 @@ func (p *pages) confirm(ar area) fiber.Handler {
 
 // resetStaff2FA is the staff page's "Reset two-factor sign-in" button.
 func (p *pages) resetStaff2FA(c *fiber.Ctx) error {
-	id, err := uuid.Parse(c.Params("id"))
+	id, err := web.ParseID(c, "id")
 	if err != nil {
 		return web.NotFound("No such staff user.")
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
@@ -237,7 +237,7 @@ func holds(c Case, officer uuid.UUID) error {
 }
 
 // SetChecklist sets the ticks of the officer's case: items maps an item key of the document type's checklist to
-// ticked or not; items not named keep their state. An unknown key, or no item at all, is a *web.Problem naming it
+// ticked or not; items not named keep their state. An unknown key, or no item at all, is a *validation.Error naming it
 // (checked after the case: an id that is not the tenant's is ErrNotFound whatever the body).
 func (s *Service) SetChecklist(ctx context.Context, t tenants.Tenant, id, officer uuid.UUID, actor audit.Actor, items map[string]bool) (Case, error) {
 	var c Case
@@ -251,7 +251,7 @@ func (s *Service) SetChecklist(ctx context.Context, t tenants.Tenant, id, office
 			return err
 		}
 		list := st.Checklist(before.DocumentType)
-		var f web.Fields
+		var f validation.Fields
 		f.Check(len(items) > 0 && len(items) <= maxItemsPerType, "items", "name from 1 to 30 checklist items")
 		for key := range items {
 			if !slices.ContainsFunc(list, func(it ChecklistItem) bool { return it.Key == key }) {
@@ -321,13 +321,14 @@ const (
 )
 
 // Validate records every problem of in (field names as in the API).
-func (in DecisionInput) Validate(f *web.Fields) {
+func (in DecisionInput) Validate(f *validation.Fields) {
 	msg := strings.TrimSpace(in.Message)
 	limit := maxMessageLen
 	if in.Verdict == VerdictReject {
 		limit = maxRejectNoteLen
 	}
 	f.Check(utf8.RuneCountInString(msg) <= limit, "message", fmt.Sprintf("must be at most %d characters", limit))
+	f.Text("message", msg, 0) // the client reads it in an email and the portal: lines, but no control characters
 	switch in.Verdict {
 	case VerdictApprove:
 		f.Check(in.ReasonCode == "", "reason_code", "is only for a rejection")
@@ -376,7 +377,7 @@ func (s *Service) Decide(ctx context.Context, t tenants.Tenant, id, officer uuid
 		if err != nil {
 			return err
 		}
-		var f web.Fields
+		var f validation.Fields
 		in.Validate(&f)
 		if err := f.Err(); err != nil {
 			return err

@@ -21,6 +21,7 @@ func (s *Service) Door() frontdoor.Door {
 			_, err := SeedDemo(ctx, s, s.docs, t)
 			return err
 		},
-		Data: s,
+		Data:  s,
+		Trail: s.trail,
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
@@ -146,6 +147,12 @@ type DecisionRequest struct {
 func (r DecisionRequest) input() DecisionInput {
 	return DecisionInput{Verdict: Verdict(r.Decision), ReasonCode: ReasonCode(r.ReasonCode), Message: r.Message}
 }
+
+// Examples of the request bodies, for the OpenAPI document.
+func (ChecklistRequest) Example() any {
+	return ChecklistRequest{Items: map[string]bool{"name_matches": true}}
+}
+func (DecisionRequest) Example() any { return DecisionRequest{Decision: string(VerdictApprove)} }
 
 // DecisionResponse is what a decision did.
 type DecisionResponse struct {
@@ -306,7 +313,7 @@ func Routes(api *web.API, s *Service) {
 			return c.JSON(st)
 		}})
 	api.Handle(web.Route{Method: fiber.MethodPut, Path: "/api/v1/settings/kyc", Permission: PermSettings, Tag: "kyc",
-		Summary: "Replace the KYC settings (audited)", Request: Settings{}, Response: Settings{},
+		Summary: "Replace the KYC settings, the whole document (audited; a weakening as kyc.settings_weakened)", Request: Settings{}, Response: Settings{},
 		Handler: func(c *fiber.Ctx) error {
 			var st Settings
 			if err := web.Bind(c, &st); err != nil {
@@ -361,7 +368,7 @@ func officerOf(c *fiber.Ctx) (id, officer uuid.UUID, err error) {
 }
 
 func caseID(c *fiber.Ctx) (uuid.UUID, error) {
-	id, err := uuid.Parse(c.Params("id"))
+	id, err := web.ParseID(c, "id")
 	if err != nil {
 		return id, web.NotFound("No such KYC case.")
 	}
@@ -399,7 +406,7 @@ func filterOf(c *fiber.Ctx, q query) (Filter, error) {
 			f.HolderID = &id
 		}
 	default:
-		id, err := uuid.Parse(q.Holder)
+		id, err := web.ParseUUID(q.Holder)
 		if err != nil {
 			fields.Add("holder", `must be a staff user's id or "me"`)
 		}
@@ -421,7 +428,7 @@ func filterOf(c *fiber.Ctx, q query) (Filter, error) {
 // apiError maps the review's errors to problems; anything else stays internal.
 func apiError(err error) error {
 	var missing *ChecklistError
-	var invalid *documents.ValidationError
+	invalid, isInvalid := validation.As(err)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return web.NotFound("No such KYC case.")
@@ -437,12 +444,9 @@ func apiError(err error) error {
 		return web.NewProblem(fiber.StatusConflict, "document-not-pending", "The document is no longer waiting for review (it was replaced or has expired); the case is closed.")
 	case errors.Is(err, documents.ErrNotDecidable):
 		return web.NewProblem(fiber.StatusConflict, "document-not-decidable", "The document cannot take this decision (for an approval: its expiry date may have passed).")
-	case errors.As(err, &invalid):
-		p := web.Invalid("The decision is not valid.")
-		for _, f := range invalid.Fields {
-			p.Errors = append(p.Errors, web.FieldError{Field: f.Field, Message: f.Message})
-		}
-		return p
+	case isInvalid:
+		// As a problem here (not left to the error handler): the review page lists the fields beside its forms.
+		return web.Invalid("The request is not valid.", invalid.Fields...)
 	case errors.As(err, &missing):
 		p := web.Invalid("Tick every required checklist item before approving.")
 		for _, it := range missing.Missing {

@@ -31,7 +31,8 @@ const (
 	settingsPath = "/backoffice/settings/kyc"
 )
 
-// MountPages adds the queue, the review page and the KYC settings page to the back office.
+// MountPages adds the queue, the review page and the KYC settings page to the back office, and the client page's
+// KYC review tab (sections.go).
 func MountPages(shell *web.Shell, s *Service) {
 	p := &pages{shell: shell, s: s, cursors: web.NewCursors([]byte("brokerdesk kyc queue page cursor v1 (positions only)"))}
 	shell.Nav(web.NavEntry{Group: web.GroupCompliance, Label: "KYC queue", Href: queuePath, Permission: PermReview},
@@ -51,6 +52,7 @@ func MountPages(shell *web.Shell, s *Service) {
 	shell.Post(casePath+":id/decision", PermReview, p.act(p.decide))
 	shell.Page(fiber.MethodGet, settingsPath, PermSettings, p.settings)
 	shell.Post(settingsPath, PermSettings, p.saveSettings)
+	s.mountSections(shell)
 }
 
 type pages struct {
@@ -424,6 +426,11 @@ func (p *pages) settings(c *fiber.Ctx) error {
 	if c.Query("notice") == "saved" {
 		d.Notice = "KYC settings saved."
 	}
+	if w, err := p.s.LastSettingsWeakening(c.UserContext(), tenants.Current(c)); err != nil {
+		return err
+	} else if w != nil {
+		d.Notice = strings.TrimSpace(d.Notice + " " + w.Notice())
+	}
 	return p.shell.Render(c, fiber.StatusOK, "kyc_settings", "KYC settings", d)
 }
 
@@ -441,7 +448,7 @@ func (p *pages) saveSettings(c *fiber.Ctx) error {
 	}
 	_, err := p.s.SaveSettings(c.UserContext(), tenants.Current(c), identity.Actor(c), st)
 	var pr *web.Problem
-	if errors.As(err, &pr) && pr.Status == fiber.StatusUnprocessableEntity {
+	if errors.As(apiError(err), &pr) && pr.Status == fiber.StatusUnprocessableEntity {
 		d := settingsForm(st)
 		d.CSRF, d.Error = p.shell.CSRF(c), "The settings were not saved:"
 		d.SLAHours = c.FormValue("sla_hours")

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
@@ -147,7 +148,7 @@ func TestDecisionInputIsValidated(t *testing.T) {
 		c.in.Validate(&f)
 		var got []string
 		if err := f.Err(); err != nil {
-			for _, fe := range err.(*web.Problem).Errors {
+			for _, fe := range err.(*validation.Error).Fields {
 				got = append(got, fe.Field)
 			}
 		}
@@ -209,7 +210,7 @@ func TestSettingsValidationNamesEveryBadField(t *testing.T) {
 	var f web.Fields
 	st.Validate(&f)
 	var got []string
-	for _, fe := range f.Err().(*web.Problem).Errors {
+	for _, fe := range f.Err().(*validation.Error).Fields {
 		got = append(got, fe.Field)
 	}
 	slices.Sort(got)

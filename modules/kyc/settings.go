@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -94,11 +94,19 @@ const (
 	maxItemsPerType  = 30
 	maxLabelLen      = 200
 	maxRiskCountries = 250
+	maxGroups        = 20
 )
 
-// Validate records every problem of s in f (field names as in the JSON).
-func (s Settings) Validate(f *web.Fields) {
+// Validate records every problem of s in f (field names as in the JSON). Every list has a bound (a 422 above it).
+func (s Settings) Validate(f *validation.Fields) {
 	f.Check(s.SLAHours >= 1 && s.SLAHours <= maxSLAHours, "sla_hours", fmt.Sprintf("must be a whole number of hours from 1 to %d", maxSLAHours))
+	n := f.Len()
+	f.MaxItems("checklists", len(s.Checklists), len(DocumentTypes))
+	f.MaxItems("required_documents", len(s.RequiredDocuments), maxGroups)
+	f.MaxItems("high_risk_countries", len(s.HighRiskCountries), maxRiskCountries)
+	if f.Len() > n {
+		return // nothing more is looked at in a list over its bound
+	}
 	for t, items := range s.Checklists {
 		field := "checklists." + string(t)
 		if !slices.Contains(DocumentTypes, t) {
@@ -120,6 +128,8 @@ func (s Settings) Validate(f *web.Fields) {
 			label := strings.TrimSpace(it.Label)
 			if label == "" || utf8.RuneCountInString(label) > maxLabelLen {
 				f.Add(at+".label", fmt.Sprintf("is required (at most %d characters)", maxLabelLen))
+			} else {
+				f.SingleLine(at+".label", label, 0)
 			}
 		}
 	}
@@ -131,14 +141,15 @@ func (s Settings) Validate(f *web.Fields) {
 		if len(group) == 0 {
 			f.Add(at, "needs at least one document type")
 		}
+		if len(group) > len(DocumentTypes) {
+			f.MaxItems(at, len(group), len(DocumentTypes))
+			continue
+		}
 		for _, t := range group {
 			if !slices.Contains(DocumentTypes, t) {
 				f.Add(at, fmt.Sprintf("%q is not a document type", t))
 			}
 		}
-	}
-	if len(s.HighRiskCountries) > maxRiskCountries {
-		f.Add("high_risk_countries", "has too many entries")
 	}
 	for _, c := range s.HighRiskCountries {
 		if !countryCode.MatchString(c) {
@@ -206,10 +217,11 @@ func settingsOrDefaults(st Settings, found bool, err error) (Settings, error) {
 	return st, nil
 }
 
-// SaveSettings validates and stores t's KYC settings, audited as ActionSettings by actor. Invalid settings are a
-// *web.Problem listing every field.
+// SaveSettings validates and stores t's KYC settings, audited as ActionSettings by actor, or as
+// ActionSettingsWeakened with what was weakened (see weakenings). Invalid settings are a *validation.Error listing
+// every field.
 func (s *Service) SaveSettings(ctx context.Context, t tenants.Tenant, actor audit.Actor, st Settings) (Settings, error) {
-	var f web.Fields
+	var f validation.Fields
 	st.Validate(&f)
 	if err := f.Err(); err != nil {
 		return Settings{}, err
@@ -223,11 +235,80 @@ func (s *Service) SaveSettings(ctx context.Context, t tenants.Tenant, actor audi
 		if err := tenants.SaveSetting(ctx, tx, settingsKey, st); err != nil {
 			return err
 		}
-		return s.audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSettings,
-			Target: audit.Target{Type: "settings", ID: settingsKey}, Before: before, After: st})
+		target := audit.Target{Type: "settings", ID: settingsKey}
+		if weakened := weakenings(before, st); len(weakened) > 0 {
+			return s.audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSettingsWeakened, Target: target,
+				Before: before, After: auditedSettings{st, weakened}})
+		}
+		return s.audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSettings, Target: target, Before: before, After: st})
 	})
 	if err != nil {
 		return Settings{}, err
 	}
 	return st, nil
 }
+
+// ActionSettingsWeakened records a KYC settings change that weakens the review (see weakenings), with what it
+// weakened under audit.WeakenedKey; other changes are ActionSettings.
+const ActionSettingsWeakened = "kyc.settings_weakened"
+
+// auditedSettings is the settings as the audit entry's After: with the weakenings, when there are any.
+type auditedSettings struct {
+	Settings
+	Weakened []string `json:"weakened,omitempty"` // audit.WeakenedKey
+}
+
+// weakenings lists, in words, how after makes an approval easier than before did: four-eyes turned off, countries
+// no longer high-risk, checklist items made optional or removed while required, required documents relaxed (a
+// group of types no longer demanded as strictly).
+func weakenings(before, after Settings) []string {
+	var out []string
+	if before.FourEyes && !after.FourEyes {
+		out = append(out, "four-eyes approval turned off")
+	}
+	var gone []string
+	for _, c := range before.HighRiskCountries {
+		if !slices.Contains(after.HighRiskCountries, c) {
+			gone = append(gone, c)
+		}
+	}
+	if len(gone) > 0 {
+		out = append(out, "countries no longer high-risk: "+strings.Join(gone, ", "))
+	}
+	for _, t := range DocumentTypes {
+		for _, it := range before.Checklists[t] {
+			if !it.Required {
+				continue
+			}
+			i := slices.IndexFunc(after.Checklists[t], func(a ChecklistItem) bool { return a.Key == it.Key })
+			switch {
+			case i < 0:
+				out = append(out, fmt.Sprintf("%s checklist: required item %q removed", t, it.Key))
+			case !after.Checklists[t][i].Required:
+				out = append(out, fmt.Sprintf("%s checklist: item %q made optional", t, it.Key))
+			}
+		}
+	}
+	for _, b := range before.RequiredDocuments {
+		// As strict as before: some group of after accepts only types b accepted.
+		strict := slices.ContainsFunc(after.RequiredDocuments, func(a []documents.Type) bool {
+			return len(a) > 0 && !slices.ContainsFunc(a, func(t documents.Type) bool { return !slices.Contains(b, t) })
+		})
+		if !strict {
+			names := make([]string, len(b))
+			for i, t := range b {
+				names[i] = string(t)
+			}
+			out = append(out, "required documents relaxed: one of "+strings.Join(names, ", ")+" is no longer required as before")
+		}
+	}
+	return out
+}
+
+// LastSettingsWeakening is the newest weakening of the KYC settings (who, when, what), or nil.
+func (s *Service) LastSettingsWeakening(ctx context.Context, t tenants.Tenant) (*audit.Weakening, error) {
+	return s.audit.LastWeakening(ctx, t, ActionSettingsWeakened)
+}
+
+// Example is the KYC settings' body for the OpenAPI document: the defaults.
+func (Settings) Example() any { return DefaultSettings() }

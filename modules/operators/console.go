@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -73,7 +74,7 @@ func (t *Tenants) Resume(ctx context.Context, operator uuid.UUID, slug, reason s
 func (t *Tenants) move(ctx context.Context, operator uuid.UUID, slug, reason string,
 	do func(context.Context, uuid.UUID, string, tenants.Actor) (tenants.Tenant, error)) (tenants.Tenant, error) {
 	reason = strings.TrimSpace(reason)
-	if reason == "" || len(reason) > 500 {
+	if reason == "" || len(reason) > 500 || validation.SingleLine(reason) != "" {
 		return tenants.Tenant{}, ErrReasonRequired
 	}
 	op, err := t.ops.ByID(ctx, operator)

@@ -84,7 +84,7 @@ func problem(err error) error {
 	case errors.Is(err, ErrNoPendingTOTP):
 		return web.NewProblem(fiber.StatusConflict, "no-enrolment", "Start two-factor enrolment first.")
 	case errors.Is(err, ErrReasonRequired):
-		return web.Invalid("A reason is required.", web.FieldError{Field: "reason", Message: "must be 1 to 500 characters"})
+		return web.Invalid("A reason is required.", web.FieldError{Field: "reason", Message: "must be 1 to 500 characters on one line"})
 	case errors.Is(err, tenants.ErrNotFound), errors.Is(err, ErrNotFound):
 		return web.NotFound("No such tenant.")
 	case errors.Is(err, tenants.ErrBadTransition):
@@ -167,12 +167,39 @@ func tokens(s Session) TokenResponse {
 		ExpiresIn: int(time.Until(s.AccessExpires).Round(time.Second).Seconds())}
 }
 
-func body(c *fiber.Ctx, v any) error {
-	if err := c.BodyParser(v); err != nil {
-		return web.Invalid("The request body is not valid JSON.")
-	}
-	return nil
+// body reads the JSON body under the API's body contract (web.Bind: application/json, strict decoding, every bad
+// field named, the request type's Validate).
+func body(c *fiber.Ctx, v any) error { return web.Bind(c, v) }
+
+// Validate checks a login's shape; whether it is right is the service's to say.
+func (r *LoginRequest) Validate(f *web.Fields) {
+	f.Required("email", r.Email)
+	f.Email("email", strings.TrimSpace(r.Email))
+	f.Required("password", r.Password)
+	f.SingleLine("password", r.Password, 0)
+	f.SingleLine("code", r.Code, 64)
 }
+
+// Validate checks that a refresh token was sent.
+func (r *RefreshRequest) Validate(f *web.Fields) {
+	f.Required("refresh_token", r.RefreshToken)
+	f.SingleLine("refresh_token", r.RefreshToken, 1024)
+}
+
+// Validate checks that the password was sent.
+func (r *EnrolRequest) Validate(f *web.Fields) {
+	f.Required("password", r.Password)
+	f.SingleLine("password", r.Password, 0)
+}
+
+// Validate checks that a code was sent.
+func (r *ConfirmRequest) Validate(f *web.Fields) {
+	f.Required("code", r.Code)
+	f.SingleLine("code", r.Code, 64)
+}
+
+// Validate checks the reason's text; the service requires one of 1 to 500 characters.
+func (r *StatusRequest) Validate(f *web.Fields) { f.SingleLine("reason", r.Reason, 0) }
 
 // Routes registers the console API on the console's own route table.
 func Routes(api *web.API, s *Service, t *Tenants) {

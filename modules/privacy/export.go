@@ -18,10 +18,12 @@ import (
 )
 
 type exportedEvent struct {
-	At     time.Time       `json:"at"`
-	Actor  string          `json:"actor"`
-	Action string          `json:"action"`
-	Diff   json.RawMessage `json:"changes,omitempty"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	// Sentence is the row as the back office's timeline says it ("Colin Compliance approved the passport").
+	Sentence string          `json:"sentence"`
+	Diff     json.RawMessage `json:"changes,omitempty"`
 }
 
 const readme = `This archive holds the personal data %s keeps about client %s, exported on %s.
@@ -93,7 +95,18 @@ func (x *Export) WriteTo(ctx context.Context, w io.Writer) error {
 	return zw.Close()
 }
 
-// activity is every audit row whose target is the client, oldest first.
+// exportActors name the parties of an export's sentences.
+var exportActors = map[audit.ActorKind]audit.Ref{audit.ActorClient: {Name: "you"}, audit.ActorStaff: {Name: "a member of staff"},
+	audit.ActorAPIKey: {Name: "an integration of the brokerage"}, audit.ActorOperator: {Name: "BrokerDesk's operations team"}}
+
+func capitalized(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// activity is every audit row whose target is the client, oldest first, with its sentence.
 func (s *Service) activity(ctx context.Context, t tenants.Tenant, clientID uuid.UUID) ([]exportedEvent, error) {
 	var out []exportedEvent
 	cursor := ""
@@ -102,8 +115,17 @@ func (s *Service) activity(ctx context.Context, t tenants.Tenant, clientID uuid.
 		if err != nil {
 			return nil, fmt.Errorf("export activity: %w", err)
 		}
-		for _, r := range page.Rows {
-			out = append(out, exportedEvent{At: r.At, Actor: string(r.Actor.Kind), Action: r.Action, Diff: r.Diff})
+		told, err := s.trail.Tell(ctx, t, page.Rows)
+		if err != nil {
+			return nil, fmt.Errorf("export activity: %w", err)
+		}
+		for _, r := range told {
+			// The client reads "you", and the brokerage's people by their role: the export is the client's, not a
+			// list of who works at the brokerage.
+			if as, ok := exportActors[r.Row.Actor.Kind]; ok {
+				r = s.trail.TellOne(audit.NewEvent(r.Row, as, r.Target))
+			}
+			out = append(out, exportedEvent{At: r.At, Actor: string(r.Row.Actor.Kind), Action: r.Action, Sentence: capitalized(r.Sentence.String()), Diff: r.Diff})
 		}
 		if page.Next == "" {
 			break

@@ -57,6 +57,9 @@ func (r *SettingsRequest) Validate(f *web.Fields) {
 	f.Check(r.RetentionYears >= 1 && r.RetentionYears <= 30, "aml_retention_years", "must be a whole number of years from 1 to 30")
 }
 
+// Example is the settings' body for the OpenAPI document: the defaults.
+func (SettingsRequest) Example() any { return SettingsRequest(DefaultSettings()) }
+
 func date(t *time.Time) string {
 	if t == nil {
 		return ""
@@ -75,7 +78,7 @@ func toStatusResponse(st Status) StatusResponse {
 }
 
 func clientID(c *fiber.Ctx) (uuid.UUID, error) {
-	id, err := uuid.Parse(c.Params("id"))
+	id, err := web.ParseID(c, "id")
 	if err != nil {
 		return uuid.Nil, web.NotFound("No such client.")
 	}

@@ -28,10 +28,14 @@ type Clients interface {
 	RecordTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, forUpdate bool) (clients.Record, error)
 }
 
-// Trail is the audit trail.
+// Trail is the audit trail: privacy records its actions, reads a client's for the export (in sentences), and
+// declares how its own actions read (*audit.Service).
 type Trail interface {
 	Record(ctx context.Context, tx pgx.Tx, e audit.Entry) error
 	List(ctx context.Context, t tenants.Tenant, f audit.Filter, cursor string, limit int) (audit.Page, error)
+	Tell(ctx context.Context, t tenants.Tenant, rows []audit.Row) ([]audit.Told, error)
+	TellOne(e audit.Event) audit.Told
+	Phrases(ps ...audit.Phrase)
 }
 
 // Audit actions.
@@ -40,6 +44,8 @@ const (
 	ActionErased          = "client.erased"
 	ActionErasureRefused  = "client.erasure_refused"
 	ActionSettingsChanged = "privacy.settings_changed"
+	// ActionSettingsWeakened is a settings change that shortens the AML retention, with what it weakened.
+	ActionSettingsWeakened = "privacy.settings_weakened"
 )
 
 // ErrNotFound is returned for a client that is not the tenant's.
@@ -91,7 +97,8 @@ func (s *Service) Door() frontdoor.Door {
 		Name:      "privacy",
 		Routes:    func(api *web.API) { Routes(api, s, s.log) },
 		PageFiles: PageFiles,
-		Pages:     func(shell *web.Shell) { MountPages(shell, s, s.log) },
+		Pages:     func(shell *web.Shell) { MountPages(shell, s, s.log); mountSections(shell) },
+		Trail:     func() { s.trail.Phrases(Phrases()...) },
 	}
 }
 
@@ -200,8 +207,16 @@ func (s *Service) SaveSettings(ctx context.Context, t tenants.Tenant, actor audi
 		if err := tenants.SaveSetting(ctx, tx, settingsKey, st); err != nil {
 			return err
 		}
-		return s.trail.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSettingsChanged,
-			Target: audit.Target{Type: "settings", ID: settingsKey}, Before: before, After: st})
+		target := audit.Target{Type: "settings", ID: settingsKey}
+		if st.RetentionYears < before.RetentionYears {
+			// Records kept for less time: a weakening of the AML rule, recorded as one.
+			after := struct {
+				Settings
+				Weakened []string `json:"weakened"` // audit.WeakenedKey
+			}{st, []string{fmt.Sprintf("AML retention shortened from %d to %d years", before.RetentionYears, st.RetentionYears)}}
+			return s.trail.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSettingsWeakened, Target: target, Before: before, After: after})
+		}
+		return s.trail.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionSettingsChanged, Target: target, Before: before, After: st})
 	})
 }
 

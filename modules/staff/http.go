@@ -1,9 +1,7 @@
 package staff
 
 import (
-	"encoding/json"
 	"errors"
-	netmail "net/mail"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +35,29 @@ type InviteRequest struct {
 	Roles    []string `json:"roles"`
 }
 
+// Validate checks an invitation: an email address, a name (one line, nothing invisible: it is shown to every
+// colleague), and at least one known role; every bad field is named.
+func (r *InviteRequest) Validate(f *web.Fields) {
+	email := strings.ToLower(strings.TrimSpace(r.Email))
+	f.Required("email", email)
+	f.Email("email", email)
+	name := strings.TrimSpace(r.FullName)
+	f.Required("full_name", name)
+	f.Name("full_name", name, 200)
+	f.Check(len(r.Roles) > 0, "roles", "at least one role is required")
+	f.MaxItems("roles", len(r.Roles), len(Roles))
+	for _, name := range r.Roles {
+		if !slices.Contains(Roles, Role(name)) {
+			f.Add("roles", "unknown role "+strconv.Quote(name))
+		}
+	}
+}
+
+// Example is an invitation for the OpenAPI document.
+func (InviteRequest) Example() any {
+	return InviteRequest{Email: "new.colleague@broker.example", FullName: "Grace Hopper", Roles: []string{string(RoleCompliance)}}
+}
+
 // ListResponse is the staff list.
 type ListResponse struct {
 	Staff []MemberResponse `json:"staff"`
@@ -58,32 +79,15 @@ func Routes(api *web.API, s *Service, actor func(c *fiber.Ctx) audit.Actor) {
 		Request: InviteRequest{}, Response: MemberResponse{},
 		Handler: func(c *fiber.Ctx) error {
 			var r InviteRequest
-			if err := json.Unmarshal(c.Body(), &r); err != nil {
-				return web.Invalid("The body must be a JSON object.")
+			if err := web.Bind(c, &r); err != nil {
+				return err
 			}
 			email, name := strings.ToLower(strings.TrimSpace(r.Email)), strings.TrimSpace(r.FullName)
-			var fields []web.FieldError
-			if _, err := netmail.ParseAddress(email); err != nil || !strings.Contains(email, "@") || strings.ContainsAny(email, " <>\"\t") {
-				fields = append(fields, web.FieldError{Field: "email", Message: "must be an email address"})
-			}
-			if name == "" || len(name) > 200 {
-				fields = append(fields, web.FieldError{Field: "full_name", Message: "is required (at most 200 characters)"})
-			}
 			var roles []Role
 			for _, name := range r.Roles {
-				if !slices.Contains(Roles, Role(name)) {
-					fields = append(fields, web.FieldError{Field: "roles", Message: "unknown role " + strconv.Quote(name)})
-					continue
-				}
 				if !slices.Contains(roles, Role(name)) {
 					roles = append(roles, Role(name))
 				}
-			}
-			if len(r.Roles) == 0 {
-				fields = append(fields, web.FieldError{Field: "roles", Message: "at least one role is required"})
-			}
-			if fields != nil {
-				return web.Invalid("The invitation is not valid.", fields...)
 			}
 			m, err := s.Invite(c.UserContext(), tenants.Current(c), actor(c), email, name, roles)
 			if errors.Is(err, ErrEmailTaken) {
@@ -110,7 +114,11 @@ func Routes(api *web.API, s *Service, actor func(c *fiber.Ctx) audit.Actor) {
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/staff/:id", Permission: PermRead, Tag: "staff",
 		Summary: "One staff user", Response: MemberResponse{},
 		Handler: func(c *fiber.Ctx) error {
-			m, err := s.Get(c.UserContext(), tenants.Current(c), c.Params("id"))
+			id, err := web.ParseID(c, "id")
+			if err != nil {
+				return web.NotFound("No such staff user.")
+			}
+			m, err := s.Get(c.UserContext(), tenants.Current(c), id.String())
 			if errors.Is(err, ErrNotFound) {
 				return web.NotFound("No such staff user.")
 			}

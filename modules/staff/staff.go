@@ -90,6 +90,7 @@ func (s *Service) Door() frontdoor.Door {
 		PageFiles:   PageFiles,
 		Pages:       func(shell *web.Shell) { MountPages(shell, s, s.o.TwoFactor) },
 		DemoSeeders: []tenants.Seeder{DemoSeeder{}},
+		Trail:       s.trail,
 	}
 }
 
