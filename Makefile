@@ -9,7 +9,7 @@ DEV_FLAGS ?=
 PKGS    ?= ./...
 TESTFLAGS ?= -race -timeout 30m
 
-.PHONY: run test build vet bench clean
+.PHONY: run test build vet bench screenshots clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/brokerdesk
@@ -32,13 +32,21 @@ vet:
 	$(GO) vet ./...
 
 test: build vet
-	./$(BIN) services exec --fresh --dir .data/test -- $(GO) test $(TESTFLAGS) $(PKGS)
+	./$(BIN) services exec --fresh --dir .data/test -- env BD_SCREENSHOTS_DIR=$(CURDIR)/.data/screenshots $(GO) test $(TESTFLAGS) $(PKGS)
 
 # Benchmarks whose figures the issues ask for (see docs/benchmarks.md). The HTTP throughput benchmark runs its own
-# rounds of wrk and pgbench (installing wrk with apt-get when missing) and prints each round.
+# rounds of wrk and pgbench (installing wrk with apt-get when missing) and prints each round; the flood benchmark
+# runs `brokerdesk serve` as its own process and prints its RSS before, at the peak of and after the flood.
 bench: build
-	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench . -skip OverTCP -benchtime 2s ./tenants/ ./modules/trading/... ./modules/audit/ ./modules/identity/ ./modules/documents/ ./modules/kyc/ ./modules/clients/ ./jobs/ ./infra/auth/ ./infra/blob/ ./cmd/brokerdesk/
+	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench . -skip 'OverTCP|FloodRSS|DepositPipeline' -benchtime 2s ./tenants/ ./modules/trading/... ./modules/audit/ ./modules/ledger/ ./modules/payments/ ./modules/identity/ ./modules/documents/ ./modules/kyc/ ./modules/clients/ ./jobs/ ./infra/auth/ ./infra/blob/ ./cmd/brokerdesk/
 	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench OverTCP -benchtime 3x -v ./cmd/brokerdesk/
+	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench FloodRSS -benchtime 1x -v ./cmd/brokerdesk/
+	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench DepositPipeline -benchtime 3x -v ./cmd/brokerdesk/
+
+# screenshots: the browser test that pictures the main pages on a phone and a laptop, saving them in docs/screenshots,
+# the copies kept in the repository (make test takes and checks the same pictures into .data/screenshots).
+screenshots: build
+	./$(BIN) services exec --fresh --dir .data/test -- env BD_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(GO) test -run TestBrowserScreenshots -count 1 ./cmd/brokerdesk/
 
 clean:
 	rm -rf bin .data/test .data/bench

@@ -20,7 +20,8 @@ var SkipRetry = asynq.SkipRetry
 // twice is a wiring defect reported by Err.
 //
 // Task types are constants named Task<What> in the module that owns them, spelled "<module>:<what>" in lower case
-// with hyphens ("identity:password-reset", "documents:expiry").
+// with hyphens ("identity:password-reset", "documents:expiry"); the event hall's deliveries are "event:<subscriber>"
+// ("event:payments.receipt_email").
 type Tasks struct {
 	mux     *asynq.ServeMux
 	reg     *tenants.Registry
@@ -34,7 +35,7 @@ func NewTasks(reg *tenants.Registry) *Tasks {
 	return &Tasks{mux: asynq.NewServeMux(), reg: reg}
 }
 
-var taskType = regexp.MustCompile(`^[a-z][a-z0-9-]*:[a-z0-9][a-z0-9.-]*$`)
+var taskType = regexp.MustCompile(`^[a-z][a-z0-9-]*:[a-z0-9][a-z0-9._-]*$`)
 
 func (t *Tasks) claim(typ string) bool {
 	switch {

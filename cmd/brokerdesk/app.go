@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/blob"
@@ -16,6 +18,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/database"
 	"github.com/brokerdesk/brokerdesk/infra/logging"
 	"github.com/brokerdesk/brokerdesk/infra/mail"
+	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/branding"
@@ -28,6 +31,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/kyc"
 	"github.com/brokerdesk/brokerdesk/modules/ledger"
 	"github.com/brokerdesk/brokerdesk/modules/operators"
+	"github.com/brokerdesk/brokerdesk/modules/payments"
 	"github.com/brokerdesk/brokerdesk/modules/privacy"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -49,6 +53,8 @@ type app struct {
 	events *events.Hall
 	// blobs keeps KYC documents: the disk store (make run) or S3 (BD_BLOB_STORE); see docs/documents.md.
 	blobs blob.Store
+	// metrics is the process's Prometheus registry (/metrics on the internal listener).
+	metrics *prometheus.Registry
 	// hasher is the one argon2id hasher of the process: staff, traders and operators share its cap on hashes in
 	// flight (each takes 64 MiB), so the process's peak memory is bounded once, not per module.
 	hasher *auth.Hasher
@@ -64,6 +70,7 @@ type app struct {
 	kyc       *kyc.Service
 	privacy   *privacy.Service
 	ledger    *ledger.Service
+	payments  *payments.Service
 	doors     []frontdoor.Door
 	errs      []error // of building the modules
 }
@@ -71,6 +78,10 @@ type app struct {
 // wiring options that differ between `serve` and `dev`.
 type wiring struct {
 	demo bool // the modules' demo seeders fill the demo brokerage (DemoSlug) when it is provisioned
+	// paymentSandbox is `make run`'s: the demo's gateways on stripe-mock and the local payment sandbox, and the
+	// client that reaches them.
+	paymentSandbox *payments.Sandbox
+	paymentHTTP    *http.Client
 }
 
 // loadConfig reads the configuration and returns the process's logger on stderr, batched (logging.Buffered: one
@@ -126,10 +137,11 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring)
 	if a.hasher, err = auth.NewHasher(auth.DefaultParams(), 4); err != nil { // at most 4 x 64 MiB hashing at once
 		return nil, err
 	}
+	a.metrics = web.NewRegistry()
 	a.registry = tenants.NewRegistry(a.clusters.Platform())
 	a.gate = tenants.NewGate(a.clusters)
 	a.events = events.New(events.Options{Gate: a.gate})
-	a.buildModules(sender)
+	a.buildModules(sender, w)
 	if err := errors.Join(a.errs...); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +22,8 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/kyc"
+	"github.com/brokerdesk/brokerdesk/modules/payments"
+	"github.com/brokerdesk/brokerdesk/modules/payments/sandbox"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 	"github.com/brokerdesk/brokerdesk/modules/trading/simulator"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -112,7 +115,19 @@ func runDev(ctx context.Context, args []string) error {
 	defer logOut.Close()
 	log := logging.New(logOut, cfg.LogLevel)
 
-	a, err := openApp(ctx, cfg, log, wiring{demo: true})
+	// The payment sandbox: the demo's crypto gateway creates its payments there, and the back office's payment
+	// sandbox page plays the processors' signed callbacks (docs/payments.md).
+	sb, err := sandbox.Start()
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	sbConfig, err := json.Marshal(sb.GatewayConfig())
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, cfg, log, wiring{demo: true, paymentHTTP: sb.Client(), paymentSandbox: &payments.Sandbox{
+		StripeAPIBase: svc.Endpoints.StripeURL, GenericConfig: sbConfig, GenericAPIKey: sandbox.APIKey}})
 	if err != nil {
 		return err
 	}
@@ -147,6 +162,7 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 	go a.resolver.Listen(ctx)
+	go a.payments.Listen(ctx, clusterPools(a.clusters)) // the money pages' live updates
 	errs := make(chan error, 1)
 	go func() { errs <- a.serveHTTP(ctx, s) }()
 	if err := a.printWelcome(ctx, demo, svc.Endpoints, *data, sim); err != nil {

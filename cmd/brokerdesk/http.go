@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/pprof"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/brokerdesk/brokerdesk/infra/web"
@@ -20,6 +23,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/operators"
+	"github.com/brokerdesk/brokerdesk/modules/payments"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -52,14 +56,15 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg := web.NewRegistry()
+	reg := prometheus.NewRegistry() // this server's request metrics; the modules' counters are in a.metrics
 	opts := web.Options{Log: a.log, Metrics: web.NewMetrics(reg), Pages: pages, ReadTimeout: 30 * time.Second,
 		TrustedProxies: a.cfg.TrustedProxies, StreamRoutes: documents.StreamRoutes(), BodyLimits: web.NewBodyLimits()}
 	rdb, ok := a.redis.MakeRedisClient().(redis.UniversalClient)
 	if !ok {
 		return nil, errors.New("rate limiter: unexpected redis client type")
 	}
-	limiter := web.RateLimit(web.RateLimitOptions{Redis: rdb, PerIP: a.cfg.RateLimitIP, PerToken: a.cfg.RateLimitToken, Log: a.log})
+	limiter := web.RateLimit(web.RateLimitOptions{Redis: rdb, PerIP: a.cfg.RateLimitIP, PerToken: a.cfg.RateLimitToken, Log: a.log,
+		Own: []web.PrefixRate{{Prefix: payments.WebhooksPrefix, Rate: a.cfg.RateLimitWebhooks, Name: "webhooks"}}})
 
 	// Tenant hosts: health first (load balancers probe any host), then the host gate, then the modules.
 	tenantApp := web.New(opts)
@@ -107,7 +112,8 @@ func (a *app) buildHTTP() (*httpServers, error) {
 
 	internal := web.New(web.Options{Log: a.log})
 	web.Health(internal, a.readiness()...)
-	web.MetricsRoute(internal, reg)
+	// The process's collectors (Go runtime, process, modules) and this server's request metrics.
+	internal.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(prometheus.Gatherers{a.metrics, reg}, promhttp.HandlerOpts{})))
 	internal.Use(pprof.New()) // /debug/pprof: the internal listener is for operators only, never the internet
 
 	console := tenants.ConsoleLabel + "." + a.cfg.BaseDomain

@@ -93,6 +93,23 @@ func uploadForMatrix(t *testing.T, a *app, ten tenants.Tenant) {
 	}
 }
 
+// paymentsForMatrix gives ten a gateway, a deposit of one of its clients, and an open exceptions-queue case.
+func paymentsForMatrix(t *testing.T, a *app, ten tenants.Tenant) {
+	t.Helper()
+	err := a.gate.Scope(context.Background(), ten, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			INSERT INTO payment_gateways (id, slug, name, kind, currencies) VALUES (gen_random_uuid(), 'matrix-bank', 'Matrix bank', 'manual', '{USD}');
+			INSERT INTO deposits (id, client_id, gateway_id, amount, currency, exponent, status, created_by)
+				SELECT gen_random_uuid(), (SELECT id FROM clients LIMIT 1), id, 12345, 'USD', 2, 'pending', 'test' FROM payment_gateways;
+			INSERT INTO payment_exceptions (id, kind, status, reason, dedupe_key, due_at)
+				VALUES (gen_random_uuid(), 'unknown_reference', 'open', 'matrix', 'matrix', now())`)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("payments for the matrix: %v", err)
+	}
+}
+
 type call struct {
 	status int
 	body   string
@@ -227,10 +244,12 @@ func TestCrossTenantMatrixFromTheRouteTable(t *testing.T) {
 	// A's ids, by path parameter name; a parameter with no entry gets every id of A in turn. A has an uploaded
 	// document and its review case too, so document and case routes are tried with ids that exist.
 	uploadForMatrix(t, a, tenA)
+	paymentsForMatrix(t, a, tenA)
 	var idsA []string
 	err = a.gate.Scope(context.Background(), tenA, func(ctx context.Context, tx pgx.Tx) error {
 		for _, q := range []string{`SELECT id::text FROM staff_users`, `SELECT id::text FROM clients`,
-			`SELECT id::text FROM documents`, `SELECT id::text FROM kyc_cases`} {
+			`SELECT id::text FROM documents`, `SELECT id::text FROM kyc_cases`, `SELECT id::text FROM deposits`,
+			`SELECT id::text FROM payment_exceptions`, `SELECT slug FROM payment_gateways`} {
 			rows, err := tx.Query(ctx, q)
 			if err != nil {
 				return err

@@ -17,6 +17,9 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/kyc"
 	"github.com/brokerdesk/brokerdesk/modules/ledger"
+	"github.com/brokerdesk/brokerdesk/modules/payments"
+	"github.com/brokerdesk/brokerdesk/modules/payments/generic"
+	"github.com/brokerdesk/brokerdesk/modules/payments/stripe"
 	"github.com/brokerdesk/brokerdesk/modules/privacy"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -25,7 +28,7 @@ import (
 // buildModules builds every module, each from its options, in the order their dependencies need, and keeps their
 // front doors in that order. A new module is one line here, use(a, &a.<field>)(<module>.New(...)), and serve,
 // worker and dev wire its routes, pages, tasks, subscriptions, seeders, demo data and personal data from its Door.
-func (a *app) buildModules(sender *mail.Sender) {
+func (a *app) buildModules(sender *mail.Sender, w wiring) {
 	use(a, &a.audit)(audit.NewService(a.gate), nil)
 	use(a, &a.branding)(branding.NewService(a.gate), nil)
 	use(a, &a.emails)(emails.NewService(emails.Options{Registry: a.registry, Brands: a.branding, From: a.cfg.SMTPFrom,
@@ -46,6 +49,9 @@ func (a *app) buildModules(sender *mail.Sender) {
 		Documents: a.documents, Log: a.log}))
 	use(a, &a.privacy)(privacy.NewService(privacy.Options{Gate: a.gate, Clients: a.clients, Trail: a.audit, Log: a.log}), nil)
 	use(a, &a.ledger)(ledger.New(ledger.Options{Gate: a.gate, Events: a.events, Log: a.log}))
+	use(a, &a.payments)(payments.New(payments.Options{Gate: a.gate, Audit: a.audit, Ledger: a.ledger, Clients: a.clients,
+		Emails: a.emails, Events: a.events, Portal: a.identity, Sealer: a.cfg.DataKeys, Kinds: []payments.Kind{stripe.Kind(), generic.Kind()},
+		TenantURL: a.tenantURL, Metrics: a.metrics, Sandbox: w.paymentSandbox, HTTP: w.paymentHTTP, Log: a.log}))
 }
 
 // staffWithTwoFactor asks identity (built after staff) which staff users have two-factor sign-in on.

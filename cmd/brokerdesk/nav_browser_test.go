@@ -16,7 +16,7 @@ import (
 )
 
 // menuGroups are the side menu's headings this test knows, with the permissions of their entries (identity's
-// settings, staff, audit, clients, onboarding and KYC pages), in the menu's order.
+// settings, staff, audit, clients, onboarding, KYC and payments pages), in the menu's order.
 var menuGroups = []struct {
 	name  string
 	perms []web.Permission
@@ -24,6 +24,7 @@ var menuGroups = []struct {
 	{"Home", []web.Permission{identity.PermAccountRead}},
 	{"Clients", []web.Permission{identity.PermClientsRead}},
 	{"Compliance", []web.Permission{identity.PermKYCReview}},
+	{"Money", []web.Permission{identity.PermPaymentsRead}},
 	{"Settings", []web.Permission{identity.PermStaffRead, identity.PermAuditRead, identity.PermSettingsManage}},
 }
 

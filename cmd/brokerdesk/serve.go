@@ -6,7 +6,9 @@ import (
 	"sync"
 
 	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/brokerdesk/brokerdesk/infra/database"
 	"github.com/brokerdesk/brokerdesk/jobs"
 )
 
@@ -17,8 +19,20 @@ func runServe(ctx context.Context) error {
 			return err
 		}
 		go a.resolver.Listen(ctx)
+		go a.payments.Listen(ctx, clusterPools(a.clusters)) // live dashboards hear credited deposits from every cluster
 		return a.serveHTTP(ctx, s)
 	})
+}
+
+// clusterPools is every database cluster's pool: a tenant's deposits notify on the cluster that holds it.
+func clusterPools(c *database.Clusters) []*pgxpool.Pool {
+	var out []*pgxpool.Pool
+	for _, name := range c.Names() {
+		if p, err := c.Pool(name); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func runWorker(ctx context.Context) error {

@@ -20,7 +20,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	tenanttest.Main(m, localsvc.Postgres, localsvc.Redis, localsvc.Mailpit)
+	tenanttest.Main(m, localsvc.Postgres, localsvc.Redis, localsvc.Mailpit, localsvc.StripeMock)
 }
 
 // startServer wires the real app on a test platform database and serves it on a loopback port.
@@ -33,6 +33,12 @@ func startServer(t *testing.T) (*app, string, *tenanttest.Platform) {
 // Secure cookies from a plain-http page).
 func startServerWith(t testing.TB, extraEnv map[string]string) (*app, string, *tenanttest.Platform) {
 	t.Helper()
+	return startServerWiring(t, extraEnv, wiring{})
+}
+
+// startServerWiring is startServerWith with the wiring options dev uses (the payment sandbox's client, say).
+func startServerWiring(t testing.TB, extraEnv map[string]string, w wiring) (*app, string, *tenanttest.Platform) {
+	t.Helper()
 	p := tenanttest.NewPlatform(t, tenants.ProvisionerOptions{})
 	var extra []string
 	for name, u := range p.URLs {
@@ -44,7 +50,7 @@ func startServerWith(t testing.TB, extraEnv map[string]string) (*app, string, *t
 		"BD_DATABASE_URL": p.URLs["main"], "BD_DATABASE_CLUSTERS": strings.Join(extra, ";"), "BD_REDIS_URL": os.Getenv("BD_REDIS_URL"), "BD_SMTP_ADDR": os.Getenv("BD_SMTP_ADDR"),
 		"BD_BASE_DOMAIN": "brokerdesk.test", "BD_JWT_KEYS": "t1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)), "BD_DATA_KEYS": "d1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)), "BD_HTTP_ADDR": "127.0.0.1:0", "BD_INTERNAL_ADDR": "127.0.0.1:0",
 		// Every test's requests come from 127.0.0.1 through one Redis: a budget no test run can spend.
-		"BD_RATE_LIMIT_IP": "1000000/m", "BD_RATE_LIMIT_TOKEN": "1000000/m",
+		"BD_RATE_LIMIT_IP": "1000000/m", "BD_RATE_LIMIT_TOKEN": "1000000/m", "BD_RATE_LIMIT_WEBHOOKS": "1000000/m",
 		"BD_BLOB_DIR": t.TempDir(), // documents of the test's tenants, gone with the test
 	}
 	for k, v := range extraEnv {
@@ -66,7 +72,7 @@ func startServerWith(t testing.TB, extraEnv map[string]string) (*app, string, *t
 		t.Cleanup(func() { buffered.Close(); f.Close() })
 		logTo, level = buffered, cfg.LogLevel
 	}
-	a, err := openApp(ctx, cfg, logging.New(logTo, level), wiring{})
+	a, err := openApp(ctx, cfg, logging.New(logTo, level), w)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,8 +40,9 @@ type Config struct {
 	ShutdownTimeout    time.Duration
 	// JWTKeys signs and verifies access tokens. It prints as its key ids only, so %+v of a Config is safe to log.
 	JWTKeys *auth.KeyRing
-	// RateLimitIP and RateLimitToken are the API's request budgets per client address and per credential.
-	RateLimitIP, RateLimitToken web.Rate
+	// RateLimitIP and RateLimitToken are the API's request budgets per client address and per credential;
+	// RateLimitWebhooks is the payment processors' budget per address for their callbacks.
+	RateLimitIP, RateLimitToken, RateLimitWebhooks web.Rate
 	// TrustedProxies are the load balancers whose X-Forwarded-For names the client.
 	TrustedProxies []netip.Prefix
 	// DataKeys encrypts secrets kept in the database (TOTP seeds). It prints as its key ids only.
@@ -82,6 +83,7 @@ var Vars = []Var{
 	{Name: "BD_SHUTDOWN_TIMEOUT", Default: "20s", Doc: "how long shutdown waits for requests and jobs in flight"},
 	{Name: "BD_JWT_KEYS", Required: true, Doc: "access-token signing keys: kid:base64-ed25519-seed,kid:...; the first signs, all verify (rotation: docs/security.md; from a secret store, never in the repository)"},
 	{Name: "BD_RATE_LIMIT_IP", Default: "300/m", Doc: "requests each client address may make (n/s, n/m, n/h; off to disable); see docs/api.md"},
+	{Name: "BD_RATE_LIMIT_WEBHOOKS", Default: "3000/m", Doc: "callbacks each payment processor address may send, in place of BD_RATE_LIMIT_IP (n/s, n/m, n/h; off to disable); see docs/payments.md"},
 	{Name: "BD_RATE_LIMIT_TOKEN", Default: "600/m", Doc: "requests each access token or API key may make, from any address (n/s, n/m, n/h; off to disable)"},
 	{Name: "BD_DATA_KEYS", Required: true, Doc: "keys that encrypt secrets kept in the database (TOTP seeds): kid:base64-32-byte-key,...; the first encrypts, all decrypt (rotation: docs/security.md; from a secret store, never in the repository)"},
 	{Name: "BD_BLOB_STORE", Default: "disk", Doc: "where KYC documents are kept: disk (BD_BLOB_DIR, one server only) or s3 (BD_S3_*); see docs/documents.md"},
@@ -191,6 +193,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.RateLimitIP, err = web.ParseRate(get("BD_RATE_LIMIT_IP")); err != nil {
 		bad("BD_RATE_LIMIT_IP", "%v", err)
+	}
+	if c.RateLimitWebhooks, err = web.ParseRate(get("BD_RATE_LIMIT_WEBHOOKS")); err != nil {
+		bad("BD_RATE_LIMIT_WEBHOOKS", "%v", err)
 	}
 	if c.RateLimitToken, err = web.ParseRate(get("BD_RATE_LIMIT_TOKEN")); err != nil {
 		bad("BD_RATE_LIMIT_TOKEN", "%v", err)

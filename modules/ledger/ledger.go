@@ -57,8 +57,9 @@ type AccountSpec struct {
 	Owner uuid.UUID
 	// NoOverdraft: the available balance may never go below zero (every client wallet).
 	NoOverdraft bool
-	// Shards spreads the balance over that many rows (1 to 64; a no-overdraft account has 1). Accounts on every
-	// deposit's path take more.
+	// Shards spreads the balance over that many rows (1 to 64; a no-overdraft account has 1), so transactions
+	// posting to the account at once rarely wait for each other's balance row. Accounts on every deposit's path take
+	// more. It counts when the account is created: an account keeps the spread it was created with.
 	Shards int
 	// Label is how the account reads on a page ("Stripe clearing, USD"); empty: the code.
 	Label string
@@ -71,9 +72,10 @@ func ClientWallet(client uuid.UUID, c money.Currency) AccountSpec {
 }
 
 // Clearing is what a payment gateway owes the brokerage for deposits it has confirmed but not yet settled, in c. It
-// is on every deposit's path, so its balance is spread over 16 rows.
+// is on every deposit's path, so its balance is spread over 64 rows: of 16 callbacks posting at once, each finds
+// its row free 8 times out of 10 (with 16 rows, 4 times out of 10).
 func Clearing(gateway string, c money.Currency) AccountSpec {
-	return AccountSpec{Code: "clearing:" + gateway + ":" + c.Code, Kind: KindClearing, Currency: c, Shards: 16,
+	return AccountSpec{Code: "clearing:" + gateway + ":" + c.Code, Kind: KindClearing, Currency: c, Shards: 64,
 		Label: "Clearing " + gateway + " " + c.Code}
 }
 

@@ -90,7 +90,7 @@ func TestADepositCreditsTheWalletFromTheGatewaysClearingAccount(t *testing.T) {
 	if w.Posted != 50000 || w.Available() != 50000 || !w.Account.NoOverdraft || w.Account.Owner != client {
 		t.Errorf("wallet %+v", w)
 	}
-	if c := b.balance(t, ledger.Clearing("stripe", usd).Code); c.Posted != -50000 || c.Account.Shards != 16 {
+	if c := b.balance(t, ledger.Clearing("stripe", usd).Code); c.Posted != -50000 || c.Account.Shards != 64 {
 		t.Errorf("clearing %+v", c)
 	}
 	if r := b.verifyClean(t); r.Transactions != 1 || r.Postings != 2 || r.Accounts != 2 {

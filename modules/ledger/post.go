@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"regexp"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -28,7 +29,8 @@ const maxPostings = 64
 
 // PostTx records e as a posted transaction in tx, a transaction of the tenant's scope: the postings count in the
 // accounts' posted balances at once. It returns the transaction (Replayed if the key was already recorded with the
-// same content, in which case nothing moved).
+// same content, in which case nothing moved). After an error, tx must not commit: the ledger may have written part
+// of the transaction (tenants.Gate.Scope rolls back when its function returns an error).
 func (s *Service) PostTx(ctx context.Context, tx pgx.Tx, e Entry) (Transaction, error) {
 	return s.record(ctx, tx, plan{entry: e, status: StatusPosted})
 }
@@ -254,25 +256,20 @@ func (s *Service) record(ctx context.Context, tx pgx.Tx, p plan) (Transaction, e
 	if meta == nil {
 		meta = map[string]any{}
 	}
+	// The transaction returned is the one stored: metadata as its JSON reads back, the time as Postgres keeps it.
+	rawMeta, err := json.Marshal(meta)
+	if err != nil {
+		return Transaction{}, fmt.Errorf("ledger: metadata of %s: %w", e.Key, err)
+	}
+	var storedMeta map[string]any
+	if err := json.Unmarshal(rawMeta, &storedMeta); err != nil {
+		return Transaction{}, fmt.Errorf("ledger: metadata of %s: %w", e.Key, err)
+	}
+	at := s.o.Now().UTC().Truncate(time.Microsecond)
 	var resolves *uuid.UUID
 	if p.resolves != nil {
 		resolves = &p.resolves.ID
 	}
-	// The transaction row first: a key already recorded stops here, before any balance row is locked. A
-	// concurrent insert of the same key waits on the unique index until the first commits, then sees it.
-	var inserted bool
-	err = tx.QueryRow(ctx, `INSERT INTO ledger_transactions (id, idem_key, kind, status, description, content_hash, corrects, resolves, metadata, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (idem_key) DO NOTHING RETURNING true`,
-		id, e.Key, e.Kind, string(p.status), e.Description, hash, e.Corrects, resolves, meta, s.o.Now()).Scan(&inserted)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return s.replay(ctx, tx, e.Key, hash)
-	case database.IsUniqueViolation(err):
-		return Transaction{}, ErrHoldResolved // another post or void of the same hold won
-	case err != nil:
-		return Transaction{}, fmt.Errorf("ledger: record %s: %w", e.Key, err)
-	}
-
 	// The balance rows this transaction changes, each once, in one fixed order.
 	deltas := map[[2]any]*delta{}
 	change := func(a Account, shard int) *delta {
@@ -320,80 +317,127 @@ func (s *Service) record(ctx context.Context, tx pgx.Tx, p plan) (Transaction, e
 		}
 		return a.shard - b.shard
 	})
-	if err := s.applyTx(ctx, tx, list); err != nil {
+
+	// Three statements in one round trip (a pipeline), in this order:
+	//   - the transaction row: a key already recorded inserts nothing, and the two statements after it then do
+	//     nothing either (they act only when this id's row exists), so a replay locks no balance row; a concurrent
+	//     insert of the same key waits on the unique index until the first commits, then sees it;
+	//   - the postings;
+	//   - the balance rows, last: they stay locked until the commit, and a clearing account's are shared by many
+	//     transactions (applyBalances).
+	accountIDs := make([]uuid.UUID, len(e.Postings))
+	amounts := make([]int64, len(e.Postings))
+	for i, q := range e.Postings {
+		accountIDs[i], amounts[i] = accounts[q.Account.Code].ID, q.Amount
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO ledger_transactions (id, idem_key, kind, status, description, content_hash, corrects, resolves, metadata, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (idem_key) DO NOTHING RETURNING true`,
+		id, e.Key, e.Kind, string(p.status), e.Description, hash, e.Corrects, resolves, rawMeta, at)
+	b.Queue(`INSERT INTO ledger_postings (transaction_id, account_id, amount, pending, created_at)
+		SELECT $1, a, m, $4, $5 FROM unnest($2::uuid[], $3::bigint[]) WITH ORDINALITY AS x(a, m, n)
+		WHERE EXISTS (SELECT 1 FROM ledger_transactions WHERE id = $1) ORDER BY n
+		RETURNING id`, id, accountIDs, amounts, p.status == StatusPending, at)
+	queueBalances(b, id, list)
+	res := tx.SendBatch(ctx, b)
+	defer res.Close()
+	var inserted bool
+	err = res.QueryRow().Scan(&inserted)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		if err := res.Close(); err != nil {
+			return Transaction{}, fmt.Errorf("ledger: record %s: %w", e.Key, err)
+		}
+		return s.replay(ctx, tx, e.Key, hash)
+	case database.IsUniqueViolation(err):
+		return Transaction{}, ErrHoldResolved // another post or void of the same hold won
+	case err != nil:
+		return Transaction{}, fmt.Errorf("ledger: record %s: %w", e.Key, err)
+	}
+	rows, err := res.Query()
+	if err != nil {
+		return Transaction{}, fmt.Errorf("ledger: postings of %s: %w", e.Key, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return Transaction{}, fmt.Errorf("ledger: postings of %s: %w", e.Key, err)
+	}
+	if len(ids) != len(e.Postings) {
+		return Transaction{}, fmt.Errorf("ledger: postings of %s: %d of %d recorded", e.Key, len(ids), len(e.Postings))
+	}
+	if err := balancesApplied(res.QueryRow(), list); err != nil {
 		return Transaction{}, err
 	}
-
-	if len(e.Postings) > 0 {
-		accountIDs := make([]uuid.UUID, len(e.Postings))
-		amounts := make([]int64, len(e.Postings))
-		for i, q := range e.Postings {
-			accountIDs[i], amounts[i] = accounts[q.Account.Code].ID, q.Amount
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO ledger_postings (transaction_id, account_id, amount, pending, created_at)
-			SELECT $1, a, m, $4, $5 FROM unnest($2::uuid[], $3::bigint[]) WITH ORDINALITY AS x(a, m, n) ORDER BY n`,
-			id, accountIDs, amounts, p.status == StatusPending, s.o.Now()); err != nil {
-			return Transaction{}, fmt.Errorf("ledger: postings of %s: %w", e.Key, err)
-		}
+	if err := res.Close(); err != nil {
+		return Transaction{}, fmt.Errorf("ledger: record %s: %w", e.Key, err)
 	}
-	return s.transactionTx(ctx, tx, `t.id = $1`, id)
+	out := Transaction{ID: id, Key: e.Key, Kind: e.Kind, Status: p.status, Description: e.Description, Corrects: e.Corrects,
+		Resolves: resolves, Metadata: storedMeta, CreatedAt: at}
+	slices.Sort(ids) // identity values in insertion order, which is the entry's
+	for i, q := range e.Postings {
+		a := accounts[q.Account.Code]
+		out.Postings = append(out.Postings, PostingRow{ID: ids[i], AccountID: a.ID, AccountCode: a.Code, Currency: a.Currency,
+			Amount: q.Amount, Pending: p.status == StatusPending})
+	}
+	return out, nil
 }
 
-// applyTx locks the balance rows in list's order, checks no no-overdraft account goes below zero, and applies the
-// changes.
-func (s *Service) applyTx(ctx context.Context, tx pgx.Tx, list []*delta) error {
-	ids := make([]uuid.UUID, len(list))
-	shards := make([]int32, len(list))
+// queueBalances queues the statement that changes the balance rows of list, for transaction id, once that
+// transaction's row exists: it locks the rows in list's order, refuses the whole change if it would take a
+// no-overdraft account's available balance below zero (balancesApplied then returns an InsufficientFundsError,
+// and no row changed), and otherwise applies it. One statement, because the rows stay locked until the commit and
+// a clearing account's rows are shared: every round trip inside the lock is a wait for the next transaction.
+func queueBalances(b *pgx.Batch, id uuid.UUID, list []*delta) {
+	n := len(list)
+	ids, shards := make([]uuid.UUID, n), make([]int32, n)
+	posted, pDebit, pCredit := make([]int64, n), make([]int64, n), make([]int64, n)
+	guarded := make([]bool, n)
 	for i, d := range list {
 		ids[i], shards[i] = d.account.ID, int32(d.shard)
+		posted[i], pDebit[i], pCredit[i], guarded[i] = d.posted, d.pDebit, d.pCredit, d.account.NoOverdraft
 	}
-	// ORDER BY puts the row locks after the sort: they are taken in (account, shard) order by every transaction,
-	// so two transactions touching the same accounts never wait on each other in a cycle.
-	rows, err := tx.Query(ctx, `SELECT b.account_id, b.shard, b.posted, b.pending_debits FROM ledger_balances b
-		JOIN unnest($1::uuid[], $2::int[]) AS x(a, s) ON b.account_id = x.a AND b.shard = x.s
-		ORDER BY b.account_id, b.shard FOR UPDATE OF b`, ids, shards)
-	if err != nil {
-		return fmt.Errorf("ledger: lock balances: %w", err)
-	}
-	type current struct{ posted, pDebit int64 }
-	now := map[[2]any]current{}
-	for rows.Next() {
-		var id uuid.UUID
-		var shard int16
-		var c current
-		if err := rows.Scan(&id, &shard, &c.posted, &c.pDebit); err != nil {
-			rows.Close()
-			return err
-		}
-		now[[2]any{id, int(shard)}] = c
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("ledger: lock balances: %w", err)
-	}
-	if len(now) != len(list) {
-		return fmt.Errorf("ledger: %d of %d balance rows found", len(now), len(list))
-	}
-	posted := make([]int64, len(list))
-	pDebit := make([]int64, len(list))
-	pCredit := make([]int64, len(list))
-	for i, d := range list {
-		posted[i], pDebit[i], pCredit[i] = d.posted, d.pDebit, d.pCredit
-		if !d.account.NoOverdraft {
-			continue
-		}
-		c := now[[2]any{d.account.ID, d.shard}]
-		before := c.posted - c.pDebit
-		after := before + d.posted - d.pDebit
-		if after < 0 && after < before { // money taken that is not there (a credit to an overdrawn account is fine)
-			return &InsufficientFundsError{Account: d.account.Code, Available: before, Needed: before - after, Currency: d.account.Currency}
-		}
-	}
-	if _, err := tx.Exec(ctx, `UPDATE ledger_balances b SET posted = b.posted + x.p, pending_debits = b.pending_debits + x.d,
-		pending_credits = b.pending_credits + x.c
-		FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[]) AS x(a, s, p, d, c)
-		WHERE b.account_id = x.a AND b.shard = x.s`, ids, shards, posted, pDebit, pCredit); err != nil {
+	// "locked" takes the row locks in (account, shard) order, the same in every transaction, so two transactions
+	// touching the same accounts never wait on each other in a cycle; "short" (an InitPlan, evaluated before the
+	// update visits a row) reads the locked rows' values, which are the newest committed ones; the update then
+	// changes those rows only when nothing is short. Money taken that is not there is short; a credit to an
+	// overdrawn account is not.
+	b.Queue(`WITH x AS (
+			SELECT * FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bool[]) AS x(a, s, p, d, c, g)
+			WHERE EXISTS (SELECT 1 FROM ledger_transactions WHERE id = $7)),
+		locked AS (
+			SELECT b.account_id, b.shard, b.posted, b.pending_debits FROM ledger_balances b
+			JOIN x ON b.account_id = x.a AND b.shard = x.s ORDER BY b.account_id, b.shard FOR UPDATE OF b),
+		short AS (
+			SELECT l.account_id, l.posted - l.pending_debits AS available, l.posted - l.pending_debits + x.p - x.d AS after
+			FROM locked l JOIN x ON l.account_id = x.a AND l.shard = x.s
+			WHERE x.g AND l.posted - l.pending_debits + x.p - x.d < 0 AND x.p - x.d < 0
+			LIMIT 1),
+		changed AS (
+			UPDATE ledger_balances b SET posted = b.posted + x.p, pending_debits = b.pending_debits + x.d,
+				pending_credits = b.pending_credits + x.c
+			FROM x WHERE b.account_id = x.a AND b.shard = x.s AND NOT EXISTS (SELECT 1 FROM short)
+			RETURNING 1)
+		SELECT (SELECT count(*) FROM locked), (SELECT count(*) FROM changed), s.account_id, s.available, s.after
+		FROM (SELECT 1) one LEFT JOIN short s ON true`, ids, shards, posted, pDebit, pCredit, guarded, id)
+}
+
+// balancesApplied reads what queueBalances' statement did.
+func balancesApplied(row pgx.Row, list []*delta) error {
+	var found, changed int
+	var shortAccount *uuid.UUID
+	var available, after *int64
+	if err := row.Scan(&found, &changed, &shortAccount, &available, &after); err != nil {
 		return fmt.Errorf("ledger: update balances: %w", err)
+	}
+	if shortAccount != nil {
+		for _, d := range list {
+			if d.account.ID == *shortAccount {
+				return &InsufficientFundsError{Account: d.account.Code, Available: *available, Needed: *available - *after, Currency: d.account.Currency}
+			}
+		}
+	}
+	if found != len(list) || changed != len(list) {
+		return fmt.Errorf("ledger: %d balance rows locked and %d changed of %d", found, changed, len(list))
 	}
 	return nil
 }

@@ -47,16 +47,17 @@ const (
 )
 
 // Dev is the one rule for which services `brokerdesk dev` (make run) starts, read from the environment its
-// configuration comes from: Postgres, Redis and Mailpit always (database, job queue, email); MinIO only when the
-// configuration asks for the S3 blob store without naming an endpoint (BD_BLOB_STORE=s3, BD_S3_ENDPOINT empty): the
-// disk store, the default, needs none; stripe-mock not at all, as nothing that dev runs talks to Stripe yet. A
-// service listed here whose address the environment gives is still neither installed nor started (Given).
+// configuration comes from: Postgres, Redis and Mailpit always (database, job queue, email), and stripe-mock (the
+// demo brokerage's card gateway is a Stripe gateway on it, so deposits can be tried without a Stripe account); MinIO
+// only when the configuration asks for the S3 blob store without naming an endpoint (BD_BLOB_STORE=s3,
+// BD_S3_ENDPOINT empty): the disk store, the default, needs none. A service listed here whose address the
+// environment gives is still neither installed nor started (Given).
 func Dev(getenv func(string) string) []Service {
 	out := []Service{Postgres, Redis}
 	if strings.TrimSpace(getenv("BD_BLOB_STORE")) == "s3" && strings.TrimSpace(getenv("BD_S3_ENDPOINT")) == "" {
 		out = append(out, MinIO)
 	}
-	return append(out, Mailpit)
+	return append(out, Mailpit, StripeMock)
 }
 
 // EnvVars name, for each service, the variable that gives its address: when it is set, the service is neither

@@ -16,9 +16,9 @@ import (
 
 func TestDevServicesFollowTheConfiguration(t *testing.T) {
 	t.Parallel()
-	const pg, redis, minio, mailpit = tools.Postgres, tools.Redis, tools.MinIO, tools.Mailpit
-	base := []tools.Service{pg, redis, mailpit}
-	withMinIO := []tools.Service{pg, redis, minio, mailpit}
+	const pg, redis, minio, mailpit, stripe = tools.Postgres, tools.Redis, tools.MinIO, tools.Mailpit, tools.StripeMock
+	base := []tools.Service{pg, redis, mailpit, stripe}
+	withMinIO := []tools.Service{pg, redis, minio, mailpit, stripe}
 	for _, c := range []struct {
 		name    string
 		env     map[string]string
@@ -31,11 +31,11 @@ func TestDevServicesFollowTheConfiguration(t *testing.T) {
 		{"s3 store, spaces around", map[string]string{"BD_BLOB_STORE": " s3 "}, withMinIO, withMinIO},
 		{"s3 store with its endpoint given: no MinIO", map[string]string{"BD_BLOB_STORE": "s3", "BD_S3_ENDPOINT": "http://s3.internal:9000"}, base, base},
 		{"an endpoint with the disk store: no MinIO", map[string]string{"BD_S3_ENDPOINT": "http://s3.internal:9000"}, base, base},
-		{"Stripe given: stripe-mock still not needed", map[string]string{"BD_STRIPE_API_URL": "http://stripe.internal"}, base, base},
-		{"Redis given: not started", map[string]string{"BD_REDIS_URL": "redis://cache:6379/0"}, base, []tools.Service{pg, mailpit}},
-		{"database and SMTP given: Redis only", map[string]string{"BD_DATABASE_URL": "postgres://db/x", "BD_SMTP_ADDR": "smtp:25"}, base, []tools.Service{redis}},
+		{"Stripe given: stripe-mock not started", map[string]string{"BD_STRIPE_API_URL": "http://stripe.internal"}, base, []tools.Service{pg, redis, mailpit}},
+		{"Redis given: not started", map[string]string{"BD_REDIS_URL": "redis://cache:6379/0"}, base, []tools.Service{pg, mailpit, stripe}},
+		{"database and SMTP given: Redis and stripe-mock", map[string]string{"BD_DATABASE_URL": "postgres://db/x", "BD_SMTP_ADDR": "smtp:25"}, base, []tools.Service{redis, stripe}},
 		{"s3 store and every other address given: MinIO only", map[string]string{"BD_BLOB_STORE": "s3", "BD_DATABASE_URL": "postgres://db/x",
-			"BD_REDIS_URL": "redis://cache/0", "BD_SMTP_ADDR": "smtp:25"}, withMinIO, []tools.Service{minio}},
+			"BD_REDIS_URL": "redis://cache/0", "BD_SMTP_ADDR": "smtp:25", "BD_STRIPE_API_URL": "http://stripe.internal"}, withMinIO, []tools.Service{minio}},
 	} {
 		getenv := func(k string) string { return c.env[k] }
 		got := tools.Dev(getenv)

@@ -1,0 +1,376 @@
+package payments
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/infra/money"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/ledger"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// Outcome is what the flow did with a callback (kept on its row).
+type Outcome string
+
+const (
+	OutcomeCredited    Outcome = "credited"           // the wallet was credited and the deposit completed
+	OutcomeProcessing  Outcome = "marked_processing"  // the processor saw a payment not yet confirmed
+	OutcomeFailed      Outcome = "marked_failed"      // the deposit failed
+	OutcomeIgnored     Outcome = "ignored"            // authentic, but about nothing the flow uses
+	OutcomeAlreadyDone Outcome = "already_done"       // the deposit was already where this callback would take it
+	OutcomeDuplicate   Outcome = "duplicate"          // the same event, delivered again: nothing moved
+	OutcomeUnmatched   Outcome = "unmatched_no_money" // an unknown reference that carries no money (a failed payment)
+	OutcomeException   Outcome = "exception"          // a case for finance; any money waits in suspense
+)
+
+// ErrUnknownGateway: no gateway of this tenant answers at the callback's URL.
+var ErrUnknownGateway = errors.New("payments: no such gateway")
+
+// CallbackResult is what HandleCallback did, with the answer the processor expects.
+type CallbackResult struct {
+	Ack      Ack
+	Outcome  Outcome
+	Deposit  uuid.UUID // the deposit the callback was about, if any
+	Callback uuid.UUID
+}
+
+// HandleCallback takes one callback of the gateway slug of tenant t, exactly as received: it authenticates it, then
+// in one transaction records it, matches it and moves the money (see the package doc), and only after that
+// transaction commits returns the processor's acknowledgement. A callback that fails authentication is
+// ErrBadSignature (nothing recorded); a database failure is returned with an acknowledgement that asks the
+// processor to retry.
+func (s *Service) HandleCallback(ctx context.Context, t tenants.Tenant, slug string, h http.Header, body []byte) (CallbackResult, error) {
+	var (
+		g       Gateway
+		a       Adapter
+		n       Notification
+		r       CallbackResult
+		refused error // why the callback was not taken: an unknown gateway or a bad signature
+	)
+	// One transaction reads the gateway, authenticates the callback (in memory: a refused callback only read) and
+	// records and applies it.
+	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		var sealed string
+		var err error
+		g, sealed, err = s.gatewayTx(ctx, tx, `slug = $1`, slug, true)
+		if errors.Is(err, ErrNotFound) || (err == nil && g.Kind == KindManual) {
+			refused = ErrUnknownGateway
+			return refused
+		}
+		if err != nil {
+			return err
+		}
+		if a, err = s.adapterFor(t, g, sealed); err != nil {
+			return err
+		}
+		var parseErr error
+		n, parseErr = a.Parse(h, body, s.o.Now())
+		if errors.Is(parseErr, ErrBadSignature) {
+			refused = ErrBadSignature
+			return refused
+		}
+		r, err = s.recordTx(ctx, tx, t, g, n, parseErr, body)
+		return err
+	})
+	switch {
+	case errors.Is(refused, ErrBadSignature):
+		s.metrics.badSignatures.WithLabelValues(g.Kind).Inc()
+		// Never the payload: whoever sent it is not the processor.
+		s.o.Log.WarnContext(ctx, "payment callback refused: bad signature", "gateway", g.Slug, "bytes", len(body))
+		return CallbackResult{}, ErrBadSignature
+	case refused != nil:
+		return CallbackResult{}, refused
+	case err != nil && a == nil:
+		return CallbackResult{}, err
+	case err != nil:
+		s.o.Log.ErrorContext(ctx, "payment callback not handled; the processor will retry", "gateway", g.Slug, "event", n.EventID, "err", err)
+		r.Ack = a.Acknowledge(n, err)
+		return r, err
+	}
+	s.metrics.callbacks.WithLabelValues(g.Kind, string(r.Outcome)).Inc()
+	r.Ack = a.Acknowledge(n, nil)
+	return r, nil
+}
+
+// err2malformed keeps a parse error that is not about authenticity: the callback is authentic but unreadable.
+func err2malformed(err error) error {
+	if err != nil && !errors.Is(err, ErrBadSignature) {
+		return err
+	}
+	return nil
+}
+
+// recordTx records the callback once per processor event id and applies it.
+func (s *Service) recordTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, g Gateway, n Notification, parseErr error, body []byte) (CallbackResult, error) {
+	parseErr = err2malformed(parseErr)
+	sum := sha256.Sum256(body)
+	if n.EventID == "" {
+		n.EventID = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	text := string(body)
+	if !utf8.ValidString(text) || strings.ContainsRune(text, 0) {
+		text = "hex:" + hex.EncodeToString(body) // kept exactly, in a form Postgres text takes
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return CallbackResult{}, err
+	}
+	var amount *int64
+	if n.AmountKnown {
+		amount = &n.Amount.Minor
+	}
+	status := string(n.Status)
+	if parseErr != nil {
+		status = "unreadable"
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO payment_callbacks (id, gateway_id, event_id, event_type, status, reference, external_id,
+		amount, currency, body_sha256, body, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'received')
+		ON CONFLICT (gateway_id, event_id) DO NOTHING`,
+		id, g.ID, cut(n.EventID, 200), cut(n.Type, 100), status, cut(n.Reference, 200), cut(n.ExternalID, 200), amount,
+		n.Amount.Currency.Code, sum[:], text)
+	if err != nil {
+		return CallbackResult{}, fmt.Errorf("payments: record callback: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return s.duplicateTx(ctx, tx, t, g, n, sum[:])
+	}
+	r := CallbackResult{Callback: id}
+	// settle writes the callback's outcome once: before the money moves when it is a credit (the rows a credit
+	// locks stay locked until the commit, so they are taken last), else at the end.
+	settled := false
+	settle := func(o Outcome, deposit uuid.UUID) error {
+		settled = true
+		var dep *uuid.UUID
+		if deposit != uuid.Nil {
+			dep = &deposit
+		}
+		_, err := tx.Exec(ctx, `UPDATE payment_callbacks SET outcome = $2, deposit_id = $3 WHERE id = $1`, id, string(o), dep)
+		return err
+	}
+	if parseErr != nil {
+		r.Outcome = OutcomeException
+		err = s.openExceptionTx(ctx, tx, t, exceptionSpec{Kind: CaseUnreadable, Gateway: g.ID, Callback: &id,
+			Reason: "An authentic callback could not be read: " + parseErr.Error(), Dedupe: "callback:" + id.String()})
+	} else {
+		r.Outcome, r.Deposit, err = s.applyTx(ctx, tx, t, g, n, id, settle)
+	}
+	if err != nil || settled {
+		return r, err
+	}
+	return r, settle(r.Outcome, r.Deposit)
+}
+
+// duplicateTx handles a processor event id seen before: the same body is the same event delivered again; another
+// body under the same id is a conflict for finance to look at (once).
+func (s *Service) duplicateTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, g Gateway, n Notification, sum []byte) (CallbackResult, error) {
+	var first uuid.UUID
+	var firstSum []byte
+	var dep *uuid.UUID
+	if err := tx.QueryRow(ctx, `SELECT id, body_sha256, deposit_id FROM payment_callbacks WHERE gateway_id = $1 AND event_id = $2`,
+		g.ID, n.EventID).Scan(&first, &firstSum, &dep); err != nil {
+		return CallbackResult{}, fmt.Errorf("payments: read the first callback %s: %w", n.EventID, err)
+	}
+	r := CallbackResult{Callback: first, Outcome: OutcomeDuplicate}
+	if dep != nil {
+		r.Deposit = *dep
+	}
+	if hex.EncodeToString(firstSum) == hex.EncodeToString(sum) {
+		return r, nil
+	}
+	r.Outcome = OutcomeException
+	return r, s.openExceptionTx(ctx, tx, t, exceptionSpec{Kind: CaseDuplicateConflict, Gateway: g.ID, Callback: &first, Deposit: dep,
+		Reason: fmt.Sprintf("The processor sent event %s again with different content; the first delivery was applied, this one was not.", n.EventID),
+		Dedupe: "conflict:" + g.ID.String() + ":" + n.EventID + ":" + hex.EncodeToString(sum)})
+}
+
+// applyTx moves the deposit (and the money) as the notification says.
+func (s *Service) applyTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, g Gateway, n Notification, callback uuid.UUID,
+	settle func(Outcome, uuid.UUID) error) (Outcome, uuid.UUID, error) {
+	if n.Status == NotifiedIgnored {
+		return OutcomeIgnored, uuid.Nil, nil
+	}
+	d, err := s.matchTx(ctx, tx, g, n)
+	if errors.Is(err, ErrNotFound) {
+		if n.Status != NotifiedPaid {
+			return OutcomeUnmatched, uuid.Nil, nil
+		}
+		return OutcomeException, uuid.Nil, s.suspendTx(ctx, tx, t, g, n, callback, nil, CaseUnknownReference,
+			fmt.Sprintf("A payment arrived with reference %q, which matches no deposit of this gateway.", n.Reference))
+	}
+	if err != nil {
+		return "", uuid.Nil, err
+	}
+	switch n.Status {
+	case NotifiedPending:
+		if d.Status != StatusPending {
+			return OutcomeAlreadyDone, d.ID, nil
+		}
+		_, err := tx.Exec(ctx, `UPDATE deposits SET status = 'processing', updated_at = now() WHERE id = $1`, d.ID)
+		return OutcomeProcessing, d.ID, err
+	case NotifiedFailed:
+		switch d.Status {
+		case StatusPending, StatusProcessing:
+			return OutcomeFailed, d.ID, s.failTx(ctx, tx, d, "The payment provider reported that the payment did not go through.")
+		case StatusCompleted:
+			return OutcomeException, d.ID, s.openExceptionTx(ctx, tx, t, exceptionSpec{Kind: CaseConflictingStatus, Gateway: g.ID,
+				Callback: &callback, Deposit: &d.ID, Client: &d.ClientID,
+				Reason: "The processor reported a failure for a deposit it had already confirmed and that was credited.",
+				Dedupe: "conflict:" + d.ID.String() + ":failed"})
+		}
+		return OutcomeAlreadyDone, d.ID, nil
+	case NotifiedRefunded:
+		if d.Status != StatusCompleted {
+			return OutcomeAlreadyDone, d.ID, nil
+		}
+		return OutcomeException, d.ID, s.openExceptionTx(ctx, tx, t, exceptionSpec{Kind: CaseRefundedAtProcessor, Gateway: g.ID,
+			Callback: &callback, Deposit: &d.ID, Client: &d.ClientID,
+			Reason: "The processor refunded a credited deposit outside BrokerDesk: decide whether to debit the wallet.",
+			Dedupe: "refunded:" + d.ID.String() + ":" + n.EventID})
+	case NotifiedPaid:
+	default:
+		return OutcomeIgnored, d.ID, nil
+	}
+
+	// Paid.
+	switch d.Status {
+	case StatusCompleted:
+		return OutcomeAlreadyDone, d.ID, nil // a second confirmation of the same payment
+	case StatusFailed, StatusCancelled:
+		return OutcomeException, d.ID, s.suspendTx(ctx, tx, t, g, n, callback, &d, CaseLatePayment,
+			"The payment arrived after the deposit had "+string(d.Status)+"; the money waits in suspense.")
+	}
+	paid := d.Amount
+	if n.AmountKnown {
+		paid = n.Amount
+	}
+	if paid.Currency.Code != d.Amount.Currency.Code {
+		return OutcomeException, d.ID, s.suspendTx(ctx, tx, t, g, n, callback, &d, CaseCurrencyMismatch,
+			fmt.Sprintf("The deposit asked for %s but %s arrived.", d.Amount, paid))
+	}
+	if paid.Minor != d.Amount.Minor {
+		return OutcomeException, d.ID, s.suspendTx(ctx, tx, t, g, n, callback, &d, CaseAmountMismatch,
+			fmt.Sprintf("The deposit asked for %s but %s arrived.", d.Amount, paid))
+	}
+	dec, err := s.o.Clients.MayTx(ctx, tx, d.ClientID, clients.ActionDeposit)
+	if err != nil {
+		return "", uuid.Nil, err
+	}
+	if !dec.Allowed {
+		return OutcomeException, d.ID, s.suspendTx(ctx, tx, t, g, n, callback, &d, CaseClientRefused,
+			"The money arrived but the client may not deposit now ("+dec.Reason+"); it waits in suspense.")
+	}
+	if err := settle(OutcomeCredited, d.ID); err != nil {
+		return "", uuid.Nil, err
+	}
+	if err := s.completeTx(ctx, tx, t, d, g, ledger.Clearing(g.Slug, d.Amount.Currency), map[string]any{
+		"callback": callback, "event": n.EventID, "external_id": n.ExternalID}, systemActor); err != nil {
+		return "", uuid.Nil, err
+	}
+	return OutcomeCredited, d.ID, nil
+}
+
+// matchTx finds the deposit a notification is about, by our reference (the deposit id) or else by the processor's
+// id, among this gateway's deposits, and locks it.
+func (s *Service) matchTx(ctx context.Context, tx pgx.Tx, g Gateway, n Notification) (Deposit, error) {
+	if id, err := uuid.Parse(n.Reference); err == nil {
+		d, err := depositTx(ctx, tx, `d.id = $1 AND d.gateway_id = $2 FOR UPDATE OF d`, id, g.ID)
+		if !errors.Is(err, ErrNotFound) {
+			return d, err
+		}
+	}
+	if n.ExternalID != "" {
+		return depositTx(ctx, tx, `d.external_id = $1 AND d.gateway_id = $2 ORDER BY d.created_at DESC LIMIT 1 FOR UPDATE OF d`, n.ExternalID, g.ID)
+	}
+	return Deposit{}, ErrNotFound
+}
+
+// completeTx credits the client's wallet from the account money came through (a gateway's clearing account, or
+// suspense when finance matches a case), completes the deposit with its number among the client's completed
+// deposits, publishes deposit.completed and audits it, in tx.
+func (s *Service) completeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, d Deposit, g Gateway, from ledger.AccountSpec, meta map[string]any, actor audit.Actor) error {
+	meta["deposit"] = d.ID
+	tr, err := s.o.Ledger.PostTx(ctx, tx, ledger.Entry{Key: "deposit:" + d.ID.String(), Kind: "deposit",
+		Description: fmt.Sprintf("Deposit through %s", g.Name), Metadata: meta, Postings: []ledger.Posting{
+			{Account: from, Amount: -d.Amount.Minor},
+			{Account: ledger.ClientWallet(d.ClientID, d.Amount.Currency), Amount: d.Amount.Minor},
+		}})
+	if err != nil {
+		return fmt.Errorf("payments: credit deposit %s: %w", d.ID, err)
+	}
+	// The next number among the client's completed deposits comes from deposit_counts (its first row counts the
+	// completions already there); the statement completes the deposit with it and wakes the live pages.
+	var number int
+	if err := tx.QueryRow(ctx, `WITH n AS (
+			INSERT INTO deposit_counts (client_id, completed)
+			VALUES ($2, (SELECT count(*) + 1 FROM deposits WHERE client_id = $2 AND status = 'completed'))
+			ON CONFLICT (client_id) DO UPDATE SET completed = deposit_counts.completed + 1
+			RETURNING completed)
+		UPDATE deposits SET status = 'completed', deposit_number = (SELECT completed FROM n), ledger_tx = $3,
+			completed_at = now(), updated_at = now()
+		WHERE id = $1 RETURNING deposit_number, pg_notify($4, $5)`,
+		d.ID, d.ClientID, tr.ID, DepositsChannel, t.ID.String()).Scan(&number, nil); err != nil {
+		return fmt.Errorf("payments: complete deposit %s: %w", d.ID, err)
+	}
+	if err := s.o.Events.Publish(ctx, tx, t, DepositCompleted{DepositID: d.ID, ClientID: d.ClientID, Amount: d.Amount.Minor,
+		Currency: d.Amount.Currency.Code, Exponent: d.Amount.Currency.Exponent, DepositNumber: number, GatewayID: g.ID,
+		GatewayKind: g.Kind, LedgerTx: tr.ID}); err != nil {
+		return err
+	}
+	return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionDepositCompleted, Target: depositTarget(d.ID),
+		Before: map[string]any{"status": d.Status}, After: map[string]any{"status": StatusCompleted, "amount": d.Amount.Decimal(),
+			"currency": d.Amount.Currency.Code, "deposit_number": number, "client_id": d.ClientID, "gateway": g.Slug}})
+}
+
+// failTx fails a deposit with a reason the client reads.
+func (s *Service) failTx(ctx context.Context, tx pgx.Tx, d Deposit, reason string) error {
+	if _, err := tx.Exec(ctx, `UPDATE deposits SET status = 'failed', failure = $2, updated_at = now() WHERE id = $1`, d.ID, reason); err != nil {
+		return err
+	}
+	return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: systemActor, Action: ActionDepositFailed, Target: depositTarget(d.ID),
+		Before: map[string]any{"status": d.Status}, After: map[string]any{"status": StatusFailed, "failure": reason}})
+}
+
+// suspendTx moves money that arrived and cannot be credited from the gateway's clearing account to suspense, and
+// opens its case.
+func (s *Service) suspendTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, g Gateway, n Notification, callback uuid.UUID, d *Deposit,
+	kind CaseKind, reason string) error {
+	paid := n.Amount
+	if !n.AmountKnown && d != nil {
+		paid = d.Amount
+	}
+	spec := exceptionSpec{Kind: kind, Gateway: g.ID, Callback: &callback, Reason: reason, Dedupe: "callback:" + callback.String()}
+	if d != nil {
+		spec.Deposit, spec.Client = &d.ID, &d.ClientID
+	}
+	if paid.Minor > 0 && paid.Currency.Code != "" {
+		if _, ok := money.Lookup(paid.Currency.Code); ok {
+			tr, err := s.o.Ledger.PostTx(ctx, tx, ledger.Entry{Key: "suspense:" + callback.String(), Kind: "suspense_in",
+				Description: "Payment held in suspense: " + string(kind), Metadata: map[string]any{"callback": callback, "event": n.EventID,
+					"external_id": n.ExternalID, "reference": n.Reference},
+				Postings: []ledger.Posting{{Account: ledger.Clearing(g.Slug, paid.Currency), Amount: -paid.Minor},
+					{Account: ledger.Suspense(paid.Currency), Amount: paid.Minor}}})
+			if err != nil {
+				return err
+			}
+			spec.Amount, spec.LedgerTx = &paid, &tr.ID
+		}
+	}
+	if d != nil && (d.Status == StatusPending || d.Status == StatusProcessing) {
+		if _, err := tx.Exec(ctx, `UPDATE deposits SET status = 'processing', failure = $2, updated_at = now() WHERE id = $1`,
+			d.ID, "Held for review by the brokerage's finance team."); err != nil {
+			return err
+		}
+	}
+	return s.openExceptionTx(ctx, tx, t, spec)
+}

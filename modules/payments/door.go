@@ -1,0 +1,79 @@
+package payments
+
+import (
+	"archive/zip"
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/modules/frontdoor"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// Door is the module's front door: the payments API and the gateways' webhooks, the portal's wallet and the back
+// office's deposits, exceptions and gateway pages, the receipt email and the ledger's failed verifications, and a
+// client's deposits in a data export.
+func (s *Service) Door() frontdoor.Door {
+	return frontdoor.Door{
+		Name:      "payments",
+		Routes:    func(api *web.API) { Routes(api, s, s.o.Portal) },
+		PageFiles: PageFiles,
+		Pages:     s.mountPages,
+		Subscribe: s.Subscribe,
+		Demo:      s.demo,
+		Data:      s,
+		Trail:     s.trail,
+	}
+}
+
+// The service is the module's share of a client's personal data (frontdoor.DataHolder): the client's deposits.
+var _ frontdoor.DataHolder = (*Service)(nil)
+
+type exportedDeposit struct {
+	ID            string     `json:"id"`
+	Method        string     `json:"method"`
+	Amount        string     `json:"amount"`
+	Currency      string     `json:"currency"`
+	Status        string     `json:"status"`
+	BankReference string     `json:"bank_reference,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	CompletedAt   *time.Time `json:"completed_at,omitempty"`
+}
+
+// PersonalData names the module's file in a client's export.
+func (s *Service) PersonalData() []string {
+	return []string{"deposits.json   your deposits: method, amount, status and when"}
+}
+
+// ExportClient writes deposits.json.
+func (s *Service) ExportClient(ctx context.Context, t tenants.Tenant, clientID uuid.UUID, zw *zip.Writer) error {
+	out := []exportedDeposit{}
+	var after *DepositCursor
+	for {
+		page, err := s.Deposits(ctx, t, DepositFilter{ClientID: clientID}, after, 500)
+		if err != nil {
+			return err
+		}
+		for i, d := range page {
+			if i == 500 {
+				break
+			}
+			out = append(out, exportedDeposit{ID: d.ID.String(), Method: d.GatewayName, Amount: d.Amount.Decimal(),
+				Currency: d.Amount.Currency.Code, Status: string(d.Status), BankReference: d.BankReference, CreatedAt: d.CreatedAt,
+				CompletedAt: d.CompletedAt})
+		}
+		if len(page) <= 500 {
+			break
+		}
+		last := page[499]
+		after = &DepositCursor{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+	return frontdoor.ExportJSON(zw, "deposits.json", out, s.o.Now())
+}
+
+// EraseClientTx keeps the client's deposits: they are the transaction records anti-money-laundering law requires
+// (modules/privacy only erases once retention allows, and these rows hold no name, email or address).
+func (s *Service) EraseClientTx(context.Context, pgx.Tx, tenants.Tenant, uuid.UUID) error { return nil }
