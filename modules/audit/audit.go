@@ -127,11 +127,11 @@ func (s *Service) Record(ctx context.Context, tx pgx.Tx, e Entry) error {
 	return record(ctx, tx, tenantTables, e)
 }
 
-// chainTables names a chain's two tables: the log and its head. A tenant's are unqualified (the scope's
-// search_path finds them); the platform's are schema-qualified (platform.go).
-type chainTables struct{ log, head string }
+// chainTables names a chain's tables: the log, its head, and the rows waiting for their transaction's commit. A
+// tenant's are unqualified (the scope's search_path finds them); the platform's are schema-qualified (platform.go).
+type chainTables struct{ log, head, pending string }
 
-var tenantTables = chainTables{log: "audit_log", head: "audit_chain"}
+var tenantTables = chainTables{log: "audit_log", head: "audit_chain", pending: "audit_pending"}
 
 // record appends e to the chain in tb, in tx: Record's and Platform.Record's one implementation.
 func record(ctx context.Context, tx pgx.Tx, tb chainTables, e Entry) error {
@@ -143,28 +143,16 @@ func record(ctx context.Context, tx pgx.Tx, tb chainTables, e Entry) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrInvalidEntry, e.Action, err)
 	}
-	// The timestamp is read after the lock is granted (outside the locking subquery), so time never runs backwards
-	// along the chain on one database clock, whichever application server appends.
-	var r Row
-	var prev []byte
-	err = tx.QueryRow(ctx, `SELECT h.last_seq + 1, h.last_hash, clock_timestamp()
-		FROM (SELECT last_seq, last_hash FROM `+tb.head+` FOR UPDATE) h`).Scan(&r.Seq, &prev, &r.At)
+	// The row waits in the pending table (no lock taken) until the transaction commits; then the seal (tenant
+	// migration 0016) locks the head, appends it with its seq, time and hash, and removes it. The head is locked
+	// only for the commit itself, so a tenant's audited transactions never queue behind one another's round trips.
+	// Until then the row is in no one's audit_log, the transaction's own reads included.
+	_, err = tx.Exec(ctx, `INSERT INTO `+tb.pending+` (actor_kind, actor_id, action, target_type, target_id, diff, ip, user_agent,
+		request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		string(e.Actor.Kind), e.Actor.ID, e.Action, e.Target.Type, e.Target.ID, diff, ipText(e.Origin.IP), e.Origin.UserAgent,
+		e.Origin.RequestID)
 	if err != nil {
-		return fmt.Errorf("audit %s: lock chain: %w", e.Action, err)
-	}
-	if len(prev) != len(r.PrevHash) {
-		return fmt.Errorf("audit %s: chain head hash has %d bytes", e.Action, len(prev))
-	}
-	copy(r.PrevHash[:], prev)
-	r.At = r.At.UTC().Truncate(time.Microsecond)
-	r.Actor, r.Action, r.Target, r.Diff, r.Origin = e.Actor, e.Action, e.Target, diff, e.Origin
-	r.Hash = r.ComputeHash()
-	_, err = tx.Exec(ctx, `INSERT INTO `+tb.log+` (seq, created_at, actor_kind, actor_id, action, target_type, target_id,
-		diff, ip, user_agent, request_id, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		r.Seq, r.At, string(r.Actor.Kind), r.Actor.ID, r.Action, r.Target.Type, r.Target.ID, r.Diff,
-		ipText(r.Origin.IP), r.Origin.UserAgent, r.Origin.RequestID, r.PrevHash[:], r.Hash[:])
-	if err != nil {
-		return fmt.Errorf("audit %s: append row %d: %w", e.Action, r.Seq, err)
+		return fmt.Errorf("audit %s: record: %w", e.Action, err)
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ type Platform struct {
 	db *pgxpool.Pool
 }
 
-var platformTables = chainTables{log: "platform.audit_log", head: "platform.audit_chain"}
+var platformTables = chainTables{log: "platform.audit_log", head: "platform.audit_chain", pending: "platform.audit_pending"}
 
 // NewPlatform returns the platform trail over the platform cluster's pool.
 func NewPlatform(db *pgxpool.Pool) *Platform { return &Platform{db: db} }
