@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -178,6 +179,17 @@ type Phrase struct {
 // NameFunc names records of one kind, by the ids audit rows hold for them, in a read-only scope of the rows'
 // tenant; an id it does not know is left out (and read as "a staff user", "document 1a2b3c4d").
 type NameFunc func(ctx context.Context, tx pgx.Tx, ids []string) (map[string]Ref, error)
+
+// UUIDs are the ids a NameFunc was given that are uuids, in order; the others name nothing.
+func UUIDs(ids []string) []uuid.UUID {
+	out := make([]uuid.UUID, 0, len(ids))
+	for _, id := range ids {
+		if u, err := uuid.Parse(id); err == nil {
+			out = append(out, u)
+		}
+	}
+	return out
+}
 
 // RelateFunc lists the records about a subject (a client's documents and review cases), whose rows belong on the
 // subject's timeline, in a read-only scope of the subject's tenant.

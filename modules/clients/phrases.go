@@ -81,14 +81,30 @@ func Phrases() []audit.Phrase {
 	}
 }
 
-// NameClients names clients by the ids rows hold for them: a client's id, or one of their portal logins' ids.
-func NameClients(ctx context.Context, tx pgx.Tx, ids []string) (map[string]audit.Ref, error) {
-	var uids []uuid.UUID
-	for _, id := range ids {
-		if u, err := uuid.Parse(id); err == nil {
-			uids = append(uids, u)
+// Owned completes the names of records that belong to clients (a document, a review case, a deposit): each ref in
+// refs gets its record's client, as NameClients names them, as its Owner. owners maps a record's id to its client.
+func Owned(ctx context.Context, tx pgx.Tx, refs map[string]audit.Ref, owners map[string]uuid.UUID) (map[string]audit.Ref, error) {
+	ids := make([]string, 0, len(owners))
+	for _, c := range owners {
+		ids = append(ids, c.String())
+	}
+	names, err := NameClients(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for id, c := range owners {
+		if o, ok := names[c.String()]; ok {
+			r := refs[id]
+			r.Owner = &o
+			refs[id] = r
 		}
 	}
+	return refs, nil
+}
+
+// NameClients names clients by the ids rows hold for them: a client's id, or one of their portal logins' ids.
+func NameClients(ctx context.Context, tx pgx.Tx, ids []string) (map[string]audit.Ref, error) {
+	uids := audit.UUIDs(ids)
 	out := map[string]audit.Ref{}
 	if len(uids) == 0 {
 		return out, nil

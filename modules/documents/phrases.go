@@ -84,46 +84,24 @@ func typeName(t Type) string {
 	return strings.ToLower(l[:1]) + l[1:]
 }
 
-// NameDocuments names documents by their type, linked to their client's Documents tab.
+// NameDocuments names documents by their type, linked to their client's Documents tab, owned by their client.
 func NameDocuments(ctx context.Context, tx pgx.Tx, ids []string) (map[string]audit.Ref, error) {
-	var uids []uuid.UUID
-	for _, id := range ids {
-		if u, err := uuid.Parse(id); err == nil {
-			uids = append(uids, u)
-		}
-	}
-	rows, err := tx.Query(ctx, `SELECT id, type, client_id FROM documents WHERE id = ANY($1)`, uids)
+	rows, err := tx.Query(ctx, `SELECT id, type, client_id FROM documents WHERE id = ANY($1)`, audit.UUIDs(ids))
 	if err != nil {
 		return nil, fmt.Errorf("document names: %w", err)
 	}
-	type doc struct {
-		id, client uuid.UUID
-		typ        string
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (doc, error) {
-		var d doc
-		return d, r.Scan(&d.id, &d.typ, &d.client)
+	refs, owners := map[string]audit.Ref{}, map[string]uuid.UUID{}
+	var id, client uuid.UUID
+	var typ string
+	_, err = pgx.ForEachRow(rows, []any{&id, &typ, &client}, func() error {
+		refs[id.String()] = audit.Ref{Name: typeName(Type(typ)), Href: "/backoffice/clients/" + client.String() + "?tab=documents"}
+		owners[id.String()] = client
+		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("document names: %w", err)
 	}
-	clientIDs := make([]string, len(found))
-	for i, d := range found {
-		clientIDs[i] = d.client.String()
-	}
-	owners, err := clients.NameClients(ctx, tx, clientIDs)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]audit.Ref{}
-	for _, d := range found {
-		r := audit.Ref{Name: typeName(Type(d.typ)), Href: "/backoffice/clients/" + d.client.String() + "?tab=documents"}
-		if o, ok := owners[d.client.String()]; ok {
-			r.Owner = &o
-		}
-		out[d.id.String()] = r
-	}
-	return out, nil
+	return clients.Owned(ctx, tx, refs, owners)
 }
 
 // relateDocuments lists a client's documents, whose rows belong on the client's timeline.

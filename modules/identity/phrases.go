@@ -106,19 +106,9 @@ func signInSetting(e audit.Event) audit.Sentence {
 	return audit.Say(e.Actor, " changed the sign-in setting ", e.Row.Target.ID)
 }
 
-func uuids(ids []string) []uuid.UUID {
-	out := make([]uuid.UUID, 0, len(ids))
-	for _, id := range ids {
-		if u, err := uuid.Parse(id); err == nil {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
 // NamePortalUsers names portal logins by their email, linked to their client's page.
 func NamePortalUsers(ctx context.Context, tx pgx.Tx, ids []string) (map[string]audit.Ref, error) {
-	rows, err := tx.Query(ctx, `SELECT id, email, client_id FROM portal_users WHERE id = ANY($1)`, uuids(ids))
+	rows, err := tx.Query(ctx, `SELECT id, email, client_id FROM portal_users WHERE id = ANY($1)`, audit.UUIDs(ids))
 	if err != nil {
 		return nil, fmt.Errorf("portal login names: %w", err)
 	}
@@ -142,7 +132,7 @@ func NamePortalUsers(ctx context.Context, tx pgx.Tx, ids []string) (map[string]a
 
 // NameAPIKeys names API keys by the name they were given.
 func NameAPIKeys(ctx context.Context, tx pgx.Tx, ids []string) (map[string]audit.Ref, error) {
-	rows, err := tx.Query(ctx, `SELECT id, name FROM api_keys WHERE id = ANY($1)`, uuids(ids))
+	rows, err := tx.Query(ctx, `SELECT id, name FROM api_keys WHERE id = ANY($1)`, audit.UUIDs(ids))
 	if err != nil {
 		return nil, fmt.Errorf("API key names: %w", err)
 	}

@@ -82,46 +82,24 @@ func reviewName(t documents.Type) string {
 	return strings.ToLower(l[:1]) + l[1:] + " review"
 }
 
-// NameCases names review cases after their document, linked to the case's page.
+// NameCases names review cases after their document, linked to the case's page, owned by their client.
 func NameCases(ctx context.Context, tx pgx.Tx, ids []string) (map[string]audit.Ref, error) {
-	var uids []uuid.UUID
-	for _, id := range ids {
-		if u, err := uuid.Parse(id); err == nil {
-			uids = append(uids, u)
-		}
-	}
-	rows, err := tx.Query(ctx, `SELECT id, document_type, client_id FROM kyc_cases WHERE id = ANY($1)`, uids)
+	rows, err := tx.Query(ctx, `SELECT id, document_type, client_id FROM kyc_cases WHERE id = ANY($1)`, audit.UUIDs(ids))
 	if err != nil {
 		return nil, fmt.Errorf("case names: %w", err)
 	}
-	type kase struct {
-		id, client uuid.UUID
-		typ        string
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kase, error) {
-		var k kase
-		return k, r.Scan(&k.id, &k.typ, &k.client)
+	refs, owners := map[string]audit.Ref{}, map[string]uuid.UUID{}
+	var id, client uuid.UUID
+	var typ string
+	_, err = pgx.ForEachRow(rows, []any{&id, &typ, &client}, func() error {
+		refs[id.String()] = audit.Ref{Name: reviewName(documents.Type(typ)), Href: casePath + id.String()}
+		owners[id.String()] = client
+		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("case names: %w", err)
 	}
-	clientIDs := make([]string, len(found))
-	for i, k := range found {
-		clientIDs[i] = k.client.String()
-	}
-	owners, err := clients.NameClients(ctx, tx, clientIDs)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]audit.Ref{}
-	for _, k := range found {
-		r := audit.Ref{Name: reviewName(documents.Type(k.typ)), Href: casePath + k.id.String()}
-		if o, ok := owners[k.client.String()]; ok {
-			r.Owner = &o
-		}
-		out[k.id.String()] = r
-	}
-	return out, nil
+	return clients.Owned(ctx, tx, refs, owners)
 }
 
 // relateCases lists a client's review cases, whose rows belong on the client's timeline.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/money"
 	"github.com/brokerdesk/brokerdesk/infra/validation"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/ledger"
 	"github.com/brokerdesk/brokerdesk/modules/payments"
@@ -129,6 +130,50 @@ func TestMoneyForAnUnknownReferenceWaitsInSuspenseUntilFinanceMatchesIt(t *testi
 		t.Errorf("the matched deposit: %+v %v", d, err)
 	}
 	b.verifyLedger(t)
+}
+
+// The trail names money records by what they are and whose: a deposit by its amount, owned by its client; an
+// exception case by its kind, owned by a client once it has one (money for an unknown reference has none).
+func TestTheTrailNamesDepositsAndCasesWithTheirClient(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	client := b.client(t, clients.StatusKYCApproved)
+	h, body := stripeEvent("evt_named", "checkout.session.completed", "unknown-ref-7", 12000, "usd", "paid", b.clock.Now())
+	b.callback(t, "card", h, body)
+	open := true
+	cases, err := b.svc.Cases(context.Background(), b.ten, payments.CaseFilter{Open: &open}, 10)
+	if err != nil || len(cases) != 1 {
+		t.Fatalf("cases %+v %v", cases, err)
+	}
+	names := func(name audit.NameFunc, id string) audit.Ref {
+		t.Helper()
+		var out map[string]audit.Ref
+		err := b.p.Gate.Scope(context.Background(), b.ten, func(ctx context.Context, tx pgx.Tx) error {
+			var err error
+			out, err = name(ctx, tx, []string{id, "not-an-id"})
+			return err
+		})
+		if err != nil || len(out) != 1 {
+			t.Fatalf("names of %s: %v %v", id, out, err)
+		}
+		return out[id]
+	}
+	kase := cases[0].ID.String()
+	if r := names(payments.NameCases, kase); r.Name != "unknown reference case" || r.Owner != nil || !strings.HasSuffix(r.Href, kase) {
+		t.Errorf("the unmatched case reads %+v", r)
+	}
+	got, err := b.svc.Resolve(context.Background(), b.ten, cases[0].ID, uuid.New(), payments.ResolvedMatched, client, "matched by phone")
+	if err != nil || got.DepositID == nil {
+		t.Fatalf("resolve: %+v %v", got, err)
+	}
+	if r := names(payments.NameCases, kase); r.Owner == nil || r.Owner.Name != "Ada Lovelace" {
+		t.Errorf("the matched case reads %+v", r)
+	}
+	dep := got.DepositID.String()
+	if r := names(payments.NameDeposits, dep); r.Name != "deposit of 120.00 USD" || r.Owner == nil || r.Owner.Name != "Ada Lovelace" ||
+		!strings.Contains(r.Owner.Href, client.String()) {
+		t.Errorf("the deposit reads %+v (owner %+v)", r, r.Owner)
+	}
 }
 
 func TestAWrongAmountOrCurrencyOrARefusedClientIsACaseAndTheMoneyIsHeld(t *testing.T) {

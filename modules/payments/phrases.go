@@ -137,109 +137,55 @@ func (s *Service) trail() {
 	s.o.Audit.Relate("client", relateMoney)
 }
 
-func uuids(ids []string) []uuid.UUID {
-	var out []uuid.UUID
-	for _, id := range ids {
-		if u, err := uuid.Parse(id); err == nil {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
-// owners names the clients behind records, for Ref.Owner.
-func owners(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[string]audit.Ref, error) {
-	var list []string
-	for _, id := range ids {
-		if id != uuid.Nil {
-			list = append(list, id.String())
-		}
-	}
-	if len(list) == 0 {
-		return map[string]audit.Ref{}, nil
-	}
-	return clients.NameClients(ctx, tx, list)
-}
-
 // NameDeposits names deposits by their amount ("deposit of 500.00 USD"), linked to the deposit's page, owned by
 // their client.
 func NameDeposits(ctx context.Context, tx pgx.Tx, ids []string) (map[string]audit.Ref, error) {
-	rows, err := tx.Query(ctx, `SELECT id, client_id, amount, currency, exponent FROM deposits WHERE id = ANY($1)`, uuids(ids))
+	rows, err := tx.Query(ctx, `SELECT id, client_id, amount, currency, exponent FROM deposits WHERE id = ANY($1)`, audit.UUIDs(ids))
 	if err != nil {
 		return nil, fmt.Errorf("deposit names: %w", err)
 	}
-	type dep struct {
-		id, client uuid.UUID
-		amount     money.Amount
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (dep, error) {
-		var d dep
-		return d, r.Scan(&d.id, &d.client, &d.amount.Minor, &d.amount.Currency.Code, &d.amount.Currency.Exponent)
+	refs, owners := map[string]audit.Ref{}, map[string]uuid.UUID{}
+	var id, client uuid.UUID
+	var amount money.Amount
+	_, err = pgx.ForEachRow(rows, []any{&id, &client, &amount.Minor, &amount.Currency.Code, &amount.Currency.Exponent}, func() error {
+		refs[id.String()] = audit.Ref{Name: "deposit of " + amount.String(), Href: depositsPath + "/" + id.String()}
+		owners[id.String()] = client
+		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("deposit names: %w", err)
 	}
-	cs := make([]uuid.UUID, len(found))
-	for i, d := range found {
-		cs[i] = d.client
-	}
-	who, err := owners(ctx, tx, cs)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]audit.Ref{}
-	for _, d := range found {
-		r := audit.Ref{Name: "deposit of " + d.amount.String(), Href: depositsPath + "/" + d.id.String()}
-		if o, ok := who[d.client.String()]; ok {
-			r.Owner = &o
-		}
-		out[d.id.String()] = r
-	}
-	return out, nil
+	return clients.Owned(ctx, tx, refs, owners)
 }
 
 // NameCases names exception cases by their kind ("amount differs case"), linked to the case's page, owned by their
 // client when they have one.
 func NameCases(ctx context.Context, tx pgx.Tx, ids []string) (map[string]audit.Ref, error) {
-	rows, err := tx.Query(ctx, `SELECT id, kind, coalesce(client_id, '00000000-0000-0000-0000-000000000000') FROM payment_exceptions
-		WHERE id = ANY($1)`, uuids(ids))
+	rows, err := tx.Query(ctx, `SELECT id, kind, client_id FROM payment_exceptions WHERE id = ANY($1)`, audit.UUIDs(ids))
 	if err != nil {
 		return nil, fmt.Errorf("case names: %w", err)
 	}
-	type kase struct {
-		id, client uuid.UUID
-		kind       string
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kase, error) {
-		var k kase
-		return k, r.Scan(&k.id, &k.kind, &k.client)
+	refs, owners := map[string]audit.Ref{}, map[string]uuid.UUID{}
+	var id uuid.UUID
+	var client *uuid.UUID
+	var kind string
+	_, err = pgx.ForEachRow(rows, []any{&id, &kind, &client}, func() error {
+		l := CaseKind(kind).Label()
+		refs[id.String()] = audit.Ref{Name: strings.ToLower(l[:1]) + l[1:] + " case", Href: exceptionsPath + "/" + id.String()}
+		if client != nil {
+			owners[id.String()] = *client
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("case names: %w", err)
 	}
-	cs := make([]uuid.UUID, len(found))
-	for i, k := range found {
-		cs[i] = k.client
-	}
-	who, err := owners(ctx, tx, cs)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]audit.Ref{}
-	for _, k := range found {
-		l := CaseKind(k.kind).Label()
-		r := audit.Ref{Name: strings.ToLower(l[:1]) + l[1:] + " case", Href: exceptionsPath + "/" + k.id.String()}
-		if o, ok := who[k.client.String()]; ok {
-			r.Owner = &o
-		}
-		out[k.id.String()] = r
-	}
-	return out, nil
+	return clients.Owned(ctx, tx, refs, owners)
 }
 
 // NameGateways names gateways by the name the tenant gave them, linked to the payment settings.
 func NameGateways(ctx context.Context, tx pgx.Tx, ids []string) (map[string]audit.Ref, error) {
-	rows, err := tx.Query(ctx, `SELECT id, name FROM payment_gateways WHERE id = ANY($1)`, uuids(ids))
+	rows, err := tx.Query(ctx, `SELECT id, name FROM payment_gateways WHERE id = ANY($1)`, audit.UUIDs(ids))
 	if err != nil {
 		return nil, fmt.Errorf("gateway names: %w", err)
 	}

@@ -31,12 +31,7 @@ func Phrases() []audit.Phrase {
 
 // NameStaff names staff users by their ids (ids that are not uuids, or not staff of the tenant, are left out).
 func NameStaff(ctx context.Context, tx pgx.Tx, ids []string) (map[string]audit.Ref, error) {
-	var uids []uuid.UUID
-	for _, id := range ids {
-		if u, err := uuid.Parse(id); err == nil {
-			uids = append(uids, u)
-		}
-	}
+	uids := audit.UUIDs(ids)
 	out := map[string]audit.Ref{}
 	if len(uids) == 0 {
 		return out, nil
