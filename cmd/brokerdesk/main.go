@@ -30,7 +30,7 @@ Usage:
   brokerdesk audit verify --platform                check the platform's audit chain (operators' sign-ins and actions)
   brokerdesk ledger verify --tenant S               recompute every balance of a tenant's ledger from its postings; names the first discrepancy, exit 1 if any
   brokerdesk data-keys reseal                       seal every TOTP secret under the first BD_DATA_KEYS key (rotation: docs/security.md)
-  brokerdesk dev [--data DIR] [--addr ADDR]         everything in one process on local services, with a demo brokerage
+  brokerdesk dev [--data DIR] [--addr ADDR] [--internal-addr ADDR]   everything in one process on local services, with a demo brokerage
   brokerdesk services exec [--dir DIR] [--fresh] -- COMMAND...   run COMMAND with local services started (make test)
 
 Configuration comes from BD_* environment variables; see README.md.
