@@ -141,7 +141,7 @@ func signedStripe(id, reference string, amount int64) (http.Header, []byte) {
 	body := fmt.Appendf(nil, `{"id":%q,"object":"event","api_version":"2023-10-16","created":%d,"data":{"object":`+
 		`{"id":"cs_test_%s","object":"checkout.session","amount_total":%d,"client_reference_id":%q,"currency":"usd",`+
 		`"metadata":{"deposit":%q},"mode":"payment","payment_intent":"pi_%s","payment_status":"paid","status":"complete"}},`+
-		`"livemode":false,"pending_webhooks":1,"type":"checkout.session.completed"}`, id, time.Now().Unix(), id, amount, reference, reference, id)
+		`"livemode":false,"pending_webhooks":1,"type":"checkout.session.completed"}`, id, time.Now().Unix(), id, amount, reference, reference, reference)
 	p := stripewebhook.GenerateTestSignedPayload(&stripewebhook.UnsignedPayload{Payload: body, Secret: testStripeSecret})
 	h := http.Header{}
 	h.Set("Stripe-Signature", p.Header)

@@ -119,6 +119,10 @@ type Entry struct {
 // Status of a transaction.
 type Status string
 
+// MaxAmount bounds one posting's amount, in minor units either way: 10^15 (ten trillion dollars), far above any real
+// movement and far enough below int64's range that no balance of Postgres's bigint can overflow from real postings.
+const MaxAmount int64 = 1_000_000_000_000_000
+
 const (
 	StatusPosted  Status = "posted"
 	StatusPending Status = "pending" // a hold

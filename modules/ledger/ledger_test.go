@@ -158,6 +158,9 @@ func TestMalformedOrUnbalancedEntriesAreRefusedAndWriteNothing(t *testing.T) {
 		{"currencies mixed", bad(func(e *ledger.Entry) { e.Postings[0].Account = ledger.Clearing("stripe", jpy) }), ledger.ErrUnbalanced},
 		{"one posting", bad(func(e *ledger.Entry) { e.Postings = e.Postings[:1] }), ledger.ErrInvalid},
 		{"zero amount", bad(func(e *ledger.Entry) { e.Postings[0].Amount, e.Postings[1].Amount = 0, 0 }), ledger.ErrInvalid},
+		{"an amount over the ledger's bound", bad(func(e *ledger.Entry) {
+			e.Postings[0].Amount, e.Postings[1].Amount = -ledger.MaxAmount-1, ledger.MaxAmount+1
+		}), ledger.ErrInvalid},
 		{"no key", bad(func(e *ledger.Entry) { e.Key = "" }), ledger.ErrInvalid},
 		{"bad kind", bad(func(e *ledger.Entry) { e.Kind = "Deposit!" }), ledger.ErrInvalid},
 		{"bad code", bad(func(e *ledger.Entry) { e.Postings[1].Account.Code = "client wallet" }), ledger.ErrInvalid},

@@ -141,6 +141,8 @@ func (p plan) validate() error {
 		switch {
 		case q.Amount == 0:
 			return bad("posting %d: a zero amount", i+1)
+		case q.Amount > MaxAmount || q.Amount < -MaxAmount:
+			return bad("posting %d: more than %d minor units", i+1, MaxAmount)
 		case !codePattern.MatchString(a.Code):
 			return bad("posting %d: account code %q", i+1, a.Code)
 		case !kindPattern.MatchString(a.Kind):
@@ -151,11 +153,7 @@ func (p plan) validate() error {
 		if c, ok := money.Lookup(a.Currency.Code); !ok || c != a.Currency {
 			return bad("posting %d: %s: unknown currency %q", i+1, a.Code, a.Currency.Code)
 		}
-		sum := sums[a.Currency.Code]
-		if (q.Amount > 0 && sum > 1<<62) || (q.Amount < 0 && sum < -(1<<62)) {
-			return bad("amounts too large")
-		}
-		sums[a.Currency.Code] = sum + q.Amount
+		sums[a.Currency.Code] += q.Amount // bounded: at most a few hundred postings of at most MaxAmount each
 	}
 	for cur, sum := range sums {
 		if sum != 0 {

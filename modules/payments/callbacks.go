@@ -178,7 +178,7 @@ func (s *Service) duplicateTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, 
 	var firstSum []byte
 	var dep *uuid.UUID
 	if err := tx.QueryRow(ctx, `SELECT id, body_sha256, deposit_id FROM payment_callbacks WHERE gateway_id = $1 AND event_id = $2`,
-		g.ID, n.EventID).Scan(&first, &firstSum, &dep); err != nil {
+		g.ID, cut(n.EventID, 200)).Scan(&first, &firstSum, &dep); err != nil { // as recorded
 		return CallbackResult{}, fmt.Errorf("payments: read the first callback %s: %w", n.EventID, err)
 	}
 	r := CallbackResult{Callback: first, Outcome: OutcomeDuplicate}
@@ -242,18 +242,35 @@ func (s *Service) applyTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, g Ga
 		return OutcomeIgnored, d.ID, nil
 	}
 
-	// Paid.
+	// Paid. Money already received for this deposit (credited, or held by a case) is not received twice: the same
+	// payment confirmed again under another event id moves nothing; another payment (a processor's second attempt
+	// under the same order) is money of its own, held for finance.
+	received, err := receivedTx(ctx, tx, d.ID, callback)
+	if err != nil {
+		return "", uuid.Nil, err
+	}
+	if len(received) > 0 {
+		for _, ext := range received {
+			if ext == "" || n.ExternalID == "" || ext == n.ExternalID {
+				return OutcomeAlreadyDone, d.ID, nil
+			}
+		}
+		return OutcomeException, d.ID, s.suspendTx(ctx, tx, t, g, n, callback, &d, CaseLatePayment,
+			fmt.Sprintf("A second payment (%s) arrived for a deposit whose payment (%s) was already received; the money waits in suspense.",
+				n.ExternalID, received[0]))
+	}
 	switch d.Status {
 	case StatusCompleted:
-		return OutcomeAlreadyDone, d.ID, nil // a second confirmation of the same payment
+		return OutcomeAlreadyDone, d.ID, nil // completed without a callback (by hand): nothing of the processor's to add
 	case StatusFailed, StatusCancelled:
 		return OutcomeException, d.ID, s.suspendTx(ctx, tx, t, g, n, callback, &d, CaseLatePayment,
 			"The payment arrived after the deposit had "+string(d.Status)+"; the money waits in suspense.")
 	}
-	paid := d.Amount
-	if n.AmountKnown {
-		paid = n.Amount
+	if !n.AmountKnown {
+		return OutcomeException, d.ID, s.suspendTx(ctx, tx, t, g, n, callback, &d, CaseAmountMismatch,
+			"The processor confirmed a payment without saying how much arrived, so nothing was credited: check the amount at the processor.")
 	}
+	paid := n.Amount
 	if paid.Currency.Code != d.Amount.Currency.Code {
 		return OutcomeException, d.ID, s.suspendTx(ctx, tx, t, g, n, callback, &d, CaseCurrencyMismatch,
 			fmt.Sprintf("The deposit asked for %s but %s arrived.", d.Amount, paid))
@@ -341,13 +358,25 @@ func (s *Service) failTx(ctx context.Context, tx pgx.Tx, d Deposit, reason strin
 		Before: map[string]any{"status": d.Status}, After: map[string]any{"status": StatusFailed, "failure": reason}})
 }
 
+// receivedTx lists the processor's payment ids of the money earlier callbacks brought for a deposit: credited to the
+// wallet, or held in suspense by a case.
+func receivedTx(ctx context.Context, tx pgx.Tx, deposit, callback uuid.UUID) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT c.external_id FROM payment_callbacks c WHERE c.deposit_id = $1 AND c.id <> $2
+		AND (c.outcome = 'credited' OR EXISTS (SELECT 1 FROM payment_exceptions e WHERE e.callback_id = c.id AND e.ledger_tx IS NOT NULL))`,
+		deposit, callback)
+	if err != nil {
+		return nil, fmt.Errorf("payments: money received for deposit %s: %w", deposit, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 // suspendTx moves money that arrived and cannot be credited from the gateway's clearing account to suspense, and
-// opens its case.
+// opens its case. A notification that does not say how much arrived moves nothing: its case holds no money.
 func (s *Service) suspendTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, g Gateway, n Notification, callback uuid.UUID, d *Deposit,
 	kind CaseKind, reason string) error {
-	paid := n.Amount
-	if !n.AmountKnown && d != nil {
-		paid = d.Amount
+	var paid money.Amount
+	if n.AmountKnown {
+		paid = n.Amount
 	}
 	spec := exceptionSpec{Kind: kind, Gateway: g.ID, Callback: &callback, Reason: reason, Dedupe: "callback:" + callback.String()}
 	if d != nil {

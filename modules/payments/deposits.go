@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -40,6 +41,9 @@ func parseAmount(amount, code string, f *validation.Fields) (money.Amount, bool)
 		return money.Amount{}, false
 	case minor <= 0:
 		f.Add("amount", "must be more than zero")
+		return money.Amount{}, false
+	case minor > ledger.MaxAmount:
+		f.Add("amount", "at most "+money.Format(ledger.MaxAmount, cur))
 		return money.Amount{}, false
 	}
 	return money.Amount{Minor: minor, Currency: cur}, true
@@ -168,9 +172,15 @@ func checkLimits(g Gateway, a money.Amount) error {
 	return nil
 }
 
+// cut shortens s to at most n bytes for a column of that size, on a character boundary (Postgres refuses half a
+// UTF-8 character), and makes it valid UTF-8.
 func cut(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

@@ -272,6 +272,9 @@ var ErrNoMoney = errors.New("payments: the case holds no money")
 //
 // note is required (at most 1000 characters): it is what an auditor reads.
 func (s *Service) Resolve(ctx context.Context, t tenants.Tenant, id uuid.UUID, by uuid.UUID, r Resolution, client uuid.UUID, note string) (Case, error) {
+	if by == uuid.Nil {
+		return Case{}, ErrPersonRequired
+	}
 	note = strings.TrimSpace(note)
 	var f validation.Fields
 	f.Required("note", note)
@@ -289,10 +292,19 @@ func (s *Service) Resolve(ctx context.Context, t tenants.Tenant, id uuid.UUID, b
 	actor := audit.Actor{Kind: audit.ActorStaff, ID: by.String()}
 	var refunded Refunded
 	if r == ResolvedRefunded {
-		// The processor first, with an idempotency key: a resolution retried after a failure below finds the same
-		// refund, and the ledger records it once.
+		// The case is claimed for the refund (committed) before the processor is asked, so no one can credit the
+		// money to a client meanwhile; then the processor, with an idempotency key: a resolution retried after a
+		// failure below finds the same refund, and the ledger records it once. A refund refused before the processor
+		// was asked releases the claim; once the processor was asked, its answer may have been lost, and the claim
+		// stays (the case can still be refunded again or written off, not matched).
+		if err := s.claimRefund(ctx, t, id, true); err != nil {
+			return Case{}, err
+		}
 		var err error
 		if refunded, err = s.refund(ctx, t, id, note); err != nil {
+			if !errors.Is(err, ErrProcessor) {
+				err = errors.Join(err, s.claimRefund(context.WithoutCancel(ctx), t, id, false))
+			}
 			return Case{}, err
 		}
 	}
@@ -304,6 +316,14 @@ func (s *Service) Resolve(ctx context.Context, t tenants.Tenant, id uuid.UUID, b
 		}
 		if !c.Open {
 			return ErrCaseClosed
+		}
+		var refundStarted *time.Time
+		if err := tx.QueryRow(ctx, `SELECT refund_started_at FROM payment_exceptions WHERE id = $1`, id).Scan(&refundStarted); err != nil {
+			return err
+		}
+		if refundStarted != nil && r == ResolvedMatched {
+			return validation.New("resolution", "a refund of this case was asked of the processor at "+
+				refundStarted.UTC().Format("2006-01-02 15:04 UTC")+": refund it again (the processor returns the same refund) or write it off")
 		}
 		if (r == ResolvedDismissed) != (c.Amount == nil) {
 			if c.Amount == nil {
@@ -348,6 +368,30 @@ func (s *Service) Resolve(ctx context.Context, t tenants.Tenant, id uuid.UUID, b
 		return Case{}, err
 	}
 	return out, nil
+}
+
+// claimRefund marks an open case as being refunded at its processor (on) or releases that mark (off), in a
+// transaction of its own that commits before the processor is asked.
+func (s *Service) claimRefund(ctx context.Context, t tenants.Tenant, id uuid.UUID, on bool) error {
+	return s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		if !on {
+			_, err := tx.Exec(ctx, `UPDATE payment_exceptions SET refund_started_at = NULL WHERE id = $1 AND status = 'open'`, id)
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE payment_exceptions SET refund_started_at = coalesce(refund_started_at, now())
+			WHERE id = $1 AND status = 'open'`, id)
+		if err == nil && tag.RowsAffected() == 0 {
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM payment_exceptions WHERE id = $1)`, id).Scan(&exists); err != nil {
+				return err
+			}
+			if !exists {
+				return ErrNotFound
+			}
+			return ErrCaseClosed
+		}
+		return err
+	})
 }
 
 // refund asks the case's gateway to return the case's money to the payer. A gateway whose refunds are made by hand

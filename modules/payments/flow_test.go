@@ -61,6 +61,126 @@ func TestAStripeDepositIsCreditedOnceHoweverItsConfirmationsArrive(t *testing.T)
 	b.verifyLedger(t)
 }
 
+// Money received for a deposit is received once: the same payment confirmed under another event id moves nothing,
+// whether the deposit was credited or its money is held by a case; another payment for the same deposit (a
+// processor's second attempt under one order) is money of its own, held in suspense for finance, never dropped.
+func TestAPaymentIsReceivedOnceAndASecondPaymentForTheSameDepositIsHeld(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	client := b.client(t, clients.StatusKYCApproved)
+	ctx := context.Background()
+	suspense := func() int64 {
+		s, _ := b.ledger.Balance(ctx, b.ten, ledger.Suspense(usd).Code)
+		return s.Posted
+	}
+	credited := b.deposit(t, client, "card", "100.00")
+	h, body := stripeEvent("evt_pay", "checkout.session.completed", credited.ID.String(), 10000, "usd", "paid", b.clock.Now())
+	b.callback(t, "card", h, body)
+	second := strings.ReplaceAll(string(body), "pi_"+credited.ID.String(), "pi_second_attempt")
+	second = strings.ReplaceAll(second, "evt_pay", "evt_pay_2")
+	h2 := stripeSigned([]byte(second), b.clock.Now())
+	if r := b.callback(t, "card", h2, []byte(second)); r.Outcome != payments.OutcomeException {
+		t.Errorf("a second payment for a credited deposit: %s", r.Outcome)
+	}
+	if w, s := b.wallet(t, client), suspense(); w != 10000 || s != 10000 {
+		t.Errorf("wallet %d and suspense %d after a second payment, want 10000 and 10000", w, s)
+	}
+
+	held := b.deposit(t, client, "card", "50.00")
+	h, body = stripeEvent("evt_short", "checkout.session.completed", held.ID.String(), 4000, "usd", "paid", b.clock.Now())
+	if r := b.callback(t, "card", h, body); r.Outcome != payments.OutcomeException {
+		t.Fatalf("a short payment: %s", r.Outcome)
+	}
+	h, body = stripeEvent("evt_short_again", "checkout.session.async_payment_succeeded", held.ID.String(), 4000, "usd", "paid", b.clock.Now())
+	if r := b.callback(t, "card", h, body); r.Outcome != payments.OutcomeAlreadyDone {
+		t.Errorf("the held payment confirmed again: %s", r.Outcome)
+	}
+	if w, s := b.wallet(t, client), suspense(); w != 10000 || s != 14000 {
+		t.Errorf("wallet %d and suspense %d after the held payment's second confirmation, want 10000 and 14000", w, s)
+	}
+	b.verifyLedger(t)
+}
+
+// A processor that confirms a payment without its amount gets nothing credited on trust: the case says so and holds
+// no money.
+func TestAPaidCallbackWithoutAnAmountCreditsNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	client := b.client(t, clients.StatusKYCApproved)
+	d := b.deposit(t, client, "card", "75.00")
+	_, body := stripeEvent("evt_noamount", "checkout.session.completed", d.ID.String(), 7500, "usd", "paid", b.clock.Now())
+	noAmount := []byte(strings.Replace(string(body), `"amount_total":7500`, `"amount_total":null`, 1))
+	if r := b.callback(t, "card", stripeSigned(noAmount, b.clock.Now()), noAmount); r.Outcome != payments.OutcomeException {
+		t.Fatalf("outcome %s", r.Outcome)
+	}
+	if w := b.wallet(t, client); w != 0 {
+		t.Errorf("wallet %d", w)
+	}
+	open := true
+	cases, err := b.svc.Cases(context.Background(), b.ten, payments.CaseFilter{Open: &open}, 10)
+	if err != nil || len(cases) != 1 || cases[0].Amount != nil || !strings.Contains(cases[0].Reason, "without saying how much") {
+		t.Errorf("cases %+v %v", cases, err)
+	}
+}
+
+// A case whose refund was asked of the processor (its answer lost) cannot also be credited to a client; an API key
+// (no person) cannot resolve cases or take part in the four eyes.
+func TestARefundStartedAtTheProcessorBlocksMatchingAndKeysCannotResolve(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	client := b.client(t, clients.StatusKYCApproved)
+	ctx := context.Background()
+	h, body := stripeEvent("evt_refund_claim", "checkout.session.completed", "unknown-ref-9", 9000, "usd", "paid", b.clock.Now())
+	b.callback(t, "card", h, body)
+	open := true
+	cases, err := b.svc.Cases(ctx, b.ten, payments.CaseFilter{Open: &open}, 10)
+	if err != nil || len(cases) != 1 {
+		t.Fatalf("cases %+v %v", cases, err)
+	}
+	if _, err := b.svc.Resolve(ctx, b.ten, cases[0].ID, uuid.Nil, payments.ResolvedWrittenOff, uuid.Nil, "by a key"); !errors.Is(err, payments.ErrPersonRequired) {
+		t.Errorf("a resolution without a person: %v", err)
+	}
+	if _, err := b.svc.Approve(ctx, b.ten, uuid.New(), uuid.Nil); !errors.Is(err, payments.ErrPersonRequired) {
+		t.Errorf("an approval without a person: %v", err)
+	}
+	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE payment_exceptions SET refund_started_at = now() WHERE id = $1`, cases[0].ID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.svc.Resolve(ctx, b.ten, cases[0].ID, uuid.New(), payments.ResolvedMatched, client, "matched"); err == nil ||
+		!strings.Contains(err.Error(), "refund") {
+		t.Errorf("matching a case being refunded: %v", err)
+	}
+	if w := b.wallet(t, client); w != 0 {
+		t.Errorf("wallet %d", w)
+	}
+	if _, err := b.svc.Resolve(ctx, b.ten, cases[0].ID, uuid.New(), payments.ResolvedWrittenOff, uuid.Nil, "refund lost; written off"); err != nil {
+		t.Errorf("writing off a case being refunded: %v", err)
+	}
+	b.verifyLedger(t)
+}
+
+// An event id longer than the column keeps is recorded cut, and its redelivery is found as the same event.
+func TestAVeryLongEventIDIsDeduplicated(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	client := b.client(t, clients.StatusKYCApproved)
+	d := b.deposit(t, client, "card", "20.00")
+	long := "evt_" + strings.Repeat("é", 150) // 304 bytes
+	h, body := stripeEvent(long, "checkout.session.completed", d.ID.String(), 2000, "usd", "paid", b.clock.Now())
+	if r := b.callback(t, "card", h, body); r.Outcome != payments.OutcomeCredited {
+		t.Fatalf("first: %s", r.Outcome)
+	}
+	if r := b.callback(t, "card", h, body); r.Outcome != payments.OutcomeDuplicate {
+		t.Errorf("again: %s", r.Outcome)
+	}
+	if w := b.wallet(t, client); w != 2000 {
+		t.Errorf("wallet %d", w)
+	}
+}
+
 func TestACallbackWithABadSignatureMovesAndRecordsNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

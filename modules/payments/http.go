@@ -402,8 +402,8 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 			return c.Status(fiber.StatusCreated).JSON(ToDepositResponse(d))
 		}})
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/deposits/:id/approve", Permission: PermApprove, Tag: "payments",
-		Summary:  "Give a manual deposit its second approval (another finance user than the one who recorded it) and credit it",
-		Response: DepositResponse{},
+		Summary:    "Give a manual deposit its second approval (another finance user than the one who recorded it) and credit it",
+		Idempotent: true, Response: DepositResponse{},
 		Handler: func(c *fiber.Ctx) error {
 			id, err := web.ParseID(c, "id")
 			if err != nil {
@@ -766,6 +766,8 @@ func apiError(err error) error {
 		return web.NotFound("Not found.")
 	case errors.Is(err, ErrNotAllowed):
 		return web.NewProblem(fiber.StatusForbidden, "deposit-not-allowed", strings.TrimPrefix(err.Error(), ErrNotAllowed.Error()+": "))
+	case errors.Is(err, ErrPersonRequired):
+		return web.NewProblem(fiber.StatusForbidden, "person-required", "A finance user must do this in person, signed in: an API key cannot record, approve or reject a manual deposit or resolve a payment case.")
 	case errors.Is(err, ErrGatewayDisabled):
 		return web.NewProblem(fiber.StatusConflict, "gateway-unavailable", strings.TrimPrefix(err.Error(), ErrGatewayDisabled.Error()+": "))
 	case errors.Is(err, ErrProcessor):

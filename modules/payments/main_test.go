@@ -124,16 +124,25 @@ func (b *bundle) deposit(t testing.TB, client uuid.UUID, gateway, amount string)
 	return d
 }
 
-// stripeEvent is a signed Stripe webhook about a Checkout Session for reference.
+// stripeEvent is a signed Stripe webhook about the Checkout Session of reference, whose payment (PaymentIntent, the
+// processor's payment id) is the same in every event about it, as at Stripe.
 func stripeEvent(id, typ, reference string, amount int64, currency, paymentStatus string, at time.Time) (http.Header, []byte) {
 	body := fmt.Appendf(nil, `{"id":%q,"object":"event","api_version":"2023-10-16","created":%d,"data":{"object":`+
 		`{"id":"cs_test_%s","object":"checkout.session","amount_total":%d,"client_reference_id":%q,"currency":%q,`+
 		`"metadata":{"deposit":%q},"mode":"payment","payment_intent":"pi_%s","payment_status":%q,"status":"complete"}},`+
-		`"livemode":false,"pending_webhooks":1,"type":%q}`, id, at.Unix(), id, amount, reference, currency, reference, id, paymentStatus, typ)
+		`"livemode":false,"pending_webhooks":1,"type":%q}`, id, at.Unix(), id, amount, reference, currency, reference, reference, paymentStatus, typ)
 	p := stripewebhook.GenerateTestSignedPayload(&stripewebhook.UnsignedPayload{Payload: body, Secret: stripeSecret, Timestamp: at})
 	h := http.Header{}
 	h.Set("Stripe-Signature", p.Header)
 	return h, body
+}
+
+// stripeSigned signs body as Stripe signs its webhooks.
+func stripeSigned(body []byte, at time.Time) http.Header {
+	p := stripewebhook.GenerateTestSignedPayload(&stripewebhook.UnsignedPayload{Payload: body, Secret: stripeSecret, Timestamp: at})
+	h := http.Header{}
+	h.Set("Stripe-Signature", p.Header)
+	return h
 }
 
 func (b *bundle) callback(t testing.TB, gateway string, h http.Header, body []byte) payments.CallbackResult {

@@ -35,6 +35,9 @@ var ErrSameApprover = errors.New("payments: the second approval must come from a
 // currency it is credited at once (from the manual gateway's clearing account: the bank account); at or above, it
 // waits for a second, different finance user (Approve). The client's policy gate must allow deposits.
 func (s *Service) RecordManual(ctx context.Context, t tenants.Tenant, by uuid.UUID, in ManualDeposit) (Deposit, error) {
+	if by == uuid.Nil {
+		return Deposit{}, ErrPersonRequired
+	}
 	var f validation.Fields
 	f.Check(in.ClientID != uuid.Nil, "client_id", "choose the client")
 	f.Required("gateway", in.Gateway)
@@ -112,6 +115,9 @@ func (s *Service) RecordManual(ctx context.Context, t tenants.Tenant, by uuid.UU
 // Approve gives a manual deposit waiting for it its second approval (by a finance user other than the one who
 // recorded it) and credits it.
 func (s *Service) Approve(ctx context.Context, t tenants.Tenant, id, by uuid.UUID) (Deposit, error) {
+	if by == uuid.Nil {
+		return Deposit{}, ErrPersonRequired
+	}
 	actor := audit.Actor{Kind: audit.ActorStaff, ID: by.String()}
 	var d Deposit
 	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
@@ -155,6 +161,9 @@ func (s *Service) Approve(ctx context.Context, t tenants.Tenant, id, by uuid.UUI
 
 // Reject cancels a manual deposit waiting for its second approval, with a reason.
 func (s *Service) Reject(ctx context.Context, t tenants.Tenant, id, by uuid.UUID, reason string) (Deposit, error) {
+	if by == uuid.Nil {
+		return Deposit{}, ErrPersonRequired
+	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" || len(reason) > 500 {
 		return Deposit{}, validation.New("reason", "say why, in at most 500 characters")

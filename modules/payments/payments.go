@@ -244,6 +244,9 @@ var (
 	ErrNotAllowed = errors.New("payments: deposit not allowed")
 	// ErrGatewayDisabled: the gateway is switched off or does not take the currency.
 	ErrGatewayDisabled = errors.New("payments: gateway not available")
+	// ErrPersonRequired: a step of the four eyes (recording, approving or rejecting a manual deposit, resolving an
+	// exception case) taken without a staff user, as by an API key: whose eyes they were must be known.
+	ErrPersonRequired = errors.New("payments: a staff user must do this")
 )
 
 // systemActor is the audit actor of what callbacks and jobs do.
