@@ -146,10 +146,10 @@ func (s *Service) failStart(ctx context.Context, t tenants.Tenant, d Deposit, ca
 	s.o.Log.WarnContext(ctx, "deposit could not start at the processor", "deposit", d.ID, "err", cause)
 	reason := "The payment provider could not start the payment. Try again or choose another method."
 	err := s.o.Gate.Scope(context.WithoutCancel(ctx), t, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE deposits SET status = 'failed', failure = $2, updated_at = now() WHERE id = $1 AND status = 'pending'`,
+		tag, err := tx.Exec(ctx, `UPDATE deposits SET status = 'failed', failure = $2, updated_at = now() WHERE id = $1 AND status = 'pending'`,
 			d.ID, reason)
-		if err != nil {
-			return err
+		if err != nil || tag.RowsAffected() == 0 {
+			return err // a callback moved it meanwhile: nothing failed here
 		}
 		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: systemActor, Action: ActionDepositFailed, Target: depositTarget(d.ID),
 			Before: map[string]any{"status": StatusPending}, After: map[string]any{"status": StatusFailed, "failure": reason}})

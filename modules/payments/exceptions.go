@@ -394,6 +394,9 @@ func (s *Service) claimRefund(ctx context.Context, t tenants.Tenant, id uuid.UUI
 	})
 }
 
+// errRefund marks a processor's failure to refund, for its own message.
+var errRefund = errors.New("refund")
+
 // refund asks the case's gateway to return the case's money to the payer. A gateway whose refunds are made by hand
 // (ErrRefundUnsupported) records nothing at the processor: the note must say the refund's reference there.
 func (s *Service) refund(ctx context.Context, t tenants.Tenant, id uuid.UUID, note string) (Refunded, error) {
@@ -431,8 +434,11 @@ func (s *Service) refund(ctx context.Context, t tenants.Tenant, id uuid.UUID, no
 	if errors.Is(err, ErrRefundUnsupported) {
 		return Refunded{}, nil
 	}
+	if _, invalid := validation.As(err); invalid {
+		return Refunded{}, err // refused before the processor was asked (no PaymentIntent to refund, say)
+	}
 	if err != nil {
-		return Refunded{}, fmt.Errorf("%w: %v", ErrProcessor, err)
+		return Refunded{}, fmt.Errorf("%w: %w: %v", ErrProcessor, errRefund, err)
 	}
 	return out, nil
 }

@@ -405,11 +405,11 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 		Summary:    "Give a manual deposit its second approval (another finance user than the one who recorded it) and credit it",
 		Idempotent: true, Response: DepositResponse{},
 		Handler: func(c *fiber.Ctx) error {
-			id, err := web.ParseID(c, "id")
+			d, err := depositParam(c, s) // one the viewer may see
 			if err != nil {
-				return web.NotFound("No such deposit.")
+				return err
 			}
-			d, err := s.Approve(c.UserContext(), tenants.Current(c), id, staffID(c))
+			d, err = s.Approve(c.UserContext(), tenants.Current(c), d.ID, staffID(c))
 			if err != nil {
 				return apiError(err)
 			}
@@ -503,8 +503,14 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 			if err != nil {
 				return web.NotFound("No such case.")
 			}
-			if _, err := s.Case(c.UserContext(), tenants.Current(c), id); err != nil { // the object before the body
+			cs, err := s.Case(c.UserContext(), tenants.Current(c), id) // the object before the body
+			if err != nil {
 				return apiError(err)
+			}
+			if hidden, err := s.hides(c, cs.ClientID); err != nil {
+				return err
+			} else if hidden {
+				return web.NotFound("No such case.")
 			}
 			var b ResolveBody
 			if err := web.Bind(c, &b); err != nil {
@@ -516,7 +522,7 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 					return web.Invalid("The request has invalid fields.", web.FieldError{Field: "client_id", Message: "not a client id"})
 				}
 			}
-			cs, err := s.Resolve(c.UserContext(), tenants.Current(c), id, staffID(c), b.Resolution, client, b.Note)
+			cs, err = s.Resolve(c.UserContext(), tenants.Current(c), id, staffID(c), b.Resolution, client, b.Note)
 			if err != nil {
 				return apiError(err)
 			}
@@ -671,8 +677,11 @@ func (s *Service) filterOf(c *fiber.Ctx) (DepositFilter, error) {
 	}
 	if v := c.Query("gateway"); v != "" {
 		g, err := s.Gateway(c.UserContext(), tenants.Current(c), v)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrNotFound):
 			add("gateway", "no such gateway")
+		case err != nil:
+			return f, err
 		}
 		f.GatewayID = g.ID
 	}
@@ -770,6 +779,8 @@ func apiError(err error) error {
 		return web.NewProblem(fiber.StatusForbidden, "person-required", "A finance user must do this in person, signed in: an API key cannot record, approve or reject a manual deposit or resolve a payment case.")
 	case errors.Is(err, ErrGatewayDisabled):
 		return web.NewProblem(fiber.StatusConflict, "gateway-unavailable", strings.TrimPrefix(err.Error(), ErrGatewayDisabled.Error()+": "))
+	case errors.Is(err, errRefund):
+		return web.NewProblem(fiber.StatusBadGateway, "processor-refused", "The payment provider did not confirm the refund. Try again (it is not made twice), or refund at the provider and write the case off.")
 	case errors.Is(err, ErrProcessor):
 		return web.NewProblem(fiber.StatusBadGateway, "processor-refused", "The payment provider could not start the payment. Try again or choose another method.")
 	case errors.Is(err, ErrSameApprover):
