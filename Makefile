@@ -31,14 +31,7 @@ run:
 vet:
 	$(GO) vet ./...
 
-# test: as run, the services' programs (MinIO, Mailpit, stripe-mock, redis-server) are
-# installed in the background (bin/brokerdesk-tools -all) while bin/brokerdesk compiles and go vet runs, so a fresh
-# machine compiles them at once instead of one after the other.
-test:
-	$(GO) build -o $(TOOLS) ./cmd/brokerdesk-tools
-	@./$(TOOLS) -all & tools=$$!; \
-	if ! { $(GO) build -o $(BIN) ./cmd/brokerdesk && $(GO) vet ./...; }; then kill $$tools 2>/dev/null; wait $$tools; exit 1; fi; \
-	if ! wait $$tools; then echo "make test: installing the local services' programs failed; see above" >&2; exit 1; fi
+test: build vet
 	./$(BIN) services exec --fresh --dir .data/test -- env BD_SCREENSHOTS_DIR=$(CURDIR)/.data/screenshots $(GO) test $(TESTFLAGS) $(PKGS)
 
 # Benchmarks whose figures the issues ask for (see docs/benchmarks.md). The HTTP throughput benchmark runs its own
