@@ -195,6 +195,26 @@ func UUIDs(ids []string) []uuid.UUID {
 // subject's timeline, in a read-only scope of the subject's tenant.
 type RelateFunc func(ctx context.Context, tx pgx.Tx, subjectID string) ([]Target, error)
 
+// RelatedBy is the usual RelateFunc: the records of targetType whose ids query lists, given the subject's uuid as
+// $1 (`SELECT id FROM documents WHERE client_id = $1`). A subject id that is not a uuid relates nothing.
+func RelatedBy(targetType, query string) RelateFunc {
+	return func(ctx context.Context, tx pgx.Tx, subjectID string) ([]Target, error) {
+		subject, err := uuid.Parse(subjectID)
+		if err != nil {
+			return nil, nil
+		}
+		rows, err := tx.Query(ctx, query, subject)
+		if err != nil {
+			return nil, fmt.Errorf("%s records related to %s: %w", targetType, subjectID, err)
+		}
+		return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Target, error) {
+			var id uuid.UUID
+			err := r.Scan(&id)
+			return Target{Type: targetType, ID: id.String()}, err
+		})
+	}
+}
+
 // Told is one row in words.
 type Told struct {
 	Row

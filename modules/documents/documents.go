@@ -358,7 +358,10 @@ func (d Document) audited() auditView {
 	return v
 }
 
-func target(id uuid.UUID) audit.Target { return audit.Target{Type: "document", ID: id.String()} }
+// targetType is the audit target type of a document.
+const targetType = "document"
+
+func target(id uuid.UUID) audit.Target { return audit.Target{Type: targetType, ID: id.String()} }
 
 // DecideTx records the review's decision on a document waiting for one (pending_review or more_info_requested):
 // approved, rejected (reasonCode required: the code the client is shown in words) or more_info_requested (message

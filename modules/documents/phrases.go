@@ -104,33 +104,12 @@ func NameDocuments(ctx context.Context, tx pgx.Tx, ids []string) (map[string]aud
 	return clients.Owned(ctx, tx, refs, owners)
 }
 
-// relateDocuments lists a client's documents, whose rows belong on the client's timeline.
-func relateDocuments(ctx context.Context, tx pgx.Tx, clientID string) ([]audit.Target, error) {
-	id, err := uuid.Parse(clientID)
-	if err != nil {
-		return nil, nil
-	}
-	rows, err := tx.Query(ctx, `SELECT id FROM documents WHERE client_id = $1`, id)
-	if err != nil {
-		return nil, fmt.Errorf("client's documents: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return nil, err
-	}
-	out := make([]audit.Target, len(ids))
-	for i, d := range ids {
-		out[i] = target(d)
-	}
-	return out, nil
-}
-
 // trail declares how the module's rows read on the audit service it holds.
 func (s *Service) trail() {
 	if s.o.Audit == nil {
 		return
 	}
 	s.o.Audit.Phrases(Phrases()...)
-	s.o.Audit.Names("document", NameDocuments)
-	s.o.Audit.Relate("client", relateDocuments)
+	s.o.Audit.Names(targetType, NameDocuments)
+	s.o.Audit.Relate("client", audit.RelatedBy(targetType, `SELECT id FROM documents WHERE client_id = $1`))
 }

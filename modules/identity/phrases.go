@@ -168,31 +168,10 @@ func PortalClientsTx(ctx context.Context, tx pgx.Tx, logins []uuid.UUID) (map[uu
 	return out, rows.Err()
 }
 
-// relatePortalUsers lists a client's portal logins, whose sign-in rows belong on the client's timeline.
-func relatePortalUsers(ctx context.Context, tx pgx.Tx, clientID string) ([]audit.Target, error) {
-	id, err := uuid.Parse(clientID)
-	if err != nil {
-		return nil, nil
-	}
-	rows, err := tx.Query(ctx, `SELECT id FROM portal_users WHERE client_id = $1`, id)
-	if err != nil {
-		return nil, fmt.Errorf("client's portal logins: %w", err)
-	}
-	logins, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return nil, err
-	}
-	out := make([]audit.Target, len(logins))
-	for i, l := range logins {
-		out[i] = audit.Target{Type: Portal.target, ID: l.String()}
-	}
-	return out, nil
-}
-
 // trail declares how identity's rows read on the audit service it holds.
 func (s *Service) trail() {
 	s.audit.Phrases(Phrases()...)
 	s.audit.Names(Portal.target, NamePortalUsers)
 	s.audit.Names(string(audit.ActorAPIKey), NameAPIKeys)
-	s.audit.Relate("client", relatePortalUsers)
+	s.audit.Relate("client", audit.RelatedBy(Portal.target, `SELECT id FROM portal_users WHERE client_id = $1`))
 }

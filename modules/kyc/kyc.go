@@ -184,4 +184,9 @@ const (
 	ActionSettings      = "kyc.settings_updated"
 )
 
-func caseTarget(id uuid.UUID) audit.Target { return audit.Target{Type: "kyc_case", ID: id.String()} }
+// caseTargetType is the audit target type of a review case.
+const caseTargetType = "kyc_case"
+
+func caseTarget(id uuid.UUID) audit.Target {
+	return audit.Target{Type: caseTargetType, ID: id.String()}
+}

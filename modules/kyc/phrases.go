@@ -102,30 +102,9 @@ func NameCases(ctx context.Context, tx pgx.Tx, ids []string) (map[string]audit.R
 	return clients.Owned(ctx, tx, refs, owners)
 }
 
-// relateCases lists a client's review cases, whose rows belong on the client's timeline.
-func relateCases(ctx context.Context, tx pgx.Tx, clientID string) ([]audit.Target, error) {
-	id, err := uuid.Parse(clientID)
-	if err != nil {
-		return nil, nil
-	}
-	rows, err := tx.Query(ctx, `SELECT id FROM kyc_cases WHERE client_id = $1`, id)
-	if err != nil {
-		return nil, fmt.Errorf("client's review cases: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return nil, err
-	}
-	out := make([]audit.Target, len(ids))
-	for i, c := range ids {
-		out[i] = caseTarget(c)
-	}
-	return out, nil
-}
-
 // trail declares how the review's rows read on the audit service it holds.
 func (s *Service) trail() {
 	s.audit.Phrases(Phrases()...)
-	s.audit.Names("kyc_case", NameCases)
-	s.audit.Relate("client", relateCases)
+	s.audit.Names(caseTargetType, NameCases)
+	s.audit.Relate("client", audit.RelatedBy(caseTargetType, `SELECT id FROM kyc_cases WHERE client_id = $1`))
 }

@@ -192,7 +192,15 @@ func WebhookPath(slug string) string { return WebhooksPrefix + slug }
 // rate limit of its own (BD_RATE_LIMIT_WEBHOOKS).
 const WebhooksPrefix = "/api/v1/webhooks/payments/"
 
-func depositTarget(id uuid.UUID) audit.Target { return audit.Target{Type: "deposit", ID: id.String()} }
+// Audit target types of the module's records.
+const (
+	depositTargetType = "deposit"
+	caseTargetType    = "payment_exception"
+)
+
+func depositTarget(id uuid.UUID) audit.Target {
+	return audit.Target{Type: depositTargetType, ID: id.String()}
+}
 
 const depositColumns = `d.id, d.client_id, d.gateway_id, g.name, g.kind, d.amount, d.currency, d.exponent, d.status, d.external_id,
 	d.redirect_url, d.instructions, coalesce(d.deposit_number, 0), d.ledger_tx, d.failure, d.bank_reference, d.evidence_key,

@@ -167,7 +167,7 @@ func (s *Service) openExceptionTx(ctx context.Context, tx pgx.Tx, t tenants.Tena
 }
 
 func caseTarget(id uuid.UUID) audit.Target {
-	return audit.Target{Type: "payment_exception", ID: id.String()}
+	return audit.Target{Type: caseTargetType, ID: id.String()}
 }
 
 const caseColumns = `id, kind, status = 'open', gateway_id, callback_id, deposit_id, client_id, amount, currency, reason, assignee_id,

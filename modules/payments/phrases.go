@@ -131,10 +131,11 @@ func resolutionPhrase(r Resolution) string {
 // trail declares how the module's rows read on the audit service it holds.
 func (s *Service) trail() {
 	s.o.Audit.Phrases(Phrases()...)
-	s.o.Audit.Names("deposit", NameDeposits)
-	s.o.Audit.Names("payment_exception", NameCases)
+	s.o.Audit.Names(depositTargetType, NameDeposits)
+	s.o.Audit.Names(caseTargetType, NameCases)
 	s.o.Audit.Names("payment_gateway", NameGateways)
-	s.o.Audit.Relate("client", relateMoney)
+	s.o.Audit.Relate("client", audit.RelatedBy(depositTargetType, `SELECT id FROM deposits WHERE client_id = $1`))
+	s.o.Audit.Relate("client", audit.RelatedBy(caseTargetType, `SELECT id FROM payment_exceptions WHERE client_id = $1`))
 }
 
 // NameDeposits names deposits by their amount ("deposit of 500.00 USD"), linked to the deposit's page, owned by
@@ -198,34 +199,6 @@ func NameGateways(ctx context.Context, tx pgx.Tx, ids []string) (map[string]audi
 			return nil, err
 		}
 		out[id.String()] = audit.Ref{Name: name, Href: settingsPath}
-	}
-	return out, rows.Err()
-}
-
-// relateMoney lists a client's deposits and cases, whose rows belong on the client's timeline.
-func relateMoney(ctx context.Context, tx pgx.Tx, clientID string) ([]audit.Target, error) {
-	id, err := uuid.Parse(clientID)
-	if err != nil {
-		return nil, nil
-	}
-	rows, err := tx.Query(ctx, `SELECT 'deposit', id FROM deposits WHERE client_id = $1
-		UNION ALL SELECT 'payment_exception', id FROM payment_exceptions WHERE client_id = $1`, id)
-	if err != nil {
-		return nil, fmt.Errorf("client's deposits: %w", err)
-	}
-	var out []audit.Target
-	for rows.Next() {
-		var kind string
-		var rid uuid.UUID
-		if err := rows.Scan(&kind, &rid); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if kind == "deposit" {
-			out = append(out, depositTarget(rid))
-		} else {
-			out = append(out, caseTarget(rid))
-		}
 	}
 	return out, rows.Err()
 }
