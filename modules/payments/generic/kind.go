@@ -1,12 +1,9 @@
 package generic
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
-	"time"
 
-	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/modules/payments"
 )
 
@@ -25,48 +22,19 @@ func Kind() payments.Kind {
 		}
 		presets[name] = b
 	}
-	return payments.Kind{
-		Name: KindName,
-		New: func(config, secrets []byte, client *http.Client) (payments.Adapter, error) {
-			c, s, err := decode(config, secrets)
+	return payments.KindOf(payments.Typed[Config, Secrets]{
+		Name:        KindName,
+		ConfigHint:  "must be the generic gateway's configuration",
+		SecretsHint: "must be a JSON object with webhook_secrets (a list) and api_key",
+		New: func(c Config, s Secrets, client *http.Client) (payments.Adapter, error) {
+			a, err := New(c, s, client)
 			if err != nil {
 				return nil, err
 			}
-			return New(c, s, client)
+			return a, nil
 		},
-		Validate: func(config, secrets []byte) error {
-			c, s, err := decode(config, secrets)
-			if err != nil {
-				return err
-			}
-			return c.Validate(s)
-		},
-		Simulate: func(config, secrets []byte, p payments.Simulated, now time.Time) (http.Header, []byte, error) {
-			c, s, err := decode(config, secrets)
-			if err != nil {
-				return nil, nil, err
-			}
-			return simulate(c, s, p, now)
-		},
-		Presets: presets,
-	}
-}
-
-// decode reads the stored JSON strictly (a misspelt field is an error, not a silent default). The secrets' decoding
-// error is never repeated: its text could quote the secret.
-func decode(config, secrets []byte) (Config, Secrets, error) {
-	var c Config
-	var s Secrets
-	var f validation.Fields
-	dec := json.NewDecoder(bytes.NewReader(config))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		f.Add("config", "must be the generic gateway's configuration: "+err.Error())
-	}
-	dec = json.NewDecoder(bytes.NewReader(secrets))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		f.Add("secrets", "must be a JSON object with webhook_secrets (a list) and api_key")
-	}
-	return c, s, f.Err()
+		Validate: Config.Validate,
+		Simulate: simulate,
+		Presets:  presets,
+	})
 }
