@@ -245,9 +245,11 @@ func (s *Service) applyTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, g Ga
 	// Paid. Money already received for this deposit (credited, or held by a case) is not received twice: the same
 	// payment confirmed again under another event id moves nothing; another payment (a processor's second attempt
 	// under the same order) is money of its own, held for finance.
-	received, err := receivedTx(ctx, tx, d.ID, callback)
-	if err != nil {
-		return "", uuid.Nil, err
+	var received []string
+	if d.Status != StatusPending { // a pending deposit has received nothing yet: no query on the common path
+		if received, err = receivedTx(ctx, tx, d.ID, callback); err != nil {
+			return "", uuid.Nil, err
+		}
 	}
 	if len(received) > 0 {
 		for _, ext := range received {

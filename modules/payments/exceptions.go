@@ -92,6 +92,9 @@ type Case struct {
 	Resolution     Resolution
 	ResolutionNote string
 	LedgerTx       *uuid.UUID
+	// RefundStartedAt is when a refund of the case's money was asked of its processor (Resolve); until the case is
+	// resolved it cannot be matched to a client.
+	RefundStartedAt *time.Time
 }
 
 // Overdue reports whether an open case is past its due time at now.
@@ -171,14 +174,14 @@ func caseTarget(id uuid.UUID) audit.Target {
 }
 
 const caseColumns = `id, kind, status = 'open', gateway_id, callback_id, deposit_id, client_id, amount, currency, reason, assignee_id,
-	opened_at, due_at, resolved_at, resolved_by, coalesce(resolution, ''), resolution_note, ledger_tx`
+	opened_at, due_at, resolved_at, resolved_by, coalesce(resolution, ''), resolution_note, ledger_tx, refund_started_at`
 
 func scanCase(row pgx.Row) (Case, error) {
 	var c Case
 	var kind, cur, resolution string
 	var amount *int64
 	err := row.Scan(&c.ID, &kind, &c.Open, &c.GatewayID, &c.CallbackID, &c.DepositID, &c.ClientID, &amount, &cur, &c.Reason,
-		&c.AssigneeID, &c.OpenedAt, &c.DueAt, &c.ResolvedAt, &c.ResolvedBy, &resolution, &c.ResolutionNote, &c.LedgerTx)
+		&c.AssigneeID, &c.OpenedAt, &c.DueAt, &c.ResolvedAt, &c.ResolvedBy, &resolution, &c.ResolutionNote, &c.LedgerTx, &c.RefundStartedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, ErrNotFound
 	}
@@ -317,13 +320,9 @@ func (s *Service) Resolve(ctx context.Context, t tenants.Tenant, id uuid.UUID, b
 		if !c.Open {
 			return ErrCaseClosed
 		}
-		var refundStarted *time.Time
-		if err := tx.QueryRow(ctx, `SELECT refund_started_at FROM payment_exceptions WHERE id = $1`, id).Scan(&refundStarted); err != nil {
-			return err
-		}
-		if refundStarted != nil && r == ResolvedMatched {
+		if c.RefundStartedAt != nil && r == ResolvedMatched {
 			return validation.New("resolution", "a refund of this case was asked of the processor at "+
-				refundStarted.UTC().Format("2006-01-02 15:04 UTC")+": refund it again (the processor returns the same refund) or write it off")
+				c.RefundStartedAt.UTC().Format("2006-01-02 15:04 UTC")+": refund it again (the processor returns the same refund) or write it off")
 		}
 		if (r == ResolvedDismissed) != (c.Amount == nil) {
 			if c.Amount == nil {

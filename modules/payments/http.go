@@ -378,14 +378,9 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 		Summary: "Record a client's bank deposit by hand: credited at once, or above the four-eyes threshold waiting for another finance user",
 		Handler: func(c *fiber.Ctx) error {
 			// The client before the body: an id that is not one of this tenant's clients is not found.
-			client, err := web.ParseID(c, "id")
+			client, err := clientParam(c, s)
 			if err != nil {
-				return web.NotFound("No such client.")
-			}
-			if hidden, err := s.hides(c, &client); err != nil {
 				return err
-			} else if hidden {
-				return web.NotFound("No such client.")
 			}
 			if err := s.knownClient(c.UserContext(), tenants.Current(c), client); err != nil {
 				return apiError(err)
@@ -435,14 +430,9 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/clients/:id/wallet", Permission: PermRead, Tag: "payments",
 		Summary: "A client's wallets: posted, pending and available balances per currency", Response: WalletResponse{},
 		Handler: func(c *fiber.Ctx) error {
-			id, err := web.ParseID(c, "id")
+			id, err := clientParam(c, s)
 			if err != nil {
-				return web.NotFound("No such client.")
-			}
-			if hidden, err := s.hides(c, &id); err != nil {
 				return err
-			} else if hidden {
-				return web.NotFound("No such client.")
 			}
 			list, err := s.ClientWallets(c.UserContext(), tenants.Current(c), id)
 			if errors.Is(err, ErrNotFound) {
@@ -747,6 +737,21 @@ func depositParam(c *fiber.Ctx, s *Service) (Deposit, error) {
 		}
 	}
 	return d, err
+}
+
+// clientParam is the path's client id, when the viewer may see that client (whether it exists is the service's to
+// say); anything else is not found.
+func clientParam(c *fiber.Ctx, s *Service) (uuid.UUID, error) {
+	id, err := web.ParseID(c, "id")
+	if err != nil {
+		return uuid.Nil, web.NotFound("No such client.")
+	}
+	if hidden, err := s.hides(c, &id); err != nil {
+		return uuid.Nil, err
+	} else if hidden {
+		return uuid.Nil, web.NotFound("No such client.")
+	}
+	return id, nil
 }
 
 // portalClient is the signed-in trader's client id.
