@@ -172,6 +172,29 @@ func checkLimits(g Gateway, a money.Amount) error {
 	return nil
 }
 
+// all runs a query in tx and scans every row with scan (scanDeposit, scanCase, scanCallback); no row is an empty list.
+func all[T any](ctx context.Context, tx pgx.Tx, scan func(pgx.Row) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+}
+
+// readAll is all in a read-only scope of t of its own.
+func readAll[T any](ctx context.Context, g *tenants.Gate, t tenants.Tenant, scan func(pgx.Row) (T, error), q string, args ...any) ([]T, error) {
+	var out []T
+	err := g.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		out, err = all(ctx, tx, scan, q, args...)
+		return err
+	})
+	if out == nil {
+		out = []T{}
+	}
+	return out, err
+}
+
 // cut shortens s to at most n bytes for a column of that size, on a character boundary (Postgres refuses half a
 // UTF-8 character), and makes it valid UTF-8.
 func cut(s string, n int) string {
@@ -298,19 +321,7 @@ func (s *Service) Deposits(ctx context.Context, t tenants.Tenant, f DepositFilte
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	q += ` ORDER BY d.created_at DESC, d.id DESC LIMIT ` + arg(limit+1)
-	var out []Deposit
-	err := s.o.Gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Deposit, error) { return scanDeposit(r) })
-		return err
-	})
-	if out == nil {
-		out = []Deposit{}
-	}
-	return out, err
+	return readAll(ctx, s.o.Gate, t, scanDeposit, q, args...)
 }
 
 // ClientWallets reads the wallets of a client of t (ErrNotFound for a client that is not t's).

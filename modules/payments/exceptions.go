@@ -231,19 +231,7 @@ func (s *Service) Cases(ctx context.Context, t tenants.Tenant, f CaseFilter, lim
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	q += ` ORDER BY ` + order + ` LIMIT ` + arg(limit)
-	var out []Case
-	err := s.o.Gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Case, error) { return scanCase(r) })
-		return err
-	})
-	if out == nil {
-		out = []Case{}
-	}
-	return out, err
+	return readAll(ctx, s.o.Gate, t, scanCase, q, args...)
 }
 
 // Case reads one case.

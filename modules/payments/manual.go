@@ -122,11 +122,8 @@ func (s *Service) Approve(ctx context.Context, t tenants.Tenant, id, by uuid.UUI
 	var d Deposit
 	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
-		if d, err = depositTx(ctx, tx, `d.id = $1 FOR UPDATE OF d`, id); err != nil {
+		if d, err = awaitingTx(ctx, tx, id); err != nil {
 			return err
-		}
-		if d.Status != StatusAwaitingApproval {
-			return validation.New("status", "this deposit is "+d.Status.Label()+", not waiting for an approval")
 		}
 		if d.CreatedBy == string(actor.Kind)+":"+actor.ID {
 			return ErrSameApprover
@@ -159,6 +156,15 @@ func (s *Service) Approve(ctx context.Context, t tenants.Tenant, id, by uuid.UUI
 	return d, err
 }
 
+// awaitingTx locks a manual deposit waiting for its second approval.
+func awaitingTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Deposit, error) {
+	d, err := depositTx(ctx, tx, `d.id = $1 FOR UPDATE OF d`, id)
+	if err == nil && d.Status != StatusAwaitingApproval {
+		err = validation.New("status", "this deposit is "+d.Status.Label()+", not waiting for an approval")
+	}
+	return d, err
+}
+
 // Reject cancels a manual deposit waiting for its second approval, with a reason.
 func (s *Service) Reject(ctx context.Context, t tenants.Tenant, id, by uuid.UUID, reason string) (Deposit, error) {
 	if by == uuid.Nil {
@@ -172,11 +178,8 @@ func (s *Service) Reject(ctx context.Context, t tenants.Tenant, id, by uuid.UUID
 	var d Deposit
 	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
-		if d, err = depositTx(ctx, tx, `d.id = $1 FOR UPDATE OF d`, id); err != nil {
+		if d, err = awaitingTx(ctx, tx, id); err != nil {
 			return err
-		}
-		if d.Status != StatusAwaitingApproval {
-			return validation.New("status", "this deposit is "+d.Status.Label()+", not waiting for an approval")
 		}
 		if _, err := tx.Exec(ctx, `UPDATE deposits SET status = 'cancelled', failure = $2, updated_at = now() WHERE id = $1`,
 			id, "Rejected by the second approver: "+reason); err != nil {

@@ -138,18 +138,12 @@ type depositContext struct {
 func (s *Service) depositContext(ctx context.Context, t tenants.Tenant, id uuid.UUID) (depositContext, error) {
 	var out depositContext
 	err := s.o.Gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+callbackColumns+` FROM payment_callbacks WHERE deposit_id = $1 ORDER BY received_at, id`, id)
-		if err != nil {
+		var err error
+		if out.Callbacks, err = all(ctx, tx, scanCallback, `SELECT `+callbackColumns+` FROM payment_callbacks WHERE deposit_id = $1
+			ORDER BY received_at, id`, id); err != nil {
 			return err
 		}
-		if out.Callbacks, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (CallbackView, error) { return scanCallback(r) }); err != nil {
-			return err
-		}
-		rows, err = tx.Query(ctx, `SELECT `+caseColumns+` FROM payment_exceptions WHERE deposit_id = $1 ORDER BY opened_at, id`, id)
-		if err != nil {
-			return err
-		}
-		out.Cases, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Case, error) { return scanCase(r) })
+		out.Cases, err = all(ctx, tx, scanCase, `SELECT `+caseColumns+` FROM payment_exceptions WHERE deposit_id = $1 ORDER BY opened_at, id`, id)
 		return err
 	})
 	return out, err
@@ -176,19 +170,13 @@ type clientMoney struct {
 func (s *Service) clientMoney(ctx context.Context, t tenants.Tenant, client uuid.UUID, limit int) (clientMoney, error) {
 	var out clientMoney
 	err := s.o.Gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+depositColumns+depositFrom+` WHERE d.client_id = $1 ORDER BY d.created_at DESC, d.id DESC LIMIT $2`,
-			client, limit)
-		if err != nil {
+		var err error
+		if out.Deposits, err = all(ctx, tx, scanDeposit, `SELECT `+depositColumns+depositFrom+` WHERE d.client_id = $1
+			ORDER BY d.created_at DESC, d.id DESC LIMIT $2`, client, limit); err != nil {
 			return err
 		}
-		if out.Deposits, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Deposit, error) { return scanDeposit(r) }); err != nil {
-			return err
-		}
-		rows, err = tx.Query(ctx, `SELECT `+caseColumns+` FROM payment_exceptions WHERE status = 'open' AND client_id = $1 ORDER BY due_at, id`, client)
-		if err != nil {
-			return err
-		}
-		out.Cases, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Case, error) { return scanCase(r) })
+		out.Cases, err = all(ctx, tx, scanCase, `SELECT `+caseColumns+` FROM payment_exceptions WHERE status = 'open' AND client_id = $1
+			ORDER BY due_at, id`, client)
 		return err
 	})
 	return out, err
