@@ -170,17 +170,20 @@ func RateLimit(o RateLimitOptions) fiber.Handler {
 		policy = append(policy, fmt.Sprintf("%d;w=%d;comment=\"token\"", o.PerToken.Limit, int(o.PerToken.Period.Seconds())))
 	}
 	policyHeader := strings.Join(policy, ", ")
+	ownPolicy := make([]string, len(o.Own)) // each own budget's RateLimit-Policy, written once
+	for i, own := range o.Own {
+		ownPolicy[i] = fmt.Sprintf("%d;w=%d;comment=%q", own.Rate.Limit, int(own.Rate.Period.Seconds()), own.Name)
+	}
 	return func(c *fiber.Ctx) error {
 		if exempt[c.Path()] {
 			return c.Next()
 		}
-		for _, own := range o.Own {
+		for i, own := range o.Own {
 			if strings.HasPrefix(c.Path(), own.Prefix) {
 				if own.Rate.Off() {
 					return c.Next()
 				}
-				policy := fmt.Sprintf("%d;w=%d;comment=%q", own.Rate.Limit, int(own.Rate.Period.Seconds()), own.Name)
-				return o.spend(c, policy, []string{o.Prefix + own.Name + ":" + c.IP()}, []Rate{own.Rate})
+				return o.spend(c, ownPolicy[i], []string{o.Prefix + own.Name + ":" + c.IP()}, []Rate{own.Rate})
 			}
 		}
 		if len(policy) == 0 {
