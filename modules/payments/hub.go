@@ -1,7 +1,6 @@
 package payments
 
 import (
-	"errors"
 	"html/template"
 	"net/url"
 	"strings"
@@ -142,20 +141,8 @@ func (p *pages) clientWallet(c *fiber.Ctx) error {
 	current := walletOf(balances, d.Currency)
 	if current != nil {
 		d.Currency = current.Account.Currency.Code
-		page, err := p.s.o.Ledger.History(ctx, t, current.Account.Code, c.Query("after"), 50)
-		if errors.Is(err, ledger.ErrBadCursor) {
-			return web.Invalid("That page link is not valid.", web.FieldError{Field: "after", Message: "not a page of this wallet"})
-		}
-		if err != nil {
+		if d.History, d.Next, err = p.history(c, *current, 50, clientWalletPath(client)); err != nil {
 			return err
-		}
-		cur := current.Account.Currency
-		for _, l := range page.Lines {
-			d.History = append(d.History, historyRow{At: when(l.At), Description: l.Description, Amount: money.Grouped(l.Amount, cur),
-				Credit: l.Amount > 0, Pending: l.Pending})
-		}
-		if page.Next != "" {
-			d.Next = clientWalletPath(client) + "?" + url.Values{"currency": {cur.Code}, "after": {page.Next}}.Encode()
 		}
 	}
 	return p.shell.Render(c, fiber.StatusOK, "payments_client_wallet", "Wallets of "+d.Client, d)

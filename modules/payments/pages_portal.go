@@ -26,6 +26,28 @@ type balanceRow struct {
 	Current                                    bool
 }
 
+// history is one page (?after=) of a wallet's ledger lines, newest first, and the link to the next page of path.
+func (p *pages) history(c *fiber.Ctx, wallet ledger.Balance, limit int, path string) ([]historyRow, string, error) {
+	page, err := p.s.o.Ledger.History(c.UserContext(), tenants.Current(c), wallet.Account.Code, c.Query("after"), limit)
+	if errors.Is(err, ledger.ErrBadCursor) {
+		return nil, "", web.Invalid("That page link is not valid.", web.FieldError{Field: "after", Message: "not a page of this wallet"})
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	cur := wallet.Account.Currency
+	rows := make([]historyRow, len(page.Lines))
+	for i, l := range page.Lines {
+		rows[i] = historyRow{At: when(l.At), Description: l.Description, Amount: money.Grouped(l.Amount, cur), Credit: l.Amount > 0,
+			Pending: l.Pending}
+	}
+	var next string
+	if page.Next != "" {
+		next = path + "?" + url.Values{"currency": {cur.Code}, "after": {page.Next}}.Encode()
+	}
+	return rows, next, nil
+}
+
 type historyRow struct {
 	At, Description, Amount string
 	Credit, Pending         bool
@@ -140,20 +162,8 @@ func (p *pages) renderWallet(c *fiber.Ctx, client uuid.UUID, status int, f walle
 			Current: cur.Code == d.Currency})
 	}
 	if current != nil {
-		page, err := p.s.o.Ledger.History(ctx, t, current.Account.Code, c.Query("after"), 20)
-		if errors.Is(err, ledger.ErrBadCursor) {
-			return web.Invalid("That page link is not valid.", web.FieldError{Field: "after", Message: "not a page of this wallet"})
-		}
-		if err != nil {
+		if d.History, d.Next, err = p.history(c, *current, 20, walletPath); err != nil {
 			return err
-		}
-		cur := current.Account.Currency
-		for _, l := range page.Lines {
-			d.History = append(d.History, historyRow{At: when(l.At), Description: l.Description,
-				Amount: money.Grouped(l.Amount, cur), Credit: l.Amount > 0, Pending: l.Pending})
-		}
-		if page.Next != "" {
-			d.Next = walletPath + "?" + url.Values{"currency": {cur.Code}, "after": {page.Next}}.Encode()
 		}
 	}
 	recent, err := p.s.Deposits(ctx, t, DepositFilter{ClientID: client}, nil, 5)
