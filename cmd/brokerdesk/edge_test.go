@@ -488,8 +488,12 @@ func TestEdgeBatteryFromTheRouteTables(t *testing.T) {
 		case strings.HasPrefix(r.Path, "/portal"):
 			h["Cookie"] = cookieHeader(portal)
 		}
+		limit := r.BodyLimit
+		if limit == 0 {
+			limit = web.DefaultMaxBody
+		}
 		targets = append(targets, target{kind: "page", method: r.Method, path: path, host: host, header: h, pages: true,
-			limit: web.DefaultMaxBody, stream: streams[r.Method+" "+r.Path], randomID: random})
+			limit: limit, stream: streams[r.Method+" "+r.Path], randomID: random})
 	}
 
 	// What the edge answers before any route is chosen: a random id cannot make those a 404.

@@ -89,8 +89,9 @@ func (a *app) buildHTTP() (*httpServers, error) {
 	}
 	// The back office and portal pages (cookie sessions with CSRF), each declared with its permission, on one shell
 	// whose sessions are identity's.
+	// A page's own body limit (Shell.Upload) goes in the table of the API routes' (opts.BodyLimits).
 	shell := web.NewShell(tenantApp, web.ShellOptions{Pages: pages, Sessions: a.identity.Sessions(), Secure: a.secure(), Log: a.log,
-		Brand: func(c *fiber.Ctx) (web.Brand, error) { return a.branding.Get(c.UserContext(), tenants.Current(c)) }})
+		BodyLimits: opts.BodyLimits, Brand: func(c *fiber.Ctx) (web.Brand, error) { return a.branding.Get(c.UserContext(), tenants.Current(c)) }})
 	for _, d := range a.doors {
 		if d.Pages != nil {
 			d.Pages(shell)

@@ -3,9 +3,13 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"mime"
+	"mime/multipart"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -53,14 +57,23 @@ func headGuard() fiber.Handler {
 
 // formGuard applies the edge's rule to the fields of a url-encoded form (after bodyGuard has read it within its
 // limit): a field that is not valid UTF-8 or holds NUL is 400 naming it. Form fields may span lines (textareas);
-// each field's own rule says more. Multipart forms are read by their handlers, part by part (an upload is a
-// stream); their text fields go through the same validation package there.
+// each field's own rule says more. Multipart forms are read by their handlers (after sign-in): part by part when
+// the form is an upload's stream, or whole with MultipartForm, which applies the same rule to their text fields.
+// A form of either kind that declares a Content-Encoding is 415: fasthttp would inflate a compressed multipart
+// body without any bound when it is read, and no browser compresses what it posts.
 func formGuard() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if _, streamed := c.Locals(streamBodyKey{}).(*streamBody); streamed || len(c.Request().Body()) == 0 {
 			return c.Next()
 		}
-		if mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType)); err != nil || mt != fiber.MIMEApplicationForm {
+		mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+		if err != nil || (mt != fiber.MIMEApplicationForm && mt != fiber.MIMEMultipartForm) {
+			return c.Next()
+		}
+		if enc := c.Get(fiber.HeaderContentEncoding); enc != "" && !strings.EqualFold(enc, "identity") {
+			return NewProblem(fiber.StatusUnsupportedMediaType, "unsupported-media-type", "Send the form uncompressed (no Content-Encoding).")
+		}
+		if mt != fiber.MIMEApplicationForm {
 			return c.Next()
 		}
 		var bad []FieldError
@@ -81,6 +94,53 @@ func formGuard() fiber.Handler {
 		}
 		return c.Next()
 	}
+}
+
+// IsMultipart reports whether the request's body is declared a multipart/form-data form (with its boundary).
+func IsMultipart(c *fiber.Ctx) bool {
+	mt, params, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	return err == nil && mt == fiber.MIMEMultipartForm && params["boundary"] != ""
+}
+
+// MultipartForm reads a multipart/form-data body that the body guard buffered within its route's limit (a form
+// that carries a small file: Route.BodyLimit, Shell.Upload; large uploads are StreamRoutes and read their parts
+// themselves), and applies the edge's rule to its text as formGuard does to a url-encoded form's: a field's name or
+// value, or a file's name, that is not valid UTF-8 or holds NUL is 400 invalid-text naming it. A body that is not
+// such a form is 415, one that cannot be read as one 400 malformed-form. The form is read once per request:
+// c.FormValue and c.FormFile then answer from it. Files stay in memory (the body's size bounds them).
+func MultipartForm(c *fiber.Ctx) (*multipart.Form, error) {
+	if !IsMultipart(c) {
+		return nil, NewProblem(fiber.StatusUnsupportedMediaType, "unsupported-media-type", "Send the form as multipart/form-data.")
+	}
+	if _, streamed := c.Locals(streamBodyKey{}).(*streamBody); streamed {
+		return nil, errors.New("web: MultipartForm on a StreamRoute, whose body is a stream: read its parts with RequestBody")
+	}
+	form, err := c.MultipartForm()
+	if err != nil {
+		return nil, NewProblem(fiber.StatusBadRequest, "malformed-form", "The form could not be read as multipart/form-data.")
+	}
+	var bad []FieldError
+	check := func(name, v string, multiline bool) {
+		if p := validation.EdgeProblem(name, false); p != "" {
+			bad = append(bad, FieldError{Field: "form field", Message: "name " + p})
+		} else if p := validation.EdgeProblem(v, multiline); p != "" {
+			bad = append(bad, FieldError{Field: name, Message: p})
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(form.Value)) {
+		for _, v := range form.Value[name] {
+			check(name, v, true)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(form.File)) {
+		for _, fh := range form.File[name] {
+			check(name, fh.Filename, false) // a file's name is one line
+		}
+	}
+	if bad != nil {
+		return nil, invalidText(bad)
+	}
+	return form, nil
 }
 
 func invalidText(fields []FieldError) error {

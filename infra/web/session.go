@@ -111,7 +111,10 @@ type PageRoute struct {
 	Method     string
 	Path       string
 	Permission Permission
-	Handlers   []fiber.Handler
+	// BodyLimit is the largest request body the page reads, in bytes; 0 is the app's default (DefaultMaxBody,
+	// 1 MiB). Only a form that carries a small file declares more (Shell.Upload); large uploads are StreamRoutes.
+	BodyLimit int
+	Handlers  []fiber.Handler
 }
 
 // PageTable registers pages the way API registers routes: the guard comes from the declared permission, and a
@@ -120,6 +123,7 @@ type PageRoute struct {
 type PageTable struct {
 	router fiber.Router
 	guard  func(Permission) fiber.Handler
+	limits *BodyLimits
 	routes []PageRoute
 	errs   []string
 }
@@ -130,11 +134,22 @@ func NewPageTable(router fiber.Router, guard func(Permission) fiber.Handler) *Pa
 	return &PageTable{router: router, guard: guard}
 }
 
+// SetBodyLimits gives the table the body guard's record of routes' own limits (the app's Options.BodyLimits), for
+// pages that declare a BodyLimit; one declared without it is a defect reported by Err.
+func (t *PageTable) SetBodyLimits(l *BodyLimits) { t.limits = l }
+
 // Handle registers one page.
 func (t *PageTable) Handle(r PageRoute) {
-	if r.Permission == "" || len(r.Handlers) == 0 {
+	switch {
+	case r.Permission == "" || len(r.Handlers) == 0:
 		t.errs = append(t.errs, fmt.Sprintf("page %s %s declares no permission or handler", r.Method, r.Path))
 		return
+	case r.BodyLimit < 0 || (r.BodyLimit > 0 && t.limits == nil):
+		t.errs = append(t.errs, fmt.Sprintf("page %s %s declares a body limit but the page table has no body limits (SetBodyLimits)", r.Method, r.Path))
+		return
+	}
+	if r.BodyLimit > 0 {
+		t.limits.Declare(r.Method, r.Path, r.BodyLimit)
 	}
 	hs := r.Handlers
 	if r.Permission != Public {

@@ -55,6 +55,9 @@ type ShellOptions struct {
 	Secure bool
 	// CSRFCookie is the base name of the CSRF cookie (default "bd_csrf").
 	CSRFCookie string
+	// BodyLimits is the app's table of routes' own body limits (Options.BodyLimits), where Upload declares its
+	// pages' limits; nil: no page may declare one.
+	BodyLimits *BodyLimits
 	Log        *slog.Logger
 }
 
@@ -88,6 +91,7 @@ func NewShell(router fiber.Router, o ShellOptions) *Shell {
 			return guard(c)
 		}
 	})
+	s.table.SetBodyLimits(o.BodyLimits)
 	return s
 }
 
@@ -102,6 +106,24 @@ func (s *Shell) Page(method, path string, perm Permission, h ...fiber.Handler) {
 // placed before the file) before it reads the file.
 func (s *Shell) Post(path string, perm Permission, h fiber.Handler) {
 	s.Page(fiber.MethodPost, path, perm, s.cookies.CheckCSRF, h)
+}
+
+// Upload registers a form target whose form carries a small file: a Post whose body may be up to limit bytes
+// (declared on ShellOptions.BodyLimits, enforced by the body guard while reading) and is buffered whole, so a
+// multipart/form-data form is read with MultipartForm (its text fields checked by the edge's rule) before the CSRF
+// check, and h reads its fields with c.FormValue and its file with c.FormFile. A url-encoded form (one without the
+// file) is taken too. For files of a few MiB; larger uploads are StreamRoutes and read their parts as they arrive.
+func (s *Shell) Upload(path string, perm Permission, limit int, h fiber.Handler) {
+	readForm := func(c *fiber.Ctx) error {
+		if IsMultipart(c) {
+			if _, err := MultipartForm(c); err != nil {
+				return err
+			}
+		}
+		return c.Next()
+	}
+	s.table.Handle(PageRoute{Method: fiber.MethodPost, Path: path, Permission: perm, BodyLimit: limit,
+		Handlers: []fiber.Handler{s.shell, readForm, s.cookies.CheckCSRF, h}})
 }
 
 // Nav adds entries to the back office's side menu (or, with GroupPortal, the portal's menu; with GroupAccount, the
