@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/jobs"
+	"github.com/brokerdesk/brokerdesk/modules/documents/content"
 	"github.com/brokerdesk/brokerdesk/modules/frontdoor"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -44,7 +45,7 @@ func (s *Service) ExportClient(ctx context.Context, t tenants.Tenant, clientID u
 		if d.ErasedAt != nil {
 			continue
 		}
-		name := "documents/" + d.ID.String() + "-" + cleanFileName(d.FileName, d.ContentType)
+		name := "documents/" + d.ID.String() + "-" + content.Name(d.FileName, "document", d.ContentType)
 		if err := s.copyFile(ctx, zw, d, name); err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/documents/content"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -122,21 +123,11 @@ func (s *Service) renderPortal(c *fiber.Ctx, shell *web.Shell, clientID uuid.UUI
 		}
 		pd := s.toPortal(d)
 		p.Documents = append(p.Documents, portalRow{ID: pd.ID, TypeLabel: d.Type.Label(), FileName: d.FileName,
-			Size: humanSize(d.Size), ExpiresOn: pd.ExpiresOn, UploadedAt: d.UploadedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
+			Size: content.Size(d.Size), ExpiresOn: pd.ExpiresOn, UploadedAt: d.UploadedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
 			Status: pd.Status, StatusLabel: d.Status.Label(), Reason: pd.Reason, Message: pd.Message,
 			ViewHref: viewPath("/portal", d.ID)})
 	}
 	return shell.Render(c, status, "documents_portal", "Your documents", p)
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%d KB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // formOverhead is what the upload form may add to the file's own size (boundaries, part headers, small fields).

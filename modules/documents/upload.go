@@ -9,10 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -87,7 +85,7 @@ func (s *Service) Upload(ctx context.Context, t tenants.Tenant, clientID uuid.UU
 	}
 
 	d := Document{ID: uuid.New(), ClientID: clientID, Type: u.Type, Status: StatusPendingReview,
-		FileName: cleanFileName(u.FileName, ct), ContentType: ct, ExpiresOn: expires,
+		FileName: content.Name(u.FileName, "document", ct), ContentType: ct, ExpiresOn: expires,
 		UploadedBy: string(u.Actor.Kind) + ":" + u.Actor.ID}
 	d.BlobKey = BlobKey(t, clientID, d.ID)
 	h := sha256.New()
@@ -250,27 +248,6 @@ func typeList() string {
 		names[i] = string(t)
 	}
 	return strings.Join(names, ", ")
-}
-
-// cleanFileName keeps what a person would recognise of the client's file name: the last path element, printable
-// characters only, at most 255 bytes; a name with nothing left becomes "document" with the type's extension.
-func cleanFileName(name, contentType string) string {
-	name = strings.ReplaceAll(name, `\`, "/")
-	name = path.Base(strings.TrimSpace(name))
-	name = strings.Map(func(r rune) rune {
-		if !unicode.IsPrint(r) || r == '"' {
-			return -1
-		}
-		return r
-	}, name)
-	for len(name) > 255 {
-		_, size := utf8.DecodeLastRuneInString(name)
-		name = name[:len(name)-size]
-	}
-	if name == "" || name == "." || name == "/" {
-		name = "document" + map[string]string{content.JPEG: ".jpg", content.PNG: ".png", content.PDF: ".pdf"}[contentType]
-	}
-	return name
 }
 
 // limitReader passes at most left bytes and fails with ErrTooLarge on the first byte beyond; a failure of the

@@ -1,6 +1,7 @@
 // Package content recognises the files clients may upload as KYC documents (JPEG, PNG, PDF) by their bytes, never
 // by their names, and follows each file's structure as it streams past, so the end of an upload tells whether the
-// file was complete without the file ever being held in memory.
+// file was complete without the file ever being held in memory. It also says what people read of such a file: its
+// cleaned name and its size (names.go). Manual deposits' bank statements (modules/payments) are checked the same way.
 package content
 
 import (
