@@ -50,7 +50,7 @@ func (a *app) buildModules(sender *mail.Sender, w wiring) {
 	use(a, &a.privacy)(privacy.NewService(privacy.Options{Gate: a.gate, Clients: a.clients, Trail: a.audit, Log: a.log}), nil)
 	use(a, &a.ledger)(ledger.New(ledger.Options{Gate: a.gate, Events: a.events, Log: a.log}))
 	use(a, &a.payments)(payments.New(payments.Options{Gate: a.gate, Audit: a.audit, Ledger: a.ledger, Clients: a.clients,
-		Emails: a.emails, Events: a.events, Portal: a.identity, Sealer: a.cfg.DataKeys, Kinds: []payments.Kind{stripe.Kind(), generic.Kind()},
+		Emails: a.emails, Events: a.events, Portal: a.identity, Store: a.blobs, Sealer: a.cfg.DataKeys, Kinds: []payments.Kind{stripe.Kind(), generic.Kind()},
 		TenantURL: a.tenantURL, Metrics: a.metrics, Sandbox: w.paymentSandbox, HTTP: w.paymentHTTP, Log: a.log}))
 }
 

@@ -227,7 +227,7 @@ func depositTarget(id uuid.UUID) audit.Target {
 
 const depositColumns = `d.id, d.client_id, d.gateway_id, g.name, g.kind, d.amount, d.currency, d.exponent, d.status, d.external_id,
 	d.redirect_url, d.instructions, coalesce(d.deposit_number, 0), d.ledger_tx, d.failure, d.bank_reference, d.evidence_key,
-	d.created_by, d.approved_by, d.created_at, d.updated_at, d.completed_at`
+	d.evidence_name, d.evidence_type, d.evidence_size, d.created_by, d.approved_by, d.created_at, d.updated_at, d.completed_at`
 
 const depositFrom = ` FROM deposits d JOIN payment_gateways g ON g.id = d.gateway_id`
 
@@ -237,7 +237,7 @@ func scanDeposit(row pgx.Row) (Deposit, error) {
 	var status string
 	err := row.Scan(&d.ID, &d.ClientID, &d.GatewayID, &d.GatewayName, &d.GatewayKind, &d.Amount.Minor, &d.Amount.Currency.Code, &exp,
 		&status, &d.ExternalID, &d.RedirectURL, &d.Instructions, &d.DepositNumber, &d.LedgerTx, &d.Failure, &d.BankReference,
-		&d.EvidenceKey, &d.CreatedBy, &d.ApprovedBy, &d.CreatedAt, &d.UpdatedAt, &d.CompletedAt)
+		&d.EvidenceKey, &d.EvidenceName, &d.EvidenceType, &d.EvidenceSize, &d.CreatedBy, &d.ApprovedBy, &d.CreatedAt, &d.UpdatedAt, &d.CompletedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, ErrNotFound
 	}

@@ -3,6 +3,7 @@ package payments
 import (
 	"archive/zip"
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -75,5 +76,13 @@ func (s *Service) ExportClient(ctx context.Context, t tenants.Tenant, clientID u
 }
 
 // EraseClientTx keeps the client's deposits: they are the transaction records anti-money-laundering law requires
-// (modules/privacy only erases once retention allows, and these rows hold no name, email or address).
-func (s *Service) EraseClientTx(context.Context, pgx.Tx, tenants.Tenant, uuid.UUID) error { return nil }
+// (modules/privacy only erases once retention allows, and these rows hold no name, email or address). A manual
+// deposit's evidence file lies under the client's blob prefix, which the erasure deletes once it commits
+// (modules/documents' task), so the rows forget it: key, name, type and size.
+func (s *Service) EraseClientTx(ctx context.Context, tx pgx.Tx, _ tenants.Tenant, clientID uuid.UUID) error {
+	if _, err := tx.Exec(ctx, `UPDATE deposits SET evidence_key = '', evidence_name = '', evidence_type = '', evidence_size = 0
+		WHERE client_id = $1 AND evidence_key <> ''`, clientID); err != nil {
+		return fmt.Errorf("payments: erase client %s: %w", clientID, err)
+	}
+	return nil
+}

@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
+	"mime/multipart"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +59,23 @@ type DepositResponse struct {
 	BankReference string     `json:"bank_reference,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 	CompletedAt   *time.Time `json:"completed_at,omitempty"`
+
+	// Evidence is a manual deposit's bank statement or advice, in the back office's answers only.
+	Evidence *EvidenceResponse `json:"evidence,omitempty"`
+}
+
+// EvidenceResponse describes a manual deposit's bank statement or advice; GET /api/v1/deposits/:id/evidence gives a
+// link to read it.
+type EvidenceResponse struct {
+	FileName    string `json:"file_name"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+}
+
+// EvidenceLinkResponse is a short-lived signed link to a manual deposit's evidence file.
+type EvidenceLinkResponse struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // ToDepositResponse is a deposit as the API shows it.
@@ -63,6 +84,15 @@ func ToDepositResponse(d Deposit) DepositResponse {
 		Money: toMoney(d.Amount), Status: d.Status, StatusLabel: d.Status.Label(), RedirectURL: d.RedirectURL,
 		Instructions: d.Instructions, DepositNumber: d.DepositNumber, Failure: d.Failure, BankReference: d.BankReference,
 		CreatedAt: d.CreatedAt, CompletedAt: d.CompletedAt}
+}
+
+// toStaffDeposit is a deposit as the back office's API shows it: with its evidence's description.
+func toStaffDeposit(d Deposit) DepositResponse {
+	r := ToDepositResponse(d)
+	if d.EvidenceKey != "" {
+		r.Evidence = &EvidenceResponse{FileName: d.EvidenceName, ContentType: d.EvidenceType, Size: d.EvidenceSize}
+	}
+	return r
 }
 
 // DepositRequestBody starts a deposit from the portal.
@@ -337,7 +367,7 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 			if err != nil {
 				return err
 			}
-			return listDeposits(c, s, cursors, DepositFilter{ClientID: id})
+			return listDeposits(c, s, cursors, DepositFilter{ClientID: id}, ToDepositResponse)
 		}})
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/portal/deposits/:id", Permission: identity.PermPortalAccount, Tag: "payments",
 		Summary: "One of the signed-in client's deposits (the receipt)", Response: DepositResponse{},
@@ -362,20 +392,37 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 			if err != nil {
 				return err
 			}
-			return listDeposits(c, s, cursors, f)
+			return listDeposits(c, s, cursors, f, toStaffDeposit)
 		}})
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/deposits/:id", Permission: PermRead, Tag: "payments",
-		Summary: "One deposit", Response: DepositResponse{},
+		Summary: "One deposit (a manual one with its evidence's description)", Response: DepositResponse{},
 		Handler: func(c *fiber.Ctx) error {
 			d, err := depositParam(c, s)
 			if err != nil {
 				return err
 			}
-			return c.JSON(ToDepositResponse(d))
+			return c.JSON(toStaffDeposit(d))
+		}})
+	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/deposits/:id/evidence", Permission: PermRead, Tag: "payments",
+		Summary:  "A signed link (at most 5 minutes) to a manual deposit's bank statement or advice, shown inline; every link is audited (deposit.evidence_viewed); 404 for a deposit without one",
+		Response: EvidenceLinkResponse{},
+		Handler: func(c *fiber.Ctx) error {
+			d, err := depositParam(c, s) // one the viewer may see
+			if err != nil {
+				return err
+			}
+			l, err := s.EvidenceURL(c.UserContext(), tenants.Current(c), d.ID, identity.Actor(c))
+			if err != nil {
+				return apiError(err)
+			}
+			c.Set(fiber.HeaderCacheControl, "no-store")
+			return c.JSON(EvidenceLinkResponse{URL: l.URL, ExpiresAt: l.ExpiresAt})
 		}})
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/clients/:id/deposits", Permission: PermApprove, Tag: "payments",
-		Idempotent: true, Status: fiber.StatusCreated, Request: ManualDepositBody{}, Response: DepositResponse{},
-		Summary: "Record a client's bank deposit by hand: credited at once, or above the four-eyes threshold waiting for another finance user",
+		Idempotent: true, Status: fiber.StatusCreated, Request: ManualDepositBody{}, Response: DepositResponse{}, BodyLimit: manualBodyLimit,
+		Summary: "Record a client's bank deposit by hand: credited at once, or above the four-eyes threshold waiting for another finance user. " +
+			"As JSON, or as multipart/form-data with the same fields and the bank statement or advice as the file part evidence " +
+			"(PDF, PNG or JPEG by its content, at most 10 MiB)",
 		Handler: func(c *fiber.Ctx) error {
 			// The client before the body: an id that is not one of this tenant's clients is not found.
 			client, err := clientParam(c, s)
@@ -386,15 +433,20 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 				return apiError(err)
 			}
 			var b ManualDepositBody
-			if err := web.Bind(c, &b); err != nil {
+			var ev *Evidence
+			if web.IsMultipart(c) {
+				if b, ev, err = manualDepositForm(c); err != nil {
+					return apiError(err)
+				}
+			} else if err := web.Bind(c, &b); err != nil {
 				return err
 			}
 			d, err := s.RecordManual(c.UserContext(), tenants.Current(c), staffID(c), ManualDeposit{ClientID: client, Gateway: b.Gateway,
-				Amount: b.Amount, Currency: b.Currency, BankReference: b.BankReference})
+				Amount: b.Amount, Currency: b.Currency, BankReference: b.BankReference, Evidence: ev})
 			if err != nil {
 				return apiError(err)
 			}
-			return c.Status(fiber.StatusCreated).JSON(ToDepositResponse(d))
+			return c.Status(fiber.StatusCreated).JSON(toStaffDeposit(d))
 		}})
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/deposits/:id/approve", Permission: PermApprove, Tag: "payments",
 		Summary:    "Give a manual deposit its second approval (another finance user than the one who recorded it) and credit it",
@@ -408,7 +460,7 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 			if err != nil {
 				return apiError(err)
 			}
-			return c.JSON(ToDepositResponse(d))
+			return c.JSON(toStaffDeposit(d))
 		}})
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/deposits/:id/reject", Permission: PermApprove, Tag: "payments",
 		Summary: "Cancel a manual deposit waiting for its second approval, with a reason", Request: RejectBody{}, Response: DepositResponse{},
@@ -425,7 +477,7 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 			if err != nil {
 				return apiError(err)
 			}
-			return c.JSON(ToDepositResponse(d))
+			return c.JSON(toStaffDeposit(d))
 		}})
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/clients/:id/wallet", Permission: PermRead, Tag: "payments",
 		Summary: "A client's wallets: posted, pending and available balances per currency", Response: WalletResponse{},
@@ -622,7 +674,7 @@ func (s *Service) Methods(ctx context.Context, t tenants.Tenant) ([]Gateway, err
 	return out, nil
 }
 
-func listDeposits(c *fiber.Ctx, s *Service, cursors *web.Cursors, f DepositFilter) error {
+func listDeposits(c *fiber.Ctx, s *Service, cursors *web.Cursors, f DepositFilter, out func(Deposit) DepositResponse) error {
 	var after DepositCursor
 	limit, first, err := cursors.PageQuery(c, &after)
 	if err != nil {
@@ -639,7 +691,7 @@ func listDeposits(c *fiber.Ctx, s *Service, cursors *web.Cursors, f DepositFilte
 	rows := make([]DepositResponse, len(list))
 	byID := map[string]Deposit{}
 	for i, d := range list {
-		rows[i] = ToDepositResponse(d)
+		rows[i] = out(d)
 		byID[rows[i].ID] = d
 	}
 	page, err := web.MakePaged(cursors, rows, limit, func(r DepositResponse) any {
@@ -796,8 +848,83 @@ func apiError(err error) error {
 		return web.NewProblem(fiber.StatusConflict, "gateway-exists", "A gateway with this slug exists; change it instead.")
 	case errors.Is(err, ErrNoMoney):
 		return web.NewProblem(fiber.StatusConflict, "case-without-money", "This case holds no money: dismiss it with a note.")
+	case errors.Is(err, ErrEvidenceTooLarge):
+		p := web.NewProblem(fiber.StatusRequestEntityTooLarge, "file-too-large",
+			"The bank statement is larger than "+mib(MaxEvidenceBytes)+". Upload a smaller scan or photo.")
+		p.Errors = []web.FieldError{{Field: "evidence", Message: evidenceMessage(err)}}
+		return p
+	case errors.Is(err, ErrEvidenceType):
+		p := web.NewProblem(fiber.StatusUnsupportedMediaType, "file-type",
+			"Only PDF, PNG and JPEG files are accepted. The type is read from the file's content, whatever its name says.")
+		p.Errors = []web.FieldError{{Field: "evidence", Message: evidenceMessage(err)}}
+		return p
+	case errors.Is(err, ErrEvidenceEmpty), errors.Is(err, ErrEvidenceIncomplete):
+		return web.Invalid("The bank statement cannot be used.", web.FieldError{Field: "evidence", Message: evidenceMessage(err)})
+	case errors.Is(err, ErrNoEvidence):
+		return web.NotFound("This deposit has no bank statement.")
 	}
 	return err
+}
+
+// manualBodyLimit bounds a manual deposit's body, form or JSON: the evidence file's limit, and room beyond it for
+// the fields and for a file somewhat too large to be refused by name (413 file-too-large on evidence) rather than
+// as a body (413 body-too-large).
+const manualBodyLimit = MaxEvidenceBytes + 2<<20
+
+// manualDepositForm reads a manual deposit sent as multipart/form-data: ManualDepositBody's fields as form fields
+// and the file part "evidence". As with JSON, every field that does not fit is named: one the request does not
+// have, one given twice, a file under another name.
+func manualDepositForm(c *fiber.Ctx) (ManualDepositBody, *Evidence, error) {
+	var b ManualDepositBody
+	form, err := web.MultipartForm(c)
+	if err != nil {
+		return b, nil, err
+	}
+	fields := map[string]*string{"gateway": &b.Gateway, "amount": &b.Amount, "currency": &b.Currency, "bank_reference": &b.BankReference}
+	var f validation.Fields
+	for _, name := range slices.Sorted(maps.Keys(form.Value)) {
+		vs := form.Value[name]
+		dst, ok := fields[name]
+		switch {
+		case name == "evidence" && len(vs) == 1 && vs[0] == "": // a file input left empty
+		case name == "evidence":
+			f.Add(name, "send the file as a file part (with a filename)")
+		case !ok:
+			f.Add(name, "is not a field of this request")
+		case len(vs) > 1:
+			f.Add(name, "appears twice in the form; send each field once")
+		default:
+			*dst = vs[0]
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(form.File)) {
+		if name != "evidence" {
+			f.Add(name, "is not a file of this request (the file part is evidence)")
+		}
+	}
+	ev, err := formEvidence(form)
+	if err != nil && !f.Merge(err) {
+		return b, nil, err
+	}
+	return b, ev, f.Err()
+}
+
+// formEvidence is a form's evidence file (part "evidence"), or nil when it has none. web.MultipartForm keeps files
+// in memory, so nothing is left to close.
+func formEvidence(form *multipart.Form) (*Evidence, error) {
+	fhs := form.File["evidence"]
+	switch len(fhs) {
+	case 0:
+		return nil, nil
+	case 1:
+	default:
+		return nil, validation.New("evidence", "send one file")
+	}
+	file, err := fhs[0].Open()
+	if err != nil {
+		return nil, fmt.Errorf("payments: open the form's evidence: %w", err)
+	}
+	return &Evidence{FileName: fhs[0].Filename, Content: file, Size: fhs[0].Size}, nil
 }
 
 // SettingsBody is Settings in the API: the four-eyes thresholds as decimal strings of their currency.

@@ -10,12 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	stripewebhook "github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/infra/blob"
+	"github.com/brokerdesk/brokerdesk/infra/blob/blobtest"
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/infra/money"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
@@ -30,7 +33,9 @@ import (
 	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
 )
 
-func TestMain(m *testing.M) { tenanttest.Main(m, localsvc.Postgres, localsvc.StripeMock) }
+func TestMain(m *testing.M) {
+	tenanttest.Main(m, localsvc.Postgres, localsvc.StripeMock, localsvc.MinIO)
+}
 
 var usd = money.MustLookup("USD")
 
@@ -52,6 +57,9 @@ type bundle struct {
 	nowpay   *processor
 	clock    *tenanttest.Clock
 	registry *prometheus.Registry
+	store    *blob.S3   // manual deposits' evidence, on a bucket of the test's own
+	s3       *s3.Client // the bucket as S3 sees it
+	bucket   string
 }
 
 func setup(t testing.TB) *bundle {
@@ -70,8 +78,13 @@ func setup(t testing.TB) *bundle {
 		t.Fatal(err)
 	}
 	b.nowpay = newProcessor(t)
+	o := blobtest.Options(t)
+	if b.store, err = blob.NewS3(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	b.s3, b.bucket = blobtest.Client(t, o), o.Bucket
 	if b.svc, err = payments.New(payments.Options{Gate: p.Gate, Audit: b.trail, Ledger: b.ledger, Clients: b.clients, Events: b.hall,
-		Portal: ids, Sealer: sealer, Kinds: []payments.Kind{stripe.Kind(), generic.Kind()}, HTTP: b.nowpay.client(),
+		Portal: ids, Store: b.store, Sealer: sealer, Kinds: []payments.Kind{stripe.Kind(), generic.Kind()}, HTTP: b.nowpay.client(),
 		TenantURL: identitytest.TenantURL, Metrics: b.registry, Now: b.clock.Now}); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/infra/money"
 	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
@@ -24,8 +25,8 @@ type ManualDeposit struct {
 	Amount        string
 	Currency      string
 	BankReference string
-	// EvidenceKey is the blob key of the bank statement or advice, uploaded before (optional).
-	EvidenceKey string
+	// Evidence is the bank statement or advice (optional): stored with the deposit, shown to the second approver.
+	Evidence *Evidence
 }
 
 // ErrSameApprover: the second approval of a manual deposit must come from another finance user.
@@ -34,6 +35,10 @@ var ErrSameApprover = errors.New("payments: the second approval must come from a
 // RecordManual records a manual deposit by finance user by. Below the tenant's four-eyes threshold for its
 // currency it is credited at once (from the manual gateway's clearing account: the bank account); at or above, it
 // waits for a second, different finance user (Approve). The client's policy gate must allow deposits.
+//
+// Its evidence, when given, is checked with the fields (every bad field is named at once, and nothing is stored
+// for a refused form), then stored, then the deposit is recorded in one transaction; if that transaction fails
+// (the client may not deposit, the gateway does not take the currency, the database), the stored file is deleted.
 func (s *Service) RecordManual(ctx context.Context, t tenants.Tenant, by uuid.UUID, in ManualDeposit) (Deposit, error) {
 	if by == uuid.Nil {
 		return Deposit{}, ErrPersonRequired
@@ -44,9 +49,38 @@ func (s *Service) RecordManual(ctx context.Context, t tenants.Tenant, by uuid.UU
 	f.Required("bank_reference", in.BankReference)
 	f.MaxLen("bank_reference", in.BankReference, 140)
 	amount, _ := parseAmount(in.Amount, in.Currency, &f)
+	var ct string
+	if in.Evidence != nil {
+		var err error
+		if ct, err = EvidenceType(in.Evidence.Content, in.Evidence.Size); err != nil {
+			if f.Len() == 0 {
+				return Deposit{}, err // the file alone is wrong: its own problem (too large, not a PDF...)
+			}
+			f.Add("evidence", evidenceMessage(err))
+		}
+	}
 	if err := f.Err(); err != nil {
 		return Deposit{}, err
 	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Deposit{}, err
+	}
+	var ev storedEvidence
+	if in.Evidence != nil {
+		if ev, err = s.putEvidence(ctx, t, in.ClientID, id, in.Evidence, ct); err != nil {
+			return Deposit{}, err
+		}
+	}
+	d, err := s.recordManual(ctx, t, by, id, in, amount, ev)
+	if err != nil && ev.key != "" {
+		s.discardEvidence(ctx, ev.key)
+	}
+	return d, err
+}
+
+// recordManual is RecordManual's transaction: the deposit id, its checked amount and its stored evidence.
+func (s *Service) recordManual(ctx context.Context, t tenants.Tenant, by, id uuid.UUID, in ManualDeposit, amount money.Amount, ev storedEvidence) (Deposit, error) {
 	actor := audit.Actor{Kind: audit.ActorStaff, ID: by.String()}
 	var d Deposit
 	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
@@ -81,19 +115,19 @@ func (s *Service) RecordManual(ctx context.Context, t tenants.Tenant, by uuid.UU
 		if four && amount.Minor >= threshold {
 			status = StatusAwaitingApproval
 		}
-		id, err := uuid.NewV7()
-		if err != nil {
-			return err
-		}
 		if _, err := tx.Exec(ctx, `INSERT INTO deposits (id, client_id, gateway_id, amount, currency, exponent, status, bank_reference,
-			evidence_key, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, id, in.ClientID, g.ID, amount.Minor,
-			amount.Currency.Code, amount.Currency.Exponent, string(status), strings.TrimSpace(in.BankReference), in.EvidenceKey,
-			string(actor.Kind)+":"+actor.ID); err != nil {
+			evidence_key, evidence_name, evidence_type, evidence_size, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			id, in.ClientID, g.ID, amount.Minor, amount.Currency.Code, amount.Currency.Exponent, string(status), strings.TrimSpace(in.BankReference),
+			ev.key, ev.name, ev.contentType, ev.size, string(actor.Kind)+":"+actor.ID); err != nil {
 			return fmt.Errorf("payments: record manual deposit: %w", err)
 		}
+		after := map[string]any{"client_id": in.ClientID, "gateway": g.Slug, "amount": amount.Decimal(), "currency": amount.Currency.Code,
+			"bank_reference": in.BankReference, "needs_second_approval": status == StatusAwaitingApproval}
+		if ev.key != "" { // what the file is, never what it says
+			after["evidence_name"], after["evidence_type"], after["evidence_size"] = ev.name, ev.contentType, ev.size
+		}
 		if err := s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionDepositRecorded, Target: depositTarget(id),
-			After: map[string]any{"client_id": in.ClientID, "gateway": g.Slug, "amount": amount.Decimal(), "currency": amount.Currency.Code,
-				"bank_reference": in.BankReference, "needs_second_approval": status == StatusAwaitingApproval}}); err != nil {
+			After: after}); err != nil {
 			return err
 		}
 		if d, err = depositTx(ctx, tx, `d.id = $1`, id); err != nil {

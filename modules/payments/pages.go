@@ -21,7 +21,8 @@ import (
 //	portal       /portal/wallet                          balances, history, the deposit form; ?deposit= the return
 //	             /portal/deposits/:id                    a deposit's receipt
 //	back office  /backoffice/payments                    money today: the day's deposits, the queue, the 30-day chart
-//	             /backoffice/deposits                    deposits, filtered; /new the manual deposit; /:id one deposit
+//	             /backoffice/deposits                    deposits, filtered; /new the manual deposit; /:id one deposit;
+//	                                                     /:id/evidence its bank statement (303 to a signed link)
 //	             /backoffice/payments/exceptions         the exceptions queue; /:id a case and its resolution
 //	             /backoffice/payments/sandbox            the payment sandbox (make run only)
 //	             /backoffice/settings/payments           the rules for money in and the gateways
@@ -81,8 +82,9 @@ func (s *Service) mountPages(shell *web.Shell) {
 	shell.Page(fiber.MethodGet, overviewPath, PermRead, p.overview)
 	shell.Page(fiber.MethodGet, depositsPath, PermRead, p.deposits)
 	shell.Page(fiber.MethodGet, newDepositPath, PermApprove, p.manualForm)
-	shell.Post(newDepositPath, PermApprove, p.recordManual)
+	shell.Upload(newDepositPath, PermApprove, manualBodyLimit, p.recordManual) // a form with the bank statement
 	shell.Page(fiber.MethodGet, depositsPath+"/:id", PermRead, p.deposit)
+	shell.Page(fiber.MethodGet, depositsPath+"/:id/evidence", PermRead, p.evidence)
 	shell.Post(depositsPath+"/:id/approve", PermApprove, p.approve)
 	shell.Post(depositsPath+"/:id/reject", PermApprove, p.reject)
 	shell.Page(fiber.MethodGet, exceptionsPath, PermRead, p.exceptions)

@@ -14,6 +14,8 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/money"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/documents/content"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -318,6 +320,15 @@ type depositPage struct {
 	Reason                                                                                           string
 	Callbacks                                                                                        []callbackRow
 	Cases                                                                                            []caseRow
+	// Manual: a deposit finance recorded, which may have a bank statement (Evidence: its link and description).
+	Manual   bool
+	Evidence evidenceView
+}
+
+// evidenceView is a manual deposit's bank statement as its page shows it: a link that opens it, its name, type
+// and size.
+type evidenceView struct {
+	Href, Name, Type, Size string
 }
 
 var depositNotices = map[string]string{
@@ -382,6 +393,11 @@ func (p *pages) renderDeposit(c *fiber.Ctx, d Deposit, status int, page depositP
 	if d.DepositNumber > 0 {
 		page.Number = ordinal(d.DepositNumber) + " deposit of the client"
 	}
+	page.Manual = d.GatewayKind == KindManual
+	if d.EvidenceKey != "" {
+		page.Evidence = evidenceView{Href: depositsPath + "/" + d.ID.String() + "/evidence", Name: d.EvidenceName,
+			Type: EvidenceLabel(d.EvidenceType), Size: content.Size(d.EvidenceSize)}
+	}
 	page.CSRF = p.shell.CSRF(c)
 	page.Awaiting = d.Status == StatusAwaitingApproval
 	page.MayApprove = p.may(c, PermApprove)
@@ -395,6 +411,23 @@ func (p *pages) renderDeposit(c *fiber.Ctx, d Deposit, status int, page depositP
 		page.Cases = append(page.Cases, p.caseRowOf(cs, n, now))
 	}
 	return p.shell.Render(c, status, "payments_deposit", "Deposit "+d.Amount.String(), page)
+}
+
+// evidence opens a deposit's bank statement: 303 to a fresh signed link, audited as a view.
+func (p *pages) evidence(c *fiber.Ctx) error {
+	d, err := p.depositOf(c) // one the viewer may see
+	if err != nil {
+		return err
+	}
+	l, err := p.s.EvidenceURL(c.UserContext(), tenants.Current(c), d.ID, identity.Actor(c))
+	if errors.Is(err, ErrNoEvidence) {
+		return web.NotFound("This deposit has no bank statement.")
+	}
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Redirect(l.URL, fiber.StatusSeeOther)
 }
 
 // depositAction runs an approval form and returns to the deposit with a notice, or shows why not.
@@ -449,6 +482,8 @@ type manualPage struct {
 	Candidates                     []clientChoice
 	Gateways, Currencies           []option
 	Form                           struct{ ClientID, Amount, BankReference string }
+	// MaxEvidence is the bank statement's size limit, as the form states it.
+	MaxEvidence string
 }
 
 type manualForm struct {
@@ -495,7 +530,8 @@ func (p *pages) clientChoices(c *fiber.Ctx, query, chosen string) ([]clientChoic
 
 func (p *pages) renderManual(c *fiber.Ctx, status int, f manualForm) error {
 	ctx, t := c.UserContext(), tenants.Current(c)
-	d := manualPage{CSRF: p.shell.CSRF(c), Query: f.Query, Error: f.Error, Problems: f.Problems, Searched: f.Query != ""}
+	d := manualPage{CSRF: p.shell.CSRF(c), Query: f.Query, Error: f.Error, Problems: f.Problems, Searched: f.Query != "",
+		MaxEvidence: mib(MaxEvidenceBytes)}
 	d.Form.ClientID, d.Form.Amount, d.Form.BankReference = f.ClientID, f.Amount, f.BankReference
 	var err error
 	if d.Candidates, err = p.clientChoices(c, f.Query, f.ClientID); err != nil {
@@ -544,9 +580,21 @@ func thresholdsText(m map[string]int64) string {
 	return "A deposit of at least " + strings.Join(parts, ", ") + " waits for a second finance user's approval; other currencies need none."
 }
 
+// recordManual records the form's deposit (a multipart form with the bank statement in "evidence", read whole by
+// the shell's Upload, or a url-encoded one without it) and goes to its page, or shows the form again with why not.
 func (p *pages) recordManual(c *fiber.Ctx) error {
 	f := manualForm{ClientID: strings.TrimSpace(c.FormValue("client_id")), Gateway: c.FormValue("gateway"), Currency: c.FormValue("currency"),
 		Amount: strings.TrimSpace(c.FormValue("amount")), BankReference: c.FormValue("bank_reference"), Query: strings.TrimSpace(c.FormValue("q"))}
+	var ev *Evidence
+	if web.IsMultipart(c) {
+		form, err := web.MultipartForm(c) // read (and checked) already, before the CSRF check
+		if err != nil {
+			return err
+		}
+		if ev, err = formEvidence(form); err != nil {
+			return p.refuseManual(c, f, err)
+		}
+	}
 	client, _ := uuid.Parse(f.ClientID)
 	if client != uuid.Nil {
 		r, err := p.reachOf(c)
@@ -558,21 +606,26 @@ func (p *pages) recordManual(c *fiber.Ctx) error {
 		}
 	}
 	d, err := p.s.RecordManual(c.UserContext(), tenants.Current(c), staffID(c), ManualDeposit{ClientID: client, Gateway: f.Gateway,
-		Amount: f.Amount, Currency: f.Currency, BankReference: f.BankReference})
+		Amount: f.Amount, Currency: f.Currency, BankReference: f.BankReference, Evidence: ev})
 	if err != nil {
-		pr, ok := refusal(err)
-		if !ok {
-			return err
-		}
-		f.Error, f.Problems = pr.Detail, problemLines(pr)
-		if len(pr.Errors) > 0 {
-			f.Error = "The deposit was not recorded:"
-		}
-		return p.renderManual(c, pr.Status, f)
+		return p.refuseManual(c, f, err)
 	}
 	notice := "credited"
 	if d.Status == StatusAwaitingApproval {
 		notice = "waiting"
 	}
 	return c.Redirect(depositsPath+"/"+d.ID.String()+"?notice="+notice, fiber.StatusSeeOther)
+}
+
+// refuseManual shows the manual deposit form again with why it was refused (an internal error is the error page).
+func (p *pages) refuseManual(c *fiber.Ctx, f manualForm, err error) error {
+	pr, ok := refusal(err)
+	if !ok {
+		return err
+	}
+	f.Error, f.Problems = pr.Detail, problemLines(pr)
+	if len(pr.Errors) > 0 {
+		f.Error = "The deposit was not recorded:"
+	}
+	return p.renderManual(c, pr.Status, f)
 }

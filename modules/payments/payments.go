@@ -102,6 +102,8 @@ type Options struct {
 	Events  Publisher
 	// Portal says which client a portal login is (identity), for the portal's wallet and deposits.
 	Portal PortalClients
+	// Store keeps manual deposits' evidence files (the blob store documents use).
+	Store Store
 	// Sealer seals gateways' secrets at rest (BD_DATA_KEYS).
 	Sealer *auth.Sealer
 	// Kinds are the gateway adapters this deployment speaks, by name ("stripe", "generic").
@@ -148,8 +150,9 @@ func newMetrics(reg prometheus.Registerer) metrics {
 
 // New returns the payments service.
 func New(o Options) (*Service, error) {
-	if o.Gate == nil || o.Audit == nil || o.Ledger == nil || o.Clients == nil || o.Events == nil || o.Sealer == nil || o.TenantURL == nil || o.Portal == nil {
-		return nil, errors.New("payments: Gate, Audit, Ledger, Clients, Events, Portal, Sealer and TenantURL are required")
+	if o.Gate == nil || o.Audit == nil || o.Ledger == nil || o.Clients == nil || o.Events == nil || o.Sealer == nil || o.TenantURL == nil ||
+		o.Portal == nil || o.Store == nil {
+		return nil, errors.New("payments: Gate, Audit, Ledger, Clients, Events, Portal, Store, Sealer and TenantURL are required")
 	}
 	if o.HTTP == nil {
 		o.HTTP = &http.Client{Timeout: 20 * time.Second}
@@ -215,12 +218,17 @@ type Deposit struct {
 	LedgerTx      *uuid.UUID
 	Failure       string
 	BankReference string
-	EvidenceKey   string
-	CreatedBy     string
-	ApprovedBy    *uuid.UUID
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	CompletedAt   *time.Time
+	// A manual deposit's evidence (the bank statement or advice): its blob key ("" without), the name it was
+	// uploaded under, its content type as read from its bytes, its size.
+	EvidenceKey  string
+	EvidenceName string
+	EvidenceType string
+	EvidenceSize int64
+	CreatedBy    string
+	ApprovedBy   *uuid.UUID
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	CompletedAt  *time.Time
 }
 
 // Audit actions.
@@ -232,6 +240,7 @@ const (
 	ActionDepositRecorded   = "deposit.recorded" // a manual deposit entered by finance
 	ActionDepositApproved   = "deposit.approved"
 	ActionDepositRejected   = "deposit.rejected"
+	ActionEvidenceViewed    = "deposit.evidence_viewed" // a link to a manual deposit's bank statement handed out
 	ActionExceptionOpened   = "payment_exception.opened"
 	ActionExceptionResolved = "payment_exception.resolved"
 	ActionSettingsChanged   = "payments.settings_changed"

@@ -53,10 +53,16 @@ func Phrases() []audit.Phrase {
 			if ref := e.After("/bank_reference"); ref != "" {
 				s = audit.Say(s, " (bank reference ", ref, ")")
 			}
+			if e.After("/evidence_type") != "" {
+				s = audit.Say(s, " with the bank statement attached")
+			}
 			if e.After("/needs_second_approval") == "true" {
 				s = audit.Say(s, "; a second approver must confirm it (four-eyes)")
 			}
 			return s
+		}),
+		money(ActionEvidenceViewed, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " opened the bank statement of the ", e.Target, e.Whose())
 		}),
 		money(ActionDepositApproved, func(e audit.Event) audit.Sentence {
 			return audit.Say(e.Actor, " approved the ", e.Target, e.Whose(), " as second approver")
