@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/infra/database"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -59,8 +60,54 @@ func ProcessAt(t time.Time) AddOption { return func(o *addOptions) { o.processAt
 // TaskID. Adding the same type and key again while the first row is retained returns the first row's id and adds
 // nothing; the same key with a different payload returns ErrKeyReused.
 func (o Outbox) Add(ctx context.Context, tx pgx.Tx, typ, key string, payload any, opts ...AddOption) (uuid.UUID, error) {
+	r, err := o.row(typ, key, payload, opts)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	// ON CONFLICT DO NOTHING keeps a retried Add from failing the caller's transaction; the conflict is then
+	// resolved below. The unqualified table name resolves through the scope's search_path to this tenant only.
+	var got uuid.UUID
+	err = tx.QueryRow(ctx, insertOutbox+` RETURNING id`, r...).Scan(&got)
+	if err == nil {
+		return got, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, fmt.Errorf("jobs: add %s to outbox: %w", typ, err)
+	}
+	var same bool
+	err = tx.QueryRow(ctx, `SELECT id, payload IS NOT DISTINCT FROM $3::jsonb FROM outbox WHERE task_type = $1 AND idem_key = $2`,
+		typ, key, r[3]).Scan(&got, &same)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("jobs: read existing %s outbox row: %w", typ, err)
+	}
+	if !same {
+		return uuid.Nil, fmt.Errorf("%w: %s %q", ErrKeyReused, typ, key)
+	}
+	return got, nil
+}
+
+// AddNew is Add for a key that is new by construction (an event's fresh id): the row is written with the
+// transaction's next statement (database.ExecLater), so it costs no round trip of its own, and no id comes back.
+// A key that was used before adds nothing.
+func (o Outbox) AddNew(ctx context.Context, tx pgx.Tx, typ, key string, payload any, opts ...AddOption) error {
+	r, err := o.row(typ, key, payload, opts)
+	if err != nil {
+		return err
+	}
+	if err := database.ExecLater(ctx, tx, insertOutbox, r...); err != nil {
+		return fmt.Errorf("jobs: add %s to outbox: %w", typ, err)
+	}
+	return nil
+}
+
+const insertOutbox = `INSERT INTO outbox (id, task_type, idem_key, payload, queue, max_retry, timeout_seconds, process_at)
+		VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8)
+		ON CONFLICT (task_type, idem_key) DO NOTHING`
+
+// row checks an outbox task and returns its row's values, in insertOutbox's order.
+func (o Outbox) row(typ, key string, payload any, opts []AddOption) ([]any, error) {
 	if typ == "" || key == "" {
-		return uuid.Nil, errors.New("jobs: an outbox task needs a type and an idempotency key")
+		return nil, errors.New("jobs: an outbox task needs a type and an idempotency key")
 	}
 	ao := addOptions{queue: o.DefaultQueue}
 	for _, opt := range opts {
@@ -70,7 +117,7 @@ func (o Outbox) Add(ctx context.Context, tx pgx.Tx, typ, key string, payload any
 		ao.queue = QueueDefault
 	}
 	if ao.maxRetry != nil && *ao.maxRetry < 0 {
-		return uuid.Nil, fmt.Errorf("jobs: %s: negative max retry", typ)
+		return nil, fmt.Errorf("jobs: %s: negative max retry", typ)
 	}
 	var timeoutSeconds *int64
 	if ao.timeout > 0 {
@@ -85,38 +132,16 @@ func (o Outbox) Add(ctx context.Context, tx pgx.Tx, typ, key string, payload any
 	if payload != nil {
 		b, err := json.Marshal(payload)
 		if err != nil {
-			return uuid.Nil, fmt.Errorf("jobs: encode %s payload: %w", typ, err)
+			return nil, fmt.Errorf("jobs: encode %s payload: %w", typ, err)
 		}
 		raw = b
 	}
 	// v7 ids grow with time, so the primary key index stays append-mostly.
 	id, err := uuid.NewV7()
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("jobs: outbox id: %w", err)
+		return nil, fmt.Errorf("jobs: outbox id: %w", err)
 	}
-	// ON CONFLICT DO NOTHING keeps a retried Add from failing the caller's transaction; the conflict is then
-	// resolved below. The unqualified table name resolves through the scope's search_path to this tenant only.
-	var got uuid.UUID
-	err = tx.QueryRow(ctx, `INSERT INTO outbox (id, task_type, idem_key, payload, queue, max_retry, timeout_seconds, process_at)
-		VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8)
-		ON CONFLICT (task_type, idem_key) DO NOTHING
-		RETURNING id`, id, typ, key, raw, ao.queue, ao.maxRetry, timeoutSeconds, processAt).Scan(&got)
-	if err == nil {
-		return got, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return uuid.Nil, fmt.Errorf("jobs: add %s to outbox: %w", typ, err)
-	}
-	var same bool
-	err = tx.QueryRow(ctx, `SELECT id, payload IS NOT DISTINCT FROM $3::jsonb FROM outbox WHERE task_type = $1 AND idem_key = $2`,
-		typ, key, raw).Scan(&got, &same)
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("jobs: read existing %s outbox row: %w", typ, err)
-	}
-	if !same {
-		return uuid.Nil, fmt.Errorf("%w: %s %q", ErrKeyReused, typ, key)
-	}
-	return got, nil
+	return []any{id, typ, key, raw, ao.queue, ao.maxRetry, timeoutSeconds, processAt}, nil
 }
 
 // TaskOutboxPrune deletes one tenant's outbox rows enqueued longer ago than the retention.

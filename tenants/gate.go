@@ -16,7 +16,9 @@ import (
 //   - even a schema-qualified query for another tenant's table fails with "permission denied": the role owns
 //     only its own schema, and nothing grants it another;
 //   - nothing leaks to the next borrower of the connection: SET LOCAL ends with the transaction, commit or not;
-//   - it costs no extra round trip: the SET LOCALs travel with BEGIN in one simple-protocol message.
+//   - it costs no round trip of its own: the transaction is a *database.Tx, whose BEGIN and setup (scopeSetup)
+//     travel with its first statement, and whose writes nobody reads the answer of (database.ExecLater) travel
+//     with the next statement, the last ones with COMMIT.
 type Gate struct {
 	clusters *database.Clusters
 }
@@ -35,14 +37,15 @@ func (g *Gate) ScopeWith(ctx context.Context, t Tenant, opts pgx.TxOptions, fn f
 	if err != nil {
 		return fmt.Errorf("tenant %s: %w", t.Slug, err)
 	}
-	begin, err := beginSQL(t, opts)
-	if err != nil {
+	if err := checkNames(t); err != nil {
 		return err
 	}
-	tx, err := pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("tenant %s: open scope: %w", t.Slug, err)
 	}
+	defer conn.Release() // back to the pool, or closed if the transaction could not be ended
+	tx := database.Begin(conn, opts, scopeSetup, t.Role, pgx.Identifier{t.Schema}.Sanitize())
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
 	if err := fn(ctx, tx); err != nil {
 		return err
@@ -88,6 +91,11 @@ func ValidateSlugShape(slug string) error {
 	}
 	return nil
 }
+
+// scopeSetup is what SET LOCAL ROLE and SET LOCAL search_path do, in their function form (set_config(..., true)
+// switches role with the same membership check), with the names as parameters so that its text is the same for
+// every tenant and it is prepared once per connection.
+const scopeSetup = `SELECT set_config('role', $1, true), set_config('search_path', $2, true)`
 
 // readScope sets the scope of a ReadRow. Unlike beginSQL it takes the names as parameters, so its text is the same
 // for every tenant and it is prepared once per connection; set_config(..., true) is SET LOCAL's function form and

@@ -79,8 +79,9 @@ func TestScopeLeavesNoRoleOrSearchPathOnTheConnection(t *testing.T) {
 			if err := tx.QueryRow(ctx, `SELECT current_user, current_setting('search_path')`).Scan(&role, &path); err != nil {
 				return err
 			}
-			if role != a.Role || path != a.Schema {
-				t.Errorf("inside scope: role %q search_path %q, want %q and %q", role, path, a.Role, a.Schema)
+			// set_config keeps the search_path as given: the schema's quoted identifier.
+			if want := (pgx.Identifier{a.Schema}).Sanitize(); role != a.Role || path != want {
+				t.Errorf("inside scope: role %q search_path %q, want %q and %q", role, path, a.Role, want)
 			}
 			return outcome
 		})

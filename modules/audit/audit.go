@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/infra/database"
 	"github.com/brokerdesk/brokerdesk/infra/logging"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -146,8 +147,9 @@ func record(ctx context.Context, tx pgx.Tx, tb chainTables, e Entry) error {
 	// The row waits in the pending table (no lock taken) until the transaction commits; then the seal (tenant
 	// migration 0016) locks the head, appends it with its seq, time and hash, and removes it. The head is locked
 	// only for the commit itself, so a tenant's audited transactions never queue behind one another's round trips.
-	// Until then the row is in no one's audit_log, the transaction's own reads included.
-	_, err = tx.Exec(ctx, `INSERT INTO `+tb.pending+` (actor_kind, actor_id, action, target_type, target_id, diff, ip, user_agent,
+	// Until then the row is in no one's audit_log, the transaction's own reads included. Nobody reads its answer,
+	// so it travels with the transaction's next statement (database.ExecLater).
+	err = database.ExecLater(ctx, tx, `INSERT INTO `+tb.pending+` (actor_kind, actor_id, action, target_type, target_id, diff, ip, user_agent,
 		request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		string(e.Actor.Kind), e.Actor.ID, e.Action, e.Target.Type, e.Target.ID, diff, ipText(e.Origin.IP), e.Origin.UserAgent,
 		e.Origin.RequestID)

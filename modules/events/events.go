@@ -238,7 +238,8 @@ func (h *Hall) Publish(ctx context.Context, tx pgx.Tx, t tenants.Tenant, e Event
 	}
 	d := delivery{Meta: m, Event: raw}
 	for _, s := range later {
-		if _, err := h.outbox.Add(ctx, tx, TaskType(s.name), id.String(), d, jobs.InQueue(s.queue), jobs.WithMaxRetry(s.maxRetry)); err != nil {
+		// The key is the event's fresh id: the row travels with the transaction's next statement.
+		if err := h.outbox.AddNew(ctx, tx, TaskType(s.name), id.String(), d, jobs.InQueue(s.queue), jobs.WithMaxRetry(s.maxRetry)); err != nil {
 			return fmt.Errorf("%s, subscriber %s: %w", typ, s.name, err)
 		}
 	}

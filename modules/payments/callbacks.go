@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/infra/database"
 	"github.com/brokerdesk/brokerdesk/infra/money"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
@@ -155,8 +156,8 @@ func (s *Service) recordTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, g G
 		if deposit != uuid.Nil {
 			dep = &deposit
 		}
-		_, err := tx.Exec(ctx, `UPDATE payment_callbacks SET outcome = $2, deposit_id = $3 WHERE id = $1`, id, string(o), dep)
-		return err
+		// Nobody reads its answer: it travels with the transaction's next statement.
+		return database.ExecLater(ctx, tx, `UPDATE payment_callbacks SET outcome = $2, deposit_id = $3 WHERE id = $1`, id, string(o), dep)
 	}
 	if parseErr != nil {
 		r.Outcome = OutcomeException
