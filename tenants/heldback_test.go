@@ -198,3 +198,34 @@ func TestHeldBackWritesOfARolledBackScopeAreNeverSent(t *testing.T) {
 		t.Fatalf("a rolled-back scope's held-back insert committed (%d rows)", n)
 	}
 }
+
+func TestAScopeWhoseFirstPipelineFailedRunsNothingAfterItAndDoesNotCommit(t *testing.T) {
+	t.Parallel()
+	p := tenanttest.Shared(t)
+	a := p.NewTenant(t, "main")
+	ctx := context.Background()
+	err := p.Gate.Scope(ctx, a, func(ctx context.Context, tx pgx.Tx) error {
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		var n int
+		if err := tx.QueryRow(cancelled, `SELECT count(*) FROM clients`).Scan(&n); err == nil {
+			t.Fatal("the first statement ran with a cancelled context")
+		}
+		// BEGIN never ran: a statement sent afterwards with a live context must not reach the connection, where it
+		// would run outside any transaction and outside the tenant's scope.
+		var role string
+		if err := tx.QueryRow(context.Background(), `SELECT current_user`).Scan(&role); err == nil {
+			t.Errorf("after the failed first pipeline a statement ran, as %q", role)
+		}
+		if _, err := tx.Exec(context.Background(), `SELECT 1`); err == nil {
+			t.Error("after the failed first pipeline a statement without arguments ran")
+		}
+		if c := tx.Conn(); !c.IsClosed() {
+			t.Error("Conn of a transaction whose first pipeline failed hands out an open connection")
+		}
+		return nil
+	})
+	if err == nil {
+		t.Fatal("the scope committed a transaction whose first pipeline failed")
+	}
+}

@@ -91,18 +91,30 @@ func (t *Tx) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
 		return nil, t.err
 	}
 	br, err := t.sendOnce(ctx, b, true)
-	if !errors.Is(err, errNotBegun) {
-		return br, err
-	}
-	// Something in the pipeline could not be prepared before the setup ran, so nothing ran: BEGIN and the
-	// setup go alone, and the rest after them.
-	if br, err = t.sendOnce(ctx, nil, false); err == nil {
-		err = br.Close()
+	if errors.Is(err, errNotBegun) {
+		// Something in the pipeline could not be prepared before the setup ran, so nothing ran: BEGIN and the
+		// setup go alone, and the rest after them.
+		if br, err = t.sendOnce(ctx, nil, false); err == nil {
+			err = br.Close()
+		}
+		if err == nil {
+			br, err = t.sendOnce(ctx, b, true)
+		}
 	}
 	if err != nil {
+		t.fail(err)
 		return nil, err
 	}
-	return t.sendOnce(ctx, b, true)
+	return br, nil
+}
+
+// fail makes err the answer to everything the transaction is asked after it. A pipeline that failed left the
+// transaction either aborted or never begun, and one never begun must not let a later statement reach the
+// connection outside its scope (say, one sent with a fresh context after the request's was cancelled).
+func (t *Tx) fail(err error) {
+	if t.err == nil {
+		t.err = err
+	}
 }
 
 // errNotBegun: the pipeline that carried BEGIN failed before anything in it ran.
@@ -287,15 +299,21 @@ func (t *Tx) flush(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return br.Close()
+	if err := br.Close(); err != nil {
+		t.fail(err)
+		return err
+	}
+	return nil
 }
 
 // Conn is the transaction's connection, after what waits has been sent (BEGIN and the setup included), so that
-// what is sent on it directly runs in the transaction. A failure of that send is reported by the transaction's
-// next statement or Commit.
+// what is sent on it directly runs in the transaction. If that send failed, or the transaction had failed before,
+// the connection is closed, so nothing sent on it can run outside the transaction's scope; the failure is reported
+// by the transaction's next statement or Commit.
 func (t *Tx) Conn() *pgx.Conn {
-	if err := t.flush(context.Background()); err != nil && t.err == nil {
-		t.err = err
+	if err := t.flush(context.Background()); err != nil || t.err != nil {
+		t.fail(err)
+		_ = t.conn.Conn().Close(context.Background())
 	}
 	return t.conn.Conn()
 }

@@ -11,9 +11,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/infra/database"
 	"github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
@@ -305,8 +305,7 @@ func (s *Service) CreatePortalUser(ctx context.Context, t tenants.Tenant, email,
 	email = NormalizeEmail(email)
 	err = s.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO portal_users (id, email, client_id, password_hash) VALUES ($1, $2, $3, $4)`, id, email, clientID, hash)
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "23505" {
+		if database.IsUniqueViolation(err) {
 			return ErrEmailTaken
 		}
 		if err != nil {

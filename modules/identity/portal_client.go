@@ -7,9 +7,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/infra/database"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -39,8 +39,7 @@ func (s *Service) CreatePortalUserTx(ctx context.Context, tx pgx.Tx, email, pass
 	}
 	id := uuid.New()
 	_, err = tx.Exec(ctx, `INSERT INTO portal_users (id, email, client_id, password_hash) VALUES ($1, $2, $3, $4)`, id, email, clientID, hash)
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23505" {
+	if database.IsUniqueViolation(err) {
 		return uuid.Nil, ErrEmailTaken
 	}
 	if err != nil {
