@@ -107,7 +107,7 @@ func New(o Options) *fiber.App {
 	// The edge, before any handler: the head (query size, text of path and query), then the body (each route's
 	// limit, enforced while reading, a bounded number read at once), then the text of url-encoded forms.
 	app.Use(headGuard(), bodyGuard(o.BodyLimit, o.BodyLimits, &bodyReaders{slots: make(chan struct{}, o.BodyReaders), wait: o.BodyWait},
-		o.StreamRoutes), formGuard())
+		&bodyReaders{slots: make(chan struct{}, LargeBodyReaders()), wait: o.BodyWait}, o.StreamRoutes), formGuard())
 	return app
 }
 

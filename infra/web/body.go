@@ -97,6 +97,13 @@ type bodyReaders struct {
 // may use (GOMAXPROCS), at least 16; with 1 MiB bodies that is at most 32 MiB held on a 2-core machine.
 func DefaultBodyReaders() int { return max(16, 16*runtime.GOMAXPROCS(0)) }
 
+// LargeBodyReaders is how many bodies above the server's limit (a route's own larger limit: a manual deposit's
+// bank statement, up to 12 MiB) are read at once, from readers of their own: one per CPU, at least 2. Such a
+// body is read before anyone has signed in, so these readers, not the 1 MiB ones, bound what anonymous posts to
+// those routes can hold: 24 MiB on a 2-core machine, on top of the 32 MiB above. A flood of them can keep
+// uploads waiting (503 busy), never the other routes or the memory.
+func LargeBodyReaders() int { return max(2, runtime.GOMAXPROCS(0)) }
+
 // alreadyRead is what fasthttp reads of a body before the handler runs (its streaming read-ahead): a body this
 // small is in memory already and takes no reader.
 const alreadyRead = 8 << 10
@@ -110,7 +117,7 @@ const alreadyRead = 8 << 10
 // For a StreamRoute the handler gets the stream (RequestBody); whatever it leaves unread (up to limit bytes) is
 // discarded, or the connection is closed after the response when more is left, so the next request on the
 // connection never starts inside an old body.
-func bodyGuard(limit int, limits *BodyLimits, readers *bodyReaders, streams []StreamRoute) fiber.Handler {
+func bodyGuard(limit int, limits *BodyLimits, readers, large *bodyReaders, streams []StreamRoute) fiber.Handler {
 	set := make(map[string]bool, len(streams))
 	for _, r := range streams {
 		set[r.key()] = true
@@ -137,8 +144,19 @@ func bodyGuard(limit int, limits *BodyLimits, readers *bodyReaders, streams []St
 		if cl == 0 {
 			return c.Next()
 		}
+		// fasthttp inflates a compressed body, without any bound, when a handler (Bind, the idempotency hash, a
+		// form) asks for it: a kilobyte of gzip could become gigabytes. No client of this API or browser posting
+		// a form compresses what it sends, so a declared encoding is refused before anything is read.
+		if enc := c.Get(fiber.HeaderContentEncoding); enc != "" && !strings.EqualFold(enc, "identity") {
+			c.Context().SetConnectionClose()
+			return NewProblem(fiber.StatusUnsupportedMediaType, "unsupported-media-type", "Send the body uncompressed (no Content-Encoding).")
+		}
 		if cl < 0 || cl > alreadyRead {
-			release, err := readers.acquire(c)
+			from := readers
+			if max > limit && (cl < 0 || cl > limit) { // may be larger than the server's limit: a large reader
+				from = large
+			}
+			release, err := from.acquire(c)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -175,5 +176,79 @@ func TestUnreadStreamBodiesNeverLeakIntoTheNextRequest(t *testing.T) {
 				t.Errorf("size %d chunked %v: next request got %d %q", size, chunked, res.StatusCode, got)
 			}
 		}
+	}
+}
+
+// A compressed body would be inflated without bound when the handler reads it (fasthttp's c.Body()): a kilobyte
+// of gzip that inflates to 64 MiB is refused, 415, before anything is read, on JSON and form routes alike; the
+// same body uncompressed and declared "identity" is taken.
+func TestCompressedBodiesAreRefusedBeforeTheyAreRead(t *testing.T) {
+	t.Parallel()
+	app, o := bodyApp(64 << 10)
+	base := serve(t, app, o)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(bytes.Repeat([]byte(" "), 64<<20))
+	_ = zw.Close()
+	for _, tc := range []struct{ path, ctype, encoding string }{
+		{"/json", "application/json", "gzip"},
+		{"/json", "application/json", "deflate"},
+		{"/json", "application/json", "br"},
+		{"/form", "application/x-www-form-urlencoded", "gzip"},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, base+tc.path, bytes.NewReader(gz.Bytes()))
+		req.Header.Set("Content-Type", tc.ctype)
+		req.Header.Set("Content-Encoding", tc.encoding)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnsupportedMediaType || !strings.Contains(string(b), "/problems/unsupported-media-type") {
+			t.Errorf("%s %s sent %s: %d %.200s", tc.path, tc.ctype, tc.encoding, res.StatusCode, b)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/json", strings.NewReader(`{"k":"v"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Encoding", "identity")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("a body declared identity: %d, want 200", res.StatusCode)
+	}
+}
+
+// Bodies that may be larger than the server's limit (a route's own larger limit) are read by readers of their
+// own, so anonymous posts to such a route can hold at most LargeBodyReaders of them: one more waits and gets 503
+// busy, while the other routes' bodies are still read.
+func TestLargeBodiesHaveReadersOfTheirOwnSoTheyCannotCrowdOutTheRest(t *testing.T) {
+	t.Parallel()
+	limits := web.NewBodyLimits()
+	limits.Declare("POST", "/big", 4<<20)
+	o := web.Options{BodyLimit: 64 << 10, BodyLimits: limits, BodyWait: 300 * time.Millisecond}
+	app := web.New(o)
+	app.Post("/big", func(c *fiber.Ctx) error { return c.SendString(fmt.Sprint(len(c.Body()))) })
+	app.Post("/json", func(c *fiber.Ctx) error { return c.Send(c.Body()) })
+	base := serve(t, app, o)
+	addr := strings.TrimPrefix(base, "http://")
+	// Hold every large reader with a body that stops arriving after its first chunk.
+	for range web.LargeBodyReaders() {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		fmt.Fprintf(conn, "POST /big HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n10000\r\n%s", strings.Repeat("z", 32<<10))
+	}
+	time.Sleep(200 * time.Millisecond) // the server has taken them
+	if status, got := post(t, base+"/big", "application/octet-stream", onlyReader{strings.NewReader(strings.Repeat("y", 100<<10))}); status != http.StatusServiceUnavailable || !strings.Contains(got, "/problems/busy") {
+		t.Errorf("a large body while every large reader is held: %d %.200s, want 503 busy", status, got)
+	}
+	if status, got := post(t, base+"/json", "application/json", onlyReader{strings.NewReader(`{"k":"` + strings.Repeat("x", 20<<10) + `"}`)}); status != http.StatusOK {
+		t.Errorf("an ordinary body while every large reader is held: %d %.200s, want 200", status, got)
 	}
 }

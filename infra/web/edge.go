@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -59,8 +58,7 @@ func headGuard() fiber.Handler {
 // limit): a field that is not valid UTF-8 or holds NUL is 400 naming it. Form fields may span lines (textareas);
 // each field's own rule says more. Multipart forms are read by their handlers (after sign-in): part by part when
 // the form is an upload's stream, or whole with MultipartForm, which applies the same rule to their text fields.
-// A form of either kind that declares a Content-Encoding is 415: fasthttp would inflate a compressed multipart
-// body without any bound when it is read, and no browser compresses what it posts.
+// (A body that declares a Content-Encoding never gets here: bodyGuard refuses it, 415.)
 func formGuard() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if _, streamed := c.Locals(streamBodyKey{}).(*streamBody); streamed || len(c.Request().Body()) == 0 {
@@ -69,9 +67,6 @@ func formGuard() fiber.Handler {
 		mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 		if err != nil || (mt != fiber.MIMEApplicationForm && mt != fiber.MIMEMultipartForm) {
 			return c.Next()
-		}
-		if enc := c.Get(fiber.HeaderContentEncoding); enc != "" && !strings.EqualFold(enc, "identity") {
-			return NewProblem(fiber.StatusUnsupportedMediaType, "unsupported-media-type", "Send the form uncompressed (no Content-Encoding).")
 		}
 		if mt != fiber.MIMEApplicationForm {
 			return c.Next()
