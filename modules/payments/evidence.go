@@ -137,6 +137,24 @@ func (s *Service) putEvidence(ctx context.Context, t tenants.Tenant, client, id 
 	return se, nil
 }
 
+// discardUnrecorded deletes the evidence of deposit id after its transaction failed, once the deposit is known not
+// to exist: a failure can come after the commit reached the database (the connection lost while COMMIT was
+// answered), and the file of a recorded deposit must stay. When that cannot be known, the file stays, logged.
+func (s *Service) discardUnrecorded(ctx context.Context, t tenants.Tenant, id uuid.UUID, key string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var recorded bool
+	err := s.o.Gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deposits WHERE id = $1)`, id).Scan(&recorded)
+	})
+	switch {
+	case err != nil:
+		s.o.Log.ErrorContext(ctx, "evidence kept: whether its deposit was recorded is unknown", "key", key, "deposit", id, "err", err)
+	case !recorded:
+		s.discardEvidence(ctx, key)
+	}
+}
+
 // discardEvidence deletes the evidence of a deposit that was not recorded, even when the request's context has
 // ended. The log names the key, never the content.
 func (s *Service) discardEvidence(ctx context.Context, key string) {

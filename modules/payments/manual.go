@@ -74,7 +74,7 @@ func (s *Service) RecordManual(ctx context.Context, t tenants.Tenant, by uuid.UU
 	}
 	d, err := s.recordManual(ctx, t, by, id, in, amount, ev)
 	if err != nil && ev.key != "" {
-		s.discardEvidence(ctx, ev.key)
+		s.discardUnrecorded(ctx, t, id, ev.key)
 	}
 	return d, err
 }
