@@ -118,6 +118,22 @@ func TestDealsConvertUnitsAndActions(t *testing.T) {
 	}
 }
 
+func TestDealTotalReadsTheDocumentedSpellingAndTheLowerCaseOne(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int{`{"Total":"42"}`: 42, `{"total":"7"}`: 7, `{"Total":3}`: 3, `12`: 12, `"5"`: 5,
+		`{"total":"1","Total":"2"}`: 2, `{"Total":"2","total":"1"}`: 2} {
+		if n, err := parseTotal([]byte(in)); err != nil || n != want {
+			t.Errorf("parseTotal(%s) = %d, %v; want %d", in, n, err, want)
+		}
+	}
+	// An answer without the count is not "no deals": reading it as 0 is what left every page empty.
+	for _, bad := range []string{`{}`, `{"TOTAL":"4"}`, `{"Total":"-1"}`, `{"Total":"x"}`} {
+		if n, err := parseTotal([]byte(bad)); err == nil {
+			t.Errorf("parseTotal(%s) = %d, accepted", bad, n)
+		}
+	}
+}
+
 func TestPagingCoversEveryDealOnceAtEveryBoundary(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ deals, limit int }{

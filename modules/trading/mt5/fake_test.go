@@ -900,7 +900,7 @@ func (f *fakeMT5) dealQuery(w http.ResponseWriter, path string, q map[string][]s
 	})
 	switch path {
 	case "/api/deal/get_total":
-		f.answer(w, map[string]any{"total": f.num(strconv.Itoa(len(match)))})
+		f.answer(w, map[string]any{"Total": f.num(strconv.Itoa(len(match)))})
 		return
 	case "/api/deal/get_page":
 		off, ok1 := num("offset")

@@ -188,6 +188,7 @@ func FuzzParseServerTime(f *testing.F) {
 func FuzzParseTicketAndTotal(f *testing.F) {
 	f.Add([]byte(`{"Ticket":"123"}`))
 	f.Add([]byte(`{"total":"42"}`))
+	f.Add([]byte(`{"Total":"42"}`))
 	f.Add([]byte(`7`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if !json.Valid(b) {

@@ -472,18 +472,24 @@ func parseTicket(answer []byte) (uint64, error) {
 	return ticket, err
 }
 
-// parseTotal reads /api/deal/get_total: {"total":"N"}, or a bare number on some builds.
+// parseTotal reads /api/deal/get_total: {"Total":"N"} as documented; {"total":"N"} (some builds) and a bare
+// number are accepted too. Every other answer field is case-sensitive, so only these two spellings count.
 func parseTotal(answer []byte) (int, error) {
 	var n int64
 	var err error
 	if len(answer) > 0 && answer[0] == '{' {
+		found := false
 		err = forEachField(answer, func(key, val []byte) error {
-			if string(key) == "total" {
+			if string(key) == "Total" || (string(key) == "total" && !found) {
+				found = true
 				n, err = intOf(val)
 				return err
 			}
 			return nil
 		})
+		if err == nil && !found {
+			err = fmt.Errorf("%w: deal total answer without Total", errMalformed)
+		}
 	} else {
 		n, err = intOf(answer)
 	}
