@@ -20,16 +20,17 @@ import (
 const maxPage = 100
 
 // cursor carries everything a later page needs so the listing stays stable: the window already converted to
-// server-local seconds and the offset used to convert it (a newly learned offset mid-listing would otherwise
+// server-local seconds and the clock used to convert it (a newly learned offset mid-listing would otherwise
 // shift the window), the UTC bounds for exact filtering, the total counted at the start, and how far we are.
 type cursor struct {
 	V      int    `json:"v"`
 	Login  uint64 `json:"l"`
-	From   int64  `json:"f"`  // UTC nanoseconds, inclusive
-	To     int64  `json:"t"`  // UTC nanoseconds, exclusive
-	LFrom  int64  `json:"lf"` // server-local seconds, inclusive
-	LTo    int64  `json:"lt"` // server-local seconds, inclusive
-	Zone   int64  `json:"z"`  // server offset from UTC in seconds
+	From   int64  `json:"f"`            // UTC nanoseconds, inclusive
+	To     int64  `json:"t"`            // UTC nanoseconds, exclusive
+	LFrom  int64  `json:"lf"`           // server-local seconds, inclusive
+	LTo    int64  `json:"lt"`           // server-local seconds, inclusive
+	Zone   int64  `json:"z"`            // server offset from UTC in seconds, when no time zone is configured
+	TZ     string `json:"tz,omitempty"` // the configured time zone's name, which then converts instead
 	Total  int    `json:"n"`
 	Offset int    `json:"o"`
 }
@@ -60,7 +61,7 @@ func decodeCursor(s string) (cursor, error) {
 		return c, errors.New("cursor without login")
 	case c.From >= c.To || c.LFrom > c.LTo:
 		return c, errors.New("cursor with an empty window")
-	case c.Zone < -14*3600 || c.Zone > 14*3600:
+	case c.Zone < -int64(maxZoneOffset/time.Second) || c.Zone > int64(maxZoneOffset/time.Second) || len(c.TZ) > 64:
 		return c, errors.New("cursor with an impossible zone")
 	case c.Total < 0 || c.Offset < 0 || c.Offset > c.Total:
 		return c, errors.New("cursor with an impossible position")
@@ -100,9 +101,9 @@ func (c *Connector) closedDeals(ctx context.Context, op string, q trading.DealQu
 		cur = cursor{
 			V: cursorVersion, Login: login,
 			From: q.From.UnixNano(), To: q.To.UnixNano(),
-			LFrom: clk.toLocal(q.From), LTo: lastLocalSecond(clk, q.To),
-			Zone: int64(clk.offset / time.Second),
+			Zone: int64(clk.offset / time.Second), TZ: c.zoneName(),
 		}
+		cur.LFrom, cur.LTo = clk.window(q.From, q.To)
 		total, err := c.dealTotal(ctx, op, cur)
 		if err != nil {
 			return trading.DealPage{}, err
@@ -137,7 +138,10 @@ func (c *Connector) closedDeals(ctx context.Context, op string, q trading.DealQu
 	if err != nil {
 		return trading.DealPage{}, &transportError{cause: fmt.Errorf("/api/deal/get_page: %w", err), sent: true}
 	}
-	clk := serverClock{offset: time.Duration(cur.Zone) * time.Second}
+	clk, err := c.cursorClock(op, cur)
+	if err != nil {
+		return trading.DealPage{}, err
+	}
 	from, to := time.Unix(0, cur.From), time.Unix(0, cur.To)
 	page := trading.DealPage{Deals: make([]trading.Deal, 0, len(recs))}
 	for _, r := range recs {
@@ -163,14 +167,17 @@ func (c *Connector) closedDeals(ctx context.Context, op string, q trading.DealQu
 	return page, nil
 }
 
-// lastLocalSecond is the last server-local second that can hold a time before to (the server's to is inclusive).
-func lastLocalSecond(clk serverClock, to time.Time) int64 {
-	l := to.Add(clk.offset)
-	s := l.Unix()
-	if l.Nanosecond() == 0 {
-		s--
+// cursorClock is the clock a listing was started with: the configured time zone, or the offset it recorded. A
+// cursor from before a change of the TimeZone setting is refused rather than read by other rules.
+func (c *Connector) cursorClock(op string, cur cursor) (serverClock, error) {
+	if cur.TZ != c.zoneName() {
+		return serverClock{}, localError(op, trading.ErrInvalidRequest,
+			"the cursor was made under another time zone setting (%q, now %q): start the listing again", cur.TZ, c.zoneName())
 	}
-	return s
+	if c.zone != nil {
+		return c.zoneClock(), nil
+	}
+	return serverClock{offset: time.Duration(cur.Zone) * time.Second}, nil
 }
 
 func windowQuery(cur cursor) url.Values {

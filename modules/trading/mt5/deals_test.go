@@ -1,38 +1,66 @@
 package mt5
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+	_ "time/tzdata" // the zones these tests name, whatever the machine has installed
 
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 )
 
-func TestServerTimeGivesTheZoneOffset(t *testing.T) {
+func TestServerTimeReadsTheDocumentedTimeField(t *testing.T) {
+	t.Parallel()
+	want := time.Date(2019, 10, 31, 10, 46, 28, 0, time.UTC)
+	for _, answer := range []string{
+		`{"Time":"1572518788 2019.10.31 10:46:28"}`, // as documented
+		`{"time":"1572518788 2019.10.31 10:46:28"}`,
+		`{"time":"1","Time":"1572518788 2019.10.31 10:46:28"}`,
+		`{"Time":"1572518788 2019.10.31 10:46:28","time":"1"}`,
+		`"1572518788 2019.10.31 10:46:28"`,
+		`{"Time":"1572529588 2019.10.31 10:46:28"}`, // a build that sends UTC seconds beside the wall clock
+	} {
+		wall, err := parseServerTime([]byte(answer))
+		if err != nil || !wall.Equal(want) {
+			t.Errorf("parseServerTime(%s) = %v, %v; want the wall clock %v", answer, wall, err, want)
+		}
+	}
+	for _, bad := range []string{`""`, `"1572518788"`, `"x 2019.10.31 10:46:28"`, `"1572518788 2019-10-31 10:46:28"`,
+		`12`, `{}`, `{"TIME":"1572518788 2019.10.31 10:46:28"}`, `{"Time":"-1 2019.10.31 10:46:28"}`} {
+		if _, err := parseServerTime([]byte(bad)); err == nil {
+			t.Errorf("parseServerTime(%s) accepted", bad)
+		}
+	}
+}
+
+func TestTimeConfigGivesTheOffsetInMinutesAndTheDaylightHour(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		answer string
 		want   time.Duration
 	}{
-		{`"1572518788 2019.10.31 10:46:28"`, 0},
-		{`"1572518788 2019.10.31 12:46:28"`, 2 * time.Hour},
-		{`"1572518788 2019.10.31 13:46:28"`, 3 * time.Hour},
-		{`"1572518788 2019.10.31 05:46:28"`, -5 * time.Hour},
-		{`"1572518788 2019.10.31 16:16:28"`, 5*time.Hour + 30*time.Minute},
-		{`"1572518788 2019.11.01 00:46:28"`, 14 * time.Hour},
-		{`"1572518788 2019.10.31 13:46:29"`, 3 * time.Hour}, // the server read its clock a second later
-		{`{"time":"1572518788 2019.10.31 12:46:28"}`, 2 * time.Hour},
+		{`{"Daylight":"0","DaylightState":"0","TimeZone":"0","TimeServer":"","Days":[["1","1"],["0"]]}`, 0},
+		{`{"TimeZone":"120"}`, 2 * time.Hour},
+		{`{"Daylight":"1","DaylightState":"1","TimeZone":"120"}`, 3 * time.Hour},
+		{`{"Daylight":"1","DaylightState":"0","TimeZone":"120"}`, 2 * time.Hour},
+		{`{"TimeZone":-300,"DaylightState":1}`, -4 * time.Hour},
+		{`{"TimeZone":"330"}`, 5*time.Hour + 30*time.Minute},
+		{`{"TimeZone":"840"}`, 14 * time.Hour},
 	} {
-		clk, err := parseServerTime([]byte(c.answer))
-		if err != nil || clk.offset != c.want {
-			t.Errorf("parseServerTime(%s) = %v, %v; want %v", c.answer, clk.offset, err, c.want)
+		off, err := parseTimeConfig([]byte(c.answer))
+		if err != nil || off != c.want {
+			t.Errorf("parseTimeConfig(%s) = %v, %v; want %v", c.answer, off, err, c.want)
 		}
 	}
-	for _, bad := range []string{`""`, `"1572518788"`, `"x 2019.10.31 10:46:28"`, `"1572518788 2019-10-31 10:46:28"`,
-		`"1572518788 2019.11.02 10:46:28"`, `12`, `{"Time":"1572518788 2019.10.31 10:46:28"}`} {
-		if _, err := parseServerTime([]byte(bad)); err == nil {
-			t.Errorf("parseServerTime(%s) accepted", bad)
+	for _, bad := range []string{`{}`, `{"timezone":"120"}`, `{"TimeZone":"7200"}`, `{"TimeZone":"-841"}`,
+		`{"TimeZone":"840","DaylightState":"1"}`, `{"TimeZone":"2h"}`, `{"TimeZone":"120","DaylightState":"yes"}`} {
+		if off, err := parseTimeConfig([]byte(bad)); err == nil {
+			t.Errorf("parseTimeConfig(%s) = %v, accepted", bad, off)
 		}
 	}
 }
@@ -239,5 +267,201 @@ func TestUnknownLoginReadsAreNotFound(t *testing.T) {
 		requireKind(t, err, trading.ErrNotFound)
 		_, err = c.OpenPositions(testCtx(t), login)
 		requireKind(t, err, trading.ErrNotFound)
+	}
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	z, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return z
+}
+
+// listAll reads every page of the account's deals in [from, to).
+func listAll(t *testing.T, c *Connector, login string, from, to time.Time) []trading.Deal {
+	t.Helper()
+	q := trading.DealQuery{Login: login, From: from, To: to, Limit: 7}
+	var all []trading.Deal
+	for {
+		page, err := c.ClosedDeals(testCtx(t), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page.Deals...)
+		if page.Next == "" {
+			return all
+		}
+		q.Cursor = page.Next
+	}
+}
+
+// Cyprus follows the EU rule: EET (UTC+2) in winter, EEST (UTC+3) from 01:00 UTC on the last Sunday of March to
+// 01:00 UTC on the last Sunday of October.
+var (
+	springForward = time.Date(2025, 3, 30, 1, 0, 0, 0, time.UTC)
+	fallBack      = time.Date(2025, 10, 26, 1, 0, 0, 0, time.UTC)
+)
+
+func TestDealsOnBothSidesOfADaylightSavingChangeAreUTCWithTheServersTimeZone(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name   string
+		zone   string
+		shift  time.Duration
+		change time.Time
+		back   bool // the clock goes back an hour
+	}{
+		{"EU spring", "Europe/Nicosia", 0, springForward, false},
+		{"EU autumn", "Europe/Nicosia", 0, fallBack, true},
+		// New York plus 7 hours: GMT+2/GMT+3 changing on New York's dates, weeks before and after the EU's.
+		{"New York+7 spring", "America/New_York", 7 * time.Hour, time.Date(2025, 3, 9, 7, 0, 0, 0, time.UTC), false},
+		{"New York+7 autumn", "America/New_York", 7 * time.Hour, time.Date(2025, 11, 2, 6, 0, 0, 0, time.UTC), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake(t, fakeOptions{Zone: mustZone(t, c.zone), Offset: c.shift})
+			cn := newTestConnector(t, f, func(cfg *Config) { cfg.TimeZone, cfg.TimeZoneShift = c.zone, c.shift })
+			login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
+			from, to := c.change.Add(-3*time.Hour), c.change.Add(3*time.Hour)
+			// A deal every 20 minutes on both sides of the change, and one just outside each end of the window.
+			// When the clock goes back, the hour after the change repeats the wall clock of the hour before it,
+			// and a reading from that hour cannot say which it was: it is left out here (see the next test).
+			var want []time.Time
+			for at := from; at.Before(to); at = at.Add(20 * time.Minute) {
+				if c.back && !at.Before(c.change) && at.Before(c.change.Add(time.Hour)) {
+					continue
+				}
+				f.SeedDeals(login, 1, at, at.Add(time.Second))
+				want = append(want, at)
+			}
+			f.SeedDeals(login, 1, from.Add(-time.Second), from)
+			f.SeedDeals(login, 1, to, to.Add(time.Second))
+			got := listAll(t, cn, login, from, to)
+			if len(got) != len(want) {
+				t.Fatalf("%d deals, want %d", len(got), len(want))
+			}
+			for i, d := range got {
+				if !d.Time.Equal(want[i]) || d.Time.Location() != time.UTC {
+					t.Errorf("deal %d at %v, want %v", i, d.Time, want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestServerClockAroundDaylightSavingChanges(t *testing.T) {
+	t.Parallel()
+	clk := serverClock{zone: mustZone(t, "Europe/Nicosia")}
+	wall := func(s string) time.Time {
+		w, err := time.Parse(wallLayout, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	for _, c := range []struct {
+		wall string
+		want time.Time
+	}{
+		{"2025.03.30 02:59:59", springForward.Add(-time.Second)},
+		{"2025.03.30 04:00:00", springForward},
+		{"2025.03.30 03:30:00", springForward.Add(30 * time.Minute)}, // skipped: read with the winter offset
+		{"2025.10.26 03:59:59", fallBack.Add(-time.Second)},
+		{"2025.10.26 03:30:00", fallBack.Add(-30 * time.Minute)}, // read twice that night: the earlier is taken
+		{"2025.10.26 04:00:00", fallBack.Add(time.Hour)},
+		{"2025.07.01 12:00:00", time.Date(2025, 7, 1, 9, 0, 0, 0, time.UTC)},
+		{"2025.01.01 12:00:00", time.Date(2025, 1, 1, 10, 0, 0, 0, time.UTC)},
+	} {
+		if got := clk.instant(wall(c.wall)); !got.Equal(c.want) {
+			t.Errorf("wall clock %s read as %v, want %v", c.wall, got, c.want)
+		}
+	}
+	// A window over the autumn change asks the server for the repeated hour as well.
+	first, last := clk.window(fallBack.Add(-30*time.Minute), fallBack.Add(30*time.Minute))
+	if f, l := time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC(); !f.Equal(wall("2025.10.26 03:00:00")) ||
+		!l.Equal(wall("2025.10.26 04:29:59")) {
+		t.Errorf("window %v to %v, want 03:00:00 to 04:29:59 local", f, l)
+	}
+	fixed := serverClock{offset: 2 * time.Hour}
+	if first, last := fixed.window(springForward, springForward.Add(time.Hour+time.Millisecond)); first != springForward.Add(2*time.Hour).Unix() ||
+		last != springForward.Add(3*time.Hour).Unix() {
+		t.Errorf("fixed window %d to %d", first, last)
+	}
+}
+
+func TestWithoutATimeZoneTheOffsetComesFromTimeGet(t *testing.T) {
+	t.Parallel()
+	zone := mustZone(t, "Europe/Nicosia")
+	f := newFake(t, fakeOptions{Zone: zone})
+	c := newTestConnector(t, f, nil)
+	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
+	// Deals from this season read right; deals from the other side of a change are an hour off, which is what the
+	// TimeZone setting is for.
+	same, other := time.Date(2025, 1, 15, 12, 0, 0, 0, time.UTC), time.Date(2025, 7, 15, 12, 0, 0, 0, time.UTC)
+	if time.Now().In(zone).IsDST() {
+		same, other = other, same
+	}
+	for _, at := range []time.Time{same, other} {
+		f.SeedDeals(login, 1, at, at.Add(time.Second))
+	}
+	got := listAll(t, c, login, same.Add(-time.Hour), same.Add(time.Hour))
+	if len(got) != 1 || !got[0].Time.Equal(same) {
+		t.Fatalf("deals %v, want one at %v", got, same)
+	}
+	got = listAll(t, c, login, other.Add(-2*time.Hour), other.Add(2*time.Hour))
+	if len(got) != 1 || got[0].Time.Sub(other).Abs() != time.Hour {
+		t.Fatalf("deals %v: want the deal at %v read an hour off", got, other)
+	}
+	if f.Requests("/api/time/get") != 1 {
+		t.Errorf("time/get asked %d times, want once within ClockTTL", f.Requests("/api/time/get"))
+	}
+}
+
+func TestATimeZoneThatDisagreesWithTheServersClockIsLogged(t *testing.T) {
+	t.Parallel()
+	for zone, wantError := range map[string]bool{"Europe/Nicosia": false, "Asia/Tokyo": true} {
+		t.Run(zone, func(t *testing.T) {
+			t.Parallel()
+			var logs bytes.Buffer
+			var mu sync.Mutex
+			f := newFake(t, fakeOptions{Zone: mustZone(t, "Europe/Nicosia")})
+			c := newTestConnector(t, f, func(cfg *Config) {
+				cfg.TimeZone = zone
+				cfg.Logger = slog.New(slog.NewJSONHandler(lockedWriter{&mu, &logs}, nil))
+			})
+			login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
+			now := time.Now()
+			if _, err := c.ClosedDeals(testCtx(t), trading.DealQuery{Login: login, From: now.Add(-time.Hour), To: now}); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if got := strings.Contains(logs.String(), "disagrees"); got != wantError {
+				t.Errorf("TimeZone %s on a Nicosia server: error logged %v, want %v: %s", zone, got, wantError, logs.String())
+			}
+			if f.Requests("/api/time/get") != 0 {
+				t.Errorf("time/get asked although the zone is configured")
+			}
+		})
+	}
+}
+
+func TestCursorFromAnotherTimeZoneSettingIsRefused(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, fakeOptions{Zone: mustZone(t, "Europe/Nicosia")})
+	fixed := newTestConnector(t, f, nil)
+	zoned := newTestConnector(t, f, func(cfg *Config) { cfg.TimeZone = "Europe/Nicosia" })
+	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
+	from := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.SeedDeals(login, 4, from, from.Add(time.Hour))
+	for _, pair := range [][2]*Connector{{fixed, zoned}, {zoned, fixed}} {
+		page, err := pair[0].ClosedDeals(testCtx(t), trading.DealQuery{Login: login, From: from, To: from.Add(time.Hour), Limit: 2})
+		if err != nil || page.Next == "" {
+			t.Fatalf("%+v %v", page, err)
+		}
+		_, err = pair[1].ClosedDeals(testCtx(t), trading.DealQuery{Login: login, Cursor: page.Next})
+		requireKind(t, err, trading.ErrInvalidRequest)
 	}
 }

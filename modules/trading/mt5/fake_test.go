@@ -66,6 +66,8 @@ type fakeOptions struct {
 	ManagerLogin uint64
 	// Offset is the server's zone: local = UTC + Offset.
 	Offset time.Duration
+	// Zone, when set, is the server's zone with its daylight-saving rules, and Offset is added to it.
+	Zone *time.Location
 	// BadCliRandAnswer makes the server answer the client's challenge wrongly (an impostor).
 	BadCliRandAnswer bool
 	// PlainNumbers sends numbers as JSON numbers instead of strings, as some builds do for some fields.
@@ -330,7 +332,7 @@ func (f *fakeMT5) AddPosition(login uint64, symbol string, sell bool, volumeExt 
 	}
 	f.positions[login] = append(f.positions[login], fakePosition{
 		Position: f.nextTicket, Login: login, Symbol: symbol, Action: action,
-		LocalSec: open.Add(f.opts.Offset).Unix(), PriceOpen: price, VolumeExt: volumeExt,
+		LocalSec: floorDiv(f.localMsc(open), 1000), PriceOpen: price, VolumeExt: volumeExt,
 		Profit: decimal.RequireFromString(profit), Storage: decimal.RequireFromString(storage),
 	})
 	return f.nextTicket
@@ -351,7 +353,7 @@ func (f *fakeMT5) SeedDeals(login string, n int, from, to time.Time) {
 		f.nextTicket++
 		d := &fakeDeal{
 			Ticket: f.nextTicket, Login: l, Order: f.nextTicket + 100000, PositionID: 7000000 + uint64(i/2),
-			Action: int64(i % 2), Entry: int64(i % 2), LocalMsc: at.Add(f.opts.Offset).UnixMilli(),
+			Action: int64(i % 2), Entry: int64(i % 2), LocalMsc: f.localMsc(at),
 			Symbol: "EURUSD", Price: "1.08345", Volume: 1000, VolumeExt: 10000000,
 			Commission: decimal.RequireFromString("-0.70"),
 		}
@@ -362,6 +364,50 @@ func (f *fakeMT5) SeedDeals(login string, n int, from, to time.Time) {
 		f.deals = append(f.deals, d)
 	}
 	sort.Slice(f.deals, func(i, j int) bool { return f.deals[i].Ticket < f.deals[j].Ticket })
+}
+
+// localMsc is the server's wall-clock reading at t, in milliseconds counted as if it were UTC: how MT5 stores times.
+func (f *fakeMT5) localMsc(t time.Time) int64 {
+	offset := f.opts.Offset
+	if f.opts.Zone != nil {
+		_, secs := t.In(f.opts.Zone).Zone()
+		offset += time.Duration(secs) * time.Second
+	}
+	return t.Add(offset).UnixMilli()
+}
+
+// timeConfig is the /api/time/get answer at now: TimeZone is the zone's standard offset in minutes, Daylight says
+// whether the server follows daylight saving, DaylightState whether it is in force now; Days is the week's
+// hour-by-hour working table.
+func (f *fakeMT5) timeConfig(now time.Time) map[string]any {
+	standard, daylight, inForce := f.opts.Offset, false, false
+	if z := f.opts.Zone; z != nil {
+		_, secs := now.In(z).Zone()
+		standard, inForce = standard+time.Duration(secs)*time.Second, now.In(z).IsDST()
+		if inForce {
+			standard -= time.Hour
+		}
+		year := now.In(z).Year()
+		_, jan := time.Date(year, 1, 1, 0, 0, 0, 0, z).Zone()
+		_, jul := time.Date(year, 7, 1, 0, 0, 0, 0, z).Zone()
+		daylight = jan != jul
+	}
+	flag := func(b bool) any {
+		if b {
+			return f.num("1")
+		}
+		return f.num("0")
+	}
+	days := make([]any, 7)
+	for d := range days {
+		hours := make([]any, 24)
+		for h := range hours {
+			hours[h] = f.num("1")
+		}
+		days[d] = hours
+	}
+	return map[string]any{"Daylight": flag(daylight), "DaylightState": flag(inForce),
+		"TimeZone": f.num(strconv.FormatInt(int64(standard/time.Minute), 10)), "TimeServer": "time.broker.example", "Days": days}
 }
 
 // The wire.
@@ -547,8 +593,11 @@ func (f *fakeMT5) route(w http.ResponseWriter, r *http.Request) {
 	case "/api/test/access":
 		f.reply(w, "0 Done", nil)
 	case "/api/time/server":
-		now := time.Now()
-		f.answer(w, fmt.Sprintf("%d %s", now.Unix(), now.UTC().Add(f.opts.Offset).Format("2006.01.02 15:04:05")))
+		// As documented: the server's wall clock twice, in seconds and in words; no zone, no UTC.
+		local := floorDiv(f.localMsc(time.Now()), 1000)
+		f.answer(w, map[string]any{"Time": fmt.Sprintf("%d %s", local, time.Unix(local, 0).UTC().Format("2006.01.02 15:04:05"))})
+	case "/api/time/get":
+		f.answer(w, f.timeConfig(time.Now()))
 	case "/api/group/get":
 		g, ok := f.groups[q.Get("group")]
 		if !ok {
@@ -861,7 +910,7 @@ func (f *fakeMT5) tradeBalance(w http.ResponseWriter, q map[string][]string) {
 	}
 	f.nextTicket++
 	f.deals = append(f.deals, &fakeDeal{Ticket: f.nextTicket, Login: u.Login, Action: typ,
-		LocalMsc: time.Now().Add(f.opts.Offset).UnixMilli(), Profit: amount, Comment: comment})
+		LocalMsc: f.localMsc(time.Now()), Profit: amount, Comment: comment})
 	f.balanceOps[u.Login]++
 	f.answer(w, map[string]any{"Ticket": f.num(strconv.FormatUint(f.nextTicket, 10))})
 }

@@ -168,19 +168,38 @@ func FuzzParsePositions(f *testing.F) {
 }
 
 func FuzzParseServerTime(f *testing.F) {
-	f.Add([]byte(`"1572518788 2019.10.31 10:46:28"`))
+	f.Add([]byte(`{"Time":"1572518788 2019.10.31 10:46:28"}`))
 	f.Add([]byte(`{"time":"1572518788 2019.10.31 13:46:28"}`))
+	f.Add([]byte(`"1572518788 2019.10.31 10:46:28"`))
 	f.Add([]byte(`"9999999999999 9999.12.31 23:59:59"`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if !json.Valid(b) {
 			return
 		}
-		clk, err := parseServerTime(b)
+		wall, err := parseServerTime(b)
 		if err != nil {
 			return
 		}
-		if clk.offset < -14*time.Hour || clk.offset > 14*time.Hour || clk.offset%time.Minute != 0 {
-			t.Fatalf("offset %v from %q", clk.offset, b)
+		if wall.Location() != time.UTC || wall.Nanosecond() != 0 || !strings.Contains(string(b), wall.Format(wallLayout)) {
+			t.Fatalf("wall clock %v from %q", wall, b)
+		}
+	})
+}
+
+func FuzzParseTimeConfig(f *testing.F) {
+	f.Add([]byte(`{"Daylight":"1","DaylightState":"1","TimeZone":"120","TimeServer":"ntp","Days":[["1"]]}`))
+	f.Add([]byte(`{"TimeZone":-720}`))
+	f.Add([]byte(`{"TimeZone":"840","DaylightState":"1"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		off, err := parseTimeConfig(b)
+		if err != nil {
+			return
+		}
+		if off < -maxZoneOffset || off > maxZoneOffset || off%time.Minute != 0 {
+			t.Fatalf("offset %v from %q", off, b)
 		}
 	})
 }

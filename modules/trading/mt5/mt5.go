@@ -85,8 +85,19 @@ type Config struct {
 	// IdempotencyWindow is how far back a balance operation looks for an earlier deal carrying its operation id.
 	// A retry with the same id after this window could move money again. Default 7 days.
 	IdempotencyWindow time.Duration
-	// ClockTTL is how long the server's learned UTC offset is trusted before /api/time/server is asked again
-	// (servers on zones with daylight saving change offset twice a year). Default 1h.
+	// TimeZone is the trade server's time zone as an IANA name, e.g. "Europe/Nicosia", "EET" or "Asia/Tokyo" (ask
+	// the MT5 administrator which zone and daylight-saving rule the server's clock follows). MT5 keeps every time
+	// as a wall-clock reading without a zone; with the zone's rules the connector converts times on both sides of
+	// a daylight-saving change exactly. Empty falls back to the offset /api/time/get reports now, which reads
+	// times from before the server's last clock change an hour off.
+	TimeZone string
+	// TimeZoneShift is added to TimeZone's offset at every instant, for a server whose clock keeps a zone's
+	// daylight-saving dates at another offset: the common "New York plus 7 hours" server (GMT+2 in winter, GMT+3
+	// in summer, changing on New York's dates) is TimeZone "America/New_York" with TimeZoneShift 7h.
+	TimeZoneShift time.Duration
+	// ClockTTL is how long the offset from /api/time/get is trusted before it is asked again (servers on zones
+	// with daylight saving change offset twice a year), and how often the clock is checked against
+	// /api/time/server. Default 1h.
 	ClockTTL time.Duration
 	// MaxLeverage is the largest leverage accepted. Default 500.
 	MaxLeverage int
@@ -104,6 +115,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Uint64("login", c.Login),
 		slog.String("agent", c.Agent),
 		slog.Int("build", c.Build),
+		slog.String("time_zone", c.TimeZone),
 	)
 }
 
@@ -205,6 +217,10 @@ type Connector struct {
 	log       *slog.Logger
 	// standardOf is SwapFreeGroups reversed: twin -> standard group.
 	standardOf map[string]string
+	// zone is Config.TimeZone loaded, shifted by Config.TimeZoneShift; without a zone (nil) times convert with the
+	// offset from /api/time/get.
+	zone  *time.Location
+	shift time.Duration
 
 	mu       sync.Mutex // held for a whole request, including any re-authentication it triggers
 	authed   bool       // the session's connection has completed the handshake
@@ -236,7 +252,13 @@ func New(cfg Config) (*Connector, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	zone, err := loadZone(cfg.TimeZone, cfg.TimeZoneShift)
+	if err != nil {
+		return nil, err
+	}
 	c := &Connector{
+		zone:       zone,
+		shift:      cfg.TimeZoneShift,
 		cfg:        cfg,
 		hash:       passwordHash(cfg.Password),
 		base:       "https://" + cfg.Addr,
@@ -286,6 +308,55 @@ func New(cfg Config) (*Connector, error) {
 		go c.keepAlive(cfg.KeepAlive)
 	}
 	return c, nil
+}
+
+// loadZone loads the TimeZone setting from the machine's time-zone database (or one embedded in the binary with
+// time/tzdata). "Local" is refused: it would be the BrokerDesk machine's zone, not the trade server's.
+func loadZone(name string, shift time.Duration) (*time.Location, error) {
+	if name == "" {
+		if shift != 0 {
+			return nil, fmt.Errorf("mt5: TimeZoneShift is added to a TimeZone, and none is set")
+		}
+		return nil, nil
+	}
+	if name == "Local" {
+		return nil, fmt.Errorf("mt5: TimeZone %q would be this machine's zone: name the trade server's, e.g. Europe/Nicosia", name)
+	}
+	zone, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("mt5: TimeZone %q is not a time zone this machine knows (an IANA name such as Europe/Nicosia): %w", name, err)
+	}
+	// The shifted zone must still be a possible clock: whole minutes, within a real zone's distance from UTC.
+	clk := serverClock{zone: zone, offset: shift}
+	year := time.Now().Year()
+	for _, t := range []time.Time{time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(year, 7, 1, 0, 0, 0, 0, time.UTC)} {
+		if off := clk.offsetAt(t); off%time.Minute != 0 || off < -maxZoneOffset || off > maxZoneOffset {
+			return nil, fmt.Errorf("mt5: TimeZone %q shifted by %v is %v from UTC, which no server clock is", name, shift, off)
+		}
+	}
+	return zone, nil
+}
+
+// zoneClock is the configured time zone's clock; its zone is nil without one.
+func (c *Connector) zoneClock() serverClock {
+	if c.zone == nil {
+		return serverClock{}
+	}
+	return serverClock{zone: c.zone, offset: c.shift}
+}
+
+// zoneName names the TimeZone setting, shift included; "" without one.
+func (c *Connector) zoneName() string {
+	switch {
+	case c.zone == nil:
+		return ""
+	case c.shift == 0:
+		return c.zone.String()
+	case c.shift > 0:
+		return c.zone.String() + "+" + c.shift.String()
+	default:
+		return c.zone.String() + c.shift.String()
+	}
 }
 
 // passwordHash is the Web API's password digest: MD5 over the UTF-16LE password, then MD5 of that digest

@@ -128,65 +128,187 @@ func parseGroup(obj []byte) (groupRecord, error) {
 	return g, err
 }
 
-// serverClock is what the connector knows about the trade server's wall clock: MT5 stores and expects times as
-// server-local seconds, so every time crossing the API is shifted by offset (local = UTC + offset).
+// serverClock converts between UTC and the trade server's wall clock. MT5 keeps times as "local seconds": the
+// server's wall-clock reading counted as if it were UTC, with no zone attached. With a zone (Config.TimeZone) the
+// offset is the zone's own at each instant, so times on both sides of a daylight-saving change convert exactly;
+// without one it is the single offset the server reports now (local = UTC + offset).
 type serverClock struct {
+	// offset is the offset from UTC without a zone; with one, it is added to the zone's (Config.TimeZoneShift).
 	offset time.Duration
+	zone   *time.Location
+}
+
+// maxZoneOffset bounds every zone's offset from UTC (Kiribati is 14 hours ahead; no zone is further behind).
+const maxZoneOffset = 14 * time.Hour
+
+// maxZoneChanges bounds the offset changes a window is searched for: a century of twice-yearly changes.
+const maxZoneChanges = 200
+
+func (c serverClock) offsetAt(t time.Time) time.Duration {
+	if c.zone == nil {
+		return c.offset
+	}
+	_, secs := t.In(c.zone).Zone()
+	return time.Duration(secs)*time.Second + c.offset
+}
+
+// instant is the UTC instant at which the server's wall clock read wall (a reading written as if it were UTC).
+// Where the zone changes its offset a reading can occur twice (clocks going back repeat an hour: the earlier
+// instant is taken, since nothing in the reading tells the two apart) or never (clocks going forward skip an hour:
+// the reading is taken with the offset from before the change).
+func (c serverClock) instant(wall time.Time) time.Time {
+	if c.zone == nil {
+		return wall.Add(-c.offset).UTC()
+	}
+	// The instant lies within maxZoneOffset of the reading, so the offsets in force there are the candidates.
+	before := c.offsetAt(wall.Add(-maxZoneOffset))
+	var best time.Time
+	found := false
+	for _, off := range [...]time.Duration{before, c.offsetAt(wall), c.offsetAt(wall.Add(maxZoneOffset))} {
+		if t := wall.Add(-off); c.offsetAt(t) == off && (!found || t.Before(best)) {
+			best, found = t, true
+		}
+	}
+	if !found {
+		best = wall.Add(-before)
+	}
+	return best.UTC()
 }
 
 func (c serverClock) toUTC(localSec int64) time.Time {
-	return time.Unix(localSec, 0).Add(-c.offset).UTC()
+	return c.instant(time.Unix(localSec, 0))
 }
 
 func (c serverClock) toUTCMilli(localMsc int64) time.Time {
-	return time.UnixMilli(localMsc).Add(-c.offset).UTC()
+	return c.instant(time.UnixMilli(localMsc))
 }
 
 // toLocal gives the server-local second that contains t (floor).
 func (c serverClock) toLocal(t time.Time) int64 {
-	return t.Add(c.offset).Unix()
+	return t.Add(c.offsetAt(t)).Unix()
 }
 
-// parseServerTime reads /api/time/server: "1572518788 2019.10.31 10:46:28", the UTC instant in unix seconds and
-// the server's wall clock at that instant. Their difference is the server's offset from UTC. The answer may be a
-// bare string or an object with a "time" field, depending on the build.
-func parseServerTime(answer []byte) (serverClock, error) {
+// window gives the server-local seconds [first, last], both inclusive as the Web API reads from and to, that hold
+// every instant of [from, to). Where the offset changes inside the window local readings are out of order (going
+// back repeats an hour), so each stretch of one offset is widened into the window on its own; the caller drops
+// what falls outside [from, to) once it knows the deals' instants.
+func (c serverClock) window(from, to time.Time) (first, last int64) {
+	lo, hi := from.Add(c.offsetAt(from)), to.Add(c.offsetAt(from))
+	if c.zone != nil {
+		for start, n := from, 0; ; n++ {
+			off := c.offsetAt(start)
+			_, change := start.In(c.zone).ZoneBounds()
+			end := to
+			if !change.IsZero() && change.Before(to) {
+				end = change
+			}
+			if r := start.Add(off); r.Before(lo) {
+				lo = r
+			}
+			if r := end.Add(off); r.After(hi) {
+				hi = r
+			}
+			if end.Equal(to) {
+				break
+			}
+			if n == maxZoneChanges {
+				lo, hi = from.Add(-maxZoneOffset), to.Add(maxZoneOffset)
+				break
+			}
+			start = end
+		}
+	}
+	// hi is exclusive: its own second holds an instant of the window only when hi falls inside it.
+	last = hi.Unix()
+	if hi.Nanosecond() == 0 {
+		last--
+	}
+	return lo.Unix(), last
+}
+
+// wallLayout is how the Web API writes a wall-clock reading.
+const wallLayout = "2006.01.02 15:04:05"
+
+// parseServerTime reads /api/time/server: {"Time":"1572518788 2019.10.31 10:46:28"} as documented (a lower-case
+// "time", or the bare string, as some builds answer, are accepted too) and returns the server's wall-clock reading
+// written as if it were UTC. Both halves are that same reading, the first in seconds, so the answer says nothing
+// about the server's offset from UTC: that comes from the TimeZone setting or /api/time/get, and this answer only
+// checks it.
+func parseServerTime(answer []byte) (time.Time, error) {
 	var s string
 	var err error
 	if len(answer) > 0 && answer[0] == '{' {
+		found := false
 		err = forEachField(answer, func(key, val []byte) error {
-			if string(key) == "time" {
+			if string(key) == "Time" || (string(key) == "time" && !found) {
+				found = true
 				s, err = textOf(val)
 				return err
 			}
 			return nil
 		})
+		if err == nil && !found {
+			err = fmt.Errorf("%w: server time answer without Time", errMalformed)
+		}
 	} else {
 		s, err = textOf(answer)
 	}
 	if err != nil {
-		return serverClock{}, err
+		return time.Time{}, err
 	}
-	unixText, wall, ok := strings.Cut(strings.TrimSpace(s), " ")
+	secsText, wallText, ok := strings.Cut(strings.TrimSpace(s), " ")
 	if !ok {
-		return serverClock{}, fmt.Errorf("%w: server time %.60q", errMalformed, s)
+		return time.Time{}, fmt.Errorf("%w: server time %.60q", errMalformed, s)
 	}
-	unix, err := strconv.ParseInt(unixText, 10, 64)
-	if err != nil || unix < 0 || unix > 1<<40 {
-		return serverClock{}, fmt.Errorf("%w: server time %.60q", errMalformed, s)
+	if secs, err := strconv.ParseInt(secsText, 10, 64); err != nil || secs < 0 || secs > 1<<40 {
+		return time.Time{}, fmt.Errorf("%w: server time %.60q", errMalformed, s)
 	}
-	local, err := time.Parse("2006.01.02 15:04:05", strings.TrimSpace(wall))
+	wall, err := time.Parse(wallLayout, strings.TrimSpace(wallText))
 	if err != nil {
-		return serverClock{}, fmt.Errorf("%w: server wall clock %.60q", errMalformed, s)
+		return time.Time{}, fmt.Errorf("%w: server wall clock %.60q", errMalformed, s)
 	}
-	// Round to whole minutes: both halves come from one instant, but a server that reads its clock twice may
-	// straddle a second. Every real zone offset is a whole number of minutes.
-	secs := local.Unix() - unix
-	mins := int64(math.Round(float64(secs) / 60))
-	if mins < -14*60 || mins > 14*60 {
-		return serverClock{}, fmt.Errorf("%w: server offset of %d minutes from UTC", errMalformed, mins)
+	return wall, nil
+}
+
+// parseTimeConfig reads the offset from /api/time/get, the server's time configuration (IMTConTime): TimeZone is
+// the zone's offset from UTC in minutes, and DaylightState is set while daylight saving puts the clock an hour
+// ahead of it (that TimeZone leaves the daylight hour out is inferred from the separate state; the clock check
+// against /api/time/server reports a server where it does not). Daylight, whether the server follows daylight
+// saving at all, adds nothing the state does not say.
+func parseTimeConfig(answer []byte) (time.Duration, error) {
+	var zone, daylight int64
+	found := false
+	err := forEachField(answer, func(key, val []byte) error {
+		var err error
+		switch string(key) {
+		case "TimeZone":
+			found = true
+			zone, err = intOf(val)
+		case "DaylightState":
+			daylight, err = intOf(val)
+		}
+		if err != nil {
+			return fmt.Errorf("time config field %s: %w", key, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
-	return serverClock{offset: time.Duration(mins) * time.Minute}, nil
+	if !found {
+		return 0, fmt.Errorf("%w: time config without TimeZone", errMalformed)
+	}
+	if zone < -int64(maxZoneOffset/time.Minute) || zone > int64(maxZoneOffset/time.Minute) {
+		return 0, fmt.Errorf("%w: TimeZone of %d minutes from UTC", errMalformed, zone)
+	}
+	offset := time.Duration(zone) * time.Minute
+	if daylight != 0 {
+		offset += time.Hour
+	}
+	if offset > maxZoneOffset {
+		return 0, fmt.Errorf("%w: TimeZone of %d minutes from UTC with daylight saving", errMalformed, zone)
+	}
+	return offset, nil
 }
 
 // dealRecord is one IMTDeal as the Web API sends it; times are server-local.

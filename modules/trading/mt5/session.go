@@ -378,8 +378,9 @@ func (c *Connector) Ping(ctx context.Context) error {
 	return toPlatformError("ping", err)
 }
 
-// serverClock returns the server's offset from UTC, asking /api/time/server when it is unknown or older than
-// ClockTTL.
+// serverClock returns how to convert the server's times: by the configured time zone, or by the offset
+// /api/time/get reports, asked again after ClockTTL. Each time, the result is checked against the server's own
+// wall clock.
 func (c *Connector) serverClock(ctx context.Context, op string) (serverClock, error) {
 	c.clockMu.Lock()
 	if c.clockKnown && time.Since(c.clockAt) < c.cfg.ClockTTL {
@@ -388,21 +389,54 @@ func (c *Connector) serverClock(ctx context.Context, op string) (serverClock, er
 		return clk, nil
 	}
 	c.clockMu.Unlock()
-	ans, err := c.call(ctx, request{op: op, method: http.MethodGet, path: "/api/time/server"})
-	if err != nil {
-		return serverClock{}, err
+	clk := c.zoneClock()
+	if clk.zone == nil {
+		ans, err := c.call(ctx, request{op: op, method: http.MethodGet, path: "/api/time/get"})
+		if err != nil {
+			return serverClock{}, err
+		}
+		if clk.offset, err = parseTimeConfig(ans); err != nil {
+			return serverClock{}, &transportError{cause: fmt.Errorf("/api/time/get: %w", err), sent: true}
+		}
 	}
-	clk, err := parseServerTime(ans)
-	if err != nil {
-		return serverClock{}, &transportError{cause: fmt.Errorf("/api/time/server: %w", err), sent: true}
-	}
+	c.checkClock(ctx, op, clk)
 	c.clockMu.Lock()
-	if !c.clockKnown || c.clock.offset != clk.offset {
-		c.log.Info("mt5 server clock offset learned", slog.Duration("utc_offset", clk.offset))
+	if !c.clockKnown || c.clock != clk {
+		c.log.Info("mt5 server clock learned", slog.String("time_zone", c.zoneName()),
+			slog.Duration("utc_offset_now", clk.offsetAt(time.Now())))
 	}
 	c.clock, c.clockKnown, c.clockAt = clk, true, time.Now()
 	c.clockMu.Unlock()
 	return clk, nil
+}
+
+// clockTolerance is how far the server's wall clock may stray from what its clock settings predict before it is
+// reported: room for the round trip and a drifting server clock, well under any zone error (15 minutes at least,
+// usually an hour).
+const clockTolerance = 5 * time.Minute
+
+// checkClock compares the server's wall clock (/api/time/server) with what clk says it reads now. A wrong
+// TimeZone setting, or a server whose clock is not at the offset /api/time/get reports, shifts every deal time.
+// The answer carries no zone, so nothing can be corrected from it: the difference is logged as an error for the
+// operator. The check is advice, so failing to ask is only a warning.
+func (c *Connector) checkClock(ctx context.Context, op string, clk serverClock) {
+	sent := time.Now()
+	ans, err := c.call(ctx, request{op: op, method: http.MethodGet, path: "/api/time/server"})
+	var wall time.Time
+	if err == nil {
+		wall, err = parseServerTime(ans)
+	}
+	if err != nil {
+		c.log.Warn("mt5 server clock not checked", slog.String("error", err.Error()))
+		return
+	}
+	now := sent.Add(time.Since(sent) / 2).UTC()
+	want := now.Add(clk.offsetAt(now)).Truncate(time.Second)
+	if diff := wall.Sub(want); diff > clockTolerance || diff < -clockTolerance {
+		c.log.Error("mt5 server clock disagrees with the zone its times are read in: deal and position times will be "+
+			"off until the TimeZone setting names the server's zone", slog.String("time_zone", c.zoneName()),
+			slog.Duration("utc_offset_used", clk.offsetAt(now)), slog.Duration("server_ahead_by", diff.Round(time.Second)))
+	}
 }
 
 // group returns a group's record; groups are cached for the connector's life because a group's currency never

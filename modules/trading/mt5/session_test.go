@@ -289,6 +289,11 @@ func TestConfigIsValidated(t *testing.T) {
 	if _, err := New(good); err != nil {
 		t.Fatalf("a minimal config is refused: %v", err)
 	}
+	zoned := good
+	zoned.TimeZone, zoned.TimeZoneShift = "America/New_York", 7*time.Hour
+	if _, err := New(zoned); err != nil {
+		t.Fatalf("New York plus 7 hours is refused: %v", err)
+	}
 	for name, edit := range map[string]func(*Config){
 		"no port":            func(c *Config) { c.Addr = "mt5.example" },
 		"no login":           func(c *Config) { c.Login = 0 },
@@ -297,6 +302,11 @@ func TestConfigIsValidated(t *testing.T) {
 		"old build":          func(c *Config) { c.Build = 483 },
 		"twin of itself":     func(c *Config) { c.SwapFreeGroups = map[string]string{"a": "a"} },
 		"twin chain":         func(c *Config) { c.SwapFreeGroups = map[string]string{"a": "b", "b": "c"} },
+		"unknown zone":       func(c *Config) { c.TimeZone = "Europe/Atlantis" },
+		"this machine's":     func(c *Config) { c.TimeZone = "Local" },
+		"shift without zone": func(c *Config) { c.TimeZoneShift = 7 * time.Hour },
+		"shift too far":      func(c *Config) { c.TimeZone, c.TimeZoneShift = "Asia/Tokyo", 6*time.Hour },
+		"shift in seconds":   func(c *Config) { c.TimeZone, c.TimeZoneShift = "UTC", time.Second },
 	} {
 		cfg := good
 		edit(&cfg)
