@@ -128,7 +128,7 @@ func (c *Connector) createAccount(ctx context.Context, op string, a trading.NewA
 		"LastName":     a.LastName,
 	}
 	if a.OperationID != "" {
-		body["Comment"] = opTag(a.OperationID) // lets an operator find which CRM request opened the account
+		body["Comment"] = OperationTag(a.OperationID) // lets an operator find which CRM request opened the account
 	}
 	raw, err := json.Marshal(body)
 	if err != nil {

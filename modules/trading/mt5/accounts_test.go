@@ -27,7 +27,7 @@ func TestCreateAccountSendsPasswordsInTheBodyAndReadsTheRecord(t *testing.T) {
 	if u.PassMain != req.Password || u.PassInvestor != req.InvestorPassword {
 		t.Errorf("passwords did not arrive in the body: %q %q", u.PassMain, u.PassInvestor)
 	}
-	if u.Name != "Ada Test" || u.FirstName != "Ada" || u.Email != req.Email || u.Comment != "bd:open-1" {
+	if u.Name != "Ada Test" || u.FirstName != "Ada" || u.Email != req.Email || u.Comment != OperationTag("open-1") {
 		t.Errorf("record %+v", u)
 	}
 	want := trading.Account{Login: a.Login, Group: `real\standard`, Currency: "USD", Leverage: 100,

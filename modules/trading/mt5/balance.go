@@ -2,6 +2,8 @@ package mt5
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,31 +21,42 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 )
 
-// MT5 has no idempotency key for balance operations, so the connector makes one: the CRM's OperationID goes into
-// the deal's comment (at most 32 characters) as "bd:<id>", followed by as much of the free-text comment as fits.
-// Before moving money, and again whenever an attempt's answer was lost, the account's recent balance and credit
-// deals are searched for that tag; a deal carrying it is the operation, already done.
+// MT5 has no idempotency key for balance operations, so the connector makes one: a tag derived from the CRM's
+// OperationID starts the deal's comment, followed by as much of the free-text comment as fits. Before moving money,
+// and again whenever an attempt's answer was lost, the account's recent balance and credit deals are searched for
+// that tag; a deal carrying it is the operation, already done.
+//
+// The tag must survive the server whole. A comment field holds 32 UTF-16 characters including the terminating NUL,
+// so the server keeps 31 and silently cuts the rest; a tag that grew with the id ("bd:" and a 29- to 32-character
+// id) was cut, never found again, and a retried deposit was applied twice. So the tag has one length whatever the
+// id: "bd:" and the first 80 bits of the id's SHA-256 in 16 lower-case base32 characters (OperationTag). Two ids of
+// one account share a tag with a probability near n²/2^81 for n operations in the idempotency window.
 const (
-	maxComment = 32
-	tagPrefix  = "bd:"
+	maxComment     = 31 // UTF-16 units the server keeps of a comment
+	maxOperationID = 32 // the interface's limit (trading.BalanceOp)
+	tagPrefix      = "bd:"
+	tagHashBytes   = 10 // 80 bits: 16 base32 characters
 	// utcSlack widens the idempotency search window by the largest UTC offset, so the search needs no
 	// knowledge of the server's zone (one round trip fewer per operation).
 	utcSlack = 14*time.Hour + time.Hour
 )
 
-// opTag is the part of the comment that identifies the operation. An id too long for the prefix (30 to 32
-// characters) is the whole comment on its own.
-func opTag(id string) string {
-	if len(tagPrefix)+len(id) <= maxComment {
-		return tagPrefix + id
-	}
-	return id
+// tagEncoding is base32 in lower case, without padding: letters and digits an operator can read out and search for.
+var tagEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// OperationTag is the tag that starts the MT5 comment of the balance operation (and of the account) created with
+// operation id id: "bd:" and 16 characters, e.g. "bd:ogqo64mv35egkq7w" for "op-1". It is what to search for in MT5
+// Manager to find what BrokerDesk did for that id. The form is fixed: changing it would make every operation done
+// before the change invisible to its own retries.
+func OperationTag(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return tagPrefix + tagEncoding.EncodeToString(sum[:tagHashBytes])
 }
 
 // opComment is the comment sent with the operation: the tag, then the caller's text shortened to fit. Length is
 // counted in UTF-16 units, as the server stores it.
 func opComment(id, text string) string {
-	tag := opTag(id)
+	tag := OperationTag(id)
 	text = strings.TrimSpace(strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '
@@ -51,8 +64,8 @@ func opComment(id, text string) string {
 		return r
 	}, text))
 	room := maxComment - len(tag) - 1
-	if text == "" || room <= 0 || !strings.HasPrefix(tag, tagPrefix) {
-		return tag // a bare id keeps the comment to itself, so it cannot be mistaken for free text
+	if text == "" {
+		return tag
 	}
 	var b strings.Builder
 	b.WriteString(tag)
@@ -76,13 +89,13 @@ func hasTag(comment, tag string) bool {
 	return comment == tag || strings.HasPrefix(comment, tag+" ")
 }
 
-// checkOperationID enforces the interface's id format, which is what keeps the tag inside the comment.
+// checkOperationID enforces the interface's id format.
 func checkOperationID(op, id string) error {
 	if id == "" {
 		return localError(op, trading.ErrInvalidRequest, "an operation id is required: it is what makes the operation idempotent on MT5")
 	}
-	if len(id) > maxComment {
-		return localError(op, trading.ErrInvalidRequest, "operation id %q is longer than the %d characters of an MT5 comment", id, maxComment)
+	if len(id) > maxOperationID {
+		return localError(op, trading.ErrInvalidRequest, "operation id %q is longer than %d characters", id, maxOperationID)
 	}
 	for _, r := range id {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
@@ -103,7 +116,7 @@ func balanceType(kind trading.BalanceKind) (int64, bool) {
 	return 0, false
 }
 
-// BalanceOperation moves money at most once per OperationID; see the comment on opTag for how.
+// BalanceOperation moves money at most once per OperationID; see the comment on OperationTag for how.
 func (c *Connector) BalanceOperation(ctx context.Context, op trading.BalanceOp) (trading.BalanceResult, error) {
 	const name = "balance_operation"
 	res, err := c.balanceOperation(ctx, name, op)
@@ -128,7 +141,7 @@ func (c *Connector) balanceOperation(ctx context.Context, name string, op tradin
 	// Two calls with the same id in this process must not both pass the check before either sends.
 	unlock := c.opLocks.lock(op.OperationID)
 	defer unlock()
-	tag := opTag(op.OperationID)
+	tag := OperationTag(op.OperationID)
 	amount := signedAmount(op.Kind, op.Amount)
 	log := c.log.With(slog.String("op", name), slog.Uint64("login", login), slog.String("operation_id", op.OperationID))
 

@@ -17,35 +17,65 @@ import (
 
 func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
-func TestCommentCarriesTheOperationTagAndFits(t *testing.T) {
+func TestOperationTagHasOneFixedForm(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct{ id, text, want string }{
-		{"op-1", "", "bd:op-1"},
-		{"op-1", "card deposit", "bd:op-1 card deposit"},
-		{"op-1", "Deposit via card ending 4242 for client 1234567", "bd:op-1 Deposit via card ending"},
-		{"op-1", "  tabs\tand\nnewlines  ", "bd:op-1 tabs and newlines"},
-		{"op-1", "Überweisung 𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞", "bd:op-1 Überweisung 𝄞𝄞𝄞𝄞𝄞𝄞"},
-		{"abcdefghijklmnopqrstuvwxyz012", "text", "bd:abcdefghijklmnopqrstuvwxyz012"}, // 29: prefix fits, text does not
-		{"abcdefghijklmnopqrstuvwxyz0123", "text", "abcdefghijklmnopqrstuvwxyz0123"},  // 30: the id alone
-		{"long-comment-0123456789abcdefghi", "x", "long-comment-0123456789abcdefghi"}, // 32
+	// Vectors computed outside Go (Python's hashlib and base64): the form must never drift, or operations done
+	// before a change would be invisible to their own retries.
+	for id, want := range map[string]string{
+		"op-1":                             "bd:ogqo64mv35egkq7w",
+		"a":                                "bd:zklycewkdo64v6wc",
+		"0f8b1c2d3e4f5a6b7c8d9e0f1a2b3c4d": "bd:vy3dqjieh3cuwpnj",
 	} {
-		got := opComment(c.id, c.text)
-		if got != c.want {
-			t.Errorf("opComment(%q, %q) = %q, want %q", c.id, c.text, got, c.want)
+		if got := OperationTag(id); got != want {
+			t.Errorf("OperationTag(%q) = %q, want %q", id, got, want)
 		}
-		if n := len(utf16.Encode([]rune(got))); n > maxComment {
-			t.Errorf("opComment(%q, %q) is %d UTF-16 units long", c.id, c.text, n)
-		}
-		if !hasTag(got, opTag(c.id)) {
-			t.Errorf("comment %q does not carry the tag of %q", got, c.id)
-		}
-	}
-	if hasTag("bd:op-12", opTag("op-1")) || hasTag("bd:op-1x rest", opTag("op-1")) {
-		t.Errorf("a longer id's comment matched a shorter id's tag")
 	}
 }
 
-func TestOperationIDMustFitTheComment(t *testing.T) {
+func TestCommentCarriesTheOperationTagAndFitsWhateverTheIDsLength(t *testing.T) {
+	t.Parallel()
+	tags := map[string]string{}
+	for _, id := range []string{"op-1", "abcdefghijklmnopqrstuvwxyz01", "abcdefghijklmnopqrstuvwxyz012",
+		"abcdefghijklmnopqrstuvwxyz0123", "abcdefghijklmnopqrstuvwxyz01234", "0f8b1c2d3e4f5a6b7c8d9e0f1a2b3c4d"} {
+		tag := OperationTag(id)
+		if len(tag) != 19 || !strings.HasPrefix(tag, "bd:") {
+			t.Errorf("tag %q of %q", tag, id)
+		}
+		if other, dup := tags[tag]; dup {
+			t.Errorf("%q and %q share the tag %q", id, other, tag)
+		}
+		tags[tag] = id
+		for _, text := range []string{"", "card deposit", "Deposit via card ending 4242 for client 1234567",
+			"  tabs\tand\nnewlines  ", "Überweisung 𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞"} {
+			got := opComment(id, text)
+			if n := len(utf16.Encode([]rune(got))); n > maxComment {
+				t.Errorf("opComment(%q, %q) = %q is %d UTF-16 units: the server would cut it", id, text, got, n)
+			}
+			if !hasTag(got, tag) {
+				t.Errorf("comment %q does not carry the tag of %q", got, id)
+			}
+		}
+	}
+	for text, want := range map[string]string{
+		"card deposit":            "card deposi",
+		"  tabs\tand\nnewlines  ": "tabs and ne",
+		"Über 𝄞𝄞𝄞𝄞𝄞𝄞":             "Über 𝄞𝄞𝄞",
+		"":                        "",
+	} {
+		got := opComment("op-1", text)
+		if want != "" {
+			want = " " + want
+		}
+		if got != "bd:ogqo64mv35egkq7w"+want {
+			t.Errorf("opComment(op-1, %q) = %q", text, got)
+		}
+	}
+	if hasTag("bd:ogqo64mv35egkq7wx", OperationTag("op-1")) {
+		t.Errorf("a longer tag matched")
+	}
+}
+
+func TestOperationIDMustBeOfTheInterfacesForm(t *testing.T) {
 	t.Parallel()
 	f := newFake(t, fakeOptions{})
 	c := newTestConnector(t, f, nil)
@@ -56,6 +86,39 @@ func TestOperationIDMustFitTheComment(t *testing.T) {
 	}
 	if n := f.Total(); n != 0 {
 		t.Errorf("%d requests for operations refused locally", n)
+	}
+}
+
+// TestRetryOfALongOperationIDAfterALostAnswerMovesMoneyOnce is the double deposit this tag form exists for: ids of
+// 29 to 32 characters (a UUID without dashes is 32) once made a tag the server cut, so the check after a lost
+// answer found nothing and sent the deposit again.
+func TestRetryOfALongOperationIDAfterALostAnswerMovesMoneyOnce(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"abcdefghijklmnopqrstuvwxyz012", "abcdefghijklmnopqrstuvwxyz0123",
+		"abcdefghijklmnopqrstuvwxyz01234", "0f8b1c2d3e4f5a6b7c8d9e0f1a2b3c4d"} {
+		t.Run(fmt.Sprint(len(id)), func(t *testing.T) {
+			t.Parallel()
+			f := newFake(t, fakeOptions{Offset: 2 * time.Hour})
+			c := newTestConnector(t, f, nil)
+			login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
+			op := trading.BalanceOp{Login: login, Kind: trading.Deposit, Amount: dec("250"), OperationID: id,
+				Comment: "Transfer from wallet for client 1234567"}
+			f.DropNextBalanceAnswer()
+			res, err := c.BalanceOperation(testCtx(t), op)
+			if err != nil || !res.Replayed {
+				t.Fatalf("deposit whose answer was lost: %+v %v, want it found applied", res, err)
+			}
+			again, err := c.BalanceOperation(testCtx(t), op)
+			if err != nil || !again.Replayed || again.Ticket != res.Ticket {
+				t.Fatalf("caller's retry: %+v %v, want ticket %s replayed", again, err, res.Ticket)
+			}
+			if n, u := f.BalanceOps(login), f.user(login); n != 1 || !u.Balance.Equal(dec("250")) {
+				t.Fatalf("%d movements, balance %s: want the money moved once", n, u.Balance)
+			}
+			if cs := f.Comments(); len(cs) != 1 || !hasTag(cs[0], OperationTag(id)) {
+				t.Errorf("stored comments %q, want one carrying %s", cs, OperationTag(id))
+			}
+		})
 	}
 }
 

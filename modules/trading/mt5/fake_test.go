@@ -288,6 +288,14 @@ func (f *fakeMT5) Requests(path string) int {
 	defer f.mu.Unlock()
 	return f.requests[path]
 }
+
+// Comments lists the balance operations' comments as the server stored them.
+func (f *fakeMT5) Comments() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.lastComments...)
+}
+
 func (f *fakeMT5) Total() int           { f.mu.Lock(); defer f.mu.Unlock(); return f.total }
 func (f *fakeMT5) Connections() int     { f.mu.Lock(); defer f.mu.Unlock(); return f.conns }
 func (f *fakeMT5) LiveConnections() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.live) }
@@ -888,12 +896,13 @@ func (f *fakeMT5) tradeBalance(w http.ResponseWriter, q map[string][]string) {
 		f.fail(w, "3 Invalid parameters")
 		return
 	}
+	// The deal's comment field holds 32 UTF-16 characters with the terminating NUL: the server keeps 31 and cuts
+	// the rest without a word.
 	comment := get("comment")
-	f.lastComments = append(f.lastComments, comment)
-	if len(utf16.Encode([]rune(comment))) > 32 {
-		f.fail(w, "3 Invalid parameters")
-		return
+	if units := utf16.Encode([]rune(comment)); len(units) > 31 {
+		comment = string(utf16.Decode(units[:31]))
 	}
+	f.lastComments = append(f.lastComments, comment)
 	switch typ {
 	case 3:
 		if u.Credit.Add(amount).IsNegative() {

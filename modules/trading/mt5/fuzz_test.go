@@ -252,7 +252,7 @@ func FuzzOpComment(f *testing.F) {
 		if n := len(utf16.Encode([]rune(c))); n > maxComment {
 			t.Fatalf("comment %q is %d UTF-16 units", c, n)
 		}
-		if !hasTag(c, opTag(id)) {
+		if !hasTag(c, OperationTag(id)) {
 			t.Fatalf("comment %q lost the tag of %q", c, id)
 		}
 	})

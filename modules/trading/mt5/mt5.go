@@ -1,9 +1,9 @@
 // Package mt5 is BrokerDesk's connector to MetaTrader 5 through the MT5 Manager Web API (HTTPS on the trade
 // server's access point). It turns the platform-neutral trading.Connector calls into Web API calls and back:
 // the challenge/response login bound to one TLS connection, retcodes mapped to trading error kinds, numbers sent
-// as strings parsed into exact decimals, server-local times converted to UTC, volume units converted to lots, and
-// balance operations made idempotent by tagging the 32-character deal comment with the CRM's operation id,
-// because MT5 itself has no idempotency key.
+// as strings parsed into exact decimals, server-local times converted to UTC by the server's time zone, volume
+// units converted to lots, and balance operations made idempotent by starting the deal comment (of which the server
+// keeps 31 characters) with a fixed-length tag of the CRM's operation id, because MT5 itself has no idempotency key.
 //
 // Its tests include a protocol-faithful fake of the Web API (fake_test.go) that the trading contract suite runs
 // against.
