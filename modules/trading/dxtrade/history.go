@@ -4,325 +4,58 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+
+	"github.com/brokerdesk/brokerdesk/modules/trading/wirejson"
 )
 
 // The order history is the one answer that comes in bulk (a sync reads every account's history, page after page),
 // and encoding/json spends most of its time there validating and skipping fields a deal does not need
-// (executions, links, margin rates). parseOrders reads it with a small strict reader instead: only the fields of
-// wireOrder are decoded, everything else is checked and skipped in place, and the per-value rules are the very
-// functions the encoding/json path uses (parseNumToken, parseTimeToken, parseFlexToken, unquote).
+// (executions, links, margin rates). parseOrders reads it with the trading connectors' strict scanner (wirejson)
+// instead: only the fields of wireOrder are decoded, everything else is checked and skipped in place, and the
+// per-value rules are the very functions the encoding/json path uses (parseNumToken, parseTimeToken,
+// parseFlexToken, wirejson.Unquote).
 //
 // It is meant to decode exactly what encoding/json would decode into wireOrder, including its corners (ASCII
 // case-insensitive keys, the last duplicate key winning, null leaving a string unchanged): the tests fuzz the two
 // against each other, and never let this reader accept input that is not valid JSON.
 
-// maxJSONDepth is encoding/json's nesting limit.
-const maxJSONDepth = 10000
-
 // parseOrders reads the order-history answer {orders: [...]}.
 func parseOrders(body []byte) ([]wireOrder, error) {
-	r := &jsonReader{b: body}
-	var orders []wireOrder
-	r.peek()
-	if r.i == len(r.b) {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, errors.New("order history answer: empty answer")
 	}
-	switch r.peek() {
-	case 'n':
-		if err := r.word("null"); err != nil {
-			return nil, err
-		}
-	default:
-		err := r.object(1, func(key []byte) error {
+	r := wirejson.NewReader(body)
+	var orders []wireOrder
+	var err error
+	if null, nerr := r.Null(); !null && nerr == nil {
+		for key := range r.Object() {
 			if foldKey(key) == "orders" {
-				return r.orders(&orders, 2)
+				err = readOrders(r, &orders)
+			} else {
+				err = r.Skip()
 			}
-			return r.skip(2)
-		})
-		if err != nil {
-			return nil, err
+			if err != nil {
+				break
+			}
 		}
 	}
-	if r.peek(); r.i != len(r.b) { // not peek() != 0: a NUL byte is data too
-		return nil, r.errorf("data after the answer")
+	if err == nil {
+		err = r.End() // also the first error the reader met, wherever it was
+	}
+	if err != nil {
+		return nil, fmt.Errorf("order history answer: %w", err)
 	}
 	return orders, nil
 }
 
-type jsonReader struct {
-	b []byte
-	i int
-}
-
-func (r *jsonReader) errorf(format string, args ...any) error {
-	return fmt.Errorf("order history answer: offset %d: %s", r.i, fmt.Sprintf(format, args...))
-}
-
-// peek skips white space and returns the next byte, 0 at the end (a 0 in the input never matches what a caller
-// expects, so only the end-of-answer check must look at r.i instead).
-func (r *jsonReader) peek() byte {
-	for r.i < len(r.b) {
-		switch c := r.b[r.i]; c {
-		case ' ', '\t', '\n', '\r':
-			r.i++
-		default:
-			return c
-		}
-	}
-	return 0
-}
-
-func (r *jsonReader) word(w string) error {
-	if !bytes.HasPrefix(r.b[r.i:], []byte(w)) {
-		return r.errorf("expected %s", w)
-	}
-	r.i += len(w)
-	return nil
-}
-
-// object reads {"key": value, ...}, calling field with the reader on each value.
-func (r *jsonReader) object(depth int, field func(key []byte) error) error {
-	if depth > maxJSONDepth {
-		return r.errorf("nested too deep")
-	}
-	if r.peek() != '{' {
-		return r.errorf("expected an object")
-	}
-	r.i++
-	if r.peek() == '}' {
-		r.i++
-		return nil
-	}
-	for {
-		if r.peek() != '"' {
-			return r.errorf("expected a key")
-		}
-		raw, plain, err := r.stringToken()
-		if err != nil {
-			return err
-		}
-		key := raw[1 : len(raw)-1]
-		if !plain {
-			s, err := unquote(raw)
-			if err != nil {
-				return r.errorf("bad key: %v", err)
-			}
-			key = []byte(s)
-		}
-		if r.peek() != ':' {
-			return r.errorf("expected ':'")
-		}
-		r.i++
-		if err := field(key); err != nil {
-			return err
-		}
-		switch r.peek() {
-		case ',':
-			r.i++
-		case '}':
-			r.i++
-			return nil
-		default:
-			return r.errorf("expected ',' or '}'")
-		}
-	}
-}
-
-// array reads [value, ...], calling elem with the reader on each value.
-func (r *jsonReader) array(depth int, elem func() error) error {
-	if depth > maxJSONDepth {
-		return r.errorf("nested too deep")
-	}
-	if r.peek() != '[' {
-		return r.errorf("expected an array")
-	}
-	r.i++
-	if r.peek() == ']' {
-		r.i++
-		return nil
-	}
-	for {
-		if err := elem(); err != nil {
-			return err
-		}
-		switch r.peek() {
-		case ',':
-			r.i++
-		case ']':
-			r.i++
-			return nil
-		default:
-			return r.errorf("expected ',' or ']'")
-		}
-	}
-}
-
-// stringToken reads a string and returns it with its quotes; plain means no escapes and only ASCII, so the bytes
-// between the quotes are the value.
-func (r *jsonReader) stringToken() (raw []byte, plain bool, err error) {
-	start := r.i
-	plain = true
-	for j := r.i + 1; j < len(r.b); j++ {
-		switch c := r.b[j]; {
-		case c == '"':
-			r.i = j + 1
-			return r.b[start:r.i], plain, nil
-		case c < 0x20:
-			return nil, false, r.errorf("control character in a string")
-		case c >= 0x80:
-			plain = false
-		case c == '\\':
-			plain = false
-			j++
-			if j >= len(r.b) {
-				return nil, false, r.errorf("unterminated string")
-			}
-			switch r.b[j] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if j+4 >= len(r.b) || !isHex(r.b[j+1]) || !isHex(r.b[j+2]) || !isHex(r.b[j+3]) || !isHex(r.b[j+4]) {
-					return nil, false, r.errorf("bad \\u escape")
-				}
-				j += 4
-			default:
-				return nil, false, r.errorf("bad escape")
-			}
-		}
-	}
-	return nil, false, r.errorf("unterminated string")
-}
-
-func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
-
-// number reads a number by JSON's grammar.
-func (r *jsonReader) number() error {
-	b, j := r.b, r.i
-	if j < len(b) && b[j] == '-' {
-		j++
-	}
-	switch {
-	case j < len(b) && b[j] == '0':
-		j++
-	case j < len(b) && b[j] >= '1' && b[j] <= '9':
-		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-			j++
-		}
-	default:
-		return r.errorf("expected a value")
-	}
-	if j < len(b) && b[j] == '.' {
-		j++
-		if j >= len(b) || b[j] < '0' || b[j] > '9' {
-			return r.errorf("bad number")
-		}
-		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-			j++
-		}
-	}
-	if j < len(b) && (b[j] == 'e' || b[j] == 'E') {
-		j++
-		if j < len(b) && (b[j] == '+' || b[j] == '-') {
-			j++
-		}
-		if j >= len(b) || b[j] < '0' || b[j] > '9' {
-			return r.errorf("bad number")
-		}
-		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-			j++
-		}
-	}
-	r.i = j
-	return nil
-}
-
-// skip checks and passes over any value. It walks objects and arrays itself rather than through object and
-// array, whose callbacks would cost an allocation per skipped value (executions, links and the like).
-func (r *jsonReader) skip(depth int) error {
-	if depth > maxJSONDepth {
-		return r.errorf("nested too deep")
-	}
-	switch r.peek() {
-	case '{':
-		r.i++
-		if r.peek() == '}' {
-			r.i++
-			return nil
-		}
-		for {
-			if r.peek() != '"' {
-				return r.errorf("expected a key")
-			}
-			if _, _, err := r.stringToken(); err != nil {
-				return err
-			}
-			if r.peek() != ':' {
-				return r.errorf("expected ':'")
-			}
-			r.i++
-			if err := r.skip(depth + 1); err != nil {
-				return err
-			}
-			switch r.peek() {
-			case ',':
-				r.i++
-			case '}':
-				r.i++
-				return nil
-			default:
-				return r.errorf("expected ',' or '}'")
-			}
-		}
-	case '[':
-		r.i++
-		if r.peek() == ']' {
-			r.i++
-			return nil
-		}
-		for {
-			if err := r.skip(depth + 1); err != nil {
-				return err
-			}
-			switch r.peek() {
-			case ',':
-				r.i++
-			case ']':
-				r.i++
-				return nil
-			default:
-				return r.errorf("expected ',' or ']'")
-			}
-		}
-	case '"':
-		_, _, err := r.stringToken()
-		return err
-	case 't':
-		return r.word("true")
-	case 'f':
-		return r.word("false")
-	case 'n':
-		return r.word("null")
-	default:
-		return r.number()
-	}
-}
-
-// token returns the raw bytes of the next value, checked.
-func (r *jsonReader) token(depth int) ([]byte, error) {
-	r.peek()
-	start := r.i
-	if err := r.skip(depth); err != nil {
-		return nil, err
-	}
-	return r.b[start:r.i], nil
-}
-
 // str decodes a string value into dst; null leaves dst as it was, as encoding/json does.
-func (r *jsonReader) str(dst *string) error {
-	switch r.peek() {
+func str(r *wirejson.Reader, dst *string) error {
+	switch r.Peek() {
 	case 'n':
-		return r.word("null")
+		_, err := r.Null()
+		return err
 	case '"':
-		raw, plain, err := r.stringToken()
+		raw, plain, err := r.StringToken()
 		if err != nil {
 			return err
 		}
@@ -330,19 +63,20 @@ func (r *jsonReader) str(dst *string) error {
 			*dst = intern(raw[1 : len(raw)-1])
 			return nil
 		}
-		s, err := unquote(raw)
+		s, err := wirejson.Unquote(raw)
 		if err != nil {
-			return r.errorf("bad string: %v", err)
+			return r.Errorf("bad string: %v", err)
 		}
 		*dst = s
 		return nil
 	default:
-		return r.errorf("expected a string")
+		return r.Errorf("expected a string")
 	}
 }
 
-func (r *jsonReader) num(dst *num, depth int) error {
-	t, err := r.token(depth)
+// numField decodes a number (or a numeric string, or null) into dst.
+func numField(r *wirejson.Reader, dst *num) error {
+	t, err := r.Raw()
 	if err != nil {
 		return err
 	}
@@ -363,102 +97,123 @@ func slot[T any](s []T, n int) ([]T, *T) {
 }
 
 // list decodes an array into *dst with elem for each element; null makes *dst nil.
-func list[T any](r *jsonReader, dst *[]T, depth int, elem func(*T) error) error {
-	if r.peek() == 'n' {
-		*dst = nil
-		return r.word("null")
+func list[T any](r *wirejson.Reader, dst *[]T, elem func(*T) error) error {
+	if null, err := r.Null(); null || err != nil {
+		if err == nil {
+			*dst = nil
+		}
+		return err
 	}
-	s, n := *dst, 0
-	err := r.array(depth, func() error {
+	s := *dst
+	n := 0
+	var err error
+	for range r.Array() {
 		var p *T
 		s, p = slot(s, n)
 		n++
-		if r.peek() == 'n' { // null into a struct changes nothing
-			return r.word("null")
+		var null bool
+		if null, err = r.Null(); err == nil && !null { // null into a struct changes nothing
+			err = elem(p)
 		}
-		return elem(p)
-	})
+		if err != nil {
+			break
+		}
+	}
 	*dst = s[:n]
-	return err
+	if err != nil {
+		return err
+	}
+	return r.Err()
 }
 
-func (r *jsonReader) orders(dst *[]wireOrder, depth int) error {
-	return list(r, dst, depth, func(o *wireOrder) error {
-		return r.object(depth+1, func(key []byte) error {
-			d := depth + 2
-			switch foldKey(key) {
-			case "account":
-				return r.str(&o.Account)
-			case "orderid":
-				t, err := r.token(d)
-				if err != nil {
-					return err
-				}
+func readOrders(r *wirejson.Reader, dst *[]wireOrder) error {
+	return list(r, dst, func(o *wireOrder) error { return readOrder(r, o) })
+}
+
+func readOrder(r *wirejson.Reader, o *wireOrder) error {
+	for key := range r.Object() {
+		var err error
+		switch foldKey(key) {
+		case "account":
+			err = str(r, &o.Account)
+		case "orderid":
+			var t []byte
+			if t, err = r.Raw(); err == nil {
 				o.OrderID, err = parseFlexToken(t)
-				return err
-			case "ordercode":
-				return r.str(&o.OrderCode)
-			case "instrument":
-				return r.str(&o.Instrument)
-			case "status":
-				return r.str(&o.Status)
-			case "side":
-				return r.str(&o.Side)
-			case "transactiontime":
-				t, err := r.token(d)
-				if err != nil {
-					return err
-				}
-				o.TransactionTime, err = parseTimeToken(t)
-				return err
-			case "legs":
-				return list(r, &o.Legs, d, func(l *wireLeg) error { return r.leg(l, d+1) })
-			case "cashtransactions":
-				return list(r, &o.CashTransactions, d, func(c *wireCash) error { return r.cash(c, d+1) })
-			default:
-				return r.skip(d)
 			}
-		})
-	})
+		case "ordercode":
+			err = str(r, &o.OrderCode)
+		case "instrument":
+			err = str(r, &o.Instrument)
+		case "status":
+			err = str(r, &o.Status)
+		case "side":
+			err = str(r, &o.Side)
+		case "transactiontime":
+			var t []byte
+			if t, err = r.Raw(); err == nil {
+				o.TransactionTime, err = parseTimeToken(t)
+			}
+		case "legs":
+			err = list(r, &o.Legs, func(l *wireLeg) error { return readLeg(r, l) })
+		case "cashtransactions":
+			err = list(r, &o.CashTransactions, func(c *wireCash) error { return readCash(r, c) })
+		default:
+			err = r.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return r.Err()
 }
 
-func (r *jsonReader) leg(l *wireLeg, depth int) error {
-	return r.object(depth, func(key []byte) error {
-		d := depth + 1
+func readLeg(r *wirejson.Reader, l *wireLeg) error {
+	for key := range r.Object() {
+		var err error
 		switch foldKey(key) {
 		case "instrument":
-			return r.str(&l.Instrument)
+			err = str(r, &l.Instrument)
 		case "positioneffect":
-			return r.str(&l.PositionEffect)
+			err = str(r, &l.PositionEffect)
 		case "positioncode":
-			return r.str(&l.PositionCode)
+			err = str(r, &l.PositionCode)
 		case "side":
-			return r.str(&l.Side)
+			err = str(r, &l.Side)
 		case "price":
-			return r.num(&l.Price, d)
+			err = numField(r, &l.Price)
 		case "quantity":
-			return r.num(&l.Quantity, d)
+			err = numField(r, &l.Quantity)
 		case "filledquantity":
-			return r.num(&l.FilledQuantity, d)
+			err = numField(r, &l.FilledQuantity)
 		case "averageprice":
-			return r.num(&l.AveragePrice, d)
+			err = numField(r, &l.AveragePrice)
 		default:
-			return r.skip(d)
+			err = r.Skip()
 		}
-	})
+		if err != nil {
+			return err
+		}
+	}
+	return r.Err()
 }
 
-func (r *jsonReader) cash(c *wireCash, depth int) error {
-	return r.object(depth, func(key []byte) error {
+func readCash(r *wirejson.Reader, c *wireCash) error {
+	for key := range r.Object() {
+		var err error
 		switch foldKey(key) {
 		case "type":
-			return r.str(&c.Type)
+			err = str(r, &c.Type)
 		case "value":
-			return r.num(&c.Value, depth+1)
+			err = numField(r, &c.Value)
 		default:
-			return r.skip(depth + 1)
+			err = r.Skip()
 		}
-	})
+		if err != nil {
+			return err
+		}
+	}
+	return r.Err()
 }
 
 // intern returns the strings nearly every order repeats without allocating them again.

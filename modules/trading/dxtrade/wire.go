@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/brokerdesk/brokerdesk/modules/trading/wirejson"
 )
 
 // This file holds DXtrade's JSON as it crosses the wire and the parsers that turn it into exact values. Every
@@ -124,7 +126,7 @@ func parseTimeToken(b []byte) (utcTime, error) {
 		return utcTime{}, nil
 	}
 	if len(b) > 0 && b[0] == '"' {
-		s, err := unquote(b)
+		s, err := wirejson.Unquote(b)
 		if err != nil {
 			return utcTime{}, fmt.Errorf("time %.40q: %w", b, err)
 		}
@@ -139,25 +141,6 @@ func parseTimeToken(b []byte) (utcTime, error) {
 		return utcTime{}, fmt.Errorf("time %.40q: neither a string nor epoch milliseconds", b)
 	}
 	return utcTime(time.UnixMilli(ms).UTC()), nil
-}
-
-// unquote is a JSON string token's value; plain ASCII without escapes (nearly every token) skips encoding/json.
-func unquote(b []byte) (string, error) {
-	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
-		plain := true
-		for _, c := range b[1 : len(b)-1] {
-			if c < 0x20 || c >= 0x80 || c == '\\' || c == '"' {
-				plain = false
-				break
-			}
-		}
-		if plain {
-			return string(b[1 : len(b)-1]), nil
-		}
-	}
-	var s string
-	err := json.Unmarshal(b, &s)
-	return s, err
 }
 
 func parseTime(s string) (time.Time, error) {
@@ -192,7 +175,7 @@ func parseFlexToken(b []byte) (flexString, error) {
 	case string(b) == "null":
 		return "", nil
 	case len(b) > 0 && b[0] == '"':
-		s, err := unquote(b)
+		s, err := wirejson.Unquote(b)
 		return flexString(s), err
 	default:
 		var n json.Number

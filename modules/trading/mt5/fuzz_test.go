@@ -33,22 +33,33 @@ func FuzzParseRetcode(f *testing.F) {
 	})
 }
 
-// FuzzForEachField checks the scanner against encoding/json: for any valid object both see the same keys and
-// values (with exact case).
+// FuzzForEachField checks MT5's walk over an object against encoding/json: it refuses every text that is not JSON,
+// and for any object both see the same keys and values, with exact case.
 func FuzzForEachField(f *testing.F) {
 	for _, s := range []string{`{}`, `{"a":1}`, `{"a":"x","A":[1,{"b":"}"}],"c":null}`, `{"k\"ey":"v\\"}`, ` { "x" : { } } `, `[1]`, `{"a":1,}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		var want map[string]json.RawMessage
-		stdErr := json.Unmarshal([]byte(s), &want)
 		got := map[string]string{}
 		err := forEachField([]byte(s), func(k, v []byte) error {
 			got[string(k)] = string(v)
 			return nil
 		})
-		if stdErr != nil {
-			return // only valid JSON reaches forEachField in the connector (parseEnvelope checks first)
+		if !json.Valid([]byte(s)) {
+			if err == nil {
+				t.Fatalf("invalid JSON %q accepted", s)
+			}
+			return
+		}
+		if trimmed := strings.TrimSpace(s); !strings.HasPrefix(trimmed, "{") {
+			if err == nil {
+				t.Fatalf("%q is not an object, accepted", s)
+			}
+			return
+		}
+		var want map[string]json.RawMessage
+		if stdErr := json.Unmarshal([]byte(s), &want); stdErr != nil {
+			t.Fatalf("%q: %v", s, stdErr)
 		}
 		if err != nil {
 			t.Fatalf("valid object %q refused: %v", s, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/modules/trading/wirejson"
 )
 
 // Records as the Web API sends them. Only the fields BrokerDesk uses are read; the user record also keeps its raw
@@ -333,8 +334,18 @@ type dealRecord struct {
 }
 
 func parseDeal(obj []byte) (dealRecord, error) {
+	r := wirejson.NewReader(obj)
+	d, err := readDeal(r)
+	if err == nil {
+		err = malformed(r.End())
+	}
+	return d, err
+}
+
+// readDeal reads the deal record r is at.
+func readDeal(r *wirejson.Reader) (dealRecord, error) {
 	var d dealRecord
-	err := forEachField(obj, func(key, val []byte) error {
+	err := eachField(r, func(key, val []byte) error {
 		var err error
 		switch string(key) {
 		case "Deal":
@@ -476,8 +487,8 @@ func dealEntry(e int64) trading.DealEntry {
 // parseDeals reads an array of deal records.
 func parseDeals(arr []byte) ([]dealRecord, error) {
 	deals := make([]dealRecord, 0, 100)
-	err := forEachElement(arr, func(elem []byte) error {
-		d, err := parseDeal(elem)
+	err := forEachElement(arr, func(r *wirejson.Reader) error {
+		d, err := readDeal(r)
 		if err != nil {
 			return err
 		}
@@ -502,9 +513,9 @@ type positionRecord struct {
 	Storage       decimal.Decimal
 }
 
-func parsePosition(obj []byte) (positionRecord, error) {
+func readPosition(r *wirejson.Reader) (positionRecord, error) {
 	var p positionRecord
-	err := forEachField(obj, func(key, val []byte) error {
+	err := eachField(r, func(key, val []byte) error {
 		var err error
 		switch string(key) {
 		case "Position":
@@ -566,8 +577,8 @@ func (p positionRecord) toPosition(c serverClock) trading.Position {
 
 func parsePositions(arr []byte) ([]positionRecord, error) {
 	var out []positionRecord
-	err := forEachElement(arr, func(elem []byte) error {
-		p, err := parsePosition(elem)
+	err := forEachElement(arr, func(r *wirejson.Reader) error {
+		p, err := readPosition(r)
 		if err != nil {
 			return err
 		}

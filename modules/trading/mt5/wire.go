@@ -1,205 +1,75 @@
 package mt5
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/brokerdesk/brokerdesk/modules/trading/wirejson"
 )
 
-// The Web API's JSON is read with a small scanner instead of encoding/json struct decoding for two reasons:
-// MT5 field names are case-sensitive while encoding/json matches keys case-insensitively, and the same field may
-// arrive as a JSON string ("26000.00") or as a JSON number (26000.00) depending on the server build. The scanner
-// only walks input that json.Valid has accepted, so it can stay simple; string values with escapes (group names
-// with backslashes) are handed to encoding/json to unescape.
+// The Web API's JSON is read with the trading connectors' shared scanner (wirejson) instead of encoding/json struct
+// decoding for two reasons: MT5 field names are case-sensitive while encoding/json matches keys case-insensitively,
+// and the same field may arrive as a JSON string ("26000.00") or as a JSON number (26000.00) depending on the
+// server build. The scanner checks the whole text against JSON's grammar as it walks; the readers below turn raw
+// values into MT5's meaning.
 
 var errMalformed = errors.New("malformed JSON from the MT5 server")
 
-// forEachField calls fn with every key and raw value of the JSON object obj, in order. obj must be valid JSON.
-// Keys are passed as bytes because a switch on string(key) does not allocate: a deal has some forty fields.
-func forEachField(obj []byte, fn func(key, val []byte) error) error {
-	i := skipSpace(obj, 0)
-	if i >= len(obj) || obj[i] != '{' {
-		return fmt.Errorf("%w: want an object", errMalformed)
-	}
-	i = skipSpace(obj, i+1)
-	if i < len(obj) && obj[i] == '}' {
+// malformed marks a scanner error as the server's.
+func malformed(err error) error {
+	if err == nil {
 		return nil
 	}
-	for {
-		if i >= len(obj) || obj[i] != '"' {
-			return fmt.Errorf("%w: want a key", errMalformed)
-		}
-		end, err := stringEnd(obj, i)
-		if err != nil {
-			return err
-		}
-		key, err := keyOf(obj[i:end])
-		if err != nil {
-			return err
-		}
-		i = skipSpace(obj, end)
-		if i >= len(obj) || obj[i] != ':' {
-			return fmt.Errorf("%w: want ':'", errMalformed)
-		}
-		i = skipSpace(obj, i+1)
-		vend, err := valueEnd(obj, i)
-		if err != nil {
-			return err
-		}
-		if err := fn(key, obj[i:vend]); err != nil {
-			return err
-		}
-		i = skipSpace(obj, vend)
-		if i >= len(obj) {
-			return fmt.Errorf("%w: unterminated object", errMalformed)
-		}
-		switch obj[i] {
-		case ',':
-			i = skipSpace(obj, i+1)
-		case '}':
-			return nil
-		default:
-			return fmt.Errorf("%w: want ',' or '}'", errMalformed)
-		}
-	}
+	return fmt.Errorf("%w: %v", errMalformed, err)
 }
 
-// forEachElement calls fn with every raw element of the JSON array arr. A JSON null is an empty array, which is
-// how some server builds answer a query that matched nothing.
-func forEachElement(arr []byte, fn func(elem []byte) error) error {
-	i := skipSpace(arr, 0)
-	if bytes.Equal(bytes.TrimSpace(arr), []byte("null")) {
-		return nil
-	}
-	if i >= len(arr) || arr[i] != '[' {
-		return fmt.Errorf("%w: want an array", errMalformed)
-	}
-	i = skipSpace(arr, i+1)
-	if i < len(arr) && arr[i] == ']' {
-		return nil
-	}
-	for {
-		end, err := valueEnd(arr, i)
+// eachField calls fn with every key and raw value of the object r is at, in order. Keys are passed as bytes
+// because a switch on string(key) does not allocate: a deal has some forty fields.
+func eachField(r *wirejson.Reader, fn func(key, val []byte) error) error {
+	for key := range r.Object() {
+		val, err := r.Raw()
 		if err != nil {
-			return err
-		}
-		if err := fn(arr[i:end]); err != nil {
-			return err
-		}
-		i = skipSpace(arr, end)
-		if i >= len(arr) {
-			return fmt.Errorf("%w: unterminated array", errMalformed)
-		}
-		switch arr[i] {
-		case ',':
-			i = skipSpace(arr, i+1)
-		case ']':
-			return nil
-		default:
-			return fmt.Errorf("%w: want ',' or ']'", errMalformed)
-		}
-	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// stringEnd returns the index just past the closing quote of the string starting at b[i].
-// A quote ends the string unless an odd number of backslashes precedes it; IndexByte finds candidates fast.
-func stringEnd(b []byte, i int) (int, error) {
-	for j := i + 1; j < len(b); {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
 			break
 		}
-		q := j + k
-		n := 0
-		for p := q - 1; p > i && b[p] == '\\'; p-- {
-			n++
+		if err := fn(key, val); err != nil {
+			return err
 		}
-		if n%2 == 0 {
-			return q + 1, nil
-		}
-		j = q + 1
 	}
-	return 0, fmt.Errorf("%w: unterminated string", errMalformed)
+	return malformed(r.Err())
 }
 
-// valueEnd returns the index just past the JSON value starting at b[i].
-func valueEnd(b []byte, i int) (int, error) {
-	if i >= len(b) {
-		return 0, fmt.Errorf("%w: missing value", errMalformed)
+// forEachField calls fn with every key and raw value of the JSON object obj, which must be all of obj.
+func forEachField(obj []byte, fn func(key, val []byte) error) error {
+	r := wirejson.NewReader(obj)
+	if err := eachField(r, fn); err != nil {
+		return err
 	}
-	switch b[i] {
-	case '"':
-		return stringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				end, err := stringEnd(b, j)
-				if err != nil {
-					return 0, err
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1, nil
-				}
-			}
-		}
-		return 0, fmt.Errorf("%w: unterminated value", errMalformed)
-	default:
-		j := i
-		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
-			j++
-		}
-		if j == i {
-			return 0, fmt.Errorf("%w: empty value", errMalformed)
-		}
-		return j, nil
-	}
+	return malformed(r.End())
 }
 
-// keyOf returns an object key's text; only keys with escapes or invalid UTF-8 are copied.
-func keyOf(raw []byte) ([]byte, error) {
-	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
-		return inner, nil
+// forEachElement calls fn with the reader at each element of the JSON array arr, for fn to read. A JSON null is
+// an empty array, which is how some server builds answer a query that matched nothing.
+func forEachElement(arr []byte, fn func(r *wirejson.Reader) error) error {
+	r := wirejson.NewReader(arr)
+	if null, err := r.Null(); err != nil || null {
+		return malformed(r.End())
 	}
-	s, err := unquote(raw)
-	return []byte(s), err
+	for range r.Array() {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return malformed(r.End())
 }
 
-// unquote turns a raw JSON string (quotes included) into its Go value; only strings with escapes pay for
-// encoding/json.
+// unquote is a raw JSON string's value.
 func unquote(raw []byte) (string, error) {
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
-		return "", fmt.Errorf("%w: want a string", errMalformed)
-	}
-	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
-		return string(inner), nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fmt.Errorf("%w: %v", errMalformed, err)
-	}
-	return s, nil
+	s, err := wirejson.Unquote(raw)
+	return s, malformed(err)
 }
 
 // textOf reads a string field; a number or null is accepted and rendered as its text, since the server is not
@@ -330,12 +200,9 @@ type envelope struct {
 	CliRandAnswer string
 }
 
-// parseEnvelope validates the whole body once and splits it into its parts.
+// parseEnvelope checks the whole body once and splits it into its parts.
 func parseEnvelope(body []byte) (envelope, error) {
 	var env envelope
-	if !json.Valid(body) {
-		return env, fmt.Errorf("%w: answer is not JSON", errMalformed)
-	}
 	haveRetcode := false
 	err := forEachField(body, func(key, val []byte) error {
 		var err error
