@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -378,11 +379,39 @@ func TestServerClockAroundDaylightSavingChanges(t *testing.T) {
 			t.Errorf("wall clock %s read as %v, want %v", c.wall, got, c.want)
 		}
 	}
-	// A window over the autumn change asks the server for the repeated hour as well.
-	first, last := clk.window(fallBack.Add(-30*time.Minute), fallBack.Add(30*time.Minute))
-	if f, l := time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC(); !f.Equal(wall("2025.10.26 03:00:00")) ||
-		!l.Equal(wall("2025.10.26 04:29:59")) {
-		t.Errorf("window %v to %v, want 03:00:00 to 04:29:59 local", f, l)
+	// A window across a change asks the server for exactly the wall-clock seconds its instants were read at: in
+	// autumn 03:30 to 04:00 summer time, then 03:00 to 03:30 winter time; in spring 02:30 to 03:00, then 04:00 to 04:30.
+	for _, c := range []struct {
+		change      time.Time
+		first, last string
+	}{
+		{fallBack, "2025.10.26 03:00:00", "2025.10.26 03:59:59"},
+		{springForward, "2025.03.30 02:30:00", "2025.03.30 04:29:59"},
+	} {
+		first, last := clk.window(c.change.Add(-30*time.Minute), c.change.Add(30*time.Minute))
+		if f, l := time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC(); !f.Equal(wall(c.first)) || !l.Equal(wall(c.last)) {
+			t.Errorf("window %v to %v, want %s to %s", f, l, c.first, c.last)
+		}
+	}
+	// Every instant of any window near a change falls inside the seconds asked for, and the first second asked
+	// for is one an instant was read at.
+	for _, change := range []time.Time{springForward, fallBack} {
+		for from := change.Add(-3 * time.Hour); from.Before(change.Add(3 * time.Hour)); from = from.Add(10 * time.Minute) {
+			for span := 10 * time.Minute; span <= 4*time.Hour; span += 50 * time.Minute {
+				first, last := clk.window(from, from.Add(span))
+				lowest := int64(math.MaxInt64)
+				for at := from; at.Before(from.Add(span)); at = at.Add(5 * time.Minute) {
+					local := clk.toLocal(at)
+					if local < first || local > last {
+						t.Fatalf("window [%v, %v): %v read at %d, outside %d..%d", from, from.Add(span), at, local, first, last)
+					}
+					lowest = min(lowest, local)
+				}
+				if lowest != first {
+					t.Fatalf("window [%v, %v) starts at %d, its earliest reading is %d", from, from.Add(span), first, lowest)
+				}
+			}
+		}
 	}
 	fixed := serverClock{offset: 2 * time.Hour}
 	if first, last := fixed.window(springForward, springForward.Add(time.Hour+time.Millisecond)); first != springForward.Add(2*time.Hour).Unix() ||

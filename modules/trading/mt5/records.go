@@ -203,10 +203,10 @@ func (c serverClock) window(from, to time.Time) (first, last int64) {
 			if !change.IsZero() && change.Before(to) {
 				end = change
 			}
-			if r := start.Add(off); r.Before(lo) {
+			if r := start.Add(off); n == 0 || r.Before(lo) {
 				lo = r
 			}
-			if r := end.Add(off); r.After(hi) {
+			if r := end.Add(off); n == 0 || r.After(hi) {
 				hi = r
 			}
 			if end.Equal(to) {
