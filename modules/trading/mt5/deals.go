@@ -101,7 +101,10 @@ func (c *Connector) closedDeals(ctx context.Context, op string, q trading.DealQu
 		cur = cursor{
 			V: cursorVersion, Login: login,
 			From: q.From.UnixNano(), To: q.To.UnixNano(),
-			Zone: int64(clk.offset / time.Second), TZ: c.zoneName(),
+			TZ: c.zoneName(),
+		}
+		if clk.zone == nil {
+			cur.Zone = int64(clk.offset / time.Second)
 		}
 		cur.LFrom, cur.LTo = clk.window(q.From, q.To)
 		total, err := c.dealTotal(ctx, op, cur)
