@@ -29,6 +29,8 @@ const (
 	PermSettingsManage  web.Permission = "settings.manage"
 	PermAPIKeysManage   web.Permission = "apikeys.manage" // create, list and revoke the brokerage's API keys (apikeys.go)
 	PermPrivacyManage   web.Permission = "privacy.manage" // export a client's data, erase it when retention allows (modules/privacy)
+	PermTradingRead     web.Permission = "trading.read"   // the trading desk: servers, their status, account types (modules/tradingdesk)
+	PermTradingManage   web.Permission = "trading.manage" // configure trading servers (and their credentials) and account types, ask for checks
 )
 
 // PermPortalAccount is a trader's own account (2FA enrolment). Traders hold no roles: every "portal.*" permission is
@@ -39,7 +41,7 @@ const PermPortalAccount web.Permission = "portal.account"
 var AllPermissions = []web.Permission{
 	PermAccountRead, PermAccount2FA, PermStaffRead, PermStaffManage, PermClientsRead, PermClientsManage, PermClientsStatus,
 	PermKYCReview, PermKYCReassign, PermPaymentsRead, PermPaymentsApprove, PermTicketsManage, PermIBManage, PermAuditRead, PermSettingsManage, PermAPIKeysManage,
-	PermPrivacyManage,
+	PermPrivacyManage, PermTradingRead, PermTradingManage,
 }
 
 // RoleEnrolment is not a staff role: it is what an access token carries when the tenant requires 2FA and the user
@@ -54,12 +56,13 @@ var rolePermissions = map[string][]web.Permission{
 	"compliance": append(slices.Clone(self), PermStaffRead, PermClientsRead, PermClientsStatus, PermKYCReview, PermAuditRead,
 		PermPrivacyManage),
 	// Account managers read deposits (their own clients' only, under managers_see_own_clients_only).
-	"sales":       append(slices.Clone(self), PermClientsRead, PermClientsManage, PermPaymentsRead),
-	"retention":   append(slices.Clone(self), PermClientsRead, PermClientsManage, PermPaymentsRead),
-	"finance":     append(slices.Clone(self), PermClientsRead, PermPaymentsRead, PermPaymentsApprove, PermAuditRead),
-	"support":     append(slices.Clone(self), PermClientsRead, PermTicketsManage),
+	// The trading desk is read by those who talk to clients about their accounts, money and tickets.
+	"sales":       append(slices.Clone(self), PermClientsRead, PermClientsManage, PermPaymentsRead, PermTradingRead),
+	"retention":   append(slices.Clone(self), PermClientsRead, PermClientsManage, PermPaymentsRead, PermTradingRead),
+	"finance":     append(slices.Clone(self), PermClientsRead, PermPaymentsRead, PermPaymentsApprove, PermAuditRead, PermTradingRead),
+	"support":     append(slices.Clone(self), PermClientsRead, PermTicketsManage, PermTradingRead),
 	"ib_manager":  append(slices.Clone(self), PermClientsRead, PermIBManage),
-	"readonly":    append(slices.Clone(self), PermStaffRead, PermClientsRead, PermPaymentsRead, PermAuditRead),
+	"readonly":    append(slices.Clone(self), PermStaffRead, PermClientsRead, PermPaymentsRead, PermAuditRead, PermTradingRead),
 	RoleEnrolment: {PermAccount2FA},
 }
 

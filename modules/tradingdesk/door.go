@@ -1,0 +1,21 @@
+package tradingdesk
+
+import (
+	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/modules/frontdoor"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// Door is the desk's front door: the servers' and account types' API and pages, the connection checks in the
+// worker, the demo brokerage's simulator servers and offer, and how its actions read in the audit trail.
+func (s *Service) Door() frontdoor.Door {
+	return frontdoor.Door{
+		Name:        "tradingdesk",
+		Routes:      func(api *web.API) { Routes(api, s) },
+		PageFiles:   PageFiles,
+		Pages:       s.mountPages,
+		Tasks:       s.Tasks,
+		DemoSeeders: []tenants.Seeder{demoSeeder{s}},
+		Trail:       s.trail,
+	}
+}

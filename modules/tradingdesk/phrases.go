@@ -1,0 +1,100 @@
+package tradingdesk
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/modules/audit"
+)
+
+// How the desk reads in the audit trail (frontdoor.Door.Trail): a server and an account type are named by the
+// names the brokerage gave them and linked to their pages.
+
+// KindTrading is the kind of the desk's actions on the audit page's filter.
+const KindTrading = "Trading"
+
+// Phrases are the sentences of the desk's audited actions.
+func Phrases() []audit.Phrase {
+	say := func(action string, f func(e audit.Event) audit.Sentence) audit.Phrase {
+		return audit.Phrase{Action: action, Kind: KindTrading, Say: f}
+	}
+	return []audit.Phrase{
+		say(ActionServerSaved, func(e audit.Event) audit.Sentence {
+			created := e.Changed("/platform") && e.Before("/platform") == ""
+			verb := " changed the trading server "
+			if created {
+				verb = " added the trading server "
+			}
+			s := audit.Say(e.Actor, verb, e.Target)
+			if e.After("/manager_login_replaced") == "true" {
+				s = audit.Say(s, " and set its manager credentials")
+			}
+			if e.Changed("/enabled") && !created {
+				if e.After("/enabled") == "false" {
+					s = audit.Say(s, "; it is switched off")
+				} else {
+					s = audit.Say(s, "; it is switched on")
+				}
+			}
+			return s
+		}),
+		say(ActionServerCheckRequested, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " asked for a connection check of the trading server ", e.Target)
+		}),
+		say(ActionServerStatusChanged, func(e audit.Event) audit.Sentence {
+			switch e.After("/status") {
+			case string(StatusDown):
+				s := audit.Say("The trading server ", e.Target, " is down")
+				if msg := e.After("/error"); msg != "" {
+					s = audit.Say(s, ": ", strings.TrimSuffix(msg, "."))
+				}
+				return s
+			case string(StatusOK):
+				if e.Before("/status") == string(StatusDown) {
+					return audit.Say("The trading server ", e.Target, " is reachable again")
+				}
+				return audit.Say("The trading server ", e.Target, " answered its first connection check")
+			}
+			return audit.Say("The trading server ", e.Target, " is ", e.After("/status"))
+		}),
+		say(ActionAccountTypeSaved, func(e audit.Event) audit.Sentence {
+			created := e.Changed("/server") && e.Before("/server") == ""
+			verb := " changed the account type "
+			if created {
+				verb = " added the account type "
+			}
+			s := audit.Say(e.Actor, verb, e.Target)
+			if e.Changed("/enabled") && !created && e.After("/enabled") == "false" {
+				s = audit.Say(s, "; clients can no longer open it")
+			}
+			return s
+		}),
+	}
+}
+
+// trail declares how the desk's rows read on the audit service it holds.
+func (s *Service) trail() {
+	s.o.Audit.Phrases(Phrases()...)
+	s.o.Audit.Names(serverTarget, nameBy(`SELECT id::text, name, slug FROM trading_servers WHERE id = ANY($1)`, serversPath))
+	s.o.Audit.Names(accountTypeTarget, nameBy(`SELECT id::text, name, slug FROM account_types WHERE id = ANY($1)`, accountTypesPath))
+}
+
+// nameBy names records by the name the brokerage gave them, linked to their page under base.
+func nameBy(query, base string) audit.NameFunc {
+	return func(ctx context.Context, tx pgx.Tx, ids []string) (map[string]audit.Ref, error) {
+		rows, err := tx.Query(ctx, query, audit.UUIDs(ids))
+		if err != nil {
+			return nil, fmt.Errorf("trading desk names: %w", err)
+		}
+		out := map[string]audit.Ref{}
+		var id, name, slug string
+		_, err = pgx.ForEachRow(rows, []any{&id, &name, &slug}, func() error {
+			out[id] = audit.Ref{Name: name, Href: base + "/" + slug}
+			return nil
+		})
+		return out, err
+	}
+}

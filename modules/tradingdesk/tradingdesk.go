@@ -1,0 +1,128 @@
+// Package tradingdesk is the trading desk: the brokerage's trading servers and the account types it offers on them
+// now; client accounts, requests pushed to the platform, transfers, deal sync and drift reports will join it. It is
+// the room where the CRM and the trading platforms become one system (docs/trading/desk.md).
+//
+// The desk speaks to platforms only through trading.Connector (modules/trading) and never imports a connector
+// package: the binary gives it a Dialer that builds the right connector for a server's platform. Every platform call
+// runs in the worker, through one shared session per server (Sessions), so an HTTP request never waits on a
+// platform: the back office asks for a connection check and the worker records its answer on the server's row.
+//
+//	servers        trading_servers: platform, live or demo, connection settings, sealed manager credentials, enabled,
+//	               the last check (ok, down, unknown) with its error and the platform's capabilities
+//	account types  account_types: the offer (Standard, Raw, Swap-free, Demo) mapped to a server, a platform group per
+//	               currency with its swap-free twin, allowed leverages, minimum first deposits, tiers and countries
+//	checks         tradingdesk:check-servers every minute per tenant (queue sync), tradingdesk:check-server on demand;
+//	               a change of state is logged once and audited, a server that stays down stays quiet
+package tradingdesk
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// Dialer opens a manager session on a trading server: cmd/brokerdesk's switches on the server's platform and
+// builds that platform's connector from the server's settings and credentials. A session it returns is the desk's
+// to Close.
+type Dialer interface {
+	Dial(ctx context.Context, s Server, c Credentials) (trading.Connector, error)
+}
+
+// DialFunc is a Dialer made of a function.
+type DialFunc func(ctx context.Context, s Server, c Credentials) (trading.Connector, error)
+
+// Dial calls f.
+func (f DialFunc) Dial(ctx context.Context, s Server, c Credentials) (trading.Connector, error) {
+	return f(ctx, s, c)
+}
+
+// Clients is what the desk needs of the clients module (*clients.Service): the tenant's tiers, which account types
+// name.
+type Clients interface {
+	Settings(ctx context.Context, t tenants.Tenant) (clients.Settings, error)
+}
+
+// Options are the module's collaborators.
+type Options struct {
+	Gate    *tenants.Gate
+	Audit   *audit.Service
+	Clients Clients
+	// Sealer seals servers' manager credentials at rest (BD_DATA_KEYS).
+	Sealer *auth.Sealer
+	// Dialer builds connectors (cmd/brokerdesk: MT5, TradeLocker, DXtrade, the built-in simulator). Only the worker
+	// dials.
+	Dialer Dialer
+	// CheckTimeout bounds one connection check (dial and Ping); default 20 s.
+	CheckTimeout time.Duration
+	// CheckEvery is how often the worker checks every enabled server of every tenant; default one minute.
+	CheckEvery time.Duration
+	Now        func() time.Time
+	Log        *slog.Logger
+}
+
+// Service keeps every tenant's trading servers and account types, always through the tenant gate.
+type Service struct {
+	o        Options
+	sessions *Sessions
+}
+
+// New returns the trading desk.
+func New(o Options) (*Service, error) {
+	if o.Gate == nil || o.Audit == nil || o.Clients == nil || o.Sealer == nil || o.Dialer == nil {
+		return nil, errors.New("tradingdesk: Gate, Audit, Clients, Sealer and Dialer are required")
+	}
+	if o.CheckTimeout <= 0 {
+		o.CheckTimeout = 20 * time.Second
+	}
+	if o.CheckEvery <= 0 {
+		o.CheckEvery = time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{o: o, sessions: NewSessions(o.Dialer, SessionOptions{Now: o.Now})}, nil
+}
+
+// Sessions is the worker's pool of manager sessions, one per server (the flows that join the desk use it too).
+func (s *Service) Sessions() *Sessions { return s.sessions }
+
+// Audit actions.
+const (
+	ActionServerSaved          = "trading.server_saved"
+	ActionServerCheckRequested = "trading.server_check_requested"
+	ActionServerStatusChanged  = "trading.server_status_changed"
+	ActionAccountTypeSaved     = "trading.account_type_saved"
+)
+
+// Audit target types.
+const (
+	serverTarget      = "trading_server"
+	accountTypeTarget = "account_type"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound = errors.New("tradingdesk: not found")
+	// ErrExists: a create of a slug the tenant already uses.
+	ErrExists = errors.New("tradingdesk: the slug is taken")
+)
+
+// systemActor is the audit actor of what the worker's checks record.
+var systemActor = audit.System("tradingdesk")
+
+// readOnly runs fn in a read-only scope of t.
+func (s *Service) readOnly(ctx context.Context, t tenants.Tenant, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	return s.o.Gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, fn)
+}
