@@ -138,7 +138,7 @@ func bodyGuard(limit int, limits *BodyLimits, readers, large *bodyReaders, strea
 		max := limits.limit(c.Method(), c.Path(), limit)
 		cl := c.Request().Header.ContentLength()
 		if cl > max {
-			c.Context().SetConnectionClose()
+			closeUnread(c.Context())
 			return tooLarge(max)
 		}
 		if cl == 0 {
@@ -148,7 +148,7 @@ func bodyGuard(limit int, limits *BodyLimits, readers, large *bodyReaders, strea
 		// form) asks for it: a kilobyte of gzip could become gigabytes. No client of this API or browser posting
 		// a form compresses what it sends, so a declared encoding is refused before anything is read.
 		if enc := c.Get(fiber.HeaderContentEncoding); enc != "" && !strings.EqualFold(enc, "identity") {
-			c.Context().SetConnectionClose()
+			closeUnread(c.Context())
 			return NewProblem(fiber.StatusUnsupportedMediaType, "unsupported-media-type", "Send the body uncompressed (no Content-Encoding).")
 		}
 		if cl < 0 || cl > alreadyRead {
@@ -182,11 +182,11 @@ func bodyGuard(limit int, limits *BodyLimits, readers, large *bodyReaders, strea
 		}
 		buf, err := readUpTo(stream, buf, max+1)
 		if err != nil {
-			c.Context().SetConnectionClose()
+			c.Context().SetConnectionClose() // the connection failed or timed out: nothing to linger for
 			return NewProblem(fiber.StatusBadRequest, "body-unreadable", "The request body could not be read.")
 		}
 		if len(buf) > max {
-			c.Context().SetConnectionClose()
+			closeUnread(c.Context())
 			return tooLarge(max)
 		}
 		c.Request().SetBodyRaw(buf)
@@ -225,7 +225,7 @@ func (r *bodyReaders) acquire(c *fiber.Ctx) (release func(), err error) {
 		return func() { <-r.slots }, nil
 	case <-t.C:
 		c.Set(fiber.HeaderRetryAfter, "1")
-		c.Context().SetConnectionClose() // the body stays unread
+		closeUnread(c.Context()) // the body stays unread
 		return nil, NewProblem(fiber.StatusServiceUnavailable, "busy",
 			"The server is reading as many request bodies as it can; retry in a moment.")
 	}
@@ -293,12 +293,14 @@ func (b *streamBody) finish(c *fiber.Ctx, drain int64) {
 	if b.eof {
 		return
 	}
-	if b.err == nil {
-		if n, _ := io.Copy(io.Discard, io.LimitReader(b, drain)); n < drain && b.eof {
-			return
-		}
+	if b.err != nil {
+		c.Context().SetConnectionClose()
+		return
 	}
-	c.Context().SetConnectionClose()
+	if n, _ := io.Copy(io.Discard, io.LimitReader(b, drain)); n < drain && b.eof {
+		return
+	}
+	closeUnread(c.Context())
 }
 
 // RequestBody returns the request body to read as a stream: on a StreamRoute the connection's stream, read as it

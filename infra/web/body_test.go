@@ -109,6 +109,31 @@ func TestBufferedRoutesReadWholeBodiesAndRefuseOversizedOnes(t *testing.T) {
 	}
 }
 
+// A body refused before it is read (413 by its Content-Length, or once a chunked one passes the limit) is answered
+// on a connection that lingers: the client, still sending megabytes, reads the 413 every time instead of a
+// connection reset (which a closed socket with unread input would send).
+func TestARefusedBodysSenderReadsTheAnswerInsteadOfAReset(t *testing.T) {
+	t.Parallel()
+	app, o := bodyApp(64 << 10)
+	base := serve(t, app, o)
+	huge := bytes.Repeat([]byte("z"), 4<<20)
+	for i := range 40 {
+		var body io.Reader = bytes.NewReader(huge)
+		if i%2 == 1 {
+			body = onlyReader{body} // chunked: refused after 64 KiB + 1 byte, the rest unread
+		}
+		res, err := http.Post(base+"/json", "application/json", body)
+		if err != nil {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 413 || !strings.Contains(string(got), "body-too-large") {
+			t.Fatalf("attempt %d: %d %.200s", i, res.StatusCode, got)
+		}
+	}
+}
+
 // A stream route's handler reads the body as it arrives, beyond the buffered routes' limit, with a length or
 // chunked; and keep-alive connections survive handlers that stop reading early.
 func TestStreamRoutesReadBodiesBeyondTheLimitAndConnectionsStayUsable(t *testing.T) {
