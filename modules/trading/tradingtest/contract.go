@@ -548,7 +548,9 @@ func balanceConcurrent(t *testing.T, env Env) {
 func balanceDroppedAnswer(t *testing.T, env Env) {
 	a := createAccount(t, env)
 	deposit(t, env, a.Login, "100.00", "drop-seed")
-	op := trading.BalanceOp{Login: a.Login, Kind: trading.Deposit, Amount: dec("42.42"), OperationID: "drop-1"}
+	// The longest id a caller may pass (32 characters, a dashless UUID): a connector that tags the platform's
+	// comment with it must still find the tag after the platform cut the comment to its length.
+	op := trading.BalanceOp{Login: a.Login, Kind: trading.Deposit, Amount: dec("42.42"), OperationID: "0f8fad5bd9cb469fa16570867728950e"}
 
 	env.DropNextBalanceAnswer()
 	first, firstErr := env.Conn.BalanceOperation(ctxFor(t), op)
@@ -569,7 +571,7 @@ func balanceDroppedAnswer(t *testing.T, env Env) {
 	}
 	requireMoney(t, "Balance after a lost answer and a retry", readAccount(t, env, a.Login).Balance, "142.42")
 	if n := env.BalanceOps(a.Login); n != 2 {
-		t.Fatalf("platform recorded %d balance movements, want 2 (the seed deposit and ONE for drop-1)", n)
+		t.Fatalf("platform recorded %d balance movements, want 2 (the seed deposit and ONE for the retried operation)", n)
 	}
 }
 
