@@ -34,6 +34,8 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/payments"
 	"github.com/brokerdesk/brokerdesk/modules/privacy"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
+	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -71,8 +73,10 @@ type app struct {
 	privacy   *privacy.Service
 	ledger    *ledger.Service
 	payments  *payments.Service
-	doors     []frontdoor.Door
-	errs      []error // of building the modules
+	// tradingdesk is the trading desk: servers, account types, the worker's sessions and checks.
+	tradingdesk *tradingdesk.Service
+	doors       []frontdoor.Door
+	errs        []error // of building the modules
 }
 
 // wiring options that differ between `serve` and `dev`.
@@ -82,6 +86,8 @@ type wiring struct {
 	// client that reaches them.
 	paymentSandbox *payments.Sandbox
 	paymentHTTP    *http.Client
+	// simulator is `make run`'s built-in trading server, which the desk's simulator servers dial.
+	simulator trading.Connector
 }
 
 // loadConfig reads the configuration and returns the process's logger on stderr, batched (logging.Buffered: one

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/brokerdesk/brokerdesk/infra/database"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -15,8 +16,8 @@ func runDataKeys(ctx context.Context, args []string) error {
 }
 
 // dataKeysCommand runs `brokerdesk data-keys reseal`: every TOTP secret of every tenant's staff and traders and of
-// the operators sealed under the first key of BD_DATA_KEYS, so that after a rotation the old key can leave the
-// ring (docs/security.md). It exits 1 while any value stays unreadable or a tenant fails; running it again is safe.
+// the operators, and every tenant's trading servers' manager credentials, sealed under the first key of
+// BD_DATA_KEYS, so that after a rotation the old key can leave the ring (docs/security.md). It exits 1 while any value stays unreadable or a tenant fails; running it again is safe.
 func dataKeysCommand(ctx context.Context, a *app, args []string, out io.Writer) error {
 	if len(args) != 1 || args[0] != "reseal" {
 		return fmt.Errorf("data-keys: want reseal\n\n%s", usage)
@@ -26,18 +27,28 @@ func dataKeysCommand(ctx context.Context, a *app, args []string, out io.Writer) 
 	if err != nil {
 		return err
 	}
+	// What each tenant holds sealed, and what its owner does about a value no key opens.
+	passes := []struct {
+		what, lost string
+		reseal     func(context.Context, tenants.Tenant) (database.ResealCounts, error)
+	}{
+		{"TOTP secrets", "those users must enrol again", a.identity.ResealTOTPSecrets},
+		{"trading servers' credentials", "enter them again on each server's page", a.tradingdesk.ResealCredentials},
+	}
 	var resealed, current, unreadable int
 	var errs []error
 	for _, t := range list {
-		rep, err := a.identity.ResealTOTPSecrets(ctx, t)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("tenant %s: %w", t.Slug, err))
-			continue
+		for _, p := range passes {
+			rep, err := p.reseal(ctx, t)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("tenant %s: %s: %w", t.Slug, p.what, err))
+				continue
+			}
+			if rep.Unreadable > 0 {
+				fmt.Fprintf(out, "tenant %s: %d %s no key opens (%s)\n", t.Slug, rep.Unreadable, p.what, p.lost)
+			}
+			resealed, current, unreadable = resealed+rep.Resealed, current+rep.Current, unreadable+rep.Unreadable
 		}
-		if rep.Unreadable > 0 {
-			fmt.Fprintf(out, "tenant %s: %d TOTP secrets no key opens (those users must enrol again)\n", t.Slug, rep.Unreadable)
-		}
-		resealed, current, unreadable = resealed+rep.Resealed, current+rep.Current, unreadable+rep.Unreadable
 	}
 	ops, err := newOperators(a)
 	if err != nil {
@@ -60,6 +71,6 @@ func dataKeysCommand(ctx context.Context, a *app, args []string, out io.Writer) 
 	if unreadable > 0 {
 		return exitError(1)
 	}
-	fmt.Fprintln(out, "every TOTP secret is sealed under the first key: the other keys may leave BD_DATA_KEYS")
+	fmt.Fprintln(out, "every TOTP secret and trading server credential is sealed under the first key: the other keys may leave BD_DATA_KEYS")
 	return nil
 }

@@ -126,8 +126,14 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The built-in trading server, before the app: the desk's simulator servers dial it.
+	sim, err := startSimulator(ctx, filepath.Join(*data, "simulator"))
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
 	a, err := openApp(ctx, cfg, log, wiring{demo: true, paymentHTTP: sb.Client(), paymentSandbox: &payments.Sandbox{
-		StripeAPIBase: svc.Endpoints.StripeURL, GenericConfig: sbConfig, GenericAPIKey: sandbox.APIKey}})
+		StripeAPIBase: svc.Endpoints.StripeURL, GenericConfig: sbConfig, GenericAPIKey: sandbox.APIKey}, simulator: sim})
 	if err != nil {
 		return err
 	}
@@ -147,11 +153,6 @@ func runDev(ctx context.Context, args []string) error {
 	if err := a.runDemos(ctx, demo); err != nil {
 		return err
 	}
-	sim, err := startSimulator(ctx, filepath.Join(*data, "simulator"))
-	if err != nil {
-		return err
-	}
-	defer sim.Close()
 	worker, err := a.startWorker(ctx)
 	if err != nil {
 		return err

@@ -245,11 +245,13 @@ func TestCrossTenantMatrixFromTheRouteTable(t *testing.T) {
 	// document and its review case too, so document and case routes are tried with ids that exist.
 	uploadForMatrix(t, a, tenA)
 	paymentsForMatrix(t, a, tenA)
+	tradingForMatrix(t, a, tenA)
 	var idsA []string
 	err = a.gate.Scope(context.Background(), tenA, func(ctx context.Context, tx pgx.Tx) error {
 		for _, q := range []string{`SELECT id::text FROM staff_users`, `SELECT id::text FROM clients`,
 			`SELECT id::text FROM documents`, `SELECT id::text FROM kyc_cases`, `SELECT id::text FROM deposits`,
-			`SELECT id::text FROM payment_exceptions`, `SELECT slug FROM payment_gateways`} {
+			`SELECT id::text FROM payment_exceptions`, `SELECT slug FROM payment_gateways`, `SELECT slug FROM trading_servers`,
+			`SELECT slug FROM account_types`} {
 			rows, err := tx.Query(ctx, q)
 			if err != nil {
 				return err

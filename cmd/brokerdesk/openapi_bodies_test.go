@@ -15,6 +15,8 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/payments"
+	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
 )
 
 // schemaBody builds a request body from a JSON Schema of the OpenAPI document: the schema's own example when it
@@ -81,6 +83,12 @@ func TestABodyBuiltFromTheOpenAPISchemaIsAccepted(t *testing.T) {
 		if _, err := a.payments.SaveGateway(context.Background(), ten, audit.System("test"), g); err != nil {
 			t.Fatalf("gateway %s: %v", g.Slug, err)
 		}
+	}
+	// The account type example names the server of the trading server example, which the tenant has.
+	if _, err := a.tradingdesk.CreateServer(context.Background(), ten, audit.System("test"), tradingdesk.ServerInput{Slug: "mt5-live", Name: "MT5 Live",
+		Platform: trading.PlatformMT5, Live: true, Enabled: false, Config: tradingdesk.Config{Address: "127.0.0.1:9", Login: "1001", TimeZone: "UTC"},
+		Credentials: &tradingdesk.Credentials{Password: "examples"}}); err != nil {
+		t.Fatal(err)
 	}
 	adminTok := staffLogin(t, base, ten, "admin").AccessToken
 	tr := request(t, base, host, "POST", "/api/v1/auth/portal/login", "", identity.LoginRequest{Email: identity.DemoTraderEmail(ten), Password: identity.DemoPassword})

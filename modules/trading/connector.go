@@ -1,7 +1,8 @@
 // Package trading is the room for everything BrokerDesk does with trading platforms. This file holds the one
 // interface every platform connector satisfies (MT5 Manager Web API, TradeLocker Brand API, DXtrade, the built-in
 // simulator) and the exact, platform-neutral types that cross it. Connectors live in sub-packages; the flows that
-// use them (account opening, transfers, sync, drift reports) live here and only ever see Connector.
+// use them (trading servers and account types now; account opening, transfers, sync, drift reports next) live in
+// modules/tradingdesk, which only ever sees Connector and never imports a connector package.
 //
 // Conventions every connector honours:
 //   - money and lots are exact decimals (shopspring/decimal), never float64; amounts in a BalanceOp are positive and

@@ -203,6 +203,9 @@ func (p *pages) fillServerForm(c *fiber.Ctx, d *serverForm) {
 
 func (p *pages) newServer(c *fiber.Ctx) error {
 	pl := trading.Platform(c.Query("platform"))
+	if pl == "" { // which platform: the servers page lists them under "Add a server"
+		return p.servers(c)
+	}
 	if !slices.Contains(Platforms, pl) {
 		return web.NotFound("No such trading platform.")
 	}
