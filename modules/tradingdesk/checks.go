@@ -189,7 +189,8 @@ func (s *Service) record(ctx context.Context, t tenants.Tenant, srv Server, caps
 		return out, err
 	}
 	if was != status { // once per change of state, after it committed: a server that stays down stays quiet
-		log := s.o.Log.With("tenant", t.Slug, "server", srv.Slug, "platform", string(srv.Platform))
+		ctx := tenants.WithTenant(ctx, t) // the log line names the tenant, as every job's does
+		log := s.o.Log.With("server", srv.Slug, "platform", string(srv.Platform))
 		if status == StatusDown {
 			log.WarnContext(ctx, "trading server down", "was", string(was), "error", text)
 		} else {

@@ -121,8 +121,8 @@ func TestAnUnreachableMT5ServerIsDownWithOneLogLine(t *testing.T) {
 	if got.Check.Status != tradingdesk.StatusDown || got.Check.Error == "" || got.Check.Since == nil || got.Check.Capabilities != nil {
 		t.Fatalf("stored check: %+v", got.Check)
 	}
-	if n := b.log.count("trading server down"); n != 1 {
-		t.Fatalf("%d 'down' lines, want 1:\n%s", n, b.log)
+	if n := b.log.count("trading server down"); n != 1 || b.log.count("server=mt5-live") != 1 {
+		t.Fatalf("%d 'down' lines, want 1 naming the server:\n%s", n, b.log)
 	}
 	if n := b.count(t, `SELECT count(*) FROM audit_log WHERE action = $1`, tradingdesk.ActionServerStatusChanged); n != 1 {
 		t.Fatalf("%d status changes audited, want 1", n)

@@ -471,11 +471,12 @@ func (s *Service) Server(ctx context.Context, t tenants.Tenant, slug string) (Se
 // key rotation the old key can leave the ring (`brokerdesk data-keys reseal` runs it for every tenant).
 func (s *Service) ResealCredentials(ctx context.Context, t tenants.Tenant) (database.ResealCounts, error) {
 	var n database.ResealCounts
+	ctx = tenants.WithTenant(ctx, t)
 	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
 		n, err = database.Reseal(ctx, tx, s.o.Sealer, database.SealedColumn{Table: "trading_servers", IDColumn: "id",
 			Column: "credentials", Purpose: credentialsPurpose}, func(id uuid.UUID) {
-			s.o.Log.WarnContext(ctx, "trading server credentials cannot be opened with BD_DATA_KEYS (enter them again)", "tenant", t.Slug, "server", id)
+			s.o.Log.WarnContext(ctx, "trading server credentials cannot be opened with BD_DATA_KEYS (enter them again)", "server", id)
 		})
 		return err
 	})
