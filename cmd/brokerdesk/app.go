@@ -195,6 +195,9 @@ func (a *app) close() {
 	if a.emails != nil {
 		a.emails.Close()
 	}
+	if a.tradingdesk != nil {
+		a.tradingdesk.Sessions().Close() // the worker's manager sessions (MT5 keeps its connection alive)
+	}
 	if a.queue != nil {
 		a.queue.Close()
 	}

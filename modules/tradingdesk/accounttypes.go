@@ -240,6 +240,13 @@ func saveAccountTypeTx(ctx context.Context, tx pgx.Tx, trail *audit.Service, act
 	if exists && serr == nil && before.ServerID != server.ID {
 		f.Add("server", "an account type stays on its server; add another type for another server")
 	}
+	if serr == nil {
+		others, err := swapFreeTwinsTx(ctx, tx, server.ID, before.ID)
+		if err != nil {
+			return AccountType{}, err
+		}
+		checkTwins(in.Groups, others, &f)
+	}
 	if err := f.Err(); err != nil {
 		return AccountType{}, err
 	}
@@ -340,11 +347,36 @@ func (s *Service) AccountType(ctx context.Context, t tenants.Tenant, slug string
 	return out, err
 }
 
-// swapFreeTwinsTx maps each standard group of the account types on a server to its swap-free twin: what a
-// platform that makes accounts swap-free by group (MT5) needs to know.
-func swapFreeTwinsTx(ctx context.Context, tx pgx.Tx, serverID uuid.UUID) (map[string]string, error) {
+// checkTwins records the twins of groups that disagree with the other account types on the server (others, standard
+// group -> twin): on platforms that make an account swap-free by group (MT5) a group has one twin, and a twin is no
+// standard group of its own, or the platform could not tell which way to move an account.
+func checkTwins(groups map[string]GroupPair, others map[string]string, f *validation.Fields) {
+	twinOf := map[string]string{} // twin -> its standard group
+	for std, sf := range others {
+		twinOf[sf] = std
+	}
+	for _, code := range slices.Sorted(maps.Keys(groups)) {
+		g, at := groups[code], "groups."+code
+		if g.SwapFreeGroup == "" {
+			continue // opened straight in a group (a swap-free one, say), with no variant to move to
+		}
+		if sf, ok := others[g.Group]; ok && sf != g.SwapFreeGroup {
+			f.Add(at+".swap_free_group", fmt.Sprintf("another account type on this server gives %q the twin %q: a group has one twin", g.Group, sf))
+		}
+		if std, ok := twinOf[g.Group]; ok {
+			f.Add(at+".group", fmt.Sprintf("%q is the swap-free twin of %q in another account type: a twin has no twin of its own", g.Group, std))
+		}
+		if _, ok := others[g.SwapFreeGroup]; ok {
+			f.Add(at+".swap_free_group", fmt.Sprintf("%q has a twin of its own in another account type: it cannot be a twin", g.SwapFreeGroup))
+		}
+	}
+}
+
+// swapFreeTwinsTx maps each standard group of the account types on a server (but except) to its swap-free twin:
+// what a platform that makes accounts swap-free by group (MT5) needs to know.
+func swapFreeTwinsTx(ctx context.Context, tx pgx.Tx, serverID, except uuid.UUID) (map[string]string, error) {
 	rows, err := tx.Query(ctx, `SELECT g.value->>'group', g.value->>'swap_free_group' FROM account_types a, jsonb_each(a.groups) g
-		WHERE a.server_id = $1 AND coalesce(g.value->>'swap_free_group', '') <> '' ORDER BY 1`, serverID)
+		WHERE a.server_id = $1 AND a.id <> $2 AND coalesce(g.value->>'swap_free_group', '') <> '' ORDER BY 1`, serverID, except)
 	if err != nil {
 		return nil, fmt.Errorf("tradingdesk: swap-free twins: %w", err)
 	}

@@ -111,7 +111,7 @@ func (s *Service) CheckServer(ctx context.Context, t tenants.Tenant, id uuid.UUI
 		if srv, sealed, err = serverTx(ctx, tx, `id = $1`, id); err != nil {
 			return err
 		}
-		twins, err = swapFreeTwinsTx(ctx, tx, id)
+		twins, err = swapFreeTwinsTx(ctx, tx, id, uuid.Nil)
 		return err
 	})
 	if err != nil {

@@ -228,3 +228,54 @@ func TestAnAccountTypeIsSavedAndChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The demo brokerage gets the simulator as a live and a practice server with its offer, in the simulator's own
+// groups, and both servers answer their first check.
+func TestTheDemoBrokerageHasSimulatorServersAndItsOffer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
+		return b.svc.Door().DemoSeeders[0].Seed(ctx, tx, b.ten)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	types, err := b.svc.AccountTypes(ctx, b.ten)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, a := range types {
+		names = append(names, a.Name+"@"+a.ServerSlug)
+	}
+	if got := strings.Join(names, ","); got != "Demo@demo-practice,Raw@demo-live,Standard@demo-live,Swap-free Islamic@demo-live" {
+		t.Fatalf("demo account types: %s", got)
+	}
+	if err := b.svc.CheckAll(ctx, b.ten); err != nil {
+		t.Fatal(err)
+	}
+	servers, _ := b.svc.Servers(ctx, b.ten)
+	if len(servers) != 2 {
+		t.Fatalf("%d demo servers", len(servers))
+	}
+	for _, s := range servers {
+		if s.Check.Status != tradingdesk.StatusOK || s.Live != (s.Slug == tradingdesk.DemoServer) {
+			t.Errorf("%s: %+v live=%v", s.Slug, s.Check, s.Live)
+		}
+	}
+	// The groups exist on the simulator: an account opens in each type's group of each currency.
+	for _, a := range types {
+		for _, code := range a.Currencies() {
+			g := a.Groups[code]
+			for _, group := range []string{g.Group, g.SwapFreeGroup} {
+				if group == "" {
+					continue
+				}
+				if _, err := b.sim.CreateAccount(ctx, trading.NewAccount{Group: group, Leverage: a.Leverages[0], Currency: code,
+					FirstName: "Demo", LastName: "Check", Email: "check@example.com", Password: "Dm1!abcdEF", InvestorPassword: "Dm1!abcdEFi"}); err != nil {
+					t.Errorf("%s %s: group %s: %v", a.Name, code, group, err)
+				}
+			}
+		}
+	}
+}

@@ -131,6 +131,30 @@ func TestAccountTypeRulesForGroupsLeveragesAndMinimums(t *testing.T) {
 	}
 }
 
+func TestTwinsAgreeAcrossTheServersAccountTypes(t *testing.T) {
+	t.Parallel()
+	others := map[string]string{"standard-usd": "standard-usd-swapfree"} // another type on the server
+	cases := []struct {
+		name   string
+		groups map[string]GroupPair
+		want   []string
+	}{
+		{"the same twin", map[string]GroupPair{"USD": {"standard-usd", "standard-usd-swapfree"}}, nil},
+		{"opened straight in the twin, no variant", map[string]GroupPair{"USD": {Group: "standard-usd-swapfree"}}, nil},
+		{"another twin for the same group", map[string]GroupPair{"USD": {"standard-usd", "islamic-usd"}}, []string{"groups.USD.swap_free_group"}},
+		{"the twin given a twin back", map[string]GroupPair{"USD": {"standard-usd-swapfree", "standard-usd"}},
+			[]string{"groups.USD.group", "groups.USD.swap_free_group"}},
+		{"a new pair", map[string]GroupPair{"USD": {"pro-usd", "pro-usd-swapfree"}}, nil},
+	}
+	for _, c := range cases {
+		var f validation.Fields
+		checkTwins(c.groups, others, &f)
+		if got := fieldsOf(f.Err()); !slices.Equal(got, c.want) {
+			t.Errorf("%s: fields %v, want %v (%v)", c.name, got, c.want, f.Err())
+		}
+	}
+}
+
 func TestMinimumsAreDecimalStringsOfTheirCurrency(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
