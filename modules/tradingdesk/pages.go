@@ -339,7 +339,7 @@ func minimumsText(m map[string]int64, sep string) string {
 	var parts []string
 	for _, code := range slices.Sorted(maps.Keys(m)) {
 		if c, ok := money.Lookup(code); ok {
-			parts = append(parts, code+" "+money.Format(m[code], c))
+			parts = append(parts, code+" "+money.Grouped(m[code], c)) // the form reads its commas back
 		}
 	}
 	return strings.Join(parts, sep)

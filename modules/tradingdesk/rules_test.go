@@ -298,3 +298,24 @@ func TestTheDesksActionsReadAsSentences(t *testing.T) {
 		}
 	}
 }
+
+// The account type form reads back what it writes: groups a line, leverages with or without "1:", grouped amounts.
+func TestTheAccountTypeFormReadsWhatItWrites(t *testing.T) {
+	t.Parallel()
+	mins := map[string]int64{"USD": 1_000_000, "JPY": 50_000}
+	d := typeForm{Slug: "raw", Name: "Raw", Server: "sim", Groups: "USD pro-usd pro-usd-swapfree\nJPY pro-jpy\n", Leverages: "1:50, 100 200",
+		Minimums: minimumsText(mins, "\n"), Tiers: "pro, vip", Countries: "de fr"}
+	if d.Minimums != "JPY 50,000\nUSD 10,000.00" {
+		t.Fatalf("minimums written as %q", d.Minimums)
+	}
+	var f validation.Fields
+	in := parseTypeForm(d, &f)
+	if f.Err() != nil || in.MinFirstDeposit["USD"] != 1_000_000 || in.MinFirstDeposit["JPY"] != 50_000 || !slices.Equal(in.Leverages, []int{50, 100, 200}) ||
+		in.Groups["USD"].SwapFreeGroup != "pro-usd-swapfree" || in.Groups["JPY"].Group != "pro-jpy" || len(in.Tiers) != 2 || len(in.Countries) != 2 {
+		t.Fatalf("read back: %+v %v", in, f.Err())
+	}
+	parseTypeForm(typeForm{Groups: "USD", Leverages: "x", Minimums: "USD 1.001"}, &f)
+	if got := fieldsOf(f.Err()); !slices.Equal(got, []string{"groups", "leverages", "min_first_deposit"}) {
+		t.Fatalf("bad lines: %v", got)
+	}
+}
