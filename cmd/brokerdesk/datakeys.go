@@ -16,7 +16,7 @@ func runDataKeys(ctx context.Context, args []string) error {
 }
 
 // dataKeysCommand runs `brokerdesk data-keys reseal`: every TOTP secret of every tenant's staff and traders and of
-// the operators, and every tenant's trading servers' manager credentials, sealed under the first key of
+// the operators, and every tenant's trading servers' manager credentials and payment gateways' secrets, sealed under the first key of
 // BD_DATA_KEYS, so that after a rotation the old key can leave the ring (docs/security.md). It exits 1 while any value stays unreadable or a tenant fails; running it again is safe.
 func dataKeysCommand(ctx context.Context, a *app, args []string, out io.Writer) error {
 	if len(args) != 1 || args[0] != "reseal" {
@@ -34,6 +34,7 @@ func dataKeysCommand(ctx context.Context, a *app, args []string, out io.Writer) 
 	}{
 		{"TOTP secrets", "those users must enrol again", a.identity.ResealTOTPSecrets},
 		{"trading servers' credentials", "enter them again on each server's page", a.tradingdesk.ResealCredentials},
+		{"payment gateways' secrets", "enter them again on each gateway's settings page", a.payments.ResealSecrets},
 	}
 	var resealed, current, unreadable int
 	var errs []error
@@ -71,6 +72,6 @@ func dataKeysCommand(ctx context.Context, a *app, args []string, out io.Writer) 
 	if unreadable > 0 {
 		return exitError(1)
 	}
-	fmt.Fprintln(out, "every TOTP secret and trading server credential is sealed under the first key: the other keys may leave BD_DATA_KEYS")
+	fmt.Fprintln(out, "every TOTP secret, trading server credential and payment gateway secret is sealed under the first key: the other keys may leave BD_DATA_KEYS")
 	return nil
 }

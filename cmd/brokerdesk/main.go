@@ -29,7 +29,7 @@ Usage:
   brokerdesk audit verify --tenant S                check a tenant's audit chain; names the first bad row, exit 1 if any
   brokerdesk audit verify --platform                check the platform's audit chain (operators' sign-ins and actions)
   brokerdesk ledger verify --tenant S               recompute every balance of a tenant's ledger from its postings; names the first discrepancy, exit 1 if any
-  brokerdesk data-keys reseal                       seal every TOTP secret under the first BD_DATA_KEYS key (rotation: docs/security.md)
+  brokerdesk data-keys reseal                       seal every sealed secret (TOTP, trading servers, payment gateways) under the first BD_DATA_KEYS key (rotation: docs/security.md)
   brokerdesk dev [--data DIR] [--addr ADDR] [--internal-addr ADDR]   everything in one process on local services, with a demo brokerage
   brokerdesk services exec [--dir DIR] [--fresh] -- COMMAND...   run COMMAND with local services started (make test)
 

@@ -29,14 +29,15 @@ type SealedColumn struct {
 	Purpose                 func(id uuid.UUID) string
 }
 
-// Reseal seals every non-null value of col under the sealer's first key, in tx: plaintext values from before the
+// Reseal seals every non-null, non-empty value of col under the sealer's first key, in tx: plaintext values from before the
 // column was sealed and values sealed under an older key (auth.Sealer.OpenMigrating). The rows are locked, so a
 // concurrent writer waits rather than racing the pass. unreadable, if set, is told of each value no key opens.
 // It is what makes a BD_DATA_KEYS rotation finishable.
 func Reseal(ctx context.Context, tx pgx.Tx, s *auth.Sealer, col SealedColumn, unreadable func(id uuid.UUID)) (ResealCounts, error) {
 	var n ResealCounts
+	// An empty value is no value (a column NOT NULL DEFAULT ''): sealing it would make it look set.
 	rows, err := tx.Query(ctx, `SELECT `+col.IDColumn+`, `+col.Column+` FROM `+col.Table+` WHERE `+col.Column+` IS NOT NULL
-		ORDER BY `+col.IDColumn+` FOR UPDATE`)
+		AND `+col.Column+` <> '' ORDER BY `+col.IDColumn+` FOR UPDATE`)
 	if err != nil {
 		return n, fmt.Errorf("reseal %s.%s: %w", col.Table, col.Column, err)
 	}

@@ -323,3 +323,20 @@ func (s *Service) adapterFor(t tenants.Tenant, g Gateway, sealed string) (Adapte
 	s.adapters.mu.Unlock()
 	return a, nil
 }
+
+// ResealSecrets seals every gateway's secrets of t under the first key of BD_DATA_KEYS, so that after a key
+// rotation the old key can leave the ring (`brokerdesk data-keys reseal` runs it for every tenant). A gateway
+// whose secrets no key opens is logged by slug; an admin enters them again on its settings page.
+func (s *Service) ResealSecrets(ctx context.Context, t tenants.Tenant) (database.ResealCounts, error) {
+	var n database.ResealCounts
+	ctx = tenants.WithTenant(ctx, t)
+	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		n, err = database.Reseal(ctx, tx, s.o.Sealer, database.SealedColumn{Table: "payment_gateways", IDColumn: "id",
+			Column: "secrets", Purpose: func(uuid.UUID) string { return sealPurpose }}, func(id uuid.UUID) {
+			s.o.Log.WarnContext(ctx, "payment gateway secrets cannot be opened with BD_DATA_KEYS (enter them again)", "gateway", id)
+		})
+		return err
+	})
+	return n, err
+}
