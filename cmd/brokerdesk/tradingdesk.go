@@ -30,7 +30,11 @@ func (d tradingDialer) Dial(_ context.Context, s tradingdesk.Server, c tradingde
 		if err != nil {
 			return nil, fmt.Errorf("mt5: manager login %q is not a number", cfg.Login)
 		}
-		return mt5.New(mt5.Config{Addr: cfg.Address, Login: login, Password: c.Password, TimeZone: cfg.TimeZone,
+		shift, err := tradingdesk.ZoneShift(cfg.TimeZoneShift)
+		if err != nil {
+			return nil, fmt.Errorf("mt5: time zone shift %q: %w", cfg.TimeZoneShift, err)
+		}
+		return mt5.New(mt5.Config{Addr: cfg.Address, Login: login, Password: c.Password, TimeZone: cfg.TimeZone, TimeZoneShift: shift,
 			SwapFreeGroups: s.SwapFreeTwins, Logger: log})
 	case trading.PlatformTradeLocker:
 		env := tradelocker.Demo

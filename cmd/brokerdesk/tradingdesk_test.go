@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -151,5 +152,28 @@ func TestTradingServersThroughTheAPIThePagesAndTheWorker(t *testing.T) {
 	}
 	if r = request(t, base, host, "GET", "/api/v1/trading/servers", staffLogin(t, base, ten, "compliance").AccessToken, nil); r.status != 403 {
 		t.Fatalf("compliance reads the servers: %d", r.status)
+	}
+}
+
+// The dialer hands an MT5 server's time-zone shift to the connector: a "New York + 7" server dials, and a shift the
+// connector itself refuses (stored before the desk validated it) fails the dial with the connector's reason.
+func TestTradingDialerPassesTheMT5TimeZoneShift(t *testing.T) {
+	t.Parallel()
+	d := tradingDialer{log: slog.New(slog.DiscardHandler)}
+	srv := func(zone, shift string) tradingdesk.Server {
+		return tradingdesk.Server{Slug: "mt5", Platform: trading.PlatformMT5,
+			Config: tradingdesk.Config{Address: "127.0.0.1:9", Login: "1001", TimeZone: zone, TimeZoneShift: shift}}
+	}
+	c, err := d.Dial(context.Background(), srv("America/New_York", "7h"), tradingdesk.Credentials{Password: "pw"})
+	if err != nil {
+		t.Fatalf("New York + 7: %v", err)
+	}
+	c.Close()
+	if _, err := d.Dial(context.Background(), srv("Asia/Tokyo", "6h"), tradingdesk.Credentials{Password: "pw"}); err == nil ||
+		!strings.Contains(err.Error(), "shifted by 6h") {
+		t.Fatalf("Tokyo + 6 (15 hours from UTC) dialled: %v", err)
+	}
+	if _, err := d.Dial(context.Background(), srv("UTC", "soon"), tradingdesk.Credentials{Password: "pw"}); err == nil {
+		t.Fatal("a shift that is no duration dialled")
 	}
 }

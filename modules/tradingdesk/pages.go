@@ -157,6 +157,7 @@ type serverForm struct {
 	Live, Enabled    bool
 	Address, Login   string
 	Domain, TimeZone string
+	TimeZoneShift    string
 	Extra            string // TradeLocker's catalogue or DXtrade's codes, as JSON
 	Credentials      bool   // set
 	// Which fields the platform takes.
@@ -227,7 +228,7 @@ func (p *pages) server(c *fiber.Ctx) error {
 		return err
 	}
 	d := serverForm{Slug: v.Slug, Name: v.Name, Platform: string(v.Platform), Live: v.Live, Enabled: v.Enabled, Address: v.Config.Address,
-		Login: v.Config.Login, Domain: v.Config.Domain, TimeZone: v.Config.TimeZone, Extra: extraOf(v.Config), Credentials: v.HasCredentials}
+		Login: v.Config.Login, Domain: v.Config.Domain, TimeZone: v.Config.TimeZone, TimeZoneShift: v.Config.TimeZoneShift, Extra: extraOf(v.Config), Credentials: v.HasCredentials}
 	if c.Query("checking") == "1" {
 		d.Notice = "The worker is checking the connection now. Reload this page in a few seconds for its answer."
 	}
@@ -261,7 +262,7 @@ func (p *pages) saveServer(c *fiber.Ctx) error {
 	d := serverForm{New: c.FormValue("new") == "1", Slug: strings.TrimSpace(strings.ToLower(c.FormValue("slug"))), Name: strings.TrimSpace(c.FormValue("name")),
 		Platform: c.FormValue("platform"), Live: c.FormValue("live") == "on", Enabled: c.FormValue("enabled") == "on",
 		Address: strings.TrimSpace(c.FormValue("address")), Login: strings.TrimSpace(c.FormValue("login")), Domain: strings.TrimSpace(c.FormValue("domain")),
-		TimeZone: strings.TrimSpace(c.FormValue("time_zone")), Extra: c.FormValue("extra")}
+		TimeZone: strings.TrimSpace(c.FormValue("time_zone")), TimeZoneShift: strings.TrimSpace(c.FormValue("time_zone_shift")), Extra: c.FormValue("extra")}
 	var f validation.Fields
 	cfg := Config{}
 	if strings.TrimSpace(d.Extra) != "" {
@@ -271,7 +272,7 @@ func (p *pages) saveServer(c *fiber.Ctx) error {
 			f.Add("settings", "must be a JSON object of the platform's settings (see the example the form starts with)")
 		}
 	}
-	cfg.Address, cfg.Login, cfg.Domain, cfg.TimeZone = d.Address, d.Login, d.Domain, d.TimeZone
+	cfg.Address, cfg.Login, cfg.Domain, cfg.TimeZone, cfg.TimeZoneShift = d.Address, d.Login, d.Domain, d.TimeZone, d.TimeZoneShift
 	in := ServerInput{Slug: d.Slug, Name: d.Name, Platform: trading.Platform(d.Platform), Live: d.Live, Config: cfg, Enabled: d.Enabled}
 	if !d.New {
 		cur, err := p.s.Server(ctx, t, d.Slug)

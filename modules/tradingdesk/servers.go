@@ -73,6 +73,10 @@ type Config struct {
 	// TimeZone is the MT5 trade server's time zone as an IANA name ("Europe/Nicosia"): MT5 reports deals in server
 	// time, and the zone (not a fixed offset) is what covers daylight-saving changes.
 	TimeZone string `json:"time_zone,omitempty"`
+	// TimeZoneShift is added to TimeZone's offset at every instant, as a Go duration ("7h", "-30m"), for a server
+	// whose clock keeps a zone's daylight-saving dates at another offset: the common "New York + 7" server is
+	// TimeZone "America/New_York" with TimeZoneShift "7h". Empty: no shift.
+	TimeZoneShift string `json:"time_zone_shift,omitempty"`
 	// Groups is TradeLocker's group catalogue: leverage and swap-free are properties of its groups.
 	Groups []TradeLockerGroup `json:"groups,omitempty"`
 	// The DXtrade codes and categories: who owns new users, the clearing, the Financing categories for swaps and
@@ -233,6 +237,11 @@ func checkConfig(p trading.Platform, c Config, f *validation.Fields) {
 		_, err := strconv.ParseUint(c.Login, 10, 64)
 		need("login", c.Login, "the manager's login: digits only", err == nil && c.Login != "0")
 		need("time_zone", c.TimeZone, "an IANA time zone name such as Europe/Nicosia or UTC", validZone(c.TimeZone))
+		uses["time_zone_shift"] = true
+		if c.TimeZoneShift != "" {
+			f.Check(validZoneShift(c.TimeZone, c.TimeZoneShift), "config.time_zone_shift",
+				"a shift in whole minutes such as 7h or -30m that keeps the zone within 14 hours of UTC (New York + 7: America/New_York and 7h)")
+		}
 	case trading.PlatformTradeLocker:
 		need("address", c.Address, "the Brand API's URL, e.g. https://api.tradelocker.com", httpURL(c.Address))
 		uses["groups"] = true
@@ -265,7 +274,7 @@ func checkConfig(p trading.Platform, c Config, f *validation.Fields) {
 		}
 	}
 	for field, set := range map[string]bool{"address": c.Address != "", "login": c.Login != "", "domain": c.Domain != "",
-		"time_zone": c.TimeZone != "", "groups": len(c.Groups) > 0, "broker_code": c.BrokerCode != "", "clearing_code": c.ClearingCode != "",
+		"time_zone": c.TimeZone != "", "time_zone_shift": c.TimeZoneShift != "", "groups": len(c.Groups) > 0, "broker_code": c.BrokerCode != "", "clearing_code": c.ClearingCode != "",
 		"financing_standard": c.FinancingStandard != "", "financing_swap_free": c.FinancingSwapFree != "",
 		"leverage_categories": len(c.LeverageCategories) > 0} {
 		if set && !uses[field] {
@@ -283,6 +292,37 @@ func validZone(name string) bool {
 	}
 	_, err := time.LoadLocation(name)
 	return err == nil
+}
+
+// maxZoneOffset is the farthest a server's clock may be from UTC (the MT5 connector's bound: no real zone is
+// farther).
+const maxZoneOffset = 14 * time.Hour
+
+// ZoneShift parses a TimeZoneShift setting ("" is none).
+func ZoneShift(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// validZoneShift reports whether shift, added to zone, is a clock a server may keep: whole minutes, and within
+// 14 hours of UTC in winter and in summer, as the MT5 connector checks it when it is built (the desk validates it
+// when it is stored, so a session never fails to dial on it).
+func validZoneShift(zone, shift string) bool {
+	d, err := ZoneShift(shift)
+	if err != nil || d%time.Minute != 0 || !validZone(zone) {
+		return false
+	}
+	loc, _ := time.LoadLocation(zone)
+	year := time.Now().Year()
+	for _, t := range []time.Time{time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(year, 7, 1, 0, 0, 0, 0, time.UTC)} {
+		_, off := t.In(loc).Zone()
+		if total := time.Duration(off)*time.Second + d; total < -maxZoneOffset || total > maxZoneOffset {
+			return false
+		}
+	}
+	return true
 }
 
 // hostPort reports whether s is host:port with a port number and a host that is a name or an address.
