@@ -26,6 +26,8 @@ const (
 	TaskCheckServers = "tradingdesk:check-servers"
 	// TaskCheckServer checks one server now, on an admin's request (through the outbox, queue sync).
 	TaskCheckServer = "tradingdesk:check-server"
+	// TaskCloseInactive closes the sessions of tenants that are no longer active (periodic, platform-wide).
+	TaskCloseInactive = "tradingdesk:close-inactive"
 )
 
 type checkTask struct {
@@ -48,6 +50,9 @@ func (s *Service) Tasks(tt *jobs.Tasks) {
 		}
 		return err
 	})
+	tt.HandlePlatform(TaskCloseInactive, func(ctx context.Context, _ *asynq.Task) error { return s.CloseInactive(ctx) })
+	tt.Every(jobs.Entry{Name: "tradingdesk-close-inactive", Every: s.o.CheckEvery, Type: TaskCloseInactive, Queue: jobs.QueueSync,
+		Options: []asynq.Option{asynq.MaxRetry(0), asynq.Timeout(time.Minute)}})
 	tt.Every(jobs.Entry{Name: "tradingdesk-check-servers", Every: s.o.CheckEvery, Type: TaskCheckServers, Queue: jobs.QueueSync, PerTenant: true,
 		Options: []asynq.Option{asynq.MaxRetry(0), asynq.Timeout(5 * time.Minute)}})
 }
@@ -69,6 +74,24 @@ func (s *Service) RequestCheck(ctx context.Context, t tenants.Tenant, actor audi
 			Target: audit.Target{Type: serverTarget, ID: out.ID.String()}, After: map[string]any{"status": out.Check.Status}})
 	})
 	return out, err
+}
+
+// CloseInactive closes the worker's sessions of tenants that are not active: a suspended or deleted brokerage's
+// servers are no longer checked (the periodic checks visit active tenants), so without this their sessions (MT5
+// keeps its connection alive) would stay open until the worker restarts. tenant.status_changed cannot close them:
+// it is a platform event with in-transaction subscribers only, published by whichever process changed the status,
+// not the worker that holds the sessions. A resumed tenant's sessions are dialled again at its next check.
+func (s *Service) CloseInactive(ctx context.Context) error {
+	list, err := s.o.Tenants.List(ctx, tenants.ListFilter{Statuses: []tenants.Status{tenants.StatusActive}})
+	if err != nil {
+		return fmt.Errorf("tradingdesk: list active tenants: %w", err)
+	}
+	active := make(map[uuid.UUID]bool, len(list))
+	for _, t := range list {
+		active[t.ID] = true
+	}
+	s.sessions.KeepTenants(active)
+	return nil
 }
 
 // CheckAll checks every enabled server of t, one after the other, and closes the sessions of the others.

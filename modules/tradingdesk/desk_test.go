@@ -14,6 +14,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
+	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
 const managerPassword = "Mgr-pa55word-never-shown"
@@ -277,5 +278,47 @@ func TestTheDemoBrokerageHasSimulatorServersAndItsOffer(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A suspended brokerage's sessions are closed by the worker's periodic sweep (its servers are no longer checked,
+// so nothing else would close them), while an active brokerage's stay open; resumed, it dials again.
+func TestASuspendedTenantsSessionsAreClosed(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	ctx := context.Background()
+	a.simServer(t, "sim")
+	if err := a.svc.CheckAll(ctx, a.ten); err != nil {
+		t.Fatal(err)
+	}
+	other := a.p.NewTenant(t, "")
+	if _, err := a.svc.CreateServer(ctx, other, admin, tradingdesk.ServerInput{Slug: "sim", Name: "Sim", Platform: trading.PlatformSimulator,
+		Live: true, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.svc.CheckAll(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if open := a.svc.Sessions().Open(); open[a.ten.ID] != 1 || open[other.ID] != 1 {
+		t.Fatalf("open sessions before: %v", open)
+	}
+	if _, err := a.p.Provisioner.Suspend(ctx, other.ID, "unpaid", tenants.System("test")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.svc.CloseInactive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if open := a.svc.Sessions().Open(); open[a.ten.ID] != 1 || open[other.ID] != 0 {
+		t.Fatalf("open sessions after the suspension: %v", open)
+	}
+	if _, err := a.p.Provisioner.Resume(ctx, other.ID, "paid", tenants.System("test")); err != nil {
+		t.Fatal(err)
+	}
+	dials := a.dials.get()
+	if err := a.svc.CheckAll(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if open := a.svc.Sessions().Open(); open[other.ID] != 1 || a.dials.get() != dials+1 {
+		t.Fatalf("resumed: open %v, %d dials", open, a.dials.get()-dials)
 	}
 }

@@ -114,7 +114,7 @@ func setup(t testing.TB) *bundle {
 		}
 		return nil, &trading.PlatformError{Kind: trading.ErrUnsupported, Platform: s.Platform, Op: "dial", Message: "not in this test"}
 	})
-	b.svc, err = tradingdesk.New(tradingdesk.Options{Gate: p.Gate, Audit: b.trail, Clients: clients.NewService(clients.Options{Gate: p.Gate}),
+	b.svc, err = tradingdesk.New(tradingdesk.Options{Gate: p.Gate, Tenants: p.Registry, Audit: b.trail, Clients: clients.NewService(clients.Options{Gate: p.Gate}),
 		Sealer: b.sealer, Dialer: dial, Log: slog.New(slog.NewTextHandler(b.log, nil))})
 	if err != nil {
 		t.Fatal(err)

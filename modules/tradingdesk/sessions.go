@@ -164,6 +164,36 @@ func (p *Sessions) Keep(tenant uuid.UUID, keep map[uuid.UUID]bool) {
 	closeAll(drop)
 }
 
+// KeepTenants closes the sessions of every tenant not in active (suspended, deleted): the periodic checks visit
+// active tenants only, so nothing else would ever close them.
+func (p *Sessions) KeepTenants(active map[uuid.UUID]bool) {
+	p.mu.Lock()
+	var drop []*session
+	for k, s := range p.m {
+		if !active[k.tenant] {
+			drop = append(drop, s)
+			delete(p.m, k)
+		}
+	}
+	p.mu.Unlock()
+	closeAll(drop)
+}
+
+// Open counts the sessions the pool holds open, per tenant.
+func (p *Sessions) Open() map[uuid.UUID]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[uuid.UUID]int{}
+	for k, s := range p.m {
+		s.mu.Lock()
+		if s.conn != nil {
+			out[k.tenant]++
+		}
+		s.mu.Unlock()
+	}
+	return out
+}
+
 // Close closes every session (the worker's shutdown).
 func (p *Sessions) Close() {
 	p.mu.Lock()

@@ -11,7 +11,8 @@
 //	               the last check (ok, down, unknown) with its error and the platform's capabilities
 //	account types  account_types: the offer (Standard, Raw, Swap-free, Demo) mapped to a server, a platform group per
 //	               currency with its swap-free twin, allowed leverages, minimum first deposits, tiers and countries
-//	checks         tradingdesk:check-servers every minute per tenant (queue sync), tradingdesk:check-server on demand;
+//	checks         tradingdesk:check-servers every minute per tenant (queue sync), tradingdesk:check-server on demand,
+//	               tradingdesk:close-inactive closes the sessions of tenants no longer active;
 //	               a change of state is logged once and audited, a server that stays down stays quiet
 package tradingdesk
 
@@ -51,9 +52,16 @@ type Clients interface {
 	Settings(ctx context.Context, t tenants.Tenant) (clients.Settings, error)
 }
 
+// Tenants lists the platform's tenants (*tenants.Registry): the worker closes the sessions of tenants that are no
+// longer active.
+type Tenants interface {
+	List(ctx context.Context, f tenants.ListFilter) ([]tenants.Tenant, error)
+}
+
 // Options are the module's collaborators.
 type Options struct {
 	Gate    *tenants.Gate
+	Tenants Tenants
 	Audit   *audit.Service
 	Clients Clients
 	// Sealer seals servers' manager credentials at rest (BD_DATA_KEYS).
@@ -77,8 +85,8 @@ type Service struct {
 
 // New returns the trading desk.
 func New(o Options) (*Service, error) {
-	if o.Gate == nil || o.Audit == nil || o.Clients == nil || o.Sealer == nil || o.Dialer == nil {
-		return nil, errors.New("tradingdesk: Gate, Audit, Clients, Sealer and Dialer are required")
+	if o.Gate == nil || o.Tenants == nil || o.Audit == nil || o.Clients == nil || o.Sealer == nil || o.Dialer == nil {
+		return nil, errors.New("tradingdesk: Gate, Tenants, Audit, Clients, Sealer and Dialer are required")
 	}
 	if o.CheckTimeout <= 0 {
 		o.CheckTimeout = 20 * time.Second
