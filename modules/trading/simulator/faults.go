@@ -1,13 +1,45 @@
 package simulator
 
-import "sync"
+import (
+	"strconv"
+	"sync"
 
-// Faults makes the simulator misbehave the way real platforms do, so the contract suite (tradingtest) can check
-// that callers survive it. Nothing in production calls these.
+	"github.com/shopspring/decimal"
+
+	"github.com/brokerdesk/brokerdesk/modules/trading"
+)
+
+// Faults makes the simulator misbehave the way real platforms do, so the contract suite (tradingtest) and the
+// flows above the connectors (deal sync) can check that callers survive it. Nothing in production calls these.
 type Faults struct {
+	sim         *Simulator
 	mu          sync.Mutex
 	dropAnswers int
 	rateLimited int
+}
+
+// AmendDeal changes a closed trade deal's profit and comment after the fact, as an MT5 manager may
+// (/api/deal/update): the deal keeps its ticket and time, and the balance moves by the change of profit, so it
+// stays the sum of the account's deals. Like every change it is journaled (fsync'd) and survives a restart.
+func (f *Faults) AmendDeal(login, ticket string, profit decimal.Decimal, comment string) error {
+	const op = "amend_deal"
+	n, err := strconv.ParseInt(ticket, 10, 64)
+	if err != nil {
+		return f.sim.perr(op, trading.ErrInvalidRequest, "bad_ticket", "ticket %q", ticket)
+	}
+	return f.sim.changeDeal(op, login, n, event{Type: evDealAmended, Amended: &amendedEv{Login: login, Ticket: n, Profit: profit, Comment: comment}})
+}
+
+// DeleteDeal removes a buy or sell deal from the account's history, as an MT5 manager may (/api/deal/delete) or a
+// gateway cancelling a filled deal does: ClosedDeals no longer lists it, and the balance loses what the deal
+// brought (profit, commission, swap). Journaled like AmendDeal.
+func (f *Faults) DeleteDeal(login, ticket string) error {
+	const op = "delete_deal"
+	n, err := strconv.ParseInt(ticket, 10, 64)
+	if err != nil {
+		return f.sim.perr(op, trading.ErrInvalidRequest, "bad_ticket", "ticket %q", ticket)
+	}
+	return f.sim.changeDeal(op, login, n, event{Type: evDealDeleted, Deleted: &deletedEv{Login: login, Ticket: n}})
 }
 
 // DropNextBalanceAnswer makes the next balance operation apply and then answer with an ErrUnavailable error, as if

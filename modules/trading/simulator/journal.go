@@ -125,6 +125,8 @@ const (
 	evPositionOpened eventType = "position_opened"
 	evPositionClosed eventType = "position_closed"
 	evPrices         eventType = "prices"
+	evDealAmended    eventType = "deal_amended"
+	evDealDeleted    eventType = "deal_deleted"
 )
 
 // event is one journal line. Exactly the payload named by Type is set.
@@ -143,6 +145,8 @@ type event struct {
 	Opened   *openedEv   `json:"opened,omitempty"`
 	Closed   *closedEv   `json:"closed,omitempty"`
 	Prices   quotes      `json:"prices,omitempty"`
+	Amended  *amendedEv  `json:"amended,omitempty"`
+	Deleted  *deletedEv  `json:"deleted,omitempty"`
 }
 
 type createdEv struct {
@@ -199,11 +203,26 @@ type closedEv struct {
 	Deal       dealRec `json:"deal"`
 }
 
+// amendedEv is a manager's change of a closed deal's profit and comment (Faults.AmendDeal); the balance moves by
+// the change of profit.
+type amendedEv struct {
+	Login   string          `json:"login"`
+	Ticket  int64           `json:"ticket"`
+	Profit  decimal.Decimal `json:"profit"`
+	Comment string          `json:"comment"`
+}
+
+// deletedEv is a manager's deletion of a trade deal (Faults.DeleteDeal); the balance loses what the deal brought.
+type deletedEv struct {
+	Login  string `json:"login"`
+	Ticket int64  `json:"ticket"`
+}
+
 // moneyEvent reports whether losing the event in a crash would lose money that moved; those are fsync'd before the
 // caller hears about them.
 func (e event) moneyEvent() bool {
 	switch e.Type {
-	case evBalance, evPositionOpened, evPositionClosed, evAccountCreated:
+	case evBalance, evPositionOpened, evPositionClosed, evAccountCreated, evDealAmended, evDealDeleted:
 		return true
 	}
 	return false
@@ -235,6 +254,8 @@ func parseEvent(line []byte) (event, error) {
 		evPositionOpened: ev.Opened != nil,
 		evPositionClosed: ev.Closed != nil,
 		evPrices:         len(ev.Prices) > 0, // an empty map would vanish on re-encoding (omitempty)
+		evDealAmended:    ev.Amended != nil,
+		evDealDeleted:    ev.Deleted != nil,
 	}
 	set, known := payloads[ev.Type]
 	if !known {
@@ -377,11 +398,39 @@ func (st *state) apply(ev event) error {
 			}
 			st.Prices[name] = bid
 		}
+	case evDealAmended:
+		a, i, err := st.tradeDeal(ev.Amended.Login, ev.Amended.Ticket)
+		if err != nil {
+			return err
+		}
+		a.Balance = a.Balance.Add(ev.Amended.Profit.Sub(a.Deals[i].Profit))
+		a.Deals[i].Profit, a.Deals[i].Comment = ev.Amended.Profit, ev.Amended.Comment
+	case evDealDeleted:
+		a, i, err := st.tradeDeal(ev.Deleted.Login, ev.Deleted.Ticket)
+		if err != nil {
+			return err
+		}
+		d := a.Deals[i]
+		a.Balance = a.Balance.Sub(d.Profit).Sub(d.Commission).Sub(d.Swap)
+		a.Deals = slices.Delete(a.Deals, i, i+1)
 	default:
 		return fmt.Errorf("unknown event type %q", ev.Type)
 	}
 	st.Seq = ev.Seq
 	return nil
+}
+
+// tradeDeal finds a buy or sell deal of login by its ticket.
+func (st *state) tradeDeal(login string, ticket int64) (*accountState, int, error) {
+	a, err := st.account(login)
+	if err != nil {
+		return nil, 0, err
+	}
+	i := slices.IndexFunc(a.Deals, func(d dealRec) bool { return d.Ticket == ticket })
+	if i < 0 || (a.Deals[i].Action != trading.ActionBuy && a.Deals[i].Action != trading.ActionSell) {
+		return nil, 0, fmt.Errorf("login %s has no trade deal %d", login, ticket)
+	}
+	return a, i, nil
 }
 
 // addDeals inserts deals in (Time, Ticket) order and moves the ticket sequence past them. Live deals are the newest

@@ -69,6 +69,9 @@ func mutateEverything(t testing.TB, s *Simulator) (chosen, requested string) {
 	must(s.SetAccess(ctx, b.Login, trading.Access{LoginEnabled: true, TradingEnabled: false}))
 	must(s.ResetPassword(ctx, a.Login, trading.PasswordInvestor, "Inv3st!Pass"))
 	must(s.SeedDeals(b.Login, 7, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 1, 8, 0, 0, 0, 0, time.UTC)))
+	seeded := allDeals(t, s, b.Login)[:2] // the seeded history is the oldest
+	must(s.Faults.AmendDeal(b.Login, seeded[0].Ticket, d("-12.34"), "corrected by dealer"))
+	must(s.Faults.DeleteDeal(b.Login, seeded[1].Ticket))
 	return a.Login, b.Login
 }
 

@@ -321,3 +321,66 @@ func TestPasswordsAreStoredOnlyAsHashes(t *testing.T) {
 		}
 	}
 }
+
+// A manager's change of a closed deal (Faults.AmendDeal) keeps its ticket and time and moves the balance by the
+// change of profit; a deleted deal (Faults.DeleteDeal) is no longer listed and takes what it brought with it.
+// Balance and credit deals cannot be changed this way.
+func TestAnAmendedOrDeletedDealKeepsTheBalanceTheSumOfTheDeals(t *testing.T) {
+	s, _ := openTest(t, Options{PasswordIterations: 1})
+	ctx := t.Context()
+	a, err := s.CreateAccount(ctx, trading.NewAccount{Group: "standard-usd", Leverage: 100, Password: "Tr4de!Desk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BalanceOperation(ctx, trading.BalanceOp{Login: a.Login, Kind: trading.Deposit, Amount: d("1000"), OperationID: "amend-dep"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.OpenPosition(ctx, a.Login, "EURUSD", trading.Buy, d("0.10"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closing, err := s.ClosePosition(ctx, a.Login, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := func() decimal.Decimal {
+		total := decimal.Zero
+		for _, dl := range allDeals(t, s, a.Login) {
+			total = total.Add(dl.Profit).Add(dl.Commission).Add(dl.Swap) // a deposit's deal carries its amount as profit
+		}
+		return total
+	}
+	balance := func() decimal.Decimal {
+		acc, err := s.Account(ctx, a.Login)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return acc.Balance
+	}
+	if err := s.Faults.AmendDeal(a.Login, closing.Ticket, d("55.50"), "price corrected"); err != nil {
+		t.Fatal(err)
+	}
+	deals := allDeals(t, s, a.Login)
+	last := deals[len(deals)-1]
+	if last.Ticket != closing.Ticket || !last.Profit.Equal(d("55.50")) || last.Comment != "price corrected" || !last.Time.Equal(closing.Time) {
+		t.Fatalf("amended deal: %+v", last)
+	}
+	if !balance().Equal(sum()) {
+		t.Fatalf("after the amendment the balance %s is not the sum of the deals %s", balance(), sum())
+	}
+	if err := s.Faults.DeleteDeal(a.Login, closing.Ticket); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(allDeals(t, s, a.Login)); n != len(deals)-1 {
+		t.Fatalf("%d deals after the deletion, want %d", n, len(deals)-1)
+	}
+	if !balance().Equal(sum()) {
+		t.Fatalf("after the deletion the balance %s is not the sum of the deals %s", balance(), sum())
+	}
+	if err := s.Faults.DeleteDeal(a.Login, closing.Ticket); !errors.Is(err, trading.ErrNotFound) {
+		t.Fatalf("deleting it again: %v", err)
+	}
+	if err := s.Faults.AmendDeal(a.Login, deals[0].Ticket, d("1"), ""); !errors.Is(err, trading.ErrNotFound) {
+		t.Fatalf("amending the deposit: %v", err)
+	}
+}

@@ -105,6 +105,7 @@ func Open(dir string, opts Options) (*Simulator, error) {
 		return nil, fmt.Errorf("simulator: lock %s: %w", dir, err)
 	}
 	s := &Simulator{dir: dir, opts: opts, groups: groups, lock: lock}
+	s.Faults.sim = s
 	if err := s.openState(); err != nil {
 		s.unlock()
 		return nil, err

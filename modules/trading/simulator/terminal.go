@@ -215,3 +215,15 @@ func (s *Simulator) SeedDeals(login string, n int, from, to time.Time) error {
 	}
 	return s.commit(op, event{Type: evDealsSeeded, Seeded: &seededEv{Login: login, Deals: deals}})
 }
+
+// changeDeal journals ev, a manager's change of login's trade deal ticket (Faults.AmendDeal, Faults.DeleteDeal).
+func (s *Simulator) changeDeal(op, login string, ticket int64, ev event) error {
+	if _, err := s.lockedAccount(op, login); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if _, _, err := s.st.tradeDeal(login, ticket); err != nil {
+		return s.perr(op, trading.ErrNotFound, "no_deal", "%v", err)
+	}
+	return s.commit(op, ev)
+}
