@@ -28,6 +28,8 @@ const (
 	TaskCheckServer = "tradingdesk:check-server"
 	// TaskCloseInactive closes the sessions of tenants that are no longer active (periodic, platform-wide).
 	TaskCloseInactive = "tradingdesk:close-inactive"
+	// TaskSyncAccount syncs one account's deals (SyncAccountTask, queue sync).
+	TaskSyncAccount = "tradingdesk:sync-account"
 )
 
 type checkTask struct {
@@ -50,6 +52,7 @@ func (s *Service) Tasks(tt *jobs.Tasks) {
 		}
 		return err
 	})
+	tt.Handle(TaskSyncAccount, s.handleSyncAccount)
 	tt.HandlePlatform(TaskCloseInactive, func(ctx context.Context, _ *asynq.Task) error { return s.CloseInactive(ctx) })
 	tt.Every(jobs.Entry{Name: "tradingdesk-close-inactive", Every: s.o.CheckEvery, Type: TaskCloseInactive, Queue: jobs.QueueSync,
 		Options: []asynq.Option{asynq.MaxRetry(0), asynq.Timeout(time.Minute)}})
@@ -126,30 +129,38 @@ func (s *Service) CheckAll(ctx context.Context, t tenants.Tenant) error {
 // status is logged once and audited; a server that stays down writes no log line. The error returned is the
 // desk's own (the database), never the platform's: that one is the check's answer.
 func (s *Service) CheckServer(ctx context.Context, t tenants.Tenant, id uuid.UUID, now bool) (Check, error) {
-	var srv Server
-	var sealed *string
-	var twins map[string]string
+	var tg Target
 	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
-		if srv, sealed, err = serverTx(ctx, tx, `id = $1`, id); err != nil {
-			return err
-		}
-		twins, err = swapFreeTwinsTx(ctx, tx, id, uuid.Nil)
+		tg, err = s.targetTx(ctx, tx, t, id)
 		return err
 	})
 	if err != nil {
 		return Check{}, err
 	}
-	srv.SwapFreeTwins = twins
 	var caps trading.Capabilities
 	cctx, cancel := context.WithTimeout(ctx, s.o.CheckTimeout)
 	defer cancel()
-	tg := Target{Tenant: t.ID, Server: srv, Version: version(srv), Credentials: func() (Credentials, error) { return s.openCredentials(srv.ID, sealed) }}
 	pingErr := s.sessions.Use(cctx, tg, now, func(c trading.Connector) error {
 		caps = c.Capabilities()
 		return c.Ping(cctx)
 	})
-	return s.record(ctx, t, srv, caps, pingErr)
+	return s.record(ctx, t, tg.Server, caps, pingErr)
+}
+
+// targetTx reads what the session pool needs to reach server id of t: the server with its swap-free twins, the
+// version its session is dialled with (the same for every job, so checks and syncs share one session), and its
+// sealed credentials, opened only when a dial is due. ErrNotFound when t has no such server.
+func (s *Service) targetTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, id uuid.UUID) (Target, error) {
+	srv, sealed, err := serverTx(ctx, tx, `id = $1`, id)
+	if err != nil {
+		return Target{}, err
+	}
+	if srv.SwapFreeTwins, err = swapFreeTwinsTx(ctx, tx, id, uuid.Nil); err != nil {
+		return Target{}, err
+	}
+	return Target{Tenant: t.ID, Server: srv, Version: version(srv),
+		Credentials: func() (Credentials, error) { return s.openCredentials(srv.ID, sealed) }}, nil
 }
 
 // version names a server's settings as the session was dialled with them: a change dials afresh.

@@ -17,6 +17,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 	"github.com/brokerdesk/brokerdesk/modules/trading/mt5"
 	"github.com/brokerdesk/brokerdesk/modules/trading/simulator"
@@ -38,8 +39,13 @@ type bundle struct {
 	sealer *auth.Sealer
 	sim    *simulator.Simulator
 	svc    *tradingdesk.Service
+	hall   *events.Hall
+	dial   tradingdesk.DialFunc
 	log    *lines
 	dials  *counter
+	// pageHook, when set, runs before each page the simulator's session is asked for (deal sync's tests cut
+	// a sync short with it).
+	pageHook func()
 }
 
 // lines keeps every log record's text.
@@ -86,14 +92,25 @@ func (c *counter) get() int {
 }
 
 // simSession is the test's simulator as a session the desk may close.
-type simSession struct{ trading.Connector }
+type simSession struct {
+	trading.Connector
+	b *bundle
+}
 
 func (simSession) Close() error { return nil }
+
+func (s simSession) ClosedDeals(ctx context.Context, q trading.DealQuery) (trading.DealPage, error) {
+	if s.b.pageHook != nil {
+		s.b.pageHook()
+	}
+	return s.Connector.ClosedDeals(ctx, q)
+}
 
 func setup(t testing.TB) *bundle {
 	t.Helper()
 	p := tenanttest.Shared(t)
-	b := &bundle{p: p, ten: p.NewTenant(t, ""), trail: audit.NewService(p.Gate), log: &lines{}, dials: &counter{}}
+	b := &bundle{p: p, ten: p.NewTenant(t, ""), trail: audit.NewService(p.Gate), hall: events.New(events.Options{Gate: p.Gate}), log: &lines{},
+		dials: &counter{}}
 	var err error
 	if b.sealer, err = auth.ParseSealer("d1:" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))); err != nil {
 		t.Fatal(err)
@@ -102,11 +119,11 @@ func setup(t testing.TB) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.sim.Close() })
-	dial := tradingdesk.DialFunc(func(_ context.Context, s tradingdesk.Server, c tradingdesk.Credentials) (trading.Connector, error) {
+	b.dial = tradingdesk.DialFunc(func(_ context.Context, s tradingdesk.Server, c tradingdesk.Credentials) (trading.Connector, error) {
 		b.dials.add()
 		switch s.Platform {
 		case trading.PlatformSimulator:
-			return simSession{b.sim}, nil
+			return simSession{b.sim, b}, nil
 		case trading.PlatformMT5:
 			login, _ := strconv.ParseUint(s.Config.Login, 10, 64)
 			return mt5.New(mt5.Config{Addr: s.Config.Address, Login: login, Password: c.Password, KeepAlive: -1, MaxRetries: -1,
@@ -114,13 +131,25 @@ func setup(t testing.TB) *bundle {
 		}
 		return nil, &trading.PlatformError{Kind: trading.ErrUnsupported, Platform: s.Platform, Op: "dial", Message: "not in this test"}
 	})
-	b.svc, err = tradingdesk.New(tradingdesk.Options{Gate: p.Gate, Tenants: p.Registry, Audit: b.trail, Clients: clients.NewService(clients.Options{Gate: p.Gate}),
-		Sealer: b.sealer, Dialer: dial, Log: slog.New(slog.NewTextHandler(b.log, nil))})
+	b.svc = b.service(t, nil)
+	b.svc.Door().Trail()
+	return b
+}
+
+// service builds a desk over the bundle's tenant platform, simulator and hall, with change applied to its options:
+// a second one is a worker restarted (its own session pool).
+func (b *bundle) service(t testing.TB, change func(*tradingdesk.Options)) *tradingdesk.Service {
+	t.Helper()
+	o := tradingdesk.Options{Gate: b.p.Gate, Tenants: b.p.Registry, Audit: b.trail, Clients: clients.NewService(clients.Options{Gate: b.p.Gate}),
+		Events: b.hall, Sealer: b.sealer, Dialer: b.dial, Log: slog.New(slog.NewTextHandler(b.log, nil))}
+	if change != nil {
+		change(&o)
+	}
+	svc, err := tradingdesk.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.svc.Door().Trail()
-	return b
+	return svc
 }
 
 var admin = audit.Actor{Kind: audit.ActorStaff, ID: "7a1d5e0c-2f43-4c61-9f0e-5b8a9d3c2e11"}

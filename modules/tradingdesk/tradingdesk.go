@@ -14,6 +14,9 @@
 //	checks         tradingdesk:check-servers every minute per tenant (queue sync), tradingdesk:check-server on demand,
 //	               tradingdesk:close-inactive closes the sessions of tenants no longer active;
 //	               a change of state is logged once and audited, a server that stays down stays quiet
+//	deal sync      trading_deals and trading_deal_cursors: one account's deals pulled since its cursor
+//	               (tradingdesk:sync-account, queue sync), stored once each with COPY, changes and cancellations
+//	               found in an overlap window, trading.deal_closed and trading.deal_changed published with them
 package tradingdesk
 
 import (
@@ -27,6 +30,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -64,6 +68,8 @@ type Options struct {
 	Tenants Tenants
 	Audit   *audit.Service
 	Clients Clients
+	// Events publishes deal sync's trading.deal_closed and trading.deal_changed in the transaction of the deals.
+	Events *events.Hall
 	// Sealer seals servers' manager credentials at rest (BD_DATA_KEYS).
 	Sealer *auth.Sealer
 	// Dialer builds connectors (cmd/brokerdesk: MT5, TradeLocker, DXtrade, the built-in simulator). Only the worker
@@ -73,9 +79,29 @@ type Options struct {
 	CheckTimeout time.Duration
 	// CheckEvery is how often the worker checks every enabled server of every tenant; default one minute.
 	CheckEvery time.Duration
-	Now        func() time.Time
-	Log        *slog.Logger
+	// DealOverlap is how far before an account's synced_to each sync reads the platform's deals again, to find
+	// those changed, cancelled, restored or recorded late; default DefaultDealOverlap.
+	DealOverlap time.Duration
+	// DealPage is the page size asked of the connector (it may give fewer: MT5 at most 100); default 1000.
+	DealPage int
+	// DealBatch is how many deals at least commit together with the cursor; default 5000 (one page when smaller).
+	DealBatch int
+	// DealHistoryStart is where an account's first sync starts reading; default DefaultDealHistoryStart.
+	DealHistoryStart time.Time
+	Now              func() time.Time
+	Log              *slog.Logger
 }
+
+// DefaultDealOverlap is the window before synced_to that every sync reads again. A day covers what changes
+// recent deals in practice: a dealer's corrections and deletions on the trading day (MT5 managers update, delete
+// and restore deals), gateways cancelling filled deals, deals a platform records with a time already passed, and
+// clocks that disagree by seconds. Re-reading costs reads only (an unchanged deal is not written), a day of an
+// account's deals per sync. Older changes are reconciliation's to find.
+const DefaultDealOverlap = 24 * time.Hour
+
+// DefaultDealHistoryStart is where an account's first sync starts: before any deal of the platforms we connect
+// to (MT5 came out in 2010). Once the CRM keeps trading accounts, an account's own opening date will be used.
+var DefaultDealHistoryStart = time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Service keeps every tenant's trading servers and account types, always through the tenant gate.
 type Service struct {
@@ -85,8 +111,20 @@ type Service struct {
 
 // New returns the trading desk.
 func New(o Options) (*Service, error) {
-	if o.Gate == nil || o.Tenants == nil || o.Audit == nil || o.Clients == nil || o.Sealer == nil || o.Dialer == nil {
-		return nil, errors.New("tradingdesk: Gate, Tenants, Audit, Clients, Sealer and Dialer are required")
+	if o.Gate == nil || o.Tenants == nil || o.Audit == nil || o.Clients == nil || o.Events == nil || o.Sealer == nil || o.Dialer == nil {
+		return nil, errors.New("tradingdesk: Gate, Tenants, Audit, Clients, Events, Sealer and Dialer are required")
+	}
+	if o.DealOverlap <= 0 {
+		o.DealOverlap = DefaultDealOverlap
+	}
+	if o.DealPage <= 0 {
+		o.DealPage = 1000
+	}
+	if o.DealBatch <= 0 {
+		o.DealBatch = 5000
+	}
+	if o.DealHistoryStart.IsZero() {
+		o.DealHistoryStart = DefaultDealHistoryStart
 	}
 	if o.CheckTimeout <= 0 {
 		o.CheckTimeout = 20 * time.Second
