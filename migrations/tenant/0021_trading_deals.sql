@@ -33,6 +33,9 @@ CREATE TABLE trading_deals (
     first_seen_at timestamptz NOT NULL DEFAULT now(),
     -- When a sync last found it changed, cancelled or restored; NULL: never.
     changed_at    timestamptz,
+    -- The deal as it was before its last change or restoration (the fields above and whether it was cancelled):
+    -- what trading.deal_changed carried as before. NULL: never changed.
+    previous      jsonb,
     PRIMARY KEY (server_id, ticket)
 );
 -- An account's history, and the overlap window a sync re-reads.

@@ -340,8 +340,8 @@ const dealColumns = `d.ticket, coalesce(d.order_id, ''), coalesce(d.position_id,
 
 // store writes deals (the platform's listing, oldest first) into trading_deals and publishes their events: COPY
 // into a staging table dropped at commit, then one INSERT ... ON CONFLICT that adds the new deals and rewrites the
-// changed or restored ones, answering with the old values of those; then, for an overlap window, the deals the
-// listing lacks are marked cancelled.
+// changed or restored ones, answering with the values those had before; then, for an overlap window, the deals
+// the listing lacks are marked cancelled.
 func (d dealSync) store(ctx context.Context, tx pgx.Tx, list []trading.Deal, window *[2]time.Time) error {
 	deals := unique(list)
 	if len(deals) > 0 {
@@ -360,36 +360,9 @@ func (d dealSync) store(ctx context.Context, tx pgx.Tx, list []trading.Deal, win
 			})); err != nil {
 			return fmt.Errorf("tradingdesk: copy deals: %w", err)
 		}
-		// Without statistics the planner would take the staging table for large and scan trading_deals whole.
-		if _, err := tx.Exec(ctx, `ANALYZE trading_deals_staging`); err != nil {
-			return fmt.Errorf("tradingdesk: analyze staged deals: %w", err)
-		}
-		// The stored values of the deals about to be rewritten (changed, or listed again after a cancellation),
-		// read before the write; the cursor's lock keeps other syncs of the account out meanwhile.
-		rows, err := tx.Query(ctx, `SELECT `+dealColumns+`, d.cancelled_at IS NOT NULL
-			FROM trading_deals_staging s JOIN trading_deals d ON d.server_id = $1 AND d.ticket = s.ticket
-			WHERE d.content_hash <> s.content_hash OR d.cancelled_at IS NOT NULL`, d.tg.Server.ID)
-		if err != nil {
-			return fmt.Errorf("tradingdesk: read stored deals: %w", err)
-		}
-		type stored struct {
-			deal      Deal
-			cancelled bool
-		}
-		old := map[string]stored{}
-		for rows.Next() {
-			var r dealRow
-			var cancelled bool
-			if err := rows.Scan(append(r.dest(), &cancelled)...); err != nil {
-				rows.Close()
-				return fmt.Errorf("tradingdesk: read stored deals: %w", err)
-			}
-			old[r.ticket] = stored{r.deal(), cancelled}
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("tradingdesk: read stored deals: %w", err)
-		}
-		rows, err = tx.Query(ctx, `INSERT INTO trading_deals (server_id, login, ticket, order_id, position_id, action, entry, symbol,
+		// One statement adds the new deals and rewrites the changed or restored ones; a rewritten row keeps its
+		// values from before in previous, which RETURNING hands back for the event (NULL: the deal is new).
+		rows, err := tx.Query(ctx, `INSERT INTO trading_deals (server_id, login, ticket, order_id, position_id, action, entry, symbol,
 				volume, price, profit, commission, swap, time, comment, content_hash)
 			SELECT $1, $2, ticket, order_id, position_id, action, entry, symbol, volume, price, profit, commission, swap, time, comment,
 				content_hash FROM trading_deals_staging
@@ -397,37 +370,58 @@ func (d dealSync) store(ctx context.Context, tx pgx.Tx, list []trading.Deal, win
 				position_id = excluded.position_id, action = excluded.action, entry = excluded.entry, symbol = excluded.symbol,
 				volume = excluded.volume, price = excluded.price, profit = excluded.profit, commission = excluded.commission,
 				swap = excluded.swap, time = excluded.time, comment = excluded.comment, content_hash = excluded.content_hash,
-				cancelled_at = NULL, changed_at = now()
+				cancelled_at = NULL, changed_at = now(),
+				previous = jsonb_build_object('ticket', trading_deals.ticket, 'order', trading_deals.order_id,
+					'position_id', trading_deals.position_id, 'action', trading_deals.action, 'entry', trading_deals.entry,
+					'symbol', trading_deals.symbol, 'volume', trading_deals.volume, 'price', trading_deals.price,
+					'profit', trading_deals.profit, 'commission', trading_deals.commission, 'swap', trading_deals.swap,
+					'time', trading_deals.time, 'comment', trading_deals.comment, 'cancelled', trading_deals.cancelled_at IS NOT NULL)
 			WHERE trading_deals.content_hash <> excluded.content_hash OR trading_deals.cancelled_at IS NOT NULL
-			RETURNING ticket`, d.tg.Server.ID, d.login)
+			RETURNING ticket, previous`, d.tg.Server.ID, d.login)
 		if err != nil {
 			return fmt.Errorf("tradingdesk: store deals: %w", err)
 		}
-		written := map[string]bool{}
+		type stored struct {
+			Deal
+			Cancelled bool `json:"cancelled"`
+		}
+		old := map[string]*stored{}
 		var ticket string
-		if _, err := pgx.ForEachRow(rows, []any{&ticket}, func() error { written[ticket] = true; return nil }); err != nil {
+		var previous []byte
+		if _, err := pgx.ForEachRow(rows, []any{&ticket, &previous}, func() error {
+			if previous == nil {
+				old[ticket] = nil
+				return nil
+			}
+			var s stored
+			if err := json.Unmarshal(previous, &s); err != nil {
+				return fmt.Errorf("deal %s before its change: %w", ticket, err)
+			}
+			s.Time = s.Time.UTC()
+			old[ticket] = &s
+			return nil
+		}); err != nil {
 			return fmt.Errorf("tradingdesk: store deals: %w", err)
 		}
 		// Events in the listing's order.
 		var changed []DealChanged
 		for i := range deals {
 			after := &deals[i]
-			if !written[after.Ticket] {
-				continue // stored before, unchanged
-			}
-			before, ok := old[after.Ticket]
+			before, written := old[after.Ticket]
 			switch {
-			case !ok:
+			case !written:
+				continue // stored before, unchanged
+			case before == nil:
 				d.res.New++
 				if after.Closes() {
 					if err := d.s.o.Events.Publish(ctx, tx, d.t, DealClosed{DealAccount: d.account(), Deal: *after}); err != nil {
 						return err
 					}
 				}
-			case before.cancelled:
-				changed = append(changed, d.changed(DealRestored, before.deal, after))
+			case before.Cancelled:
+				changed = append(changed, d.changed(DealRestored, before.Deal, after))
 			default:
-				changed = append(changed, d.changed(DealUpdated, before.deal, after))
+				changed = append(changed, d.changed(DealUpdated, before.Deal, after))
 			}
 		}
 		d.res.Changed += len(changed)

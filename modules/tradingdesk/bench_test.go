@@ -1,0 +1,51 @@
+package tradingdesk_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/brokerdesk/brokerdesk/modules/trading"
+)
+
+// BenchmarkDealSync syncs one simulator account's whole history into a tenant (a new server each round, so every
+// deal is new) and reports stored deals per second: issue 12's figure (goal >= 50,000 deals/s; the time of the
+// 1,000,000-deal case is its ns/op). The history is seeded in bulk, 10,000 deals a day, as the simulator's own
+// benchmark does; seeded deals close positions, so each is announced as trading.deal_closed (no subscriber here:
+// the figure is the sync's, not a subscriber's).
+func BenchmarkDealSync(b *testing.B) {
+	for _, total := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("deals=%d", total), func(b *testing.B) {
+			bd := setup(b)
+			ctx := context.Background()
+			a, err := bd.sim.CreateAccount(ctx, trading.NewAccount{Group: "standard-usd", Leverage: 100, Password: "Tr4de!Desk"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			const perDay = 10_000
+			from := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+			for i := range total / perDay {
+				day := from.Add(time.Duration(i) * 24 * time.Hour)
+				if err := bd.sim.SeedDeals(a.Login, perDay, day, day.Add(24*time.Hour)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			stored, round := 0, 0
+			b.ResetTimer()
+			for b.Loop() {
+				round++
+				srv := bd.simServer(b, fmt.Sprintf("sim-%d", round))
+				res, err := bd.svc.SyncAccount(ctx, bd.ten, srv.ID, a.Login)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.New != total {
+					b.Fatalf("round %d stored %d deals, want %d", round, res.New, total)
+				}
+				stored += res.New
+			}
+			b.ReportMetric(float64(stored)/b.Elapsed().Seconds(), "deals/s")
+		})
+	}
+}
