@@ -12,12 +12,24 @@ import (
 // BenchmarkDealSync syncs one simulator account's whole history into a tenant (a new server each round, so every
 // deal is new) and reports stored deals per second: issue 12's figure (goal >= 50,000 deals/s; the time of the
 // 1,000,000-deal case is its ns/op). The history is seeded in bulk, 10,000 deals a day, as the simulator's own
-// benchmark does; seeded deals close positions, so each is announced as trading.deal_closed (no subscriber here:
-// the figure is the sync's, not a subscriber's).
+// benchmark does; seeded deals close positions, so each is announced as trading.deal_closed. Without a subscriber
+// (today's wiring) that costs nothing; the later-subscriber case adds one outbox row per deal, what each Later
+// subscriber of the event (IB commissions, bonus turnover) will cost.
 func BenchmarkDealSync(b *testing.B) {
-	for _, total := range []int{100_000, 1_000_000} {
-		b.Run(fmt.Sprintf("deals=%d", total), func(b *testing.B) {
+	for _, c := range []struct {
+		total      int
+		subscriber bool
+	}{{100_000, false}, {1_000_000, false}, {100_000, true}} {
+		name := fmt.Sprintf("deals=%d", c.total)
+		if c.subscriber {
+			name += "/later-subscriber"
+		}
+		total := c.total
+		b.Run(name, func(b *testing.B) {
 			bd := setup(b)
+			if c.subscriber {
+				bd.subscribe()
+			}
 			ctx := context.Background()
 			a, err := bd.sim.CreateAccount(ctx, trading.NewAccount{Group: "standard-usd", Leverage: 100, Password: "Tr4de!Desk"})
 			if err != nil {
