@@ -33,8 +33,8 @@ CREATE TABLE trading_deals (
     first_seen_at timestamptz NOT NULL DEFAULT now(),
     -- When a sync last found it changed, cancelled or restored; NULL: never.
     changed_at    timestamptz,
-    -- The deal as it was before its last change or restoration (the fields above and whether it was cancelled):
-    -- what trading.deal_changed carried as before. NULL: never changed.
+    -- The deal as it was before a sync last rewrote it, changed or restored (the fields above and whether it was
+    -- cancelled): what trading.deal_changed carried as before. NULL: never rewritten.
     previous      jsonb,
     PRIMARY KEY (server_id, ticket)
 );

@@ -300,7 +300,9 @@ func (d dealSync) commit(ctx context.Context, was, next syncCursor, deals []trad
 		if err != nil {
 			return err
 		}
-		if !now.same(syncCursor{SyncedTo: was.SyncedTo, RunFrom: was.RunFrom, RunTo: was.RunTo, PageCursor: was.PageCursor, existed: true, running: was.running}) {
+		want := was
+		want.existed = true // a missing row is the one just added
+		if !now.same(want) {
 			return errCursorMoved
 		}
 		if err := d.store(ctx, tx, deals, window); err != nil {
@@ -334,7 +336,7 @@ func cursorTx(ctx context.Context, tx pgx.Tx, server uuid.UUID, login string, lo
 var stagingColumns = []string{"ticket", "order_id", "position_id", "action", "entry", "symbol", "volume", "price", "profit",
 	"commission", "swap", "time", "comment", "content_hash"}
 
-// dealColumns reads a stored deal's fields (d.) as scanDeal takes them.
+// dealColumns reads a stored deal's fields (table d) as dealRow.dest takes them.
 const dealColumns = `d.ticket, coalesce(d.order_id, ''), coalesce(d.position_id, ''), d.action, coalesce(d.entry, ''),
 	coalesce(d.symbol, ''), d.volume, d.price, d.profit, d.commission, d.swap, d.time, d.comment`
 
