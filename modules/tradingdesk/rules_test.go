@@ -3,6 +3,7 @@ package tradingdesk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"testing"
@@ -253,6 +254,14 @@ func TestSessionsBackOffAndRedialOnChange(t *testing.T) {
 	}
 	if err := use(false); err != nil || dials != 3 {
 		t.Fatalf("a refused request dropped the session: %v, %d dials", err, dials)
+	}
+	// A caller that gives up mid-call (a sync job cancelled) leaves the session and no backoff behind.
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := p.Use(ctx, tg, false, func(trading.Connector) error { cancel(); return fmt.Errorf("read: %w", ctx.Err()) }); !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	if err := use(false); err != nil || dials != 3 {
+		t.Fatalf("a cancelled call dropped the session: %v, %d dials", err, dials)
 	}
 	tg.Version = "v2"
 	if err := use(false); err != nil || dials != 4 || closed != 3 {

@@ -73,7 +73,8 @@ type Target struct {
 
 // Use runs fn with the server's session, dialling it first if needed. Now skips a running backoff (an admin's
 // check asks the platform now). An error of fn that says the session is no good (the platform unavailable, the
-// credentials refused) drops the session and starts the backoff; any other error (a refused request) keeps it.
+// credentials refused) drops the session and starts the backoff; any other error (a refused request, ctx
+// cancelled by the caller) keeps it.
 func (p *Sessions) Use(ctx context.Context, tg Target, now bool, fn func(trading.Connector) error) error {
 	key := sessionKey{tg.Tenant, tg.Server.ID}
 	p.mu.Lock()
@@ -113,6 +114,9 @@ func (p *Sessions) Use(ctx context.Context, tg Target, now bool, fn func(trading
 	switch {
 	case err == nil:
 		s.failures, s.lastErr = 0, nil
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		// The caller gave up (a job cancelled, the worker stopping): that says nothing of the platform, and a
+		// backoff here would answer the next check with the server down.
 	case sessionBroken(err) && s.conn == conn:
 		_ = conn.Close()
 		s.conn = nil
