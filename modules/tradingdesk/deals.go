@@ -555,12 +555,14 @@ type syncTask struct {
 	Login    string    `json:"login"`
 }
 
-// SyncAccountTask is tradingdesk:sync-account for login on server, with its options: queue sync, a key naming the
-// account (one task per account while it is queued: Asynq refuses the same TaskID), a few retries (the next
-// periodic walk comes anyway) and a bound on one run. The periodic walk over every account enqueues it once the
+// SyncAccountTask is tradingdesk:sync-account for login on server in the walk's slot (the time it was due), with
+// its options: queue sync, a key naming the account and the slot (one task per account and slot: Asynq refuses the
+// same TaskID, and a key without the slot would keep refusing an account whose task was archived), a few retries
+// (the next slot comes anyway) and a bound on one run. The periodic walk over every account enqueues it once the
 // CRM keeps trading accounts.
-func SyncAccountTask(t tenants.Tenant, server uuid.UUID, login string) (*asynq.Task, error) {
-	return jobs.NewTask(TaskSyncAccount, t.ID, server.String()+":"+login, syncTask{ServerID: server, Login: login},
+func SyncAccountTask(t tenants.Tenant, server uuid.UUID, login string, slot time.Time) (*asynq.Task, error) {
+	key := fmt.Sprintf("%s:%s:%d", server, login, slot.Unix())
+	return jobs.NewTask(TaskSyncAccount, t.ID, key, syncTask{ServerID: server, Login: login},
 		asynq.Queue(jobs.QueueSync), asynq.MaxRetry(3), asynq.Timeout(30*time.Minute))
 }
 

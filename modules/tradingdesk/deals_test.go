@@ -428,7 +428,8 @@ func TestTheSyncTaskIsIdempotent(t *testing.T) {
 	login := b.trader(t, 40)
 	tt := jobs.NewTasks(b.p.Registry)
 	b.svc.Tasks(tt)
-	task, err := tradingdesk.SyncAccountTask(b.ten, srv.ID, login)
+	slot := time.Now().Truncate(time.Minute)
+	task, err := tradingdesk.SyncAccountTask(b.ten, srv.ID, login, slot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +439,7 @@ func TestTheSyncTaskIsIdempotent(t *testing.T) {
 		}
 	}
 	sameLines(t, "after two deliveries", b.storedDeals(t, b.ten, login), dealLines(b.platformDeals(t, login)))
-	unknown, _ := tradingdesk.SyncAccountTask(b.ten, srv.ID, "999999")
+	unknown, _ := tradingdesk.SyncAccountTask(b.ten, srv.ID, "999999", slot)
 	if err := tt.Mux().ProcessTask(ctx, unknown); !errors.Is(err, jobs.SkipRetry) {
 		t.Fatalf("an unknown login: %v", err)
 	}
