@@ -4,19 +4,26 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
+	"github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/branding"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/emails"
+	"github.com/brokerdesk/brokerdesk/modules/identity/identitytest"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 	"github.com/brokerdesk/brokerdesk/modules/trading/mt5"
 	"github.com/brokerdesk/brokerdesk/modules/trading/simulator"
@@ -40,6 +47,10 @@ type bundle struct {
 	svc    *tradingdesk.Service
 	log    *lines
 	dials  *counter
+	// wrap, when set, wraps the simulator's session (a test's faults).
+	wrap func(trading.Connector) trading.Connector
+	// mailFails is how many emails the mailer refuses before it sends.
+	mailFails *counter
 }
 
 // lines keeps every log record's text.
@@ -78,7 +89,16 @@ type counter struct {
 	n  int
 }
 
-func (c *counter) add() { c.mu.Lock(); c.n++; c.mu.Unlock() }
+func (c *counter) add(n ...int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(n) == 0 {
+		c.n++
+	}
+	for _, v := range n {
+		c.n += v
+	}
+}
 func (c *counter) get() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -93,7 +113,7 @@ func (simSession) Close() error { return nil }
 func setup(t testing.TB) *bundle {
 	t.Helper()
 	p := tenanttest.Shared(t)
-	b := &bundle{p: p, ten: p.NewTenant(t, ""), trail: audit.NewService(p.Gate), log: &lines{}, dials: &counter{}}
+	b := &bundle{p: p, ten: p.NewTenant(t, ""), trail: audit.NewService(p.Gate), log: &lines{}, dials: &counter{}, mailFails: &counter{}}
 	var err error
 	if b.sealer, err = auth.ParseSealer("d1:" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))); err != nil {
 		t.Fatal(err)
@@ -106,6 +126,9 @@ func setup(t testing.TB) *bundle {
 		b.dials.add()
 		switch s.Platform {
 		case trading.PlatformSimulator:
+			if b.wrap != nil {
+				return b.wrap(simSession{b.sim}), nil
+			}
 			return simSession{b.sim}, nil
 		case trading.PlatformMT5:
 			login, _ := strconv.ParseUint(s.Config.Login, 10, 64)
@@ -114,13 +137,35 @@ func setup(t testing.TB) *bundle {
 		}
 		return nil, &trading.PlatformError{Kind: trading.ErrUnsupported, Platform: s.Platform, Op: "dial", Message: "not in this test"}
 	})
-	b.svc, err = tradingdesk.New(tradingdesk.Options{Gate: p.Gate, Tenants: p.Registry, Audit: b.trail, Clients: clients.NewService(clients.Options{Gate: p.Gate}),
-		Sealer: b.sealer, Dialer: dial, Log: slog.New(slog.NewTextHandler(b.log, nil))})
+	mails, err := emails.NewService(emails.Options{Registry: p.Registry, Brands: branding.NewService(p.Gate), From: "BrokerDesk <no-reply@brokerdesk.test>",
+		MailerFor: func(from string) (emails.Mailer, error) {
+			if b.mailFails.get() > 0 {
+				b.mailFails.add(-1)
+				return nil, errors.New("smtp: the test's mail server is away")
+			}
+			return mail.NewSender(os.Getenv("BD_SMTP_ADDR"), from, "", "")
+		},
+		TenantURL: identitytest.TenantURL, Queue: "tradingdesk-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mails.Close() })
+	cl := clients.NewService(clients.Options{Gate: p.Gate, Audit: b.trail})
+	cl.Door().Trail() // clients named in sentences
+	b.svc, err = tradingdesk.New(tradingdesk.Options{Gate: p.Gate, Tenants: p.Registry, Audit: b.trail, Clients: cl,
+		Emails: mails, Portal: noPortal{}, Sealer: b.sealer, Dialer: dial, Log: slog.New(slog.NewTextHandler(b.log, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.svc.Door().Trail()
 	return b
+}
+
+// noPortal: the module's tests call the service; the portal's routes are tested in cmd/brokerdesk.
+type noPortal struct{}
+
+func (noPortal) PortalClientID(context.Context, tenants.Tenant, uuid.UUID) (uuid.UUID, error) {
+	return uuid.Nil, errors.New("no portal in this test")
 }
 
 var admin = audit.Actor{Kind: audit.ActorStaff, ID: "7a1d5e0c-2f43-4c61-9f0e-5b8a9d3c2e11"}

@@ -22,11 +22,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/emails"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -47,9 +49,25 @@ func (f DialFunc) Dial(ctx context.Context, s Server, c Credentials) (trading.Co
 }
 
 // Clients is what the desk needs of the clients module (*clients.Service): the tenant's tiers, which account types
-// name.
+// name; a client and the policy gate's answer, which account requests ask; the demo's approved clients.
 type Clients interface {
 	Settings(ctx context.Context, t tenants.Tenant) (clients.Settings, error)
+	GetTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (clients.Client, error)
+	MayTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, a clients.Action) (clients.Decision, error)
+	List(ctx context.Context, t tenants.Tenant, v clients.Viewer, f clients.Filter, after *clients.After, limit int) ([]clients.Client, error)
+	// GetFor reads a client the staff viewer may see (clients.ErrNotFound otherwise).
+	GetFor(ctx context.Context, t tenants.Tenant, v clients.Viewer, id uuid.UUID) (clients.Client, error)
+}
+
+// Portal says which client a portal login is (*identity.Service).
+type Portal interface {
+	PortalClientID(ctx context.Context, t tenants.Tenant, portalUserID uuid.UUID) (uuid.UUID, error)
+}
+
+// Emails sends a client's email now (*emails.Service): the credentials of a new account are minted in the worker
+// and sent at once, so they never rest in the outbox.
+type Emails interface {
+	Send(ctx context.Context, t tenants.Tenant, e emails.Email) error
 }
 
 // Tenants lists the platform's tenants (*tenants.Registry): the worker closes the sessions of tenants that are no
@@ -64,6 +82,8 @@ type Options struct {
 	Tenants Tenants
 	Audit   *audit.Service
 	Clients Clients
+	Emails  Emails
+	Portal  Portal
 	// Sealer seals servers' manager credentials at rest (BD_DATA_KEYS).
 	Sealer *auth.Sealer
 	// Dialer builds connectors (cmd/brokerdesk: MT5, TradeLocker, DXtrade, the built-in simulator). Only the worker
@@ -85,8 +105,8 @@ type Service struct {
 
 // New returns the trading desk.
 func New(o Options) (*Service, error) {
-	if o.Gate == nil || o.Tenants == nil || o.Audit == nil || o.Clients == nil || o.Sealer == nil || o.Dialer == nil {
-		return nil, errors.New("tradingdesk: Gate, Tenants, Audit, Clients, Sealer and Dialer are required")
+	if o.Gate == nil || o.Tenants == nil || o.Audit == nil || o.Clients == nil || o.Emails == nil || o.Portal == nil || o.Sealer == nil || o.Dialer == nil {
+		return nil, errors.New("tradingdesk: Gate, Tenants, Audit, Clients, Emails, Portal, Sealer and Dialer are required")
 	}
 	if o.CheckTimeout <= 0 {
 		o.CheckTimeout = 20 * time.Second
