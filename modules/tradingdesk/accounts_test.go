@@ -411,3 +411,47 @@ func TestTenantBNeverSeesTenantAsAccountsOrRequests(t *testing.T) {
 		t.Errorf("another client reads the request: %v", err)
 	}
 }
+
+// The demo brokerage's approved traders own the simulator's funded accounts through the product: Demo links each
+// of trading.DemoAccounts to the demo client of its name, with the balance the platform reports, once however often
+// it runs; and the demo trader (email verified) may open a demo account, not a live one.
+func TestTheDemoClientsOwnTheSimulatorsFundedAccounts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
+		if err := (clients.DemoSeeder{}).Seed(ctx, tx, b.ten); err != nil {
+			return err
+		}
+		return b.svc.Door().DemoSeeders[0].Seed(ctx, tx, b.ten)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := trading.OpenDemoAccounts(ctx, b.sim, "standard-usd", "USD"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := b.svc.Door().Demo(ctx, b.ten); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var hannah uuid.UUID
+	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT id FROM clients WHERE email = $1`, clients.DemoEmail("Hannah", "Schmidt")).Scan(&hannah)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := b.svc.ClientAccounts(ctx, b.ten, hannah)
+	if err != nil || len(list) != 1 || list[0].Login != "500001" || list[0].TypeName != "Standard" || list[0].Balance == nil ||
+		list[0].Balance.String() != "10,000.00 USD" {
+		t.Fatalf("Hannah's accounts: %+v %v", list, err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM trading_accounts`); n != len(trading.DemoAccounts) {
+		t.Fatalf("%d linked accounts, want %d", n, len(trading.DemoAccounts))
+	}
+	// A new account on the demo server takes a login above the linked ones.
+	r := b.open(t, hannah, "standard", "USD", 100)
+	if r.Login != "700000" {
+		t.Fatalf("reserved login %s", r.Login)
+	}
+}

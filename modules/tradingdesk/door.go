@@ -7,7 +7,7 @@ import (
 )
 
 // Door is the desk's front door: the servers', account types' and accounts' API and pages, the connection checks
-// and account openings in the worker, the demo brokerage's simulator servers and offer, and how
+// and account openings in the worker, the demo brokerage's simulator servers, offer and linked accounts, and how
 // its actions read in the audit trail.
 func (s *Service) Door() frontdoor.Door {
 	return frontdoor.Door{
@@ -17,6 +17,7 @@ func (s *Service) Door() frontdoor.Door {
 		Pages:       s.mountPages,
 		Tasks:       s.Tasks,
 		DemoSeeders: []tenants.Seeder{demoSeeder{s}},
+		Demo:        s.demo,
 		Trail:       s.trail,
 	}
 }
