@@ -455,3 +455,36 @@ func TestTheDemoClientsOwnTheSimulatorsFundedAccounts(t *testing.T) {
 		t.Fatalf("reserved login %s", r.Login)
 	}
 }
+
+// A run that finds the request claimed by another (a delivery that overlapped an expired lease) leaves the platform
+// alone and asks to be retried; once the claim is given back (or lapses) a run opens the account, and gives it back.
+func TestARunWaitsForTheRunThatHoldsTheRequest(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.offer(t)
+	client, _ := b.client(t, clients.StatusKYCApproved, "standard")
+	r := b.open(t, client, "standard", "USD", 100)
+	set := func(q string) {
+		if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, q, r.ID)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(`UPDATE trading_requests SET claimed_until = now() + interval '1 minute' WHERE id = $1`)
+	if err := b.svc.OpenRequested(ctx, b.ten, r.ID, false); !errors.Is(err, tradingdesk.ErrClaimed) {
+		t.Fatalf("a run beside another: %v", err)
+	}
+	if got := b.request(t, r.ID); got.Calls != 0 || got.Status != tradingdesk.RequestPending {
+		t.Fatalf("the platform was called: %+v", got)
+	}
+	set(`UPDATE trading_requests SET claimed_until = now() - interval '1 second' WHERE id = $1`) // lapsed
+	if err := b.svc.OpenRequested(ctx, b.ten, r.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM trading_requests WHERE claimed_until IS NOT NULL`); n != 0 {
+		t.Fatalf("%d claims left", n)
+	}
+}

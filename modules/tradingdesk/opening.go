@@ -80,7 +80,12 @@ func (s *Service) OpenRequested(ctx context.Context, t tenants.Tenant, id uuid.U
 	if r.Status != RequestPending {
 		return nil
 	}
-	err := s.openOnce(ctx, t, r, first, last, email)
+	release, err := s.claim(ctx, t, id)
+	if err != nil {
+		return err
+	}
+	defer release()
+	err = s.openOnce(ctx, t, r, first, last, email)
 	if err == nil {
 		return nil
 	}
@@ -91,6 +96,36 @@ func (s *Service) OpenRequested(ctx context.Context, t tenants.Tenant, id uuid.U
 		return fmt.Errorf("%w: %v", errFailed, err)
 	}
 	return err
+}
+
+// ErrClaimed: another run of the request holds it; the task tries again later.
+var ErrClaimed = errors.New("tradingdesk: another run of this request is calling the platform")
+
+// claim takes the request for this run until the task's timeout has certainly passed (twice over), so a run whose
+// delivery overlapped another's (an expired lease) waits instead of calling the platform beside it: two first calls
+// under one login would read as a login taken outside the CRM and open a second account. release gives it back;
+// a crashed run's claim lapses.
+func (s *Service) claim(ctx context.Context, t tenants.Tenant, id uuid.UUID) (release func(), err error) {
+	var got bool
+	err = s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE trading_requests SET claimed_until = now() + make_interval(secs => $2)
+			WHERE id = $1 AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < now())`, id, (4 * s.o.CheckTimeout).Seconds())
+		got = tag.RowsAffected() == 1
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !got {
+		return nil, ErrClaimed
+	}
+	return func() {
+		ctx := context.WithoutCancel(ctx) // given back even when the run's own context ended
+		_ = s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `UPDATE trading_requests SET claimed_until = NULL WHERE id = $1`, id)
+			return err
+		})
+	}, nil
 }
 
 // refused reports whether the platform refused the request itself: asking again would be answered the same.
