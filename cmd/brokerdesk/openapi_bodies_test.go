@@ -90,6 +90,12 @@ func TestABodyBuiltFromTheOpenAPISchemaIsAccepted(t *testing.T) {
 		Credentials: &tradingdesk.Credentials{Password: "examples"}}); err != nil {
 		t.Fatal(err)
 	}
+	// The portal's account example opens a Standard account on it (the demo trader, not approved yet, is refused it).
+	if _, err := a.tradingdesk.CreateAccountType(context.Background(), ten, audit.System("test"), tradingdesk.AccountTypeInput{Slug: "standard",
+		Name: "Standard", Server: "mt5-live", Groups: map[string]tradingdesk.GroupPair{"USD": {Group: `real\standard-usd`}}, Leverages: []int{100},
+		Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
 	adminTok := staffLogin(t, base, ten, "admin").AccessToken
 	tr := request(t, base, host, "POST", "/api/v1/auth/portal/login", "", identity.LoginRequest{Email: identity.DemoTraderEmail(ten), Password: identity.DemoPassword})
 	var trader identity.TokenResponse

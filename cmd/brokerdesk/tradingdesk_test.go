@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
@@ -30,6 +32,19 @@ func tradingForMatrix(t testing.TB, a *app, ten tenants.Tenant) {
 	if _, err := a.tradingdesk.CreateAccountType(ctx, ten, audit.System("test"), tradingdesk.AccountTypeInput{Slug: "matrix-standard",
 		Name: "Matrix standard", Server: "matrix-sim", Groups: map[string]tradingdesk.GroupPair{"USD": {Group: "standard-usd"}},
 		Leverages: []int{100}, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	// A client's account and a failed request, so the accounts' routes are tried with ids that exist.
+	if err := a.gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			INSERT INTO trading_accounts (id, client_id, server_id, account_type_id, login, currency, leverage, group_name)
+				SELECT gen_random_uuid(), (SELECT id FROM clients ORDER BY id LIMIT 1), server_id, id, '700001', 'USD', 100, 'standard-usd'
+				FROM account_types WHERE slug = 'matrix-standard';
+			INSERT INTO trading_requests (id, kind, client_id, server_id, account_type_id, currency, leverage, group_name, status, failure, created_by)
+				SELECT gen_random_uuid(), 'open_account', (SELECT id FROM clients ORDER BY id LIMIT 1), server_id, id, 'USD', 100, 'standard-usd',
+					'failed', 'matrix', 'test' FROM account_types WHERE slug = 'matrix-standard'`)
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -104,7 +104,7 @@ func DemoStories() []DemoStory {
 	var out []DemoStory
 	for _, c := range demoClients {
 		if _, rest := splitAtVerification(c.steps); len(rest) > 0 {
-			story := DemoStory{Email: demoEmail(c.first, c.last)}
+			story := DemoStory{Email: DemoEmail(c.first, c.last)}
 			for _, st := range rest {
 				story.Steps = append(story.Steps, DemoStep{To: st.to, Reason: st.reason})
 			}
@@ -124,7 +124,8 @@ func splitAtVerification(steps []demoStep) (upTo, rest []demoStep) {
 	return steps, nil
 }
 
-func demoEmail(first, last string) string {
+// DemoEmail is a demo trader's email address (the trading desk links the simulator's accounts to them by it).
+func DemoEmail(first, last string) string {
 	return fmt.Sprintf("%s.%s@traders.demo", strings.ToLower(first), strings.ToLower(last))
 }
 
@@ -164,7 +165,7 @@ func (d DemoSeeder) Seed(ctx context.Context, tx pgx.Tx, t tenants.Tenant) error
 		if d.ThroughReview {
 			steps, _ = splitAtVerification(steps) // the rest is played through the review (DemoStories)
 		}
-		if err := seedClient(ctx, tx, trail, demoEmail(c.first, c.last), c.first, c.last, c.country, c.experience, c.tier, managers[c.manager],
+		if err := seedClient(ctx, tx, trail, DemoEmail(c.first, c.last), c.first, c.last, c.country, c.experience, c.tier, managers[c.manager],
 			c.referral, c.source, at, step, steps); err != nil {
 			return err
 		}

@@ -153,6 +153,9 @@ func TestEveryTemplateRendersWithTheTenantsBrandSubjectAndLinks(t *testing.T) {
 		{emails.TemplateDepositReceived, map[string]any{"FirstName": "Ada", "Amount": "1,250.00 USD", "Method": "Card (Stripe)",
 			"Reference": "0190a3b4-7d1c-7f00-8000-000000000001", "WalletURL": "/portal/wallet"},
 			"Deposit credited: 1,250.00 USD", host + "/portal/wallet", []string{"Card (Stripe)", "0190a3b4-7d1c-7f00-8000-000000000001"}},
+		{emails.TemplateTradingAccountOpened, map[string]any{"FirstName": "Ada", "Kind": "live", "AccountType": "Standard", "Login": "700001",
+			"Server": "MT5 Live", "Details": "USD, 1:100", "Password": "Xy7#kP2q!mW4", "InvestorPassword": "Rb3$tN8v?zL6", "AccountsURL": "/portal/trading"},
+			"Your live account 700001 is open", host + "/portal/trading", []string{"700001", "MT5 Live", "Xy7#kP2q!mW4", "Rb3$tN8v?zL6"}},
 	}
 	if len(cases) != len(emails.Templates()) {
 		t.Fatalf("cases cover %d templates, the module has %d", len(cases), len(emails.Templates()))

@@ -27,6 +27,8 @@ const (
 	TemplateMoreInfoNeeded    = "more_info_needed"
 	TemplateDocumentExpiring  = "document_expiring"
 	TemplateDepositReceived   = "deposit_received"
+	// TemplateTradingAccountOpened carries a new trading account's passwords: send it with Send, never Queue.
+	TemplateTradingAccountOpened = "trading_account_opened"
 )
 
 // fieldKind is what a data value must be.
@@ -48,6 +50,8 @@ var kinds = map[string]map[string]fieldKind{
 	TemplateMoreInfoNeeded:    {"FirstName": textField, "Document": textField, "Message": textField, "UploadURL": linkField},
 	TemplateDocumentExpiring:  {"FirstName": textField, "Document": textField, "ExpiresOn": dateField, "UploadURL": linkField},
 	TemplateDepositReceived:   {"FirstName": textField, "Amount": textField, "Method": textField, "Reference": textField, "WalletURL": linkField},
+	TemplateTradingAccountOpened: {"FirstName": textField, "Kind": textField, "AccountType": textField, "Login": textField, "Server": textField,
+		"Details": textField, "Password": textField, "InvestorPassword": textField, "AccountsURL": linkField},
 }
 
 // Templates lists the template kinds, sorted.

@@ -52,6 +52,7 @@ func (s *Service) Tasks(tt *jobs.Tasks) {
 		}
 		return err
 	})
+	tt.Handle(TaskOpenAccount, s.handleOpenAccount)
 	tt.Handle(TaskSyncAccount, s.handleSyncAccount)
 	tt.HandlePlatform(TaskCloseInactive, func(ctx context.Context, _ *asynq.Task) error { return s.CloseInactive(ctx) })
 	tt.Every(jobs.Entry{Name: "tradingdesk-close-inactive", Every: s.o.CheckEvery, Type: TaskCloseInactive, Queue: jobs.QueueSync,

@@ -85,8 +85,8 @@ func (d Deal) Closes() bool {
 type DealAccount struct {
 	ServerID uuid.UUID `json:"server_id"`
 	Login    string    `json:"login"`
-	// AccountID and ClientID will name the CRM's trading account and its client once the CRM keeps trading
-	// accounts (the accounts table comes next); until then they are nil and subscribers key on (server, login).
+	// AccountID and ClientID will name the CRM's trading account and its client once sync reads them from
+	// trading_accounts (next); until then they are nil and subscribers key on (server, login).
 	AccountID *uuid.UUID `json:"account_id,omitempty"`
 	ClientID  *uuid.UUID `json:"client_id,omitempty"`
 }
@@ -558,8 +558,8 @@ type syncTask struct {
 // SyncAccountTask is tradingdesk:sync-account for login on server in the walk's slot (the time it was due), with
 // its options: queue sync, a key naming the account and the slot (one task per account and slot: Asynq refuses the
 // same TaskID, and a key without the slot would keep refusing an account whose task was archived), a few retries
-// (the next slot comes anyway) and a bound on one run. The periodic walk over every account enqueues it once the
-// CRM keeps trading accounts.
+// (the next slot comes anyway) and a bound on one run. The periodic walk over every account of trading_accounts
+// (next) enqueues it.
 func SyncAccountTask(t tenants.Tenant, server uuid.UUID, login string, slot time.Time) (*asynq.Task, error) {
 	key := fmt.Sprintf("%s:%s:%d", server, login, slot.Unix())
 	return jobs.NewTask(TaskSyncAccount, t.ID, key, syncTask{ServerID: server, Login: login},

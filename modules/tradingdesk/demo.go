@@ -2,8 +2,10 @@ package tradingdesk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/money"
@@ -57,6 +59,57 @@ func (d demoSeeder) Seed(ctx context.Context, tx pgx.Tx, _ tenants.Tenant) error
 	} {
 		if _, err := saveAccountTypeTx(ctx, tx, d.s.o.Audit, actor, in, clients.DemoSettings().Tiers, true); err != nil {
 			return fmt.Errorf("tradingdesk: demo account type %s: %w", in.Slug, err)
+		}
+	}
+	return nil
+}
+
+// demo links the simulator's funded accounts (trading.DemoAccounts, opened by `make run` before the app) to the
+// demo clients of the same names, as Standard USD accounts on the demo trading server, so no account exists that
+// only the simulator knows. Balance and equity are read from the platform when it answers. It runs at every start
+// and adds only what is missing.
+func (s *Service) demo(ctx context.Context, t tenants.Tenant) error {
+	var srv, typ uuid.UUID
+	if err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT a.server_id, a.id FROM account_types a JOIN trading_servers s ON s.id = a.server_id
+			WHERE a.slug = 'standard' AND s.slug = $1`, DemoServer).Scan(&srv, &typ)
+	}); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // the brokerage's offer was changed: nothing to link to
+		}
+		return err
+	}
+	tg, err := s.target(ctx, t, srv)
+	if err != nil {
+		return err
+	}
+	usd := money.MustLookup("USD")
+	for _, da := range trading.DemoAccounts {
+		list, err := s.o.Clients.List(ctx, t, clients.Viewer{}, clients.Filter{Query: clients.DemoEmail(da.FirstName, da.LastName)}, nil, 1)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			continue
+		}
+		var bal, eq *int64
+		_ = s.sessions.Use(ctx, tg, false, func(c trading.Connector) error {
+			acc, err := c.Account(ctx, da.Login)
+			if err == nil {
+				b, e := toMinor(acc.Balance, usd), toMinor(acc.Equity, usd)
+				bal, eq = &b, &e
+			}
+			return err
+		})
+		if err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO trading_accounts (id, client_id, server_id, account_type_id, login, currency, leverage, group_name,
+				balance, equity, state_at) VALUES ($1, $2, $3, $4, $5, 'USD', 100, 'standard-usd', $6, $7, CASE WHEN $6::bigint IS NOT NULL THEN now() END)
+				ON CONFLICT (server_id, login) DO UPDATE SET balance = coalesce(excluded.balance, trading_accounts.balance),
+					equity = coalesce(excluded.equity, trading_accounts.equity), state_at = coalesce(excluded.state_at, trading_accounts.state_at)`,
+				uuid.New(), list[0].ID, srv, typ, da.Login, bal, eq)
+			return err
+		}); err != nil {
+			return fmt.Errorf("tradingdesk demo: link account %s: %w", da.Login, err)
 		}
 	}
 	return nil

@@ -6,8 +6,9 @@ import (
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
-// Door is the desk's front door: the servers' and account types' API and pages, the connection checks in the
-// worker, the demo brokerage's simulator servers and offer, and how its actions read in the audit trail.
+// Door is the desk's front door: the servers', account types' and accounts' API and pages, the connection checks
+// and account openings in the worker, the demo brokerage's simulator servers, offer and linked accounts, and how
+// its actions read in the audit trail.
 func (s *Service) Door() frontdoor.Door {
 	return frontdoor.Door{
 		Name:        "tradingdesk",
@@ -16,6 +17,7 @@ func (s *Service) Door() frontdoor.Door {
 		Pages:       s.mountPages,
 		Tasks:       s.Tasks,
 		DemoSeeders: []tenants.Seeder{demoSeeder{s}},
+		Demo:        s.demo,
 		Trail:       s.trail,
 	}
 }

@@ -2,6 +2,7 @@ package tradingdesk
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -196,6 +197,8 @@ func apiError(err error, what string) error {
 		return web.NotFound("No such " + what + ".")
 	case errors.Is(err, ErrExists):
 		return web.NewProblem(fiber.StatusConflict, "slug-taken", "Another "+what+" has this slug; change that one, or choose another slug.")
+	case errors.Is(err, ErrNotAllowed):
+		return web.NewProblem(fiber.StatusForbidden, "account-not-allowed", strings.TrimPrefix(err.Error(), ErrNotAllowed.Error()+": "))
 	}
 	return err
 }
@@ -336,6 +339,7 @@ func Routes(api *web.API, s *Service) {
 			}
 			return c.JSON(ToAccountTypeResponse(a))
 		}})
+	accountRoutes(api, s)
 }
 
 // Examples for the OpenAPI document (web.Exampler).

@@ -4,20 +4,27 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
+	"github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/branding"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/emails"
 	"github.com/brokerdesk/brokerdesk/modules/events"
+	"github.com/brokerdesk/brokerdesk/modules/identity/identitytest"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 	"github.com/brokerdesk/brokerdesk/modules/trading/mt5"
 	"github.com/brokerdesk/brokerdesk/modules/trading/simulator"
@@ -46,6 +53,12 @@ type bundle struct {
 	// pageHook, when set, runs before each page the simulator's session is asked for (deal sync's tests cut
 	// a sync short with it).
 	pageHook func()
+	// wrap, when set, wraps the simulator's session (a test's faults).
+	wrap func(trading.Connector) trading.Connector
+	// mailFails is how many emails the mailer refuses before it sends.
+	mailFails *counter
+	mails     *emails.Service
+	cl        *clients.Service
 }
 
 // lines keeps every log record's text.
@@ -84,7 +97,16 @@ type counter struct {
 	n  int
 }
 
-func (c *counter) add() { c.mu.Lock(); c.n++; c.mu.Unlock() }
+func (c *counter) add(n ...int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(n) == 0 {
+		c.n++
+	}
+	for _, v := range n {
+		c.n += v
+	}
+}
 func (c *counter) get() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -110,7 +132,7 @@ func setup(t testing.TB) *bundle {
 	t.Helper()
 	p := tenanttest.Shared(t)
 	b := &bundle{p: p, ten: p.NewTenant(t, ""), trail: audit.NewService(p.Gate), hall: events.New(events.Options{Gate: p.Gate}), log: &lines{},
-		dials: &counter{}}
+		dials: &counter{}, mailFails: &counter{}}
 	var err error
 	if b.sealer, err = auth.ParseSealer("d1:" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))); err != nil {
 		t.Fatal(err)
@@ -123,6 +145,9 @@ func setup(t testing.TB) *bundle {
 		b.dials.add()
 		switch s.Platform {
 		case trading.PlatformSimulator:
+			if b.wrap != nil {
+				return b.wrap(simSession{b.sim, b}), nil
+			}
 			return simSession{b.sim, b}, nil
 		case trading.PlatformMT5:
 			login, _ := strconv.ParseUint(s.Config.Login, 10, 64)
@@ -131,6 +156,22 @@ func setup(t testing.TB) *bundle {
 		}
 		return nil, &trading.PlatformError{Kind: trading.ErrUnsupported, Platform: s.Platform, Op: "dial", Message: "not in this test"}
 	})
+	mails, err := emails.NewService(emails.Options{Registry: p.Registry, Brands: branding.NewService(p.Gate), From: "BrokerDesk <no-reply@brokerdesk.test>",
+		MailerFor: func(from string) (emails.Mailer, error) {
+			if b.mailFails.get() > 0 {
+				b.mailFails.add(-1)
+				return nil, errors.New("smtp: the test's mail server is away")
+			}
+			return mail.NewSender(os.Getenv("BD_SMTP_ADDR"), from, "", "")
+		},
+		TenantURL: identitytest.TenantURL, Queue: "tradingdesk-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mails.Close() })
+	b.mails = mails
+	b.cl = clients.NewService(clients.Options{Gate: p.Gate, Audit: b.trail})
+	b.cl.Door().Trail() // clients named in sentences
 	b.svc = b.service(t, nil)
 	b.svc.Door().Trail()
 	return b
@@ -140,8 +181,8 @@ func setup(t testing.TB) *bundle {
 // a second one is a worker restarted (its own session pool).
 func (b *bundle) service(t testing.TB, change func(*tradingdesk.Options)) *tradingdesk.Service {
 	t.Helper()
-	o := tradingdesk.Options{Gate: b.p.Gate, Tenants: b.p.Registry, Audit: b.trail, Clients: clients.NewService(clients.Options{Gate: b.p.Gate}),
-		Events: b.hall, Sealer: b.sealer, Dialer: b.dial, Log: slog.New(slog.NewTextHandler(b.log, nil))}
+	o := tradingdesk.Options{Gate: b.p.Gate, Tenants: b.p.Registry, Audit: b.trail, Clients: b.cl,
+		Emails: b.mails, Portal: noPortal{}, Events: b.hall, Sealer: b.sealer, Dialer: b.dial, Log: slog.New(slog.NewTextHandler(b.log, nil))}
 	if change != nil {
 		change(&o)
 	}
@@ -150,6 +191,13 @@ func (b *bundle) service(t testing.TB, change func(*tradingdesk.Options)) *tradi
 		t.Fatal(err)
 	}
 	return svc
+}
+
+// noPortal: the module's tests call the service; the portal's routes are tested in cmd/brokerdesk.
+type noPortal struct{}
+
+func (noPortal) PortalClientID(context.Context, tenants.Tenant, uuid.UUID) (uuid.UUID, error) {
+	return uuid.Nil, errors.New("no portal in this test")
 }
 
 var admin = audit.Actor{Kind: audit.ActorStaff, ID: "7a1d5e0c-2f43-4c61-9f0e-5b8a9d3c2e11"}

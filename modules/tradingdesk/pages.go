@@ -40,6 +40,9 @@ var PageFiles embed.FS
 const (
 	serversPath      = "/backoffice/trading/servers"
 	accountTypesPath = "/backoffice/trading/account-types"
+	requestsPath     = "/backoffice/trading/requests"
+	// PortalAccountsPath is the portal's trading accounts page (the credentials email links to it).
+	PortalAccountsPath = "/portal/trading"
 )
 
 type pages struct {
@@ -62,6 +65,7 @@ func (s *Service) mountPages(shell *web.Shell) {
 	shell.Page(fiber.MethodGet, accountTypesPath+"/new", PermManage, p.newAccountType)
 	shell.Post(accountTypesPath, PermManage, p.saveAccountType)
 	shell.Page(fiber.MethodGet, accountTypesPath+"/:slug", PermRead, p.accountType)
+	p.mountAccountPages(shell)
 }
 
 func (p *pages) may(c *fiber.Ctx, perm web.Permission) bool {

@@ -72,7 +72,30 @@ func Phrases() []audit.Phrase {
 			}
 			return s
 		}),
+		say(ActionAccountRequested, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " asked to open a ", liveWord(e), " account (", accountDetails(e), ")")
+		}),
+		say(ActionAccountOpened, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " opened ", liveWord(e), " account ", e.After("/login"), " (", accountDetails(e), ")")
+		}),
+		say(ActionAccountRequestFailed, func(e audit.Event) audit.Sentence {
+			return audit.Say("The ", liveWord(e), " account request of ", e.After("/client"), " (", accountDetails(e), ") failed: ",
+				strings.TrimSuffix(e.After("/reason"), "."))
+		}),
 	}
+}
+
+// liveWord is "live" or "demo" for an account event.
+func liveWord(e audit.Event) string {
+	if e.After("/live") == "true" {
+		return "live"
+	}
+	return "demo"
+}
+
+// accountDetails is "Standard, USD, 1:100".
+func accountDetails(e audit.Event) string {
+	return e.After("/type") + ", " + e.After("/currency") + ", 1:" + e.After("/leverage")
 }
 
 // trail declares how the desk's rows read on the audit service it holds.

@@ -276,7 +276,7 @@ func TestSessionsBackOffAndRedialOnChange(t *testing.T) {
 func TestTheDesksActionsReadAsSentences(t *testing.T) {
 	t.Parallel()
 	type m = map[string]any
-	adam := audit.Ref{Name: "Adam Admin"}
+	adam, hannah := audit.Ref{Name: "Adam Admin"}, audit.Ref{Name: "Hannah Schmidt"}
 	server := audit.Ref{Name: "MT5 Live", Href: "/backoffice/trading/servers/mt5-live"}
 	standard := audit.Ref{Name: "Standard", Href: "/backoffice/trading/account-types/standard"}
 	cases := []struct {
@@ -301,6 +301,14 @@ func TestTheDesksActionsReadAsSentences(t *testing.T) {
 			"Adam Admin added the account type Standard"},
 		{ActionAccountTypeSaved, adam, standard, m{"server": "mt5-live", "enabled": true}, m{"server": "mt5-live", "enabled": false},
 			"Adam Admin changed the account type Standard; clients can no longer open it"},
+		{ActionAccountRequested, hannah, audit.Ref{Name: "request"}, nil, m{"type": "Standard", "currency": "USD", "leverage": 100, "live": true},
+			"Hannah Schmidt asked to open a live account (Standard, USD, 1:100)"},
+		{ActionAccountOpened, hannah, audit.Ref{Name: "500123"}, nil, m{"login": "500123", "type": "Standard", "currency": "USD", "leverage": 100, "live": true},
+			"Hannah Schmidt opened live account 500123 (Standard, USD, 1:100)"},
+		{ActionAccountRequestFailed, audit.Ref{Name: "BrokerDesk"}, audit.Ref{Name: "request"}, m{"status": "pending"},
+			m{"status": "failed", "client": "Hannah Schmidt", "type": "Demo", "currency": "EUR", "leverage": 50, "live": false,
+				"reason": "group demo-eur does not exist (invalid request to the trading platform, platform code bad_group)."},
+			"The demo account request of Hannah Schmidt (Demo, EUR, 1:50) failed: group demo-eur does not exist (invalid request to the trading platform, platform code bad_group)"},
 	}
 	svc := audit.NewService(nil)
 	svc.Phrases(Phrases()...)

@@ -25,11 +25,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/emails"
 	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -51,9 +53,25 @@ func (f DialFunc) Dial(ctx context.Context, s Server, c Credentials) (trading.Co
 }
 
 // Clients is what the desk needs of the clients module (*clients.Service): the tenant's tiers, which account types
-// name.
+// name; a client and the policy gate's answer, which account requests ask; the demo's approved clients.
 type Clients interface {
 	Settings(ctx context.Context, t tenants.Tenant) (clients.Settings, error)
+	GetTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (clients.Client, error)
+	MayTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, a clients.Action) (clients.Decision, error)
+	List(ctx context.Context, t tenants.Tenant, v clients.Viewer, f clients.Filter, after *clients.After, limit int) ([]clients.Client, error)
+	// GetFor reads a client the staff viewer may see (clients.ErrNotFound otherwise).
+	GetFor(ctx context.Context, t tenants.Tenant, v clients.Viewer, id uuid.UUID) (clients.Client, error)
+}
+
+// Portal says which client a portal login is (*identity.Service).
+type Portal interface {
+	PortalClientID(ctx context.Context, t tenants.Tenant, portalUserID uuid.UUID) (uuid.UUID, error)
+}
+
+// Emails sends a client's email now (*emails.Service): the credentials of a new account are minted in the worker
+// and sent at once, so they never rest in the outbox.
+type Emails interface {
+	Send(ctx context.Context, t tenants.Tenant, e emails.Email) error
 }
 
 // Tenants lists the platform's tenants (*tenants.Registry): the worker closes the sessions of tenants that are no
@@ -68,6 +86,8 @@ type Options struct {
 	Tenants Tenants
 	Audit   *audit.Service
 	Clients Clients
+	Emails  Emails
+	Portal  Portal
 	// Events publishes deal sync's trading.deal_closed and trading.deal_changed in the transaction of the deals.
 	Events *events.Hall
 	// Sealer seals servers' manager credentials at rest (BD_DATA_KEYS).
@@ -100,7 +120,8 @@ type Options struct {
 const DefaultDealOverlap = 24 * time.Hour
 
 // DefaultDealHistoryStart is where an account's first sync starts: before any deal of the platforms we connect
-// to (MT5 came out in 2010). Once the CRM keeps trading accounts, an account's own opening date will be used.
+// to (MT5 came out in 2010). Once the periodic walk syncs the accounts of trading_accounts, an account's own opening
+// date will be used.
 var DefaultDealHistoryStart = time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Service keeps every tenant's trading servers and account types, always through the tenant gate.
@@ -111,8 +132,9 @@ type Service struct {
 
 // New returns the trading desk.
 func New(o Options) (*Service, error) {
-	if o.Gate == nil || o.Tenants == nil || o.Audit == nil || o.Clients == nil || o.Events == nil || o.Sealer == nil || o.Dialer == nil {
-		return nil, errors.New("tradingdesk: Gate, Tenants, Audit, Clients, Events, Sealer and Dialer are required")
+	if o.Gate == nil || o.Tenants == nil || o.Audit == nil || o.Clients == nil || o.Emails == nil || o.Portal == nil || o.Events == nil ||
+		o.Sealer == nil || o.Dialer == nil {
+		return nil, errors.New("tradingdesk: Gate, Tenants, Audit, Clients, Emails, Portal, Events, Sealer and Dialer are required")
 	}
 	if o.DealOverlap <= 0 {
 		o.DealOverlap = DefaultDealOverlap

@@ -1,0 +1,262 @@
+package tradingdesk
+
+import (
+	"errors"
+	"html/template"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// The accounts' pages: the portal's "Trading accounts" (the client's accounts, their requests, the open-account
+// form offering only what the client may open), the client page's Trading tab, the back office's requests list and
+// the dashboard's tile of failed and pending requests.
+//
+//	/portal/trading                    the client's accounts and requests; the form
+//	/portal/trading (POST)             ask for an account: back to the page, the request shown "opening"
+//	/backoffice/trading/requests       requests, failed first by default (?status=)
+
+func (p *pages) mountAccountPages(shell *web.Shell) {
+	shell.Nav(
+		web.NavEntry{Group: web.GroupPortal, Label: "Trading accounts", Href: PortalAccountsPath, Permission: identity.PermPortalAccount, Order: 27},
+		web.NavEntry{Group: web.GroupTrading, Label: "Account requests", Href: requestsPath, Permission: PermRead, Order: 30},
+	)
+	shell.Tiles(web.Tile{Group: web.GroupTrading, Label: "Account requests failed", Href: requestsPath + "?status=failed", Permission: PermRead, Order: 10,
+		Count: func(c *fiber.Ctx) (web.TileCount, error) {
+			n, err := p.s.RequestCounts(c.UserContext(), tenants.Current(c))
+			if err != nil {
+				return web.TileCount{}, err
+			}
+			out := web.TileCount{Value: n[RequestFailed], Alert: n[RequestFailed] > 0}
+			if pending := n[RequestPending]; pending > 0 {
+				out.Detail, out.DetailHref = strconv.Itoa(pending)+" opening now", requestsPath+"?status=pending"
+			}
+			return out, nil
+		}})
+	shell.Page(fiber.MethodGet, PortalAccountsPath, identity.PermPortalAccount, p.portalAccounts)
+	shell.Post(PortalAccountsPath, identity.PermPortalAccount, p.openAccount)
+	shell.Page(fiber.MethodGet, requestsPath, PermRead, p.requests)
+	shell.HubSection(clients.ClientHub, web.HubSection{ID: "trading", Label: "Trading", Order: 45, Permission: PermRead,
+		Hint: "Trading accounts and account requests", Render: p.tradingTab})
+}
+
+type accountRow struct {
+	Login, Type, Kind, Server, Currency, Leverage, Status, Balance, Equity, Opened string
+	Tone                                                                           web.Tone
+}
+
+type requestRow struct {
+	ID, Client, ClientHref, Type, Kind, Details, Login, Status, Failure, Created, Finished string
+	Tone                                                                                   web.Tone
+	Emailed                                                                                bool
+}
+
+func kindWord(live bool) string {
+	if live {
+		return "Live"
+	}
+	return "Demo"
+}
+
+func accountRows(list []Account) []accountRow {
+	out := make([]accountRow, 0, len(list))
+	for _, a := range list {
+		r := accountRow{Login: a.Login, Type: a.TypeName, Kind: kindWord(a.Live), Server: a.ServerName, Currency: a.Currency.Code,
+			Leverage: "1:" + strconv.Itoa(a.Leverage), Status: a.Status, Opened: when(&a.CreatedAt), Tone: web.ToneGood}
+		if a.Status != "active" {
+			r.Tone = web.ToneWarn
+		}
+		if a.Balance != nil {
+			r.Balance = a.Balance.String()
+		}
+		if a.Equity != nil {
+			r.Equity = a.Equity.String()
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// requestWords are a request's status in words for staff or for the client.
+func requestWords(r Request) (string, web.Tone) {
+	switch r.Status {
+	case RequestDone:
+		return "Opened", web.ToneGood
+	case RequestFailed:
+		return "Failed", web.ToneBad
+	}
+	if r.AccountOpen {
+		return "Opened, emailing the credentials", web.ToneInfo
+	}
+	return "Opening", web.ToneInfo
+}
+
+func requestRows(list []Request, staff bool) []requestRow {
+	out := make([]requestRow, 0, len(list))
+	for _, r := range list {
+		words, tone := requestWords(r)
+		v := ToRequestResponse(r, staff)
+		row := requestRow{ID: r.ID.String(), Client: r.ClientName, ClientHref: clientPagePath + r.ClientID.String(), Type: r.TypeName,
+			Kind: kindWord(r.Live), Details: r.Currency + ", 1:" + strconv.Itoa(r.Leverage), Login: v.Login, Status: words, Tone: tone,
+			Failure: v.Failure, Created: when(&r.CreatedAt), Finished: when(r.FinishedAt), Emailed: r.EmailedAt != nil}
+		out = append(out, row)
+	}
+	return out
+}
+
+// clientPagePath is the client page (the clients module's), which the requests list links to.
+const clientPagePath = "/backoffice/clients/"
+
+type offerOption struct {
+	Value, Label string
+	Selected     bool
+}
+
+type portalPage struct {
+	CSRF                string
+	Accounts            []accountRow
+	Requests            []requestRow
+	Offers              []offerOption
+	Leverages           []offerOption
+	LiveBlocked         string
+	DemoBlocked         string
+	Notice, Error       string
+	Problems            []string
+	Opening             bool
+	AccountsWithBalance bool
+}
+
+func (p *pages) portalAccounts(c *fiber.Ctx) error {
+	return p.renderPortal(c, fiber.StatusOK, "", "", nil, "")
+}
+
+// renderPortal draws the portal page, with a refusal (errText, problems) and the choices the client made.
+func (p *pages) renderPortal(c *fiber.Ctx, status int, choice, leverage string, problems []string, errText string) error {
+	ctx, t := c.UserContext(), tenants.Current(c)
+	client, err := p.s.portalClient(c)
+	if err != nil {
+		return err
+	}
+	accounts, err := p.s.ClientAccounts(ctx, t, client)
+	if err != nil {
+		return err
+	}
+	requests, err := p.s.ClientRequests(ctx, t, client)
+	if err != nil {
+		return err
+	}
+	offers, refused, err := p.s.Offers(ctx, t, client)
+	if err != nil {
+		return err
+	}
+	d := portalPage{CSRF: p.shell.CSRF(c), Accounts: accountRows(accounts), LiveBlocked: refused[true], DemoBlocked: refused[false],
+		Error: errText, Problems: problems}
+	for _, r := range requests {
+		if r.Status != RequestDone { // done requests are the accounts above
+			d.Requests = append(d.Requests, requestRows([]Request{r}, false)...)
+			d.Opening = d.Opening || r.Status == RequestPending
+		}
+	}
+	if id := c.Query("requested"); id != "" && errText == "" {
+		d.Notice = "Your account is being opened. Its login appears here in a few seconds, and its passwords are emailed to you."
+	}
+	levs := map[int]bool{}
+	for _, o := range offers {
+		for _, cur := range o.Currencies {
+			v := o.Type.Slug + "|" + cur
+			d.Offers = append(d.Offers, offerOption{Value: v, Label: kindWord(o.Type.Live) + " account: " + o.Type.Name + ", " + cur + " (leverage " +
+				leverageList(o.Leverages) + ")", Selected: v == choice})
+		}
+		for _, l := range o.Leverages {
+			levs[l] = true
+		}
+	}
+	for l := 1; l <= MaxLeverage; l++ {
+		if levs[l] {
+			v := strconv.Itoa(l)
+			d.Leverages = append(d.Leverages, offerOption{Value: v, Label: "1:" + v, Selected: v == leverage || leverage == "" && l == 100})
+		}
+	}
+	return p.shell.Render(c, status, "tradingdesk_portal", "Trading accounts", d)
+}
+
+func (p *pages) openAccount(c *fiber.Ctx) error {
+	client, err := p.s.portalClient(c)
+	if err != nil {
+		return err
+	}
+	choice, leverage := c.FormValue("account"), c.FormValue("leverage")
+	typ, cur, _ := strings.Cut(choice, "|")
+	lev, _ := strconv.Atoi(leverage)
+	r, err := p.s.OpenAccount(c.UserContext(), tenants.Current(c), client, OpenAccountInput{Type: typ, Currency: cur, Leverage: lev})
+	if err != nil {
+		lines, status, ok := problemLines(err)
+		if !ok {
+			return err
+		}
+		return p.renderPortal(c, status, choice, leverage, lines, "The account was not requested:")
+	}
+	return c.Redirect(PortalAccountsPath+"?"+url.Values{"requested": {r.ID.String()}}.Encode(), fiber.StatusSeeOther)
+}
+
+type requestsPage struct {
+	Status   string
+	Filters  []addLink
+	Rows     []requestRow
+	Failed   int
+	Pending  int
+	Selected string
+}
+
+// requests is the back office's list of account requests, failed ones by default: what support follows up.
+func (p *pages) requests(c *fiber.Ctx) error {
+	st := c.Query("status", string(RequestFailed))
+	if st == "all" {
+		st = ""
+	}
+	switch RequestStatus(st) {
+	case "", RequestPending, RequestDone, RequestFailed:
+	default:
+		return web.NotFound("No such status.")
+	}
+	list, err := p.s.visibleRequests(c, RequestFilter{Status: RequestStatus(st)})
+	if err != nil {
+		return err
+	}
+	n, err := p.s.RequestCounts(c.UserContext(), tenants.Current(c))
+	if err != nil {
+		return err
+	}
+	d := requestsPage{Status: st, Rows: requestRows(list, true), Failed: n[RequestFailed], Pending: n[RequestPending], Selected: st}
+	for _, f := range []struct{ label, value string }{{"Failed", "failed"}, {"Opening", "pending"}, {"Done", "done"}, {"All", "all"}} {
+		d.Filters = append(d.Filters, addLink{Label: f.label, Href: requestsPath + "?status=" + f.value})
+	}
+	return p.shell.Render(c, fiber.StatusOK, "tradingdesk_requests", "Account requests", d)
+}
+
+type tradingTab struct {
+	Accounts []accountRow
+	Requests []requestRow
+}
+
+// tradingTab draws the client page's Trading tab. The hub's owner has checked that the viewer may see the client.
+func (p *pages) tradingTab(c *fiber.Ctx, client uuid.UUID) (template.HTML, error) {
+	ctx, t := c.UserContext(), tenants.Current(c)
+	accounts, err := p.s.ClientAccounts(ctx, t, client)
+	if err != nil {
+		return "", err
+	}
+	requests, err := p.s.ClientRequests(ctx, t, client)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return "", err
+	}
+	return p.shell.Fragment(c, "tradingdesk_hub", tradingTab{Accounts: accountRows(accounts), Requests: requestRows(requests, true)})
+}
