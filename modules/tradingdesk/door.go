@@ -8,7 +8,7 @@ import (
 
 // Door is the desk's front door: the servers', account types' and accounts' API and pages, the connection checks
 // and account openings in the worker, the demo brokerage's simulator servers, offer and linked accounts, and how
-// its actions read in the audit trail.
+// its actions read in the audit trail, and a client's accounts, requests and deals in a data export.
 func (s *Service) Door() frontdoor.Door {
 	return frontdoor.Door{
 		Name:        "tradingdesk",
@@ -18,6 +18,7 @@ func (s *Service) Door() frontdoor.Door {
 		Tasks:       s.Tasks,
 		DemoSeeders: []tenants.Seeder{demoSeeder{s}},
 		Demo:        s.demo,
+		Data:        s,
 		Trail:       s.trail,
 	}
 }

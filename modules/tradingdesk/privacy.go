@@ -1,0 +1,106 @@
+package tradingdesk
+
+import (
+	"archive/zip"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/modules/frontdoor"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// The desk is a holder of clients' personal data (frontdoor.DataHolder): a client's trading accounts, the requests
+// they made of the platform, and the deals of their accounts.
+var _ frontdoor.DataHolder = (*Service)(nil)
+
+// PersonalData names the desk's files in a client's export.
+func (s *Service) PersonalData() []string {
+	return []string{
+		"trading_accounts.json   your trading accounts: server, type, login, currency, leverage, swap-free, status, last balance",
+		"trading_requests.json   what you asked of the trading servers (opening accounts) and what became of it",
+		"trading_deals.json      the deals of your trading accounts as the trading servers listed them",
+	}
+}
+
+type exportedDeal struct {
+	Server     string     `json:"server"`
+	Login      string     `json:"login"`
+	Ticket     string     `json:"ticket"`
+	Action     string     `json:"action"`
+	Entry      string     `json:"entry,omitempty"`
+	Symbol     string     `json:"symbol,omitempty"`
+	Volume     string     `json:"volume"`
+	Price      string     `json:"price"`
+	Profit     string     `json:"profit"`
+	Commission string     `json:"commission"`
+	Swap       string     `json:"swap"`
+	Time       time.Time  `json:"time"`
+	Comment    string     `json:"comment,omitempty"`
+	Cancelled  *time.Time `json:"cancelled_at,omitempty"`
+}
+
+// ExportClient writes trading_accounts.json, trading_requests.json and trading_deals.json. Deals are read for the
+// client's accounts only (by server and login), every one of them however many: an export is the whole record.
+func (s *Service) ExportClient(ctx context.Context, t tenants.Tenant, clientID uuid.UUID, zw *zip.Writer) error {
+	accounts, err := s.ClientAccounts(ctx, t, clientID)
+	if err != nil {
+		return err
+	}
+	requests, err := s.ClientRequests(ctx, t, clientID)
+	if err != nil {
+		return err
+	}
+	// The API's shapes: the client's own record as staff read it (a failed request with the platform's reason).
+	outAccounts := make([]AccountResponse, 0, len(accounts))
+	for _, a := range accounts {
+		outAccounts = append(outAccounts, ToAccountResponse(a))
+	}
+	outRequests := make([]RequestResponse, 0, len(requests))
+	for _, r := range requests {
+		outRequests = append(outRequests, ToRequestResponse(r, true))
+	}
+	deals := []exportedDeal{}
+	if len(accounts) > 0 {
+		if err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+			for _, a := range accounts {
+				rows, err := tx.Query(ctx, `SELECT ticket, action, coalesce(entry, ''), coalesce(symbol, ''), volume::text, price::text,
+					profit::text, commission::text, swap::text, time, comment, cancelled_at
+					FROM trading_deals WHERE server_id = $1 AND login = $2 ORDER BY time, ticket`, a.ServerID, a.Login)
+				if err != nil {
+					return err
+				}
+				list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (exportedDeal, error) {
+					d := exportedDeal{Server: a.ServerName, Login: a.Login}
+					return d, r.Scan(&d.Ticket, &d.Action, &d.Entry, &d.Symbol, &d.Volume, &d.Price, &d.Profit, &d.Commission,
+						&d.Swap, &d.Time, &d.Comment, &d.Cancelled)
+				})
+				if err != nil {
+					return err
+				}
+				deals = append(deals, list...)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("tradingdesk: export the deals of client %s: %w", clientID, err)
+		}
+	}
+	now := s.o.Now()
+	if err := frontdoor.ExportJSON(zw, "trading_accounts.json", outAccounts, now); err != nil {
+		return err
+	}
+	if err := frontdoor.ExportJSON(zw, "trading_requests.json", outRequests, now); err != nil {
+		return err
+	}
+	return frontdoor.ExportJSON(zw, "trading_deals.json", deals, now)
+}
+
+// EraseClientTx keeps the client's trading accounts, requests and deals: they are the records of the client's
+// trading that anti-money-laundering and financial-services law require a brokerage to keep (modules/privacy only
+// erases once retention allows), and they hold no name, email or address of the client: the client's identity is
+// erased by the clients module, and these rows then belong to an anonymous client. The credentials of an account
+// were never stored (they went out in one email).
+func (s *Service) EraseClientTx(context.Context, pgx.Tx, tenants.Tenant, uuid.UUID) error { return nil }
