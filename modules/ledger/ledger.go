@@ -1,6 +1,6 @@
 // Package ledger is the room for the brokerage's double-entry ledger: the only source of every balance the product
-// shows (a client's wallet, a gateway's clearing account, suspense, fees, bonus liability, later trading and IB
-// payables). docs/ledger.md is the operator's and integrator's side.
+// shows (a client's wallet, a gateway's clearing account, suspense, fees, bonus liability, the money on each trading
+// server, later IB payables). docs/ledger.md is the operator's and integrator's side.
 //
 // The rules, each enforced here and checked again by Verify:
 //
@@ -44,6 +44,7 @@ const (
 	KindBonusLiability = "bonus_liability"
 	KindWriteOff       = "write_off"
 	KindWithdrawals    = "withdrawals_payable"
+	KindTradingServer  = "trading_server"
 )
 
 // AccountSpec names an account and how it is kept. Postings name their account by spec: an account is created
@@ -77,6 +78,15 @@ func ClientWallet(client uuid.UUID, c money.Currency) AccountSpec {
 func Clearing(gateway string, c money.Currency) AccountSpec {
 	return AccountSpec{Code: "clearing:" + gateway + ":" + c.Code, Kind: KindClearing, Currency: c, Shards: 64,
 		Label: "Clearing " + gateway + " " + c.Code}
+}
+
+// TradingServer is the clients' money the brokerage moved onto a trading server's accounts, in c: a transfer from a
+// wallet into a trading account credits it, one back to the wallet debits it. Profits clients take out can make it
+// negative, so it has no overdraft check. Every transfer of every client on the server passes through it, so its
+// balance is spread over 64 rows like a gateway's clearing account.
+func TradingServer(server uuid.UUID, c money.Currency) AccountSpec {
+	return AccountSpec{Code: "trading_server:" + server.String() + ":" + c.Code, Kind: KindTradingServer, Currency: c, Shards: 64,
+		Label: "Trading server " + c.Code}
 }
 
 // Suspense holds money that arrived and cannot yet be credited to a client (an unknown reference, a client the
