@@ -332,16 +332,22 @@ func scanRequests(rows pgx.Rows) ([]Request, error) {
 }
 
 func requestTx(ctx context.Context, tx pgx.Tx, where string, args ...any) (Request, error) {
-	rows, err := tx.Query(ctx, requestSelect+` WHERE `+where, args...)
+	return oneTx(ctx, tx, "request", requestSelect+` WHERE `+where, scanRequests, args...)
+}
+
+// oneTx reads the first row query finds with scan (ErrNotFound when none), what naming the record in errors.
+func oneTx[T any](ctx context.Context, tx pgx.Tx, what, query string, scan func(pgx.Rows) ([]T, error), args ...any) (T, error) {
+	var zero T
+	rows, err := tx.Query(ctx, query, args...)
 	if err != nil {
-		return Request{}, fmt.Errorf("tradingdesk: read request: %w", err)
+		return zero, fmt.Errorf("tradingdesk: read %s: %w", what, err)
 	}
-	list, err := scanRequests(rows)
+	list, err := scan(rows)
 	if err != nil {
-		return Request{}, err
+		return zero, err
 	}
 	if len(list) == 0 {
-		return Request{}, ErrNotFound
+		return zero, ErrNotFound
 	}
 	return list[0], nil
 }

@@ -65,6 +65,39 @@ type faulty struct {
 	dropAnswer int   // creations that happen but answer ErrUnavailable
 	failWith   error // every creation fails with it before reaching the platform
 	creates    int
+	// Balance operations: dropBalance are applied and answer ErrUnavailable; balanceFails fail before reaching the
+	// platform with balanceErr (default ErrUnavailable).
+	dropBalance  int
+	balanceFails int
+	balanceErr   error
+	balanceCalls int
+}
+
+func (f *faulty) BalanceOperation(ctx context.Context, op trading.BalanceOp) (trading.BalanceResult, error) {
+	f.mu.Lock()
+	f.balanceCalls++
+	drop, fail := f.dropBalance > 0, f.balanceFails > 0
+	if drop {
+		f.dropBalance--
+	}
+	if fail {
+		f.balanceFails--
+	}
+	failErr := f.balanceErr
+	f.mu.Unlock()
+	unavailable := &trading.PlatformError{Kind: trading.ErrUnavailable, Platform: trading.PlatformSimulator, Op: "balance_operation",
+		Message: "connection reset after the request was sent"}
+	if fail {
+		if failErr != nil {
+			return trading.BalanceResult{}, failErr
+		}
+		return trading.BalanceResult{}, unavailable
+	}
+	res, err := f.Connector.BalanceOperation(ctx, op)
+	if err == nil && drop {
+		return trading.BalanceResult{}, unavailable
+	}
+	return res, err
 }
 
 func (f *faulty) CreateAccount(ctx context.Context, a trading.NewAccount) (trading.Account, error) {

@@ -25,6 +25,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/emails"
 	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/identity/identitytest"
+	"github.com/brokerdesk/brokerdesk/modules/ledger"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 	"github.com/brokerdesk/brokerdesk/modules/trading/mt5"
 	"github.com/brokerdesk/brokerdesk/modules/trading/simulator"
@@ -59,6 +60,7 @@ type bundle struct {
 	mailFails *counter
 	mails     *emails.Service
 	cl        *clients.Service
+	led       *ledger.Service
 }
 
 // lines keeps every log record's text.
@@ -172,6 +174,9 @@ func setup(t testing.TB) *bundle {
 	b.mails = mails
 	b.cl = clients.NewService(clients.Options{Gate: p.Gate, Audit: b.trail})
 	b.cl.Door().Trail() // clients named in sentences
+	if b.led, err = ledger.New(ledger.Options{Gate: p.Gate, Events: b.hall}); err != nil {
+		t.Fatal(err)
+	}
 	b.svc = b.service(t, nil)
 	b.svc.Door().Trail()
 	return b
@@ -182,7 +187,7 @@ func setup(t testing.TB) *bundle {
 func (b *bundle) service(t testing.TB, change func(*tradingdesk.Options)) *tradingdesk.Service {
 	t.Helper()
 	o := tradingdesk.Options{Gate: b.p.Gate, Tenants: b.p.Registry, Audit: b.trail, Clients: b.cl,
-		Emails: b.mails, Portal: noPortal{}, Events: b.hall, Sealer: b.sealer, Dialer: b.dial, Log: slog.New(slog.NewTextHandler(b.log, nil))}
+		Emails: b.mails, Portal: noPortal{}, Events: b.hall, Ledger: b.led, Sealer: b.sealer, Dialer: b.dial, Log: slog.New(slog.NewTextHandler(b.log, nil))}
 	if change != nil {
 		change(&o)
 	}

@@ -106,9 +106,14 @@ var ErrClaimed = errors.New("tradingdesk: another run of this request is calling
 // under one login would read as a login taken outside the CRM and open a second account. release gives it back;
 // a crashed run's claim lapses.
 func (s *Service) claim(ctx context.Context, t tenants.Tenant, id uuid.UUID) (release func(), err error) {
+	return s.claimRow(ctx, t, "trading_requests", id)
+}
+
+// claimRow claims row id of table (trading_requests, trading_transfers: a pending row with claimed_until) for a run.
+func (s *Service) claimRow(ctx context.Context, t tenants.Tenant, table string, id uuid.UUID) (release func(), err error) {
 	var got bool
 	err = s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE trading_requests SET claimed_until = now() + make_interval(secs => $2)
+		tag, err := tx.Exec(ctx, `UPDATE `+table+` SET claimed_until = now() + make_interval(secs => $2)
 			WHERE id = $1 AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < now())`, id, (4 * s.o.CheckTimeout).Seconds())
 		got = tag.RowsAffected() == 1
 		return err
@@ -122,7 +127,7 @@ func (s *Service) claim(ctx context.Context, t tenants.Tenant, id uuid.UUID) (re
 	return func() {
 		ctx := context.WithoutCancel(ctx) // given back even when the run's own context ended
 		_ = s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, `UPDATE trading_requests SET claimed_until = NULL WHERE id = $1`, id)
+			_, err := tx.Exec(ctx, `UPDATE `+table+` SET claimed_until = NULL WHERE id = $1`, id)
 			return err
 		})
 	}, nil

@@ -82,7 +82,34 @@ func Phrases() []audit.Phrase {
 			return audit.Say("The ", liveWord(e), " account request of ", e.After("/client"), " (", accountDetails(e), ") failed: ",
 				strings.TrimSuffix(e.After("/reason"), "."))
 		}),
+		say(ActionTransferRequested, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " asked to move ", transferWords(e, "their"))
+		}),
+		say(ActionTransferDone, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " moved ", transferWords(e, "their"))
+		}),
+		say(ActionTransferFailed, func(e audit.Event) audit.Sentence {
+			return audit.Say("The transfer of ", transferWords(e, e.After("/client")+"'s"), " failed: ", strings.TrimSuffix(e.After("/reason"), "."),
+				"; no money moved")
+		}),
+		say(ActionTransferUnknown, func(e audit.Event) audit.Sentence {
+			return audit.Say("The trading server never answered about the transfer of ", transferWords(e, e.After("/client")+"'s"), " (",
+				strings.TrimSuffix(e.After("/reason"), "."), "): it waits for finance to ask again")
+		}),
+		say(ActionTransferRetried, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " asked the trading server again about the transfer of ", transferWords(e, e.After("/client")+"'s"))
+		}),
 	}
+}
+
+// transferWords is "250.00 USD from their wallet to account 700000" (whose: the wallet's owner as the sentence
+// names them).
+func transferWords(e audit.Event, whose string) string {
+	amt, acc, wallet := e.After("/amount")+" "+e.After("/currency"), "account "+e.After("/login"), whose+" wallet"
+	if e.After("/direction") == string(ToWallet) {
+		return amt + " from " + acc + " to " + wallet
+	}
+	return amt + " from " + wallet + " to " + acc
 }
 
 // liveWord is "live" or "demo" for an account event.

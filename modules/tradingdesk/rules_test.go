@@ -309,6 +309,20 @@ func TestTheDesksActionsReadAsSentences(t *testing.T) {
 			m{"status": "failed", "client": "Hannah Schmidt", "type": "Demo", "currency": "EUR", "leverage": 50, "live": false,
 				"reason": "group demo-eur does not exist (invalid request to the trading platform, platform code bad_group)."},
 			"The demo account request of Hannah Schmidt (Demo, EUR, 1:50) failed: group demo-eur does not exist (invalid request to the trading platform, platform code bad_group)"},
+		{ActionTransferRequested, hannah, audit.Ref{Name: "transfer"}, nil, m{"direction": "to_account", "amount": "250.00", "currency": "USD", "login": "700000"},
+			"Hannah Schmidt asked to move 250.00 USD from their wallet to account 700000"},
+		{ActionTransferDone, hannah, audit.Ref{Name: "transfer"}, m{"status": "pending"}, m{"direction": "to_wallet", "amount": "80.00", "currency": "USD", "login": "700000"},
+			"Hannah Schmidt moved 80.00 USD from account 700000 to their wallet"},
+		{ActionTransferFailed, audit.Ref{Name: "BrokerDesk"}, audit.Ref{Name: "transfer"}, m{"status": "pending"},
+			m{"direction": "to_wallet", "amount": "80.00", "currency": "USD", "login": "700000", "client": "Hannah Schmidt",
+				"reason": "account 700000 has 12.50 USD of free margin"},
+			"The transfer of 80.00 USD from account 700000 to Hannah Schmidt's wallet failed: account 700000 has 12.50 USD of free margin; no money moved"},
+		{ActionTransferUnknown, audit.Ref{Name: "BrokerDesk"}, audit.Ref{Name: "transfer"}, nil,
+			m{"direction": "to_account", "amount": "250.00", "currency": "USD", "login": "700000", "client": "Hannah Schmidt", "reason": "connection reset."},
+			"The trading server never answered about the transfer of 250.00 USD from Hannah Schmidt's wallet to account 700000 (connection reset): it waits for finance to ask again"},
+		{ActionTransferRetried, adam, audit.Ref{Name: "transfer"}, nil,
+			m{"direction": "to_account", "amount": "250.00", "currency": "USD", "login": "700000", "client": "Hannah Schmidt"},
+			"Adam Admin asked the trading server again about the transfer of 250.00 USD from Hannah Schmidt's wallet to account 700000"},
 	}
 	svc := audit.NewService(nil)
 	svc.Phrases(Phrases()...)

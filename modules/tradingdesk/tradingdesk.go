@@ -17,6 +17,9 @@
 //	deal sync      trading_deals and trading_deal_cursors: one account's deals pulled since its cursor
 //	               (tradingdesk:sync-account, queue sync), stored once each with COPY, changes and cancellations
 //	               found in an overlap window, trading.deal_closed and trading.deal_changed published with them
+//	transfers      trading_transfers: money between a client's wallet and their trading account, a ledger hold or
+//	               posting against the server's trading_server account and a balance operation under the transfer's
+//	               id (tradingdesk:transfer, queue sync); see transfers.go for the order of writes
 package tradingdesk
 
 import (
@@ -92,6 +95,9 @@ type Options struct {
 	Events *events.Hall
 	// Sealer seals servers' manager credentials at rest (BD_DATA_KEYS).
 	Sealer *auth.Sealer
+	// Ledger moves the money of transfers between wallets and trading accounts (*ledger.Service); without it
+	// transfers are refused with ErrNoLedger.
+	Ledger Ledger
 	// Dialer builds connectors (cmd/brokerdesk: MT5, TradeLocker, DXtrade, the built-in simulator). Only the worker
 	// dials.
 	Dialer Dialer
