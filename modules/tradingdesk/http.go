@@ -340,6 +340,7 @@ func Routes(api *web.API, s *Service) {
 			return c.JSON(ToAccountTypeResponse(a))
 		}})
 	accountRoutes(api, s)
+	transferRoutes(api, s)
 }
 
 // Examples for the OpenAPI document (web.Exampler).

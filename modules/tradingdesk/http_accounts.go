@@ -24,6 +24,7 @@ type OpenAccountBody struct {
 // AccountResponse is a trading account in the API. Balance and equity are decimal strings of its currency, as the
 // platform last reported them (absent: never read).
 type AccountResponse struct {
+	ID        uuid.UUID  `json:"id"`
 	Login     string     `json:"login"`
 	Server    string     `json:"server"`
 	Live      bool       `json:"live"`
@@ -72,7 +73,7 @@ type RequestsResponse struct {
 
 // ToAccountResponse is an account as the API shows it.
 func ToAccountResponse(a Account) AccountResponse {
-	out := AccountResponse{Login: a.Login, Server: a.ServerName, Live: a.Live, Type: a.TypeName, Currency: a.Currency.Code, Leverage: a.Leverage,
+	out := AccountResponse{ID: a.ID, Login: a.Login, Server: a.ServerName, Live: a.Live, Type: a.TypeName, Currency: a.Currency.Code, Leverage: a.Leverage,
 		Group: a.Group, SwapFree: a.SwapFree, Status: a.Status, StateAt: a.StateAt, CreatedAt: a.CreatedAt}
 	if a.Balance != nil {
 		out.Balance = a.Balance.Decimal()
@@ -176,15 +177,8 @@ func accountRoutes(api *web.API, s *Service) {
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/clients/:id/trading", Permission: PermRead, Tag: tag, Response: TradingResponse{},
 		Summary: "A client's trading accounts and account requests (failed ones with the platform's reason)",
 		Handler: func(c *fiber.Ctx) error {
-			ctx, t := c.UserContext(), tenants.Current(c)
-			id, err := web.ParseID(c, "id")
+			id, err := s.staffClient(c)
 			if err != nil {
-				return web.NotFound("No such client.")
-			}
-			if _, err := s.o.Clients.GetFor(ctx, t, clientViewer(c), id); err != nil {
-				if errors.Is(err, clients.ErrNotFound) {
-					return web.NotFound("No such client.")
-				}
 				return err
 			}
 			return clientTrading(c, s, id, true)
@@ -230,32 +224,54 @@ func requestFilter(c *fiber.Ctx) (RequestFilter, error) {
 // visibleRequests lists the requests of f the request's staff user may see: under managers_see_own_clients_only a
 // sales or retention user sees their own clients' only (the clients module decides, per client).
 func (s *Service) visibleRequests(c *fiber.Ctx, f RequestFilter) ([]Request, error) {
-	ctx, t := c.UserContext(), tenants.Current(c)
-	list, err := s.Requests(ctx, t, f)
+	list, err := s.Requests(c.UserContext(), tenants.Current(c), f)
 	if err != nil {
 		return nil, err
 	}
+	return visibleTo(c, s, list, func(r Request) uuid.UUID { return r.ClientID })
+}
+
+// visibleTo keeps the records of list whose client (clientOf) the request's staff user may see; a user the
+// object-level rule does not limit sees all. The clients module is asked once per client.
+func visibleTo[T any](c *fiber.Ctx, s *Service, list []T, clientOf func(T) uuid.UUID) ([]T, error) {
 	v := clientViewer(c)
 	if len(v.Roles) == 0 {
 		return list, nil
 	}
+	ctx, t := c.UserContext(), tenants.Current(c)
 	sees := map[uuid.UUID]bool{}
 	out := list[:0]
-	for _, r := range list {
-		ok, known := sees[r.ClientID]
+	for _, x := range list {
+		id := clientOf(x)
+		ok, known := sees[id]
 		if !known {
-			_, err := s.o.Clients.GetFor(ctx, t, v, r.ClientID)
+			_, err := s.o.Clients.GetFor(ctx, t, v, id)
 			if err != nil && !errors.Is(err, clients.ErrNotFound) {
 				return nil, err
 			}
 			ok = err == nil
-			sees[r.ClientID] = ok
+			sees[id] = ok
 		}
 		if ok {
-			out = append(out, r)
+			out = append(out, x)
 		}
 	}
 	return out, nil
+}
+
+// staffClient is the client of the route's :id, when the staff user may see them (404 otherwise, as for no client).
+func (s *Service) staffClient(c *fiber.Ctx) (uuid.UUID, error) {
+	id, err := web.ParseID(c, "id")
+	if err != nil {
+		return uuid.Nil, web.NotFound("No such client.")
+	}
+	if _, err := s.o.Clients.GetFor(c.UserContext(), tenants.Current(c), clientViewer(c), id); err != nil {
+		if errors.Is(err, clients.ErrNotFound) {
+			return uuid.Nil, web.NotFound("No such client.")
+		}
+		return uuid.Nil, err
+	}
+	return id, nil
 }
 
 // clientViewer is the request's staff user for the clients module's object-level rule.

@@ -129,6 +129,10 @@ const (
 	transferRetries         = 8
 )
 
+// ErrNoSuchAccount: the transfer names an account that is not the client's (or none): not found, like any id of
+// another client's or tenant's.
+var ErrNoSuchAccount = fmt.Errorf("%w: no such trading account of yours", ErrNotFound)
+
 // ErrNoLedger: the desk was built without a ledger, so it cannot move money.
 var ErrNoLedger = errors.New("tradingdesk: transfers need the ledger")
 
@@ -160,7 +164,7 @@ func (s *Service) RequestTransfer(ctx context.Context, t tenants.Tenant, clientI
 			return err
 		}
 		if len(accs) == 0 {
-			return validation.New("account", "no such trading account of yours")
+			return ErrNoSuchAccount
 		}
 		acc := accs[0]
 		if acc.Status != "active" {

@@ -391,7 +391,7 @@ func TestAnUnknownOutcomeWaitsForFinanceAndIsResolvedByTheSameID(t *testing.T) {
 	}
 }
 
-// The gate, the account and the amount refuse before anything is held: another client's account, another
+// The gate, the account and the amount refuse before anything is held: another client's account (not found), another
 // currency (no FX yet), too many decimals, zero, and a suspended client.
 func TestTheGateTheAccountAndTheAmountRefuseATransfer(t *testing.T) {
 	t.Parallel()
@@ -405,7 +405,6 @@ func TestTheGateTheAccountAndTheAmountRefuseATransfer(t *testing.T) {
 		field  string
 		reason string
 	}{
-		{other, tradingdesk.TransferInput{Account: acc.ID, Direction: tradingdesk.ToAccount, Amount: "1.00", Currency: "USD"}, "account", "no such"},
 		{client, tradingdesk.TransferInput{Account: acc.ID, Direction: tradingdesk.ToAccount, Amount: "1.00", Currency: "EUR"}, "currency", "not offered yet"},
 		{client, tradingdesk.TransferInput{Account: acc.ID, Direction: tradingdesk.ToAccount, Amount: "1.001", Currency: "USD"}, "amount", "at most 2 decimals"},
 		{client, tradingdesk.TransferInput{Account: acc.ID, Direction: tradingdesk.ToWallet, Amount: "0", Currency: "USD"}, "amount", "more than zero"},
@@ -415,6 +414,10 @@ func TestTheGateTheAccountAndTheAmountRefuseATransfer(t *testing.T) {
 		if fieldOf(err) != c.field || !strings.Contains(fmt.Sprint(err), c.reason) {
 			t.Errorf("%+v: %v", c.in, err)
 		}
+	}
+	if _, err := b.svc.RequestTransfer(ctx, b.ten, other, tradingdesk.TransferInput{Account: acc.ID, Direction: tradingdesk.ToAccount,
+		Amount: "1.00", Currency: "USD"}); !errors.Is(err, tradingdesk.ErrNotFound) {
+		t.Errorf("another client's account: %v", err)
 	}
 	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE clients SET status = 'suspended' WHERE id = $1`, client)

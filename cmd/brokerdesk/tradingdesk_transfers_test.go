@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/brokerdesk/brokerdesk/infra/localsvc"
+	"github.com/brokerdesk/brokerdesk/infra/money"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/modules/ledger"
+	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/modules/trading/simulator"
+	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
+)
+
+// A trader moves money from the portal, through the HTTP server, the worker and the process's simulator: 250.00 USD
+// from the wallet into their account (202, held at once, then done; the simulator's balance and the ledger agree),
+// 100.00 back, a currency other than the account's refused (422 naming currency, no FX); finance sees the
+// transfers in the list and the client's, and the ledger verifies clean.
+func TestTradingTransfersFromThePortalThroughTheWorker(t *testing.T) {
+	t.Parallel()
+	sim, err := simulator.Open(t.TempDir(), simulator.Options{PasswordIterations: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	a, base, _ := startServerWiring(t, map[string]string{"BD_REDIS_URL": localsvc.RedisDB(t)}, wiring{simulator: sim})
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := a.startWorker(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); w.Shutdown() })
+	ten, _ := demoTenantNamed(t, a, "Transfers FX")
+	host := hostOf(ten)
+	if _, err := a.tradingdesk.CreateServer(ctx, ten, audit.System("test"), tradingdesk.ServerInput{Slug: "sim-live", Name: "Sim live",
+		Platform: trading.PlatformSimulator, Live: true, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.tradingdesk.CreateAccountType(ctx, ten, audit.System("test"), tradingdesk.AccountTypeInput{Slug: "standard", Name: "Standard",
+		Server: "sim-live", Leverages: []int{100}, Enabled: true, Groups: map[string]tradingdesk.GroupPair{"USD": {Group: "standard-usd"}}}); err != nil {
+		t.Fatal(err)
+	}
+	email := identity.DemoTraderEmail(ten)
+	usd, _ := money.Lookup("USD")
+	var client uuid.UUID
+	if err := a.gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `UPDATE clients SET status = 'kyc_approved', kyc_approved_at = now() WHERE email = $1 RETURNING id`,
+			email).Scan(&client); err != nil {
+			return err
+		}
+		_, err := a.ledger.PostTx(ctx, tx, ledger.Entry{Key: "test-deposit:" + client.String(), Kind: "deposit", Postings: []ledger.Posting{
+			{Account: ledger.Clearing("test", usd), Amount: -100_000}, {Account: ledger.ClientWallet(client, usd), Amount: 100_000}}})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	opened, err := a.tradingdesk.OpenAccount(ctx, ten, client, tradingdesk.OpenAccountInput{Type: "standard", Currency: "USD", Leverage: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acc tradingdesk.Account
+	for deadline := time.Now().Add(30 * time.Second); acc.Login == ""; time.Sleep(100 * time.Millisecond) {
+		if list, err := a.tradingdesk.ClientAccounts(ctx, ten, client); err == nil && len(list) == 1 {
+			acc = list[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker did not open the account of request %s", opened.ID)
+		}
+	}
+	r := request(t, base, host, "POST", "/api/v1/auth/portal/login", "", identity.LoginRequest{Email: email, Password: identity.DemoPassword})
+	var tok identity.TokenResponse
+	if err := json.Unmarshal([]byte(r.body), &tok); err != nil || r.status != 200 {
+		t.Fatalf("portal login: %d %s", r.status, r.body)
+	}
+	trader := tok.AccessToken
+	move := func(body tradingdesk.TransferBody) call {
+		return request(t, base, host, "POST", "/api/v1/portal/trading/transfers", trader, body, "Idempotency-Key", uuid.NewString())
+	}
+	if r := move(tradingdesk.TransferBody{Account: acc.ID, Direction: "to_account", Amount: "250.00", Currency: "EUR"}); r.status != 422 ||
+		!strings.Contains(r.body, `"field":"currency"`) {
+		t.Fatalf("another currency: %d %s", r.status, r.body)
+	}
+	wait := func(r call) tradingdesk.TransferResponse {
+		t.Helper()
+		var x tradingdesk.TransferResponse
+		if err := json.Unmarshal([]byte(r.body), &x); err != nil || r.status != 202 || x.Status != "pending" {
+			t.Fatalf("transfer: %d %s", r.status, r.body)
+		}
+		for deadline := time.Now().Add(30 * time.Second); x.Status == "pending"; time.Sleep(100 * time.Millisecond) {
+			r = request(t, base, host, "GET", "/api/v1/portal/trading/transfers/"+x.ID.String(), trader, nil)
+			if err := json.Unmarshal([]byte(r.body), &x); err != nil || r.status != 200 {
+				t.Fatalf("read the transfer: %d %s", r.status, r.body)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the worker did not move the money: %s", r.body)
+			}
+		}
+		return x
+	}
+	in := wait(move(tradingdesk.TransferBody{Account: acc.ID, Direction: "to_account", Amount: "250.00", Currency: "USD"}))
+	if in.Status != "done" || in.Outcome != "250.00 USD moved from your wallet to account "+acc.Login+"." {
+		t.Fatalf("to the account: %+v", in)
+	}
+	out := wait(move(tradingdesk.TransferBody{Account: acc.ID, Direction: "to_wallet", Amount: "100.00", Currency: "USD"}))
+	if out.Status != "done" {
+		t.Fatalf("to the wallet: %+v", out)
+	}
+	if on, err := sim.Account(ctx, acc.Login); err != nil || !on.Balance.Equal(decimal.RequireFromString("150")) {
+		t.Fatalf("on the simulator: %+v %v", on, err)
+	}
+	if wallet, err := a.ledger.Balance(ctx, ten, ledger.ClientWallet(client, usd).Code); err != nil || wallet.Posted != 85_000 || wallet.PendingDebits != 0 {
+		t.Fatalf("the wallet: %+v %v", wallet, err)
+	}
+	if rep, err := a.ledger.Verify(ctx, ten); err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %v", rep.Problem, err)
+	}
+
+	finance := staffLogin(t, base, ten, "finance").AccessToken
+	if r = request(t, base, host, "GET", "/api/v1/trading/transfers?status=done", finance, nil); r.status != 200 ||
+		!strings.Contains(r.body, in.ID.String()) || !strings.Contains(r.body, `"ticket":"`) {
+		t.Fatalf("finance's list: %d %s", r.status, r.body)
+	}
+	if r = request(t, base, host, "GET", "/api/v1/trading/transfers?status=unknown", finance, nil); r.status != 200 || strings.Contains(r.body, in.ID.String()) {
+		t.Fatalf("finance's unknown outcomes: %d %s", r.status, r.body)
+	}
+	if r = request(t, base, host, "GET", "/api/v1/trading/transfers?status=lost", finance, nil); r.status != 400 {
+		t.Fatalf("a bad filter: %d %s", r.status, r.body)
+	}
+	if r = request(t, base, host, "GET", "/api/v1/clients/"+client.String()+"/transfers", finance, nil); r.status != 200 || !strings.Contains(r.body, out.ID.String()) {
+		t.Fatalf("the client's transfers: %d %s", r.status, r.body)
+	}
+	if r = request(t, base, host, "POST", "/api/v1/trading/transfers/"+in.ID.String()+"/retry", finance, nil); r.status != 404 {
+		t.Fatalf("a retry of a done transfer: %d %s", r.status, r.body)
+	}
+}
