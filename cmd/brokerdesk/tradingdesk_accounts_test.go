@@ -17,7 +17,6 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
-	"github.com/brokerdesk/brokerdesk/modules/trading/simulator"
 	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
 )
 
@@ -28,19 +27,8 @@ import (
 // client's accounts and requests through the API and on the client page's Trading tab, and the requests list.
 func TestAnAccountOpensFromThePortalThroughTheWorker(t *testing.T) {
 	t.Parallel()
-	sim, err := simulator.Open(t.TempDir(), simulator.Options{PasswordIterations: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
 	logFile := t.TempDir() + "/brokerdesk.log"
-	a, base, _ := startServerWiring(t, map[string]string{"BD_REDIS_URL": localsvc.RedisDB(t), "log_file": logFile}, wiring{simulator: sim})
-	ctx, cancel := context.WithCancel(context.Background())
-	w, err := a.startWorker(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); w.Shutdown() })
+	a, base, sim, ctx := startDesk(t, map[string]string{"log_file": logFile})
 	ten, _ := demoTenantNamed(t, a, "Accounts FX")
 	host := hostOf(ten)
 	for _, in := range []tradingdesk.ServerInput{

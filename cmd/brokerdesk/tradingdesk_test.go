@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -49,23 +50,33 @@ func tradingForMatrix(t testing.TB, a *app, ten tenants.Tenant) {
 	}
 }
 
-// The desk end to end, as an admin works it: a simulator server and an MT5 server added through the API (the
-// password answered only as "set"), a check asked for (202) and answered by the worker through the process's
-// simulator, an account type with a money minimum, the pages with the check button, and the read-only roles.
-func TestTradingServersThroughTheAPIThePagesAndTheWorker(t *testing.T) {
-	t.Parallel()
+// startDesk starts the server (with extraEnv) and a worker over a simulator of the test's own, which the
+// process's simulator servers reach; ctx lives until the test ends.
+func startDesk(t *testing.T, extraEnv map[string]string) (*app, string, *simulator.Simulator, context.Context) {
+	t.Helper()
 	sim, err := simulator.Open(t.TempDir(), simulator.Options{PasswordIterations: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sim.Close() })
-	a, base, _ := startServerWiring(t, map[string]string{"BD_REDIS_URL": localsvc.RedisDB(t)}, wiring{simulator: sim})
+	env := map[string]string{"BD_REDIS_URL": localsvc.RedisDB(t)}
+	maps.Copy(env, extraEnv)
+	a, base, _ := startServerWiring(t, env, wiring{simulator: sim})
 	ctx, cancel := context.WithCancel(context.Background())
 	w, err := a.startWorker(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); w.Shutdown() })
+	return a, base, sim, ctx
+}
+
+// The desk end to end, as an admin works it: a simulator server and an MT5 server added through the API (the
+// password answered only as "set"), a check asked for (202) and answered by the worker through the process's
+// simulator, an account type with a money minimum, the pages with the check button, and the read-only roles.
+func TestTradingServersThroughTheAPIThePagesAndTheWorker(t *testing.T) {
+	t.Parallel()
+	a, base, _, _ := startDesk(t, nil)
 	ten, _ := demoTenantNamed(t, a, "Desk FX")
 	host, tok := hostOf(ten), staffLogin(t, base, ten, "admin").AccessToken
 

@@ -11,13 +11,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
-	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/infra/money"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/ledger"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
-	"github.com/brokerdesk/brokerdesk/modules/trading/simulator"
 	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
 )
 
@@ -27,18 +25,7 @@ import (
 // transfers in the list and the client's, and the ledger verifies clean.
 func TestTradingTransfersFromThePortalThroughTheWorker(t *testing.T) {
 	t.Parallel()
-	sim, err := simulator.Open(t.TempDir(), simulator.Options{PasswordIterations: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	a, base, _ := startServerWiring(t, map[string]string{"BD_REDIS_URL": localsvc.RedisDB(t)}, wiring{simulator: sim})
-	ctx, cancel := context.WithCancel(context.Background())
-	w, err := a.startWorker(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); w.Shutdown() })
+	a, base, sim, ctx := startDesk(t, nil)
 	ten, _ := demoTenantNamed(t, a, "Transfers FX")
 	host := hostOf(ten)
 	if _, err := a.tradingdesk.CreateServer(ctx, ten, audit.System("test"), tradingdesk.ServerInput{Slug: "sim-live", Name: "Sim live",
