@@ -103,8 +103,10 @@ type TransferInput struct {
 	Currency  string
 }
 
-// Ledger is what transfers need of the ledger (*ledger.Service), always inside the desk's transaction.
+// Ledger is what transfers need of the ledger (*ledger.Service): money moves inside the desk's transaction; the
+// portal page shows the client's wallets.
 type Ledger interface {
+	ClientBalances(ctx context.Context, t tenants.Tenant, client uuid.UUID) ([]ledger.Balance, error)
 	PostTx(ctx context.Context, tx pgx.Tx, e ledger.Entry) (ledger.Transaction, error)
 	HoldTx(ctx context.Context, tx pgx.Tx, e ledger.Entry) (ledger.Transaction, error)
 	PostHoldTx(ctx context.Context, tx pgx.Tx, key string, holdID uuid.UUID, amount int64, description string) (ledger.Transaction, error)
@@ -379,10 +381,10 @@ func (s *Service) RunTransfer(ctx context.Context, t tenants.Tenant, id uuid.UUI
 	if x, err = s.GetTransfer(ctx, t, id, uuid.Nil); err != nil || x.Status != RequestPending { // as the claim found it
 		return err
 	}
-	res, err := s.transferOnce(ctx, t, &x)
+	res, state, err := s.transferOnce(ctx, t, &x)
 	switch {
 	case err == nil:
-		return s.completeTransfer(ctx, t, x, res)
+		return s.completeTransfer(ctx, t, x, res, state)
 	case errors.Is(err, errShort) || refusedTransfer(err):
 		if ferr := s.failTransfer(ctx, t, x, err); ferr != nil {
 			return ferr
@@ -416,14 +418,17 @@ func refusedTransfer(err error) bool {
 func operationID(id uuid.UUID) string { return strings.ReplaceAll(id.String(), "-", "") }
 
 // transferOnce is one run's platform call: for a transfer to the wallet, the free margin is read first (before the
-// first call only: after one, the money may already have left the account). x.Calls counts the calls sent.
-func (s *Service) transferOnce(ctx context.Context, t tenants.Tenant, x *Transfer) (trading.BalanceResult, error) {
+// first call only: after one, the money may already have left the account). x.Calls counts the calls sent. After
+// the money moved it reads the account again, so the pages show its balance after the transfer (state is nil when
+// that read failed: the money does not wait on it).
+func (s *Service) transferOnce(ctx context.Context, t tenants.Tenant, x *Transfer) (trading.BalanceResult, *trading.Account, error) {
 	tg, err := s.target(ctx, t, x.ServerID)
 	if err != nil {
-		return trading.BalanceResult{}, err
+		return trading.BalanceResult{}, nil, err
 	}
 	amount := decimal.New(x.Amount.Minor, -int32(x.Amount.Currency.Exponent))
 	var res trading.BalanceResult
+	var state *trading.Account
 	var short error // not the session's failure: Use would drop the session for an error that is not the platform's
 	err = s.sessions.Use(ctx, tg, true, func(c trading.Connector) error {
 		kind := trading.Deposit
@@ -447,12 +452,18 @@ func (s *Service) transferOnce(ctx context.Context, t tenants.Tenant, x *Transfe
 		var err error
 		res, err = c.BalanceOperation(ctx, trading.BalanceOp{Login: x.Login, Kind: kind, Amount: amount, OperationID: operationID(x.ID),
 			Comment: "BrokerDesk transfer"})
-		return err
+		if err != nil {
+			return err
+		}
+		if acc, err := c.Account(ctx, x.Login); err == nil {
+			state = &acc
+		}
+		return nil
 	})
 	if err == nil && short != nil {
 		err = short
 	}
-	return res, err
+	return res, state, err
 }
 
 func (s *Service) countTransferCall(ctx context.Context, t tenants.Tenant, x *Transfer) error {
@@ -462,9 +473,10 @@ func (s *Service) countTransferCall(ctx context.Context, t tenants.Tenant, x *Tr
 }
 
 // completeTransfer moves the money in the ledger as the platform did (the hold posted, or the posting to the
-// wallet), records the ticket and audits it, in one transaction. Its keys make a second run's completion move
+// wallet), records the ticket and the account's balance and equity the platform answered after it, and audits it,
+// in one transaction. Its keys make a second run's completion move
 // nothing.
-func (s *Service) completeTransfer(ctx context.Context, t tenants.Tenant, x Transfer, res trading.BalanceResult) error {
+func (s *Service) completeTransfer(ctx context.Context, t tenants.Tenant, x Transfer, res trading.BalanceResult, state *trading.Account) error {
 	return s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		var tr ledger.Transaction
 		var err error
@@ -485,6 +497,12 @@ func (s *Service) completeTransfer(ctx context.Context, t tenants.Tenant, x Tran
 			finished_at = now(), updated_at = now() WHERE id = $1 AND status = 'pending'`, x.ID, tr.ID, res.Ticket)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
+		}
+		if state != nil {
+			if _, err := tx.Exec(ctx, `UPDATE trading_accounts SET balance = $2, equity = $3, state_at = now(), updated_at = now() WHERE id = $1`,
+				x.AccountID, toMinor(state.Balance, x.Amount.Currency), toMinor(state.Equity, x.Amount.Currency)); err != nil {
+				return err
+			}
 		}
 		x.Status = RequestDone
 		after := transferView(x, x.Amount)

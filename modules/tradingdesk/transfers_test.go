@@ -148,6 +148,9 @@ func TestMoneyMovesBetweenTheWalletAndTheAccountThroughTheWorker(t *testing.T) {
 		t.Errorf("outcome %q, want %q", x.Outcome(), want)
 	}
 	b.agree(t, acc.ServerID, acc.Login)
+	if list, err := b.svc.ClientAccounts(ctx, b.ten, client); err != nil || list[0].Balance == nil || list[0].Balance.Minor != 25_000 {
+		t.Fatalf("the account's balance as the platform answered after the transfer: %+v %v", list, err)
+	}
 	// A duplicate delivery does nothing.
 	if err := b.svc.RunTransfer(ctx, b.ten, x.ID, false); err != nil {
 		t.Fatal(err)
