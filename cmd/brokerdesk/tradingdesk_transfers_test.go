@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +129,35 @@ func TestTradingTransfersFromThePortalThroughTheWorker(t *testing.T) {
 	}
 	if r = request(t, base, host, "POST", "/api/v1/trading/transfers/"+in.ID.String()+"/retry", finance, nil); r.status != 404 {
 		t.Fatalf("a retry of a done transfer: %d %s", r.status, r.body)
+	}
+
+	// The portal page's form, its refusal in words, and the back office's pages.
+	portal := newPageClient(t, base, ten)
+	portal.login("/portal", email, identity.DemoPassword)
+	page := portal.get("/portal/trading")
+	if page.status != 200 || !strings.Contains(page.body, `id="transfer-form"`) || !strings.Contains(page.body, "<strong>850.00 USD</strong>") ||
+		!strings.Contains(page.body, `data-transfer="`+in.ID.String()+`"`) {
+		t.Fatalf("the portal page: %d %.3000s", page.status, page.body)
+	}
+	res := portal.do(http.MethodPost, "/portal/trading/transfers", url.Values{"csrf": {csrfOf(t, page.body)}, "account": {acc.ID.String()},
+		"direction": {"to_account"}, "amount": {"10.005"}})
+	if res.status != 422 || !strings.Contains(pageText(res.body), "The money was not moved") || !strings.Contains(pageText(res.body), "at most 2 decimals") {
+		t.Fatalf("a refused form: %d %.1500s", res.status, pageText(res.body))
+	}
+	res = portal.do(http.MethodPost, "/portal/trading/transfers", url.Values{"csrf": {csrfOf(t, page.body)}, "account": {acc.ID.String()},
+		"direction": {"to_account"}, "amount": {"10"}})
+	if res.status != 303 || !strings.HasPrefix(res.header.Get("Location"), "/portal/trading?transfer=") {
+		t.Fatalf("the form: %d %s", res.status, res.header.Get("Location"))
+	}
+	if page = portal.get(res.header.Get("Location")); page.status != 200 || !strings.Contains(page.body, `id="transferred"`) {
+		t.Fatalf("after the form: %d %.1500s", page.status, page.body)
+	}
+	bo := newPageClient(t, base, ten)
+	bo.login("/backoffice", demoEmail(ten, "finance"), identity.DemoPassword)
+	if list := bo.get("/backoffice/trading/transfers?status=all"); list.status != 200 || !strings.Contains(list.body, `data-transfer="`+out.ID.String()+`"`) {
+		t.Fatalf("finance's transfers page: %d %.1500s", list.status, list.body)
+	}
+	if tab := bo.get("/backoffice/clients/" + client.String() + "?tab=trading"); tab.status != 200 || !strings.Contains(tab.body, `data-transfer="`+in.ID.String()+`"`) {
+		t.Fatalf("the client page's Trading tab: %d %.1500s", tab.status, tab.body)
 	}
 }

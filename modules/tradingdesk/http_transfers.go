@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/brokerdesk/brokerdesk/infra/web"
-	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -158,8 +157,7 @@ func transferRoutes(api *web.API, s *Service) {
 			if err != nil {
 				return web.NotFound("No such transfer.")
 			}
-			pr, _ := identity.PrincipalOf(c)
-			x, err := s.RetryTransfer(c.UserContext(), tenants.Current(c), audit.Actor{Kind: audit.ActorStaff, ID: pr.UserID.String()}, id)
+			x, err := s.RetryTransfer(c.UserContext(), tenants.Current(c), identity.Actor(c), id)
 			if err != nil {
 				return transferError(err)
 			}

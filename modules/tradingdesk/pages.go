@@ -41,6 +41,9 @@ const (
 	serversPath      = "/backoffice/trading/servers"
 	accountTypesPath = "/backoffice/trading/account-types"
 	requestsPath     = "/backoffice/trading/requests"
+	transfersPath    = "/backoffice/trading/transfers"
+	// portalTransferPath takes the portal page's transfer form.
+	portalTransferPath = "/portal/trading/transfers"
 	// PortalAccountsPath is the portal's trading accounts page (the credentials email links to it).
 	PortalAccountsPath = "/portal/trading"
 )
@@ -94,7 +97,12 @@ func statusWords(s Status) (string, web.Tone) {
 
 // problemLines are a refusal's field errors as sentences, or its detail.
 func problemLines(err error) ([]string, int, bool) {
-	pr, ok := web.ProblemOf(apiError(err, "record"))
+	return problemLinesOf(apiError(err, "record"))
+}
+
+// problemLinesOf is problemLines of an error already mapped to its problem.
+func problemLinesOf(mapped error) ([]string, int, bool) {
+	pr, ok := web.ProblemOf(mapped)
 	if !ok {
 		return nil, 0, false
 	}

@@ -45,7 +45,8 @@ func (p *pages) mountAccountPages(shell *web.Shell) {
 	shell.Post(PortalAccountsPath, identity.PermPortalAccount, p.openAccount)
 	shell.Page(fiber.MethodGet, requestsPath, PermRead, p.requests)
 	shell.HubSection(clients.ClientHub, web.HubSection{ID: "trading", Label: "Trading", Order: 45, Permission: PermRead,
-		Hint: "Trading accounts and account requests", Render: p.tradingTab})
+		Hint: "Trading accounts, account requests and transfers", Render: p.tradingTab})
+	p.mountTransferPages(shell)
 }
 
 type accountRow struct {
@@ -132,14 +133,26 @@ type portalPage struct {
 	Problems            []string
 	Opening             bool
 	AccountsWithBalance bool
+	Transfers           transfersSection
 }
 
 func (p *pages) portalAccounts(c *fiber.Ctx) error {
-	return p.renderPortal(c, fiber.StatusOK, "", "", nil, "")
+	return p.renderPortal(c, fiber.StatusOK, portalForms{})
 }
 
-// renderPortal draws the portal page, with a refusal (errText, problems) and the choices the client made.
-func (p *pages) renderPortal(c *fiber.Ctx, status int, choice, leverage string, problems []string, errText string) error {
+// portalForms are what the client sent in the page's forms and why it was refused (errText, problems).
+type portalForms struct {
+	choice, leverage string
+	problems         []string
+	errText          string
+	transfer         transferForm
+	transferProblems []string
+	transferErr      string
+}
+
+// renderPortal draws the portal page, with a refusal and the choices the client made.
+func (p *pages) renderPortal(c *fiber.Ctx, status int, f portalForms) error {
+	choice, leverage, problems, errText := f.choice, f.leverage, f.problems, f.errText
 	ctx, t := c.UserContext(), tenants.Current(c)
 	client, err := p.s.portalClient(c)
 	if err != nil {
@@ -185,6 +198,10 @@ func (p *pages) renderPortal(c *fiber.Ctx, status int, choice, leverage string, 
 			d.Leverages = append(d.Leverages, offerOption{Value: v, Label: "1:" + v, Selected: v == leverage || leverage == "" && l == 100})
 		}
 	}
+	if d.Transfers, err = p.portalTransfers(c, client, accounts, f.transfer); err != nil {
+		return err
+	}
+	d.Transfers.Error, d.Transfers.Problems = f.transferErr, f.transferProblems
 	return p.shell.Render(c, status, "tradingdesk_portal", "Trading accounts", d)
 }
 
@@ -202,7 +219,7 @@ func (p *pages) openAccount(c *fiber.Ctx) error {
 		if !ok {
 			return err
 		}
-		return p.renderPortal(c, status, choice, leverage, lines, "The account was not requested:")
+		return p.renderPortal(c, status, portalForms{choice: choice, leverage: leverage, problems: lines, errText: "The account was not requested:"})
 	}
 	return c.Redirect(PortalAccountsPath+"?"+url.Values{"requested": {r.ID.String()}}.Encode(), fiber.StatusSeeOther)
 }
@@ -243,8 +260,9 @@ func (p *pages) requests(c *fiber.Ctx) error {
 }
 
 type tradingTab struct {
-	Accounts []accountRow
-	Requests []requestRow
+	Accounts  []accountRow
+	Requests  []requestRow
+	Transfers []transferRow
 }
 
 // tradingTab draws the client page's Trading tab. The hub's owner has checked that the viewer may see the client.
@@ -258,5 +276,10 @@ func (p *pages) tradingTab(c *fiber.Ctx, client uuid.UUID) (template.HTML, error
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return "", err
 	}
-	return p.shell.Fragment(c, "tradingdesk_hub", tradingTab{Accounts: accountRows(accounts), Requests: requestRows(requests, true)})
+	transfers, err := p.s.Transfers(ctx, t, TransferFilter{Client: client, Limit: 50})
+	if err != nil {
+		return "", err
+	}
+	return p.shell.Fragment(c, "tradingdesk_hub", tradingTab{Accounts: accountRows(accounts), Requests: requestRows(requests, true),
+		Transfers: transferRows(transfers, true)})
 }
