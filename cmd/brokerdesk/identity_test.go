@@ -251,7 +251,7 @@ func TestCrossTenantMatrixFromTheRouteTable(t *testing.T) {
 		for _, q := range []string{`SELECT id::text FROM staff_users`, `SELECT id::text FROM clients`,
 			`SELECT id::text FROM documents`, `SELECT id::text FROM kyc_cases`, `SELECT id::text FROM deposits`,
 			`SELECT id::text FROM payment_exceptions`, `SELECT slug FROM payment_gateways`, `SELECT slug FROM trading_servers`,
-			`SELECT slug FROM account_types`, `SELECT id::text FROM trading_requests`} {
+			`SELECT slug FROM account_types`, `SELECT id::text FROM trading_requests`, `SELECT id::text FROM trading_transfers`} {
 			rows, err := tx.Query(ctx, q)
 			if err != nil {
 				return err

@@ -35,7 +35,8 @@ func tradingForMatrix(t testing.TB, a *app, ten tenants.Tenant) {
 		Leverages: []int{100}, Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
-	// A client's account and a failed request, so the accounts' routes are tried with ids that exist.
+	// A client's account, a failed request and a failed transfer, so the accounts' and transfers' routes are tried
+	// with ids that exist.
 	if err := a.gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `
 			INSERT INTO trading_accounts (id, client_id, server_id, account_type_id, login, currency, leverage, group_name)
@@ -43,7 +44,9 @@ func tradingForMatrix(t testing.TB, a *app, ten tenants.Tenant) {
 				FROM account_types WHERE slug = 'matrix-standard';
 			INSERT INTO trading_requests (id, kind, client_id, server_id, account_type_id, currency, leverage, group_name, status, failure, created_by)
 				SELECT gen_random_uuid(), 'open_account', (SELECT id FROM clients ORDER BY id LIMIT 1), server_id, id, 'USD', 100, 'standard-usd',
-					'failed', 'matrix', 'test' FROM account_types WHERE slug = 'matrix-standard'`)
+					'failed', 'matrix', 'test' FROM account_types WHERE slug = 'matrix-standard';
+			INSERT INTO trading_transfers (id, client_id, account_id, direction, amount, currency, status, failure, created_by)
+				SELECT gen_random_uuid(), client_id, id, 'to_wallet', 1000, 'USD', 'failed', 'matrix', 'test' FROM trading_accounts WHERE login = '700001'`)
 		return err
 	}); err != nil {
 		t.Fatal(err)

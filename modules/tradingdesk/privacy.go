@@ -14,7 +14,7 @@ import (
 )
 
 // The desk is a holder of clients' personal data (frontdoor.DataHolder): a client's trading accounts, the requests
-// they made of the platform, and the deals of their accounts.
+// they made of the platform, their transfers, and the deals of their accounts.
 var _ frontdoor.DataHolder = (*Service)(nil)
 
 // PersonalData names the desk's files in a client's export.
@@ -22,6 +22,7 @@ func (s *Service) PersonalData() []string {
 	return []string{
 		"trading_accounts.json   your trading accounts: server, type, login, currency, leverage, swap-free, status, last balance",
 		"trading_requests.json   what you asked of the trading servers (opening accounts) and what became of it",
+		"trading_transfers.json  the money you moved between your wallet and your trading accounts, and what became of it",
 		"trading_deals.json      the deals of your trading accounts as the trading servers listed them",
 	}
 }
@@ -43,7 +44,7 @@ type exportedDeal struct {
 	Cancelled  *time.Time `json:"cancelled_at,omitempty"`
 }
 
-// ExportClient writes trading_accounts.json, trading_requests.json and trading_deals.json. Deals are read for the
+// ExportClient writes trading_accounts.json, trading_requests.json, trading_transfers.json and trading_deals.json. Deals are read for the
 // client's accounts only (by server and login), every one of them however many: an export is the whole record.
 func (s *Service) ExportClient(ctx context.Context, t tenants.Tenant, clientID uuid.UUID, zw *zip.Writer) error {
 	accounts, err := s.ClientAccounts(ctx, t, clientID)
@@ -51,6 +52,10 @@ func (s *Service) ExportClient(ctx context.Context, t tenants.Tenant, clientID u
 		return err
 	}
 	requests, err := s.ClientRequests(ctx, t, clientID)
+	if err != nil {
+		return err
+	}
+	transfers, err := s.Transfers(ctx, t, TransferFilter{Client: clientID, Limit: -1})
 	if err != nil {
 		return err
 	}
@@ -95,10 +100,13 @@ func (s *Service) ExportClient(ctx context.Context, t tenants.Tenant, clientID u
 	if err := frontdoor.ExportJSON(zw, "trading_requests.json", outRequests, now); err != nil {
 		return err
 	}
+	if err := frontdoor.ExportJSON(zw, "trading_transfers.json", toTransfers(transfers, true).Transfers, now); err != nil {
+		return err
+	}
 	return frontdoor.ExportJSON(zw, "trading_deals.json", deals, now)
 }
 
-// EraseClientTx keeps the client's trading accounts, requests and deals: they are the records of the client's
+// EraseClientTx keeps the client's trading accounts, requests, transfers and deals: they are the records of the client's
 // trading that anti-money-laundering and financial-services law require a brokerage to keep (modules/privacy only
 // erases once retention allows), and they hold no name, email or address of the client: the client's identity is
 // erased by the clients module, and these rows then belong to an anonymous client. The credentials of an account

@@ -112,7 +112,10 @@ func TestAClientsExportHoldsTheirAccountsRequestsAndDeals(t *testing.T) {
 	if live != len(stored) {
 		t.Fatalf("the export has %d deals of %s, the desk stores %d", live, adaLogin, len(stored))
 	}
-	if names := b.svc.PersonalData(); len(names) != 3 {
-		t.Fatalf("PersonalData names %d files for 3", len(names))
+	if transfers, ok := files["trading_transfers.json"]; !ok || len(transfers) != 0 {
+		t.Fatalf("trading_transfers.json: %+v (in the export: %v)", transfers, ok)
+	}
+	if names := b.svc.PersonalData(); len(names) != 4 {
+		t.Fatalf("PersonalData names %d files for 4", len(names))
 	}
 }

@@ -282,19 +282,23 @@ type TransferFilter struct {
 	Status  RequestStatus // "" any
 	Unknown bool
 	Client  uuid.UUID // uuid.Nil any
-	Limit   int       // default and most 200
+	Limit   int       // default and most 200; -1 every one (a client's data export)
 }
 
 // Transfers lists transfers, newest first.
 func (s *Service) Transfers(ctx context.Context, t tenants.Tenant, f TransferFilter) ([]Transfer, error) {
-	if f.Limit <= 0 || f.Limit > 200 {
+	var limit *int
+	if f.Limit == 0 || f.Limit > 200 {
 		f.Limit = 200
+	}
+	if f.Limit > 0 {
+		limit = &f.Limit
 	}
 	var out []Transfer
 	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, transferSelect+` WHERE ($1 = '' OR x.status = $1) AND (NOT $2 OR x.outcome_unknown)
 			AND ($3::uuid IS NULL OR x.client_id = $3) ORDER BY x.created_at DESC, x.id LIMIT $4`,
-			string(f.Status), f.Unknown, nullID(f.Client), f.Limit)
+			string(f.Status), f.Unknown, nullID(f.Client), limit)
 		if err != nil {
 			return err
 		}
