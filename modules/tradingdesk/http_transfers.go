@@ -78,6 +78,10 @@ func transferError(err error) error {
 	if errors.Is(err, ErrNoSuchAccount) {
 		return web.NotFound("No such trading account of yours.")
 	}
+	if errors.Is(err, ErrTooLateToRetry) {
+		return web.NewProblem(fiber.StatusConflict, "transfer-too-old", "The trading server recognises a transfer's operation id for a week only: "+
+			"compare its records with this transfer (its ticket, the account's balance deals) and correct by hand.")
+	}
 	if errors.Is(err, ErrNotAllowed) {
 		return web.NewProblem(fiber.StatusForbidden, "transfer-not-allowed", strings.TrimPrefix(err.Error(), ErrNotAllowed.Error()+": "))
 	}
@@ -151,7 +155,7 @@ func transferRoutes(api *web.API, s *Service) {
 		}})
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/trading/transfers/:id/retry", Permission: identity.PermPaymentsApprove, Tag: tag,
 		Status: fiber.StatusAccepted, Response: TransferResponse{},
-		Summary: "Ask the platform again about a pending transfer (202): the same operation id, so money that moved is found, not moved twice",
+		Summary: "Ask the platform again about a pending transfer (202): the same operation id, so money that moved is found, not moved twice; 409 after six days",
 		Handler: func(c *fiber.Ctx) error {
 			id, err := web.ParseID(c, "id")
 			if err != nil {

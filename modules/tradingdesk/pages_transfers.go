@@ -229,7 +229,7 @@ func (p *pages) retryTransfer(c *fiber.Ctx) error {
 		return web.NotFound("No pending transfer with this id.")
 	}
 	if err != nil {
-		return err
+		return transferError(err)
 	}
 	return c.Redirect(transfersPath+"?status=pending", fiber.StatusSeeOther)
 }

@@ -320,19 +320,37 @@ func (s *Service) TransferCounts(ctx context.Context, t tenants.Tenant, stuck ti
 	return failed, pending, unknown, err
 }
 
+// RetryWindow is how long after a transfer's first call the platform can still be asked about it by its operation
+// id. The MT5 connector finds an earlier operation by the tag in its deal's comment among the account's deals of its
+// idempotency window (seven days by default, mt5.DefaultIdempotencyWindow); asked later, it would not find a deposit
+// that happened and would make it again. A day's margin is left.
+const RetryWindow = 6 * 24 * time.Hour
+
+// ErrTooLateToRetry: the transfer's first call is older than RetryWindow: finance compares the platform's records
+// with the transfer by hand.
+var ErrTooLateToRetry = errors.New("tradingdesk: the transfer is too old to ask the platform again by its id")
+
 // RetryTransfer asks the platform again about a pending transfer whose outcome is unknown (finance's action): a new
 // run calls with the same operation id, so the platform either answers Replayed (the money had moved) or moves it
-// now; the transfer then completes, or fails if the platform refuses.
+// now; the transfer then completes, or fails if the platform refuses. A transfer whose call is older than
+// RetryWindow is refused (ErrTooLateToRetry).
 func (s *Service) RetryTransfer(ctx context.Context, t tenants.Tenant, actor audit.Actor, id uuid.UUID) (Transfer, error) {
 	var out Transfer
 	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		var n int
-		err := tx.QueryRow(ctx, `UPDATE trading_transfers SET outcome_unknown = false, updated_at = now()
-			WHERE id = $1 AND status = 'pending' RETURNING calls`, id).Scan(&n)
+		var late bool
+		err := tx.QueryRow(ctx, `SELECT calls, calls > 0 AND created_at < now() - make_interval(secs => $2) FROM trading_transfers
+			WHERE id = $1 AND status = 'pending' FOR UPDATE`, id, RetryWindow.Seconds()).Scan(&n, &late)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
+			return err
+		}
+		if late {
+			return ErrTooLateToRetry
+		}
+		if _, err := tx.Exec(ctx, `UPDATE trading_transfers SET outcome_unknown = false, updated_at = now() WHERE id = $1`, id); err != nil {
 			return err
 		}
 		if err := s.queueTransfer(ctx, tx, id, "transfer:"+id.String()+":retry:"+strconv.Itoa(n)+":"+uuid.NewString()[:8]); err != nil {

@@ -392,6 +392,18 @@ func TestAnUnknownOutcomeWaitsForFinanceAndIsResolvedByTheSameID(t *testing.T) {
 	if _, err := b.svc.RetryTransfer(ctx, b.ten, admin, x.ID); !errors.Is(err, tradingdesk.ErrNotFound) {
 		t.Fatalf("a retry of a done transfer: %v", err)
 	}
+
+	// A week on, the platform may no longer recognise the id (MT5 looks a week back): the retry is refused.
+	old := b.transfer(t, client, acc, tradingdesk.ToAccount, "5.00")
+	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE trading_transfers SET calls = 1, outcome_unknown = true, created_at = now() - interval '7 days' WHERE id = $1`, old.ID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.svc.RetryTransfer(ctx, b.ten, admin, old.ID); !errors.Is(err, tradingdesk.ErrTooLateToRetry) {
+		t.Fatalf("a retry after a week: %v", err)
+	}
 }
 
 // The gate, the account and the amount refuse before anything is held: another client's account (not found), another
