@@ -104,7 +104,7 @@ type transfersSection struct {
 	Moving     bool
 }
 
-// portalTransfers is the portal page's transfer section: the wallets, the form over the client's active accounts,
+// portalTransfers is the portal page's transfer section: the wallets, the form over the client's active live accounts,
 // and their recent transfers; a transfer just asked for (?transfer=) is told in words.
 func (p *pages) portalTransfers(c *fiber.Ctx, client uuid.UUID, accounts []Account, f transferForm) (transfersSection, error) {
 	ctx, t := c.UserContext(), tenants.Current(c)
@@ -113,7 +113,7 @@ func (p *pages) portalTransfers(c *fiber.Ctx, client uuid.UUID, accounts []Accou
 		return d, nil
 	}
 	for _, a := range accounts {
-		if a.Status == "active" {
+		if a.Status == "active" && a.Live {
 			d.Accounts = append(d.Accounts, offerOption{Value: a.ID.String(), Label: a.Login + " (" + a.TypeName + ", " + a.Currency.Code + ")",
 				Selected: f.Account == a.ID.String()})
 		}

@@ -139,7 +139,8 @@ var ErrNoSuchAccount = fmt.Errorf("%w: no such trading account of yours", ErrNot
 var ErrNoLedger = errors.New("tradingdesk: transfers need the ledger")
 
 // RequestTransfer records a client's transfer and queues its platform call in one transaction: the policy gate
-// (internal_transfer) must allow it, the account must be the client's and active, the amount positive and within
+// (internal_transfer) must allow it, the account must be the client's, live (a demo account's money is not real) and
+// active, the amount positive and within
 // its currency's decimals, and the currency the account's (no FX). A transfer to the account holds the amount on the
 // wallet now: a wallet that does not cover it is refused with what it has available.
 func (s *Service) RequestTransfer(ctx context.Context, t tenants.Tenant, clientID uuid.UUID, in TransferInput) (Transfer, error) {
@@ -169,6 +170,9 @@ func (s *Service) RequestTransfer(ctx context.Context, t tenants.Tenant, clientI
 			return ErrNoSuchAccount
 		}
 		acc := accs[0]
+		if !acc.Live {
+			return validation.New("account", fmt.Sprintf("account %s is a demo account: it trades with practice money, which never leaves it or comes from your wallet", acc.Login))
+		}
 		if acc.Status != "active" {
 			return validation.New("account", fmt.Sprintf("account %s is %s: money cannot move to or from it now", acc.Login, acc.Status))
 		}

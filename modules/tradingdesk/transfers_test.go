@@ -407,7 +407,7 @@ func TestAnUnknownOutcomeWaitsForFinanceAndIsResolvedByTheSameID(t *testing.T) {
 }
 
 // The gate, the account and the amount refuse before anything is held: another client's account (not found), another
-// currency (no FX yet), too many decimals, zero, and a suspended client.
+// currency (no FX yet), too many decimals, zero, a demo account, and a suspended client.
 func TestTheGateTheAccountAndTheAmountRefuseATransfer(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -434,13 +434,30 @@ func TestTheGateTheAccountAndTheAmountRefuseATransfer(t *testing.T) {
 		Amount: "1.00", Currency: "USD"}); !errors.Is(err, tradingdesk.ErrNotFound) {
 		t.Errorf("another client's account: %v", err)
 	}
+	// A demo account's money is practice money: it never comes from or goes to the wallet.
+	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE trading_servers SET live = false WHERE id = $1`, acc.ServerID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.svc.RequestTransfer(ctx, b.ten, client, tradingdesk.TransferInput{Account: acc.ID, Direction: tradingdesk.ToWallet, Amount: "1", Currency: "USD"})
+	if fieldOf(err) != "account" || !strings.Contains(err.Error(), "demo account") {
+		t.Errorf("a demo account: %v", err)
+	}
+	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE trading_servers SET live = true WHERE id = $1`, acc.ServerID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE clients SET status = 'suspended' WHERE id = $1`, client)
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := b.svc.RequestTransfer(ctx, b.ten, client, tradingdesk.TransferInput{Account: acc.ID, Direction: tradingdesk.ToAccount, Amount: "1", Currency: "USD"})
+	_, err = b.svc.RequestTransfer(ctx, b.ten, client, tradingdesk.TransferInput{Account: acc.ID, Direction: tradingdesk.ToAccount, Amount: "1", Currency: "USD"})
 	if !errors.Is(err, tradingdesk.ErrNotAllowed) || !strings.Contains(err.Error(), "suspended") {
 		t.Fatalf("the gate: %v", err)
 	}
