@@ -57,6 +57,17 @@ func (b *bundle) fund(t testing.TB, client uuid.UUID, minor int64) {
 	}
 }
 
+// exec runs a statement in the bundle's tenant (a test's setting of a row).
+func (b *bundle) exec(t testing.TB, q string, args ...any) {
+	t.Helper()
+	if err := b.p.Gate.Scope(context.Background(), b.ten, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, q, args...)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (b *bundle) wallet(t testing.TB, client uuid.UUID) ledger.Balance {
 	t.Helper()
 	bal, err := b.led.Balance(context.Background(), b.ten, ledger.ClientWallet(client, usd).Code)
@@ -395,12 +406,7 @@ func TestAnUnknownOutcomeWaitsForFinanceAndIsResolvedByTheSameID(t *testing.T) {
 
 	// A week on, the platform may no longer recognise the id (MT5 looks a week back): the retry is refused.
 	old := b.transfer(t, client, acc, tradingdesk.ToAccount, "5.00")
-	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE trading_transfers SET calls = 1, outcome_unknown = true, created_at = now() - interval '7 days' WHERE id = $1`, old.ID)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	b.exec(t, `UPDATE trading_transfers SET calls = 1, outcome_unknown = true, created_at = now() - interval '7 days' WHERE id = $1`, old.ID)
 	if _, err := b.svc.RetryTransfer(ctx, b.ten, admin, old.ID); !errors.Is(err, tradingdesk.ErrTooLateToRetry) {
 		t.Fatalf("a retry after a week: %v", err)
 	}
@@ -435,28 +441,13 @@ func TestTheGateTheAccountAndTheAmountRefuseATransfer(t *testing.T) {
 		t.Errorf("another client's account: %v", err)
 	}
 	// A demo account's money is practice money: it never comes from or goes to the wallet.
-	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE trading_servers SET live = false WHERE id = $1`, acc.ServerID)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	b.exec(t, `UPDATE trading_servers SET live = false WHERE id = $1`, acc.ServerID)
 	_, err := b.svc.RequestTransfer(ctx, b.ten, client, tradingdesk.TransferInput{Account: acc.ID, Direction: tradingdesk.ToWallet, Amount: "1", Currency: "USD"})
 	if fieldOf(err) != "account" || !strings.Contains(err.Error(), "demo account") {
 		t.Errorf("a demo account: %v", err)
 	}
-	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE trading_servers SET live = true WHERE id = $1`, acc.ServerID)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE clients SET status = 'suspended' WHERE id = $1`, client)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	b.exec(t, `UPDATE trading_servers SET live = true WHERE id = $1`, acc.ServerID)
+	b.exec(t, `UPDATE clients SET status = 'suspended' WHERE id = $1`, client)
 	_, err = b.svc.RequestTransfer(ctx, b.ten, client, tradingdesk.TransferInput{Account: acc.ID, Direction: tradingdesk.ToAccount, Amount: "1", Currency: "USD"})
 	if !errors.Is(err, tradingdesk.ErrNotAllowed) || !strings.Contains(err.Error(), "suspended") {
 		t.Fatalf("the gate: %v", err)
