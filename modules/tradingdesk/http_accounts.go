@@ -159,13 +159,9 @@ func accountRoutes(api *web.API, s *Service) {
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/portal/trading/requests/:id", Permission: identity.PermPortalAccount, Tag: tag,
 		Response: RequestResponse{}, Summary: "One of my account requests: pending (opening), done with the login, or failed",
 		Handler: func(c *fiber.Ctx) error {
-			client, err := s.portalClient(c)
+			client, id, err := s.portalRecord(c, "request")
 			if err != nil {
 				return err
-			}
-			id, err := web.ParseID(c, "id")
-			if err != nil {
-				return web.NotFound("No such request.")
 			}
 			r, err := s.Request(c.UserContext(), tenants.Current(c), id, client)
 			if err != nil {
@@ -281,6 +277,18 @@ func clientViewer(c *fiber.Ctx) clients.Viewer {
 		return clients.Viewer{}
 	}
 	return clients.Viewer{StaffID: pr.UserID, Roles: pr.Claims.Roles}
+}
+
+// portalRecord is the signed-in trader's client id and the route's :id of one of their records (what names it in
+// the 404).
+func (s *Service) portalRecord(c *fiber.Ctx, what string) (client, id uuid.UUID, err error) {
+	if client, err = s.portalClient(c); err != nil {
+		return uuid.Nil, uuid.Nil, err
+	}
+	if id, err = web.ParseID(c, "id"); err != nil {
+		return uuid.Nil, uuid.Nil, web.NotFound("No such " + what + ".")
+	}
+	return client, id, nil
 }
 
 // portalClient is the signed-in trader's client id.

@@ -113,13 +113,9 @@ func transferRoutes(api *web.API, s *Service) {
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/portal/trading/transfers/:id", Permission: identity.PermPortalAccount, Tag: tag,
 		Response: TransferResponse{}, Summary: "One of my transfers: pending, done, or failed with the reason (no money moved)",
 		Handler: func(c *fiber.Ctx) error {
-			client, err := s.portalClient(c)
+			client, id, err := s.portalRecord(c, "transfer")
 			if err != nil {
 				return err
-			}
-			id, err := web.ParseID(c, "id")
-			if err != nil {
-				return web.NotFound("No such transfer.")
 			}
 			x, err := s.GetTransfer(c.UserContext(), tenants.Current(c), id, client)
 			if err != nil {
