@@ -479,3 +479,32 @@ func TestTenantBNeverSeesOrMovesTenantAsTransfers(t *testing.T) {
 		t.Fatalf("A's transfer after B's run: %+v", got)
 	}
 }
+
+// A run that finds the transfer claimed by another (a delivery that overlapped an expired lease) calls nothing and
+// asks to be retried; once the claim lapses a run moves the money, once.
+func TestATransferRunWaitsForTheRunThatHoldsIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	f := b.faults(t)
+	client, acc := b.walletTrader(t, 10_000)
+	x := b.transfer(t, client, acc, tradingdesk.ToAccount, "20.00")
+	b.exec(t, `UPDATE trading_transfers SET claimed_until = now() + interval '1 minute' WHERE id = $1`, x.ID)
+	if err := b.svc.RunTransfer(ctx, b.ten, x.ID, false); !errors.Is(err, tradingdesk.ErrClaimed) {
+		t.Fatalf("a run beside another: %v", err)
+	}
+	f.mu.Lock()
+	calls := f.balanceCalls
+	f.mu.Unlock()
+	if got := b.transferNow(t, x.ID); calls != 0 || got.Calls != 0 {
+		t.Fatalf("the waiting run called the platform: %d calls, transfer %+v", calls, got)
+	}
+	b.exec(t, `UPDATE trading_transfers SET claimed_until = now() - interval '1 second' WHERE id = $1`, x.ID) // lapsed
+	if err := b.svc.RunTransfer(ctx, b.ten, x.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM trading_transfers WHERE claimed_until IS NOT NULL OR status <> 'done'`); n != 0 {
+		t.Fatalf("%d transfers still claimed or not done", n)
+	}
+	b.agree(t, acc.ServerID, acc.Login)
+}
