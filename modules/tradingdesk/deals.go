@@ -85,8 +85,8 @@ func (d Deal) Closes() bool {
 type DealAccount struct {
 	ServerID uuid.UUID `json:"server_id"`
 	Login    string    `json:"login"`
-	// AccountID and ClientID will name the CRM's trading account and its client once sync reads them from
-	// trading_accounts (next); until then they are nil and subscribers key on (server, login).
+	// AccountID and ClientID name the CRM's trading account and its client, read from trading_accounts in the
+	// transaction of the event; nil for a login the CRM does not know (subscribers then key on server and login).
 	AccountID *uuid.UUID `json:"account_id,omitempty"`
 	ClientID  *uuid.UUID `json:"client_id,omitempty"`
 }
@@ -170,13 +170,28 @@ func (s *Service) SyncAccount(ctx context.Context, t tenants.Tenant, server uuid
 	}
 	var tg Target
 	var cur syncCursor
+	start := s.o.DealHistoryStart
 	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
 		if tg, err = s.targetTx(ctx, tx, t, server); err != nil {
 			return err
 		}
-		cur, err = cursorTx(ctx, tx, server, login, false)
-		return err
+		if cur, err = cursorTx(ctx, tx, server, login, false); err != nil || cur.SyncedTo != nil || cur.running {
+			return err
+		}
+		// A first sync of an account the CRM knows starts at its opening rather than at DealHistoryStart.
+		var opened time.Time
+		err = tx.QueryRow(ctx, `SELECT created_at FROM trading_accounts WHERE server_id = $1 AND login = $2`, server, login).Scan(&opened)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil
+		case err != nil:
+			return fmt.Errorf("tradingdesk: read the opening of %s: %w", login, err)
+		}
+		if from := opened.Add(-OpeningMargin).UTC(); from.After(start) {
+			start = from
+		}
+		return nil
 	})
 	if err != nil {
 		return res, err
@@ -184,7 +199,7 @@ func (s *Service) SyncAccount(ctx context.Context, t tenants.Tenant, server uuid
 	if !tg.Server.Enabled {
 		return res, ErrServerOff
 	}
-	sync := dealSync{s: s, t: t, tg: tg, login: login, res: &res}
+	sync := dealSync{s: s, t: t, tg: tg, login: login, start: start, res: &res}
 	err = sync.run(ctx, cur)
 	if errors.Is(err, errCursorMoved) {
 		return res, nil // the other sync carries the run on
@@ -192,12 +207,19 @@ func (s *Service) SyncAccount(ctx context.Context, t tenants.Tenant, server uuid
 	return res, err
 }
 
+// OpeningMargin is how long before an account's opening in the CRM (trading_accounts.created_at) its first sync
+// starts reading: the platform may hold deals from before the CRM recorded the account (an opening whose answer
+// was lost is adopted by a retry up to hours later, the demo links accounts the simulator opened first, and
+// clocks differ), and reading a day with nothing in it costs one empty listing.
+const OpeningMargin = 24 * time.Hour
+
 // dealSync is one SyncAccount's work.
 type dealSync struct {
 	s     *Service
 	t     tenants.Tenant
 	tg    Target
 	login string
+	start time.Time // where a first run starts
 	res   *SyncResult
 }
 
@@ -205,7 +227,7 @@ func (d dealSync) run(ctx context.Context, cur syncCursor) error {
 	if !cur.running {
 		// A new run: the overlap first, then the window since synced_to up to now.
 		to := d.s.o.Now().UTC().Truncate(time.Microsecond)
-		from := d.s.o.DealHistoryStart
+		from := d.start
 		var overlap []trading.Deal
 		var window [2]time.Time
 		if cur.SyncedTo != nil {
@@ -346,6 +368,14 @@ const dealColumns = `d.ticket, coalesce(d.order_id, ''), coalesce(d.position_id,
 // the listing lacks are marked cancelled.
 func (d dealSync) store(ctx context.Context, tx pgx.Tx, list []trading.Deal, window *[2]time.Time) error {
 	deals := unique(list)
+	overlap := window != nil && window[0].Before(window[1])
+	if len(deals) == 0 && !overlap {
+		return nil
+	}
+	acct, err := d.account(ctx, tx)
+	if err != nil {
+		return err
+	}
 	if len(deals) > 0 {
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE trading_deals_staging (ticket text PRIMARY KEY, order_id text, position_id text,
 			action text NOT NULL, entry text, symbol text, volume numeric NOT NULL, price numeric NOT NULL, profit numeric NOT NULL,
@@ -416,14 +446,14 @@ func (d dealSync) store(ctx context.Context, tx pgx.Tx, list []trading.Deal, win
 			case before == nil:
 				d.res.New++
 				if after.Closes() {
-					if err := d.s.o.Events.Publish(ctx, tx, d.t, DealClosed{DealAccount: d.account(), Deal: *after}); err != nil {
+					if err := d.s.o.Events.Publish(ctx, tx, d.t, DealClosed{DealAccount: acct, Deal: *after}); err != nil {
 						return err
 					}
 				}
 			case before.Cancelled:
-				changed = append(changed, d.changed(DealRestored, before.Deal, after))
+				changed = append(changed, DealChanged{DealAccount: acct, Change: DealRestored, Before: before.Deal, After: after})
 			default:
-				changed = append(changed, d.changed(DealUpdated, before.Deal, after))
+				changed = append(changed, DealChanged{DealAccount: acct, Change: DealUpdated, Before: before.Deal, After: after})
 			}
 		}
 		d.res.Changed += len(changed)
@@ -431,7 +461,7 @@ func (d dealSync) store(ctx context.Context, tx pgx.Tx, list []trading.Deal, win
 			return err
 		}
 	}
-	if window == nil || !window[0].Before(window[1]) {
+	if !overlap {
 		return nil
 	}
 	// The overlap's listing was whole: what it lacks the platform no longer has.
@@ -452,7 +482,7 @@ func (d dealSync) store(ctx context.Context, tx pgx.Tx, list []trading.Deal, win
 			rows.Close()
 			return fmt.Errorf("tradingdesk: read cancelled deals: %w", err)
 		}
-		cancelled = append(cancelled, d.changed(DealCancelled, before.deal(), nil))
+		cancelled = append(cancelled, DealChanged{DealAccount: acct, Change: DealCancelled, Before: before.deal()})
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("tradingdesk: cancel deals: %w", err)
@@ -464,11 +494,21 @@ func (d dealSync) store(ctx context.Context, tx pgx.Tx, list []trading.Deal, win
 	return d.publishChanged(ctx, tx, cancelled)
 }
 
-func (d dealSync) changed(c DealChange, before Deal, after *Deal) DealChanged {
-	return DealChanged{DealAccount: d.account(), Change: c, Before: before, After: after}
+// account names the synced account in events: the CRM's ids are read from trading_accounts in tx, once for the
+// batch, so they agree with the deals they are published with.
+func (d dealSync) account(ctx context.Context, tx pgx.Tx) (DealAccount, error) {
+	a := DealAccount{ServerID: d.tg.Server.ID, Login: d.login}
+	var id, client uuid.UUID
+	err := tx.QueryRow(ctx, `SELECT id, client_id FROM trading_accounts WHERE server_id = $1 AND login = $2`, a.ServerID, a.Login).Scan(&id, &client)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows): // a login the CRM does not know
+	case err != nil:
+		return a, fmt.Errorf("tradingdesk: read the account of %s: %w", d.login, err)
+	default:
+		a.AccountID, a.ClientID = &id, &client
+	}
+	return a, nil
 }
-
-func (d dealSync) account() DealAccount { return DealAccount{ServerID: d.tg.Server.ID, Login: d.login} }
 
 func (d dealSync) publishChanged(ctx context.Context, tx pgx.Tx, list []DealChanged) error {
 	for _, c := range list {

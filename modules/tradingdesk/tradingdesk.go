@@ -106,7 +106,9 @@ type Options struct {
 	DealPage int
 	// DealBatch is how many deals at least commit together with the cursor; default 5000 (one page when smaller).
 	DealBatch int
-	// DealHistoryStart is where an account's first sync starts reading; default DefaultDealHistoryStart.
+	// DealHistoryStart is where the first sync of a login the CRM does not know starts reading, and the earliest
+	// any first sync reads; default DefaultDealHistoryStart. An account of trading_accounts starts at its opening
+	// (OpeningMargin before its created_at).
 	DealHistoryStart time.Time
 	Now              func() time.Time
 	Log              *slog.Logger
@@ -119,9 +121,8 @@ type Options struct {
 // account's deals per sync. Older changes are reconciliation's to find.
 const DefaultDealOverlap = 24 * time.Hour
 
-// DefaultDealHistoryStart is where an account's first sync starts: before any deal of the platforms we connect
-// to (MT5 came out in 2010). Once the periodic walk syncs the accounts of trading_accounts, an account's own opening
-// date will be used.
+// DefaultDealHistoryStart is where the first sync of a login the CRM does not know starts: before any deal of the
+// platforms we connect to (MT5 came out in 2010). An account of trading_accounts starts at its opening instead.
 var DefaultDealHistoryStart = time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Service keeps every tenant's trading servers and account types, always through the tenant gate.
