@@ -164,6 +164,13 @@ func (c syncCursor) same(o syncCursor) bool {
 // ErrNotFound when t has no such server, ErrServerOff when it is switched off; a platform's refusal (an unknown
 // login: trading.ErrNotFound) or its absence (ErrBackingOff, trading.ErrUnavailable) is returned as it is.
 func (s *Service) SyncAccount(ctx context.Context, t tenants.Tenant, server uuid.UUID, login string) (SyncResult, error) {
+	return s.syncAccount(ctx, t, server, login, time.Time{})
+}
+
+// syncAccount is SyncAccount for a task of the walk's slot due (zero: not the walk's). An account already read up
+// to its slot, by a sync that started after the slot was due, is not synced again: when the queue lags behind the
+// walk, an account's tasks of earlier slots wait behind each other, and each after the first costs a read.
+func (s *Service) syncAccount(ctx context.Context, t tenants.Tenant, server uuid.UUID, login string, due time.Time) (SyncResult, error) {
 	var res SyncResult
 	if login == "" || len(login) > 64 {
 		return res, fmt.Errorf("tradingdesk: login %q: %w", login, trading.ErrInvalidRequest)
@@ -198,6 +205,10 @@ func (s *Service) SyncAccount(ctx context.Context, t tenants.Tenant, server uuid
 	}
 	if !tg.Server.Enabled {
 		return res, ErrServerOff
+	}
+	if !due.IsZero() && !cur.running && cur.SyncedTo != nil && !cur.SyncedTo.Before(due) {
+		res.SyncedTo = *cur.SyncedTo
+		return res, nil
 	}
 	sync := dealSync{s: s, t: t, tg: tg, login: login, start: start, res: &res}
 	err = sync.run(ctx, cur)
@@ -593,29 +604,32 @@ func (r dealRow) deal() Deal {
 type syncTask struct {
 	ServerID uuid.UUID `json:"server_id"`
 	Login    string    `json:"login"`
+	Slot     time.Time `json:"slot,omitzero"`
 }
 
 // SyncAccountTask is tradingdesk:sync-account for login on server in the walk's slot (the time it was due), with
 // its options: queue sync, a key naming the account and the slot (one task per account and slot: Asynq refuses the
 // same TaskID, and a key without the slot would keep refusing an account whose task was archived), a few retries
-// (the next slot comes anyway) and a bound on one run. The periodic walk over every account of trading_accounts
-// (next) enqueues it.
+// (the next slot comes anyway) and a bound on one run. The periodic walk (WalkAccounts) enqueues it. A task that
+// finds its account read past its slot (a sync that started later ran first) does nothing.
 func SyncAccountTask(t tenants.Tenant, server uuid.UUID, login string, slot time.Time) (*asynq.Task, error) {
 	key := fmt.Sprintf("%s:%s:%d", server, login, slot.Unix())
-	return jobs.NewTask(TaskSyncAccount, t.ID, key, syncTask{ServerID: server, Login: login},
+	return jobs.NewTask(TaskSyncAccount, t.ID, key, syncTask{ServerID: server, Login: login, Slot: slot},
 		asynq.Queue(jobs.QueueSync), asynq.MaxRetry(3), asynq.Timeout(30*time.Minute))
 }
 
 // handleSyncAccount runs one account's sync. It is idempotent: a repeat finds the cursor moved and stores nothing
-// twice. A server gone or switched off, or a login the platform does not know, is nothing to retry.
+// twice. A server gone or switched off, or a login the platform does not know, is nothing to retry; nor is a
+// server in backoff (its check logs and audits it once; the next slot tries again), so a server that is down
+// costs each of its accounts' tasks no platform call, no retry and no log line.
 func (s *Service) handleSyncAccount(ctx context.Context, t tenants.Tenant, e jobs.Envelope) error {
 	var p syncTask
 	if err := json.Unmarshal(e.Payload, &p); err != nil {
 		return fmt.Errorf("%w: %s payload: %v", jobs.SkipRetry, TaskSyncAccount, err)
 	}
-	_, err := s.SyncAccount(ctx, t, p.ServerID, p.Login)
+	_, err := s.syncAccount(ctx, t, p.ServerID, p.Login, p.Slot)
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrServerOff):
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrServerOff), errors.Is(err, ErrBackingOff):
 		return nil
 	case errors.Is(err, trading.ErrNotFound), errors.Is(err, trading.ErrInvalidRequest):
 		return fmt.Errorf("%w: %v", jobs.SkipRetry, err)

@@ -16,7 +16,8 @@
 //	               a change of state is logged once and audited, a server that stays down stays quiet
 //	deal sync      trading_deals and trading_deal_cursors: one account's deals pulled since its cursor
 //	               (tradingdesk:sync-account, queue sync), stored once each with COPY, changes and cancellations
-//	               found in an overlap window, trading.deal_closed and trading.deal_changed published with them
+//	               found in an overlap window, trading.deal_closed and trading.deal_changed published with them;
+//	               tradingdesk:sync-accounts walks every tenant's accounts each minute and enqueues their syncs
 package tradingdesk
 
 import (
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
@@ -110,8 +112,13 @@ type Options struct {
 	// any first sync reads; default DefaultDealHistoryStart. An account of trading_accounts starts at its opening
 	// (OpeningMargin before its created_at).
 	DealHistoryStart time.Time
-	Now              func() time.Time
-	Log              *slog.Logger
+	// Queue is the worker's Asynq client, through which the periodic walk enqueues every account's sync
+	// (WalkAccounts); only the walk needs it.
+	Queue *asynq.Client
+	// SyncEvery is how often the worker walks every tenant's accounts and syncs their deals; default one minute.
+	SyncEvery time.Duration
+	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // DefaultDealOverlap is the window before synced_to that every sync reads again. A day covers what changes
@@ -154,6 +161,9 @@ func New(o Options) (*Service, error) {
 	}
 	if o.CheckEvery <= 0 {
 		o.CheckEvery = time.Minute
+	}
+	if o.SyncEvery <= 0 {
+		o.SyncEvery = time.Minute
 	}
 	if o.Now == nil {
 		o.Now = time.Now
