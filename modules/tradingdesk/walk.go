@@ -99,8 +99,11 @@ func (s *Service) WalkAccounts(ctx context.Context, t tenants.Tenant, slot time.
 // handleWalk runs the walk for the slot its tick names.
 func (s *Service) handleWalk(ctx context.Context, t tenants.Tenant, e jobs.Envelope) error {
 	var tick jobs.Tick
-	if err := json.Unmarshal(e.Payload, &tick); err != nil || tick.Slot.IsZero() {
+	if err := json.Unmarshal(e.Payload, &tick); err != nil {
 		return fmt.Errorf("%w: %s payload: %v", jobs.SkipRetry, TaskSyncAccounts, err)
+	}
+	if tick.Slot.IsZero() {
+		return fmt.Errorf("%w: %s payload names no slot", jobs.SkipRetry, TaskSyncAccounts)
 	}
 	_, err := s.WalkAccounts(ctx, t, tick.Slot)
 	return err
