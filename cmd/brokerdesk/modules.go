@@ -54,7 +54,7 @@ func (a *app) buildModules(sender *mail.Sender, w wiring) {
 		Emails: a.emails, Events: a.events, Portal: a.identity, Store: a.blobs, Sealer: a.cfg.DataKeys, Kinds: []payments.Kind{stripe.Kind(), generic.Kind()},
 		TenantURL: a.tenantURL, Metrics: a.metrics, Sandbox: w.paymentSandbox, HTTP: w.paymentHTTP, Log: a.log}))
 	use(a, &a.tradingdesk)(tradingdesk.New(tradingdesk.Options{Gate: a.gate, Tenants: a.registry, Audit: a.audit, Clients: a.clients, Emails: a.emails, Portal: a.identity,
-		Events: a.events, Ledger: a.ledger, Sealer: a.cfg.DataKeys,
+		Events: a.events, Ledger: a.ledger, Sealer: a.cfg.DataKeys, Queue: a.queue,
 		Dialer: tradingDialer{sim: w.simulator, log: a.log.With("component", "trading")}, Log: a.log}))
 }
 

@@ -55,6 +55,8 @@ func (s *Service) Tasks(tt *jobs.Tasks) {
 	tt.Handle(TaskOpenAccount, s.handleOpenAccount)
 	tt.Handle(TaskSyncAccount, s.handleSyncAccount)
 	tt.Handle(TaskTransfer, s.handleTransfer)
+	tt.Handle(TaskSyncAccounts, s.handleWalk)
+	tt.Every(s.walkEntry())
 	tt.HandlePlatform(TaskCloseInactive, func(ctx context.Context, _ *asynq.Task) error { return s.CloseInactive(ctx) })
 	tt.Every(jobs.Entry{Name: "tradingdesk-close-inactive", Every: s.o.CheckEvery, Type: TaskCloseInactive, Queue: jobs.QueueSync,
 		Options: []asynq.Option{asynq.MaxRetry(0), asynq.Timeout(time.Minute)}})

@@ -85,8 +85,8 @@ func (d Deal) Closes() bool {
 type DealAccount struct {
 	ServerID uuid.UUID `json:"server_id"`
 	Login    string    `json:"login"`
-	// AccountID and ClientID will name the CRM's trading account and its client once sync reads them from
-	// trading_accounts (next); until then they are nil and subscribers key on (server, login).
+	// AccountID and ClientID name the CRM's trading account and its client, read from trading_accounts in the
+	// transaction of the event; nil for a login the CRM does not know (subscribers then key on server and login).
 	AccountID *uuid.UUID `json:"account_id,omitempty"`
 	ClientID  *uuid.UUID `json:"client_id,omitempty"`
 }
@@ -164,19 +164,41 @@ func (c syncCursor) same(o syncCursor) bool {
 // ErrNotFound when t has no such server, ErrServerOff when it is switched off; a platform's refusal (an unknown
 // login: trading.ErrNotFound) or its absence (ErrBackingOff, trading.ErrUnavailable) is returned as it is.
 func (s *Service) SyncAccount(ctx context.Context, t tenants.Tenant, server uuid.UUID, login string) (SyncResult, error) {
+	return s.syncAccount(ctx, t, server, login, time.Time{})
+}
+
+// syncAccount is SyncAccount for a task of the walk's slot due (zero: not the walk's). An account already read up
+// to its slot, by a sync that started after the slot was due, is not synced again: when the queue lags behind the
+// walk, an account's tasks of earlier slots wait behind each other, and each after the first costs a read.
+func (s *Service) syncAccount(ctx context.Context, t tenants.Tenant, server uuid.UUID, login string, due time.Time) (SyncResult, error) {
 	var res SyncResult
 	if login == "" || len(login) > 64 {
 		return res, fmt.Errorf("tradingdesk: login %q: %w", login, trading.ErrInvalidRequest)
 	}
 	var tg Target
 	var cur syncCursor
+	start := s.o.DealHistoryStart
 	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
 		if tg, err = s.targetTx(ctx, tx, t, server); err != nil {
 			return err
 		}
-		cur, err = cursorTx(ctx, tx, server, login, false)
-		return err
+		if cur, err = cursorTx(ctx, tx, server, login, false); err != nil || cur.SyncedTo != nil || cur.running {
+			return err
+		}
+		// A first sync of an account the CRM knows starts at its opening rather than at DealHistoryStart.
+		var opened time.Time
+		err = tx.QueryRow(ctx, `SELECT created_at FROM trading_accounts WHERE server_id = $1 AND login = $2`, server, login).Scan(&opened)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil
+		case err != nil:
+			return fmt.Errorf("tradingdesk: read the opening of %s: %w", login, err)
+		}
+		if from := opened.Add(-OpeningMargin).UTC(); from.After(start) {
+			start = from
+		}
+		return nil
 	})
 	if err != nil {
 		return res, err
@@ -184,7 +206,11 @@ func (s *Service) SyncAccount(ctx context.Context, t tenants.Tenant, server uuid
 	if !tg.Server.Enabled {
 		return res, ErrServerOff
 	}
-	sync := dealSync{s: s, t: t, tg: tg, login: login, res: &res}
+	if !due.IsZero() && !cur.running && cur.SyncedTo != nil && !cur.SyncedTo.Before(due) {
+		res.SyncedTo = *cur.SyncedTo
+		return res, nil
+	}
+	sync := dealSync{s: s, t: t, tg: tg, login: login, start: start, res: &res}
 	err = sync.run(ctx, cur)
 	if errors.Is(err, errCursorMoved) {
 		return res, nil // the other sync carries the run on
@@ -192,12 +218,19 @@ func (s *Service) SyncAccount(ctx context.Context, t tenants.Tenant, server uuid
 	return res, err
 }
 
+// OpeningMargin is how long before an account's opening in the CRM (trading_accounts.created_at) its first sync
+// starts reading: the platform may hold deals from before the CRM recorded the account (an opening whose answer
+// was lost is adopted by a retry up to hours later, the demo links accounts the simulator opened first, and
+// clocks differ), and reading a day with nothing in it costs one empty listing.
+const OpeningMargin = 24 * time.Hour
+
 // dealSync is one SyncAccount's work.
 type dealSync struct {
 	s     *Service
 	t     tenants.Tenant
 	tg    Target
 	login string
+	start time.Time // where a first run starts
 	res   *SyncResult
 }
 
@@ -205,7 +238,7 @@ func (d dealSync) run(ctx context.Context, cur syncCursor) error {
 	if !cur.running {
 		// A new run: the overlap first, then the window since synced_to up to now.
 		to := d.s.o.Now().UTC().Truncate(time.Microsecond)
-		from := d.s.o.DealHistoryStart
+		from := d.start
 		var overlap []trading.Deal
 		var window [2]time.Time
 		if cur.SyncedTo != nil {
@@ -346,6 +379,14 @@ const dealColumns = `d.ticket, coalesce(d.order_id, ''), coalesce(d.position_id,
 // the listing lacks are marked cancelled.
 func (d dealSync) store(ctx context.Context, tx pgx.Tx, list []trading.Deal, window *[2]time.Time) error {
 	deals := unique(list)
+	overlap := window != nil && window[0].Before(window[1])
+	if len(deals) == 0 && !overlap {
+		return nil
+	}
+	acct, err := d.account(ctx, tx)
+	if err != nil {
+		return err
+	}
 	if len(deals) > 0 {
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE trading_deals_staging (ticket text PRIMARY KEY, order_id text, position_id text,
 			action text NOT NULL, entry text, symbol text, volume numeric NOT NULL, price numeric NOT NULL, profit numeric NOT NULL,
@@ -416,14 +457,14 @@ func (d dealSync) store(ctx context.Context, tx pgx.Tx, list []trading.Deal, win
 			case before == nil:
 				d.res.New++
 				if after.Closes() {
-					if err := d.s.o.Events.Publish(ctx, tx, d.t, DealClosed{DealAccount: d.account(), Deal: *after}); err != nil {
+					if err := d.s.o.Events.Publish(ctx, tx, d.t, DealClosed{DealAccount: acct, Deal: *after}); err != nil {
 						return err
 					}
 				}
 			case before.Cancelled:
-				changed = append(changed, d.changed(DealRestored, before.Deal, after))
+				changed = append(changed, DealChanged{DealAccount: acct, Change: DealRestored, Before: before.Deal, After: after})
 			default:
-				changed = append(changed, d.changed(DealUpdated, before.Deal, after))
+				changed = append(changed, DealChanged{DealAccount: acct, Change: DealUpdated, Before: before.Deal, After: after})
 			}
 		}
 		d.res.Changed += len(changed)
@@ -431,7 +472,7 @@ func (d dealSync) store(ctx context.Context, tx pgx.Tx, list []trading.Deal, win
 			return err
 		}
 	}
-	if window == nil || !window[0].Before(window[1]) {
+	if !overlap {
 		return nil
 	}
 	// The overlap's listing was whole: what it lacks the platform no longer has.
@@ -452,7 +493,7 @@ func (d dealSync) store(ctx context.Context, tx pgx.Tx, list []trading.Deal, win
 			rows.Close()
 			return fmt.Errorf("tradingdesk: read cancelled deals: %w", err)
 		}
-		cancelled = append(cancelled, d.changed(DealCancelled, before.deal(), nil))
+		cancelled = append(cancelled, DealChanged{DealAccount: acct, Change: DealCancelled, Before: before.deal()})
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("tradingdesk: cancel deals: %w", err)
@@ -464,11 +505,21 @@ func (d dealSync) store(ctx context.Context, tx pgx.Tx, list []trading.Deal, win
 	return d.publishChanged(ctx, tx, cancelled)
 }
 
-func (d dealSync) changed(c DealChange, before Deal, after *Deal) DealChanged {
-	return DealChanged{DealAccount: d.account(), Change: c, Before: before, After: after}
+// account names the synced account in events: the CRM's ids are read from trading_accounts in tx, once for the
+// batch, so they agree with the deals they are published with.
+func (d dealSync) account(ctx context.Context, tx pgx.Tx) (DealAccount, error) {
+	a := DealAccount{ServerID: d.tg.Server.ID, Login: d.login}
+	var id, client uuid.UUID
+	err := tx.QueryRow(ctx, `SELECT id, client_id FROM trading_accounts WHERE server_id = $1 AND login = $2`, a.ServerID, a.Login).Scan(&id, &client)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows): // a login the CRM does not know
+	case err != nil:
+		return a, fmt.Errorf("tradingdesk: read the account of %s: %w", d.login, err)
+	default:
+		a.AccountID, a.ClientID = &id, &client
+	}
+	return a, nil
 }
-
-func (d dealSync) account() DealAccount { return DealAccount{ServerID: d.tg.Server.ID, Login: d.login} }
 
 func (d dealSync) publishChanged(ctx context.Context, tx pgx.Tx, list []DealChanged) error {
 	for _, c := range list {
@@ -553,29 +604,32 @@ func (r dealRow) deal() Deal {
 type syncTask struct {
 	ServerID uuid.UUID `json:"server_id"`
 	Login    string    `json:"login"`
+	Slot     time.Time `json:"slot,omitzero"`
 }
 
 // SyncAccountTask is tradingdesk:sync-account for login on server in the walk's slot (the time it was due), with
 // its options: queue sync, a key naming the account and the slot (one task per account and slot: Asynq refuses the
 // same TaskID, and a key without the slot would keep refusing an account whose task was archived), a few retries
-// (the next slot comes anyway) and a bound on one run. The periodic walk over every account of trading_accounts
-// (next) enqueues it.
+// (the next slot comes anyway) and a bound on one run. The periodic walk (WalkAccounts) enqueues it. A task that
+// finds its account read past its slot (a sync that started later ran first) does nothing.
 func SyncAccountTask(t tenants.Tenant, server uuid.UUID, login string, slot time.Time) (*asynq.Task, error) {
 	key := fmt.Sprintf("%s:%s:%d", server, login, slot.Unix())
-	return jobs.NewTask(TaskSyncAccount, t.ID, key, syncTask{ServerID: server, Login: login},
+	return jobs.NewTask(TaskSyncAccount, t.ID, key, syncTask{ServerID: server, Login: login, Slot: slot},
 		asynq.Queue(jobs.QueueSync), asynq.MaxRetry(3), asynq.Timeout(30*time.Minute))
 }
 
 // handleSyncAccount runs one account's sync. It is idempotent: a repeat finds the cursor moved and stores nothing
-// twice. A server gone or switched off, or a login the platform does not know, is nothing to retry.
+// twice. A server gone or switched off, or a login the platform does not know, is nothing to retry; nor is a
+// server in backoff (its check logs and audits it once; the next slot tries again), so a server that is down
+// costs each of its accounts' tasks no platform call, no retry and no log line.
 func (s *Service) handleSyncAccount(ctx context.Context, t tenants.Tenant, e jobs.Envelope) error {
 	var p syncTask
 	if err := json.Unmarshal(e.Payload, &p); err != nil {
 		return fmt.Errorf("%w: %s payload: %v", jobs.SkipRetry, TaskSyncAccount, err)
 	}
-	_, err := s.SyncAccount(ctx, t, p.ServerID, p.Login)
+	_, err := s.syncAccount(ctx, t, p.ServerID, p.Login, p.Slot)
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrServerOff):
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrServerOff), errors.Is(err, ErrBackingOff):
 		return nil
 	case errors.Is(err, trading.ErrNotFound), errors.Is(err, trading.ErrInvalidRequest):
 		return fmt.Errorf("%w: %v", jobs.SkipRetry, err)

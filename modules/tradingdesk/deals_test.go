@@ -20,6 +20,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/trading/simulator"
 	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
 	"github.com/brokerdesk/brokerdesk/tenants"
+	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
 )
 
 // trader opens a funded account on the bundle's simulator and lets it trade for ticks of the activity loop: a
@@ -40,6 +41,37 @@ func (b *bundle) trader(t testing.TB, ticks int) string {
 		t.Fatal(err)
 	}
 	return a.Login
+}
+
+// linked records login on server as the account of a new client of ten, in status, opened (created_at and, for a
+// closed account, its closing) at opened; it answers the account's and the client's ids.
+func (b *bundle) linked(t testing.TB, ten tenants.Tenant, server uuid.UUID, login, status string, opened time.Time) (account, client uuid.UUID) {
+	t.Helper()
+	account, client = uuid.New(), uuid.New()
+	if err := b.p.Gate.Scope(context.Background(), ten, func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO clients (id, email, first_name, last_name, country, phone, date_of_birth, status, tier)
+			VALUES ($1, $2, 'Ada', 'Lovelace', 'GB', '+442079460958', '1990-04-25', 'kyc_approved', 'standard')`,
+			client, "ada."+tenanttest.RandomLabel(10)+"@example.com"); err != nil {
+			return err
+		}
+		var typ uuid.UUID
+		err := tx.QueryRow(ctx, `SELECT id FROM account_types WHERE server_id = $1 LIMIT 1`, server).Scan(&typ)
+		if errors.Is(err, pgx.ErrNoRows) {
+			typ = uuid.New()
+			_, err = tx.Exec(ctx, `INSERT INTO account_types (id, slug, name, server_id, groups, leverages)
+				VALUES ($1, $2, 'Standard', $3, '{"USD": {"group": "standard-usd"}}', '{100}')`, typ, "standard-"+tenanttest.RandomLabel(6), server)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO trading_accounts (id, client_id, server_id, account_type_id, login, currency, leverage, group_name,
+			status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'USD', 100, 'standard-usd', $6, $7, $7)`,
+			account, client, server, typ, login, status, opened)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return account, client
 }
 
 // platformDeals is every deal the simulator lists for login, oldest first.
@@ -479,5 +511,103 @@ func TestTwoSyncsOfOneAccountAtOnceStoreEveryDealOnce(t *testing.T) {
 	sameLines(t, "after two syncs at once", b.storedDeals(t, b.ten, login), dealLines(want))
 	if n := len(b.published(t, b.ten, closedSub)); n != closing(want) {
 		t.Fatalf("%d deal_closed events for %d closing deals", n, closing(want))
+	}
+}
+
+// The events of an account the CRM knows name its trading account and client, read from trading_accounts with the
+// deals; a login the CRM does not know keeps them empty.
+func TestDealEventsNameTheCRMsAccountAndClient(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	closedSub, changedSub := b.subscribe()
+	srv := b.simServer(t, "sim")
+	known := b.trader(t, 40)
+	account, client := b.linked(t, b.ten, srv.ID, known, "active", time.Now().Add(-time.Hour))
+	unknown := b.trader(t, 40)
+	for _, login := range []string{known, unknown} {
+		if _, err := b.svc.SyncAccount(ctx, b.ten, srv.ID, login); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var amended trading.Deal
+	for _, d := range b.platformDeals(t, known) {
+		if closing([]trading.Deal{d}) == 1 {
+			amended = d
+			break
+		}
+	}
+	if err := b.sim.Faults.AmendDeal(known, amended.Ticket, decimal.RequireFromString("-1.23"), "corrected"); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := b.svc.SyncAccount(ctx, b.ten, srv.ID, known); err != nil || res.Changed != 1 {
+		t.Fatalf("the sync after the amendment: %+v %v", res, err)
+	}
+	seen := map[string]int{}
+	check := func(raw json.RawMessage) {
+		var a tradingdesk.DealAccount
+		if err := json.Unmarshal(raw, &a); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case a.Login == known && a.AccountID != nil && *a.AccountID == account && a.ClientID != nil && *a.ClientID == client:
+		case a.Login == unknown && a.AccountID == nil && a.ClientID == nil:
+		default:
+			t.Fatalf("an event of %s names account %v and client %v (the CRM's: %s, %s): %s", a.Login, a.AccountID, a.ClientID, account, client, raw)
+		}
+		seen[a.Login]++
+	}
+	for _, raw := range b.published(t, b.ten, closedSub) {
+		check(raw)
+	}
+	if seen[known] == 0 || seen[unknown] == 0 {
+		t.Fatalf("deal_closed events per login: %v", seen)
+	}
+	changes := b.published(t, b.ten, changedSub)
+	if len(changes) != 1 {
+		t.Fatalf("%d deal_changed events, want 1", len(changes))
+	}
+	check(changes[0])
+}
+
+// firstFrom records where each login's first listing started.
+type firstFrom struct {
+	trading.Connector
+	mu   sync.Mutex
+	from map[string]time.Time
+}
+
+func (f *firstFrom) ClosedDeals(ctx context.Context, q trading.DealQuery) (trading.DealPage, error) {
+	f.mu.Lock()
+	if _, ok := f.from[q.Login]; !ok {
+		f.from[q.Login] = q.From
+	}
+	f.mu.Unlock()
+	return f.Connector.ClosedDeals(ctx, q)
+}
+
+// A first sync of an account the CRM knows reads from its opening (a day before its created_at), not from 2010; a
+// login the CRM does not know is read from DealHistoryStart.
+func TestAFirstSyncStartsAtTheAccountsOpening(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	rec := &firstFrom{from: map[string]time.Time{}}
+	b.wrap = func(c trading.Connector) trading.Connector { rec.Connector = c; return rec }
+	srv := b.simServer(t, "sim")
+	known, unknown := b.trader(t, 30), b.trader(t, 30)
+	opened := time.Now().Add(-72 * time.Hour).UTC().Truncate(time.Microsecond)
+	b.linked(t, b.ten, srv.ID, known, "active", opened)
+	for _, login := range []string{known, unknown} {
+		if _, err := b.svc.SyncAccount(ctx, b.ten, srv.ID, login); err != nil {
+			t.Fatal(err)
+		}
+		sameLines(t, login, b.storedDeals(t, b.ten, login), dealLines(b.platformDeals(t, login)))
+	}
+	if got, want := rec.from[known], opened.Add(-tradingdesk.OpeningMargin); !got.Equal(want) {
+		t.Fatalf("the known account's first sync read from %s, want %s (its opening less a day)", got, want)
+	}
+	if got := rec.from[unknown]; !got.Equal(tradingdesk.DefaultDealHistoryStart) {
+		t.Fatalf("an unknown login's first sync read from %s, want %s", got, tradingdesk.DefaultDealHistoryStart)
 	}
 }

@@ -35,7 +35,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	tenanttest.Main(m, localsvc.Postgres)
+	tenanttest.Main(m, localsvc.Postgres, localsvc.Redis)
 }
 
 // bundle is one test's world: a tenant, the desk with a real sealer, a dialer that reaches a simulator of the

@@ -16,7 +16,8 @@
 //	               a change of state is logged once and audited, a server that stays down stays quiet
 //	deal sync      trading_deals and trading_deal_cursors: one account's deals pulled since its cursor
 //	               (tradingdesk:sync-account, queue sync), stored once each with COPY, changes and cancellations
-//	               found in an overlap window, trading.deal_closed and trading.deal_changed published with them
+//	               found in an overlap window, trading.deal_closed and trading.deal_changed published with them;
+//	               tradingdesk:sync-accounts walks every tenant's accounts each minute and enqueues their syncs
 //	transfers      trading_transfers: money between a client's wallet and their trading account, a ledger hold or
 //	               posting against the server's trading_server account and a balance operation under the transfer's
 //	               id (tradingdesk:transfer, queue sync); see transfers.go for the order of writes
@@ -29,6 +30,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
@@ -112,10 +114,17 @@ type Options struct {
 	DealPage int
 	// DealBatch is how many deals at least commit together with the cursor; default 5000 (one page when smaller).
 	DealBatch int
-	// DealHistoryStart is where an account's first sync starts reading; default DefaultDealHistoryStart.
+	// DealHistoryStart is where the first sync of a login the CRM does not know starts reading, and the earliest
+	// any first sync reads; default DefaultDealHistoryStart. An account of trading_accounts starts at its opening
+	// (OpeningMargin before its created_at).
 	DealHistoryStart time.Time
-	Now              func() time.Time
-	Log              *slog.Logger
+	// Queue is the worker's Asynq client, through which the periodic walk enqueues every account's sync
+	// (WalkAccounts); only the walk needs it.
+	Queue *asynq.Client
+	// SyncEvery is how often the worker walks every tenant's accounts and syncs their deals; default one minute.
+	SyncEvery time.Duration
+	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // DefaultDealOverlap is the window before synced_to that every sync reads again. A day covers what changes
@@ -125,9 +134,8 @@ type Options struct {
 // account's deals per sync. Older changes are reconciliation's to find.
 const DefaultDealOverlap = 24 * time.Hour
 
-// DefaultDealHistoryStart is where an account's first sync starts: before any deal of the platforms we connect
-// to (MT5 came out in 2010). Once the periodic walk syncs the accounts of trading_accounts, an account's own opening
-// date will be used.
+// DefaultDealHistoryStart is where the first sync of a login the CRM does not know starts: before any deal of the
+// platforms we connect to (MT5 came out in 2010). An account of trading_accounts starts at its opening instead.
 var DefaultDealHistoryStart = time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Service keeps every tenant's trading servers and account types, always through the tenant gate.
@@ -159,6 +167,9 @@ func New(o Options) (*Service, error) {
 	}
 	if o.CheckEvery <= 0 {
 		o.CheckEvery = time.Minute
+	}
+	if o.SyncEvery <= 0 {
+		o.SyncEvery = time.Minute
 	}
 	if o.Now == nil {
 		o.Now = time.Now
