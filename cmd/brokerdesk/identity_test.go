@@ -251,7 +251,8 @@ func TestCrossTenantMatrixFromTheRouteTable(t *testing.T) {
 		for _, q := range []string{`SELECT id::text FROM staff_users`, `SELECT id::text FROM clients`,
 			`SELECT id::text FROM documents`, `SELECT id::text FROM kyc_cases`, `SELECT id::text FROM deposits`,
 			`SELECT id::text FROM payment_exceptions`, `SELECT slug FROM payment_gateways`, `SELECT slug FROM trading_servers`,
-			`SELECT slug FROM account_types`, `SELECT id::text FROM trading_requests`, `SELECT id::text FROM trading_transfers`} {
+			`SELECT slug FROM account_types`, `SELECT id::text FROM trading_requests`, `SELECT id::text FROM trading_transfers`,
+			`SELECT id::text FROM trading_accounts`} {
 			rows, err := tx.Query(ctx, q)
 			if err != nil {
 				return err
