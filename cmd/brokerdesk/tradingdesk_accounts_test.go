@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -152,8 +153,17 @@ func TestAnAccountOpensFromThePortalThroughTheWorker(t *testing.T) {
 	}
 	bo := newPageClient(t, base, ten)
 	bo.login("/backoffice", demoEmail(ten, "support"), identity.DemoPassword)
-	if tab := bo.get("/backoffice/clients/" + client.String() + "?tab=trading"); tab.status != 200 || !strings.Contains(tab.body, `data-login="`+req.Login+`"`) {
+	tab := bo.get("/backoffice/clients/" + client.String() + "?tab=trading")
+	if tab.status != 200 || !strings.Contains(tab.body, `data-login="`+req.Login+`"`) {
 		t.Fatalf("the client page's Trading tab: %d %.1500s", tab.status, tab.body)
+	}
+	// The login links to the account's deals.
+	link := regexp.MustCompile(`data-login="` + regexp.QuoteMeta(req.Login) + `"><td><a href="(/backoffice/trading/accounts/[0-9a-f-]{36}/deals)"`).FindStringSubmatch(tab.body)
+	if link == nil {
+		t.Fatalf("the Trading tab links no account's deals: %.1500s", tab.body)
+	}
+	if deals := bo.get(link[1]); deals.status != 200 || !strings.Contains(deals.body, "Deals of "+req.Login) || !strings.Contains(deals.body, `id="deals"`) {
+		t.Fatalf("the account's deals: %d %.1500s", deals.status, deals.body)
 	}
 	if list := bo.get("/backoffice/trading/requests?status=all"); list.status != 200 || !strings.Contains(list.body, `data-request="`+req.ID.String()+`"`) {
 		t.Fatalf("the requests page: %d %.1500s", list.status, list.body)

@@ -49,8 +49,9 @@ const (
 )
 
 type pages struct {
-	shell *web.Shell
-	s     *Service
+	shell       *web.Shell
+	s           *Service
+	dealCursors *web.Cursors
 }
 
 func (s *Service) mountPages(shell *web.Shell) {
@@ -69,6 +70,7 @@ func (s *Service) mountPages(shell *web.Shell) {
 	shell.Post(accountTypesPath, PermManage, p.saveAccountType)
 	shell.Page(fiber.MethodGet, accountTypesPath+"/:slug", PermRead, p.accountType)
 	p.mountAccountPages(shell)
+	p.mountDealPages(shell)
 }
 
 func (p *pages) may(c *fiber.Ctx, perm web.Permission) bool {

@@ -50,8 +50,8 @@ func (p *pages) mountAccountPages(shell *web.Shell) {
 }
 
 type accountRow struct {
-	Login, Type, Kind, Server, Currency, Leverage, Status, Balance, Equity, Opened string
-	Tone                                                                           web.Tone
+	ID, Login, Type, Kind, Server, Currency, Leverage, Status, Balance, Equity, Opened string
+	Tone                                                                               web.Tone
 }
 
 type requestRow struct {
@@ -70,7 +70,7 @@ func kindWord(live bool) string {
 func accountRows(list []Account) []accountRow {
 	out := make([]accountRow, 0, len(list))
 	for _, a := range list {
-		r := accountRow{Login: a.Login, Type: a.TypeName, Kind: kindWord(a.Live), Server: a.ServerName, Currency: a.Currency.Code,
+		r := accountRow{ID: a.ID.String(), Login: a.Login, Type: a.TypeName, Kind: kindWord(a.Live), Server: a.ServerName, Currency: a.Currency.Code,
 			Leverage: "1:" + strconv.Itoa(a.Leverage), Status: a.Status, Opened: when(&a.CreatedAt), Tone: web.ToneGood}
 		if a.Status != "active" {
 			r.Tone = web.ToneWarn
