@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -27,21 +26,11 @@ func (s *Service) PersonalData() []string {
 	}
 }
 
+// exportedDeal is a deal of the client's account as the API shows it, with the account it belongs to.
 type exportedDeal struct {
-	Server     string     `json:"server"`
-	Login      string     `json:"login"`
-	Ticket     string     `json:"ticket"`
-	Action     string     `json:"action"`
-	Entry      string     `json:"entry,omitempty"`
-	Symbol     string     `json:"symbol,omitempty"`
-	Volume     string     `json:"volume"`
-	Price      string     `json:"price"`
-	Profit     string     `json:"profit"`
-	Commission string     `json:"commission"`
-	Swap       string     `json:"swap"`
-	Time       time.Time  `json:"time"`
-	Comment    string     `json:"comment,omitempty"`
-	Cancelled  *time.Time `json:"cancelled_at,omitempty"`
+	Server string `json:"server"`
+	Login  string `json:"login"`
+	DealResponse
 }
 
 // ExportClient writes trading_accounts.json, trading_requests.json, trading_transfers.json and trading_deals.json. Deals are read for the
@@ -69,28 +58,21 @@ func (s *Service) ExportClient(ctx context.Context, t tenants.Tenant, clientID u
 		outRequests = append(outRequests, ToRequestResponse(r, true))
 	}
 	deals := []exportedDeal{}
-	if len(accounts) > 0 {
-		if err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-			for _, a := range accounts {
-				rows, err := tx.Query(ctx, `SELECT ticket, action, coalesce(entry, ''), coalesce(symbol, ''), volume::text, price::text,
-					profit::text, commission::text, swap::text, time, comment, cancelled_at
-					FROM trading_deals WHERE server_id = $1 AND login = $2 ORDER BY time, ticket`, a.ServerID, a.Login)
-				if err != nil {
-					return err
-				}
-				list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (exportedDeal, error) {
-					d := exportedDeal{Server: a.ServerName, Login: a.Login}
-					return d, r.Scan(&d.Ticket, &d.Action, &d.Entry, &d.Symbol, &d.Volume, &d.Price, &d.Profit, &d.Commission,
-						&d.Swap, &d.Time, &d.Comment, &d.Cancelled)
-				})
-				if err != nil {
-					return err
-				}
-				deals = append(deals, list...)
+	for _, a := range accounts {
+		var after *DealCursor
+		for {
+			page, err := s.AccountDeals(ctx, t, a, DealFilter{Kind: DealKindAll, Cancelled: true}, after, 1000)
+			if err != nil {
+				return fmt.Errorf("tradingdesk: export the deals of client %s: %w", clientID, err)
 			}
-			return nil
-		}); err != nil {
-			return fmt.Errorf("tradingdesk: export the deals of client %s: %w", clientID, err)
+			for _, d := range page {
+				deals = append(deals, exportedDeal{Server: a.ServerName, Login: a.Login, DealResponse: ToDealResponse(d, a.Currency.Code)})
+			}
+			if len(page) < 1000 {
+				break
+			}
+			last := page[len(page)-1]
+			after = &DealCursor{Time: last.Time, Ticket: last.Ticket}
 		}
 	}
 	now := s.o.Now()
