@@ -231,8 +231,6 @@ type Exampler interface {
 	Example() any
 }
 
-var examplerType = reflect.TypeOf((*Exampler)(nil)).Elem()
-
 // schemaSet is the document's components/schemas while it is built, with the Go type behind each name: two types
 // never share a name (the second gets a suffix), so no schema silently stands for another.
 type schemaSet struct {
