@@ -45,6 +45,8 @@ const (
 	KindWriteOff       = "write_off"
 	KindWithdrawals    = "withdrawals_payable"
 	KindTradingServer  = "trading_server"
+	KindPartnerWallet  = "partner_wallet"
+	KindIBCommissions  = "ib_commissions"
 )
 
 // AccountSpec names an account and how it is kept. Postings name their account by spec: an account is created
@@ -87,6 +89,21 @@ func Clearing(gateway string, c money.Currency) AccountSpec {
 func TradingServer(server uuid.UUID, c money.Currency) AccountSpec {
 	return AccountSpec{Code: "trading_server:" + server.String() + ":" + c.Code, Kind: KindTradingServer, Currency: c, Shards: 64,
 		Label: "Trading server " + c.Code}
+}
+
+// PartnerWallet is what the brokerage owes an introducing broker or affiliate in c: commissions earned (modules/
+// partners), later paid out. A changed or cancelled deal takes back what it paid, which may exceed what is left, so
+// it has no overdraft check: payouts check the available balance themselves.
+func PartnerWallet(partner uuid.UUID, c money.Currency) AccountSpec {
+	return AccountSpec{Code: "partner:" + partner.String() + ":" + c.Code, Kind: KindPartnerWallet, Currency: c, Shards: 1,
+		Label: "Partner earnings " + c.Code}
+}
+
+// IBCommissions is the brokerage's expense of commissions it owes partners, in c: debited by every batch of
+// earnings posted to partners' wallets (credited by reversals), spread over 16 rows.
+func IBCommissions(c money.Currency) AccountSpec {
+	return AccountSpec{Code: "ib_commissions:" + c.Code, Kind: KindIBCommissions, Currency: c, Shards: 16,
+		Label: "IB commissions " + c.Code}
 }
 
 // Suspense holds money that arrived and cannot yet be credited to a client (an unknown reference, a client the
