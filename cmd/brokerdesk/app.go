@@ -31,6 +31,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/kyc"
 	"github.com/brokerdesk/brokerdesk/modules/ledger"
 	"github.com/brokerdesk/brokerdesk/modules/operators"
+	"github.com/brokerdesk/brokerdesk/modules/partners"
 	"github.com/brokerdesk/brokerdesk/modules/payments"
 	"github.com/brokerdesk/brokerdesk/modules/privacy"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
@@ -75,6 +76,7 @@ type app struct {
 	payments  *payments.Service
 	// tradingdesk is the trading desk: servers, account types, the worker's sessions and checks.
 	tradingdesk *tradingdesk.Service
+	partners    *partners.Service
 	doors       []frontdoor.Door
 	errs        []error // of building the modules
 }

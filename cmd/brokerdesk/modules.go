@@ -17,6 +17,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/kyc"
 	"github.com/brokerdesk/brokerdesk/modules/ledger"
+	"github.com/brokerdesk/brokerdesk/modules/partners"
 	"github.com/brokerdesk/brokerdesk/modules/payments"
 	"github.com/brokerdesk/brokerdesk/modules/payments/generic"
 	"github.com/brokerdesk/brokerdesk/modules/payments/stripe"
@@ -56,6 +57,8 @@ func (a *app) buildModules(sender *mail.Sender, w wiring) {
 	use(a, &a.tradingdesk)(tradingdesk.New(tradingdesk.Options{Gate: a.gate, Tenants: a.registry, Audit: a.audit, Clients: a.clients, Emails: a.emails, Portal: a.identity,
 		Events: a.events, Ledger: a.ledger, Sealer: a.cfg.DataKeys, Queue: a.queue,
 		Dialer: tradingDialer{sim: w.simulator, log: a.log.With("component", "trading")}, Log: a.log}))
+	use(a, &a.partners)(partners.New(partners.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients, Ledger: a.ledger,
+		Trades: partnerTrades{a}, Log: a.log}))
 }
 
 // staffWithTwoFactor asks identity (built after staff) which staff users have two-factor sign-in on.

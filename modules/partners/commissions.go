@@ -1,0 +1,142 @@
+package partners
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// Commission is one row of partner_commissions: what a deal (or a first deposit) paid a partner at a level, why it
+// paid nothing, or the reversal of an earlier row.
+type Commission struct {
+	ID          int64
+	Source      string // deal or cpa
+	ServerID    uuid.UUID
+	Ticket      string // the deal's ticket, or the deposit's id
+	Generation  int
+	Login       string
+	AccountID   *uuid.UUID
+	ClientID    *uuid.UUID
+	Level       int
+	PartnerID   *uuid.UUID
+	PlanID      *uuid.UUID
+	PlanVersion int
+	Kind        string // paid, nothing, reversal
+	Amount      int64  // minor units of Currency; negative for a reversal
+	Currency    string
+	Symbol      string
+	Lots        decimal.Decimal
+	DealTime    time.Time
+	Reason      Reason
+	Explanation Explanation
+	Reverses    *int64
+	CreatedAt   time.Time
+	// Posted is when the batch poster credited the row to the wallet (nil: not yet, or a row without money).
+	Posted *time.Time
+}
+
+// CommissionFilter narrows rows; zero fields do not filter.
+type CommissionFilter struct {
+	Partner  *uuid.UUID
+	Client   *uuid.UUID
+	ServerID *uuid.UUID
+	Ticket   string
+	From, To *time.Time // the deal's time, From included
+	Symbol   string
+	Level    int
+	Kind     string
+	Reason   Reason
+}
+
+// Commissions lists up to limit (at most 1000) rows matching f, newest deal first.
+func (s *Service) Commissions(ctx context.Context, t tenants.Tenant, f CommissionFilter, limit int) ([]Commission, error) {
+	q := `SELECT c.id, c.source, c.server_id, c.ticket, c.generation, c.login, c.account_id, c.client_id, c.level, c.partner_id, c.plan_id,
+		c.plan_version, c.kind, c.amount, c.currency, c.symbol, c.lots, c.deal_time, c.reason, c.explanation, c.reverses, c.created_at, p.posted_at
+		FROM partner_commissions c LEFT JOIN partner_commission_postings p ON p.commission_id = c.id WHERE true`
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.Partner != nil {
+		q += ` AND c.partner_id = ` + arg(*f.Partner)
+	}
+	if f.Client != nil {
+		q += ` AND c.client_id = ` + arg(*f.Client)
+	}
+	if f.ServerID != nil {
+		q += ` AND c.server_id = ` + arg(*f.ServerID)
+	}
+	if f.Ticket != "" {
+		q += ` AND c.ticket = ` + arg(f.Ticket)
+	}
+	if f.From != nil {
+		q += ` AND c.deal_time >= ` + arg(*f.From)
+	}
+	if f.To != nil {
+		q += ` AND c.deal_time < ` + arg(*f.To)
+	}
+	if f.Symbol != "" {
+		q += ` AND upper(c.symbol) = upper(` + arg(f.Symbol) + `)`
+	}
+	if f.Level > 0 {
+		q += ` AND c.level = ` + arg(f.Level)
+	}
+	if f.Kind != "" {
+		q += ` AND c.kind = ` + arg(f.Kind)
+	}
+	if f.Reason != "" {
+		q += ` AND c.reason = ` + arg(string(f.Reason))
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	q += ` ORDER BY c.deal_time DESC, c.id DESC LIMIT ` + arg(limit)
+	var out []Commission
+	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Commission, error) {
+			var c Commission
+			var level int16
+			var reason string
+			var expl []byte
+			if err := r.Scan(&c.ID, &c.Source, &c.ServerID, &c.Ticket, &c.Generation, &c.Login, &c.AccountID, &c.ClientID, &level, &c.PartnerID,
+				&c.PlanID, &c.PlanVersion, &c.Kind, &c.Amount, &c.Currency, &c.Symbol, &c.Lots, &c.DealTime, &reason, &expl, &c.Reverses,
+				&c.CreatedAt, &c.Posted); err != nil {
+				return c, err
+			}
+			c.Level, c.Reason = int(level), Reason(reason)
+			return c, json.Unmarshal(expl, &c.Explanation)
+		})
+		return err
+	})
+	return out, err
+}
+
+// Earned sums a partner's rows per currency (paid minus reversed), in minor units: what its wallet holds once
+// every row is posted.
+func (s *Service) Earned(ctx context.Context, t tenants.Tenant, partner uuid.UUID) (map[string]int64, error) {
+	out := map[string]int64{}
+	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT currency, sum(amount)::bigint FROM partner_commissions WHERE partner_id = $1 AND kind <> 'nothing'
+			GROUP BY currency`, partner)
+		if err != nil {
+			return err
+		}
+		var cur string
+		var sum int64
+		_, err = pgx.ForEachRow(rows, []any{&cur, &sum}, func() error { out[cur] = sum; return nil })
+		return err
+	})
+	return out, err
+}

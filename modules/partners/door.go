@@ -1,0 +1,42 @@
+package partners
+
+import (
+	"context"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/brokerdesk/brokerdesk/jobs"
+	"github.com/brokerdesk/brokerdesk/modules/events"
+	"github.com/brokerdesk/brokerdesk/modules/frontdoor"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// Door is the module's front door: attribution at registration, the commission engine on synced deals and first
+// deposits, the batch poster in the worker, and how its actions read in the audit trail.
+func (s *Service) Door() frontdoor.Door {
+	return frontdoor.Door{
+		Name:      "partners",
+		Subscribe: s.Subscribe,
+		Tasks:     s.Tasks,
+		Trail:     s.trail,
+	}
+}
+
+// Subscribe registers the module's reactions, all Later (each runs once per event, after the publisher committed):
+// client.registered, trading.deal_closed, trading.deal_changed and deposit.completed.
+func (s *Service) Subscribe(h *events.Hall) {
+	events.Later(h, "partners.attribute_client", s.attributeRegistered)
+	events.Later(h, "partners.deal_closed", s.onDealClosed, events.InQueue(jobs.QueueSync))
+	events.Later(h, "partners.deal_changed", s.onDealChanged, events.InQueue(jobs.QueueSync))
+	events.Later(h, "partners.cpa", s.onDeposit)
+}
+
+// Tasks registers the batch poster: every PostEvery per tenant.
+func (s *Service) Tasks(tt *jobs.Tasks) {
+	tt.Handle(TaskPostEarnings, func(ctx context.Context, t tenants.Tenant, _ jobs.Envelope) error {
+		_, err := s.PostEarnings(ctx, t)
+		return err
+	})
+	tt.Every(jobs.Entry{Name: "partners-post-earnings", Every: s.o.PostEvery, Type: TaskPostEarnings, Queue: jobs.QueueDefault, PerTenant: true,
+		Options: []asynq.Option{asynq.MaxRetry(3)}})
+}

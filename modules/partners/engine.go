@@ -1,0 +1,319 @@
+package partners
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/brokerdesk/brokerdesk/infra/money"
+	"github.com/brokerdesk/brokerdesk/modules/events"
+	"github.com/brokerdesk/brokerdesk/modules/payments"
+	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// The commission engine. Each closing deal is computed once per generation: the first computation is generation 0
+// and each change of the deal on the platform adds one, after reversing what the previous generation paid. Where a
+// deal stands is its row of partner_deal_states, written first and so locked while its rows are written:
+//
+//   - trading.deal_closed: computed only if the deal was never seen, so a redelivered, replayed or late event
+//     (after a change was already applied) pays nothing twice;
+//   - trading.deal_changed: applied only if it is not older than the last event applied to the deal (an older
+//     change delivered late does not undo a newer one); every paid row not yet reversed gets a reversal row, then
+//     the deal as it is now is computed as the next generation (or explained: cancelled, no longer closing).
+//
+// Every level up the tree at the deal's time gets a row keyed (deal, generation, level, plan version): paid, or
+// "nothing" with its reason; a deal no partner could earn on gets one row at level 0 saying why.
+
+// Sources of rows.
+const (
+	SourceDeal = "deal"
+	SourceCPA  = "cpa"
+)
+
+// Kinds of rows.
+const (
+	KindPaid     = "paid"
+	KindNothing  = "nothing"
+	KindReversal = "reversal"
+)
+
+type row struct {
+	source      string
+	server      uuid.UUID
+	ticket      string
+	generation  int
+	login       string
+	account     *uuid.UUID
+	client      *uuid.UUID
+	level       int
+	partner     *uuid.UUID
+	plan        *uuid.UUID
+	planVersion int
+	kind        string
+	amount      int64
+	currency    string
+	symbol      string
+	lots        decimal.Decimal
+	at          time.Time
+	reason      Reason
+	explanation Explanation
+}
+
+// insertRowTx writes a row unless its key exists; a row with money joins the queue of the batch poster.
+func insertRowTx(ctx context.Context, tx pgx.Tx, r row) error {
+	expl, err := json.Marshal(r.explanation)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `WITH ins AS (
+			INSERT INTO partner_commissions (source, server_id, ticket, generation, login, account_id, client_id, level, partner_id, plan_id,
+				plan_version, kind, amount, currency, symbol, lots, deal_time, reason, explanation)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+			ON CONFLICT DO NOTHING RETURNING id, kind)
+		INSERT INTO partner_commission_postings (commission_id) SELECT id FROM ins WHERE kind <> 'nothing'`,
+		r.source, r.server, r.ticket, r.generation, r.login, r.account, r.client, r.level, r.partner, r.plan, r.planVersion, r.kind,
+		r.amount, r.currency, r.symbol, r.lots, r.at, string(r.reason), expl)
+	if err != nil {
+		return fmt.Errorf("partners: commission row: %w", err)
+	}
+	return nil
+}
+
+// onDealClosed computes a closing deal the first time the engine sees it.
+func (s *Service) onDealClosed(ctx context.Context, tx pgx.Tx, t tenants.Tenant, m events.Meta, e tradingdesk.DealClosed) error {
+	tag, err := tx.Exec(ctx, `INSERT INTO partner_deal_states (server_id, ticket, generation, last_event_at) VALUES ($1, $2, 0, $3)
+		ON CONFLICT DO NOTHING`, e.ServerID, e.Deal.Ticket, m.OccurredAt)
+	if err != nil {
+		return fmt.Errorf("partners: deal state: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil // seen before: computed, or changed since
+	}
+	return s.computeTx(ctx, tx, t, e.DealAccount, e.Deal, 0)
+}
+
+// onDealChanged reverses what a deal paid and computes it again as it is now.
+func (s *Service) onDealChanged(ctx context.Context, tx pgx.Tx, t tenants.Tenant, m events.Meta, e tradingdesk.DealChanged) error {
+	closesNow := e.After != nil && e.After.Closes()
+	var known bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM partner_deal_states WHERE server_id = $1 AND ticket = $2)`,
+		e.ServerID, e.Before.Ticket).Scan(&known); err != nil {
+		return err
+	}
+	if !known && !e.Before.Closes() && !closesNow {
+		return nil // an opening deal or a balance operation: never a commission
+	}
+	var gen int
+	err := tx.QueryRow(ctx, `INSERT INTO partner_deal_states (server_id, ticket, generation, last_event_at) VALUES ($1, $2, 0, $3)
+		ON CONFLICT (server_id, ticket) DO UPDATE SET generation = partner_deal_states.generation + 1, last_event_at = excluded.last_event_at
+		WHERE partner_deal_states.last_event_at <= excluded.last_event_at RETURNING generation`, e.ServerID, e.Before.Ticket, m.OccurredAt).Scan(&gen)
+	if errors.Is(err, pgx.ErrNoRows) {
+		s.o.Log.InfoContext(ctx, "partners: an older change of a deal arrived after a newer one; ignored", "tenant", t.Slug,
+			"server", e.ServerID, "ticket", e.Before.Ticket, "change", e.Change)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("partners: deal state: %w", err)
+	}
+	if gen > 0 {
+		says := "the platform " + string(e.Change) + " the deal"
+		if _, err := tx.Exec(ctx, `WITH rev AS (
+				INSERT INTO partner_commissions (source, server_id, ticket, generation, login, account_id, client_id, level, partner_id, plan_id,
+					plan_version, kind, amount, currency, symbol, lots, deal_time, explanation, reverses)
+				SELECT source, server_id, ticket, $3, login, account_id, client_id, level, partner_id, plan_id, plan_version, 'reversal', -amount,
+					currency, symbol, lots, deal_time, jsonb_build_object('says', $4::text, 'change', $5::text), id
+				FROM partner_commissions c WHERE source = 'deal' AND server_id = $1 AND ticket = $2 AND kind = 'paid'
+					AND NOT EXISTS (SELECT 1 FROM partner_commissions r WHERE r.reverses = c.id)
+				ON CONFLICT DO NOTHING RETURNING id)
+			INSERT INTO partner_commission_postings (commission_id) SELECT id FROM rev`,
+			e.ServerID, e.Before.Ticket, gen, says, string(e.Change)); err != nil {
+			return fmt.Errorf("partners: reverse deal %s: %w", e.Before.Ticket, err)
+		}
+	}
+	switch {
+	case e.After == nil:
+		return s.explainDealTx(ctx, tx, e.DealAccount, e.Before, gen, ReasonCancelled)
+	case !closesNow:
+		return s.explainDealTx(ctx, tx, e.DealAccount, *e.After, gen, ReasonNotClosing)
+	}
+	return s.computeTx(ctx, tx, t, e.DealAccount, *e.After, gen)
+}
+
+func dealRow(a tradingdesk.DealAccount, d tradingdesk.Deal, gen int) row {
+	return row{source: SourceDeal, server: a.ServerID, ticket: d.Ticket, generation: gen, login: a.Login, account: a.AccountID,
+		client: a.ClientID, symbol: d.Symbol, lots: d.Volume.Abs(), at: d.Time}
+}
+
+// explainDealTx records why a whole deal pays no one (level 0).
+func (s *Service) explainDealTx(ctx context.Context, tx pgx.Tx, a tradingdesk.DealAccount, d tradingdesk.Deal, gen int, r Reason) error {
+	rw := dealRow(a, d, gen)
+	rw.kind, rw.reason, rw.explanation = KindNothing, r, Explanation{Symbol: d.Symbol, Lots: d.Volume.Abs().String(), Reason: r, Says: Explain[r]}
+	return insertRowTx(ctx, tx, rw)
+}
+
+// levelPartner is a partner up the tree as the engine needs it.
+type levelPartner struct {
+	id     uuid.UUID
+	status Status
+	plan   *uuid.UUID
+}
+
+// computeTx writes generation gen of a closing deal's rows: one per level up the tree at the deal's time.
+func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a tradingdesk.DealAccount, d tradingdesk.Deal, gen int) error {
+	if a.ClientID == nil {
+		return s.explainDealTx(ctx, tx, a, d, gen, ReasonAccountUnknown)
+	}
+	first, _, err := attributionTx(ctx, tx, *a.ClientID, d.Time)
+	if err != nil {
+		return err
+	}
+	if first == nil {
+		return s.explainDealTx(ctx, tx, a, d, gen, ReasonNotAttributed)
+	}
+	chain, err := chainTx(ctx, tx, *first, d.Time)
+	if err != nil {
+		return err
+	}
+	if chain == nil {
+		return fmt.Errorf("partners: the tree above %s has a cycle at %s", *first, d.Time)
+	}
+	levels, err := levelPartnersTx(ctx, tx, chain)
+	if err != nil {
+		return err
+	}
+	suffixes, err := suffixesTx(ctx, tx)
+	if err != nil {
+		return err
+	}
+	trade := Trade{Symbol: d.Symbol, Lots: d.Volume.Abs()}
+	var typeRead, heldRead bool
+	plans := map[uuid.UUID]Plan{}
+	var below *int64
+	var belowCur money.Currency
+	for i, lp := range levels {
+		rw := dealRow(a, d, gen)
+		rw.level, rw.partner = i+1, &lp.id
+		var out Outcome
+		switch {
+		case lp.status != StatusActive:
+			out = nothing(Explanation{Symbol: d.Symbol}, ReasonPartnerInactive)
+		case lp.plan == nil:
+			out = nothing(Explanation{Symbol: d.Symbol}, ReasonNoPlan)
+		default:
+			p, ok := plans[*lp.plan]
+			if !ok {
+				if p, err = planAtTx(ctx, tx, *lp.plan, d.Time); err != nil {
+					return err
+				}
+				plans[*lp.plan] = p
+			}
+			rw.plan, rw.planVersion, rw.currency = &p.ID, p.Version, p.Currency.Code
+			if (len(p.Rules.LotModifiers) > 0 || len(p.Rules.ExcludedAccountTypes) > 0) && !typeRead && s.o.Trades != nil && a.AccountID != nil {
+				typeRead = true
+				if trade.AccountType, err = s.o.Trades.AccountType(ctx, t, *a.AccountID); err != nil {
+					return fmt.Errorf("partners: account type of %s: %w", a.Login, err)
+				}
+			}
+			if p.Rules.MinHoldSeconds > 0 && !heldRead && s.o.Trades != nil && d.PositionID != "" {
+				heldRead = true
+				opened, ok, err := s.o.Trades.PositionOpened(ctx, t, a.ServerID, a.Login, d.PositionID, d.Time)
+				if err != nil {
+					return fmt.Errorf("partners: opening of position %s: %w", d.PositionID, err)
+				}
+				if ok {
+					held := int64(d.Time.Sub(opened) / time.Second)
+					trade.HeldSeconds = &held
+				}
+			}
+			var b *int64
+			if below != nil && belowCur == p.Currency {
+				b = below
+			}
+			out = p.Rules.Pay(p.Currency, rw.level, trade, b, suffixes)
+			amt := out.Amount
+			below, belowCur = &amt, p.Currency
+		}
+		if out.Reason != "" {
+			rw.kind, rw.reason = KindNothing, out.Reason
+		} else {
+			rw.kind, rw.amount = KindPaid, out.Amount
+		}
+		if lp.status != StatusActive || lp.plan == nil {
+			zero := int64(0)
+			below = &zero
+		}
+		rw.explanation = out.Explanation
+		if err := insertRowTx(ctx, tx, rw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func levelPartnersTx(ctx context.Context, tx pgx.Tx, chain []uuid.UUID) ([]levelPartner, error) {
+	rows, err := tx.Query(ctx, `SELECT id, status, plan_id FROM partners WHERE id = ANY($1)`, chain)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[uuid.UUID]levelPartner{}
+	var lp levelPartner
+	if _, err := pgx.ForEachRow(rows, []any{&lp.id, &lp.status, &lp.plan}, func() error {
+		byID[lp.id] = lp
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]levelPartner, 0, len(chain))
+	for _, id := range chain {
+		out = append(out, byID[id])
+	}
+	return out, nil
+}
+
+// onDeposit pays CPA on a referred client's first deposit: once per client, to the partner it was attributed to
+// then (level 1), under that partner's plan. Deposits of clients attributed to no one are not recorded.
+func (s *Service) onDeposit(ctx context.Context, tx pgx.Tx, _ tenants.Tenant, m events.Meta, e payments.DepositCompleted) error {
+	if e.DepositNumber != 1 {
+		return nil
+	}
+	first, _, err := attributionTx(ctx, tx, e.ClientID, m.OccurredAt)
+	if err != nil || first == nil {
+		return err
+	}
+	levels, err := levelPartnersTx(ctx, tx, []uuid.UUID{*first})
+	if err != nil {
+		return err
+	}
+	lp := levels[0]
+	client := e.ClientID
+	rw := row{source: SourceCPA, ticket: e.DepositID.String(), client: &client, level: 1, partner: first, at: m.OccurredAt.UTC()}
+	dc := money.Currency{Code: e.Currency, Exponent: e.Exponent}
+	var out Outcome
+	switch {
+	case lp.status != StatusActive:
+		out = nothing(Explanation{}, ReasonPartnerInactive)
+	case lp.plan == nil:
+		out = nothing(Explanation{}, ReasonNoPlan)
+	default:
+		p, err := planAtTx(ctx, tx, *lp.plan, m.OccurredAt)
+		if err != nil {
+			return err
+		}
+		rw.plan, rw.planVersion, rw.currency = &p.ID, p.Version, p.Currency.Code
+		out = p.Rules.PayCPA(p.Currency, e.Amount, dc)
+	}
+	if out.Reason != "" {
+		rw.kind, rw.reason = KindNothing, out.Reason
+	} else {
+		rw.kind, rw.amount = KindPaid, out.Amount
+	}
+	rw.explanation = out.Explanation
+	return insertRowTx(ctx, tx, rw)
+}
