@@ -19,6 +19,7 @@ func (s *Service) Door() frontdoor.Door {
 		Subscribe: s.Subscribe,
 		Tasks:     s.Tasks,
 		Trail:     s.trail,
+		Data:      s,
 	}
 }
 
