@@ -5,6 +5,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/frontdoor"
@@ -16,6 +17,7 @@ import (
 func (s *Service) Door() frontdoor.Door {
 	return frontdoor.Door{
 		Name:      "partners",
+		Routes:    func(api *web.API) { Routes(api, s) },
 		Subscribe: s.Subscribe,
 		Tasks:     s.Tasks,
 		Trail:     s.trail,

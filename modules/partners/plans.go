@@ -41,7 +41,7 @@ func (s *Service) CreatePlan(ctx context.Context, t tenants.Tenant, actor audit.
 	var f validation.Fields
 	name = strings.TrimSpace(name)
 	f.Required("name", name)
-	f.MaxLen("name", name, 100)
+	f.Name("name", name, 100)
 	c, ok := money.Lookup(strings.ToUpper(strings.TrimSpace(currency)))
 	if !ok {
 		f.Add("currency", "not a currency BrokerDesk knows")
@@ -194,7 +194,7 @@ func (s *Service) SetSuffixes(ctx context.Context, t tenants.Tenant, actor audit
 		if x == "" {
 			continue
 		}
-		if len(x) > 16 || strings.ContainsAny(x, " .#") {
+		if len(x) > 16 || strings.ContainsAny(x, " .#") || validation.Name(x) != "" {
 			f.Add("symbol_suffixes", "a suffix is 1 to 16 characters without spaces, '.' or '#'")
 		}
 		clean = append(clean, x)

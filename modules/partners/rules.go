@@ -90,7 +90,7 @@ func (r *Rules) Validate(c money.Currency) error {
 	norm := map[string][]string{}
 	for name, syms := range r.Groups {
 		field := "groups." + name
-		if strings.TrimSpace(name) == "" || len(name) > 64 {
+		if strings.TrimSpace(name) == "" || len(name) > 64 || validation.Name(name) != "" {
 			f.Add("groups", "a group's name is 1 to 64 characters")
 		}
 		if len(syms) == 0 {
@@ -98,7 +98,7 @@ func (r *Rules) Validate(c money.Currency) error {
 		}
 		for _, s := range syms {
 			u := strings.ToUpper(strings.TrimSpace(s))
-			if u == "" || len(u) > 32 {
+			if u == "" || len(u) > 32 || validation.Name(u) != "" {
 				f.Add(field, "symbols are 1 to 32 characters")
 				continue
 			}
@@ -112,6 +112,9 @@ func (r *Rules) Validate(c money.Currency) error {
 		field := "lines." + strconv.Itoa(i)
 		l.Symbol = strings.ToUpper(strings.TrimSpace(l.Symbol))
 		l.Group = strings.TrimSpace(l.Group)
+		if validation.Name(l.Symbol) != "" || validation.Name(l.Group) != "" || len(l.Symbol) > 32 {
+			f.Add(field, "a symbol or group is one line of visible text, a symbol at most 32 characters")
+		}
 		key := "default"
 		switch {
 		case l.Symbol != "" && l.Group != "":
@@ -149,7 +152,15 @@ func (r *Rules) Validate(c money.Currency) error {
 			f.Add(field+".percent", "from 0 to 100")
 		}
 	}
+	for _, slug := range r.ExcludedAccountTypes {
+		if validation.Name(slug) != "" || len(slug) > 64 {
+			f.Add("excluded_account_types", "account type slugs are one line of visible text")
+		}
+	}
 	for slug, m := range r.LotModifiers {
+		if validation.Name(slug) != "" || len(slug) > 64 {
+			f.Add("lot_modifiers", "account type slugs are one line of visible text")
+		}
 		if !m.IsPositive() || m.GreaterThan(decimal.NewFromInt(100)) {
 			f.Add("lot_modifiers."+slug, "a modifier above 0, at most 100")
 		}

@@ -124,8 +124,8 @@ func (s *Service) create(ctx context.Context, t tenants.Tenant, actor audit.Acto
 			}
 		}
 		f.Required("name", in.Name)
-		f.MaxLen("name", in.Name, 200)
-		f.MaxLen("note", in.Note, 2000)
+		f.Name("name", in.Name, 200)
+		f.Text("note", in.Note, 2000)
 		if in.Code != "" {
 			checkCode(&f, in.Code, in.Campaign)
 		}
@@ -182,8 +182,8 @@ func (s *Service) Approve(ctx context.Context, t tenants.Tenant, actor audit.Act
 
 // Reject refuses an application, with a reason the applicant reads.
 func (s *Service) Reject(ctx context.Context, t tenants.Tenant, actor audit.Actor, id uuid.UUID, reason string) (Partner, error) {
-	if strings.TrimSpace(reason) == "" {
-		return Partner{}, validation.New("reason", "is required")
+	if err := checkReason(reason); err != nil {
+		return Partner{}, err
 	}
 	return s.decide(ctx, t, actor, id, StatusRejected, nil, strings.TrimSpace(reason))
 }
@@ -221,11 +221,19 @@ func (s *Service) decide(ctx context.Context, t tenants.Tenant, actor audit.Acto
 	return out, err
 }
 
+// checkReason refuses an empty reason, or one that is not plain text of at most 500 characters.
+func checkReason(reason string) error {
+	var f validation.Fields
+	f.Required("reason", reason)
+	f.Text("reason", strings.TrimSpace(reason), 500)
+	return f.Err()
+}
+
 func checkCode(f *validation.Fields, code, campaign string) {
 	if !clients.ValidReferralCode(code) {
 		f.Add("code", "must be 1 to 32 letters, digits, '-' or '_'")
 	}
-	f.MaxLen("campaign", campaign, 64)
+	f.SingleLine("campaign", campaign, 64)
 }
 
 func addCodeTx(ctx context.Context, tx pgx.Tx, partner uuid.UUID, code, campaign string, now time.Time) error {
@@ -291,8 +299,8 @@ func setPlanTx(ctx context.Context, tx pgx.Tx, partner, plan uuid.UUID) error {
 // tree as it was; a move that would make the partner its own ancestor at any time from effective on is refused.
 func (s *Service) Move(ctx context.Context, t tenants.Tenant, actor audit.Actor, partner uuid.UUID, parent *uuid.UUID, effective time.Time, reason string) error {
 	reason = strings.TrimSpace(reason)
-	if reason == "" {
-		return validation.New("reason", "is required")
+	if err := checkReason(reason); err != nil {
+		return err
 	}
 	if effective.IsZero() {
 		effective = s.o.Now()
@@ -406,8 +414,8 @@ func chainTx(ctx context.Context, tx pgx.Tx, partner uuid.UUID, at time.Time) ([
 // Deals before effective stay with the partner they were attributed to then.
 func (s *Service) Attribute(ctx context.Context, t tenants.Tenant, actor audit.Actor, client uuid.UUID, partner *uuid.UUID, effective time.Time, reason string) error {
 	reason = strings.TrimSpace(reason)
-	if reason == "" {
-		return validation.New("reason", "is required")
+	if err := checkReason(reason); err != nil {
+		return err
 	}
 	if effective.IsZero() {
 		effective = s.o.Now()
@@ -563,6 +571,62 @@ func (s *Service) AttributedTo(ctx context.Context, t tenants.Tenant, client uui
 	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
 		out, _, err = attributionTx(ctx, tx, client, at)
+		return err
+	})
+	return out, err
+}
+
+// Node is a partner in a subtree: its parent there and its depth below the subtree's root (0).
+type Node struct {
+	ID       uuid.UUID
+	Name     string
+	Status   Status
+	ParentID *uuid.UUID
+	Depth    int
+	Clients  int // clients attributed to it at the time
+}
+
+// Subtree is partner and every partner below it at time at, by depth then name.
+func (s *Service) Subtree(ctx context.Context, t tenants.Tenant, partner uuid.UUID, at time.Time) ([]Node, error) {
+	var out []Node
+	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := partnerTx(ctx, tx, partner); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `WITH RECURSIVE cur AS (
+				SELECT DISTINCT ON (partner_id) partner_id, parent_id FROM partner_parents WHERE effective_from <= $2
+				ORDER BY partner_id, effective_from DESC),
+			down(id, parent, depth) AS (
+				SELECT $1::uuid, NULL::uuid, 0
+				UNION ALL
+				SELECT c.partner_id, c.parent_id, d.depth + 1 FROM down d JOIN cur c ON c.parent_id = d.id WHERE d.depth < 1000),
+			att AS (
+				SELECT DISTINCT ON (client_id) client_id, partner_id FROM partner_attributions WHERE effective_from <= $2
+				ORDER BY client_id, effective_from DESC)
+			SELECT d.id, p.name, p.status, d.parent, d.depth, (SELECT count(*) FROM att WHERE att.partner_id = d.id)
+			FROM down d JOIN partners p ON p.id = d.id ORDER BY d.depth, p.name, d.id`, partner, at)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Node, error) {
+			var n Node
+			return n, r.Scan(&n.ID, &n.Name, &n.Status, &n.ParentID, &n.Depth, &n.Clients)
+		})
+		return err
+	})
+	return out, err
+}
+
+// Plans lists the tenant's plans, each at its latest version, by name.
+func (s *Service) Plans(ctx context.Context, t tenants.Tenant) ([]Plan, error) {
+	var out []Plan
+	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT DISTINCT ON (p.name, p.id) p.id, p.name, p.currency, v.version, v.rules, v.created_at
+			FROM partner_plans p JOIN partner_plan_versions v ON v.plan_id = p.id ORDER BY p.name, p.id, v.version DESC`)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Plan, error) { return scanPlan(r) })
 		return err
 	})
 	return out, err

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/partners"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// partnersForMatrix gives ten a plan and a partner on it (the route matrix's objects).
+func partnersForMatrix(t testing.TB, a *app, ten tenants.Tenant) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := partners.RulesBody{Lines: []partners.LineBody{{PerLot: []string{"7", "2", "1"}}}}.ToRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := a.partners.CreatePlan(ctx, ten, audit.System("test"), "Matrix plan", "USD", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.partners.CreatePartner(ctx, ten, audit.System("test"), partners.PartnerInput{Name: "Matrix IB", PlanID: &plan.ID,
+		Code: "MATRIX-IB"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func decode[T any](t *testing.T, c call, want int) T {
+	t.Helper()
+	var v T
+	if c.status != want {
+		t.Fatalf("status %d, want %d: %.400s", c.status, want, c.body)
+	}
+	if err := json.Unmarshal([]byte(c.body), &v); err != nil {
+		t.Fatalf("%v: %.400s", err, c.body)
+	}
+	return v
+}
+
+// An ib_manager builds a three-level tree through the API, moves a partner with an effective date, re-attributes a
+// client with a reason, reads the tree and a partner's commissions; bad bodies get 422 naming the field, and a
+// sales user is refused.
+func TestPartnersThroughTheAPIAsAnIBManager(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, _ := demoTenant(t, a)
+	host := hostOf(ten)
+	tok := staffLogin(t, base, ten, "ib_manager").AccessToken
+	sales := staffLogin(t, base, ten, "sales").AccessToken
+	if c := request(t, base, host, "GET", "/api/v1/partners", sales, nil); c.status != 403 {
+		t.Errorf("sales lists partners: %d", c.status)
+	}
+	bad := request(t, base, host, "POST", "/api/v1/partner-plans", tok, map[string]any{"name": "Standard IB", "currency": "USD",
+		"rules": map[string]any{"lines": []any{map[string]any{"per_lot": []string{"seven"}}}}})
+	if bad.status != 422 || !strings.Contains(bad.body, `"rules.lines.0.per_lot.0"`) {
+		t.Errorf("a plan with a word for an amount: %d %.300s", bad.status, bad.body)
+	}
+	bad = request(t, base, host, "POST", "/api/v1/partner-plans", tok, map[string]any{"name": "Standard IB", "currency": "USD",
+		"rules": map[string]any{"lines": []any{map[string]any{"group": "Metals", "per_lot": []string{"10"}}}}})
+	if bad.status != 422 || !strings.Contains(bad.body, `"rules.lines.0.group"`) {
+		t.Errorf("a plan with an unknown group: %d %.300s", bad.status, bad.body)
+	}
+	plan := decode[partners.PlanResponse](t, request(t, base, host, "POST", "/api/v1/partner-plans", tok, partners.PlanCreateBody{
+		Name: "Standard IB", Currency: "USD", Rules: partners.RulesBody{Groups: map[string][]string{"Metals": {"XAUUSD"}},
+			Lines: []partners.LineBody{{Group: "Metals", PerLot: []string{"10", "3", "1"}}, {PerLot: []string{"7", "2", "1"}}}}}), 201)
+	edited := decode[partners.PlanResponse](t, request(t, base, host, "PUT", "/api/v1/partner-plans/"+plan.ID, tok, partners.PlanEditBody{
+		Rules: partners.RulesBody{Lines: []partners.LineBody{{PerLot: []string{"8", "2", "1"}}}, MinHoldSeconds: 60}}), 200)
+	if edited.Version != 2 || edited.Rules.MinHoldSeconds != 60 {
+		t.Errorf("the edit: %+v", edited)
+	}
+	if v1 := decode[partners.PlanResponse](t, request(t, base, host, "GET", "/api/v1/partner-plans/"+plan.ID+"?version=1", tok, nil), 200); len(v1.Rules.Lines) != 2 {
+		t.Errorf("version 1 as it was: %+v", v1)
+	}
+	mk := func(name, code string, parent *string) partners.PartnerResponse {
+		return decode[partners.PartnerResponse](t, request(t, base, host, "POST", "/api/v1/partners", tok, partners.PartnerCreateBody{
+			Name: name, Code: code, Campaign: "launch", PlanID: &plan.ID, ParentID: parent}), 201)
+	}
+	atlas := mk("Atlas Partners", "IB-ATLAS-API", nil)
+	bravo := mk("Bravo Introducers", "IB-BRAVO-API", &atlas.ID)
+	charlie := mk("Charlie Club", "IB-CHARLIE-API", &bravo.ID)
+	if len(charlie.Codes) != 1 || charlie.Codes[0].Link != "/?ref=IB-CHARLIE-API" || charlie.ParentID == nil || *charlie.ParentID != bravo.ID {
+		t.Errorf("CHARLIE: %+v", charlie)
+	}
+	if c := request(t, base, host, "POST", "/api/v1/partners", tok, partners.PartnerCreateBody{Name: "Copy", Code: "ib-atlas-api"}); c.status != 422 ||
+		!strings.Contains(c.body, `"code"`) {
+		t.Errorf("a code another partner holds (in other case): %d %.300s", c.status, c.body)
+	}
+	if c := request(t, base, host, "POST", "/api/v1/partners/"+atlas.ID+"/moves", tok, partners.MoveBody{ParentID: &charlie.ID, Reason: "loop"}); c.status != 422 ||
+		!strings.Contains(c.body, `"parent_id"`) {
+		t.Errorf("a move that makes a cycle: %d %.300s", c.status, c.body)
+	}
+	from := time.Now().Add(-time.Hour).UTC()
+	decode[partners.PartnerResponse](t, request(t, base, host, "POST", "/api/v1/partners/"+charlie.ID+"/moves", tok,
+		partners.MoveBody{ParentID: &atlas.ID, EffectiveFrom: &from, Reason: "Charlie reports to Atlas directly"}), 200)
+	tree := decode[partners.TreeResponse](t, request(t, base, host, "GET", "/api/v1/partners/"+atlas.ID+"/tree", tok, nil), 200)
+	if len(tree.Nodes) != 3 || tree.Nodes[1].Depth != 1 || tree.Nodes[2].Depth != 1 {
+		t.Errorf("ATLAS's tree now: %+v", tree.Nodes)
+	}
+	past := from.Add(-time.Minute).Format(time.RFC3339)
+	if old := decode[partners.TreeResponse](t, request(t, base, host, "GET", "/api/v1/partners/"+atlas.ID+"/tree?at="+past, tok, nil), 200); len(old.Nodes) != 3 ||
+		old.Nodes[2].Depth != 2 {
+		t.Errorf("ATLAS's tree before the move: %+v", old.Nodes)
+	}
+	var client uuid.UUID
+	if err := a.gate.Scope(context.Background(), ten, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT id FROM clients ORDER BY created_at LIMIT 1`).Scan(&client)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if c := request(t, base, host, "POST", "/api/v1/partner-attributions", tok, partners.AttributionBody{ClientID: client.String(), PartnerID: &bravo.ID}); c.status != 422 ||
+		!strings.Contains(c.body, `"reason"`) {
+		t.Errorf("a re-attribution without a reason: %d %.300s", c.status, c.body)
+	}
+	att := decode[partners.AttributionResponse](t, request(t, base, host, "POST", "/api/v1/partner-attributions", tok,
+		partners.AttributionBody{ClientID: client.String(), PartnerID: &bravo.ID, Reason: "the client's IB changed"}), 200)
+	if att.PartnerID == nil || *att.PartnerID != bravo.ID {
+		t.Errorf("the attribution: %+v", att)
+	}
+	if c := request(t, base, host, "POST", "/api/v1/partner-attributions", tok, partners.AttributionBody{ClientID: uuid.NewString(), Reason: "x"}); c.status != 404 {
+		t.Errorf("an unknown client: %d", c.status)
+	}
+	list := decode[partners.CommissionsResponse](t, request(t, base, host, "GET", "/api/v1/partners/"+bravo.ID+"/commissions?kind=paid&from=2026-01-01", tok, nil), 200)
+	if list.Commissions == nil {
+		t.Error("commissions is not a list")
+	}
+	if c := request(t, base, host, "GET", "/api/v1/partners/"+bravo.ID+"/commissions?reason=because", tok, nil); c.status != 422 || !strings.Contains(c.body, `"reason"`) {
+		t.Errorf("an unknown reason filter: %d %.300s", c.status, c.body)
+	}
+	settings := decode[partners.SettingsBody](t, request(t, base, host, "PUT", "/api/v1/partner-settings", tok, partners.SettingsBody{SymbolSuffixes: []string{"pro", "m"}}), 200)
+	if len(settings.SymbolSuffixes) != 2 {
+		t.Errorf("settings: %+v", settings)
+	}
+	// Every change is in the audit trail as a sentence.
+	page, err := a.audit.List(context.Background(), ten, audit.Filter{ActionPrefix: "partner."}, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]bool{}
+	for _, r := range page.Rows {
+		actions[r.Action] = true
+	}
+	for _, want := range []string{partners.ActionPlanSaved, partners.ActionCreated, partners.ActionMoved, partners.ActionClientAttributed, partners.ActionSettingsChanged} {
+		if !actions[want] {
+			t.Errorf("%s is not in the audit trail (%v)", want, actions)
+		}
+	}
+}
