@@ -47,7 +47,7 @@ test:
 # rounds of wrk and pgbench (installing wrk with apt-get when missing) and prints each round; the flood benchmark
 # runs `brokerdesk serve` as its own process and prints its RSS before, at the peak of and after the flood.
 bench: build
-	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench . -skip 'OverTCP|FloodRSS|DepositPipeline' -benchtime 2s ./tenants/ ./modules/trading/... ./modules/audit/ ./modules/ledger/ ./modules/payments/ ./modules/identity/ ./modules/documents/ ./modules/kyc/ ./modules/clients/ ./jobs/ ./infra/auth/ ./infra/blob/ ./cmd/brokerdesk/
+	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench . -skip 'OverTCP|FloodRSS|DepositPipeline' -benchtime 2s ./tenants/ ./modules/trading/... ./modules/audit/ ./modules/ledger/ ./modules/payments/ ./modules/identity/ ./modules/documents/ ./modules/kyc/ ./modules/clients/ ./modules/partners/ ./jobs/ ./infra/auth/ ./infra/blob/ ./cmd/brokerdesk/
 	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench OverTCP -benchtime 3x -v ./cmd/brokerdesk/
 	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench FloodRSS -benchtime 1x -v ./cmd/brokerdesk/
 	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench DepositPipeline -benchtime 3x -v ./cmd/brokerdesk/

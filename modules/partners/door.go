@@ -12,8 +12,9 @@ import (
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
-// Door is the module's front door: attribution at registration, the commission engine on synced deals and first
-// deposits, the batch poster in the worker, and how its actions read in the audit trail.
+// Door is the module's front door: the API for ib_managers, attribution at registration, the commission engine on
+// synced deals and first deposits, the batch poster in the worker, the demo's partner tree, a client's share of
+// an export and erasure, and how its actions read in the audit trail.
 func (s *Service) Door() frontdoor.Door {
 	return frontdoor.Door{
 		Name:      "partners",
@@ -22,6 +23,7 @@ func (s *Service) Door() frontdoor.Door {
 		Tasks:     s.Tasks,
 		Trail:     s.trail,
 		Data:      s,
+		Demo:      s.demo,
 	}
 }
 

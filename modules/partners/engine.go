@@ -66,25 +66,32 @@ type row struct {
 	explanation Explanation
 }
 
-// insertRowTx writes a row unless its key exists; a row with money joins the queue of the batch poster.
-func insertRowTx(ctx context.Context, tx pgx.Tx, r row) error {
-	expl, err := json.Marshal(r.explanation)
-	if err != nil {
-		return err
+const insertRow = `WITH ins AS (
+		INSERT INTO partner_commissions (source, server_id, ticket, generation, login, account_id, client_id, level, partner_id, plan_id,
+			plan_version, kind, amount, currency, symbol, lots, deal_time, reason, explanation)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+		ON CONFLICT DO NOTHING RETURNING id, kind)
+	INSERT INTO partner_commission_postings (commission_id) SELECT id FROM ins WHERE kind <> 'nothing'`
+
+// insertRowsTx writes rows unless their keys exist, in one round trip; a row with money joins the queue of the
+// batch poster.
+func insertRowsTx(ctx context.Context, tx pgx.Tx, rows ...row) error {
+	var b pgx.Batch
+	for _, r := range rows {
+		expl, err := json.Marshal(r.explanation)
+		if err != nil {
+			return err
+		}
+		b.Queue(insertRow, r.source, r.server, r.ticket, r.generation, r.login, r.account, r.client, r.level, r.partner, r.plan, r.planVersion,
+			r.kind, r.amount, r.currency, r.symbol, r.lots, r.at, string(r.reason), expl)
 	}
-	_, err = tx.Exec(ctx, `WITH ins AS (
-			INSERT INTO partner_commissions (source, server_id, ticket, generation, login, account_id, client_id, level, partner_id, plan_id,
-				plan_version, kind, amount, currency, symbol, lots, deal_time, reason, explanation)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-			ON CONFLICT DO NOTHING RETURNING id, kind)
-		INSERT INTO partner_commission_postings (commission_id) SELECT id FROM ins WHERE kind <> 'nothing'`,
-		r.source, r.server, r.ticket, r.generation, r.login, r.account, r.client, r.level, r.partner, r.plan, r.planVersion, r.kind,
-		r.amount, r.currency, r.symbol, r.lots, r.at, string(r.reason), expl)
-	if err != nil {
-		return fmt.Errorf("partners: commission row: %w", err)
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("partners: commission rows: %w", err)
 	}
 	return nil
 }
+
+func insertRowTx(ctx context.Context, tx pgx.Tx, r row) error { return insertRowsTx(ctx, tx, r) }
 
 // onDealClosed computes a closing deal the first time the engine sees it.
 func (s *Service) onDealClosed(ctx context.Context, tx pgx.Tx, t tenants.Tenant, m events.Meta, e tradingdesk.DealClosed) error {
@@ -197,6 +204,7 @@ func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a 
 	plans := map[uuid.UUID]Plan{}
 	var below *int64
 	var belowCur money.Currency
+	batch := make([]row, 0, len(levels))
 	for i, lp := range levels {
 		rw := dealRow(a, d, gen)
 		rw.level, rw.partner = i+1, &lp.id
@@ -250,11 +258,9 @@ func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a 
 			below = &zero
 		}
 		rw.explanation = out.Explanation
-		if err := insertRowTx(ctx, tx, rw); err != nil {
-			return err
-		}
+		batch = append(batch, rw)
 	}
-	return nil
+	return insertRowsTx(ctx, tx, batch...)
 }
 
 func levelPartnersTx(ctx context.Context, tx pgx.Tx, chain []uuid.UUID) ([]levelPartner, error) {

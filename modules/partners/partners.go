@@ -35,9 +35,11 @@ import (
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
-// Clients is what partners needs of the clients module (*clients.Service): a client's name for an application.
+// Clients is what partners needs of the clients module (*clients.Service): a client's name for an application,
+// and the demo's clients.
 type Clients interface {
 	GetTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (clients.Client, error)
+	List(ctx context.Context, t tenants.Tenant, v clients.Viewer, f clients.Filter, after *clients.After, limit int) ([]clients.Client, error)
 }
 
 // Ledger posts earnings to partners' wallets (*ledger.Service).

@@ -540,7 +540,7 @@ func (s *Service) Partner(ctx context.Context, t tenants.Tenant, id uuid.UUID) (
 	return out, err
 }
 
-// Partners lists the tenant's partners by name (status "" for all).
+// Partners lists the tenant's partners by name with their codes (status "" for all).
 func (s *Service) Partners(ctx context.Context, t tenants.Tenant, status Status) ([]Partner, error) {
 	var out []Partner
 	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
@@ -548,7 +548,25 @@ func (s *Service) Partners(ctx context.Context, t tenants.Tenant, status Status)
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Partner, error) { return scanPartner(r) })
+		if out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Partner, error) { return scanPartner(r) }); err != nil {
+			return err
+		}
+		at := map[uuid.UUID]int{}
+		for i, p := range out {
+			at[p.ID] = i
+		}
+		rows, err = tx.Query(ctx, `SELECT partner_id, code, campaign, created_at FROM partner_codes WHERE disabled_at IS NULL ORDER BY created_at, code`)
+		if err != nil {
+			return err
+		}
+		var id uuid.UUID
+		var c Code
+		_, err = pgx.ForEachRow(rows, []any{&id, &c.Code, &c.Campaign, &c.CreatedAt}, func() error {
+			if i, ok := at[id]; ok {
+				out[i].Codes = append(out[i].Codes, c)
+			}
+			return nil
+		})
 		return err
 	})
 	return out, err

@@ -1,0 +1,92 @@
+package partners
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
+)
+
+// BenchmarkEngine is issue 14's figure: deals through a 5-level tree, computed (one row per level, each delivery in
+// its own transaction with its event_deliveries row, as the hall delivers a Later event) and posted to the five
+// wallets in batches. deals is BD_BENCH_PARTNER_DEALS (default 20,000); eight deliveries run at once, as a worker
+// would. It reports deals per second and the time 1,000,000 deals would take at that rate.
+func BenchmarkEngine(b *testing.B) {
+	deals := 20_000
+	if v, err := strconv.Atoi(os.Getenv("BD_BENCH_PARTNER_DEALS")); err == nil && v > 0 {
+		deals = v
+	}
+	const workers, clientsN = 8, 200
+	for b.Loop() {
+		w := setup(b)
+		w.svc.o.BatchRows = 5000
+		ctx := context.Background()
+		r := testRules()
+		r.Lines[2].PerLot = per("5", "4", "3", "2", "1")
+		plan := w.plan(b, "Five levels", r)
+		var parent *uuid.UUID
+		var last uuid.UUID
+		for i := range 5 {
+			id := w.partner(b, fmt.Sprintf("Level %d", 5-i), fmt.Sprintf("L%d", 5-i), &plan.ID, parent)
+			parent, last = &id, id
+		}
+		accts := make([]tradingdesk.DealAccount, clientsN)
+		for i := range accts {
+			c := w.client(b, "Bench")
+			w.register(b, c, "L1", time.Now().Add(-time.Hour))
+			accts[i] = w.account(c, strconv.Itoa(600000+i))
+		}
+		var next atomic.Int64
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					n := next.Add(1)
+					if n > int64(deals) {
+						return
+					}
+					a := accts[int(n)%clientsN]
+					d := closing(strconv.FormatInt(n, 10), "GBPUSD.m", "0.5", time.Now().Add(-time.Minute))
+					m := meta(time.Now())
+					if err := w.p.Gate.Scope(ctx, w.ten, func(ctx context.Context, tx pgx.Tx) error {
+						if _, err := tx.Exec(ctx, `INSERT INTO event_deliveries (subscriber, event_id, event_type) VALUES ('partners.deal_closed', $1, $2)`,
+							m.ID, tradingdesk.EventDealClosed); err != nil {
+							return err
+						}
+						return w.svc.onDealClosed(ctx, tx, w.ten, m, tradingdesk.DealClosed{DealAccount: a, Deal: d})
+					}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		computed := time.Since(start)
+		posted := w.post(b)
+		total := time.Since(start)
+		if posted != deals*5 {
+			b.Fatalf("posted %d rows, want %d", posted, deals*5)
+		}
+		if got, want := w.wallet(b, last), w.earned(b, last); got != want || got == 0 {
+			b.Fatalf("the top partner's wallet holds %d, its rows %d", got, want)
+		}
+		rate := float64(deals) / total.Seconds()
+		b.ReportMetric(rate, "deals/s")
+		b.ReportMetric(computed.Seconds(), "compute-s")
+		b.ReportMetric(total.Seconds()-computed.Seconds(), "post-s")
+		b.ReportMetric(1_000_000/rate, "s/1M-deals")
+	}
+}
