@@ -58,7 +58,7 @@ func (a *app) buildModules(sender *mail.Sender, w wiring) {
 		Events: a.events, Ledger: a.ledger, Sealer: a.cfg.DataKeys, Queue: a.queue,
 		Dialer: tradingDialer{sim: w.simulator, log: a.log.With("component", "trading")}, Log: a.log}))
 	use(a, &a.partners)(partners.New(partners.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients, Ledger: a.ledger,
-		Trades: partnerTrades{a}, Log: a.log}))
+		Portal: a.identity, Trades: partnerTrades{a}, Log: a.log}))
 }
 
 // staffWithTwoFactor asks identity (built after staff) which staff users have two-factor sign-in on.

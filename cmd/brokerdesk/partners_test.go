@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/partners"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -151,5 +152,49 @@ func TestPartnersThroughTheAPIAsAnIBManager(t *testing.T) {
 		if !actions[want] {
 			t.Errorf("%s is not in the audit trail (%v)", want, actions)
 		}
+	}
+}
+
+// A trader applies from the portal; the ib_manager finds the application among those waiting and approves it.
+func TestATraderAppliesToBecomeAPartnerAndAnIBManagerApproves(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, _ := demoTenant(t, a)
+	host := hostOf(ten)
+	tr := request(t, base, host, "POST", "/api/v1/auth/portal/login", "", identity.LoginRequest{Email: identity.DemoTraderEmail(ten), Password: identity.DemoPassword})
+	var trader identity.TokenResponse
+	if err := json.Unmarshal([]byte(tr.body), &trader); err != nil || tr.status != 200 {
+		t.Fatalf("trader login: %d %s", tr.status, tr.body)
+	}
+	if c := request(t, base, host, "GET", "/api/v1/portal/partner-application", trader.AccessToken, nil); c.status != 404 {
+		t.Errorf("no application yet: %d", c.status)
+	}
+	app := decode[partners.ApplicationResponse](t, request(t, base, host, "POST", "/api/v1/portal/partner-application", trader.AccessToken,
+		partners.ApplicationBody{Note: "I teach a trading class"}), 201)
+	if app.Status != "applied" {
+		t.Errorf("the application: %+v", app)
+	}
+	if c := request(t, base, host, "POST", "/api/v1/portal/partner-application", trader.AccessToken, partners.ApplicationBody{}); c.status != 409 {
+		t.Errorf("a second application: %d %.200s", c.status, c.body)
+	}
+	tok := staffLogin(t, base, ten, "ib_manager").AccessToken
+	waiting := decode[partners.PartnersResponse](t, request(t, base, host, "GET", "/api/v1/partners?status=applied", tok, nil), 200)
+	if len(waiting.Partners) != 1 || waiting.Partners[0].Note != "I teach a trading class" {
+		t.Fatalf("applications waiting: %+v", waiting)
+	}
+	id := waiting.Partners[0].ID
+	if c := request(t, base, host, "POST", "/api/v1/partners/"+id+"/reject", tok, partners.RejectBody{}); c.status != 422 || !strings.Contains(c.body, `"reason"`) {
+		t.Errorf("a rejection without a reason: %d %.200s", c.status, c.body)
+	}
+	decode[partners.PartnerResponse](t, request(t, base, host, "POST", "/api/v1/partners/"+id+"/codes", tok, partners.CodeBody{Code: "CLASS-1", Campaign: "class"}), 201)
+	if p := decode[partners.PartnerResponse](t, request(t, base, host, "POST", "/api/v1/partners/"+id+"/approve", tok, partners.ApproveBody{}), 200); p.Status != "active" {
+		t.Errorf("approved: %+v", p)
+	}
+	if c := request(t, base, host, "POST", "/api/v1/partners/"+id+"/approve", tok, partners.ApproveBody{}); c.status != 409 {
+		t.Errorf("approving twice: %d %.200s", c.status, c.body)
+	}
+	if got := decode[partners.ApplicationResponse](t, request(t, base, host, "GET", "/api/v1/portal/partner-application", trader.AccessToken, nil), 200); got.Status != "active" ||
+		len(got.Codes) != 1 {
+		t.Errorf("the trader sees %+v", got)
 	}
 }

@@ -329,6 +329,7 @@ func apiError(err error, what string) error {
 
 // Routes registers the partners API on the tenant hosts' route table (ib.manage).
 func Routes(api *web.API, s *Service) {
+	portalRoutes(api, s)
 	const tag = "partners"
 	// partnerOf reads the path's partner: 404 for a malformed id or one of no partner of this tenant, before the
 	// body is read, so another tenant's id is never told apart by a validation error.
@@ -683,6 +684,82 @@ func Routes(api *web.API, s *Service) {
 				return err
 			}
 			return c.JSON(SettingsBody{SymbolSuffixes: list})
+		}})
+}
+
+// ApplicationBody is a trader's application to become a partner.
+type ApplicationBody struct {
+	// Note says who the trader is and how they would bring clients (a website, a community, a seminar).
+	Note string `json:"note"`
+}
+
+// Example implements web.Exampler.
+func (ApplicationBody) Example() any {
+	return ApplicationBody{Note: "I run a trading community of 2,000 members and teach weekly webinars"}
+}
+
+// ApplicationResponse is where a trader's application stands.
+type ApplicationResponse struct {
+	Status    string    `json:"status"`
+	Codes     []string  `json:"codes"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func toApplication(p Partner) ApplicationResponse {
+	out := ApplicationResponse{Status: string(p.Status), Codes: []string{}, CreatedAt: p.CreatedAt}
+	for _, c := range p.Codes {
+		out.Codes = append(out.Codes, c.Code)
+	}
+	return out
+}
+
+// portalRoutes are the trader's: apply to become a partner, and see where the application stands.
+func portalRoutes(api *web.API, s *Service) {
+	const tag = "partners"
+	client := func(c *fiber.Ctx) (uuid.UUID, error) {
+		if s.o.Portal == nil {
+			return uuid.Nil, web.NotFound("This login has no client record.")
+		}
+		p, _ := identity.PrincipalOf(c)
+		id, err := s.o.Portal.PortalClientID(c.UserContext(), tenants.Current(c), p.UserID)
+		if errors.Is(err, identity.ErrNoClient) {
+			return uuid.Nil, web.NotFound("This login has no client record.")
+		}
+		return id, err
+	}
+	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/portal/partner-application", Permission: identity.PermPortalAccount, Tag: tag,
+		Request: ApplicationBody{}, Response: ApplicationResponse{}, Status: fiber.StatusCreated,
+		Summary: "Apply to become a partner (introducing broker); an ib_manager approves or refuses the application",
+		Handler: func(c *fiber.Ctx) error {
+			id, err := client(c)
+			if err != nil {
+				return err
+			}
+			var b ApplicationBody
+			if err := web.Bind(c, &b); err != nil {
+				return err
+			}
+			p, err := s.Apply(c.UserContext(), tenants.Current(c), id, b.Note)
+			if err != nil {
+				if v, ok := validation.As(err); ok && v.Message("client_id") != "" {
+					return web.NewProblem(fiber.StatusConflict, "already-applied", "You are already a partner, or your application is waiting.")
+				}
+				return err
+			}
+			return c.Status(fiber.StatusCreated).JSON(toApplication(p))
+		}})
+	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/portal/partner-application", Permission: identity.PermPortalAccount, Tag: tag,
+		Response: ApplicationResponse{}, Summary: "Where the trader's application to become a partner stands (404 when there is none)",
+		Handler: func(c *fiber.Ctx) error {
+			id, err := client(c)
+			if err != nil {
+				return err
+			}
+			p, err := s.PartnerOfClient(c.UserContext(), tenants.Current(c), id)
+			if err != nil {
+				return apiError(err, "application")
+			}
+			return c.JSON(toApplication(p))
 		}})
 }
 

@@ -42,6 +42,11 @@ type Clients interface {
 	List(ctx context.Context, t tenants.Tenant, v clients.Viewer, f clients.Filter, after *clients.After, limit int) ([]clients.Client, error)
 }
 
+// Portal says which client a portal login is (*identity.Service): a trader applies to become a partner.
+type Portal interface {
+	PortalClientID(ctx context.Context, t tenants.Tenant, portalUserID uuid.UUID) (uuid.UUID, error)
+}
+
 // Ledger posts earnings to partners' wallets (*ledger.Service).
 type Ledger interface {
 	PostTx(ctx context.Context, tx pgx.Tx, e ledger.Entry) (ledger.Transaction, error)
@@ -63,6 +68,8 @@ type Options struct {
 	Audit   *audit.Service
 	Clients Clients
 	Ledger  Ledger
+	// Portal, when nil, leaves the portal's application route answering 404.
+	Portal Portal
 	// Trades, when nil, answers nothing: plans with a minimum hold then explain "hold unknown", and lot modifiers
 	// and exclusions by account type do not apply.
 	Trades Trades

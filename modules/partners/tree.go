@@ -649,3 +649,20 @@ func (s *Service) Plans(ctx context.Context, t tenants.Tenant) ([]Plan, error) {
 	})
 	return out, err
 }
+
+// PartnerOfClient is the partner record (or application) of a client (ErrNotFound: none).
+func (s *Service) PartnerOfClient(ctx context.Context, t tenants.Tenant, client uuid.UUID) (Partner, error) {
+	var out Partner
+	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		var id uuid.UUID
+		if err := tx.QueryRow(ctx, `SELECT id FROM partners WHERE client_id = $1`, client).Scan(&id); errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		var err error
+		out, err = partnerTx(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
