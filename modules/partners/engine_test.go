@@ -391,3 +391,33 @@ func TestAnotherTenantSeesNoneOfThis(t *testing.T) {
 		t.Errorf("the other tenant has partners: %+v", list)
 	}
 }
+
+// A move dated in the past is refused when a later change of the tree would then make a cycle, and a plan paying
+// level 2 as a percent of level 1 pays it from the row below.
+func TestALaterCycleIsRefusedAndAPercentOfTheLevelBelowIsPaid(t *testing.T) {
+	t.Parallel()
+	tr := threeLevels(t)
+	ctx := context.Background()
+	now := time.Now()
+	// From an hour ago ATLAS sits under a new partner ECHO; ECHO under CHARLIE from yesterday would be a loop from
+	// the hour on (CHARLIE > BRAVO > ATLAS > ECHO > CHARLIE), though not yesterday.
+	echo := tr.partner(t, "Echo Capital", "IB-ECHO", &tr.plan.ID, nil)
+	if err := tr.svc.Move(ctx, tr.ten, staffer, tr.atlas, &echo, now.Add(-time.Hour), "Atlas joined Echo"); err != nil {
+		t.Fatal(err)
+	}
+	err := tr.svc.Move(ctx, tr.ten, staffer, echo, &tr.charlie, now.Add(-24*time.Hour), "loop later")
+	if v, ok := validation.As(err); !ok || v.Message("parent_id") == "" {
+		t.Errorf("a move that loops from a later change on: %v", err)
+	}
+	pct := testRules()
+	pct.PercentOfBelow = []LevelPercent{{Level: 2, Percent: decimal.RequireFromString("25")}}
+	if _, err := tr.svc.EditPlan(ctx, tr.ten, staffer, tr.plan.ID, pct); err != nil {
+		t.Fatal(err)
+	}
+	tr.closed(t, tr.acct, closing("9060", "GBPJPY", "2", time.Now()), time.Now())
+	rows := tr.rows(t, CommissionFilter{Ticket: "9060"})
+	if len(rows) != 4 || rows[0].Amount != 1400 || rows[1].Amount != 350 || rows[1].Explanation.Percent != "25" || rows[1].Explanation.Below != "14.00" ||
+		rows[2].Amount != 200 || rows[3].Reason != ReasonLevelNotPaid {
+		t.Errorf("a deal under a plan paying level 2 at 25%% of level 1: %+v", rows)
+	}
+}
