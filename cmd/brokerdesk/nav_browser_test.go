@@ -16,7 +16,7 @@ import (
 )
 
 // menuGroups are the side menu's headings this test knows, with the permissions of their entries (identity's
-// settings, staff, audit, clients, onboarding, KYC, payments and trading desk pages), in the menu's order.
+// settings, staff, audit, clients, onboarding, KYC, payments, trading desk and partners pages), in the menu's order.
 var menuGroups = []struct {
 	name  string
 	perms []web.Permission
@@ -26,6 +26,7 @@ var menuGroups = []struct {
 	{"Compliance", []web.Permission{identity.PermKYCReview}},
 	{"Money", []web.Permission{identity.PermPaymentsRead}},
 	{"Trading", []web.Permission{identity.PermTradingRead}},
+	{"Partners", []web.Permission{identity.PermIBManage}},
 	{"Settings", []web.Permission{identity.PermStaffRead, identity.PermAuditRead, identity.PermSettingsManage}},
 }
 

@@ -198,3 +198,50 @@ func TestATraderAppliesToBecomeAPartnerAndAnIBManagerApproves(t *testing.T) {
 		t.Errorf("the trader sees %+v", got)
 	}
 }
+
+// The ib_manager's pages: the partners list with codes, plans and parents, a partner's page with its tree and its
+// commission rows' filters; a bad filter is said on the page (422); sales is refused.
+func TestPartnerPagesAsAnIBManager(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, _ := demoTenant(t, a)
+	ctx := context.Background()
+	partnersForMatrix(t, a, ten)
+	list, err := a.partners.Partners(ctx, ten, "")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("partners: %v %v", list, err)
+	}
+	top := list[0]
+	sub, err := a.partners.CreatePartner(ctx, ten, audit.System("test"), partners.PartnerInput{Name: "Sub Introducer", ParentID: &top.ID, PlanID: top.PlanID,
+		Code: "SUB-1", Campaign: "autumn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newPageClient(t, base, ten)
+	c.login("/backoffice", demoEmail(ten, "ib_manager"), identity.DemoPassword)
+	home := c.get("/backoffice")
+	if !strings.Contains(home.body, `href="/backoffice/partners"`) {
+		t.Error("no Partners entry in the ib_manager's menu")
+	}
+	page := c.get("/backoffice/partners")
+	if page.status != 200 || !strings.Contains(page.body, "Sub Introducer") || !strings.Contains(page.body, "SUB-1 (autumn)") ||
+		!strings.Contains(page.body, "Matrix IB") {
+		t.Errorf("the partners list: %d %.2000s", page.status, page.body)
+	}
+	one := c.get("/backoffice/partners/" + top.ID.String())
+	if one.status != 200 || !strings.Contains(one.body, "Its tree now") || !strings.Contains(one.body, `href="/backoffice/partners/`+sub.ID.String()+`"`) ||
+		!strings.Contains(one.body, "No commission row here.") {
+		t.Errorf("the partner's page: %d %.3000s", one.status, one.body)
+	}
+	if bad := c.get("/backoffice/partners/" + top.ID.String() + "?level=x"); bad.status != 422 || !strings.Contains(bad.body, "level: must be a level") {
+		t.Errorf("a bad filter: %d", bad.status)
+	}
+	if r := c.get("/backoffice/partners/" + uuid.NewString()); r.status != 404 {
+		t.Errorf("an unknown partner: %d", r.status)
+	}
+	sales := newPageClient(t, base, ten)
+	sales.login("/backoffice", demoEmail(ten, "sales"), identity.DemoPassword)
+	if r := sales.get("/backoffice/partners"); r.status != 403 {
+		t.Errorf("sales on the partners page: %d", r.status)
+	}
+}

@@ -19,6 +19,8 @@ func (s *Service) Door() frontdoor.Door {
 	return frontdoor.Door{
 		Name:      "partners",
 		Routes:    func(api *web.API) { Routes(api, s) },
+		PageFiles: PageFiles,
+		Pages:     s.mountPages,
 		Subscribe: s.Subscribe,
 		Tasks:     s.Tasks,
 		Trail:     s.trail,
