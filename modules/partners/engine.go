@@ -170,6 +170,8 @@ type levelPartner struct {
 	id     uuid.UUID
 	status Status
 	plan   *uuid.UUID
+	// version is the plan's version in force at the deal's time, when treeAtTx read it.
+	version *Plan
 }
 
 // computeTx writes generation gen of a closing deal's rows: one per level up the tree at the deal's time.
@@ -177,27 +179,12 @@ func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a 
 	if a.ClientID == nil {
 		return s.explainDealTx(ctx, tx, a, d, gen, ReasonAccountUnknown)
 	}
-	first, _, err := attributionTx(ctx, tx, *a.ClientID, d.Time)
+	levels, suffixes, err := treeAtTx(ctx, tx, *a.ClientID, d.Time)
 	if err != nil {
 		return err
 	}
-	if first == nil {
+	if len(levels) == 0 {
 		return s.explainDealTx(ctx, tx, a, d, gen, ReasonNotAttributed)
-	}
-	chain, err := chainTx(ctx, tx, *first, d.Time)
-	if err != nil {
-		return err
-	}
-	if chain == nil {
-		return fmt.Errorf("partners: the tree above %s has a cycle at %s", *first, d.Time)
-	}
-	levels, err := levelPartnersTx(ctx, tx, chain)
-	if err != nil {
-		return err
-	}
-	suffixes, err := suffixesTx(ctx, tx)
-	if err != nil {
-		return err
 	}
 	trade := Trade{Symbol: d.Symbol, Lots: d.Volume.Abs()}
 	var typeRead, heldRead bool
@@ -217,7 +204,9 @@ func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a 
 		default:
 			p, ok := plans[*lp.plan]
 			if !ok {
-				if p, err = planAtTx(ctx, tx, *lp.plan, d.Time); err != nil {
+				if lp.version != nil {
+					p = *lp.version
+				} else if p, err = planAtTx(ctx, tx, *lp.plan, d.Time); err != nil {
 					return err
 				}
 				plans[*lp.plan] = p
@@ -261,6 +250,60 @@ func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a 
 		batch = append(batch, rw)
 	}
 	return insertRowsTx(ctx, tx, batch...)
+}
+
+// treeAtTx is, in one round trip, the partners up the tree from the client's partner at time at (nearest first,
+// with their status and plan; none when the client was attributed to no one then) and the tenant's suffixes.
+func treeAtTx(ctx context.Context, tx pgx.Tx, client uuid.UUID, at time.Time) ([]levelPartner, []string, error) {
+	rows, err := tx.Query(ctx, `WITH RECURSIVE first AS (
+			SELECT partner_id FROM partner_attributions WHERE client_id = $1 AND effective_from <= $2 ORDER BY effective_from DESC LIMIT 1),
+		up(id, depth, path, cycle) AS (
+			SELECT partner_id, 1, ARRAY[partner_id], false FROM first WHERE partner_id IS NOT NULL
+			UNION ALL
+			SELECT p.parent_id, up.depth + 1, up.path || p.parent_id, p.parent_id = ANY(up.path)
+			FROM up CROSS JOIN LATERAL (SELECT parent_id FROM partner_parents WHERE partner_id = up.id AND effective_from <= $2
+				ORDER BY effective_from DESC LIMIT 1) p
+			WHERE p.parent_id IS NOT NULL AND NOT up.cycle)
+		SELECT up.id, up.cycle, pa.status, pa.plan_id, coalesce((SELECT symbol_suffixes FROM partner_settings), '{}'),
+			pv.name, pv.currency, pv.version, pv.rules, pv.created_at
+		FROM up JOIN partners pa ON pa.id = up.id
+		LEFT JOIN LATERAL (SELECT pl.name, pl.currency, v.version, v.rules, v.created_at FROM partner_plan_versions v
+			JOIN partner_plans pl ON pl.id = v.plan_id WHERE v.plan_id = pa.plan_id
+			ORDER BY (v.created_at <= $2) DESC, CASE WHEN v.created_at <= $2 THEN v.version ELSE -v.version END DESC LIMIT 1) pv ON true
+		ORDER BY up.depth`, client, at)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []levelPartner
+	var suffixes []string
+	var lp levelPartner
+	var cycle bool
+	var name, currency *string
+	var version *int32
+	var rules []byte
+	var created *time.Time
+	if _, err := pgx.ForEachRow(rows, []any{&lp.id, &cycle, &lp.status, &lp.plan, &suffixes, &name, &currency, &version, &rules, &created}, func() error {
+		if cycle {
+			return fmt.Errorf("partners: the tree above client %s has a cycle at %s", client, at)
+		}
+		lp.version = nil
+		if lp.plan != nil && version != nil {
+			c, ok := money.Lookup(*currency)
+			if !ok {
+				return fmt.Errorf("partners: plan %s has an unknown currency %q", *name, *currency)
+			}
+			v := Plan{ID: *lp.plan, Name: *name, Currency: c, Version: int(*version), CreatedAt: *created}
+			if err := json.Unmarshal(rules, &v.Rules); err != nil {
+				return fmt.Errorf("partners: plan %s v%d: %w", v.Name, v.Version, err)
+			}
+			lp.version = &v
+		}
+		out = append(out, lp)
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	return out, suffixes, nil
 }
 
 func levelPartnersTx(ctx context.Context, tx pgx.Tx, chain []uuid.UUID) ([]levelPartner, error) {
