@@ -58,7 +58,7 @@ func Phrases() []audit.Phrase {
 			return s
 		}),
 		say(ActionMoved, func(e audit.Event) audit.Sentence {
-			to := e.After("/parent")
+			to := e.After("/to")
 			if to == "" {
 				to = "the top of the tree"
 			}
@@ -69,12 +69,12 @@ func Phrases() []audit.Phrase {
 		}),
 		say(ActionClientAttributed, func(e audit.Event) audit.Sentence {
 			if e.After("/source") == "registration" {
-				if e.After("/partner") == "" {
+				if e.After("/to") == "" {
 					return audit.Say(e.Target, " registered with the code ", e.After("/code"), ", which no partner holds")
 				}
-				return audit.Say(e.Target, " registered with the code ", e.After("/code"), " and is attributed to ", e.After("/partner"))
+				return audit.Say(e.Target, " registered with the code ", e.After("/code"), " and is attributed to ", e.After("/to"))
 			}
-			return audit.Say(e.Actor, " attributed ", e.Target, " to ", orNone(e.After("/partner")), " from ", e.After("/effective"),
+			return audit.Say(e.Actor, " attributed ", e.Target, " to ", orNone(e.After("/to")), " from ", e.After("/effective"),
 				": ", e.After("/reason"))
 		}),
 		say(ActionPlanSaved, func(e audit.Event) audit.Sentence {

@@ -47,6 +47,9 @@ const (
 	planTarget    = "partner_plan"
 )
 
+// effectiveLayout is how an effective date reads in the audit trail: "7 December 2026 17:00 UTC".
+const effectiveLayout = "2 January 2006 15:04 MST"
+
 // Beginning is when a new partner's first parent takes effect: a partner made under a parent has always been
 // there, so a deal synced late (its time before the partner was made) still climbs the tree. Moves take a date.
 var Beginning = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -332,7 +335,7 @@ func (s *Service) Move(ctx context.Context, t tenants.Tenant, actor audit.Actor,
 		}
 		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionMoved, Target: audit.Target{Type: partnerTarget, ID: partner.String()},
 			Before: map[string]string{"parent": names(was)},
-			After:  map[string]string{"parent": names(parent), "effective": effective.Format(time.RFC3339), "reason": reason}})
+			After:  map[string]string{"to": names(parent), "effective": effective.Format(effectiveLayout), "reason": reason}})
 	})
 }
 
@@ -460,8 +463,8 @@ func (s *Service) attributeTx(ctx context.Context, tx pgx.Tx, actor audit.Actor,
 	}
 	return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionClientAttributed, Target: clientTarget(client),
 		Before: map[string]string{"partner": name(was)},
-		After: map[string]string{"partner": name(partner), "code": code, "source": source, "reason": reason,
-			"effective": effective.Format(time.RFC3339)}})
+		After: map[string]string{"to": name(partner), "code": code, "source": source, "reason": reason,
+			"effective": effective.Format(effectiveLayout)}})
 }
 
 // attributionTx is the client's partner at time at (nil: none) and whether any attribution row applies.
