@@ -3,12 +3,16 @@ package partners
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
+
+	"github.com/brokerdesk/brokerdesk/infra/money"
+	"github.com/brokerdesk/brokerdesk/modules/ledger"
 
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -139,4 +143,26 @@ func (s *Service) Earned(ctx context.Context, t tenants.Tenant, partner uuid.UUI
 		return err
 	})
 	return out, err
+}
+
+// Wallets reads a partner's wallet in the ledger for each currency its rows are in (posted balance, minor units):
+// once every row is posted it equals Earned, and the difference meanwhile is what waits for the next batch.
+func (s *Service) Wallets(ctx context.Context, t tenants.Tenant, partner uuid.UUID, currencies []string) (map[string]int64, error) {
+	out := map[string]int64{}
+	for _, code := range currencies {
+		c, ok := money.Lookup(code)
+		if !ok {
+			continue
+		}
+		b, err := s.o.Ledger.Balance(ctx, t, ledger.PartnerWallet(partner, c).Code)
+		switch {
+		case errors.Is(err, ledger.ErrNotFound):
+			out[code] = 0
+		case err != nil:
+			return nil, err
+		default:
+			out[code] = b.Posted
+		}
+	}
+	return out, nil
 }

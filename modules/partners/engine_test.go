@@ -84,6 +84,9 @@ func TestADealPaysEveryLevelUpTheTreeOnceHoweverOftenItIsDelivered(t *testing.T)
 			t.Errorf("wallet %s holds %d, want %d", id, got, amount)
 		}
 	}
+	if e, w, err := tr.svc.money(context.Background(), tr.ten, tr.charlie); err != nil || e["USD"] != 2000 || w["USD"] != 2000 {
+		t.Errorf("CHARLIE earned %v, wallet %v (%v)", e, w, err)
+	}
 	report, err := tr.led.Verify(context.Background(), tr.ten)
 	if err != nil || !report.OK() {
 		t.Errorf("ledger verify: %+v %v", report, err)

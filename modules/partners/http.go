@@ -1,6 +1,7 @@
 package partners
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -41,6 +42,10 @@ type PartnerResponse struct {
 	Note      string         `json:"note,omitempty"`
 	Codes     []CodeResponse `json:"codes"`
 	CreatedAt time.Time      `json:"created_at"`
+	// Earned is what the partner's rows add up to, and Wallet its wallet's posted balance in the ledger, by
+	// currency as exact decimal strings (one partner's routes only). They differ by the rows the next batch posts.
+	Earned map[string]string `json:"earned,omitempty"`
+	Wallet map[string]string `json:"wallet,omitempty"`
 }
 
 // PartnersResponse lists partners.
@@ -344,11 +349,18 @@ func Routes(api *web.API, s *Service) {
 		return id, nil
 	}
 	respond := func(c *fiber.Ctx, id uuid.UUID, status int) error {
-		p, err := s.Partner(c.UserContext(), tenants.Current(c), id)
+		ctx, t := c.UserContext(), tenants.Current(c)
+		p, err := s.Partner(ctx, t, id)
 		if err != nil {
 			return apiError(err, "partner")
 		}
-		return c.Status(status).JSON(ToPartnerResponse(p))
+		out := ToPartnerResponse(p)
+		earned, wallet, err := s.money(ctx, t, id)
+		if err != nil {
+			return err
+		}
+		out.Earned, out.Wallet = formatSums(earned), formatSums(wallet)
+		return c.Status(status).JSON(out)
 	}
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/partners", Permission: PermManage, Tag: tag, Response: PartnersResponse{},
 		Summary: "The brokerage's partners (introducing brokers and affiliates) by name; ?status=applied lists the applications waiting",
@@ -685,6 +697,30 @@ func Routes(api *web.API, s *Service) {
 			}
 			return c.JSON(SettingsBody{SymbolSuffixes: list})
 		}})
+}
+
+// money is what a partner's rows add up to and what its wallets hold, by currency.
+func (s *Service) money(ctx context.Context, t tenants.Tenant, id uuid.UUID) (earned, wallet map[string]int64, err error) {
+	if earned, err = s.Earned(ctx, t, id); err != nil {
+		return nil, nil, err
+	}
+	codes := make([]string, 0, len(earned))
+	for code := range earned {
+		codes = append(codes, code)
+	}
+	wallet, err = s.Wallets(ctx, t, id, codes)
+	return earned, wallet, err
+}
+
+// formatSums writes minor units as exact decimal strings of their currency.
+func formatSums(m map[string]int64) map[string]string {
+	out := map[string]string{}
+	for code, v := range m {
+		if c, ok := money.Lookup(code); ok {
+			out[code] = money.Format(v, c)
+		}
+	}
+	return out
 }
 
 // ApplicationBody is a trader's application to become a partner.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -165,17 +167,22 @@ func (p *pages) partner(c *fiber.Ctx) error {
 			d.Parent, d.ParentHref = parent.Name, partnersPath+"/"+parent.ID.String()
 		}
 	}
-	earned, err := p.s.Earned(ctx, t, id)
+	earned, wallet, err := p.s.money(ctx, t, id)
 	if err != nil {
 		return err
 	}
 	var sums []string
-	for code, v := range earned {
+	for _, code := range slices.Sorted(maps.Keys(earned)) {
+		v := earned[code]
 		if cur, ok := money.Lookup(code); ok {
-			sums = append(sums, money.Amount{Minor: v, Currency: cur}.String())
+			line := money.Amount{Minor: v, Currency: cur}.String() + " earned, " + money.Amount{Minor: wallet[code], Currency: cur}.String() + " in the wallet"
+			if wallet[code] != v {
+				line += " (the rest with the next batch)"
+			}
+			sums = append(sums, line)
 		}
 	}
-	d.Earned = strings.Join(sums, ", ")
+	d.Earned = strings.Join(sums, "; ")
 	nodes, err := p.s.Subtree(ctx, t, id, p.s.o.Now())
 	if err != nil {
 		return err

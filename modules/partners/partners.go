@@ -47,9 +47,10 @@ type Portal interface {
 	PortalClientID(ctx context.Context, t tenants.Tenant, portalUserID uuid.UUID) (uuid.UUID, error)
 }
 
-// Ledger posts earnings to partners' wallets (*ledger.Service).
+// Ledger posts earnings to partners' wallets and reads their balances (*ledger.Service).
 type Ledger interface {
 	PostTx(ctx context.Context, tx pgx.Tx, e ledger.Entry) (ledger.Transaction, error)
+	Balance(ctx context.Context, t tenants.Tenant, code string) (ledger.Balance, error)
 }
 
 // Trades tells the engine what a deal event does not carry: the type of the deal's trading account and when the
