@@ -310,8 +310,9 @@ func (s *Service) Move(ctx context.Context, t tenants.Tenant, actor audit.Actor,
 	}
 	effective = effective.UTC().Truncate(time.Microsecond)
 	return s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		// One move at a time per tenant: the cycle check reads the whole tree's history.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('partners.tree'))`); err != nil {
+		// One move at a time per tenant (the key names the tenant's schema: advisory locks are the cluster's): the
+		// cycle check reads the whole tree's history.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.partners.tree'))`); err != nil {
 			return err
 		}
 		if _, err := partnerTx(ctx, tx, partner, true); err != nil {
