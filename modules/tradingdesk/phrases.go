@@ -99,6 +99,41 @@ func Phrases() []audit.Phrase {
 		say(ActionTransferRetried, func(e audit.Event) audit.Sentence {
 			return audit.Say(e.Actor, " asked the trading server again about the transfer of ", transferWords(e, e.After("/client")+"'s"))
 		}),
+		say(ActionDriftFound, func(e audit.Event) audit.Sentence {
+			if e.After("/kind") == string(DriftBalance) {
+				return audit.Say("The balance operations of account ", e.After("/login"), " on ", e.After("/server"), " add up to ",
+					e.After("/platform"), " on the platform and ", e.After("/crm"), " in the CRM: for finance")
+			}
+			return audit.Say(driftAccountWords(e), " has ", e.After("/label"), " ", e.After("/platform"), " on the platform; the CRM has ", e.After("/crm"))
+		}),
+		say(ActionDriftHealed, func(e audit.Event) audit.Sentence {
+			return audit.Say("BrokerDesk set account ", e.After("/login"), "'s ", e.After("/label"), " back to ", e.After("/crm"), " on ",
+				e.After("/server"), ": the platform had ", e.After("/platform"))
+		}),
+		say(ActionDriftHealFailed, func(e audit.Event) audit.Sentence {
+			return audit.Say("BrokerDesk could not set account ", e.After("/login"), "'s ", e.After("/label"), " back to ", e.After("/crm"), " on ",
+				e.After("/server"), " (the platform has ", e.After("/platform"), "): ", strings.TrimPrefix(e.After("/healing"),
+					"BrokerDesk could not set it back to "+e.After("/crm")+": "))
+		}),
+		say(ActionDriftGone, func(e audit.Event) audit.Sentence {
+			if e.After("/kind") == string(DriftBalance) {
+				return audit.Say("The balance operations of account ", e.After("/login"), " on ", e.After("/server"), " agree with the CRM again")
+			}
+			return audit.Say(driftAccountWords(e), " agrees with the CRM again: ", e.After("/label"), " ", e.After("/crm"))
+		}),
+		say(ActionDriftResolved, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " resolved the ", e.After("/label"), " drift of account ", e.After("/login"), " on ", e.After("/server"), " (",
+				e.After("/platform"), " on the platform, ", e.After("/crm"), " in the CRM): ", strings.TrimSuffix(e.After("/note"), "."))
+		}),
+		say(ActionDriftCheckRequested, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " asked for a drift check of the trading server ", e.Target)
+		}),
+		say(ActionDeskSettingsSaved, func(e audit.Event) audit.Sentence {
+			if e.After("/heal_settings") == "true" {
+				return audit.Say(e.Actor, " switched on automatic healing of settings drift")
+			}
+			return audit.Say(e.Actor, " switched off automatic healing of settings drift")
+		}),
 	}
 }
 
@@ -110,6 +145,11 @@ func transferWords(e audit.Event, whose string) string {
 		return amt + " from " + acc + " to " + wallet
 	}
 	return amt + " from " + wallet + " to " + acc
+}
+
+// driftAccountWords names a drift event's account: "Account 700000 on MT5 Live".
+func driftAccountWords(e audit.Event) string {
+	return "Account " + e.After("/login") + " on " + e.After("/server")
 }
 
 // liveWord is "live" or "demo" for an account event.
