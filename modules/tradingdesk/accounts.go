@@ -41,6 +41,18 @@ type Account struct {
 	Equity     *money.Amount
 	StateAt    *time.Time
 	CreatedAt  time.Time
+	// Platform is the settings the platform reported at the last drift check (nil: never read).
+	Platform *PlatformState
+	// OpenDrift are the kinds of the account's open drift items.
+	OpenDrift []DriftKind
+}
+
+// PlatformState is what the platform reported of an account's settings at the last read.
+type PlatformState struct {
+	Group    string
+	Leverage int
+	SwapFree bool
+	Access   trading.Access
 }
 
 // RequestKind is what a request asks the platform to do.
@@ -353,7 +365,9 @@ func oneTx[T any](ctx context.Context, tx pgx.Tx, what, query string, scan func(
 }
 
 const accountSelect = `SELECT t.id, t.client_id, t.server_id, s.name, s.live, t.account_type_id, a.name, t.login, t.currency, t.leverage,
-	t.group_name, t.swap_free, t.status, t.balance, t.equity, t.state_at, t.created_at
+	t.group_name, t.swap_free, t.status, t.balance, t.equity, t.state_at, t.created_at,
+	t.platform_group, t.platform_leverage, t.platform_swap_free, t.platform_login_enabled, t.platform_trading_enabled,
+	coalesce((SELECT array_agg(d.kind ORDER BY d.kind) FROM trading_drift_items d WHERE d.account_id = t.id AND d.status = 'open'), '{}')
 	FROM trading_accounts t JOIN trading_servers s ON s.id = t.server_id JOIN account_types a ON a.id = t.account_type_id`
 
 func scanAccounts(rows pgx.Rows) ([]Account, error) {
@@ -361,9 +375,20 @@ func scanAccounts(rows pgx.Rows) ([]Account, error) {
 		var v Account
 		var cur string
 		var bal, eq *int64
+		var pGroup *string
+		var pLev *int
+		var pSwap, pLogin, pTrade *bool
+		var drift []string
 		if err := row.Scan(&v.ID, &v.ClientID, &v.ServerID, &v.ServerName, &v.Live, &v.TypeID, &v.TypeName, &v.Login, &cur, &v.Leverage,
-			&v.Group, &v.SwapFree, &v.Status, &bal, &eq, &v.StateAt, &v.CreatedAt); err != nil {
+			&v.Group, &v.SwapFree, &v.Status, &bal, &eq, &v.StateAt, &v.CreatedAt, &pGroup, &pLev, &pSwap, &pLogin, &pTrade, &drift); err != nil {
 			return v, err
+		}
+		if pGroup != nil && pLev != nil && pSwap != nil && pLogin != nil && pTrade != nil {
+			v.Platform = &PlatformState{Group: *pGroup, Leverage: *pLev, SwapFree: *pSwap,
+				Access: trading.Access{LoginEnabled: *pLogin, TradingEnabled: *pTrade}}
+		}
+		for _, k := range drift {
+			v.OpenDrift = append(v.OpenDrift, DriftKind(k))
 		}
 		c, ok := money.Lookup(cur)
 		if !ok {

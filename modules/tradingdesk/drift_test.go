@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
+	"github.com/brokerdesk/brokerdesk/infra/web/webtest"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
 )
@@ -354,5 +355,103 @@ func TestTheDriftSummaryReadsAsOneLine(t *testing.T) {
 		if got := c.check.Summary(); got != c.want {
 			t.Errorf("%+v: %q, want %q", c.check, got, c.want)
 		}
+	}
+}
+
+// The drift report through the API and the page: each server's summary in one line, the items with their filters,
+// finance resolving a money item with a note (a settings item is 409, another tenant's 404), a bad filter 400, and
+// the client page's Trading tab showing the account's live state and its open drift.
+func TestTheDriftPageAndAPIShowTheSummaryAndFinanceResolves(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	if _, err := b.svc.SaveDeskSettings(ctx, b.ten, admin, tradingdesk.DeskSettings{HealSettings: false}); err != nil {
+		t.Fatal(err)
+	}
+	_, acc := b.walletTrader(t, 0)
+	if err := b.sim.Faults.BalanceByHand(acc.Login, decimal.RequireFromString("70.00"), "by hand"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.sim.Faults.LeverageByHand(acc.Login, 50); err != nil {
+		t.Fatal(err)
+	}
+	b.synced(t, acc.ServerID, acc.Login)
+	b.driftCheck(t, acc.ServerID)
+	d := b.desk(t, b.ten)
+	_, reader := d.staff(t, b, "readonly")
+	_, finance := d.staff(t, b, "finance")
+
+	page := d.page(t, reader, "/backoffice/trading/drift")
+	body := string(page.Body)
+	for _, want := range []string{"1 account checked, 2 drifts: 1 leverage for dealing, 1 balance for finance", acc.Login, "70.00 USD",
+		"Open, for finance", "Not healed: automatic healing is switched off"} {
+		if page.Status != 200 || !strings.Contains(body, want) {
+			t.Errorf("the page (%d) lacks %q", page.Status, want)
+		}
+	}
+	if strings.Contains(body, `name="note"`) || strings.Contains(body, "Check now") {
+		t.Error("a read-only user is offered resolving or checking")
+	}
+	if p := d.page(t, reader, "/backoffice/trading/drift?kind=leverage&status=all"); !strings.Contains(string(p.Body), "1:50") || strings.Contains(string(p.Body), "70.00 USD") {
+		t.Errorf("the kind filter: %s", p.Body)
+	}
+
+	r := d.api(t, reader, "/api/v1/trading/drift?kind=balance")
+	var rep tradingdesk.DriftResponse
+	if r.Status == 200 {
+		r.Decode(t, &rep)
+	}
+	if r.Status != 200 || len(rep.Items) != 1 || len(rep.Checks) != 1 || rep.Items[0].Difference != "70.00" ||
+		rep.Checks[0].Summary != "1 account checked, 2 drifts: 1 leverage for dealing, 1 balance for finance" {
+		t.Fatalf("the report: %d %s", r.Status, r.Body)
+	}
+	if r := d.api(t, reader, "/api/v1/trading/drift?kind=colour"); r.Status != 400 {
+		t.Errorf("a bad filter: %d %s", r.Status, r.Body)
+	}
+	money := rep.Items[0]
+	lev := b.drift(t, tradingdesk.DriftFilter{Kind: tradingdesk.DriftLeverage})[0]
+	post := func(token, path string, body any) webtest.Reply {
+		return webtest.Send(t, d.app, webtest.JSON("POST", path, body, "Authorization", webtest.Bearer(token)))
+	}
+	if r := post(reader, "/api/v1/trading/drift/"+money.ID.String()+"/resolve", tradingdesk.ResolveDriftBody{Note: "x"}); r.Status != 403 {
+		t.Errorf("a read-only user resolving: %d", r.Status)
+	}
+	if r := post(finance, "/api/v1/trading/drift/"+lev.ID.String()+"/resolve", tradingdesk.ResolveDriftBody{Note: "x"}); r.Status != 409 {
+		t.Errorf("resolving a leverage item: %d %s", r.Status, r.Body)
+	}
+	if r := post(finance, "/api/v1/trading/drift/"+money.ID.String()+"/resolve", tradingdesk.ResolveDriftBody{}); r.Status != 422 ||
+		!strings.Contains(string(r.Body), `"note"`) {
+		t.Errorf("resolving without a note: %d %s", r.Status, r.Body)
+	}
+	if r := post(finance, "/api/v1/trading/drift/"+money.ID.String()+"/resolve", tradingdesk.ResolveDriftBody{Note: "Requote compensation"}); r.Status != 200 ||
+		!strings.Contains(string(r.Body), `"status":"resolved"`) {
+		t.Errorf("finance resolving: %d %s", r.Status, r.Body)
+	}
+
+	// Another tenant's staff: 404 for the item, nothing in the list.
+	other := b.p.NewTenant(t, "")
+	od := b.desk(t, other)
+	_, otherFinance := od.staff(t, b, "finance")
+	if r := od.api(t, otherFinance, "/api/v1/trading/drift/"+lev.ID.String()); r.Status != 404 {
+		t.Errorf("another tenant reading: %d %s", r.Status, r.Body)
+	}
+	if r := webtest.Send(t, od.app, webtest.JSON("POST", "/api/v1/trading/drift/"+money.ID.String()+"/resolve", tradingdesk.ResolveDriftBody{Note: "x"},
+		"Authorization", webtest.Bearer(otherFinance))); r.Status != 404 {
+		t.Errorf("another tenant resolving: %d %s", r.Status, r.Body)
+	}
+
+	// The client's Trading tab: the live state as last read and the open drift.
+	list, err := b.svc.ClientAccounts(ctx, b.ten, acc.ClientID)
+	if err != nil || len(list) != 1 {
+		t.Fatal(list, err)
+	}
+	a := list[0]
+	if a.Platform == nil || a.Platform.Leverage != 50 || !a.Platform.Access.TradingEnabled || a.Balance == nil || a.Balance.Minor != 7_000 ||
+		len(a.OpenDrift) != 1 || a.OpenDrift[0] != tradingdesk.DriftLeverage {
+		t.Errorf("the account's live state: %+v %+v", a, a.Platform)
+	}
+	if r := d.api(t, reader, "/api/v1/clients/"+acc.ClientID.String()+"/trading"); r.Status != 200 || !strings.Contains(string(r.Body), `"open_drift":["leverage"]`) ||
+		!strings.Contains(string(r.Body), `"leverage":50`) {
+		t.Errorf("the client's trading: %d %s", r.Status, r.Body)
 	}
 }

@@ -342,6 +342,7 @@ func Routes(api *web.API, s *Service) {
 	accountRoutes(api, s)
 	transferRoutes(api, s)
 	dealRoutes(api, s)
+	driftRoutes(api, s)
 }
 
 // Examples for the OpenAPI document (web.Exampler).

@@ -38,6 +38,19 @@ type AccountResponse struct {
 	Equity    string     `json:"equity,omitempty"`
 	StateAt   *time.Time `json:"state_at,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
+	// Platform is what the platform reported of the account's settings at the last drift check (absent: never
+	// read); OpenDrift the kinds of its open drift items (staff only).
+	Platform  *PlatformStateResponse `json:"platform,omitempty"`
+	OpenDrift []string               `json:"open_drift,omitempty"`
+}
+
+// PlatformStateResponse is an account's settings as its platform last reported them.
+type PlatformStateResponse struct {
+	Group          string `json:"group"`
+	Leverage       int    `json:"leverage"`
+	SwapFree       bool   `json:"swap_free"`
+	LoginEnabled   bool   `json:"login_enabled"`
+	TradingEnabled bool   `json:"trading_enabled"`
 }
 
 // RequestResponse is a request to the platform: pending ("opening" in the portal), done, or failed with the
@@ -81,6 +94,13 @@ func ToAccountResponse(a Account) AccountResponse {
 	if a.Equity != nil {
 		out.Equity = a.Equity.Decimal()
 	}
+	if p := a.Platform; p != nil {
+		out.Platform = &PlatformStateResponse{Group: p.Group, Leverage: p.Leverage, SwapFree: p.SwapFree, LoginEnabled: p.Access.LoginEnabled,
+			TradingEnabled: p.Access.TradingEnabled}
+	}
+	for _, k := range a.OpenDrift {
+		out.OpenDrift = append(out.OpenDrift, string(k))
+	}
 	return out
 }
 
@@ -118,7 +138,11 @@ func clientTrading(c *fiber.Ctx, s *Service, client uuid.UUID, staff bool) error
 func toTrading(accounts []Account, requests []Request, staff bool) TradingResponse {
 	out := TradingResponse{Accounts: []AccountResponse{}, Requests: []RequestResponse{}}
 	for _, a := range accounts {
-		out.Accounts = append(out.Accounts, ToAccountResponse(a))
+		v := ToAccountResponse(a)
+		if !staff {
+			v.OpenDrift = nil // the back office's to follow, not the client's
+		}
+		out.Accounts = append(out.Accounts, v)
 	}
 	for _, r := range requests {
 		out.Requests = append(out.Requests, ToRequestResponse(r, staff))

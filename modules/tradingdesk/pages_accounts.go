@@ -52,6 +52,10 @@ func (p *pages) mountAccountPages(shell *web.Shell) {
 type accountRow struct {
 	ID, Login, Type, Kind, Server, Currency, Leverage, Status, Balance, Equity, Opened string
 	Tone                                                                               web.Tone
+	// What the platform reported at the last read (the drift check's): leverage, access, when; and the kinds of
+	// the account's open drift.
+	PlatformLeverage, PlatformAccess, StateAt string
+	Drift                                     []string
 }
 
 type requestRow struct {
@@ -80,6 +84,13 @@ func accountRows(list []Account) []accountRow {
 		}
 		if a.Equity != nil {
 			r.Equity = a.Equity.String()
+		}
+		if pl := a.Platform; pl != nil {
+			r.PlatformLeverage, r.PlatformAccess = "1:"+strconv.Itoa(pl.Leverage), accessWords(pl.Access)
+		}
+		r.StateAt = when(a.StateAt)
+		for _, k := range a.OpenDrift {
+			r.Drift = append(r.Drift, k.Label())
 		}
 		out = append(out, r)
 	}
