@@ -3,6 +3,7 @@ package tradingdesk_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -481,6 +482,23 @@ func TestTheDemoClientsOwnTheSimulatorsFundedAccounts(t *testing.T) {
 	}
 	if n := b.count(t, `SELECT count(*) FROM trading_accounts`); n != len(trading.DemoAccounts) {
 		t.Fatalf("%d linked accounts, want %d", n, len(trading.DemoAccounts))
+	}
+	// Drift waits: the deposit by hand on 500004 for finance (once, however often the demo starts), the leverage
+	// changed on 500003 healed at once; the money the simulator funded before the desk linked them is no drift.
+	items, err := b.svc.DriftItems(ctx, b.ten, tradingdesk.DriftFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range items {
+		got = append(got, it.Login+" "+string(it.Kind)+" "+string(it.Status)+" "+it.PlatformValue)
+	}
+	slices.Sort(got)
+	if want := []string{"500003 leverage healed 1:500", "500003 leverage healed 1:500", "500004 balance open 250.00 USD"}; !slices.Equal(got, want) {
+		t.Errorf("demo drift %q, want %q", got, want)
+	}
+	if a, err := b.sim.Account(ctx, "500003"); err != nil || a.Leverage != 100 {
+		t.Errorf("500003 after the demo: %+v %v", a, err)
 	}
 	// A new account on the demo server takes a login above the linked ones.
 	r := b.open(t, hannah, "standard", "USD", 100)
