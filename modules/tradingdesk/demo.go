@@ -127,7 +127,7 @@ const (
 )
 
 // demoDrift changes two demo accounts on the platform behind the CRM's back (a leverage at every start, a deposit
-// by hand once: its operation id is fixed), syncs the demo accounts' deals and checks the demo server now: the
+// by hand once: its operation id is fixed), syncs the demo accounts' deals and checks the servers now: the
 // leverage is healed at once, and the deposit waits on the drift page for finance. A failure leaves the demo as it
 // is and is logged: the periodic check finds the drift later.
 func (s *Service) demoDrift(ctx context.Context, t tenants.Tenant, tg Target) {
@@ -145,7 +145,7 @@ func (s *Service) demoDrift(ctx context.Context, t tenants.Tenant, tg Target) {
 		}
 	}
 	if err == nil {
-		_, err = s.CheckDrift(ctx, t, tg.Server.ID)
+		err = s.CheckDriftAll(ctx, t) // the demo server and the practice server, so the page has both summaries
 	}
 	if err != nil && !errors.Is(err, ErrDriftRunning) {
 		s.o.Log.WarnContext(tenants.WithTenant(ctx, t), "demo drift not made", "error", err)

@@ -384,7 +384,7 @@ func TestTheDriftPageAndAPIShowTheSummaryAndFinanceResolves(t *testing.T) {
 	page := d.page(t, reader, "/backoffice/trading/drift")
 	body := string(page.Body)
 	for _, want := range []string{"1 account checked, 2 drifts: 1 leverage for dealing, 1 balance for finance", acc.Login, "70.00 USD",
-		"Open, for finance", "Not healed: automatic healing is switched off"} {
+		"Open · finance", "Not healed: automatic healing is switched off"} {
 		if page.Status != 200 || !strings.Contains(body, want) {
 			t.Errorf("the page (%d) lacks %q", page.Status, want)
 		}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -58,10 +59,10 @@ type driftCheckRow struct {
 }
 
 type driftRow struct {
-	ID, Login, AccountHref, Client, ClientHref, Server, Kind, CRM, Platform, Difference, Owner, Status, Healing, Note string
-	FirstSeen, LastSeen, Closed                                                                                       string
-	Tone                                                                                                              web.Tone
-	Resolvable                                                                                                        bool
+	ID, Login, AccountHref, Client, ClientHref, Server, ServerSlug, Kind, CRM, Platform, Difference, Owner, Status, Healing, Note string
+	FirstSeen, LastSeen, Closed                                                                                                   string
+	Tone                                                                                                                          web.Tone
+	Resolvable                                                                                                                    bool
 }
 
 type driftPage struct {
@@ -85,12 +86,12 @@ func driftWords(d DriftItem) (string, web.Tone) {
 	case DriftResolved:
 		return "Resolved", web.ToneGood
 	case DriftGone:
-		return "Gone (the platform agrees)", web.ToneNeutral
+		return "Gone", web.ToneNeutral
 	}
 	if d.Kind == DriftBalance {
-		return "Open, for finance", web.ToneBad
+		return "Open · finance", web.ToneBad
 	}
-	return "Open", web.ToneWarn
+	return "Open · dealing", web.ToneWarn
 }
 
 func ownerWords(owner string) string {
@@ -166,9 +167,9 @@ func (p *pages) renderDrift(c *fiber.Ctx, status int, notice, errText string) er
 	for _, it := range list {
 		words, tone := driftWords(it)
 		row := driftRow{ID: it.ID.String(), Login: it.Login, AccountHref: accountDealsPath(it.AccountID), Client: it.ClientName,
-			ClientHref: clientPagePath + it.ClientID.String(), Server: it.ServerName, Kind: it.Kind.Label(), CRM: it.CRMValue, Platform: it.PlatformValue,
-			Owner: ownerWords(it.Owner), Status: words, Tone: tone, Healing: it.Healing, Note: it.Note, FirstSeen: when(&it.FirstSeen),
-			LastSeen: when(&it.LastSeen), Closed: when(it.ClosedAt), Resolvable: it.Kind == DriftBalance && it.Status == DriftOpen}
+			ClientHref: clientPagePath + it.ClientID.String(), Server: it.ServerName, ServerSlug: it.ServerSlug, Kind: it.Kind.Label(), CRM: it.CRMValue,
+			Platform: it.PlatformValue, Owner: ownerWords(it.Owner), Status: words, Tone: tone, Healing: it.Healing, Note: it.Note,
+			FirstSeen: minutes(it.FirstSeen), LastSeen: minutes(it.LastSeen), Closed: when(it.ClosedAt), Resolvable: it.Kind == DriftBalance && it.Status == DriftOpen}
 		if it.Difference != nil {
 			row.Difference = it.Difference.String()
 		}
@@ -190,6 +191,9 @@ func (p *pages) renderDrift(c *fiber.Ctx, status int, notice, errText string) er
 	return p.shell.Render(c, status, "tradingdesk_drift", "Drift", d)
 }
 
+// minutes is a time as the drift table writes it (UTC, to the minute: the table is wide).
+func minutes(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") }
+
 // accountDealsPath is the page of an account's deals.
 func accountDealsPath(id uuid.UUID) string {
 	return "/backoffice/trading/accounts/" + id.String() + "/deals"
@@ -199,7 +203,8 @@ var driftNotices = map[string]string{
 	"checking": "The worker is checking the server's accounts now; reload this page in a few seconds for its summary.",
 	"resolved": "The item is resolved: later checks count its difference as explained.",
 	"healing":  "Saved.",
-	"fault":    "Done on the simulator, behind the CRM's back. Press \"Check now\" to find it.",
+	"fault": "Done on the simulator, behind the CRM's back. Press \"Check now\" to find it: a leverage at once, a balance operation " +
+		"once deal sync has read it (within a minute).",
 }
 
 func (p *pages) driftCheck(c *fiber.Ctx) error {
