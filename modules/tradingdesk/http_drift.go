@@ -249,7 +249,7 @@ func driftRoutes(api *web.API, s *Service) {
 			if err != nil {
 				return err
 			}
-			return c.JSON(DeskSettingsResponse{HealSettings: st.HealSettings, UpdatedAt: st.UpdatedAt})
+			return c.JSON(DeskSettingsResponse(st))
 		}})
 	api.Handle(web.Route{Method: fiber.MethodPut, Path: "/api/v1/trading/desk-settings", Permission: PermManage, Tag: tag,
 		Request: DeskSettingsBody{}, Response: DeskSettingsResponse{},
@@ -263,7 +263,7 @@ func driftRoutes(api *web.API, s *Service) {
 			if err != nil {
 				return err
 			}
-			return c.JSON(DeskSettingsResponse{HealSettings: st.HealSettings, UpdatedAt: st.UpdatedAt})
+			return c.JSON(DeskSettingsResponse(st))
 		}})
 }
 
