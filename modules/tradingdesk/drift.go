@@ -478,11 +478,16 @@ func (s *Service) CheckDrift(ctx context.Context, t tenants.Tenant, id uuid.UUID
 	return out, err
 }
 
+// requestsFinished are the statuses that end a request (SQL). A request of the account in any other status
+// (pending, waiting for approval) is a change in flight, and the drift check skips the account. A status that
+// ends a request (a refusal, a cancellation) must be added here, or its accounts would be skipped for ever.
+const requestsFinished = `'done', 'failed'`
+
 // driftAccountsTx reads the accounts of server a check compares, with the CRM's side of their money. Closed
 // accounts are not checked; accounts with a request in flight are read with InFlight set (skipped).
 func driftAccountsTx(ctx context.Context, tx pgx.Tx, server uuid.UUID) ([]driftAccount, error) {
 	rows, err := tx.Query(ctx, `SELECT a.id, a.login, a.currency, a.leverage, a.group_name, a.swap_free, a.status,
-			EXISTS (SELECT 1 FROM trading_requests r WHERE r.account_id = a.id AND r.status NOT IN ('done', 'failed')),
+			EXISTS (SELECT 1 FROM trading_requests r WHERE r.account_id = a.id AND r.status NOT IN (`+requestsFinished+`)),
 			c.synced_to IS NOT NULL AND NOT coalesce(x.pending, false) AND (x.last_done IS NULL OR x.last_done < c.synced_to - make_interval(secs => $2)),
 			coalesce(x.moved, 0)::bigint + coalesce(ack.acknowledged, 0)::bigint, ops.amount
 		FROM trading_accounts a
