@@ -576,6 +576,10 @@ func (s *Service) readDrift(ctx context.Context, tg Target, accounts []driftAcco
 // readOne is one account's turn: read it, compare, heal what may be healed, read it again.
 func (s *Service) readOne(ctx context.Context, tg Target, a driftAccount, heal bool) driftRead {
 	r := driftRead{acc: a}
+	// One account's turn is bounded like a connection check: a platform that hangs on one account must not hold
+	// the whole check (its read counts as not read).
+	ctx, cancel := context.WithTimeout(ctx, s.o.CheckTimeout)
+	defer cancel()
 	r.err = s.sessions.Use(ctx, tg, false, func(c trading.Connector) error {
 		p, err := c.Account(ctx, a.Login)
 		if err != nil {
