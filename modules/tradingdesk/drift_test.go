@@ -455,3 +455,47 @@ func TestTheDriftPageAndAPIShowTheSummaryAndFinanceResolves(t *testing.T) {
 		t.Errorf("the client's trading: %d %s", r.Status, r.Body)
 	}
 }
+
+// downReads is a platform that answers no read of an account.
+type downReads struct{ trading.Connector }
+
+func (downReads) Account(context.Context, string) (trading.Account, error) {
+	return trading.Account{}, &trading.PlatformError{Kind: trading.ErrUnavailable, Platform: trading.PlatformSimulator, Op: "account",
+		Message: "the platform is away"}
+}
+
+// A platform that answers no read leaves the items as they were (an account not read is not found agreeing) and
+// says so in the summary; the next check that reads it closes what agrees again.
+func TestAnUnreadAccountKeepsItsItemsUntilItIsRead(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	if _, err := b.svc.SaveDeskSettings(ctx, b.ten, admin, tradingdesk.DeskSettings{HealSettings: false}); err != nil {
+		t.Fatal(err)
+	}
+	_, acc := b.walletTrader(t, 0)
+	if err := b.sim.Faults.LeverageByHand(acc.Login, 200); err != nil {
+		t.Fatal(err)
+	}
+	b.driftCheck(t, acc.ServerID)
+	if err := b.sim.Faults.LeverageByHand(acc.Login, 100); err != nil { // set right by hand
+		t.Fatal(err)
+	}
+	b.wrap = func(c trading.Connector) trading.Connector { return downReads{c} }
+	b.svc = b.service(t, nil) // a worker whose session is dialled afresh
+	c := b.driftCheck(t, acc.ServerID)
+	if c.Checked != 0 || c.Unread != 1 || !strings.HasPrefix(c.Summary(), "Not checked: the platform is away") {
+		t.Errorf("the platform away: %+v %q", c, c.Summary())
+	}
+	if open := b.drift(t, tradingdesk.DriftFilter{Status: tradingdesk.DriftOpen}); len(open) != 1 {
+		t.Errorf("an unread account's item changed: %+v", open)
+	}
+	b.wrap = nil
+	b.svc = b.service(t, nil)
+	if c := b.driftCheck(t, acc.ServerID); c.Summary() != "1 account checked, no drift" {
+		t.Errorf("read again: %q", c.Summary())
+	}
+	if gone := b.drift(t, tradingdesk.DriftFilter{Status: tradingdesk.DriftGone}); len(gone) != 1 {
+		t.Errorf("the item did not go: %+v", b.drift(t, tradingdesk.DriftFilter{}))
+	}
+}
