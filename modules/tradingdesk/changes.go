@@ -709,7 +709,7 @@ func (s *Service) resetPassword(ctx context.Context, t tenants.Tenant, tg Target
 		return err
 	}
 	return s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		return s.doneTx(ctx, tx, r, map[string]any{"login": r.Login, "client": r.ClientName, "kind": r.Kind, "password_kind": r.PasswordKind})
+		return s.doneTx(ctx, tx, r, map[string]any{"login": r.Login, "client": r.ClientName, "kind": r.Kind, "which": r.PasswordKind})
 	})
 }
 

@@ -172,7 +172,7 @@ func setup(t testing.TB) *bundle {
 	}
 	t.Cleanup(func() { mails.Close() })
 	b.mails = mails
-	b.cl = clients.NewService(clients.Options{Gate: p.Gate, Audit: b.trail})
+	b.cl = clients.NewService(clients.Options{Gate: p.Gate, Audit: b.trail, Events: b.hall})
 	b.cl.Door().Trail() // clients named in sentences
 	if b.led, err = ledger.New(ledger.Options{Gate: p.Gate, Events: b.hall}); err != nil {
 		t.Fatal(err)

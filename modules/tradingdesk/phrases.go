@@ -122,7 +122,7 @@ func Phrases() []audit.Phrase {
 				}
 				return s
 			case KindResetPassword:
-				return audit.Say("A new ", e.After("/password_kind"), " password of account ", e.After("/login"), " was set on the trading server and emailed to ",
+				return audit.Say("A new ", e.After("/which"), " password of account ", e.After("/login"), " was set on the trading server and emailed to ",
 					e.After("/client"))
 			}
 			return audit.Say(acc, " changed on the trading server")
