@@ -179,8 +179,8 @@ func TestTradingServersThroughTheAPIThePagesAndTheWorker(t *testing.T) {
 	if r = request(t, base, host, "POST", "/api/v1/trading/servers/sim/check", ro, nil); r.status != 403 {
 		t.Fatalf("readonly asks for a check: %d", r.status)
 	}
-	if r = request(t, base, host, "GET", "/api/v1/trading/servers", staffLogin(t, base, ten, "compliance").AccessToken, nil); r.status != 403 {
-		t.Fatalf("compliance reads the servers: %d", r.status)
+	if r = request(t, base, host, "GET", "/api/v1/trading/servers", staffLogin(t, base, ten, "ib_manager").AccessToken, nil); r.status != 403 {
+		t.Fatalf("an IB manager reads the servers: %d", r.status)
 	}
 }
 

@@ -107,8 +107,10 @@ func (s *Service) SetAccountAccess(ctx context.Context, t tenants.Tenant, actor 
 		if !enable && reason == "" {
 			return validation.New("reason", "say why the account is disabled (the trail keeps it)")
 		}
-		if len([]rune(reason)) > maxFailure {
-			return validation.New("reason", fmt.Sprintf("at most %d characters", maxFailure))
+		var f validation.Fields
+		f.SingleLine("reason", reason, maxFailure)
+		if err := f.Err(); err != nil {
+			return err
 		}
 		if a.Status == "closed" {
 			return validation.New("account", "account "+a.Login+" is closed")

@@ -79,11 +79,17 @@ type CurrencyFixedError struct {
 	Login, From, To string
 	OfferSlug       string
 	OfferName       string
+	// Unsaid: the server's capabilities are not known yet (never checked), or do not say the currency is fixed;
+	// the desk has no way to change it either way (the connector interface has no such call).
+	Unsaid bool
 }
 
 func (e *CurrencyFixedError) Error() string {
-	s := fmt.Sprintf("Account %s stays in %s: the trading server fixes an account's currency when the account is opened, so it cannot change to %s.",
-		e.Login, e.From, e.To)
+	why := "the trading server fixes an account's currency when the account is opened"
+	if e.Unsaid {
+		why = "an account's currency cannot be changed on its trading server"
+	}
+	s := fmt.Sprintf("Account %s stays in %s: %s, so it cannot change to %s.", e.Login, e.From, why, e.To)
 	if e.OfferSlug != "" {
 		return s + fmt.Sprintf(" Open a new %s account in %s instead (POST /api/v1/portal/trading/accounts with type %q and currency %q), then move money to it.",
 			e.OfferName, e.To, e.OfferSlug, e.To)
@@ -485,10 +491,9 @@ func (s *Service) ChangeCurrency(ctx context.Context, t tenants.Tenant, client, 
 	if currency == a.Currency.Code {
 		return validation.New("currency", fmt.Sprintf("account %s is in %s already", a.Login, currency))
 	}
-	e := &CurrencyFixedError{Login: a.Login, From: a.Currency.Code, To: currency}
 	// Every platform we connect fixes an account's currency (Capabilities.CurrencyFixed); one that did not would
-	// still need a connector call the interface does not have, so the answer is the same either way.
-	_ = caps
+	// still need a connector call the interface does not have, so the answer is a refusal either way.
+	e := &CurrencyFixedError{Login: a.Login, From: a.Currency.Code, To: currency, Unsaid: caps == nil || !caps.CurrencyFixed}
 	offers, _, err := s.Offers(ctx, t, client)
 	if err != nil {
 		return err
@@ -508,8 +513,10 @@ func (s *Service) Decide(ctx context.Context, t tenants.Tenant, actor audit.Acto
 	if !approve && reason == "" {
 		return Request{}, validation.New("reason", "say why, for the client: they read it")
 	}
-	if len([]rune(reason)) > maxFailure {
-		return Request{}, validation.New("reason", fmt.Sprintf("at most %d characters", maxFailure))
+	var f validation.Fields
+	f.SingleLine("reason", reason, maxFailure)
+	if err := f.Err(); err != nil {
+		return Request{}, err
 	}
 	var out Request
 	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
