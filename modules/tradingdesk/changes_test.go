@@ -2,6 +2,7 @@ package tradingdesk_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/infra/validation"
+	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
@@ -590,5 +592,40 @@ func TestTenantBNeverChangesOrDecidesTenantAsAccounts(t *testing.T) {
 	}
 	if got := b.request(t, r.ID); got.Status != tradingdesk.RequestAwaitingApproval {
 		t.Errorf("A's request: %+v", got)
+	}
+}
+
+// The change's task, built from its outbox row and delivered twice through the worker's task table: the platform
+// is called once, and the account is changed.
+func TestTheChangeTaskDeliveredTwiceCallsThePlatformOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.offer(t)
+	ch := b.changer()
+	o := b.opened(t, clients.StatusKYCApproved)
+	r, err := b.svc.ChangeLeverage(ctx, b.ten, o.client, o.account, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payload []byte
+	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT payload FROM outbox WHERE task_type = $1 AND idem_key = $2`, tradingdesk.TaskChange, "change:"+r.ID.String()).Scan(&payload)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	task, err := jobs.NewTask(tradingdesk.TaskChange, b.ten.ID, "change:"+r.ID.String(), json.RawMessage(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt := jobs.NewTasks(b.p.Registry)
+	b.svc.Tasks(tt)
+	for range 2 {
+		if err := tt.Mux().ProcessTask(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := ch.count("leverage"); n != 1 || b.request(t, r.ID).Status != tradingdesk.RequestDone || b.account(t, o.account).Leverage != 50 {
+		t.Fatalf("%d calls; %+v", n, b.request(t, r.ID))
 	}
 }
