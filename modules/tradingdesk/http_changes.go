@@ -60,8 +60,7 @@ type DeskSettingsBody struct {
 }
 
 func toDeskSettingsBody(d DeskSettings) DeskSettingsBody {
-	return DeskSettingsBody{LeverageApprovalAbove: d.LeverageApprovalAbove, TierMaxLeverage: d.TierMaxLeverage, SwapFreeApproval: d.SwapFreeApproval,
-		UpdatedAt: d.UpdatedAt}
+	return DeskSettingsBody(d)
 }
 
 // changeError maps the changes' errors to problems.
