@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,8 @@ import (
 // password is emailed; the portal page offers the changes and the requests list the approve button.
 func TestChangesFromThePortalAreApprovedAndCarriedByTheWorker(t *testing.T) {
 	t.Parallel()
-	a, base, sim, ctx := startDesk(t, nil)
+	logFile := t.TempDir() + "/brokerdesk.log"
+	a, base, sim, ctx := startDesk(t, map[string]string{"log_file": logFile})
 	ten, _ := demoTenantNamed(t, a, "Changes FX")
 	host := hostOf(ten)
 	if _, err := a.tradingdesk.CreateServer(ctx, ten, audit.System("test"), tradingdesk.ServerInput{Slug: "sim-practice", Name: "Sim practice",
@@ -131,6 +133,10 @@ func TestChangesFromThePortalAreApprovedAndCarriedByTheWorker(t *testing.T) {
 	}
 	bo := newPageClient(t, base, ten)
 	bo.login("/backoffice", demoEmail(ten, "compliance"), identity.DemoPassword)
+	if dash := bo.get("/backoffice"); dash.status != 200 || !strings.Contains(dash.body, "Requests awaiting approval") ||
+		!strings.Contains(dash.body, `href="/backoffice/trading/requests?status=awaiting_approval"`) {
+		t.Fatalf("compliance's dashboard: %d %.3000s", dash.status, dash.body)
+	}
 	list := bo.get("/backoffice/trading/requests")
 	if list.status != 200 || !strings.Contains(list.body, `action="/backoffice/trading/requests/`+swap.ID.String()+`/approve"`) {
 		t.Fatalf("the requests page: %d %.3000s", list.status, list.body)
@@ -167,13 +173,24 @@ func TestChangesFromThePortalAreApprovedAndCarriedByTheWorker(t *testing.T) {
 		t.Fatalf("a new password: %d %s", c.status, c.body)
 	}
 	await(pw.ID, "done")
-	found := false
+	secret := ""
 	for _, m := range localsvc.AwaitMail(t, email, 2, 15*time.Second) {
-		found = found || strings.Contains(m.Subject, "A new main password for account "+opened.Login)
+		if strings.Contains(m.Subject, "A new main password for account "+opened.Login) {
+			for _, line := range strings.Split(m.Text, "\n") {
+				if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Password: "); ok {
+					secret = v
+				}
+			}
+		}
 	}
-	if !found {
-		t.Fatal("no password email")
+	if len(secret) != 12 || !sim.CheckPassword(opened.Login, trading.PasswordMain, secret) {
+		t.Fatalf("the password email: %q", secret)
 	}
+	t.Cleanup(func() { // the log, once the app closed and flushed it
+		if b, err := os.ReadFile(logFile); err != nil || strings.Contains(string(b), secret) {
+			t.Errorf("the process's log holds the new password, or was not written (%v)", err)
+		}
+	})
 
 	// The back office disables the account by hand, and the trader's changes stop.
 	c = request(t, base, host, "POST", "/api/v1/trading/accounts/"+account.String()+"/access", admin, tradingdesk.AccessBody{Reason: "a chargeback"},
