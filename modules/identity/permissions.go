@@ -27,10 +27,10 @@ const (
 	PermIBManage        web.Permission = "ib.manage"
 	PermAuditRead       web.Permission = audit.PermRead // "audit.read": the audit trail (modules/audit)
 	PermSettingsManage  web.Permission = "settings.manage"
-	PermAPIKeysManage   web.Permission = "apikeys.manage" // create, list and revoke the brokerage's API keys (apikeys.go)
-	PermPrivacyManage   web.Permission = "privacy.manage" // export a client's data, erase it when retention allows (modules/privacy)
-	PermTradingRead     web.Permission = "trading.read"   // the trading desk: servers, their status, account types (modules/tradingdesk)
-	PermTradingManage   web.Permission = "trading.manage" // configure trading servers (and their credentials) and account types, ask for checks
+	PermAPIKeysManage   web.Permission = "apikeys.manage"  // create, list and revoke the brokerage's API keys (apikeys.go)
+	PermPrivacyManage   web.Permission = "privacy.manage"  // export a client's data, erase it when retention allows (modules/privacy)
+	PermTradingRead     web.Permission = "trading.read"    // the trading desk: servers, their status, account types (modules/tradingdesk)
+	PermTradingManage   web.Permission = "trading.manage"  // configure trading servers (and their credentials) and account types, ask for checks
 	PermTradingApprove  web.Permission = "trading.approve" // approve or reject clients' changes that wait for the back office (swap-free, high leverage)
 )
 

@@ -43,9 +43,9 @@ type Account struct {
 	TradingEnabled bool
 	AccessHeld     bool
 	Balance        *money.Amount
-	Equity     *money.Amount
-	StateAt    *time.Time
-	CreatedAt  time.Time
+	Equity         *money.Amount
+	StateAt        *time.Time
+	CreatedAt      time.Time
 }
 
 // RequestKind is what a request asks the platform to do.

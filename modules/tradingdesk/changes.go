@@ -295,11 +295,9 @@ func (r Request) Summary() string {
 		}
 		return "a new main password"
 	case KindSetAccess:
+		// What is applied is decided when the worker runs (access.go); why is staff's to read (Reason).
 		if r.Status != RequestDone {
-			if r.Reason != "" {
-				return "access: " + r.Reason
-			}
-			return "access"
+			return "login and trading access"
 		}
 		return accessWords(r.Access)
 	}
@@ -371,7 +369,9 @@ func activeForChange(a Account) error {
 	return nil
 }
 
-func clientActor(id uuid.UUID) audit.Actor { return audit.Actor{Kind: audit.ActorClient, ID: id.String()} }
+func clientActor(id uuid.UUID) audit.Actor {
+	return audit.Actor{Kind: audit.ActorClient, ID: id.String()}
+}
 
 // ChangeSwapFree asks for swap-free on or off. On platforms that make an account swap-free by group (MT5, the
 // simulator, TradeLocker) the account moves to its group's twin (the account type's swap_free_group) or back; a

@@ -238,10 +238,16 @@ func changeRoutes(api *web.API, s *Service) {
 
 // Examples for the OpenAPI document (web.Exampler).
 
-func (LeverageBody) Example() any     { return LeverageBody{Leverage: 200} }
-func (SwapFreeBody) Example() any     { return SwapFreeBody{SwapFree: true} }
-func (PasswordBody) Example() any     { return PasswordBody{Kind: "investor"} }
-func (CurrencyBody) Example() any     { return CurrencyBody{Currency: "EUR"} }
-func (AccessBody) Example() any       { return AccessBody{Enabled: false, Reason: "chargeback under investigation"} }
-func (RejectBody) Example() any       { return RejectBody{Reason: "Swap-free status needs a signed declaration: send it to support."} }
-func (DeskSettingsBody) Example() any { return DeskSettingsBody{LeverageApprovalAbove: 200, TierMaxLeverage: map[string]int{"standard": 500}, SwapFreeApproval: true} }
+func (LeverageBody) Example() any { return LeverageBody{Leverage: 200} }
+func (SwapFreeBody) Example() any { return SwapFreeBody{SwapFree: true} }
+func (PasswordBody) Example() any { return PasswordBody{Kind: "investor"} }
+func (CurrencyBody) Example() any { return CurrencyBody{Currency: "EUR"} }
+func (AccessBody) Example() any {
+	return AccessBody{Enabled: false, Reason: "chargeback under investigation"}
+}
+func (RejectBody) Example() any {
+	return RejectBody{Reason: "Swap-free status needs a signed declaration: send it to support."}
+}
+func (DeskSettingsBody) Example() any {
+	return DeskSettingsBody{LeverageApprovalAbove: 200, TierMaxLeverage: map[string]int{"standard": 500}, SwapFreeApproval: true}
+}
