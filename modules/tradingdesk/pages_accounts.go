@@ -28,7 +28,7 @@ import (
 func (p *pages) mountAccountPages(shell *web.Shell) {
 	shell.Nav(
 		web.NavEntry{Group: web.GroupPortal, Label: "Trading accounts", Href: PortalAccountsPath, Permission: identity.PermPortalAccount, Order: 27},
-		web.NavEntry{Group: web.GroupTrading, Label: "Account requests", Href: requestsPath, Permission: PermRead, Order: 30},
+		web.NavEntry{Group: web.GroupTrading, Label: "Trading requests", Href: requestsPath, Permission: PermRead, Order: 30},
 	)
 	shell.Tiles(web.Tile{Group: web.GroupTrading, Label: "Account requests failed", Href: requestsPath + "?status=failed", Permission: PermRead, Order: 10,
 		Count: func(c *fiber.Ctx) (web.TileCount, error) {
