@@ -85,7 +85,7 @@ func (s *Service) onClientStatus(ctx context.Context, tx pgx.Tx, _ tenants.Tenan
 		reason := "the client's status is now " + strings.ReplaceAll(string(e.To), "_", " ")
 		if _, err := s.recordChangeTx(ctx, tx, a, changeSpec{kind: KindSetAccess, leverage: a.Leverage, group: a.Group, swapFree: a.SwapFree,
 			reason: reason, by: "system:client_status", actor: systemActor,
-			summary: fmt.Sprintf("%s on account %s (%s)", accessWords(want), a.Login, reason)}); err != nil {
+			summary: fmt.Sprintf("%s on account %s", accessWords(want), a.Login)}); err != nil {
 			return err
 		}
 	}

@@ -301,7 +301,21 @@ func (r Request) Summary() string {
 		}
 		return accessWords(r.Access)
 	}
-	return fmt.Sprintf("a %s account: %s, %s, 1:%d", kindWord(r.Live), r.TypeName, r.Currency, r.Leverage)
+	return fmt.Sprintf("a %s account: %s, %s, 1:%d", strings.ToLower(kindWord(r.Live)), r.TypeName, r.Currency, r.Leverage)
+}
+
+// SummaryOn is Summary with the account, as the trail says it: "leverage 1:200 on account 700001", "swap-free on
+// account 700001", "the end of swap-free on account 700001", "a new main password of account 700001".
+func (r Request) SummaryOn() string {
+	switch {
+	case r.Kind == KindSetSwapFree && r.SwapFree:
+		return "swap-free on account " + r.Login
+	case r.Kind == KindSetSwapFree:
+		return "the end of swap-free on account " + r.Login
+	case r.Kind == KindResetPassword:
+		return r.Summary() + " of account " + r.Login
+	}
+	return r.Summary() + " on account " + r.Login
 }
 
 // accessWords is an access in words.
@@ -408,7 +422,7 @@ func (s *Service) ChangeSwapFree(ctx context.Context, t tenants.Tenant, client, 
 		}
 		what := "swap-free on account " + a.Login
 		if !on {
-			what = "swap-free off on account " + a.Login
+			what = "the end of swap-free on account " + a.Login
 		}
 		out, err = s.recordChangeTx(ctx, tx, a, changeSpec{kind: KindSetSwapFree, leverage: a.Leverage, group: group, swapFree: on,
 			approval: st.SwapFreeApproval, by: "client:" + a.ClientID.String(), actor: clientActor(a.ClientID), summary: what})
@@ -520,8 +534,9 @@ func (s *Service) Decide(ctx context.Context, t tenants.Tenant, actor audit.Acto
 	}
 	var out Request
 	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		var st string
-		if err := tx.QueryRow(ctx, `SELECT status FROM trading_requests WHERE id = $1 FOR UPDATE`, id).Scan(&st); err != nil {
+		var st, login, accountStatus string
+		if err := tx.QueryRow(ctx, `SELECT r.status, r.login, coalesce(t.status, '') FROM trading_requests r
+			LEFT JOIN trading_accounts t ON t.id = r.account_id WHERE r.id = $1 FOR UPDATE OF r`, id).Scan(&st, &login, &accountStatus); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return ErrNotFound
 			}
@@ -529,6 +544,9 @@ func (s *Service) Decide(ctx context.Context, t tenants.Tenant, actor audit.Acto
 		}
 		if RequestStatus(st) != RequestAwaitingApproval {
 			return ErrNotAwaiting
+		}
+		if approve && accountStatus != "active" {
+			return validation.New("account", fmt.Sprintf("account %s is %s now: reject the request, or wait until it is active again", login, accountStatus))
 		}
 		by := actorString(actor)
 		action := ActionChangeApproved
@@ -551,7 +569,7 @@ func (s *Service) Decide(ctx context.Context, t tenants.Tenant, actor audit.Acto
 		if out, err = requestTx(ctx, tx, `r.id = $1`, id); err != nil {
 			return err
 		}
-		after := changeView(out, out.Summary()+" on account "+out.Login)
+		after := changeView(out, out.SummaryOn())
 		after["rejection"] = reason
 		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: action, Target: audit.Target{Type: requestTarget, ID: id.String()},
 			Before: map[string]any{"status": RequestAwaitingApproval}, After: after})
@@ -729,7 +747,7 @@ func (s *Service) failChange(ctx context.Context, t tenants.Tenant, r Request, c
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		after := changeView(r, r.Summary()+" on account "+r.Login)
+		after := changeView(r, r.SummaryOn())
 		after["status"], after["failure"] = RequestFailed, reason
 		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: systemActor, Action: ActionChangeFailed,
 			Target: audit.Target{Type: requestTarget, ID: r.ID.String()}, Before: map[string]any{"status": RequestPending}, After: after})

@@ -329,8 +329,12 @@ func TestSwapFreeWaitsForApprovalAndMovesTheAccountToItsTwinGroup(t *testing.T) 
 	if _, err := b.svc.ChangeSwapFree(ctx, b.ten, o.client, o.account, false); !slicesEqual(fieldNames(err), []string{"swap_free"}) {
 		t.Fatalf("already off: %v", err)
 	}
-	if s := b.sentences(t); !strings.Contains(s, "Account "+o.login+" of Ada Lovelace is swap-free on the trading server (group standard-usd-swapfree)") {
-		t.Errorf("the trail:\n%s", s)
+	sentences := b.sentences(t)
+	for _, want := range []string{"Account " + o.login + " of Ada Lovelace is swap-free on the trading server (group standard-usd-swapfree)",
+		"approved Ada Lovelace's request for swap-free on account " + o.login, "Ada Lovelace asked for the end of swap-free on account " + o.login} {
+		if !strings.Contains(sentences, want) {
+			t.Errorf("the trail lacks %q:\n%s", want, sentences)
+		}
 	}
 }
 
@@ -498,11 +502,18 @@ func TestAClientsStatusDisablesAndReenablesTheirAccounts(t *testing.T) {
 	}
 	all, none, loginOnly := trading.Access{LoginEnabled: true, TradingEnabled: true}, trading.Access{}, trading.Access{LoginEnabled: true}
 
+	waiting, err := b.svc.ChangeSwapFree(ctx, b.ten, o.client, o.account, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	status("suspend")
 	if n := b.count(t, `SELECT count(*) FROM trading_requests WHERE kind = 'set_access' AND status = 'pending'`); n != 2 {
 		t.Fatalf("%d access requests after the suspension", n)
 	}
 	carryAll()
+	if _, err := b.svc.Decide(ctx, b.ten, officer, waiting.ID, true, ""); !slicesEqual(fieldNames(err), []string{"account"}) {
+		t.Fatalf("a change of a disabled account approved: %v", err)
+	}
 	expect("suspended", o.account, none)
 	expect("suspended", held, none)
 	if _, err := b.svc.SetAccountAccess(ctx, b.ten, admin, held, true, ""); !slicesEqual(fieldNames(err), []string{"account"}) {
@@ -531,7 +542,7 @@ func TestAClientsStatusDisablesAndReenablesTheirAccounts(t *testing.T) {
 		t.Fatalf("disabled without a reason: %v", err)
 	}
 	sentences := b.sentences(t)
-	for _, want := range []string{"The trading desk asked for login and trading disabled on account " + o.login + " (the client's status is now suspended) of Ada Lovelace",
+	for _, want := range []string{"Ada Lovelace's status is now suspended: the trading desk asked for login and trading disabled on account " + o.login,
 		"Account " + o.login + " of Ada Lovelace: login enabled, trading disabled on the trading server",
 		"disabled account " + b.account(t, held).Login + " by hand: chargeback under investigation"} {
 		if !strings.Contains(sentences, want) {

@@ -84,8 +84,8 @@ func Phrases() []audit.Phrase {
 		}),
 		say(ActionChangeRequested, func(e audit.Event) audit.Sentence {
 			var s audit.Sentence
-			if e.After("/kind") == string(KindSetAccess) && strings.HasPrefix(e.After("/reason"), "the client's status") {
-				s = audit.Say("The trading desk asked for ", e.After("/summary"), " of ", e.After("/client"))
+			if status, ok := strings.CutPrefix(e.After("/reason"), "the client's status is now "); ok && e.After("/kind") == string(KindSetAccess) {
+				s = audit.Say(e.After("/client"), "'s status is now ", status, ": the trading desk asked for ", e.After("/summary"))
 			} else {
 				s = audit.Say(e.Actor, " asked for ", e.After("/summary"))
 			}
