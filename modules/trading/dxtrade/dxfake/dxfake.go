@@ -854,6 +854,13 @@ func (f *Server) DropNextMoneyAnswer() {
 	f.dropNext = true
 }
 
+// MoneyDropPending says whether the drop DropNextMoneyAnswer asked for has yet to happen.
+func (f *Server) MoneyDropPending() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dropNext
+}
+
 // SlowNext delays the next n answers by d (or until the client gives up); the effect stays applied.
 func (f *Server) SlowNext(n int, d time.Duration) {
 	f.mu.Lock()

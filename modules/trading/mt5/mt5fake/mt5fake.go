@@ -248,6 +248,13 @@ func (f *Server) DropNextAnswer(path string) { f.mu.Lock(); f.dropNext[path]++; 
 
 func (f *Server) DropNextBalanceAnswer() { f.DropNextAnswer("/api/trade/balance") }
 
+// DropsPending is how many answers to path are still to be dropped: 0 once every drop asked for has happened.
+func (f *Server) DropsPending(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dropNext[path]
+}
+
 // SlowNext makes the server wait d (or until the client gives up) before answering the next call to path.
 func (f *Server) SlowNext(path string, d time.Duration) {
 	f.mu.Lock()

@@ -620,6 +620,13 @@ func (f *Server) DropNextMoneyAnswers(n int) {
 	f.dropNextMoney = n
 }
 
+// MoneyDropsPending is how many money answers are still to be dropped: 0 once every drop asked for has happened.
+func (f *Server) MoneyDropsPending() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dropNextMoney
+}
+
 // SlowNext holds the next n answers until the client gives up (or the test ends).
 func (f *Server) SlowNext(n int) {
 	f.mu.Lock()
