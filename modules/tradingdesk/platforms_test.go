@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,6 +59,38 @@ type vendor struct {
 	// that do them by group).
 	leverage func(login string) int
 	swapFree func(login string) bool
+	// password is the main password the platform holds for the account (its user's, on TradeLocker and DXtrade).
+	password func(login string) string
+	// dropNextOpeningAnswer makes the platform open the next account and lose its answer, and answers whether that
+	// is yet to happen; nil where the fake has no such fault (TradeLocker and DXtrade dedupe a creation by its key
+	// or account code).
+	dropNextOpeningAnswer func() (pending func() bool)
+	// logins lists the platform's accounts; nil where the fake does not say.
+	logins func() []string
+
+	mu sync.Mutex
+	// kill, when set, is called (once) right after the platform's next money operation answers, and the operation
+	// returns the run's context error instead of its result: the worker's context cancelled as the answer arrived.
+	kill context.CancelFunc
+}
+
+// killable is a vendor's connector whose answer to a money operation can die with the worker's context.
+type killable struct {
+	trading.Connector
+	v *vendor
+}
+
+func (k killable) BalanceOperation(ctx context.Context, op trading.BalanceOp) (trading.BalanceResult, error) {
+	res, err := k.Connector.BalanceOperation(ctx, op)
+	k.v.mu.Lock()
+	kill := k.v.kill
+	k.v.kill = nil
+	k.v.mu.Unlock()
+	if err == nil && kill != nil {
+		kill()
+		return trading.BalanceResult{}, ctx.Err()
+	}
+	return res, err
 }
 
 // vendors start each platform's fake for a test's bundle and make the bundle dial it.
@@ -76,7 +111,16 @@ func eachVendor(t *testing.T, flow func(t *testing.T, b *bundle, v *vendor)) {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			flow(t, b, p.start(t, b))
+			v := p.start(t, b)
+			dial := b.vendor
+			b.vendor = func(ctx context.Context, s tradingdesk.Server, c tradingdesk.Credentials) (trading.Connector, error) {
+				conn, err := dial(ctx, s, c)
+				if err != nil {
+					return nil, err
+				}
+				return killable{conn, v}, nil
+			}
+			flow(t, b, v)
 		})
 	}
 }
@@ -128,6 +172,18 @@ func startMT5(t testing.TB, b *bundle) *vendor {
 		seedDeals:           f.SeedDeals,
 		leverage:            func(login string) int { return int(f.User(login).Leverage) },
 		swapFree:            func(login string) bool { return f.User(login).Group == `real\standard-sf` },
+		password:            func(login string) string { return f.User(login).PassMain },
+		dropNextOpeningAnswer: func() func() bool {
+			f.DropNextAnswer("/api/user/add")
+			return func() bool { return f.DropsPending("/api/user/add") > 0 }
+		},
+		logins: func() []string {
+			var out []string
+			for _, l := range f.Logins() {
+				out = append(out, strconv.FormatUint(l, 10))
+			}
+			return out
+		},
 	}
 }
 
@@ -163,6 +219,7 @@ func startTradeLocker(t testing.TB, b *bundle) *vendor {
 		seedDeals:           f.SeedDeals,
 		leverage:            func(login string) int { return byID[f.Account(login).Group].Leverage },
 		swapFree:            func(login string) bool { return byID[f.Account(login).Group].SwapFree },
+		password:            func(login string) string { return f.User(f.Account(login).UserID).Password },
 	}
 }
 
@@ -201,6 +258,7 @@ func startDXtrade(t testing.TB, b *bundle) *vendor {
 		seedDeals:           f.SeedDeals,
 		leverage:            func(login string) int { return byCategory[f.Account(login).Categories["Margining"]] },
 		swapFree:            func(login string) bool { return f.Account(login).Categories["Financing"] == dxfake.FinancingSwapFree },
+		password:            func(login string) string { return f.ClientPassword(f.Account(login).Owner) },
 	}
 }
 
@@ -345,6 +403,9 @@ func TestAnAccountOpensOnEachPlatform(t *testing.T) {
 		if len(pw) != 12 || strings.Contains(b.log.String(), pw) {
 			t.Fatalf("the password %q is missing from the email or is in the log", pw)
 		}
+		if v.password(acc.Login) != pw {
+			t.Fatal("the emailed password is not the one the platform holds")
+		}
 		if n := b.runTasks(t, tradingdesk.TaskOpenAccount); n != 0 {
 			t.Fatalf("%d more opening tasks", n)
 		}
@@ -442,36 +503,97 @@ func TestALostAnswerMovesTheMoneyOnceOnEachPlatform(t *testing.T) {
 	})
 }
 
-// A worker killed between the platform's money operation and the ledger's post (its ledger refuses, as a process
-// that died there never posts), both ways, on each platform: the restarted worker's run finds the operation the
-// platform already applied under the transfer's id and posts it; the platform moved once and the ledger agrees.
+// A worker killed in the middle of a transfer, both ways, on each platform, in two places: its ledger refusing the
+// post (a process that died after the platform's answer never posts), and its context cancelled as the platform's
+// answer arrived (the run never sees the result). The restarted worker's run finds the operation the platform
+// already applied under the transfer's id and posts it: the platform moved once and the ledger agrees.
 func TestAWorkerKilledMidTransferIsMadeWholeOnEachPlatform(t *testing.T) {
 	t.Parallel()
 	eachVendor(t, func(t *testing.T, b *bundle, v *vendor) {
-		ctx := context.Background()
 		client, _, acc := b.openOn(t, v)
 		b.fund(t, client, 50_000)
-		killed := b.service(t, func(o *tradingdesk.Options) { o.Ledger = failingLedger{b.led} })
-		for i, dir := range []tradingdesk.TransferDirection{tradingdesk.ToAccount, tradingdesk.ToWallet} {
-			x := b.transfer(t, client, acc, dir, "200.00")
-			if err := killed.RunTransfer(ctx, b.ten, x.ID, false); !errors.Is(err, errKilled) {
-				t.Fatalf("%s: the killed run: %v", dir, err)
+		noLedger := b.service(t, func(o *tradingdesk.Options) { o.Ledger = failingLedger{b.led} })
+		kills := []struct {
+			how  string
+			kill func(id uuid.UUID) error
+		}{
+			{"its ledger refusing", func(id uuid.UUID) error {
+				if err := noLedger.RunTransfer(context.Background(), b.ten, id, false); !errors.Is(err, errKilled) {
+					return fmt.Errorf("the killed run: %v", err)
+				}
+				return nil
+			}},
+			{"its context cancelled", func(id uuid.UUID) error {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				v.mu.Lock()
+				v.kill = cancel
+				v.mu.Unlock()
+				if err := b.svc.RunTransfer(ctx, b.ten, id, false); !errors.Is(err, context.Canceled) {
+					return fmt.Errorf("the killed run: %v", err)
+				}
+				return nil
+			}},
+		}
+		moves := 0
+		for _, k := range kills {
+			for _, dir := range []tradingdesk.TransferDirection{tradingdesk.ToAccount, tradingdesk.ToWallet} {
+				x := b.transfer(t, client, acc, dir, "200.00")
+				if err := k.kill(x.ID); err != nil {
+					t.Fatalf("%s, %s: %v", k.how, dir, err)
+				}
+				moves++
+				if got := b.transferNow(t, x.ID); got.Status != tradingdesk.RequestPending || got.LedgerTx != nil || v.moves(acc.Login) != moves {
+					t.Fatalf("%s, %s, before the restart: %+v, %d operations on the platform, want %d", k.how, dir, got, v.moves(acc.Login), moves)
+				}
+				if err := b.svc.RunTransfer(context.Background(), b.ten, x.ID, false); err != nil {
+					t.Fatalf("%s, %s: the restarted worker's run: %v", k.how, dir, err)
+				}
+				if got := b.transferNow(t, x.ID); got.Status != tradingdesk.RequestDone || v.moves(acc.Login) != moves {
+					t.Fatalf("%s, %s: %+v, %d operations on the platform", k.how, dir, got, v.moves(acc.Login))
+				}
+				b.agreeOn(t, v, acc.Login)
 			}
-			if n := v.moves(acc.Login); n != i+1 {
-				t.Fatalf("%s: %d operations on the platform before the restart, want %d", dir, n, i+1)
-			}
-			if err := b.svc.RunTransfer(ctx, b.ten, x.ID, false); err != nil {
-				t.Fatalf("%s: the restarted worker's run: %v", dir, err)
-			}
-			if got := b.transferNow(t, x.ID); got.Status != tradingdesk.RequestDone || v.moves(acc.Login) != i+1 {
-				t.Fatalf("%s: %+v, %d operations on the platform", dir, got, v.moves(acc.Login))
-			}
-			b.agreeOn(t, v, acc.Login)
 		}
 		if w := b.wallet(t, client); w.Posted != 50_000 || w.PendingDebits != 0 || !v.balance(acc.Login).IsZero() {
 			t.Fatalf("wallet %+v, the account %s", w, v.balance(acc.Login))
 		}
 	})
+}
+
+// MT5 has no idempotency key for a new account: its answer to the creation lost, the account at the login the desk
+// reserved is the one the lost call opened, and it is adopted (by the connector, which looks it up at once, or by
+// the task's next run) instead of another being opened. One account on the platform, one in the CRM, one email
+// whose password the platform holds.
+func TestALostOpeningAnswerOnMT5OpensOneAccount(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	v := startMT5(t, b)
+	before := len(v.logins())
+	client, email := b.client(t, clients.StatusKYCApproved, "standard")
+	r := b.open(t, client, "standard", "USD", 100)
+	pending := v.dropNextOpeningAnswer()
+	runs := 0
+	for ; runs < 2 && b.request(t, r.ID).Status == tradingdesk.RequestPending; runs++ {
+		if err := b.svc.OpenRequested(ctx, b.ten, r.ID, false); err != nil && !errors.Is(err, trading.ErrUnavailable) {
+			t.Fatalf("run %d: %v", runs+1, err)
+		}
+	}
+	got := b.request(t, r.ID)
+	if got.Status != tradingdesk.RequestDone || got.Login != r.Login || pending() {
+		t.Fatalf("the request after %d runs: %+v (the answer lost: %t)", runs, got, !pending())
+	}
+	if after := v.logins(); len(after) != before+1 || !slices.Contains(after, r.Login) {
+		t.Fatalf("the platform's accounts: %v (before: %d)", after, before)
+	}
+	if n := b.count(t, `SELECT count(*) FROM trading_accounts WHERE client_id = $1`, client); n != 1 {
+		t.Fatalf("%d accounts in the CRM", n)
+	}
+	msgs := localsvc.AwaitMail(t, email, 1, 10*time.Second)
+	if len(msgs) != 1 || passwordIn(msgs[0].Text, "Password") != v.password(r.Login) {
+		t.Fatalf("%d emails, or the emailed password is not the platform's", len(msgs))
+	}
 }
 
 // vendorDeals lists every deal the platform has for login since from, oldest first, through the desk's session.

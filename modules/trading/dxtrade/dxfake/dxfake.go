@@ -913,6 +913,16 @@ func (f *Server) RequestPaths() []string {
 	return slices.Clone(f.paths)
 }
 
+// ClientPassword is the password of the user whose login is login ("" when there is none).
+func (f *Server) ClientPassword(login string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c := f.clients[login]; c != nil {
+		return c.password
+	}
+	return ""
+}
+
 // AddAccount puts an account with code login and currency on the platform directly (no user, no connector).
 func (f *Server) AddAccount(login, currency string) {
 	f.mu.Lock()

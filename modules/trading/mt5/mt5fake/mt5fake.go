@@ -330,6 +330,18 @@ func (f *Server) User(login string) User {
 	return *u
 }
 
+// Logins lists every account's login, in order.
+func (f *Server) Logins() []uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]uint64, 0, len(f.users))
+	for l := range f.users {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
 // AddUser creates an account directly on the server (not through the connector).
 func (f *Server) AddUser(group string, balance string) uint64 {
 	f.mu.Lock()
