@@ -44,6 +44,7 @@ import (
 type vendor struct {
 	platform trading.Platform
 	server   tradingdesk.Server
+	creds    tradingdesk.Credentials
 	// platformLogin: the platform chooses the login (TradeLocker); otherwise the desk's reserved login is used.
 	platformLogin bool
 	// balance is the account's balance as the platform holds it; moves counts the money operations applied to it.
@@ -127,7 +128,7 @@ func eachVendor(t *testing.T, flow func(t *testing.T, b *bundle, v *vendor)) {
 
 // vendorServer adds the bundle's server for a vendor platform and its Standard account type (USD, 1:50 to 1:500,
 // with groups as the platform names them).
-func (b *bundle) vendorServer(t testing.TB, p trading.Platform, cfg tradingdesk.Config, creds tradingdesk.Credentials, groups tradingdesk.GroupPair) tradingdesk.Server {
+func (b *bundle) vendorServer(t testing.TB, p trading.Platform, cfg tradingdesk.Config, creds tradingdesk.Credentials, groups tradingdesk.GroupPair) (tradingdesk.Server, tradingdesk.Credentials) {
 	t.Helper()
 	ctx := context.Background()
 	s, err := b.svc.CreateServer(ctx, b.ten, admin, tradingdesk.ServerInput{Slug: "vendor", Name: tradingdesk.PlatformLabel(p) + " live",
@@ -139,7 +140,7 @@ func (b *bundle) vendorServer(t testing.TB, p trading.Platform, cfg tradingdesk.
 		Leverages: []int{50, 100, 500}, Enabled: true, Groups: map[string]tradingdesk.GroupPair{"USD": groups}}); err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return s, creds
 }
 
 func (b *bundle) connectorLog() *slog.Logger { return slog.New(slog.NewTextHandler(b.log, nil)) }
@@ -161,10 +162,10 @@ func startMT5(t testing.TB, b *bundle) *vendor {
 		return mt5.New(mt5.Config{Addr: s.Config.Address, Login: login, Password: c.Password, TimeZone: s.Config.TimeZone,
 			SwapFreeGroups: s.SwapFreeTwins, Logger: b.connectorLog(), TLS: f.ClientTLS(), KeepAlive: -1})
 	}
-	srv := b.vendorServer(t, trading.PlatformMT5,
+	srv, creds := b.vendorServer(t, trading.PlatformMT5,
 		tradingdesk.Config{Address: f.Addr(), Login: strconv.FormatUint(f.Login(), 10), TimeZone: "Europe/Nicosia"},
 		tradingdesk.Credentials{Password: f.Password()}, tradingdesk.GroupPair{Group: `real\standard`, SwapFreeGroup: `real\standard-sf`})
-	return &vendor{platform: trading.PlatformMT5, server: srv,
+	return &vendor{platform: trading.PlatformMT5, server: srv, creds: creds,
 		balance:             func(login string) decimal.Decimal { return f.User(login).Balance },
 		moves:               f.BalanceOps,
 		dropNextMoneyAnswer: f.DropNextBalanceAnswer,
@@ -209,9 +210,9 @@ func startTradeLocker(t testing.TB, b *bundle) *vendor {
 		return tradelocker.New(tradelocker.Config{BaseURL: s.Config.Address, APIKey: c.APIKey, Environment: env, Groups: catalogue,
 			Logger: b.connectorLog()})
 	}
-	srv := b.vendorServer(t, trading.PlatformTradeLocker, tradingdesk.Config{Address: f.URL(), Groups: groups},
+	srv, creds := b.vendorServer(t, trading.PlatformTradeLocker, tradingdesk.Config{Address: f.URL(), Groups: groups},
 		tradingdesk.Credentials{APIKey: tlfake.APIKey}, tradingdesk.GroupPair{Group: "1001", SwapFreeGroup: "1002"})
-	return &vendor{platform: trading.PlatformTradeLocker, server: srv, platformLogin: true,
+	return &vendor{platform: trading.PlatformTradeLocker, server: srv, creds: creds, platformLogin: true,
 		balance:             func(login string) decimal.Decimal { return f.Account(login).Balance },
 		moves:               f.BalanceOps,
 		dropNextMoneyAnswer: func() { f.DropNextMoneyAnswers(1) },
@@ -246,11 +247,11 @@ func startDXtrade(t testing.TB, b *bundle) *vendor {
 			BrokerCode: s.Config.BrokerCode, ClearingCode: s.Config.ClearingCode, FinancingStandard: s.Config.FinancingStandard,
 			FinancingSwapFree: s.Config.FinancingSwapFree, LeverageCategories: cats, Logger: b.connectorLog()})
 	}
-	srv := b.vendorServer(t, trading.PlatformDXtrade, tradingdesk.Config{Address: f.URL(), Login: dxfake.User, Domain: dxfake.Domain,
+	srv, creds := b.vendorServer(t, trading.PlatformDXtrade, tradingdesk.Config{Address: f.URL(), Login: dxfake.User, Domain: dxfake.Domain,
 		BrokerCode: dxfake.BrokerCode, ClearingCode: dxfake.ClearingCode, FinancingStandard: dxfake.FinancingStandard,
 		FinancingSwapFree: dxfake.FinancingSwapFree, LeverageCategories: categories},
 		tradingdesk.Credentials{Password: dxfake.Password}, tradingdesk.GroupPair{Group: "Standard"})
-	return &vendor{platform: trading.PlatformDXtrade, server: srv,
+	return &vendor{platform: trading.PlatformDXtrade, server: srv, creds: creds,
 		balance:             func(login string) decimal.Decimal { return f.Account(login).Balance },
 		moves:               f.BalanceOps,
 		dropNextMoneyAnswer: f.DropNextMoneyAnswer,
@@ -328,8 +329,9 @@ func (b *bundle) openOn(t testing.TB, v *vendor) (uuid.UUID, string, tradingdesk
 	return client, email, list[0]
 }
 
-// session runs fn with the desk's shared session of the vendor's server: the connector the worker's jobs use.
-func (b *bundle) session(t testing.TB, v *vendor, fn func(trading.Connector) error) {
+// onPlatform runs fn with a connector to the vendor's server as the desk's dialer builds it from the server's
+// settings, credentials and the swap-free twins of its account types (what the worker's session is).
+func (b *bundle) onPlatform(t testing.TB, v *vendor, fn func(trading.Connector) error) {
 	t.Helper()
 	ctx := context.Background()
 	srv, err := b.svc.Server(ctx, b.ten, v.server.Slug)
@@ -348,15 +350,12 @@ func (b *bundle) session(t testing.TB, v *vendor, fn func(trading.Connector) err
 			}
 		}
 	}
-	creds := tradingdesk.Credentials{Password: mt5fake.ManagerPassword}
-	switch v.platform {
-	case trading.PlatformTradeLocker:
-		creds = tradingdesk.Credentials{APIKey: tlfake.APIKey}
-	case trading.PlatformDXtrade:
-		creds = tradingdesk.Credentials{Password: dxfake.Password}
+	c, err := b.dial.Dial(ctx, srv, v.creds)
+	if err != nil {
+		t.Fatal(err)
 	}
-	tg := tradingdesk.Target{Tenant: b.ten.ID, Server: srv, Version: "test", Credentials: func() (tradingdesk.Credentials, error) { return creds, nil }}
-	if err := b.svc.Sessions().Use(ctx, tg, true, fn); err != nil {
+	defer c.Close()
+	if err := fn(c); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -412,24 +411,24 @@ func TestAnAccountOpensOnEachPlatform(t *testing.T) {
 	})
 }
 
-// Leverage and swap-free reach each platform through the desk's shared session, each in the platform's own way:
+// Leverage and swap-free reach each platform through the connector the desk dials, each in the platform's own way:
 // MT5 and TradeLocker move the account to the swap-free twin group (TradeLocker's leverage is a group too),
 // DXtrade sets the Margining and Financing categories. The desk's requests for them (issue 12, part 4) run over
 // the same connectors: a flow case for each is one more eachVendor.
-func TestLeverageAndSwapFreeReachEachPlatformThroughTheDesksSession(t *testing.T) {
+func TestLeverageAndSwapFreeReachEachPlatformThroughTheDesksConnector(t *testing.T) {
 	t.Parallel()
 	eachVendor(t, func(t *testing.T, b *bundle, v *vendor) {
 		ctx := context.Background()
 		_, _, acc := b.openOn(t, v)
-		b.session(t, v, func(c trading.Connector) error { return c.SetLeverage(ctx, acc.Login, 500) })
+		b.onPlatform(t, v, func(c trading.Connector) error { return c.SetLeverage(ctx, acc.Login, 500) })
 		if got := v.leverage(acc.Login); got != 500 {
 			t.Fatalf("leverage 1:%d on the platform, want 1:500", got)
 		}
-		b.session(t, v, func(c trading.Connector) error { return c.SetSwapFree(ctx, acc.Login, true) })
+		b.onPlatform(t, v, func(c trading.Connector) error { return c.SetSwapFree(ctx, acc.Login, true) })
 		if !v.swapFree(acc.Login) || v.leverage(acc.Login) != 500 {
 			t.Fatalf("after swap-free on: swap-free %t, 1:%d", v.swapFree(acc.Login), v.leverage(acc.Login))
 		}
-		b.session(t, v, func(c trading.Connector) error { return c.SetSwapFree(ctx, acc.Login, false) })
+		b.onPlatform(t, v, func(c trading.Connector) error { return c.SetSwapFree(ctx, acc.Login, false) })
 		if v.swapFree(acc.Login) || v.leverage(acc.Login) != 500 {
 			t.Fatalf("after swap-free off: swap-free %t, 1:%d", v.swapFree(acc.Login), v.leverage(acc.Login))
 		}
@@ -596,11 +595,11 @@ func TestALostOpeningAnswerOnMT5OpensOneAccount(t *testing.T) {
 	}
 }
 
-// vendorDeals lists every deal the platform has for login since from, oldest first, through the desk's session.
+// vendorDeals lists every deal the platform has for login since from, oldest first, through the desk's connector.
 func (b *bundle) vendorDeals(t testing.TB, v *vendor, login string, from time.Time) []trading.Deal {
 	t.Helper()
 	var out []trading.Deal
-	b.session(t, v, func(c trading.Connector) error {
+	b.onPlatform(t, v, func(c trading.Connector) error {
 		q := trading.DealQuery{Login: login, From: from, To: time.Now().Add(time.Minute), Limit: 100}
 		for {
 			page, err := c.ClosedDeals(context.Background(), q)
