@@ -68,6 +68,10 @@ type vendor struct {
 	dropNextOpeningAnswer func() (pending func() bool)
 	// logins lists the platform's accounts; nil where the fake does not say.
 	logins func() []string
+	// amendDeal and deleteDeal change a deal's profit and comment, or remove it, as a dealer does on the platform
+	// after the fact; nil where the platform's deals do not change (MT5 is the one that documents it).
+	amendDeal  func(ticket, profit, comment string) bool
+	deleteDeal func(ticket string) bool
 
 	mu sync.Mutex
 	// kill, when set, is called (once) right after the platform's next money operation answers, and the operation
@@ -177,6 +181,14 @@ func startMT5(t testing.TB, b *bundle) *vendor {
 		dropNextOpeningAnswer: func() func() bool {
 			f.DropNextAnswer("/api/user/add")
 			return func() bool { return f.DropsPending("/api/user/add") > 0 }
+		},
+		amendDeal: func(ticket, profit, comment string) bool {
+			n, _ := strconv.ParseUint(ticket, 10, 64)
+			return f.AmendDeal(n, profit, comment)
+		},
+		deleteDeal: func(ticket string) bool {
+			n, _ := strconv.ParseUint(ticket, 10, 64)
+			return f.DeleteDeal(n)
 		},
 		logins: func() []string {
 			var out []string
@@ -651,6 +663,53 @@ func TestDealSyncStoresEachDealOnceOnEachPlatform(t *testing.T) {
 			t.Fatalf("%d deal_closed events after the second sync, want %d", n, closing(want))
 		}
 	})
+}
+
+// A deal a dealer amends and one deleted on MT5 after the sync stored them are found by the next sync (in its
+// overlap) and published as trading.deal_changed, updated and cancelled; the deleted one is kept, marked.
+func TestADealChangedOrDeletedOnMT5AfterTheSyncIsFound(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	v := startMT5(t, b)
+	_, changedSub := b.subscribe()
+	_, _, acc := b.openOn(t, v)
+	now := time.Now().UTC().Truncate(time.Second)
+	v.seedDeals(acc.Login, 10, now.Add(-3*time.Hour), now.Add(-time.Hour))
+	if _, err := b.svc.SyncAccount(ctx, b.ten, v.server.ID, acc.Login); err != nil {
+		t.Fatal(err)
+	}
+	var closes []trading.Deal
+	for _, d := range b.vendorDeals(t, v, acc.Login, now.Add(-48*time.Hour)) {
+		if closing([]trading.Deal{d}) == 1 {
+			closes = append(closes, d)
+		}
+	}
+	amended, deleted := closes[0], closes[1]
+	if !v.amendDeal(amended.Ticket, "-123.45", "price corrected") || !v.deleteDeal(deleted.Ticket) {
+		t.Fatal("the fake has not the deals it listed")
+	}
+	res, err := b.svc.SyncAccount(ctx, b.ten, v.server.ID, acc.Login)
+	if err != nil || res.New != 0 || res.Changed != 1 || res.Cancelled != 1 {
+		t.Fatalf("the sync after the changes: %+v %v", res, err)
+	}
+	sameLines(t, "after the changes", b.storedDeals(t, b.ten, acc.Login), dealLines(b.vendorDeals(t, v, acc.Login, now.Add(-48*time.Hour))))
+	if n := b.count(t, `SELECT count(*) FROM trading_deals WHERE ticket = $1 AND cancelled_at IS NOT NULL`, deleted.Ticket); n != 1 {
+		t.Fatal("the deleted deal is not kept marked cancelled")
+	}
+	got := map[tradingdesk.DealChange]tradingdesk.DealChanged{}
+	for _, raw := range b.published(t, b.ten, changedSub) {
+		var c tradingdesk.DealChanged
+		if err := json.Unmarshal(raw, &c); err != nil {
+			t.Fatal(err)
+		}
+		got[c.Change] = c
+	}
+	up, gone := got[tradingdesk.DealUpdated], got[tradingdesk.DealCancelled]
+	if len(got) != 2 || up.Before.Ticket != amended.Ticket || up.After == nil || !up.After.Profit.Equal(decimal.RequireFromString("-123.45")) ||
+		up.After.Comment != "price corrected" || gone.Before.Ticket != deleted.Ticket || gone.After != nil {
+		t.Fatalf("deal_changed events: %+v", got)
+	}
 }
 
 // The vendor harness covers every platform the desk can dial but the simulator.

@@ -397,6 +397,34 @@ func (f *Server) SeedDeals(login string, n int, from, to time.Time) {
 	sort.Slice(f.deals, func(i, j int) bool { return f.deals[i].Ticket < f.deals[j].Ticket })
 }
 
+// AmendDeal changes a deal's profit and comment, as a dealer's correction on the server does (MT5 allows updating
+// a deal after the fact); false when there is no such deal.
+func (f *Server) AmendDeal(ticket uint64, profit, comment string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, d := range f.deals {
+		if d.Ticket == ticket {
+			d.Profit, d.Comment = decimal.RequireFromString(profit), comment
+			return true
+		}
+	}
+	return false
+}
+
+// DeleteDeal removes a deal from the server's history, as a dealer's deletion (or a gateway's cancellation) does;
+// false when there is no such deal.
+func (f *Server) DeleteDeal(ticket uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, d := range f.deals {
+		if d.Ticket == ticket {
+			f.deals = append(f.deals[:i], f.deals[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
 // localMsc is the server's wall-clock reading at t, in milliseconds counted as if it were UTC: how MT5 stores times.
 func (f *Server) localMsc(t time.Time) int64 {
 	offset := f.opts.Offset
