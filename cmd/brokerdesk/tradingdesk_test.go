@@ -55,7 +55,7 @@ func tradingForMatrix(t testing.TB, a *app, ten tenants.Tenant) {
 
 // startDesk starts the server (with extraEnv) and a worker over a simulator of the test's own, which the
 // process's simulator servers reach; ctx lives until the test ends.
-func startDesk(t *testing.T, extraEnv map[string]string) (*app, string, *simulator.Simulator, context.Context) {
+func startDesk(t testing.TB, extraEnv map[string]string) (*app, string, *simulator.Simulator, context.Context) {
 	t.Helper()
 	sim, err := simulator.Open(t.TempDir(), simulator.Options{PasswordIterations: 1000})
 	if err != nil {
