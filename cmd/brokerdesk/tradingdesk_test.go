@@ -58,7 +58,7 @@ func tradingForMatrix(t testing.TB, a *app, ten tenants.Tenant) {
 
 // startDesk starts the server (with extraEnv) and a worker over a simulator of the test's own, which the
 // process's simulator servers reach; ctx lives until the test ends.
-func startDesk(t *testing.T, extraEnv map[string]string) (*app, string, *simulator.Simulator, context.Context) {
+func startDesk(t testing.TB, extraEnv map[string]string) (*app, string, *simulator.Simulator, context.Context) {
 	t.Helper()
 	sim, err := simulator.Open(t.TempDir(), simulator.Options{PasswordIterations: 1000})
 	if err != nil {
@@ -182,8 +182,8 @@ func TestTradingServersThroughTheAPIThePagesAndTheWorker(t *testing.T) {
 	if r = request(t, base, host, "POST", "/api/v1/trading/servers/sim/check", ro, nil); r.status != 403 {
 		t.Fatalf("readonly asks for a check: %d", r.status)
 	}
-	if r = request(t, base, host, "GET", "/api/v1/trading/servers", staffLogin(t, base, ten, "compliance").AccessToken, nil); r.status != 403 {
-		t.Fatalf("compliance reads the servers: %d", r.status)
+	if r = request(t, base, host, "GET", "/api/v1/trading/servers", staffLogin(t, base, ten, "ib_manager").AccessToken, nil); r.status != 403 {
+		t.Fatalf("an IB manager reads the servers: %d", r.status)
 	}
 }
 

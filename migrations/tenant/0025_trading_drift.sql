@@ -60,15 +60,10 @@ CREATE TABLE trading_drift_checks (
     error         text NOT NULL DEFAULT ''
 );
 
--- The desk's settings, one row: whether settings drift is healed automatically (pushing the CRM's value back).
-CREATE TABLE trading_desk_settings (
-    id            boolean PRIMARY KEY DEFAULT true CHECK (id),
-    heal_settings boolean NOT NULL DEFAULT true,
-    updated_at    timestamptz NOT NULL DEFAULT now()
-);
-INSERT INTO trading_desk_settings DEFAULT VALUES;
+-- The desk's rules (0024) gain whether settings drift is healed automatically (pushing the CRM's value back).
+ALTER TABLE trading_desk_settings ADD COLUMN heal_settings boolean NOT NULL DEFAULT true;
 
--- What the drift check reads per account: its transfers, its requests in flight, its balance deals.
+-- What the drift check reads per account: its transfers, its requests pending, its balance deals.
 CREATE INDEX trading_transfers_account ON trading_transfers (account_id);
-CREATE INDEX trading_requests_account_open ON trading_requests (account_id) WHERE status NOT IN ('done', 'failed');
+CREATE INDEX trading_requests_account_pending ON trading_requests (account_id) WHERE status = 'pending';
 CREATE INDEX trading_deals_balance ON trading_deals (server_id, login, time) WHERE action = 'balance';

@@ -199,6 +199,23 @@ func TestAClientOpensALiveAccountThroughTheWorker(t *testing.T) {
 	if len(pw) != 12 || len(inv) != 12 || pw == inv {
 		t.Fatalf("passwords in the email: %q %q\n%s", pw, inv, msgs[0].Text)
 	}
+	// A new investor password asked from the portal afterwards is emailed, and rests nowhere either.
+	reset, err := b.svc.ResetPassword(ctx, b.ten, client, *r.AccountID, trading.PasswordInvestor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.svc.CarryChange(ctx, b.ten, reset.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	var again string
+	for _, m := range localsvc.AwaitMail(t, email, 2, 10*time.Second) {
+		if strings.HasPrefix(m.Subject, "A new investor") {
+			again = passwordIn(m.Text, "Password")
+		}
+	}
+	if len(again) != 12 || !b.sim.CheckPassword(r.Login, trading.PasswordInvestor, again) {
+		t.Fatalf("the new investor password %q", again)
+	}
 	var dump string
 	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT (SELECT string_agg(r::text, '|') FROM trading_requests r) || (SELECT string_agg(a::text, '|') FROM trading_accounts a) ||
@@ -206,7 +223,7 @@ func TestAClientOpensALiveAccountThroughTheWorker(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{pw, inv} {
+	for _, secret := range []string{pw, inv, again} {
 		if strings.Contains(dump, secret) || strings.Contains(b.log.String(), secret) {
 			t.Fatalf("a password rests in the database or the log")
 		}

@@ -62,8 +62,17 @@ func (d demoSeeder) Seed(ctx context.Context, tx pgx.Tx, _ tenants.Tenant) error
 			return fmt.Errorf("tradingdesk: demo account type %s: %w", in.Slug, err)
 		}
 	}
+	// The desk's rules: swap-free waits for compliance (the default), and so does a leverage above 1:200, so a
+	// newcomer sees both an instant change and an approval.
+	if _, err := tx.Exec(ctx, `INSERT INTO trading_desk_settings (id, leverage_approval_above, swap_free_approval) VALUES (true, $1, true)
+		ON CONFLICT (id) DO NOTHING`, DemoLeverageApprovalAbove); err != nil {
+		return fmt.Errorf("tradingdesk: demo desk rules: %w", err)
+	}
 	return nil
 }
+
+// DemoLeverageApprovalAbove is the demo brokerage's level above which a leverage change waits for approval.
+const DemoLeverageApprovalAbove = 200
 
 // demo links the simulator's funded accounts (trading.DemoAccounts, opened by `make run` before the app) to the
 // demo clients of the same names, as Standard USD accounts on the demo trading server, so no account exists that

@@ -122,9 +122,7 @@ const (
 	ActionDriftGone           = "trading.drift_gone"
 	ActionDriftResolved       = "trading.drift_resolved"
 	ActionDriftCheckRequested = "trading.drift_check_requested"
-	ActionDeskSettingsSaved   = "trading.desk_settings_saved"
 	driftTarget               = "trading_drift_item"
-	deskSettingsTarget        = "trading_desk_settings"
 )
 
 // Task types of drift checks.
@@ -152,25 +150,10 @@ const driftClaim = 15 * time.Minute
 // ErrDriftRunning: another check of the server is running.
 var ErrDriftRunning = errors.New("tradingdesk: a drift check of this server is running")
 
-// expectedAccess is what the CRM believes an account may do on its platform. Today it follows the account's status
-// alone: active accounts may log in and trade, disabled ones neither. Part 4's access requests and the clients'
-// status subscriber change the status (or join here); the drift check compares and heals with this one function.
+// expectedAccess is what the CRM believes an account may do on its platform: the access the desk last set on it,
+// the same columns ExpectedAccess reads (access.go: the client's status and a staff user's hand decide them).
 func expectedAccess(a driftAccount) trading.Access {
-	on := a.Status == "active"
-	return trading.Access{LoginEnabled: on, TradingEnabled: on}
-}
-
-// accessWords is an account's access in words.
-func accessWords(a trading.Access) string {
-	switch {
-	case a.LoginEnabled && a.TradingEnabled:
-		return "login and trading enabled"
-	case !a.LoginEnabled && !a.TradingEnabled:
-		return "login and trading disabled"
-	case a.LoginEnabled:
-		return "login enabled, trading disabled"
-	}
-	return "login disabled, trading enabled"
+	return trading.Access{LoginEnabled: a.LoginEnabled, TradingEnabled: a.TradingEnabled}
 }
 
 func onOff(b bool) string {
@@ -189,7 +172,9 @@ type driftAccount struct {
 	Group    string
 	SwapFree bool
 	Status   string
-	// InFlight: a request for the account is not done or failed yet (a change on its way): not checked.
+	// LoginEnabled, TradingEnabled: the access the desk last set (trading_accounts, as ExpectedAccess reads it).
+	LoginEnabled, TradingEnabled bool
+	// InFlight: a request for the account is pending (the worker is carrying it to the platform): not checked.
 	InFlight bool
 	// MoneyComparable: deal sync has read past every done transfer and none is pending.
 	MoneyComparable bool
@@ -311,56 +296,6 @@ func outcomeOf(f driftFinding) string {
 	return "for dealing"
 }
 
-// DeskSettings are the brokerage's settings of the desk (trading_desk_settings).
-type DeskSettings struct {
-	// HealSettings: settings drift (group, leverage, swap-free, access) is healed automatically, the CRM's value
-	// pushed back to the platform. On by default. Money drift is never healed.
-	HealSettings bool
-	UpdatedAt    time.Time
-}
-
-// DeskSettings reads the brokerage's desk settings.
-func (s *Service) DeskSettings(ctx context.Context, t tenants.Tenant) (DeskSettings, error) {
-	var out DeskSettings
-	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		var err error
-		out, err = deskSettingsTx(ctx, tx)
-		return err
-	})
-	return out, err
-}
-
-func deskSettingsTx(ctx context.Context, tx pgx.Tx) (DeskSettings, error) {
-	var out DeskSettings
-	err := tx.QueryRow(ctx, `SELECT heal_settings, updated_at FROM trading_desk_settings`).Scan(&out.HealSettings, &out.UpdatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return DeskSettings{HealSettings: true}, nil
-	}
-	return out, err
-}
-
-// SaveDeskSettings changes the desk settings, audited.
-func (s *Service) SaveDeskSettings(ctx context.Context, t tenants.Tenant, actor audit.Actor, in DeskSettings) (DeskSettings, error) {
-	var out DeskSettings
-	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		was, err := deskSettingsTx(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `INSERT INTO trading_desk_settings (id, heal_settings, updated_at) VALUES (true, $1, now())
-			ON CONFLICT (id) DO UPDATE SET heal_settings = excluded.heal_settings, updated_at = now()
-			RETURNING heal_settings, updated_at`, in.HealSettings).Scan(&out.HealSettings, &out.UpdatedAt); err != nil {
-			return err
-		}
-		if was.HealSettings == out.HealSettings {
-			return nil
-		}
-		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionDeskSettingsSaved, Target: audit.Target{Type: deskSettingsTarget, ID: "desk"},
-			Before: map[string]any{"heal_settings": was.HealSettings}, After: map[string]any{"heal_settings": out.HealSettings}})
-	})
-	return out, err
-}
-
 // driftTask is the payload of tradingdesk:check-drift: a server, or none for all of the tenant's.
 type driftTask struct {
 	ServerID uuid.UUID `json:"server_id,omitzero"`
@@ -478,16 +413,12 @@ func (s *Service) CheckDrift(ctx context.Context, t tenants.Tenant, id uuid.UUID
 	return out, err
 }
 
-// requestsFinished are the statuses that end a request (SQL). A request of the account in any other status
-// (pending, waiting for approval) is a change in flight, and the drift check skips the account. A status that
-// ends a request (a refusal, a cancellation) must be added here, or its accounts would be skipped for ever.
-const requestsFinished = `'done', 'failed'`
-
 // driftAccountsTx reads the accounts of server a check compares, with the CRM's side of their money. Closed
 // accounts are not checked; accounts with a request in flight are read with InFlight set (skipped).
 func driftAccountsTx(ctx context.Context, tx pgx.Tx, server uuid.UUID) ([]driftAccount, error) {
 	rows, err := tx.Query(ctx, `SELECT a.id, a.login, a.currency, a.leverage, a.group_name, a.swap_free, a.status,
-			EXISTS (SELECT 1 FROM trading_requests r WHERE r.account_id = a.id AND r.status NOT IN (`+requestsFinished+`)),
+			a.login_enabled, a.trading_enabled,
+			EXISTS (SELECT 1 FROM trading_requests r WHERE r.account_id = a.id AND r.status = 'pending'),
 			c.synced_to IS NOT NULL AND NOT coalesce(x.pending, false) AND (x.last_done IS NULL OR x.last_done < c.synced_to - make_interval(secs => $2)),
 			coalesce(x.moved, 0)::bigint + coalesce(ack.acknowledged, 0)::bigint, ops.amount
 		FROM trading_accounts a
@@ -509,7 +440,7 @@ func driftAccountsTx(ctx context.Context, tx pgx.Tx, server uuid.UUID) ([]driftA
 		var a driftAccount
 		var cur string
 		var ops pgtype.Numeric
-		if err := row.Scan(&a.ID, &a.Login, &cur, &a.Leverage, &a.Group, &a.SwapFree, &a.Status, &a.InFlight, &a.MoneyComparable,
+		if err := row.Scan(&a.ID, &a.Login, &cur, &a.Leverage, &a.Group, &a.SwapFree, &a.Status, &a.LoginEnabled, &a.TradingEnabled, &a.InFlight, &a.MoneyComparable,
 			&a.CRMMoney, &ops); err != nil {
 			return a, err
 		}

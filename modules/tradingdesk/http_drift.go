@@ -71,18 +71,6 @@ type ResolveDriftBody struct {
 	Note string `json:"note"`
 }
 
-// DeskSettingsBody is the desk's settings.
-type DeskSettingsBody struct {
-	// HealSettings: settings drift is healed automatically (the CRM's value pushed back to the platform).
-	HealSettings bool `json:"heal_settings"`
-}
-
-// DeskSettingsResponse is the desk's settings as saved.
-type DeskSettingsResponse struct {
-	HealSettings bool      `json:"heal_settings"`
-	UpdatedAt    time.Time `json:"updated_at"`
-}
-
 // DriftCheckRequestedResponse answers a check request.
 type DriftCheckRequestedResponse struct {
 	Message string `json:"message"`
@@ -242,29 +230,6 @@ func driftRoutes(api *web.API, s *Service) {
 			return c.Status(fiber.StatusAccepted).JSON(DriftCheckRequestedResponse{
 				Message: "The worker is checking the server's accounts; read the drift report for its summary."})
 		}})
-	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/trading/desk-settings", Permission: PermRead, Tag: tag, Response: DeskSettingsResponse{},
-		Summary: "The desk's settings: whether settings drift is healed automatically",
-		Handler: func(c *fiber.Ctx) error {
-			st, err := s.DeskSettings(c.UserContext(), tenants.Current(c))
-			if err != nil {
-				return err
-			}
-			return c.JSON(DeskSettingsResponse(st))
-		}})
-	api.Handle(web.Route{Method: fiber.MethodPut, Path: "/api/v1/trading/desk-settings", Permission: PermManage, Tag: tag,
-		Request: DeskSettingsBody{}, Response: DeskSettingsResponse{},
-		Summary: "Change the desk's settings: heal_settings switches automatic healing of settings drift on or off (money drift is never healed)",
-		Handler: func(c *fiber.Ctx) error {
-			var b DeskSettingsBody
-			if err := web.Bind(c, &b); err != nil {
-				return err
-			}
-			st, err := s.SaveDeskSettings(c.UserContext(), tenants.Current(c), identity.Actor(c), DeskSettings{HealSettings: b.HealSettings})
-			if err != nil {
-				return err
-			}
-			return c.JSON(DeskSettingsResponse(st))
-		}})
 }
 
 // Examples for the OpenAPI document (web.Exampler).
@@ -272,5 +237,3 @@ func driftRoutes(api *web.API, s *Service) {
 func (ResolveDriftBody) Example() any {
 	return ResolveDriftBody{Note: "The dealer's compensation for a requote on 3 March, approved by the head of dealing."}
 }
-
-func (DeskSettingsBody) Example() any { return DeskSettingsBody{HealSettings: true} }

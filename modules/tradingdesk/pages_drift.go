@@ -25,7 +25,6 @@ import (
 //	/backoffice/trading/drift                   the report (?server=&kind=&status=; open items by default)
 //	/backoffice/trading/drift/check (POST)      ask the worker for a check of a server now (trading.manage)
 //	/backoffice/trading/drift/:id/resolve (POST) resolve a balance item with a note (payments.approve)
-//	/backoffice/trading/drift/settings (POST)   automatic healing on or off (trading.manage)
 //	/backoffice/trading/drift/faults (POST)     make run only: change an account on the simulator behind the CRM's back
 
 const driftPath = "/backoffice/trading/drift"
@@ -46,7 +45,6 @@ func (p *pages) mountDriftPages(shell *web.Shell) {
 		}})
 	shell.Page(fiber.MethodGet, driftPath, PermRead, p.drift)
 	shell.Post(driftPath+"/check", PermManage, p.driftCheck)
-	shell.Post(driftPath+"/settings", PermManage, p.driftSettings)
 	shell.Post(driftPath+"/:id/resolve", identity.PermPaymentsApprove, p.resolveDrift)
 	if p.s.o.Faults != nil {
 		shell.Post(driftPath+"/faults", PermManage, p.driftFault)
@@ -216,14 +214,6 @@ func (p *pages) driftCheck(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Redirect(driftPath+"?notice=checking", fiber.StatusSeeOther)
-}
-
-func (p *pages) driftSettings(c *fiber.Ctx) error {
-	if _, err := p.s.SaveDeskSettings(c.UserContext(), tenants.Current(c), identity.Actor(c),
-		DeskSettings{HealSettings: c.FormValue("heal_settings") == "on"}); err != nil {
-		return err
-	}
-	return c.Redirect(driftPath+"?notice=healing", fiber.StatusSeeOther)
 }
 
 func (p *pages) resolveDrift(c *fiber.Ctx) error {

@@ -82,6 +82,85 @@ func Phrases() []audit.Phrase {
 			return audit.Say("The ", liveWord(e), " account request of ", e.After("/client"), " (", accountDetails(e), ") failed: ",
 				strings.TrimSuffix(e.After("/reason"), "."))
 		}),
+		say(ActionChangeRequested, func(e audit.Event) audit.Sentence {
+			var s audit.Sentence
+			if status, ok := strings.CutPrefix(e.After("/reason"), "the client's status is now "); ok && e.After("/kind") == string(KindSetAccess) {
+				s = audit.Say(e.After("/client"), "'s status is now ", status, ": the trading desk asked for ", e.After("/summary"))
+			} else {
+				s = audit.Say(e.Actor, " asked for ", e.After("/summary"))
+			}
+			if e.After("/awaiting_approval") == "true" {
+				s = audit.Say(s, "; it waits for approval")
+			}
+			return s
+		}),
+		say(ActionChangeApproved, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " approved ", e.After("/client"), "'s request for ", e.After("/summary"))
+		}),
+		say(ActionChangeRejected, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " rejected ", e.After("/client"), "'s request for ", e.After("/summary"), ": ",
+				strings.TrimSuffix(e.After("/rejection"), "."))
+		}),
+		say(ActionChangeDone, func(e audit.Event) audit.Sentence {
+			acc := "Account " + e.After("/login") + " of " + e.After("/client")
+			switch RequestKind(e.After("/kind")) {
+			case KindSetLeverage:
+				s := audit.Say(acc, " has leverage 1:", e.After("/leverage"), " on the trading server (it was 1:", e.After("/was"), ")")
+				if e.After("/group") != e.After("/group_was") {
+					s = audit.Say(s, ", in group ", e.After("/group"))
+				}
+				return s
+			case KindSetSwapFree:
+				if e.After("/swap_free") == "true" {
+					return audit.Say(acc, " is swap-free on the trading server (group ", e.After("/group"), ")")
+				}
+				return audit.Say(acc, " is no longer swap-free on the trading server (group ", e.After("/group"), ")")
+			case KindSetAccess:
+				s := audit.Say(acc, ": ", e.After("/access"), " on the trading server")
+				if r := e.After("/reason"); r != "" {
+					s = audit.Say(s, " (", r, ")")
+				}
+				return s
+			case KindResetPassword:
+				return audit.Say("A new ", e.After("/which"), " password of account ", e.After("/login"), " was set on the trading server and emailed to ",
+					e.After("/client"))
+			}
+			return audit.Say(acc, " changed on the trading server")
+		}),
+		say(ActionChangeFailed, func(e audit.Event) audit.Sentence {
+			return audit.Say("The request of ", e.After("/client"), " for ", e.After("/summary"), " failed: ", strings.TrimSuffix(e.After("/failure"), "."))
+		}),
+		say(ActionAccountAccessByHand, func(e audit.Event) audit.Sentence {
+			if e.After("/enabled") == "true" {
+				return audit.Say(e.Actor, " enabled account ", e.After("/login"), " again")
+			}
+			return audit.Say(e.Actor, " disabled account ", e.After("/login"), " by hand: ", strings.TrimSuffix(e.After("/reason"), "."))
+		}),
+		say(ActionDeskSettingsSaved, func(e audit.Event) audit.Sentence {
+			s := audit.Say(e.Actor, " changed the trading desk's rules")
+			if e.Changed("/swap_free_approval") {
+				if e.After("/swap_free_approval") == "true" {
+					s = audit.Say(s, "; swap-free now waits for approval")
+				} else {
+					s = audit.Say(s, "; swap-free no longer waits for approval")
+				}
+			}
+			if e.Changed("/leverage_approval_above") {
+				if v := e.After("/leverage_approval_above"); v != "0" && v != "" {
+					s = audit.Say(s, "; leverage above 1:", v, " waits for approval")
+				} else {
+					s = audit.Say(s, "; no leverage change waits for approval")
+				}
+			}
+			if e.Changed("/heal_settings") {
+				if e.After("/heal_settings") == "true" {
+					s = audit.Say(s, "; settings drift is now healed automatically")
+				} else {
+					s = audit.Say(s, "; settings drift is no longer healed automatically")
+				}
+			}
+			return s
+		}),
 		say(ActionTransferRequested, func(e audit.Event) audit.Sentence {
 			return audit.Say(e.Actor, " asked to move ", transferWords(e, "their"))
 		}),
@@ -127,12 +206,6 @@ func Phrases() []audit.Phrase {
 		}),
 		say(ActionDriftCheckRequested, func(e audit.Event) audit.Sentence {
 			return audit.Say(e.Actor, " asked for a drift check of the trading server ", e.Target)
-		}),
-		say(ActionDeskSettingsSaved, func(e audit.Event) audit.Sentence {
-			if e.After("/heal_settings") == "true" {
-				return audit.Say(e.Actor, " switched on automatic healing of settings drift")
-			}
-			return audit.Say(e.Actor, " switched off automatic healing of settings drift")
 		}),
 	}
 }

@@ -20,7 +20,7 @@ var _ frontdoor.DataHolder = (*Service)(nil)
 func (s *Service) PersonalData() []string {
 	return []string{
 		"trading_accounts.json   your trading accounts: server, type, login, currency, leverage, swap-free, status, and the balance and settings the trading server last reported",
-		"trading_requests.json   what you asked of the trading servers (opening accounts) and what became of it",
+		"trading_requests.json   what you asked of the trading servers (accounts, leverage, swap-free, passwords) and what became of it",
 		"trading_transfers.json  the money you moved between your wallet and your trading accounts, and what became of it",
 		"trading_deals.json      the deals of your trading accounts as the trading servers listed them",
 	}
