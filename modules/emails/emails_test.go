@@ -156,6 +156,9 @@ func TestEveryTemplateRendersWithTheTenantsBrandSubjectAndLinks(t *testing.T) {
 		{emails.TemplateTradingAccountOpened, map[string]any{"FirstName": "Ada", "Kind": "live", "AccountType": "Standard", "Login": "700001",
 			"Server": "MT5 Live", "Details": "USD, 1:100", "Password": "Xy7#kP2q!mW4", "InvestorPassword": "Rb3$tN8v?zL6", "AccountsURL": "/portal/trading"},
 			"Your live account 700001 is open", host + "/portal/trading", []string{"700001", "MT5 Live", "Xy7#kP2q!mW4", "Rb3$tN8v?zL6"}},
+		{emails.TemplateTradingPasswordReset, map[string]any{"FirstName": "Ada", "Login": "700001", "Server": "MT5 Live", "Which": "investor (read-only)",
+			"Password": "Xy7#kP2q!mW4", "AccountsURL": "/portal/trading"},
+			"A new investor (read-only) password for account 700001", host + "/portal/trading", []string{"700001", "MT5 Live", "Xy7#kP2q!mW4"}},
 	}
 	if len(cases) != len(emails.Templates()) {
 		t.Fatalf("cases cover %d templates, the module has %d", len(cases), len(emails.Templates()))

@@ -29,6 +29,8 @@ const (
 	TemplateDepositReceived   = "deposit_received"
 	// TemplateTradingAccountOpened carries a new trading account's passwords: send it with Send, never Queue.
 	TemplateTradingAccountOpened = "trading_account_opened"
+	// TemplateTradingPasswordReset carries a trading account's new main or investor password: Send, never Queue.
+	TemplateTradingPasswordReset = "trading_password_reset"
 )
 
 // fieldKind is what a data value must be.
@@ -52,6 +54,8 @@ var kinds = map[string]map[string]fieldKind{
 	TemplateDepositReceived:   {"FirstName": textField, "Amount": textField, "Method": textField, "Reference": textField, "WalletURL": linkField},
 	TemplateTradingAccountOpened: {"FirstName": textField, "Kind": textField, "AccountType": textField, "Login": textField, "Server": textField,
 		"Details": textField, "Password": textField, "InvestorPassword": textField, "AccountsURL": linkField},
+	TemplateTradingPasswordReset: {"FirstName": textField, "Login": textField, "Server": textField, "Which": textField, "Password": textField,
+		"AccountsURL": linkField},
 }
 
 // Templates lists the template kinds, sorted.
