@@ -246,13 +246,14 @@ func TestCrossTenantMatrixFromTheRouteTable(t *testing.T) {
 	uploadForMatrix(t, a, tenA)
 	paymentsForMatrix(t, a, tenA)
 	tradingForMatrix(t, a, tenA)
+	withdrawalsForMatrix(t, a, tenA)
 	var idsA []string
 	err = a.gate.Scope(context.Background(), tenA, func(ctx context.Context, tx pgx.Tx) error {
 		for _, q := range []string{`SELECT id::text FROM staff_users`, `SELECT id::text FROM clients`,
 			`SELECT id::text FROM documents`, `SELECT id::text FROM kyc_cases`, `SELECT id::text FROM deposits`,
 			`SELECT id::text FROM payment_exceptions`, `SELECT slug FROM payment_gateways`, `SELECT slug FROM trading_servers`,
 			`SELECT slug FROM account_types`, `SELECT id::text FROM trading_requests`, `SELECT id::text FROM trading_transfers`,
-			`SELECT id::text FROM trading_accounts`} {
+			`SELECT id::text FROM trading_accounts`, `SELECT id::text FROM withdrawals`} {
 			rows, err := tx.Query(ctx, q)
 			if err != nil {
 				return err

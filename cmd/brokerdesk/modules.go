@@ -23,6 +23,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/privacy"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
+	"github.com/brokerdesk/brokerdesk/modules/withdrawals"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -56,6 +57,8 @@ func (a *app) buildModules(sender *mail.Sender, w wiring) {
 	use(a, &a.tradingdesk)(tradingdesk.New(tradingdesk.Options{Gate: a.gate, Tenants: a.registry, Audit: a.audit, Clients: a.clients, Emails: a.emails, Portal: a.identity,
 		Events: a.events, Ledger: a.ledger, Sealer: a.cfg.DataKeys, Queue: a.queue,
 		Dialer: tradingDialer{sim: w.simulator, log: a.log.With("component", "trading")}, Log: a.log}))
+	use(a, &a.withdrawals)(withdrawals.New(withdrawals.Options{Gate: a.gate, Audit: a.audit, Ledger: a.ledger, Clients: a.clients,
+		Documents: a.documents, MoneyIn: a.payments, Portal: a.identity, Events: a.events, Log: a.log}))
 }
 
 // staffWithTwoFactor asks identity (built after staff) which staff users have two-factor sign-in on.
