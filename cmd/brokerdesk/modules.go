@@ -58,7 +58,7 @@ func (a *app) buildModules(sender *mail.Sender, w wiring) {
 		Events: a.events, Ledger: a.ledger, Sealer: a.cfg.DataKeys, Queue: a.queue,
 		Dialer: tradingDialer{sim: w.simulator, log: a.log.With("component", "trading")}, Log: a.log}))
 	use(a, &a.withdrawals)(withdrawals.New(withdrawals.Options{Gate: a.gate, Audit: a.audit, Ledger: a.ledger, Clients: a.clients,
-		Documents: a.documents, MoneyIn: a.payments, Portal: a.identity, Events: a.events, Log: a.log}))
+		Documents: a.documents, MoneyIn: a.payments, Refunder: a.payments, Emails: a.emails, Portal: a.identity, Events: a.events, Log: a.log}))
 }
 
 // staffWithTwoFactor asks identity (built after staff) which staff users have two-factor sign-in on.

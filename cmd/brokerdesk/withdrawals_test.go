@@ -12,6 +12,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/money"
+	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/ledger"
 	"github.com/brokerdesk/brokerdesk/modules/withdrawals"
@@ -142,7 +143,63 @@ func TestAWithdrawalFromThePortalConfirmedWithTheAuthenticatorCode(t *testing.T)
 	if bal, _ := a.ledger.Balance(ctx, ten, ledger.ClientWallet(client, usd).Code); bal.Available() != 100_000 || bal.PendingDebits != 0 {
 		t.Errorf("after the cancel: %+v", bal)
 	}
+	// Four-eyes through HTTP, with the threshold lowered to 500.00 USD.
+	big, err := a.withdrawals.Request(ctx, ten, client, uuid.Nil, withdrawals.Input{Amount: "600.00", Currency: "USD", Destination: "GB33BUKB20201555555555"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.withdrawals.Reject(ctx, ten, auditSystemActor, uuid.Nil, big.ID, "x"); err == nil {
+		t.Fatal("a decision without a person")
+	}
+	if _, err := a.withdrawals.Cancel(ctx, ten, client, big.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.withdrawals.SaveSettings(ctx, ten, auditSystemActor, withThreshold(t, a, ten, 500_00)); err != nil {
+		t.Fatal(err)
+	}
+	big, err = a.withdrawals.Request(ctx, ten, client, uuid.Nil, withdrawals.Input{Amount: "600.00", Currency: "USD", Destination: "GB33BUKB20201555555555"})
+	if err != nil || !big.NeedsSecond {
+		t.Fatalf("above the threshold: %+v %v", big, err)
+	}
+	admin := staffLogin(t, base, ten, "admin").AccessToken
+	approve := func(tok, reason string) call {
+		return request(t, base, host, "POST", "/api/v1/withdrawals/"+big.ID.String()+"/approve", tok, withdrawals.ReasonBody{Reason: reason},
+			"Idempotency-Key", uuid.NewString())
+	}
+	if r := approve(fin, ""); r.status != 422 || !strings.Contains(r.body, `"field":"reason"`) {
+		t.Fatalf("no reason: %d %s", r.status, r.body)
+	}
+	if r := approve(fin, "Bank account in the client's name."); r.status != 200 || !strings.Contains(r.body, `"waiting_for":"a second approver"`) {
+		t.Fatalf("first approval: %d %s", r.status, r.body)
+	}
+	if r := approve(fin, "Again."); r.status != 409 || !strings.Contains(r.body, "same-approver") {
+		t.Fatalf("the same approver twice: %d %s", r.status, r.body)
+	}
+	if r := approve(admin, "Second look."); r.status != 200 || !strings.Contains(r.body, `"status":"approved"`) {
+		t.Fatalf("second approval: %d %s", r.status, r.body)
+	}
+	paid := request(t, base, host, "POST", "/api/v1/withdrawals/"+big.ID.String()+"/paid", fin, withdrawals.PaidBody{Reference: "BARC-000481"},
+		"Idempotency-Key", uuid.NewString())
+	if paid.status != 200 || !strings.Contains(paid.body, `"status":"paid"`) || !strings.Contains(paid.body, "BARC-000481") {
+		t.Fatalf("marked paid: %d %s", paid.status, paid.body)
+	}
+	if bal, _ := a.ledger.Balance(ctx, ten, ledger.ClientWallet(client, usd).Code); bal.Posted != 100_000-60_000 || bal.PendingDebits != 0 {
+		t.Errorf("after the payout: %+v", bal)
+	}
 	if rep, err := a.ledger.Verify(ctx, ten); err != nil || !rep.OK() {
 		t.Errorf("ledger verify: %v %v", rep.Problem, err)
 	}
+}
+
+var auditSystemActor = audit.System("test")
+
+// withThreshold is the tenant's withdrawal rules with the four-eyes threshold in USD set to minor.
+func withThreshold(t *testing.T, a *app, ten tenants.Tenant, minor int64) withdrawals.Settings {
+	t.Helper()
+	st, err := a.withdrawals.Settings(context.Background(), ten)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.SecondApproval["USD"] = minor
+	return st
 }

@@ -24,8 +24,11 @@ CREATE TABLE withdrawals (
     blocked         boolean NOT NULL DEFAULT false,
     -- Four-eyes: above the tenant's threshold a second, different approver.
     needs_second    boolean NOT NULL DEFAULT false,
+    -- The staff's reason of the last decision (a refusal's is shown to the client); a failed payout's reason.
     reason          text NOT NULL DEFAULT '',
     failure         text NOT NULL DEFAULT '',
+    -- What the payout paid, in minor units: the hold is posted for this much (the rest released).
+    paid_amount     bigint NOT NULL DEFAULT 0 CHECK (paid_amount >= 0 AND paid_amount <= amount),
     expires_at      timestamptz NOT NULL,
     created_by      text NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),
@@ -64,6 +67,11 @@ CREATE TABLE withdrawal_legs (
     external_id   text NOT NULL DEFAULT '',
     -- planned; paid; failed; voided (the withdrawal ended before this leg paid).
     status        text NOT NULL DEFAULT 'planned' CHECK (status IN ('planned', 'paid', 'failed', 'voided')),
+    -- The payout's reference: the processor's refund id, or the bank's reference finance typed.
+    reference     text NOT NULL DEFAULT '',
+    -- Calls made to the processor for this leg, each committed before the call (a run that finds calls > 0 asks
+    -- again with the same idempotency key and finds the same refund).
+    calls         integer NOT NULL DEFAULT 0,
     PRIMARY KEY (withdrawal_id, position)
 );
 CREATE INDEX withdrawal_legs_deposit ON withdrawal_legs (deposit_id) WHERE deposit_id IS NOT NULL;
@@ -82,3 +90,17 @@ CREATE TABLE withdrawal_trading (
     PRIMARY KEY (server_id, login, ticket)
 );
 CREATE INDEX withdrawal_trading_client ON withdrawal_trading (client_id, closed_at);
+
+-- Every staff decision on a withdrawal, with its reason: compliance's (cleared or refused), finance's approvals
+-- (two different people above the tenant's threshold), refusals, payouts marked paid or failed.
+CREATE TABLE withdrawal_decisions (
+    withdrawal_id uuid NOT NULL REFERENCES withdrawals (id),
+    position      smallint NOT NULL,
+    kind          text NOT NULL CHECK (kind IN ('compliance_cleared', 'compliance_refused', 'approved', 'rejected', 'marked_paid', 'marked_failed')),
+    staff_id      uuid NOT NULL,
+    reason        text NOT NULL CHECK (reason <> ''),
+    decided_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (withdrawal_id, position)
+);
+-- One approval per person: four-eyes needs two different approvers.
+CREATE UNIQUE INDEX withdrawal_decisions_one_approval ON withdrawal_decisions (withdrawal_id, staff_id) WHERE kind = 'approved';

@@ -156,6 +156,9 @@ func TestEveryTemplateRendersWithTheTenantsBrandSubjectAndLinks(t *testing.T) {
 		{emails.TemplateTradingAccountOpened, map[string]any{"FirstName": "Ada", "Kind": "live", "AccountType": "Standard", "Login": "700001",
 			"Server": "MT5 Live", "Details": "USD, 1:100", "Password": "Xy7#kP2q!mW4", "InvestorPassword": "Rb3$tN8v?zL6", "AccountsURL": "/portal/trading"},
 			"Your live account 700001 is open", host + "/portal/trading", []string{"700001", "MT5 Live", "Xy7#kP2q!mW4", "Rb3$tN8v?zL6"}},
+		{emails.TemplateWithdrawalUpdate, map[string]any{"FirstName": "Ada", "Amount": "250.00 USD", "Step": "refused",
+			"Message": "The bank account is not in your name. The money is back in your wallet.", "WalletURL": "/portal/wallet"},
+			"Withdrawal refused: 250.00 USD", host + "/portal/wallet", []string{"250.00 USD", "The bank account is not in your name."}},
 	}
 	if len(cases) != len(emails.Templates()) {
 		t.Fatalf("cases cover %d templates, the module has %d", len(cases), len(emails.Templates()))

@@ -29,6 +29,9 @@ const (
 	TemplateDepositReceived   = "deposit_received"
 	// TemplateTradingAccountOpened carries a new trading account's passwords: send it with Send, never Queue.
 	TemplateTradingAccountOpened = "trading_account_opened"
+	// TemplateWithdrawalUpdate tells a client where their withdrawal is (received, approved, paid, refused with the
+	// reason, failed, expired): one template, the step in words.
+	TemplateWithdrawalUpdate = "withdrawal_update"
 )
 
 // fieldKind is what a data value must be.
@@ -52,6 +55,7 @@ var kinds = map[string]map[string]fieldKind{
 	TemplateDepositReceived:   {"FirstName": textField, "Amount": textField, "Method": textField, "Reference": textField, "WalletURL": linkField},
 	TemplateTradingAccountOpened: {"FirstName": textField, "Kind": textField, "AccountType": textField, "Login": textField, "Server": textField,
 		"Details": textField, "Password": textField, "InvestorPassword": textField, "AccountsURL": linkField},
+	TemplateWithdrawalUpdate: {"FirstName": textField, "Amount": textField, "Step": textField, "Message": textField, "WalletURL": linkField},
 }
 
 // Templates lists the template kinds, sorted.

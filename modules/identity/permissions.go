@@ -31,6 +31,8 @@ const (
 	PermPrivacyManage   web.Permission = "privacy.manage" // export a client's data, erase it when retention allows (modules/privacy)
 	PermTradingRead     web.Permission = "trading.read"   // the trading desk: servers, their status, account types (modules/tradingdesk)
 	PermTradingManage   web.Permission = "trading.manage" // configure trading servers (and their credentials) and account types, ask for checks
+	// PermWithdrawalsReview: compliance's review of withdrawals a check flagged (modules/withdrawals): read them, clear or refuse.
+	PermWithdrawalsReview web.Permission = "withdrawals.review"
 )
 
 // PermPortalAccount is a trader's own account (2FA enrolment). Traders hold no roles: every "portal.*" permission is
@@ -41,7 +43,7 @@ const PermPortalAccount web.Permission = "portal.account"
 var AllPermissions = []web.Permission{
 	PermAccountRead, PermAccount2FA, PermStaffRead, PermStaffManage, PermClientsRead, PermClientsManage, PermClientsStatus,
 	PermKYCReview, PermKYCReassign, PermPaymentsRead, PermPaymentsApprove, PermTicketsManage, PermIBManage, PermAuditRead, PermSettingsManage, PermAPIKeysManage,
-	PermPrivacyManage, PermTradingRead, PermTradingManage,
+	PermPrivacyManage, PermTradingRead, PermTradingManage, PermWithdrawalsReview,
 }
 
 // RoleEnrolment is not a staff role: it is what an access token carries when the tenant requires 2FA and the user
@@ -54,7 +56,7 @@ var self = []web.Permission{PermAccountRead, PermAccount2FA}
 var rolePermissions = map[string][]web.Permission{
 	"admin": AllPermissions,
 	"compliance": append(slices.Clone(self), PermStaffRead, PermClientsRead, PermClientsStatus, PermKYCReview, PermAuditRead,
-		PermPrivacyManage),
+		PermPrivacyManage, PermWithdrawalsReview),
 	// Account managers read deposits (their own clients' only, under managers_see_own_clients_only).
 	// The trading desk is read by those who talk to clients about their accounts, money and tickets.
 	"sales":       append(slices.Clone(self), PermClientsRead, PermClientsManage, PermPaymentsRead, PermTradingRead),

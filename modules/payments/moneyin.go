@@ -2,6 +2,7 @@ package payments
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/money"
+	"github.com/brokerdesk/brokerdesk/infra/validation"
+	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
 // What money out needs of money in (modules/withdrawals): the client's completed deposits in a currency, by
@@ -78,4 +81,40 @@ func (s *Service) MoneyInTx(ctx context.Context, tx pgx.Tx, client uuid.UUID, cu
 		return MoneyIn{}, fmt.Errorf("payments: money in of %s: %w", client, err)
 	}
 	return MoneyIn{Deposits: list}, nil
+}
+
+// RefundPayment returns amount of a deposit's payment (a Stripe PaymentIntent, as MoneyInTx named it) to the payer
+// through the deposit's gateway: what a withdrawal's return-to-source leg asks. key makes the processor create one
+// refund however often it is asked (Stripe's Idempotency-Key): the caller's retry of a lost answer finds the same
+// refund. A processor's refusal is ErrProcessor (the refund did not happen); ErrRefundUnsupported for a gateway
+// refunded by hand.
+func (s *Service) RefundPayment(ctx context.Context, t tenants.Tenant, depositID uuid.UUID, paymentID string, amount money.Amount, key, reason string) (Refunded, error) {
+	var g Gateway
+	var sealed string
+	err := s.o.Gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+		d, err := depositTx(ctx, tx, `d.id = $1`, depositID)
+		if err != nil {
+			return err
+		}
+		g, sealed, err = s.gatewayTx(ctx, tx, `id = $1`, d.GatewayID, true)
+		return err
+	})
+	if err != nil {
+		return Refunded{}, err
+	}
+	a, err := s.adapterFor(t, g, sealed)
+	if err != nil {
+		return Refunded{}, err
+	}
+	out, err := a.Refund(ctx, RefundRequest{ExternalID: paymentID, Amount: amount, IdempotencyKey: key, Reason: cut(reason, 200)})
+	if errors.Is(err, ErrRefundUnsupported) {
+		return Refunded{}, err
+	}
+	if _, invalid := validation.As(err); invalid { // refused before the processor was asked: asking again is refused the same
+		return Refunded{}, fmt.Errorf("%w: %w", ErrProcessor, err)
+	}
+	if err != nil && !errors.Is(err, ErrProcessor) {
+		return Refunded{}, fmt.Errorf("%w: %v", ErrProcessor, err)
+	}
+	return out, err
 }

@@ -87,6 +87,7 @@ type Leg struct {
 	GatewaySlug string
 	ExternalID  string // a card refund's payment (pi_...)
 	Status      string
+	Reference   string // the processor's refund id or the bank's reference, once paid
 }
 
 // Inputs is everything Evaluate looks at, read in the request's transaction.

@@ -12,6 +12,7 @@ func (s *Service) Door() frontdoor.Door {
 		Name:      "withdrawals",
 		Routes:    func(api *web.API) { Routes(api, s) },
 		Subscribe: s.Subscribe,
+		Tasks:     s.Tasks,
 		Trail:     s.trail,
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/brokerdesk/brokerdesk/infra/money"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -47,26 +48,37 @@ type LegResponse struct {
 // WithdrawalResponse is a withdrawal in the API. Outcome says where it is in words for the client; staff also see
 // the checks' answers, the ledger's hold and the flags.
 type WithdrawalResponse struct {
-	ID          uuid.UUID       `json:"id"`
-	Client      uuid.UUID       `json:"client"`
-	ClientName  string          `json:"client_name,omitempty"`
-	Amount      string          `json:"amount"`
-	Currency    string          `json:"currency"`
-	Status      string          `json:"status"`
-	Outcome     string          `json:"outcome"`
-	Method      string          `json:"method"`
-	Destination string          `json:"destination,omitempty"`
-	Legs        []LegResponse   `json:"legs"`
-	Checks      []CheckResponse `json:"checks,omitempty"`
-	Flagged     bool            `json:"flagged,omitempty"`
-	Blocked     bool            `json:"blocked,omitempty"`
-	NeedsSecond bool            `json:"needs_second_approver,omitempty"`
-	HoldTx      *uuid.UUID      `json:"hold_transaction,omitempty"`
-	Reason      string          `json:"reason,omitempty"`
-	Failure     string          `json:"failure,omitempty"`
-	ExpiresAt   time.Time       `json:"expires_at"`
-	CreatedAt   time.Time       `json:"created_at"`
-	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
+	ID          uuid.UUID          `json:"id"`
+	Client      uuid.UUID          `json:"client"`
+	ClientName  string             `json:"client_name,omitempty"`
+	Amount      string             `json:"amount"`
+	Currency    string             `json:"currency"`
+	Status      string             `json:"status"`
+	Outcome     string             `json:"outcome"`
+	Method      string             `json:"method"`
+	Destination string             `json:"destination,omitempty"`
+	Legs        []LegResponse      `json:"legs"`
+	Checks      []CheckResponse    `json:"checks,omitempty"`
+	Flagged     bool               `json:"flagged,omitempty"`
+	Blocked     bool               `json:"blocked,omitempty"`
+	NeedsSecond bool               `json:"needs_second_approver,omitempty"`
+	HoldTx      *uuid.UUID         `json:"hold_transaction,omitempty"`
+	WaitingFor  string             `json:"waiting_for,omitempty"`
+	Decisions   []DecisionResponse `json:"decisions,omitempty"`
+	Paid        string             `json:"paid"`
+	Reason      string             `json:"reason,omitempty"`
+	Failure     string             `json:"failure,omitempty"`
+	ExpiresAt   time.Time          `json:"expires_at"`
+	CreatedAt   time.Time          `json:"created_at"`
+	FinishedAt  *time.Time         `json:"finished_at,omitempty"`
+}
+
+// DecisionResponse is one staff decision.
+type DecisionResponse struct {
+	Kind   string    `json:"kind"`
+	Staff  uuid.UUID `json:"staff"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
 }
 
 // WithdrawalsResponse lists withdrawals.
@@ -78,6 +90,7 @@ type WithdrawalsResponse struct {
 func ToResponse(w Withdrawal, staff bool) WithdrawalResponse {
 	out := WithdrawalResponse{ID: w.ID, Client: w.ClientID, Amount: w.Amount.Decimal(), Currency: w.Amount.Currency.Code, Status: string(w.Status),
 		Outcome: w.Outcome(), Method: w.Method, Destination: w.Destination, Legs: []LegResponse{}, Reason: w.Reason, Failure: w.Failure,
+		Paid: money.Format(w.PaidAmount, w.Amount.Currency), WaitingFor: w.WaitingFor(),
 		ExpiresAt: w.ExpiresAt, CreatedAt: w.CreatedAt, FinishedAt: w.FinishedAt}
 	for _, l := range w.Legs {
 		r := LegResponse{Kind: string(l.Kind), Amount: l.Amount.Decimal(), Gateway: l.GatewaySlug, Status: l.Status}
@@ -90,6 +103,9 @@ func ToResponse(w Withdrawal, staff bool) WithdrawalResponse {
 	if staff {
 		hold := w.HoldTx
 		out.ClientName, out.Flagged, out.Blocked, out.NeedsSecond, out.HoldTx = w.ClientName, w.Flagged, w.Blocked, w.NeedsSecond, &hold
+		for _, d := range w.Decisions {
+			out.Decisions = append(out.Decisions, DecisionResponse{Kind: string(d.Kind), Staff: d.StaffID, Reason: d.Reason, At: d.At})
+		}
 		for _, c := range w.Checks {
 			out.Checks = append(out.Checks, CheckResponse{Name: c.Name, Label: CheckLabel(c.Name), Outcome: string(c.Outcome), Answer: c.Answer})
 		}
@@ -114,6 +130,18 @@ func apiError(err error) error {
 		return web.NewProblem(fiber.StatusForbidden, "withdrawal-not-allowed", strings.TrimPrefix(err.Error(), ErrNotAllowed.Error()+": "))
 	case errors.Is(err, ErrNotCancellable):
 		return web.NewProblem(fiber.StatusConflict, "withdrawal-not-cancellable", "Only a withdrawal waiting for approval can be cancelled.")
+	case errors.Is(err, ErrPersonRequired):
+		return web.NewProblem(fiber.StatusForbidden, "person-required", "A staff user must decide in person, signed in: an API key cannot approve, refuse or pay a withdrawal.")
+	case errors.Is(err, ErrSameApprover):
+		return web.NewProblem(fiber.StatusConflict, "same-approver", "This withdrawal needs a second approval from a different person: you approved it already.")
+	case errors.Is(err, ErrComplianceFirst):
+		return web.NewProblem(fiber.StatusConflict, "compliance-first", "A check sent this withdrawal to compliance: it can be approved once compliance clears it.")
+	case errors.Is(err, ErrBlocked):
+		return web.NewProblem(fiber.StatusConflict, "withdrawal-blocked", "A check blocks this withdrawal (see its checks): refuse it with the reason.")
+	case errors.Is(err, ErrNotPending):
+		return web.NewProblem(fiber.StatusConflict, "withdrawal-decided", "The withdrawal is no longer waiting for this decision.")
+	case errors.Is(err, ErrNotFlagged):
+		return web.NewProblem(fiber.StatusConflict, "not-flagged", "The withdrawal is not waiting for compliance.")
 	}
 	return err
 }
@@ -223,6 +251,7 @@ func Routes(api *web.API, s *Service) {
 			}
 			return c.JSON(ToResponse(w, true))
 		}})
+	decisionRoutes(api, s)
 }
 
 // filterOf reads the queue's query.
@@ -268,7 +297,132 @@ func (s *Service) filterOf(c *fiber.Ctx) (Filter, error) {
 	return f, nil
 }
 
+// ReasonBody is a staff decision's reason (shown to the client when the withdrawal is refused).
+type ReasonBody struct {
+	Reason string `json:"reason"`
+}
+
+// ReviewBody is compliance's decision on a flagged withdrawal.
+type ReviewBody struct {
+	Clear  bool   `json:"clear"`
+	Reason string `json:"reason"`
+}
+
+// PaidBody records a bank payout made by hand.
+type PaidBody struct {
+	Reference string `json:"reference"`
+}
+
+// staffID is the signed-in staff user's id (uuid.Nil for an API key).
+func staffID(c *fiber.Ctx) uuid.UUID {
+	p, ok := identity.PrincipalOf(c)
+	if !ok || p.Kind != identity.Staff {
+		return uuid.Nil
+	}
+	return p.UserID
+}
+
+// decisionRoutes are finance's and compliance's decisions.
+func decisionRoutes(api *web.API, s *Service) {
+	const tag = "withdrawals"
+	decide := func(path, summary string, perm web.Permission, body any, fn func(c *fiber.Ctx, id uuid.UUID) (Withdrawal, error)) {
+		api.Handle(web.Route{Method: fiber.MethodPost, Path: path, Permission: perm, Tag: tag, Request: body, Response: WithdrawalResponse{},
+			Idempotent: true, Summary: summary,
+			Handler: func(c *fiber.Ctx) error {
+				id, err := web.ParseID(c, "id")
+				if err != nil {
+					return web.NotFound("No such withdrawal.")
+				}
+				w, err := fn(c, id)
+				if err != nil {
+					return apiError(err)
+				}
+				return c.JSON(ToResponse(w, true))
+			}})
+	}
+	reason := func(c *fiber.Ctx) (string, error) {
+		var b ReasonBody
+		err := web.Bind(c, &b)
+		return strings.TrimSpace(b.Reason), err
+	}
+	decide("/api/v1/withdrawals/:id/approve", "Approve a withdrawal with a reason; at or above the tenant's threshold a second, different approver (409 same-approver); a flagged one after compliance (409 compliance-first); the last approval starts the payout",
+		identity.PermPaymentsApprove, ReasonBody{}, func(c *fiber.Ctx, id uuid.UUID) (Withdrawal, error) {
+			r, err := reason(c)
+			if err != nil {
+				return Withdrawal{}, err
+			}
+			return s.Approve(c.UserContext(), tenants.Current(c), identity.Actor(c), staffID(c), id, r)
+		})
+	decide("/api/v1/withdrawals/:id/reject", "Refuse a withdrawal waiting for a decision, with the reason the client is told: the hold is released",
+		identity.PermPaymentsApprove, ReasonBody{}, func(c *fiber.Ctx, id uuid.UUID) (Withdrawal, error) {
+			r, err := reason(c)
+			if err != nil {
+				return Withdrawal{}, err
+			}
+			return s.Reject(c.UserContext(), tenants.Current(c), identity.Actor(c), staffID(c), id, r)
+		})
+	decide("/api/v1/withdrawals/:id/paid", "Record the bank payout of an approved withdrawal with the bank's reference: once every part is paid the hold is posted",
+		identity.PermPaymentsApprove, PaidBody{}, func(c *fiber.Ctx, id uuid.UUID) (Withdrawal, error) {
+			var b PaidBody
+			if err := web.Bind(c, &b); err != nil {
+				return Withdrawal{}, err
+			}
+			return s.MarkPaid(c.UserContext(), tenants.Current(c), identity.Actor(c), staffID(c), id, b.Reference)
+		})
+	decide("/api/v1/withdrawals/:id/failed", "Record that an approved withdrawal's payout failed (the bank returned it), with the reason: what was paid is posted, the rest released",
+		identity.PermPaymentsApprove, ReasonBody{}, func(c *fiber.Ctx, id uuid.UUID) (Withdrawal, error) {
+			r, err := reason(c)
+			if err != nil {
+				return Withdrawal{}, err
+			}
+			return s.MarkFailed(c.UserContext(), tenants.Current(c), identity.Actor(c), staffID(c), id, r)
+		})
+	decide("/api/v1/compliance/withdrawals/:id/review", "Compliance's decision on a flagged withdrawal: clear=true lets finance approve it, false refuses it (the hold released), with a reason",
+		identity.PermWithdrawalsReview, ReviewBody{}, func(c *fiber.Ctx, id uuid.UUID) (Withdrawal, error) {
+			var b ReviewBody
+			if err := web.Bind(c, &b); err != nil {
+				return Withdrawal{}, err
+			}
+			return s.Review(c.UserContext(), tenants.Current(c), identity.Actor(c), staffID(c), id, b.Clear, strings.TrimSpace(b.Reason))
+		})
+	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/compliance/withdrawals", Permission: identity.PermWithdrawalsReview, Tag: tag,
+		Response: WithdrawalsResponse{}, Summary: "Flagged withdrawals (a check said review), open ones oldest first",
+		Handler: func(c *fiber.Ctx) error {
+			list, err := s.List(c.UserContext(), tenants.Current(c), Filter{Flagged: true})
+			if err != nil {
+				return err
+			}
+			return c.JSON(toList(list, true))
+		}})
+	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/compliance/withdrawals/:id", Permission: identity.PermWithdrawalsReview, Tag: tag,
+		Response: WithdrawalResponse{}, Summary: "A flagged withdrawal with every check's answer",
+		Handler: func(c *fiber.Ctx) error {
+			id, err := web.ParseID(c, "id")
+			if err != nil {
+				return web.NotFound("No such withdrawal.")
+			}
+			w, err := s.Get(c.UserContext(), tenants.Current(c), id, uuid.Nil)
+			if err == nil && !w.Flagged {
+				err = ErrNotFound
+			}
+			if err != nil {
+				return apiError(err)
+			}
+			return c.JSON(ToResponse(w, true))
+		}})
+}
+
 // Examples for the OpenAPI document (web.Exampler).
+
+func (ReasonBody) Example() any {
+	return ReasonBody{Reason: "Checked the bank account: in the client's name."}
+}
+
+func (ReviewBody) Example() any {
+	return ReviewBody{Clear: true, Reason: "The client trades on another account; source of funds documented."}
+}
+
+func (PaidBody) Example() any { return PaidBody{Reference: "BARC-2026-12-07-000481"} }
 
 func (RequestBody) Example() any {
 	return RequestBody{Amount: "250.00", Currency: "USD", Method: "bank", Destination: "GB33BUKB20201555555555", Code: "123456"}

@@ -91,7 +91,7 @@ func setup(t testing.TB) *bundle {
 		t.Fatal(err)
 	}
 	if b.svc, err = withdrawals.New(withdrawals.Options{Gate: p.Gate, Audit: b.trail, Ledger: b.led, Clients: b.cl, Documents: docs,
-		MoneyIn: b.pay, Portal: noPortal{}, Events: b.hall}); err != nil {
+		MoneyIn: b.pay, Refunder: b.pay, Portal: noPortal{}, Events: b.hall}); err != nil {
 		t.Fatal(err)
 	}
 	b.svc.Door().Trail()

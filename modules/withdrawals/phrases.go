@@ -3,6 +3,7 @@ package withdrawals
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -32,11 +33,53 @@ func Phrases() []audit.Phrase {
 		say(ActionCancelled, func(e audit.Event) audit.Sentence {
 			return audit.Say(e.Actor, " cancelled their withdrawal of ", amountWords(e), "; the hold is released")
 		}),
+		say(ActionComplianceCleared, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " cleared ", e.Target, " for finance: ", reasonWords(e))
+		}),
+		say(ActionComplianceRefused, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " refused ", e.Target, " for compliance: ", reasonWords(e), "; the hold is released")
+		}),
+		say(ActionApproved, func(e audit.Event) audit.Sentence {
+			if e.After("/final") == "false" {
+				return audit.Say(e.Actor, " gave the first of two approvals to ", e.Target, ": ", reasonWords(e), "; a different approver must give the second")
+			}
+			if e.After("/approval") == "2" {
+				return audit.Say(e.Actor, " gave the second approval to ", e.Target, ": ", reasonWords(e), "; the payout starts")
+			}
+			return audit.Say(e.Actor, " approved ", e.Target, ": ", reasonWords(e), "; the payout starts")
+		}),
+		say(ActionRejected, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " refused ", e.Target, ": ", reasonWords(e), "; the hold is released")
+		}),
+		say(ActionLegPaid, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " refunded ", amountWords(e), " of ", e.Target, " to the client's card (refund ", e.After("/reference"), ")")
+		}),
+		say(ActionPaid, func(e audit.Event) audit.Sentence {
+			if ref := e.After("/reference"); ref != "" {
+				return audit.Say(e.Actor, " marked ", e.Target, " paid by bank, reference ", ref, "; the hold is posted")
+			}
+			return audit.Say(e.Actor, " paid ", e.Target, " in full; the hold is posted")
+		}),
+		say(ActionFailed, func(e audit.Event) audit.Sentence {
+			s := audit.Say("The payout of ", e.Target, " failed: ", reasonWords(e))
+			if e.Row.Actor.Kind == audit.ActorStaff {
+				s = audit.Say(e.Actor, " recorded that the payout of ", e.Target, " failed: ", reasonWords(e))
+			}
+			if p := e.After("/paid"); p != "" {
+				return audit.Say(s, "; ", p, " ", e.After("/currency"), " was paid and the rest released")
+			}
+			return audit.Say(s, "; the hold is released")
+		}),
+		say(ActionExpired, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Target, " expired: nobody decided it in time; the hold is released")
+		}),
 		say(ActionSettingsChanged, func(e audit.Event) audit.Sentence {
 			return audit.Say(e.Actor, " changed the withdrawal rules (limits, four-eyes threshold, expiry, methods)")
 		}),
 	}
 }
+
+func reasonWords(e audit.Event) string { return strings.TrimSuffix(e.After("/reason"), ".") }
 
 func amountWords(e audit.Event) string { return e.After("/amount") + " " + e.After("/currency") }
 

@@ -16,7 +16,7 @@ import (
 )
 
 const withdrawalSelect = `SELECT w.id, w.client_id, c.first_name || ' ' || c.last_name, w.amount, w.currency, w.exponent, w.status, w.method,
-	w.destination, w.hold_tx, w.resolve_tx, w.flagged, w.blocked, w.needs_second, w.reason, w.failure, w.expires_at, w.created_by,
+	w.destination, w.hold_tx, w.resolve_tx, w.flagged, w.blocked, w.needs_second, w.reason, w.failure, w.paid_amount, w.expires_at, w.created_by,
 	w.created_at, w.updated_at, w.finished_at
 	FROM withdrawals w JOIN clients c ON c.id = w.client_id`
 
@@ -25,7 +25,7 @@ func scanWithdrawal(row pgx.Row) (Withdrawal, error) {
 	var exp int16
 	var status string
 	err := row.Scan(&w.ID, &w.ClientID, &w.ClientName, &w.Amount.Minor, &w.Amount.Currency.Code, &exp, &status, &w.Method, &w.Destination,
-		&w.HoldTx, &w.ResolveTx, &w.Flagged, &w.Blocked, &w.NeedsSecond, &w.Reason, &w.Failure, &w.ExpiresAt, &w.CreatedBy, &w.CreatedAt,
+		&w.HoldTx, &w.ResolveTx, &w.Flagged, &w.Blocked, &w.NeedsSecond, &w.Reason, &w.Failure, &w.PaidAmount, &w.ExpiresAt, &w.CreatedBy, &w.CreatedAt,
 		&w.UpdatedAt, &w.FinishedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return w, ErrNotFound
@@ -54,7 +54,10 @@ func withdrawalTx(ctx context.Context, tx pgx.Tx, where string, args ...any) (Wi
 	if err != nil {
 		return w, fmt.Errorf("withdrawals: checks of %s: %w", w.ID, err)
 	}
-	rows, err = tx.Query(ctx, `SELECT kind, amount, coalesce(deposit_id, '00000000-0000-0000-0000-000000000000'), gateway_slug, external_id, status
+	if w.Decisions, err = decisionsTx(ctx, tx, w.ID); err != nil {
+		return w, err
+	}
+	rows, err = tx.Query(ctx, `SELECT kind, amount, coalesce(deposit_id, '00000000-0000-0000-0000-000000000000'), gateway_slug, external_id, status, reference
 		FROM withdrawal_legs WHERE withdrawal_id = $1 ORDER BY position`, w.ID)
 	if err != nil {
 		return w, err
@@ -62,7 +65,7 @@ func withdrawalTx(ctx context.Context, tx pgx.Tx, where string, args ...any) (Wi
 	w.Legs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Leg, error) {
 		var l Leg
 		var k string
-		err := r.Scan(&k, &l.Amount.Minor, &l.DepositID, &l.GatewaySlug, &l.ExternalID, &l.Status)
+		err := r.Scan(&k, &l.Amount.Minor, &l.DepositID, &l.GatewaySlug, &l.ExternalID, &l.Status, &l.Reference)
 		l.Kind, l.Amount.Currency = LegKind(k), w.Amount.Currency
 		return l, err
 	})

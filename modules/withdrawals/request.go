@@ -41,8 +41,10 @@ type Withdrawal struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	FinishedAt  *time.Time
+	PaidAmount  int64
 	Checks      []Check
 	Legs        []Leg
+	Decisions   []Decision
 }
 
 // Outcome is where the withdrawal is, in words for the client.
@@ -199,6 +201,9 @@ func (s *Service) Request(ctx context.Context, t tenants.Tenant, clientID, porta
 			Exponent: cur.Exponent, HoldTx: hold.ID, Flagged: flagged}); err != nil {
 			return err
 		}
+		if err := s.tellClient(ctx, tx, t, out, "received", "The amount is reserved in your wallet while we review the withdrawal; you can cancel it until it is approved."); err != nil {
+			return err
+		}
 		after := view(out)
 		after["checks"] = checkSummary(checks)
 		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: audit.Actor{Kind: audit.ActorClient, ID: clientID.String()},
@@ -338,6 +343,16 @@ func (s *Service) endTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, w With
 	}
 	if err := s.o.Events.Publish(ctx, tx, t, Ended{WithdrawalID: w.ID, ClientID: w.ClientID, Status: to, Reason: reason}); err != nil {
 		return out, err
+	}
+	if to != StatusCancelled {
+		msg := "The money is back in your wallet."
+		if reason != "" {
+			msg = strings.TrimSuffix(reason, ".") + ". " + msg
+		}
+		words := map[Status]string{StatusRejected: "refused", StatusFailed: "not paid", StatusExpired: "expired"}[to]
+		if err := s.tellClient(ctx, tx, t, out, words, msg); err != nil {
+			return out, err
+		}
 	}
 	after := view(out)
 	if reason != "" {

@@ -122,6 +122,10 @@ type Options struct {
 	Portal    Portal
 	// Bonuses: default NoBonuses.
 	Bonuses Bonuses
+	// Refunder pays card refunds (*payments.Service); without it approved withdrawals wait (RunPayout errs).
+	Refunder Refunder
+	// Emails tells clients where their withdrawal is (received, approved, paid, refused, failed, expired).
+	Emails Emails
 	// Events publishes withdrawal.* in the transaction of the change; the module also subscribes to the trading
 	// desk's trading.deal_closed on it (Subscribe).
 	Events *events.Hall
@@ -199,6 +203,9 @@ const (
 	ActionSettingsChanged = "withdrawals.settings_changed"
 	target                = "withdrawal"
 )
+
+// systemActor is the audit actor of the worker's payouts and expiries.
+var systemActor = audit.System("withdrawals")
 
 // Errors callers branch on.
 var (
