@@ -78,3 +78,8 @@ func (s *Service) failConfirm(ctx context.Context, tx pgx.Tx, a account, reason,
 	}
 	return nil
 }
+
+// TwoFactorOn reports whether a portal user has two-factor sign-in on (the withdrawal form asks for a code then).
+func (s *Service) TwoFactorOn(ctx context.Context, t tenants.Tenant, user uuid.UUID) (bool, error) {
+	return s.TOTPEnabled(ctx, t, Portal, user)
+}

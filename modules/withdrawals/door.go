@@ -11,6 +11,8 @@ func (s *Service) Door() frontdoor.Door {
 	return frontdoor.Door{
 		Name:      "withdrawals",
 		Routes:    func(api *web.API) { Routes(api, s) },
+		PageFiles: PageFiles,
+		Pages:     s.mountPages,
 		Subscribe: s.Subscribe,
 		Tasks:     s.Tasks,
 		Trail:     s.trail,

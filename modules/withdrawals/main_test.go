@@ -107,6 +107,10 @@ func (noPortal) PortalClientID(context.Context, tenants.Tenant, uuid.UUID) (uuid
 	return uuid.Nil, identity.ErrNoClient
 }
 
+func (noPortal) TwoFactorOn(context.Context, tenants.Tenant, uuid.UUID) (bool, error) {
+	return false, nil
+}
+
 func (noPortal) ConfirmWithCode(context.Context, tenants.Tenant, identity.Kind, uuid.UUID, string, string) error {
 	return identity.ErrConfirmationCode
 }

@@ -103,7 +103,9 @@ type Filter struct {
 	// MinAmount and MaxAmount bound the amount in minor units of Currency (0: no bound).
 	MinAmount, MaxAmount int64
 	Flagged              bool
+	Manager              uuid.UUID     // the clients' account manager
 	Overdue              time.Duration // >0: open ones older than this
+	PaidSince            time.Time     // paid ones finished since
 	Limit                int           // default and most 200
 }
 
@@ -136,6 +138,12 @@ func (s *Service) List(ctx context.Context, t tenants.Tenant, f Filter) ([]Withd
 	}
 	if f.Flagged {
 		where = append(where, "w.flagged")
+	}
+	if f.Manager != uuid.Nil {
+		where = append(where, "c.manager_id = "+arg(f.Manager))
+	}
+	if !f.PaidSince.IsZero() {
+		where = append(where, "w.status = 'paid' AND w.finished_at >= "+arg(f.PaidSince))
 	}
 	if f.Overdue > 0 {
 		where = append(where, "w.status IN ('pending', 'approved') AND w.created_at < now() - make_interval(secs => "+arg(f.Overdue.Seconds())+")")
@@ -172,4 +180,30 @@ func amountOf(s, code string) (int64, bool) {
 	}
 	v, err := money.Parse(s, c)
 	return v, err == nil && v >= 0
+}
+
+// Counts are the finance dashboard's figures: open withdrawals, those older than the SLA, those paid since
+// midnight UTC, and flagged ones waiting for compliance.
+type Counts struct {
+	Waiting, Overdue, PaidToday, Flagged int
+}
+
+// CountsOf counts t's withdrawals for the dashboard's tiles.
+func (s *Service) CountsOf(ctx context.Context, t tenants.Tenant) (Counts, error) {
+	st, err := s.Settings(ctx, t)
+	if err != nil {
+		return Counts{}, err
+	}
+	var c Counts
+	now := s.o.Now().UTC()
+	err = s.o.Gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status IN ('pending', 'approved')),
+			count(*) FILTER (WHERE status IN ('pending', 'approved') AND created_at < $1),
+			count(*) FILTER (WHERE status = 'paid' AND finished_at >= $2),
+			count(*) FILTER (WHERE status = 'pending' AND flagged AND NOT EXISTS (SELECT 1 FROM withdrawal_decisions d
+				WHERE d.withdrawal_id = withdrawals.id AND d.kind = 'compliance_cleared'))
+			FROM withdrawals WHERE status IN ('pending', 'approved') OR finished_at >= $2`,
+			now.Add(-time.Duration(st.SLAHours)*time.Hour), now.Truncate(24*time.Hour)).Scan(&c.Waiting, &c.Overdue, &c.PaidToday, &c.Flagged)
+	})
+	return c, err
 }

@@ -77,6 +77,8 @@ type MoneyIn interface {
 type Portal interface {
 	PortalClientID(ctx context.Context, t tenants.Tenant, portalUserID uuid.UUID) (uuid.UUID, error)
 	ConfirmWithCode(ctx context.Context, t tenants.Tenant, k identity.Kind, user uuid.UUID, code, what string) error
+	// TwoFactorOn says whether the portal user has two-factor sign-in on (the form asks for a code then).
+	TwoFactorOn(ctx context.Context, t tenants.Tenant, user uuid.UUID) (bool, error)
 }
 
 // OpenBonus is a bonus of the client's that a withdrawal would forfeit.
