@@ -57,7 +57,11 @@ func (a *app) buildModules(sender *mail.Sender, w wiring) {
 	use(a, &a.tradingdesk)(tradingdesk.New(tradingdesk.Options{Gate: a.gate, Tenants: a.registry, Audit: a.audit, Clients: a.clients, Emails: a.emails, Portal: a.identity,
 		Events: a.events, Ledger: a.ledger, Sealer: a.cfg.DataKeys, Queue: a.queue,
 		Dialer: tradingDialer{sim: w.simulator, log: a.log.With("component", "trading")}, Log: a.log}))
-	use(a, &a.withdrawals)(withdrawals.New(withdrawals.Options{Gate: a.gate, Audit: a.audit, Ledger: a.ledger, Clients: a.clients,
+	var demoClients withdrawals.DemoClients // the demo's withdrawals, beside payments' demo deposits (make run)
+	if w.paymentSandbox != nil {
+		demoClients = a.clients
+	}
+	use(a, &a.withdrawals)(withdrawals.New(withdrawals.Options{DemoClients: demoClients, Gate: a.gate, Audit: a.audit, Ledger: a.ledger, Clients: a.clients,
 		Documents: a.documents, MoneyIn: a.payments, Refunder: a.payments, Emails: a.emails, Portal: a.identity, Events: a.events, Log: a.log}))
 }
 

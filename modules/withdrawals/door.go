@@ -15,6 +15,8 @@ func (s *Service) Door() frontdoor.Door {
 		Pages:     s.mountPages,
 		Subscribe: s.Subscribe,
 		Tasks:     s.Tasks,
+		Demo:      s.demo,
+		Data:      s,
 		Trail:     s.trail,
 	}
 }

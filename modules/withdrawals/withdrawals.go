@@ -128,6 +128,8 @@ type Options struct {
 	Refunder Refunder
 	// Emails tells clients where their withdrawal is (received, approved, paid, refused, failed, expired).
 	Emails Emails
+	// DemoClients is set under `make run` only: the demo's withdrawals at each stage (demo.go).
+	DemoClients DemoClients
 	// Events publishes withdrawal.* in the transaction of the change; the module also subscribes to the trading
 	// desk's trading.deal_closed on it (Subscribe).
 	Events *events.Hall
