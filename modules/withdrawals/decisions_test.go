@@ -195,3 +195,30 @@ func TestAWithdrawalNobodyDecidesExpiresAndItsHoldIsReleased(t *testing.T) {
 	}
 	b.verifyLedger(t)
 }
+
+// The worker pays: the last approval queues the payout in its transaction, the relay hands it to Asynq, and the
+// worker refunds the card through Stripe (stripe-mock) and posts the hold.
+func TestTheWorkerPaysAnApprovedWithdrawalBackToTheCard(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.work(t)
+	client := b.client(t, clients.StatusKYCApproved, "")
+	b.exec(t, `INSERT INTO settings (key, value) VALUES ('withdrawals', '{"flag_days": 0}') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`)
+	b.cardDeposit(t, client, "80.00")
+	w, err := b.svc.Request(ctx, b.ten, client, uuid.Nil, withdrawals.Input{Amount: "80.00", Currency: "USD"})
+	if err != nil || w.Flagged {
+		t.Fatalf("request: %+v %v", w, err)
+	}
+	if _, err := b.svc.Approve(ctx, b.ten, finActor1, fin1, w.ID, "Fine."); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the worker's payout", func() bool {
+		got, err := b.svc.Get(ctx, b.ten, w.ID, uuid.Nil)
+		return err == nil && got.Status == withdrawals.StatusPaid
+	})
+	if bal := b.wallet(t, client); bal.Posted != 0 || bal.PendingDebits != 0 {
+		t.Errorf("wallet after the payout: %+v", bal)
+	}
+	b.verifyLedger(t)
+}

@@ -212,6 +212,7 @@ func (b *bundle) work(t *testing.T) {
 	}
 	tasks := jobs.NewTasks(b.p.Registry)
 	b.hall.Register(tasks)
+	b.svc.Tasks(tasks)
 	if err := tasks.Err(); err != nil {
 		t.Fatal(err)
 	}
