@@ -203,3 +203,36 @@ func withThreshold(t *testing.T, a *app, ten tenants.Tenant, minor int64) withdr
 	st.SecondApproval["USD"] = minor
 	return st
 }
+
+// The rules for money out through the API: GET the document, change a field, PUT it back whole; a bad value is 422
+// naming the field and nothing is saved; a PUT without every field is refused.
+func TestTheWithdrawalRulesAreReplacedWholeThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, _ := demoTenantNamed(t, a, "Rules FX")
+	host, admin := hostOf(ten), staffLogin(t, base, ten, "admin").AccessToken
+	g := request(t, base, host, "GET", "/api/v1/settings/withdrawals", admin, nil)
+	var st map[string]any
+	if err := json.Unmarshal([]byte(g.body), &st); err != nil || g.status != 200 {
+		t.Fatalf("get: %d %s", g.status, g.body)
+	}
+	st["expiry_hours"] = 48
+	if r := request(t, base, host, "PUT", "/api/v1/settings/withdrawals", admin, st); r.status != 200 || !strings.Contains(r.body, `"expiry_hours":48`) {
+		t.Fatalf("put: %d %s", r.status, r.body)
+	}
+	st["sla_hours"] = 0
+	if r := request(t, base, host, "PUT", "/api/v1/settings/withdrawals", admin, st); r.status != 422 || !strings.Contains(r.body, `"field":"sla_hours"`) {
+		t.Fatalf("a bad SLA: %d %s", r.status, r.body)
+	}
+	delete(st, "methods")
+	if r := request(t, base, host, "PUT", "/api/v1/settings/withdrawals", admin, st); r.status != 422 || !strings.Contains(r.body, `"field":"methods"`) {
+		t.Fatalf("a field left out: %d %s", r.status, r.body)
+	}
+	if got, _ := a.withdrawals.Settings(context.Background(), ten); got.ExpiryHours != 48 || got.SLAHours != 24 {
+		t.Errorf("saved: %+v", got)
+	}
+	fin := staffLogin(t, base, ten, "finance").AccessToken
+	if r := request(t, base, host, "GET", "/api/v1/settings/withdrawals", fin, nil); r.status != 403 {
+		t.Errorf("finance reads the rules: %d", r.status)
+	}
+}

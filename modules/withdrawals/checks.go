@@ -293,10 +293,10 @@ func tradingCheck(in Inputs) Check {
 	}
 	lots := in.LotsSinceDeposit.String()
 	detail := map[string]any{"last_deposit": last.ID, "lots": lots}
-	if in.LotsSinceDeposit.LessThan(st.FlagMinLots) {
+	if in.LotsSinceDeposit.LessThan(st.MinLots()) {
 		return Check{Name: CheckTrading, Outcome: Review, Detail: detail, Answer: fmt.Sprintf(
 			"Deposited %s on %s and closed %s lots since (fewer than %s): deposit and withdrawal with little trading, compliance decides first.",
-			last.Amount, day(last.CompletedAt), lots, st.FlagMinLots)}
+			last.Amount, day(last.CompletedAt), lots, st.MinLots())}
 	}
 	return Check{Name: CheckTrading, Outcome: Pass, Detail: detail, Answer: fmt.Sprintf("Closed %s lots since the deposit of %s on %s.", lots,
 		last.Amount, day(last.CompletedAt))}

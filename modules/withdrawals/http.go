@@ -252,6 +252,27 @@ func Routes(api *web.API, s *Service) {
 			return c.JSON(ToResponse(w, true))
 		}})
 	decisionRoutes(api, s)
+	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/settings/withdrawals", Permission: identity.PermSettingsManage, Tag: tag,
+		Response: Settings{}, Summary: "The rules for money out: limits and velocity per tier (minor units), the four-eyes thresholds, expiry, SLA, the trading check, methods",
+		Handler: func(c *fiber.Ctx) error {
+			st, err := s.Settings(c.UserContext(), tenants.Current(c))
+			if err != nil {
+				return err
+			}
+			return c.JSON(st)
+		}})
+	api.Handle(web.Route{Method: fiber.MethodPut, Path: "/api/v1/settings/withdrawals", Permission: identity.PermSettingsManage, Tag: tag,
+		Request: Settings{}, Response: Settings{}, Summary: "Replace the rules for money out (every field required)",
+		Handler: func(c *fiber.Ctx) error {
+			var st Settings
+			if err := web.Bind(c, &st); err != nil {
+				return err
+			}
+			if err := s.SaveSettings(c.UserContext(), tenants.Current(c), identity.Actor(c), st); err != nil {
+				return apiError(err)
+			}
+			return c.JSON(st)
+		}})
 }
 
 // filterOf reads the queue's query.
@@ -423,6 +444,8 @@ func (ReviewBody) Example() any {
 }
 
 func (PaidBody) Example() any { return PaidBody{Reference: "BARC-2026-12-07-000481"} }
+
+func (Settings) Example() any { return DefaultSettings() }
 
 func (RequestBody) Example() any {
 	return RequestBody{Amount: "250.00", Currency: "USD", Method: "bank", Destination: "GB33BUKB20201555555555", Code: "123456"}

@@ -28,7 +28,8 @@ type Settings struct {
 	// TradingFlag: a withdrawal within FlagDays of the client's last deposit, with fewer than FlagMinLots closed
 	// since that deposit, goes to compliance first. FlagDays 0 switches the check off.
 	FlagDays    int             `json:"flag_days"`
-	FlagMinLots decimal.Decimal `json:"flag_min_lots"`
+	// FlagMinLots is a decimal string of lots ("1", "0.5").
+	FlagMinLots string `json:"flag_min_lots"`
 	// Methods are where the money goes once card payments are refunded: "bank" (a manual bank payout) and the
 	// slugs of generic gateways that pay out.
 	Methods []string `json:"methods"`
@@ -61,7 +62,16 @@ func DefaultSettings() Settings {
 	}
 	return Settings{Tiers: map[string]Limits{"*": {DailyCount: 3, Amounts: amounts}},
 		SecondApproval: map[string]int64{"USD": 500_000, "EUR": 500_000, "GBP": 500_000},
-		ExpiryHours:    72, SLAHours: 24, FlagDays: 30, FlagMinLots: decimal.NewFromInt(1), Methods: []string{MethodBank}}
+		ExpiryHours:    72, SLAHours: 24, FlagDays: 30, FlagMinLots: "1", Methods: []string{MethodBank}}
+}
+
+// MinLots is FlagMinLots as a number (1 when it does not read as one).
+func (st Settings) MinLots() decimal.Decimal {
+	d, err := decimal.NewFromString(st.FlagMinLots)
+	if err != nil {
+		return decimal.NewFromInt(1)
+	}
+	return d
 }
 
 // LimitsOf are the limits of tier (the "*" entry when the tier has none).
@@ -96,6 +106,9 @@ func decodeSettings(load func(dst any) (bool, error)) (Settings, error) {
 	}
 	if st.Methods == nil {
 		st.Methods = d.Methods
+	}
+	if st.FlagMinLots == "" {
+		st.FlagMinLots = d.FlagMinLots
 	}
 	return st, nil
 }
@@ -133,7 +146,8 @@ func (st Settings) Validate() error {
 	f.Check(st.ExpiryHours >= 1 && st.ExpiryHours <= 2160, "expiry_hours", "from 1 to 2160 hours")
 	f.Check(st.SLAHours >= 1 && st.SLAHours <= 720, "sla_hours", "from 1 to 720 hours")
 	f.Check(st.FlagDays >= 0 && st.FlagDays <= 365, "flag_days", "from 0 (off) to 365 days")
-	f.Check(!st.FlagMinLots.IsNegative(), "flag_min_lots", "zero or more lots")
+	lots, err := decimal.NewFromString(st.FlagMinLots)
+	f.Check(err == nil && !lots.IsNegative() && lots.LessThan(decimal.NewFromInt(1_000_000)), "flag_min_lots", `a decimal number of lots, zero or more ("1", "0.5")`)
 	f.Check(len(st.Methods) > 0 && len(st.Methods) <= 16, "methods", "one to 16 methods")
 	f.Check(!slices.Contains(st.Methods, ""), "methods", "a method is bank or a gateway's slug")
 	return f.Err()
