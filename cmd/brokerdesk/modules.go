@@ -62,7 +62,7 @@ func (a *app) buildModules(sender *mail.Sender, w wiring) {
 		demoClients = a.clients
 	}
 	use(a, &a.withdrawals)(withdrawals.New(withdrawals.Options{DemoClients: demoClients, Gate: a.gate, Audit: a.audit, Ledger: a.ledger, Clients: a.clients,
-		Documents: a.documents, MoneyIn: a.payments, Refunder: a.payments, Emails: a.emails, Portal: a.identity, Events: a.events, Log: a.log}))
+		Documents: a.documents, MoneyIn: a.payments, Payer: a.payments, Emails: a.emails, Portal: a.identity, Events: a.events, Log: a.log}))
 }
 
 // staffWithTwoFactor asks identity (built after staff) which staff users have two-factor sign-in on.

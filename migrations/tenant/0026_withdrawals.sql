@@ -65,8 +65,9 @@ CREATE TABLE withdrawal_legs (
     deposit_id    uuid,
     gateway_slug  text NOT NULL DEFAULT '',
     external_id   text NOT NULL DEFAULT '',
-    -- planned; paid; failed; voided (the withdrawal ended before this leg paid).
-    status        text NOT NULL DEFAULT 'planned' CHECK (status IN ('planned', 'paid', 'failed', 'voided')),
+    -- planned; sent (a gateway payout asked for, its callback awaited); paid; failed; voided (the withdrawal ended
+    -- before this leg paid).
+    status        text NOT NULL DEFAULT 'planned' CHECK (status IN ('planned', 'sent', 'paid', 'failed', 'voided')),
     -- The payout's reference: the processor's refund id, or the bank's reference finance typed.
     reference     text NOT NULL DEFAULT '',
     -- Calls made to the processor for this leg, each committed before the call (a run that finds calls > 0 asks

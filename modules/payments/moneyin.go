@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -115,6 +116,36 @@ func (s *Service) RefundPayment(ctx context.Context, t tenants.Tenant, depositID
 	}
 	if err != nil && !errors.Is(err, ErrProcessor) {
 		return Refunded{}, fmt.Errorf("%w: %v", ErrProcessor, err)
+	}
+	return out, err
+}
+
+// Payout asks gateway (its slug) to pay r out (Payouter), with the gateway's webhook URL as the callback: what a
+// withdrawal's leg through a gateway asks. ErrPayoutUnsupported when the gateway cannot; ErrProcessor when the
+// processor refused or failed (the caller retries with the same IdempotencyKey).
+func (s *Service) Payout(ctx context.Context, t tenants.Tenant, gateway string, r PayoutRequest) (PaidOut, error) {
+	g, sealed, err := s.readGateway(ctx, t, gateway)
+	if errors.Is(err, ErrNotFound) {
+		return PaidOut{}, ErrPayoutUnsupported
+	}
+	if err != nil {
+		return PaidOut{}, err
+	}
+	a, err := s.adapterFor(t, g, sealed)
+	if err != nil {
+		return PaidOut{}, err
+	}
+	p, ok := a.(Payouter)
+	if !ok || !g.Enabled {
+		return PaidOut{}, ErrPayoutUnsupported
+	}
+	if !strings.HasPrefix(r.Reference, PayoutReferencePrefix) {
+		return PaidOut{}, fmt.Errorf("payments: a payout's reference starts with %q", PayoutReferencePrefix)
+	}
+	r.CallbackURL = s.o.TenantURL(t, WebhookPath(g.Slug))
+	out, err := p.Payout(ctx, r)
+	if _, invalid := validation.As(err); invalid {
+		return PaidOut{}, fmt.Errorf("%w: %w", ErrProcessor, err)
 	}
 	return out, err
 }

@@ -59,6 +59,12 @@ type bundle struct {
 
 func setup(t testing.TB) *bundle {
 	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with the HTTP client payments' adapters call processors with (a stand-in's TLS client).
+func setupWith(t testing.TB, httpClient *http.Client) *bundle {
+	t.Helper()
 	p := tenanttest.Shared(t)
 	b := &bundle{p: p, ten: p.NewTenant(t, ""), hall: events.New(events.Options{Gate: p.Gate}), trail: audit.NewService(p.Gate)}
 	ids := identitytest.New(t, p.Gate, b.trail)
@@ -81,7 +87,7 @@ func setup(t testing.TB) *bundle {
 		t.Fatal(err)
 	}
 	if b.pay, err = payments.New(payments.Options{Gate: p.Gate, Audit: b.trail, Ledger: b.led, Clients: b.cl, Events: b.hall,
-		Portal: ids, Store: store, Sealer: sealer, Kinds: []payments.Kind{stripe.Kind(), generic.Kind()}, TenantURL: identitytest.TenantURL}); err != nil {
+		Portal: ids, Store: store, Sealer: sealer, Kinds: []payments.Kind{stripe.Kind(), generic.Kind()}, TenantURL: identitytest.TenantURL, HTTP: httpClient}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, _ := json.Marshal(map[string]any{"api_base": os.Getenv("BD_STRIPE_API_URL")})
@@ -91,11 +97,12 @@ func setup(t testing.TB) *bundle {
 		t.Fatal(err)
 	}
 	if b.svc, err = withdrawals.New(withdrawals.Options{Gate: p.Gate, Audit: b.trail, Ledger: b.led, Clients: b.cl, Documents: docs,
-		MoneyIn: b.pay, Refunder: b.pay, Portal: noPortal{}, Events: b.hall}); err != nil {
+		MoneyIn: b.pay, Payer: b.pay, Portal: noPortal{}, Events: b.hall}); err != nil {
 		t.Fatal(err)
 	}
 	b.svc.Door().Trail()
 	b.svc.Subscribe(b.hall)
+	b.pay.Subscribe(b.hall)
 	return b
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/emails"
+	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/payments"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -54,9 +55,11 @@ type payoutTask struct {
 	WithdrawalID uuid.UUID `json:"withdrawal_id"`
 }
 
-// Refunder refunds a deposit's card payment (*payments.Service).
-type Refunder interface {
+// Payer pays out through the gateways (*payments.Service): a deposit's card payment refunded, or a payout through a
+// gateway that pays out (its outcome comes back as payments.PayoutNotified).
+type Payer interface {
 	RefundPayment(ctx context.Context, t tenants.Tenant, depositID uuid.UUID, paymentID string, amount money.Amount, key, reason string) (payments.Refunded, error)
+	Payout(ctx context.Context, t tenants.Tenant, gateway string, r payments.PayoutRequest) (payments.PaidOut, error)
 }
 
 // Emails queues a client's email in the caller's transaction (*emails.Service).
@@ -95,8 +98,8 @@ func (s *Service) handlePayout(ctx context.Context, t tenants.Tenant, e jobs.Env
 // An error is returned for the task to retry (the same keys, so nothing is paid twice); with final set, or when the
 // processor refuses outright, the withdrawal fails instead.
 func (s *Service) RunPayout(ctx context.Context, t tenants.Tenant, id uuid.UUID, final bool) error {
-	if s.o.Refunder == nil {
-		return errors.New("withdrawals: payouts need payments' refunds")
+	if s.o.Payer == nil {
+		return errors.New("withdrawals: payouts need payments")
 	}
 	w, err := s.Get(ctx, t, id, uuid.Nil)
 	if errors.Is(err, ErrNotFound) || (err == nil && w.Status != StatusApproved) {
@@ -106,6 +109,12 @@ func (s *Service) RunPayout(ctx context.Context, t tenants.Tenant, id uuid.UUID,
 		return err
 	}
 	for i, l := range w.Legs {
+		if l.Kind == LegGateway && l.Status == "planned" {
+			if err := s.payOut(ctx, t, w, i+1, l, final); err != nil {
+				return err
+			}
+			continue
+		}
 		if l.Kind != LegCardRefund || l.Status != "planned" {
 			continue
 		}
@@ -113,7 +122,7 @@ func (s *Service) RunPayout(ctx context.Context, t tenants.Tenant, id uuid.UUID,
 		if err := s.countCall(ctx, t, id, n); err != nil {
 			return err
 		}
-		ref, err := s.o.Refunder.RefundPayment(ctx, t, l.DepositID, l.ExternalID, l.Amount, "withdrawal:"+id.String()+":leg:"+strconv.Itoa(n),
+		ref, err := s.o.Payer.RefundPayment(ctx, t, l.DepositID, l.ExternalID, l.Amount, "withdrawal:"+id.String()+":leg:"+strconv.Itoa(n),
 			"Withdrawal "+id.String())
 		if err != nil {
 			_, refused := validation.As(err)
@@ -139,6 +148,86 @@ func (s *Service) RunPayout(ctx context.Context, t tenants.Tenant, id uuid.UUID,
 		}
 	}
 	return s.completeIfPaid(ctx, t, id, systemActor, "", uuid.Nil)
+}
+
+// payOut asks the leg's gateway to pay the client's destination, with the reference its callback brings back
+// (payments.PayoutReferencePrefix + withdrawal:n) and the key withdrawal:<id>:leg:<n>; the leg is then sent, and its
+// callback settles it (settlePayout). A gateway that cannot pay out leaves the leg for finance to pay by hand.
+func (s *Service) payOut(ctx context.Context, t tenants.Tenant, w Withdrawal, n int, l Leg, final bool) error {
+	if err := s.countCall(ctx, t, w.ID, n); err != nil {
+		return err
+	}
+	out, err := s.o.Payer.Payout(ctx, t, l.GatewaySlug, payments.PayoutRequest{Reference: payoutReference(w.ID, n), Amount: l.Amount,
+		Destination: w.Destination, IdempotencyKey: "withdrawal:" + w.ID.String() + ":leg:" + strconv.Itoa(n)})
+	switch {
+	case errors.Is(err, payments.ErrPayoutUnsupported):
+		return nil // paid by hand: finance marks it paid with the reference
+	case err != nil && final:
+		return s.fail(ctx, t, w, "the payout through "+l.GatewaySlug+" did not go through ("+refundWords(err)+")", systemActor, ActionFailed)
+	case err != nil:
+		return err
+	}
+	return s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE withdrawal_legs SET status = 'sent', reference = $3 WHERE withdrawal_id = $1 AND position = $2 AND status = 'planned'`,
+			w.ID, n, out.ExternalID)
+		return err
+	})
+}
+
+// payoutReference is the reference a leg's payout carries to the processor and back.
+func payoutReference(id uuid.UUID, n int) string {
+	return payments.PayoutReferencePrefix + "withdrawal:" + id.String() + ":" + strconv.Itoa(n)
+}
+
+// settlePayout reads a payout's callback, in the callback's transaction: paid settles the leg (and the withdrawal
+// once every leg is paid: the hold posted), failed fails the withdrawal (what was paid posted, the rest released).
+// A callback about a leg already settled changes nothing, so a payout notified twice pays once.
+func (s *Service) settlePayout(ctx context.Context, tx pgx.Tx, t tenants.Tenant, _ events.Meta, e payments.PayoutNotified) error {
+	rest, ok := strings.CutPrefix(e.Reference, payments.PayoutReferencePrefix+"withdrawal:")
+	if !ok {
+		return nil // another payer's payout
+	}
+	idText, nText, _ := strings.Cut(rest, ":")
+	id, err1 := uuid.Parse(idText)
+	n, err2 := strconv.Atoi(nText)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	w, err := withdrawalTx(ctx, tx, `w.id = $1 FOR UPDATE OF w`, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && w.Status != StatusApproved) || n < 1 || (err == nil && n > len(w.Legs)) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	l := w.Legs[n-1]
+	if l.Kind != LegGateway || (l.Status != "sent" && l.Status != "planned") {
+		return nil
+	}
+	switch e.Status {
+	case payments.NotifiedPaid:
+		if _, err := tx.Exec(ctx, `UPDATE withdrawal_legs SET status = 'paid', reference = coalesce(nullif($3, ''), reference)
+			WHERE withdrawal_id = $1 AND position = $2`, id, n, e.ExternalID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE withdrawals SET paid_amount = paid_amount + $2, updated_at = now() WHERE id = $1`, id, l.Amount.Minor); err != nil {
+			return err
+		}
+		if err := s.o.Audit.Record(ctx, tx, audit.Entry{Actor: systemActor, Action: ActionLegPaid, Target: audit.Target{Type: target, ID: id.String()},
+			After: map[string]any{"amount": l.Amount.Decimal(), "currency": l.Amount.Currency.Code, "kind": l.Kind, "reference": e.ExternalID,
+				"gateway": l.GatewaySlug, "client": w.ClientName}}); err != nil {
+			return err
+		}
+		return s.completeTx(ctx, tx, t, id, systemActor, "", uuid.Nil)
+	case payments.NotifiedFailed:
+		cur, err := withdrawalTx(ctx, tx, `w.id = $1`, id)
+		if err != nil {
+			return err
+		}
+		_, err = s.failTx(ctx, tx, t, cur, "the payout through "+l.GatewaySlug+" failed", systemActor, ActionFailed)
+		return err
+	}
+	return nil
 }
 
 // refundWords is a processor's refusal in a sentence for the client and the trail (never internal text).
@@ -167,50 +256,55 @@ func (s *Service) countCall(ctx context.Context, t tenants.Tenant, id uuid.UUID,
 // approved, waiting for finance.
 func (s *Service) completeIfPaid(ctx context.Context, t tenants.Tenant, id uuid.UUID, actor audit.Actor, reference string, staffID uuid.UUID) error {
 	return s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		w, err := withdrawalTx(ctx, tx, `w.id = $1 FOR UPDATE OF w`, id)
-		if err != nil || w.Status != StatusApproved {
-			return err
-		}
-		if reference != "" {
-			if _, err := tx.Exec(ctx, `UPDATE withdrawal_legs SET status = 'paid', reference = $2 WHERE withdrawal_id = $1 AND kind <> 'card_refund'
-				AND status = 'planned'`, id, reference); err != nil {
-				return err
-			}
-			if err := recordDecision(ctx, tx, id, staffID, MarkedPaid, "Paid by bank, reference "+reference); err != nil {
-				return err
-			}
-			if w, err = withdrawalTx(ctx, tx, `w.id = $1`, id); err != nil {
-				return err
-			}
-		}
-		for _, l := range w.Legs {
-			if l.Status != "paid" {
-				return nil // waiting for finance's bank payout
-			}
-		}
-		post, err := s.o.Ledger.PostHoldTx(ctx, tx, "withdrawal:"+id.String()+":post", w.HoldTx, w.Amount.Minor, "Withdrawal "+w.Amount.String()+" paid")
-		if err != nil {
-			return fmt.Errorf("withdrawals: post the hold of %s: %w", id, err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE withdrawals SET status = 'paid', paid_amount = amount, resolve_tx = $2, finished_at = now(), updated_at = now()
-			WHERE id = $1`, id, post.ID); err != nil {
-			return err
-		}
-		out, err := withdrawalTx(ctx, tx, `w.id = $1`, id)
-		if err != nil {
-			return err
-		}
-		if err := s.o.Events.Publish(ctx, tx, t, Ended{WithdrawalID: id, ClientID: w.ClientID, Status: StatusPaid}); err != nil {
-			return err
-		}
-		if err := s.tellClient(ctx, tx, t, out, "paid", payoutWords(out)); err != nil {
-			return err
-		}
-		after := view(out)
-		after["reference"] = reference
-		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionPaid, Target: audit.Target{Type: target, ID: id.String()},
-			Before: map[string]any{"status": StatusApproved}, After: after})
+		return s.completeTx(ctx, tx, t, id, actor, reference, staffID)
 	})
+}
+
+// completeTx is completeIfPaid in tx.
+func (s *Service) completeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, id uuid.UUID, actor audit.Actor, reference string, staffID uuid.UUID) error {
+	w, err := withdrawalTx(ctx, tx, `w.id = $1 FOR UPDATE OF w`, id)
+	if err != nil || w.Status != StatusApproved {
+		return err
+	}
+	if reference != "" {
+		if _, err := tx.Exec(ctx, `UPDATE withdrawal_legs SET status = 'paid', reference = $2 WHERE withdrawal_id = $1 AND kind <> 'card_refund'
+				AND status IN ('planned', 'sent')`, id, reference); err != nil {
+			return err
+		}
+		if err := recordDecision(ctx, tx, id, staffID, MarkedPaid, "Paid by bank, reference "+reference); err != nil {
+			return err
+		}
+		if w, err = withdrawalTx(ctx, tx, `w.id = $1`, id); err != nil {
+			return err
+		}
+	}
+	for _, l := range w.Legs {
+		if l.Status != "paid" {
+			return nil // waiting for finance's bank payout
+		}
+	}
+	post, err := s.o.Ledger.PostHoldTx(ctx, tx, "withdrawal:"+id.String()+":post", w.HoldTx, w.Amount.Minor, "Withdrawal "+w.Amount.String()+" paid")
+	if err != nil {
+		return fmt.Errorf("withdrawals: post the hold of %s: %w", id, err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE withdrawals SET status = 'paid', paid_amount = amount, resolve_tx = $2, finished_at = now(), updated_at = now()
+			WHERE id = $1`, id, post.ID); err != nil {
+		return err
+	}
+	out, err := withdrawalTx(ctx, tx, `w.id = $1`, id)
+	if err != nil {
+		return err
+	}
+	if err := s.o.Events.Publish(ctx, tx, t, Ended{WithdrawalID: id, ClientID: w.ClientID, Status: StatusPaid}); err != nil {
+		return err
+	}
+	if err := s.tellClient(ctx, tx, t, out, "paid", payoutWords(out)); err != nil {
+		return err
+	}
+	after := view(out)
+	after["reference"] = reference
+	return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionPaid, Target: audit.Target{Type: target, ID: id.String()},
+		Before: map[string]any{"status": StatusApproved}, After: after})
 }
 
 // payoutWords says where the money went, for the client.
@@ -247,7 +341,7 @@ func (s *Service) MarkPaid(ctx context.Context, t tenants.Tenant, actor audit.Ac
 	}
 	manual := false
 	for _, l := range w.Legs {
-		manual = manual || (l.Kind != LegCardRefund && l.Status == "planned")
+		manual = manual || (l.Kind != LegCardRefund && (l.Status == "planned" || l.Status == "sent"))
 	}
 	if w.Status != StatusApproved || !manual {
 		return w, ErrNotPending
@@ -310,7 +404,7 @@ func (s *Service) failTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, w Wit
 		WHERE id = $1`, w.ID, reason, post.ID); err != nil {
 		return w, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE withdrawal_legs SET status = 'failed' WHERE withdrawal_id = $1 AND status = 'planned'`, w.ID); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE withdrawal_legs SET status = 'failed' WHERE withdrawal_id = $1 AND status IN ('planned', 'sent')`, w.ID); err != nil {
 		return w, err
 	}
 	out, err := withdrawalTx(ctx, tx, `w.id = $1`, w.ID)

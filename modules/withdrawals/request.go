@@ -334,7 +334,7 @@ func (s *Service) endTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, w With
 		WHERE id = $1`, w.ID, string(to), reason, void.ID); err != nil {
 		return w, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE withdrawal_legs SET status = 'voided' WHERE withdrawal_id = $1 AND status = 'planned'`, w.ID); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE withdrawal_legs SET status = 'voided' WHERE withdrawal_id = $1 AND status IN ('planned', 'sent')`, w.ID); err != nil {
 		return w, err
 	}
 	out, err := withdrawalTx(ctx, tx, `w.id = $1`, w.ID)

@@ -27,7 +27,7 @@ type Settings struct {
 	SLAHours int `json:"sla_hours"`
 	// TradingFlag: a withdrawal within FlagDays of the client's last deposit, with fewer than FlagMinLots closed
 	// since that deposit, goes to compliance first. FlagDays 0 switches the check off.
-	FlagDays    int             `json:"flag_days"`
+	FlagDays int `json:"flag_days"`
 	// FlagMinLots is a decimal string of lots ("1", "0.5").
 	FlagMinLots string `json:"flag_min_lots"`
 	// Methods are where the money goes once card payments are refunded: "bank" (a manual bank payout) and the

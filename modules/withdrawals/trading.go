@@ -19,6 +19,7 @@ import (
 func (s *Service) Subscribe(h *events.Hall) {
 	events.Later(h, "withdrawals.count_lots", s.countLots)
 	events.Later(h, "withdrawals.recount_lots", s.recountLots)
+	events.OnTx(h, "withdrawals.settle_payout", s.settlePayout)
 }
 
 // countLots records a closing deal's lots once (a redelivered event changes nothing).

@@ -124,8 +124,8 @@ type Options struct {
 	Portal    Portal
 	// Bonuses: default NoBonuses.
 	Bonuses Bonuses
-	// Refunder pays card refunds (*payments.Service); without it approved withdrawals wait (RunPayout errs).
-	Refunder Refunder
+	// Payer pays card refunds and gateway payouts (*payments.Service); without it approved withdrawals wait (RunPayout errs).
+	Payer Payer
 	// Emails tells clients where their withdrawal is (received, approved, paid, refused, failed, expired).
 	Emails Emails
 	// DemoClients is set under `make run` only: the demo's withdrawals at each stage (demo.go).
