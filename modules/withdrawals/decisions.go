@@ -51,6 +51,7 @@ const (
 	ActionFailed            = "withdrawal.failed"
 	ActionExpired           = "withdrawal.expired"
 	ActionLegPaid           = "withdrawal.leg_paid"
+	ActionPayoutUnknown     = "withdrawal.payout_unknown"
 )
 
 // Errors of decisions (409 each, with its own problem).

@@ -199,7 +199,8 @@ func TestAWithdrawalNobodyDecidesExpiresAndItsHoldIsReleased(t *testing.T) {
 // The worker pays: the last approval queues the payout in its transaction, the relay hands it to Asynq, and the
 // worker refunds the card through Stripe (stripe-mock) and posts the hold.
 func TestTheWorkerPaysAnApprovedWithdrawalBackToTheCard(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its worker's relay takes every tenant's outbox rows, so it would run other tests' payouts;
+	// serial tests finish (and stop their worker) before the parallel ones start.
 	b := setup(t)
 	ctx := context.Background()
 	b.work(t)

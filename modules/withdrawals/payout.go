@@ -126,8 +126,11 @@ func (s *Service) RunPayout(ctx context.Context, t tenants.Tenant, id uuid.UUID,
 			"Withdrawal "+id.String())
 		if err != nil {
 			_, refused := validation.As(err)
-			if final || refused || errors.Is(err, payments.ErrRefundUnsupported) {
+			switch {
+			case refused || errors.Is(err, payments.ErrRefundUnsupported): // refused before reaching the processor
 				return s.fail(ctx, t, w, "the card refund did not go through ("+refundWords(err)+")", systemActor, ActionFailed)
+			case final: // the call may have reached the processor: its outcome is unknown, for finance
+				return s.unknown(ctx, t, w, "the card refund's outcome is unknown ("+refundWords(err)+")")
 			}
 			return err
 		}
@@ -163,7 +166,7 @@ func (s *Service) payOut(ctx context.Context, t tenants.Tenant, w Withdrawal, n 
 	case errors.Is(err, payments.ErrPayoutUnsupported):
 		return nil // paid by hand: finance marks it paid with the reference
 	case err != nil && final:
-		return s.fail(ctx, t, w, "the payout through "+l.GatewaySlug+" did not go through ("+refundWords(err)+")", systemActor, ActionFailed)
+		return s.unknown(ctx, t, w, "the payout through "+l.GatewaySlug+" has an unknown outcome ("+refundWords(err)+")")
 	case err != nil:
 		return err
 	}
@@ -172,6 +175,28 @@ func (s *Service) payOut(ctx context.Context, t tenants.Tenant, w Withdrawal, n 
 			w.ID, n, out.ExternalID)
 		return err
 	})
+}
+
+// unknown records that the payout's retries ran out after a call that may have reached the processor: the
+// withdrawal stays approved and its hold untouched, with the reason, for finance, who checks the processor's
+// dashboard and marks it paid (with the processor's reference) or failed. Voiding the hold here could pay twice: the
+// refund may have happened.
+func (s *Service) unknown(ctx context.Context, t tenants.Tenant, w Withdrawal, reason string) error {
+	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE withdrawals SET failure = $2, updated_at = now() WHERE id = $1 AND status = 'approved'`, w.ID, reason)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		after := view(w)
+		after["reason"] = reason
+		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: systemActor, Action: ActionPayoutUnknown, Target: audit.Target{Type: target, ID: w.ID.String()},
+			After: after})
+	})
+	if err == nil {
+		s.o.Log.ErrorContext(tenants.WithTenant(ctx, t), "withdrawal payout outcome unknown: finance must check the processor", "withdrawal", w.ID,
+			"reason", reason)
+	}
+	return err
 }
 
 // payoutReference is the reference a leg's payout carries to the processor and back.
@@ -267,7 +292,7 @@ func (s *Service) completeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, i
 		return err
 	}
 	if reference != "" {
-		if _, err := tx.Exec(ctx, `UPDATE withdrawal_legs SET status = 'paid', reference = $2 WHERE withdrawal_id = $1 AND kind <> 'card_refund'
+		if _, err := tx.Exec(ctx, `UPDATE withdrawal_legs SET status = 'paid', reference = $2 WHERE withdrawal_id = $1
 				AND status IN ('planned', 'sent')`, id, reference); err != nil {
 			return err
 		}
@@ -341,7 +366,8 @@ func (s *Service) MarkPaid(ctx context.Context, t tenants.Tenant, actor audit.Ac
 	}
 	manual := false
 	for _, l := range w.Legs {
-		manual = manual || (l.Kind != LegCardRefund && (l.Status == "planned" || l.Status == "sent"))
+		manual = manual || (l.Kind != LegCardRefund && (l.Status == "planned" || l.Status == "sent")) ||
+			(l.Status == "planned" && w.Failure != "") // a card refund whose outcome is unknown, found paid at the processor
 	}
 	if w.Status != StatusApproved || !manual {
 		return w, ErrNotPending

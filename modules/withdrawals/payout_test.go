@@ -162,3 +162,48 @@ func TestAGatewayPayoutIsSettledByItsSignedCallbackOnce(t *testing.T) {
 	}
 	b.verifyLedger(t)
 }
+
+// refundsUnreachable is an HTTP transport on which Stripe's refunds never answer (every other call goes through).
+type refundsUnreachable struct{}
+
+func (refundsUnreachable) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasPrefix(r.URL.Path, "/v1/refunds") {
+		return nil, io.ErrUnexpectedEOF
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// A refund whose answer never comes, after the task's last retry, may have happened at Stripe: the withdrawal stays
+// approved with its hold, the reason recorded, and finance marks it paid once the processor's dashboard shows it.
+func TestARefundWhoseAnswerNeverComesKeepsTheHoldForFinance(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, &http.Client{Transport: refundsUnreachable{}, Timeout: 10 * time.Second})
+	ctx := context.Background()
+	b.exec(t, `INSERT INTO settings (key, value) VALUES ('withdrawals', '{"flag_days": 0}') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`)
+	client := b.client(t, clients.StatusKYCApproved, "")
+	b.cardDeposit(t, client, "90.00")
+	w, err := b.svc.Request(ctx, b.ten, client, uuid.Nil, withdrawals.Input{Amount: "90.00", Currency: "USD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.svc.Approve(ctx, b.ten, finActor1, fin1, w.ID, "Fine."); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.svc.RunPayout(ctx, b.ten, w.ID, false); err == nil {
+		t.Fatal("a refund without an answer should be retried")
+	}
+	if err := b.svc.RunPayout(ctx, b.ten, w.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	w, _ = b.svc.Get(ctx, b.ten, w.ID, uuid.Nil)
+	if w.Status != withdrawals.StatusApproved || !strings.Contains(w.Failure, "outcome is unknown") {
+		t.Fatalf("after the last retry: %s %q", w.Status, w.Failure)
+	}
+	if bal := b.wallet(t, client); bal.PendingDebits != 90_00 {
+		t.Errorf("the hold was touched: %+v", bal)
+	}
+	if w, err = b.svc.MarkPaid(ctx, b.ten, finActor2, fin2, w.ID, "re_seen_in_dashboard"); err != nil || w.Status != withdrawals.StatusPaid {
+		t.Fatalf("marked paid: %+v %v", w, err)
+	}
+	b.verifyLedger(t)
+}

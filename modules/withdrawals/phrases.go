@@ -70,6 +70,9 @@ func Phrases() []audit.Phrase {
 			}
 			return audit.Say(s, "; the hold is released")
 		}),
+		say(ActionPayoutUnknown, func(e audit.Event) audit.Sentence {
+			return audit.Say("The payout of ", e.Target, " never got an answer: ", reasonWords(e), "; the hold is kept for finance to check the processor")
+		}),
 		say(ActionExpired, func(e audit.Event) audit.Sentence {
 			return audit.Say(e.Target, " expired: nobody decided it in time; the hold is released")
 		}),
