@@ -70,6 +70,10 @@ func TestAWithdrawalFromThePortalPageThroughComplianceAndFinancePages(t *testing
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("approve: %d %.500s", r.status, pageText(r.body))
 	}
+	if tab := fin.get("/backoffice/clients/" + w.trader.String() + "?tab=withdrawals"); !strings.Contains(tab.body, `id="client-withdrawals"`) ||
+		!strings.Contains(tab.body, id) {
+		t.Errorf("the client page's Withdrawals tab: %d %.500s", tab.status, pageText(tab.body))
+	}
 	if page := fin.get("/backoffice/withdrawals/" + id); !strings.Contains(pageText(page.body), "Approved, being paid") ||
 		!strings.Contains(pageText(page.body), "Cleared for finance") {
 		t.Errorf("after the approval: %.800s", pageText(page.body))

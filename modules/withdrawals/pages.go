@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/money"
 	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -79,6 +81,8 @@ func (s *Service) mountPages(shell *web.Shell) {
 				return web.TileCount{Value: n.Flagged, Alert: n.Flagged > 0}, err
 			}},
 	)
+	shell.HubSection(clients.ClientHub, web.HubSection{ID: "withdrawals", Label: "Withdrawals", Order: 42, Permission: identity.PermPaymentsRead,
+		Hint: "The client's withdrawals: held, decided, paid", Render: p.hubTab})
 	shell.Page(fiber.MethodGet, PortalPath, identity.PermPortalAccount, p.portal)
 	shell.Post(PortalPath, identity.PermPortalAccount, p.request)
 	shell.Post(PortalPath+"/:id/cancel", identity.PermPortalAccount, p.cancel)
@@ -424,6 +428,26 @@ func problemLines(mapped error) ([]string, int, bool) {
 		out = []string{pr.Detail}
 	}
 	return out, pr.Status, true
+}
+
+// hubTab is the client page's Withdrawals tab: the client's withdrawals, open ones first, with links to their pages
+// for those who decide them.
+func (p *pages) hubTab(c *fiber.Ctx, client uuid.UUID) (template.HTML, error) {
+	list, err := p.s.List(c.UserContext(), tenants.Current(c), Filter{Client: client, Limit: 50})
+	if err != nil {
+		return "", err
+	}
+	var rows []row
+	link := p.may(c, identity.PermPaymentsApprove)
+	for _, w := range list {
+		r := row{ID: w.ID.String(), Amount: w.Amount.String(), Status: w.Status.Label(), Tone: statusTone(w.Status), Method: w.Method,
+			Created: when(&w.CreatedAt), Waiting: w.Outcome()}
+		if link {
+			r.Href = QueuePath + "/" + w.ID.String()
+		}
+		rows = append(rows, r)
+	}
+	return p.shell.Fragment(c, "withdrawals_hub", rows)
 }
 
 type portalRow struct {
