@@ -102,8 +102,8 @@ type Inputs struct {
 	MoneyIn     payments.MoneyIn
 	// Refunded is what earlier open or paid withdrawals already take back from each card deposit.
 	Refunded map[uuid.UUID]int64
-	// Recent is the client's other withdrawals in this currency in the 24 hours before, not cancelled, refused,
-	// failed or expired: how many and their sum (minor units).
+	// Recent is the client's other withdrawals in the 24 hours before, not cancelled, refused, failed or expired: how
+	// many (in every currency) and the sum of those in this currency (minor units).
 	RecentCount int
 	RecentSum   int64
 	// LotsSinceDeposit are the lots the client closed since their last deposit in this currency.

@@ -246,9 +246,10 @@ func (s *Service) inputsTx(ctx context.Context, tx pgx.Tx, c clients.Client, amt
 	if _, err := pgx.ForEachRow(rows, []any{&dep, &sum}, func() error { in.Refunded[dep] = sum; return nil }); err != nil {
 		return in, err
 	}
-	if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(sum(amount), 0)::bigint FROM withdrawals WHERE client_id = $1 AND currency = $2
-		AND id <> $3 AND created_at > $4 AND status IN ('pending', 'approved', 'paid')`, c.ID, amt.Currency.Code, id, now.Add(-24*time.Hour)).
-		Scan(&in.RecentCount, &in.RecentSum); err != nil {
+	// The count is of every currency's withdrawals (the tier's daily count is per client), the sum of this one's.
+	if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(sum(amount) FILTER (WHERE currency = $2), 0)::bigint FROM withdrawals
+		WHERE client_id = $1 AND id <> $3 AND created_at > $4 AND status IN ('pending', 'approved', 'paid')`, c.ID, amt.Currency.Code, id,
+		now.Add(-24*time.Hour)).Scan(&in.RecentCount, &in.RecentSum); err != nil {
 		return in, err
 	}
 	in.LotsSinceDeposit = decimal.Zero
