@@ -2,6 +2,7 @@ package withdrawals
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -280,11 +281,7 @@ func (s *Service) filterOf(c *fiber.Ctx) (Filter, error) {
 	var f Filter
 	bad := func(detail string) error { return web.NewProblem(fiber.StatusBadRequest, "bad-filter", detail) }
 	if st := strings.TrimSpace(c.Query("status")); st != "" {
-		ok := false
-		for _, v := range Statuses {
-			ok = ok || string(v) == st
-		}
-		if !ok {
+		if !slices.Contains(Statuses, Status(st)) {
 			return f, bad("status is one of pending, approved, paid, cancelled, rejected, failed, expired")
 		}
 		f.Status = Status(st)

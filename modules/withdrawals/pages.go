@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -176,7 +177,7 @@ func (p *pages) queue(c *fiber.Ctx) error {
 	if compliance {
 		d.Action = compliancePath
 	}
-	if f.Status != "" && !containsStatus(f.Status) {
+	if f.Status != "" && !slices.Contains(Statuses, f.Status) {
 		return web.NotFound("No such status.")
 	}
 	if d.Overdue {
@@ -264,15 +265,6 @@ func (p *pages) queue(c *fiber.Ctx) error {
 		title = "Flagged withdrawals"
 	}
 	return p.shell.Render(c, fiber.StatusOK, "withdrawals_queue", title, d)
-}
-
-func containsStatus(s Status) bool {
-	for _, v := range Statuses {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 type checkRow struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -147,7 +148,7 @@ func (s *Service) Request(ctx context.Context, t tenants.Tenant, clientID, porta
 		if err := CheckAmount(st, c.Tier, amt); err != nil {
 			return validation.New("amount", err.Error())
 		}
-		if !contains(st.Methods, in.Method) {
+		if !slices.Contains(st.Methods, in.Method) {
 			return validation.New("method", "one of "+strings.Join(st.Methods, ", "))
 		}
 		id, err := uuid.NewV7()
@@ -210,15 +211,6 @@ func (s *Service) Request(ctx context.Context, t tenants.Tenant, clientID, porta
 			Action: ActionRequested, Target: audit.Target{Type: target, ID: id.String()}, After: after})
 	})
 	return out, err
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // inputsTx reads what the checks look at, in the request's transaction (after the hold, under the wallet's lock).

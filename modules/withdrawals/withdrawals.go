@@ -20,7 +20,12 @@
 //	                  refused (422 naming amount) and, because the ledger checks under the wallet's row lock,
 //	                  two requests never spend the same money -> the withdrawal row -> every check's answer
 //	                  (checks.go) and the payout's legs (card refunds first) -> withdrawal.requested -> audit
-//	cancel            the client, while nobody approved it: the hold voided (key withdrawal:<id>:void)
+//	cancel            the client, until the last approval: the hold voided (key withdrawal:<id>:void)
+//	decisions         compliance clears or refuses a flagged one; finance approves (two different people at or
+//	                  above the tenant's threshold) or refuses, each with a reason (decisions.go)
+//	payout            the worker refunds card legs through payments (Stripe) and asks a generic gateway's payout,
+//	                  settled by its signed callback; bank legs are marked paid by finance; the hold is posted in
+//	                  full or in part, or voided; undecided ones expire (payout.go has the order of writes)
 //
 // The checks run after the hold in the same transaction: the hold takes the wallet's row lock, so the velocity
 // count of one client's withdrawals in a currency sees every earlier request of that wallet.
