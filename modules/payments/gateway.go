@@ -117,6 +117,10 @@ var (
 	ErrRefundUnsupported = errors.New("payments: this gateway's refunds are made by hand")
 	// ErrProcessor: the processor refused or failed a request (Begin, Refund); the message says what it said.
 	ErrProcessor = errors.New("payments: the processor refused the request")
+	// ErrDeclined comes with ErrProcessor when the processor answered that it will not do it (an HTTP 4xx other
+	// than a conflict or a rate limit): nothing happened there, and asking again is answered the same. Without it,
+	// an ErrProcessor may be an outage or a lost answer, after which the request may have been carried out.
+	ErrDeclined = errors.New("payments: the processor declined")
 )
 
 // Payouter is an adapter that pays money out to a client's account at the processor (the generic gateway when its

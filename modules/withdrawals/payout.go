@@ -127,7 +127,7 @@ func (s *Service) RunPayout(ctx context.Context, t tenants.Tenant, id uuid.UUID,
 		if err != nil {
 			_, refused := validation.As(err)
 			switch {
-			case refused || errors.Is(err, payments.ErrRefundUnsupported): // refused before reaching the processor
+			case refused || errors.Is(err, payments.ErrRefundUnsupported) || errors.Is(err, payments.ErrDeclined): // nothing happened there
 				return s.fail(ctx, t, w, "the card refund did not go through ("+refundWords(err)+")", systemActor, ActionFailed)
 			case final: // the call may have reached the processor: its outcome is unknown, for finance
 				return s.unknown(ctx, t, w, "the card refund's outcome is unknown ("+refundWords(err)+")")
@@ -165,6 +165,8 @@ func (s *Service) payOut(ctx context.Context, t tenants.Tenant, w Withdrawal, n 
 	switch {
 	case errors.Is(err, payments.ErrPayoutUnsupported):
 		return nil // paid by hand: finance marks it paid with the reference
+	case errors.Is(err, payments.ErrDeclined): // the processor will not pay it: nothing happened there
+		return s.fail(ctx, t, w, "the payout through "+l.GatewaySlug+" was declined ("+refundWords(err)+")", systemActor, ActionFailed)
 	case err != nil && final:
 		return s.unknown(ctx, t, w, "the payout through "+l.GatewaySlug+" has an unknown outcome ("+refundWords(err)+")")
 	case err != nil:

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -204,6 +205,41 @@ func TestARefundWhoseAnswerNeverComesKeepsTheHoldForFinance(t *testing.T) {
 	}
 	if w, err = b.svc.MarkPaid(ctx, b.ten, finActor2, fin2, w.ID, "re_seen_in_dashboard"); err != nil || w.Status != withdrawals.StatusPaid {
 		t.Fatalf("marked paid: %+v %v", w, err)
+	}
+	b.verifyLedger(t)
+}
+
+// A refund Stripe declines (an HTTP 4xx: here a revoked key) did not happen: the withdrawal fails at once, without
+// waiting for the retries, and the hold is released.
+func TestARefundStripeDeclinesFailsTheWithdrawalAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.exec(t, `INSERT INTO settings (key, value) VALUES ('withdrawals', '{"flag_days": 0}') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`)
+	client := b.client(t, clients.StatusKYCApproved, "")
+	b.cardDeposit(t, client, "70.00")
+	w, err := b.svc.Request(ctx, b.ten, client, uuid.Nil, withdrawals.Input{Amount: "70.00", Currency: "USD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.svc.Approve(ctx, b.ten, finActor1, fin1, w.ID, "Fine."); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := json.Marshal(map[string]any{"api_base": os.Getenv("BD_STRIPE_API_URL")})
+	sec, _ := json.Marshal(map[string]any{"secret_key": "sk_test_revoked_key", "webhook_secrets": []string{stripeSecret}})
+	if _, err := b.pay.UpdateGateway(ctx, b.ten, audit.System("test"), payments.GatewayInput{Slug: "card", Name: "Card", Kind: "stripe",
+		Config: cfg, Secrets: sec, Currencies: []string{"USD"}, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.svc.RunPayout(ctx, b.ten, w.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	w, _ = b.svc.Get(ctx, b.ten, w.ID, uuid.Nil)
+	if w.Status != withdrawals.StatusFailed || !strings.Contains(w.Failure, "card refund did not go through") {
+		t.Fatalf("declined: %s %q", w.Status, w.Failure)
+	}
+	if bal := b.wallet(t, client); bal.Available() != 70_00 || bal.PendingDebits != 0 {
+		t.Errorf("wallet: %+v", bal)
 	}
 	b.verifyLedger(t)
 }

@@ -447,6 +447,10 @@ func (a *Adapter) Payout(ctx context.Context, r payments.PayoutRequest) (payment
 		return payments.PaidOut{}, fmt.Errorf("%w: create payout at %s: read the answer: %w", payments.ErrProcessor, req.URL.Host, err)
 	}
 	if res.StatusCode < 200 || res.StatusCode > 299 {
+		if res.StatusCode >= 400 && res.StatusCode <= 499 && res.StatusCode != http.StatusConflict && res.StatusCode != http.StatusTooManyRequests {
+			return payments.PaidOut{}, fmt.Errorf("%w: %w: create payout at %s: HTTP %d: %s", payments.ErrProcessor, payments.ErrDeclined, req.URL.Host,
+				res.StatusCode, snippet(answer))
+		}
 		return payments.PaidOut{}, fmt.Errorf("%w: create payout at %s: HTTP %d: %s", payments.ErrProcessor, req.URL.Host, res.StatusCode, snippet(answer))
 	}
 	tree, err := decodeJSON(answer)
