@@ -45,12 +45,14 @@ test:
 
 # Benchmarks whose figures the issues ask for (see docs/benchmarks.md). The HTTP throughput benchmark runs its own
 # rounds of wrk and pgbench (installing wrk with apt-get when missing) and prints each round; the flood benchmark
-# runs `brokerdesk serve` as its own process and prints its RSS before, at the peak of and after the flood.
+# runs `brokerdesk serve` as its own process and prints its RSS before, at the peak of and after the flood; the
+# account-opening benchmark opens 200 demo accounts from the portal one after another (median and p99).
 bench: build
-	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench . -skip 'OverTCP|FloodRSS|DepositPipeline' -benchtime 2s ./tenants/ ./modules/trading/... ./modules/audit/ ./modules/ledger/ ./modules/payments/ ./modules/identity/ ./modules/documents/ ./modules/kyc/ ./modules/clients/ ./jobs/ ./infra/auth/ ./infra/blob/ ./cmd/brokerdesk/
+	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench . -skip 'OverTCP|FloodRSS|DepositPipeline|AccountOpeningEndToEnd' -benchtime 2s ./tenants/ ./modules/trading/... ./modules/audit/ ./modules/ledger/ ./modules/payments/ ./modules/identity/ ./modules/documents/ ./modules/kyc/ ./modules/clients/ ./jobs/ ./infra/auth/ ./infra/blob/ ./cmd/brokerdesk/
 	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench OverTCP -benchtime 3x -v ./cmd/brokerdesk/
 	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench FloodRSS -benchtime 1x -v ./cmd/brokerdesk/
 	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench DepositPipeline -benchtime 3x -v ./cmd/brokerdesk/
+	./$(BIN) services exec --fresh --dir .data/bench -- $(GO) test -run '^$$' -bench AccountOpeningEndToEnd -benchtime 200x ./cmd/brokerdesk/
 
 # screenshots: the browser test that pictures the main pages on a phone and a laptop, saving them in docs/screenshots,
 # the copies kept in the repository (make test takes and checks the same pictures into .data/screenshots).

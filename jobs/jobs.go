@@ -118,6 +118,9 @@ func checkPolicy(info string) error {
 	return errors.New("jobs: redis INFO has no maxmemory_policy; cannot confirm noeviction")
 }
 
+// TaskCheckInterval is how often an idle worker asks Redis for new tasks.
+const TaskCheckInterval = 100 * time.Millisecond
+
 // NewServer returns the worker server over the queues above.
 func NewServer(opt asynq.RedisConnOpt, concurrency int, shutdownTimeout time.Duration, log *slog.Logger) *asynq.Server {
 	if log == nil {
@@ -127,7 +130,11 @@ func NewServer(opt asynq.RedisConnOpt, concurrency int, shutdownTimeout time.Dur
 		Concurrency:     concurrency,
 		Queues:          QueueWeights,
 		ShutdownTimeout: shutdownTimeout,
-		Logger:          asynqLogger{log},
+		// An idle worker looks for new tasks every TaskCheckInterval (Asynq's default: a second), so a task enqueued
+		// into empty queues waited up to a second: most of a portal account opening's time (docs/benchmarks.md,
+		// "Account opening"). A tenth of a second costs Redis ten dequeue scripts a second per idle worker.
+		TaskCheckInterval: TaskCheckInterval,
+		Logger:            asynqLogger{log},
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			retried, _ := asynq.GetRetryCount(ctx)
 			max, _ := asynq.GetMaxRetry(ctx)

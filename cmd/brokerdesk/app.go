@@ -91,6 +91,9 @@ type wiring struct {
 	paymentHTTP    *http.Client
 	// simulator is `make run`'s built-in trading server, which the desk's simulator servers dial.
 	simulator trading.Connector
+	// simulatorFaults is the simulator's fault switch, which `make run`'s drift page uses to change an account
+	// behind the CRM's back (tradingdesk.Options.Faults); nil everywhere else.
+	simulatorFaults tradingdesk.Faults
 }
 
 // loadConfig reads the configuration and returns the process's logger on stderr, batched (logging.Buffered: one

@@ -133,7 +133,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer sim.Close()
 	a, err := openApp(ctx, cfg, log, wiring{demo: true, paymentHTTP: sb.Client(), paymentSandbox: &payments.Sandbox{
-		StripeAPIBase: svc.Endpoints.StripeURL, GenericConfig: sbConfig, GenericAPIKey: sandbox.APIKey}, simulator: sim})
+		StripeAPIBase: svc.Endpoints.StripeURL, GenericConfig: sbConfig, GenericAPIKey: sandbox.APIKey}, simulator: sim, simulatorFaults: &sim.Faults})
 	if err != nil {
 		return err
 	}

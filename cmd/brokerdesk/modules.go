@@ -56,7 +56,7 @@ func (a *app) buildModules(sender *mail.Sender, w wiring) {
 		TenantURL: a.tenantURL, Metrics: a.metrics, Sandbox: w.paymentSandbox, HTTP: w.paymentHTTP, Log: a.log}))
 	use(a, &a.tradingdesk)(tradingdesk.New(tradingdesk.Options{Gate: a.gate, Tenants: a.registry, Audit: a.audit, Clients: a.clients, Emails: a.emails, Portal: a.identity,
 		Events: a.events, Ledger: a.ledger, Sealer: a.cfg.DataKeys, Queue: a.queue,
-		Dialer: tradingDialer{sim: w.simulator, log: a.log.With("component", "trading")}, Log: a.log}))
+		Dialer: tradingDialer{sim: w.simulator, log: a.log.With("component", "trading")}, Faults: w.simulatorFaults, Log: a.log}))
 	var demoClients withdrawals.DemoClients // the demo's withdrawals, beside payments' demo deposits (make run)
 	if w.paymentSandbox != nil {
 		demoClients = a.clients

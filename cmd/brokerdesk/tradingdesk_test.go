@@ -35,7 +35,7 @@ func tradingForMatrix(t testing.TB, a *app, ten tenants.Tenant) {
 		Leverages: []int{100}, Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
-	// A client's account, a failed request and a failed transfer, so the accounts' and transfers' routes are tried
+	// A client's account, a failed request, a failed transfer and an open drift item, so the accounts' and transfers' routes are tried
 	// with ids that exist.
 	if err := a.gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `
@@ -46,7 +46,10 @@ func tradingForMatrix(t testing.TB, a *app, ten tenants.Tenant) {
 				SELECT gen_random_uuid(), 'open_account', (SELECT id FROM clients ORDER BY id LIMIT 1), server_id, id, 'USD', 100, 'standard-usd',
 					'failed', 'matrix', 'test' FROM account_types WHERE slug = 'matrix-standard';
 			INSERT INTO trading_transfers (id, client_id, account_id, direction, amount, currency, status, failure, created_by)
-				SELECT gen_random_uuid(), client_id, id, 'to_wallet', 1000, 'USD', 'failed', 'matrix', 'test' FROM trading_accounts WHERE login = '700001'`)
+				SELECT gen_random_uuid(), client_id, id, 'to_wallet', 1000, 'USD', 'failed', 'matrix', 'test' FROM trading_accounts WHERE login = '700001';
+			INSERT INTO trading_drift_items (id, account_id, server_id, kind, crm_value, platform_value, difference, owner, first_seen_at, last_seen_at)
+				SELECT gen_random_uuid(), id, server_id, 'balance', '0.00 USD', '10.00 USD', 1000, 'finance', now(), now()
+				FROM trading_accounts WHERE login = '700001'`)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -55,7 +58,7 @@ func tradingForMatrix(t testing.TB, a *app, ten tenants.Tenant) {
 
 // startDesk starts the server (with extraEnv) and a worker over a simulator of the test's own, which the
 // process's simulator servers reach; ctx lives until the test ends.
-func startDesk(t *testing.T, extraEnv map[string]string) (*app, string, *simulator.Simulator, context.Context) {
+func startDesk(t testing.TB, extraEnv map[string]string) (*app, string, *simulator.Simulator, context.Context) {
 	t.Helper()
 	sim, err := simulator.Open(t.TempDir(), simulator.Options{PasswordIterations: 1000})
 	if err != nil {
@@ -179,8 +182,8 @@ func TestTradingServersThroughTheAPIThePagesAndTheWorker(t *testing.T) {
 	if r = request(t, base, host, "POST", "/api/v1/trading/servers/sim/check", ro, nil); r.status != 403 {
 		t.Fatalf("readonly asks for a check: %d", r.status)
 	}
-	if r = request(t, base, host, "GET", "/api/v1/trading/servers", staffLogin(t, base, ten, "compliance").AccessToken, nil); r.status != 403 {
-		t.Fatalf("compliance reads the servers: %d", r.status)
+	if r = request(t, base, host, "GET", "/api/v1/trading/servers", staffLogin(t, base, ten, "ib_manager").AccessToken, nil); r.status != 403 {
+		t.Fatalf("an IB manager reads the servers: %d", r.status)
 	}
 }
 

@@ -159,6 +159,9 @@ func TestEveryTemplateRendersWithTheTenantsBrandSubjectAndLinks(t *testing.T) {
 		{emails.TemplateWithdrawalUpdate, map[string]any{"FirstName": "Ada", "Amount": "250.00 USD", "Step": "refused",
 			"Message": "The bank account is not in your name. The money is back in your wallet.", "WalletURL": "/portal/wallet"},
 			"Withdrawal refused: 250.00 USD", host + "/portal/wallet", []string{"250.00 USD", "The bank account is not in your name."}},
+		{emails.TemplateTradingPasswordReset, map[string]any{"FirstName": "Ada", "Login": "700001", "Server": "MT5 Live", "Which": "investor (read-only)",
+			"Password": "Xy7#kP2q!mW4", "AccountsURL": "/portal/trading"},
+			"A new investor (read-only) password for account 700001", host + "/portal/trading", []string{"700001", "MT5 Live", "Xy7#kP2q!mW4"}},
 	}
 	if len(cases) != len(emails.Templates()) {
 		t.Fatalf("cases cover %d templates, the module has %d", len(cases), len(emails.Templates()))

@@ -32,6 +32,8 @@ const (
 	// TemplateWithdrawalUpdate tells a client where their withdrawal is (received, approved, paid, refused with the
 	// reason, failed, expired): one template, the step in words.
 	TemplateWithdrawalUpdate = "withdrawal_update"
+	// TemplateTradingPasswordReset carries a trading account's new main or investor password: Send, never Queue.
+	TemplateTradingPasswordReset = "trading_password_reset"
 )
 
 // fieldKind is what a data value must be.
@@ -56,6 +58,8 @@ var kinds = map[string]map[string]fieldKind{
 	TemplateTradingAccountOpened: {"FirstName": textField, "Kind": textField, "AccountType": textField, "Login": textField, "Server": textField,
 		"Details": textField, "Password": textField, "InvestorPassword": textField, "AccountsURL": linkField},
 	TemplateWithdrawalUpdate: {"FirstName": textField, "Amount": textField, "Step": textField, "Message": textField, "WalletURL": linkField},
+	TemplateTradingPasswordReset: {"FirstName": textField, "Login": textField, "Server": textField, "Which": textField, "Password": textField,
+		"AccountsURL": linkField},
 }
 
 // Templates lists the template kinds, sorted.

@@ -27,10 +27,11 @@ const (
 	PermIBManage        web.Permission = "ib.manage"
 	PermAuditRead       web.Permission = audit.PermRead // "audit.read": the audit trail (modules/audit)
 	PermSettingsManage  web.Permission = "settings.manage"
-	PermAPIKeysManage   web.Permission = "apikeys.manage" // create, list and revoke the brokerage's API keys (apikeys.go)
-	PermPrivacyManage   web.Permission = "privacy.manage" // export a client's data, erase it when retention allows (modules/privacy)
-	PermTradingRead     web.Permission = "trading.read"   // the trading desk: servers, their status, account types (modules/tradingdesk)
-	PermTradingManage   web.Permission = "trading.manage" // configure trading servers (and their credentials) and account types, ask for checks
+	PermAPIKeysManage   web.Permission = "apikeys.manage"  // create, list and revoke the brokerage's API keys (apikeys.go)
+	PermPrivacyManage   web.Permission = "privacy.manage"  // export a client's data, erase it when retention allows (modules/privacy)
+	PermTradingRead     web.Permission = "trading.read"    // the trading desk: servers, their status, account types (modules/tradingdesk)
+	PermTradingManage   web.Permission = "trading.manage"  // configure trading servers (and their credentials) and account types, ask for checks
+	PermTradingApprove  web.Permission = "trading.approve" // approve or reject clients' changes that wait for the back office (swap-free, high leverage)
 	// PermWithdrawalsReview: compliance's review of withdrawals a check flagged (modules/withdrawals): read them, clear or refuse.
 	PermWithdrawalsReview web.Permission = "withdrawals.review"
 )
@@ -43,7 +44,7 @@ const PermPortalAccount web.Permission = "portal.account"
 var AllPermissions = []web.Permission{
 	PermAccountRead, PermAccount2FA, PermStaffRead, PermStaffManage, PermClientsRead, PermClientsManage, PermClientsStatus,
 	PermKYCReview, PermKYCReassign, PermPaymentsRead, PermPaymentsApprove, PermTicketsManage, PermIBManage, PermAuditRead, PermSettingsManage, PermAPIKeysManage,
-	PermPrivacyManage, PermTradingRead, PermTradingManage, PermWithdrawalsReview,
+	PermPrivacyManage, PermTradingRead, PermTradingManage, PermTradingApprove, PermWithdrawalsReview,
 }
 
 // RoleEnrolment is not a staff role: it is what an access token carries when the tenant requires 2FA and the user
@@ -55,8 +56,9 @@ var self = []web.Permission{PermAccountRead, PermAccount2FA}
 // rolePermissions is the role table. Roles are the staff module's; a user holding several roles has the union.
 var rolePermissions = map[string][]web.Permission{
 	"admin": AllPermissions,
+	// Compliance decides the trading desk's approvals (swap-free status, leverage above the brokerage's level).
 	"compliance": append(slices.Clone(self), PermStaffRead, PermClientsRead, PermClientsStatus, PermKYCReview, PermAuditRead,
-		PermPrivacyManage, PermWithdrawalsReview),
+		PermPrivacyManage, PermTradingRead, PermTradingApprove, PermWithdrawalsReview),
 	// Account managers read deposits (their own clients' only, under managers_see_own_clients_only).
 	// The trading desk is read by those who talk to clients about their accounts, money and tickets.
 	"sales":       append(slices.Clone(self), PermClientsRead, PermClientsManage, PermPaymentsRead, PermTradingRead),

@@ -36,26 +36,50 @@ type Account struct {
 	Leverage   int
 	Group      string
 	SwapFree   bool
-	Status     string // active, disabled, closed
-	Balance    *money.Amount
-	Equity     *money.Amount
-	StateAt    *time.Time
-	CreatedAt  time.Time
+	Status     string // active, disabled (login or trading off), closed
+	// LoginEnabled and TradingEnabled are the access the CRM believes the platform gives (ExpectedAccess);
+	// AccessHeld: a staff user disabled the account by hand, and a client's reinstatement leaves it so.
+	LoginEnabled   bool
+	TradingEnabled bool
+	AccessHeld     bool
+	Balance        *money.Amount
+	Equity         *money.Amount
+	StateAt        *time.Time
+	CreatedAt      time.Time
+	// Platform is the settings the platform reported at the last drift check (nil: never read).
+	Platform *PlatformState
+	// OpenDrift are the kinds of the account's open drift items.
+	OpenDrift []DriftKind
+}
+
+// PlatformState is what the platform reported of an account's settings at the last read.
+type PlatformState struct {
+	Group    string
+	Leverage int
+	SwapFree bool
+	Access   trading.Access
 }
 
 // RequestKind is what a request asks the platform to do.
 type RequestKind string
 
-// KindOpenAccount opens an account.
-const KindOpenAccount RequestKind = "open_account"
+const (
+	KindOpenAccount   RequestKind = "open_account"   // open an account (opening.go)
+	KindSetLeverage   RequestKind = "set_leverage"   // change an account's leverage (changes.go)
+	KindSetSwapFree   RequestKind = "set_swap_free"  // swap-free on or off
+	KindSetAccess     RequestKind = "set_access"     // login and trading on or off (access.go)
+	KindResetPassword RequestKind = "reset_password" // a new main or investor password, emailed
+)
 
 // RequestStatus is where a request is.
 type RequestStatus string
 
 const (
-	RequestPending RequestStatus = "pending" // recorded; the worker is on it
-	RequestDone    RequestStatus = "done"
-	RequestFailed  RequestStatus = "failed" // after the task's retries, or refused by the platform: Failure says why
+	RequestAwaitingApproval RequestStatus = "awaiting_approval" // recorded; nothing queued until a back-office user decides
+	RequestPending          RequestStatus = "pending"           // recorded; the worker is on it
+	RequestDone             RequestStatus = "done"
+	RequestFailed           RequestStatus = "failed"   // after the task's retries, or refused by the platform: Failure says why
+	RequestRejected         RequestStatus = "rejected" // a back-office user refused it: Rejection says why
 )
 
 // Request is one request to a platform (trading_requests).
@@ -84,6 +108,14 @@ type Request struct {
 	UpdatedAt   time.Time
 	FinishedAt  *time.Time
 	AccountOpen bool // the platform account exists (AccountID set)
+	// Changes (changes.go): set_access's applied access, reset_password's kind, why the request exists when the
+	// client did not ask (Reason), and the approval's decision.
+	Access       trading.Access
+	PasswordKind trading.PasswordKind
+	Reason       string
+	DecidedBy    string
+	DecidedAt    *time.Time
+	Rejection    string
 }
 
 // OpenAccountInput is a client's request for an account: the type's slug, a currency it offers and one of its
@@ -172,11 +204,19 @@ func (s *Service) Offers(ctx context.Context, t tenants.Tenant, clientID uuid.UU
 		if err != nil {
 			return err
 		}
+		st, err := deskSettingsTx(ctx, tx)
+		if err != nil {
+			return err
+		}
 		for _, a := range list {
 			if mayOpen(a, c) != "" || refused[a.Live] != "" {
 				continue
 			}
-			offers = append(offers, AccountOffer{Type: a, Currencies: a.Currencies(), Leverages: a.Leverages})
+			levs := withinTier(a.Leverages, st.TierMaxLeverage[c.Tier])
+			if len(levs) == 0 {
+				continue
+			}
+			offers = append(offers, AccountOffer{Type: a, Currencies: a.Currencies(), Leverages: levs})
 		}
 		return nil
 	})
@@ -232,6 +272,13 @@ func (s *Service) OpenAccount(ctx context.Context, t tenants.Tenant, clientID uu
 		if err := f.Err(); err != nil {
 			return err
 		}
+		st, err := deskSettingsTx(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if limit := st.TierMaxLeverage[c.Tier]; limit > 0 && in.Leverage > limit {
+			return validation.New("leverage", fmt.Sprintf("clients of your tier may have at most 1:%d", limit))
+		}
 		id, err := uuid.NewV7()
 		if err != nil {
 			return err
@@ -277,6 +324,20 @@ func isSwapFreeGroup(ctx context.Context, tx pgx.Tx, serverID uuid.UUID, group s
 	return false
 }
 
+// withinTier are the leverages of l a client whose tier caps leverage at limit may have (all when limit is 0).
+func withinTier(l []int, limit int) []int {
+	if limit <= 0 {
+		return l
+	}
+	var out []int
+	for _, v := range l {
+		if v <= limit {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 func leverageList(l []int) string {
 	parts := make([]string, len(l))
 	for i, v := range l {
@@ -316,7 +377,8 @@ func requestView(r Request) map[string]any {
 
 const requestSelect = `SELECT r.id, r.kind, r.client_id, c.first_name || ' ' || c.last_name, r.server_id, s.name, s.live, r.account_type_id, a.name,
 	r.account_id, r.currency, r.leverage, r.group_name, r.swap_free, r.login, r.calls, r.status, r.failure, r.credentials_sent_at, r.created_by,
-	r.created_at, r.updated_at, r.finished_at
+	r.created_at, r.updated_at, r.finished_at, coalesce(r.login_enabled, false), coalesce(r.trading_enabled, false),
+	coalesce(r.password_kind, ''), r.reason, coalesce(r.decided_by, ''), r.decided_at, r.rejection
 	FROM trading_requests r JOIN trading_servers s ON s.id = r.server_id JOIN account_types a ON a.id = r.account_type_id
 	JOIN clients c ON c.id = r.client_id`
 
@@ -325,7 +387,8 @@ func scanRequests(rows pgx.Rows) ([]Request, error) {
 		var r Request
 		err := row.Scan(&r.ID, &r.Kind, &r.ClientID, &r.ClientName, &r.ServerID, &r.ServerName, &r.Live, &r.TypeID, &r.TypeName, &r.AccountID,
 			&r.Currency, &r.Leverage, &r.Group, &r.SwapFree, &r.Login, &r.Calls, &r.Status, &r.Failure, &r.EmailedAt, &r.CreatedBy,
-			&r.CreatedAt, &r.UpdatedAt, &r.FinishedAt)
+			&r.CreatedAt, &r.UpdatedAt, &r.FinishedAt, &r.Access.LoginEnabled, &r.Access.TradingEnabled, &r.PasswordKind, &r.Reason,
+			&r.DecidedBy, &r.DecidedAt, &r.Rejection)
 		r.AccountOpen = r.AccountID != nil
 		return r, err
 	})
@@ -353,7 +416,9 @@ func oneTx[T any](ctx context.Context, tx pgx.Tx, what, query string, scan func(
 }
 
 const accountSelect = `SELECT t.id, t.client_id, t.server_id, s.name, s.live, t.account_type_id, a.name, t.login, t.currency, t.leverage,
-	t.group_name, t.swap_free, t.status, t.balance, t.equity, t.state_at, t.created_at
+	t.group_name, t.swap_free, t.status, t.balance, t.equity, t.state_at, t.created_at, t.login_enabled, t.trading_enabled, t.access_held,
+	t.platform_group, t.platform_leverage, t.platform_swap_free, t.platform_login_enabled, t.platform_trading_enabled,
+	coalesce((SELECT array_agg(d.kind ORDER BY d.kind) FROM trading_drift_items d WHERE d.account_id = t.id AND d.status = 'open'), '{}')
 	FROM trading_accounts t JOIN trading_servers s ON s.id = t.server_id JOIN account_types a ON a.id = t.account_type_id`
 
 func scanAccounts(rows pgx.Rows) ([]Account, error) {
@@ -361,9 +426,21 @@ func scanAccounts(rows pgx.Rows) ([]Account, error) {
 		var v Account
 		var cur string
 		var bal, eq *int64
+		var pGroup *string
+		var pLev *int
+		var pSwap, pLogin, pTrade *bool
+		var drift []string
 		if err := row.Scan(&v.ID, &v.ClientID, &v.ServerID, &v.ServerName, &v.Live, &v.TypeID, &v.TypeName, &v.Login, &cur, &v.Leverage,
-			&v.Group, &v.SwapFree, &v.Status, &bal, &eq, &v.StateAt, &v.CreatedAt); err != nil {
+			&v.Group, &v.SwapFree, &v.Status, &bal, &eq, &v.StateAt, &v.CreatedAt, &v.LoginEnabled, &v.TradingEnabled, &v.AccessHeld,
+			&pGroup, &pLev, &pSwap, &pLogin, &pTrade, &drift); err != nil {
 			return v, err
+		}
+		if pGroup != nil && pLev != nil && pSwap != nil && pLogin != nil && pTrade != nil {
+			v.Platform = &PlatformState{Group: *pGroup, Leverage: *pLev, SwapFree: *pSwap,
+				Access: trading.Access{LoginEnabled: *pLogin, TradingEnabled: *pTrade}}
+		}
+		for _, k := range drift {
+			v.OpenDrift = append(v.OpenDrift, DriftKind(k))
 		}
 		c, ok := money.Lookup(cur)
 		if !ok {
@@ -432,7 +509,7 @@ func (s *Service) Requests(ctx context.Context, t tenants.Tenant, f RequestFilte
 	var out []Request
 	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, requestSelect+` WHERE ($1 = '' OR r.status = $1) AND ($2::uuid IS NULL OR r.client_id = $2)
-			ORDER BY r.created_at DESC, r.id LIMIT $3`, string(f.Status), nullID(f.Client), f.Limit)
+			ORDER BY r.status = 'awaiting_approval' DESC, r.created_at DESC, r.id LIMIT $3`, string(f.Status), nullID(f.Client), f.Limit)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package tradingdesk_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -198,6 +199,23 @@ func TestAClientOpensALiveAccountThroughTheWorker(t *testing.T) {
 	if len(pw) != 12 || len(inv) != 12 || pw == inv {
 		t.Fatalf("passwords in the email: %q %q\n%s", pw, inv, msgs[0].Text)
 	}
+	// A new investor password asked from the portal afterwards is emailed, and rests nowhere either.
+	reset, err := b.svc.ResetPassword(ctx, b.ten, client, *r.AccountID, trading.PasswordInvestor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.svc.CarryChange(ctx, b.ten, reset.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	var again string
+	for _, m := range localsvc.AwaitMail(t, email, 2, 10*time.Second) {
+		if strings.HasPrefix(m.Subject, "A new investor") {
+			again = passwordIn(m.Text, "Password")
+		}
+	}
+	if len(again) != 12 || !b.sim.CheckPassword(r.Login, trading.PasswordInvestor, again) {
+		t.Fatalf("the new investor password %q", again)
+	}
 	var dump string
 	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT (SELECT string_agg(r::text, '|') FROM trading_requests r) || (SELECT string_agg(a::text, '|') FROM trading_accounts a) ||
@@ -205,7 +223,7 @@ func TestAClientOpensALiveAccountThroughTheWorker(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{pw, inv} {
+	for _, secret := range []string{pw, inv, again} {
 		if strings.Contains(dump, secret) || strings.Contains(b.log.String(), secret) {
 			t.Fatalf("a password rests in the database or the log")
 		}
@@ -481,6 +499,23 @@ func TestTheDemoClientsOwnTheSimulatorsFundedAccounts(t *testing.T) {
 	}
 	if n := b.count(t, `SELECT count(*) FROM trading_accounts`); n != len(trading.DemoAccounts) {
 		t.Fatalf("%d linked accounts, want %d", n, len(trading.DemoAccounts))
+	}
+	// Drift waits: the deposit by hand on 500004 for finance (once, however often the demo starts), the leverage
+	// changed on 500003 healed at once; the money the simulator funded before the desk linked them is no drift.
+	items, err := b.svc.DriftItems(ctx, b.ten, tradingdesk.DriftFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range items {
+		got = append(got, it.Login+" "+string(it.Kind)+" "+string(it.Status)+" "+it.PlatformValue)
+	}
+	slices.Sort(got)
+	if want := []string{"500003 leverage healed 1:500", "500003 leverage healed 1:500", "500004 balance open 250.00 USD"}; !slices.Equal(got, want) {
+		t.Errorf("demo drift %q, want %q", got, want)
+	}
+	if a, err := b.sim.Account(ctx, "500003"); err != nil || a.Leverage != 100 {
+		t.Errorf("500003 after the demo: %+v %v", a, err)
 	}
 	// A new account on the demo server takes a login above the linked ones.
 	r := b.open(t, hannah, "standard", "USD", 100)

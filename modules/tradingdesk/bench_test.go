@@ -3,6 +3,7 @@ package tradingdesk_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
 )
 
 // BenchmarkDealSync syncs one simulator account's whole history into a tenant (a new server each round, so every
@@ -95,4 +97,92 @@ func BenchmarkWalk(b *testing.B) {
 	if q, err := in.GetQueueInfo(jobs.QueueSync); err != nil || q.Pending < accounts {
 		b.Fatalf("the queue holds %+v (%v)", q, err)
 	}
+}
+
+// BenchmarkDriftCheck checks a server of 10,000 accounts against the simulator: issue 12's figure (goal under
+// 60 s; ns/op is one whole check). The simulator answers in-process; the latency cases add a wait to every read of
+// an account, as a platform across a network would, to show what the bounded parallelism buys. Every account is on the simulator and in the CRM with a done transfer and its
+// synced balance deal, so both the settings and the money are compared; 10 accounts have their leverage changed on
+// the platform before the first round (healed in it) and 5 a deposit by hand (money drift, seen again each round).
+func BenchmarkDriftCheck(b *testing.B) {
+	const accounts = 10_000
+	for _, c := range []struct {
+		parallel int
+		latency  time.Duration
+	}{{16, 0}, {64, 0}, {16, 5 * time.Millisecond}, {64, 5 * time.Millisecond}} {
+		parallel := c.parallel
+		b.Run(fmt.Sprintf("accounts=%d/parallel=%d/latency=%s", accounts, parallel, c.latency), func(b *testing.B) {
+			bd := setup(b)
+			if c.latency > 0 {
+				bd.wrap = func(conn trading.Connector) trading.Connector { return slowReads{conn, c.latency} }
+			}
+			bd.svc = bd.service(b, func(o *tradingdesk.Options) { o.DriftParallel = parallel })
+			srv := bd.simServer(b, "sim")
+			ctx := context.Background()
+			for i := range accounts {
+				if _, err := bd.sim.CreateAccount(ctx, trading.NewAccount{Login: strconv.Itoa(2_000_000 + i), Group: "standard-usd", Leverage: 100,
+					Currency: "USD", Password: "Tr4de!Desk"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			bd.linked(b, bd.ten, srv.ID, "2000000", "active", time.Now().Add(-time.Hour)) // the account type and a client to share
+			if err := bd.p.Gate.Scope(ctx, bd.ten, func(ctx context.Context, tx pgx.Tx) error {
+				for _, q := range []string{
+					`INSERT INTO trading_accounts (id, client_id, server_id, account_type_id, login, currency, leverage, group_name, created_at)
+						SELECT gen_random_uuid(), a.client_id, a.server_id, a.account_type_id, (2000000 + i)::text, 'USD', 100, 'standard-usd', a.created_at
+						FROM trading_accounts a, generate_series(1, ` + strconv.Itoa(accounts-1) + `) i`,
+					`INSERT INTO trading_transfers (id, client_id, account_id, direction, amount, currency, status, created_by, created_at, finished_at)
+						SELECT gen_random_uuid(), client_id, id, 'to_account', 100000, 'USD', 'done', 'bench', now() - interval '1 hour', now() - interval '1 hour'
+						FROM trading_accounts`,
+					`INSERT INTO trading_deals (server_id, ticket, login, action, volume, price, profit, commission, swap, time, content_hash)
+						SELECT server_id, 'b' || login, login, 'balance', 0, 0, 1000.00, 0, 0, now() - interval '1 hour', sha256(login::bytea)
+						FROM trading_accounts`,
+					`INSERT INTO trading_deal_cursors (server_id, login, synced_to, synced_at) SELECT server_id, login, now(), now() FROM trading_accounts`,
+					`INSERT INTO trading_deals (server_id, ticket, login, action, volume, price, profit, commission, swap, time, content_hash)
+						SELECT server_id, 'h' || login, login, 'balance', 0, 0, 25.00, 0, 0, now() - interval '30 minutes', sha256(('h' || login)::bytea)
+						FROM trading_accounts WHERE login::int < 2000005`,
+				} {
+					if _, err := tx.Exec(ctx, q); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				b.Fatal(err)
+			}
+			for i := range 10 {
+				if err := bd.sim.Faults.LeverageByHand(strconv.Itoa(2_000_100+i), 500); err != nil {
+					b.Fatal(err)
+				}
+			}
+			round := 0
+			b.ResetTimer()
+			for b.Loop() {
+				round++
+				c, err := bd.svc.CheckDrift(ctx, bd.ten, srv.ID)
+				if err != nil {
+					b.Fatal(err)
+				}
+				want := "10000 accounts checked, 15 drifts: 10 leverage healed, 5 balance for finance"
+				if round > 1 {
+					want = "10000 accounts checked, 5 drifts: 5 balance for finance"
+				}
+				if c.Checked != accounts || c.Summary() != want {
+					b.Fatalf("round %d: %s", round, c.Summary())
+				}
+			}
+			b.ReportMetric(float64(accounts)*float64(round)/b.Elapsed().Seconds(), "accounts/s")
+		})
+	}
+}
+
+// slowReads waits before every read of an account, as a platform across a network answers.
+type slowReads struct {
+	trading.Connector
+	wait time.Duration
+}
+
+func (s slowReads) Account(ctx context.Context, login string) (trading.Account, error) {
+	time.Sleep(s.wait)
+	return s.Connector.Account(ctx, login)
 }

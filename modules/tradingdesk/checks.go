@@ -55,8 +55,11 @@ func (s *Service) Tasks(tt *jobs.Tasks) {
 	tt.Handle(TaskOpenAccount, s.handleOpenAccount)
 	tt.Handle(TaskSyncAccount, s.handleSyncAccount)
 	tt.Handle(TaskTransfer, s.handleTransfer)
+	tt.Handle(TaskChange, s.handleChange)
 	tt.Handle(TaskSyncAccounts, s.handleWalk)
 	tt.Every(s.walkEntry())
+	tt.Handle(TaskCheckDrift, s.handleCheckDrift)
+	tt.Every(s.driftEntry())
 	tt.HandlePlatform(TaskCloseInactive, func(ctx context.Context, _ *asynq.Task) error { return s.CloseInactive(ctx) })
 	tt.Every(jobs.Entry{Name: "tradingdesk-close-inactive", Every: s.o.CheckEvery, Type: TaskCloseInactive, Queue: jobs.QueueSync,
 		Options: []asynq.Option{asynq.MaxRetry(0), asynq.Timeout(time.Minute)}})

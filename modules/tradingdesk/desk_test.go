@@ -252,6 +252,9 @@ func TestTheDemoBrokerageHasSimulatorServersAndItsOffer(t *testing.T) {
 	if got := strings.Join(names, ","); got != "Demo@demo-practice,Raw@demo-live,Standard@demo-live,Swap-free Islamic@demo-live" {
 		t.Fatalf("demo account types: %s", got)
 	}
+	if st, err := b.svc.DeskSettings(ctx, b.ten); err != nil || st.LeverageApprovalAbove != tradingdesk.DemoLeverageApprovalAbove || !st.SwapFreeApproval {
+		t.Fatalf("the demo's desk rules: %+v %v", st, err)
+	}
 	if err := b.svc.CheckAll(ctx, b.ten); err != nil {
 		t.Fatal(err)
 	}

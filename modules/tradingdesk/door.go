@@ -16,6 +16,7 @@ func (s *Service) Door() frontdoor.Door {
 		PageFiles:   PageFiles,
 		Pages:       s.mountPages,
 		Tasks:       s.Tasks,
+		Subscribe:   s.Subscribe,
 		DemoSeeders: []tenants.Seeder{demoSeeder{s}},
 		Demo:        s.demo,
 		Data:        s,

@@ -340,8 +340,10 @@ func Routes(api *web.API, s *Service) {
 			return c.JSON(ToAccountTypeResponse(a))
 		}})
 	accountRoutes(api, s)
+	changeRoutes(api, s)
 	transferRoutes(api, s)
 	dealRoutes(api, s)
+	driftRoutes(api, s)
 }
 
 // Examples for the OpenAPI document (web.Exampler).

@@ -38,6 +38,19 @@ type AccountResponse struct {
 	Equity    string     `json:"equity,omitempty"`
 	StateAt   *time.Time `json:"state_at,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
+	// Platform is what the platform reported of the account's settings at the last drift check (absent: never
+	// read); OpenDrift the kinds of its open drift items (staff only).
+	Platform  *PlatformStateResponse `json:"platform,omitempty"`
+	OpenDrift []string               `json:"open_drift,omitempty"`
+}
+
+// PlatformStateResponse is an account's settings as its platform last reported them.
+type PlatformStateResponse struct {
+	Group          string `json:"group"`
+	Leverage       int    `json:"leverage"`
+	SwapFree       bool   `json:"swap_free"`
+	LoginEnabled   bool   `json:"login_enabled"`
+	TradingEnabled bool   `json:"trading_enabled"`
 }
 
 // RequestResponse is a request to the platform: pending ("opening" in the portal), done, or failed with the
@@ -58,6 +71,23 @@ type RequestResponse struct {
 	Emailed    bool       `json:"credentials_emailed"`
 	CreatedAt  time.Time  `json:"created_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// Changes of an account (kind set_leverage, set_swap_free, set_access, reset_password): the account's id, what
+	// is asked in words ("leverage 1:200", "swap-free on"), swap_free wanted, the access applied (once done), which
+	// password, why the CRM asked (a client's status, a staff user's hand), and a rejection's reason.
+	Account      *uuid.UUID `json:"account,omitempty"`
+	Summary      string     `json:"summary"`
+	SwapFree     bool       `json:"swap_free"`
+	Access       *Access    `json:"access,omitempty"`
+	PasswordKind string     `json:"password_kind,omitempty"`
+	Reason       string     `json:"reason,omitempty"`
+	Rejection    string     `json:"rejection,omitempty"`
+	DecidedAt    *time.Time `json:"decided_at,omitempty"`
+}
+
+// Access is an account's login and trading rights.
+type Access struct {
+	Login   bool `json:"login"`
+	Trading bool `json:"trading"`
 }
 
 // TradingResponse is a client's accounts and requests.
@@ -81,6 +111,13 @@ func ToAccountResponse(a Account) AccountResponse {
 	if a.Equity != nil {
 		out.Equity = a.Equity.Decimal()
 	}
+	if p := a.Platform; p != nil {
+		out.Platform = &PlatformStateResponse{Group: p.Group, Leverage: p.Leverage, SwapFree: p.SwapFree, LoginEnabled: p.Access.LoginEnabled,
+			TradingEnabled: p.Access.TradingEnabled}
+	}
+	for _, k := range a.OpenDrift {
+		out.OpenDrift = append(out.OpenDrift, string(k))
+	}
 	return out
 }
 
@@ -93,10 +130,20 @@ func ToRequestResponse(r Request, staff bool) RequestResponse {
 	if staff || r.AccountOpen {
 		out.Login = r.Login
 	}
-	if staff {
-		out.ClientName, out.Failure = r.ClientName, r.Failure
-	} else if r.Status == RequestFailed {
+	out.Summary, out.SwapFree, out.PasswordKind, out.Rejection, out.DecidedAt = r.Summary(), r.SwapFree, string(r.PasswordKind), r.Rejection, r.DecidedAt
+	if r.Kind != KindOpenAccount {
+		out.Account, out.Login = r.AccountID, r.Login
+		if r.Kind == KindSetAccess && r.Status == RequestDone {
+			out.Access = &Access{Login: r.Access.LoginEnabled, Trading: r.Access.TradingEnabled}
+		}
+	}
+	switch {
+	case staff:
+		out.ClientName, out.Failure, out.Reason = r.ClientName, r.Failure, r.Reason
+	case r.Status == RequestFailed && r.Kind == KindOpenAccount:
 		out.Failure = "The account could not be opened; our support team has been told and will contact you."
+	case r.Status == RequestFailed:
+		out.Failure = "The trading server did not make this change; our support team has been told and will contact you."
 	}
 	return out
 }
@@ -118,7 +165,11 @@ func clientTrading(c *fiber.Ctx, s *Service, client uuid.UUID, staff bool) error
 func toTrading(accounts []Account, requests []Request, staff bool) TradingResponse {
 	out := TradingResponse{Accounts: []AccountResponse{}, Requests: []RequestResponse{}}
 	for _, a := range accounts {
-		out.Accounts = append(out.Accounts, ToAccountResponse(a))
+		v := ToAccountResponse(a)
+		if !staff {
+			v.OpenDrift = nil // the back office's to follow, not the client's
+		}
+		out.Accounts = append(out.Accounts, v)
 	}
 	for _, r := range requests {
 		out.Requests = append(out.Requests, ToRequestResponse(r, staff))
@@ -180,7 +231,7 @@ func accountRoutes(api *web.API, s *Service) {
 			return clientTrading(c, s, id, true)
 		}})
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/trading/requests", Permission: PermRead, Tag: tag, Response: RequestsResponse{},
-		Summary: "Requests to the platforms, newest first: status=pending|done|failed, client=<id>; failed ones carry the platform's reason",
+		Summary: "Requests to the platforms, waiting for approval first, then newest first: status=awaiting_approval|pending|done|failed|rejected, client=<id>; failed ones carry the platform's reason",
 		Handler: func(c *fiber.Ctx) error {
 			f, err := requestFilter(c)
 			if err != nil {
@@ -202,10 +253,10 @@ func accountRoutes(api *web.API, s *Service) {
 func requestFilter(c *fiber.Ctx) (RequestFilter, error) {
 	var f RequestFilter
 	switch st := RequestStatus(strings.TrimSpace(c.Query("status"))); st {
-	case "", RequestPending, RequestDone, RequestFailed:
+	case "", RequestAwaitingApproval, RequestPending, RequestDone, RequestFailed, RequestRejected:
 		f.Status = st
 	default:
-		return f, web.NewProblem(fiber.StatusBadRequest, "bad-filter", "status is one of pending, done, failed")
+		return f, web.NewProblem(fiber.StatusBadRequest, "bad-filter", "status is one of awaiting_approval, pending, done, failed, rejected")
 	}
 	if v := strings.TrimSpace(c.Query("client")); v != "" {
 		id, err := web.ParseUUID(v)

@@ -56,6 +56,9 @@ type bundle struct {
 	pageHook func()
 	// wrap, when set, wraps the simulator's session (a test's faults).
 	wrap func(trading.Connector) trading.Connector
+	// vendor, when set, dials every server that is not the simulator: a vendor platform's real connector against
+	// its protocol fake (platforms_test.go).
+	vendor tradingdesk.DialFunc
 	// mailFails is how many emails the mailer refuses before it sends.
 	mailFails *counter
 	mails     *emails.Service
@@ -143,8 +146,11 @@ func setup(t testing.TB) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.sim.Close() })
-	b.dial = tradingdesk.DialFunc(func(_ context.Context, s tradingdesk.Server, c tradingdesk.Credentials) (trading.Connector, error) {
+	b.dial = tradingdesk.DialFunc(func(ctx context.Context, s tradingdesk.Server, c tradingdesk.Credentials) (trading.Connector, error) {
 		b.dials.add()
+		if b.vendor != nil && s.Platform != trading.PlatformSimulator {
+			return b.vendor(ctx, s, c)
+		}
 		switch s.Platform {
 		case trading.PlatformSimulator:
 			if b.wrap != nil {
@@ -172,7 +178,7 @@ func setup(t testing.TB) *bundle {
 	}
 	t.Cleanup(func() { mails.Close() })
 	b.mails = mails
-	b.cl = clients.NewService(clients.Options{Gate: p.Gate, Audit: b.trail})
+	b.cl = clients.NewService(clients.Options{Gate: p.Gate, Audit: b.trail, Events: b.hall})
 	b.cl.Door().Trail() // clients named in sentences
 	if b.led, err = ledger.New(ledger.Options{Gate: p.Gate, Events: b.hall}); err != nil {
 		t.Fatal(err)

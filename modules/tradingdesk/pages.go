@@ -71,6 +71,7 @@ func (s *Service) mountPages(shell *web.Shell) {
 	shell.Page(fiber.MethodGet, accountTypesPath+"/:slug", PermRead, p.accountType)
 	p.mountAccountPages(shell)
 	p.mountDealPages(shell)
+	p.mountDriftPages(shell)
 }
 
 func (p *pages) may(c *fiber.Ctx, perm web.Permission) bool {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"html/template"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,7 +28,7 @@ import (
 func (p *pages) mountAccountPages(shell *web.Shell) {
 	shell.Nav(
 		web.NavEntry{Group: web.GroupPortal, Label: "Trading accounts", Href: PortalAccountsPath, Permission: identity.PermPortalAccount, Order: 27},
-		web.NavEntry{Group: web.GroupTrading, Label: "Account requests", Href: requestsPath, Permission: PermRead, Order: 30},
+		web.NavEntry{Group: web.GroupTrading, Label: "Trading requests", Href: requestsPath, Permission: PermRead, Order: 30},
 	)
 	shell.Tiles(web.Tile{Group: web.GroupTrading, Label: "Account requests failed", Href: requestsPath + "?status=failed", Permission: PermRead, Order: 10,
 		Count: func(c *fiber.Ctx) (web.TileCount, error) {
@@ -47,17 +48,28 @@ func (p *pages) mountAccountPages(shell *web.Shell) {
 	shell.HubSection(clients.ClientHub, web.HubSection{ID: "trading", Label: "Trading", Order: 45, Permission: PermRead,
 		Hint: "Trading accounts, account requests and transfers", Render: p.tradingTab})
 	p.mountTransferPages(shell)
+	p.mountChangePages(shell)
 }
 
 type accountRow struct {
 	ID, Login, Type, Kind, Server, Currency, Leverage, Status, Balance, Equity, Opened string
 	Tone                                                                               web.Tone
+	Access, Held                                                                       string
+	SwapFree, AccessHeld                                                               bool
+	// What the platform reported at the last read (the drift check's): leverage, access, when; and the kinds of
+	// the account's open drift.
+	PlatformLeverage, PlatformAccess, StateAt string
+	Drift                                     []string
 }
 
 type requestRow struct {
 	ID, Client, ClientHref, Type, Kind, Details, Login, Status, Failure, Created, Finished string
 	Tone                                                                                   web.Tone
 	Emailed                                                                                bool
+	// What is asked in words ("Open a live account: Standard, USD, 1:100", "Account 700001: leverage 1:200"),
+	// why the CRM asked when the client did not, and a rejection's reason; Awaiting: approve and reject apply.
+	What, Reason, Rejection string
+	Awaiting, Change        bool
 }
 
 func kindWord(live bool) string {
@@ -71,7 +83,8 @@ func accountRows(list []Account) []accountRow {
 	out := make([]accountRow, 0, len(list))
 	for _, a := range list {
 		r := accountRow{ID: a.ID.String(), Login: a.Login, Type: a.TypeName, Kind: kindWord(a.Live), Server: a.ServerName, Currency: a.Currency.Code,
-			Leverage: "1:" + strconv.Itoa(a.Leverage), Status: a.Status, Opened: when(&a.CreatedAt), Tone: web.ToneGood}
+			Leverage: "1:" + strconv.Itoa(a.Leverage), Status: a.Status, Opened: when(&a.CreatedAt), Tone: web.ToneGood,
+			Access: accessWords(ExpectedAccess(a)), SwapFree: a.SwapFree, AccessHeld: a.AccessHeld}
 		if a.Status != "active" {
 			r.Tone = web.ToneWarn
 		}
@@ -81,6 +94,13 @@ func accountRows(list []Account) []accountRow {
 		if a.Equity != nil {
 			r.Equity = a.Equity.String()
 		}
+		if pl := a.Platform; pl != nil {
+			r.PlatformLeverage, r.PlatformAccess = "1:"+strconv.Itoa(pl.Leverage), accessWords(pl.Access)
+		}
+		r.StateAt = when(a.StateAt)
+		for _, k := range a.OpenDrift {
+			r.Drift = append(r.Drift, k.Label())
+		}
 		out = append(out, r)
 	}
 	return out
@@ -89,10 +109,21 @@ func accountRows(list []Account) []accountRow {
 // requestWords are a request's status in words for staff or for the client.
 func requestWords(r Request) (string, web.Tone) {
 	switch r.Status {
-	case RequestDone:
-		return "Opened", web.ToneGood
+	case RequestAwaitingApproval:
+		return "Waiting for approval", web.ToneWarn
+	case RequestRejected:
+		return "Rejected", web.ToneBad
 	case RequestFailed:
 		return "Failed", web.ToneBad
+	}
+	if r.Kind != KindOpenAccount {
+		if r.Status == RequestDone {
+			return "Done", web.ToneGood
+		}
+		return "In progress", web.ToneInfo
+	}
+	if r.Status == RequestDone {
+		return "Opened", web.ToneGood
 	}
 	if r.AccountOpen {
 		return "Opened, emailing the credentials", web.ToneInfo
@@ -107,7 +138,12 @@ func requestRows(list []Request, staff bool) []requestRow {
 		v := ToRequestResponse(r, staff)
 		row := requestRow{ID: r.ID.String(), Client: r.ClientName, ClientHref: clientPagePath + r.ClientID.String(), Type: r.TypeName,
 			Kind: kindWord(r.Live), Details: r.Currency + ", 1:" + strconv.Itoa(r.Leverage), Login: v.Login, Status: words, Tone: tone,
-			Failure: v.Failure, Created: when(&r.CreatedAt), Finished: when(r.FinishedAt), Emailed: r.EmailedAt != nil}
+			Failure: v.Failure, Created: when(&r.CreatedAt), Finished: when(r.FinishedAt), Emailed: r.EmailedAt != nil,
+			What: kindWord(r.Live) + " account: " + r.TypeName + ", " + r.Currency + ", 1:" + strconv.Itoa(r.Leverage), Reason: v.Reason, Rejection: r.Rejection,
+			Awaiting: r.Status == RequestAwaitingApproval, Change: r.Kind != KindOpenAccount}
+		if row.Change {
+			row.What = "Account " + r.Login + ": " + r.Summary()
+		}
 		out = append(out, row)
 	}
 	return out
@@ -134,6 +170,10 @@ type portalPage struct {
 	Opening             bool
 	AccountsWithBalance bool
 	Transfers           transfersSection
+	Changes             []accountChange
+	ChangeError         string
+	ChangeProblems      []string
+	ChangeNotice        string
 }
 
 func (p *pages) portalAccounts(c *fiber.Ctx) error {
@@ -148,6 +188,8 @@ type portalForms struct {
 	transfer         transferForm
 	transferProblems []string
 	transferErr      string
+	changeProblems   []string
+	changeErr        string
 }
 
 // renderPortal draws the portal page, with a refusal and the choices the client made.
@@ -171,15 +213,30 @@ func (p *pages) renderPortal(c *fiber.Ctx, status int, f portalForms) error {
 		return err
 	}
 	d := portalPage{CSRF: p.shell.CSRF(c), Accounts: accountRows(accounts), LiveBlocked: refused[true], DemoBlocked: refused[false],
-		Error: errText, Problems: problems}
+		Error: errText, Problems: problems, ChangeError: f.changeErr, ChangeProblems: f.changeProblems}
+	changes := 0
 	for _, r := range requests {
-		if r.Status != RequestDone { // done requests are the accounts above
-			d.Requests = append(d.Requests, requestRows([]Request{r}, false)...)
-			d.Opening = d.Opening || r.Status == RequestPending
+		// Done openings are the accounts above; changes are shown with their outcome, the last 20.
+		if r.Kind == KindOpenAccount && r.Status == RequestDone || r.Kind != KindOpenAccount && changes >= 20 {
+			continue
 		}
+		if r.Kind != KindOpenAccount {
+			changes++
+		}
+		d.Requests = append(d.Requests, requestRows([]Request{r}, false)...)
+		d.Opening = d.Opening || r.Status == RequestPending
 	}
 	if id := c.Query("requested"); id != "" && errText == "" {
 		d.Notice = "Your account is being opened. Its login appears here in a few seconds, and its passwords are emailed to you."
+	}
+	if id := c.Query("changed"); id != "" && f.changeErr == "" {
+		d.ChangeNotice = "Your request is recorded: its status is below. A change that waits for approval is decided by our back office; the others reach the trading server within seconds."
+	}
+	if choice == "" {
+		choice = c.Query("open")
+	}
+	if d.Changes, err = p.changeOptions(ctx, t, client, accounts, requests, offers); err != nil {
+		return err
 	}
 	levs := map[int]bool{}
 	for _, o := range offers {
@@ -225,44 +282,75 @@ func (p *pages) openAccount(c *fiber.Ctx) error {
 }
 
 type requestsPage struct {
+	CSRF     string
 	Status   string
 	Filters  []addLink
+	Awaiting []requestRow // waiting for approval, first whatever the filter
 	Rows     []requestRow
 	Failed   int
 	Pending  int
+	Waiting  int
 	Selected string
+	// MayApprove: the viewer holds trading.approve (the approve and reject forms).
+	MayApprove    bool
+	Notice, Error string
+	Problems      []string
 }
 
-// requests is the back office's list of account requests, failed ones by default: what support follows up.
+// requests is the back office's list of requests: those waiting for approval first, then the filter's (failed
+// ones by default: what support follows up).
 func (p *pages) requests(c *fiber.Ctx) error {
-	st := c.Query("status", string(RequestFailed))
+	return p.renderRequests(c, fiber.StatusOK, c.Query("status", string(RequestFailed)), "", nil)
+}
+
+func (p *pages) renderRequests(c *fiber.Ctx, status int, st, errText string, problems []string) error {
 	if st == "all" {
 		st = ""
 	}
 	switch RequestStatus(st) {
-	case "", RequestPending, RequestDone, RequestFailed:
+	case "", RequestAwaitingApproval, RequestPending, RequestDone, RequestFailed, RequestRejected:
 	default:
 		return web.NotFound("No such status.")
 	}
-	list, err := p.s.visibleRequests(c, RequestFilter{Status: RequestStatus(st)})
+	awaiting, err := p.s.visibleRequests(c, RequestFilter{Status: RequestAwaitingApproval})
 	if err != nil {
 		return err
+	}
+	var list []Request
+	if RequestStatus(st) != RequestAwaitingApproval {
+		if list, err = p.s.visibleRequests(c, RequestFilter{Status: RequestStatus(st)}); err != nil {
+			return err
+		}
+		if st == "" { // the waiting ones are above
+			list = slices.DeleteFunc(list, func(r Request) bool { return r.Status == RequestAwaitingApproval })
+		}
 	}
 	n, err := p.s.RequestCounts(c.UserContext(), tenants.Current(c))
 	if err != nil {
 		return err
 	}
-	d := requestsPage{Status: st, Rows: requestRows(list, true), Failed: n[RequestFailed], Pending: n[RequestPending], Selected: st}
-	for _, f := range []struct{ label, value string }{{"Failed", "failed"}, {"Opening", "pending"}, {"Done", "done"}, {"All", "all"}} {
+	d := requestsPage{CSRF: p.shell.CSRF(c), Status: st, Awaiting: requestRows(awaiting, true), Rows: requestRows(list, true), Failed: n[RequestFailed],
+		Pending: n[RequestPending], Waiting: n[RequestAwaitingApproval], Selected: st, MayApprove: p.may(c, PermApprove), Error: errText, Problems: problems}
+	switch {
+	case c.Query("approved") != "":
+		d.Notice = "Approved: the request is on its way to the trading server."
+	case c.Query("rejected") != "":
+		d.Notice = "Rejected: the client sees your reason in the portal."
+	}
+	for _, f := range []struct{ label, value string }{{"Waiting for approval", "awaiting_approval"}, {"Failed", "failed"}, {"In progress", "pending"},
+		{"Rejected", "rejected"}, {"Done", "done"}, {"All", "all"}} {
 		d.Filters = append(d.Filters, addLink{Label: f.label, Href: requestsPath + "?status=" + f.value})
 	}
-	return p.shell.Render(c, fiber.StatusOK, "tradingdesk_requests", "Account requests", d)
+	return p.shell.Render(c, status, "tradingdesk_requests", "Trading requests", d)
 }
 
 type tradingTab struct {
-	Accounts  []accountRow
-	Requests  []requestRow
-	Transfers []transferRow
+	CSRF        string
+	Accounts    []accountRow
+	Requests    []requestRow
+	Transfers   []transferRow
+	MayManage   bool
+	AccessError string
 }
 
 // tradingTab draws the client page's Trading tab. The hub's owner has checked that the viewer may see the client.
@@ -280,6 +368,6 @@ func (p *pages) tradingTab(c *fiber.Ctx, client uuid.UUID) (template.HTML, error
 	if err != nil {
 		return "", err
 	}
-	return p.shell.Fragment(c, "tradingdesk_hub", tradingTab{Accounts: accountRows(accounts), Requests: requestRows(requests, true),
-		Transfers: transferRows(transfers, true)})
+	return p.shell.Fragment(c, "tradingdesk_hub", tradingTab{CSRF: p.shell.CSRF(c), Accounts: accountRows(accounts), Requests: requestRows(requests, true),
+		Transfers: transferRows(transfers, true), MayManage: p.may(c, PermManage), AccessError: c.Query("access_error")})
 }

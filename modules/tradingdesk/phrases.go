@@ -82,6 +82,85 @@ func Phrases() []audit.Phrase {
 			return audit.Say("The ", liveWord(e), " account request of ", e.After("/client"), " (", accountDetails(e), ") failed: ",
 				strings.TrimSuffix(e.After("/reason"), "."))
 		}),
+		say(ActionChangeRequested, func(e audit.Event) audit.Sentence {
+			var s audit.Sentence
+			if status, ok := strings.CutPrefix(e.After("/reason"), "the client's status is now "); ok && e.After("/kind") == string(KindSetAccess) {
+				s = audit.Say(e.After("/client"), "'s status is now ", status, ": the trading desk asked for ", e.After("/summary"))
+			} else {
+				s = audit.Say(e.Actor, " asked for ", e.After("/summary"))
+			}
+			if e.After("/awaiting_approval") == "true" {
+				s = audit.Say(s, "; it waits for approval")
+			}
+			return s
+		}),
+		say(ActionChangeApproved, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " approved ", e.After("/client"), "'s request for ", e.After("/summary"))
+		}),
+		say(ActionChangeRejected, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " rejected ", e.After("/client"), "'s request for ", e.After("/summary"), ": ",
+				strings.TrimSuffix(e.After("/rejection"), "."))
+		}),
+		say(ActionChangeDone, func(e audit.Event) audit.Sentence {
+			acc := "Account " + e.After("/login") + " of " + e.After("/client")
+			switch RequestKind(e.After("/kind")) {
+			case KindSetLeverage:
+				s := audit.Say(acc, " has leverage 1:", e.After("/leverage"), " on the trading server (it was 1:", e.After("/was"), ")")
+				if e.After("/group") != e.After("/group_was") {
+					s = audit.Say(s, ", in group ", e.After("/group"))
+				}
+				return s
+			case KindSetSwapFree:
+				if e.After("/swap_free") == "true" {
+					return audit.Say(acc, " is swap-free on the trading server (group ", e.After("/group"), ")")
+				}
+				return audit.Say(acc, " is no longer swap-free on the trading server (group ", e.After("/group"), ")")
+			case KindSetAccess:
+				s := audit.Say(acc, ": ", e.After("/access"), " on the trading server")
+				if r := e.After("/reason"); r != "" {
+					s = audit.Say(s, " (", r, ")")
+				}
+				return s
+			case KindResetPassword:
+				return audit.Say("A new ", e.After("/which"), " password of account ", e.After("/login"), " was set on the trading server and emailed to ",
+					e.After("/client"))
+			}
+			return audit.Say(acc, " changed on the trading server")
+		}),
+		say(ActionChangeFailed, func(e audit.Event) audit.Sentence {
+			return audit.Say("The request of ", e.After("/client"), " for ", e.After("/summary"), " failed: ", strings.TrimSuffix(e.After("/failure"), "."))
+		}),
+		say(ActionAccountAccessByHand, func(e audit.Event) audit.Sentence {
+			if e.After("/enabled") == "true" {
+				return audit.Say(e.Actor, " enabled account ", e.After("/login"), " again")
+			}
+			return audit.Say(e.Actor, " disabled account ", e.After("/login"), " by hand: ", strings.TrimSuffix(e.After("/reason"), "."))
+		}),
+		say(ActionDeskSettingsSaved, func(e audit.Event) audit.Sentence {
+			s := audit.Say(e.Actor, " changed the trading desk's rules")
+			if e.Changed("/swap_free_approval") {
+				if e.After("/swap_free_approval") == "true" {
+					s = audit.Say(s, "; swap-free now waits for approval")
+				} else {
+					s = audit.Say(s, "; swap-free no longer waits for approval")
+				}
+			}
+			if e.Changed("/leverage_approval_above") {
+				if v := e.After("/leverage_approval_above"); v != "0" && v != "" {
+					s = audit.Say(s, "; leverage above 1:", v, " waits for approval")
+				} else {
+					s = audit.Say(s, "; no leverage change waits for approval")
+				}
+			}
+			if e.Changed("/heal_settings") {
+				if e.After("/heal_settings") == "true" {
+					s = audit.Say(s, "; settings drift is now healed automatically")
+				} else {
+					s = audit.Say(s, "; settings drift is no longer healed automatically")
+				}
+			}
+			return s
+		}),
 		say(ActionTransferRequested, func(e audit.Event) audit.Sentence {
 			return audit.Say(e.Actor, " asked to move ", transferWords(e, "their"))
 		}),
@@ -99,6 +178,35 @@ func Phrases() []audit.Phrase {
 		say(ActionTransferRetried, func(e audit.Event) audit.Sentence {
 			return audit.Say(e.Actor, " asked the trading server again about the transfer of ", transferWords(e, e.After("/client")+"'s"))
 		}),
+		say(ActionDriftFound, func(e audit.Event) audit.Sentence {
+			if e.After("/kind") == string(DriftBalance) {
+				return audit.Say("The balance operations of account ", e.After("/login"), " on ", e.After("/server"), " add up to ",
+					e.After("/platform"), " on the platform and ", e.After("/crm"), " in the CRM: for finance")
+			}
+			return audit.Say(driftAccountWords(e), " has ", e.After("/label"), " ", e.After("/platform"), " on the platform; the CRM has ", e.After("/crm"))
+		}),
+		say(ActionDriftHealed, func(e audit.Event) audit.Sentence {
+			return audit.Say("BrokerDesk set account ", e.After("/login"), "'s ", e.After("/label"), " back to ", e.After("/crm"), " on ",
+				e.After("/server"), ": the platform had ", e.After("/platform"))
+		}),
+		say(ActionDriftHealFailed, func(e audit.Event) audit.Sentence {
+			return audit.Say("BrokerDesk could not set account ", e.After("/login"), "'s ", e.After("/label"), " back to ", e.After("/crm"), " on ",
+				e.After("/server"), " (the platform has ", e.After("/platform"), "): ", strings.TrimPrefix(e.After("/healing"),
+					"BrokerDesk could not set it back to "+e.After("/crm")+": "))
+		}),
+		say(ActionDriftGone, func(e audit.Event) audit.Sentence {
+			if e.After("/kind") == string(DriftBalance) {
+				return audit.Say("The balance operations of account ", e.After("/login"), " on ", e.After("/server"), " agree with the CRM again")
+			}
+			return audit.Say(driftAccountWords(e), " agrees with the CRM again: ", e.After("/label"), " ", e.After("/crm"))
+		}),
+		say(ActionDriftResolved, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " resolved the ", e.After("/label"), " drift of account ", e.After("/login"), " on ", e.After("/server"), " (",
+				e.After("/platform"), " on the platform, ", e.After("/crm"), " in the CRM): ", strings.TrimSuffix(e.After("/note"), "."))
+		}),
+		say(ActionDriftCheckRequested, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " asked for a drift check of the trading server ", e.Target)
+		}),
 	}
 }
 
@@ -110,6 +218,11 @@ func transferWords(e audit.Event, whose string) string {
 		return amt + " from " + acc + " to " + wallet
 	}
 	return amt + " from " + wallet + " to " + acc
+}
+
+// driftAccountWords names a drift event's account: "Account 700000 on MT5 Live".
+func driftAccountWords(e audit.Event) string {
+	return "Account " + e.After("/login") + " on " + e.After("/server")
 }
 
 // liveWord is "live" or "demo" for an account event.

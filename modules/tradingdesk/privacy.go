@@ -19,8 +19,8 @@ var _ frontdoor.DataHolder = (*Service)(nil)
 // PersonalData names the desk's files in a client's export.
 func (s *Service) PersonalData() []string {
 	return []string{
-		"trading_accounts.json   your trading accounts: server, type, login, currency, leverage, swap-free, status, last balance",
-		"trading_requests.json   what you asked of the trading servers (opening accounts) and what became of it",
+		"trading_accounts.json   your trading accounts: server, type, login, currency, leverage, swap-free, status, and the balance and settings the trading server last reported",
+		"trading_requests.json   what you asked of the trading servers (accounts, leverage, swap-free, passwords) and what became of it",
 		"trading_transfers.json  the money you moved between your wallet and your trading accounts, and what became of it",
 		"trading_deals.json      the deals of your trading accounts as the trading servers listed them",
 	}

@@ -1,5 +1,5 @@
-// Package tradingdesk is the trading desk: the brokerage's trading servers and the account types it offers on them
-// now; client accounts, requests pushed to the platform, transfers, deal sync and drift reports will join it. It is
+// Package tradingdesk is the trading desk: the brokerage's trading servers, the account types it offers on them,
+// client accounts, the changes pushed to the platform, transfers and deal sync; drift reports will join it. It is
 // the room where the CRM and the trading platforms become one system (docs/trading/desk.md).
 //
 // The desk speaks to platforms only through trading.Connector (modules/trading) and never imports a connector
@@ -18,6 +18,13 @@
 //	               (tradingdesk:sync-account, queue sync), stored once each with COPY, changes and cancellations
 //	               found in an overlap window, trading.deal_closed and trading.deal_changed published with them;
 //	               tradingdesk:sync-accounts walks every tenant's accounts each minute and enqueues their syncs
+//	changes        trading_requests of kinds set_leverage, set_swap_free, set_access, reset_password: validated and
+//	               queued (tradingdesk:change) or awaiting a back-office approval, carried through the shared session
+//	               and recorded once the platform said done; client.status_changed disables and re-enables a client's
+//	               accounts (access.go, ExpectedAccess); the desk's rules in trading_desk_settings (changes.go)
+//	drift          trading_drift_items, trading_drift_checks: tradingdesk:check-drift compares each account's
+//	               settings and money with its platform every 15 minutes per tenant (and on demand), heals settings
+//	               drift where the brokerage allows it, leaves money drift to finance (see drift.go)
 //	transfers      trading_transfers: money between a client's wallet and their trading account, a ledger hold or
 //	               posting against the server's trading_server account and a balance operation under the transfer's
 //	               id (tradingdesk:transfer, queue sync); see transfers.go for the order of writes
@@ -123,8 +130,15 @@ type Options struct {
 	Queue *asynq.Client
 	// SyncEvery is how often the worker walks every tenant's accounts and syncs their deals; default one minute.
 	SyncEvery time.Duration
-	Now       func() time.Time
-	Log       *slog.Logger
+	// DriftEvery is how often the worker checks every tenant's accounts for drift; default DefaultDriftEvery.
+	DriftEvery time.Duration
+	// DriftParallel is how many accounts of one server a drift check reads at once; default DefaultDriftParallel.
+	DriftParallel int
+	// Faults is `make run`'s switch that changes an account on the built-in simulator behind the CRM's back, so
+	// drift can be made on demand from the drift page; nil everywhere else.
+	Faults Faults
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
 // DefaultDealOverlap is the window before synced_to that every sync reads again. A day covers what changes
@@ -170,6 +184,12 @@ func New(o Options) (*Service, error) {
 	}
 	if o.SyncEvery <= 0 {
 		o.SyncEvery = time.Minute
+	}
+	if o.DriftEvery <= 0 {
+		o.DriftEvery = DefaultDriftEvery
+	}
+	if o.DriftParallel <= 0 {
+		o.DriftParallel = DefaultDriftParallel
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/modules/trading/dxtrade/dxfake"
 )
 
 func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
@@ -77,15 +78,15 @@ func recordSleeps(c *Connector) func() []time.Duration {
 
 func TestExpiredSessionMakesConcurrentCallersLogInOnce(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f, func(cfg *Config) { cfg.RateLimit = rate.Inf })
 	a := mustCreate(t, c)
-	admin, trade := f.loginCount(fakeAdmin), f.loginCount(fakeTrading)
+	admin, trade := f.LoginCount(dxfake.AdminAPI), f.LoginCount(dxfake.TradingAPI)
 	if admin != 1 || trade != 1 {
 		t.Fatalf("after the first calls: %d register and %d trading logins, want 1 each", admin, trade)
 	}
 
-	f.expireTokens() // every caller below holds a token the server no longer knows
+	f.ExpireTokens() // every caller below holds a token the server no longer knows
 	const callers = 32
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -104,27 +105,27 @@ func TestExpiredSessionMakesConcurrentCallersLogInOnce(t *testing.T) {
 	if failed.Load() > 0 {
 		return
 	}
-	if got := f.loginCount(fakeAdmin) - admin; got != 1 {
+	if got := f.LoginCount(dxfake.AdminAPI) - admin; got != 1 {
 		t.Errorf("%d concurrent callers caused %d register logins, want 1", callers, got)
 	}
-	if got := f.loginCount(fakeTrading) - trade; got != 1 {
+	if got := f.LoginCount(dxfake.TradingAPI) - trade; got != 1 {
 		t.Errorf("%d concurrent callers caused %d trading logins, want 1", callers, got)
 	}
 }
 
 func TestSessionRefusedAfterFreshLoginIsAuthFailed(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f)
 	a := mustCreate(t, c)
-	before := f.loginCount(fakeAdmin)
-	f.setRefuseTokens(true)
+	before := f.LoginCount(dxfake.AdminAPI)
+	f.SetRefuseTokens(true)
 	_, err := c.Account(t.Context(), a.Login)
 	pe := requireKind(t, err, trading.ErrAuthFailed)
 	if pe.Code != "401" || pe.Message != "Session is not valid" {
 		t.Errorf("PlatformError code %q message %q, want the server's 401 and text", pe.Code, pe.Message)
 	}
-	if got := f.loginCount(fakeAdmin) - before; got != 1 {
+	if got := f.LoginCount(dxfake.AdminAPI) - before; got != 1 {
 		t.Errorf("a refused session led to %d logins, want exactly one re-login", got)
 	}
 	if trading.Retryable(err) {
@@ -134,7 +135,7 @@ func TestSessionRefusedAfterFreshLoginIsAuthFailed(t *testing.T) {
 
 func TestWrongPasswordIsAuthFailedWithoutRetrying(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f, func(cfg *Config) { cfg.Password = "wrong" })
 	sleeps := recordSleeps(c)
 	err := c.Ping(t.Context())
@@ -149,13 +150,13 @@ func TestWrongPasswordIsAuthFailedWithoutRetrying(t *testing.T) {
 
 func TestMoneyPathUsesTheOperationIDAsTheTransferID(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f)
 	a := mustCreate(t, c)
 	first := mustMove(t, c, a.Login, trading.Deposit, "1500.25", "dep-42")
 	want := "PUT /dxweb/rest/api/register/account/BDCLR/" + a.Login + "/deposit/dep-42"
-	if !slices.Contains(f.requestPaths(), want) {
-		t.Fatalf("no %s among the requests: %v", want, f.requestPaths())
+	if !slices.Contains(f.RequestPaths(), want) {
+		t.Fatalf("no %s among the requests: %v", want, f.RequestPaths())
 	}
 	if first.Ticket != "dep-42" || first.Replayed {
 		t.Fatalf("first deposit: %+v, want ticket dep-42 and not replayed", first)
@@ -165,10 +166,10 @@ func TestMoneyPathUsesTheOperationIDAsTheTransferID(t *testing.T) {
 		t.Fatalf("repeated deposit: %+v, want ticket dep-42 replayed", again)
 	}
 	mustMove(t, c, a.Login, trading.Withdrawal, "0.25", "wd-1")
-	if got := f.snapshot(a.Login).balance; !got.Equal(dec("1500")) {
+	if got := f.Account(a.Login).Balance; !got.Equal(dec("1500")) {
 		t.Fatalf("balance %s, want exactly 1500", got)
 	}
-	if n := f.balanceOps(a.Login); n != 2 {
+	if n := f.BalanceOps(a.Login); n != 2 {
 		t.Fatalf("%d movements, want 2", n)
 	}
 }
@@ -187,13 +188,13 @@ func TestLostAnswerMovesMoneyOnce(t *testing.T) {
 	} {
 		t.Run(string(tc.kind), func(t *testing.T) {
 			t.Parallel()
-			f := newFakeServer(t)
+			f := dxfake.New(t)
 			c := newTestConnector(t, f)
 			a := mustCreate(t, c)
 			mustMove(t, c, a.Login, trading.Deposit, "100", "seed-dep")
 			mustMove(t, c, a.Login, trading.CreditIn, "10", "seed-cred")
 
-			f.dropNextMoneyAnswer()
+			f.DropNextMoneyAnswer()
 			r, err := c.BalanceOperation(t.Context(), trading.BalanceOp{
 				Login: a.Login, Kind: tc.kind, Amount: dec(tc.amount), OperationID: "lost-1"})
 			if err != nil {
@@ -202,11 +203,11 @@ func TestLostAnswerMovesMoneyOnce(t *testing.T) {
 			if !r.Replayed || r.Ticket != "lost-1" {
 				t.Fatalf("result %+v, want ticket lost-1 found as already applied", r)
 			}
-			got := f.snapshot(a.Login)
-			if !got.balance.Equal(dec(tc.wantBalance)) || !got.credit.Equal(dec(tc.wantCredit)) {
-				t.Fatalf("balance %s credit %s, want %s and %s", got.balance, got.credit, tc.wantBalance, tc.wantCredit)
+			got := f.Account(a.Login)
+			if !got.Balance.Equal(dec(tc.wantBalance)) || !got.Credit.Equal(dec(tc.wantCredit)) {
+				t.Fatalf("balance %s credit %s, want %s and %s", got.Balance, got.Credit, tc.wantBalance, tc.wantCredit)
 			}
-			if n := f.balanceOps(a.Login); n != 3 {
+			if n := f.BalanceOps(a.Login); n != 3 {
 				t.Fatalf("%d movements, want 3 (two seeds and ONE lost-1)", n)
 			}
 		})
@@ -215,10 +216,10 @@ func TestLostAnswerMovesMoneyOnce(t *testing.T) {
 
 func TestSlowMoneyAnswerIsResentAndMovesMoneyOnce(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f, func(cfg *Config) { cfg.Timeout = 300 * time.Millisecond })
 	a := mustCreate(t, c)
-	f.slowNext(1, time.Minute) // the deposit is applied, its answer would come a minute later
+	f.SlowNext(1, time.Minute) // the deposit is applied, its answer would come a minute later
 	start := time.Now()
 	r := mustMove(t, c, a.Login, trading.Deposit, "77.70", "slow-1")
 	if !r.Replayed {
@@ -227,17 +228,17 @@ func TestSlowMoneyAnswerIsResentAndMovesMoneyOnce(t *testing.T) {
 	if took := time.Since(start); took > 30*time.Second {
 		t.Fatalf("the deposit waited %v for a slow answer instead of giving up after the attempt timeout", took)
 	}
-	if n := f.balanceOps(a.Login); n != 1 {
+	if n := f.BalanceOps(a.Login); n != 1 {
 		t.Fatalf("%d movements, want 1", n)
 	}
 }
 
 func TestSlowReadTimesOutAndIsRetried(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f, func(cfg *Config) { cfg.Timeout = 300 * time.Millisecond })
 	a := mustCreate(t, c)
-	f.slowNext(1, time.Minute)
+	f.SlowNext(1, time.Minute)
 	got, err := c.Account(t.Context(), a.Login)
 	if err != nil || got.Login != a.Login {
 		t.Fatalf("Account through one slow answer: %+v, %v", got, err)
@@ -246,12 +247,12 @@ func TestSlowReadTimesOutAndIsRetried(t *testing.T) {
 
 func TestRateLimitIsRetriedNoSoonerThanRetryAfter(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f)
 	a := mustCreate(t, c)
 	sleeps := recordSleeps(c)
-	f.setRetryAfter("3")
-	f.rateLimitNext(2)
+	f.SetRetryAfter("3")
+	f.RateLimitNext(2)
 	if _, err := c.Account(t.Context(), a.Login); err != nil {
 		t.Fatalf("Account through two 429s: %v", err)
 	}
@@ -268,11 +269,11 @@ func TestRateLimitIsRetriedNoSoonerThanRetryAfter(t *testing.T) {
 
 func TestRateLimitThatOutlastsRetriesIsRetryable(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f, func(cfg *Config) { cfg.MaxRetries = 2 })
 	a := mustCreate(t, c)
 	recordSleeps(c)
-	f.rateLimitNext(100)
+	f.RateLimitNext(100)
 	_, err := c.Account(t.Context(), a.Login)
 	pe := requireKind(t, err, trading.ErrRateLimited)
 	if !trading.Retryable(err) || pe.Code != "429" {
@@ -282,12 +283,12 @@ func TestRateLimitThatOutlastsRetriesIsRetryable(t *testing.T) {
 
 func TestRetryAfterPastTheDeadlineFailsAtOnce(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f)
 	a := mustCreate(t, c)
 	sleeps := recordSleeps(c)
-	f.setRetryAfter("120")
-	f.rateLimitNext(1)
+	f.SetRetryAfter("120")
+	f.RateLimitNext(1)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	_, err := c.Account(ctx, a.Login)
@@ -350,7 +351,7 @@ func TestErrorTable(t *testing.T) {
 				_, _ = w.Write([]byte(tc.body))
 			}))
 			defer srv.Close()
-			cfg := newFakeServer(t).config()
+			cfg := fakeConfig(dxfake.New(t))
 			cfg.BaseURL, cfg.MaxRetries = srv.URL, 2
 			c, err := New(cfg)
 			if err != nil {
@@ -377,7 +378,7 @@ func TestConnectionFailureIsUnavailableAndRetryable(t *testing.T) {
 		conn.Close()
 	}))
 	defer srv.Close()
-	cfg := newFakeServer(t).config()
+	cfg := fakeConfig(dxfake.New(t))
 	cfg.BaseURL, cfg.MaxRetries = srv.URL, 1
 	c, err := New(cfg)
 	if err != nil {
@@ -417,27 +418,27 @@ func TestStatusAndAccessMapping(t *testing.T) {
 
 func TestSetAccessKeepsADealersCloseOnly(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f)
 	a := mustCreate(t, c)
-	f.setStatus(a.Login, "CLOSE_ONLY")
+	f.SetStatus(a.Login, "CLOSE_ONLY")
 	if err := c.SetAccess(t.Context(), a.Login, trading.Access{LoginEnabled: true}); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.snapshot(a.Login).status; got != "CLOSE_ONLY" {
+	if got := f.Account(a.Login).Status; got != "CLOSE_ONLY" {
 		t.Fatalf("status %s: trading was already off, the dealer's CLOSE_ONLY should stay", got)
 	}
 	if err := c.SetAccess(t.Context(), a.Login, trading.Access{LoginEnabled: true, TradingEnabled: true}); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.snapshot(a.Login).status; got != "FULL_TRADING" {
+	if got := f.Account(a.Login).Status; got != "FULL_TRADING" {
 		t.Fatalf("status %s after enabling trading, want FULL_TRADING", got)
 	}
 }
 
 func TestCreditChangesFromTwoProcessesApplyExactlyOnce(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c1 := newTestConnector(t, f)
 	c2 := newTestConnector(t, f) // another worker: the per-process lock does not cover it, If-Match must
 	a := mustCreate(t, c1)
@@ -456,30 +457,30 @@ func TestCreditChangesFromTwoProcessesApplyExactlyOnce(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	if got := f.snapshot(a.Login).credit; !got.Equal(dec("15")) {
+	if got := f.Account(a.Login).Credit; !got.Equal(dec("15")) {
 		t.Fatalf("credit %s, want 15.00 (6 operations of 2.50, each once)", got)
 	}
-	if got := f.balanceOps(a.Login); got != n {
+	if got := f.BalanceOps(a.Login); got != n {
 		t.Fatalf("%d credit movements, want %d", got, n)
 	}
 }
 
 func TestCreditOutOverCreditIsInsufficientFunds(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f)
 	a := mustCreate(t, c)
 	mustMove(t, c, a.Login, trading.CreditIn, "10", "c-in")
 	_, err := c.BalanceOperation(t.Context(), trading.BalanceOp{Login: a.Login, Kind: trading.CreditOut, Amount: dec("10.01"), OperationID: "c-out"})
 	requireKind(t, err, trading.ErrInsufficientFunds)
-	if got := f.snapshot(a.Login).credit; !got.Equal(dec("10")) {
+	if got := f.Account(a.Login).Credit; !got.Equal(dec("10")) {
 		t.Fatalf("credit %s after a refused credit out, want 10", got)
 	}
 }
 
 func TestWithdrawalOverBalanceKeepsTheServersCode(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f)
 	a := mustCreate(t, c)
 	mustMove(t, c, a.Login, trading.Deposit, "10", "d")
@@ -492,7 +493,7 @@ func TestWithdrawalOverBalanceKeepsTheServersCode(t *testing.T) {
 
 func TestCreateAccountWithOperationIDIsIdempotent(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f)
 	req := newAccount("Pro")
 	req.OperationID = "open-1"
@@ -514,9 +515,9 @@ func TestCreateAccountWithOperationIDIsIdempotent(t *testing.T) {
 
 func TestCreateAccountStepsAroundACodeSomeoneElseHolds(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f)
-	taken, err := f.config().AccountCodes.code("open-2", 0)
+	taken, err := fakeConfig(f).AccountCodes.code("open-2", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -531,7 +532,7 @@ func TestCreateAccountStepsAroundACodeSomeoneElseHolds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := f.config().AccountCodes.code("open-2", 1)
+	want, _ := fakeConfig(f).AccountCodes.code("open-2", 1)
 	if got.Login != want {
 		t.Fatalf("login %s, want the second candidate %s (the first, %s, is someone else's)", got.Login, want, taken)
 	}
@@ -543,12 +544,12 @@ func TestCreateAccountStepsAroundACodeSomeoneElseHolds(t *testing.T) {
 
 func TestCreatedAccountIsReturnedEvenWhenItsReadBackFails(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f, func(cfg *Config) { cfg.MaxRetries = -1 })
 	if err := c.Ping(t.Context()); err != nil { // log in first, so the failing reads below hit the read-back
 		t.Fatal(err)
 	}
-	f.failNextGETs(10)
+	f.FailNextGETs(10)
 	got, err := c.CreateAccount(t.Context(), newAccount("Pro"))
 	if err != nil {
 		t.Fatalf("CreateAccount whose read-back failed: %v (the account exists; a retry would open a second one)", err)
@@ -557,7 +558,7 @@ func TestCreatedAccountIsReturnedEvenWhenItsReadBackFails(t *testing.T) {
 		got.Access != (trading.Access{LoginEnabled: true, TradingEnabled: true}) || !got.Balance.IsZero() {
 		t.Fatalf("account %+v, want the created account's settings", got)
 	}
-	if a := f.snapshot(got.Login); a.code != got.Login {
+	if a := f.Account(got.Login); a.Code != got.Login {
 		t.Fatalf("the fake has no account %s", got.Login)
 	}
 }
@@ -583,15 +584,15 @@ func TestAccountCodeScheme(t *testing.T) {
 
 func TestClosedDealsNormalisesOrders(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f)
 	a := mustCreate(t, c)
 	at := time.Date(2025, 6, 2, 9, 30, 15, 250e6, time.UTC)
-	f.addOrder(a.Login, fakeOrder{id: 9001, status: "COMPLETED", instrument: "EUR/USD", side: "SELL", effect: "CLOSE",
-		position: "p-77", qty: dec("1.25"), price: dec("1.08345"), profit: dec("-12.34"), commission: dec("-3.125"),
-		swap: dec("-0.42"), at: at})
-	f.addOrder(a.Login, fakeOrder{id: 9002, status: "CANCELED", instrument: "EUR/USD", side: "BUY", effect: "OPEN",
-		qty: dec("1"), price: dec("1.1"), at: at.Add(time.Minute)})
+	f.AddOrder(a.Login, dxfake.Order{ID: 9001, Status: "COMPLETED", Instrument: "EUR/USD", Side: "SELL", Effect: "CLOSE",
+		Position: "p-77", Qty: dec("1.25"), Price: dec("1.08345"), Profit: dec("-12.34"), Commission: dec("-3.125"),
+		Swap: dec("-0.42"), At: at})
+	f.AddOrder(a.Login, dxfake.Order{ID: 9002, Status: "CANCELED", Instrument: "EUR/USD", Side: "BUY", Effect: "OPEN",
+		Qty: dec("1"), Price: dec("1.1"), At: at.Add(time.Minute)})
 	page, err := c.ClosedDeals(t.Context(), trading.DealQuery{Login: a.Login, From: at.Add(-time.Hour), To: at.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -638,12 +639,12 @@ func TestParseDealsKeepsOnlyThisAccountsFilledTradesInTheWindow(t *testing.T) {
 
 func TestOpenPositionsJoinFloatingProfit(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f)
 	a := mustCreate(t, c)
 	at := time.Date(2025, 7, 1, 12, 0, 0, 0, time.UTC)
-	f.addPosition(a.Login, fakePosition{code: "pos-1", symbol: "XAU/USD", side: "SELL", qty: dec("0.3"),
-		openPrice: dec("2315.45"), fpl: dec("-18.90"), margin: dec("69.46"), updated: at})
+	f.AddPosition(a.Login, dxfake.Position{Code: "pos-1", Symbol: "XAU/USD", Side: "SELL", Qty: dec("0.3"),
+		OpenPrice: dec("2315.45"), FPL: dec("-18.90"), Margin: dec("69.46"), Updated: at})
 	ps, err := c.OpenPositions(t.Context(), a.Login)
 	if err != nil {
 		t.Fatal(err)
@@ -668,7 +669,7 @@ func TestOpenPositionsJoinFloatingProfit(t *testing.T) {
 
 func TestLogsAndErrorsNeverCarryPasswordsOrTokens(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	c := newTestConnector(t, f, func(cfg *Config) {
@@ -677,13 +678,13 @@ func TestLogsAndErrorsNeverCarryPasswordsOrTokens(t *testing.T) {
 	recordSleeps(c)
 	a := mustCreate(t, c)
 	var errs []error
-	f.expireTokens()
+	f.ExpireTokens()
 	_, err := c.Account(t.Context(), a.Login)
 	errs = append(errs, err)
-	f.rateLimitNext(1)
+	f.RateLimitNext(1)
 	errs = append(errs, c.ResetPassword(t.Context(), a.Login, trading.PasswordMain, "N3w!Secret-pw"))
 	errs = append(errs, c.ResetPassword(t.Context(), a.Login, trading.PasswordMain, "weak"))
-	f.setRefuseTokens(true)
+	f.SetRefuseTokens(true)
 	_, err = c.Account(t.Context(), a.Login)
 	errs = append(errs, err)
 	if err := c.Close(); err != nil {
@@ -698,10 +699,8 @@ func TestLogsAndErrorsNeverCarryPasswordsOrTokens(t *testing.T) {
 			text += "\n" + e.Error()
 		}
 	}
-	f.mu.Lock()
-	secrets := append([]string{f.password, "Str0ng!Pass", "N3w!Secret-pw"}, f.issued...)
-	noUA := f.noUserAgent
-	f.mu.Unlock()
+	secrets := append([]string{"Str0ng!Pass", "N3w!Secret-pw"}, f.Secrets()...)
+	noUA := f.NoUserAgent()
 	if len(secrets) < 5 {
 		t.Fatalf("the fake issued %d tokens; the test needs logins to have happened", len(secrets)-3)
 	}
@@ -731,15 +730,13 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 
 func TestCloseLogsOutAndLaterCallsFail(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f)
 	a := mustCreate(t, c)
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	f.mu.Lock()
-	logouts, live := f.logouts, len(f.tokens)
-	f.mu.Unlock()
+	logouts, live := f.Sessions()
 	if logouts != 2 || live != 0 {
 		t.Fatalf("%d logouts and %d live sessions after Close, want 2 and 0", logouts, live)
 	}
@@ -750,7 +747,7 @@ func TestCloseLogsOutAndLaterCallsFail(t *testing.T) {
 
 func TestInvestorPasswordIsUnsupported(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f)
 	a := mustCreate(t, c)
 	requireKind(t, c.ResetPassword(t.Context(), a.Login, trading.PasswordInvestor, "R3ad!Only"), trading.ErrUnsupported)
@@ -774,13 +771,13 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 
 func TestUnsafeLoginNeverReachesAPath(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
+	f := dxfake.New(t)
 	c := newTestConnector(t, f)
 	for _, login := range []string{"", "../admin", "a/b", "x?y", strings.Repeat("9", 65)} {
 		_, err := c.Account(t.Context(), login)
 		requireKind(t, err, trading.ErrInvalidRequest)
 	}
-	if n := len(f.requestPaths()); n != 0 {
-		t.Fatalf("%d requests reached the server: %v", n, f.requestPaths())
+	if n := len(f.RequestPaths()); n != 0 {
+		t.Fatalf("%d requests reached the server: %v", n, f.RequestPaths())
 	}
 }

@@ -3,6 +3,7 @@ package dxtrade
 import (
 	"testing"
 
+	"github.com/brokerdesk/brokerdesk/modules/trading/dxtrade/dxfake"
 	"github.com/brokerdesk/brokerdesk/modules/trading/tradingtest"
 )
 
@@ -10,17 +11,17 @@ import (
 func TestContract(t *testing.T) {
 	t.Parallel()
 	tradingtest.Run(t, func(t *testing.T) tradingtest.Env {
-		f := newFakeServer(t)
+		f := dxfake.New(t)
 		return tradingtest.Env{
 			Conn:                  newTestConnector(t, f),
 			Currency:              "USD",
 			StandardGroup:         "Standard",
 			OtherGroup:            "Pro",
 			SwapFreeGroup:         "Standard", // swap-free is a Financing category; the group does not change
-			DropNextBalanceAnswer: f.dropNextMoneyAnswer,
-			RateLimitNext:         f.rateLimitNext,
-			SeedDeals:             f.seedDeals,
-			BalanceOps:            f.balanceOps,
+			DropNextBalanceAnswer: f.DropNextMoneyAnswer,
+			RateLimitNext:         f.RateLimitNext,
+			SeedDeals:             f.SeedDeals,
+			BalanceOps:            f.BalanceOps,
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/modules/trading/dxtrade/dxfake"
 )
 
 // Every parser of a server answer is fuzzed with the bodies the fake sends plus edge cases. Beyond "never panics",
@@ -148,11 +149,11 @@ func FuzzParsePositions(f *testing.F) {
 }
 
 func FuzzParseDeals(f *testing.F) {
-	fake := newFakeServer(f)
-	fake.accounts["BD1"] = &fakeAccount{code: "BD1", currency: "USD"}
+	fake := dxfake.New(f)
+	fake.AddAccount("BD1", "USD")
 	from := time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC)
-	fake.seedDeals("BD1", 6, from, from.Add(6*time.Hour))
-	f.Add(historyBody(fake, "BD1"))
+	fake.SeedDeals("BD1", 6, from, from.Add(6*time.Hour))
+	f.Add(fake.HistoryBody("BD1"))
 	for _, s := range []string{
 		`{"orders":[{"orderId":"1","status":"COMPLETED","side":"BUY","transactionTime":"2025-03-03T01:00:00Z",` +
 			`"legs":[{"quantity":"0.5","price":"1.1"}],"cashTransactions":[{"type":"COMMISSION","value":"-0.1"}]}]}`,

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/brokerdesk/brokerdesk/modules/trading/dxtrade/dxfake"
 )
 
 // parseOrdersReference is the order history decoded by encoding/json into the same types: what parseOrders must
@@ -45,11 +47,11 @@ func describeOrders(os []wireOrder) string {
 
 func TestParseOrdersAgreesWithEncodingJSONOnTheFakesHistory(t *testing.T) {
 	t.Parallel()
-	f := newFakeServer(t)
-	f.accounts["BD1"] = &fakeAccount{code: "BD1", currency: "USD"}
+	f := dxfake.New(t)
+	f.AddAccount("BD1", "USD")
 	from := time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC)
-	f.seedDeals("BD1", 40, from, from.Add(40*time.Hour))
-	body := historyBody(f, "BD1")
+	f.SeedDeals("BD1", 40, from, from.Add(40*time.Hour))
+	body := f.HistoryBody("BD1")
 	fast, err := parseOrders(body)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/modules/trading/mt5/mt5fake"
 )
 
 func newAccount(group string) trading.NewAccount {
@@ -15,7 +16,7 @@ func newAccount(group string) trading.NewAccount {
 
 func TestCreateAccountSendsPasswordsInTheBodyAndReadsTheRecord(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	req := newAccount(`real\standard`)
 	req.OperationID = "open-1"
@@ -23,7 +24,7 @@ func TestCreateAccountSendsPasswordsInTheBodyAndReadsTheRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := f.user(a.Login)
+	u := f.User(a.Login)
 	if u.PassMain != req.Password || u.PassInvestor != req.InvestorPassword {
 		t.Errorf("passwords did not arrive in the body: %q %q", u.PassMain, u.PassInvestor)
 	}
@@ -39,7 +40,7 @@ func TestCreateAccountSendsPasswordsInTheBodyAndReadsTheRecord(t *testing.T) {
 
 func TestCreateAccountWithoutInvestorPasswordGetsAStrongOne(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	req := newAccount(`real\standard`)
 	req.InvestorPassword = ""
@@ -47,14 +48,14 @@ func TestCreateAccountWithoutInvestorPasswordGetsAStrongOne(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the server refused the generated investor password: %v", err)
 	}
-	if pw := f.user(a.Login).PassInvestor; !fakeStrongPassword(pw) || pw == req.Password {
+	if pw := f.User(a.Login).PassInvestor; !mt5fake.StrongPassword(pw) || pw == req.Password {
 		t.Errorf("generated investor password %q", pw)
 	}
 }
 
 func TestCurrencyIsFixedByTheGroup(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	req := newAccount(`real\standard`)
 	req.Currency = "EUR"
@@ -72,14 +73,14 @@ func TestCurrencyIsFixedByTheGroup(t *testing.T) {
 	if n := f.Requests("/api/user/update"); n != 0 {
 		t.Errorf("user/update sent for a move to another currency")
 	}
-	if g := f.user(a.Login).Group; g != `real\standard` {
+	if g := f.User(a.Login).Group; g != `real\standard` {
 		t.Errorf("group %q after a refused move", g)
 	}
 }
 
 func TestUpdatesKeepEveryOtherFieldOfTheRecord(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	req := newAccount(`real\standard`)
 	req.OperationID = "keep-1"
@@ -87,14 +88,14 @@ func TestUpdatesKeepEveryOtherFieldOfTheRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := f.user(a.Login)
+	before := f.User(a.Login)
 	if err := c.SetLeverage(testCtx(t), a.Login, 200); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.SetAccess(testCtx(t), a.Login, trading.Access{LoginEnabled: false, TradingEnabled: false}); err != nil {
 		t.Fatal(err)
 	}
-	after := f.user(a.Login)
+	after := f.User(a.Login)
 	// The fake resets any field an update leaves out, as a replacing update does.
 	if after.Name != before.Name || after.Email != before.Email || after.Comment != before.Comment ||
 		after.FirstName != before.FirstName || after.Group != before.Group {
@@ -110,14 +111,14 @@ func TestUpdatesKeepEveryOtherFieldOfTheRecord(t *testing.T) {
 	if err := c.SetAccess(testCtx(t), a.Login, trading.Access{LoginEnabled: true, TradingEnabled: true}); err != nil {
 		t.Fatal(err)
 	}
-	if r := f.user(a.Login).Rights; r != 483 {
+	if r := f.User(a.Login).Rights; r != 483 {
 		t.Errorf("rights %#x after enabling again, want 483", r)
 	}
 }
 
 func TestUnchangedSettingsCostNoWrite(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	a, err := c.CreateAccount(testCtx(t), newAccount(`real\standard`))
 	if err != nil {
@@ -140,7 +141,7 @@ func TestUnchangedSettingsCostNoWrite(t *testing.T) {
 
 func TestSwapFreeMovesToTheConfiguredTwinOnly(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	a, err := c.CreateAccount(testCtx(t), newAccount(`real\standard`))
 	if err != nil {
@@ -151,7 +152,7 @@ func TestSwapFreeMovesToTheConfiguredTwinOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if g := f.user(a.Login).Group; g != `real\standard-sf` {
+	if g := f.User(a.Login).Group; g != `real\standard-sf` {
 		t.Fatalf("group %q, want the twin", g)
 	}
 	if n := f.Requests("/api/user/update"); n != 1 {
@@ -166,7 +167,7 @@ func TestSwapFreeMovesToTheConfiguredTwinOnly(t *testing.T) {
 
 func TestLostAnswerOfCreateWithRequestedLoginFindsTheAccount(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	if err := c.Ping(testCtx(t)); err != nil {
 		t.Fatal(err)
@@ -188,7 +189,7 @@ func TestLostAnswerOfCreateWithRequestedLoginFindsTheAccount(t *testing.T) {
 func TestOpenPositionsConvertUnitsAndTime(t *testing.T) {
 	t.Parallel()
 	for _, plain := range []bool{false, true} {
-		f := newFake(t, fakeOptions{Offset: 3 * time.Hour, PlainNumbers: plain})
+		f := mt5fake.New(t, mt5fake.Options{Offset: 3 * time.Hour, PlainNumbers: plain})
 		c := newTestConnector(t, f, nil)
 		login := f.AddUser(`real\standard`, "1000")
 		open := time.Date(2025, 6, 1, 23, 30, 15, 0, time.UTC)

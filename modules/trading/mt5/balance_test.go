@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/modules/trading/mt5/mt5fake"
 )
 
 func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
@@ -77,7 +78,7 @@ func TestCommentCarriesTheOperationTagAndFitsWhateverTheIDsLength(t *testing.T) 
 
 func TestOperationIDMustBeOfTheInterfacesForm(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
 	for _, id := range []string{"", strings.Repeat("a", 33), "has space", "semi;colon", "ümlaut"} {
@@ -98,7 +99,7 @@ func TestRetryOfALongOperationIDAfterALostAnswerMovesMoneyOnce(t *testing.T) {
 		"abcdefghijklmnopqrstuvwxyz01234", "0f8b1c2d3e4f5a6b7c8d9e0f1a2b3c4d"} {
 		t.Run(fmt.Sprint(len(id)), func(t *testing.T) {
 			t.Parallel()
-			f := newFake(t, fakeOptions{Offset: 2 * time.Hour})
+			f := mt5fake.New(t, mt5fake.Options{Offset: 2 * time.Hour})
 			c := newTestConnector(t, f, nil)
 			login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
 			op := trading.BalanceOp{Login: login, Kind: trading.Deposit, Amount: dec("250"), OperationID: id,
@@ -112,7 +113,7 @@ func TestRetryOfALongOperationIDAfterALostAnswerMovesMoneyOnce(t *testing.T) {
 			if err != nil || !again.Replayed || again.Ticket != res.Ticket {
 				t.Fatalf("caller's retry: %+v %v, want ticket %s replayed", again, err, res.Ticket)
 			}
-			if n, u := f.BalanceOps(login), f.user(login); n != 1 || !u.Balance.Equal(dec("250")) {
+			if n, u := f.BalanceOps(login), f.User(login); n != 1 || !u.Balance.Equal(dec("250")) {
 				t.Fatalf("%d movements, balance %s: want the money moved once", n, u.Balance)
 			}
 			if cs := f.Comments(); len(cs) != 1 || !hasTag(cs[0], OperationTag(id)) {
@@ -124,7 +125,7 @@ func TestRetryOfALongOperationIDAfterALostAnswerMovesMoneyOnce(t *testing.T) {
 
 func TestBalanceOperationSendsTheDocumentedTypesAndSigns(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{Offset: 3 * time.Hour})
+	f := mt5fake.New(t, mt5fake.Options{Offset: 3 * time.Hour})
 	c := newTestConnector(t, f, nil)
 	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
 	for i, op := range []struct {
@@ -142,7 +143,7 @@ func TestBalanceOperationSendsTheDocumentedTypesAndSigns(t *testing.T) {
 		if err != nil || res.Replayed {
 			t.Fatalf("%s %s: %+v %v", op.kind, op.amount, res, err)
 		}
-		u := f.user(login)
+		u := f.User(login)
 		if !u.Balance.Equal(dec(op.balance)) || !u.Credit.Equal(dec(op.cred)) {
 			t.Fatalf("after %s %s: balance %s credit %s, want %s and %s", op.kind, op.amount, u.Balance, u.Credit, op.balance, op.cred)
 		}
@@ -156,7 +157,7 @@ func TestBalanceOperationSendsTheDocumentedTypesAndSigns(t *testing.T) {
 
 func TestDroppedBalanceAnswerMovesMoneyOnceAndReturnsTheTicket(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{Offset: 2 * time.Hour})
+	f := mt5fake.New(t, mt5fake.Options{Offset: 2 * time.Hour})
 	c := newTestConnector(t, f, nil)
 	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
 	if err := c.Ping(testCtx(t)); err != nil {
@@ -174,7 +175,7 @@ func TestDroppedBalanceAnswerMovesMoneyOnceAndReturnsTheTicket(t *testing.T) {
 	if n := f.BalanceOps(login); n != 1 {
 		t.Fatalf("%d balance movements, want 1", n)
 	}
-	if u := f.user(login); !u.Balance.Equal(dec("42.42")) {
+	if u := f.User(login); !u.Balance.Equal(dec("42.42")) {
 		t.Fatalf("balance %s, want 42.42", u.Balance)
 	}
 	again, err := c.BalanceOperation(testCtx(t), op)
@@ -188,7 +189,7 @@ func TestDroppedBalanceAnswerMovesMoneyOnceAndReturnsTheTicket(t *testing.T) {
 
 func TestSlowBalanceAnswerThatTimesOutMovesMoneyOnce(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, func(cfg *Config) { cfg.RequestTimeout = 300 * time.Millisecond })
 	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
 	f.SlowNext("/api/trade/balance", time.Minute)
@@ -203,7 +204,7 @@ func TestSlowBalanceAnswerThatTimesOutMovesMoneyOnce(t *testing.T) {
 
 func TestBalanceOperationStillRunningOnTheServerIsNotSentAgain(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, func(cfg *Config) { cfg.RequestTimeout = 200 * time.Millisecond })
 	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
 	op := trading.BalanceOp{Login: login, Kind: trading.Deposit, Amount: dec("7"), OperationID: "held-1"}
@@ -229,7 +230,7 @@ func TestBalanceOperationStillRunningOnTheServerIsNotSentAgain(t *testing.T) {
 
 func TestRateLimitedBalanceOperationIsRetriedAndMovesMoneyOnce(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
 	// Retcode 12 means the server refused the call, so sending the operation again is safe.
@@ -248,7 +249,7 @@ func TestRateLimitedBalanceOperationIsRetriedAndMovesMoneyOnce(t *testing.T) {
 
 func TestConcurrentCallsWithOneOperationIDMoveMoneyOnce(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
 	op := trading.BalanceOp{Login: login, Kind: trading.Deposit, Amount: dec("3"), OperationID: "same-id"}
@@ -294,7 +295,7 @@ func TestConcurrentCallsWithOneOperationIDMoveMoneyOnce(t *testing.T) {
 
 func TestOperationIDReusedForAnotherMovementIsAlreadyExists(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
 	if _, err := c.BalanceOperation(testCtx(t), trading.BalanceOp{Login: login, Kind: trading.Deposit, Amount: dec("10"), OperationID: "reuse"}); err != nil {
@@ -322,7 +323,7 @@ func TestOperationIDReusedForAnotherMovementIsAlreadyExists(t *testing.T) {
 // the connector's documentation, and a change that adds a round trip to every operation should be noticed.
 func TestBalanceOperationRoundTrips(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{Offset: 2 * time.Hour})
+	f := mt5fake.New(t, mt5fake.Options{Offset: 2 * time.Hour})
 	c := newTestConnector(t, f, nil)
 	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
 	op := func(id string) {
@@ -353,7 +354,7 @@ func TestBalanceOperationRoundTrips(t *testing.T) {
 
 func TestBalanceOnUnknownLoginIsNotFound(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	for _, login := range []string{"424242", "not-a-login"} {
 		_, err := c.BalanceOperation(testCtx(t), trading.BalanceOp{Login: login, Kind: trading.Deposit, Amount: dec("1"), OperationID: "x"})

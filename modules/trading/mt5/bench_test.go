@@ -9,19 +9,20 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/modules/trading/mt5/mt5fake"
 )
 
 // realisticDealsAnswer is a get_page answer of n trade deals with every field a real server sends, numbers as
 // strings, built by the fake so the benchmark and the fake agree on the wire form.
-func realisticDealsAnswer(n int) string {
-	f := &fakeMT5{opts: fakeOptions{Offset: 2 * time.Hour}}
+func realisticDealsAnswer(tb testing.TB, n int) string {
+	f := mt5fake.New(tb, mt5fake.Options{Offset: 2 * time.Hour})
 	list := make([]any, 0, n)
 	for i := range n {
-		d := &fakeDeal{Ticket: 5000000 + uint64(i), Login: 100001, Order: 6000000 + uint64(i), PositionID: 7000000 + uint64(i/2),
+		d := &mt5fake.Deal{Ticket: 5000000 + uint64(i), Login: 100001, Order: 6000000 + uint64(i), PositionID: 7000000 + uint64(i/2),
 			Action: int64(i % 2), Entry: int64(i % 2), LocalMsc: 1740960000000 + int64(i)*13824000, Symbol: "EURUSD",
 			Price: "1.08345", Volume: 1000, VolumeExt: 10000000, Profit: decimal.RequireFromString("12.30"),
 			Commission: decimal.RequireFromString("-0.70"), Storage: decimal.RequireFromString("-0.45"), Comment: "tp hit"}
-		list = append(list, f.dealJSON(d))
+		list = append(list, f.DealJSON(d))
 	}
 	b, _ := json.Marshal(map[string]any{"retcode": "0 Done", "answer": list})
 	return string(b)
@@ -30,7 +31,7 @@ func realisticDealsAnswer(n int) string {
 // BenchmarkMT5ParseDeals parses and normalises full get_page answers (100 deals each): envelope, records, exact
 // decimals, units and UTC times.
 func BenchmarkMT5ParseDeals(b *testing.B) {
-	body := []byte(realisticDealsAnswer(maxPage))
+	body := []byte(realisticDealsAnswer(b, maxPage))
 	clk := serverClock{offset: 2 * time.Hour}
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
@@ -60,7 +61,7 @@ func BenchmarkMT5ParseDeals(b *testing.B) {
 // BenchmarkMT5BalanceRoundTrips reports the HTTP requests one balance operation costs on a warm session, on a
 // caller's retry of an operation already done, and when the answer is lost after the money moved.
 func BenchmarkMT5BalanceRoundTrips(b *testing.B) {
-	f := newFake(b, fakeOptions{Offset: 2 * time.Hour})
+	f := mt5fake.New(b, mt5fake.Options{Offset: 2 * time.Hour})
 	c := newTestConnector(b, f, nil)
 	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
 	ctx := b.Context()

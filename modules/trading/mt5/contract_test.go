@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerdesk/brokerdesk/modules/trading/mt5/mt5fake"
 	"github.com/brokerdesk/brokerdesk/modules/trading/tradingtest"
 )
 
@@ -12,7 +13,7 @@ import (
 func TestConnectorContract(t *testing.T) {
 	t.Parallel()
 	tradingtest.Run(t, func(t *testing.T) tradingtest.Env {
-		f := newFake(t, fakeOptions{Offset: 2 * time.Hour})
+		f := mt5fake.New(t, mt5fake.Options{Offset: 2 * time.Hour})
 		conn := newTestConnector(t, f, nil)
 		return tradingtest.Env{
 			Conn:                  conn,

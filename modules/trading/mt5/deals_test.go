@@ -13,6 +13,7 @@ import (
 	_ "time/tzdata" // the zones these tests name, whatever the machine has installed
 
 	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/modules/trading/mt5/mt5fake"
 )
 
 func TestServerTimeReadsTheDocumentedTimeField(t *testing.T) {
@@ -71,7 +72,7 @@ func TestDealTimesAreUTCWhateverTheServerZone(t *testing.T) {
 	for _, offset := range []time.Duration{0, 2 * time.Hour, 3 * time.Hour, -5 * time.Hour, 5*time.Hour + 30*time.Minute, 13 * time.Hour} {
 		t.Run(offset.String(), func(t *testing.T) {
 			t.Parallel()
-			f := newFake(t, fakeOptions{Offset: offset})
+			f := mt5fake.New(t, mt5fake.Options{Offset: offset})
 			c := newTestConnector(t, f, nil)
 			login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
 			// A window around midnight UTC, so a wrong offset moves deals across the date and out of the window.
@@ -170,7 +171,7 @@ func TestPagingCoversEveryDealOnceAtEveryBoundary(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%d-by-%d", c.deals, c.limit), func(t *testing.T) {
 			t.Parallel()
-			f := newFake(t, fakeOptions{Offset: 2 * time.Hour})
+			f := mt5fake.New(t, mt5fake.Options{Offset: 2 * time.Hour})
 			cn := newTestConnector(t, f, nil)
 			login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
 			from := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -222,7 +223,7 @@ func TestPagingCoversEveryDealOnceAtEveryBoundary(t *testing.T) {
 
 func TestCursorIsStableAndBoundToItsQuery(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{Offset: 2 * time.Hour})
+	f := mt5fake.New(t, mt5fake.Options{Offset: 2 * time.Hour})
 	c := newTestConnector(t, f, nil)
 	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
 	other := fmt.Sprint(f.AddUser(`real\standard`, "0"))
@@ -258,7 +259,7 @@ func TestCursorIsStableAndBoundToItsQuery(t *testing.T) {
 
 func TestUnknownLoginReadsAreNotFound(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	from := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, login := range []string{"424242", "abc", "0", strconv.Itoa(-1)} {
@@ -322,7 +323,7 @@ func TestDealsOnBothSidesOfADaylightSavingChangeAreUTCWithTheServersTimeZone(t *
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFake(t, fakeOptions{Zone: mustZone(t, c.zone), Offset: c.shift})
+			f := mt5fake.New(t, mt5fake.Options{Zone: mustZone(t, c.zone), Offset: c.shift})
 			cn := newTestConnector(t, f, func(cfg *Config) { cfg.TimeZone, cfg.TimeZoneShift = c.zone, c.shift })
 			login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
 			from, to := c.change.Add(-3*time.Hour), c.change.Add(3*time.Hour)
@@ -423,7 +424,7 @@ func TestServerClockAroundDaylightSavingChanges(t *testing.T) {
 func TestWithoutATimeZoneTheOffsetComesFromTimeGet(t *testing.T) {
 	t.Parallel()
 	zone := mustZone(t, "Europe/Nicosia")
-	f := newFake(t, fakeOptions{Zone: zone})
+	f := mt5fake.New(t, mt5fake.Options{Zone: zone})
 	c := newTestConnector(t, f, nil)
 	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))
 	// Deals from this season read right; deals from the other side of a change are an hour off, which is what the
@@ -455,7 +456,7 @@ func TestATimeZoneThatDisagreesWithTheServersClockIsLogged(t *testing.T) {
 			t.Parallel()
 			var logs bytes.Buffer
 			var mu sync.Mutex
-			f := newFake(t, fakeOptions{Zone: mustZone(t, "Europe/Nicosia")})
+			f := mt5fake.New(t, mt5fake.Options{Zone: mustZone(t, "Europe/Nicosia")})
 			c := newTestConnector(t, f, func(cfg *Config) {
 				cfg.TimeZone = zone
 				cfg.Logger = slog.New(slog.NewJSONHandler(lockedWriter{&mu, &logs}, nil))
@@ -479,7 +480,7 @@ func TestATimeZoneThatDisagreesWithTheServersClockIsLogged(t *testing.T) {
 
 func TestCursorFromAnotherTimeZoneSettingIsRefused(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{Zone: mustZone(t, "Europe/Nicosia")})
+	f := mt5fake.New(t, mt5fake.Options{Zone: mustZone(t, "Europe/Nicosia")})
 	fixed := newTestConnector(t, f, nil)
 	zoned := newTestConnector(t, f, func(cfg *Config) { cfg.TimeZone = "Europe/Nicosia" })
 	login := fmt.Sprint(f.AddUser(`real\standard`, "0"))

@@ -130,7 +130,7 @@ func FuzzParseAccount(f *testing.F) {
 }
 
 func FuzzParseDeals(f *testing.F) {
-	f.Add([]byte(realisticDealsAnswer(3)))
+	f.Add([]byte(realisticDealsAnswer(f, 3)))
 	f.Add([]byte(`[{"Deal":"1","Time":"-5","TimeMsc":"9223372036854775807","Volume":"-1","VolumeExt":"9223372036854775807"}]`))
 	f.Add([]byte(`null`))
 	f.Add([]byte(`[{"Deal":1,"Action":18,"Comment":"bd:x \u00e9"}]`))

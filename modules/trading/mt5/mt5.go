@@ -5,8 +5,8 @@
 // units converted to lots, and balance operations made idempotent by starting the deal comment (of which the server
 // keeps 31 characters) with a fixed-length tag of the CRM's operation id, because MT5 itself has no idempotency key.
 //
-// Its tests include a protocol-faithful fake of the Web API (fake_test.go) that the trading contract suite runs
-// against.
+// Its tests run against a protocol-faithful fake of the Web API, package mt5fake, which the trading contract suite
+// and the trading desk's flows use too.
 package mt5
 
 import (

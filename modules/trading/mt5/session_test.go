@@ -15,6 +15,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/testkit"
 
 	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/modules/trading/mt5/mt5fake"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -61,7 +62,7 @@ func TestPasswordHashAndAnswersMatchIndependentVectors(t *testing.T) {
 
 func TestLoginHappensOnceAndEveryCallSharesOneConnection(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	login := f.AddUser(`real\standard`, "10")
 	var wg sync.WaitGroup
@@ -88,7 +89,7 @@ func TestLoginHappensOnceAndEveryCallSharesOneConnection(t *testing.T) {
 
 func TestServerThatAnswersTheChallengeWronglyIsRefused(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{BadCliRandAnswer: true})
+	f := mt5fake.New(t, mt5fake.Options{BadCliRandAnswer: true})
 	c := newTestConnector(t, f, nil)
 	err := c.Ping(testCtx(t))
 	pe := requireKind(t, err, trading.ErrAuthFailed)
@@ -103,7 +104,7 @@ func TestServerThatAnswersTheChallengeWronglyIsRefused(t *testing.T) {
 
 func TestWrongManagerPasswordIsAuthFailedWithTheRetcode(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, func(cfg *Config) { cfg.Password = "Wrong!Pass1" })
 	pe := requireKind(t, c.Ping(testCtx(t)), trading.ErrAuthFailed)
 	if pe.Code != "3006" {
@@ -116,7 +117,7 @@ func TestWrongManagerPasswordIsAuthFailedWithTheRetcode(t *testing.T) {
 
 func TestForbiddenCallLogsInAgainAndIsSentOnce(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	login := f.AddUser(`real\standard`, "10")
 	if err := c.Ping(testCtx(t)); err != nil {
@@ -136,7 +137,7 @@ func TestForbiddenCallLogsInAgainAndIsSentOnce(t *testing.T) {
 
 func TestRetcode1008LogsInAgain(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	if err := c.Ping(testCtx(t)); err != nil {
 		t.Fatal(err)
@@ -152,7 +153,7 @@ func TestRetcode1008LogsInAgain(t *testing.T) {
 
 func TestDroppedConnectionLogsInAgainOnANewOne(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	login := f.AddUser(`real\standard`, "10")
 	if err := c.Ping(testCtx(t)); err != nil {
@@ -173,7 +174,7 @@ func TestDroppedConnectionLogsInAgainOnANewOne(t *testing.T) {
 
 func TestReadWhoseAnswerIsLostIsRetried(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	login := f.AddUser(`real\standard`, "10")
 	if err := c.Ping(testCtx(t)); err != nil {
@@ -191,7 +192,7 @@ func TestReadWhoseAnswerIsLostIsRetried(t *testing.T) {
 
 func TestRateLimitIsRetriedWithBackoffThenReported(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, func(cfg *Config) { cfg.MaxRetries = 3 })
 	login := f.AddUser(`real\standard`, "10")
 	if err := c.Ping(testCtx(t)); err != nil {
@@ -216,7 +217,7 @@ func TestRateLimitIsRetriedWithBackoffThenReported(t *testing.T) {
 
 func TestKeepAlivePingsAnIdleSessionUntilClose(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, func(cfg *Config) { cfg.KeepAlive = 5 * time.Millisecond })
 	if err := c.Ping(testCtx(t)); err != nil {
 		t.Fatal(err)
@@ -240,12 +241,12 @@ func TestErrorsAndLogsNeverHoldPasswords(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
 	var logMu sync.Mutex
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, func(cfg *Config) {
 		cfg.Logger = slog.New(slog.NewJSONHandler(lockedWriter{&logMu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		cfg.MaxRetries = -1
 	})
-	secrets := []string{fakePassword, "Cl1ent!Main", "Cl1ent!Inv", "N3w!Secret"}
+	secrets := []string{mt5fake.ManagerPassword, "Cl1ent!Main", "Cl1ent!Inv", "N3w!Secret"}
 	a, err := c.CreateAccount(testCtx(t), trading.NewAccount{Group: `real\standard`, Leverage: 100, FirstName: "Ann",
 		Password: secrets[1], InvestorPassword: secrets[2]})
 	if err != nil {
@@ -256,7 +257,7 @@ func TestErrorsAndLogsNeverHoldPasswords(t *testing.T) {
 	f.DropNextAnswer("/api/user/change_password")
 	err = c.ResetPassword(testCtx(t), a.Login, trading.PasswordMain, secrets[3])
 	requireKind(t, err, trading.ErrUnavailable)
-	texts := []string{err.Error(), fmt.Sprint(f.config()), fmt.Sprintf("%+v", f.config()), fmt.Sprintf("%#v", f.config())}
+	texts := []string{err.Error(), fmt.Sprint(fakeConfig(f)), fmt.Sprintf("%+v", fakeConfig(f)), fmt.Sprintf("%#v", fakeConfig(f))}
 	logMu.Lock()
 	texts = append(texts, logs.String())
 	logMu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/modules/trading/mt5/mt5fake"
 )
 
 func TestRetcodeTable(t *testing.T) {
@@ -32,7 +33,7 @@ func TestRetcodeTable(t *testing.T) {
 
 func TestRetcodeReachesTheCallerWithCodeAndText(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, fakeOptions{})
+	f := mt5fake.New(t, mt5fake.Options{})
 	c := newTestConnector(t, f, nil)
 	a, err := c.CreateAccount(testCtx(t), newAccount(`real\standard`))
 	if err != nil {

@@ -1,6 +1,8 @@
 package simulator
 
 import (
+	"context"
+	"fmt"
 	"strconv"
 	"sync"
 
@@ -16,6 +18,7 @@ type Faults struct {
 	mu          sync.Mutex
 	dropAnswers int
 	rateLimited int
+	byHand      int
 }
 
 // AmendDeal changes a closed trade deal's profit and comment after the fact, as an MT5 manager may
@@ -40,6 +43,28 @@ func (f *Faults) DeleteDeal(login, ticket string) error {
 		return f.sim.perr(op, trading.ErrInvalidRequest, "bad_ticket", "ticket %q", ticket)
 	}
 	return f.sim.changeDeal(op, login, n, event{Type: evDealDeleted, Deleted: &deletedEv{Login: login, Ticket: n}})
+}
+
+// LeverageByHand changes the account's leverage as a dealer in the platform's own manager terminal would, behind
+// the CRM's back: what the CRM's drift check must find (and heal). Journaled like every change.
+func (f *Faults) LeverageByHand(login string, leverage int) error {
+	return f.sim.SetLeverage(context.Background(), login, leverage)
+}
+
+// BalanceByHand makes a balance operation no CRM asked for, as a dealer's deposit (amount > 0) or withdrawal
+// (amount < 0) by hand: money drift for the CRM's check, which must never heal it. Each call is a new operation.
+func (f *Faults) BalanceByHand(login string, amount decimal.Decimal, comment string) error {
+	kind := trading.Deposit
+	if amount.IsNegative() {
+		kind, amount = trading.Withdrawal, amount.Neg()
+	}
+	f.mu.Lock()
+	f.byHand++
+	id := fmt.Sprintf("hand-%d-%d", f.sim.now().UnixNano(), f.byHand)
+	f.mu.Unlock()
+	_, err := f.sim.BalanceOperation(context.Background(), trading.BalanceOp{Login: login, Kind: kind, Amount: amount, OperationID: id,
+		Comment: comment})
+	return err
 }
 
 // DropNextBalanceAnswer makes the next balance operation apply and then answer with an ErrUnavailable error, as if

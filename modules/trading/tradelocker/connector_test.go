@@ -16,6 +16,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/logging/logtest"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/modules/trading/tradelocker/tlfake"
 )
 
 func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
@@ -60,7 +61,7 @@ func deposit(t *testing.T, c *Connector, login, amount, opID string) (trading.Ba
 
 func TestSameOperationIDIsSentWithTheSameIdempotencyKeyAndReplayed(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, func(c *Config) { c.IdempotencyPrefix = "crm7" })
 	a := openAccount(t, c, "1001", 100)
 
@@ -75,19 +76,19 @@ func TestSameOperationIDIsSentWithTheSameIdempotencyKeyAndReplayed(t *testing.T)
 	if !second.Replayed || second.Ticket != first.Ticket {
 		t.Fatalf("second deposit = %+v, want Replayed with ticket %s", second, first.Ticket)
 	}
-	calls := f.callsTo("v1/account-operations/deposit")
+	calls := f.CallsTo("v1/account-operations/deposit")
 	if len(calls) != 2 {
 		t.Fatalf("platform saw %d deposit calls, want 2", len(calls))
 	}
 	for _, call := range calls {
-		if call.idemKey != "crm7:DEMO:money:dep-42" {
-			t.Fatalf("Idempotency-Key = %q, want crm7:DEMO:money:dep-42", call.idemKey)
+		if call.IdemKey != "crm7:DEMO:money:dep-42" {
+			t.Fatalf("Idempotency-Key = %q, want crm7:DEMO:money:dep-42", call.IdemKey)
 		}
 	}
-	if !calls[1].replayed {
+	if !calls[1].Replayed {
 		t.Fatalf("the platform did not answer the second call from its idempotency store")
 	}
-	if got := f.account(a.Login).balance; !got.Equal(dec("250.75")) {
+	if got := f.Account(a.Login).Balance; !got.Equal(dec("250.75")) {
 		t.Fatalf("balance = %s, want 250.75", got)
 	}
 	if n := f.BalanceOps(a.Login); n != 1 {
@@ -97,7 +98,7 @@ func TestSameOperationIDIsSentWithTheSameIdempotencyKeyAndReplayed(t *testing.T)
 
 func TestOperationIDReusedForAnotherAmountIsAlreadyExistsAndMovesNothing(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, nil)
 	a := openAccount(t, c, "1001", 100)
 	if _, err := deposit(t, c, a.Login, "10", "dup-1"); err != nil {
@@ -117,8 +118,8 @@ func TestOperationIDReusedForAnotherAmountIsAlreadyExistsAndMovesNothing(t *test
 
 func TestReplayIsRecognisedByTicketWhenThePlatformDoesNotMarkIt(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
-	f.set(func(f *fakeTL) { f.noReplayMarker = true })
+	f := tlfake.New(t)
+	f.OmitReplayMarker()
 	c := newTestConnector(t, f, nil)
 	a := openAccount(t, c, "1001", 100)
 	first, err := deposit(t, c, a.Login, "1", "mark-1")
@@ -136,7 +137,7 @@ func TestReplayIsRecognisedByTicketWhenThePlatformDoesNotMarkIt(t *testing.T) {
 
 func TestDroppedAnswerIsResentOnceWithTheSameKeyAndMovesMoneyOnce(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	// Without keep-alive net/http cannot resend on its own, so the resend seen here is the connector's.
 	c := newTestConnector(t, f, func(c *Config) {
 		c.HTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -151,21 +152,21 @@ func TestDroppedAnswerIsResentOnceWithTheSameKeyAndMovesMoneyOnce(t *testing.T) 
 	if !r.Replayed || r.Ticket == "" {
 		t.Fatalf("result %+v: the resend must come back as the platform's replay of the first deposit", r)
 	}
-	calls := f.callsTo("v1/account-operations/deposit")
-	if len(calls) != 2 || calls[0].idemKey != calls[1].idemKey || calls[0].status != 0 || !calls[1].replayed {
+	calls := f.CallsTo("v1/account-operations/deposit")
+	if len(calls) != 2 || calls[0].IdemKey != calls[1].IdemKey || calls[0].Status != 0 || !calls[1].Replayed {
 		t.Fatalf("calls = %+v, want a dropped call then a replayed one with the same key", calls)
 	}
 	if n := f.BalanceOps(a.Login); n != 1 {
 		t.Fatalf("money moved %d times, want 1", n)
 	}
-	if got := f.account(a.Login).balance; !got.Equal(dec("42.42")) {
+	if got := f.Account(a.Login).Balance; !got.Equal(dec("42.42")) {
 		t.Fatalf("balance = %s, want 42.42", got)
 	}
 }
 
 func TestAnswerLostTwiceIsRetryableAndTheCallersRetryMovesMoneyOnce(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, func(c *Config) {
 		c.HTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	})
@@ -188,7 +189,7 @@ func TestAnswerLostTwiceIsRetryableAndTheCallersRetryMovesMoneyOnce(t *testing.T
 
 func TestSlowAnswerTimesOutAndTheResendIsReplayed(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, func(c *Config) { c.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond} })
 	a := openAccount(t, c, "1001", 100)
 	f.SlowNext(1)
@@ -207,15 +208,15 @@ func TestSlowAnswerTimesOutAndTheResendIsReplayed(t *testing.T) {
 
 func TestRateLimitedCallsAreRetriedUntilTheyPass(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, nil)
 	a := openAccount(t, c, "1001", 100)
 	f.RateLimitNext(2)
 	if _, err := deposit(t, c, a.Login, "12.34", "rl-2"); err != nil {
 		t.Fatalf("deposit through two 429s: %v", err)
 	}
-	calls := f.callsTo("v1/account-operations/deposit")
-	if len(calls) != 3 || calls[0].status != 429 || calls[1].status != 429 || calls[2].status != 200 {
+	calls := f.CallsTo("v1/account-operations/deposit")
+	if len(calls) != 3 || calls[0].Status != 429 || calls[1].Status != 429 || calls[2].Status != 200 {
 		t.Fatalf("calls = %+v, want 429, 429, 200", calls)
 	}
 	if n := f.BalanceOps(a.Login); n != 1 {
@@ -225,7 +226,7 @@ func TestRateLimitedCallsAreRetriedUntilTheyPass(t *testing.T) {
 
 func TestRateLimitBeyondTheRetriesIsRateLimited(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, func(c *Config) { c.RateLimitRetries = 1 })
 	a := openAccount(t, c, "1001", 100)
 	f.RateLimitNext(5)
@@ -234,20 +235,21 @@ func TestRateLimitBeyondTheRetriesIsRateLimited(t *testing.T) {
 	if pe.Code != "429" || !trading.Retryable(err) {
 		t.Fatalf("PlatformError %+v: want code 429 and Retryable", pe)
 	}
-	if n := len(f.callsTo("v1/accounts/details")); n != 2 {
+	if n := len(f.CallsTo("v1/accounts/details")); n != 2 {
 		t.Fatalf("platform saw %d calls, want the first and one retry", n)
 	}
 }
 
 func TestRetryAfterLongerThanMaxRetryWaitIsReturnedAtOnce(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, func(c *Config) { c.MaxRetryWait = time.Second })
 	a := openAccount(t, c, "1001", 100)
-	f.set(func(f *fakeTL) { f.rateLimitNext, f.retryAfter = 1, "3600" })
+	f.SetRetryAfter("3600")
+	f.RateLimitNext(1)
 	_, err := c.Account(ctxFor(t), a.Login)
 	requireKind(t, err, trading.ErrRateLimited)
-	if n := len(f.callsTo("v1/accounts/details")); n != 1 {
+	if n := len(f.CallsTo("v1/accounts/details")); n != 1 {
 		t.Fatalf("platform saw %d calls; a worker must not block for an hour", n)
 	}
 }
@@ -370,7 +372,7 @@ func TestPlatformStatusesBecomeErrorKindsWithTheBodysReason(t *testing.T) {
 
 func TestInsufficientFundsOnWithdrawalAndCreditOut(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, nil)
 	a := openAccount(t, c, "1001", 100)
 	if _, err := deposit(t, c, a.Login, "100", "if-dep"); err != nil {
@@ -427,7 +429,7 @@ func TestErrorTextNeverCarriesThePassword(t *testing.T) {
 
 func TestLogsNeverContainTheKeyOrPasswords(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	logs := &logtest.Buffer{}
 	c := newTestConnector(t, f, func(c *Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -444,7 +446,7 @@ func TestLogsNeverContainTheKeyOrPasswords(t *testing.T) {
 	if !strings.Contains(logs.String(), "v1/accounts/create") {
 		t.Fatalf("logs do not show the calls at all, so the check below proves nothing:\n%s", logs)
 	}
-	for _, secret := range []string{fakeAPIKey, "L0g!Secret", "N3w!Secret", "short"} {
+	for _, secret := range []string{tlfake.APIKey, "L0g!Secret", "N3w!Secret", "short"} {
 		if strings.Contains(logs.String(), secret) {
 			t.Fatalf("logs contain %q:\n%s", secret, logs)
 		}
@@ -453,7 +455,7 @@ func TestLogsNeverContainTheKeyOrPasswords(t *testing.T) {
 
 func TestWrongKeyIsAuthFailedAtPing(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, func(c *Config) { c.APIKey = "not-the-key" })
 	requireKind(t, c.Ping(ctxFor(t)), trading.ErrAuthFailed)
 	good := newTestConnector(t, f, nil)
@@ -464,7 +466,7 @@ func TestWrongKeyIsAuthFailedAtPing(t *testing.T) {
 
 func TestMissingGroupsNamesCatalogueEntriesThePlatformLacks(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, func(c *Config) {
 		c.Groups = append(c.Groups, Group{ID: "9999", AccountType: "vip", Leverage: 100})
 	})
@@ -479,7 +481,7 @@ func TestMissingGroupsNamesCatalogueEntriesThePlatformLacks(t *testing.T) {
 
 func TestSetAccessMapsToSuspendRestrictAndActivate(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, nil)
 	a := openAccount(t, c, "1001", 100)
 	for _, tc := range []struct {
@@ -494,7 +496,7 @@ func TestSetAccessMapsToSuspendRestrictAndActivate(t *testing.T) {
 		if err := c.SetAccess(ctxFor(t), a.Login, tc.access); err != nil {
 			t.Fatalf("SetAccess(%+v): %v", tc.access, err)
 		}
-		if got := f.account(a.Login).status; got != tc.status {
+		if got := f.Account(a.Login).Status; got != tc.status {
 			t.Fatalf("SetAccess(%+v) left status %s, want %s", tc.access, got, tc.status)
 		}
 	}
@@ -502,17 +504,17 @@ func TestSetAccessMapsToSuspendRestrictAndActivate(t *testing.T) {
 
 func TestResetPasswordIsTheUsersAndInvestorIsUnsupported(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, nil)
 	a := openAccount(t, c, "1001", 100)
 	b := openAccount(t, c, "2001", 100)
-	if f.account(a.Login).userID != f.account(b.Login).userID {
+	if f.Account(a.Login).UserID != f.Account(b.Login).UserID {
 		t.Fatalf("two accounts for one e-mail got different users")
 	}
 	if err := c.ResetPassword(ctxFor(t), b.Login, trading.PasswordMain, "Fresh!Pass1"); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.user(f.account(a.Login).userID).password; got != "Fresh!Pass1" {
+	if got := f.User(f.Account(a.Login).UserID).Password; got != "Fresh!Pass1" {
 		t.Fatalf("user password = %q after a reset through the other account", got)
 	}
 	err := c.ResetPassword(ctxFor(t), a.Login, trading.PasswordInvestor, "Inv3stor!x")
@@ -523,7 +525,7 @@ func TestResetPasswordIsTheUsersAndInvestorIsUnsupported(t *testing.T) {
 
 func TestCreateAccountPicksTheSiblingGroupForTheLeverage(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, nil)
 	a, err := c.CreateAccount(ctxFor(t), trading.NewAccount{Group: "1002", Leverage: 500, Currency: "usd",
 		Email: "sf@example.com", Password: "Sw4p!Free"})
@@ -533,7 +535,7 @@ func TestCreateAccountPicksTheSiblingGroupForTheLeverage(t *testing.T) {
 	if a.Group != "1006" || !a.SwapFree || a.Leverage != 500 || a.Currency != "USD" {
 		t.Fatalf("account = %+v, want group 1006 (standard, 1:500, swap-free) in USD", a)
 	}
-	if got := f.account(a.Login); got.group != "1006" || got.currency != "USD" {
+	if got := f.Account(a.Login); got.Group != "1006" || got.Currency != "USD" {
 		t.Fatalf("platform account = %+v", got)
 	}
 	_, err = c.CreateAccount(ctxFor(t), trading.NewAccount{Group: "2001", Leverage: 50, Currency: "USD",
@@ -543,7 +545,7 @@ func TestCreateAccountPicksTheSiblingGroupForTheLeverage(t *testing.T) {
 
 func TestCreateAccountWithOperationIDIsIdempotent(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, nil)
 	req := trading.NewAccount{Group: "1001", Leverage: 100, Currency: "USD", Email: "idem@example.com",
 		Password: "Idem!Pass1", OperationID: "open-1"}
@@ -558,8 +560,8 @@ func TestCreateAccountWithOperationIDIsIdempotent(t *testing.T) {
 	if a.Login != b.Login {
 		t.Fatalf("the same OperationID opened two accounts: %s and %s", a.Login, b.Login)
 	}
-	calls := f.callsTo("v1/accounts/create")
-	if len(calls) != 2 || calls[0].idemKey != "brokerdesk:DEMO:account:open-1" || !calls[1].replayed {
+	calls := f.CallsTo("v1/accounts/create")
+	if len(calls) != 2 || calls[0].IdemKey != "brokerdesk:DEMO:account:open-1" || !calls[1].Replayed {
 		t.Fatalf("account create calls = %+v", calls)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/brokerdesk/brokerdesk/modules/trading"
+	"github.com/brokerdesk/brokerdesk/modules/trading/tradelocker/tlfake"
 )
 
 func allDeals(t *testing.T, c *Connector, q trading.DealQuery) ([]trading.Deal, int) {
@@ -50,7 +51,7 @@ func requireOnceOldestFirst(t *testing.T, deals []trading.Deal, from, to time.Ti
 
 func TestClosedDealsSplitsLongRangesIntoWindowsOfAtMost31Days(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, nil)
 	a := openAccount(t, c, "1001", 100)
 	from := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -67,26 +68,26 @@ func TestClosedDealsSplitsLongRangesIntoWindowsOfAtMost31Days(t *testing.T) {
 	}
 	requireOnceOldestFirst(t, deals, from, to)
 
-	ws := f.reportWindows()
+	ws := f.ReportWindows()
 	if len(ws) != 3 {
 		t.Fatalf("report windows = %+v, want 3 for 70 days", ws)
 	}
 	for i, w := range ws {
-		if w.end.Sub(w.start) > maxWindow {
-			t.Fatalf("window %d spans %v, more than 31 days", i, w.end.Sub(w.start))
+		if w.End.Sub(w.Start) > maxWindow {
+			t.Fatalf("window %d spans %v, more than 31 days", i, w.End.Sub(w.Start))
 		}
-		if i > 0 && !w.start.Equal(ws[i-1].end) {
-			t.Fatalf("window %d starts at %v, previous ended at %v: a gap or an overlap", i, w.start, ws[i-1].end)
+		if i > 0 && !w.Start.Equal(ws[i-1].End) {
+			t.Fatalf("window %d starts at %v, previous ended at %v: a gap or an overlap", i, w.Start, ws[i-1].End)
 		}
 	}
-	if !ws[0].start.Equal(from) || !ws[2].end.Equal(to) {
-		t.Fatalf("windows cover [%v, %v], want [%v, %v]", ws[0].start, ws[2].end, from, to)
+	if !ws[0].Start.Equal(from) || !ws[2].End.Equal(to) {
+		t.Fatalf("windows cover [%v, %v], want [%v, %v]", ws[0].Start, ws[2].End, from, to)
 	}
 }
 
 func TestClosedDealsPagesAcrossWindowBoundaries(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, nil)
 	a := openAccount(t, c, "1001", 100)
 	// Sub-millisecond bounds: the platform only knows milliseconds, the connector must still honour [From, To).
@@ -112,8 +113,8 @@ func TestClosedDealsPagesAcrossWindowBoundaries(t *testing.T) {
 
 func TestClosedDealsFollowsThePlatformsOwnPagesInsideAWindow(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
-	f.set(func(f *fakeTL) { f.reportPageSize = 3 })
+	f := tlfake.New(t)
+	f.SetReportPageSize(3)
 	c := newTestConnector(t, f, nil)
 	a := openAccount(t, c, "1001", 100)
 	from := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -128,7 +129,7 @@ func TestClosedDealsFollowsThePlatformsOwnPagesInsideAWindow(t *testing.T) {
 
 func TestClosedDealsRefusesACursorFromAnotherQuery(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, nil)
 	a := openAccount(t, c, "1001", 100)
 	from := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -161,7 +162,7 @@ func TestClosedDealsRefusesAnInvertedRange(t *testing.T) {
 // The fake's 31-day rule is what makes the splitting tests meaningful: check it bites.
 func TestFakeRefusesReportWindowsLongerThan31Days(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := tlfake.New(t)
 	c := newTestConnector(t, f, nil)
 	a := openAccount(t, c, "1001", 100)
 	for _, tc := range []struct {
@@ -173,8 +174,8 @@ func TestFakeRefusesReportWindowsLongerThan31Days(t *testing.T) {
 	} {
 		body := `{"type":"DEMO","accountIds":["` + a.Login + `"],"startDateTime":"2025-01-01T00:00:00.000Z","endDateTime":"` + tc.end + `"}`
 		req, _ := http.NewRequestWithContext(ctxFor(t), http.MethodPost,
-			f.srv.URL+"/brand-api/v2/reports/close-trades-history-report", bytes.NewBufferString(body))
-		req.Header.Set("brand-api-key", fakeAPIKey)
+			f.URL()+"/brand-api/v2/reports/close-trades-history-report", bytes.NewBufferString(body))
+		req.Header.Set("brand-api-key", tlfake.APIKey)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -1,4 +1,12 @@
-package tradelocker
+// Package tlfake is a protocol-faithful stand-in for the TradeLocker Brand API, for tests: a server started on
+// httptest that speaks the documented paths, headers (brand-api-key, Idempotency-Key), JSON shapes and statuses,
+// keeps users, accounts, groups (leverage and swap-free are properties of the group), balance operations and
+// closed trades, and injects the faults a connector must survive (a money answer lost after the money moved, rate
+// limits with Retry-After, slow answers). The tradelocker connector's own tests, the contract suite and the
+// trading desk's flows run against it, in the spirit of net/http/httptest.
+//
+// It imports nothing of the connector, so a connector that drifts from the protocol fails against it.
+package tlfake
 
 import (
 	"bytes"
@@ -17,25 +25,25 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// fakeTL is a protocol-faithful TradeLocker Brand API over real HTTP: the same paths, headers, JSON shapes (decimal
+// Server is a protocol-faithful TradeLocker Brand API over real HTTP: the same paths, headers, JSON shapes (decimal
 // strings, NestJS-style error bodies), statuses and rules the connector meets in production, so the connector's
 // code paths are the production ones. What the public documentation does not say is marked "inferred" and decided
 // the way docs/trading/tradelocker.md describes.
-type fakeTL struct {
+type Server struct {
 	srv    *httptest.Server
 	apiKey string
 
 	mu          sync.Mutex
-	users       map[string]*fakeUser
+	users       map[string]*User
 	userByEmail map[string]string
-	accounts    map[string]*fakeAccount
-	groups      map[string]fakeGroup
+	accounts    map[string]*Account
+	groups      map[string]Group
 	idem        map[string]fakeStored
 	deals       map[string][]fakeDeal
 	moves       map[string]int
 	seq         int
-	calls       []fakeCall
-	windows     []fakeWindow
+	calls       []Call
+	windows     []Window
 
 	// Fault injection and protocol switches.
 	rateLimitNext  int
@@ -47,19 +55,22 @@ type fakeTL struct {
 	noReplayMarker bool // answer replays without the Idempotent-Replayed header
 }
 
-type fakeUser struct {
-	id, email, password, firstName, lastName string
+// User is a user of the brand, as the platform holds it.
+type User struct {
+	ID, Email, Password, FirstName, LastName string
 }
 
-type fakeAccount struct {
-	id, userID, name, group, currency, typ, status string
-	balance, credit                                decimal.Decimal
+// Account is a trading account as the platform holds it; Group is its group's id.
+type Account struct {
+	ID, UserID, Name, Group, Currency, Type, Status string
+	Balance, Credit                                 decimal.Decimal
 }
 
-type fakeGroup struct {
-	id, name string
-	leverage int
-	swapFree bool
+// Group is one of the brand's groups: leverage and swap-free are the group's.
+type Group struct {
+	ID, Name string
+	Leverage int
+	SwapFree bool
 }
 
 type fakeStored struct {
@@ -73,14 +84,15 @@ type fakeDeal struct {
 	row   map[string]string
 }
 
-// fakeCall is one request the fake answered (or dropped), for tests that check what went over the wire.
-type fakeCall struct {
-	path, idemKey string
-	status        int
-	replayed      bool
+// Call is one request the fake answered (or dropped), for tests that check what went over the wire.
+type Call struct {
+	Path, IdemKey string
+	Status        int // 0: the answer was dropped
+	Replayed      bool
 }
 
-type fakeWindow struct{ start, end time.Time }
+// Window is one report query's [start, end].
+type Window struct{ Start, End time.Time }
 
 // fakeResp is a route's answer. moved says money moved, which makes the answer droppable.
 type fakeResp struct {
@@ -89,10 +101,14 @@ type fakeResp struct {
 	moved  bool
 }
 
-const fakeAPIKey = "tl-test-key-9f8e7d6c5b4a"
+// APIKey is the brand API key the fake accepts.
+const APIKey = "tl-test-key-9f8e7d6c5b4a"
 
-// fakeGroups is the fake brand's group set; testGroups is the catalogue that describes it to the connector.
-var fakeGroups = []fakeGroup{
+// ReplayedHeader marks an answer replayed for a repeated Idempotency-Key (inferred; docs/trading/tradelocker.md).
+const ReplayedHeader = "Idempotent-Replayed"
+
+// Groups is the fake brand's group set.
+var Groups = []Group{
 	{"1001", "Standard 1:100", 100, false},
 	{"1002", "Standard 1:100 swap-free", 100, true},
 	{"1003", "Standard 1:50", 50, false},
@@ -103,34 +119,31 @@ var fakeGroups = []fakeGroup{
 	{"2002", "Pro 1:100 swap-free", 100, true},
 }
 
-func testGroups() []Group {
-	var gs []Group
-	for _, g := range fakeGroups {
-		typ := "standard"
-		if strings.HasPrefix(g.id, "2") {
-			typ = "pro"
-		}
-		gs = append(gs, Group{ID: g.id, AccountType: typ, Leverage: g.leverage, SwapFree: g.swapFree})
-	}
-	return gs
+// Family is the group's offer as a CRM's account type names it ("standard", "pro"): the first word of its name.
+// A connector's group catalogue maps account type, leverage and swap-free to these groups.
+func (g Group) Family() string {
+	name, _, _ := strings.Cut(g.Name, " ")
+	return strings.ToLower(name)
 }
 
-func newFake(t testing.TB) *fakeTL {
+// New starts a fake brand API on a local HTTP address, closed when the test ends; its base URL is URL() and the
+// key it accepts APIKey.
+func New(t testing.TB) *Server {
 	t.Helper()
-	f := &fakeTL{
-		apiKey:      fakeAPIKey,
-		users:       map[string]*fakeUser{},
+	f := &Server{
+		apiKey:      APIKey,
+		users:       map[string]*User{},
 		userByEmail: map[string]string{},
-		accounts:    map[string]*fakeAccount{},
-		groups:      map[string]fakeGroup{},
+		accounts:    map[string]*Account{},
+		groups:      map[string]Group{},
 		idem:        map[string]fakeStored{},
 		deals:       map[string][]fakeDeal{},
 		moves:       map[string]int{},
 		retryAfter:  "0",
 		release:     make(chan struct{}),
 	}
-	for _, g := range fakeGroups {
-		f.groups[g.id] = g
+	for _, g := range Groups {
+		f.groups[g.ID] = g
 	}
 	f.srv = httptest.NewServer(f)
 	t.Cleanup(func() {
@@ -155,7 +168,7 @@ var keyedPaths = map[string]bool{
 	"/brand-api/v1/account-operations/credit":   true,
 }
 
-func (f *fakeTL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return
@@ -164,12 +177,12 @@ func (f *fakeTL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	f.mu.Lock()
 	resp, hdr := f.answer(r, body, key)
-	call := fakeCall{path: r.URL.Path, idemKey: key, status: resp.status, replayed: hdr.Get(replayedHeader) == "true"}
+	call := Call{Path: r.URL.Path, IdemKey: key, Status: resp.status, Replayed: hdr.Get(ReplayedHeader) == "true"}
 	// A replayed money answer can be lost too; only refusals (nothing moved) always get through.
-	drop := f.dropNextMoney > 0 && (resp.moved || (call.replayed && moneyPaths[r.URL.Path]))
+	drop := f.dropNextMoney > 0 && (resp.moved || (call.Replayed && moneyPaths[r.URL.Path]))
 	if drop {
 		f.dropNextMoney--
-		call.status = 0
+		call.Status = 0
 	}
 	slow := !drop && f.slowNext > 0
 	if slow {
@@ -202,7 +215,7 @@ func (f *fakeTL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // answer decides the reply under f.mu: auth, rate limit, idempotency store, then the route.
-func (f *fakeTL) answer(r *http.Request, body []byte, key string) (fakeResp, http.Header) {
+func (f *Server) answer(r *http.Request, body []byte, key string) (fakeResp, http.Header) {
 	hdr := http.Header{}
 	if r.URL.Path != "/brand-api/alive" && r.Header.Get("brand-api-key") != f.apiKey {
 		return fakeErr(http.StatusUnauthorized, "Invalid brand api key"), hdr
@@ -220,7 +233,7 @@ func (f *fakeTL) answer(r *http.Request, body []byte, key string) (fakeResp, htt
 				return fakeErr(http.StatusConflict, "Idempotency-Key was already used with a different request"), hdr
 			}
 			if !f.noReplayMarker {
-				hdr.Set(replayedHeader, "true")
+				hdr.Set(ReplayedHeader, "true")
 			}
 			return fakeResp{status: s.status, body: json.RawMessage(s.body)}, hdr
 		}
@@ -252,7 +265,7 @@ func decodeStrict(body []byte, v any) *fakeResp {
 	return nil
 }
 
-func (f *fakeTL) route(r *http.Request, body []byte) fakeResp {
+func (f *Server) route(r *http.Request, body []byte) fakeResp {
 	type route struct {
 		method string
 		fn     func([]byte) fakeResp
@@ -285,14 +298,14 @@ func (f *fakeTL) route(r *http.Request, body []byte) fakeResp {
 	return rt.fn(body)
 }
 
-func (f *fakeTL) nextID(base int) string {
+func (f *Server) nextID(base int) string {
 	f.seq++
 	return strconv.Itoa(base + f.seq)
 }
 
 func validType(t string) bool { return t == "DEMO" || t == "LIVE" }
 
-func (f *fakeTL) groupsAll(body []byte) fakeResp {
+func (f *Server) groupsAll(body []byte) fakeResp {
 	var req struct {
 		Type string `json:"type"`
 	}
@@ -303,13 +316,13 @@ func (f *fakeTL) groupsAll(body []byte) fakeResp {
 		return fakeErr(400, "type must be one of the following values: DEMO, LIVE")
 	}
 	var data []map[string]string
-	for _, g := range fakeGroups {
-		data = append(data, map[string]string{"id": g.id, "name": g.name})
+	for _, g := range Groups {
+		data = append(data, map[string]string{"id": g.ID, "name": g.Name})
 	}
 	return fakeResp{status: 200, body: map[string]any{"data": data}}
 }
 
-func (f *fakeTL) checkByEmail(body []byte) fakeResp {
+func (f *Server) checkByEmail(body []byte) fakeResp {
 	var req struct {
 		Email string `json:"email"`
 	}
@@ -326,7 +339,7 @@ func (f *fakeTL) checkByEmail(body []byte) fakeResp {
 // weakPassword is the fake's password rule (inferred from the platform's sign-up rules): at least 8 characters.
 func weakPassword(p string) bool { return len(p) < 8 }
 
-func (f *fakeTL) createUser(body []byte) fakeResp {
+func (f *Server) createUser(body []byte) fakeResp {
 	var req struct {
 		Email     string `json:"email"`
 		Password  string `json:"password"`
@@ -345,13 +358,13 @@ func (f *fakeTL) createUser(body []byte) fakeResp {
 	if _, dup := f.userByEmail[strings.ToLower(req.Email)]; dup {
 		return fakeErr(409, "User with this email already exists")
 	}
-	u := &fakeUser{id: "u-" + f.nextID(0), email: req.Email, password: req.Password, firstName: req.FirstName, lastName: req.LastName}
-	f.users[u.id] = u
-	f.userByEmail[strings.ToLower(req.Email)] = u.id
-	return fakeResp{status: 201, body: map[string]string{"userId": u.id}}
+	u := &User{ID: "u-" + f.nextID(0), Email: req.Email, Password: req.Password, FirstName: req.FirstName, LastName: req.LastName}
+	f.users[u.ID] = u
+	f.userByEmail[strings.ToLower(req.Email)] = u.ID
+	return fakeResp{status: 201, body: map[string]string{"userId": u.ID}}
 }
 
-func (f *fakeTL) setPassword(body []byte) fakeResp {
+func (f *Server) setPassword(body []byte) fakeResp {
 	var req struct {
 		UserID   string `json:"userId"`
 		Password string `json:"password"`
@@ -366,11 +379,11 @@ func (f *fakeTL) setPassword(body []byte) fakeResp {
 	if weakPassword(req.Password) {
 		return fakeErr(400, "password must be longer than or equal to 8 characters")
 	}
-	u.password = req.Password
+	u.Password = req.Password
 	return fakeResp{status: 200, body: map[string]any{}}
 }
 
-func (f *fakeTL) createAccount(body []byte) fakeResp {
+func (f *Server) createAccount(body []byte) fakeResp {
 	var req struct {
 		UserID      string `json:"userId"`
 		AccountName string `json:"accountName"`
@@ -393,14 +406,14 @@ func (f *fakeTL) createAccount(body []byte) fakeResp {
 	if _, ok := f.groups[req.GroupID]; !ok {
 		return fakeErr(400, "Group "+req.GroupID+" does not exist")
 	}
-	a := &fakeAccount{id: f.nextID(700000), userID: req.UserID, name: req.AccountName, group: req.GroupID,
-		currency: req.Currency, typ: req.Type, status: "ACTIVE"}
-	f.accounts[a.id] = a
-	return fakeResp{status: 201, body: map[string]string{"accountId": a.id, "accountName": a.name}}
+	a := &Account{ID: f.nextID(700000), UserID: req.UserID, Name: req.AccountName, Group: req.GroupID,
+		Currency: req.Currency, Type: req.Type, Status: "ACTIVE"}
+	f.accounts[a.ID] = a
+	return fakeResp{status: 201, body: map[string]string{"accountId": a.ID, "accountName": a.Name}}
 }
 
 // accountFor is the platform's lookup of an accountId: 404 when unknown (inferred; see the docs).
-func (f *fakeTL) accountFor(body []byte) (*fakeAccount, *fakeResp) {
+func (f *Server) accountFor(body []byte) (*Account, *fakeResp) {
 	var req struct {
 		AccountID string `json:"accountId"`
 	}
@@ -415,23 +428,23 @@ func (f *fakeTL) accountFor(body []byte) (*fakeAccount, *fakeResp) {
 	return a, nil
 }
 
-func (f *fakeTL) details(body []byte) fakeResp {
+func (f *Server) details(body []byte) fakeResp {
 	a, e := f.accountFor(body)
 	if e != nil {
 		return *e
 	}
-	equity := a.balance.Add(a.credit)
+	equity := a.Balance.Add(a.Credit)
 	return fakeResp{status: 200, body: map[string]any{
-		"accountId": a.id, "accountName": a.name, "userId": a.userID, "userGroupId": a.group, "type": a.typ,
-		"status": a.status, "tradingDisabledReason": nil, "currency": a.currency,
-		"leverage": strconv.Itoa(f.groups[a.group].leverage),
-		"balance":  a.balance.StringFixed(2), "credit": a.credit.StringFixed(2), "equity": equity.StringFixed(2),
+		"accountId": a.ID, "accountName": a.Name, "userId": a.UserID, "userGroupId": a.Group, "type": a.Type,
+		"status": a.Status, "tradingDisabledReason": nil, "currency": a.Currency,
+		"leverage": strconv.Itoa(f.groups[a.Group].Leverage),
+		"balance":  a.Balance.StringFixed(2), "credit": a.Credit.StringFixed(2), "equity": equity.StringFixed(2),
 		"pnl": "0.00", "marginAvailable": equity.StringFixed(2), "marginUsed": "0.00",
 		"createdDateTime": "2025-01-01T00:00:00.000Z",
 	}}
 }
 
-func (f *fakeTL) setGroup(body []byte) fakeResp {
+func (f *Server) setGroup(body []byte) fakeResp {
 	var req struct {
 		AccountID  string `json:"accountId"`
 		NewGroupID string `json:"newGroupId"`
@@ -446,24 +459,24 @@ func (f *fakeTL) setGroup(body []byte) fakeResp {
 	if _, ok := f.groups[req.NewGroupID]; !ok {
 		return fakeErr(400, "Group "+req.NewGroupID+" does not exist")
 	}
-	a.group = req.NewGroupID
-	return fakeResp{status: 200, body: map[string]any{"accountId": a.id, "groupId": a.group}}
+	a.Group = req.NewGroupID
+	return fakeResp{status: 200, body: map[string]any{"accountId": a.ID, "groupId": a.Group}}
 }
 
-func (f *fakeTL) status(s string) func([]byte) fakeResp {
+func (f *Server) status(s string) func([]byte) fakeResp {
 	return func(body []byte) fakeResp {
 		a, e := f.accountFor(body)
 		if e != nil {
 			return *e
 		}
-		a.status = s
-		return fakeResp{status: 200, body: map[string]string{"accountId": a.id, "status": s}}
+		a.Status = s
+		return fakeResp{status: 200, body: map[string]string{"accountId": a.ID, "status": s}}
 	}
 }
 
 // money applies deposit, withdraw and credit. A withdrawal (or credit removal) beyond what the account holds is a
 // 400 whose message says so (inferred: the platform declares only 400 for these calls).
-func (f *fakeTL) money(kind string) func([]byte) fakeResp {
+func (f *Server) money(kind string) func([]byte) fakeResp {
 	return func(body []byte) fakeResp {
 		var req struct {
 			AccountID string `json:"accountId"`
@@ -486,30 +499,30 @@ func (f *fakeTL) money(kind string) func([]byte) fakeResp {
 			if !amount.IsPositive() {
 				return fakeErr(400, "amount must be a positive number")
 			}
-			a.balance = a.balance.Add(amount)
+			a.Balance = a.Balance.Add(amount)
 		case "withdraw":
 			if !amount.IsPositive() {
 				return fakeErr(400, "amount must be a positive number")
 			}
-			if amount.GreaterThan(a.balance) {
-				return fakeErr(400, "Insufficient funds: available balance is "+a.balance.StringFixed(2))
+			if amount.GreaterThan(a.Balance) {
+				return fakeErr(400, "Insufficient funds: available balance is "+a.Balance.StringFixed(2))
 			}
-			a.balance = a.balance.Sub(amount)
+			a.Balance = a.Balance.Sub(amount)
 		case "credit":
 			if amount.IsZero() {
 				return fakeErr(400, "amount must not be zero")
 			}
-			if a.credit.Add(amount).IsNegative() {
-				return fakeErr(400, "Insufficient credit: available credit is "+a.credit.StringFixed(2))
+			if a.Credit.Add(amount).IsNegative() {
+				return fakeErr(400, "Insufficient credit: available credit is "+a.Credit.StringFixed(2))
 			}
-			a.credit = a.credit.Add(amount)
+			a.Credit = a.Credit.Add(amount)
 		}
-		f.moves[a.id]++
+		f.moves[a.ID]++
 		return fakeResp{status: 200, body: map[string]string{"operationId": f.nextID(900000)}, moved: true}
 	}
 }
 
-func (f *fakeTL) openPositions(body []byte) fakeResp {
+func (f *Server) openPositions(body []byte) fakeResp {
 	var req struct {
 		Type      string `json:"type"`
 		AccountID string `json:"accountId"`
@@ -529,7 +542,7 @@ func (f *fakeTL) openPositions(body []byte) fakeResp {
 // closeTradesReport enforces the 31-day window rule and answers the closed trades whose close time lies within
 // [startDateTime, endDateTime], newest first. The end is inclusive here on purpose (the documentation does not say):
 // the connector must not count a trade at a window boundary twice either way.
-func (f *fakeTL) closeTradesReport(body []byte) fakeResp {
+func (f *Server) closeTradesReport(body []byte) fakeResp {
 	var req struct {
 		Type          string   `json:"type"`
 		AccountIDs    []string `json:"accountIds"`
@@ -554,7 +567,7 @@ func (f *fakeTL) closeTradesReport(body []byte) fakeResp {
 	if end.Sub(start) > 31*24*time.Hour {
 		return fakeErr(400, "The range between startDateTime and endDateTime can be a maximum of 31 days")
 	}
-	f.windows = append(f.windows, fakeWindow{start, end})
+	f.windows = append(f.windows, Window{start, end})
 	var rows []fakeDeal
 	for _, id := range req.AccountIDs {
 		if _, ok := f.accounts[id]; !ok {
@@ -591,33 +604,61 @@ func (f *fakeTL) closeTradesReport(body []byte) fakeResp {
 
 // Fault injection and inspection, for the tests and the contract Env.
 
-func (f *fakeTL) RateLimitNext(n int) {
+// RateLimitNext answers the next n calls 429 with Retry-After.
+
+func (f *Server) RateLimitNext(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.rateLimitNext = n
 }
 
-func (f *fakeTL) DropNextMoneyAnswers(n int) {
+// DropNextMoneyAnswers applies the next n money operations (or replays) and closes the connection instead of
+// answering: the answer lost after the money moved.
+func (f *Server) DropNextMoneyAnswers(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.dropNextMoney = n
 }
 
-func (f *fakeTL) SlowNext(n int) {
+// MoneyDropsPending is how many money answers are still to be dropped: 0 once every drop asked for has happened.
+func (f *Server) MoneyDropsPending() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dropNextMoney
+}
+
+// SlowNext holds the next n answers until the client gives up (or the test ends).
+func (f *Server) SlowNext(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.slowNext = n
 }
 
-func (f *fakeTL) set(fn func(f *fakeTL)) {
+// SetRetryAfter is the Retry-After the fake sends with a 429 (default "0").
+func (f *Server) SetRetryAfter(v string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	fn(f)
+	f.retryAfter = v
+}
+
+// SetReportPageSize makes the closed-trades report page inside a window with links.next (inferred to exist); 0
+// answers a window in one page.
+func (f *Server) SetReportPageSize(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reportPageSize = n
+}
+
+// OmitReplayMarker answers replays without the Idempotent-Replayed header, as a platform that does not send it.
+func (f *Server) OmitReplayMarker() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.noReplayMarker = true
 }
 
 // SeedDeals books n closed trades for login, trade i closing at from + i*(to-from)/n (whole milliseconds, the
 // platform's precision).
-func (f *fakeTL) SeedDeals(login string, n int, from, to time.Time) {
+func (f *Server) SeedDeals(login string, n int, from, to time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	span := to.Sub(from)
@@ -641,47 +682,55 @@ func (f *fakeTL) SeedDeals(login string, n int, from, to time.Time) {
 	}
 }
 
-func (f *fakeTL) BalanceOps(login string) int {
+// BalanceOps is how many money operations moved money on the account.
+func (f *Server) BalanceOps(login string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.moves[login]
 }
 
-func (f *fakeTL) account(login string) fakeAccount {
+// Account is a copy of the account with this id (its login); the zero Account when there is none.
+func (f *Server) Account(login string) Account {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	a, ok := f.accounts[login]
 	if !ok {
-		return fakeAccount{}
+		return Account{}
 	}
 	return *a
 }
 
-func (f *fakeTL) user(id string) fakeUser {
+// User is a copy of the user with this id; the zero User when there is none.
+func (f *Server) User(id string) User {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if u, ok := f.users[id]; ok {
 		return *u
 	}
-	return fakeUser{}
+	return User{}
 }
 
-func (f *fakeTL) callsTo(path string) []fakeCall {
+// CallsTo lists the calls to path (under /brand-api/) in the order they came.
+func (f *Server) CallsTo(path string) []Call {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []fakeCall
+	var out []Call
 	for _, c := range f.calls {
-		if c.path == "/brand-api/"+path {
+		if c.Path == "/brand-api/"+path {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-func (f *fakeTL) reportWindows() []fakeWindow {
+// ReportWindows lists the closed-trades report windows asked for.
+func (f *Server) ReportWindows() []Window {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.windows)
 }
 
-func (f *fakeTL) String() string { return fmt.Sprintf("fake TradeLocker at %s", f.srv.URL) }
+// URL is the base URL (the connector adds /brand-api/).
+func (f *Server) URL() string { return f.srv.URL }
+
+func (f *Server) String() string { return fmt.Sprintf("fake TradeLocker at %s", f.srv.URL) }

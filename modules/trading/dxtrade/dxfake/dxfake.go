@@ -1,4 +1,11 @@
-package dxtrade
+// Package dxfake is a protocol-faithful stand-in for DXtrade's two REST APIs (the register API under /dxweb/rest
+// and the trading API under /dxsca-web), for tests: a server started on httptest with session tokens that expire,
+// users, accounts with their categories (Margining for leverage, Financing for swap-free) and statuses, money
+// movements keyed by the id the client picks (409 on a repeat), paged order history in UTC, and the faults a
+// connector must survive (an answer lost after money moved, 429 with Retry-After, slow answers, failing reads,
+// tokens expired or refused). The dxtrade connector's own tests, the contract suite and the trading desk's flows run
+// against it, in the spirit of net/http/httptest.
+package dxfake
 
 import (
 	"context"
@@ -21,7 +28,7 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// fakeServer is a protocol-faithful DXtrade for tests: both REST APIs over real HTTP (httptest), session tokens
+// Server is a protocol-faithful DXtrade for tests: both REST APIs over real HTTP (httptest), session tokens
 // that expire, a User-Agent requirement, users, accounts, categories and statuses, money movements keyed by the
 // path id (409 on a repeat), errors as {errorCode, errorMessage} (register API) or {errorCode, description}
 // (trading API), UTC times and paged order history. Its faults are the ones a connector must survive: 429 for the
@@ -30,7 +37,7 @@ import (
 //
 // It keeps its own JSON shapes (maps, json.Number) rather than the connector's types, so a connector that drifts
 // from the protocol fails here instead of agreeing with itself.
-type fakeServer struct {
+type Server struct {
 	t   testing.TB
 	srv *httptest.Server
 	mux *http.ServeMux
@@ -46,12 +53,12 @@ type fakeServer struct {
 	logins       map[string]int
 	logouts      int
 	clients      map[string]*fakeClient // by login
-	accounts     map[string]*fakeAccount
+	accounts     map[string]*Account
 	catalog      map[string]map[string]bool // category domain -> values
 	transferIDs  map[string]bool
 	moneyOps     map[string]int
-	orders       map[string][]fakeOrder
-	positions    map[string][]fakePosition
+	orders       map[string][]Order
+	positions    map[string][]Position
 	nextOrderID  int64
 	paths        []string // "METHOD path" of every request that reached a handler
 	noUserAgent  int
@@ -72,33 +79,45 @@ type fakeClient struct {
 	domain, login, password, email, fullName, status string
 }
 
-type fakeAccount struct {
-	code, currency, accountType, status, owner string
-	balance, credit                            decimal.Decimal
-	categories                                 map[string]string
-	metadata                                   map[string]json.RawMessage
-	version                                    int
+// Account is an account as the platform holds it; Categories maps a category domain to its value.
+type Account struct {
+	Code, Currency, AccountType, Status, Owner string
+	Balance, Credit                            decimal.Decimal
+	Categories                                 map[string]string
+	Metadata                                   map[string]json.RawMessage
+	Version                                    int
 }
 
-type fakeOrder struct {
-	id                               int64
-	status, instrument, side, effect string
-	position                         string
-	qty, price                       decimal.Decimal
-	profit, commission, swap         decimal.Decimal
-	at                               time.Time
+// Order is a completed (or cancelled) order of the history: DXtrade's deals.
+type Order struct {
+	ID                               int64
+	Status, Instrument, Side, Effect string
+	Position                         string
+	Qty, Price                       decimal.Decimal
+	Profit, Commission, Swap         decimal.Decimal
+	At                               time.Time
 }
 
-type fakePosition struct {
-	code, symbol, side  string
-	qty, openPrice, fpl decimal.Decimal
-	margin              decimal.Decimal
-	updated             time.Time
+// Position is an open position.
+type Position struct {
+	Code, Symbol, Side  string
+	Qty, OpenPrice, FPL decimal.Decimal
+	Margin              decimal.Decimal
+	Updated             time.Time
 }
 
+// The two APIs' roots, and the fake broker's API user, codes and Financing categories.
 const (
-	fakeAdmin   = "/dxweb/rest"
-	fakeTrading = "/dxsca-web"
+	AdminAPI   = "/dxweb/rest"
+	TradingAPI = "/dxsca-web"
+
+	User              = "crm-api"
+	Domain            = "default"
+	Password          = "s3cret-Manager-pw"
+	BrokerCode        = "BDBROKER"
+	ClearingCode      = "BDCLR"
+	FinancingStandard = "Standard"
+	FinancingSwapFree = "SwapFree"
 )
 
 // fakeCategories is what the fake broker has configured: every leverage the tests map, two financing profiles and
@@ -106,53 +125,46 @@ const (
 func fakeCategories() map[string]map[string]bool {
 	c := map[string]map[string]bool{
 		"Margining": {},
-		"Financing": {"Standard": true, "SwapFree": true},
+		"Financing": {FinancingStandard: true, FinancingSwapFree: true},
 		"Trading":   {"Standard": true, "Pro": true},
 		"Spreads":   {"Default": true},
 	}
-	for _, name := range testLeverages() {
+	for _, name := range Leverages() {
 		c["Margining"][name] = true
 	}
 	return c
 }
 
-func testLeverages() map[int]string {
-	m := map[int]string{}
-	for _, lev := range []int{1, 2, 5, 10, 20, 30, 50, 100, 200, 300, 400, 500} {
-		m[lev] = "Leverage 1:" + strconv.Itoa(lev)
-	}
-	return m
-}
-
-func newFakeServer(t testing.TB) *fakeServer {
-	f := &fakeServer{
-		t: t, user: "crm-api", domain: "default", password: "s3cret-Manager-pw",
-		broker: "BDBROKER", clearing: "BDCLR", tokenTTL: 30 * time.Minute, retryAfter: "1",
+// New starts a fake on a local HTTP address (URL), closed when the test ends; log in as User@Domain with Password.
+func New(t testing.TB) *Server {
+	f := &Server{
+		t: t, user: User, domain: Domain, password: Password,
+		broker: BrokerCode, clearing: ClearingCode, tokenTTL: 30 * time.Minute, retryAfter: "1",
 		tokens: map[string]*fakeToken{}, logins: map[string]int{}, clients: map[string]*fakeClient{},
-		accounts: map[string]*fakeAccount{}, catalog: fakeCategories(), transferIDs: map[string]bool{},
-		moneyOps: map[string]int{}, orders: map[string][]fakeOrder{}, positions: map[string][]fakePosition{},
+		accounts: map[string]*Account{}, catalog: fakeCategories(), transferIDs: map[string]bool{},
+		moneyOps: map[string]int{}, orders: map[string][]Order{}, positions: map[string][]Position{},
 		nextOrderID: 700000,
 	}
 	m := http.NewServeMux()
-	for _, api := range []string{fakeAdmin, fakeTrading} {
+	for _, api := range []string{AdminAPI, TradingAPI} {
 		m.HandleFunc("POST "+api+"/login", f.handleLogin(api))
 		m.HandleFunc("POST "+api+"/logout", f.authed(api, f.handleLogout))
 	}
-	a := fakeAdmin + "/api/register"
-	m.HandleFunc("POST "+a+"/client", f.authed(fakeAdmin, f.handleRegister))
-	m.HandleFunc("PUT "+a+"/client/{domain}/{login}", f.authed(fakeAdmin, f.handleUpdateClient))
-	m.HandleFunc("GET "+a+"/account/{cc}/{ac}", f.authed(fakeAdmin, f.handleGetAccount))
-	m.HandleFunc("PUT "+a+"/account/{cc}/{ac}", f.authed(fakeAdmin, f.handleUpdateAccount))
-	m.HandleFunc("PUT "+a+"/account/{cc}/{ac}/category/{domain}", f.authed(fakeAdmin, f.handleSetCategory))
+	a := AdminAPI + "/api/register"
+	m.HandleFunc("POST "+a+"/client", f.authed(AdminAPI, f.handleRegister))
+	m.HandleFunc("PUT "+a+"/client/{domain}/{login}", f.authed(AdminAPI, f.handleUpdateClient))
+	m.HandleFunc("GET "+a+"/account/{cc}/{ac}", f.authed(AdminAPI, f.handleGetAccount))
+	m.HandleFunc("PUT "+a+"/account/{cc}/{ac}", f.authed(AdminAPI, f.handleUpdateAccount))
+	m.HandleFunc("PUT "+a+"/account/{cc}/{ac}/category/{domain}", f.authed(AdminAPI, f.handleSetCategory))
 	for _, kind := range []string{"deposit", "withdrawal", "adjustment"} {
-		m.HandleFunc("PUT "+a+"/account/{cc}/{ac}/"+kind+"/{id}", f.authed(fakeAdmin, f.handleTransfer(kind)))
+		m.HandleFunc("PUT "+a+"/account/{cc}/{ac}/"+kind+"/{id}", f.authed(AdminAPI, f.handleTransfer(kind)))
 	}
-	m.HandleFunc("POST "+fakeTrading+"/ping", f.authed(fakeTrading, func(w http.ResponseWriter, r *http.Request) {
+	m.HandleFunc("POST "+TradingAPI+"/ping", f.authed(TradingAPI, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{})
 	}))
-	m.HandleFunc("GET "+fakeTrading+"/accounts/{acc}/metrics", f.authed(fakeTrading, f.handleMetrics))
-	m.HandleFunc("GET "+fakeTrading+"/accounts/{acc}/positions", f.authed(fakeTrading, f.handlePositions))
-	m.HandleFunc("GET "+fakeTrading+"/accounts/{acc}/orders/history", f.authed(fakeTrading, f.handleHistory))
+	m.HandleFunc("GET "+TradingAPI+"/accounts/{acc}/metrics", f.authed(TradingAPI, f.handleMetrics))
+	m.HandleFunc("GET "+TradingAPI+"/accounts/{acc}/positions", f.authed(TradingAPI, f.handlePositions))
+	m.HandleFunc("GET "+TradingAPI+"/accounts/{acc}/orders/history", f.authed(TradingAPI, f.handleHistory))
 	f.mux = m
 	f.srv = httptest.NewServer(f)
 	t.Cleanup(f.srv.Close)
@@ -172,7 +184,7 @@ func markMoney(r *http.Request) {
 
 // ServeHTTP applies the faults around the real handlers: the answer is produced first (so a money movement is
 // applied), then lost or delayed as asked.
-func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("User-Agent") == "" {
 		f.mu.Lock()
 		f.noUserAgent++
@@ -260,7 +272,7 @@ func writeTradingError(w http.ResponseWriter, status int, code, msg string) {
 
 // authed checks the DXAPI session token for api. Tokens are per API, expire after tokenTTL of idleness, and every
 // accepted use extends them.
-func (f *fakeServer) authed(api string, h http.HandlerFunc) http.HandlerFunc {
+func (f *Server) authed(api string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "DXAPI ")
 		now := time.Now()
@@ -273,7 +285,7 @@ func (f *fakeServer) authed(api string, h http.HandlerFunc) http.HandlerFunc {
 		f.paths = append(f.paths, r.Method+" "+r.URL.Path)
 		f.mu.Unlock()
 		if !valid {
-			if api == fakeAdmin {
+			if api == AdminAPI {
 				writeAdminError(w, http.StatusUnauthorized, 401, "Session is not valid")
 			} else {
 				writeTradingError(w, http.StatusUnauthorized, "UNAUTHORIZED", "Session is not valid")
@@ -291,7 +303,7 @@ func decodeStrict(r *http.Request, v any) error {
 	return d.Decode(v)
 }
 
-func (f *fakeServer) handleLogin(api string) http.HandlerFunc {
+func (f *Server) handleLogin(api string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var body struct{ Username, Domain, Password string }
 		if err := decodeStrict(r, &body); err != nil {
@@ -315,7 +327,7 @@ func (f *fakeServer) handleLogin(api string) http.HandlerFunc {
 	}
 }
 
-func (f *fakeServer) handleLogout(w http.ResponseWriter, r *http.Request) {
+func (f *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "DXAPI ")
 	f.mu.Lock()
 	delete(f.tokens, tok)
@@ -335,7 +347,7 @@ func fakeStrongPassword(p string) bool {
 		strings.ContainsFunc(p, func(r rune) bool { return r >= 'A' && r <= 'z' })
 }
 
-func (f *fakeServer) handleRegister(w http.ResponseWriter, r *http.Request) {
+func (f *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Domain, Login, Password, Email, FullName, BrokerCode string
 		Accounts                                             []struct {
@@ -405,17 +417,17 @@ func (f *fakeServer) handleRegister(w http.ResponseWriter, r *http.Request) {
 	f.clients[body.Login] = &fakeClient{domain: body.Domain, login: body.Login, password: body.Password,
 		email: body.Email, fullName: body.FullName, status: "OFFLINE"}
 	for _, a := range body.Accounts {
-		acc := &fakeAccount{code: a.AccountCode, currency: a.Currency, accountType: a.AccountType, status: a.Status,
-			owner: body.Login, categories: map[string]string{}, metadata: a.Metadata, version: 1}
+		acc := &Account{Code: a.AccountCode, Currency: a.Currency, AccountType: a.AccountType, Status: a.Status,
+			Owner: body.Login, Categories: map[string]string{}, Metadata: a.Metadata, Version: 1}
 		for _, c := range a.Categories {
-			acc.categories[c.Category] = c.Value
+			acc.Categories[c.Category] = c.Value
 		}
 		f.accounts[a.AccountCode] = acc
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"domain": body.Domain, "login": body.Login, "brokerCode": f.broker})
 }
 
-func (f *fakeServer) handleUpdateClient(w http.ResponseWriter, r *http.Request) {
+func (f *Server) handleUpdateClient(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Password *string `json:"password"`
 		Status   *string `json:"status"`
@@ -445,7 +457,7 @@ func (f *fakeServer) handleUpdateClient(w http.ResponseWriter, r *http.Request) 
 }
 
 // account returns the account the path names, or writes 404. Call with f.mu held.
-func (f *fakeServer) account(w http.ResponseWriter, r *http.Request) *fakeAccount {
+func (f *Server) account(w http.ResponseWriter, r *http.Request) *Account {
 	a := f.accounts[r.PathValue("ac")]
 	if r.PathValue("cc") != f.clearing || a == nil {
 		writeAdminError(w, http.StatusNotFound, 404, "Account not found")
@@ -454,25 +466,25 @@ func (f *fakeServer) account(w http.ResponseWriter, r *http.Request) *fakeAccoun
 	return a
 }
 
-func (a *fakeAccount) etag() string { return `"` + strconv.Itoa(a.version) + `"` }
+func (a *Account) etag() string { return `"` + strconv.Itoa(a.Version) + `"` }
 
-func (f *fakeServer) accountJSON(a *fakeAccount) map[string]any {
+func (f *Server) accountJSON(a *Account) map[string]any {
 	cats := []map[string]string{}
-	for _, d := range slices.Sorted(maps.Keys(a.categories)) {
-		cats = append(cats, map[string]string{"category": d, "value": a.categories[d]})
+	for _, d := range slices.Sorted(maps.Keys(a.Categories)) {
+		cats = append(cats, map[string]string{"category": d, "value": a.Categories[d]})
 	}
 	out := map[string]any{
-		"clearingCode": f.clearing, "accountCode": a.code, "brokerCode": f.broker, "type": "CLIENT",
-		"accountType": a.accountType, "status": a.status, "currency": a.currency,
-		"balance": json.Number(a.balance.String()), "credit": json.Number(a.credit.String()), "categories": cats,
+		"clearingCode": f.clearing, "accountCode": a.Code, "brokerCode": f.broker, "type": "CLIENT",
+		"accountType": a.AccountType, "status": a.Status, "currency": a.Currency,
+		"balance": json.Number(a.Balance.String()), "credit": json.Number(a.Credit.String()), "categories": cats,
 	}
-	if len(a.metadata) > 0 {
-		out["metadata"] = a.metadata
+	if len(a.Metadata) > 0 {
+		out["metadata"] = a.Metadata
 	}
 	return out
 }
 
-func (f *fakeServer) handleGetAccount(w http.ResponseWriter, r *http.Request) {
+func (f *Server) handleGetAccount(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	a := f.account(w, r)
@@ -485,7 +497,7 @@ func (f *fakeServer) handleGetAccount(w http.ResponseWriter, r *http.Request) {
 
 // handleUpdateAccount changes status, credit and metadata; fields left out stay as they are. With If-Match the
 // update applies only to the version named.
-func (f *fakeServer) handleUpdateAccount(w http.ResponseWriter, r *http.Request) {
+func (f *Server) handleUpdateAccount(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Status   *string                    `json:"status"`
 		Credit   json.RawMessage            `json:"credit"`
@@ -519,22 +531,22 @@ func (f *fakeServer) handleUpdateAccount(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	if body.Status != nil {
-		a.status = *body.Status
+		a.Status = *body.Status
 	}
-	if credit != nil && !credit.Equal(a.credit) {
-		a.credit = *credit
-		f.moneyOps[a.code]++
+	if credit != nil && !credit.Equal(a.Credit) {
+		a.Credit = *credit
+		f.moneyOps[a.Code]++
 		markMoney(r)
 	}
 	if body.Metadata != nil {
-		a.metadata = body.Metadata
+		a.Metadata = body.Metadata
 	}
-	a.version++
+	a.Version++
 	w.Header().Set("ETag", a.etag())
 	writeJSON(w, http.StatusOK, f.accountJSON(a))
 }
 
-func (f *fakeServer) handleSetCategory(w http.ResponseWriter, r *http.Request) {
+func (f *Server) handleSetCategory(w http.ResponseWriter, r *http.Request) {
 	var body struct{ Value string }
 	if err := decodeStrict(r, &body); err != nil {
 		writeAdminError(w, http.StatusBadRequest, 40, "Malformed category")
@@ -551,8 +563,8 @@ func (f *fakeServer) handleSetCategory(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, http.StatusNotFound, 404, fmt.Sprintf("Category %s/%s not found", domain, body.Value))
 		return
 	}
-	a.categories[domain] = body.Value
-	a.version++
+	a.Categories[domain] = body.Value
+	a.Version++
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
@@ -567,7 +579,7 @@ func fakeAmount(raw json.RawMessage) (decimal.Decimal, bool) {
 
 // handleTransfer applies a deposit, withdrawal or adjustment keyed by the path id; a used id is 409 before
 // anything else is looked at, which is what makes a client's retry safe.
-func (f *fakeServer) handleTransfer(kind string) http.HandlerFunc {
+func (f *Server) handleTransfer(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Currency    string
@@ -591,8 +603,8 @@ func (f *fakeServer) handleTransfer(kind string) http.HandlerFunc {
 		}
 		amount, ok := fakeAmount(body.Amount)
 		switch {
-		case body.Currency != a.currency:
-			writeAdminError(w, http.StatusBadRequest, 50, "Currency must be the account currency "+a.currency)
+		case body.Currency != a.Currency:
+			writeAdminError(w, http.StatusBadRequest, 50, "Currency must be the account currency "+a.Currency)
 			return
 		case !ok || (kind != "adjustment" && !amount.IsPositive()) || amount.IsZero():
 			writeAdminError(w, http.StatusBadRequest, 51, "Invalid amount")
@@ -605,15 +617,15 @@ func (f *fakeServer) handleTransfer(kind string) http.HandlerFunc {
 		if kind == "withdrawal" {
 			delta = amount.Neg()
 		}
-		if a.balance.Add(delta).IsNegative() {
+		if a.Balance.Add(delta).IsNegative() {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"errorCode": "INSUFFICIENT_FUNDS",
 				"errorMessage": "Amount exceeds the withdrawable amount"})
 			return
 		}
-		a.balance = a.balance.Add(delta)
-		a.version++
+		a.Balance = a.Balance.Add(delta)
+		a.Version++
 		f.transferIDs[id] = true
-		f.moneyOps[a.code]++
+		f.moneyOps[a.Code]++
 		markMoney(r)
 		writeJSON(w, http.StatusOK, map[string]any{"currency": body.Currency, "amount": json.Number(amount.String()),
 			"description": body.Description})
@@ -621,7 +633,7 @@ func (f *fakeServer) handleTransfer(kind string) http.HandlerFunc {
 }
 
 // tradingAccount resolves the trading API's "clearing:account" path segment, or writes 404. Call with f.mu held.
-func (f *fakeServer) tradingAccount(w http.ResponseWriter, r *http.Request) *fakeAccount {
+func (f *Server) tradingAccount(w http.ResponseWriter, r *http.Request) *Account {
 	cc, ac, ok := strings.Cut(r.PathValue("acc"), ":")
 	a := f.accounts[ac]
 	if !ok || cc != f.clearing || a == nil {
@@ -631,7 +643,7 @@ func (f *fakeServer) tradingAccount(w http.ResponseWriter, r *http.Request) *fak
 	return a
 }
 
-func (f *fakeServer) handleMetrics(w http.ResponseWriter, r *http.Request) {
+func (f *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	a := f.tradingAccount(w, r)
@@ -640,20 +652,20 @@ func (f *fakeServer) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	openPL, margin := decimal.Zero, decimal.Zero
 	var pms []map[string]any
-	for _, p := range f.positions[a.code] {
-		openPL = openPL.Add(p.fpl)
-		margin = margin.Add(p.margin)
-		pms = append(pms, map[string]any{"positionCode": p.code, "symbol": p.symbol,
-			"fpl": json.Number(p.fpl.String()), "margin": json.Number(p.margin.String()),
-			"quantity": json.Number(p.qty.String()), "openPrice": json.Number(p.openPrice.String())})
+	for _, p := range f.positions[a.Code] {
+		openPL = openPL.Add(p.FPL)
+		margin = margin.Add(p.Margin)
+		pms = append(pms, map[string]any{"positionCode": p.Code, "symbol": p.Symbol,
+			"fpl": json.Number(p.FPL.String()), "margin": json.Number(p.Margin.String()),
+			"quantity": json.Number(p.Qty.String()), "openPrice": json.Number(p.OpenPrice.String())})
 	}
-	equity := a.balance.Add(a.credit).Add(openPL)
+	equity := a.Balance.Add(a.Credit).Add(openPL)
 	m := map[string]any{
-		"account": f.clearing + ":" + a.code, "version": a.version,
-		"balance": json.Number(a.balance.String()), "credit": json.Number(a.credit.String()),
+		"account": f.clearing + ":" + a.Code, "version": a.Version,
+		"balance": json.Number(a.Balance.String()), "credit": json.Number(a.Credit.String()),
 		"equity": json.Number(equity.String()), "margin": json.Number(margin.String()),
 		"marginFree": json.Number(equity.Sub(margin).String()), "availableFunds": json.Number(equity.Sub(margin).String()),
-		"openPL": json.Number(openPL.String()), "openPositionsCount": len(f.positions[a.code]), "openOrdersCount": 0,
+		"openPL": json.Number(openPL.String()), "openPositionsCount": len(f.positions[a.Code]), "openOrdersCount": 0,
 	}
 	if r.URL.Query().Get("include-positions") == "true" {
 		m["positions"] = pms
@@ -661,7 +673,7 @@ func (f *fakeServer) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"metrics": []any{m}})
 }
 
-func (f *fakeServer) handlePositions(w http.ResponseWriter, r *http.Request) {
+func (f *Server) handlePositions(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	a := f.tradingAccount(w, r)
@@ -669,13 +681,13 @@ func (f *fakeServer) handlePositions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ps := []any{}
-	for _, p := range f.positions[a.code] {
+	for _, p := range f.positions[a.Code] {
 		ps = append(ps, map[string]any{
-			"account": f.clearing + ":" + a.code, "version": 3, "positionCode": p.code, "symbol": p.symbol,
-			"quantity": json.Number(p.qty.String()), "side": p.side,
-			"quantityNotional": json.Number(p.qty.Mul(decimal.NewFromInt(100000)).String()),
-			"lastUpdateTime":   p.updated.UTC().Format("2006-01-02T15:04:05.000Z"),
-			"openPrice":        json.Number(p.openPrice.String()), "marginRate": json.Number("0.01"),
+			"account": f.clearing + ":" + a.Code, "version": 3, "positionCode": p.Code, "symbol": p.Symbol,
+			"quantity": json.Number(p.Qty.String()), "side": p.Side,
+			"quantityNotional": json.Number(p.Qty.Mul(decimal.NewFromInt(100000)).String()),
+			"lastUpdateTime":   p.Updated.UTC().Format("2006-01-02T15:04:05.000Z"),
+			"openPrice":        json.Number(p.OpenPrice.String()), "marginRate": json.Number("0.01"),
 		})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"positions": ps})
@@ -683,7 +695,7 @@ func (f *fakeServer) handlePositions(w http.ResponseWriter, r *http.Request) {
 
 // handleHistory answers the order history oldest first, filtered by completion time (both bounds inclusive) and
 // status, in zero-based pages.
-func (f *fakeServer) handleHistory(w http.ResponseWriter, r *http.Request) {
+func (f *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	parse := func(name string) (time.Time, bool) {
 		v := q.Get(name)
@@ -707,18 +719,18 @@ func (f *fakeServer) handleHistory(w http.ResponseWriter, r *http.Request) {
 	if a == nil {
 		return
 	}
-	var match []fakeOrder
-	for _, o := range f.orders[a.code] {
-		if (from.IsZero() || !o.at.Before(from)) && (to.IsZero() || !o.at.After(to)) &&
-			(q.Get("in-status") == "" || q.Get("in-status") == o.status) {
+	var match []Order
+	for _, o := range f.orders[a.Code] {
+		if (from.IsZero() || !o.At.Before(from)) && (to.IsZero() || !o.At.After(to)) &&
+			(q.Get("in-status") == "" || q.Get("in-status") == o.Status) {
 			match = append(match, o)
 		}
 	}
-	slices.SortStableFunc(match, func(x, y fakeOrder) int {
-		if c := x.at.Compare(y.at); c != 0 {
+	slices.SortStableFunc(match, func(x, y Order) int {
+		if c := x.At.Compare(y.At); c != 0 {
 			return c
 		}
-		return int(x.id - y.id)
+		return int(x.ID - y.ID)
 	})
 	out := []any{}
 	for i := page * size; i < len(match) && i < (page+1)*size; i++ {
@@ -729,47 +741,47 @@ func (f *fakeServer) handleHistory(w http.ResponseWriter, r *http.Request) {
 
 // orderJSON is a completed market order as DXtrade's history shows it: one leg, its fill as an execution, and the
 // cash it moved.
-func (f *fakeServer) orderJSON(a *fakeAccount, o fakeOrder) map[string]any {
-	acc := f.clearing + ":" + a.code
-	at := o.at.UTC().Format("2006-01-02T15:04:05.000Z")
-	code := strconv.FormatInt(o.id, 10)
+func (f *Server) orderJSON(a *Account, o Order) map[string]any {
+	acc := f.clearing + ":" + a.Code
+	at := o.At.UTC().Format("2006-01-02T15:04:05.000Z")
+	code := strconv.FormatInt(o.ID, 10)
 	cash := []any{}
 	for _, c := range []struct {
 		typ string
 		v   decimal.Decimal
-	}{{"COMMISSION", o.commission}, {"SETTLEMENT", o.profit}, {"FINANCING", o.swap}} {
+	}{{"COMMISSION", o.Commission}, {"SETTLEMENT", o.Profit}, {"FINANCING", o.Swap}} {
 		if !c.v.IsZero() {
 			cash = append(cash, map[string]any{"account": acc, "transactionCode": code + "-" + c.typ, "orderCode": code,
-				"type": c.typ, "value": json.Number(c.v.String()), "currency": a.currency, "transactionTime": at,
-				"positionCode": o.position})
+				"type": c.typ, "value": json.Number(c.v.String()), "currency": a.Currency, "transactionTime": at,
+				"positionCode": o.Position})
 		}
 	}
 	return map[string]any{
-		"account": acc, "version": 4, "orderId": o.id, "orderCode": code, "clientOrderId": "web-" + code,
-		"actionCode": "a-" + code, "legCount": 1, "type": "MARKET", "instrument": o.instrument, "status": o.status,
-		"finalStatus": true, "side": o.side, "tif": "GTC", "transactionTime": at, "marginRate": json.Number("0.01"),
+		"account": acc, "version": 4, "orderId": o.ID, "orderCode": code, "clientOrderId": "web-" + code,
+		"actionCode": "a-" + code, "legCount": 1, "type": "MARKET", "instrument": o.Instrument, "status": o.Status,
+		"finalStatus": true, "side": o.Side, "tif": "GTC", "transactionTime": at, "marginRate": json.Number("0.01"),
 		"legs": []any{map[string]any{
-			"instrument": o.instrument, "positionEffect": o.effect, "positionCode": o.position, "side": o.side,
-			"price": json.Number(o.price.String()), "legRatio": 1, "quantity": json.Number(o.qty.String()),
-			"filledQuantity": json.Number(o.qty.String()), "remainingQuantity": 0,
-			"averagePrice": json.Number(o.price.String()),
+			"instrument": o.Instrument, "positionEffect": o.Effect, "positionCode": o.Position, "side": o.Side,
+			"price": json.Number(o.Price.String()), "legRatio": 1, "quantity": json.Number(o.Qty.String()),
+			"filledQuantity": json.Number(o.Qty.String()), "remainingQuantity": 0,
+			"averagePrice": json.Number(o.Price.String()),
 		}},
 		"executions": []any{map[string]any{
-			"account": acc, "executionCode": code + "-1", "orderCode": code, "version": 4, "instrument": o.instrument,
-			"status": o.status, "finalStatus": true, "filledQuantity": json.Number(o.qty.String()),
-			"lastQuantity": json.Number(o.qty.String()), "remainingQuantity": 0,
-			"lastPrice": json.Number(o.price.String()), "averagePrice": json.Number(o.price.String()),
+			"account": acc, "executionCode": code + "-1", "orderCode": code, "version": 4, "instrument": o.Instrument,
+			"status": o.Status, "finalStatus": true, "filledQuantity": json.Number(o.Qty.String()),
+			"lastQuantity": json.Number(o.Qty.String()), "remainingQuantity": 0,
+			"lastPrice": json.Number(o.Price.String()), "averagePrice": json.Number(o.Price.String()),
 			"transactionTime": at,
 		}},
 		"cashTransactions": cash,
 	}
 }
 
-// --- what tests and the contract Env use to steer and observe the fake ---
+// What tests and the contract Env use to steer and observe the fake.
 
-// seedDeals records n completed orders for login, order i at from + i*(to-from)/n, alternating opening buys and
+// SeedDeals records n completed orders for login, order i at from + i*(to-from)/n, alternating opening buys and
 // closing sells with exact prices, commissions, profits and swaps.
-func (f *fakeServer) seedDeals(login string, n int, from, to time.Time) {
+func (f *Server) SeedDeals(login string, n int, from, to time.Time) {
 	symbols := []string{"EUR/USD", "GBP/USD", "USD/JPY", "XAU/USD"}
 	span := big.NewInt(int64(to.Sub(from)))
 	f.mu.Lock()
@@ -777,130 +789,194 @@ func (f *fakeServer) seedDeals(login string, n int, from, to time.Time) {
 	for i := range n {
 		off := new(big.Int).Div(new(big.Int).Mul(span, big.NewInt(int64(i))), big.NewInt(int64(n)))
 		f.nextOrderID++
-		o := fakeOrder{
-			id: f.nextOrderID, status: "COMPLETED", instrument: symbols[i%len(symbols)], side: "BUY", effect: "OPEN",
-			position: "pos-" + strconv.Itoa(i/2), qty: decimal.New(int64(1+i%5), -1),
-			price: decimal.New(108000+int64(i%97), -5), commission: decimal.New(-35*int64(1+i%5), -3),
-			at: from.Add(time.Duration(off.Int64())).UTC(),
+		o := Order{
+			ID: f.nextOrderID, Status: "COMPLETED", Instrument: symbols[i%len(symbols)], Side: "BUY", Effect: "OPEN",
+			Position: "pos-" + strconv.Itoa(i/2), Qty: decimal.New(int64(1+i%5), -1),
+			Price: decimal.New(108000+int64(i%97), -5), Commission: decimal.New(-35*int64(1+i%5), -3),
+			At: from.Add(time.Duration(off.Int64())).UTC(),
 		}
 		if i%2 == 1 {
-			o.side, o.effect = "SELL", "CLOSE"
-			o.profit = decimal.New(int64(i%13)*137-600, -2)
-			o.swap = decimal.New(-int64(i%3)*21, -2)
+			o.Side, o.Effect = "SELL", "CLOSE"
+			o.Profit = decimal.New(int64(i%13)*137-600, -2)
+			o.Swap = decimal.New(-int64(i%3)*21, -2)
 		}
 		f.orders[login] = append(f.orders[login], o)
 	}
 }
 
-func (f *fakeServer) addOrder(login string, o fakeOrder) {
+// AddOrder records an order in login's history as it is.
+func (f *Server) AddOrder(login string, o Order) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.orders[login] = append(f.orders[login], o)
 }
 
-func (f *fakeServer) addPosition(login string, p fakePosition) {
+// AddPosition opens a position on login.
+func (f *Server) AddPosition(login string, p Position) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.positions[login] = append(f.positions[login], p)
 }
 
-func (f *fakeServer) balanceOps(login string) int {
+// BalanceOps is how many money movements (deposits, withdrawals, adjustments, credit changes) the account had.
+func (f *Server) BalanceOps(login string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.moneyOps[login]
 }
 
-func (f *fakeServer) rateLimitNext(n int) {
+// RateLimitNext answers the next n calls 429 with Retry-After.
+func (f *Server) RateLimitNext(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.rateLimitN = n
 }
 
-func (f *fakeServer) setRetryAfter(v string) {
+// SetRetryAfter is the Retry-After sent with a 429 (default "1").
+func (f *Server) SetRetryAfter(v string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.retryAfter = v
 }
 
-// failNextGETs answers the next n reads with 503, leaving writes alone.
-func (f *fakeServer) failNextGETs(n int) {
+// FailNextGETs answers the next n reads with 503, leaving writes alone.
+func (f *Server) FailNextGETs(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failGETs = n
 }
 
-func (f *fakeServer) dropNextMoneyAnswer() {
+// DropNextMoneyAnswer applies the next money movement and closes the connection instead of answering: the answer
+// lost after the money moved.
+func (f *Server) DropNextMoneyAnswer() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.dropNext = true
 }
 
-func (f *fakeServer) slowNext(n int, d time.Duration) {
+// MoneyDropPending says whether the drop DropNextMoneyAnswer asked for has yet to happen.
+func (f *Server) MoneyDropPending() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dropNext
+}
+
+// SlowNext delays the next n answers by d (or until the client gives up); the effect stays applied.
+func (f *Server) SlowNext(n int, d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.slowN, f.slowFor = n, d
 }
 
-// expireTokens ends every session at once, as a server restart or an idle timeout would.
-func (f *fakeServer) expireTokens() {
+// ExpireTokens ends every session at once, as a server restart or an idle timeout would.
+func (f *Server) ExpireTokens() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	clear(f.tokens)
 }
 
-func (f *fakeServer) setRefuseTokens(refuse bool) {
+// SetRefuseTokens makes every session token invalid (or valid again).
+func (f *Server) SetRefuseTokens(refuse bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.refuseTokens = refuse
 }
 
-func (f *fakeServer) loginCount(api string) int {
+// LoginCount is how many logins api (AdminAPI, TradingAPI) accepted.
+func (f *Server) LoginCount(api string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.logins[api]
 }
 
-func (f *fakeServer) setStatus(login, status string) {
+// SetStatus sets the account's status on the platform side (outside any connector).
+func (f *Server) SetStatus(login, status string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.accounts[login].status = status
-	f.accounts[login].version++
+	f.accounts[login].Status = status
+	f.accounts[login].Version++
 }
 
-func (f *fakeServer) snapshot(login string) fakeAccount {
+// Account is a copy of the account with code login.
+func (f *Server) Account(login string) Account {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	a := *f.accounts[login]
+	a.Categories = maps.Clone(a.Categories)
 	return a
 }
 
-func (f *fakeServer) requestPaths() []string {
+// RequestPaths lists "METHOD path" of every authenticated request, in order.
+func (f *Server) RequestPaths() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.paths)
 }
 
-// config is a Config for a connector talking to this fake.
-func (f *fakeServer) config() Config {
-	return Config{
-		BaseURL: f.srv.URL, Username: f.user, Domain: f.domain, Password: f.password,
-		BrokerCode: f.broker, ClearingCode: f.clearing, AccountCodes: AccountCodeScheme{Prefix: "BD", Digits: 8},
-		Timeout: 5 * time.Second, RetryBaseDelay: 5 * time.Millisecond,
-		LeverageCategories: testLeverages(), FinancingStandard: "Standard", FinancingSwapFree: "SwapFree",
+// ClientPassword is the password of the user whose login is login ("" when there is none).
+func (f *Server) ClientPassword(login string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c := f.clients[login]; c != nil {
+		return c.password
 	}
+	return ""
 }
 
-// newTestConnector is a connector on f, closed when the test ends.
-func newTestConnector(t testing.TB, f *fakeServer, adjust ...func(*Config)) *Connector {
-	t.Helper()
-	cfg := f.config()
-	for _, fn := range adjust {
-		fn(&cfg)
+// AddAccount puts an account with code login and currency on the platform directly (no user, no connector).
+func (f *Server) AddAccount(login, currency string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.accounts[login] = &Account{Code: login, Currency: currency, AccountType: "LIVE", Status: "FULL_TRADING",
+		Categories: map[string]string{}, Version: 1}
+}
+
+// HistoryBody is the order-history answer for login exactly as the fake serves it: completed orders with one leg,
+// one execution and their cash transactions.
+func (f *Server) HistoryBody(login string) []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	orders := []any{}
+	for _, o := range f.orders[login] {
+		orders = append(orders, f.orderJSON(f.accounts[login], o))
 	}
-	c, err := New(cfg)
+	b, err := json.Marshal(map[string]any{"orders": orders})
 	if err != nil {
-		t.Fatalf("New: %v", err)
+		f.t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return b
+}
+
+// Secrets are what must never appear in a connector's logs: the API user's password and every session token the
+// fake handed out.
+func (f *Server) Secrets() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string{f.password}, f.issued...)
+}
+
+// NoUserAgent is how many requests came without a User-Agent (and were refused).
+func (f *Server) NoUserAgent() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.noUserAgent
+}
+
+// Sessions answers how many logouts the fake had and how many tokens are live.
+func (f *Server) Sessions() (logouts, live int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.logouts, len(f.tokens)
+}
+
+// URL is the server's base URL (the connector's BaseURL).
+func (f *Server) URL() string { return f.srv.URL }
+
+// Leverages is the Margining category of each leverage the fake broker has configured.
+func Leverages() map[int]string {
+	m := map[int]string{}
+	for _, lev := range []int{1, 2, 5, 10, 20, 30, 50, 100, 200, 300, 400, 500} {
+		m[lev] = "Leverage 1:" + strconv.Itoa(lev)
+	}
+	return m
 }

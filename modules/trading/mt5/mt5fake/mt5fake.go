@@ -1,4 +1,12 @@
-package mt5
+// Package mt5fake is a protocol-faithful stand-in for the MT5 Manager Web API, for tests: a server started on
+// httptest (real HTTPS, one login per TCP connection) that answers as the vendor documents, keeps accounts, groups,
+// balance deals and trade deals in the server's own time zone, and injects the faults a connector must survive (an
+// answer lost after the server acted, rate limits, dropped connections, slow and held calls). The mt5 connector's
+// own tests, the contract suite and the trading desk's flows run against it, in the spirit of net/http/httptest.
+//
+// It imports nothing of the connector: what it says on the wire comes from the documentation
+// (../shared/platforms.md and the notes below), so a connector that drifts from the protocol fails against it.
+package mt5fake
 
 import (
 	"bytes"
@@ -7,6 +15,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -25,25 +34,24 @@ import (
 	"unicode/utf16"
 
 	"github.com/shopspring/decimal"
-	"golang.org/x/time/rate"
 )
 
-// fakeMT5 is a protocol-faithful stand-in for the MT5 Manager Web API, served over real HTTPS. It keeps the
+// Server is a protocol-faithful stand-in for the MT5 Manager Web API, served over real HTTPS. It keeps the
 // login per TCP connection (a call on a connection that has not completed the handshake gets HTTP 403), answers
 // with the documented envelope and retcodes, sends numbers as JSON strings, stores times in the server's own
 // zone, and can inject the faults a connector must survive.
-type fakeMT5 struct {
+type Server struct {
 	t    testing.TB
 	srv  *httptest.Server
-	opts fakeOptions
+	opts Options
 	hash [md5.Size]byte
 
 	mu           sync.Mutex
 	epoch        int // bumping it forgets every connection's login, as a server restart would
-	groups       map[string]fakeGroup
-	users        map[uint64]*fakeUser
-	deals        []*fakeDeal // in ticket order
-	positions    map[uint64][]fakePosition
+	groups       map[string]Group
+	users        map[uint64]*User
+	deals        []*Deal // in ticket order
+	positions    map[uint64][]Position
 	nextLogin    uint64
 	nextTicket   uint64
 	balanceOps   map[uint64]int
@@ -61,7 +69,7 @@ type fakeMT5 struct {
 	lastComments []string
 }
 
-type fakeOptions struct {
+type Options struct {
 	Password     string
 	ManagerLogin uint64
 	// Offset is the server's zone: local = UTC + Offset.
@@ -74,12 +82,12 @@ type fakeOptions struct {
 	PlainNumbers bool
 }
 
-type fakeGroup struct {
+type Group struct {
 	Name     string
 	Currency string
 }
 
-type fakeUser struct {
+type User struct {
 	Login        uint64
 	Group        string
 	Name         string
@@ -95,7 +103,7 @@ type fakeUser struct {
 	Credit       decimal.Decimal
 }
 
-type fakeDeal struct {
+type Deal struct {
 	Ticket     uint64
 	Login      uint64
 	Order      uint64
@@ -113,7 +121,7 @@ type fakeDeal struct {
 	Comment    string
 }
 
-type fakePosition struct {
+type Position struct {
 	Position  uint64
 	Login     uint64
 	Symbol    string
@@ -125,42 +133,45 @@ type fakePosition struct {
 	Storage   decimal.Decimal
 }
 
-type fakeConnKey struct{}
+type connKey struct{}
 
-// fakeConn is the server's memory of one TCP connection.
-type fakeConn struct {
+// connState is the server's memory of one TCP connection.
+type connState struct {
 	mu      sync.Mutex
 	srvRand []byte
 	authed  bool
 	epoch   int
 }
 
+// The manager account every fake has unless Options say otherwise.
 const (
-	fakeManager  = 1001
-	fakePassword = "Mgr!Pass9"
+	ManagerLogin    = 1001
+	ManagerPassword = "Mgr!Pass9"
 )
 
 // Groups every fake has; backslashes as MT5 names them.
-var fakeGroups = []fakeGroup{
+var Groups = []Group{
 	{`real\standard`, "USD"},
 	{`real\standard-sf`, "USD"},
 	{`real\pro`, "USD"},
 	{`real\euro`, "EUR"},
 }
 
-func newFake(t testing.TB, opts fakeOptions) *fakeMT5 {
+// New starts a fake on a local HTTPS address, closed when the test ends. Connect to Addr trusting ClientTLS's
+// roots, as ManagerLogin with the password of opts (default ManagerPassword).
+func New(t testing.TB, opts Options) *Server {
 	t.Helper()
 	if opts.Password == "" {
-		opts.Password = fakePassword
+		opts.Password = ManagerPassword
 	}
 	if opts.ManagerLogin == 0 {
-		opts.ManagerLogin = fakeManager
+		opts.ManagerLogin = ManagerLogin
 	}
-	f := &fakeMT5{
+	f := &Server{
 		t: t, opts: opts, hash: passwordHash(opts.Password),
-		groups:       map[string]fakeGroup{},
-		users:        map[uint64]*fakeUser{},
-		positions:    map[uint64][]fakePosition{},
+		groups:       map[string]Group{},
+		users:        map[uint64]*User{},
+		positions:    map[uint64][]Position{},
 		nextLogin:    100000,
 		nextTicket:   5000000,
 		balanceOps:   map[uint64]int{},
@@ -171,12 +182,12 @@ func newFake(t testing.TB, opts fakeOptions) *fakeMT5 {
 		slowNext:     map[string]time.Duration{},
 		holdNext:     map[string]chan struct{}{},
 	}
-	for _, g := range fakeGroups {
+	for _, g := range Groups {
 		f.groups[g.Name] = g
 	}
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
 	f.srv.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
-		return context.WithValue(ctx, fakeConnKey{}, &fakeConn{})
+		return context.WithValue(ctx, connKey{}, &connState{})
 	}
 	f.srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
 		f.mu.Lock()
@@ -195,44 +206,37 @@ func newFake(t testing.TB, opts fakeOptions) *fakeMT5 {
 	return f
 }
 
-// config is a connector configuration that trusts this fake's certificate. Keep-alive pings are off so request
-// counts are exact; retries back off by a millisecond so tests stay fast.
-func (f *fakeMT5) config() Config {
+// Addr is the Web API's access point (host:port).
+func (f *Server) Addr() string { return f.srv.Listener.Addr().String() }
+
+// ClientTLS is a client configuration that trusts the fake's certificate.
+func (f *Server) ClientTLS() *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AddCert(f.srv.Certificate())
-	return Config{
-		Addr:           f.srv.Listener.Addr().String(),
-		Login:          f.opts.ManagerLogin,
-		Password:       f.opts.Password,
-		TLS:            &tls.Config{RootCAs: pool},
-		RateLimit:      rate.Inf,
-		RequestTimeout: 10 * time.Second,
-		KeepAlive:      -1,
-		RetryBackoff:   time.Millisecond,
-		SwapFreeGroups: map[string]string{`real\standard`: `real\standard-sf`},
-	}
+	return &tls.Config{RootCAs: pool}
 }
 
-func newTestConnector(t testing.TB, f *fakeMT5, edit func(*Config)) *Connector {
-	t.Helper()
-	cfg := f.config()
-	if edit != nil {
-		edit(&cfg)
+// Login and Password are the manager's credentials.
+func (f *Server) Login() uint64    { return f.opts.ManagerLogin }
+func (f *Server) Password() string { return f.opts.Password }
+
+// passwordHash is the documented H = MD5(MD5(UTF-16LE(password)) || "WebAPI").
+func passwordHash(password string) [md5.Size]byte {
+	units := utf16.Encode([]rune(password))
+	le := make([]byte, 2*len(units))
+	for i, u := range units {
+		binary.LittleEndian.PutUint16(le[2*i:], u)
 	}
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatalf("mt5.New: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	h1 := md5.Sum(le)
+	return md5.Sum(append(h1[:], "WebAPI"...))
 }
 
 // Fault injection and inspection.
 
-func (f *fakeMT5) RateLimitNext(n int) { f.mu.Lock(); f.rateLimit = n; f.mu.Unlock() }
+func (f *Server) RateLimitNext(n int) { f.mu.Lock(); f.rateLimit = n; f.mu.Unlock() }
 
 // RateLimitPath answers the next n calls to path with retcode 12.
-func (f *fakeMT5) RateLimitPath(path string, n int) {
+func (f *Server) RateLimitPath(path string, n int) {
 	f.mu.Lock()
 	f.rateLimitFor[path] = n
 	f.mu.Unlock()
@@ -240,12 +244,19 @@ func (f *fakeMT5) RateLimitPath(path string, n int) {
 
 // DropNextAnswer makes the server handle the next call to path (applying it, for a balance operation) and then
 // close the connection without answering.
-func (f *fakeMT5) DropNextAnswer(path string) { f.mu.Lock(); f.dropNext[path]++; f.mu.Unlock() }
+func (f *Server) DropNextAnswer(path string) { f.mu.Lock(); f.dropNext[path]++; f.mu.Unlock() }
 
-func (f *fakeMT5) DropNextBalanceAnswer() { f.DropNextAnswer("/api/trade/balance") }
+func (f *Server) DropNextBalanceAnswer() { f.DropNextAnswer("/api/trade/balance") }
+
+// DropsPending is how many answers to path are still to be dropped: 0 once every drop asked for has happened.
+func (f *Server) DropsPending(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dropNext[path]
+}
 
 // SlowNext makes the server wait d (or until the client gives up) before answering the next call to path.
-func (f *fakeMT5) SlowNext(path string, d time.Duration) {
+func (f *Server) SlowNext(path string, d time.Duration) {
 	f.mu.Lock()
 	f.slowNext[path] = d
 	f.mu.Unlock()
@@ -253,7 +264,7 @@ func (f *fakeMT5) SlowNext(path string, d time.Duration) {
 
 // HoldNext makes the server sit on the next call to path, before executing it, until release is called, whether
 // or not the client is still waiting: a server slower than the client's timeout.
-func (f *fakeMT5) HoldNext(path string) (release func()) {
+func (f *Server) HoldNext(path string) (release func()) {
 	ch := make(chan struct{})
 	f.mu.Lock()
 	f.holdNext[path] = ch
@@ -265,13 +276,13 @@ func (f *fakeMT5) HoldNext(path string) (release func()) {
 }
 
 // ForgetLogins makes every connection unauthenticated, as after a server restart of the Web API.
-func (f *fakeMT5) ForgetLogins() { f.mu.Lock(); f.epoch++; f.mu.Unlock() }
+func (f *Server) ForgetLogins() { f.mu.Lock(); f.epoch++; f.mu.Unlock() }
 
 // NotAuthenticatedNext answers the next authenticated call with retcode 1008 instead of HTTP 403.
-func (f *fakeMT5) NotAuthenticatedNext() { f.mu.Lock(); f.notAuthNext++; f.mu.Unlock() }
+func (f *Server) NotAuthenticatedNext() { f.mu.Lock(); f.notAuthNext++; f.mu.Unlock() }
 
 // CloseConnections drops every open connection from the server side.
-func (f *fakeMT5) CloseConnections() {
+func (f *Server) CloseConnections() {
 	f.mu.Lock()
 	conns := make([]net.Conn, 0, len(f.live))
 	for c := range f.live {
@@ -283,32 +294,32 @@ func (f *fakeMT5) CloseConnections() {
 	}
 }
 
-func (f *fakeMT5) Requests(path string) int {
+func (f *Server) Requests(path string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.requests[path]
 }
 
 // Comments lists the balance operations' comments as the server stored them.
-func (f *fakeMT5) Comments() []string {
+func (f *Server) Comments() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.lastComments...)
 }
 
-func (f *fakeMT5) Total() int           { f.mu.Lock(); defer f.mu.Unlock(); return f.total }
-func (f *fakeMT5) Connections() int     { f.mu.Lock(); defer f.mu.Unlock(); return f.conns }
-func (f *fakeMT5) LiveConnections() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.live) }
-func (f *fakeMT5) AuthStarts() int      { f.mu.Lock(); defer f.mu.Unlock(); return f.authStarts }
+func (f *Server) Total() int           { f.mu.Lock(); defer f.mu.Unlock(); return f.total }
+func (f *Server) Connections() int     { f.mu.Lock(); defer f.mu.Unlock(); return f.conns }
+func (f *Server) LiveConnections() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.live) }
+func (f *Server) AuthStarts() int      { f.mu.Lock(); defer f.mu.Unlock(); return f.authStarts }
 
-func (f *fakeMT5) BalanceOps(login string) int {
+func (f *Server) BalanceOps(login string) int {
 	n, _ := strconv.ParseUint(login, 10, 64)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.balanceOps[n]
 }
 
-func (f *fakeMT5) user(login string) fakeUser {
+func (f *Server) User(login string) User {
 	n, _ := strconv.ParseUint(login, 10, 64)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -319,18 +330,30 @@ func (f *fakeMT5) user(login string) fakeUser {
 	return *u
 }
 
+// Logins lists every account's login, in order.
+func (f *Server) Logins() []uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]uint64, 0, len(f.users))
+	for l := range f.users {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
 // AddUser creates an account directly on the server (not through the connector).
-func (f *fakeMT5) AddUser(group string, balance string) uint64 {
+func (f *Server) AddUser(group string, balance string) uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	login := f.freeLogin()
-	f.users[login] = &fakeUser{Login: login, Group: group, Name: "Seeded", Leverage: 100, Rights: 483,
+	f.users[login] = &User{Login: login, Group: group, Name: "Seeded", Leverage: 100, Rights: 483,
 		PassMain: "Seed!Pass1", PassInvestor: "Seed!Pass2", Balance: decimal.RequireFromString(balance)}
 	return login
 }
 
 // AddPosition opens a position directly on the server at the UTC instant open.
-func (f *fakeMT5) AddPosition(login uint64, symbol string, sell bool, volumeExt int64, price, profit, storage string, open time.Time) uint64 {
+func (f *Server) AddPosition(login uint64, symbol string, sell bool, volumeExt int64, price, profit, storage string, open time.Time) uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.nextTicket++
@@ -338,7 +361,7 @@ func (f *fakeMT5) AddPosition(login uint64, symbol string, sell bool, volumeExt 
 	if sell {
 		action = 1
 	}
-	f.positions[login] = append(f.positions[login], fakePosition{
+	f.positions[login] = append(f.positions[login], Position{
 		Position: f.nextTicket, Login: login, Symbol: symbol, Action: action,
 		LocalSec: floorDiv(f.localMsc(open), 1000), PriceOpen: price, VolumeExt: volumeExt,
 		Profit: decimal.RequireFromString(profit), Storage: decimal.RequireFromString(storage),
@@ -347,7 +370,7 @@ func (f *fakeMT5) AddPosition(login uint64, symbol string, sell bool, volumeExt 
 }
 
 // SeedDeals records n closed trade deals for login, deal i at from + i*(to-from)/n (UTC), stored in server time.
-func (f *fakeMT5) SeedDeals(login string, n int, from, to time.Time) {
+func (f *Server) SeedDeals(login string, n int, from, to time.Time) {
 	l, err := strconv.ParseUint(login, 10, 64)
 	if err != nil {
 		f.t.Fatalf("SeedDeals: login %q", login)
@@ -359,7 +382,7 @@ func (f *fakeMT5) SeedDeals(login string, n int, from, to time.Time) {
 		step := new(big.Int).Mul(span, big.NewInt(int64(i)))
 		at := from.Add(time.Duration(step.Div(step, big.NewInt(int64(n))).Int64()))
 		f.nextTicket++
-		d := &fakeDeal{
+		d := &Deal{
 			Ticket: f.nextTicket, Login: l, Order: f.nextTicket + 100000, PositionID: 7000000 + uint64(i/2),
 			Action: int64(i % 2), Entry: int64(i % 2), LocalMsc: f.localMsc(at),
 			Symbol: "EURUSD", Price: "1.08345", Volume: 1000, VolumeExt: 10000000,
@@ -374,8 +397,36 @@ func (f *fakeMT5) SeedDeals(login string, n int, from, to time.Time) {
 	sort.Slice(f.deals, func(i, j int) bool { return f.deals[i].Ticket < f.deals[j].Ticket })
 }
 
+// AmendDeal changes a deal's profit and comment, as a dealer's correction on the server does (MT5 allows updating
+// a deal after the fact); false when there is no such deal.
+func (f *Server) AmendDeal(ticket uint64, profit, comment string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, d := range f.deals {
+		if d.Ticket == ticket {
+			d.Profit, d.Comment = decimal.RequireFromString(profit), comment
+			return true
+		}
+	}
+	return false
+}
+
+// DeleteDeal removes a deal from the server's history, as a dealer's deletion (or a gateway's cancellation) does;
+// false when there is no such deal.
+func (f *Server) DeleteDeal(ticket uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, d := range f.deals {
+		if d.Ticket == ticket {
+			f.deals = append(f.deals[:i], f.deals[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
 // localMsc is the server's wall-clock reading at t, in milliseconds counted as if it were UTC: how MT5 stores times.
-func (f *fakeMT5) localMsc(t time.Time) int64 {
+func (f *Server) localMsc(t time.Time) int64 {
 	offset := f.opts.Offset
 	if f.opts.Zone != nil {
 		_, secs := t.In(f.opts.Zone).Zone()
@@ -387,7 +438,7 @@ func (f *fakeMT5) localMsc(t time.Time) int64 {
 // timeConfig is the /api/time/get answer at now: TimeZone is the zone's standard offset in minutes, Daylight says
 // whether the server follows daylight saving, DaylightState whether it is in force now; Days is the week's
 // hour-by-hour working table.
-func (f *fakeMT5) timeConfig(now time.Time) map[string]any {
+func (f *Server) timeConfig(now time.Time) map[string]any {
 	standard, daylight, inForce := f.opts.Offset, false, false
 	if z := f.opts.Zone; z != nil {
 		_, secs := now.In(z).Zone()
@@ -420,14 +471,14 @@ func (f *fakeMT5) timeConfig(now time.Time) map[string]any {
 
 // The wire.
 
-func (f *fakeMT5) num(v string) any {
+func (f *Server) num(v string) any {
 	if f.opts.PlainNumbers {
 		return json.Number(v)
 	}
 	return v
 }
 
-func (f *fakeMT5) reply(w http.ResponseWriter, retcode string, extra map[string]any) {
+func (f *Server) reply(w http.ResponseWriter, retcode string, extra map[string]any) {
 	body := map[string]any{"retcode": retcode}
 	for k, v := range extra {
 		body[k] = v
@@ -436,14 +487,14 @@ func (f *fakeMT5) reply(w http.ResponseWriter, retcode string, extra map[string]
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-func (f *fakeMT5) answer(w http.ResponseWriter, answer any) {
+func (f *Server) answer(w http.ResponseWriter, answer any) {
 	f.reply(w, "0 Done", map[string]any{"answer": answer})
 }
 
-func (f *fakeMT5) fail(w http.ResponseWriter, retcode string) { f.reply(w, retcode, nil) }
+func (f *Server) fail(w http.ResponseWriter, retcode string) { f.reply(w, retcode, nil) }
 
-func (f *fakeMT5) serve(w http.ResponseWriter, r *http.Request) {
-	st := r.Context().Value(fakeConnKey{}).(*fakeConn)
+func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
+	st := r.Context().Value(connKey{}).(*connState)
 	path := r.URL.Path
 	f.mu.Lock()
 	f.requests[path]++
@@ -541,7 +592,7 @@ func (c *capture) Header() http.Header         { return c.header }
 func (c *capture) Write(b []byte) (int, error) { return c.buf.Write(b) }
 func (c *capture) WriteHeader(code int)        { c.code = code }
 
-func (f *fakeMT5) authStart(w http.ResponseWriter, r *http.Request, st *fakeConn) {
+func (f *Server) authStart(w http.ResponseWriter, r *http.Request, st *connState) {
 	q := r.URL.Query()
 	f.mu.Lock()
 	f.authStarts++
@@ -564,7 +615,7 @@ func (f *fakeMT5) authStart(w http.ResponseWriter, r *http.Request, st *fakeConn
 	f.reply(w, "0 Done", map[string]any{"srv_rand": hex.EncodeToString(rnd)})
 }
 
-func (f *fakeMT5) authAnswer(w http.ResponseWriter, r *http.Request, st *fakeConn, epoch int) {
+func (f *Server) authAnswer(w http.ResponseWriter, r *http.Request, st *connState, epoch int) {
 	q := r.URL.Query()
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -593,7 +644,7 @@ func (f *fakeMT5) authAnswer(w http.ResponseWriter, r *http.Request, st *fakeCon
 	f.reply(w, "0 Done", map[string]any{"cli_rand_answer": hex.EncodeToString(ans[:])})
 }
 
-func (f *fakeMT5) route(w http.ResponseWriter, r *http.Request) {
+func (f *Server) route(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -628,7 +679,7 @@ func (f *fakeMT5) route(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		pw := q.Get("password")
-		if !fakeStrongPassword(pw) {
+		if !StrongPassword(pw) {
 			f.fail(w, "3006 Invalid password")
 			return
 		}
@@ -675,7 +726,7 @@ func (f *fakeMT5) route(w http.ResponseWriter, r *http.Request) {
 }
 
 // lookup finds the login of the query; unknown logins are retcode 13, as the server answers.
-func (f *fakeMT5) lookup(w http.ResponseWriter, q map[string][]string) (*fakeUser, bool) {
+func (f *Server) lookup(w http.ResponseWriter, q map[string][]string) (*User, bool) {
 	vals := q["login"]
 	if len(vals) != 1 {
 		f.fail(w, "3 Invalid parameters")
@@ -694,7 +745,7 @@ func (f *fakeMT5) lookup(w http.ResponseWriter, q map[string][]string) (*fakeUse
 	return u, true
 }
 
-func (f *fakeMT5) freeLogin() uint64 {
+func (f *Server) freeLogin() uint64 {
 	for {
 		f.nextLogin++
 		if _, taken := f.users[f.nextLogin]; !taken {
@@ -703,8 +754,8 @@ func (f *fakeMT5) freeLogin() uint64 {
 	}
 }
 
-// fakeStrongPassword is MT5's rule: 8-16 characters from all four classes.
-func fakeStrongPassword(pw string) bool {
+// StrongPassword is MT5's rule: 8-16 characters from all four classes.
+func StrongPassword(pw string) bool {
 	if n := len([]rune(pw)); n < 8 || n > 16 {
 		return false
 	}
@@ -724,7 +775,7 @@ func fakeStrongPassword(pw string) bool {
 	return lower && upper && digit && other
 }
 
-func (f *fakeMT5) userJSON(u *fakeUser) map[string]any {
+func (f *Server) userJSON(u *User) map[string]any {
 	return map[string]any{
 		"Login": f.num(strconv.FormatUint(u.Login, 10)), "Group": u.Group, "CertSerialNumber": f.num("0"),
 		"Rights": f.num(strconv.FormatUint(u.Rights, 10)), "Registration": f.num("1700000000"),
@@ -735,7 +786,7 @@ func (f *fakeMT5) userJSON(u *fakeUser) map[string]any {
 	}
 }
 
-func (f *fakeMT5) equity(u *fakeUser) decimal.Decimal {
+func (f *Server) equity(u *User) decimal.Decimal {
 	eq := u.Balance.Add(u.Credit)
 	for _, p := range f.positions[u.Login] {
 		eq = eq.Add(p.Profit).Add(p.Storage)
@@ -743,7 +794,7 @@ func (f *fakeMT5) equity(u *fakeUser) decimal.Decimal {
 	return eq
 }
 
-func (f *fakeMT5) accountJSON(u *fakeUser) map[string]any {
+func (f *Server) accountJSON(u *User) map[string]any {
 	eq := f.equity(u)
 	return map[string]any{
 		"Login": f.num(strconv.FormatUint(u.Login, 10)), "CurrencyDigits": f.num("2"),
@@ -777,7 +828,7 @@ func bodyFields(r *http.Request) (map[string]string, bool) {
 	return out, true
 }
 
-func (f *fakeMT5) userAdd(w http.ResponseWriter, r *http.Request) {
+func (f *Server) userAdd(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		f.fail(w, "3 Invalid parameters")
 		return
@@ -798,7 +849,7 @@ func (f *fakeMT5) userAdd(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, "3 Invalid parameters")
 		return
 	}
-	if !fakeStrongPassword(body["PassMain"]) || !fakeStrongPassword(body["PassInvestor"]) {
+	if !StrongPassword(body["PassMain"]) || !StrongPassword(body["PassInvestor"]) {
 		f.fail(w, "3006 Invalid password")
 		return
 	}
@@ -813,7 +864,7 @@ func (f *fakeMT5) userAdd(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, "3004 User exists")
 		return
 	}
-	u := &fakeUser{Login: login, Group: g.Name, Name: q.Get("name"), FirstName: body["FirstName"], LastName: body["LastName"],
+	u := &User{Login: login, Group: g.Name, Name: q.Get("name"), FirstName: body["FirstName"], LastName: body["LastName"],
 		Email: q.Get("email"), Comment: body["Comment"], Leverage: lev, Rights: 483,
 		PassMain: body["PassMain"], PassInvestor: body["PassInvestor"]}
 	f.users[login] = u
@@ -822,7 +873,7 @@ func (f *fakeMT5) userAdd(w http.ResponseWriter, r *http.Request) {
 
 // userUpdate replaces the record: a field given neither in the query nor in the body falls back to its default,
 // which is why a connector must read, modify and write back the whole record.
-func (f *fakeMT5) userUpdate(w http.ResponseWriter, r *http.Request) {
+func (f *Server) userUpdate(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		f.fail(w, "3 Invalid parameters")
 		return
@@ -875,7 +926,7 @@ func (f *fakeMT5) userUpdate(w http.ResponseWriter, r *http.Request) {
 	f.answer(w, f.userJSON(u))
 }
 
-func (f *fakeMT5) tradeBalance(w http.ResponseWriter, q map[string][]string) {
+func (f *Server) tradeBalance(w http.ResponseWriter, q map[string][]string) {
 	u, ok := f.lookup(w, q)
 	if !ok {
 		return
@@ -918,13 +969,13 @@ func (f *fakeMT5) tradeBalance(w http.ResponseWriter, q map[string][]string) {
 		u.Balance = u.Balance.Add(amount)
 	}
 	f.nextTicket++
-	f.deals = append(f.deals, &fakeDeal{Ticket: f.nextTicket, Login: u.Login, Action: typ,
+	f.deals = append(f.deals, &Deal{Ticket: f.nextTicket, Login: u.Login, Action: typ,
 		LocalMsc: f.localMsc(time.Now()), Profit: amount, Comment: comment})
 	f.balanceOps[u.Login]++
 	f.answer(w, map[string]any{"Ticket": f.num(strconv.FormatUint(f.nextTicket, 10))})
 }
 
-func (f *fakeMT5) dealQuery(w http.ResponseWriter, path string, q map[string][]string) {
+func (f *Server) dealQuery(w http.ResponseWriter, path string, q map[string][]string) {
 	u, ok := f.lookup(w, q)
 	if !ok {
 		return
@@ -943,7 +994,7 @@ func (f *fakeMT5) dealQuery(w http.ResponseWriter, path string, q map[string][]s
 		f.fail(w, "3 Invalid parameters")
 		return
 	}
-	var match []*fakeDeal
+	var match []*Deal
 	for _, d := range f.deals {
 		// from and to are server-local seconds, both inclusive.
 		if sec := floorDiv(d.LocalMsc, 1000); d.Login == u.Login && sec >= from && sec <= to {
@@ -974,7 +1025,7 @@ func (f *fakeMT5) dealQuery(w http.ResponseWriter, path string, q map[string][]s
 	}
 	list := make([]any, 0, len(match))
 	for _, d := range match {
-		list = append(list, f.dealJSON(d))
+		list = append(list, f.DealJSON(d))
 	}
 	f.answer(w, list)
 }
@@ -987,7 +1038,7 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-func (f *fakeMT5) dealJSON(d *fakeDeal) map[string]any {
+func (f *Server) DealJSON(d *Deal) map[string]any {
 	u := func(v uint64) any { return f.num(strconv.FormatUint(v, 10)) }
 	i := func(v int64) any { return f.num(strconv.FormatInt(v, 10)) }
 	price := d.Price
