@@ -37,6 +37,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/staff"
 	"github.com/brokerdesk/brokerdesk/modules/trading"
 	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
+	"github.com/brokerdesk/brokerdesk/modules/withdrawals"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -77,6 +78,8 @@ type app struct {
 	// tradingdesk is the trading desk: servers, account types, the worker's sessions and checks.
 	tradingdesk *tradingdesk.Service
 	partners    *partners.Service
+	// withdrawals is money out: requests held in the ledger, their checks, the finance queue.
+	withdrawals *withdrawals.Service
 	doors       []frontdoor.Door
 	errs        []error // of building the modules
 }

@@ -363,6 +363,7 @@ func TestEdgeBatteryFromTheRouteTables(t *testing.T) {
 	ten, admin := demoTenant(t, a)
 	uploadForMatrix(t, a, ten)  // a document and its KYC case
 	tradingForMatrix(t, a, ten) // a trading account, whose deals' routes are tried with its id
+	withdrawalsForMatrix(t, a, ten)
 	host := hostOf(ten)
 	adminTok := staffLogin(t, base, ten, "admin").AccessToken
 	tr := request(t, base, host, "POST", "/api/v1/auth/portal/login", "", identity.LoginRequest{Email: identity.DemoTraderEmail(ten), Password: identity.DemoPassword})
@@ -384,12 +385,15 @@ func TestEdgeBatteryFromTheRouteTables(t *testing.T) {
 		if err := tx.QueryRow(ctx, `SELECT d.client_id::text, d.id::text, k.id::text FROM documents d JOIN kyc_cases k ON k.document_id = d.id LIMIT 1`).Scan(&client, &doc, &kase); err != nil {
 			return err
 		}
-		var account string
+		var account, withdrawal string
 		if err := tx.QueryRow(ctx, `SELECT id::text FROM trading_accounts WHERE login = '700001'`).Scan(&account); err != nil {
 			return err
 		}
+		if err := tx.QueryRow(ctx, `SELECT id::text FROM withdrawals LIMIT 1`).Scan(&withdrawal); err != nil {
+			return err
+		}
 		for prefix, id := range map[string]string{"/clients/:id": client, "/documents/:id": doc, "/kyc/cases/:id": kase,
-			"/trading/accounts/:id": account} {
+			"/trading/accounts/:id": account, "/api/v1/withdrawals/:id": withdrawal} {
 			realIDs[prefix] = id
 		}
 		return nil

@@ -230,7 +230,8 @@ func TestAccessTokensNotForThisHostGet401(t *testing.T) {
 
 // The cross-tenant matrix, generated from the route table, so a route added later is covered without editing this
 // test: every non-public route refuses a request without a token (401); every route with a path parameter, asked by
-// tenant B's admin for tenant A's ids, answers 404 (or 401/403) and shows none of A's data, on B's host and on A's.
+// tenant B's admin (B's trader for the portal's routes) for tenant A's ids, answers 404 (or 401/403) and shows none
+// of A's data, on B's host and on A's.
 func TestCrossTenantMatrixFromTheRouteTable(t *testing.T) {
 	t.Parallel()
 	a, base, _ := startServer(t)
@@ -241,19 +242,30 @@ func TestCrossTenantMatrixFromTheRouteTable(t *testing.T) {
 	tenA, adminA := demoTenant(t, a)
 	tenB, _ := demoTenant(t, a)
 	tokA, tokB := staffLogin(t, base, tenA, "admin"), staffLogin(t, base, tenB, "admin")
+	// Portal routes are asked by tenant B's trader: a staff token would be refused there for its audience, which
+	// says nothing of the tenant.
+	tr := request(t, base, hostOf(tenB), "POST", "/api/v1/auth/portal/login", "", identity.LoginRequest{Email: identity.DemoTraderEmail(tenB),
+		Password: identity.DemoPassword})
+	var traderB identity.TokenResponse
+	if err := json.Unmarshal([]byte(tr.body), &traderB); err != nil || tr.status != 200 {
+		t.Fatalf("B's trader: %d %s", tr.status, tr.body)
+	}
+	portalRoutes, portalNotFound := 0, 0
 	// A's ids, by path parameter name; a parameter with no entry gets every id of A in turn. A has an uploaded
 	// document and its review case too, so document and case routes are tried with ids that exist.
 	uploadForMatrix(t, a, tenA)
 	paymentsForMatrix(t, a, tenA)
 	tradingForMatrix(t, a, tenA)
 	partnersForMatrix(t, a, tenA)
+	withdrawalsForMatrix(t, a, tenA)
 	var idsA []string
 	err = a.gate.Scope(context.Background(), tenA, func(ctx context.Context, tx pgx.Tx) error {
 		for _, q := range []string{`SELECT id::text FROM staff_users`, `SELECT id::text FROM clients`,
 			`SELECT id::text FROM documents`, `SELECT id::text FROM kyc_cases`, `SELECT id::text FROM deposits`,
 			`SELECT id::text FROM payment_exceptions`, `SELECT slug FROM payment_gateways`, `SELECT slug FROM trading_servers`,
 			`SELECT slug FROM account_types`, `SELECT id::text FROM trading_requests`, `SELECT id::text FROM trading_transfers`,
-			`SELECT id::text FROM trading_accounts`, `SELECT id::text FROM trading_drift_items`, `SELECT id::text FROM partners`, `SELECT id::text FROM partner_plans`} {
+			`SELECT id::text FROM trading_accounts`, `SELECT id::text FROM trading_drift_items`, `SELECT id::text FROM partners`, `SELECT id::text FROM partner_plans`,
+			`SELECT id::text FROM withdrawals`} {
 			rows, err := tx.Query(ctx, q)
 			if err != nil {
 				return err
@@ -303,7 +315,15 @@ func TestCrossTenantMatrixFromTheRouteTable(t *testing.T) {
 				if r.Idempotent { // past the key check, so the refusal tested is the tenant's
 					headers = []string{"Idempotency-Key", uuid.NewString()}
 				}
-				c := request(t, base, host, r.Method, path, tokB.AccessToken, body, headers...)
+				tok := tokB.AccessToken
+				if strings.HasPrefix(string(r.Permission), "portal.") {
+					tok = traderB.AccessToken
+					portalRoutes++
+				}
+				c := request(t, base, host, r.Method, path, tok, body, headers...)
+				if tok == traderB.AccessToken && host == hostOf(tenB) && c.status == 404 {
+					portalNotFound++ // past the token and the permission: the id is not B's
+				}
 				if (c.status != 404 && c.status != 401 && c.status != 403) || leaks(c.body) {
 					t.Errorf("%s %s on %s with B's admin token: %d %.200s", r.Method, path, host, c.status, c.body)
 				}
@@ -316,8 +336,9 @@ func TestCrossTenantMatrixFromTheRouteTable(t *testing.T) {
 			}
 		}
 	}
-	if guarded == 0 || withParams == 0 || controls == 0 {
-		t.Fatalf("matrix covered %d guarded routes, %d with path parameters, %d positive controls: all must be > 0", guarded, withParams, controls)
+	if guarded == 0 || withParams == 0 || controls == 0 || portalRoutes == 0 || portalNotFound == 0 {
+		t.Fatalf("matrix covered %d guarded routes, %d with path parameters (%d tries of portal routes, %d not found for B's trader), %d positive controls: all must be > 0",
+			guarded, withParams, portalRoutes, portalNotFound, controls)
 	}
 }
 

@@ -238,7 +238,7 @@ func TestBrowserClientPageHeaderTabsAndTimelineInSentences(t *testing.T) {
 			t.Errorf("%s: policy badges: screen-reader text %q, title %q", sc.name, srText, title)
 		}
 		var want = []string{"Profile and status " + hannah, "Documents " + hannah + "?tab=documents", "KYC review " + hannah + "?tab=kyc",
-			"Data protection " + hannah + "/privacy", "Activity " + hannah + "?tab=activity"}
+			"Trading " + hannah + "?tab=trading", "Data protection " + hannah + "/privacy", "Activity " + hannah + "?tab=activity"}
 		if strings.Join(tabs, "|") != strings.Join(want, "|") {
 			t.Errorf("%s: tabs %q, want %q", sc.name, tabs, want)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/brokerdesk/brokerdesk/infra/money"
+	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/modules/ledger"
@@ -24,7 +25,8 @@ import (
 // A trader moves money from the portal, through the HTTP server, the worker and the process's simulator: 250.00 USD
 // from the wallet into their account (202, held at once, then done; the simulator's balance and the ledger agree),
 // 100.00 back, a currency other than the account's refused (422 naming currency, no FX); finance sees the
-// transfers in the list and the client's, and the ledger verifies clean.
+// transfers in the list and the client's, and the ledger verifies clean; the account trades on the simulator and
+// the worker's deal sync brings its deals to the back office's API.
 func TestTradingTransfersFromThePortalThroughTheWorker(t *testing.T) {
 	t.Parallel()
 	a, base, sim, ctx := startDesk(t, nil)
@@ -129,6 +131,49 @@ func TestTradingTransfersFromThePortalThroughTheWorker(t *testing.T) {
 	}
 	if r = request(t, base, host, "POST", "/api/v1/trading/transfers/"+in.ID.String()+"/retry", finance, nil); r.status != 404 {
 		t.Fatalf("a retry of a done transfer: %d %s", r.status, r.body)
+	}
+
+	// The account trades on the simulator; the worker's deal sync (the task the walk enqueues every minute, enqueued
+	// here at once) stores its deals, and the back office reads them: the trade's two deals and the transfers'
+	// balance deals, which add up to what moved.
+	pos, err := sim.OpenPosition(ctx, acc.Login, "EURUSD", trading.Buy, decimal.RequireFromString("0.01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closing, err := sim.ClosePosition(ctx, acc.Login, pos.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := tradingdesk.SyncAccountTask(ten, acc.ServerID, acc.Login, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.Enqueue(ctx, a.queue, task); err != nil {
+		t.Fatal(err)
+	}
+	var deals tradingdesk.AccountDealsResponse
+	for deadline := time.Now().Add(30 * time.Second); len(deals.Items) < 4; time.Sleep(200 * time.Millisecond) {
+		r = request(t, base, host, "GET", "/api/v1/trading/accounts/"+acc.ID.String()+"/deals", finance, nil)
+		if err := json.Unmarshal([]byte(r.body), &deals); err != nil || r.status != 200 {
+			t.Fatalf("the account's deals: %d %s", r.status, r.body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker synced %d deals: %s", len(deals.Items), r.body)
+		}
+	}
+	moved, trades := decimal.Zero, 0
+	for _, d := range deals.Items {
+		switch {
+		case d.Action == string(trading.ActionBalance):
+			moved = moved.Add(decimal.RequireFromString(d.Profit))
+		case d.Ticket == closing.Ticket && d.Entry == string(trading.EntryOut) && d.Symbol == "EURUSD":
+			trades++
+		case d.PositionID == pos.ID && d.Entry == string(trading.EntryIn):
+			trades++
+		}
+	}
+	if len(deals.Items) != 4 || trades != 2 || !moved.Equal(decimal.RequireFromString("150")) {
+		t.Fatalf("the account's deals: %s", r.body)
 	}
 
 	// The portal page's form, its refusal in words, and the back office's pages.

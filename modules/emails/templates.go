@@ -29,6 +29,9 @@ const (
 	TemplateDepositReceived   = "deposit_received"
 	// TemplateTradingAccountOpened carries a new trading account's passwords: send it with Send, never Queue.
 	TemplateTradingAccountOpened = "trading_account_opened"
+	// TemplateWithdrawalUpdate tells a client where their withdrawal is (received, approved, paid, refused with the
+	// reason, failed, expired): one template, the step in words.
+	TemplateWithdrawalUpdate = "withdrawal_update"
 	// TemplateTradingPasswordReset carries a trading account's new main or investor password: Send, never Queue.
 	TemplateTradingPasswordReset = "trading_password_reset"
 )
@@ -54,6 +57,7 @@ var kinds = map[string]map[string]fieldKind{
 	TemplateDepositReceived:   {"FirstName": textField, "Amount": textField, "Method": textField, "Reference": textField, "WalletURL": linkField},
 	TemplateTradingAccountOpened: {"FirstName": textField, "Kind": textField, "AccountType": textField, "Login": textField, "Server": textField,
 		"Details": textField, "Password": textField, "InvestorPassword": textField, "AccountsURL": linkField},
+	TemplateWithdrawalUpdate: {"FirstName": textField, "Amount": textField, "Step": textField, "Message": textField, "WalletURL": linkField},
 	TemplateTradingPasswordReset: {"FirstName": textField, "Login": textField, "Server": textField, "Which": textField, "Password": textField,
 		"AccountsURL": linkField},
 }

@@ -32,6 +32,8 @@ const (
 	PermTradingRead     web.Permission = "trading.read"    // the trading desk: servers, their status, account types (modules/tradingdesk)
 	PermTradingManage   web.Permission = "trading.manage"  // configure trading servers (and their credentials) and account types, ask for checks
 	PermTradingApprove  web.Permission = "trading.approve" // approve or reject clients' changes that wait for the back office (swap-free, high leverage)
+	// PermWithdrawalsReview: compliance's review of withdrawals a check flagged (modules/withdrawals): read them, clear or refuse.
+	PermWithdrawalsReview web.Permission = "withdrawals.review"
 )
 
 // PermPortalAccount is a trader's own account (2FA enrolment). Traders hold no roles: every "portal.*" permission is
@@ -42,7 +44,7 @@ const PermPortalAccount web.Permission = "portal.account"
 var AllPermissions = []web.Permission{
 	PermAccountRead, PermAccount2FA, PermStaffRead, PermStaffManage, PermClientsRead, PermClientsManage, PermClientsStatus,
 	PermKYCReview, PermKYCReassign, PermPaymentsRead, PermPaymentsApprove, PermTicketsManage, PermIBManage, PermAuditRead, PermSettingsManage, PermAPIKeysManage,
-	PermPrivacyManage, PermTradingRead, PermTradingManage, PermTradingApprove,
+	PermPrivacyManage, PermTradingRead, PermTradingManage, PermTradingApprove, PermWithdrawalsReview,
 }
 
 // RoleEnrolment is not a staff role: it is what an access token carries when the tenant requires 2FA and the user
@@ -56,7 +58,7 @@ var rolePermissions = map[string][]web.Permission{
 	"admin": AllPermissions,
 	// Compliance decides the trading desk's approvals (swap-free status, leverage above the brokerage's level).
 	"compliance": append(slices.Clone(self), PermStaffRead, PermClientsRead, PermClientsStatus, PermKYCReview, PermAuditRead,
-		PermPrivacyManage, PermTradingRead, PermTradingApprove),
+		PermPrivacyManage, PermTradingRead, PermTradingApprove, PermWithdrawalsReview),
 	// Account managers read deposits (their own clients' only, under managers_see_own_clients_only).
 	// The trading desk is read by those who talk to clients about their accounts, money and tickets.
 	"sales":       append(slices.Clone(self), PermClientsRead, PermClientsManage, PermPaymentsRead, PermTradingRead),

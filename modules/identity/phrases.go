@@ -45,6 +45,8 @@ func Phrases() []audit.Phrase {
 				return audit.Say("Someone failed to sign in to ", signInArea(e), " as ", e.After("/email"), ", which has no account")
 			case "locked":
 				return audit.Say(e.Actor, " tried to sign in to ", signInArea(e), " while locked out")
+			case "wrong_confirmation_code", "replayed_confirmation_code":
+				return audit.Say(e.Actor, " typed a wrong authenticator code to confirm ", e.After("/confirming"))
 			}
 			return audit.Say(e.Actor, " failed to sign in to ", signInArea(e))
 		}),

@@ -29,6 +29,7 @@ const (
 	OutcomeProcessing  Outcome = "marked_processing"  // the processor saw a payment not yet confirmed
 	OutcomeFailed      Outcome = "marked_failed"      // the deposit failed
 	OutcomeIgnored     Outcome = "ignored"            // authentic, but about nothing the flow uses
+	OutcomePayout      Outcome = "payout"             // about a payout: announced (EventPayoutNotified) for its payer to settle
 	OutcomeAlreadyDone Outcome = "already_done"       // the deposit was already where this callback would take it
 	OutcomeDuplicate   Outcome = "duplicate"          // the same event, delivered again: nothing moved
 	OutcomeUnmatched   Outcome = "unmatched_no_money" // an unknown reference that carries no money (a failed payment)
@@ -163,6 +164,11 @@ func (s *Service) recordTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, g G
 		r.Outcome = OutcomeException
 		err = s.openExceptionTx(ctx, tx, t, exceptionSpec{Kind: CaseUnreadable, Gateway: g.ID, Callback: &id,
 			Reason: "An authentic callback could not be read: " + parseErr.Error(), Dedupe: "callback:" + id.String()})
+	} else if strings.HasPrefix(n.Reference, PayoutReferencePrefix) {
+		// A payout's callback: no deposit to match; whoever paid out settles it in this transaction.
+		r.Outcome = OutcomePayout
+		err = s.o.Events.Publish(ctx, tx, t, PayoutNotified{Gateway: g.Slug, Reference: n.Reference, ExternalID: n.ExternalID,
+			Status: n.Status, Amount: n.Amount.Minor, Currency: n.Amount.Currency.Code, AmountKnown: n.AmountKnown, Callback: id})
 	} else {
 		r.Outcome, r.Deposit, err = s.applyTx(ctx, tx, t, g, n, id, settle)
 	}

@@ -28,3 +28,24 @@ type DepositCompleted struct {
 
 // EventType implements events.Event.
 func (DepositCompleted) EventType() string { return EventDepositCompleted }
+
+// EventPayoutNotified: an authentic callback about a payout (its reference starts with PayoutReferencePrefix)
+// arrived, once per processor event id (payload PayoutNotified). Published in the callback's transaction: an OnTx
+// subscriber (withdrawals) settles the payout with it, and the processor is acknowledged only once both commit.
+const EventPayoutNotified = "payment.payout_notified"
+
+// PayoutNotified is what a payout's callback said.
+type PayoutNotified struct {
+	Gateway    string         `json:"gateway"`
+	Reference  string         `json:"reference"`
+	ExternalID string         `json:"external_id"`
+	Status     NotifiedStatus `json:"status"`
+	// Amount is in minor units of Currency when the callback says it (AmountKnown).
+	Amount      int64     `json:"amount"`
+	Currency    string    `json:"currency"`
+	AmountKnown bool      `json:"amount_known"`
+	Callback    uuid.UUID `json:"callback"`
+}
+
+// EventType implements events.Event.
+func (PayoutNotified) EventType() string { return EventPayoutNotified }

@@ -117,4 +117,38 @@ var (
 	ErrRefundUnsupported = errors.New("payments: this gateway's refunds are made by hand")
 	// ErrProcessor: the processor refused or failed a request (Begin, Refund); the message says what it said.
 	ErrProcessor = errors.New("payments: the processor refused the request")
+	// ErrDeclined comes with ErrProcessor when the processor answered that it will not do it (an HTTP 4xx other
+	// than a conflict or a rate limit): nothing happened there, and asking again is answered the same. Without it,
+	// an ErrProcessor may be an outage or a lost answer, after which the request may have been carried out.
+	ErrDeclined = errors.New("payments: the processor declined")
 )
+
+// Payouter is an adapter that pays money out to a client's account at the processor (the generic gateway when its
+// configuration has a payout call). The outcome arrives later as a signed callback whose reference starts with
+// PayoutReferencePrefix; the callback flow announces it (EventPayoutNotified) instead of matching a deposit.
+type Payouter interface {
+	Payout(ctx context.Context, r PayoutRequest) (PaidOut, error)
+}
+
+// PayoutRequest asks for a payout.
+type PayoutRequest struct {
+	// Reference comes back in the payout's callbacks: PayoutReferencePrefix + the payer's own id.
+	Reference   string
+	Amount      money.Amount
+	Destination string // the client's account at the processor
+	CallbackURL string
+	// IdempotencyKey makes a retried request create one payout where the processor takes an idempotency header.
+	IdempotencyKey string
+}
+
+// PaidOut is the processor's answer to a payout request: its id; the outcome comes by callback.
+type PaidOut struct {
+	ExternalID string
+}
+
+// PayoutReferencePrefix starts the reference of every payout, so its callbacks are told from deposits'.
+const PayoutReferencePrefix = "payout:"
+
+// ErrPayoutUnsupported: the gateway cannot pay out (a Stripe gateway refunds instead; a generic one without a payout
+// call is paid by hand).
+var ErrPayoutUnsupported = errors.New("payments: this gateway does not pay out")

@@ -436,13 +436,20 @@ func (s *Service) ChangeSwapFree(ctx context.Context, t tenants.Tenant, client, 
 }
 
 // swapFreeGroup is the group account a moves to when swap-free turns on (its group's twin) or off (the type's
-// standard group); on a platform that does it by a flag or a category the group stays.
+// standard group); on a platform that does it by a flag or a category the group stays. Until the server's first
+// successful connection check the desk does not know which way its platform does it: a type with a twin asks by
+// group (a platform that does it otherwise keeps the group anyway, and the desk records the group the platform
+// reports), one without is refused until the check says.
 func swapFreeGroup(typ AccountType, srv Server, a Account, on bool) (string, error) {
-	if c := srv.Check.Capabilities; c != nil && c.SwapFree != trading.SwapFreeByGroup {
+	caps := srv.Check.Capabilities
+	if caps != nil && caps.SwapFree != trading.SwapFreeByGroup {
 		return a.Group, nil
 	}
 	g, ok := typ.Groups[a.Currency.Code]
 	switch {
+	case ok && g.SwapFreeGroup == "" && caps == nil:
+		return "", validation.New("swap_free", fmt.Sprintf("the trading server %s has not answered a connection check yet, so how it makes an account swap-free is not known: try again in a minute",
+			srv.Name))
 	case !ok:
 		return "", validation.New("swap_free", fmt.Sprintf("a %s account no longer opens in %s: contact support", typ.Name, a.Currency.Code))
 	case on && g.SwapFreeGroup == "":

@@ -225,7 +225,7 @@ func TestRepeatedChecksKeepOneItemAndTheItemGoesWhenThePlatformAgrees(t *testing
 	for _, want := range []string{"Account " + acc.Login + " on Sim sim has leverage 1:200 on the platform; the CRM has 1:100",
 		"Account " + acc.Login + " on Sim sim agrees with the CRM again: leverage 1:100",
 		"resolved the balance drift of account " + other.Login + " on Sim sim (40.00 USD on the platform, 0.00 USD in the CRM): The dealer's compensation",
-		"switched off automatic healing of settings drift"} {
+		"changed the trading desk's rules; swap-free no longer waits for approval; settings drift is no longer healed automatically"} {
 		if !strings.Contains(trail, want) {
 			t.Errorf("the trail lacks %q:\n%s", want, trail)
 		}

@@ -140,9 +140,9 @@ var ErrNoLedger = errors.New("tradingdesk: transfers need the ledger")
 
 // RequestTransfer records a client's transfer and queues its platform call in one transaction: the policy gate
 // (internal_transfer) must allow it, the account must be the client's, live (a demo account's money is not real) and
-// active, the amount positive and within
-// its currency's decimals, and the currency the account's (no FX). A transfer to the account holds the amount on the
-// wallet now: a wallet that does not cover it is refused with what it has available.
+// active, the amount positive and within its currency's decimals (and, the first time money goes to the account, at
+// least its type's smallest first deposit), and the currency the account's (no FX). A transfer to the account
+// holds the amount on the wallet now: a wallet that does not cover it is refused with what it has available.
 func (s *Service) RequestTransfer(ctx context.Context, t tenants.Tenant, clientID uuid.UUID, in TransferInput) (Transfer, error) {
 	if s.o.Ledger == nil {
 		return Transfer{}, ErrNoLedger
@@ -189,6 +189,11 @@ func (s *Service) RequestTransfer(ctx context.Context, t tenants.Tenant, clientI
 		case minor > ledger.MaxAmount:
 			return validation.New("amount", "is more than any transfer may move")
 		}
+		if in.Direction == ToAccount {
+			if err := firstDepositTx(ctx, tx, acc, minor); err != nil {
+				return err
+			}
+		}
 		d, err := s.o.Clients.MayTx(ctx, tx, clientID, clients.ActionInternalTransfer)
 		if err != nil {
 			return err
@@ -231,6 +236,31 @@ func (s *Service) RequestTransfer(ctx context.Context, t tenants.Tenant, clientI
 			Action: ActionTransferRequested, Target: audit.Target{Type: transferTarget, ID: id.String()}, After: transferView(out, amt)})
 	})
 	return out, err
+}
+
+// firstDepositTx refuses (422 naming amount) a first deposit to acc below its account type's smallest first deposit
+// in the account's currency. The first is the one before any transfer to the account that is pending or done; an
+// account linked with money the platform held before the CRM knew it (opening_balance_at) has had its first.
+func firstDepositTx(ctx context.Context, tx pgx.Tx, acc Account, minor int64) error {
+	typ, err := accountTypeTx(ctx, tx, `a.id = $1`, acc.TypeID)
+	if err != nil {
+		return err
+	}
+	least := typ.MinFirstDeposit[acc.Currency.Code]
+	if minor >= least {
+		return nil
+	}
+	var funded bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM trading_transfers WHERE account_id = $1 AND direction = 'to_account'
+			AND status IN ('pending', 'done')) OR (SELECT opening_balance_at IS NOT NULL FROM trading_accounts WHERE id = $1)`,
+		acc.ID).Scan(&funded); err != nil {
+		return fmt.Errorf("tradingdesk: the account's first deposit: %w", err)
+	}
+	if funded {
+		return nil
+	}
+	return validation.New("amount", fmt.Sprintf("the first deposit to a %s account is at least %s", typ.Name,
+		money.Amount{Minor: least, Currency: acc.Currency}))
 }
 
 func (s *Service) queueTransfer(ctx context.Context, tx pgx.Tx, id uuid.UUID, key string) error {

@@ -458,6 +458,43 @@ func TestTheGateTheAccountAndTheAmountRefuseATransfer(t *testing.T) {
 	b.agree(t, acc.ServerID, acc.Login)
 }
 
+// The first money into an account must reach its type's smallest first deposit in the account's currency (422
+// naming amount, with the minimum, and nothing held); once a first deposit is pending or done, smaller ones go
+// through. A failed first deposit does not count; an account linked with money the platform held before the CRM knew
+// it has had its first.
+func TestAFirstDepositBelowTheTypesMinimumIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	client, acc := b.walletTrader(t, 100_000)
+	b.exec(t, `UPDATE account_types SET min_first_deposit = '{"USD": 10000}' WHERE slug = 'standard'`)
+	move := func(amount string) (tradingdesk.Transfer, error) {
+		return b.svc.RequestTransfer(ctx, b.ten, client, tradingdesk.TransferInput{Account: acc.ID, Direction: tradingdesk.ToAccount,
+			Amount: amount, Currency: "USD"})
+	}
+	if _, err := move("99.99"); fieldOf(err) != "amount" || !strings.Contains(err.Error(), "the first deposit to a Standard account is at least 100.00 USD") {
+		t.Fatalf("below the minimum: %v", err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM trading_transfers`); n != 0 || b.wallet(t, client).PendingDebits != 0 {
+		t.Fatalf("%d transfers recorded after the refusal", n)
+	}
+	first, err := move("100.00")
+	if err != nil {
+		t.Fatalf("at the minimum: %v", err)
+	}
+	if _, err := move("5.00"); err != nil { // the first is pending: this one is the second
+		t.Fatalf("a second, smaller deposit: %v", err)
+	}
+	b.exec(t, `UPDATE trading_transfers SET status = 'failed' WHERE id = $1 OR id <> $1`, first.ID) // both refused by the platform
+	if _, err := move("5.00"); fieldOf(err) != "amount" {
+		t.Fatalf("after the first deposit failed: %v", err)
+	}
+	b.exec(t, `UPDATE trading_accounts SET opening_balance_at = now() WHERE id = $1`, acc.ID)
+	if _, err := move("5.00"); err != nil {
+		t.Fatalf("an account linked with its opening balance: %v", err)
+	}
+}
+
 // Another tenant's worker, asked to run tenant A's transfer, finds nothing; its reads find nothing either.
 func TestTenantBNeverSeesOrMovesTenantAsTransfers(t *testing.T) {
 	t.Parallel()

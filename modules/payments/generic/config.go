@@ -21,6 +21,11 @@ type Config struct {
 	Ack Ack `json:"ack"`
 	// Create is the processor's "create payment" call that Begin makes.
 	Create Create `json:"create"`
+	// Payout, when the processor pays out, is its "create payout" call (withdrawals' payouts through this gateway):
+	// the same shape as Create, with {{destination}} (the client's account at the processor) in its body and
+	// ExternalID mapped; RedirectURL and Instructions are not used. Its callbacks carry the payout's reference
+	// ("payout:...") back where Callback.Reference says.
+	Payout *Create `json:"payout,omitempty"`
 }
 
 // Algorithms, payloads and encodings a Signature may name.
@@ -117,7 +122,8 @@ var Placeholders = []string{
 	"cancel_url",      // where the client goes back after giving up
 	"description",     // what the client sees ("Deposit to Harbour FX")
 	"email",           // the client's email
-	"idempotency_key", // the deposit's idempotency key
+	"idempotency_key", // the deposit's (or payout's) idempotency key
+	"destination",     // a payout's destination: the client's account at the processor ("" in a create)
 }
 
 // Secrets are a generic gateway's secrets, stored sealed and never shown again.
@@ -204,6 +210,21 @@ func (c Config) Validate(s Secrets) error {
 	checkPath(&f, "create.instructions", cr.Instructions, false)
 	f.Check(cr.RedirectURL != "" || cr.Instructions != "", "create.redirect_url", "the redirect URL or the instructions (or both) must be mapped")
 	checkPath(&f, "create.external_id", cr.ExternalID, true)
+	if po := c.Payout; po != nil {
+		checkURL(&f, "payout.url", po.URL)
+		checkHeaderName(&f, "payout.api_key_header", po.APIKeyHeader, true)
+		for name, v := range po.Headers {
+			checkHeaderName(&f, "payout.headers", name, true)
+			f.Check(!strings.ContainsAny(v, "\r\n\x00"), "payout.headers", fmt.Sprintf("%s: one line", name))
+		}
+		checkHeaderName(&f, "payout.idempotency_header", po.IdempotencyHeader, false)
+		if po.Body == "" {
+			f.Add("payout.body", "is required")
+		} else if err := checkTemplate(po.Body); err != "" {
+			f.Add("payout.body", err)
+		}
+		checkPath(&f, "payout.external_id", po.ExternalID, true)
+	}
 
 	f.Check(len(s.WebhookSecrets) >= 1 && len(s.WebhookSecrets) <= maxSecrets, "webhook_secrets",
 		fmt.Sprintf("1 to %d secrets (two while rotating)", maxSecrets))

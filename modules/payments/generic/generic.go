@@ -147,16 +147,20 @@ func (a *Adapter) Begin(ctx context.Context, d payments.Checkout) (payments.Star
 
 // render fills Create.Body's placeholders for d.
 func (a *Adapter) render(d payments.Checkout) ([]byte, error) {
-	tree, err := decodeJSON([]byte(a.cfg.Create.Body))
-	if err != nil {
-		return nil, fmt.Errorf("generic: create.body: %w", err)
-	}
 	amount := money.Format(d.Amount.Minor, d.Amount.Currency)
-	values := map[string]string{
+	return renderBody("create.body", a.cfg.Create.Body, amount, map[string]string{
 		"reference": d.Reference, "amount": amount, "amount_number": amount,
 		"currency": strings.ToUpper(d.Amount.Currency.Code), "currency_lower": strings.ToLower(d.Amount.Currency.Code),
 		"callback_url": d.CallbackURL, "return_url": d.ReturnURL, "cancel_url": d.CancelURL,
 		"description": d.Description, "email": d.ClientEmail, "idempotency_key": d.IdempotencyKey,
+	})
+}
+
+// renderBody fills a body template's placeholders with values; {{amount_number}} alone is the JSON number amount.
+func renderBody(field, body, amount string, values map[string]string) ([]byte, error) {
+	tree, err := decodeJSON([]byte(body))
+	if err != nil {
+		return nil, fmt.Errorf("generic: %s: %w", field, err)
 	}
 	var fill func(v any) any
 	fill = func(v any) any {
@@ -181,7 +185,7 @@ func (a *Adapter) render(d payments.Checkout) ([]byte, error) {
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(fill(tree)); err != nil {
-		return nil, fmt.Errorf("generic: create.body: %w", err)
+		return nil, fmt.Errorf("generic: %s: %w", field, err)
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
@@ -392,4 +396,70 @@ func snippet(b []byte) string {
 		s = s[:300] + "..."
 	}
 	return s
+}
+
+var _ payments.Payouter = (*Adapter)(nil)
+
+// Payout asks the processor to pay r.Amount to r.Destination (its "create payout" call, Config.Payout), once per
+// r.IdempotencyKey where the processor takes an idempotency header. payments.ErrPayoutUnsupported when the gateway's
+// configuration has no payout call. Its outcome arrives later as a signed callback carrying r.Reference.
+func (a *Adapter) Payout(ctx context.Context, r payments.PayoutRequest) (payments.PaidOut, error) {
+	po := a.cfg.Payout
+	if po == nil {
+		return payments.PaidOut{}, payments.ErrPayoutUnsupported
+	}
+	var f validation.Fields
+	f.Required("reference", r.Reference)
+	f.Required("destination", r.Destination)
+	f.Check(r.Amount.Minor > 0, "amount", "must be positive")
+	if err := f.Err(); err != nil {
+		return payments.PaidOut{}, err
+	}
+	amount := money.Format(r.Amount.Minor, r.Amount.Currency)
+	body, err := renderBody("payout.body", po.Body, amount, map[string]string{
+		"reference": r.Reference, "amount": amount, "amount_number": amount,
+		"currency": strings.ToUpper(r.Amount.Currency.Code), "currency_lower": strings.ToLower(r.Amount.Currency.Code),
+		"callback_url": r.CallbackURL, "destination": r.Destination, "idempotency_key": r.IdempotencyKey,
+	})
+	if err != nil {
+		return payments.PaidOut{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, po.URL, bytes.NewReader(body))
+	if err != nil {
+		return payments.PaidOut{}, fmt.Errorf("generic: create payout: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	for k, v := range po.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set(po.APIKeyHeader, a.apiKey)
+	if h := po.IdempotencyHeader; h != "" && r.IdempotencyKey != "" {
+		req.Header.Set(h, r.IdempotencyKey)
+	}
+	res, err := a.client.Do(req)
+	if err != nil {
+		return payments.PaidOut{}, fmt.Errorf("%w: create payout at %s: %w", payments.ErrProcessor, req.URL.Host, err)
+	}
+	defer res.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
+	if err != nil {
+		return payments.PaidOut{}, fmt.Errorf("%w: create payout at %s: read the answer: %w", payments.ErrProcessor, req.URL.Host, err)
+	}
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		if res.StatusCode >= 400 && res.StatusCode <= 499 && res.StatusCode != http.StatusConflict && res.StatusCode != http.StatusTooManyRequests {
+			return payments.PaidOut{}, fmt.Errorf("%w: %w: create payout at %s: HTTP %d: %s", payments.ErrProcessor, payments.ErrDeclined, req.URL.Host,
+				res.StatusCode, snippet(answer))
+		}
+		return payments.PaidOut{}, fmt.Errorf("%w: create payout at %s: HTTP %d: %s", payments.ErrProcessor, req.URL.Host, res.StatusCode, snippet(answer))
+	}
+	tree, err := decodeJSON(answer)
+	if err != nil {
+		return payments.PaidOut{}, fmt.Errorf("%w: create payout at %s: the answer is %v", payments.ErrProcessor, req.URL.Host, err)
+	}
+	id, ok := scalar(tree, po.ExternalID)
+	if !ok || id == "" {
+		return payments.PaidOut{}, fmt.Errorf("%w: create payout at %s: no %s in the answer", payments.ErrProcessor, req.URL.Host, po.ExternalID)
+	}
+	return payments.PaidOut{ExternalID: id}, nil
 }

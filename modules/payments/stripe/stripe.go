@@ -248,10 +248,20 @@ func processorError(op string, err error) error {
 		if se.Code != "" {
 			what += "/" + string(se.Code)
 		}
+		if declined(se.HTTPStatusCode) {
+			return fmt.Errorf("%w: %w: stripe: %s: %s (%s, HTTP %d, request %s)", payments.ErrProcessor, payments.ErrDeclined, op, se.Msg, what,
+				se.HTTPStatusCode, se.RequestID)
+		}
 		return fmt.Errorf("%w: stripe: %s: %s (%s, HTTP %d, request %s)", payments.ErrProcessor, op, se.Msg, what,
 			se.HTTPStatusCode, se.RequestID)
 	}
 	return fmt.Errorf("%w: stripe: %s: %w", payments.ErrProcessor, op, err)
+}
+
+// declined reports whether Stripe's status says it will not do the request (4xx), not an idempotency conflict
+// (409: another request with the key is in flight) or a rate limit (429), after which asking again may succeed.
+func declined(status int) bool {
+	return status >= 400 && status <= 499 && status != http.StatusConflict && status != http.StatusTooManyRequests
 }
 
 // truncate cuts s to at most n bytes, dropping a character cut in half.

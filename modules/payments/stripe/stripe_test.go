@@ -248,8 +248,8 @@ func TestStripesRefusalIsAProcessorErrorSayingWhatStripeSaid(t *testing.T) {
 		t.Errorf("err = %v, want Stripe's status and error type", err)
 	}
 	_, err = a.Refund(t.Context(), payments.RefundRequest{ExternalID: "pi_1", Amount: usd(1)})
-	if !errors.Is(err, payments.ErrProcessor) {
-		t.Fatalf("refund err = %v, want ErrProcessor", err)
+	if !errors.Is(err, payments.ErrProcessor) || !errors.Is(err, payments.ErrDeclined) {
+		t.Fatalf("refund err = %v, want ErrProcessor and ErrDeclined (a 401: nothing happened at Stripe)", err)
 	}
 }
 

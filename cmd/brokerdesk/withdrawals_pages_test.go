@@ -1,0 +1,81 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/brokerdesk/brokerdesk/modules/payments"
+)
+
+var withdrawalRowLink = regexp.MustCompile(`href="/backoffice/(?:compliance/)?withdrawals/([0-9a-f-]{36})"`)
+
+// Through the pages: the trader deposits 300.00 by card and withdraws 120.00 from the portal's form (a deposit with
+// no trading since: flagged); finance's queue lists it, its page shows the checks, the money in by method and the
+// card refund first; finance cannot approve before compliance; compliance clears it from its own page; finance
+// approves; the dashboard's tiles count it.
+func TestAWithdrawalFromThePortalPageThroughComplianceAndFinancePages(t *testing.T) {
+	t.Parallel()
+	w := newMoneyWorld(t, nil)
+	w.deposit(t, w.trader, "card", "300.00", "USD", payments.NotifiedPaid)
+	trader := w.portal(t)
+	if r := trader.get("/portal/withdrawals"); r.status != 200 || !strings.Contains(pageText(r.body), "300.00 USD available") {
+		t.Fatalf("portal page: %d %.400s", r.status, r.body)
+	}
+	r := trader.postWithCSRF("/portal/withdrawals", "/portal/withdrawals", url.Values{"amount": {"500.00"}, "currency": {"USD"}})
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(pageText(r.body), "amount: your USD wallet has 300.00 USD available") {
+		t.Fatalf("more than the wallet: %d %.600s", r.status, pageText(r.body))
+	}
+	r = trader.postWithCSRF("/portal/withdrawals", "/portal/withdrawals", url.Values{"amount": {"120.00"}, "currency": {"USD"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("withdraw: %d %.600s", r.status, pageText(r.body))
+	}
+	if r := trader.get(r.header.Get("Location")); !strings.Contains(pageText(r.body), "120.00 USD is reserved in your wallet") {
+		t.Fatalf("after the request: %.600s", pageText(r.body))
+	}
+	fin := w.staff(t, "finance")
+	q := fin.get("/backoffice/withdrawals")
+	ids := withdrawalRowLink.FindAllStringSubmatch(q.body, -1)
+	if q.status != 200 || len(ids) != 1 || !strings.Contains(q.body, "flagged") {
+		t.Fatalf("queue: %d %v %.800s", q.status, ids, pageText(q.body))
+	}
+	id := ids[0][1]
+	page := fin.get("/backoffice/withdrawals/" + id)
+	text := pageText(page.body)
+	for _, want := range []string{"Waiting for compliance", "120.00 USD back to the card", "Card (Stripe): 300.00 USD (1)", "Net deposits",
+		"no bonus engine is installed", "closed 0 lots since"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the withdrawal's page lacks %q", want)
+		}
+	}
+	r = fin.postWithCSRF("/backoffice/withdrawals/"+id, "/backoffice/withdrawals/"+id+"/approve", url.Values{"reason": {"Looks fine."}})
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(pageText(r.body), "compliance clears it") {
+		t.Fatalf("finance before compliance: %d %.500s", r.status, pageText(r.body))
+	}
+	comp := w.staff(t, "compliance")
+	if q := comp.get("/backoffice/compliance/withdrawals"); !strings.Contains(q.body, id) {
+		t.Fatalf("compliance's list: %.500s", pageText(q.body))
+	}
+	r = comp.postWithCSRF("/backoffice/compliance/withdrawals/"+id, "/backoffice/compliance/withdrawals/"+id+"/review",
+		url.Values{"decision": {"clear"}, "reason": {"Salary; source of funds on file."}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("compliance clears: %d %.500s", r.status, pageText(r.body))
+	}
+	if home := fin.get("/backoffice"); !strings.Contains(pageText(home.body), "Withdrawals waiting") {
+		t.Errorf("finance's dashboard has no withdrawals tile: %.400s", pageText(home.body))
+	}
+	r = fin.postWithCSRF("/backoffice/withdrawals/"+id, "/backoffice/withdrawals/"+id+"/approve", url.Values{"reason": {"Compliance cleared it."}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("approve: %d %.500s", r.status, pageText(r.body))
+	}
+	if tab := fin.get("/backoffice/clients/" + w.trader.String() + "?tab=withdrawals"); !strings.Contains(tab.body, `id="client-withdrawals"`) ||
+		!strings.Contains(tab.body, id) {
+		t.Errorf("the client page's Withdrawals tab: %d %.500s", tab.status, pageText(tab.body))
+	}
+	if page := fin.get("/backoffice/withdrawals/" + id); !strings.Contains(pageText(page.body), "Approved, being paid") ||
+		!strings.Contains(pageText(page.body), "Cleared for finance") {
+		t.Errorf("after the approval: %.800s", pageText(page.body))
+	}
+}
