@@ -1,0 +1,104 @@
+// Package bonuses is the room for the bonus engine (docs/bonuses.md): tenant-configured bonus rules, versioned;
+// grants on completed deposits; turnover counted from closing deals; release, expiry and cancellation, each one
+// ledger transaction and one audited sentence.
+//
+//	rules      bonus_rules and bonus_rule_versions: an edit adds a version; a granted bonus keeps its version.
+//	           Terms.Evaluate is the whole decision for a deposit, one pure function, table-tested
+//	grant      a Later subscriber of deposit.completed evaluates every rule once per (rule, deposit)
+//	           (bonus_evaluations, granted or not and why) and grants: the client's bonus account
+//	           (ledger.ClientBonus) is credited against the brokerage's bonus liability (ledger.BonusLiability)
+//	turnover   Later subscribers of trading.deal_closed and trading.deal_changed: a closing deal's lots count
+//	           toward each open bonus of its client (bonus_turnover, one row per bonus and deal), only when its
+//	           position was held at least the rule's minimum; a change or cancellation moves the count by the
+//	           difference; a bonus whose turnover is met is released to the client's wallet
+//	expiry     bonuses:expire each minute per tenant: open bonuses past their expiry are removed (the grant
+//	           reversed), audited
+//	seam       OpenBonusesTx answers withdrawals' Bonuses: the open bonuses a withdrawal would forfeit
+//
+// Not yet (docs/bonuses.md#not-yet): credit on a trading account through the connector (credit_in/credit_out),
+// forfeiture on a withdrawal, write-off at stop-out, the rules' API and pages, the client's portal view, emails.
+package bonuses
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/ledger"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// Clients is what the engine needs of the clients module (*clients.Service): a client's tier and country.
+type Clients interface {
+	GetTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (clients.Client, error)
+}
+
+// Ledger moves bonuses' money (*ledger.Service).
+type Ledger interface {
+	PostTx(ctx context.Context, tx pgx.Tx, e ledger.Entry) (ledger.Transaction, error)
+}
+
+// Trades tells the engine when a closing deal's position opened, for the rules' minimum hold. It is the seam the
+// partners room's commission engine reads hold times through (partners.Trades); cmd/brokerdesk passes the same
+// adapter over the trading desk's service to both.
+type Trades interface {
+	// PositionOpened is when the position was opened on the server's login, at or before the closing deal's
+	// time; ok is false when no opening deal was found.
+	PositionOpened(ctx context.Context, t tenants.Tenant, server uuid.UUID, login, positionID string, before time.Time) (at time.Time, ok bool, err error)
+}
+
+// Options are the module's collaborators.
+type Options struct {
+	Gate    *tenants.Gate
+	Audit   *audit.Service
+	Clients Clients
+	Ledger  Ledger
+	// Trades, when nil, answers nothing: deals then count toward bonuses whose rule has no minimum hold only.
+	Trades Trades
+	// ExpireEvery is how often the worker removes expired bonuses; default one minute.
+	ExpireEvery time.Duration
+	Now         func() time.Time
+	Log         *slog.Logger
+}
+
+// Service is every tenant's bonus engine, always through the tenant gate.
+type Service struct {
+	o Options
+}
+
+// New returns the bonuses module.
+func New(o Options) (*Service, error) {
+	if o.Gate == nil || o.Audit == nil || o.Clients == nil || o.Ledger == nil {
+		return nil, errors.New("bonuses: Gate, Audit, Clients and Ledger are required")
+	}
+	if o.ExpireEvery <= 0 {
+		o.ExpireEvery = time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{o: o}, nil
+}
+
+// Errors callers branch on.
+var (
+	ErrNotFound = errors.New("bonuses: not found")
+	// ErrState: the bonus is no longer open (released, expired, cancelled or forfeited).
+	ErrState = errors.New("bonuses: the bonus is not open")
+)
+
+// engine is the actor of what the engine does by itself.
+var engine = audit.System("bonus engine")
+
+func (s *Service) readOnly(ctx context.Context, t tenants.Tenant, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	return s.o.Gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, fn)
+}
