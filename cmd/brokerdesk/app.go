@@ -21,6 +21,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/bonuses"
 	"github.com/brokerdesk/brokerdesk/modules/branding"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
@@ -78,6 +79,7 @@ type app struct {
 	// tradingdesk is the trading desk: servers, account types, the worker's sessions and checks.
 	tradingdesk *tradingdesk.Service
 	partners    *partners.Service
+	bonuses     *bonuses.Service
 	// withdrawals is money out: requests held in the ledger, their checks, the finance queue.
 	withdrawals *withdrawals.Service
 	doors       []frontdoor.Door

@@ -9,6 +9,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/mail"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/bonuses"
 	"github.com/brokerdesk/brokerdesk/modules/branding"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
@@ -60,12 +61,17 @@ func (a *app) buildModules(sender *mail.Sender, w wiring) {
 		Dialer: tradingDialer{sim: w.simulator, log: a.log.With("component", "trading")}, Faults: w.simulatorFaults, Log: a.log}))
 	use(a, &a.partners)(partners.New(partners.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients, Ledger: a.ledger,
 		Portal: a.identity, Trades: partnerTrades{a}, Log: a.log}))
+	// The bonus engine reads hold times through the partners engine's seam (partnerTrades), and answers withdrawals'
+	// open-bonus check.
+	use(a, &a.bonuses)(bonuses.New(bonuses.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients, Ledger: a.ledger,
+		Trades: partnerTrades{a}, Log: a.log}))
 	var demoClients withdrawals.DemoClients // the demo's withdrawals, beside payments' demo deposits (make run)
 	if w.paymentSandbox != nil {
 		demoClients = a.clients
 	}
 	use(a, &a.withdrawals)(withdrawals.New(withdrawals.Options{DemoClients: demoClients, Gate: a.gate, Audit: a.audit, Ledger: a.ledger, Clients: a.clients,
-		Documents: a.documents, MoneyIn: a.payments, Payer: a.payments, Emails: a.emails, Portal: a.identity, Events: a.events, Log: a.log}))
+		Documents: a.documents, MoneyIn: a.payments, Payer: a.payments, Emails: a.emails, Portal: a.identity, Events: a.events,
+		Bonuses: a.bonuses, Log: a.log}))
 }
 
 // staffWithTwoFactor asks identity (built after staff) which staff users have two-factor sign-in on.

@@ -12,7 +12,8 @@ import (
 )
 
 // partnerTrades answers the commission engine's questions through the trading desk's service (partners.Trades):
-// an account's type, and when a position opened (for plans with a minimum hold).
+// an account's type, and when a position opened (for plans with a minimum hold). The bonus engine asks the same
+// PositionOpened for its rules' minimum hold (bonuses.Trades).
 type partnerTrades struct{ a *app }
 
 func (p partnerTrades) AccountType(ctx context.Context, t tenants.Tenant, id uuid.UUID) (string, error) {

@@ -47,6 +47,7 @@ const (
 	KindTradingServer  = "trading_server"
 	KindPartnerWallet  = "partner_wallet"
 	KindIBCommissions  = "ib_commissions"
+	KindClientBonus    = "client_bonus"
 )
 
 // AccountSpec names an account and how it is kept. Postings name their account by spec: an account is created
@@ -104,6 +105,20 @@ func PartnerWallet(partner uuid.UUID, c money.Currency) AccountSpec {
 func IBCommissions(c money.Currency) AccountSpec {
 	return AccountSpec{Code: "ib_commissions:" + c.Code, Kind: KindIBCommissions, Currency: c, Shards: 16,
 		Label: "IB commissions " + c.Code}
+}
+
+// ClientBonus is a client's bonus balance in c (modules/bonuses): bonuses granted and not yet released to the
+// wallet, expired or cancelled. It is not withdrawable; only the bonus engine moves it, never below zero.
+func ClientBonus(client uuid.UUID, c money.Currency) AccountSpec {
+	return AccountSpec{Code: "bonus:" + client.String() + ":" + c.Code, Kind: KindClientBonus, Currency: c, Owner: client,
+		NoOverdraft: true, Shards: 1, Label: "Bonus " + c.Code}
+}
+
+// BonusLiability is the brokerage's side of every bonus in c: debited when a bonus is granted, credited back when
+// one expires or is cancelled; what a released bonus took stays debited (the bonus's cost). Spread over 8 rows.
+func BonusLiability(c money.Currency) AccountSpec {
+	return AccountSpec{Code: "bonus_liability:" + c.Code, Kind: KindBonusLiability, Currency: c, Shards: 8,
+		Label: "Bonus liability " + c.Code}
 }
 
 // Suspense holds money that arrived and cannot yet be credited to a client (an unknown reference, a client the

@@ -1,0 +1,47 @@
+package bonuses
+
+import (
+	"context"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/brokerdesk/brokerdesk/jobs"
+	"github.com/brokerdesk/brokerdesk/modules/events"
+	"github.com/brokerdesk/brokerdesk/modules/frontdoor"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// TaskExpire removes a tenant's expired bonuses.
+const TaskExpire = "bonuses:expire"
+
+// expireBatch bounds the bonuses one run of TaskExpire removes; the next run takes the rest.
+const expireBatch = 500
+
+// Door is the module's front door: grants on completed deposits, turnover from synced deals, the expiry job in
+// the worker, and how its actions read in the audit trail.
+func (s *Service) Door() frontdoor.Door {
+	return frontdoor.Door{
+		Name:      "bonuses",
+		Subscribe: s.Subscribe,
+		Tasks:     s.Tasks,
+		Trail:     s.trail,
+	}
+}
+
+// Subscribe registers the module's reactions, all Later (each runs once per event, after the publisher
+// committed): deposit.completed, trading.deal_closed and trading.deal_changed.
+func (s *Service) Subscribe(h *events.Hall) {
+	events.Later(h, "bonuses.grant", s.onDeposit)
+	events.Later(h, "bonuses.deal_closed", s.onDealClosed, events.InQueue(jobs.QueueSync))
+	events.Later(h, "bonuses.deal_changed", s.onDealChanged, events.InQueue(jobs.QueueSync))
+}
+
+// Tasks registers the expiry job: every ExpireEvery per tenant.
+func (s *Service) Tasks(tt *jobs.Tasks) {
+	tt.Handle(TaskExpire, func(ctx context.Context, t tenants.Tenant, _ jobs.Envelope) error {
+		_, err := s.ExpireDue(ctx, t, expireBatch)
+		return err
+	})
+	tt.Every(jobs.Entry{Name: "bonuses-expire", Every: s.o.ExpireEvery, Type: TaskExpire, Queue: jobs.QueueDefault, PerTenant: true,
+		Options: []asynq.Option{asynq.MaxRetry(3)}})
+}
