@@ -14,9 +14,10 @@
 //	expiry     bonuses:expire each minute per tenant: open bonuses past their expiry are removed (the grant
 //	           reversed), audited
 //	seam       OpenBonusesTx answers withdrawals' Bonuses: the open bonuses a withdrawal would forfeit
+//	http       finance's API: a client's bonuses, and cancelling one with a reason
 //
 // Not yet (docs/bonuses.md#not-yet): credit on a trading account through the connector (credit_in/credit_out),
-// forfeiture on a withdrawal, write-off at stop-out, the rules' API and pages, the client's portal view, emails.
+// forfeiture on a withdrawal, write-off at stop-out, the rules' API, the pages, the client's portal view, emails.
 package bonuses
 
 import (

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/frontdoor"
@@ -17,11 +18,12 @@ const TaskExpire = "bonuses:expire"
 // expireBatch bounds the bonuses one run of TaskExpire removes; the next run takes the rest.
 const expireBatch = 500
 
-// Door is the module's front door: grants on completed deposits, turnover from synced deals, the expiry job in
+// Door is the module's front door: finance's API (a client's bonuses, cancel one), grants on completed deposits, turnover from synced deals, the expiry job in
 // the worker, and how its actions read in the audit trail.
 func (s *Service) Door() frontdoor.Door {
 	return frontdoor.Door{
 		Name:      "bonuses",
+		Routes:    func(api *web.API) { Routes(api, s) },
 		Subscribe: s.Subscribe,
 		Tasks:     s.Tasks,
 		Trail:     s.trail,
