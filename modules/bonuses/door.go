@@ -18,8 +18,9 @@ const TaskExpire = "bonuses:expire"
 // expireBatch bounds the bonuses one run of TaskExpire removes; the next run takes the rest.
 const expireBatch = 500
 
-// Door is the module's front door: finance's API (a client's bonuses, cancel one), grants on completed deposits, turnover from synced deals, the expiry job in
-// the worker, and how its actions read in the audit trail.
+// Door is the module's front door: finance's API (a client's bonuses, cancel one), grants on completed deposits,
+// turnover from synced deals, the expiry job in the worker, the demo's rule, and how its actions read in the audit
+// trail.
 func (s *Service) Door() frontdoor.Door {
 	return frontdoor.Door{
 		Name:      "bonuses",
@@ -27,6 +28,7 @@ func (s *Service) Door() frontdoor.Door {
 		Subscribe: s.Subscribe,
 		Tasks:     s.Tasks,
 		Trail:     s.trail,
+		Demo:      s.demo,
 	}
 }
 

@@ -233,3 +233,21 @@ func hasField(err error, field string) bool {
 	ve, ok := validation.As(err)
 	return ok && ve.Message(field) != ""
 }
+
+func TestTheDemoRuleIsTheSeedsSecondDepositBonusAndIsSafeToRunAgain(t *testing.T) {
+	t.Parallel()
+	w := setup(t)
+	ctx := context.Background()
+	for range 2 {
+		if err := w.svc.demo(ctx, w.ten); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.advance(time.Second)
+	hal := w.client(t, "Hal", "GB", "standard")
+	w.deposit(t, hal, 2, 150000)
+	bs := w.bonuses(t, hal)
+	if len(bs) != 1 || bs[0].RuleName != DemoRuleName || bs[0].Amount.Minor != 50000 || bs[0].LotsRequired.StringFixed(2) != "250.00" {
+		t.Fatalf("the demo rule granted %+v", bs)
+	}
+}

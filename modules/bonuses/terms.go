@@ -207,6 +207,9 @@ type Decision struct {
 	Says           string          `json:"says"`
 }
 
+// dec2 reads a constant decimal of the code.
+func dec2(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
 // minor is d in minor units of c (d has at most c's decimals: Validate checked).
 func minor(d decimal.Decimal, c money.Currency) int64 {
 	return d.Shift(int32(c.Exponent)).IntPart()
