@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/modules/ledger"
+	"github.com/brokerdesk/brokerdesk/modules/payments"
 )
 
 func TestASecondDepositGrantsOnceUnderItsRuleVersionAndExplainsEveryEvaluation(t *testing.T) {
@@ -249,5 +252,34 @@ func TestTheDemoRuleIsTheSeedsSecondDepositBonusAndIsSafeToRunAgain(t *testing.T
 	bs := w.bonuses(t, hal)
 	if len(bs) != 1 || bs[0].RuleName != DemoRuleName || bs[0].Amount.Minor != 50000 || bs[0].LotsRequired.StringFixed(2) != "250.00" {
 		t.Fatalf("the demo rule granted %+v", bs)
+	}
+}
+
+func TestDepositsOfOneClientDeliveredAtOnceKeepTheLimitPerClient(t *testing.T) {
+	t.Parallel()
+	w := setup(t)
+	w.rule(t, "Reload", Terms{Active: true, Percent: dec("10"), MaxPerClient: 2, LotsPerUnit: dec("0.01"), ValidDays: 30})
+	w.advance(time.Second)
+	ivy := w.client(t, "Ivy", "GB", "standard")
+	var wg sync.WaitGroup
+	for i := 1; i <= 6; i++ {
+		wg.Add(1)
+		go func() { // t.Error, not t.Fatal, off the test's goroutine
+			defer wg.Done()
+			e := payments.DepositCompleted{DepositID: uuid.New(), ClientID: ivy, Amount: 10000, Currency: "USD", Exponent: 2, DepositNumber: i,
+				GatewayKind: "stripe"}
+			if err := w.p.Gate.Scope(context.Background(), w.ten, func(ctx context.Context, tx pgx.Tx) error {
+				return w.svc.onDeposit(ctx, tx, w.ten, meta(w.clock()), e)
+			}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if bs := w.bonuses(t, ivy); len(bs) != 2 {
+		t.Fatalf("%d bonuses granted to six deposits at once, want 2 (the rule's maximum per client)", len(bs))
+	}
+	if got := w.balance(t, ledger.ClientBonus(ivy, usd)); got != 2000 {
+		t.Errorf("bonus account %d, want 2000", got)
 	}
 }
