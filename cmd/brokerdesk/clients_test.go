@@ -390,8 +390,8 @@ func TestClientPageShowsTheGateAndChangesStatusWithAReason(t *testing.T) {
 		}
 		cursor = *p.NextCursor
 	}
-	if len(seen) != 13 {
-		t.Errorf("paging saw %d clients, want the 13 demo clients", len(seen))
+	if len(seen) != 14 {
+		t.Errorf("paging saw %d clients, want the 14 demo clients (the trader and the IB included)", len(seen))
 	}
 	if r := request(t, base, hostOf(ten), "GET", "/api/v1/clients?status=nope&manager=x", tok, nil); r.status != 422 ||
 		!strings.Contains(r.body, `"status"`) || !strings.Contains(r.body, `"manager"`) {

@@ -264,6 +264,7 @@ BrokerDesk is running. Press Ctrl-C to stop; the next run reuses %s.
   Demo brokerage       http://demo.localhost:%[2]s/
   Its back office      http://demo.localhost:%[2]s/backoffice  (the demo staff below)
   Its client portal    http://demo.localhost:%[2]s/portal  (%[9]s, password %[7]q)
+  Its IB portal        http://demo.localhost:%[2]s/portal/partner  (%[10]s, password %[7]q: Atlas Partners, IB-ATLAS)
   Its branding API     http://demo.localhost:%[2]s/api/v1/branding
   Readiness            http://demo.localhost:%[2]s/readyz
   Operator console     http://console.localhost:%[2]s/login  (%[8]s, password %[7]q; asynqmon at /jobs)
@@ -274,7 +275,7 @@ BrokerDesk is running. Press Ctrl-C to stop; the next run reuses %s.
 Demo staff of %[6]s, each with the password %[7]q (sign in at /backoffice, or POST /api/v1/auth/staff/login;
 the owner's invitation is in Mailpit):
 `, data, port, a.cfg.InternalAddr, ep.MailpitURL, filepath.Join(data, "brokerdesk.log"), demo.DisplayName, identity.DemoPassword, demoOperatorEmail,
-		identity.DemoTraderEmail(demo))
+		identity.DemoTraderEmail(demo), identity.DemoIBEmail(demo))
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	for _, m := range team {
 		roles := make([]string, len(m.Roles))

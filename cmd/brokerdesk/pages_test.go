@@ -516,3 +516,43 @@ func TestEveryPageRefusesAnotherTenantsSession(t *testing.T) {
 		t.Errorf("only %d pages checked", checked)
 	}
 }
+
+// The portal's pages, from the page table: each refuses a trader's session of another tenant (to the portal's
+// sign-in), and the host's own trader gets each page without a path parameter (the partner area included, where a
+// trader who is no partner is told how to apply).
+func TestEveryPortalPageRefusesAnotherTenantsTrader(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, _ := demoTenant(t, a)
+	other, _ := demoTenant(t, a)
+	servers, err := a.buildHTTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := newPageClient(t, base, ten)
+	own.login("/portal", identity.DemoTraderEmail(ten), identity.DemoPassword)
+	theirs := newPageClient(t, base, other)
+	theirs.login("/portal", identity.DemoTraderEmail(other), identity.DemoPassword)
+	intruder := newPageClient(t, base, ten)
+	intruder.cookies = theirs.cookies
+	checked := 0
+	for _, r := range servers.pages.Routes() {
+		if !strings.HasPrefix(string(r.Permission), "portal.") || r.Method != http.MethodGet {
+			continue
+		}
+		checked++
+		path := pathParam.ReplaceAllString(r.Path, uuid.NewString())
+		if res := intruder.get(path); res.status != http.StatusSeeOther || !strings.HasPrefix(res.header.Get("Location"), "/portal/login") {
+			t.Errorf("GET %s with another tenant's trader: %d %q", path, res.status, res.header.Get("Location"))
+		}
+		if path != r.Path || strings.HasSuffix(path, ".csv") {
+			continue
+		}
+		if res := own.get(path); res.status != http.StatusOK {
+			t.Errorf("GET %s as the host's trader: %d %.300s", path, res.status, pageText(res.body))
+		}
+	}
+	if checked < 5 {
+		t.Errorf("only %d portal pages checked", checked)
+	}
+}

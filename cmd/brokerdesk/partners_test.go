@@ -245,3 +245,96 @@ func TestPartnerPagesAsAnIBManager(t *testing.T) {
 		t.Errorf("sales on the partners page: %d", r.status)
 	}
 }
+
+// The demo IB (ib@<slug>.demo, the client behind a partner) opens the partner area: through the API its totals are
+// those the ib_manager's API shows for the partner (earned and the ledger wallet), its rows are its own; through the
+// page it sees its links with QR codes and a CSV of its rows. The demo trader, no partner, is told how to apply
+// (403 not-a-partner in the API), and tenant B's IB is refused on A's host.
+func TestTheIBSeesTheirPartnerAreaWithTheBackOfficesTotalsAndOthersAreToldHowToApply(t *testing.T) {
+	t.Parallel()
+	a, base, _ := startServer(t)
+	ten, _ := demoTenant(t, a)
+	other, _ := demoTenant(t, a)
+	host := hostOf(ten)
+	ctx := context.Background()
+	var ibClient uuid.UUID
+	if err := a.gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT id FROM clients WHERE email = $1`, identity.DemoIBEmail(ten)).Scan(&ibClient)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := partners.RulesBody{Lines: []partners.LineBody{{PerLot: []string{"7", "2", "1"}}}}.ToRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := a.partners.CreatePlan(ctx, ten, audit.System("test"), "Portal plan", "USD", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	atlas, err := a.partners.CreatePartner(ctx, ten, audit.System("test"), partners.PartnerInput{Name: "Atlas Partners", ClientID: &ibClient,
+		PlanID: &plan.ID, Code: "IB-ATLAS", Campaign: "spring"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.partners.CreatePartner(ctx, ten, audit.System("test"), partners.PartnerInput{Name: "Bravo Introducers", PlanID: &plan.ID,
+		ParentID: &atlas.ID, Code: "IB-BRAVO"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.partners.CreatePartner(ctx, ten, audit.System("test"), partners.PartnerInput{Name: "Elsewhere Ltd", PlanID: &plan.ID, Code: "IB-ELSE"}); err != nil {
+		t.Fatal(err)
+	}
+	login := func(ten tenants.Tenant, email string) string {
+		c := request(t, base, hostOf(ten), "POST", "/api/v1/auth/portal/login", "", identity.LoginRequest{Email: email, Password: identity.DemoPassword})
+		var tok identity.TokenResponse
+		if err := json.Unmarshal([]byte(c.body), &tok); err != nil || c.status != 200 {
+			t.Fatalf("%s: %d %s", email, c.status, c.body)
+		}
+		return tok.AccessToken
+	}
+	ib, trader := login(ten, identity.DemoIBEmail(ten)), login(ten, identity.DemoTraderEmail(ten))
+	area := decode[partners.PortalPartnerResponse](t, request(t, base, host, "GET", "/api/v1/portal/partner", ib, nil), 200)
+	boss := decode[partners.PartnerResponse](t, request(t, base, host, "GET", "/api/v1/partners/"+atlas.ID.String(), staffLogin(t, base, ten, "ib_manager").AccessToken, nil), 200)
+	if area.Name != "Atlas Partners" || len(area.Links) != 1 || area.Links[0].Link != "/?ref=IB-ATLAS" || area.Links[0].Campaign != "spring" ||
+		len(area.SubIBs) != 1 || area.SubIBs[0].Name != "Bravo Introducers" || area.Currency != "USD" || len(area.Days) != partners.EarningsDays {
+		t.Errorf("the partner area: %+v", area)
+	}
+	if len(area.Earned) != len(boss.Earned) || len(area.Wallet) != len(boss.Wallet) {
+		t.Errorf("portal %v / %v, back office %v / %v", area.Earned, area.Wallet, boss.Earned, boss.Wallet)
+	}
+	for code, v := range boss.Earned {
+		if area.Earned[code] != v || area.Wallet[code] != boss.Wallet[code] {
+			t.Errorf("%s: portal %s / %s, back office %s / %s", code, area.Earned[code], area.Wallet[code], v, boss.Wallet[code])
+		}
+	}
+	rows := decode[partners.CommissionsResponse](t, request(t, base, host, "GET", "/api/v1/portal/partner/commissions?from=2026-01-01", ib, nil), 200)
+	for _, row := range rows.Commissions {
+		if row.PartnerID == nil || *row.PartnerID != atlas.ID.String() {
+			t.Errorf("a row of another partner: %+v", row)
+		}
+	}
+	if c := request(t, base, host, "GET", "/api/v1/portal/partner/commissions?from=yesterday", ib, nil); c.status != 422 || !strings.Contains(c.body, `"from"`) {
+		t.Errorf("a bad period: %d %.200s", c.status, c.body)
+	}
+	if c := request(t, base, host, "GET", "/api/v1/portal/partner", trader, nil); c.status != 403 || !strings.Contains(c.body, "partner-application") {
+		t.Errorf("the trader, no partner: %d %.300s", c.status, c.body)
+	}
+	if c := request(t, base, host, "GET", "/api/v1/portal/partner", login(other, identity.DemoIBEmail(other)), nil); c.status != 401 {
+		t.Errorf("tenant B's IB on A's host: %d %.200s", c.status, c.body)
+	}
+	page := newPageClient(t, base, ten)
+	page.login("/portal", identity.DemoIBEmail(ten), identity.DemoPassword)
+	res := page.get("/portal/partner")
+	if res.status != 200 || !strings.Contains(res.body, `<svg class="qr"`) || !strings.Contains(res.body, "/?ref=IB-ATLAS") ||
+		!strings.Contains(res.body, `class="earnings-chart"`) || !strings.Contains(pageText(res.body), "Bravo Introducers") {
+		t.Errorf("the partner page: %d %.600s", res.status, pageText(res.body))
+	}
+	if csv := page.get("/portal/partner/commissions.csv?from=2026-01-01"); csv.status != 200 || !strings.HasPrefix(csv.body, "deal_time_utc,ticket") {
+		t.Errorf("the CSV: %d %.300s", csv.status, csv.body)
+	}
+	dana := newPageClient(t, base, ten)
+	dana.login("/portal", identity.DemoTraderEmail(ten), identity.DemoPassword)
+	if res := dana.get("/portal/partner"); res.status != 200 || !strings.Contains(pageText(res.body), "Become a partner") ||
+		strings.Contains(res.body, "IB-ATLAS") {
+		t.Errorf("the trader's partner page: %d %.400s", res.status, pageText(res.body))
+	}
+}

@@ -180,7 +180,19 @@ func (d DemoSeeder) Seed(ctx context.Context, tx pgx.Tx, t tenants.Tenant) error
 	if err := tx.QueryRow(ctx, `SELECT id FROM clients WHERE email = $1`, email).Scan(&id); err != nil {
 		return err
 	}
-	_, err = identity.LinkPortalClientTx(ctx, tx, email, id)
+	if _, err := identity.LinkPortalClientTx(ctx, tx, email, id); err != nil {
+		return err
+	}
+	// The demo introducing broker's client (partners makes it the demo's top partner, IB-ATLAS).
+	ib := identity.DemoIBEmail(t)
+	if err := seedClient(ctx, tx, trail, ib, "Alex", "Atlas", "CY", "some", "standard", managers[staff.RoleSales],
+		"", "", trader, step, toVerified); err != nil {
+		return err
+	}
+	if err := tx.QueryRow(ctx, `SELECT id FROM clients WHERE email = $1`, ib).Scan(&id); err != nil {
+		return err
+	}
+	_, err = identity.LinkPortalClientTx(ctx, tx, ib, id)
 	return err
 }
 

@@ -18,6 +18,10 @@ const DemoPassword = "Demo-Brokerdesk-2026!"
 // DemoTraderEmail is the demo brokerage's portal login (password DemoPassword), so the portal pages can be tried.
 func DemoTraderEmail(t tenants.Tenant) string { return "trader@" + t.Slug + ".demo" }
 
+// DemoIBEmail is the demo brokerage's introducing broker's portal login (password DemoPassword): the client behind
+// the demo's top partner (IB-ATLAS), so the partner area (/portal/partner) can be tried.
+func DemoIBEmail(t tenants.Tenant) string { return "ib@" + t.Slug + ".demo" }
+
 // DemoSeeder gives every staff.DemoStaff user a password (DemoPassword) and adds the demo trader's portal login
 // (DemoTraderEmail); run it after staff.DemoSeeder. Hashes use
 // the real parameters: eight hashes cost under a second once per fresh demo, and users who already have a password
@@ -57,14 +61,21 @@ func (d DemoSeeder) Seed(ctx context.Context, tx pgx.Tx, t tenants.Tenant) error
 			return err
 		}
 	}
-	var has bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM portal_users WHERE email = $1)`, DemoTraderEmail(t)).Scan(&has); err != nil || has {
-		return err
+	for _, email := range []string{DemoTraderEmail(t), DemoIBEmail(t)} {
+		var has bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM portal_users WHERE email = $1)`, email).Scan(&has); err != nil {
+			return err
+		}
+		if has {
+			continue
+		}
+		hash, err := d.Hasher.Hash(ctx, DemoPassword)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO portal_users (id, email, password_hash) VALUES ($1, $2, $3)`, uuid.New(), email, hash); err != nil {
+			return err
+		}
 	}
-	hash, err := d.Hasher.Hash(ctx, DemoPassword)
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO portal_users (id, email, password_hash) VALUES ($1, $2, $3)`, uuid.New(), DemoTraderEmail(t), hash)
-	return err
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -85,6 +86,9 @@ func (s *Service) demo(ctx context.Context, t tenants.Tenant) error {
 		}
 		byCode[dp.code] = id
 	}
+	if err := s.demoIB(ctx, t, byCode["IB-ATLAS"]); err != nil {
+		return err
+	}
 	for _, r := range demoReferrals {
 		list, err := s.o.Clients.List(ctx, t, clients.Viewer{}, clients.Filter{Query: clients.DemoEmail(r.first, r.last)}, nil, 1)
 		if err != nil {
@@ -118,4 +122,18 @@ func (s *Service) partnerByCode(ctx context.Context, t tenants.Tenant, code stri
 		return id, ErrNotFound
 	}
 	return id, err
+}
+
+// demoIB makes the demo introducing broker's client (identity.DemoIBEmail's, which clients' demo seeds) the client
+// behind IB-ATLAS, so `make run`'s IB login opens Atlas's partner area. A partner with a client already keeps it.
+func (s *Service) demoIB(ctx context.Context, t tenants.Tenant, atlas uuid.UUID) error {
+	list, err := s.o.Clients.List(ctx, t, clients.Viewer{}, clients.Filter{Query: identity.DemoIBEmail(t)}, nil, 1)
+	if err != nil || len(list) == 0 {
+		return err
+	}
+	return s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE partners SET client_id = $1 WHERE id = $2 AND client_id IS NULL
+			AND NOT EXISTS (SELECT 1 FROM partners WHERE client_id = $1)`, list[0].ID, atlas)
+		return err
+	})
 }

@@ -752,6 +752,7 @@ func toApplication(p Partner) ApplicationResponse {
 // portalRoutes are the trader's: apply to become a partner, and see where the application stands.
 func portalRoutes(api *web.API, s *Service) {
 	const tag = "partners"
+	portalPartnerRoutes(api, s)
 	client := func(c *fiber.Ctx) (uuid.UUID, error) {
 		if s.o.Portal == nil {
 			return uuid.Nil, web.NotFound("This login has no client record.")

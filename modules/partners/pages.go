@@ -45,6 +45,7 @@ func (s *Service) mountPages(shell *web.Shell) {
 	shell.Nav(web.NavEntry{Group: web.GroupPartners, Label: "Partners", Href: partnersPath, Permission: PermManage, Order: 10})
 	shell.Page(fiber.MethodGet, partnersPath, PermManage, p.list)
 	shell.Page(fiber.MethodGet, partnersPath+"/:id", PermManage, p.partner)
+	s.mountPortalPages(p)
 }
 
 type option struct {

@@ -17,7 +17,10 @@
 //	batches        partners:post-earnings each minute per tenant: due rows posted to partners' wallets
 //	               (ledger.PartnerWallet) against the brokerage's IB commissions account, in batches
 //
-// The IB portal and payouts build on this: a partner's wallet balance is the ledger's, its rows are Commissions.
+//	portal         the IB portal (portal.go, portal_pages.go): /portal/partner and /api/v1/portal/partner for the
+//	               portal login whose client is an active partner, narrowed to that partner by the session
+//
+// Payouts build on this: a partner's wallet balance is the ledger's, its rows are Commissions.
 package partners
 
 import (

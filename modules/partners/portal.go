@@ -1,0 +1,356 @@
+package partners
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/brokerdesk/brokerdesk/infra/money"
+	"github.com/brokerdesk/brokerdesk/infra/web"
+	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/tenants"
+)
+
+// The IB portal (docs/partners.md, "IB portal"): the partner area on the tenant's portal host, for a portal user whose
+// client is an active partner. Everything it reads is narrowed to that partner by the session, never by a path or
+// a query: the partner is found from the login's client, and every query below filters on its id, so another
+// partner's rows (and another tenant's, which live in another schema) cannot be named.
+
+// ErrNotPartner: the portal login's client is no active partner (none, an application waiting, refused, suspended).
+var ErrNotPartner = errors.New("partners: not an active partner")
+
+// EarningsDays is how many days the earnings chart shows, today included.
+const EarningsDays = 30
+
+// Referred is a client attributed to the partner now, with what its deals paid the partner (level 1).
+type Referred struct {
+	ClientID uuid.UUID
+	Email    string // masked: "a***@example.com"
+	Since    time.Time
+	Lots     decimal.Decimal // lots of the deals that paid, less those reversed
+	Deals    int             // rows that paid
+	Earned   map[string]int64
+}
+
+// SubIB is a partner below this one now, with its clients and what its own rows add up to.
+type SubIB struct {
+	ID      uuid.UUID
+	Name    string
+	Status  Status
+	Depth   int // 1: directly below
+	Clients int
+	Earned  map[string]int64
+}
+
+// PortalPartner is the partner behind a portal login, or ErrNotPartner (the Partner is returned too when there is
+// a record: an application waiting or refused, so the page can say where it stands).
+func (s *Service) PortalPartner(ctx context.Context, t tenants.Tenant, client uuid.UUID) (Partner, error) {
+	p, err := s.PartnerOfClient(ctx, t, client)
+	if errors.Is(err, ErrNotFound) {
+		return p, ErrNotPartner
+	}
+	if err != nil {
+		return p, err
+	}
+	if p.Status != StatusActive {
+		return p, ErrNotPartner
+	}
+	return p, nil
+}
+
+// MaskEmail is the tenant rule for a referred client's email in the portal: the first character of the local part,
+// three stars, the domain ("a***@example.com"). An email without @ shows as "***".
+func MaskEmail(email string) string {
+	at := strings.LastIndexByte(email, '@')
+	if at < 1 {
+		return "***"
+	}
+	first := []rune(email[:at])[0]
+	return string(first) + "***" + email[at:]
+}
+
+// ReferredClients lists the clients attributed to partner now, newest first, with the lots and earnings their
+// deals paid it directly (level 1 rows).
+func (s *Service) ReferredClients(ctx context.Context, t tenants.Tenant, partner uuid.UUID) ([]Referred, error) {
+	var out []Referred
+	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `WITH att AS (
+				SELECT DISTINCT ON (client_id) client_id, partner_id, effective_from FROM partner_attributions
+				WHERE effective_from <= now() ORDER BY client_id, effective_from DESC)
+			SELECT a.client_id, a.effective_from,
+				coalesce(sum(CASE c.kind WHEN 'paid' THEN c.lots WHEN 'reversal' THEN -c.lots END) FILTER (WHERE c.source = 'deal'), 0),
+				count(c.id) FILTER (WHERE c.kind = 'paid'), c.currency, coalesce(sum(c.amount) FILTER (WHERE c.kind <> 'nothing'), 0)::bigint
+			FROM att a LEFT JOIN partner_commissions c ON c.client_id = a.client_id AND c.partner_id = $1 AND c.level = 1
+			WHERE a.partner_id = $1 GROUP BY a.client_id, a.effective_from, c.currency ORDER BY a.effective_from DESC, a.client_id`, partner)
+		if err != nil {
+			return err
+		}
+		byClient := map[uuid.UUID]int{}
+		var id uuid.UUID
+		var since time.Time
+		var lots decimal.Decimal
+		var deals int
+		var cur *string
+		var sum int64
+		if _, err := pgx.ForEachRow(rows, []any{&id, &since, &lots, &deals, &cur, &sum}, func() error {
+			i, ok := byClient[id]
+			if !ok {
+				i = len(out)
+				byClient[id] = i
+				out = append(out, Referred{ClientID: id, Since: since, Earned: map[string]int64{}})
+			}
+			out[i].Lots, out[i].Deals = out[i].Lots.Add(lots), out[i].Deals+deals
+			if cur != nil {
+				out[i].Earned[*cur] += sum
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for i := range out {
+			c, err := s.o.Clients.GetTx(ctx, tx, out[i].ClientID)
+			if err != nil {
+				out[i].Email = "***"
+				continue
+			}
+			out[i].Email = MaskEmail(c.Email)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SubIBs lists the partners below partner now, by depth then name, each with its own earnings.
+func (s *Service) SubIBs(ctx context.Context, t tenants.Tenant, partner uuid.UUID) ([]SubIB, error) {
+	nodes, err := s.Subtree(ctx, t, partner, s.o.Now())
+	if err != nil {
+		return nil, err
+	}
+	var out []SubIB
+	for _, n := range nodes {
+		if n.Depth == 0 {
+			continue
+		}
+		earned, err := s.Earned(ctx, t, n.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, SubIB{ID: n.ID, Name: n.Name, Status: n.Status, Depth: n.Depth, Clients: n.Clients, Earned: earned})
+	}
+	return out, nil
+}
+
+// DailyEarnings is what partner's rows add up to per UTC day of the deal in cur over the EarningsDays days ending
+// today, every day present (reversals subtract on their deal's day).
+func (s *Service) DailyEarnings(ctx context.Context, t tenants.Tenant, partner uuid.UUID, cur money.Currency) ([]web.DayAmount, error) {
+	now := s.o.Now().UTC()
+	first := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, -(EarningsDays - 1))
+	byDay := map[time.Time]web.DayAmount{}
+	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT (deal_time AT TIME ZONE 'UTC')::date, sum(amount)::bigint, count(*) FILTER (WHERE kind = 'paid')
+			FROM partner_commissions WHERE partner_id = $1 AND currency = $2 AND kind <> 'nothing' AND deal_time >= $3 GROUP BY 1`,
+			partner, cur.Code, first)
+		if err != nil {
+			return err
+		}
+		var d web.DayAmount
+		_, err = pgx.ForEachRow(rows, []any{&d.Day, &d.Minor, &d.Count}, func() error {
+			day := time.Date(d.Day.Year(), d.Day.Month(), d.Day.Day(), 0, 0, 0, 0, time.UTC)
+			byDay[day] = web.DayAmount{Day: day, Minor: d.Minor, Count: d.Count}
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.DayAmount, EarningsDays)
+	for i := range out {
+		day := first.AddDate(0, 0, i)
+		out[i] = byDay[day]
+		out[i].Day = day
+	}
+	return out, nil
+}
+
+// EarningsChart draws DailyEarnings as the shared SVG day chart.
+func EarningsChart(days []web.DayAmount, cur money.Currency) template.HTML {
+	return web.DayChart(days, cur, web.ChartWords{Class: "earnings-chart", What: "Commissions earned", Item: "paying deal"})
+}
+
+// portalPartner is the active partner of the request's portal login: web's 404 when the login has no client
+// record, ErrNotPartner (with the record, if any) when its client is no active partner.
+func (s *Service) portalPartner(c *fiber.Ctx) (Partner, error) {
+	if s.o.Portal == nil {
+		return Partner{}, web.NotFound("This login has no client record.")
+	}
+	pr, _ := identity.PrincipalOf(c)
+	client, err := s.o.Portal.PortalClientID(c.UserContext(), tenants.Current(c), pr.UserID)
+	if errors.Is(err, identity.ErrNoClient) {
+		return Partner{}, web.NotFound("This login has no client record.")
+	} else if err != nil {
+		return Partner{}, err
+	}
+	return s.PortalPartner(c.UserContext(), tenants.Current(c), client)
+}
+
+// portalPartnerOf is portalPartner for the API: 403 not-a-partner, saying how to apply, for a client who is none.
+func (s *Service) portalPartnerOf(c *fiber.Ctx) (Partner, error) {
+	p, err := s.portalPartner(c)
+	if errors.Is(err, ErrNotPartner) {
+		return p, web.NewProblem(fiber.StatusForbidden, "not-a-partner",
+			"The partner area is for approved partners. Apply with POST /api/v1/portal/partner-application; an IB manager approves applications.")
+	}
+	return p, err
+}
+
+// PortalLinkResponse is one of the partner's referral links.
+type PortalLinkResponse struct {
+	Code     string `json:"code"`
+	Campaign string `json:"campaign"`
+	// Link is the path on the brokerage's host: /?ref=CODE; the portal page shows it absolute with its QR code.
+	Link string `json:"link"`
+}
+
+// ReferredResponse is a referred client: the email masked, lots and earnings as exact decimal strings.
+type ReferredResponse struct {
+	Email  string            `json:"email"`
+	Since  time.Time         `json:"since"`
+	Lots   string            `json:"lots"`
+	Deals  int               `json:"deals"`
+	Earned map[string]string `json:"earned"`
+}
+
+// SubIBResponse is a partner below, with its own earnings.
+type SubIBResponse struct {
+	Name    string            `json:"name"`
+	Status  string            `json:"status"`
+	Depth   int               `json:"depth"`
+	Clients int               `json:"clients"`
+	Earned  map[string]string `json:"earned"`
+}
+
+// DayResponse is one day's earnings.
+type DayResponse struct {
+	Day    string `json:"day"`
+	Amount string `json:"amount"`
+	Deals  int    `json:"deals"`
+}
+
+// PortalPartnerResponse is the partner area's summary: the same Earned and Wallet the back office shows.
+type PortalPartnerResponse struct {
+	Name     string               `json:"name"`
+	Plan     string               `json:"plan,omitempty"`
+	Links    []PortalLinkResponse `json:"links"`
+	Earned   map[string]string    `json:"earned"`
+	Wallet   map[string]string    `json:"wallet"`
+	Clients  []ReferredResponse   `json:"clients"`
+	SubIBs   []SubIBResponse      `json:"sub_ibs"`
+	Currency string               `json:"currency,omitempty"`
+	Days     []DayResponse        `json:"days"`
+}
+
+// PortalSummary reads everything the partner area shows but the rows.
+func (s *Service) PortalSummary(ctx context.Context, t tenants.Tenant, p Partner) (PortalPartnerResponse, error) {
+	out := PortalPartnerResponse{Name: p.Name, Plan: p.PlanName, Links: []PortalLinkResponse{}, Clients: []ReferredResponse{}, SubIBs: []SubIBResponse{},
+		Days: []DayResponse{}}
+	for _, c := range p.Codes {
+		out.Links = append(out.Links, PortalLinkResponse{Code: c.Code, Campaign: c.Campaign, Link: "/?ref=" + c.Code})
+	}
+	earned, wallet, err := s.money(ctx, t, p.ID)
+	if err != nil {
+		return out, err
+	}
+	out.Earned, out.Wallet = formatSums(earned), formatSums(wallet)
+	refs, err := s.ReferredClients(ctx, t, p.ID)
+	if err != nil {
+		return out, err
+	}
+	for _, r := range refs {
+		out.Clients = append(out.Clients, ReferredResponse{Email: r.Email, Since: r.Since, Lots: r.Lots.String(), Deals: r.Deals, Earned: formatSums(r.Earned)})
+	}
+	subs, err := s.SubIBs(ctx, t, p.ID)
+	if err != nil {
+		return out, err
+	}
+	for _, n := range subs {
+		out.SubIBs = append(out.SubIBs, SubIBResponse{Name: n.Name, Status: string(n.Status), Depth: n.Depth, Clients: n.Clients, Earned: formatSums(n.Earned)})
+	}
+	cur, ok := s.partnerCurrency(ctx, t, p, earned)
+	if !ok {
+		return out, nil
+	}
+	days, err := s.DailyEarnings(ctx, t, p.ID, cur)
+	if err != nil {
+		return out, err
+	}
+	out.Currency = cur.Code
+	for _, d := range days {
+		out.Days = append(out.Days, DayResponse{Day: d.Day.Format(time.DateOnly), Amount: money.Format(d.Minor, cur), Deals: d.Count})
+	}
+	return out, nil
+}
+
+// partnerCurrency is the currency the chart draws: the plan's, else the first the partner earned in.
+func (s *Service) partnerCurrency(ctx context.Context, t tenants.Tenant, p Partner, earned map[string]int64) (money.Currency, bool) {
+	if p.PlanID != nil {
+		if plan, err := s.Plan(ctx, t, *p.PlanID, 0); err == nil {
+			return plan.Currency, true
+		}
+	}
+	for code := range earned {
+		if cur, ok := money.Lookup(code); ok {
+			return cur, true
+		}
+	}
+	return money.Currency{}, false
+}
+
+// portalPartnerRoutes are the partner area's API: the summary and the rows, the partner's own only.
+func portalPartnerRoutes(api *web.API, s *Service) {
+	const tag = "partners"
+	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/portal/partner", Permission: identity.PermPortalAccount, Tag: tag,
+		Response: PortalPartnerResponse{},
+		Summary:  "The partner area (an approved partner's): referral links, earned and wallet totals, referred clients (emails masked), sub-IBs, earnings per day; 403 not-a-partner otherwise",
+		Handler: func(c *fiber.Ctx) error {
+			p, err := s.portalPartnerOf(c)
+			if err != nil {
+				return err
+			}
+			out, err := s.PortalSummary(c.UserContext(), tenants.Current(c), p)
+			if err != nil {
+				return err
+			}
+			return c.JSON(out)
+		}})
+	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/portal/partner/commissions", Permission: identity.PermPortalAccount, Tag: tag,
+		Response: CommissionsResponse{},
+		Summary:  "The partner's own commission rows with their explanations, newest deal first; filters from, to (dates), symbol, level, kind, reason, ticket, limit (at most 1000)",
+		Handler: func(c *fiber.Ctx) error {
+			p, err := s.portalPartnerOf(c)
+			if err != nil {
+				return err
+			}
+			f, limit, err := commissionFilter(c)
+			if err != nil {
+				return err
+			}
+			f.Partner = &p.ID
+			list, err := s.Commissions(c.UserContext(), tenants.Current(c), f, limit)
+			if err != nil {
+				return err
+			}
+			out := CommissionsResponse{Commissions: []CommissionResponse{}}
+			for _, r := range list {
+				out.Commissions = append(out.Commissions, ToCommissionResponse(r))
+			}
+			return c.JSON(out)
+		}})
+}
