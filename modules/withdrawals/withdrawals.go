@@ -93,9 +93,9 @@ type OpenBonus struct {
 	Amount      money.Amount
 }
 
-// Bonuses answers the check "no open bonus that the withdrawal would forfeit". The bonus engine (issue 13, part 3)
-// will satisfy it from its own room; until it exists, NoBonuses answers for every client: no bonus is ever open,
-// because nothing grants one. The check's row says so rather than pretending a bonus engine was asked.
+// Bonuses answers the check "no open bonus that the withdrawal would forfeit". The bonus engine (modules/bonuses)
+// satisfies it from its own room; NoBonuses answers for a deployment without it (no bonus is ever open, because
+// nothing grants one), and the check's row says so rather than pretending a bonus engine was asked.
 type Bonuses interface {
 	OpenBonusesTx(ctx context.Context, tx pgx.Tx, client uuid.UUID, currency string) ([]OpenBonus, error)
 	// Installed is false for NoBonuses: the check's answer names that no bonus engine is installed.
