@@ -36,7 +36,7 @@ func (s *Service) Door() frontdoor.Door {
 // committed): deposit.completed, trading.deal_closed and trading.deal_changed.
 func (s *Service) Subscribe(h *events.Hall) {
 	events.Later(h, "bonuses.grant", s.onDeposit)
-	events.Later(h, "bonuses.deal_closed", s.onDealClosed, events.InQueue(jobs.QueueSync))
+	events.LaterBatch(h, "bonuses.deal_closed", s.onDealsClosed, events.InQueue(jobs.QueueSync))
 	events.Later(h, "bonuses.deal_changed", s.onDealChanged, events.InQueue(jobs.QueueSync))
 }
 
