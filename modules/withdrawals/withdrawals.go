@@ -93,11 +93,30 @@ type OpenBonus struct {
 	Amount      money.Amount
 }
 
-// Bonuses answers the check "no open bonus that the withdrawal would forfeit". The bonus engine (modules/bonuses)
-// satisfies it from its own room; NoBonuses answers for a deployment without it (no bonus is ever open, because
-// nothing grants one), and the check's row says so rather than pretending a bonus engine was asked.
+// Forfeit is what a withdrawal would take of one open bonus, by the bonus's rule (the bonus engine decides it).
+type Forfeit struct {
+	Bonus OpenBonus
+	// Amount is what is forfeited: at least one minor unit, at most the bonus's open amount.
+	Amount money.Amount
+	// Full: the whole bonus (it closes); otherwise it stays open with the rest.
+	Full bool
+	// Rule is the bonus rule's term: "full" or "pro_rata"; Why says how Amount was reached, in words.
+	Rule string
+	Why  string
+	// Balance is the client's withdrawable balance in the currency before the withdrawal (a pro rata share's base).
+	Balance money.Amount
+}
+
+// Bonuses answers the check "no open bonus forfeited": which bonuses a withdrawal would forfeit, and how much of
+// each. The bonus engine (modules/bonuses) satisfies it from its own room; NoBonuses answers for a deployment
+// without it (no bonus is ever open, because nothing grants one), and the check's row says so rather than
+// pretending a bonus engine was asked.
 type Bonuses interface {
 	OpenBonusesTx(ctx context.Context, tx pgx.Tx, client uuid.UUID, currency string) ([]OpenBonus, error)
+	// ForfeitsTx answers what withdrawing amount would forfeit of each of the client's open bonuses in its
+	// currency, none when nothing would be. It is asked before the withdrawal's hold (a pro rata share is of the
+	// withdrawable balance before the withdrawal) and keeps those bonuses locked until tx ends.
+	ForfeitsTx(ctx context.Context, tx pgx.Tx, client uuid.UUID, amount money.Amount) ([]Forfeit, error)
 	// Installed is false for NoBonuses: the check's answer names that no bonus engine is installed.
 	Installed() bool
 }
@@ -107,6 +126,11 @@ type NoBonuses struct{}
 
 // OpenBonusesTx answers none.
 func (NoBonuses) OpenBonusesTx(context.Context, pgx.Tx, uuid.UUID, string) ([]OpenBonus, error) {
+	return nil, nil
+}
+
+// ForfeitsTx answers none.
+func (NoBonuses) ForfeitsTx(context.Context, pgx.Tx, uuid.UUID, money.Amount) ([]Forfeit, error) {
 	return nil, nil
 }
 
