@@ -103,6 +103,14 @@ func TestAWithdrawalThatForfeitsABonusIsRefusedUnconfirmedAndForfeitsItConfirmed
 	if got := b.wallet(t, client).Available(); got != 1_000_00 {
 		t.Fatalf("available %d after a refusal", got)
 	}
+	// More than the wallet has: that is said first, confirmed or not.
+	for _, confirm := range []bool{false, true} {
+		_, err := b.svc.Request(ctx, b.ten, client, uuid.Nil, withdrawals.Input{Amount: "1000.01", Currency: "USD", Destination: "GB33BUKB20201555555555",
+			ForfeitBonuses: confirm})
+		if ve, ok := validation.As(err); !ok || !strings.Contains(ve.Message("amount"), "1,000.00 USD available") {
+			t.Fatalf("more than the wallet (confirmed %v): %v", confirm, err)
+		}
+	}
 	if n := b.count(t, `SELECT count(*) FROM withdrawals`); n != 0 {
 		t.Fatalf("%d withdrawals recorded", n)
 	}

@@ -86,7 +86,8 @@ type Input struct {
 
 // Request records a client's withdrawal: the code is confirmed first (a client with two-factor sign-in gives a
 // current one; portalUser is their login, uuid.Nil when the service is called without one), then, in one
-// transaction, the policy gate, the tier's limits, the hold, the row, the checks and legs, the event and the audit.
+// transaction, the policy gate, the tier's limits, what it forfeits of open bonuses (refused unless in confirms it),
+// the hold, the row, the checks and legs, the events and the audit.
 func (s *Service) Request(ctx context.Context, t tenants.Tenant, clientID, portalUser uuid.UUID, in Input) (Withdrawal, error) {
 	var f validation.Fields
 	in.Currency = strings.ToUpper(strings.TrimSpace(in.Currency))
@@ -101,13 +102,14 @@ func (s *Service) Request(ctx context.Context, t tenants.Tenant, clientID, porta
 		return Withdrawal{}, err
 	}
 	cur, minor := amt.Currency, amt.Minor
-	if !in.ForfeitBonuses {
+	if !in.ForfeitBonuses && s.o.Bonuses.Installed() {
 		// Refused before the authenticator code is used up, so the client confirms with the same code.
 		forfeits, err := s.forfeits(ctx, t, clientID, amt)
 		if err != nil {
 			return Withdrawal{}, err
 		}
-		if len(forfeits) > 0 {
+		// A wallet short of the amount is said first, by the hold below.
+		if len(forfeits) > 0 && minor <= forfeits[0].Balance.Minor {
 			return Withdrawal{}, forfeitRefusal(forfeits)
 		}
 	}
@@ -152,9 +154,6 @@ func (s *Service) Request(ctx context.Context, t tenants.Tenant, clientID, porta
 		if err != nil {
 			return err
 		}
-		if len(forfeits) > 0 && !in.ForfeitBonuses {
-			return forfeitRefusal(forfeits)
-		}
 		id, err := uuid.NewV7()
 		if err != nil {
 			return err
@@ -169,6 +168,9 @@ func (s *Service) Request(ctx context.Context, t tenants.Tenant, clientID, porta
 		}
 		if err != nil {
 			return err
+		}
+		if len(forfeits) > 0 && !in.ForfeitBonuses {
+			return forfeitRefusal(forfeits) // the hold rolls back with the refusal
 		}
 		now := s.o.Now().UTC()
 		inputs, err := s.inputsTx(ctx, tx, c, amt, in.Method, id, st, now)

@@ -6,20 +6,23 @@
 // Why a room of its own and not part of payments: payments is money in (gateways, deposits, callbacks, the
 // exceptions queue), and withdrawals read far more than the gateways: the policy gate and KYC (clients), documents'
 // expiry, the client's deposits (payments' MoneyInTx, for return to source), the trading desk's closed deals (its
-// trading.deal_closed events), and later the bonus engine. Paying out through a processor stays the gateways' code:
-// payments' Adapter already refunds a Stripe payment; this room asks payments to do it and never speaks to a
-// processor itself.
+// trading.deal_closed events), and the bonus engine (what a withdrawal forfeits). Paying out through a processor
+// stays the gateways' code: payments' Adapter already refunds a Stripe payment; this room asks payments to do it
+// and never speaks to a processor itself.
 //
 // The request, top to bottom (request.go):
 //
 //	portal            the amount and currency, where the rest goes (bank or a gateway the tenant allows, and the
 //	                  client's account there), and a current authenticator code from a client with two-factor
 //	                  sign-in (identity's ConfirmWithCode) -> Idempotency-Key on the route
-//	one transaction   the policy gate allows "withdraw" -> the tier's amount limits -> the ledger hold
+//	one transaction   the policy gate allows "withdraw" -> the tier's amount limits -> what the withdrawal
+//	                  forfeits of open bonuses, by their rules (forfeit.go; refused, 422 naming forfeit_bonuses,
+//	                  unless the client confirmed it) -> the ledger hold
 //	                  (wallet -> withdrawals payable, key withdrawal:<id>): a wallet that does not cover it is
 //	                  refused (422 naming amount) and, because the ledger checks under the wallet's row lock,
 //	                  two requests never spend the same money -> the withdrawal row -> every check's answer
-//	                  (checks.go) and the payout's legs (card refunds first) -> withdrawal.requested -> audit
+//	                  (checks.go) and the payout's legs (card refunds first) -> withdrawal.requested (and
+//	                  withdrawal.forfeit_confirmed: the bonus engine books the forfeiture) -> audit
 //	cancel            the client, until the last approval: the hold voided (key withdrawal:<id>:void)
 //	decisions         compliance clears or refuses a flagged one; finance approves (two different people at or
 //	                  above the tenant's threshold) or refuses, each with a reason (decisions.go)
