@@ -16,8 +16,11 @@
 //	seam       OpenBonusesTx answers withdrawals' Bonuses: the open bonuses a withdrawal would forfeit
 //	http       finance's API: a client's bonuses, and cancelling one with a reason
 //
+//	forfeit    an OnTx subscriber of withdrawal.forfeit_confirmed: the part of each open bonus a confirmed
+//	           withdrawal gives up (the rule's term forfeit: full or pro rata) back to the bonus liability
+//
 // Not yet (docs/bonuses.md#not-yet): credit on a trading account through the connector (credit_in/credit_out),
-// forfeiture on a withdrawal, write-off at stop-out, the rules' API, the pages, the client's portal view, emails.
+// write-off at stop-out, the rules' API, the pages, the client's portal view, emails.
 package bonuses
 
 import (
@@ -43,6 +46,8 @@ type Clients interface {
 // Ledger moves bonuses' money (*ledger.Service).
 type Ledger interface {
 	PostTx(ctx context.Context, tx pgx.Tx, e ledger.Entry) (ledger.Transaction, error)
+	// BalanceTx reads the client's wallet: the withdrawable balance a pro rata forfeiture is a share of.
+	BalanceTx(ctx context.Context, tx pgx.Tx, code string) (ledger.Balance, error)
 }
 
 // Trades tells the engine when a closing deal's position opened, for the rules' minimum hold. It is the seam the
@@ -62,6 +67,8 @@ type Options struct {
 	Ledger  Ledger
 	// Trades, when nil, answers nothing: deals then count toward bonuses whose rule has no minimum hold only.
 	Trades Trades
+	// Events publishes bonus.forfeited in the transaction of the change (nil: published to nobody).
+	Events Publisher
 	// ExpireEvery is how often the worker removes expired bonuses; default one minute.
 	ExpireEvery time.Duration
 	Now         func() time.Time

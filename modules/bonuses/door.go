@@ -32,9 +32,11 @@ func (s *Service) Door() frontdoor.Door {
 	}
 }
 
-// Subscribe registers the module's reactions, all Later (each runs once per event, after the publisher
-// committed): deposit.completed, trading.deal_closed and trading.deal_changed.
+// Subscribe registers the module's reactions: Later (each runs once per event, after the publisher committed)
+// for deposit.completed, trading.deal_closed and trading.deal_changed; OnTx for withdrawal.forfeit_confirmed (the
+// forfeiture commits with the withdrawal or not at all).
 func (s *Service) Subscribe(h *events.Hall) {
+	events.OnTx(h, "bonuses.forfeit", s.onForfeitConfirmed)
 	events.Later(h, "bonuses.grant", s.onDeposit)
 	events.LaterBatch(h, "bonuses.deal_closed", s.onDealsClosed, events.InQueue(jobs.QueueSync))
 	events.Later(h, "bonuses.deal_changed", s.onDealChanged, events.InQueue(jobs.QueueSync))

@@ -54,6 +54,11 @@ type Terms struct {
 	// MaxPerMonth bounds what one client is granted under this rule in a calendar month (UTC); a grant is cut to
 	// what is left of it; zero is no bound.
 	MaxPerMonth decimal.Decimal `json:"max_per_month"`
+
+	// Forfeit is what a withdrawal from the wallet in the bonus's currency gives up of an open bonus: "full" (the
+	// whole bonus, on any withdrawal; "" in versions made before the term) or "pro_rata" (the withdrawal's share of
+	// the withdrawable balance): Forfeits, in forfeit.go.
+	Forfeit string `json:"forfeit,omitempty"`
 }
 
 // Bounds of terms.
@@ -103,6 +108,9 @@ func (r *Terms) Validate(c money.Currency) error {
 	f.Check(r.MinHoldSeconds >= 0 && r.MinHoldSeconds <= MaxMinHoldSeconds, "min_hold_seconds", "must be 0 (off) to 604800 (a week)")
 	f.Check(r.ValidDays >= 1 && r.ValidDays <= MaxValidDays, "valid_days", "must be 1 to 3650 days")
 	f.Check(r.MaxPerClient >= 0 && r.MaxPerClient <= 1000, "max_per_client", "must be 0 (no bound) to 1000")
+	if msg, ok := r.validateForfeit(); !ok {
+		f.Add("forfeit", msg)
+	}
 	if r.From != nil && r.Until != nil && !r.From.Before(*r.Until) {
 		f.Add("until", "must be after from")
 	}
@@ -269,12 +277,7 @@ func (r Terms) Evaluate(c money.Currency, d Deposit) Decision {
 	if amt <= 0 {
 		return no(ReasonZero)
 	}
-	lots := decimal.New(amt, -int32(c.Exponent)).Mul(r.LotsPerUnit)
-	if r := lots.Round(2); r.LessThan(lots) {
-		lots = r.Add(decimal.New(1, -2))
-	} else {
-		lots = r
-	}
+	lots := lotsFor(amt, c, r.LotsPerUnit)
 	exp := d.At.UTC().AddDate(0, 0, r.ValidDays)
 	return Decision{Amount: amt, LotsRequired: lots, MinHoldSeconds: r.MinHoldSeconds, ExpiresAt: exp,
 		Says: fmt.Sprintf("Bonus of %s %s (%s); released after %s lots of turnover, expires %s.", money.Format(amt, c), c.Code, how,
