@@ -62,10 +62,16 @@ type Options struct {
 	Ledger  Ledger
 	// Trades, when nil, answers nothing: deals then count toward bonuses whose rule has no minimum hold only.
 	Trades Trades
+	// Desk, when nil, credits no trading account: a rule with credit_to trading_account then grants nothing
+	// ("no trading account"). cmd/brokerdesk passes the trading desk's service.
+	Desk Desk
 	// ExpireEvery is how often the worker removes expired bonuses; default one minute.
 	ExpireEvery time.Duration
-	Now         func() time.Time
-	Log         *slog.Logger
+	// StopOutEvery is how often the worker reads the accounts carrying credit bonuses for stop-outs; default one
+	// minute.
+	StopOutEvery time.Duration
+	Now          func() time.Time
+	Log          *slog.Logger
 }
 
 // Service is every tenant's bonus engine, always through the tenant gate.
@@ -80,6 +86,9 @@ func New(o Options) (*Service, error) {
 	}
 	if o.ExpireEvery <= 0 {
 		o.ExpireEvery = time.Minute
+	}
+	if o.StopOutEvery <= 0 {
+		o.StopOutEvery = time.Minute
 	}
 	if o.Now == nil {
 		o.Now = time.Now
