@@ -253,4 +253,5 @@ func (s *Service) WriteOffStoppedOut(ctx context.Context, t tenants.Tenant) (int
 	}
 	return n, nil
 }
+
 var _ Desk = (*tradingdesk.Service)(nil)

@@ -373,3 +373,37 @@ func TestACreditBonusOnMT5IsBookedOnceAndWrittenOffAtStopOut(t *testing.T) {
 		t.Fatalf("bonus %+v", bs[0])
 	}
 }
+
+// The platform refuses the credit: the operation fails (audited), and the engine cancels the bonus and reverses its
+// grant; nothing is taken out, since nothing was credited.
+func TestARefusedCreditCancelsTheBonus(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	f := b.faults(t)
+	bd := b.bonusEngine(t)
+	bd.rule(t)
+	dee, acc := b.walletTrader(t, 0)
+	f.mu.Lock()
+	f.balanceFails, f.balanceErr = 1, &trading.PlatformError{Kind: trading.ErrInvalidRequest, Platform: trading.PlatformSimulator,
+		Op: "balance_operation", Code: "no_credit_allowed", Message: "credit is not allowed in this group"}
+	f.mu.Unlock()
+	bd.deposit(t, dee, 1)
+	bd.credits(t)
+	bs := bd.bonuses(t, dee)
+	if len(bs) != 1 || bs[0].Status != "cancelled" || !strings.Contains(bs[0].CloseReason, "credit is not allowed in this group") {
+		t.Fatalf("bonuses %+v", bs)
+	}
+	if got := bd.balance(t, bonuses.ClientBonusCredit(dee, usd)); got != 0 {
+		t.Fatalf("bonus credit account %d", got)
+	}
+	if n := b.count(t, `SELECT count(*) FROM trading_credits WHERE client_id = $1`, dee); n != 1 {
+		t.Fatalf("%d credit operations: a refused credit asks nothing to be taken out", n)
+	}
+	if got := b.simCredit(t, acc.Login); got != "0.00" {
+		t.Fatalf("credit %s", got)
+	}
+	if s := b.sentences(t); !strings.Contains(s, "The trading server did not book a credit_in of 100.00 USD on Ada Lovelace's account "+acc.Login) ||
+		!strings.Contains(s, "cancelled Ada Lovelace's bonus of 100.00 USD (Credit 100): the trading server refused the credit on account "+acc.Login) {
+		t.Fatalf("sentences:\n%s", s)
+	}
+}
