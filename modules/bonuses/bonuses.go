@@ -13,11 +13,15 @@
 //	           difference; a bonus whose turnover is met is released to the client's wallet
 //	expiry     bonuses:expire each minute per tenant: open bonuses past their expiry are removed (the grant
 //	           reversed), audited
+//	credit     a rule with credit_to trading_account credits the client's trading account: the ledger's bonus
+//	           credit account against the liability, and the trading desk's credit_in (Desk) in the grant's
+//	           transaction; every end asks a credit_out; bonuses:stop-out each minute writes off the credit bonuses
+//	           of accounts whose equity fell to their credit (credit.go)
 //	seam       OpenBonusesTx answers withdrawals' Bonuses: the open bonuses a withdrawal would forfeit
 //	http       finance's API: a client's bonuses, and cancelling one with a reason
 //
-// Not yet (docs/bonuses.md#not-yet): credit on a trading account through the connector (credit_in/credit_out),
-// forfeiture on a withdrawal, write-off at stop-out, the rules' API, the pages, the client's portal view, emails.
+// Not yet (docs/bonuses.md#not-yet): forfeiture on a withdrawal, the rules' API, the pages, the client's portal
+// view, emails.
 package bonuses
 
 import (
