@@ -388,7 +388,8 @@ func (s *Service) RunCredit(ctx context.Context, t tenants.Tenant, id uuid.UUID,
 		case found && before == RequestPending:
 			return errWaiting
 		case found && before == RequestFailed && x.Calls == 0:
-			return s.finishCredit(ctx, t, x, RequestDone, 0, trading.BalanceResult{}, nil) // nothing was credited: nothing to take out
+			x.Comment += "; nothing was credited" // its credit_in failed: nothing to take out
+			return s.finishCredit(ctx, t, x, RequestDone, 0, trading.BalanceResult{}, nil)
 		}
 	}
 	res, moved, err := s.creditOnce(ctx, t, &x)

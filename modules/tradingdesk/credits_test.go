@@ -261,12 +261,17 @@ func TestACreditBonusIsCreditedOnceAndTakenOutWhenItEnds(t *testing.T) {
 		t.Fatalf("Bob's credit %s", got)
 	}
 	bd.stopOut(t, 0)
+	// A dealer takes 40.00 of the credit off by hand: the last credit_out takes what is left.
+	if _, err := b.sim.BalanceOperation(ctx, trading.BalanceOp{Login: bacc.Login, Kind: trading.CreditOut, Amount: decimal.RequireFromString("40"),
+		OperationID: "dealer-by-hand"}); err != nil {
+		t.Fatal(err)
+	}
 	bbs := bd.bonuses(t, bob)
 	if err := bd.bon.Cancel(ctx, b.ten, admin, bbs[1].ID, "duplicate account"); err != nil {
 		t.Fatal(err)
 	}
 	bd.credits(t)
-	if got := b.simCredit(t, bacc.Login); got != "100.00" {
+	if got := b.simCredit(t, bacc.Login); got != "60.00" {
 		t.Fatalf("Bob's credit %s after a cancellation", got)
 	}
 	bd.advance(31 * 24 * time.Hour)
@@ -279,6 +284,14 @@ func TestACreditBonusIsCreditedOnceAndTakenOutWhenItEnds(t *testing.T) {
 	}
 	if got := bd.balance(t, bonuses.ClientBonusCredit(bob, usd)); got != 0 {
 		t.Fatalf("Bob's bonus credit account %d", got)
+	}
+	if n := b.count(t, `SELECT count(*) FROM trading_credits WHERE client_id = $1 AND kind = 'credit_out' AND status = 'done' AND amount = 10000
+		AND moved = 6000`, bob); n != 1 {
+		t.Fatal("the last credit_out did not record the 60.00 it took of the 100.00 asked")
+	}
+	if s := b.sentences(t); !strings.Contains(s, "The trading server booked a credit_out of 60.00 USD on Ada Lovelace's account "+bacc.Login+
+		" (Bonus Credit 100 expired) (100.00 USD asked; the account had no more credit)") {
+		t.Fatalf("sentences:\n%s", s)
 	}
 
 	// Cy: turnover met, the bonus is released to the wallet and its credit taken out.

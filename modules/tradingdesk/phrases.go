@@ -183,7 +183,7 @@ func Phrases() []audit.Phrase {
 		}),
 		say(ActionCreditDone, func(e audit.Event) audit.Sentence {
 			s := audit.Say("The trading server booked ", creditWords(e, "/moved"))
-			if e.After("/moved") != e.After("/amount") {
+			if e.After("/moved") != e.After("/amount") && !strings.HasSuffix(e.After("/comment"), "; nothing was credited") {
 				s = audit.Say(s, " (", e.After("/amount"), " ", e.After("/currency"), " asked; the account had no more credit)")
 			}
 			return s
