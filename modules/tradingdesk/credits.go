@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -116,6 +117,7 @@ const (
 	ActionCreditDone      = "trading.credit_done"
 	ActionCreditFailed    = "trading.credit_failed"
 	ActionCreditUnknown   = "trading.credit_outcome_unknown"
+	ActionCreditRetried   = "trading.credit_retried"
 	creditTarget          = "trading_credit"
 )
 
@@ -164,8 +166,7 @@ func (s *Service) CreditTx(ctx context.Context, tx pgx.Tx, o CreditOrder) (Credi
 		o.Comment, o.By); err != nil {
 		return Credit{}, fmt.Errorf("tradingdesk: record the credit operation: %w", err)
 	}
-	if _, err := (jobs.Outbox{}).Add(ctx, tx, TaskCredit, "credit:"+id.String(), creditTask{CreditID: id},
-		jobs.InQueue(jobs.QueueSync), jobs.WithMaxRetry(transferRetries), jobs.WithTimeout(2*s.o.CheckTimeout)); err != nil {
+	if err := s.queueCredit(ctx, tx, id, "credit:"+id.String()); err != nil {
 		return Credit{}, err
 	}
 	x, err := creditTx(ctx, tx, `x.id = $1`, id)
@@ -174,6 +175,12 @@ func (s *Service) CreditTx(ctx context.Context, tx pgx.Tx, o CreditOrder) (Credi
 	}
 	return x, s.o.Audit.Record(ctx, tx, audit.Entry{Actor: audit.System(o.By), Action: ActionCreditRequested,
 		Target: audit.Target{Type: creditTarget, ID: id.String()}, After: creditView(x)})
+}
+
+func (s *Service) queueCredit(ctx context.Context, tx pgx.Tx, id uuid.UUID, key string) error {
+	_, err := (jobs.Outbox{}).Add(ctx, tx, TaskCredit, key, creditTask{CreditID: id},
+		jobs.InQueue(jobs.QueueSync), jobs.WithMaxRetry(transferRetries), jobs.WithTimeout(2*s.o.CheckTimeout))
+	return err
 }
 
 // creditView is a credit operation in the audit trail.
@@ -274,6 +281,41 @@ func (s *Service) clientCredits(ctx context.Context, t tenants.Tenant, client uu
 			out = append(out, r)
 		}
 		return err
+	})
+	return out, err
+}
+
+// RetryCredit asks the platform again about a pending credit operation (finance's action once the server answers
+// again, for one whose outcome is unknown): a new run calls with the same operation id, so the platform either
+// answers Replayed (it was booked) or books it now, or refuses it. ErrNotFound when it is not pending;
+// ErrTooLateToRetry past RetryWindow (the platform may no longer recognise the id).
+func (s *Service) RetryCredit(ctx context.Context, t tenants.Tenant, actor audit.Actor, id uuid.UUID) (Credit, error) {
+	var out Credit
+	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		var n int
+		var late bool
+		err := tx.QueryRow(ctx, `SELECT calls, calls > 0 AND created_at < now() - make_interval(secs => $2) FROM trading_credits
+			WHERE id = $1 AND status = 'pending' FOR UPDATE`, id, RetryWindow.Seconds()).Scan(&n, &late)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if late {
+			return ErrTooLateToRetry
+		}
+		if _, err := tx.Exec(ctx, `UPDATE trading_credits SET outcome_unknown = false, updated_at = now() WHERE id = $1`, id); err != nil {
+			return err
+		}
+		if err := s.queueCredit(ctx, tx, id, "credit:"+id.String()+":retry:"+strconv.Itoa(n)+":"+uuid.NewString()[:8]); err != nil {
+			return err
+		}
+		if out, err = creditTx(ctx, tx, `x.id = $1`, id); err != nil {
+			return err
+		}
+		return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionCreditRetried,
+			Target: audit.Target{Type: creditTarget, ID: id.String()}, After: creditView(out)})
 	})
 	return out, err
 }

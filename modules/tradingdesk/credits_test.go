@@ -420,3 +420,54 @@ func TestARefusedCreditCancelsTheBonus(t *testing.T) {
 		t.Fatalf("sentences:\n%s", s)
 	}
 }
+
+// The platform books the credit but its answer never comes back before the task's last attempt: the operation stays
+// pending with its outcome unknown (audited, listed for finance), the bonus stays open and uncredited; finance's
+// retry asks by the same operation id, which the platform answers Replayed: credited once.
+func TestACreditWhoseOutcomeIsUnknownWaitsForFinanceAndIsBookedOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	f := b.faults(t)
+	bd := b.bonusEngine(t)
+	bd.rule(t)
+	eve, acc := b.walletTrader(t, 0)
+	bd.deposit(t, eve, 1)
+	list, err := b.svc.Credits(ctx, b.ten, eve, false)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("credits %+v %v", list, err)
+	}
+	f.mu.Lock()
+	f.dropBalance = 1
+	f.mu.Unlock()
+	if err := b.svc.RunCredit(ctx, b.ten, list[0].ID, true); err == nil {
+		t.Fatal("the last attempt without an answer completed")
+	}
+	unknown, err := b.svc.Credits(ctx, b.ten, uuid.Nil, true)
+	if err != nil || len(unknown) != 1 || unknown[0].Status != tradingdesk.RequestPending || !unknown[0].OutcomeUnknown {
+		t.Fatalf("unknown credits %+v %v", unknown, err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM bonuses WHERE client_id = $1 AND status = 'open' AND credited_at IS NULL`, eve); n != 1 {
+		t.Fatal("the bonus is not open and uncredited while its credit is unknown")
+	}
+	if _, err := b.svc.RetryCredit(ctx, b.ten, admin, list[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := bd.credits(t); n != 2 { // the first task (run by hand above), and the retry's
+
+		t.Fatalf("%d credit tasks", n)
+	}
+	if got := b.simCredit(t, acc.Login); got != "100.00" {
+		t.Fatalf("credit %s, want 100.00 once", got)
+	}
+	if n := b.count(t, `SELECT count(*) FROM bonuses WHERE client_id = $1 AND credited_at IS NOT NULL`, eve); n != 1 {
+		t.Fatal("the bonus is not marked credited")
+	}
+	if _, err := b.svc.RetryCredit(ctx, b.ten, admin, list[0].ID); !errors.Is(err, tradingdesk.ErrNotFound) {
+		t.Fatalf("a retry of a done credit: %v", err)
+	}
+	if s := b.sentences(t); !strings.Contains(s, "The trading server never answered about a credit_in of 100.00 USD on Ada Lovelace's account "+acc.Login) ||
+		!strings.Contains(s, "asked the trading server again about a credit_in of 100.00 USD") {
+		t.Fatalf("sentences:\n%s", s)
+	}
+}

@@ -195,6 +195,9 @@ func Phrases() []audit.Phrase {
 			return audit.Say("The trading server never answered about ", creditWords(e, "/amount"), " (", strings.TrimSuffix(e.After("/reason"), "."),
 				"): finance must check the account on the platform")
 		}),
+		say(ActionCreditRetried, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " asked the trading server again about ", creditWords(e, "/amount"))
+		}),
 		say(ActionDriftFound, func(e audit.Event) audit.Sentence {
 			if e.After("/kind") == string(DriftBalance) {
 				return audit.Say("The balance operations of account ", e.After("/login"), " on ", e.After("/server"), " add up to ",
