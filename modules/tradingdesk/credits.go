@@ -245,22 +245,6 @@ func (s *Service) Credits(ctx context.Context, t tenants.Tenant, client uuid.UUI
 	return out, err
 }
 
-// CreditResponse is a credit operation in a client's export: amounts as decimal strings of the account's currency.
-type CreditResponse struct {
-	ID         uuid.UUID  `json:"id"`
-	Login      string     `json:"login"`
-	Server     string     `json:"server"`
-	Kind       string     `json:"kind"`
-	Amount     string     `json:"amount"`
-	Moved      *string    `json:"moved,omitempty"`
-	Currency   string     `json:"currency"`
-	What       string     `json:"what"`
-	Status     string     `json:"status"`
-	Failure    string     `json:"failure,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
-}
-
 // clientCredits are every credit operation of the client's accounts, oldest first, as its export shows them.
 func (s *Service) clientCredits(ctx context.Context, t tenants.Tenant, client uuid.UUID) ([]CreditResponse, error) {
 	out := []CreditResponse{}
@@ -271,14 +255,7 @@ func (s *Service) clientCredits(ctx context.Context, t tenants.Tenant, client uu
 		}
 		xs, err := scanCredits(rows)
 		for _, x := range xs {
-			r := CreditResponse{ID: x.ID, Login: x.Login, Server: x.ServerName, Kind: string(x.Kind), Amount: x.Amount.Decimal(),
-				Currency: x.Amount.Currency.Code, What: x.Comment, Status: string(x.Status), Failure: x.Failure, CreatedAt: x.CreatedAt,
-				FinishedAt: x.FinishedAt}
-			if x.Moved != nil && x.Status == RequestDone {
-				m := money.Amount{Minor: *x.Moved, Currency: x.Amount.Currency}.Decimal()
-				r.Moved = &m
-			}
-			out = append(out, r)
+			out = append(out, ToCreditResponse(x))
 		}
 		return err
 	})
