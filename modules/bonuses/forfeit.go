@@ -259,10 +259,14 @@ func (s *Service) forfeitTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, e 
 		lt, err := s.o.Ledger.PostTx(ctx, tx, ledger.Entry{Key: "bonus:" + b.id.String() + ":forfeited:" + e.WithdrawalID.String(),
 			Kind: closeForfeit.kind, Corrects: &b.grantTx,
 			Description: fmt.Sprintf("Bonus %s (%s): %s forfeited by a withdrawal of %s", money.Amount{Minor: b.amount, Currency: cur}, b.rule, takeAmt, withdrawn),
-			Postings:    []ledger.Posting{{Account: ledger.ClientBonus(b.client, cur), Amount: -take}, {Account: ledger.BonusLiability(cur), Amount: take}},
+			Postings:    []ledger.Posting{{Account: bonusAccount(b.terms.CreditTo, b.client, cur), Amount: -take}, {Account: ledger.BonusLiability(cur), Amount: take}},
 			Metadata:    map[string]any{"bonus_id": b.id.String(), "withdrawal_id": e.WithdrawalID.String()}})
 		if err != nil {
 			return fmt.Errorf("bonuses: forfeited: %w", err)
+		}
+		// A credit bonus's forfeited part comes off its trading account too.
+		if err := s.CreditOutTx(ctx, tx, b.id, take, "forfeited:"+e.WithdrawalID.String()); err != nil {
+			return err
 		}
 		ltID = lt.ID
 		if _, err := tx.Exec(ctx, `UPDATE bonuses SET amount = $2, forfeited = forfeited + $3, lots_required = $4 WHERE id = $1`,

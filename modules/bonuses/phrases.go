@@ -51,6 +51,16 @@ func Phrases() []audit.Phrase {
 			return audit.Say(e.Actor, " removed ", e.Target, "'s bonus of ", e.After("/amount"), " (", e.After("/rule"),
 				"): it expired with ", e.After("/lots_done"), " of ", e.After("/lots_required"), " lots traded")
 		}),
+		say(ActionCredited, func(e audit.Event) audit.Sentence {
+			return audit.Say("The trading server credited ", e.Target, "'s bonus of ", e.After("/amount"), " on account ", e.After("/login"))
+		}),
+		say(ActionCreditRefused, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " cancelled ", e.Target, "'s bonus of ", e.After("/amount"), " (", e.After("/rule"), "): ", e.After("/reason"))
+		}),
+		say(ActionWrittenOff, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " wrote off ", e.Target, "'s bonus of ", e.After("/amount"), " (", e.After("/rule"), "): ", e.After("/reason"),
+				", with ", e.After("/lots_done"), " of ", e.After("/lots_required"), " lots traded")
+		}),
 		say(ActionCancelled, func(e audit.Event) audit.Sentence {
 			return audit.Say(e.Actor, " cancelled ", e.Target, "'s bonus of ", e.After("/amount"), " (", e.After("/rule"), "): ", e.After("/reason"))
 		}),

@@ -59,6 +59,10 @@ type Terms struct {
 	// whole bonus, on any withdrawal; "" in versions made before the term) or "pro_rata" (the withdrawal's share of
 	// the withdrawable balance): Forfeits, in forfeit.go.
 	Forfeit string `json:"forfeit,omitempty"`
+
+	// CreditTo is where the bonus goes: CreditToBonusBalance (the ledger's bonus balance; "" in versions made
+	// before the term existed) or CreditToTradingAccount (credit on the client's trading account, credit.go).
+	CreditTo string `json:"credit_to,omitempty"`
 }
 
 // Bounds of terms.
@@ -111,6 +115,13 @@ func (r *Terms) Validate(c money.Currency) error {
 	if msg, ok := r.validateForfeit(); !ok {
 		f.Add("forfeit", msg)
 	}
+	switch r.CreditTo = strings.ToLower(strings.TrimSpace(r.CreditTo)); r.CreditTo {
+	case "":
+		r.CreditTo = CreditToBonusBalance
+	case CreditToBonusBalance, CreditToTradingAccount:
+	default:
+		f.Add("credit_to", "bonus_balance or trading_account")
+	}
 	if r.From != nil && r.Until != nil && !r.From.Before(*r.Until) {
 		f.Add("until", "must be after from")
 	}
@@ -160,6 +171,9 @@ type Deposit struct {
 	At          time.Time
 	Tier        string
 	Country     string
+	// CreditAccount is the login of the trading account a rule with credit_to trading_account credits (the
+	// engine's choice, credit.go); "" when the client has none.
+	CreditAccount string
 	// Granted is how many bonuses of the rule the client holds already (any status); GrantedThisMonth is what
 	// they amount to in the deposit's calendar month (UTC), in minor units of the rule's currency.
 	Granted          int
@@ -184,6 +198,7 @@ const (
 	ReasonMaxPerClient   Reason = "max_per_client"
 	ReasonMonthUsed      Reason = "max_per_month"
 	ReasonZero           Reason = "zero_award"
+	ReasonNoAccount      Reason = "no_trading_account"
 )
 
 // Explain is each reason as a person reads it.
@@ -202,6 +217,7 @@ var Explain = map[Reason]string{
 	ReasonMaxPerClient:   "the client already has as many bonuses of this rule as it allows",
 	ReasonMonthUsed:      "the client already reached the rule's monthly maximum",
 	ReasonZero:           "the award rounds to nothing",
+	ReasonNoAccount:      "the client has no live trading account in the rule's currency to credit",
 }
 
 // Decision is a rule's answer for a deposit: the amount granted (0 with a Reason when nothing), the turnover it
@@ -253,6 +269,10 @@ func (r Terms) Evaluate(c money.Currency, d Deposit) Decision {
 		return no(ReasonAfterCampaign)
 	case r.MaxPerClient > 0 && d.Granted >= r.MaxPerClient:
 		return no(ReasonMaxPerClient)
+	case r.CreditTo == CreditToTradingAccount && d.CreditAccount == "":
+		out := no(ReasonNoAccount)
+		out.Says = "No bonus: there is no trading account in " + c.Code + " (" + Explain[ReasonNoAccount] + ")."
+		return out
 	}
 	var amt int64
 	var how string
@@ -278,6 +298,9 @@ func (r Terms) Evaluate(c money.Currency, d Deposit) Decision {
 		return no(ReasonZero)
 	}
 	lots := lotsFor(amt, c, r.LotsPerUnit)
+	if r.CreditTo == CreditToTradingAccount {
+		how += ", credited on trading account " + d.CreditAccount
+	}
 	exp := d.At.UTC().AddDate(0, 0, r.ValidDays)
 	return Decision{Amount: amt, LotsRequired: lots, MinHoldSeconds: r.MinHoldSeconds, ExpiresAt: exp,
 		Says: fmt.Sprintf("Bonus of %s %s (%s); released after %s lots of turnover, expires %s.", money.Format(amt, c), c.Code, how,
