@@ -186,67 +186,55 @@ func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a 
 	if len(levels) == 0 {
 		return s.explainDealTx(ctx, tx, a, d, gen, ReasonNotAttributed)
 	}
-	trade := Trade{Symbol: d.Symbol, Lots: d.Volume.Abs()}
-	var typeRead, heldRead bool
+	// The plan version in force at the deal's time of every active partner with a plan (read with the tree).
+	chain := make([]Payer, len(levels))
 	plans := map[uuid.UUID]Plan{}
-	var below *int64
-	var belowCur money.Currency
-	batch := make([]row, 0, len(levels))
 	for i, lp := range levels {
-		rw := dealRow(a, d, gen)
-		rw.level, rw.partner = i+1, &lp.id
-		var out Outcome
-		switch {
-		case lp.status != StatusActive:
-			out = nothing(Explanation{Symbol: d.Symbol}, ReasonPartnerInactive)
-		case lp.plan == nil:
-			out = nothing(Explanation{Symbol: d.Symbol}, ReasonNoPlan)
-		default:
-			p, ok := plans[*lp.plan]
-			if !ok {
-				if lp.version != nil {
-					p = *lp.version
-				} else if p, err = planAtTx(ctx, tx, *lp.plan, d.Time); err != nil {
-					return err
-				}
-				plans[*lp.plan] = p
-			}
-			rw.plan, rw.planVersion, rw.currency = &p.ID, p.Version, p.Currency.Code
-			if (len(p.Rules.LotModifiers) > 0 || len(p.Rules.ExcludedAccountTypes) > 0) && !typeRead && s.o.Trades != nil && a.AccountID != nil {
-				typeRead = true
-				if trade.AccountType, err = s.o.Trades.AccountType(ctx, t, *a.AccountID); err != nil {
-					return fmt.Errorf("partners: account type of %s: %w", a.Login, err)
-				}
-			}
-			if p.Rules.MinHoldSeconds > 0 && !heldRead && s.o.Trades != nil && d.PositionID != "" {
-				heldRead = true
-				opened, ok, err := s.o.Trades.PositionOpened(ctx, t, a.ServerID, a.Login, d.PositionID, d.Time)
-				if err != nil {
-					return fmt.Errorf("partners: opening of position %s: %w", d.PositionID, err)
-				}
-				if ok {
-					held := int64(d.Time.Sub(opened) / time.Second)
-					trade.HeldSeconds = &held
-				}
-			}
-			var b *int64
-			if below != nil && belowCur == p.Currency {
-				b = below
-			}
-			out = p.Rules.Pay(p.Currency, rw.level, trade, b, suffixes)
-			amt := out.Amount
-			below, belowCur = &amt, p.Currency
-		}
-		if out.Reason != "" {
-			rw.kind, rw.reason = KindNothing, out.Reason
-		} else {
-			rw.kind, rw.amount = KindPaid, out.Amount
-		}
+		chain[i] = Payer{ID: lp.id, Status: lp.status}
 		if lp.status != StatusActive || lp.plan == nil {
-			zero := int64(0)
-			below = &zero
+			continue
 		}
-		rw.explanation = out.Explanation
+		p, ok := plans[*lp.plan]
+		if !ok {
+			if lp.version != nil {
+				p = *lp.version
+			} else if p, err = planAtTx(ctx, tx, *lp.plan, d.Time); err != nil {
+				return err
+			}
+			plans[*lp.plan] = p
+		}
+		chain[i].Plan = &p
+	}
+	trade := Trade{Symbol: d.Symbol, Lots: d.Volume.Abs()}
+	needType, needHold := NeedsOf(chain)
+	if needType && s.o.Trades != nil && a.AccountID != nil {
+		if trade.AccountType, err = s.o.Trades.AccountType(ctx, t, *a.AccountID); err != nil {
+			return fmt.Errorf("partners: account type of %s: %w", a.Login, err)
+		}
+	}
+	if needHold && s.o.Trades != nil && d.PositionID != "" {
+		opened, ok, err := s.o.Trades.PositionOpened(ctx, t, a.ServerID, a.Login, d.PositionID, d.Time)
+		if err != nil {
+			return fmt.Errorf("partners: opening of position %s: %w", d.PositionID, err)
+		}
+		if ok {
+			held := int64(d.Time.Sub(opened) / time.Second)
+			trade.HeldSeconds = &held
+		}
+	}
+	batch := make([]row, 0, len(levels))
+	for _, lv := range PayUp(chain, trade, suffixes) {
+		rw := dealRow(a, d, gen)
+		rw.level, rw.partner = lv.Level, &lv.Partner
+		if lv.Plan != nil {
+			rw.plan, rw.planVersion, rw.currency = &lv.Plan.ID, lv.Plan.Version, lv.Plan.Currency.Code
+		}
+		if lv.Outcome.Reason != "" {
+			rw.kind, rw.reason = KindNothing, lv.Outcome.Reason
+		} else {
+			rw.kind, rw.amount = KindPaid, lv.Outcome.Amount
+		}
+		rw.explanation = lv.Outcome.Explanation
 		batch = append(batch, rw)
 	}
 	return insertRowsTx(ctx, tx, batch...)
