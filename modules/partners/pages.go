@@ -48,6 +48,7 @@ func (s *Service) mountPages(shell *web.Shell) {
 	s.mountPortalPages(p)
 	s.mountPlanPages(p)
 	s.mountActionPages(p)
+	s.mountReportPages(p)
 }
 
 type option struct {
