@@ -131,17 +131,31 @@ func (s *Service) onDealChanged(ctx context.Context, tx pgx.Tx, t tenants.Tenant
 	}
 	if gen > 0 {
 		says := "the platform " + string(e.Change) + " the deal"
-		if _, err := tx.Exec(ctx, `WITH rev AS (
+		rows, err := tx.Query(ctx, `WITH rev AS (
 				INSERT INTO partner_commissions (source, server_id, ticket, generation, login, account_id, client_id, level, partner_id, plan_id,
 					plan_version, kind, amount, currency, symbol, lots, deal_time, explanation, reverses)
 				SELECT source, server_id, ticket, $3, login, account_id, client_id, level, partner_id, plan_id, plan_version, 'reversal', -amount,
 					currency, symbol, lots, deal_time, jsonb_build_object('says', $4::text, 'change', $5::text), id
 				FROM partner_commissions c WHERE source = 'deal' AND server_id = $1 AND ticket = $2 AND kind = 'paid'
 					AND NOT EXISTS (SELECT 1 FROM partner_commissions r WHERE r.reverses = c.id)
-				ON CONFLICT DO NOTHING RETURNING id)
-			INSERT INTO partner_commission_postings (commission_id) SELECT id FROM rev`,
-			e.ServerID, e.Before.Ticket, gen, says, string(e.Change)); err != nil {
+				ON CONFLICT DO NOTHING RETURNING id, partner_id),
+			posted AS (INSERT INTO partner_commission_postings (commission_id) SELECT id FROM rev)
+			SELECT DISTINCT partner_id FROM rev WHERE partner_id IS NOT NULL`,
+			e.ServerID, e.Before.Ticket, gen, says, string(e.Change))
+		if err != nil {
 			return fmt.Errorf("partners: reverse deal %s: %w", e.Before.Ticket, err)
+		}
+		reversed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*uuid.UUID, error) {
+			var id uuid.UUID
+			return &id, r.Scan(&id)
+		})
+		if err != nil {
+			return fmt.Errorf("partners: reverse deal %s: %w", e.Before.Ticket, err)
+		}
+		server := e.ServerID
+		if err := s.publishRecorded(ctx, tx, t, CommissionRecorded{Source: SourceDeal, ServerID: &server, Ticket: e.Before.Ticket, Generation: gen},
+			reversed...); err != nil {
+			return err
 		}
 	}
 	switch {
@@ -237,7 +251,15 @@ func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a 
 		rw.explanation = lv.Outcome.Explanation
 		batch = append(batch, rw)
 	}
-	return insertRowsTx(ctx, tx, batch...)
+	if err := insertRowsTx(ctx, tx, batch...); err != nil {
+		return err
+	}
+	ids := make([]*uuid.UUID, len(batch))
+	for i := range batch {
+		ids[i] = batch[i].partner
+	}
+	server := a.ServerID
+	return s.publishRecorded(ctx, tx, t, CommissionRecorded{Source: SourceDeal, ServerID: &server, Ticket: d.Ticket, Generation: gen}, ids...)
 }
 
 // treeAtTx is, in one round trip, the partners up the tree from the client's partner at time at (nearest first,
@@ -316,7 +338,7 @@ func levelPartnersTx(ctx context.Context, tx pgx.Tx, chain []uuid.UUID) ([]level
 
 // onDeposit pays CPA on a referred client's first deposit: once per client, to the partner it was attributed to
 // then (level 1), under that partner's plan. Deposits of clients attributed to no one are not recorded.
-func (s *Service) onDeposit(ctx context.Context, tx pgx.Tx, _ tenants.Tenant, m events.Meta, e payments.DepositCompleted) error {
+func (s *Service) onDeposit(ctx context.Context, tx pgx.Tx, t tenants.Tenant, m events.Meta, e payments.DepositCompleted) error {
 	if e.DepositNumber != 1 {
 		return nil
 	}
@@ -352,5 +374,8 @@ func (s *Service) onDeposit(ctx context.Context, tx pgx.Tx, _ tenants.Tenant, m 
 		rw.kind, rw.amount = KindPaid, out.Amount
 	}
 	rw.explanation = out.Explanation
-	return insertRowTx(ctx, tx, rw)
+	if err := insertRowTx(ctx, tx, rw); err != nil {
+		return err
+	}
+	return s.publishRecorded(ctx, tx, t, CommissionRecorded{Source: SourceCPA, Ticket: rw.ticket}, first)
 }

@@ -49,6 +49,7 @@ func (s *Service) mountPages(shell *web.Shell) {
 	s.mountPlanPages(p)
 	s.mountActionPages(p)
 	s.mountReportPages(p)
+	s.mountLivePages(p)
 }
 
 type option struct {
@@ -129,8 +130,8 @@ type nodeRow struct {
 }
 
 type commissionRow struct {
-	Time, Ticket, Login, Client, ClientHref, Symbol, Matched, Lots, Level, Plan, Amount, Kind, Why string
-	Tone                                                                                           web.Tone
+	ID, Time, Ticket, Login, Client, ClientHref, Symbol, Matched, Lots, Level, Plan, Amount, Kind, Why string
+	Tone                                                                                               web.Tone
 }
 
 type partnerPage struct {

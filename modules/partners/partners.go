@@ -34,6 +34,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/ledger"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -74,6 +75,8 @@ type Options struct {
 	Ledger  Ledger
 	// Portal, when nil, leaves the portal's application route answering 404.
 	Portal Portal
+	// Events, when set, carries partners.commission_recorded (the IB portal's live updates); nil publishes nothing.
+	Events *events.Hall
 	// Trades, when nil, answers nothing: plans with a minimum hold then explain "hold unknown", and lot modifiers
 	// and exclusions by account type do not apply.
 	Trades Trades
@@ -87,7 +90,8 @@ type Options struct {
 
 // Service is every tenant's partners, always through the tenant gate.
 type Service struct {
-	o Options
+	o    Options
+	live *liveFeed
 }
 
 // New returns the partners module.
@@ -107,7 +111,7 @@ func New(o Options) (*Service, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{o: o}, nil
+	return &Service{o: o, live: newLiveFeed()}, nil
 }
 
 // Errors callers branch on.
