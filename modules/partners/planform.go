@@ -521,6 +521,10 @@ func (p *pages) preview(c *fiber.Ctx, d *planFormPage, plan *uuid.UUID, rules Ru
 			}
 			f.Add(fe.Field, fe.Message)
 		}
+	} else if errors.Is(err, errNoPlan) {
+		return 0, web.NotFound("No such plan.")
+	} else if errors.Is(err, ErrNotFound) {
+		f.Add("deal.partner_id", "choose a partner")
 	} else if err != nil {
 		return 0, err
 	}

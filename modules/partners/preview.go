@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -243,24 +244,17 @@ func ToPreviewResponse(levels []PreviewLevel) PreviewResponse {
 	return out
 }
 
-// PreviewInput reads a preview's body: every bad field at once (422), rules named as the plan routes name them
-// (rules.lines.0.per_lot.1). A partner or plan of no one here is a field error too.
+// PreviewInputOf reads a preview's body: every bad field at once (422), rules named as the plan routes name them
+// (rules.lines.0.per_lot.1); a partner or plan of no one here is ErrNotFound (404).
 func (s *Service) PreviewInputOf(ctx context.Context, t tenants.Tenant, b PreviewBody) (PreviewInput, error) {
 	var f validation.Fields
 	in := PreviewInput{At: s.o.Now().UTC()}
 	if b.At != nil {
 		in.At = b.At.UTC()
 	}
-	if p := optionalID(&f, "partner_id", &b.PartnerID); p == nil {
-		if !f.Has("partner_id") {
-			f.Add("partner_id", "is required")
-		}
-	} else if _, err := s.Partner(ctx, t, *p); errors.Is(err, ErrNotFound) {
-		f.Add("partner_id", "no partner has this id")
-	} else if err != nil {
-		return in, err
-	} else {
-		in.Partner = *p
+	partner := optionalID(&f, "partner_id", &b.PartnerID)
+	if partner == nil && !f.Has("partner_id") {
+		f.Add("partner_id", "is required")
 	}
 	in.Trade.Symbol = strings.TrimSpace(b.Symbol)
 	f.Required("symbol", in.Trade.Symbol)
@@ -283,7 +277,7 @@ func (s *Service) PreviewInputOf(ctx context.Context, t tenants.Tenant, b Previe
 	if plan != nil {
 		p, err := s.Plan(ctx, t, *plan, 0)
 		if errors.Is(err, ErrNotFound) {
-			f.Add("plan_id", "no plan has this id")
+			return in, errNoPlan
 		} else if err != nil {
 			return in, err
 		}
@@ -308,8 +302,18 @@ func (s *Service) PreviewInputOf(ctx context.Context, t tenants.Tenant, b Previe
 		draft.Rules = r
 		in.Draft = &draft
 	}
-	return in, f.Err()
+	if err := f.Err(); err != nil {
+		return in, err
+	}
+	if _, err := s.Partner(ctx, t, *partner); err != nil {
+		return in, err // ErrNotFound: 404, as another tenant's id is everywhere
+	}
+	in.Partner = *partner
+	return in, nil
 }
+
+// errNoPlan: the preview's plan_id names no plan of the tenant (404).
+var errNoPlan = fmt.Errorf("%w: plan", ErrNotFound)
 
 func previewRoutes(api *web.API, s *Service) {
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/partner-plans/preview", Permission: PermManage, Tag: "partners", Request: PreviewBody{},
@@ -321,8 +325,10 @@ func previewRoutes(api *web.API, s *Service) {
 			}
 			ctx, t := c.UserContext(), tenants.Current(c)
 			in, err := s.PreviewInputOf(ctx, t, b)
-			if err != nil {
-				return err
+			if errors.Is(err, errNoPlan) {
+				return web.NotFound("No such plan.")
+			} else if err != nil {
+				return apiError(err, "partner")
 			}
 			levels, err := s.Preview(ctx, t, in)
 			if err != nil {
