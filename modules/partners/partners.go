@@ -19,6 +19,10 @@
 //
 //	portal         the IB portal (portal.go, portal_pages.go): /portal/partner and /api/v1/portal/partner for the
 //	               portal login whose client is an active partner, narrowed to that partner by the session
+//	live           the IB portal's live updates (live.go): partners.commission_recorded, a Postgres notification at
+//	               commit, the partner's own SSE stream
+//	back office    the partner pages (pages.go) with their forms (actions.go), the plan editor and its preview
+//	               (planform.go, preview.go over PayUp, the engine's own computation), the reports (reports.go)
 //
 // Payouts build on this: a partner's wallet balance is the ledger's, its rows are Commissions.
 package partners
