@@ -79,6 +79,17 @@ func TestThePreviewOfADealIsWhatTheEngineWroteForIt(t *testing.T) {
 		})
 	}
 
+	// The editor's recent deals are those deals, newest first, with what the engine knew: CHARLIE's plan needed the
+	// account type and the hold, so its rows kept them.
+	recent, err := tr.svc.RecentDeals(ctx, tr.ten, &guardPlan.ID, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recent) != 3 || recent[0].Ticket != "9504" || recent[0].Trade.AccountType != "demo" || recent[0].Partner != tr.charlie ||
+		recent[1].Ticket != "9503" || recent[1].Trade.HeldSeconds != nil || recent[2].Trade.HeldSeconds == nil || *recent[2].Trade.HeldSeconds != 30 {
+		t.Errorf("recent deals: %+v", recent)
+	}
+
 	// A draft of the standard plan (ATLAS's) pays 9 a lot by default: only ATLAS's level changes.
 	draft := testRules()
 	draft.Lines[2].PerLot = per("9", "9", "9")
