@@ -328,7 +328,7 @@ func (d *planFormPage) sayErrors(err error) bool {
 // base is the form's page without its rules: the plan (nil: a new one), its versions, the preview's choices.
 func (p *pages) base(c *fiber.Ctx, plan *uuid.UUID) (planFormPage, error) {
 	ctx, t := c.UserContext(), tenants.Current(c)
-	d := planFormPage{New: plan == nil, Action: plansPath + "/new", CSRF: p.shell.CSRF(c), Currency: "USD", PayOns: payOnOptions("")}
+	d := planFormPage{New: plan == nil, PreviewAll: plan == nil, Action: plansPath + "/new", CSRF: p.shell.CSRF(c), Currency: "USD", PayOns: payOnOptions("")}
 	if plan != nil {
 		versions, err := p.s.PlanVersions(ctx, t, *plan)
 		if err != nil {
@@ -529,14 +529,13 @@ func (p *pages) preview(c *fiber.Ctx, d *planFormPage, plan *uuid.UUID, rules Ru
 		return 0, err
 	}
 	if d.sayErrors(f.Err()) {
-		d.Problem = "The deal cannot be previewed: see the fields marked below."
+		d.Problem = "This cannot be previewed: see the fields marked below."
 		return fiber.StatusUnprocessableEntity, nil
 	}
 	levels, err := p.s.Preview(c.UserContext(), tenants.Current(c), in)
 	if err != nil {
 		return 0, err
 	}
-	d.PreviewAll = plan == nil
 	d.Says = PreviewSays(levels)
 	for _, r := range ToPreviewResponse(levels).Levels {
 		row := previewRow{Level: r.Level, Partner: r.Partner, Amount: r.Amount + " " + r.Currency, Kind: kindWords[r.Kind], Why: r.Says, Tone: web.ToneGood}
