@@ -202,7 +202,8 @@ func TestATraderAppliesToBecomeAPartnerAndAnIBManagerApproves(t *testing.T) {
 
 // The ib_manager's pages: the partners list with codes, plans and parents, a partner's page with its tree and its
 // commission rows' filters; a bad filter is said on the page (422); the plan editor with its preview (and the API's
-// preview), a move from the partner page, the commission report and its CSV; sales is refused.
+// preview), a move, an approval and a re-attribution from the partner page, the commission report and its CSV;
+// sales is refused.
 func TestPartnerPagesAsAnIBManager(t *testing.T) {
 	t.Parallel()
 	a, base, _ := startServer(t)
@@ -303,6 +304,51 @@ func TestPartnerPagesAsAnIBManager(t *testing.T) {
 	}
 	if p, err := a.partners.Partner(ctx, ten, sub.ID); err != nil || p.ParentID != nil {
 		t.Errorf("after the move: %+v %v", p, err)
+	}
+	// An application approved on its page; a client of the partner re-attributed from its page, with a reason.
+	var clientIDs []uuid.UUID
+	if err := a.gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id FROM clients ORDER BY created_at LIMIT 2`)
+		if err != nil {
+			return err
+		}
+		clientIDs, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		return err
+	}); err != nil || len(clientIDs) != 2 {
+		t.Fatalf("two clients: %v %v", clientIDs, err)
+	}
+	applied, err := a.partners.Apply(ctx, ten, clientIDs[0], "I teach a trading class")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page = c.get("/backoffice/partners/" + applied.ID.String())
+	if !strings.Contains(page.body, `id="approve-form"`) || !strings.Contains(page.body, `id="reject-form"`) {
+		t.Errorf("an application's page has no approval: %.300s", pageText(page.body))
+	}
+	if r := c.do("POST", "/backoffice/partners/"+applied.ID.String()+"/approve", url.Values{"csrf": {csrfOf(t, page.body)}, "plan_id": {top.PlanID.String()}}); r.status != 303 {
+		t.Errorf("the approval: %d %.300s", r.status, pageText(r.body))
+	}
+	if p, err := a.partners.Partner(ctx, ten, applied.ID); err != nil || p.Status != partners.StatusActive || p.PlanID == nil {
+		t.Errorf("after the approval: %+v %v", p, err)
+	}
+	if err := a.partners.Attribute(ctx, ten, audit.System("test"), clientIDs[1], &sub.ID, time.Time{}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	page = c.get("/backoffice/partners/" + sub.ID.String())
+	attr := url.Values{"csrf": {csrfOf(t, page.body)}, "client_id": {clientIDs[1].String()}, "partner_id": {top.ID.String()}, "effective_from": {""}, "reason": {""}}
+	if r := c.do("POST", "/backoffice/partners/"+sub.ID.String()+"/attribute", attr); r.status != 422 || !strings.Contains(r.body, `id="attribute-reason-error"`) {
+		t.Errorf("a re-attribution without a reason: %d", r.status)
+	}
+	attr.Set("reason", "the client asked for Matrix IB")
+	if r := c.do("POST", "/backoffice/partners/"+sub.ID.String()+"/attribute", attr); r.status != 303 {
+		t.Errorf("the re-attribution: %d %.300s", r.status, pageText(r.body))
+	}
+	if now, err := a.partners.AttributedTo(ctx, ten, clientIDs[1], time.Now()); err != nil || now == nil || *now != top.ID {
+		t.Errorf("after the re-attribution: %v %v", now, err)
+	}
+	// A client who is not the partner's now cannot be named from its page.
+	if r := c.do("POST", "/backoffice/partners/"+sub.ID.String()+"/attribute", attr); r.status != 422 || !strings.Contains(r.body, `id="attribute-client-error"`) {
+		t.Errorf("re-attributing a client of another partner: %d", r.status)
 	}
 
 	// The report: its page, its CSV, a bad filter said on the page; the API's shape.
