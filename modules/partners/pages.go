@@ -46,6 +46,10 @@ func (s *Service) mountPages(shell *web.Shell) {
 	shell.Page(fiber.MethodGet, partnersPath, PermManage, p.list)
 	shell.Page(fiber.MethodGet, partnersPath+"/:id", PermManage, p.partner)
 	s.mountPortalPages(p)
+	s.mountPlanPages(p)
+	s.mountActionPages(p)
+	s.mountReportPages(p)
+	s.mountLivePages(p)
 }
 
 type option struct {
@@ -126,8 +130,8 @@ type nodeRow struct {
 }
 
 type commissionRow struct {
-	Time, Ticket, Login, Client, ClientHref, Symbol, Matched, Lots, Level, Plan, Amount, Kind, Why string
-	Tone                                                                                           web.Tone
+	ID, Time, Ticket, Login, Client, ClientHref, Symbol, Matched, Lots, Level, Plan, Amount, Kind, Why string
+	Tone                                                                                               web.Tone
 }
 
 type partnerPage struct {
@@ -139,6 +143,7 @@ type partnerPage struct {
 	Rows                                                          []commissionRow
 	Error                                                         string
 	Problems                                                      []string
+	Actions                                                       actionsView
 }
 
 var kindWords = map[string]string{KindPaid: "paid", KindNothing: "paid nothing", KindReversal: "reversed"}
@@ -163,6 +168,12 @@ func (p *pages) partner(c *fiber.Ctx) error {
 		codes = append(codes, code.Code+" (/?ref="+code.Code+")")
 	}
 	d.Codes = strings.Join(codes, ", ")
+	status := fiber.StatusOK
+	if d.Actions, err = p.actions(c, x); err != nil {
+		return err
+	} else if d.Actions.Failed != "" {
+		status = fiber.StatusUnprocessableEntity
+	}
 	if x.ParentID != nil {
 		if parent, err := p.s.Partner(ctx, t, *x.ParentID); err == nil {
 			d.Parent, d.ParentHref = parent.Name, partnersPath+"/"+parent.ID.String()
@@ -247,7 +258,7 @@ func (p *pages) partner(c *fiber.Ctx) error {
 		}
 		d.Rows = append(d.Rows, cr)
 	}
-	return p.shell.Render(c, fiber.StatusOK, "partners_partner", x.Name, d)
+	return p.shell.Render(c, status, "partners_partner", x.Name, d)
 }
 
 // explainPaid is how a paid row came about: "0.86 lots x 2 a lot (default line)".
