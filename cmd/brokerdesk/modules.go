@@ -61,10 +61,10 @@ func (a *app) buildModules(sender *mail.Sender, w wiring) {
 		Dialer: tradingDialer{sim: w.simulator, log: a.log.With("component", "trading")}, Faults: w.simulatorFaults, Log: a.log}))
 	use(a, &a.partners)(partners.New(partners.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients, Ledger: a.ledger,
 		Portal: a.identity, Trades: partnerTrades{a}, Log: a.log}))
-	// The bonus engine reads hold times through the partners engine's seam (partnerTrades), and answers withdrawals'
-	// open-bonus check.
+	// The bonus engine reads hold times through the partners engine's seam (partnerTrades), answers withdrawals'
+	// open-bonus check, and announces grants and releases (the client's emails).
 	use(a, &a.bonuses)(bonuses.New(bonuses.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients, Ledger: a.ledger,
-		Trades: partnerTrades{a}, Log: a.log}))
+		Trades: partnerTrades{a}, Events: a.events, Emails: a.emails, Portal: a.identity, Log: a.log}))
 	var demoClients withdrawals.DemoClients // the demo's withdrawals, beside payments' demo deposits (make run)
 	if w.paymentSandbox != nil {
 		demoClients = a.clients

@@ -60,6 +60,11 @@ type Options struct {
 	Audit   *audit.Service
 	Clients Clients
 	Ledger  Ledger
+	// Events, when set, announces grants and releases (bonus.granted, bonus.released); Emails, when set, tells
+	// the client of them (and of forfeitures); Portal says which client a portal login is (the portal's page).
+	Events Publisher
+	Emails Emails
+	Portal Portal
 	// Trades, when nil, answers nothing: deals then count toward bonuses whose rule has no minimum hold only.
 	Trades Trades
 	// ExpireEvery is how often the worker removes expired bonuses; default one minute.

@@ -61,7 +61,7 @@ func (s *Service) onDealClosed(ctx context.Context, tx pgx.Tx, t tenants.Tenant,
 		if tag.RowsAffected() == 0 || lots.IsZero() {
 			continue
 		}
-		if err := s.addLotsTx(ctx, tx, b.id, lots); err != nil {
+		if err := s.addLotsTx(ctx, tx, t, b.id, lots); err != nil {
 			return err
 		}
 	}
@@ -100,8 +100,8 @@ func counted(d tradingdesk.Deal, held *int64, minHold int64) decimal.Decimal {
 	return d.Volume.Abs()
 }
 
-// addLotsTx moves an open bonus's turnover by delta and releases it when met.
-func (s *Service) addLotsTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, delta decimal.Decimal) error {
+// addLotsTx moves an open bonus's turnover by delta and releases it when met (announced: bonus.released).
+func (s *Service) addLotsTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, id uuid.UUID, delta decimal.Decimal) error {
 	var met bool
 	err := tx.QueryRow(ctx, `UPDATE bonuses SET lots_done = greatest(lots_done + $2, 0) WHERE id = $1 AND status = 'open'
 		RETURNING lots_done >= lots_required`, id, delta).Scan(&met)
@@ -112,7 +112,10 @@ func (s *Service) addLotsTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, delta 
 		return err
 	}
 	if met {
-		return s.closeTx(ctx, tx, id, closeRelease, engine, "")
+		if err := s.closeTx(ctx, tx, id, closeRelease, engine, ""); err != nil {
+			return err
+		}
+		return s.publishReleasedTx(ctx, tx, t, id)
 	}
 	return nil
 }
@@ -145,7 +148,7 @@ func (s *Service) onDealChanged(ctx context.Context, tx pgx.Tx, t tenants.Tenant
 			return err
 		}
 		if delta := now.Sub(w.lots); !delta.IsZero() {
-			if err := s.addLotsTx(ctx, tx, w.bonus, delta); err != nil {
+			if err := s.addLotsTx(ctx, tx, t, w.bonus, delta); err != nil {
 				return err
 			}
 		}
