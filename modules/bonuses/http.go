@@ -487,3 +487,20 @@ func Routes(api *web.API, s *Service) {
 			return c.JSON(ToBonusResponse(out))
 		}})
 }
+
+// Example is the demo's rule: 50 % of the second deposit up to 500.00 USD, 0.5 lots per dollar, 60 days.
+func (RuleCreateBody) Example() any {
+	return RuleCreateBody{Name: "2nd deposit 50% up to $500 (example)", Currency: "USD", Terms: ToTermsBody(DemoTerms(), money.MustLookup("USD"))}
+}
+
+// Example raises the demo rule to 100 % up to 300.00 USD, for clients in Germany and France.
+func (RuleEditBody) Example() any {
+	t := DemoTerms()
+	t.Percent, t.Cap, t.Countries = decimal.NewFromInt(100), decimal.NewFromInt(300), []string{"DE", "FR"}
+	return RuleEditBody{Terms: ToTermsBody(t, money.MustLookup("USD"))}
+}
+
+// Example asks to cancel a bonus for abuse.
+func (CancelBody) Example() any {
+	return CancelBody{Reason: "Opposite positions on two accounts to farm the turnover (ticket 4411)."}
+}
