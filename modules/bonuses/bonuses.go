@@ -14,10 +14,15 @@
 //	expiry     bonuses:expire each minute per tenant: open bonuses past their expiry are removed (the grant
 //	           reversed), audited
 //	seam       OpenBonusesTx answers withdrawals' Bonuses: the open bonuses a withdrawal would forfeit
-//	http       finance's API: a client's bonuses, and cancelling one with a reason
+//	http       finance's API: the rules (list, versions, create, edit, end), the bonuses, a client's bonuses and
+//	           evaluations, cancelling one with a reason
+//	pages      finance's rules (with a sentence of what each does), the bonuses' list, the client page's Bonuses
+//	           tab (why each deposit did or did not earn one), the dashboard's tile, the trader's portal page
+//	events     bonus.granted and bonus.released in the change's transaction; the client's emails of them and of
+//	           bonus.forfeited through the outbox
 //
 // Not yet (docs/bonuses.md#not-yet): credit on a trading account through the connector (credit_in/credit_out),
-// forfeiture on a withdrawal, write-off at stop-out, the rules' API, the pages, the client's portal view, emails.
+// forfeiture on a withdrawal, write-off at stop-out.
 package bonuses
 
 import (
