@@ -66,7 +66,7 @@ func (r Terms) trigger(c money.Currency, withCurrency bool) string {
 		more = append(more, "for tier "+strings.Join(r.Tiers, " or "))
 	}
 	if len(r.Countries) > 0 {
-		more = append(more, "from "+strings.Join(r.Countries, ", "))
+		more = append(more, "for clients in "+strings.Join(r.Countries, ", "))
 	}
 	if r.PromoCode != "" {
 		more = append(more, "with the code "+r.PromoCode)
