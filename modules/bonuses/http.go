@@ -60,6 +60,19 @@ func ToBonusResponse(b Bonus) BonusResponse {
 		Status: b.Status, GrantedAt: b.GrantedAt, ExpiresAt: b.ExpiresAt, ClosedAt: b.ClosedAt, CloseReason: b.CloseReason}
 }
 
+// portalClient is the client of the request's portal login; 404 for a login without one.
+func (s *Service) portalClient(c *fiber.Ctx) (uuid.UUID, error) {
+	if s.o.Portal == nil {
+		return uuid.Nil, web.NotFound("No bonuses here.")
+	}
+	pr, _ := identity.PrincipalOf(c)
+	client, err := s.o.Portal.PortalClientID(c.UserContext(), tenants.Current(c), pr.UserID)
+	if errors.Is(err, identity.ErrNoClient) {
+		return uuid.Nil, web.NotFound("This login has no client record.")
+	}
+	return client, err
+}
+
 // clientExists is ErrNotFound for an id of no client of the tenant.
 func (s *Service) clientExists(ctx context.Context, t tenants.Tenant, id uuid.UUID) error {
 	return s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
@@ -368,6 +381,23 @@ func ruleRoutes(api *web.API, s *Service, tag string) {
 				return apiError(err, "bonus rule")
 			}
 			return one(c, id, fiber.StatusOK)
+		}})
+	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/portal/bonuses", Permission: identity.PermPortalAccount, Tag: tag,
+		Response: BonusesResponse{}, Summary: "My bonuses, newest first, each with its turnover (lots done of required), expiry and status",
+		Handler: func(c *fiber.Ctx) error {
+			client, err := s.portalClient(c)
+			if err != nil {
+				return err
+			}
+			list, err := s.ClientBonuses(c.UserContext(), tenants.Current(c), client)
+			if err != nil {
+				return err
+			}
+			out := BonusesResponse{Bonuses: []BonusResponse{}}
+			for _, b := range list {
+				out.Bonuses = append(out.Bonuses, ToBonusResponse(b))
+			}
+			return c.JSON(out)
 		}})
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/bonuses", Permission: PermManage, Tag: tag, Response: BonusesResponse{},
 		Summary: "The brokerage's bonuses, newest first (at most 200): ?status=open|released|expired|cancelled|forfeited, ?rule_id=, ?client_id=",

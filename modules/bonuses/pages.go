@@ -564,14 +564,8 @@ func (p *pages) hubTab(c *fiber.Ctx, client uuid.UUID) (template.HTML, error) {
 
 // portal is the trader's bonuses: each with its progress, amount, expiry and status.
 func (p *pages) portal(c *fiber.Ctx) error {
-	if p.s.o.Portal == nil {
-		return web.NotFound("No bonuses here.")
-	}
-	pr, _ := identity.PrincipalOf(c)
-	client, err := p.s.o.Portal.PortalClientID(c.UserContext(), tenants.Current(c), pr.UserID)
-	if errors.Is(err, identity.ErrNoClient) {
-		return web.NotFound("This login has no client record.")
-	} else if err != nil {
+	client, err := p.s.portalClient(c)
+	if err != nil {
 		return err
 	}
 	list, err := p.s.ClientBonuses(c.UserContext(), tenants.Current(c), client)

@@ -125,6 +125,12 @@ func TestThePagesShowProgressWhyAndCancelWithAReason(t *testing.T) {
 		t.Errorf("the portal: %d %.1500s", status, body)
 	}
 
+	var mine BonusesResponse
+	a.do(t, "GET", "/api/v1/portal/bonuses", tok.AccessToken, nil).Decode(t, &mine)
+	if len(mine.Bonuses) != 1 || mine.Bonuses[0].LotsDone != "20.00" || mine.Bonuses[0].Status != "cancelled" {
+		t.Errorf("the portal's API: %+v", mine)
+	}
+
 	sales := a.staff(t, "sales")
 	for _, path := range []string{"/backoffice/bonuses", "/backoffice/bonuses/rules", "/backoffice/test-hub/" + ann.String()} {
 		if status, _ := page(t, app, "bd_backoffice", sales, "GET", path, nil); status != http.StatusForbidden {
