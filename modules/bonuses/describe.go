@@ -9,25 +9,11 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/brokerdesk/brokerdesk/infra/money"
+	"github.com/brokerdesk/brokerdesk/infra/web"
 )
 
 // What a rule's terms do, in words: the rules page's columns and the form's preview ("50% of the 2nd deposit up to
 // 500.00 USD, released after 0.5 lots per USD of bonus, expires after 60 days").
-
-// ordinal is n as "1st", "2nd", "3rd", "11th".
-func ordinal(n int) string {
-	suffix := "th"
-	switch {
-	case n%100 >= 11 && n%100 <= 13:
-	case n%10 == 1:
-		suffix = "st"
-	case n%10 == 2:
-		suffix = "nd"
-	case n%10 == 3:
-		suffix = "rd"
-	}
-	return strconv.Itoa(n) + suffix
-}
 
 func amountWords(d decimal.Decimal, c money.Currency) string {
 	return money.Amount{Minor: minor(d, c), Currency: c}.String()
@@ -36,7 +22,7 @@ func amountWords(d decimal.Decimal, c money.Currency) string {
 // depositWords is which deposit the rule takes: "the 2nd deposit", "any deposit".
 func (r Terms) depositWords() string {
 	if r.DepositNumber > 0 {
-		return "the " + ordinal(r.DepositNumber) + " deposit"
+		return "the " + web.Ordinal(r.DepositNumber) + " deposit"
 	}
 	return "any deposit"
 }
@@ -184,7 +170,7 @@ var decimalHundred = decimal.NewFromInt(100)
 func DepositWords(d inputs) string {
 	s := d.Amount + " " + d.Currency
 	if d.Number > 0 {
-		s = "the " + ordinal(d.Number) + " deposit, " + s
+		s = "the " + web.Ordinal(d.Number) + " deposit, " + s
 	}
 	if d.GatewayKind != "" {
 		s += " through " + d.GatewayKind
@@ -211,7 +197,7 @@ func WhyWords(e Evaluation) string {
 	var why string
 	switch e.Reason {
 	case ReasonDepositNumber:
-		why = "it was the client's " + ordinal(d.Number) + " deposit; the rule takes the " + ordinal(r.DepositNumber)
+		why = "it was the client's " + web.Ordinal(d.Number) + " deposit; the rule takes the " + web.Ordinal(r.DepositNumber)
 	case ReasonTooSmall:
 		why = d.Amount + " " + d.Currency + "; the minimum is " + amt(r.MinDeposit)
 	case ReasonTooLarge:

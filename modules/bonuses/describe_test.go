@@ -3,6 +3,8 @@ package bonuses
 import (
 	"testing"
 	"time"
+
+	"github.com/brokerdesk/brokerdesk/infra/web"
 )
 
 // What a rule does and why a deposit got nothing, in the words the pages show.
@@ -43,8 +45,10 @@ func TestRulesAndDecisionsReadAsSentences(t *testing.T) {
 			t.Errorf("%s: TurnoverWords %q, want %q", tc.name, got, tc.turnover)
 		}
 	}
-	if ordinal(21) != "21st" || ordinal(22) != "22nd" || ordinal(13) != "13th" || ordinal(103) != "103rd" {
-		t.Error("ordinals")
+	for n, want := range map[int]string{1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 11: "11th", 13: "13th", 21: "21st", 22: "22nd", 103: "103rd", 112: "112th"} {
+		if got := web.Ordinal(n); got != want {
+			t.Errorf("Ordinal(%d) = %q, want %q", n, got, want)
+		}
 	}
 
 	at := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
