@@ -11,6 +11,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/infra/money"
 	"github.com/brokerdesk/brokerdesk/jobs"
+	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/emails"
 	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -143,67 +144,54 @@ func amountOf(minor int64, code string, exp int) string {
 	return money.Amount{Minor: minor, Currency: money.Currency{Code: code, Exponent: exp}}.String()
 }
 
-// emailGranted tells the client a bonus was granted: the amount, the rule, the turnover it asks and its expiry.
-func (s *Service) emailGranted(ctx context.Context, tx pgx.Tx, t tenants.Tenant, _ events.Meta, e Granted) error {
+// emailTx queues the client's email about bonus id under key: data draws it from the bonus and the client. A
+// bonus no longer there (never expected) sends nothing.
+func (s *Service) emailTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, id, client uuid.UUID, key, template string,
+	data func(b Bonus, c clients.Client) map[string]any) error {
 	if s.o.Emails == nil {
 		return nil
 	}
-	b, err := bonusTx(ctx, tx, `b.id = $1`, e.BonusID)
+	b, err := bonusTx(ctx, tx, `b.id = $1`, id)
 	if errors.Is(err, ErrNotFound) {
-		return nil // nothing to tell
+		return nil
 	} else if err != nil {
 		return err
 	}
-	c, err := s.o.Clients.GetTx(ctx, tx, e.ClientID)
+	c, err := s.o.Clients.GetTx(ctx, tx, client)
 	if err != nil {
-		return fmt.Errorf("bonuses: client of bonus %s: %w", e.BonusID, err)
+		return fmt.Errorf("bonuses: client of bonus %s: %w", id, err)
 	}
-	return s.o.Emails.Queue(ctx, tx, t, "bonus:"+e.BonusID.String()+":granted", emails.Email{Template: emails.TemplateBonusGranted, To: c.Email,
-		Data: map[string]any{"FirstName": c.FirstName, "Amount": b.Amount.String(), "Rule": b.RuleName, "Lots": b.LotsRequired.StringFixed(2),
-			"ExpiresOn": b.ExpiresAt, "BonusesURL": PortalPath}})
+	return s.o.Emails.Queue(ctx, tx, t, key, emails.Email{Template: template, To: c.Email, Data: data(b, c)})
+}
+
+// emailGranted tells the client a bonus was granted: the amount, the rule, the turnover it asks and its expiry.
+func (s *Service) emailGranted(ctx context.Context, tx pgx.Tx, t tenants.Tenant, _ events.Meta, e Granted) error {
+	return s.emailTx(ctx, tx, t, e.BonusID, e.ClientID, "bonus:"+e.BonusID.String()+":granted", emails.TemplateBonusGranted,
+		func(b Bonus, c clients.Client) map[string]any {
+			return map[string]any{"FirstName": c.FirstName, "Amount": b.Amount.String(), "Rule": b.RuleName, "Lots": b.LotsRequired.StringFixed(2),
+				"ExpiresOn": b.ExpiresAt, "BonusesURL": PortalPath}
+		})
 }
 
 // emailReleased tells the client a bonus is now in their wallet.
 func (s *Service) emailReleased(ctx context.Context, tx pgx.Tx, t tenants.Tenant, _ events.Meta, e Released) error {
-	if s.o.Emails == nil {
-		return nil
-	}
-	b, err := bonusTx(ctx, tx, `b.id = $1`, e.BonusID)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	c, err := s.o.Clients.GetTx(ctx, tx, e.ClientID)
-	if err != nil {
-		return fmt.Errorf("bonuses: client of bonus %s: %w", e.BonusID, err)
-	}
-	return s.o.Emails.Queue(ctx, tx, t, "bonus:"+e.BonusID.String()+":released", emails.Email{Template: emails.TemplateBonusReleased, To: c.Email,
-		Data: map[string]any{"FirstName": c.FirstName, "Amount": amountOf(e.Amount, e.Currency, e.Exponent), "Rule": b.RuleName,
-			"Lots": b.LotsDone.StringFixed(2), "WalletURL": "/portal/wallet"}})
+	return s.emailTx(ctx, tx, t, e.BonusID, e.ClientID, "bonus:"+e.BonusID.String()+":released", emails.TemplateBonusReleased,
+		func(b Bonus, c clients.Client) map[string]any {
+			return map[string]any{"FirstName": c.FirstName, "Amount": amountOf(e.Amount, e.Currency, e.Exponent), "Rule": b.RuleName,
+				"Lots": b.LotsDone.StringFixed(2), "WalletURL": "/portal/wallet"}
+		})
 }
 
-// emailForfeited tells the client a bonus (or part of it) was forfeited, and why.
+// emailForfeited tells the client a bonus (or part of it) was forfeited, and why. A bonus may be forfeited in parts
+// (pro rata per withdrawal): the key is the event's.
 func (s *Service) emailForfeited(ctx context.Context, tx pgx.Tx, t tenants.Tenant, m events.Meta, e Forfeited) error {
-	if s.o.Emails == nil {
-		return nil
-	}
-	b, err := bonusTx(ctx, tx, `b.id = $1`, e.BonusID)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	c, err := s.o.Clients.GetTx(ctx, tx, e.ClientID)
-	if err != nil {
-		return fmt.Errorf("bonuses: client of bonus %s: %w", e.BonusID, err)
-	}
 	reason := e.Reason
 	if reason == "" {
 		reason = "The bonus's rule ends it when money is withdrawn while it is open."
 	}
-	// A bonus may be forfeited in parts (pro rata per withdrawal): the key is the event's.
-	return s.o.Emails.Queue(ctx, tx, t, "bonus:"+e.BonusID.String()+":forfeited:"+m.ID.String(), emails.Email{Template: emails.TemplateBonusForfeited,
-		To: c.Email, Data: map[string]any{"FirstName": c.FirstName, "Amount": amountOf(e.Amount, e.Currency, e.Exponent), "Rule": b.RuleName,
-			"Reason": reason, "BonusesURL": PortalPath}})
+	return s.emailTx(ctx, tx, t, e.BonusID, e.ClientID, "bonus:"+e.BonusID.String()+":forfeited:"+m.ID.String(), emails.TemplateBonusForfeited,
+		func(b Bonus, c clients.Client) map[string]any {
+			return map[string]any{"FirstName": c.FirstName, "Amount": amountOf(e.Amount, e.Currency, e.Exponent), "Rule": b.RuleName,
+				"Reason": reason, "BonusesURL": PortalPath}
+		})
 }

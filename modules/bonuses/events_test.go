@@ -29,7 +29,8 @@ func (s sendNow) Queue(ctx context.Context, _ pgx.Tx, t tenants.Tenant, _ string
 
 // A grant publishes bonus.granted in its transaction (an outbox row for the email's subscriber, once however often
 // the deposit is redelivered), and the subscriber's delivery sends the client a branded email with the amount, the
-// turnover and the expiry, linking to the portal's bonuses.
+// turnover and the expiry, linking to the portal's bonuses; a forfeiture's event sends its email with the reason;
+// the release is announced in its transaction too.
 func TestAGrantIsAnnouncedAndTheClientIsEmailed(t *testing.T) {
 	t.Parallel()
 	w := setup(t)
@@ -84,6 +85,15 @@ func TestAGrantIsAnnouncedAndTheClientIsEmailed(t *testing.T) {
 		if !strings.Contains(m.Text, want) {
 			t.Errorf("the email lacks %q: %s", want, m.Text)
 		}
+	}
+
+	// The forfeiture's event (published by the forfeiture) sends its email with the reason.
+	w.deliver(t, func(ctx context.Context, tx pgx.Tx) error {
+		return w.svc.emailForfeited(ctx, tx, w.ten, meta(w.clock()), Forfeited{BonusID: g.BonusID, ClientID: ann, Amount: 5000, Currency: "USD", Exponent: 2,
+			Reason: "You withdrew 100.00 USD while the bonus was open."})
+	})
+	if m := localsvc.AwaitMail(t, to, 2, 10*time.Second)[0]; m.Subject != "Bonus forfeited: 50.00 USD" || !strings.Contains(m.Text, "You withdrew 100.00 USD") {
+		t.Errorf("the forfeiture's email: %q %s", m.Subject, m.Text)
 	}
 
 	// The turnover met releases the bonus, announced in the same transaction.

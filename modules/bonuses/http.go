@@ -73,6 +73,15 @@ func (s *Service) portalClient(c *fiber.Ctx) (uuid.UUID, error) {
 	return client, err
 }
 
+// toBonusesResponse is a list of bonuses as the API answers it ([] for none).
+func toBonusesResponse(list []Bonus) BonusesResponse {
+	out := BonusesResponse{Bonuses: []BonusResponse{}}
+	for _, b := range list {
+		out.Bonuses = append(out.Bonuses, ToBonusResponse(b))
+	}
+	return out
+}
+
 // clientExists is ErrNotFound for an id of no client of the tenant.
 func (s *Service) clientExists(ctx context.Context, t tenants.Tenant, id uuid.UUID) error {
 	return s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
@@ -393,11 +402,7 @@ func ruleRoutes(api *web.API, s *Service, tag string) {
 			if err != nil {
 				return err
 			}
-			out := BonusesResponse{Bonuses: []BonusResponse{}}
-			for _, b := range list {
-				out.Bonuses = append(out.Bonuses, ToBonusResponse(b))
-			}
-			return c.JSON(out)
+			return c.JSON(toBonusesResponse(list))
 		}})
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/bonuses", Permission: PermManage, Tag: tag, Response: BonusesResponse{},
 		Summary: "The brokerage's bonuses, newest first (at most 200): ?status=open|released|expired|cancelled|forfeited, ?rule_id=, ?client_id=",
@@ -410,11 +415,7 @@ func ruleRoutes(api *web.API, s *Service, tag string) {
 			if err != nil {
 				return err
 			}
-			out := BonusesResponse{Bonuses: []BonusResponse{}}
-			for _, b := range list {
-				out.Bonuses = append(out.Bonuses, ToBonusResponse(b))
-			}
-			return c.JSON(out)
+			return c.JSON(toBonusesResponse(list))
 		}})
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/clients/:id/bonus-evaluations", Permission: PermManage, Tag: tag,
 		Response: EvaluationsResponse{}, Summary: "Why a client got (or did not get) each bonus: every rule's decision on the client's deposits, newest first",
@@ -485,11 +486,7 @@ func Routes(api *web.API, s *Service) {
 			if err != nil {
 				return err
 			}
-			out := BonusesResponse{Bonuses: []BonusResponse{}}
-			for _, b := range list {
-				out.Bonuses = append(out.Bonuses, ToBonusResponse(b))
-			}
-			return c.JSON(out)
+			return c.JSON(toBonusesResponse(list))
 		}})
 	api.Handle(web.Route{Method: fiber.MethodPost, Path: "/api/v1/bonuses/:id/cancel", Permission: PermManage, Tag: tag, Request: CancelBody{},
 		Response: BonusResponse{}, Summary: "Cancel an open bonus with a reason: the grant is reversed in the ledger",
