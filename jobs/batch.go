@@ -115,3 +115,13 @@ func (t *Tasks) HandleBatch(typ string, h BatchHandler) {
 		return h(tenants.WithTenant(ctx, ten), ten, b.Items)
 	})
 }
+
+// NewBatchTask is the task the worker runs for a batch of typ: what the aggregator makes of a group, for tools and
+// tests that run a batch by hand.
+func NewBatchTask(typ string, b Batch) (*asynq.Task, error) {
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	return asynq.NewTask(typ, raw), nil
+}

@@ -91,6 +91,20 @@ func (bd *bonusDesk) run(t testing.TB, typ string, times int) int {
 		t.Fatal(err)
 	}
 	for range times {
+		if jobs.IsBatch(typ) { // one batch of them all, as the worker aggregates them
+			b := jobs.Batch{TenantID: bd.b.ten.ID}
+			for _, r := range rows {
+				b.Items = append(b.Items, jobs.Envelope{TenantID: bd.b.ten.ID, Key: r.key, Payload: r.payload})
+			}
+			task, err := jobs.NewBatchTask(typ, b)
+			if err == nil {
+				err = bd.tt.Mux().ProcessTask(ctx, task)
+			}
+			if err != nil {
+				t.Fatalf("batch %s: %v", typ, err)
+			}
+			continue
+		}
 		for _, r := range rows {
 			task, err := jobs.NewTask(typ, bd.b.ten.ID, r.key, r.payload)
 			if err != nil {
@@ -306,7 +320,7 @@ func TestACreditBonusIsCreditedOnceAndTakenOutWhenItEnds(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	bd.run(t, events.TaskType("bonuses.deal_closed"), 1)
+	bd.run(t, events.BatchTaskType("bonuses.deal_closed"), 1)
 	if cbs := bd.bonuses(t, cy); cbs[0].Status != "released" {
 		t.Fatalf("Cy's bonus %+v", cbs[0])
 	}

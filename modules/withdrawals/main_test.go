@@ -79,6 +79,11 @@ func setupWithBonuses(t testing.TB) *bundle {
 func build(t testing.TB, httpClient *http.Client, withBonuses bool) *bundle {
 	t.Helper()
 	p := tenanttest.Shared(t)
+	if httpClient != nil {
+		// A bundle whose gateways answer differently gets a platform of its own: another test's worker relays every
+		// tenant of the shared platform, and would pay this one's withdrawals through gateways that answer.
+		p = tenanttest.NewPlatform(t, tenants.ProvisionerOptions{})
+	}
 	b := &bundle{p: p, ten: p.NewTenant(t, ""), hall: events.New(events.Options{Gate: p.Gate}), trail: audit.NewService(p.Gate)}
 	ids := identitytest.New(t, p.Gate, b.trail)
 	b.cl = clients.NewService(clients.Options{Gate: p.Gate, Audit: b.trail, Portal: ids, Events: b.hall})
