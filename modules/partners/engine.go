@@ -160,9 +160,13 @@ func dealRow(a tradingdesk.DealAccount, d tradingdesk.Deal, gen int) row {
 
 // explainDealTx records why a whole deal pays no one (level 0).
 func (s *Service) explainDealTx(ctx context.Context, tx pgx.Tx, a tradingdesk.DealAccount, d tradingdesk.Deal, gen int, r Reason) error {
+	return insertRowTx(ctx, tx, explainRow(a, d, gen, r))
+}
+
+func explainRow(a tradingdesk.DealAccount, d tradingdesk.Deal, gen int, r Reason) row {
 	rw := dealRow(a, d, gen)
 	rw.kind, rw.reason, rw.explanation = KindNothing, r, Explanation{Symbol: d.Symbol, Lots: d.Volume.Abs().String(), Reason: r, Says: Explain[r]}
-	return insertRowTx(ctx, tx, rw)
+	return rw
 }
 
 // levelPartner is a partner up the tree as the engine needs it.
@@ -176,17 +180,35 @@ type levelPartner struct {
 
 // computeTx writes generation gen of a closing deal's rows: one per level up the tree at the deal's time.
 func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a tradingdesk.DealAccount, d tradingdesk.Deal, gen int) error {
-	if a.ClientID == nil {
-		return s.explainDealTx(ctx, tx, a, d, gen, ReasonAccountUnknown)
-	}
-	levels, suffixes, err := treeAtTx(ctx, tx, *a.ClientID, d.Time)
+	rows, err := s.dealRowsTx(ctx, tx, t, a, d, gen, computeWith{})
 	if err != nil {
 		return err
 	}
-	if len(levels) == 0 {
-		return s.explainDealTx(ctx, tx, a, d, gen, ReasonNotAttributed)
+	return insertRowsTx(ctx, tx, rows...)
+}
+
+// computeWith says how dealRowsTx differs from the engine's first computation (a recalculation's).
+type computeWith struct {
+	// latestPlans computes every level with its partner's plan at its latest version, not the version in force at
+	// the deal's time.
+	latestPlans bool
+	// held is the position's hold as a stored row explained it, when the deal's position is not known.
+	held *int64
+}
+
+// dealRowsTx computes generation gen of a closing deal's rows without writing them.
+func (s *Service) dealRowsTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a tradingdesk.DealAccount, d tradingdesk.Deal, gen int, with computeWith) ([]row, error) {
+	if a.ClientID == nil {
+		return []row{explainRow(a, d, gen, ReasonAccountUnknown)}, nil
 	}
-	trade := Trade{Symbol: d.Symbol, Lots: d.Volume.Abs()}
+	levels, suffixes, err := treeAtTx(ctx, tx, *a.ClientID, d.Time)
+	if err != nil {
+		return nil, err
+	}
+	if len(levels) == 0 {
+		return []row{explainRow(a, d, gen, ReasonNotAttributed)}, nil
+	}
+	trade := Trade{Symbol: d.Symbol, Lots: d.Volume.Abs(), HeldSeconds: with.held}
 	var typeRead, heldRead bool
 	plans := map[uuid.UUID]Plan{}
 	var below *int64
@@ -204,10 +226,17 @@ func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a 
 		default:
 			p, ok := plans[*lp.plan]
 			if !ok {
-				if lp.version != nil {
+				switch {
+				case with.latestPlans:
+					if p, err = planVersionTx(ctx, tx, *lp.plan, 0); err != nil {
+						return nil, err
+					}
+				case lp.version != nil:
 					p = *lp.version
-				} else if p, err = planAtTx(ctx, tx, *lp.plan, d.Time); err != nil {
-					return err
+				default:
+					if p, err = planAtTx(ctx, tx, *lp.plan, d.Time); err != nil {
+						return nil, err
+					}
 				}
 				plans[*lp.plan] = p
 			}
@@ -215,14 +244,14 @@ func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a 
 			if (len(p.Rules.LotModifiers) > 0 || len(p.Rules.ExcludedAccountTypes) > 0) && !typeRead && s.o.Trades != nil && a.AccountID != nil {
 				typeRead = true
 				if trade.AccountType, err = s.o.Trades.AccountType(ctx, t, *a.AccountID); err != nil {
-					return fmt.Errorf("partners: account type of %s: %w", a.Login, err)
+					return nil, fmt.Errorf("partners: account type of %s: %w", a.Login, err)
 				}
 			}
-			if p.Rules.MinHoldSeconds > 0 && !heldRead && s.o.Trades != nil && d.PositionID != "" {
+			if p.Rules.MinHoldSeconds > 0 && !heldRead && s.o.Trades != nil && d.PositionID != "" && trade.HeldSeconds == nil {
 				heldRead = true
 				opened, ok, err := s.o.Trades.PositionOpened(ctx, t, a.ServerID, a.Login, d.PositionID, d.Time)
 				if err != nil {
-					return fmt.Errorf("partners: opening of position %s: %w", d.PositionID, err)
+					return nil, fmt.Errorf("partners: opening of position %s: %w", d.PositionID, err)
 				}
 				if ok {
 					held := int64(d.Time.Sub(opened) / time.Second)
@@ -249,7 +278,7 @@ func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a 
 		rw.explanation = out.Explanation
 		batch = append(batch, rw)
 	}
-	return insertRowsTx(ctx, tx, batch...)
+	return batch, nil
 }
 
 // treeAtTx is, in one round trip, the partners up the tree from the client's partner at time at (nearest first,

@@ -335,6 +335,7 @@ func apiError(err error, what string) error {
 // Routes registers the partners API on the tenant hosts' route table (ib.manage).
 func Routes(api *web.API, s *Service) {
 	portalRoutes(api, s)
+	moneyRoutes(api, s)
 	const tag = "partners"
 	// partnerOf reads the path's partner: 404 for a malformed id or one of no partner of this tenant, before the
 	// body is read, so another tenant's id is never told apart by a validation error.

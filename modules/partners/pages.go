@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"html/template"
 	"maps"
 	"slices"
 	"strconv"
@@ -46,6 +47,7 @@ func (s *Service) mountPages(shell *web.Shell) {
 	shell.Page(fiber.MethodGet, partnersPath, PermManage, p.list)
 	shell.Page(fiber.MethodGet, partnersPath+"/:id", PermManage, p.partner)
 	s.mountPortalPages(p)
+	s.mountMoneyPages(p)
 }
 
 type option struct {
@@ -139,11 +141,16 @@ type partnerPage struct {
 	Rows                                                          []commissionRow
 	Error                                                         string
 	Problems                                                      []string
+	// Payouts and Recalc are drawn by payouts_http.go.
+	Payouts, Recalc template.HTML
 }
 
 var kindWords = map[string]string{KindPaid: "paid", KindNothing: "paid nothing", KindReversal: "reversed"}
 
-func (p *pages) partner(c *fiber.Ctx) error {
+func (p *pages) partner(c *fiber.Ctx) error { return p.partnerWith(c, fiber.StatusOK, recalcPart{}) }
+
+// partnerWith draws the partner page with status, the recalculation part as form says (after its form was sent).
+func (p *pages) partnerWith(c *fiber.Ctx, status int, form recalcPart) error {
 	id, err := web.ParseID(c, "id")
 	if err != nil {
 		return web.NotFound("No such partner.")
@@ -184,6 +191,12 @@ func (p *pages) partner(c *fiber.Ctx) error {
 		}
 	}
 	d.Earned = strings.Join(sums, "; ")
+	if d.Payouts, err = p.payoutsSection(c, x, false, payoutsPart{}); err != nil {
+		return err
+	}
+	if d.Recalc, err = p.recalcSection(c, x, form); err != nil {
+		return err
+	}
 	nodes, err := p.s.Subtree(ctx, t, id, p.s.o.Now())
 	if err != nil {
 		return err
@@ -247,7 +260,7 @@ func (p *pages) partner(c *fiber.Ctx) error {
 		}
 		d.Rows = append(d.Rows, cr)
 	}
-	return p.shell.Render(c, fiber.StatusOK, "partners_partner", x.Name, d)
+	return p.shell.Render(c, status, "partners_partner", x.Name, d)
 }
 
 // explainPaid is how a paid row came about: "0.86 lots x 2 a lot (default line)".

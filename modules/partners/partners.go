@@ -20,7 +20,8 @@
 //	portal         the IB portal (portal.go, portal_pages.go): /portal/partner and /api/v1/portal/partner for the
 //	               portal login whose client is an active partner, narrowed to that partner by the session
 //
-// Payouts build on this: a partner's wallet balance is the ledger's, its rows are Commissions.
+//	payouts        partner_payouts: earnings moved from the partner's wallet to its client's wallet (payouts.go)
+//	recalc         a period recomputed with today's tree and plans; differences as rows of a new generation (recalc.go)
 package partners
 
 import (

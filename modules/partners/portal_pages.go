@@ -63,6 +63,7 @@ type portalPage struct {
 	Clients      []portalClientRow
 	Subs         []portalSubRow
 	Chart        template.HTML
+	Payouts      template.HTML
 	Rows         []commissionRow
 	From, To     string
 	Symbol, Kind string
@@ -83,7 +84,10 @@ func joinSums(m map[string]string) string {
 	return strings.Join(out, ", ")
 }
 
-func (p *pages) portal(c *fiber.Ctx) error {
+func (p *pages) portal(c *fiber.Ctx) error { return p.portalWith(c, fiber.StatusOK, payoutsPart{}) }
+
+// portalWith draws the partner area with status, the payout form as form says (after it was sent).
+func (p *pages) portalWith(c *fiber.Ctx, status int, form payoutsPart) error {
 	ctx, t := c.UserContext(), tenants.Current(c)
 	x, err := p.s.portalPartner(c)
 	if errors.Is(err, ErrNotPartner) {
@@ -130,6 +134,12 @@ func (p *pages) portal(c *fiber.Ctx) error {
 	for _, k := range []string{KindPaid, KindNothing, KindReversal} {
 		d.Kinds = append(d.Kinds, option{Value: k, Label: kindWords[k], Selected: d.Kind == k})
 	}
+	if d.Payouts, err = p.payoutsSection(c, x, true, form); err != nil {
+		return err
+	}
+	if form.Error != "" {
+		d.Refresh = 0 // keep what the partner typed on the page
+	}
 	d.CSV = portalPartnerPath + "/commissions.csv?" + string(c.Request().URI().QueryString())
 	f, limit, ferr := commissionFilter(c)
 	if ferr != nil {
@@ -150,7 +160,7 @@ func (p *pages) portal(c *fiber.Ctx) error {
 		cr := portalRow(r)
 		d.Rows = append(d.Rows, cr)
 	}
-	return p.shell.Render(c, fiber.StatusOK, "partners_portal", "Partner", d)
+	return p.shell.Render(c, status, "partners_portal", "Partner", d)
 }
 
 // portalRow is a row as the partner reads it: no client names or links (the email is the masked one's place).
