@@ -152,12 +152,12 @@ func moneyRoutes(api *web.API, s *Service) {
 		Idempotent: true, Request: PayoutBody{}, Response: PayoutResponse{}, Status: fiber.StatusCreated,
 		Summary: "Move partner earnings to the partner's own wallet (destination wallet), or to the wallet on the way to a withdrawal (destination withdrawal: withdraw_url is the withdrawal page); 422 naming amount when it is more than the partner wallet holds",
 		Handler: func(c *fiber.Ctx) error {
-			p, err := s.portalPartnerOf(c)
-			if err != nil {
+			var b PayoutBody // the body first: a malformed one is told so whoever sends it
+			if err := web.Bind(c, &b); err != nil {
 				return err
 			}
-			var b PayoutBody
-			if err := web.Bind(c, &b); err != nil {
+			p, err := s.portalPartnerOf(c)
+			if err != nil {
 				return err
 			}
 			out, err := s.RequestPayout(c.UserContext(), tenants.Current(c), identity.Actor(c), p, PayoutInput{Amount: b.Amount, Currency: b.Currency,
