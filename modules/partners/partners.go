@@ -40,9 +40,10 @@ import (
 )
 
 // Clients is what partners needs of the clients module (*clients.Service): a client's name for an application,
-// and the demo's clients.
+// referred clients' emails (at once), and the demo's clients.
 type Clients interface {
 	GetTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (clients.Client, error)
+	GetManyTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]clients.Client, error)
 	List(ctx context.Context, t tenants.Tenant, v clients.Viewer, f clients.Filter, after *clients.After, limit int) ([]clients.Client, error)
 }
 
@@ -75,6 +76,8 @@ type Options struct {
 	Ledger  Ledger
 	// Portal, when nil, leaves the portal's application route answering 404.
 	Portal Portal
+	// Deposits, when nil, leaves the referred clients' deposits empty.
+	Deposits Deposits
 	// Trades, when nil, answers nothing: plans with a minimum hold then explain "hold unknown", and lot modifiers
 	// and exclusions by account type do not apply.
 	Trades Trades

@@ -46,7 +46,7 @@ type portalLink struct {
 	QR                  template.HTML
 }
 
-type portalClientRow struct{ Email, Since, Lots, Earned string }
+type portalClientRow struct{ Email, Since, Lots, Earned, Deposits string }
 
 type portalSubRow struct {
 	Name, Status, Earned string
@@ -117,7 +117,8 @@ func (p *pages) portalWith(c *fiber.Ctx, status int, form payoutsPart) error {
 		d.Links = append(d.Links, portalLink{Code: l.Code, Campaign: l.Campaign, URL: url, QR: qr})
 	}
 	for _, r := range sum.Clients {
-		d.Clients = append(d.Clients, portalClientRow{Email: r.Email, Since: r.Since.UTC().Format("2006-01-02"), Lots: r.Lots, Earned: joinSums(r.Earned)})
+		d.Clients = append(d.Clients, portalClientRow{Email: r.Email, Since: r.Since.UTC().Format("2006-01-02"), Lots: r.Lots, Earned: joinSums(r.Earned),
+			Deposits: joinSums(r.Deposits)})
 	}
 	for _, n := range sum.SubIBs {
 		d.Subs = append(d.Subs, portalSubRow{Name: n.Name, Status: statusWords[Status(n.Status)].words, Earned: joinSums(n.Earned), Indent: (n.Depth - 1) * 2,
