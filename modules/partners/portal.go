@@ -120,14 +120,14 @@ func (s *Service) ReferredClients(ctx context.Context, t tenants.Tenant, partner
 		for i := range out {
 			ids[i] = out[i].ClientID
 		}
-		named, err := s.o.Clients.GetManyTx(ctx, tx, ids)
+		emails, err := s.o.Clients.EmailsTx(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
 		for i := range out {
 			out[i].Email = "***"
-			if c, ok := named[out[i].ClientID]; ok {
-				out[i].Email = MaskEmail(c.Email)
+			if e, ok := emails[out[i].ClientID]; ok {
+				out[i].Email = MaskEmail(e)
 			}
 		}
 		return nil
