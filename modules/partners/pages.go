@@ -179,12 +179,19 @@ func (p *pages) partnerWith(c *fiber.Ctx, status int, form recalcPart) error {
 	if err != nil {
 		return err
 	}
+	paid, err := p.s.PaidOut(ctx, t, id)
+	if err != nil {
+		return err
+	}
 	var sums []string
 	for _, code := range slices.Sorted(maps.Keys(earned)) {
 		v := earned[code]
 		if cur, ok := money.Lookup(code); ok {
 			line := money.Amount{Minor: v, Currency: cur}.String() + " earned, " + money.Amount{Minor: wallet[code], Currency: cur}.String() + " in the wallet"
-			if wallet[code] != v {
+			if paid[code] != 0 {
+				line += " after " + money.Amount{Minor: paid[code], Currency: cur}.String() + " paid out"
+			}
+			if wallet[code] != v-paid[code] {
 				line += " (the rest with the next batch)"
 			}
 			sums = append(sums, line)
