@@ -126,7 +126,7 @@ func NewServer(opt asynq.RedisConnOpt, concurrency int, shutdownTimeout time.Dur
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return asynq.NewServer(opt, asynq.Config{
+	return asynq.NewServer(opt, WithBatches(asynq.Config{
 		Concurrency:     concurrency,
 		Queues:          QueueWeights,
 		ShutdownTimeout: shutdownTimeout,
@@ -140,7 +140,7 @@ func NewServer(opt asynq.RedisConnOpt, concurrency int, shutdownTimeout time.Dur
 			max, _ := asynq.GetMaxRetry(ctx)
 			log.ErrorContext(ctx, "job failed", "type", t.Type(), "retry", retried, "max_retry", max, "err", err)
 		}),
-	})
+	}))
 }
 
 // asynqLogger routes Asynq's own logs into slog.

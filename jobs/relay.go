@@ -113,6 +113,9 @@ func (r *Relay) task(tenantID uuid.UUID, row outboxRow) (*asynq.Task, error) {
 	if row.processAt != nil {
 		opts = append(opts, asynq.ProcessAt(*row.processAt))
 	}
+	if IsBatch(row.typ) { // aggregated with its tenant's other tasks of the type (batch.go)
+		opts = append(opts, asynq.Group(batchGroup(tenantID, row.typ)))
+	}
 	return asynq.NewTask(row.typ, b, opts...), nil
 }
 

@@ -50,8 +50,13 @@ func (t *Tasks) claim(typ string) bool {
 	return false
 }
 
-// Handle serves tasks of type typ for the tenant in their envelope (through ForTenant).
+// Handle serves tasks of type typ for the tenant in their envelope (through ForTenant). A batched type (IsBatch)
+// is served by HandleBatch instead.
 func (t *Tasks) Handle(typ string, h TenantHandler) {
+	if IsBatch(typ) {
+		t.errs = append(t.errs, fmt.Errorf("jobs: task type %q is batched: serve it with HandleBatch", typ))
+		return
+	}
 	if t.claim(typ) {
 		t.mux.Handle(typ, ForTenant(t.reg, h))
 	}

@@ -164,6 +164,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	go a.resolver.Listen(ctx)
 	go a.payments.Listen(ctx, clusterPools(a.clusters)) // the money pages' live updates
+	go a.partners.Listen(ctx, clusterPools(a.clusters)) // the IB portal's live updates
 	errs := make(chan error, 1)
 	go func() { errs <- a.serveHTTP(ctx, s) }()
 	if err := a.printWelcome(ctx, demo, svc.Endpoints, *data, sim); err != nil {

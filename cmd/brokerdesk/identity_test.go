@@ -264,7 +264,7 @@ func TestCrossTenantMatrixFromTheRouteTable(t *testing.T) {
 			`SELECT id::text FROM documents`, `SELECT id::text FROM kyc_cases`, `SELECT id::text FROM deposits`,
 			`SELECT id::text FROM payment_exceptions`, `SELECT slug FROM payment_gateways`, `SELECT slug FROM trading_servers`,
 			`SELECT slug FROM account_types`, `SELECT id::text FROM trading_requests`, `SELECT id::text FROM trading_transfers`,
-			`SELECT id::text FROM trading_accounts`, `SELECT id::text FROM trading_drift_items`, `SELECT id::text FROM partners`, `SELECT id::text FROM partner_plans`,
+			`SELECT id::text FROM trading_accounts`, `SELECT id::text FROM trading_drift_items`, `SELECT id::text FROM trading_credits`, `SELECT id::text FROM partners`, `SELECT id::text FROM partner_plans`,
 			`SELECT id::text FROM withdrawals`} {
 			rows, err := tx.Query(ctx, q)
 			if err != nil {

@@ -60,11 +60,12 @@ func (a *app) buildModules(sender *mail.Sender, w wiring) {
 		Events: a.events, Ledger: a.ledger, Sealer: a.cfg.DataKeys, Queue: a.queue,
 		Dialer: tradingDialer{sim: w.simulator, log: a.log.With("component", "trading")}, Faults: w.simulatorFaults, Log: a.log}))
 	use(a, &a.partners)(partners.New(partners.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients, Ledger: a.ledger,
-		Portal: a.identity, Trades: partnerTrades{a}, Deposits: partnerDeposits{a}, Log: a.log}))
-	// The bonus engine reads hold times through the partners engine's seam (partnerTrades), and answers withdrawals'
-	// open-bonus check.
-	use(a, &a.bonuses)(bonuses.New(bonuses.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients, Ledger: a.ledger,
-		Trades: partnerTrades{a}, Log: a.log}))
+		Events: a.events, Portal: a.identity, Trades: partnerTrades{a}, Deposits: partnerDeposits{a}, Log: a.log}))
+	// The bonus engine reads hold times through the partners engine's seam (partnerTrades), credits trading accounts
+	// through the trading desk's service (bonuses.Desk), answers withdrawals' open-bonus check, and forfeits on a
+	// confirmed withdrawal (withdrawal.forfeit_confirmed), announcing bonus.forfeited.
+	use(a, &a.bonuses)(bonuses.New(bonuses.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients, Ledger: a.ledger, Events: a.events,
+		Trades: partnerTrades{a}, Desk: a.tradingdesk, Log: a.log}))
 	var demoClients withdrawals.DemoClients // the demo's withdrawals, beside payments' demo deposits (make run)
 	if w.paymentSandbox != nil {
 		demoClients = a.clients

@@ -204,7 +204,9 @@ func TestATraderAppliesToBecomeAPartnerAndAnIBManagerApproves(t *testing.T) {
 }
 
 // The ib_manager's pages: the partners list with codes, plans and parents, a partner's page with its tree and its
-// commission rows' filters; a bad filter is said on the page (422); sales is refused.
+// commission rows' filters; a bad filter is said on the page (422); the plan editor with its preview (and the API's
+// preview), a move, an approval and a re-attribution from the partner page, the commission report and its CSV;
+// sales is refused.
 func TestPartnerPagesAsAnIBManager(t *testing.T) {
 	t.Parallel()
 	a, base, _ := startServer(t)
@@ -243,10 +245,133 @@ func TestPartnerPagesAsAnIBManager(t *testing.T) {
 	if r := c.get("/backoffice/partners/" + uuid.NewString()); r.status != 404 {
 		t.Errorf("an unknown partner: %d", r.status)
 	}
+
+	// The plan editor: a refusal beside its field (the API's 422 fields), a preview of the typed rules, a save, an
+	// edit as version 2.
+	if r := c.get("/backoffice/partner-plans"); r.status != 200 || !strings.Contains(r.body, "Matrix plan") {
+		t.Errorf("the plans: %d %.300s", r.status, pageText(r.body))
+	}
+	blank := c.get("/backoffice/partner-plans/new")
+	planForm := func(perLot, do string) url.Values {
+		return url.Values{"csrf": {csrfOf(t, blank.body)}, "name": {"Gold plan"}, "currency": {"USD"}, "rules.lines.0.symbol": {""},
+			"rules.lines.0.group": {""}, "rules.lines.0.per_lot": {perLot}, "rules.lines.1.symbol": {""}, "rules.lines.1.group": {""},
+			"rules.lines.1.per_lot": {""}, "rules.pay_on": {"close"}, "deal.partner": {sub.ID.String()}, "deal.symbol": {"EURUSD"},
+			"deal.lots": {"1"}, "do": {do}}
+	}
+	if r := c.do("POST", "/backoffice/partner-plans/new", planForm("7, x", "save")); r.status != 422 ||
+		!strings.Contains(r.body, "per_lot.1: must be a decimal number") {
+		t.Errorf("a bad amount: %d %.500s", r.status, pageText(r.body))
+	}
+	if r := c.do("POST", "/backoffice/partner-plans/new", planForm("7, 2, 1", "preview")); r.status != 200 ||
+		!strings.Contains(r.body, "this deal would pay Sub Introducer 7.00 USD and Matrix IB 2.00 USD") {
+		t.Errorf("the preview: %d %.1500s", r.status, pageText(r.body))
+	}
+	saved := c.do("POST", "/backoffice/partner-plans/new", planForm("7, 2, 1", "save"))
+	if saved.status != 303 || !strings.HasPrefix(saved.header.Get("Location"), "/backoffice/partner-plans/") {
+		t.Fatalf("the save: %d %q %.300s", saved.status, saved.header.Get("Location"), pageText(saved.body))
+	}
+	planPage := c.get(saved.header.Get("Location"))
+	if planPage.status != 200 || !strings.Contains(planPage.body, "Saved as version 1") {
+		t.Errorf("the saved plan: %d %.300s", planPage.status, pageText(planPage.body))
+	}
+	edit := planForm("8, 2", "save")
+	edit.Set("csrf", csrfOf(t, planPage.body))
+	planPath, _, _ := strings.Cut(saved.header.Get("Location"), "?")
+	if r := c.do("POST", planPath, edit); r.status != 303 {
+		t.Errorf("the edit: %d %.300s", r.status, pageText(r.body))
+	}
+	if r := c.get(planPath); !strings.Contains(r.body, "version 2)") || !strings.Contains(r.body, `value="8, 2"`) {
+		t.Errorf("the edited plan: %.300s", pageText(r.body))
+	}
+	// The API's preview: the same sentence; a bad field is a 422 naming it.
+	tok := staffLogin(t, base, ten, "ib_manager").AccessToken
+	pv := decode[partners.PreviewResponse](t, request(t, base, hostOf(ten), "POST", "/api/v1/partner-plans/preview", tok,
+		partners.PreviewBody{PartnerID: sub.ID.String(), Symbol: "EURUSD", Lots: "2"}), 200)
+	if pv.Says != "this deal would pay Sub Introducer 14.00 USD and Matrix IB 4.00 USD" || len(pv.Levels) != 2 {
+		t.Errorf("the API's preview: %+v", pv)
+	}
+	if r := request(t, base, hostOf(ten), "POST", "/api/v1/partner-plans/preview", tok, partners.PreviewBody{PartnerID: sub.ID.String(), Symbol: "EURUSD",
+		Lots: "-1"}); r.status != 422 || !strings.Contains(r.body, `"lots"`) {
+		t.Errorf("a preview of negative lots: %d %.300s", r.status, r.body)
+	}
+
+	// Changes on the partner page: a move without a reason is refused beside the field; with one it is done.
+	one = c.get("/backoffice/partners/" + sub.ID.String())
+	move := url.Values{"csrf": {csrfOf(t, one.body)}, "parent_id": {""}, "effective_from": {""}, "reason": {""}}
+	if r := c.do("POST", "/backoffice/partners/"+sub.ID.String()+"/move", move); r.status != 422 || !strings.Contains(r.body, `id="move-reason-error"`) {
+		t.Errorf("a move without a reason: %d %.500s", r.status, pageText(r.body))
+	}
+	move.Set("reason", "runs on its own now")
+	if r := c.do("POST", "/backoffice/partners/"+sub.ID.String()+"/move", move); r.status != 303 {
+		t.Errorf("the move: %d %.300s", r.status, pageText(r.body))
+	}
+	if p, err := a.partners.Partner(ctx, ten, sub.ID); err != nil || p.ParentID != nil {
+		t.Errorf("after the move: %+v %v", p, err)
+	}
+	// An application approved on its page; a client of the partner re-attributed from its page, with a reason.
+	var clientIDs []uuid.UUID
+	if err := a.gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id FROM clients ORDER BY created_at LIMIT 2`)
+		if err != nil {
+			return err
+		}
+		clientIDs, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		return err
+	}); err != nil || len(clientIDs) != 2 {
+		t.Fatalf("two clients: %v %v", clientIDs, err)
+	}
+	applied, err := a.partners.Apply(ctx, ten, clientIDs[0], "I teach a trading class")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page = c.get("/backoffice/partners/" + applied.ID.String())
+	if !strings.Contains(page.body, `id="approve-form"`) || !strings.Contains(page.body, `id="reject-form"`) {
+		t.Errorf("an application's page has no approval: %.300s", pageText(page.body))
+	}
+	if r := c.do("POST", "/backoffice/partners/"+applied.ID.String()+"/approve", url.Values{"csrf": {csrfOf(t, page.body)}, "plan_id": {top.PlanID.String()}}); r.status != 303 {
+		t.Errorf("the approval: %d %.300s", r.status, pageText(r.body))
+	}
+	if p, err := a.partners.Partner(ctx, ten, applied.ID); err != nil || p.Status != partners.StatusActive || p.PlanID == nil {
+		t.Errorf("after the approval: %+v %v", p, err)
+	}
+	if err := a.partners.Attribute(ctx, ten, audit.System("test"), clientIDs[1], &sub.ID, time.Time{}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	page = c.get("/backoffice/partners/" + sub.ID.String())
+	attr := url.Values{"csrf": {csrfOf(t, page.body)}, "client_id": {clientIDs[1].String()}, "partner_id": {top.ID.String()}, "effective_from": {""}, "reason": {""}}
+	if r := c.do("POST", "/backoffice/partners/"+sub.ID.String()+"/attribute", attr); r.status != 422 || !strings.Contains(r.body, `id="attribute-reason-error"`) {
+		t.Errorf("a re-attribution without a reason: %d", r.status)
+	}
+	attr.Set("reason", "the client asked for Matrix IB")
+	if r := c.do("POST", "/backoffice/partners/"+sub.ID.String()+"/attribute", attr); r.status != 303 {
+		t.Errorf("the re-attribution: %d %.300s", r.status, pageText(r.body))
+	}
+	if now, err := a.partners.AttributedTo(ctx, ten, clientIDs[1], time.Now()); err != nil || now == nil || *now != top.ID {
+		t.Errorf("after the re-attribution: %v %v", now, err)
+	}
+	// A client who is not the partner's now cannot be named from its page.
+	if r := c.do("POST", "/backoffice/partners/"+sub.ID.String()+"/attribute", attr); r.status != 422 || !strings.Contains(r.body, `id="attribute-client-error"`) {
+		t.Errorf("re-attributing a client of another partner: %d", r.status)
+	}
+
+	// The report: its page, its CSV, a bad filter said on the page; the API's shape.
+	if r := c.get("/backoffice/partner-reports"); r.status != 200 || !strings.Contains(r.body, `id="report"`) {
+		t.Errorf("the report: %d %.300s", r.status, pageText(r.body))
+	}
+	if r := c.get("/backoffice/partner-reports/commissions.csv?per=month"); r.status != 200 || !strings.HasPrefix(r.body, "period,partner_id,partner") {
+		t.Errorf("the report's CSV: %d %.300s", r.status, r.body)
+	}
+	if r := c.get("/backoffice/partner-reports?per=week"); r.status != 422 || !strings.Contains(r.body, "per: must be day or month") {
+		t.Errorf("a bad report filter: %d", r.status)
+	}
+	decode[partners.ReportResponse](t, request(t, base, hostOf(ten), "GET", "/api/v1/partner-reports/commissions?per=day", tok, nil), 200)
+
 	sales := newPageClient(t, base, ten)
 	sales.login("/backoffice", demoEmail(ten, "sales"), identity.DemoPassword)
-	if r := sales.get("/backoffice/partners"); r.status != 403 {
-		t.Errorf("sales on the partners page: %d", r.status)
+	for _, path := range []string{"/backoffice/partners", "/backoffice/partner-plans", "/backoffice/partner-plans/new", "/backoffice/partner-reports"} {
+		if r := sales.get(path); r.status != 403 {
+			t.Errorf("sales on %s: %d", path, r.status)
+		}
 	}
 }
 
@@ -335,11 +460,22 @@ func TestTheIBSeesTheirPartnerAreaWithTheBackOfficesTotalsAndOthersAreToldHowToA
 	if csv := page.get("/portal/partner/commissions.csv?from=2026-01-01"); csv.status != 200 || !strings.HasPrefix(csv.body, "deal_time_utc,ticket") {
 		t.Errorf("the CSV: %d %.300s", csv.status, csv.body)
 	}
+	// Live: no meta refresh; the page's script, and the partner's own stream (the trader, no partner, gets 204).
+	if strings.Contains(res.body, `http-equiv="refresh"`) || !strings.Contains(res.body, `src="/portal/partner/live.js"`) || !strings.Contains(res.body, "data-live") {
+		t.Errorf("the partner page is not live: %.300s", res.body)
+	}
+	if live := page.send("GET", "/portal/partner/live", "", nil, "text/event-stream"); live.status != 200 ||
+		!strings.HasPrefix(live.header.Get("Content-Type"), "text/event-stream") {
+		t.Errorf("the IB's live stream: %d %v", live.status, live.header)
+	}
 	dana := newPageClient(t, base, ten)
 	dana.login("/portal", identity.DemoTraderEmail(ten), identity.DemoPassword)
 	if res := dana.get("/portal/partner"); res.status != 200 || !strings.Contains(pageText(res.body), "Become a partner") ||
 		strings.Contains(res.body, "IB-ATLAS") {
 		t.Errorf("the trader's partner page: %d %.400s", res.status, pageText(res.body))
+	}
+	if live := dana.send("GET", "/portal/partner/live", "", nil, "text/event-stream"); live.status != 204 {
+		t.Errorf("the trader's live stream: %d, want 204", live.status)
 	}
 	payoutsAndRecalcThroughHTTP(t, a, base, ten, atlas, ib, trader, page)
 }

@@ -20,6 +20,7 @@ func runServe(ctx context.Context) error {
 		}
 		go a.resolver.Listen(ctx)
 		go a.payments.Listen(ctx, clusterPools(a.clusters)) // live dashboards hear credited deposits from every cluster
+		go a.partners.Listen(ctx, clusterPools(a.clusters)) // the IB portal hears its partner's new commission rows
 		return a.serveHTTP(ctx, s)
 	})
 }

@@ -35,8 +35,8 @@ func tradingForMatrix(t testing.TB, a *app, ten tenants.Tenant) {
 		Leverages: []int{100}, Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
-	// A client's account, a failed request, a failed transfer and an open drift item, so the accounts' and transfers' routes are tried
-	// with ids that exist.
+	// A client's account, a failed request, a failed transfer, a pending credit operation and an open drift item, so the
+	// accounts', transfers' and credits' routes are tried with ids that exist.
 	if err := a.gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `
 			INSERT INTO trading_accounts (id, client_id, server_id, account_type_id, login, currency, leverage, group_name)
@@ -47,6 +47,8 @@ func tradingForMatrix(t testing.TB, a *app, ten tenants.Tenant) {
 					'failed', 'matrix', 'test' FROM account_types WHERE slug = 'matrix-standard';
 			INSERT INTO trading_transfers (id, client_id, account_id, direction, amount, currency, status, failure, created_by)
 				SELECT gen_random_uuid(), client_id, id, 'to_wallet', 1000, 'USD', 'failed', 'matrix', 'test' FROM trading_accounts WHERE login = '700001';
+			INSERT INTO trading_credits (id, key, client_id, account_id, kind, amount, currency, status, failure, created_by)
+				SELECT gen_random_uuid(), 'matrix', client_id, id, 'credit_in', 1000, 'USD', 'pending', 'matrix', 'test' FROM trading_accounts WHERE login = '700001';
 			INSERT INTO trading_drift_items (id, account_id, server_id, kind, crm_value, platform_value, difference, owner, first_seen_at, last_seen_at)
 				SELECT gen_random_uuid(), id, server_id, 'balance', '0.00 USD', '10.00 USD', 1000, 'finance', now(), now()
 				FROM trading_accounts WHERE login = '700001'`)

@@ -176,6 +176,41 @@ func TestTradingTransfersFromThePortalThroughTheWorker(t *testing.T) {
 		t.Fatalf("the account's deals: %s", r.body)
 	}
 
+	// A credit operation (as the bonus engine asks one, in its own transaction) is carried by the worker's
+	// tradingdesk:credit and listed for finance; a retry of one that is done is 404, a bad filter 400.
+	var credit tradingdesk.Credit
+	if err := a.gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
+		credit, err = a.tradingdesk.CreditTx(ctx, tx, tradingdesk.CreditOrder{Key: "test:" + uuid.NewString(), Account: acc.ID,
+			Kind: trading.CreditIn, Amount: 5000, Comment: "Bonus test", By: "test"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r = request(t, base, host, "GET", "/api/v1/trading/credits?status=all", finance, nil)
+		if r.status != 200 {
+			t.Fatalf("finance's credit operations: %d %s", r.status, r.body)
+		}
+		if strings.Contains(r.body, `"id":"`+credit.ID.String()+`"`) && strings.Contains(r.body, `"moved":"50.00"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker did not book the credit: %s", r.body)
+		}
+	}
+	if on, err := sim.Account(ctx, acc.Login); err != nil || !on.Credit.Equal(decimal.RequireFromString("50")) {
+		t.Fatalf("the simulator's credit: %+v %v", on, err)
+	}
+	if r = request(t, base, host, "GET", "/api/v1/trading/credits?status=unknown", finance, nil); r.status != 200 || strings.Contains(r.body, credit.ID.String()) {
+		t.Fatalf("finance's unknown credit operations: %d %s", r.status, r.body)
+	}
+	if r = request(t, base, host, "GET", "/api/v1/trading/credits?status=lost", finance, nil); r.status != 400 {
+		t.Fatalf("a bad filter: %d %s", r.status, r.body)
+	}
+	if r = request(t, base, host, "POST", "/api/v1/trading/credits/"+credit.ID.String()+"/retry", finance, nil); r.status != 404 {
+		t.Fatalf("a retry of a done credit operation: %d %s", r.status, r.body)
+	}
+
 	// The portal page's form, its refusal in words, and the back office's pages.
 	portal := newPageClient(t, base, ten)
 	portal.login("/portal", email, identity.DemoPassword)

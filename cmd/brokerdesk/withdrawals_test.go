@@ -118,7 +118,19 @@ func TestAWithdrawalFromThePortalConfirmedWithTheAuthenticatorCode(t *testing.T)
 	if r := withdraw(uuid.NewString(), body); r.status != 422 || !strings.Contains(r.body, `"field":"code"`) {
 		t.Fatalf("a code is needed every time: %d %s", r.status, r.body)
 	}
+	// The preview of what a withdrawal forfeits of open bonuses (none here), for the trader only; 422 naming amount.
+	if p := request(t, base, host, "GET", "/api/v1/portal/withdrawals/preview?amount=100.00&currency=USD", trader, nil); p.status != 200 ||
+		!strings.Contains(p.body, `"forfeits":[]`) || !strings.Contains(p.body, `"confirm":false`) {
+		t.Fatalf("preview: %d %s", p.status, p.body)
+	}
+	if p := request(t, base, host, "GET", "/api/v1/portal/withdrawals/preview?amount=1.234&currency=USD", trader, nil); p.status != 422 ||
+		!strings.Contains(p.body, `"field":"amount"`) {
+		t.Fatalf("preview of a bad amount: %d %s", p.status, p.body)
+	}
 	fin := staffLogin(t, base, ten, "finance").AccessToken
+	if p := request(t, base, host, "GET", "/api/v1/portal/withdrawals/preview?amount=100.00&currency=USD", fin, nil); p.status != 401 && p.status != 403 {
+		t.Errorf("finance on the trader's preview: %d %s", p.status, p.body)
+	}
 	g := request(t, base, host, "GET", "/api/v1/withdrawals/"+w.ID.String(), fin, nil)
 	if g.status != 200 || !strings.Contains(g.body, `"name":"return_to_source"`) || !strings.Contains(g.body, "by bank transfer") {
 		t.Fatalf("finance reads the checks: %d %s", g.status, g.body)

@@ -13,11 +13,17 @@
 //	           difference; a bonus whose turnover is met is released to the client's wallet
 //	expiry     bonuses:expire each minute per tenant: open bonuses past their expiry are removed (the grant
 //	           reversed), audited
+//	credit     a rule with credit_to trading_account credits the client's trading account: the ledger's bonus
+//	           credit account against the liability, and the trading desk's credit_in (Desk) in the grant's
+//	           transaction; every end asks a credit_out; bonuses:stop-out each minute writes off the credit bonuses
+//	           of accounts whose equity fell to their credit (credit.go)
 //	seam       OpenBonusesTx answers withdrawals' Bonuses: the open bonuses a withdrawal would forfeit
 //	http       finance's API: a client's bonuses, and cancelling one with a reason
 //
-// Not yet (docs/bonuses.md#not-yet): credit on a trading account through the connector (credit_in/credit_out),
-// forfeiture on a withdrawal, write-off at stop-out, the rules' API, the pages, the client's portal view, emails.
+//	forfeit    an OnTx subscriber of withdrawal.forfeit_confirmed: the part of each open bonus a confirmed
+//	           withdrawal gives up (the rule's term forfeit: full or pro rata) back to the bonus liability
+//
+// Not yet (docs/bonuses.md#not-yet): the rules' API, the pages, the client's portal view, emails.
 package bonuses
 
 import (
@@ -43,6 +49,8 @@ type Clients interface {
 // Ledger moves bonuses' money (*ledger.Service).
 type Ledger interface {
 	PostTx(ctx context.Context, tx pgx.Tx, e ledger.Entry) (ledger.Transaction, error)
+	// BalanceTx reads the client's wallet: the withdrawable balance a pro rata forfeiture is a share of.
+	BalanceTx(ctx context.Context, tx pgx.Tx, code string) (ledger.Balance, error)
 }
 
 // Trades tells the engine when a closing deal's position opened, for the rules' minimum hold. It is the seam the
@@ -62,10 +70,18 @@ type Options struct {
 	Ledger  Ledger
 	// Trades, when nil, answers nothing: deals then count toward bonuses whose rule has no minimum hold only.
 	Trades Trades
+	// Events publishes bonus.forfeited in the transaction of the change (nil: published to nobody).
+	Events Publisher
+	// Desk, when nil, credits no trading account: a rule with credit_to trading_account then grants nothing
+	// ("no trading account"). cmd/brokerdesk passes the trading desk's service.
+	Desk Desk
 	// ExpireEvery is how often the worker removes expired bonuses; default one minute.
 	ExpireEvery time.Duration
-	Now         func() time.Time
-	Log         *slog.Logger
+	// StopOutEvery is how often the worker reads the accounts carrying credit bonuses for stop-outs; default one
+	// minute.
+	StopOutEvery time.Duration
+	Now          func() time.Time
+	Log          *slog.Logger
 }
 
 // Service is every tenant's bonus engine, always through the tenant gate.
@@ -80,6 +96,9 @@ func New(o Options) (*Service, error) {
 	}
 	if o.ExpireEvery <= 0 {
 		o.ExpireEvery = time.Minute
+	}
+	if o.StopOutEvery <= 0 {
+		o.StopOutEvery = time.Minute
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -35,13 +35,13 @@ var (
 // closeTx ends an open bonus as c says; ErrState when it is no longer open, ErrNotFound when there is none.
 func (s *Service) closeTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, c closing, actor audit.Actor, reason string) error {
 	var client uuid.UUID
-	var code, status, rule string
+	var code, status, rule, creditTo string
 	var amt int64
 	var grantTx uuid.UUID
 	var done, required decimal.Decimal
-	err := tx.QueryRow(ctx, `SELECT b.client_id, b.currency, b.status, b.amount, b.grant_tx, b.lots_done, b.lots_required, r.name
+	err := tx.QueryRow(ctx, `SELECT b.client_id, b.currency, b.status, b.amount, b.grant_tx, b.lots_done, b.lots_required, r.name, b.credit_to
 		FROM bonuses b JOIN bonus_rules r ON r.id = b.rule_id WHERE b.id = $1 FOR UPDATE OF b`, id).
-		Scan(&client, &code, &status, &amt, &grantTx, &done, &required, &rule)
+		Scan(&client, &code, &status, &amt, &grantTx, &done, &required, &rule, &creditTo)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ErrNotFound
 	}
@@ -62,10 +62,13 @@ func (s *Service) closeTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, c closin
 		e.Corrects = &grantTx
 		e.Description = fmt.Sprintf("Bonus %s (%s) %s", money.Amount{Minor: amt, Currency: cur}, rule, c.status)
 	}
-	e.Postings = []ledger.Posting{{Account: ledger.ClientBonus(client, cur), Amount: -amt}, {Account: other, Amount: amt}}
+	e.Postings = []ledger.Posting{{Account: bonusAccount(creditTo, client, cur), Amount: -amt}, {Account: other, Amount: amt}}
 	lt, err := s.o.Ledger.PostTx(ctx, tx, e)
 	if err != nil {
 		return fmt.Errorf("bonuses: %s: %w", c.status, err)
+	}
+	if err := s.CreditOutTx(ctx, tx, id, amt, c.status); err != nil { // a credit bonus's credit leaves its account
+		return err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE bonuses SET status = $2, closed_at = $3, close_reason = $4, close_tx = $5 WHERE id = $1`,
 		id, c.status, s.o.Now().UTC(), reason, lt.ID); err != nil {

@@ -2,6 +2,7 @@ package bonuses
 
 import (
 	"context"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -14,6 +15,9 @@ import (
 
 // TaskExpire removes a tenant's expired bonuses.
 const TaskExpire = "bonuses:expire"
+
+// TaskStopOut writes off the credit bonuses of a tenant's accounts whose equity fell to their credit.
+const TaskStopOut = "bonuses:stop-out"
 
 // expireBatch bounds the bonuses one run of TaskExpire removes; the next run takes the rest.
 const expireBatch = 500
@@ -32,12 +36,15 @@ func (s *Service) Door() frontdoor.Door {
 	}
 }
 
-// Subscribe registers the module's reactions, all Later (each runs once per event, after the publisher
-// committed): deposit.completed, trading.deal_closed and trading.deal_changed.
+// Subscribe registers the module's reactions: Later (each runs once per event, after the publisher committed)
+// for deposit.completed, trading.deal_closed and trading.deal_changed; OnTx for withdrawal.forfeit_confirmed (the
+// forfeiture commits with the withdrawal or not at all).
 func (s *Service) Subscribe(h *events.Hall) {
+	events.OnTx(h, "bonuses.forfeit", s.onForfeitConfirmed)
 	events.Later(h, "bonuses.grant", s.onDeposit)
-	events.Later(h, "bonuses.deal_closed", s.onDealClosed, events.InQueue(jobs.QueueSync))
+	events.LaterBatch(h, "bonuses.deal_closed", s.onDealsClosed, events.InQueue(jobs.QueueSync))
 	events.Later(h, "bonuses.deal_changed", s.onDealChanged, events.InQueue(jobs.QueueSync))
+	events.Later(h, "bonuses.credit_finished", s.onCreditFinished, events.InQueue(jobs.QueueSync))
 }
 
 // Tasks registers the expiry job: every ExpireEvery per tenant.
@@ -48,4 +55,11 @@ func (s *Service) Tasks(tt *jobs.Tasks) {
 	})
 	tt.Every(jobs.Entry{Name: "bonuses-expire", Every: s.o.ExpireEvery, Type: TaskExpire, Queue: jobs.QueueDefault, PerTenant: true,
 		Options: []asynq.Option{asynq.MaxRetry(3)}})
+	tt.Handle(TaskStopOut, func(ctx context.Context, t tenants.Tenant, _ jobs.Envelope) error {
+		_, err := s.WriteOffStoppedOut(ctx, t)
+		return err
+	})
+	// Queue sync, beside the desk's platform work: each run reads platforms.
+	tt.Every(jobs.Entry{Name: "bonuses-stop-out", Every: s.o.StopOutEvery, Type: TaskStopOut, Queue: jobs.QueueSync, PerTenant: true,
+		Options: []asynq.Option{asynq.MaxRetry(0), asynq.Timeout(5 * time.Minute)}})
 }

@@ -283,3 +283,65 @@ func TestDepositsOfOneClientDeliveredAtOnceKeepTheLimitPerClient(t *testing.T) {
 		t.Errorf("bonus account %d, want 2000", got)
 	}
 }
+
+func TestABatchOfDealsCountsAsTheDealsOneAtATimeAndReleasesOnce(t *testing.T) {
+	t.Parallel()
+	w := setup(t)
+	terms := secondDeposit()
+	terms.LotsPerUnit, terms.MinHoldSeconds = dec("0.01"), 60 // 200.00 USD: 2 lots
+	w.rule(t, "2nd deposit", terms)
+	w.advance(time.Second)
+	fay, gus := w.client(t, "Fay", "GB", "standard"), w.client(t, "Gus", "GB", "standard")
+	w.deposit(t, fay, 2, 40000)
+	w.deposit(t, gus, 2, 40000)
+	at := w.clock().Add(time.Minute)
+	// One batch: a scalp, Fay's deals passing her 2 lots midway, Gus's deal, and a deal of Fay's after the release.
+	w.closedBatch(t, w.account(fay),
+		w.closingDeal("1", "5", at, 30*time.Second),
+		w.closingDeal("2", "1.5", at.Add(time.Second), time.Hour),
+		w.closingDeal("3", "1", at.Add(2*time.Second), time.Hour),
+		w.closingDeal("5", "1", at.Add(4*time.Second), time.Hour))
+	w.closedBatch(t, w.account(gus), w.closingDeal("4", "0.7", at.Add(3*time.Second), time.Hour))
+	b := w.bonuses(t, fay)[0]
+	if b.Status != "released" || b.LotsDone.String() != "2.5" {
+		t.Fatalf("Fay's bonus %s with %s lots, want released at 2.5 (the deal after the release not counted)", b.Status, b.LotsDone)
+	}
+	if got := w.balance(t, ledger.ClientWallet(fay, usd)); got != 20000 {
+		t.Errorf("Fay's wallet %d, want 20000 (released once)", got)
+	}
+	if g := w.bonuses(t, gus)[0]; g.Status != "open" || g.LotsDone.String() != "0.7" {
+		t.Fatalf("Gus's bonus %s with %s lots, want open at 0.7", g.Status, g.LotsDone)
+	}
+	// The same batch again (a redelivery under new event ids) counts nothing twice.
+	w.closedBatch(t, w.account(gus), w.closingDeal("4", "0.7", at.Add(3*time.Second), time.Hour))
+	if g := w.bonuses(t, gus)[0]; g.LotsDone.String() != "0.7" {
+		t.Fatalf("redelivered deal counted twice: %s lots", g.LotsDone)
+	}
+}
+
+func TestADealCancelledBeforeItsDealClosedArrivesNeverCounts(t *testing.T) {
+	t.Parallel()
+	w := setup(t)
+	terms := secondDeposit()
+	terms.LotsPerUnit = dec("0.01")
+	w.rule(t, "2nd deposit", terms)
+	w.advance(time.Second)
+	hal := w.client(t, "Hal", "GB", "standard")
+	w.deposit(t, hal, 2, 40000)
+	a := w.account(hal)
+	at := w.clock().Add(time.Minute)
+	d := w.closingDeal("9", "1.2", at, time.Hour)
+	w.changed(t, a, d, nil, at.Add(time.Minute)) // the cancellation's event is delivered first
+	w.closed(t, a, d)                            // then the batch holding the deal's deal_closed
+	if b := w.bonuses(t, hal)[0]; !b.LotsDone.IsZero() {
+		t.Fatalf("a deal cancelled before its deal_closed was delivered counts %s lots", b.LotsDone)
+	}
+	e := w.closingDeal("10", "1", at, time.Hour)
+	updated := e
+	updated.Volume = dec("0.4")
+	w.changed(t, a, e, &updated, at.Add(time.Minute)) // an update delivered first counts the deal as it is now
+	w.closed(t, a, e)
+	if b := w.bonuses(t, hal)[0]; b.LotsDone.String() != "0.4" {
+		t.Fatalf("an updated deal delivered out of order counts %s lots, want 0.4", b.LotsDone)
+	}
+}

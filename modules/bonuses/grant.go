@@ -14,6 +14,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/ledger"
 	"github.com/brokerdesk/brokerdesk/modules/payments"
+	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -40,6 +41,7 @@ type inputs struct {
 	Country          string    `json:"country"`
 	Granted          int       `json:"granted_before"`
 	GrantedThisMonth string    `json:"granted_this_month"`
+	CreditAccount    string    `json:"credit_account,omitempty"`
 }
 
 // onDeposit evaluates every rule in force at the deposit's time, once per (rule, deposit), and grants what they
@@ -70,14 +72,21 @@ func (s *Service) onDeposit(ctx context.Context, tx pgx.Tx, t tenants.Tenant, m 
 		}
 		d := Deposit{Amount: e.Amount, Currency: dc, Number: e.DepositNumber, GatewayKind: e.GatewayKind, At: at, Tier: c.Tier, Country: c.Country}
 		month := time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC)
-		if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(sum(amount) FILTER (WHERE granted_at >= $3 AND granted_at < $4), 0)
+		if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(sum(amount + forfeited) FILTER (WHERE granted_at >= $3 AND granted_at < $4), 0)
 			FROM bonuses WHERE rule_id = $1 AND client_id = $2`, r.ID, e.ClientID, month, month.AddDate(0, 1, 0)).Scan(&d.Granted, &d.GrantedThisMonth); err != nil {
 			return err
+		}
+		acc, err := s.creditAccountTx(ctx, tx, r, e.ClientID)
+		if err != nil {
+			return err
+		}
+		if acc != nil {
+			d.CreditAccount = acc.Login
 		}
 		dec := r.Terms.Evaluate(r.Currency, d)
 		expl := Explanation{Rule: r.Name, Version: r.Version, Terms: r.Terms, Decision: dec, Deposit: inputs{ID: e.DepositID,
 			Amount: money.Format(e.Amount, dc), Currency: dc.Code, Number: d.Number, GatewayKind: d.GatewayKind, PromoCode: d.PromoCode,
-			At: at, Tier: d.Tier, Country: d.Country, Granted: d.Granted, GrantedThisMonth: money.Format(d.GrantedThisMonth, r.Currency)}}
+			At: at, Tier: d.Tier, Country: d.Country, Granted: d.Granted, GrantedThisMonth: money.Format(d.GrantedThisMonth, r.Currency), CreditAccount: d.CreditAccount}}
 		raw, err := json.Marshal(expl)
 		if err != nil {
 			return err
@@ -93,15 +102,16 @@ func (s *Service) onDeposit(ctx context.Context, tx pgx.Tx, t tenants.Tenant, m 
 		if dec.Reason != "" {
 			continue
 		}
-		if err := s.grantTx(ctx, tx, r, e, at, dec); err != nil {
+		if err := s.grantTx(ctx, tx, r, e, at, dec, acc); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// grantTx credits the client's bonus account against the brokerage's bonus liability and records the bonus.
-func (s *Service) grantTx(ctx context.Context, tx pgx.Tx, r Rule, e payments.DepositCompleted, at time.Time, dec Decision) error {
+// grantTx credits the client's bonus account (or, for a credit bonus, its bonus credit account, and asks the desk
+// to credit acc) against the brokerage's bonus liability and records the bonus.
+func (s *Service) grantTx(ctx context.Context, tx pgx.Tx, r Rule, e payments.DepositCompleted, at time.Time, dec Decision, acc *tradingdesk.Account) error {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return err
@@ -110,7 +120,7 @@ func (s *Service) grantTx(ctx context.Context, tx pgx.Tx, r Rule, e payments.Dep
 	lt, err := s.o.Ledger.PostTx(ctx, tx, ledger.Entry{Key: "bonus:" + r.ID.String() + ":" + e.DepositID.String() + ":grant", Kind: "bonus_grant",
 		Description: fmt.Sprintf("Bonus %s (%s v%d) on deposit %s", amount, r.Name, r.Version, e.DepositID),
 		Postings: []ledger.Posting{
-			{Account: ledger.ClientBonus(e.ClientID, r.Currency), Amount: dec.Amount},
+			{Account: bonusAccount(r.Terms.CreditTo, e.ClientID, r.Currency), Amount: dec.Amount},
 			{Account: ledger.BonusLiability(r.Currency), Amount: -dec.Amount},
 		},
 		Metadata: map[string]any{"bonus_id": id.String(), "rule_id": r.ID.String(), "rule_version": r.Version, "deposit_id": e.DepositID.String()}})
@@ -122,6 +132,11 @@ func (s *Service) grantTx(ctx context.Context, tx pgx.Tx, r Rule, e payments.Dep
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11, $12)`,
 		id, r.ID, r.Version, e.DepositID, e.ClientID, r.Currency.Code, dec.Amount, dec.LotsRequired, dec.MinHoldSeconds, at, dec.ExpiresAt, lt.ID); err != nil {
 		return fmt.Errorf("bonuses: bonus: %w", err)
+	}
+	if acc != nil {
+		if err := s.creditInTx(ctx, tx, id, acc, dec.Amount, r.Name); err != nil {
+			return err
+		}
 	}
 	return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: engine, Action: ActionGranted, Target: audit.Target{Type: clientTarget, ID: e.ClientID.String()},
 		After: map[string]any{"bonus": id, "rule": r.Name, "version": r.Version, "amount": amount.String(), "says": dec.Says}})

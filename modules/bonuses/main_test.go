@@ -148,9 +148,17 @@ func (w *world) closingDeal(ticket, lots string, at time.Time, held time.Duratio
 
 func (w *world) closed(t testing.TB, a tradingdesk.DealAccount, d tradingdesk.Deal) {
 	t.Helper()
-	w.deliver(t, func(ctx context.Context, tx pgx.Tx) error {
-		return w.svc.onDealClosed(ctx, tx, w.ten, meta(d.Time), tradingdesk.DealClosed{DealAccount: a, Deal: d})
-	})
+	w.closedBatch(t, a, d)
+}
+
+// closedBatch delivers the deals' deal_closed events as one batch, as the hall does.
+func (w *world) closedBatch(t testing.TB, a tradingdesk.DealAccount, deals ...tradingdesk.Deal) {
+	t.Helper()
+	ds := make([]events.Delivery[tradingdesk.DealClosed], len(deals))
+	for i, d := range deals {
+		ds[i] = events.Delivery[tradingdesk.DealClosed]{Meta: meta(d.Time), Event: tradingdesk.DealClosed{DealAccount: a, Deal: d}}
+	}
+	w.deliver(t, func(ctx context.Context, tx pgx.Tx) error { return w.svc.onDealsClosed(ctx, tx, w.ten, ds) })
 }
 
 func (w *world) changed(t testing.TB, a tradingdesk.DealAccount, before tradingdesk.Deal, after *tradingdesk.Deal, at time.Time) {

@@ -15,6 +15,7 @@ const (
 	ActionReleased  = "bonus.released"
 	ActionExpired   = "bonus.expired"
 	ActionCancelled = "bonus.cancelled"
+	ActionForfeited = "bonus.forfeited"
 )
 
 // Targets: a rule, or the client a bonus belongs to (so the sentence names the client).
@@ -50,8 +51,26 @@ func Phrases() []audit.Phrase {
 			return audit.Say(e.Actor, " removed ", e.Target, "'s bonus of ", e.After("/amount"), " (", e.After("/rule"),
 				"): it expired with ", e.After("/lots_done"), " of ", e.After("/lots_required"), " lots traded")
 		}),
+		say(ActionCredited, func(e audit.Event) audit.Sentence {
+			return audit.Say("The trading server credited ", e.Target, "'s bonus of ", e.After("/amount"), " on account ", e.After("/login"))
+		}),
+		say(ActionCreditRefused, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " cancelled ", e.Target, "'s bonus of ", e.After("/amount"), " (", e.After("/rule"), "): ", e.After("/reason"))
+		}),
+		say(ActionWrittenOff, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " wrote off ", e.Target, "'s bonus of ", e.After("/amount"), " (", e.After("/rule"), "): ", e.After("/reason"),
+				", with ", e.After("/lots_done"), " of ", e.After("/lots_required"), " lots traded")
+		}),
 		say(ActionCancelled, func(e audit.Event) audit.Sentence {
 			return audit.Say(e.Actor, " cancelled ", e.Target, "'s bonus of ", e.After("/amount"), " (", e.After("/rule"), "): ", e.After("/reason"))
+		}),
+		say(ActionForfeited, func(e audit.Event) audit.Sentence {
+			if e.After("/status") == closeForfeit.status {
+				return audit.Say(e.Actor, " forfeited ", e.Target, "'s bonus of ", e.After("/amount"), " (", e.After("/rule"), ") in full: ",
+					e.After("/reason"))
+			}
+			return audit.Say(e.Actor, " forfeited ", e.After("/forfeited"), " of ", e.Target, "'s bonus of ", e.After("/amount"), " (", e.After("/rule"),
+				"): ", e.After("/reason"), "; ", e.After("/left"), " stays open, released after ", e.After("/lots_required"), " lots")
 		}),
 	}
 }

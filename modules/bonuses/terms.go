@@ -54,6 +54,15 @@ type Terms struct {
 	// MaxPerMonth bounds what one client is granted under this rule in a calendar month (UTC); a grant is cut to
 	// what is left of it; zero is no bound.
 	MaxPerMonth decimal.Decimal `json:"max_per_month"`
+
+	// Forfeit is what a withdrawal from the wallet in the bonus's currency gives up of an open bonus: "full" (the
+	// whole bonus, on any withdrawal; "" in versions made before the term) or "pro_rata" (the withdrawal's share of
+	// the withdrawable balance): Forfeits, in forfeit.go.
+	Forfeit string `json:"forfeit,omitempty"`
+
+	// CreditTo is where the bonus goes: CreditToBonusBalance (the ledger's bonus balance; "" in versions made
+	// before the term existed) or CreditToTradingAccount (credit on the client's trading account, credit.go).
+	CreditTo string `json:"credit_to,omitempty"`
 }
 
 // Bounds of terms.
@@ -103,6 +112,16 @@ func (r *Terms) Validate(c money.Currency) error {
 	f.Check(r.MinHoldSeconds >= 0 && r.MinHoldSeconds <= MaxMinHoldSeconds, "min_hold_seconds", "must be 0 (off) to 604800 (a week)")
 	f.Check(r.ValidDays >= 1 && r.ValidDays <= MaxValidDays, "valid_days", "must be 1 to 3650 days")
 	f.Check(r.MaxPerClient >= 0 && r.MaxPerClient <= 1000, "max_per_client", "must be 0 (no bound) to 1000")
+	if msg, ok := r.validateForfeit(); !ok {
+		f.Add("forfeit", msg)
+	}
+	switch r.CreditTo = strings.ToLower(strings.TrimSpace(r.CreditTo)); r.CreditTo {
+	case "":
+		r.CreditTo = CreditToBonusBalance
+	case CreditToBonusBalance, CreditToTradingAccount:
+	default:
+		f.Add("credit_to", "bonus_balance or trading_account")
+	}
 	if r.From != nil && r.Until != nil && !r.From.Before(*r.Until) {
 		f.Add("until", "must be after from")
 	}
@@ -152,6 +171,9 @@ type Deposit struct {
 	At          time.Time
 	Tier        string
 	Country     string
+	// CreditAccount is the login of the trading account a rule with credit_to trading_account credits (the
+	// engine's choice, credit.go); "" when the client has none.
+	CreditAccount string
 	// Granted is how many bonuses of the rule the client holds already (any status); GrantedThisMonth is what
 	// they amount to in the deposit's calendar month (UTC), in minor units of the rule's currency.
 	Granted          int
@@ -176,6 +198,7 @@ const (
 	ReasonMaxPerClient   Reason = "max_per_client"
 	ReasonMonthUsed      Reason = "max_per_month"
 	ReasonZero           Reason = "zero_award"
+	ReasonNoAccount      Reason = "no_trading_account"
 )
 
 // Explain is each reason as a person reads it.
@@ -194,6 +217,7 @@ var Explain = map[Reason]string{
 	ReasonMaxPerClient:   "the client already has as many bonuses of this rule as it allows",
 	ReasonMonthUsed:      "the client already reached the rule's monthly maximum",
 	ReasonZero:           "the award rounds to nothing",
+	ReasonNoAccount:      "the client has no live trading account in the rule's currency to credit",
 }
 
 // Decision is a rule's answer for a deposit: the amount granted (0 with a Reason when nothing), the turnover it
@@ -245,6 +269,10 @@ func (r Terms) Evaluate(c money.Currency, d Deposit) Decision {
 		return no(ReasonAfterCampaign)
 	case r.MaxPerClient > 0 && d.Granted >= r.MaxPerClient:
 		return no(ReasonMaxPerClient)
+	case r.CreditTo == CreditToTradingAccount && d.CreditAccount == "":
+		out := no(ReasonNoAccount)
+		out.Says = "No bonus: there is no trading account in " + c.Code + " (" + Explain[ReasonNoAccount] + ")."
+		return out
 	}
 	var amt int64
 	var how string
@@ -269,11 +297,9 @@ func (r Terms) Evaluate(c money.Currency, d Deposit) Decision {
 	if amt <= 0 {
 		return no(ReasonZero)
 	}
-	lots := decimal.New(amt, -int32(c.Exponent)).Mul(r.LotsPerUnit)
-	if r := lots.Round(2); r.LessThan(lots) {
-		lots = r.Add(decimal.New(1, -2))
-	} else {
-		lots = r
+	lots := lotsFor(amt, c, r.LotsPerUnit)
+	if r.CreditTo == CreditToTradingAccount {
+		how += ", credited on trading account " + d.CreditAccount
 	}
 	exp := d.At.UTC().AddDate(0, 0, r.ValidDays)
 	return Decision{Amount: amt, LotsRequired: lots, MinHoldSeconds: r.MinHoldSeconds, ExpiresAt: exp,

@@ -154,3 +154,58 @@ func TestTermsValidateNamesEachRefusedField(t *testing.T) {
 		t.Fatalf("not normalised: %v %v", r.Countries, r.Tiers)
 	}
 }
+
+// credit_to: a bonus balance by default (versions made before the term read "" and are normalised), or credit on
+// the client's trading account, which needs one in the rule's currency.
+func TestCreditToIsValidatedAndNeedsATradingAccount(t *testing.T) {
+	at := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		creditTo string
+		want     string // the normalised term; "" when refused
+		problem  bool
+	}{
+		{"absent is the bonus balance", "", CreditToBonusBalance, false},
+		{"the bonus balance", "bonus_balance", CreditToBonusBalance, false},
+		{"a trading account, any case", " Trading_Account ", CreditToTradingAccount, false},
+		{"anything else", "wallet", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := secondDeposit()
+			r.CreditTo = tc.creditTo
+			err := r.Validate(usd)
+			if tc.problem {
+				if ve, ok := validation.As(err); !ok || ve.Message("credit_to") == "" {
+					t.Fatalf("want a problem with credit_to, got %v", err)
+				}
+				return
+			}
+			if err != nil || r.CreditTo != tc.want {
+				t.Fatalf("%q: %v", r.CreditTo, err)
+			}
+		})
+	}
+	base := Deposit{Amount: 40000, Currency: usd, Number: 2, At: at}
+	for _, tc := range []struct {
+		name     string
+		creditTo string
+		account  string
+		want     Reason
+		says     string
+	}{
+		{"a bonus balance needs no account", CreditToBonusBalance, "", "", "Bonus of 200.00 USD (50% of 400.00 USD);"},
+		{"credit on the client's account", CreditToTradingAccount, "700001", "", "credited on trading account 700001"},
+		{"no account in the rule's currency", CreditToTradingAccount, "", ReasonNoAccount, "No bonus: there is no trading account in USD"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := secondDeposit()
+			r.CreditTo = tc.creditTo
+			d := base
+			d.CreditAccount = tc.account
+			got := r.Evaluate(usd, d)
+			if got.Reason != tc.want || !strings.Contains(got.Says, tc.says) || (tc.want == "") != (got.Amount == 20000) {
+				t.Fatalf("%q %d %q", got.Reason, got.Amount, got.Says)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,43 +26,140 @@ import (
 
 // openBonus is an open bonus as turnover needs it.
 type openBonus struct {
-	id      uuid.UUID
-	minHold int64
+	id        uuid.UUID
+	client    uuid.UUID
+	grantedAt time.Time
+	minHold   int64
+	lotsLeft  decimal.Decimal // lots required less lots done
 }
 
-// onDealClosed counts a closing deal toward its client's open bonuses.
-func (s *Service) onDealClosed(ctx context.Context, tx pgx.Tx, t tenants.Tenant, m events.Meta, e tradingdesk.DealClosed) error {
-	if e.ClientID == nil || !e.Deal.Closes() {
+// closedDeal is a closing deal to count, and when the event about it was published. void counts it as nothing
+// (a deal cancelled before its deal_closed was delivered).
+type closedDeal struct {
+	tradingdesk.DealClosed
+	at   time.Time
+	void bool
+}
+
+// onDealsClosed counts a batch of closing deals toward their clients' open bonuses (a LaterBatch subscriber).
+func (s *Service) onDealsClosed(ctx context.Context, tx pgx.Tx, t tenants.Tenant, ds []events.Delivery[tradingdesk.DealClosed]) error {
+	deals := make([]closedDeal, len(ds))
+	for i, d := range ds {
+		deals[i] = closedDeal{DealClosed: d.Event, at: d.Meta.OccurredAt}
+	}
+	return s.countTx(ctx, tx, t, deals)
+}
+
+// countTx counts deals, in their order, toward every open bonus their client was granted at or before the deal's
+// time, with one statement for the bonuses (locked), one for the turnover rows and one for the counts, however many
+// deals: what makes turnover keep pace with deal sync (docs/benchmarks.md). A bonus counts deals until its
+// turnover is met, then is released; the deals after that in the batch count toward the client's other bonuses
+// only, as they would have one at a time.
+func (s *Service) countTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, deals []closedDeal) error {
+	deals = slices.DeleteFunc(deals, func(d closedDeal) bool { return d.ClientID == nil || !d.Deal.Closes() })
+	if len(deals) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `SELECT id, min_hold_seconds FROM bonuses WHERE client_id = $1 AND status = 'open' AND granted_at <= $2
-		ORDER BY granted_at, id FOR UPDATE`, *e.ClientID, e.Deal.Time)
-	if err != nil {
-		return err
+	clients := make([]uuid.UUID, 0, len(deals))
+	for _, d := range deals {
+		clients = append(clients, *d.ClientID)
 	}
-	var open []openBonus
+	rows, err := tx.Query(ctx, `SELECT id, client_id, granted_at, min_hold_seconds, lots_required - lots_done FROM bonuses
+		WHERE client_id = ANY ($1) AND status = 'open' ORDER BY id FOR UPDATE`, clients)
+	if err != nil {
+		return fmt.Errorf("bonuses: open bonuses: %w", err)
+	}
+	byClient := map[uuid.UUID][]*openBonus{}
 	var b openBonus
-	if _, err := pgx.ForEachRow(rows, []any{&b.id, &b.minHold}, func() error { open = append(open, b); return nil }); err != nil {
-		return err
-	}
-	if len(open) == 0 {
+	if _, err := pgx.ForEachRow(rows, []any{&b.id, &b.client, &b.grantedAt, &b.minHold, &b.lotsLeft}, func() error {
+		c := b
+		byClient[b.client] = append(byClient[b.client], &c)
 		return nil
+	}); err != nil {
+		return fmt.Errorf("bonuses: open bonuses: %w", err)
 	}
-	held, err := s.heldSeconds(ctx, t, e.DealAccount, e.Deal, open)
-	if err != nil {
-		return err
+	if len(byClient) == 0 {
+		return nil // most deals: a client with no open bonus
 	}
-	for _, b := range open {
-		lots := counted(e.Deal, held, b.minHold)
-		tag, err := tx.Exec(ctx, `INSERT INTO bonus_turnover (bonus_id, server_id, ticket, lots, held_seconds, deal_time, last_event_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`, b.id, e.ServerID, e.Deal.Ticket, lots, held, e.Deal.Time, m.OccurredAt)
-		if err != nil {
-			return fmt.Errorf("bonuses: turnover: %w", err)
+	var (
+		ids, servers  []uuid.UUID
+		tickets       []string
+		lots          []decimal.Decimal
+		helds         []*int64
+		times, stamps []time.Time
+	)
+	for _, d := range deals {
+		var open []openBonus
+		for _, b := range byClient[*d.ClientID] {
+			if !b.grantedAt.After(d.Deal.Time) && b.lotsLeft.IsPositive() {
+				open = append(open, *b)
+			}
 		}
-		if tag.RowsAffected() == 0 || lots.IsZero() {
+		if len(open) == 0 {
 			continue
 		}
-		if err := s.addLotsTx(ctx, tx, b.id, lots); err != nil {
+		held, err := s.heldSeconds(ctx, t, d.DealAccount, d.Deal, open)
+		if err != nil {
+			return err
+		}
+		for _, b := range byClient[*d.ClientID] {
+			if b.grantedAt.After(d.Deal.Time) || !b.lotsLeft.IsPositive() {
+				continue
+			}
+			n := counted(d.Deal, held, b.minHold)
+			if d.void {
+				n = decimal.Zero
+			}
+			b.lotsLeft = b.lotsLeft.Sub(n)
+			ids, servers, tickets = append(ids, b.id), append(servers, d.ServerID), append(tickets, d.Deal.Ticket)
+			lots, helds = append(lots, n), append(helds, held)
+			times, stamps = append(times, d.Deal.Time), append(stamps, d.at)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	// Rows already there (a deal counted before) add nothing: only what was inserted moves the counts.
+	rows, err = tx.Query(ctx, `INSERT INTO bonus_turnover (bonus_id, server_id, ticket, lots, held_seconds, deal_time, last_event_at)
+		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::numeric[], $5::bigint[], $6::timestamptz[], $7::timestamptz[])
+		ON CONFLICT DO NOTHING RETURNING bonus_id, lots`, ids, servers, tickets, lots, helds, times, stamps)
+	if err != nil {
+		return fmt.Errorf("bonuses: turnover: %w", err)
+	}
+	added := map[uuid.UUID]decimal.Decimal{}
+	var id uuid.UUID
+	var n decimal.Decimal
+	if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error { added[id] = added[id].Add(n); return nil }); err != nil {
+		return fmt.Errorf("bonuses: turnover: %w", err)
+	}
+	bonusIDs := make([]uuid.UUID, 0, len(added))
+	deltas := make([]decimal.Decimal, 0, len(added))
+	for id, n := range added {
+		if !n.IsZero() {
+			bonusIDs, deltas = append(bonusIDs, id), append(deltas, n)
+		}
+	}
+	if len(bonusIDs) == 0 {
+		return nil
+	}
+	rows, err = tx.Query(ctx, `UPDATE bonuses b SET lots_done = b.lots_done + d.delta FROM unnest($1::uuid[], $2::numeric[]) AS d (id, delta)
+		WHERE b.id = d.id AND b.status = 'open' RETURNING b.id, b.lots_done >= b.lots_required`, bonusIDs, deltas)
+	if err != nil {
+		return fmt.Errorf("bonuses: turnover counts: %w", err)
+	}
+	var met []uuid.UUID
+	var done bool
+	if _, err := pgx.ForEachRow(rows, []any{&id, &done}, func() error {
+		if done {
+			met = append(met, id)
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("bonuses: turnover counts: %w", err)
+	}
+	slices.SortFunc(met, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	for _, id := range met {
+		if err := s.closeTx(ctx, tx, id, closeRelease, engine, ""); err != nil {
 			return err
 		}
 	}
@@ -134,6 +232,23 @@ func (s *Service) onDealChanged(ctx context.Context, tx pgx.Tx, t tenants.Tenant
 	var w was
 	if _, err := pgx.ForEachRow(rows, []any{&w.bonus, &w.lots, &w.held, &w.minHold}, func() error { ws = append(ws, w); return nil }); err != nil {
 		return err
+	}
+	if len(ws) == 0 {
+		// No row to recount: either a newer change was applied already, or the deal's deal_closed has not been
+		// delivered yet (batches wait a second or more). In the second case the deal is counted now as it is,
+		// so the late deal_closed finds its rows and adds nothing.
+		var seen bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM bonus_turnover WHERE server_id = $1 AND ticket = $2)`, e.ServerID, e.Before.Ticket).Scan(&seen); err != nil {
+			return err
+		}
+		if seen {
+			return nil
+		}
+		d := closedDeal{DealClosed: tradingdesk.DealClosed{DealAccount: e.DealAccount, Deal: e.Before}, at: m.OccurredAt, void: true}
+		if e.After != nil && e.After.Closes() {
+			d.Deal, d.void = *e.After, false
+		}
+		return s.countTx(ctx, tx, t, []closedDeal{d})
 	}
 	for _, w := range ws {
 		now := decimal.Zero

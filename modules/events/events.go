@@ -87,6 +87,16 @@ type laterSubscriber struct {
 	queue     string
 	maxRetry  int
 	run       func(ctx context.Context, tx pgx.Tx, t tenants.Tenant, m Meta, payload json.RawMessage) error
+	// runBatch, set for a LaterBatch subscriber instead of run, reacts to many deliveries in one transaction.
+	runBatch func(ctx context.Context, tx pgx.Tx, t tenants.Tenant, ds []delivery) error
+}
+
+// taskType is the Asynq task type of the subscriber's deliveries.
+func (s laterSubscriber) taskType() string {
+	if s.runBatch != nil {
+		return BatchTaskType(s.name)
+	}
+	return TaskType(s.name)
 }
 
 // Options are the hall's collaborators.
@@ -239,7 +249,7 @@ func (h *Hall) Publish(ctx context.Context, tx pgx.Tx, t tenants.Tenant, e Event
 	d := delivery{Meta: m, Event: raw}
 	for _, s := range later {
 		// The key is the event's fresh id: the row travels with the transaction's next statement.
-		if err := h.outbox.AddNew(ctx, tx, TaskType(s.name), id.String(), d, jobs.InQueue(s.queue), jobs.WithMaxRetry(s.maxRetry)); err != nil {
+		if err := h.outbox.AddNew(ctx, tx, s.taskType(), id.String(), d, jobs.InQueue(s.queue), jobs.WithMaxRetry(s.maxRetry)); err != nil {
 			return fmt.Errorf("%s, subscriber %s: %w", typ, s.name, err)
 		}
 	}
@@ -255,6 +265,12 @@ func (h *Hall) Register(r *jobs.Tasks) {
 	slices.Sort(names)
 	for _, typ := range names {
 		for _, s := range h.later[typ] {
+			if s.runBatch != nil {
+				r.HandleBatch(s.taskType(), func(ctx context.Context, t tenants.Tenant, envs []jobs.Envelope) error {
+					return h.deliverBatch(ctx, t, s, envs)
+				})
+				continue
+			}
 			r.Handle(TaskType(s.name), func(ctx context.Context, t tenants.Tenant, env jobs.Envelope) error {
 				return h.deliver(ctx, t, s, env)
 			})

@@ -106,8 +106,8 @@ func (b *bundle) work(t *testing.T) {
 	if err := tasks.Err(); err != nil {
 		t.Fatal(err)
 	}
-	srv := asynq.NewServer(opt, asynq.Config{Concurrency: 4, Queues: jobs.QueueWeights,
-		RetryDelayFunc: func(int, error, *asynq.Task) time.Duration { return 10 * time.Millisecond }})
+	srv := asynq.NewServer(opt, jobs.WithBatches(asynq.Config{Concurrency: 4, Queues: jobs.QueueWeights,
+		RetryDelayFunc: func(int, error, *asynq.Task) time.Duration { return 10 * time.Millisecond }}))
 	if err := srv.Start(tasks.Mux()); err != nil {
 		t.Fatal(err)
 	}

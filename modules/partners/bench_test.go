@@ -13,13 +13,15 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
 )
 
 // BenchmarkEngine is issue 14's figure: deals through a 5-level tree, computed (one row per level, each delivery in
 // its own transaction with its event_deliveries row, as the hall delivers a Later event) and posted to the five
 // wallets in batches. deals is BD_BENCH_PARTNER_DEALS (default 20,000); eight deliveries run at once, as a worker
-// would. It reports deals per second and the time 1,000,000 deals would take at that rate.
+// would. It reports deals per second and the time 1,000,000 deals would take at that rate. BD_BENCH_PARTNER_LIVE=1
+// publishes partners.commission_recorded with its live push (a notification per deal), as the server does.
 func BenchmarkEngine(b *testing.B) {
 	deals := 20_000
 	if v, err := strconv.Atoi(os.Getenv("BD_BENCH_PARTNER_DEALS")); err == nil && v > 0 {
@@ -29,6 +31,11 @@ func BenchmarkEngine(b *testing.B) {
 	for b.Loop() {
 		w := setup(b)
 		w.svc.o.BatchRows = 5000
+		if os.Getenv("BD_BENCH_PARTNER_LIVE") == "1" { // as serve runs it: each deal's rows publish and notify the IB portal
+			hall := events.New(events.Options{Gate: w.p.Gate})
+			w.svc.o.Events = hall
+			w.svc.Subscribe(hall)
+		}
 		ctx := context.Background()
 		r := testRules()
 		r.Lines[2].PerLot = per("5", "4", "3", "2", "1")

@@ -131,17 +131,31 @@ func (s *Service) onDealChanged(ctx context.Context, tx pgx.Tx, t tenants.Tenant
 	}
 	if gen > 0 {
 		says := "the platform " + string(e.Change) + " the deal"
-		if _, err := tx.Exec(ctx, `WITH rev AS (
+		rows, err := tx.Query(ctx, `WITH rev AS (
 				INSERT INTO partner_commissions (source, server_id, ticket, generation, login, account_id, client_id, level, partner_id, plan_id,
 					plan_version, kind, amount, currency, symbol, lots, deal_time, explanation, reverses)
 				SELECT source, server_id, ticket, $3, login, account_id, client_id, level, partner_id, plan_id, plan_version, 'reversal', -amount,
 					currency, symbol, lots, deal_time, jsonb_build_object('says', $4::text, 'change', $5::text), id
 				FROM partner_commissions c WHERE source = 'deal' AND server_id = $1 AND ticket = $2 AND kind = 'paid'
 					AND NOT EXISTS (SELECT 1 FROM partner_commissions r WHERE r.reverses = c.id)
-				ON CONFLICT DO NOTHING RETURNING id)
-			INSERT INTO partner_commission_postings (commission_id) SELECT id FROM rev`,
-			e.ServerID, e.Before.Ticket, gen, says, string(e.Change)); err != nil {
+				ON CONFLICT DO NOTHING RETURNING id, partner_id),
+			posted AS (INSERT INTO partner_commission_postings (commission_id) SELECT id FROM rev)
+			SELECT DISTINCT partner_id FROM rev WHERE partner_id IS NOT NULL`,
+			e.ServerID, e.Before.Ticket, gen, says, string(e.Change))
+		if err != nil {
 			return fmt.Errorf("partners: reverse deal %s: %w", e.Before.Ticket, err)
+		}
+		reversed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*uuid.UUID, error) {
+			var id uuid.UUID
+			return &id, r.Scan(&id)
+		})
+		if err != nil {
+			return fmt.Errorf("partners: reverse deal %s: %w", e.Before.Ticket, err)
+		}
+		server := e.ServerID
+		if err := s.publishRecorded(ctx, tx, t, CommissionRecorded{Source: SourceDeal, ServerID: &server, Ticket: e.Before.Ticket, Generation: gen},
+			reversed...); err != nil {
+			return err
 		}
 	}
 	switch {
@@ -178,13 +192,27 @@ type levelPartner struct {
 	version *Plan
 }
 
-// computeTx writes generation gen of a closing deal's rows: one per level up the tree at the deal's time.
+// computeTx writes generation gen of a closing deal's rows: one per level up the tree at the deal's time, and
+// announces them (partners.commission_recorded) to the partners they are of.
 func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a tradingdesk.DealAccount, d tradingdesk.Deal, gen int) error {
 	rows, err := s.dealRowsTx(ctx, tx, t, a, d, gen, computeWith{})
 	if err != nil {
 		return err
 	}
-	return insertRowsTx(ctx, tx, rows...)
+	if err := insertRowsTx(ctx, tx, rows...); err != nil {
+		return err
+	}
+	return s.publishDealRows(ctx, tx, t, a.ServerID, d.Ticket, gen, rows)
+}
+
+// publishDealRows announces generation gen of a deal's rows to the partners they are of (rows of no partner, a
+// whole deal explained at level 0, announce nothing).
+func (s *Service) publishDealRows(ctx context.Context, tx pgx.Tx, t tenants.Tenant, server uuid.UUID, ticket string, gen int, rows []row) error {
+	ids := make([]*uuid.UUID, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].partner
+	}
+	return s.publishRecorded(ctx, tx, t, CommissionRecorded{Source: SourceDeal, ServerID: &server, Ticket: ticket, Generation: gen}, ids...)
 }
 
 // computeWith says how dealRowsTx differs from the engine's first computation (a recalculation's).
@@ -196,7 +224,8 @@ type computeWith struct {
 	held *int64
 }
 
-// dealRowsTx computes generation gen of a closing deal's rows without writing them.
+// dealRowsTx computes generation gen of a closing deal's rows without writing them: the chain up the tree at the
+// deal's time, each level's plan, and what PayUp says each level pays (the same function the plan preview shows).
 func (s *Service) dealRowsTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a tradingdesk.DealAccount, d tradingdesk.Deal, gen int, with computeWith) ([]row, error) {
 	if a.ClientID == nil {
 		return []row{explainRow(a, d, gen, ReasonAccountUnknown)}, nil
@@ -208,74 +237,63 @@ func (s *Service) dealRowsTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a
 	if len(levels) == 0 {
 		return []row{explainRow(a, d, gen, ReasonNotAttributed)}, nil
 	}
-	trade := Trade{Symbol: d.Symbol, Lots: d.Volume.Abs(), HeldSeconds: with.held}
-	var typeRead, heldRead bool
+	// The plan version of every active partner with a plan: in force at the deal's time (read with the tree), or
+	// the latest for a recalculation.
+	chain := make([]Payer, len(levels))
 	plans := map[uuid.UUID]Plan{}
-	var below *int64
-	var belowCur money.Currency
-	batch := make([]row, 0, len(levels))
 	for i, lp := range levels {
-		rw := dealRow(a, d, gen)
-		rw.level, rw.partner = i+1, &lp.id
-		var out Outcome
-		switch {
-		case lp.status != StatusActive:
-			out = nothing(Explanation{Symbol: d.Symbol}, ReasonPartnerInactive)
-		case lp.plan == nil:
-			out = nothing(Explanation{Symbol: d.Symbol}, ReasonNoPlan)
-		default:
-			p, ok := plans[*lp.plan]
-			if !ok {
-				switch {
-				case with.latestPlans:
-					if p, err = planVersionTx(ctx, tx, *lp.plan, 0); err != nil {
-						return nil, err
-					}
-				case lp.version != nil:
-					p = *lp.version
-				default:
-					if p, err = planAtTx(ctx, tx, *lp.plan, d.Time); err != nil {
-						return nil, err
-					}
-				}
-				plans[*lp.plan] = p
-			}
-			rw.plan, rw.planVersion, rw.currency = &p.ID, p.Version, p.Currency.Code
-			if (len(p.Rules.LotModifiers) > 0 || len(p.Rules.ExcludedAccountTypes) > 0) && !typeRead && s.o.Trades != nil && a.AccountID != nil {
-				typeRead = true
-				if trade.AccountType, err = s.o.Trades.AccountType(ctx, t, *a.AccountID); err != nil {
-					return nil, fmt.Errorf("partners: account type of %s: %w", a.Login, err)
-				}
-			}
-			if p.Rules.MinHoldSeconds > 0 && !heldRead && s.o.Trades != nil && d.PositionID != "" && trade.HeldSeconds == nil {
-				heldRead = true
-				opened, ok, err := s.o.Trades.PositionOpened(ctx, t, a.ServerID, a.Login, d.PositionID, d.Time)
-				if err != nil {
-					return nil, fmt.Errorf("partners: opening of position %s: %w", d.PositionID, err)
-				}
-				if ok {
-					held := int64(d.Time.Sub(opened) / time.Second)
-					trade.HeldSeconds = &held
-				}
-			}
-			var b *int64
-			if below != nil && belowCur == p.Currency {
-				b = below
-			}
-			out = p.Rules.Pay(p.Currency, rw.level, trade, b, suffixes)
-			amt := out.Amount
-			below, belowCur = &amt, p.Currency
-		}
-		if out.Reason != "" {
-			rw.kind, rw.reason = KindNothing, out.Reason
-		} else {
-			rw.kind, rw.amount = KindPaid, out.Amount
-		}
+		chain[i] = Payer{ID: lp.id, Status: lp.status}
 		if lp.status != StatusActive || lp.plan == nil {
-			zero := int64(0)
-			below = &zero
+			continue
 		}
-		rw.explanation = out.Explanation
+		p, ok := plans[*lp.plan]
+		if !ok {
+			switch {
+			case with.latestPlans:
+				if p, err = planVersionTx(ctx, tx, *lp.plan, 0); err != nil {
+					return nil, err
+				}
+			case lp.version != nil:
+				p = *lp.version
+			default:
+				if p, err = planAtTx(ctx, tx, *lp.plan, d.Time); err != nil {
+					return nil, err
+				}
+			}
+			plans[*lp.plan] = p
+		}
+		chain[i].Plan = &p
+	}
+	trade := Trade{Symbol: d.Symbol, Lots: d.Volume.Abs(), HeldSeconds: with.held}
+	needType, needHold := NeedsOf(chain)
+	if needType && s.o.Trades != nil && a.AccountID != nil {
+		if trade.AccountType, err = s.o.Trades.AccountType(ctx, t, *a.AccountID); err != nil {
+			return nil, fmt.Errorf("partners: account type of %s: %w", a.Login, err)
+		}
+	}
+	if needHold && trade.HeldSeconds == nil && s.o.Trades != nil && d.PositionID != "" {
+		opened, ok, err := s.o.Trades.PositionOpened(ctx, t, a.ServerID, a.Login, d.PositionID, d.Time)
+		if err != nil {
+			return nil, fmt.Errorf("partners: opening of position %s: %w", d.PositionID, err)
+		}
+		if ok {
+			held := int64(d.Time.Sub(opened) / time.Second)
+			trade.HeldSeconds = &held
+		}
+	}
+	batch := make([]row, 0, len(levels))
+	for _, lv := range PayUp(chain, trade, suffixes) {
+		rw := dealRow(a, d, gen)
+		rw.level, rw.partner = lv.Level, &lv.Partner
+		if lv.Plan != nil {
+			rw.plan, rw.planVersion, rw.currency = &lv.Plan.ID, lv.Plan.Version, lv.Plan.Currency.Code
+		}
+		if lv.Outcome.Reason != "" {
+			rw.kind, rw.reason = KindNothing, lv.Outcome.Reason
+		} else {
+			rw.kind, rw.amount = KindPaid, lv.Outcome.Amount
+		}
+		rw.explanation = lv.Outcome.Explanation
 		batch = append(batch, rw)
 	}
 	return batch, nil
@@ -357,7 +375,7 @@ func levelPartnersTx(ctx context.Context, tx pgx.Tx, chain []uuid.UUID) ([]level
 
 // onDeposit pays CPA on a referred client's first deposit: once per client, to the partner it was attributed to
 // then (level 1), under that partner's plan. Deposits of clients attributed to no one are not recorded.
-func (s *Service) onDeposit(ctx context.Context, tx pgx.Tx, _ tenants.Tenant, m events.Meta, e payments.DepositCompleted) error {
+func (s *Service) onDeposit(ctx context.Context, tx pgx.Tx, t tenants.Tenant, m events.Meta, e payments.DepositCompleted) error {
 	if e.DepositNumber != 1 {
 		return nil
 	}
@@ -393,5 +411,8 @@ func (s *Service) onDeposit(ctx context.Context, tx pgx.Tx, _ tenants.Tenant, m 
 		rw.kind, rw.amount = KindPaid, out.Amount
 	}
 	rw.explanation = out.Explanation
-	return insertRowTx(ctx, tx, rw)
+	if err := insertRowTx(ctx, tx, rw); err != nil {
+		return err
+	}
+	return s.publishRecorded(ctx, tx, t, CommissionRecorded{Source: SourceCPA, Ticket: rw.ticket}, first)
 }

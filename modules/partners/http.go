@@ -336,6 +336,8 @@ func apiError(err error, what string) error {
 func Routes(api *web.API, s *Service) {
 	portalRoutes(api, s)
 	moneyRoutes(api, s)
+	previewRoutes(api, s)
+	reportRoutes(api, s)
 	const tag = "partners"
 	// partnerOf reads the path's partner: 404 for a malformed id or one of no partner of this tenant, before the
 	// body is read, so another tenant's id is never told apart by a validation error.

@@ -47,6 +47,10 @@ func (s *Service) mountPages(shell *web.Shell) {
 	shell.Page(fiber.MethodGet, partnersPath, PermManage, p.list)
 	shell.Page(fiber.MethodGet, partnersPath+"/:id", PermManage, p.partner)
 	s.mountPortalPages(p)
+	s.mountPlanPages(p)
+	s.mountActionPages(p)
+	s.mountReportPages(p)
+	s.mountLivePages(p)
 	s.mountMoneyPages(p)
 }
 
@@ -128,8 +132,8 @@ type nodeRow struct {
 }
 
 type commissionRow struct {
-	Time, Ticket, Login, Client, ClientHref, Symbol, Matched, Lots, Level, Plan, Amount, Kind, Why string
-	Tone                                                                                           web.Tone
+	ID, Time, Ticket, Login, Client, ClientHref, Symbol, Matched, Lots, Level, Plan, Amount, Kind, Why string
+	Tone                                                                                               web.Tone
 }
 
 type partnerPage struct {
@@ -141,6 +145,7 @@ type partnerPage struct {
 	Rows                                                          []commissionRow
 	Error                                                         string
 	Problems                                                      []string
+	Actions                                                       actionsView
 	// Payouts and Recalc are drawn by payouts_http.go.
 	Payouts, Recalc template.HTML
 }
@@ -149,7 +154,8 @@ var kindWords = map[string]string{KindPaid: "paid", KindNothing: "paid nothing",
 
 func (p *pages) partner(c *fiber.Ctx) error { return p.partnerWith(c, fiber.StatusOK, recalcPart{}) }
 
-// partnerWith draws the partner page with status, the recalculation part as form says (after its form was sent).
+// partnerWith draws the partner page with status (422 when an action's form was refused), the recalculation part as
+// form says (after its form was sent).
 func (p *pages) partnerWith(c *fiber.Ctx, status int, form recalcPart) error {
 	id, err := web.ParseID(c, "id")
 	if err != nil {
@@ -170,6 +176,11 @@ func (p *pages) partnerWith(c *fiber.Ctx, status int, form recalcPart) error {
 		codes = append(codes, code.Code+" (/?ref="+code.Code+")")
 	}
 	d.Codes = strings.Join(codes, ", ")
+	if d.Actions, err = p.actions(c, x); err != nil {
+		return err
+	} else if d.Actions.Failed != "" {
+		status = fiber.StatusUnprocessableEntity
+	}
 	if x.ParentID != nil {
 		if parent, err := p.s.Partner(ctx, t, *x.ParentID); err == nil {
 			d.Parent, d.ParentHref = parent.Name, partnersPath+"/"+parent.ID.String()

@@ -19,9 +19,14 @@
 //
 //	portal         the IB portal (portal.go, portal_pages.go): /portal/partner and /api/v1/portal/partner for the
 //	               portal login whose client is an active partner, narrowed to that partner by the session
+//	live           the IB portal's live updates (live.go): partners.commission_recorded, a Postgres notification at
+//	               commit, the partner's own SSE stream
+//	back office    the partner pages (pages.go) with their forms (actions.go), the plan editor and its preview
+//	               (planform.go, preview.go over PayUp, the engine's own computation), the reports (reports.go)
 //
 //	payouts        partner_payouts: earnings moved from the partner's wallet to its client's wallet (payouts.go)
-//	recalc         a period recomputed with today's tree and plans; differences as rows of a new generation (recalc.go)
+//	recalc         a period recomputed with today's tree and plans through the engine's computation (PayUp);
+//	               differences as rows of a new generation, announced like the engine's (recalc.go)
 package partners
 
 import (
@@ -35,6 +40,7 @@ import (
 
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/ledger"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -78,6 +84,8 @@ type Options struct {
 	Portal Portal
 	// Deposits, when nil, leaves the referred clients' deposits empty.
 	Deposits Deposits
+	// Events, when set, carries partners.commission_recorded (the IB portal's live updates); nil publishes nothing.
+	Events *events.Hall
 	// Trades, when nil, answers nothing: plans with a minimum hold then explain "hold unknown", and lot modifiers
 	// and exclusions by account type do not apply.
 	Trades Trades
@@ -91,7 +99,8 @@ type Options struct {
 
 // Service is every tenant's partners, always through the tenant gate.
 type Service struct {
-	o Options
+	o    Options
+	live *liveFeed
 }
 
 // New returns the partners module.
@@ -111,7 +120,7 @@ func New(o Options) (*Service, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{o: o}, nil
+	return &Service{o: o, live: newLiveFeed()}, nil
 }
 
 // Errors callers branch on.

@@ -26,13 +26,10 @@ import (
 //	                                  to, symbol, kind); anyone else gets a page saying how to apply
 //	/portal/partner/commissions.csv   the same rows (same filters, up to 1000) as CSV
 //
-// The page refreshes itself every minute (a meta refresh): the batch poster runs each minute, and payments' live
-// feed is a back-office SSE stream of deposits, not of commissions.
+// The page updates itself without a reload (live.go): its script hears the partner's own live stream and swaps in
+// the parts marked data-live.
 
-const (
-	portalPartnerPath = "/portal/partner"
-	portalRefresh     = 60 // seconds
-)
+const portalPartnerPath = "/portal/partner"
 
 func (s *Service) mountPortalPages(p *pages) {
 	shell := p.shell
@@ -58,7 +55,6 @@ type portalPage struct {
 	Applied      string // where an application stands, for one who is no partner
 	Name, Plan   string
 	Earned       []string
-	Refresh      int
 	Links        []portalLink
 	Clients      []portalClientRow
 	Subs         []portalSubRow
@@ -103,7 +99,7 @@ func (p *pages) portalWith(c *fiber.Ctx, status int, form payoutsPart) error {
 	if err != nil {
 		return err
 	}
-	d := portalPage{Partner: true, Name: x.Name, Plan: x.PlanName, Refresh: portalRefresh, From: c.Query("from"), To: c.Query("to"),
+	d := portalPage{Partner: true, Name: x.Name, Plan: x.PlanName, From: c.Query("from"), To: c.Query("to"),
 		Symbol: c.Query("symbol"), Kind: c.Query("kind")}
 	for _, code := range slices.Sorted(maps.Keys(sum.Earned)) {
 		d.Earned = append(d.Earned, sum.Earned[code]+" "+code+" earned, "+sum.Wallet[code]+" "+code+" in your wallet")
@@ -138,9 +134,6 @@ func (p *pages) portalWith(c *fiber.Ctx, status int, form payoutsPart) error {
 	if d.Payouts, err = p.payoutsSection(c, x, true, form); err != nil {
 		return err
 	}
-	if form.Error != "" {
-		d.Refresh = 0 // keep what the partner typed on the page
-	}
 	d.CSV = portalPartnerPath + "/commissions.csv?" + string(c.Request().URI().QueryString())
 	f, limit, ferr := commissionFilter(c)
 	if ferr != nil {
@@ -166,7 +159,7 @@ func (p *pages) portalWith(c *fiber.Ctx, status int, form payoutsPart) error {
 
 // portalRow is a row as the partner reads it: no client names or links (the email is the masked one's place).
 func portalRow(r Commission) commissionRow {
-	cr := commissionRow{Time: r.DealTime.UTC().Format("2006-01-02 15:04:05"), Ticket: r.Ticket, Login: r.Login, Symbol: r.Symbol,
+	cr := commissionRow{ID: strconv.FormatInt(r.ID, 10), Time: r.DealTime.UTC().Format("2006-01-02 15:04:05"), Ticket: r.Ticket, Login: r.Login, Symbol: r.Symbol,
 		Matched: r.Explanation.MatchedBy, Lots: r.Lots.String(), Level: strconv.Itoa(r.Level), Kind: kindWords[r.Kind]}
 	if r.Source == SourceCPA {
 		cr.Ticket, cr.Symbol = "first deposit", "CPA"

@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
+
+	"github.com/brokerdesk/brokerdesk/infra/money"
 )
 
 func TestMaskEmailKeepsTheFirstCharacterAndTheDomain(t *testing.T) {
@@ -25,9 +28,10 @@ func TestMaskEmailKeepsTheFirstCharacterAndTheDomain(t *testing.T) {
 }
 
 // The partner area's figures for ATLAS > BRAVO > CHARLIE after deals: each partner's portal totals equal what the
-// back office's figures (money: the ib_manager's API) and its ledger wallet say; its clients are its own, with
-// masked emails, and its day chart adds up to the same total; a partner never sees a row of another.
-func TestThePortalsFiguresEqualTheBackOfficeAndTheLedgerAndStayInTheSubtree(t *testing.T) {
+// back office's figures (money: the ib_manager's API), the commission report's net for the partner and its ledger
+// wallet say, to the cent; its clients are its own, with masked emails, and its day chart adds up to the same total
+// (and a period's report to that period's days); a partner never sees a row of another.
+func TestThePortalsFiguresEqualTheBackOfficeTheReportAndTheLedgerAndStayInTheSubtree(t *testing.T) {
 	t.Parallel()
 	tr := threeLevels(t)
 	ctx := context.Background()
@@ -40,8 +44,10 @@ func TestThePortalsFiguresEqualTheBackOfficeAndTheLedgerAndStayInTheSubtree(t *t
 	// A partner elsewhere in the tenant, with a client and a deal of its own.
 	other := tr.partner(t, "Elsewhere Ltd", "IB-ELSE", &tr.plan.ID, nil)
 	eve := tr.client(t, "Eve")
-	tr.register(t, eve, "IB-ELSE", tr.registered)
-	tr.closed(t, tr.account(eve, "500002"), closing("9201", "EURUSD", "3", at), time.Now())
+	tr.register(t, eve, "IB-ELSE", time.Now().Add(-96*time.Hour))
+	eveAcct := tr.account(eve, "500002")
+	tr.closed(t, eveAcct, closing("9201", "EURUSD", "3", at), time.Now())
+	tr.closed(t, eveAcct, closing("9202", "XAUUSD", "1.25", time.Now().Add(-72*time.Hour)), time.Now()) // three days ago
 	tr.post(t)
 
 	for name, id := range map[string]struct{ me, notMine [16]byte }{
@@ -74,6 +80,32 @@ func TestThePortalsFiguresEqualTheBackOfficeAndTheLedgerAndStayInTheSubtree(t *t
 		}
 		if days != earned["USD"] {
 			t.Errorf("%s: the chart adds up to %d, earned %d", name, days, earned["USD"])
+		}
+		report, err := tr.svc.CommissionReport(ctx, tr.ten, ReportFilter{Partner: &p.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := report.Totals()[p.ID]["USD"]
+		if total.Net != earned["USD"] || total.Net != tr.wallet(t, p.ID) || money.Format(total.Net, cur) != sum.Earned["USD"] ||
+			report.Totals()[uuid.Nil]["USD"].Net != total.Net {
+			t.Errorf("%s: the report's net %d (%+v), earned %d, ledger %d, portal %s", name, total.Net, report.Rows, earned["USD"], tr.wallet(t, p.ID),
+				sum.Earned["USD"])
+		}
+		// The last two days: the report of the period is the chart's days of the period.
+		today := time.Now().UTC().Truncate(24 * time.Hour)
+		from, to := today.AddDate(0, 0, -1), today.AddDate(0, 0, 1)
+		report, err = tr.svc.CommissionReport(ctx, tr.ten, ReportFilter{Partner: &p.ID, From: &from, To: &to, Per: "day"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var period int64
+		for _, d := range list {
+			if !d.Day.Before(from) {
+				period += d.Minor
+			}
+		}
+		if got := report.Totals()[p.ID]["USD"].Net; got != period {
+			t.Errorf("%s: the report of the last two days %d, the chart's %d", name, got, period)
 		}
 		rows := tr.rows(t, CommissionFilter{Partner: &p.ID})
 		for _, r := range rows {

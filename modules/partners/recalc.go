@@ -252,7 +252,7 @@ func (s *Service) recalcTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, act
 		if !in.Post {
 			continue
 		}
-		n, err := s.writeRecalcTx(ctx, tx, d, gen+1, out.PartnerID, mine, runID, says)
+		n, err := s.writeRecalcTx(ctx, tx, t, d, gen+1, out.PartnerID, mine, runID, says)
 		if err != nil {
 			return err
 		}
@@ -280,8 +280,9 @@ func (s *Service) recalcTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, act
 }
 
 // writeRecalcTx writes generation gen of one deal for the partner: its rows not yet reversed, reversed, and its
-// row as computed now (mine; none when it no longer earns on the deal). It returns the rows written.
-func (s *Service) writeRecalcTx(ctx context.Context, tx pgx.Tx, d recalcDeal, gen int, partner uuid.UUID, mine *row, runID uuid.UUID, says string) (int, error) {
+// row as computed now (mine; none when it no longer earns on the deal), and announces them to the partner
+// (partners.commission_recorded, as the engine does: its portal updates live). It returns the rows written.
+func (s *Service) writeRecalcTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, d recalcDeal, gen int, partner uuid.UUID, mine *row, runID uuid.UUID, says string) (int, error) {
 	if _, err := tx.Exec(ctx, `UPDATE partner_deal_states SET generation = $3 WHERE server_id = $1 AND ticket = $2`,
 		d.account.ServerID, d.deal.Ticket, gen); err != nil {
 		return 0, fmt.Errorf("partners: deal state of %s: %w", d.deal.Ticket, err)
@@ -307,7 +308,11 @@ func (s *Service) writeRecalcTx(ctx context.Context, tx pgx.Tx, d recalcDeal, ge
 		}
 		n++
 	}
-	return n, nil
+	if n == 0 {
+		return 0, nil
+	}
+	server := d.account.ServerID
+	return n, s.publishRecorded(ctx, tx, t, CommissionRecorded{Source: SourceDeal, ServerID: &server, Ticket: d.deal.Ticket, Generation: gen}, &partner)
 }
 
 // formatDifference is a net difference per currency in words: "+12.50 USD, -3.00 EUR".

@@ -55,6 +55,7 @@ func (s *Service) Tasks(tt *jobs.Tasks) {
 	tt.Handle(TaskOpenAccount, s.handleOpenAccount)
 	tt.Handle(TaskSyncAccount, s.handleSyncAccount)
 	tt.Handle(TaskTransfer, s.handleTransfer)
+	tt.Handle(TaskCredit, s.handleCredit)
 	tt.Handle(TaskChange, s.handleChange)
 	tt.Handle(TaskSyncAccounts, s.handleWalk)
 	tt.Every(s.walkEntry())

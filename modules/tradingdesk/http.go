@@ -342,6 +342,7 @@ func Routes(api *web.API, s *Service) {
 	accountRoutes(api, s)
 	changeRoutes(api, s)
 	transferRoutes(api, s)
+	creditRoutes(api, s)
 	dealRoutes(api, s)
 	driftRoutes(api, s)
 }

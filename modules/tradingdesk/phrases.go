@@ -178,6 +178,26 @@ func Phrases() []audit.Phrase {
 		say(ActionTransferRetried, func(e audit.Event) audit.Sentence {
 			return audit.Say(e.Actor, " asked the trading server again about the transfer of ", transferWords(e, e.After("/client")+"'s"))
 		}),
+		say(ActionCreditRequested, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " asked for ", creditWords(e, "/amount"))
+		}),
+		say(ActionCreditDone, func(e audit.Event) audit.Sentence {
+			s := audit.Say("The trading server booked ", creditWords(e, "/moved"))
+			if e.After("/moved") != e.After("/amount") && !strings.HasSuffix(e.After("/comment"), "; nothing was credited") {
+				s = audit.Say(s, " (", e.After("/amount"), " ", e.After("/currency"), " asked; the account had no more credit)")
+			}
+			return s
+		}),
+		say(ActionCreditFailed, func(e audit.Event) audit.Sentence {
+			return audit.Say("The trading server did not book ", creditWords(e, "/amount"), ": ", strings.TrimSuffix(e.After("/reason"), "."))
+		}),
+		say(ActionCreditUnknown, func(e audit.Event) audit.Sentence {
+			return audit.Say("The trading server never answered about ", creditWords(e, "/amount"), " (", strings.TrimSuffix(e.After("/reason"), "."),
+				"): finance must check the account on the platform")
+		}),
+		say(ActionCreditRetried, func(e audit.Event) audit.Sentence {
+			return audit.Say(e.Actor, " asked the trading server again about ", creditWords(e, "/amount"))
+		}),
 		say(ActionDriftFound, func(e audit.Event) audit.Sentence {
 			if e.After("/kind") == string(DriftBalance) {
 				return audit.Say("The balance operations of account ", e.After("/login"), " on ", e.After("/server"), " add up to ",
@@ -218,6 +238,16 @@ func transferWords(e audit.Event, whose string) string {
 		return amt + " from " + acc + " to " + wallet
 	}
 	return amt + " from " + wallet + " to " + acc
+}
+
+// creditWords is "a credit_in of 200.00 USD on Ann Trader's account 700000 (Bonus 2nd deposit)", the amount read
+// at field.
+func creditWords(e audit.Event, field string) string {
+	w := "a " + e.After("/kind") + " of " + e.After(field) + " " + e.After("/currency") + " on " + e.After("/client") + "'s account " + e.After("/login")
+	if c := e.After("/comment"); c != "" {
+		w += " (" + c + ")"
+	}
+	return w
 }
 
 // driftAccountWords names a drift event's account: "Account 700000 on MT5 Live".

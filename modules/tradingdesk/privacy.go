@@ -22,6 +22,7 @@ func (s *Service) PersonalData() []string {
 		"trading_accounts.json   your trading accounts: server, type, login, currency, leverage, swap-free, status, and the balance and settings the trading server last reported",
 		"trading_requests.json   what you asked of the trading servers (accounts, leverage, swap-free, passwords) and what became of it",
 		"trading_transfers.json  the money you moved between your wallet and your trading accounts, and what became of it",
+		"trading_credits.json    the credit (bonuses) booked on and taken off your trading accounts, and what became of it",
 		"trading_deals.json      the deals of your trading accounts as the trading servers listed them",
 	}
 }
@@ -33,7 +34,8 @@ type exportedDeal struct {
 	DealResponse
 }
 
-// ExportClient writes trading_accounts.json, trading_requests.json, trading_transfers.json and trading_deals.json. Deals are read for the
+// ExportClient writes trading_accounts.json, trading_requests.json, trading_transfers.json, trading_credits.json and
+// trading_deals.json. Deals are read for the
 // client's accounts only (by server and login), every one of them however many: an export is the whole record.
 func (s *Service) ExportClient(ctx context.Context, t tenants.Tenant, clientID uuid.UUID, zw *zip.Writer) error {
 	accounts, err := s.ClientAccounts(ctx, t, clientID)
@@ -45,6 +47,10 @@ func (s *Service) ExportClient(ctx context.Context, t tenants.Tenant, clientID u
 		return err
 	}
 	transfers, err := s.Transfers(ctx, t, TransferFilter{Client: clientID, Limit: -1})
+	if err != nil {
+		return err
+	}
+	credits, err := s.clientCredits(ctx, t, clientID)
 	if err != nil {
 		return err
 	}
@@ -83,6 +89,9 @@ func (s *Service) ExportClient(ctx context.Context, t tenants.Tenant, clientID u
 		return err
 	}
 	if err := frontdoor.ExportJSON(zw, "trading_transfers.json", toTransfers(transfers, true).Transfers, now); err != nil {
+		return err
+	}
+	if err := frontdoor.ExportJSON(zw, "trading_credits.json", credits, now); err != nil {
 		return err
 	}
 	return frontdoor.ExportJSON(zw, "trading_deals.json", deals, now)

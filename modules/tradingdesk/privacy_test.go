@@ -115,7 +115,10 @@ func TestAClientsExportHoldsTheirAccountsRequestsAndDeals(t *testing.T) {
 	if transfers, ok := files["trading_transfers.json"]; !ok || len(transfers) != 0 {
 		t.Fatalf("trading_transfers.json: %+v (in the export: %v)", transfers, ok)
 	}
-	if names := b.svc.PersonalData(); len(names) != 4 {
-		t.Fatalf("PersonalData names %d files for 4", len(names))
+	if credits, ok := files["trading_credits.json"]; !ok || len(credits) != 0 {
+		t.Fatalf("trading_credits.json: %+v (in the export: %v)", credits, ok)
+	}
+	if names := b.svc.PersonalData(); len(names) != 5 {
+		t.Fatalf("PersonalData names %d files for 5", len(names))
 	}
 }

@@ -28,6 +28,9 @@
 //	transfers      trading_transfers: money between a client's wallet and their trading account, a ledger hold or
 //	               posting against the server's trading_server account and a balance operation under the transfer's
 //	               id (tradingdesk:transfer, queue sync); see transfers.go for the order of writes
+//	credits        trading_credits: credit_in and credit_out on a client's account asked by another room (the bonus
+//	               engine) in its own transaction, carried by the worker like a transfer (tradingdesk:credit), and
+//	               trading.credit_finished at their end; accounts' money state read on demand (credits.go)
 package tradingdesk
 
 import (

@@ -92,11 +92,14 @@ type Leg struct {
 
 // Inputs is everything Evaluate looks at, read in the request's transaction.
 type Inputs struct {
-	Amount  money.Amount
-	Method  string // where the rest goes: bank or a gateway's slug
-	Client  clients.Client
-	Docs    []documents.Document
-	Bonuses []OpenBonus
+	Amount money.Amount
+	Method string // where the rest goes: bank or a gateway's slug
+	Client clients.Client
+	Docs   []documents.Document
+	// Forfeits is what the withdrawal forfeits of the client's open bonuses (Bonuses.ForfeitsTx), and
+	// ForfeitConfirmed whether the client confirmed giving it up.
+	Forfeits         []Forfeit
+	ForfeitConfirmed bool
 	// BonusEngine is false while no bonus engine is installed (NoBonuses).
 	BonusEngine bool
 	MoneyIn     payments.MoneyIn
@@ -185,19 +188,23 @@ func documentsCheck(in Inputs) Check {
 	return Check{Name: CheckDocuments, Outcome: Pass, Answer: "No approved document has expired."}
 }
 
+// bonusCheck passes when the withdrawal forfeits nothing, or when the client confirmed giving up what it forfeits
+// (the request refuses it unconfirmed; the block stays for an unconfirmed one reaching it any other way).
 func bonusCheck(in Inputs) Check {
-	if len(in.Bonuses) == 0 {
+	if len(in.Forfeits) == 0 {
 		if !in.BonusEngine {
 			return Check{Name: CheckBonus, Outcome: Pass, Answer: "No open bonus: no bonus engine is installed, so none was ever granted."}
 		}
 		return Check{Name: CheckBonus, Outcome: Pass, Answer: "No open bonus."}
 	}
-	var names []string
-	for _, b := range in.Bonuses {
-		names = append(names, b.Description)
+	lines := strings.Join(ForfeitLines(in.Forfeits), "; ")
+	lines = strings.ReplaceAll(lines, "your bonus", "the bonus")
+	if !in.ForfeitConfirmed {
+		return Check{Name: CheckBonus, Outcome: Block, Detail: forfeitDetail(in.Forfeits),
+			Answer: "The withdrawal would forfeit open bonuses the client has not confirmed giving up: " + lines + "."}
 	}
-	return Check{Name: CheckBonus, Outcome: Block, Answer: "The withdrawal would forfeit open bonuses the client has not confirmed giving up: " +
-		strings.Join(names, "; ") + "."}
+	return Check{Name: CheckBonus, Outcome: Pass, Detail: forfeitDetail(in.Forfeits),
+		Answer: "The client confirmed giving up " + lines + "; the bonus engine forfeited it with the request, and it stands whatever becomes of the withdrawal."}
 }
 
 // planLegs is return to source: the client's card payments (Stripe) are refunded first, oldest first, each up to

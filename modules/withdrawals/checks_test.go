@@ -68,9 +68,16 @@ func TestEveryCheckAnswersByItsRule(t *testing.T) {
 				{Type: documents.TypePassport, Status: documents.StatusApproved, ExpiresOn: &future}}
 		}, withdrawals.CheckDocuments, withdrawals.Pass, "No approved document"},
 		{"no bonus engine", nil, withdrawals.CheckBonus, withdrawals.Pass, "no bonus engine is installed"},
-		{"an open bonus", func(in *withdrawals.Inputs) {
-			in.BonusEngine, in.Bonuses = true, []withdrawals.OpenBonus{{Description: "50% on the 2nd deposit, 120.00 USD"}}
-		}, withdrawals.CheckBonus, withdrawals.Block, "50% on the 2nd deposit"},
+		{"an open bonus the withdrawal forfeits, unconfirmed", func(in *withdrawals.Inputs) {
+			in.BonusEngine, in.Forfeits = true, []withdrawals.Forfeit{{Bonus: withdrawals.OpenBonus{Description: "50% on the 2nd deposit, 120.00 USD"},
+				Amount: amt(24_00), Rule: "pro_rata", Why: "pro rata"}}
+		}, withdrawals.CheckBonus, withdrawals.Block, "not confirmed giving up: 24.00 USD of the bonus 50% on the 2nd deposit"},
+		{"an open bonus the withdrawal forfeits, confirmed", func(in *withdrawals.Inputs) {
+			in.BonusEngine, in.ForfeitConfirmed = true, true
+			in.Forfeits = []withdrawals.Forfeit{{Bonus: withdrawals.OpenBonus{Description: "50% on the 2nd deposit, 120.00 USD"}, Amount: amt(120_00),
+				Full: true, Rule: "full", Why: "its rule forfeits the whole bonus on any withdrawal"}}
+		}, withdrawals.CheckBonus, withdrawals.Pass, "The client confirmed giving up all of the bonus 50% on the 2nd deposit"},
+		{"the bonus engine, no open bonus", func(in *withdrawals.Inputs) { in.BonusEngine = true }, withdrawals.CheckBonus, withdrawals.Pass, "No open bonus."},
 		{"no card: all by bank", nil, withdrawals.CheckSource, withdrawals.Pass, "No card payment to refund first: 100.00 USD by bank transfer."},
 		{"the card first, the rest by bank", func(in *withdrawals.Inputs) { in.MoneyIn.Deposits = []payments.PaidDeposit{card(d1, 60_00, 40)} },
 			withdrawals.CheckSource, withdrawals.Pass, "60.00 USD back to the card that paid the deposit of 28 Oct 2026 through Card; 40.00 USD by bank transfer."},

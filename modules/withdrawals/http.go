@@ -20,13 +20,52 @@ const QueuePath = "/backoffice/withdrawals"
 
 // RequestBody asks to withdraw from my wallet. Amount is a decimal string in currency. Method is where what is not
 // refunded to my cards goes (bank, or a method the brokerage lists), Destination my account there (an IBAN, a
-// wallet address). Code is a current authenticator code, required when two-factor sign-in is on.
+// wallet address). Code is a current authenticator code, required when two-factor sign-in is on. ForfeitBonuses
+// confirms giving up what the withdrawal forfeits of my open bonuses (the preview shows it): without it a
+// withdrawal that would forfeit is refused (422 naming forfeit_bonuses, listing the bonuses and amounts).
 type RequestBody struct {
-	Amount      string `json:"amount"`
-	Currency    string `json:"currency"`
-	Method      string `json:"method,omitempty"`
-	Destination string `json:"destination,omitempty"`
-	Code        string `json:"code,omitempty"`
+	Amount         string `json:"amount"`
+	Currency       string `json:"currency"`
+	Method         string `json:"method,omitempty"`
+	Destination    string `json:"destination,omitempty"`
+	Code           string `json:"code,omitempty"`
+	ForfeitBonuses bool   `json:"forfeit_bonuses,omitempty"`
+}
+
+// ForfeitResponse is what a withdrawal would forfeit of one open bonus.
+type ForfeitResponse struct {
+	Bonus       uuid.UUID `json:"bonus"`
+	Description string    `json:"description"`
+	Open        string    `json:"open"`
+	Forfeit     string    `json:"forfeit"`
+	Full        bool      `json:"full"`
+	Rule        string    `json:"rule"`
+	Why         string    `json:"why"`
+}
+
+// PreviewResponse is what a withdrawal of amount would forfeit of my open bonuses now. Confirm is true when it
+// would forfeit anything: the request then needs forfeit_bonuses true; Notice is what the confirmation means.
+type PreviewResponse struct {
+	Amount       string            `json:"amount"`
+	Currency     string            `json:"currency"`
+	Withdrawable string            `json:"withdrawable,omitempty"`
+	Forfeits     []ForfeitResponse `json:"forfeits"`
+	Confirm      bool              `json:"confirm"`
+	Notice       string            `json:"notice,omitempty"`
+}
+
+// toPreview is a preview in the API.
+func toPreview(amt money.Amount, list []Forfeit) PreviewResponse {
+	out := PreviewResponse{Amount: amt.Decimal(), Currency: amt.Currency.Code, Forfeits: []ForfeitResponse{}, Confirm: len(list) > 0}
+	for _, f := range list {
+		out.Forfeits = append(out.Forfeits, ForfeitResponse{Bonus: f.Bonus.ID, Description: f.Bonus.Description, Open: f.Bonus.Amount.Decimal(),
+			Forfeit: f.Amount.Decimal(), Full: f.Full, Rule: f.Rule, Why: f.Why})
+		out.Withdrawable = f.Balance.Decimal()
+	}
+	if out.Confirm {
+		out.Notice = ForfeitNotice
+	}
+	return out
 }
 
 // CheckResponse is one check's answer.
@@ -190,6 +229,21 @@ func Routes(api *web.API, s *Service) {
 				return err
 			}
 			return c.JSON(toList(list, false))
+		}})
+	// Before /:id, which would take "preview" for an id.
+	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/portal/withdrawals/preview", Permission: identity.PermPortalAccount, Tag: tag,
+		Response: PreviewResponse{},
+		Summary:  "What withdrawing amount (query amount, currency) would forfeit of my open bonuses now, each by its rule (in full or pro rata); confirm=true: the request needs forfeit_bonuses",
+		Handler: func(c *fiber.Ctx) error {
+			client, _, err := s.portalClient(c)
+			if err != nil {
+				return err
+			}
+			amt, list, err := s.Preview(c.UserContext(), tenants.Current(c), client, c.Query("amount"), c.Query("currency"))
+			if err != nil {
+				return apiError(err)
+			}
+			return c.JSON(toPreview(amt, list))
 		}})
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/portal/withdrawals/:id", Permission: identity.PermPortalAccount, Tag: tag,
 		Response: WithdrawalResponse{}, Summary: "One of my withdrawals, where it is in words",
@@ -445,5 +499,12 @@ func (PaidBody) Example() any { return PaidBody{Reference: "BARC-2026-12-07-0004
 func (Settings) Example() any { return DefaultSettings() }
 
 func (RequestBody) Example() any {
-	return RequestBody{Amount: "250.00", Currency: "USD", Method: "bank", Destination: "GB33BUKB20201555555555", Code: "123456"}
+	return RequestBody{Amount: "250.00", Currency: "USD", Method: "bank", Destination: "GB33BUKB20201555555555", Code: "123456", ForfeitBonuses: true}
+}
+
+func (PreviewResponse) Example() any {
+	return PreviewResponse{Amount: "300.00", Currency: "USD", Withdrawable: "1500.00", Confirm: true, Notice: ForfeitNotice,
+		Forfeits: []ForfeitResponse{{Bonus: uuid.MustParse("0193a5c2-7d1e-7b3a-9c41-2f6e8d0b1a55"),
+			Description: "2nd deposit 50% up to $500, 200.00 USD (12.00 of 100.00 lots traded, expires 9 Feb 2027)", Open: "200.00", Forfeit: "40.00",
+			Rule: "pro_rata", Why: "pro rata: 300.00 USD of the 1,500.00 USD withdrawable, rounded up to 0.01 USD"}}}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/money"
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/bonuses"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/events"
@@ -55,6 +56,7 @@ type bundle struct {
 	led   *ledger.Service
 	pay   *payments.Service
 	svc   *withdrawals.Service
+	bon   *bonuses.Service // the bonus engine, answering Bonuses (setupWithBonuses only)
 }
 
 func setup(t testing.TB) *bundle {
@@ -64,6 +66,17 @@ func setup(t testing.TB) *bundle {
 
 // setupWith is setup with the HTTP client payments' adapters call processors with (a stand-in's TLS client).
 func setupWith(t testing.TB, httpClient *http.Client) *bundle {
+	t.Helper()
+	return build(t, httpClient, false)
+}
+
+// setupWithBonuses is setup with the real bonus engine answering the bonus check and booking forfeitures.
+func setupWithBonuses(t testing.TB) *bundle {
+	t.Helper()
+	return build(t, nil, true)
+}
+
+func build(t testing.TB, httpClient *http.Client, withBonuses bool) *bundle {
 	t.Helper()
 	p := tenanttest.Shared(t)
 	b := &bundle{p: p, ten: p.NewTenant(t, ""), hall: events.New(events.Options{Gate: p.Gate}), trail: audit.NewService(p.Gate)}
@@ -96,8 +109,17 @@ func setupWith(t testing.TB, httpClient *http.Client) *bundle {
 		Kind: "stripe", Config: cfg, Secrets: sec, Currencies: []string{"USD"}, Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
+	var bon withdrawals.Bonuses
+	if withBonuses {
+		if b.bon, err = bonuses.New(bonuses.Options{Gate: p.Gate, Audit: b.trail, Clients: b.cl, Ledger: b.led, Events: b.hall}); err != nil {
+			t.Fatal(err)
+		}
+		b.bon.Door().Trail()
+		b.bon.Subscribe(b.hall)
+		bon = b.bon
+	}
 	if b.svc, err = withdrawals.New(withdrawals.Options{Gate: p.Gate, Audit: b.trail, Ledger: b.led, Clients: b.cl, Documents: docs,
-		MoneyIn: b.pay, Payer: b.pay, Portal: noPortal{}, Events: b.hall}); err != nil {
+		MoneyIn: b.pay, Payer: b.pay, Portal: noPortal{}, Events: b.hall, Bonuses: bon}); err != nil {
 		t.Fatal(err)
 	}
 	b.svc.Door().Trail()
@@ -223,8 +245,8 @@ func (b *bundle) work(t *testing.T) {
 	if err := tasks.Err(); err != nil {
 		t.Fatal(err)
 	}
-	srv := asynq.NewServer(opt, asynq.Config{Concurrency: 4, Queues: jobs.QueueWeights,
-		RetryDelayFunc: func(int, error, *asynq.Task) time.Duration { return 10 * time.Millisecond }})
+	srv := asynq.NewServer(opt, jobs.WithBatches(asynq.Config{Concurrency: 4, Queues: jobs.QueueWeights,
+		RetryDelayFunc: func(int, error, *asynq.Task) time.Duration { return 10 * time.Millisecond }}))
 	if err := srv.Start(tasks.Mux()); err != nil {
 		t.Fatal(err)
 	}

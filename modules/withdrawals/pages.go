@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/money"
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
@@ -457,6 +458,11 @@ type portalPage struct {
 	Notice, Error                         string
 	Problems                              []string
 	CSRF                                  string
+	// Bonuses are the client's open bonuses (a withdrawal in their currency forfeits some or all of each);
+	// Forfeits what the refused withdrawal would forfeit, with the box that confirms it.
+	Bonuses       []string
+	Forfeits      []string
+	ForfeitNotice string
 }
 
 // portal is the client's page: the form and their withdrawals.
@@ -493,6 +499,20 @@ func (p *pages) renderPortal(c *fiber.Ctx, status int, d portalPage) error {
 		}
 		d.Methods = append(d.Methods, option{Value: m, Label: label, Selected: d.Method == m})
 	}
+	if err := p.s.o.Gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+		for _, b := range balances {
+			open, err := p.s.o.Bonuses.OpenBonusesTx(ctx, tx, client, b.Account.Currency.Code)
+			if err != nil {
+				return err
+			}
+			for _, o := range open {
+				d.Bonuses = append(d.Bonuses, o.Description)
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	d.TwoFactor, err = p.s.o.Portal.TwoFactorOn(ctx, t, user)
 	if err != nil {
 		return err
@@ -521,15 +541,25 @@ func (p *pages) request(c *fiber.Ctx) error {
 		return err
 	}
 	in := Input{Amount: c.FormValue("amount"), Currency: c.FormValue("currency"), Method: c.FormValue("method"),
-		Destination: c.FormValue("destination"), Code: c.FormValue("code")}
+		Destination: c.FormValue("destination"), Code: c.FormValue("code"), ForfeitBonuses: c.FormValue("forfeit_bonuses") == "yes"}
 	w, err := p.s.Request(c.UserContext(), tenants.Current(c), client, user, in)
 	if err != nil {
-		lines, status, ok := problemLines(apiError(err))
+		mapped := apiError(err)
+		lines, status, ok := problemLines(mapped)
 		if !ok {
 			return err
 		}
-		return p.renderPortal(c, status, portalPage{Amount: in.Amount, Currency: in.Currency, Method: in.Method, Destination: in.Destination,
-			Error: "The withdrawal was not made:", Problems: lines})
+		d := portalPage{Amount: in.Amount, Currency: in.Currency, Method: in.Method, Destination: in.Destination,
+			Error: "The withdrawal was not made:", Problems: lines}
+		if ve, isField := validation.As(err); isField && len(ve.Fields) == 1 && ve.Fields[0].Field == "forfeit_bonuses" {
+			// Nothing is wrong but the confirmation: say what it gives up, and ask for it.
+			_, list, perr := p.s.Preview(c.UserContext(), tenants.Current(c), client, in.Amount, in.Currency)
+			if perr != nil {
+				return perr
+			}
+			d.Error, d.Problems, d.Forfeits, d.ForfeitNotice = "", nil, ForfeitLines(list), ForfeitNotice
+		}
+		return p.renderPortal(c, status, d)
 	}
 	return c.Redirect(PortalPath+"?"+url.Values{"withdrawal": {w.ID.String()}}.Encode(), fiber.StatusSeeOther)
 }

@@ -79,11 +79,15 @@ type Input struct {
 	Method      string
 	Destination string
 	Code        string
+	// ForfeitBonuses confirms giving up what the withdrawal forfeits of the client's open bonuses (Preview shows
+	// it): without it a withdrawal that would forfeit anything is refused, naming forfeit_bonuses.
+	ForfeitBonuses bool
 }
 
 // Request records a client's withdrawal: the code is confirmed first (a client with two-factor sign-in gives a
 // current one; portalUser is their login, uuid.Nil when the service is called without one), then, in one
-// transaction, the policy gate, the tier's limits, the hold, the row, the checks and legs, the event and the audit.
+// transaction, the policy gate, the tier's limits, what it forfeits of open bonuses (refused unless in confirms it),
+// the hold, the row, the checks and legs, the events and the audit.
 func (s *Service) Request(ctx context.Context, t tenants.Tenant, clientID, portalUser uuid.UUID, in Input) (Withdrawal, error) {
 	var f validation.Fields
 	in.Currency = strings.ToUpper(strings.TrimSpace(in.Currency))
@@ -92,30 +96,23 @@ func (s *Service) Request(ctx context.Context, t tenants.Tenant, clientID, porta
 	if in.Method == "" {
 		in.Method = MethodBank
 	}
-	f.Required("amount", in.Amount)
-	f.Required("currency", in.Currency)
+	amt := parseAmount(&f, in.Amount, in.Currency)
 	f.SingleLine("destination", in.Destination, 200)
-	cur, ok := money.Lookup(in.Currency)
-	if in.Currency != "" && !ok {
-		f.Add("currency", "not a currency BrokerDesk handles")
-	}
-	var minor int64
-	if ok && strings.TrimSpace(in.Amount) != "" {
-		var err error
-		minor, err = money.Parse(strings.TrimSpace(in.Amount), cur)
-		switch {
-		case err != nil:
-			f.Add("amount", fmt.Sprintf("an amount in %s with at most %d decimals, e.g. 250.00", cur.Code, cur.Exponent))
-		case minor <= 0:
-			f.Add("amount", "must be more than zero")
-		case minor > ledger.MaxAmount:
-			f.Add("amount", "is more than any withdrawal may take")
-		}
-	}
 	if err := f.Err(); err != nil {
 		return Withdrawal{}, err
 	}
-	amt := money.Amount{Minor: minor, Currency: cur}
+	cur, minor := amt.Currency, amt.Minor
+	if !in.ForfeitBonuses && s.o.Bonuses.Installed() {
+		// Refused before the authenticator code is used up, so the client confirms with the same code.
+		forfeits, err := s.forfeits(ctx, t, clientID, amt)
+		if err != nil {
+			return Withdrawal{}, err
+		}
+		// A wallet short of the amount is said first, by the hold below.
+		if len(forfeits) > 0 && minor <= forfeits[0].Balance.Minor {
+			return Withdrawal{}, forfeitRefusal(forfeits)
+		}
+	}
 	if portalUser != uuid.Nil {
 		err := s.o.Portal.ConfirmWithCode(ctx, t, identity.Portal, portalUser, strings.TrimSpace(in.Code), "a withdrawal of "+amt.String())
 		if errors.Is(err, identity.ErrConfirmationCode) {
@@ -151,6 +148,12 @@ func (s *Service) Request(ctx context.Context, t tenants.Tenant, clientID, porta
 		if !slices.Contains(st.Methods, in.Method) {
 			return validation.New("method", "one of "+strings.Join(st.Methods, ", "))
 		}
+		// Before the hold: a pro rata forfeiture is a share of the balance before the withdrawal, and the bonus
+		// engine locks the bonuses before the wallet, the order its turnover release takes.
+		forfeits, err := s.o.Bonuses.ForfeitsTx(ctx, tx, clientID, amt)
+		if err != nil {
+			return err
+		}
 		id, err := uuid.NewV7()
 		if err != nil {
 			return err
@@ -166,11 +169,15 @@ func (s *Service) Request(ctx context.Context, t tenants.Tenant, clientID, porta
 		if err != nil {
 			return err
 		}
+		if len(forfeits) > 0 && !in.ForfeitBonuses {
+			return forfeitRefusal(forfeits) // the hold rolls back with the refusal
+		}
 		now := s.o.Now().UTC()
 		inputs, err := s.inputsTx(ctx, tx, c, amt, in.Method, id, st, now)
 		if err != nil {
 			return err
 		}
+		inputs.Forfeits, inputs.ForfeitConfirmed = forfeits, in.ForfeitBonuses
 		checks, legs := Evaluate(inputs)
 		for _, l := range legs {
 			if l.Kind != LegCardRefund && in.Destination == "" {
@@ -202,6 +209,16 @@ func (s *Service) Request(ctx context.Context, t tenants.Tenant, clientID, porta
 			Exponent: cur.Exponent, HoldTx: hold.ID, Flagged: flagged}); err != nil {
 			return err
 		}
+		if len(forfeits) > 0 {
+			e := ForfeitConfirmed{WithdrawalID: id, ClientID: clientID, Amount: minor, Balance: forfeits[0].Balance.Minor, Currency: cur.Code,
+				Exponent: cur.Exponent}
+			for _, fb := range forfeits {
+				e.Bonuses = append(e.Bonuses, ForfeitedBonus{BonusID: fb.Bonus.ID, Amount: fb.Amount.Minor})
+			}
+			if err := s.o.Events.Publish(ctx, tx, t, e); err != nil {
+				return err
+			}
+		}
 		if err := s.tellClient(ctx, tx, t, out, "received", "The amount is reserved in your wallet while we review the withdrawal; you can cancel it until it is approved."); err != nil {
 			return err
 		}
@@ -219,9 +236,6 @@ func (s *Service) inputsTx(ctx context.Context, tx pgx.Tx, c clients.Client, amt
 	in := Inputs{Amount: amt, Method: method, Client: c, Settings: st, Now: now, BonusEngine: s.o.Bonuses.Installed(), Refunded: map[uuid.UUID]int64{}}
 	var err error
 	if in.Docs, err = s.o.Documents.ClientDocumentsTx(ctx, tx, c.ID); err != nil {
-		return in, err
-	}
-	if in.Bonuses, err = s.o.Bonuses.OpenBonusesTx(ctx, tx, c.ID, amt.Currency.Code); err != nil {
 		return in, err
 	}
 	if in.MoneyIn, err = s.o.MoneyIn.MoneyInTx(ctx, tx, c.ID, amt.Currency.Code); err != nil {

@@ -6,20 +6,23 @@
 // Why a room of its own and not part of payments: payments is money in (gateways, deposits, callbacks, the
 // exceptions queue), and withdrawals read far more than the gateways: the policy gate and KYC (clients), documents'
 // expiry, the client's deposits (payments' MoneyInTx, for return to source), the trading desk's closed deals (its
-// trading.deal_closed events), and later the bonus engine. Paying out through a processor stays the gateways' code:
-// payments' Adapter already refunds a Stripe payment; this room asks payments to do it and never speaks to a
-// processor itself.
+// trading.deal_closed events), and the bonus engine (what a withdrawal forfeits). Paying out through a processor
+// stays the gateways' code: payments' Adapter already refunds a Stripe payment; this room asks payments to do it
+// and never speaks to a processor itself.
 //
 // The request, top to bottom (request.go):
 //
 //	portal            the amount and currency, where the rest goes (bank or a gateway the tenant allows, and the
 //	                  client's account there), and a current authenticator code from a client with two-factor
 //	                  sign-in (identity's ConfirmWithCode) -> Idempotency-Key on the route
-//	one transaction   the policy gate allows "withdraw" -> the tier's amount limits -> the ledger hold
+//	one transaction   the policy gate allows "withdraw" -> the tier's amount limits -> what the withdrawal
+//	                  forfeits of open bonuses, by their rules (forfeit.go; refused, 422 naming forfeit_bonuses,
+//	                  unless the client confirmed it) -> the ledger hold
 //	                  (wallet -> withdrawals payable, key withdrawal:<id>): a wallet that does not cover it is
 //	                  refused (422 naming amount) and, because the ledger checks under the wallet's row lock,
 //	                  two requests never spend the same money -> the withdrawal row -> every check's answer
-//	                  (checks.go) and the payout's legs (card refunds first) -> withdrawal.requested -> audit
+//	                  (checks.go) and the payout's legs (card refunds first) -> withdrawal.requested (and
+//	                  withdrawal.forfeit_confirmed: the bonus engine books the forfeiture) -> audit
 //	cancel            the client, until the last approval: the hold voided (key withdrawal:<id>:void)
 //	decisions         compliance clears or refuses a flagged one; finance approves (two different people at or
 //	                  above the tenant's threshold) or refuses, each with a reason (decisions.go)
@@ -93,11 +96,30 @@ type OpenBonus struct {
 	Amount      money.Amount
 }
 
-// Bonuses answers the check "no open bonus that the withdrawal would forfeit". The bonus engine (modules/bonuses)
-// satisfies it from its own room; NoBonuses answers for a deployment without it (no bonus is ever open, because
-// nothing grants one), and the check's row says so rather than pretending a bonus engine was asked.
+// Forfeit is what a withdrawal would take of one open bonus, by the bonus's rule (the bonus engine decides it).
+type Forfeit struct {
+	Bonus OpenBonus
+	// Amount is what is forfeited: at least one minor unit, at most the bonus's open amount.
+	Amount money.Amount
+	// Full: the whole bonus (it closes); otherwise it stays open with the rest.
+	Full bool
+	// Rule is the bonus rule's term: "full" or "pro_rata"; Why says how Amount was reached, in words.
+	Rule string
+	Why  string
+	// Balance is the client's withdrawable balance in the currency before the withdrawal (a pro rata share's base).
+	Balance money.Amount
+}
+
+// Bonuses answers the check "no open bonus forfeited": which bonuses a withdrawal would forfeit, and how much of
+// each. The bonus engine (modules/bonuses) satisfies it from its own room; NoBonuses answers for a deployment
+// without it (no bonus is ever open, because nothing grants one), and the check's row says so rather than
+// pretending a bonus engine was asked.
 type Bonuses interface {
 	OpenBonusesTx(ctx context.Context, tx pgx.Tx, client uuid.UUID, currency string) ([]OpenBonus, error)
+	// ForfeitsTx answers what withdrawing amount would forfeit of each of the client's open bonuses in its
+	// currency, none when nothing would be. It is asked before the withdrawal's hold (a pro rata share is of the
+	// withdrawable balance before the withdrawal) and keeps those bonuses locked until tx ends.
+	ForfeitsTx(ctx context.Context, tx pgx.Tx, client uuid.UUID, amount money.Amount) ([]Forfeit, error)
 	// Installed is false for NoBonuses: the check's answer names that no bonus engine is installed.
 	Installed() bool
 }
@@ -107,6 +129,11 @@ type NoBonuses struct{}
 
 // OpenBonusesTx answers none.
 func (NoBonuses) OpenBonusesTx(context.Context, pgx.Tx, uuid.UUID, string) ([]OpenBonus, error) {
+	return nil, nil
+}
+
+// ForfeitsTx answers none.
+func (NoBonuses) ForfeitsTx(context.Context, pgx.Tx, uuid.UUID, money.Amount) ([]Forfeit, error) {
 	return nil, nil
 }
 
