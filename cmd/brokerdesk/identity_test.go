@@ -22,6 +22,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/auth"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
+	"github.com/brokerdesk/brokerdesk/modules/bonuses"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/documents"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
@@ -258,6 +259,9 @@ func TestCrossTenantMatrixFromTheRouteTable(t *testing.T) {
 	tradingForMatrix(t, a, tenA)
 	partnersForMatrix(t, a, tenA)
 	withdrawalsForMatrix(t, a, tenA)
+	if _, err := a.bonuses.CreateRule(context.Background(), tenA, audit.System("test"), "Matrix bonus", "USD", bonuses.DemoTerms()); err != nil {
+		t.Fatal(err)
+	}
 	var idsA []string
 	err = a.gate.Scope(context.Background(), tenA, func(ctx context.Context, tx pgx.Tx) error {
 		for _, q := range []string{`SELECT id::text FROM staff_users`, `SELECT id::text FROM clients`,
@@ -265,7 +269,7 @@ func TestCrossTenantMatrixFromTheRouteTable(t *testing.T) {
 			`SELECT id::text FROM payment_exceptions`, `SELECT slug FROM payment_gateways`, `SELECT slug FROM trading_servers`,
 			`SELECT slug FROM account_types`, `SELECT id::text FROM trading_requests`, `SELECT id::text FROM trading_transfers`,
 			`SELECT id::text FROM trading_accounts`, `SELECT id::text FROM trading_drift_items`, `SELECT id::text FROM trading_credits`, `SELECT id::text FROM partners`, `SELECT id::text FROM partner_plans`,
-			`SELECT id::text FROM withdrawals`} {
+			`SELECT id::text FROM withdrawals`, `SELECT id::text FROM bonus_rules`} {
 			rows, err := tx.Query(ctx, q)
 			if err != nil {
 				return err

@@ -62,10 +62,11 @@ func (a *app) buildModules(sender *mail.Sender, w wiring) {
 	use(a, &a.partners)(partners.New(partners.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients, Ledger: a.ledger,
 		Events: a.events, Portal: a.identity, Trades: partnerTrades{a}, Deposits: partnerDeposits{a}, Log: a.log}))
 	// The bonus engine reads hold times through the partners engine's seam (partnerTrades), credits trading accounts
-	// through the trading desk's service (bonuses.Desk), answers withdrawals' open-bonus check, and forfeits on a
-	// confirmed withdrawal (withdrawal.forfeit_confirmed), announcing bonus.forfeited.
+	// through the trading desk's service (bonuses.Desk), answers withdrawals' open-bonus check, forfeits on a
+	// confirmed withdrawal (withdrawal.forfeit_confirmed), and announces grants, releases and forfeitures (the
+	// client's emails).
 	use(a, &a.bonuses)(bonuses.New(bonuses.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients, Ledger: a.ledger, Events: a.events,
-		Trades: partnerTrades{a}, Desk: a.tradingdesk, Log: a.log}))
+		Trades: partnerTrades{a}, Desk: a.tradingdesk, Emails: a.emails, Portal: a.identity, Log: a.log}))
 	var demoClients withdrawals.DemoClients // the demo's withdrawals, beside payments' demo deposits (make run)
 	if w.paymentSandbox != nil {
 		demoClients = a.clients

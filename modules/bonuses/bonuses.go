@@ -18,12 +18,15 @@
 //	           transaction; every end asks a credit_out; bonuses:stop-out each minute writes off the credit bonuses
 //	           of accounts whose equity fell to their credit (credit.go)
 //	seam       OpenBonusesTx answers withdrawals' Bonuses: the open bonuses a withdrawal would forfeit
-//	http       finance's API: a client's bonuses, and cancelling one with a reason
+//	http       finance's API: the rules (list, versions, create, edit, end), the bonuses, a client's bonuses and
+//	           evaluations, cancelling one with a reason
+//	pages      finance's rules (with a sentence of what each does), the bonuses' list, the client page's Bonuses
+//	           tab (why each deposit did or did not earn one), the dashboard's tile, the trader's portal page
+//	events     bonus.granted and bonus.released in the change's transaction; the client's emails of them and of
+//	           bonus.forfeited through the outbox
 //
 //	forfeit    an OnTx subscriber of withdrawal.forfeit_confirmed: the part of each open bonus a confirmed
 //	           withdrawal gives up (the rule's term forfeit: full or pro rata) back to the bonus liability
-//
-// Not yet (docs/bonuses.md#not-yet): the rules' API, the pages, the client's portal view, emails.
 package bonuses
 
 import (
@@ -68,10 +71,14 @@ type Options struct {
 	Audit   *audit.Service
 	Clients Clients
 	Ledger  Ledger
+	// Events, when set, announces grants, releases and forfeitures (bonus.granted, bonus.released,
+	// bonus.forfeited) in the transaction of the change; Emails, when set, tells
+	// the client of them (and of forfeitures); Portal says which client a portal login is (the portal's page).
+	Events Publisher
+	Emails Emails
+	Portal Portal
 	// Trades, when nil, answers nothing: deals then count toward bonuses whose rule has no minimum hold only.
 	Trades Trades
-	// Events publishes bonus.forfeited in the transaction of the change (nil: published to nobody).
-	Events Publisher
 	// Desk, when nil, credits no trading account: a rule with credit_to trading_account then grants nothing
 	// ("no trading account"). cmd/brokerdesk passes the trading desk's service.
 	Desk Desk

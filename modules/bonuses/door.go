@@ -22,13 +22,15 @@ const TaskStopOut = "bonuses:stop-out"
 // expireBatch bounds the bonuses one run of TaskExpire removes; the next run takes the rest.
 const expireBatch = 500
 
-// Door is the module's front door: finance's API (a client's bonuses, cancel one), grants on completed deposits,
-// turnover from synced deals, the expiry job in the worker, the demo's rule, and how its actions read in the audit
-// trail.
+// Door is the module's front door: finance's API and pages (the rules, the bonuses, a client's bonuses and why),
+// the trader's portal page, grants on completed deposits, turnover from synced deals, the emails, the expiry job in
+// the worker, the demo's rule, and how its actions read in the audit trail.
 func (s *Service) Door() frontdoor.Door {
 	return frontdoor.Door{
 		Name:      "bonuses",
 		Routes:    func(api *web.API) { Routes(api, s) },
+		PageFiles: PageFiles,
+		Pages:     s.mountPages,
 		Subscribe: s.Subscribe,
 		Tasks:     s.Tasks,
 		Trail:     s.trail,
@@ -37,14 +39,16 @@ func (s *Service) Door() frontdoor.Door {
 }
 
 // Subscribe registers the module's reactions: Later (each runs once per event, after the publisher committed)
-// for deposit.completed, trading.deal_closed and trading.deal_changed; OnTx for withdrawal.forfeit_confirmed (the
-// forfeiture commits with the withdrawal or not at all).
+// for deposit.completed, trading.deal_closed (in batches) and trading.deal_changed, the desk's credit operations
+// and the client's emails of its own bonus.granted, bonus.released and bonus.forfeited; OnTx for
+// withdrawal.forfeit_confirmed (the forfeiture commits with the withdrawal or not at all).
 func (s *Service) Subscribe(h *events.Hall) {
 	events.OnTx(h, "bonuses.forfeit", s.onForfeitConfirmed)
 	events.Later(h, "bonuses.grant", s.onDeposit)
 	events.LaterBatch(h, "bonuses.deal_closed", s.onDealsClosed, events.InQueue(jobs.QueueSync))
 	events.Later(h, "bonuses.deal_changed", s.onDealChanged, events.InQueue(jobs.QueueSync))
 	events.Later(h, "bonuses.credit_finished", s.onCreditFinished, events.InQueue(jobs.QueueSync))
+	s.subscribeEmails(h)
 }
 
 // Tasks registers the expiry job: every ExpireEvery per tenant.

@@ -39,11 +39,6 @@ import (
 // withdrawals), released at once when the turnover already done meets it. The forfeiture stands if the withdrawal
 // is later cancelled, refused or fails: the client was told so before confirming.
 
-// Publisher announces the module's events in the caller's transaction (*events.Hall).
-type Publisher interface {
-	Publish(ctx context.Context, tx pgx.Tx, t tenants.Tenant, e events.Event) error
-}
-
 // The rule term forfeit.
 const (
 	ForfeitFull    = "full"
@@ -176,26 +171,6 @@ func (s *Service) ForfeitsTx(ctx context.Context, tx pgx.Tx, client uuid.UUID, a
 	return out, nil
 }
 
-// EventForfeited: the bonus engine booked a forfeiture (Forfeited), in the withdrawal's transaction.
-const EventForfeited = "bonus.forfeited"
-
-// Forfeited announces a bonus forfeited in full or in part by a withdrawal the client confirmed.
-type Forfeited struct {
-	BonusID      uuid.UUID `json:"bonus_id"`
-	ClientID     uuid.UUID `json:"client_id"`
-	WithdrawalID uuid.UUID `json:"withdrawal_id"`
-	// Amount is what was forfeited, Left what stays open (0 when Full), in minor units of Currency.
-	Amount   int64  `json:"amount"`
-	Left     int64  `json:"left"`
-	Currency string `json:"currency"`
-	Exponent int    `json:"exponent"`
-	Full     bool   `json:"full"`
-	Rule     string `json:"rule"`
-}
-
-// EventType implements events.Event.
-func (Forfeited) EventType() string { return EventForfeited }
-
 // closeForfeit: a withdrawal took the whole bonus; the grant is reversed.
 var closeForfeit = closing{"forfeited", "bonus_forfeit", ActionForfeited}
 
@@ -288,14 +263,14 @@ func (s *Service) forfeitTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, e 
 		return fmt.Errorf("bonuses: forfeiture: %w", err)
 	}
 	if s.o.Events != nil {
-		if err := s.o.Events.Publish(ctx, tx, t, Forfeited{BonusID: b.id, ClientID: b.client, WithdrawalID: e.WithdrawalID, Amount: take, Left: left,
+		if err := s.o.Events.Publish(ctx, tx, t, Forfeited{BonusID: b.id, ClientID: b.client, WithdrawalID: &e.WithdrawalID, Amount: take, Left: left, Reason: reason,
 			Currency: cur.Code, Exponent: cur.Exponent, Full: full, Rule: b.terms.ForfeitRule()}); err != nil {
 			return err
 		}
 	}
 	if !full && b.lotsDone.GreaterThanOrEqual(lotsAfter) {
 		// What is left asks no more turnover than was done: it is earned.
-		return s.closeTx(ctx, tx, b.id, closeRelease, engine, "")
+		return s.releaseTx(ctx, tx, t, b.id)
 	}
 	return nil
 }

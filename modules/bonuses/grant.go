@@ -105,6 +105,9 @@ func (s *Service) onDeposit(ctx context.Context, tx pgx.Tx, t tenants.Tenant, m 
 		if err := s.grantTx(ctx, tx, r, e, at, dec, acc); err != nil {
 			return err
 		}
+		if err := s.publishGrantedTx(ctx, tx, t, r.ID, e.DepositID); err != nil {
+			return err
+		}
 	}
 	return nil
 }

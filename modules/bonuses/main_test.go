@@ -24,7 +24,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	tenanttest.Main(m, localsvc.Postgres)
+	tenanttest.Main(m, localsvc.Postgres, localsvc.Mailpit)
 }
 
 // fakeTrades answers when positions opened from the test's map (the trading desk answers it in the product).

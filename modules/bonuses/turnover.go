@@ -159,7 +159,7 @@ func (s *Service) countTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, deal
 	}
 	slices.SortFunc(met, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
 	for _, id := range met {
-		if err := s.closeTx(ctx, tx, id, closeRelease, engine, ""); err != nil {
+		if err := s.releaseTx(ctx, tx, t, id); err != nil {
 			return err
 		}
 	}
@@ -198,8 +198,8 @@ func counted(d tradingdesk.Deal, held *int64, minHold int64) decimal.Decimal {
 	return d.Volume.Abs()
 }
 
-// addLotsTx moves an open bonus's turnover by delta and releases it when met.
-func (s *Service) addLotsTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, delta decimal.Decimal) error {
+// addLotsTx moves an open bonus's turnover by delta and releases it when met (announced: bonus.released).
+func (s *Service) addLotsTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, id uuid.UUID, delta decimal.Decimal) error {
 	var met bool
 	err := tx.QueryRow(ctx, `UPDATE bonuses SET lots_done = greatest(lots_done + $2, 0) WHERE id = $1 AND status = 'open'
 		RETURNING lots_done >= lots_required`, id, delta).Scan(&met)
@@ -210,9 +210,17 @@ func (s *Service) addLotsTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, delta 
 		return err
 	}
 	if met {
-		return s.closeTx(ctx, tx, id, closeRelease, engine, "")
+		return s.releaseTx(ctx, tx, t, id)
 	}
 	return nil
+}
+
+// releaseTx releases an open bonus whose turnover is met to the client's wallet and announces it (bonus.released).
+func (s *Service) releaseTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, id uuid.UUID) error {
+	if err := s.closeTx(ctx, tx, id, closeRelease, engine, ""); err != nil {
+		return err
+	}
+	return s.publishReleasedTx(ctx, tx, t, id)
 }
 
 // onDealChanged recounts a changed, cancelled or restored deal toward the bonuses it counted for.
@@ -260,7 +268,7 @@ func (s *Service) onDealChanged(ctx context.Context, tx pgx.Tx, t tenants.Tenant
 			return err
 		}
 		if delta := now.Sub(w.lots); !delta.IsZero() {
-			if err := s.addLotsTx(ctx, tx, w.bonus, delta); err != nil {
+			if err := s.addLotsTx(ctx, tx, t, w.bonus, delta); err != nil {
 				return err
 			}
 		}

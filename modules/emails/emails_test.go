@@ -162,6 +162,15 @@ func TestEveryTemplateRendersWithTheTenantsBrandSubjectAndLinks(t *testing.T) {
 		{emails.TemplateTradingPasswordReset, map[string]any{"FirstName": "Ada", "Login": "700001", "Server": "MT5 Live", "Which": "investor (read-only)",
 			"Password": "Xy7#kP2q!mW4", "AccountsURL": "/portal/trading"},
 			"A new investor (read-only) password for account 700001", host + "/portal/trading", []string{"700001", "MT5 Live", "Xy7#kP2q!mW4"}},
+		{emails.TemplateBonusGranted, map[string]any{"FirstName": "Ada", "Amount": "200.00 USD", "Rule": "2nd deposit 50% up to $500",
+			"Lots": "100.00", "ExpiresOn": time.Date(2027, 3, 9, 0, 0, 0, 0, time.UTC), "BonusesURL": "/portal/bonuses"},
+			"Bonus granted: 200.00 USD", host + "/portal/bonuses", []string{"2nd deposit 50% up to $500", "100.00 lots", "9 March 2027"}},
+		{emails.TemplateBonusReleased, map[string]any{"FirstName": "Ada", "Amount": "200.00 USD", "Rule": "2nd deposit 50% up to $500",
+			"Lots": "100.00", "WalletURL": "/portal/wallet"},
+			"Bonus released to your wallet: 200.00 USD", host + "/portal/wallet", []string{"100.00 lots", "you can withdraw it"}},
+		{emails.TemplateBonusForfeited, map[string]any{"FirstName": "Ada", "Amount": "120.00 USD", "Rule": "Welcome 100%",
+			"Reason": "You withdrew 300.00 USD while the bonus was open.", "BonusesURL": "/portal/bonuses"},
+			"Bonus forfeited: 120.00 USD", host + "/portal/bonuses", []string{"Welcome 100%", "You withdrew 300.00 USD while the bonus was open."}},
 	}
 	if len(cases) != len(emails.Templates()) {
 		t.Fatalf("cases cover %d templates, the module has %d", len(cases), len(emails.Templates()))

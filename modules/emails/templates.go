@@ -34,6 +34,11 @@ const (
 	TemplateWithdrawalUpdate = "withdrawal_update"
 	// TemplateTradingPasswordReset carries a trading account's new main or investor password: Send, never Queue.
 	TemplateTradingPasswordReset = "trading_password_reset"
+	// TemplateBonusGranted, TemplateBonusReleased and TemplateBonusForfeited tell a client of a bonus granted (the
+	// turnover it asks, its expiry), released to the wallet, or forfeited with the reason (modules/bonuses).
+	TemplateBonusGranted   = "bonus_granted"
+	TemplateBonusReleased  = "bonus_released"
+	TemplateBonusForfeited = "bonus_forfeited"
 )
 
 // fieldKind is what a data value must be.
@@ -60,6 +65,10 @@ var kinds = map[string]map[string]fieldKind{
 	TemplateWithdrawalUpdate: {"FirstName": textField, "Amount": textField, "Step": textField, "Message": textField, "WalletURL": linkField},
 	TemplateTradingPasswordReset: {"FirstName": textField, "Login": textField, "Server": textField, "Which": textField, "Password": textField,
 		"AccountsURL": linkField},
+	TemplateBonusGranted: {"FirstName": textField, "Amount": textField, "Rule": textField, "Lots": textField, "ExpiresOn": dateField,
+		"BonusesURL": linkField},
+	TemplateBonusReleased:  {"FirstName": textField, "Amount": textField, "Rule": textField, "Lots": textField, "WalletURL": linkField},
+	TemplateBonusForfeited: {"FirstName": textField, "Amount": textField, "Rule": textField, "Reason": textField, "BonusesURL": linkField},
 }
 
 // Templates lists the template kinds, sorted.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -277,25 +276,10 @@ func (p *pages) depositRows(ctx context.Context, t tenants.Tenant, list []Deposi
 			Client: n.client(d.ClientID), ClientHref: clientPagePath + d.ClientID.String(), Amount: d.Amount.String(),
 			Method: d.GatewayName, StatusLabel: d.Status.Label(), Tone: statusTone(d.Status)}
 		if d.DepositNumber > 0 {
-			rows[i].Number = ordinal(d.DepositNumber)
+			rows[i].Number = web.Ordinal(d.DepositNumber)
 		}
 	}
 	return rows, nil
-}
-
-// ordinal is 1st, 2nd, 3rd, 4th...
-func ordinal(n int) string {
-	suffix := "th"
-	switch {
-	case n%100 >= 11 && n%100 <= 13:
-	case n%10 == 1:
-		suffix = "st"
-	case n%10 == 2:
-		suffix = "nd"
-	case n%10 == 3:
-		suffix = "rd"
-	}
-	return strconv.Itoa(n) + suffix
 }
 
 // One deposit.
@@ -391,7 +375,7 @@ func (p *pages) renderDeposit(c *fiber.Ctx, d Deposit, status int, page depositP
 		page.LedgerTx = d.LedgerTx.String()
 	}
 	if d.DepositNumber > 0 {
-		page.Number = ordinal(d.DepositNumber) + " deposit of the client"
+		page.Number = web.Ordinal(d.DepositNumber) + " deposit of the client"
 	}
 	page.Manual = d.GatewayKind == KindManual
 	if d.EvidenceKey != "" {

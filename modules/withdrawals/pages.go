@@ -34,6 +34,7 @@ import (
 //	/backoffice/withdrawals/:id/{approve,reject,paid,failed}   POST: finance's decisions
 //	/backoffice/compliance/withdrawals           compliance's flagged withdrawals
 //	/backoffice/compliance/withdrawals/:id       the same page with compliance's form (review POST)
+//	/backoffice/settings/withdrawals             the rules for money out (settings_page.go)
 
 // PageFiles are the module's page templates.
 //
@@ -96,6 +97,8 @@ func (s *Service) mountPages(shell *web.Shell) {
 	shell.Page(fiber.MethodGet, compliancePath, identity.PermWithdrawalsReview, p.queue)
 	shell.Page(fiber.MethodGet, compliancePath+"/:id", identity.PermWithdrawalsReview, func(c *fiber.Ctx) error { return p.withdrawal(c, true, "", nil) })
 	shell.Post(compliancePath+"/:id/review", identity.PermWithdrawalsReview, p.decide("review"))
+	shell.Nav(web.NavEntry{Group: web.GroupMoney, Label: "Withdrawal rules", Href: SettingsPath, Permission: identity.PermPaymentsApprove, Order: 26})
+	p.mountSettings()
 }
 
 func (p *pages) may(c *fiber.Ctx, perm web.Permission) bool {
