@@ -29,6 +29,7 @@ Usage:
   brokerdesk audit verify --tenant S                check a tenant's audit chain; names the first bad row, exit 1 if any
   brokerdesk audit verify --platform                check the platform's audit chain (operators' sign-ins and actions)
   brokerdesk ledger verify --tenant S               recompute every balance of a tenant's ledger from its postings; names the first discrepancy, exit 1 if any
+  brokerdesk partners recalc --tenant S --partner CODE --from DATE --to DATE [--post --reason R]   a partner's period with today's tree and plans: the differences, written with --post
   brokerdesk data-keys reseal                       seal every sealed secret (TOTP, trading servers, payment gateways) under the first BD_DATA_KEYS key (rotation: docs/security.md)
   brokerdesk dev [--data DIR] [--addr ADDR] [--internal-addr ADDR]   everything in one process on local services, with a demo brokerage
   brokerdesk services exec [--dir DIR] [--fresh] -- COMMAND...   run COMMAND with local services started (make test)
@@ -60,6 +61,8 @@ func main() {
 		err = runAudit(ctx, args)
 	case "ledger":
 		err = runLedger(ctx, args)
+	case "partners":
+		err = runPartners(ctx, args)
 	case "data-keys":
 		err = runDataKeys(ctx, args)
 	case "dev":

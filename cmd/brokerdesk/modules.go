@@ -60,7 +60,7 @@ func (a *app) buildModules(sender *mail.Sender, w wiring) {
 		Events: a.events, Ledger: a.ledger, Sealer: a.cfg.DataKeys, Queue: a.queue,
 		Dialer: tradingDialer{sim: w.simulator, log: a.log.With("component", "trading")}, Faults: w.simulatorFaults, Log: a.log}))
 	use(a, &a.partners)(partners.New(partners.Options{Gate: a.gate, Audit: a.audit, Clients: a.clients, Ledger: a.ledger,
-		Events: a.events, Portal: a.identity, Trades: partnerTrades{a}, Log: a.log}))
+		Events: a.events, Portal: a.identity, Trades: partnerTrades{a}, Deposits: partnerDeposits{a}, Log: a.log}))
 	// The bonus engine reads hold times through the partners engine's seam (partnerTrades), credits trading accounts
 	// through the trading desk's service (bonuses.Desk), answers withdrawals' open-bonus check, forfeits on a
 	// confirmed withdrawal (withdrawal.forfeit_confirmed), and announces grants, releases and forfeitures (the

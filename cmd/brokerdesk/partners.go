@@ -60,3 +60,11 @@ func (p partnerTrades) PositionOpened(ctx context.Context, t tenants.Tenant, ser
 	}
 	return opened, found, nil
 }
+
+// partnerDeposits answers the partner area's referred clients' deposits from the payments room's service
+// (partners.Deposits): one read for the whole list.
+type partnerDeposits struct{ a *app }
+
+func (p partnerDeposits) Deposits(ctx context.Context, t tenants.Tenant, clientIDs []uuid.UUID) (map[uuid.UUID]map[string]int64, error) {
+	return p.a.payments.DepositTotals(ctx, t, clientIDs)
+}

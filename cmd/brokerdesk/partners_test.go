@@ -11,9 +11,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/infra/money"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
+	"github.com/brokerdesk/brokerdesk/modules/ledger"
 	"github.com/brokerdesk/brokerdesk/modules/partners"
+	"github.com/brokerdesk/brokerdesk/modules/payments"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -473,5 +476,115 @@ func TestTheIBSeesTheirPartnerAreaWithTheBackOfficesTotalsAndOthersAreToldHowToA
 	}
 	if live := dana.send("GET", "/portal/partner/live", "", nil, "text/event-stream"); live.status != 204 {
 		t.Errorf("the trader's live stream: %d, want 204", live.status)
+	}
+	payoutsAndRecalcThroughHTTP(t, a, base, ten, atlas, ib, trader, page)
+}
+
+// payoutsAndRecalcThroughHTTP walks the IB's payouts (API and page) and the ib_manager's recalculation (API, CLI)
+// in the partner area's world: Atlas's wallet holds 50.00 USD of earnings.
+func payoutsAndRecalcThroughHTTP(t *testing.T, a *app, base string, ten tenants.Tenant, atlas partners.Partner, ib, trader string, page *pageClient) {
+	ctx, host := context.Background(), hostOf(ten)
+	if err := a.gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := a.ledger.PostTx(ctx, tx, ledger.Entry{Key: "test:atlas-earnings", Kind: "partner_earnings", Postings: []ledger.Posting{
+			{Account: ledger.PartnerWallet(atlas.ID, money.MustLookup("USD")), Amount: 5000}, {Account: ledger.IBCommissions(money.MustLookup("USD")), Amount: -5000}}})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	key := func(k string) []string { return []string{"Idempotency-Key", k} }
+	const path = "/api/v1/portal/partner/payouts"
+	if c := request(t, base, host, "POST", path, ib, partners.PayoutBody{Amount: "1"}); c.status != 400 {
+		t.Errorf("a payout without an Idempotency-Key: %d %.200s", c.status, c.body)
+	}
+	if c := request(t, base, host, "POST", path, ib, partners.PayoutBody{Amount: "50.01"}, key("too-much")...); c.status != 422 || !strings.Contains(c.body, `"amount"`) {
+		t.Errorf("more than the wallet: %d %.300s", c.status, c.body)
+	}
+	if c := request(t, base, host, "POST", path, trader, partners.PayoutBody{Amount: "1"}, key("no-partner")...); c.status != 403 {
+		t.Errorf("the trader's payout: %d %.200s", c.status, c.body)
+	}
+	first := decode[partners.PayoutResponse](t, request(t, base, host, "POST", path, ib, partners.PayoutBody{Amount: "20.00"}, key("p1")...), 201)
+	again := decode[partners.PayoutResponse](t, request(t, base, host, "POST", path, ib, partners.PayoutBody{Amount: "20.00"}, key("p1")...), 201)
+	if first.ID != again.ID || first.Amount != "20.00" || first.Currency != "USD" {
+		t.Errorf("the payout and its repeat: %+v %+v", first, again)
+	}
+	// The page's form: to withdraw, then the withdrawal page with the amount.
+	res := page.get("/portal/partner")
+	if !strings.Contains(pageText(res.body), "Payouts") || !strings.Contains(res.body, `id="payout-form"`) {
+		t.Errorf("the partner page's payouts: %.400s", pageText(res.body))
+	}
+	form := url.Values{"csrf": {csrfOf(t, res.body)}, "key": {"form-1"}, "amount": {"5.00"}, "currency": {"USD"}, "destination": {"withdrawal"}}
+	if sent := page.do("POST", "/portal/partner/payouts", form); sent.status != 303 || !strings.HasPrefix(sent.header.Get("Location"), "/portal/withdrawals?amount=5.00") {
+		t.Errorf("the page's payout: %d %s %.300s", sent.status, sent.header.Get("Location"), pageText(sent.body))
+	}
+	if sent := page.do("POST", "/portal/partner/payouts", form); sent.status != 303 { // a double submit: the same payout
+		t.Errorf("the form sent twice: %d", sent.status)
+	}
+	form.Set("key", "form-2")
+	form.Set("amount", "99")
+	if sent := page.do("POST", "/portal/partner/payouts", form); sent.status != 422 || !strings.Contains(pageText(sent.body), "amount: is more than the 25.00 USD available") {
+		t.Errorf("too much on the page: %d %.400s", sent.status, pageText(sent.body))
+	}
+	mine := decode[partners.PayoutsResponse](t, request(t, base, host, "GET", path, ib, nil), 200)
+	boss := staffLogin(t, base, ten, "ib_manager").AccessToken
+	theirs := decode[partners.PayoutsResponse](t, request(t, base, host, "GET", "/api/v1/partners/"+atlas.ID.String()+"/payouts", boss, nil), 200)
+	if len(mine.Payouts) != 2 || len(theirs.Payouts) != 2 || mine.Payouts[0].Destination != partners.PayoutToWithdrawal {
+		t.Errorf("the payouts: portal %+v, back office %+v", mine, theirs)
+	}
+	if b, err := a.ledger.Balance(ctx, ten, ledger.PartnerWallet(atlas.ID, money.MustLookup("USD")).Code); err != nil || b.Posted != 2500 {
+		t.Errorf("Atlas's wallet after 25.00 paid out: %+v %v", b, err)
+	}
+	// The ib_manager's recalculation: a preview, a bad period, and the command line.
+	day := time.Now().UTC().Format(time.DateOnly)
+	rc := decode[partners.RecalcResponse](t, request(t, base, host, "POST", "/api/v1/partners/"+atlas.ID.String()+"/recalc", boss,
+		partners.RecalcBody{From: day, To: day}), 200)
+	if rc.Posted || rc.Changed != 0 {
+		t.Errorf("the recalculation's preview: %+v", rc)
+	}
+	if c := request(t, base, host, "POST", "/api/v1/partners/"+atlas.ID.String()+"/recalc", boss, partners.RecalcBody{From: day, To: day, Post: true}); c.status != 422 ||
+		!strings.Contains(c.body, `"reason"`) {
+		t.Errorf("a post without a reason: %d %.300s", c.status, c.body)
+	}
+	var out strings.Builder
+	if err := partnersCommand(ctx, a, []string{"recalc", "--tenant", ten.Slug, "--partner", "ib-atlas", "--from", day, "--to", day}, &out); err != nil ||
+		!strings.Contains(out.String(), "Atlas Partners, "+day) || !strings.Contains(out.String(), "preview only") {
+		t.Errorf("partners recalc: %v %s", err, out.String())
+	}
+	if err := partnersCommand(ctx, a, []string{"recalc", "--tenant", ten.Slug, "--partner", "NOPE", "--from", day, "--to", day}, &out); err == nil {
+		t.Error("partners recalc with an unknown code")
+	}
+	sp := newPageClient(t, base, ten)
+	sp.login("/backoffice", demoEmail(ten, "ib_manager"), identity.DemoPassword)
+	pp := sp.get("/backoffice/partners/" + atlas.ID.String())
+	if !strings.Contains(pageText(pp.body), "Recalculate") || !strings.Contains(pageText(pp.body), "to the wallet, to withdraw") {
+		t.Errorf("the back office's partner page: %.400s", pageText(pp.body))
+	}
+	sent := sp.do("POST", "/backoffice/partners/"+atlas.ID.String()+"/recalc", url.Values{"csrf": {csrfOf(t, pp.body)}, "from": {day}, "to": {day}, "post": {"false"}})
+	if sent.status != 200 || !strings.Contains(pageText(sent.body), "Nothing was written") {
+		t.Errorf("the page's recalculation: %d %.400s", sent.status, pageText(sent.body))
+	}
+
+	// A referred client's deposits, from the payments room: a verified client, attributed to Atlas, wired 25.00 USD.
+	dana := uuid.New()
+	if err := a.gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO clients (id, email, first_name, last_name, country, phone, date_of_birth, status, tier)
+			VALUES ($1, 'dana.referred@example.com', 'Dana', 'Referred', 'GB', '+442079460958', '1990-04-25', 'kyc_approved', 'standard')`, dana)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.payments.SaveGateway(ctx, ten, audit.System("test"), payments.GatewayInput{Slug: "bank", Name: "Bank wire", Kind: payments.KindManual,
+		Currencies: []string{"USD"}, Enabled: true, Config: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.payments.RecordManual(ctx, ten, uuid.New(), payments.ManualDeposit{ClientID: dana, Gateway: "bank", Amount: "25.00", Currency: "USD",
+		BankReference: "WIRE-IB-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.partners.Attribute(ctx, ten, audit.System("test"), dana, &atlas.ID, time.Time{}, "referred by Atlas"); err != nil {
+		t.Fatal(err)
+	}
+	area := decode[partners.PortalPartnerResponse](t, request(t, base, host, "GET", "/api/v1/portal/partner", ib, nil), 200)
+	if len(area.Clients) != 1 || area.Clients[0].Deposits["USD"] != "25.00" || area.Clients[0].Email != "d***@example.com" {
+		t.Errorf("the referred clients: %+v", area.Clients)
 	}
 }

@@ -156,6 +156,11 @@ type Entry struct {
 	Corrects *uuid.UUID
 	// Metadata records what the amounts came from (ids, the rule version and its inputs), as JSON.
 	Metadata map[string]any
+	// Guard names accounts (by code, each one of the postings' and kept in one balance row) that this transaction
+	// must not take below zero available although they have no overdraft check of their own: a partner's payout
+	// from its wallet, whose batches of earnings may take it below zero (docs/partners.md). The check is the one a
+	// no-overdraft account gets, under the same lock. It is not part of the idempotency content.
+	Guard []string
 }
 
 // Status of a transaction.

@@ -441,3 +441,41 @@ func TestAnotherTenantsLedgerIsNotReachable(t *testing.T) {
 		t.Errorf("another tenant's client balances: %v %v", list, err)
 	}
 }
+
+// Entry.Guard: a transaction that guards an account without an overdraft check of its own is refused when it would
+// take it below zero available, one that does not guard it is not, and a guard must name one of the postings'
+// single-row accounts.
+func TestAGuardedTransactionNeverOverdrawsAnAccountWithoutItsOwnCheck(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	partner, client := uuid.New(), uuid.New()
+	wallet := ledger.PartnerWallet(partner, usd)
+	if _, err := b.post(ledger.Entry{Key: "earn", Kind: "partner_earnings", Postings: []ledger.Posting{
+		{Account: wallet, Amount: 5000}, {Account: ledger.IBCommissions(usd), Amount: -5000}}}); err != nil {
+		t.Fatal(err)
+	}
+	payout := func(key string, amount int64, guard ...string) error {
+		_, err := b.post(ledger.Entry{Key: key, Kind: "partner_payout", Guard: guard, Postings: []ledger.Posting{
+			{Account: wallet, Amount: -amount}, {Account: ledger.ClientWallet(client, usd), Amount: amount}}})
+		return err
+	}
+	var short *ledger.InsufficientFundsError
+	if err := payout("p1", 5001, wallet.Code); !errors.As(err, &short) || short.Available != 5000 || short.Needed != 5001 {
+		t.Errorf("a guarded overdraft: %v", err)
+	}
+	if err := payout("p2", 5000, wallet.Code); err != nil {
+		t.Errorf("a guarded payout of everything: %v", err)
+	}
+	if err := payout("p3", 1, ledger.IBCommissions(usd).Code); !errors.Is(err, ledger.ErrInvalid) {
+		t.Errorf("a guard on an account the transaction does not touch: %v", err)
+	}
+	// Without the guard (a cancelled deal's reversal), the wallet may go below zero.
+	if _, err := b.post(ledger.Entry{Key: "reversal", Kind: "partner_earnings", Postings: []ledger.Posting{
+		{Account: wallet, Amount: -700}, {Account: ledger.IBCommissions(usd), Amount: 700}}}); err != nil {
+		t.Errorf("an unguarded debit: %v", err)
+	}
+	if w := b.balance(t, wallet.Code); w.Posted != -700 {
+		t.Errorf("the partner wallet: %+v", w)
+	}
+	b.verifyClean(t)
+}

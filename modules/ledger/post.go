@@ -155,6 +155,12 @@ func (p plan) validate() error {
 		}
 		sums[a.Currency.Code] += q.Amount // bounded: at most a few hundred postings of at most MaxAmount each
 	}
+	for _, code := range e.Guard {
+		i := slices.IndexFunc(e.Postings, func(q Posting) bool { return q.Account.Code == code })
+		if i < 0 || e.Postings[i].Account.Shards != 1 {
+			return bad("guard %q: not an account of the postings kept in one balance row", code)
+		}
+	}
 	for cur, sum := range sums {
 		if sum != 0 {
 			return fmt.Errorf("%w: %s postings sum to %d, not zero", ErrUnbalanced, cur, sum)
@@ -230,6 +236,8 @@ type delta struct {
 	account                 Account
 	shard                   int
 	posted, pDebit, pCredit int64
+	// guarded: checked like a no-overdraft account in this transaction (Entry.Guard).
+	guarded bool
 }
 
 func (s *Service) record(ctx context.Context, tx pgx.Tx, p plan) (Transaction, error) {
@@ -282,6 +290,7 @@ func (s *Service) record(ctx context.Context, tx pgx.Tx, p plan) (Transaction, e
 	for _, q := range e.Postings {
 		a := accounts[q.Account.Code]
 		d := change(a, shardOf(a, id))
+		d.guarded = d.guarded || slices.Contains(e.Guard, a.Code)
 		switch {
 		case p.status == StatusPosted:
 			d.posted += q.Amount
@@ -392,7 +401,7 @@ func queueBalances(b *pgx.Batch, id uuid.UUID, list []*delta) {
 	guarded := make([]bool, n)
 	for i, d := range list {
 		ids[i], shards[i] = d.account.ID, int32(d.shard)
-		posted[i], pDebit[i], pCredit[i], guarded[i] = d.posted, d.pDebit, d.pCredit, d.account.NoOverdraft
+		posted[i], pDebit[i], pCredit[i], guarded[i] = d.posted, d.pDebit, d.pCredit, d.account.NoOverdraft || d.guarded
 	}
 	// "locked" takes the row locks in (account, shard) order, the same in every transaction, so two transactions
 	// touching the same accounts never wait on each other in a cycle; "short" (an InitPlan, evaluated before the

@@ -97,3 +97,54 @@ func BenchmarkEngine(b *testing.B) {
 		b.ReportMetric(1_000_000/rate, "s/1M-deals")
 	}
 }
+
+// BenchmarkReferredClients is the partner area's referred clients list for a partner with BD_BENCH_REFERRED
+// clients (default 10,000), each with a paid row at level 1: the attributions and rows in one query, the emails
+// in one more (clients.EmailsTx). It reports milliseconds per list.
+func BenchmarkReferredClients(b *testing.B) {
+	n := 10_000
+	if v, err := strconv.Atoi(os.Getenv("BD_BENCH_REFERRED")); err == nil && v > 0 {
+		n = v
+	}
+	w := setup(b)
+	ctx := context.Background()
+	plan := w.plan(b, "Bench plan", testRules())
+	partner := w.partner(b, "Big Network", "BIG", &plan.ID, nil)
+	if err := w.p.Gate.Scope(ctx, w.ten, func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO clients (id, email, first_name, last_name, country, phone, date_of_birth, status, tier)
+			SELECT gen_random_uuid(), 'bench' || i || '@example.com', 'Bench', 'Client', 'GB', '+442079460958', '1990-04-25', 'kyc_approved', 'standard'
+			FROM generate_series(1, $1) i`, n); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO partner_attributions (client_id, effective_from, partner_id, code, source)
+			SELECT id, now() - interval '1 day', $1, 'BIG', 'registration' FROM clients WHERE email LIKE 'bench%'`, partner); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO partner_commissions (source, server_id, ticket, login, client_id, level, partner_id, plan_id, plan_version,
+				kind, amount, currency, symbol, lots, deal_time)
+			SELECT 'deal', $2, 'b' || row_number() OVER (), '1', id, 1, $1, $3, 1, 'paid', 700, 'USD', 'GBPJPY', 1, now() - interval '1 hour'
+			FROM clients WHERE email LIKE 'bench%'`, partner, w.server, plan.ID)
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	// Statistics as autovacuum would have them on a tenant that grew to this size.
+	if err := w.p.Gate.Scope(ctx, w.ten, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `ANALYZE clients, partner_attributions, partner_commissions`)
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	var took time.Duration
+	calls := 0
+	for b.Loop() {
+		start := time.Now()
+		list, err := w.svc.ReferredClients(ctx, w.ten, partner)
+		took += time.Since(start)
+		calls++
+		if err != nil || len(list) != n {
+			b.Fatalf("%d referred clients, %v", len(list), err)
+		}
+	}
+	b.ReportMetric(float64(took.Milliseconds())/float64(calls), "ms/list")
+}

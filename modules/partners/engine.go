@@ -174,9 +174,13 @@ func dealRow(a tradingdesk.DealAccount, d tradingdesk.Deal, gen int) row {
 
 // explainDealTx records why a whole deal pays no one (level 0).
 func (s *Service) explainDealTx(ctx context.Context, tx pgx.Tx, a tradingdesk.DealAccount, d tradingdesk.Deal, gen int, r Reason) error {
+	return insertRowTx(ctx, tx, explainRow(a, d, gen, r))
+}
+
+func explainRow(a tradingdesk.DealAccount, d tradingdesk.Deal, gen int, r Reason) row {
 	rw := dealRow(a, d, gen)
 	rw.kind, rw.reason, rw.explanation = KindNothing, r, Explanation{Symbol: d.Symbol, Lots: d.Volume.Abs().String(), Reason: r, Says: Explain[r]}
-	return insertRowTx(ctx, tx, rw)
+	return rw
 }
 
 // levelPartner is a partner up the tree as the engine needs it.
@@ -188,19 +192,53 @@ type levelPartner struct {
 	version *Plan
 }
 
-// computeTx writes generation gen of a closing deal's rows: one per level up the tree at the deal's time.
+// computeTx writes generation gen of a closing deal's rows: one per level up the tree at the deal's time, and
+// announces them (partners.commission_recorded) to the partners they are of.
 func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a tradingdesk.DealAccount, d tradingdesk.Deal, gen int) error {
-	if a.ClientID == nil {
-		return s.explainDealTx(ctx, tx, a, d, gen, ReasonAccountUnknown)
-	}
-	levels, suffixes, err := treeAtTx(ctx, tx, *a.ClientID, d.Time)
+	rows, err := s.dealRowsTx(ctx, tx, t, a, d, gen, computeWith{})
 	if err != nil {
 		return err
 	}
-	if len(levels) == 0 {
-		return s.explainDealTx(ctx, tx, a, d, gen, ReasonNotAttributed)
+	if err := insertRowsTx(ctx, tx, rows...); err != nil {
+		return err
 	}
-	// The plan version in force at the deal's time of every active partner with a plan (read with the tree).
+	return s.publishDealRows(ctx, tx, t, a.ServerID, d.Ticket, gen, rows)
+}
+
+// publishDealRows announces generation gen of a deal's rows to the partners they are of (rows of no partner, a
+// whole deal explained at level 0, announce nothing).
+func (s *Service) publishDealRows(ctx context.Context, tx pgx.Tx, t tenants.Tenant, server uuid.UUID, ticket string, gen int, rows []row) error {
+	ids := make([]*uuid.UUID, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].partner
+	}
+	return s.publishRecorded(ctx, tx, t, CommissionRecorded{Source: SourceDeal, ServerID: &server, Ticket: ticket, Generation: gen}, ids...)
+}
+
+// computeWith says how dealRowsTx differs from the engine's first computation (a recalculation's).
+type computeWith struct {
+	// latestPlans computes every level with its partner's plan at its latest version, not the version in force at
+	// the deal's time.
+	latestPlans bool
+	// held is the position's hold as a stored row explained it, when the deal's position is not known.
+	held *int64
+}
+
+// dealRowsTx computes generation gen of a closing deal's rows without writing them: the chain up the tree at the
+// deal's time, each level's plan, and what PayUp says each level pays (the same function the plan preview shows).
+func (s *Service) dealRowsTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a tradingdesk.DealAccount, d tradingdesk.Deal, gen int, with computeWith) ([]row, error) {
+	if a.ClientID == nil {
+		return []row{explainRow(a, d, gen, ReasonAccountUnknown)}, nil
+	}
+	levels, suffixes, err := treeAtTx(ctx, tx, *a.ClientID, d.Time)
+	if err != nil {
+		return nil, err
+	}
+	if len(levels) == 0 {
+		return []row{explainRow(a, d, gen, ReasonNotAttributed)}, nil
+	}
+	// The plan version of every active partner with a plan: in force at the deal's time (read with the tree), or
+	// the latest for a recalculation.
 	chain := make([]Payer, len(levels))
 	plans := map[uuid.UUID]Plan{}
 	for i, lp := range levels {
@@ -210,26 +248,33 @@ func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a 
 		}
 		p, ok := plans[*lp.plan]
 		if !ok {
-			if lp.version != nil {
+			switch {
+			case with.latestPlans:
+				if p, err = planVersionTx(ctx, tx, *lp.plan, 0); err != nil {
+					return nil, err
+				}
+			case lp.version != nil:
 				p = *lp.version
-			} else if p, err = planAtTx(ctx, tx, *lp.plan, d.Time); err != nil {
-				return err
+			default:
+				if p, err = planAtTx(ctx, tx, *lp.plan, d.Time); err != nil {
+					return nil, err
+				}
 			}
 			plans[*lp.plan] = p
 		}
 		chain[i].Plan = &p
 	}
-	trade := Trade{Symbol: d.Symbol, Lots: d.Volume.Abs()}
+	trade := Trade{Symbol: d.Symbol, Lots: d.Volume.Abs(), HeldSeconds: with.held}
 	needType, needHold := NeedsOf(chain)
 	if needType && s.o.Trades != nil && a.AccountID != nil {
 		if trade.AccountType, err = s.o.Trades.AccountType(ctx, t, *a.AccountID); err != nil {
-			return fmt.Errorf("partners: account type of %s: %w", a.Login, err)
+			return nil, fmt.Errorf("partners: account type of %s: %w", a.Login, err)
 		}
 	}
-	if needHold && s.o.Trades != nil && d.PositionID != "" {
+	if needHold && trade.HeldSeconds == nil && s.o.Trades != nil && d.PositionID != "" {
 		opened, ok, err := s.o.Trades.PositionOpened(ctx, t, a.ServerID, a.Login, d.PositionID, d.Time)
 		if err != nil {
-			return fmt.Errorf("partners: opening of position %s: %w", d.PositionID, err)
+			return nil, fmt.Errorf("partners: opening of position %s: %w", d.PositionID, err)
 		}
 		if ok {
 			held := int64(d.Time.Sub(opened) / time.Second)
@@ -251,15 +296,7 @@ func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a 
 		rw.explanation = lv.Outcome.Explanation
 		batch = append(batch, rw)
 	}
-	if err := insertRowsTx(ctx, tx, batch...); err != nil {
-		return err
-	}
-	ids := make([]*uuid.UUID, len(batch))
-	for i := range batch {
-		ids[i] = batch[i].partner
-	}
-	server := a.ServerID
-	return s.publishRecorded(ctx, tx, t, CommissionRecorded{Source: SourceDeal, ServerID: &server, Ticket: d.Ticket, Generation: gen}, ids...)
+	return batch, nil
 }
 
 // treeAtTx is, in one round trip, the partners up the tree from the client's partner at time at (nearest first,

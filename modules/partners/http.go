@@ -335,6 +335,7 @@ func apiError(err error, what string) error {
 // Routes registers the partners API on the tenant hosts' route table (ib.manage).
 func Routes(api *web.API, s *Service) {
 	portalRoutes(api, s)
+	moneyRoutes(api, s)
 	previewRoutes(api, s)
 	reportRoutes(api, s)
 	const tag = "partners"

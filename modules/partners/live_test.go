@@ -24,7 +24,7 @@ func woken(ch <-chan struct{}) bool {
 
 // A deal of CHARLIE's client, computed by the engine, wakes the live streams of CHARLIE, BRAVO and ATLAS (the rows
 // are theirs) through Postgres's notification at commit, and no other stream: not a partner outside the subtree,
-// not the same partner id under another tenant.
+// not the same partner id under another tenant. A posted recalculation of CHARLIE wakes CHARLIE's stream only.
 func TestRecordedRowsWakeTheirPartnersStreamsOnlyAndNeverAnotherTenants(t *testing.T) {
 	t.Parallel()
 	tr := threeLevels(t)
@@ -88,6 +88,27 @@ func TestRecordedRowsWakeTheirPartnersStreamsOnlyAndNeverAnotherTenants(t *testi
 	}
 	if woken(otherTenant) {
 		t.Error("the same partner id under another tenant was woken")
+	}
+
+	// A posted recalculation announces the rows it writes too: CHARLIE's stream wakes (EURUSD now pays 6 a lot),
+	// and no other, the other levels' rows being left as they were.
+	rules := testRules()
+	rules.Lines[0].PerLot = per("6")
+	if _, err := svc.EditPlan(ctx, tr.ten, staffer, tr.plan.ID, rules); err != nil {
+		t.Fatal(err)
+	}
+	r, err := svc.Recalculate(ctx, tr.ten, staffer, tr.charlie, RecalcInput{From: deal.Time.UTC().Format(time.DateOnly),
+		To: time.Now().UTC().Format(time.DateOnly), Post: true, Reason: "EURUSD pays 6 a lot"})
+	if err != nil || r.Rows != 2 {
+		t.Fatalf("the recalculation: %+v %v", r, err)
+	}
+	select {
+	case <-charlie:
+	case <-time.After(10 * time.Second):
+		t.Fatal("CHARLIE's stream was not woken by its recalculated rows")
+	}
+	if woken(bravo) || woken(atlas) || woken(outside) {
+		t.Error("a recalculation of CHARLIE woke another partner's stream")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"html/template"
 	"maps"
 	"slices"
 	"strconv"
@@ -50,6 +51,7 @@ func (s *Service) mountPages(shell *web.Shell) {
 	s.mountActionPages(p)
 	s.mountReportPages(p)
 	s.mountLivePages(p)
+	s.mountMoneyPages(p)
 }
 
 type option struct {
@@ -144,11 +146,17 @@ type partnerPage struct {
 	Error                                                         string
 	Problems                                                      []string
 	Actions                                                       actionsView
+	// Payouts and Recalc are drawn by payouts_http.go.
+	Payouts, Recalc template.HTML
 }
 
 var kindWords = map[string]string{KindPaid: "paid", KindNothing: "paid nothing", KindReversal: "reversed"}
 
-func (p *pages) partner(c *fiber.Ctx) error {
+func (p *pages) partner(c *fiber.Ctx) error { return p.partnerWith(c, fiber.StatusOK, recalcPart{}) }
+
+// partnerWith draws the partner page with status (422 when an action's form was refused), the recalculation part as
+// form says (after its form was sent).
+func (p *pages) partnerWith(c *fiber.Ctx, status int, form recalcPart) error {
 	id, err := web.ParseID(c, "id")
 	if err != nil {
 		return web.NotFound("No such partner.")
@@ -168,7 +176,6 @@ func (p *pages) partner(c *fiber.Ctx) error {
 		codes = append(codes, code.Code+" (/?ref="+code.Code+")")
 	}
 	d.Codes = strings.Join(codes, ", ")
-	status := fiber.StatusOK
 	if d.Actions, err = p.actions(c, x); err != nil {
 		return err
 	} else if d.Actions.Failed != "" {
@@ -183,18 +190,31 @@ func (p *pages) partner(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	paid, err := p.s.PaidOut(ctx, t, id)
+	if err != nil {
+		return err
+	}
 	var sums []string
 	for _, code := range slices.Sorted(maps.Keys(earned)) {
 		v := earned[code]
 		if cur, ok := money.Lookup(code); ok {
 			line := money.Amount{Minor: v, Currency: cur}.String() + " earned, " + money.Amount{Minor: wallet[code], Currency: cur}.String() + " in the wallet"
-			if wallet[code] != v {
+			if paid[code] != 0 {
+				line += " after " + money.Amount{Minor: paid[code], Currency: cur}.String() + " paid out"
+			}
+			if wallet[code] != v-paid[code] {
 				line += " (the rest with the next batch)"
 			}
 			sums = append(sums, line)
 		}
 	}
 	d.Earned = strings.Join(sums, "; ")
+	if d.Payouts, err = p.payoutsSection(c, x, false, payoutsPart{}); err != nil {
+		return err
+	}
+	if d.Recalc, err = p.recalcSection(c, x, form); err != nil {
+		return err
+	}
 	nodes, err := p.s.Subtree(ctx, t, id, p.s.o.Now())
 	if err != nil {
 		return err

@@ -24,7 +24,9 @@
 //	back office    the partner pages (pages.go) with their forms (actions.go), the plan editor and its preview
 //	               (planform.go, preview.go over PayUp, the engine's own computation), the reports (reports.go)
 //
-// Payouts build on this: a partner's wallet balance is the ledger's, its rows are Commissions.
+//	payouts        partner_payouts: earnings moved from the partner's wallet to its client's wallet (payouts.go)
+//	recalc         a period recomputed with today's tree and plans through the engine's computation (PayUp);
+//	               differences as rows of a new generation, announced like the engine's (recalc.go)
 package partners
 
 import (
@@ -44,9 +46,10 @@ import (
 )
 
 // Clients is what partners needs of the clients module (*clients.Service): a client's name for an application,
-// and the demo's clients.
+// referred clients' emails (at once), and the demo's clients.
 type Clients interface {
 	GetTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (clients.Client, error)
+	EmailsTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]string, error)
 	List(ctx context.Context, t tenants.Tenant, v clients.Viewer, f clients.Filter, after *clients.After, limit int) ([]clients.Client, error)
 }
 
@@ -79,6 +82,8 @@ type Options struct {
 	Ledger  Ledger
 	// Portal, when nil, leaves the portal's application route answering 404.
 	Portal Portal
+	// Deposits, when nil, leaves the referred clients' deposits empty.
+	Deposits Deposits
 	// Events, when set, carries partners.commission_recorded (the IB portal's live updates); nil publishes nothing.
 	Events *events.Hall
 	// Trades, when nil, answers nothing: plans with a minimum hold then explain "hold unknown", and lot modifiers

@@ -23,7 +23,7 @@ func Phrases() []audit.Phrase {
 		}
 		return name
 	}
-	return []audit.Phrase{
+	return append([]audit.Phrase{
 		say(ActionCreated, func(e audit.Event) audit.Sentence {
 			s := audit.Say(e.Actor, " made ", e.Target, " a partner")
 			if p := e.After("/parent"); p != "" {
@@ -86,7 +86,7 @@ func Phrases() []audit.Phrase {
 		say(ActionSettingsChanged, func(e audit.Event) audit.Sentence {
 			return audit.Say(e.Actor, " changed the symbol suffixes commission plans ignore")
 		}),
-	}
+	}, moneyPhrases(say)...)
 }
 
 // trail declares how the module's rows read on the audit service it holds.

@@ -37,6 +37,8 @@ type Referred struct {
 	Lots     decimal.Decimal // lots of the deals that paid, less those reversed
 	Deals    int             // rows that paid
 	Earned   map[string]int64
+	// Deposits are the client's completed deposits per currency (Options.Deposits).
+	Deposits map[string]int64
 }
 
 // SubIB is a partner below this one now, with its clients and what its own rows add up to.
@@ -114,17 +116,26 @@ func (s *Service) ReferredClients(ctx context.Context, t tenants.Tenant, partner
 		}); err != nil {
 			return err
 		}
+		ids := make([]uuid.UUID, len(out))
 		for i := range out {
-			c, err := s.o.Clients.GetTx(ctx, tx, out[i].ClientID)
-			if err != nil {
-				out[i].Email = "***"
-				continue
+			ids[i] = out[i].ClientID
+		}
+		emails, err := s.o.Clients.EmailsTx(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		for i := range out {
+			out[i].Email = "***"
+			if e, ok := emails[out[i].ClientID]; ok {
+				out[i].Email = MaskEmail(e)
 			}
-			out[i].Email = MaskEmail(c.Email)
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, s.depositsOf(ctx, t, out)
 }
 
 // SubIBs lists the partners below partner now, by depth then name, each with its own earnings.
@@ -226,6 +237,8 @@ type ReferredResponse struct {
 	Lots   string            `json:"lots"`
 	Deals  int               `json:"deals"`
 	Earned map[string]string `json:"earned"`
+	// Deposits are the client's completed deposits by currency.
+	Deposits map[string]string `json:"deposits"`
 }
 
 // SubIBResponse is a partner below, with its own earnings.
@@ -274,7 +287,8 @@ func (s *Service) PortalSummary(ctx context.Context, t tenants.Tenant, p Partner
 		return out, err
 	}
 	for _, r := range refs {
-		out.Clients = append(out.Clients, ReferredResponse{Email: r.Email, Since: r.Since, Lots: r.Lots.String(), Deals: r.Deals, Earned: formatSums(r.Earned)})
+		out.Clients = append(out.Clients, ReferredResponse{Email: r.Email, Since: r.Since, Lots: r.Lots.String(), Deals: r.Deals, Earned: formatSums(r.Earned),
+			Deposits: formatSums(r.Deposits)})
 	}
 	subs, err := s.SubIBs(ctx, t, p.ID)
 	if err != nil {

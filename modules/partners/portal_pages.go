@@ -43,7 +43,7 @@ type portalLink struct {
 	QR                  template.HTML
 }
 
-type portalClientRow struct{ Email, Since, Lots, Earned string }
+type portalClientRow struct{ Email, Since, Lots, Earned, Deposits string }
 
 type portalSubRow struct {
 	Name, Status, Earned string
@@ -59,6 +59,7 @@ type portalPage struct {
 	Clients      []portalClientRow
 	Subs         []portalSubRow
 	Chart        template.HTML
+	Payouts      template.HTML
 	Rows         []commissionRow
 	From, To     string
 	Symbol, Kind string
@@ -79,7 +80,10 @@ func joinSums(m map[string]string) string {
 	return strings.Join(out, ", ")
 }
 
-func (p *pages) portal(c *fiber.Ctx) error {
+func (p *pages) portal(c *fiber.Ctx) error { return p.portalWith(c, fiber.StatusOK, payoutsPart{}) }
+
+// portalWith draws the partner area with status, the payout form as form says (after it was sent).
+func (p *pages) portalWith(c *fiber.Ctx, status int, form payoutsPart) error {
 	ctx, t := c.UserContext(), tenants.Current(c)
 	x, err := p.s.portalPartner(c)
 	if errors.Is(err, ErrNotPartner) {
@@ -109,7 +113,8 @@ func (p *pages) portal(c *fiber.Ctx) error {
 		d.Links = append(d.Links, portalLink{Code: l.Code, Campaign: l.Campaign, URL: url, QR: qr})
 	}
 	for _, r := range sum.Clients {
-		d.Clients = append(d.Clients, portalClientRow{Email: r.Email, Since: r.Since.UTC().Format("2006-01-02"), Lots: r.Lots, Earned: joinSums(r.Earned)})
+		d.Clients = append(d.Clients, portalClientRow{Email: r.Email, Since: r.Since.UTC().Format("2006-01-02"), Lots: r.Lots, Earned: joinSums(r.Earned),
+			Deposits: joinSums(r.Deposits)})
 	}
 	for _, n := range sum.SubIBs {
 		d.Subs = append(d.Subs, portalSubRow{Name: n.Name, Status: statusWords[Status(n.Status)].words, Earned: joinSums(n.Earned), Indent: (n.Depth - 1) * 2,
@@ -125,6 +130,9 @@ func (p *pages) portal(c *fiber.Ctx) error {
 	d.Kinds = []option{{Value: "", Label: "Every row", Selected: d.Kind == ""}}
 	for _, k := range []string{KindPaid, KindNothing, KindReversal} {
 		d.Kinds = append(d.Kinds, option{Value: k, Label: kindWords[k], Selected: d.Kind == k})
+	}
+	if d.Payouts, err = p.payoutsSection(c, x, true, form); err != nil {
+		return err
 	}
 	d.CSV = portalPartnerPath + "/commissions.csv?" + string(c.Request().URI().QueryString())
 	f, limit, ferr := commissionFilter(c)
@@ -146,7 +154,7 @@ func (p *pages) portal(c *fiber.Ctx) error {
 		cr := portalRow(r)
 		d.Rows = append(d.Rows, cr)
 	}
-	return p.shell.Render(c, fiber.StatusOK, "partners_portal", "Partner", d)
+	return p.shell.Render(c, status, "partners_portal", "Partner", d)
 }
 
 // portalRow is a row as the partner reads it: no client names or links (the email is the masked one's place).

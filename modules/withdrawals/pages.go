@@ -470,7 +470,12 @@ type portalPage struct {
 
 // portal is the client's page: the form and their withdrawals.
 func (p *pages) portal(c *fiber.Ctx) error {
-	return p.renderPortal(c, fiber.StatusOK, portalPage{Currency: "USD"})
+	// ?amount=&currency= prefill the form: the partner area sends a partner here after moving earnings to the wallet.
+	d := portalPage{Currency: "USD", Amount: c.Query("amount")}
+	if cur := c.Query("currency"); len(cur) == 3 {
+		d.Currency = cur
+	}
+	return p.renderPortal(c, fiber.StatusOK, d)
 }
 
 func (p *pages) renderPortal(c *fiber.Ctx, status int, d portalPage) error {
