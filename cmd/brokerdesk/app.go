@@ -98,6 +98,10 @@ type wiring struct {
 	// simulatorFaults is the simulator's fault switch, which `make run`'s drift page uses to change an account
 	// behind the CRM's back (tradingdesk.Options.Faults); nil everywhere else.
 	simulatorFaults tradingdesk.Faults
+	// passwordParams, when set, are the hasher's parameters instead of auth.DefaultParams: the tests' servers hash
+	// cheaply, as their demo passwords are (64 MiB per login under the race detector is most of a login test's
+	// time). Never set by serve or dev.
+	passwordParams *auth.Params
 }
 
 // loadConfig reads the configuration and returns the process's logger on stderr, batched (logging.Buffered: one
@@ -150,7 +154,11 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, w wiring)
 	if a.blobs, err = blob.Open(cfg); err != nil {
 		return nil, err
 	}
-	if a.hasher, err = auth.NewHasher(auth.DefaultParams(), 4); err != nil { // at most 4 x 64 MiB hashing at once
+	params := auth.DefaultParams()
+	if w.passwordParams != nil {
+		params = *w.passwordParams
+	}
+	if a.hasher, err = auth.NewHasher(params, 4); err != nil { // at most 4 x 64 MiB hashing at once
 		return nil, err
 	}
 	a.metrics = web.NewRegistry()

@@ -15,6 +15,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/config"
 	"github.com/brokerdesk/brokerdesk/infra/localsvc"
 	"github.com/brokerdesk/brokerdesk/infra/logging"
+	"github.com/brokerdesk/brokerdesk/modules/identity/identitytest"
 	"github.com/brokerdesk/brokerdesk/tenants"
 	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
 )
@@ -39,6 +40,11 @@ func startServerWith(t testing.TB, extraEnv map[string]string) (*app, string, *t
 // startServerWiring is startServerWith with the wiring options dev uses (the payment sandbox's client, say).
 func startServerWiring(t testing.TB, extraEnv map[string]string, w wiring) (*app, string, *tenanttest.Platform) {
 	t.Helper()
+	if _, test := t.(*testing.T); test && w.passwordParams == nil {
+		// Tests hash as cheaply as their demo passwords are hashed (demoTenant), so a login neither pays for 64 MiB
+		// nor upgrades the hash to it; benchmarks keep the production parameters their figures are about.
+		w.passwordParams = &identitytest.CheapParams
+	}
 	p := tenanttest.NewPlatform(t, tenants.ProvisionerOptions{})
 	var extra []string
 	for name, u := range p.URLs {
