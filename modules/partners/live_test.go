@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/brokerdesk/brokerdesk/infra/live"
 	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
 )
@@ -50,7 +51,7 @@ func TestRecordedRowsWakeTheirPartnersStreamsOnlyAndNeverAnotherTenants(t *testi
 	go svc.Listen(ctx, pools)
 	elsewhere := tr.partner(t, "Elsewhere Ltd", "IB-ELSE", &tr.plan.ID, nil)
 	stream := func(tenant, partner uuid.UUID) <-chan struct{} {
-		ch, cancel := svc.live.subscribe(liveKey{tenant, partner})
+		ch, cancel := svc.live.Subscribe(liveKey{tenant, partner})
 		t.Cleanup(cancel)
 		return ch
 	}
@@ -116,10 +117,10 @@ func TestRecordedRowsWakeTheirPartnersStreamsOnlyAndNeverAnotherTenants(t *testi
 // for a payload it cannot read.
 func TestANotificationWakesTheStreamsItNamesOnly(t *testing.T) {
 	t.Parallel()
-	f := newLiveFeed()
+	f := newLiveFeed(live.Options{})
 	ten, other, a, b := uuid.New(), uuid.New(), uuid.New(), uuid.New()
 	sub := func(k liveKey) <-chan struct{} {
-		ch, cancel := f.subscribe(k)
+		ch, cancel := f.Subscribe(k)
 		t.Cleanup(cancel)
 		return ch
 	}
@@ -135,7 +136,7 @@ func TestANotificationWakesTheStreamsItNamesOnly(t *testing.T) {
 		{"not a tenant " + a.String(), false, false, false},
 		{ten.String(), false, false, false},
 	} {
-		f.notify(tc.payload)
+		notifyCommissions(f, tc.payload)
 		if woken(ta) != tc.ta || woken(tb) != tc.tb || woken(oa) != tc.oa {
 			t.Errorf("%q woke the wrong streams", tc.payload)
 		}

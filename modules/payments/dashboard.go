@@ -1,8 +1,6 @@
 package payments
 
 import (
-	"bufio"
-	"errors"
 	"html/template"
 	"net/url"
 	"strconv"
@@ -103,7 +101,7 @@ func (p *pages) tiles() []web.Tile {
 
 // The "Money today" page: the day's deposits per currency and gateway, the queue's state, and the 30-day chart of
 // one currency, all of the clients the viewer may see (or, with scope=mine, of the clients they manage). Its live
-// region is fetched again by live.js whenever a deposit of the tenant is credited.
+// region is fetched again by the live pages' script (infra/live) whenever a deposit of the tenant is credited.
 
 type currencyTotal struct {
 	Currency, Amount, Href string
@@ -227,27 +225,8 @@ func (p *pages) overview(c *fiber.Ctx) error {
 }
 
 // live is the back office's live stream: Server-Sent Events that say "a deposit of this tenant was credited" (the
-// pages' script then fetches their live parts again), a comment every 15 s, until the client goes away, the stream
-// is 30 minutes old (the browser reconnects), or the server stops. Guarded like a page (payments.read); at most
-// MaxLiveStreams at once per process, beyond which it answers 503 and the page simply does not update by itself.
+// pages' script then fetches their live parts again), as infra/live serves them (406 to a request that does not ask
+// for a stream, 503 beyond live.MaxStreams). Guarded like a page (payments.read); keyed by the session's tenant.
 func (p *pages) live(c *fiber.Ctx) error {
-	if !strings.Contains(c.Get(fiber.HeaderAccept), "text/event-stream") {
-		// EventSource asks for it; anything else (a link followed, a crawler) would hold a stream it cannot read.
-		return web.NewProblem(fiber.StatusNotAcceptable, "not-acceptable", "This address is a live event stream (text/event-stream) for the money pages' script.")
-	}
-	st, err := p.s.live.open(tenants.Current(c).ID)
-	if errors.Is(err, errLiveFull) || errors.Is(err, errLiveClosed) {
-		c.Set(fiber.HeaderRetryAfter, "30")
-		return web.NewProblem(fiber.StatusServiceUnavailable, "busy", "Live updates are not available just now; reload the page to see new deposits.")
-	}
-	if err != nil {
-		return err
-	}
-	// The connection, not the Ctx: the writer runs after the handler returns, when the Ctx is no longer ours.
-	conn := c.Context().Conn()
-	c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Set("X-Accel-Buffering", "no") // a proxy in front must pass events on at once
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) { st.run(w, conn) })
-	return nil
+	return p.s.live.Serve(c, tenants.Current(c).ID)
 }

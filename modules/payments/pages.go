@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/brokerdesk/brokerdesk/infra/live"
 	"github.com/brokerdesk/brokerdesk/infra/money"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
@@ -15,7 +16,7 @@ import (
 )
 
 // The module's pages (docs/payments.md, "Pages"): server-rendered, every form a plain POST with its CSRF token, so
-// all of them work without JavaScript; one small script (live.js) refreshes the money pages when a deposit is
+// all of them work without JavaScript; one small script (infra/live's) refreshes the money pages when a deposit is
 // credited.
 //
 //	portal       /portal/wallet                          balances, history, the deposit form; ?deposit= the return
@@ -33,11 +34,6 @@ import (
 //
 //go:embed pages/*.html
 var PageFiles embed.FS
-
-// liveScript is the money pages' script: it listens to the live stream and fetches the page's live parts again.
-//
-//go:embed live.js
-var liveScript []byte
 
 const (
 	walletPath         = "/portal/wallet"
@@ -97,10 +93,7 @@ func (s *Service) mountPages(shell *web.Shell) {
 	shell.Post(gatewayFormPath, identity.PermSettingsManage, p.saveGateway)
 	shell.Page(fiber.MethodGet, clientPagePath+":id/wallet", PermRead, p.clientWallet)
 	shell.Page(fiber.MethodGet, livePath, PermRead, p.live)
-	shell.Page(fiber.MethodGet, liveScriptPath, PermRead, func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderContentType, "text/javascript; charset=utf-8")
-		return c.Send(liveScript)
-	})
+	shell.Page(fiber.MethodGet, liveScriptPath, PermRead, live.ServeScript) // the live pages' script (infra/live)
 	if s.o.Sandbox != nil {
 		shell.Nav(web.NavEntry{Group: web.GroupMoney, Label: "Payment sandbox", Href: sandboxPath, Permission: PermApprove, Order: 90})
 		shell.Page(fiber.MethodGet, sandboxPath, PermApprove, p.sandbox)

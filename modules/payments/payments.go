@@ -34,6 +34,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/brokerdesk/brokerdesk/infra/auth"
+	"github.com/brokerdesk/brokerdesk/infra/live"
 	"github.com/brokerdesk/brokerdesk/infra/money"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
@@ -163,7 +164,7 @@ func New(o Options) (*Service, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{o: o, kinds: map[string]Kind{}, adapters: adapterCache{m: map[adapterKey]Adapter{}}, live: newLiveFeed(),
+	s := &Service{o: o, kinds: map[string]Kind{}, adapters: adapterCache{m: map[adapterKey]Adapter{}}, live: newLiveFeed(live.Options{}),
 		metrics: newMetrics(o.Metrics)}
 	for _, k := range o.Kinds {
 		s.kinds[k.Name] = k

@@ -1,18 +1,24 @@
-// BrokerDesk's money pages, live: when a deposit of the brokerage is credited, the server's stream
-// (/backoffice/live/deposits, Server-Sent Events) says so, and this script fetches the page again and swaps in the
-// parts marked data-live (each with an id): the day's figures, the chart, the first page of deposits. Rows that
-// were not there before are marked for a moment. A part marked data-live-notice (a later page of a list) is only
-// shown. Without JavaScript, or when the stream is unavailable, the pages are the same with a reload.
+// BrokerDesk's live pages (infra/live): when the server's stream says something of this page changed, this script
+// fetches the page again (same address, same filters) and swaps in the parts marked data-live (each with an id).
+// Rows (data-id) that were not there before are marked for a moment (class live-new). A part marked
+// data-live-notice (a later page of a list) is only shown. The page says which stream and event through the
+// attributes of its script element: data-stream (the stream's address), data-event (the event's name), data-open
+// and data-stopped (what #live-status says when the stream opens and when it stops for good). Without JavaScript,
+// or when the stream is unavailable, the page is the same with a reload.
 (function () {
   "use strict";
+  var me = document.currentScript;
+  var streamURL = me && me.getAttribute("data-stream");
+  var eventName = me && me.getAttribute("data-event");
   var regions = document.querySelectorAll("[data-live][id]");
   var notices = document.querySelectorAll("[data-live-notice]");
-  if ((!regions.length && !notices.length) || !window.EventSource || !window.fetch || !window.DOMParser) {
+  if (!streamURL || !eventName || (!regions.length && !notices.length) || !window.EventSource || !window.fetch || !window.DOMParser) {
     return;
   }
+  var words = { open: me.getAttribute("data-open"), stopped: me.getAttribute("data-stopped") };
   var status = document.getElementById("live-status");
   var say = function (text) {
-    if (status) {
+    if (status && text) {
       status.textContent = text;
     }
   };
@@ -71,21 +77,21 @@
       });
   }
 
-  var stream = new EventSource("/backoffice/live/deposits");
-  stream.addEventListener("deposit", function () {
+  var stream = new EventSource(streamURL);
+  stream.addEventListener(eventName, function () {
     notices.forEach(function (n) {
       n.hidden = false;
     });
     if (regions.length && timer === null) {
-      timer = window.setTimeout(refresh, 400); // a burst of credits is one fetch
+      timer = window.setTimeout(refresh, 400); // a burst of events is one fetch
     }
   });
   stream.addEventListener("open", function () {
-    say("Live: new deposits appear as they are credited.");
+    say(words.open);
   });
   stream.addEventListener("error", function () {
     if (stream.readyState === EventSource.CLOSED) {
-      say("Live updates stopped: reload the page to see new deposits.");
+      say(words.stopped);
     }
   });
 })();
