@@ -30,12 +30,13 @@ func (s *Service) Door() frontdoor.Door {
 }
 
 // Subscribe registers the module's reactions, all Later (each runs once per event, after the publisher committed):
-// client.registered, trading.deal_closed, trading.deal_changed and deposit.completed; and its own
+// client.registered, trading.deal_closed (LaterBatch: many deals computed in one transaction),
+// trading.deal_changed and deposit.completed; and its own
 // partners.commission_recorded, OnTx, as the notification that wakes the IB portal's live streams at commit.
 func (s *Service) Subscribe(h *events.Hall) {
 	events.OnTx(h, "partners.live_push", s.notifyLive)
 	events.Later(h, "partners.attribute_client", s.attributeRegistered)
-	events.Later(h, "partners.deal_closed", s.onDealClosed, events.InQueue(jobs.QueueSync))
+	events.LaterBatch(h, "partners.deal_closed", s.onDealsClosed, events.InQueue(jobs.QueueSync))
 	events.Later(h, "partners.deal_changed", s.onDealChanged, events.InQueue(jobs.QueueSync))
 	events.Later(h, "partners.cpa", s.onDeposit)
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,44 +68,143 @@ type row struct {
 	explanation Explanation
 }
 
-const insertRow = `WITH ins AS (
-		INSERT INTO partner_commissions (source, server_id, ticket, generation, login, account_id, client_id, level, partner_id, plan_id,
-			plan_version, kind, amount, currency, symbol, lots, deal_time, reason, explanation)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-		ON CONFLICT DO NOTHING RETURNING id, kind)
-	INSERT INTO partner_commission_postings (commission_id) SELECT id FROM ins WHERE kind <> 'nothing'`
-
-// insertRowsTx writes rows unless their keys exist, in one round trip; a row with money joins the queue of the
-// batch poster.
-func insertRowsTx(ctx context.Context, tx pgx.Tx, rows ...row) error {
-	var b pgx.Batch
-	for _, r := range rows {
+// insertRowsTx writes rows unless their keys exist, in one statement however many; a row with money joins the
+// queue of the batch poster. It answers the partners of the rows it inserted (a row already there, a redelivered
+// deal's, counts for nothing).
+func insertRowsTx(ctx context.Context, tx pgx.Tx, rows ...row) ([]*uuid.UUID, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	n := len(rows)
+	var (
+		sources, tickets, logins, kinds, currencies, symbols, reasons, expls = make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		servers                     = make([]uuid.UUID, n)
+		accounts, clients, partners = make([]*uuid.UUID, n), make([]*uuid.UUID, n), make([]*uuid.UUID, n)
+		plans                       = make([]*uuid.UUID, n)
+		gens, levels, versions      = make([]int32, n), make([]int32, n), make([]int32, n)
+		amounts                     = make([]int64, n)
+		lots                        = make([]decimal.Decimal, n)
+		times                       = make([]time.Time, n)
+	)
+	for i, r := range rows {
 		expl, err := json.Marshal(r.explanation)
+		if err != nil {
+			return nil, err
+		}
+		sources[i], servers[i], tickets[i], gens[i], logins[i] = r.source, r.server, r.ticket, int32(r.generation), r.login
+		accounts[i], clients[i], levels[i], partners[i], plans[i] = r.account, r.client, int32(r.level), r.partner, r.plan
+		versions[i], kinds[i], amounts[i], currencies[i], symbols[i] = int32(r.planVersion), r.kind, r.amount, r.currency, r.symbol
+		lots[i], times[i], reasons[i], expls[i] = r.lots, r.at, string(r.reason), string(expl)
+	}
+	res, err := tx.Query(ctx, `WITH ins AS (
+			INSERT INTO partner_commissions (source, server_id, ticket, generation, login, account_id, client_id, level, partner_id, plan_id,
+				plan_version, kind, amount, currency, symbol, lots, deal_time, reason, explanation)
+			SELECT source, server_id, ticket, generation, login, account_id, client_id, level, partner_id, plan_id,
+				plan_version, kind, amount, currency, symbol, lots, deal_time, reason, explanation::jsonb
+			FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::uuid[], $7::uuid[], $8::int[], $9::uuid[], $10::uuid[],
+				$11::int[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16::numeric[], $17::timestamptz[], $18::text[], $19::text[])
+				AS u (source, server_id, ticket, generation, login, account_id, client_id, level, partner_id, plan_id,
+					plan_version, kind, amount, currency, symbol, lots, deal_time, reason, explanation)
+			ON CONFLICT DO NOTHING RETURNING id, kind, partner_id),
+		posted AS (INSERT INTO partner_commission_postings (commission_id) SELECT id FROM ins WHERE kind <> 'nothing')
+		SELECT DISTINCT partner_id FROM ins WHERE partner_id IS NOT NULL`,
+		sources, servers, tickets, gens, logins, accounts, clients, levels, partners, plans,
+		versions, kinds, amounts, currencies, symbols, lots, times, reasons, expls)
+	if err != nil {
+		return nil, fmt.Errorf("partners: commission rows: %w", err)
+	}
+	inserted, err := pgx.CollectRows(res, func(r pgx.CollectableRow) (*uuid.UUID, error) {
+		var id uuid.UUID
+		return &id, r.Scan(&id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("partners: commission rows: %w", err)
+	}
+	return inserted, nil
+}
+
+func insertRowTx(ctx context.Context, tx pgx.Tx, r row) error {
+	_, err := insertRowsTx(ctx, tx, r)
+	return err
+}
+
+// onDealsClosed computes a batch of closing deals (a LaterBatch subscriber), each the first time the engine sees
+// it, as they would be one at a time: one statement for the deals' states, one read of the trees, plans and
+// suffixes the deals need (a dealBook), PayUp per deal, one statement for every row, and one
+// partners.commission_recorded naming the partners whose rows were inserted.
+func (s *Service) onDealsClosed(ctx context.Context, tx pgx.Tx, t tenants.Tenant, ds []events.Delivery[tradingdesk.DealClosed]) error {
+	type key struct {
+		server uuid.UUID
+		ticket string
+	}
+	// A deal named twice in one batch (a replay) is computed once, as its first event says.
+	first := make(map[key]int, len(ds))
+	for i, d := range ds {
+		k := key{d.Event.ServerID, d.Event.Deal.Ticket}
+		if _, ok := first[k]; !ok {
+			first[k] = i
+		}
+	}
+	order := make([]int, 0, len(first))
+	for _, i := range first {
+		order = append(order, i)
+	}
+	// In key order, so that two transactions writing states of the same deals lock them in the same order.
+	slices.SortFunc(order, func(i, j int) int {
+		a, b := ds[i].Event, ds[j].Event
+		if c := slices.Compare(a.ServerID[:], b.ServerID[:]); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Deal.Ticket, b.Deal.Ticket)
+	})
+	servers, tickets, stamps := make([]uuid.UUID, len(order)), make([]string, len(order)), make([]time.Time, len(order))
+	for n, i := range order {
+		servers[n], tickets[n], stamps[n] = ds[i].Event.ServerID, ds[i].Event.Deal.Ticket, ds[i].Meta.OccurredAt
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO partner_deal_states (server_id, ticket, generation, last_event_at)
+		SELECT s, t, 0, at FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS u (s, t, at)
+		ON CONFLICT DO NOTHING RETURNING server_id, ticket`, servers, tickets, stamps)
+	if err != nil {
+		return fmt.Errorf("partners: deal states: %w", err)
+	}
+	fresh := map[key]bool{}
+	var k key
+	if _, err := pgx.ForEachRow(rows, []any{&k.server, &k.ticket}, func() error { fresh[k] = true; return nil }); err != nil {
+		return fmt.Errorf("partners: deal states: %w", err)
+	}
+	if len(fresh) == 0 {
+		return nil // all seen before: computed, or changed since
+	}
+	// Publishing order, as one at a time.
+	todo := make([]tradingdesk.DealClosed, 0, len(fresh))
+	var clients []uuid.UUID
+	for i, d := range ds {
+		k := key{d.Event.ServerID, d.Event.Deal.Ticket}
+		if fresh[k] && first[k] == i {
+			todo = append(todo, d.Event)
+			if d.Event.ClientID != nil {
+				clients = append(clients, *d.Event.ClientID)
+			}
+		}
+	}
+	book := newDealBook()
+	if err := book.load(ctx, tx, clients); err != nil {
+		return err
+	}
+	var all []row
+	for _, e := range todo {
+		rs, err := s.dealRowsTx(ctx, tx, t, book, e.DealAccount, e.Deal, 0, computeWith{})
 		if err != nil {
 			return err
 		}
-		b.Queue(insertRow, r.source, r.server, r.ticket, r.generation, r.login, r.account, r.client, r.level, r.partner, r.plan, r.planVersion,
-			r.kind, r.amount, r.currency, r.symbol, r.lots, r.at, string(r.reason), expl)
+		all = append(all, rs...)
 	}
-	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return fmt.Errorf("partners: commission rows: %w", err)
-	}
-	return nil
-}
-
-func insertRowTx(ctx context.Context, tx pgx.Tx, r row) error { return insertRowsTx(ctx, tx, r) }
-
-// onDealClosed computes a closing deal the first time the engine sees it.
-func (s *Service) onDealClosed(ctx context.Context, tx pgx.Tx, t tenants.Tenant, m events.Meta, e tradingdesk.DealClosed) error {
-	tag, err := tx.Exec(ctx, `INSERT INTO partner_deal_states (server_id, ticket, generation, last_event_at) VALUES ($1, $2, 0, $3)
-		ON CONFLICT DO NOTHING`, e.ServerID, e.Deal.Ticket, m.OccurredAt)
+	touched, err := insertRowsTx(ctx, tx, all...)
 	if err != nil {
-		return fmt.Errorf("partners: deal state: %w", err)
+		return err
 	}
-	if tag.RowsAffected() == 0 {
-		return nil // seen before: computed, or changed since
-	}
-	return s.computeTx(ctx, tx, t, e.DealAccount, e.Deal, 0)
+	return s.publishRecorded(ctx, tx, t, CommissionRecorded{Source: SourceDeal, Deals: len(todo)}, touched...)
 }
 
 // onDealChanged reverses what a deal paid and computes it again as it is now.
@@ -188,31 +289,23 @@ type levelPartner struct {
 	id     uuid.UUID
 	status Status
 	plan   *uuid.UUID
-	// version is the plan's version in force at the deal's time, when treeAtTx read it.
+	// version is the plan's version in force at the deal's time, when dealBook.treeAt read it.
 	version *Plan
 }
 
 // computeTx writes generation gen of a closing deal's rows: one per level up the tree at the deal's time, and
 // announces them (partners.commission_recorded) to the partners they are of.
 func (s *Service) computeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a tradingdesk.DealAccount, d tradingdesk.Deal, gen int) error {
-	rows, err := s.dealRowsTx(ctx, tx, t, a, d, gen, computeWith{})
+	rows, err := s.dealRowsTx(ctx, tx, t, newDealBook(), a, d, gen, computeWith{})
 	if err != nil {
 		return err
 	}
-	if err := insertRowsTx(ctx, tx, rows...); err != nil {
+	touched, err := insertRowsTx(ctx, tx, rows...)
+	if err != nil {
 		return err
 	}
-	return s.publishDealRows(ctx, tx, t, a.ServerID, d.Ticket, gen, rows)
-}
-
-// publishDealRows announces generation gen of a deal's rows to the partners they are of (rows of no partner, a
-// whole deal explained at level 0, announce nothing).
-func (s *Service) publishDealRows(ctx context.Context, tx pgx.Tx, t tenants.Tenant, server uuid.UUID, ticket string, gen int, rows []row) error {
-	ids := make([]*uuid.UUID, len(rows))
-	for i := range rows {
-		ids[i] = rows[i].partner
-	}
-	return s.publishRecorded(ctx, tx, t, CommissionRecorded{Source: SourceDeal, ServerID: &server, Ticket: ticket, Generation: gen}, ids...)
+	server := a.ServerID
+	return s.publishRecorded(ctx, tx, t, CommissionRecorded{Source: SourceDeal, ServerID: &server, Ticket: d.Ticket, Generation: gen}, touched...)
 }
 
 // computeWith says how dealRowsTx differs from the engine's first computation (a recalculation's).
@@ -226,48 +319,42 @@ type computeWith struct {
 
 // dealRowsTx computes generation gen of a closing deal's rows without writing them: the chain up the tree at the
 // deal's time, each level's plan, and what PayUp says each level pays (the same function the plan preview shows).
-func (s *Service) dealRowsTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a tradingdesk.DealAccount, d tradingdesk.Deal, gen int, with computeWith) ([]row, error) {
+// What it reads comes from book (loaded for the deal's client if it was not), so deals computed together read it
+// once.
+func (s *Service) dealRowsTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, book *dealBook, a tradingdesk.DealAccount, d tradingdesk.Deal, gen int, with computeWith) ([]row, error) {
 	if a.ClientID == nil {
 		return []row{explainRow(a, d, gen, ReasonAccountUnknown)}, nil
 	}
-	levels, suffixes, err := treeAtTx(ctx, tx, *a.ClientID, d.Time)
+	if err := book.load(ctx, tx, []uuid.UUID{*a.ClientID}); err != nil {
+		return nil, err
+	}
+	levels, err := book.treeAt(*a.ClientID, d.Time)
 	if err != nil {
 		return nil, err
 	}
 	if len(levels) == 0 {
 		return []row{explainRow(a, d, gen, ReasonNotAttributed)}, nil
 	}
-	// The plan version of every active partner with a plan: in force at the deal's time (read with the tree), or
-	// the latest for a recalculation.
+	// The plan version of every active partner with a plan: in force at the deal's time, or the latest for a
+	// recalculation.
 	chain := make([]Payer, len(levels))
-	plans := map[uuid.UUID]Plan{}
 	for i, lp := range levels {
 		chain[i] = Payer{ID: lp.id, Status: lp.status}
 		if lp.status != StatusActive || lp.plan == nil {
 			continue
 		}
-		p, ok := plans[*lp.plan]
-		if !ok {
-			switch {
-			case with.latestPlans:
-				if p, err = planVersionTx(ctx, tx, *lp.plan, 0); err != nil {
-					return nil, err
-				}
-			case lp.version != nil:
-				p = *lp.version
-			default:
-				if p, err = planAtTx(ctx, tx, *lp.plan, d.Time); err != nil {
-					return nil, err
-				}
+		p := *lp.version
+		if with.latestPlans {
+			if p, err = book.latestPlan(*lp.plan); err != nil {
+				return nil, err
 			}
-			plans[*lp.plan] = p
 		}
 		chain[i].Plan = &p
 	}
 	trade := Trade{Symbol: d.Symbol, Lots: d.Volume.Abs(), HeldSeconds: with.held}
 	needType, needHold := NeedsOf(chain)
 	if needType && s.o.Trades != nil && a.AccountID != nil {
-		if trade.AccountType, err = s.o.Trades.AccountType(ctx, t, *a.AccountID); err != nil {
+		if trade.AccountType, err = book.accountType(ctx, s.o.Trades, t, *a.AccountID); err != nil {
 			return nil, fmt.Errorf("partners: account type of %s: %w", a.Login, err)
 		}
 	}
@@ -282,7 +369,7 @@ func (s *Service) dealRowsTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a
 		}
 	}
 	batch := make([]row, 0, len(levels))
-	for _, lv := range PayUp(chain, trade, suffixes) {
+	for _, lv := range PayUp(chain, trade, book.suffixes) {
 		rw := dealRow(a, d, gen)
 		rw.level, rw.partner = lv.Level, &lv.Partner
 		if lv.Plan != nil {
@@ -297,60 +384,6 @@ func (s *Service) dealRowsTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, a
 		batch = append(batch, rw)
 	}
 	return batch, nil
-}
-
-// treeAtTx is, in one round trip, the partners up the tree from the client's partner at time at (nearest first,
-// with their status and plan; none when the client was attributed to no one then) and the tenant's suffixes.
-func treeAtTx(ctx context.Context, tx pgx.Tx, client uuid.UUID, at time.Time) ([]levelPartner, []string, error) {
-	rows, err := tx.Query(ctx, `WITH RECURSIVE first AS (
-			SELECT partner_id FROM partner_attributions WHERE client_id = $1 AND effective_from <= $2 ORDER BY effective_from DESC LIMIT 1),
-		up(id, depth, path, cycle) AS (
-			SELECT partner_id, 1, ARRAY[partner_id], false FROM first WHERE partner_id IS NOT NULL
-			UNION ALL
-			SELECT p.parent_id, up.depth + 1, up.path || p.parent_id, p.parent_id = ANY(up.path)
-			FROM up CROSS JOIN LATERAL (SELECT parent_id FROM partner_parents WHERE partner_id = up.id AND effective_from <= $2
-				ORDER BY effective_from DESC LIMIT 1) p
-			WHERE p.parent_id IS NOT NULL AND NOT up.cycle)
-		SELECT up.id, up.cycle, pa.status, pa.plan_id, coalesce((SELECT symbol_suffixes FROM partner_settings), '{}'),
-			pv.name, pv.currency, pv.version, pv.rules, pv.created_at
-		FROM up JOIN partners pa ON pa.id = up.id
-		LEFT JOIN LATERAL (SELECT pl.name, pl.currency, v.version, v.rules, v.created_at FROM partner_plan_versions v
-			JOIN partner_plans pl ON pl.id = v.plan_id WHERE v.plan_id = pa.plan_id
-			ORDER BY (v.created_at <= $2) DESC, CASE WHEN v.created_at <= $2 THEN v.version ELSE -v.version END DESC LIMIT 1) pv ON true
-		ORDER BY up.depth`, client, at)
-	if err != nil {
-		return nil, nil, err
-	}
-	var out []levelPartner
-	var suffixes []string
-	var lp levelPartner
-	var cycle bool
-	var name, currency *string
-	var version *int32
-	var rules []byte
-	var created *time.Time
-	if _, err := pgx.ForEachRow(rows, []any{&lp.id, &cycle, &lp.status, &lp.plan, &suffixes, &name, &currency, &version, &rules, &created}, func() error {
-		if cycle {
-			return fmt.Errorf("partners: the tree above client %s has a cycle at %s", client, at)
-		}
-		lp.version = nil
-		if lp.plan != nil && version != nil {
-			c, ok := money.Lookup(*currency)
-			if !ok {
-				return fmt.Errorf("partners: plan %s has an unknown currency %q", *name, *currency)
-			}
-			v := Plan{ID: *lp.plan, Name: *name, Currency: c, Version: int(*version), CreatedAt: *created}
-			if err := json.Unmarshal(rules, &v.Rules); err != nil {
-				return fmt.Errorf("partners: plan %s v%d: %w", v.Name, v.Version, err)
-			}
-			lp.version = &v
-		}
-		out = append(out, lp)
-		return nil
-	}); err != nil {
-		return nil, nil, err
-	}
-	return out, suffixes, nil
 }
 
 func levelPartnersTx(ctx context.Context, tx pgx.Tx, chain []uuid.UUID) ([]levelPartner, error) {

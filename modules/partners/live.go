@@ -33,14 +33,16 @@ import (
 // EventCommissionRecorded is published when the engine records commission rows.
 const EventCommissionRecorded = "partners.commission_recorded"
 
-// CommissionRecorded says a deal (or a first deposit) got rows of these partners: paid, paid nothing or reversed.
-// The payload carries ids only; the rows are read through the service.
+// CommissionRecorded says a deal (or a first deposit) got rows of these partners: paid, paid nothing or reversed;
+// or, from the engine's batch of closing deals, that Deals deals did (no server, no ticket). The payload carries
+// ids only; the rows are read through the service.
 type CommissionRecorded struct {
 	Partners   []uuid.UUID `json:"partners"`
 	Source     string      `json:"source"`              // deal or cpa
 	ServerID   *uuid.UUID  `json:"server_id,omitempty"` // the deal's server (deals only)
 	Ticket     string      `json:"ticket"`              // the deal's ticket, or the deposit's id
 	Generation int         `json:"generation"`
+	Deals      int         `json:"deals,omitempty"` // a batch's deals (no ticket then)
 }
 
 // EventType implements events.Event.

@@ -74,7 +74,8 @@ func TestRecordedRowsWakeTheirPartnersStreamsOnlyAndNeverAnotherTenants(t *testi
 
 	deal := closing("9700", "EURUSD", "1", time.Now().Add(-time.Minute))
 	tr.deliver(t, func(ctx context.Context, tx pgx.Tx) error {
-		return svc.onDealClosed(ctx, tx, tr.ten, meta(time.Now()), tradingdesk.DealClosed{DealAccount: tr.acct, Deal: deal})
+		return svc.onDealsClosed(ctx, tx, tr.ten, []events.Delivery[tradingdesk.DealClosed]{{Meta: meta(time.Now()),
+			Event: tradingdesk.DealClosed{DealAccount: tr.acct, Deal: deal}}})
 	})
 	for name, ch := range map[string]<-chan struct{}{"CHARLIE": charlie, "BRAVO": bravo, "ATLAS": atlas} {
 		select {

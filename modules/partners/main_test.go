@@ -144,11 +144,16 @@ func closing(ticket, symbol, lots string, at time.Time) tradingdesk.Deal {
 		Volume: decimal.RequireFromString(lots), Price: decimal.RequireFromString("1.1"), Time: at.UTC().Truncate(time.Microsecond)}
 }
 
+// closed delivers a deal's deal_closed, as a batch of one.
 func (w *world) closed(t testing.TB, a tradingdesk.DealAccount, deal tradingdesk.Deal, at time.Time) {
 	t.Helper()
-	w.deliver(t, func(ctx context.Context, tx pgx.Tx) error {
-		return w.svc.onDealClosed(ctx, tx, w.ten, meta(at), tradingdesk.DealClosed{DealAccount: a, Deal: deal})
-	})
+	w.closedBatch(t, events.Delivery[tradingdesk.DealClosed]{Meta: meta(at), Event: tradingdesk.DealClosed{DealAccount: a, Deal: deal}})
+}
+
+// closedBatch delivers deal_closed events as one batch, as the hall does.
+func (w *world) closedBatch(t testing.TB, ds ...events.Delivery[tradingdesk.DealClosed]) {
+	t.Helper()
+	w.deliver(t, func(ctx context.Context, tx pgx.Tx) error { return w.svc.onDealsClosed(ctx, tx, w.ten, ds) })
 }
 
 func (w *world) changed(t testing.TB, a tradingdesk.DealAccount, before tradingdesk.Deal, after *tradingdesk.Deal, at time.Time) {

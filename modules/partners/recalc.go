@@ -177,6 +177,16 @@ func (s *Service) recalcTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, act
 	out.Deals = len(deals)
 	runID := uuid.Must(uuid.NewV7())
 	says := "recalculated with today's tree and plans: " + in.Reason
+	book := newDealBook()
+	var clients []uuid.UUID
+	for _, d := range deals {
+		if d.account.ClientID != nil {
+			clients = append(clients, *d.account.ClientID)
+		}
+	}
+	if err := book.load(ctx, tx, clients); err != nil {
+		return err
+	}
 	for _, d := range deals {
 		gen := 0
 		if in.Post { // the deal's state row, locked: the engine's changes of this deal wait for this transaction
@@ -197,7 +207,7 @@ func (s *Service) recalcTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, act
 		if _, err := pgx.ForEachRow(rows, []any{&k.level, &k.currency, &sum}, func() error { before[k] = sum; return nil }); err != nil {
 			return err
 		}
-		computed, err := s.dealRowsTx(ctx, tx, t, d.account, d.deal, gen+1, computeWith{latestPlans: true, held: d.held})
+		computed, err := s.dealRowsTx(ctx, tx, t, book, d.account, d.deal, gen+1, computeWith{latestPlans: true, held: d.held})
 		if err != nil {
 			return err
 		}
