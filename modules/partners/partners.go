@@ -38,6 +38,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/events"
@@ -101,6 +102,8 @@ type Options struct {
 type Service struct {
 	o    Options
 	live *liveFeed
+	// cursors sign the partner area's pages of referred clients (positions only: nothing secret is in one).
+	cursors *web.Cursors
 }
 
 // New returns the partners module.
@@ -120,7 +123,7 @@ func New(o Options) (*Service, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{o: o, live: newLiveFeed()}, nil
+	return &Service{o: o, live: newLiveFeed(), cursors: web.NewCursors([]byte("brokerdesk partners referred clients page cursor v1 (positions only)"))}, nil
 }
 
 // Errors callers branch on.
