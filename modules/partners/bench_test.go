@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -194,4 +195,40 @@ func BenchmarkPortalPage(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(took.Microseconds())/1000/float64(calls), "ms/page")
+	if os.Getenv("BD_BENCH_EXPLAIN") != "1" {
+		return
+	}
+	// Where the time goes: each read once, then the plans of the sums.
+	part := func(name string, fn func() error) {
+		start := time.Now()
+		if err := fn(); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("%s: %v", name, time.Since(start))
+	}
+	part("money", func() error { _, _, err := w.svc.money(ctx, w.ten, p.ID); return err })
+	part("referred", func() error { _, err := w.svc.ReferredClients(ctx, w.ten, p.ID, nil, 0); return err })
+	part("sub-IBs", func() error { _, err := w.svc.SubIBs(ctx, w.ten, p.ID); return err })
+	part("days", func() error { _, err := w.svc.DailyEarnings(ctx, w.ten, p.ID, plan.Currency); return err })
+	part("rows", func() error {
+		_, err := w.svc.Commissions(ctx, w.ten, CommissionFilter{Partner: &p.ID}, 100)
+		return err
+	})
+	for _, q := range []string{
+		`SELECT currency, sum(amount)::bigint FROM partner_commissions WHERE partner_id = $1 AND kind <> 'nothing' GROUP BY currency`,
+		`SELECT (deal_time AT TIME ZONE 'UTC')::date, sum(amount)::bigint, count(*) FILTER (WHERE kind = 'paid') FROM partner_commissions
+			WHERE partner_id = $1 AND currency = 'USD' AND kind <> 'nothing' AND deal_time >= now() - interval '30 days' GROUP BY 1`,
+	} {
+		if err := w.p.Gate.Scope(ctx, w.ten, func(ctx context.Context, tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `EXPLAIN (ANALYZE, BUFFERS) `+q, p.ID)
+			if err != nil {
+				return err
+			}
+			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			b.Log("\n" + strings.Join(lines, "\n"))
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
