@@ -151,10 +151,20 @@ func BenchmarkPortalPage(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO partner_commissions (source, server_id, ticket, login, client_id, level, partner_id, plan_id, plan_version,
+		_, err = tx.Exec(ctx, `INSERT INTO partner_commission_postings (commission_id) SELECT id FROM partner_commissions WHERE kind <> 'nothing'`)
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	// Posted to the wallets, as the poster keeps them; the sub-IBs' rows below wait for the next batch.
+	w.svc.o.BatchRows = 5000
+	w.post(b)
+	if err := w.p.Gate.Scope(ctx, w.ten, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `WITH ins AS (INSERT INTO partner_commissions (source, server_id, ticket, login, client_id, level, partner_id, plan_id, plan_version,
 				kind, amount, currency, symbol, lots, deal_time)
 			SELECT 'deal', $2, 's' || a.client_id, '1', a.client_id, 1, a.partner_id, $3, 1, 'paid', 700, 'USD', 'GBPJPY', 1, now() - interval '1 hour'
-			FROM partner_attributions a WHERE a.partner_id = $1`, sub, w.server, plan.ID)
+			FROM partner_attributions a WHERE a.partner_id = $1 RETURNING id)
+			INSERT INTO partner_commission_postings (commission_id) SELECT id FROM ins`, sub, w.server, plan.ID)
 		return err
 	}); err != nil {
 		b.Fatal(err)
@@ -163,13 +173,19 @@ func BenchmarkPortalPage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, table := range []string{"clients", "partner_attributions", "partner_commissions"} {
+	for _, table := range []string{"clients", "partner_attributions", "partner_commissions", "partner_commission_postings"} {
 		if _, err := pool.Exec(ctx, `VACUUM ANALYZE `+pgx.Identifier{w.ten.Schema, table}.Sanitize()); err != nil {
 			b.Fatal(err)
 		}
 	}
 	p, err := w.svc.Partner(ctx, w.ten, partner)
 	if err != nil {
+		b.Fatal(err)
+	}
+	var want int64
+	if err := w.p.Gate.Scope(ctx, w.ten, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT sum(amount) FROM partner_commissions WHERE partner_id = $1`, partner).Scan(&want)
+	}); err != nil {
 		b.Fatal(err)
 	}
 	var took time.Duration
@@ -189,6 +205,9 @@ func BenchmarkPortalPage(b *testing.B) {
 		}
 		took += time.Since(start)
 		calls++
+		if sum.earned["USD"] != want || sum.wallet["USD"] != want {
+			b.Fatalf("earned %d, wallet %d, rows %d", sum.earned["USD"], sum.wallet["USD"], want)
+		}
 		if len(sum.Clients) != ReferredPageSize || sum.ClientsTotal != n || sum.ClientsNext == nil || len(sum.SubIBs) != 2 || len(list) != 100 ||
 			len(sum.Days) != EarningsDays {
 			b.Fatalf("%d of %d clients, %d sub-IBs, %d rows, %d days", len(sum.Clients), sum.ClientsTotal, len(sum.SubIBs), len(list), len(sum.Days))
@@ -215,7 +234,9 @@ func BenchmarkPortalPage(b *testing.B) {
 		return err
 	})
 	for _, q := range []string{
-		`SELECT currency, sum(amount)::bigint FROM partner_commissions WHERE partner_id = $1 AND kind <> 'nothing' GROUP BY currency`,
+		`SELECT currency, sum(amount)::bigint FROM (SELECT currency, amount FROM partner_posted_sums WHERE partner_id = $1 UNION ALL
+			SELECT c.currency, c.amount FROM partner_commission_postings p JOIN partner_commissions c ON c.id = p.commission_id
+			WHERE p.batch_id IS NULL AND c.partner_id = $1) s GROUP BY currency`,
 		`SELECT (deal_time AT TIME ZONE 'UTC')::date, sum(amount)::bigint, count(*) FILTER (WHERE kind = 'paid') FROM partner_commissions
 			WHERE partner_id = $1 AND currency = 'USD' AND kind <> 'nothing' AND deal_time >= now() - interval '30 days' GROUP BY 1`,
 	} {
