@@ -444,6 +444,9 @@ func TestTheIBSeesTheirPartnerAreaWithTheBackOfficesTotalsAndOthersAreToldHowToA
 	if c := request(t, base, host, "GET", "/api/v1/portal/partner/commissions?from=yesterday", ib, nil); c.status != 422 || !strings.Contains(c.body, `"from"`) {
 		t.Errorf("a bad period: %d %.200s", c.status, c.body)
 	}
+	if c := request(t, base, host, "GET", "/api/v1/portal/partner?clients_cursor=made-up", ib, nil); c.status != 422 || !strings.Contains(c.body, `"clients_cursor"`) {
+		t.Errorf("a page of clients the portal did not give out: %d %.200s", c.status, c.body)
+	}
 	if c := request(t, base, host, "GET", "/api/v1/portal/partner", trader, nil); c.status != 403 || !strings.Contains(c.body, "partner-application") {
 		t.Errorf("the trader, no partner: %d %.300s", c.status, c.body)
 	}
@@ -456,6 +459,9 @@ func TestTheIBSeesTheirPartnerAreaWithTheBackOfficesTotalsAndOthersAreToldHowToA
 	if res.status != 200 || !strings.Contains(res.body, `<svg class="qr"`) || !strings.Contains(res.body, "/?ref=IB-ATLAS") ||
 		!strings.Contains(res.body, `class="earnings-chart"`) || !strings.Contains(pageText(res.body), "Bravo Introducers") {
 		t.Errorf("the partner page: %d %.600s", res.status, pageText(res.body))
+	}
+	if bad := page.get("/portal/partner?clients_cursor=made-up"); bad.status != 422 || !strings.Contains(pageText(bad.body), "here are the newest") {
+		t.Errorf("the partner page with a made-up page of clients: %d %.300s", bad.status, pageText(bad.body))
 	}
 	if csv := page.get("/portal/partner/commissions.csv?from=2026-01-01"); csv.status != 200 || !strings.HasPrefix(csv.body, "deal_time_utc,ticket") {
 		t.Errorf("the CSV: %d %.300s", csv.status, csv.body)

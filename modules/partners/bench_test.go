@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -109,40 +110,92 @@ func BenchmarkEngine(b *testing.B) {
 	}
 }
 
-// BenchmarkReferredClients is the partner area's referred clients list for a partner with BD_BENCH_REFERRED
-// clients (default 10,000), each with a paid row at level 1: the attributions and rows in one query, the emails
-// in one more (clients.EmailsTx). It reports milliseconds per list.
-func BenchmarkReferredClients(b *testing.B) {
-	n := 10_000
+// BenchmarkPortalPage is issue 14's figure for the IB portal: the reads of the earnings page (/portal/partner) for a
+// partner with BD_BENCH_REFERRED referred clients (default 10,000) and BD_BENCH_PORTAL_ROWS commission rows (default
+// 1,000,000: level-1 rows of those clients over the last 365 days, one in 50 of them reversed), and two sub-IBs
+// with a client each. After the tables are analysed and vacuumed (as autovacuum would have them on a tenant that grew
+// to this size) it times what the page reads: the summary (totals, links, the newest page of referred clients with
+// its total, sub-IBs, the chart's 30 days), the payouts part and the newest rows. It reports milliseconds per page.
+func BenchmarkPortalPage(b *testing.B) {
+	n, rows := 10_000, 1_000_000
 	if v, err := strconv.Atoi(os.Getenv("BD_BENCH_REFERRED")); err == nil && v > 0 {
 		n = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("BD_BENCH_PORTAL_ROWS")); err == nil && v > 0 {
+		rows = v
 	}
 	w := setup(b)
 	ctx := context.Background()
 	plan := w.plan(b, "Bench plan", testRules())
 	partner := w.partner(b, "Big Network", "BIG", &plan.ID, nil)
+	sub := w.partner(b, "Small Network", "SMALL", &plan.ID, &partner)
+	w.partner(b, "Smaller Network", "SMALLER", &plan.ID, &sub)
 	if err := w.p.Gate.Scope(ctx, w.ten, func(ctx context.Context, tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO clients (id, email, first_name, last_name, country, phone, date_of_birth, status, tier)
 			SELECT gen_random_uuid(), 'bench' || i || '@example.com', 'Bench', 'Client', 'GB', '+442079460958', '1990-04-25', 'kyc_approved', 'standard'
-			FROM generate_series(1, $1) i`, n); err != nil {
+			FROM generate_series(1, $1) i`, n+2); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO partner_attributions (client_id, effective_from, partner_id, code, source)
-			SELECT id, now() - interval '1 day', $1, 'BIG', 'registration' FROM clients WHERE email LIKE 'bench%'`, partner); err != nil {
+			SELECT id, now() - interval '400 days' + (row_number() OVER (ORDER BY email)) * interval '1 minute', $1, 'BIG', 'registration'
+			FROM clients WHERE email LIKE 'bench%'`, partner); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE partner_attributions SET partner_id = $1, code = 'SMALL' WHERE client_id IN
+			(SELECT id FROM clients WHERE email IN ('bench1@example.com', 'bench2@example.com'))`, sub); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO partner_commissions (source, server_id, ticket, login, client_id, level, partner_id, plan_id, plan_version,
 				kind, amount, currency, symbol, lots, deal_time)
-			SELECT 'deal', $2, 'b' || row_number() OVER (), '1', id, 1, $1, $3, 1, 'paid', 700, 'USD', 'GBPJPY', 1, now() - interval '1 hour'
-			FROM clients WHERE email LIKE 'bench%'`, partner, w.server, plan.ID)
+			SELECT 'deal', $2, 'b' || i, '1', c.ids[1 + i % cardinality(c.ids)], 1, $1, $3, 1, 'paid', 700 + i % 300, 'USD', 'GBPJPY', 1,
+				now() - (i % 365) * interval '1 day' - (i % 1440) * interval '1 minute'
+			FROM generate_series(1, $4) i, (SELECT array_agg(client_id ORDER BY client_id) ids FROM partner_attributions WHERE partner_id = $1) c`,
+			partner, w.server, plan.ID, rows)
+		if err != nil {
+			return err
+		}
+		// One in 50 rows reversed, on its deal's day.
+		_, err = tx.Exec(ctx, `INSERT INTO partner_commissions (source, server_id, ticket, login, client_id, level, partner_id, plan_id, plan_version,
+				kind, amount, currency, symbol, lots, deal_time, generation, reverses, explanation)
+			SELECT source, server_id, ticket, login, client_id, level, partner_id, plan_id, plan_version, 'reversal', -amount, currency, symbol, lots,
+				deal_time, generation, id, '{"says": "the deal was cancelled"}' FROM partner_commissions WHERE partner_id = $1 AND id % 50 = 0`, partner)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO partner_commission_postings (commission_id) SELECT id FROM partner_commissions WHERE kind <> 'nothing'`)
 		return err
 	}); err != nil {
 		b.Fatal(err)
 	}
-	// Statistics as autovacuum would have them on a tenant that grew to this size.
+	// Posted to the wallets, as the poster keeps them; the sub-IBs' rows below wait for the next batch.
+	w.svc.o.BatchRows = 5000
+	w.post(b)
 	if err := w.p.Gate.Scope(ctx, w.ten, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `ANALYZE clients, partner_attributions, partner_commissions`)
+		_, err := tx.Exec(ctx, `WITH ins AS (INSERT INTO partner_commissions (source, server_id, ticket, login, client_id, level, partner_id, plan_id, plan_version,
+				kind, amount, currency, symbol, lots, deal_time)
+			SELECT 'deal', $2, 's' || a.client_id, '1', a.client_id, 1, a.partner_id, $3, 1, 'paid', 700, 'USD', 'GBPJPY', 1, now() - interval '1 hour'
+			FROM partner_attributions a WHERE a.partner_id = $1 RETURNING id)
+			INSERT INTO partner_commission_postings (commission_id) SELECT id FROM ins`, sub, w.server, plan.ID)
 		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	pool, err := w.p.Clusters.Pool(w.ten.Cluster)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, table := range []string{"clients", "partner_attributions", "partner_commissions", "partner_commission_postings"} {
+		if _, err := pool.Exec(ctx, `VACUUM ANALYZE `+pgx.Identifier{w.ten.Schema, table}.Sanitize()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p, err := w.svc.Partner(ctx, w.ten, partner)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var want int64
+	if err := w.p.Gate.Scope(ctx, w.ten, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT sum(amount) FROM partner_commissions WHERE partner_id = $1`, partner).Scan(&want)
 	}); err != nil {
 		b.Fatal(err)
 	}
@@ -150,12 +203,64 @@ func BenchmarkReferredClients(b *testing.B) {
 	calls := 0
 	for b.Loop() {
 		start := time.Now()
-		list, err := w.svc.ReferredClients(ctx, w.ten, partner)
+		sum, err := w.svc.PortalSummary(ctx, w.ten, p, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := w.svc.Payouts(ctx, w.ten, p.ID, 50); err != nil {
+			b.Fatal(err)
+		}
+		list, err := w.svc.Commissions(ctx, w.ten, CommissionFilter{Partner: &p.ID}, 100)
+		if err != nil {
+			b.Fatal(err)
+		}
 		took += time.Since(start)
 		calls++
-		if err != nil || len(list) != n {
-			b.Fatalf("%d referred clients, %v", len(list), err)
+		if sum.earned["USD"] != want || sum.wallet["USD"] != want {
+			b.Fatalf("earned %d, wallet %d, rows %d", sum.earned["USD"], sum.wallet["USD"], want)
+		}
+		if len(sum.Clients) != ReferredPageSize || sum.ClientsTotal != n || sum.ClientsNext == nil || len(sum.SubIBs) != 2 || len(list) != 100 ||
+			len(sum.Days) != EarningsDays {
+			b.Fatalf("%d of %d clients, %d sub-IBs, %d rows, %d days", len(sum.Clients), sum.ClientsTotal, len(sum.SubIBs), len(list), len(sum.Days))
 		}
 	}
-	b.ReportMetric(float64(took.Milliseconds())/float64(calls), "ms/list")
+	b.ReportMetric(float64(took.Microseconds())/1000/float64(calls), "ms/page")
+	if os.Getenv("BD_BENCH_EXPLAIN") != "1" {
+		return
+	}
+	// Where the time goes: each read once, then the plans of the sums.
+	part := func(name string, fn func() error) {
+		start := time.Now()
+		if err := fn(); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("%s: %v", name, time.Since(start))
+	}
+	part("money", func() error { _, _, err := w.svc.money(ctx, w.ten, p.ID); return err })
+	part("referred", func() error { _, err := w.svc.ReferredClients(ctx, w.ten, p.ID, nil, 0); return err })
+	part("sub-IBs", func() error { _, err := w.svc.SubIBs(ctx, w.ten, p.ID); return err })
+	part("days", func() error { _, err := w.svc.DailyEarnings(ctx, w.ten, p.ID, plan.Currency); return err })
+	part("rows", func() error {
+		_, err := w.svc.Commissions(ctx, w.ten, CommissionFilter{Partner: &p.ID}, 100)
+		return err
+	})
+	for _, q := range []string{
+		`SELECT currency, sum(amount)::bigint FROM (SELECT currency, amount FROM partner_posted_sums WHERE partner_id = $1 UNION ALL
+			SELECT c.currency, c.amount FROM partner_commission_postings p JOIN partner_commissions c ON c.id = p.commission_id
+			WHERE p.batch_id IS NULL AND c.partner_id = $1) s GROUP BY currency`,
+		`SELECT (deal_time AT TIME ZONE 'UTC')::date, sum(amount)::bigint, count(*) FILTER (WHERE kind = 'paid') FROM partner_commissions
+			WHERE partner_id = $1 AND currency = 'USD' AND kind <> 'nothing' AND deal_time >= now() - interval '30 days' GROUP BY 1`,
+	} {
+		if err := w.p.Gate.Scope(ctx, w.ten, func(ctx context.Context, tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `EXPLAIN (ANALYZE, BUFFERS) `+q, p.ID)
+			if err != nil {
+				return err
+			}
+			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			b.Log("\n" + strings.Join(lines, "\n"))
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

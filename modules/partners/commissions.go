@@ -128,11 +128,18 @@ func (s *Service) Commissions(ctx context.Context, t tenants.Tenant, f Commissio
 }
 
 // Earned sums a partner's rows per currency (paid minus reversed), in minor units: what its wallet holds once
-// every row is posted.
+// every row is posted. It reads the posted rows' sums and the rows not yet posted (every row that carries money has
+// a postings row, written with it), so its cost follows the poster's backlog, not the partner's history.
 func (s *Service) Earned(ctx context.Context, t tenants.Tenant, partner uuid.UUID) (map[string]int64, error) {
 	out := map[string]int64{}
 	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT currency, sum(amount)::bigint FROM partner_commissions WHERE partner_id = $1 AND kind <> 'nothing'
+		// What is posted (partner_posted_sums, moved with the postings) and what is not yet, in one snapshot:
+		// the sum of every row of the partner that carries money, without reading them all.
+		rows, err := tx.Query(ctx, `SELECT currency, sum(amount)::bigint FROM (
+				SELECT currency, amount FROM partner_posted_sums WHERE partner_id = $1
+				UNION ALL
+				SELECT c.currency, c.amount FROM partner_commission_postings p JOIN partner_commissions c ON c.id = p.commission_id
+				WHERE p.batch_id IS NULL AND c.partner_id = $1) s
 			GROUP BY currency`, partner)
 		if err != nil {
 			return err

@@ -39,6 +39,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/live"
+	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/events"
@@ -102,6 +103,8 @@ type Options struct {
 type Service struct {
 	o    Options
 	live *liveFeed
+	// cursors sign the partner area's pages of referred clients (positions only: nothing secret is in one).
+	cursors *web.Cursors
 }
 
 // New returns the partners module.
@@ -121,7 +124,7 @@ func New(o Options) (*Service, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{o: o, live: newLiveFeed(live.Options{})}, nil
+	return &Service{o: o, live: newLiveFeed(live.Options{}), cursors: web.NewCursors([]byte("brokerdesk partners referred clients page cursor v1 (positions only)"))}, nil
 }
 
 // Errors callers branch on.

@@ -243,6 +243,9 @@ type payoutsPart struct {
 	Error       string
 	Problems    []string
 	Rows        []payoutRow
+
+	// earned and wallet, when the caller read them already (the partner area's summary), are not read again.
+	earned, wallet map[string]int64
 }
 
 var destinationWords = map[string]string{PayoutToWallet: "to the wallet", PayoutToWithdrawal: "to the wallet, to withdraw"}
@@ -262,9 +265,12 @@ func (p *pages) payoutsSection(c *fiber.Ctx, x Partner, portal bool, form payout
 			Destination: destinationWords[po.Destination]})
 	}
 	if portal {
-		earned, wallet, err := p.s.money(ctx, t, x.ID)
-		if err != nil {
-			return "", err
+		earned, wallet := d.earned, d.wallet
+		if earned == nil {
+			var err error
+			if earned, wallet, err = p.s.money(ctx, t, x.ID); err != nil {
+				return "", err
+			}
 		}
 		for code := range earned {
 			if cur, ok := money.Lookup(code); ok {

@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/brokerdesk/brokerdesk/infra/money"
+	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/infra/web"
 	"github.com/brokerdesk/brokerdesk/modules/identity"
 	"github.com/brokerdesk/brokerdesk/tenants"
@@ -78,64 +79,111 @@ func MaskEmail(email string) string {
 	return string(first) + "***" + email[at:]
 }
 
-// ReferredClients lists the clients attributed to partner now, newest first, with the lots and earnings their
-// deals paid it directly (level 1 rows).
-func (s *Service) ReferredClients(ctx context.Context, t tenants.Tenant, partner uuid.UUID) ([]Referred, error) {
-	var out []Referred
+// ReferredPageSize is how many referred clients a page of the partner area shows.
+const ReferredPageSize = 100
+
+// ReferredAfter is the position after which a page of referred clients starts: the list is newest attribution
+// first, then by client id (descending), so a page is a range of that order whatever the partner's size.
+type ReferredAfter struct {
+	Since    time.Time `json:"s"`
+	ClientID uuid.UUID `json:"c"`
+}
+
+// ReferredPage is a page of the clients attributed to a partner now, with how many there are in all.
+type ReferredPage struct {
+	Clients []Referred
+	Total   int
+	// Next is the position of the next page (nil: this is the last).
+	Next *ReferredAfter
+}
+
+// ReferredClients lists up to limit (at most ReferredPageSize; 0 is that) clients attributed to partner now,
+// newest attribution first, after the position after (nil: from the newest), with the lots and earnings their deals
+// paid it directly (level 1 rows), their masked emails and deposits, and the number of clients in all. The current
+// attributions are found from the partner's own (partner_attributions_partner) with a look for a later one of each
+// client, and only the page's clients have their rows summed (partner_commissions_partner_client, index-only): the
+// cost follows the partner's clients and the page, not the tenant's attributions or the partner's rows.
+func (s *Service) ReferredClients(ctx context.Context, t tenants.Tenant, partner uuid.UUID, after *ReferredAfter, limit int) (ReferredPage, error) {
+	if limit <= 0 || limit > ReferredPageSize {
+		limit = ReferredPageSize
+	}
+	var out ReferredPage
+	var since *time.Time
+	client := uuid.Max
+	if after != nil {
+		since, client = &after.Since, after.ClientID
+	}
 	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `WITH att AS (
-				SELECT DISTINCT ON (client_id) client_id, partner_id, effective_from FROM partner_attributions
-				WHERE effective_from <= now() ORDER BY client_id, effective_from DESC)
-			SELECT a.client_id, a.effective_from,
-				coalesce(sum(CASE c.kind WHEN 'paid' THEN c.lots WHEN 'reversal' THEN -c.lots END) FILTER (WHERE c.source = 'deal'), 0),
-				count(c.id) FILTER (WHERE c.kind = 'paid'), c.currency, coalesce(sum(c.amount) FILTER (WHERE c.kind <> 'nothing'), 0)::bigint
-			FROM att a LEFT JOIN partner_commissions c ON c.client_id = a.client_id AND c.partner_id = $1 AND c.level = 1
-			WHERE a.partner_id = $1 GROUP BY a.client_id, a.effective_from, c.currency ORDER BY a.effective_from DESC, a.client_id`, partner)
+		rows, err := tx.Query(ctx, `WITH att AS MATERIALIZED (
+				SELECT a.client_id, a.effective_from FROM partner_attributions a
+				WHERE a.partner_id = $1 AND a.effective_from <= now() AND NOT EXISTS (SELECT FROM partner_attributions l
+					WHERE l.client_id = a.client_id AND l.effective_from > a.effective_from AND l.effective_from <= now())),
+			page AS (
+				SELECT client_id, effective_from FROM att WHERE $2::timestamptz IS NULL OR (effective_from, client_id) < ($2, $3)
+				ORDER BY effective_from DESC, client_id DESC LIMIT $4)
+			SELECT (SELECT count(*) FROM att), p.client_id, p.effective_from, coalesce(x.lots, 0), coalesce(x.deals, 0), x.currency, coalesce(x.earned, 0)
+			FROM page p LEFT JOIN LATERAL (
+				SELECT c.currency, coalesce(sum(CASE c.kind WHEN 'paid' THEN c.lots WHEN 'reversal' THEN -c.lots END) FILTER (WHERE c.source = 'deal'), 0) lots,
+					count(*) FILTER (WHERE c.kind = 'paid') deals, coalesce(sum(c.amount) FILTER (WHERE c.kind <> 'nothing'), 0)::bigint earned
+				FROM partner_commissions c WHERE c.partner_id = $1 AND c.client_id = p.client_id AND c.level = 1 GROUP BY c.currency) x ON true
+			ORDER BY p.effective_from DESC, p.client_id DESC`, partner, since, client, limit+1)
 		if err != nil {
 			return err
 		}
 		byClient := map[uuid.UUID]int{}
 		var id uuid.UUID
-		var since time.Time
+		var at time.Time
 		var lots decimal.Decimal
 		var deals int
 		var cur *string
 		var sum int64
-		if _, err := pgx.ForEachRow(rows, []any{&id, &since, &lots, &deals, &cur, &sum}, func() error {
+		if _, err := pgx.ForEachRow(rows, []any{&out.Total, &id, &at, &lots, &deals, &cur, &sum}, func() error {
 			i, ok := byClient[id]
 			if !ok {
-				i = len(out)
+				i = len(out.Clients)
 				byClient[id] = i
-				out = append(out, Referred{ClientID: id, Since: since, Earned: map[string]int64{}})
+				out.Clients = append(out.Clients, Referred{ClientID: id, Since: at, Earned: map[string]int64{}})
 			}
-			out[i].Lots, out[i].Deals = out[i].Lots.Add(lots), out[i].Deals+deals
+			out.Clients[i].Lots, out.Clients[i].Deals = out.Clients[i].Lots.Add(lots), out.Clients[i].Deals+deals
 			if cur != nil {
-				out[i].Earned[*cur] += sum
+				out.Clients[i].Earned[*cur] += sum
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
-		ids := make([]uuid.UUID, len(out))
-		for i := range out {
-			ids[i] = out[i].ClientID
+		if len(out.Clients) > limit {
+			out.Clients = out.Clients[:limit]
+			last := out.Clients[limit-1]
+			out.Next = &ReferredAfter{Since: last.Since, ClientID: last.ClientID}
+		}
+		if len(out.Clients) == 0 && after != nil { // past the last page: the total still counts
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM partner_attributions a WHERE a.partner_id = $1 AND a.effective_from <= now()
+				AND NOT EXISTS (SELECT FROM partner_attributions l WHERE l.client_id = a.client_id AND l.effective_from > a.effective_from
+					AND l.effective_from <= now())`, partner).Scan(&out.Total); err != nil {
+				return err
+			}
+		}
+		ids := make([]uuid.UUID, len(out.Clients))
+		for i := range out.Clients {
+			ids[i] = out.Clients[i].ClientID
 		}
 		emails, err := s.o.Clients.EmailsTx(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
-		for i := range out {
-			out[i].Email = "***"
-			if e, ok := emails[out[i].ClientID]; ok {
-				out[i].Email = MaskEmail(e)
+		for i := range out.Clients {
+			out.Clients[i].Email = "***"
+			if e, ok := emails[out.Clients[i].ClientID]; ok {
+				out.Clients[i].Email = MaskEmail(e)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return ReferredPage{}, err
 	}
-	return out, s.depositsOf(ctx, t, out)
+	return out, s.depositsOf(ctx, t, out.Clients)
 }
 
 // SubIBs lists the partners below partner now, by depth then name, each with its own earnings.
@@ -259,19 +307,28 @@ type DayResponse struct {
 
 // PortalPartnerResponse is the partner area's summary: the same Earned and Wallet the back office shows.
 type PortalPartnerResponse struct {
-	Name     string               `json:"name"`
-	Plan     string               `json:"plan,omitempty"`
-	Links    []PortalLinkResponse `json:"links"`
-	Earned   map[string]string    `json:"earned"`
-	Wallet   map[string]string    `json:"wallet"`
-	Clients  []ReferredResponse   `json:"clients"`
-	SubIBs   []SubIBResponse      `json:"sub_ibs"`
-	Currency string               `json:"currency,omitempty"`
-	Days     []DayResponse        `json:"days"`
+	Name    string               `json:"name"`
+	Plan    string               `json:"plan,omitempty"`
+	Links   []PortalLinkResponse `json:"links"`
+	Earned  map[string]string    `json:"earned"`
+	Wallet  map[string]string    `json:"wallet"`
+	Clients []ReferredResponse   `json:"clients"`
+	// ClientsTotal is how many clients are attributed to the partner now; Clients is a page of them (newest first).
+	ClientsTotal int `json:"clients_total"`
+	// ClientsNext, unless this is the last page, is the cursor of the next page of clients (?clients_cursor=).
+	ClientsNext *string         `json:"clients_next"`
+	SubIBs      []SubIBResponse `json:"sub_ibs"`
+	Currency    string          `json:"currency,omitempty"`
+	Days        []DayResponse   `json:"days"`
+
+	// What the page draws from, as read (not in the JSON).
+	earned, wallet map[string]int64
+	days           []web.DayAmount
 }
 
-// PortalSummary reads everything the partner area shows but the rows.
-func (s *Service) PortalSummary(ctx context.Context, t tenants.Tenant, p Partner) (PortalPartnerResponse, error) {
+// PortalSummary reads everything the partner area shows but the rows and the payouts, with the page of referred
+// clients after the position after (nil: the newest).
+func (s *Service) PortalSummary(ctx context.Context, t tenants.Tenant, p Partner, after *ReferredAfter) (PortalPartnerResponse, error) {
 	out := PortalPartnerResponse{Name: p.Name, Plan: p.PlanName, Links: []PortalLinkResponse{}, Clients: []ReferredResponse{}, SubIBs: []SubIBResponse{},
 		Days: []DayResponse{}}
 	for _, c := range p.Codes {
@@ -281,12 +338,21 @@ func (s *Service) PortalSummary(ctx context.Context, t tenants.Tenant, p Partner
 	if err != nil {
 		return out, err
 	}
+	out.earned, out.wallet = earned, wallet
 	out.Earned, out.Wallet = formatSums(earned), formatSums(wallet)
-	refs, err := s.ReferredClients(ctx, t, p.ID)
+	refs, err := s.ReferredClients(ctx, t, p.ID, after, ReferredPageSize)
 	if err != nil {
 		return out, err
 	}
-	for _, r := range refs {
+	out.ClientsTotal = refs.Total
+	if refs.Next != nil {
+		next, err := s.cursors.Encode(*refs.Next)
+		if err != nil {
+			return out, err
+		}
+		out.ClientsNext = &next
+	}
+	for _, r := range refs.Clients {
 		out.Clients = append(out.Clients, ReferredResponse{Email: r.Email, Since: r.Since, Lots: r.Lots.String(), Deals: r.Deals, Earned: formatSums(r.Earned),
 			Deposits: formatSums(r.Deposits)})
 	}
@@ -305,11 +371,25 @@ func (s *Service) PortalSummary(ctx context.Context, t tenants.Tenant, p Partner
 	if err != nil {
 		return out, err
 	}
-	out.Currency = cur.Code
+	out.Currency, out.days = cur.Code, days
 	for _, d := range days {
 		out.Days = append(out.Days, DayResponse{Day: d.Day.Format(time.DateOnly), Amount: money.Format(d.Minor, cur), Deals: d.Count})
 	}
 	return out, nil
+}
+
+// clientsAfter reads the page of referred clients a request asks for (?clients_cursor=, a ClientsNext): nil for the
+// first page, a 422 naming clients_cursor for a cursor this module did not give out.
+func (s *Service) clientsAfter(c *fiber.Ctx) (*ReferredAfter, error) {
+	cur := c.Query("clients_cursor")
+	if cur == "" {
+		return nil, nil
+	}
+	var a ReferredAfter
+	if s.cursors.Decode(cur, &a) != nil {
+		return nil, validation.New("clients_cursor", "is not a page of clients this page gave out; start again without one")
+	}
+	return &a, nil
 }
 
 // partnerCurrency is the currency the chart draws: the plan's, else the first the partner earned in.
@@ -332,13 +412,17 @@ func portalPartnerRoutes(api *web.API, s *Service) {
 	const tag = "partners"
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/portal/partner", Permission: identity.PermPortalAccount, Tag: tag,
 		Response: PortalPartnerResponse{},
-		Summary:  "The partner area (an approved partner's): referral links, earned and wallet totals, referred clients (emails masked), sub-IBs, earnings per day; 403 not-a-partner otherwise",
+		Summary:  "The partner area (an approved partner's): referral links, earned and wallet totals, a page of referred clients (emails masked, 100 newest first, clients_total in all; clients_cursor= the clients_next of the previous page), sub-IBs, earnings per day; 403 not-a-partner otherwise",
 		Handler: func(c *fiber.Ctx) error {
 			p, err := s.portalPartnerOf(c)
 			if err != nil {
 				return err
 			}
-			out, err := s.PortalSummary(c.UserContext(), tenants.Current(c), p)
+			after, err := s.clientsAfter(c)
+			if err != nil {
+				return err
+			}
+			out, err := s.PortalSummary(c.UserContext(), tenants.Current(c), p, after)
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"maps"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,22 +52,28 @@ type portalSubRow struct {
 }
 
 type portalPage struct {
-	Partner      bool
-	Applied      string // where an application stands, for one who is no partner
-	Name, Plan   string
-	Earned       []string
-	Links        []portalLink
-	Clients      []portalClientRow
-	Subs         []portalSubRow
-	Chart        template.HTML
-	Payouts      template.HTML
-	Rows         []commissionRow
-	From, To     string
-	Symbol, Kind string
-	Kinds        []option
-	CSV          string
-	Error        string
-	Problems     []string
+	Partner    bool
+	Applied    string // where an application stands, for one who is no partner
+	Name, Plan string
+	Earned     []string
+	Links      []portalLink
+	Clients    []portalClientRow
+	// The page of clients: how many in all, how many shown, whether this is a later page, the links to the next
+	// and the first page, and a bad page link's reason.
+	ClientsTotal, ClientsShown int
+	ClientsLater               bool
+	ClientsNext, ClientsFirst  string
+	ClientsError               string
+	Subs                       []portalSubRow
+	Chart                      template.HTML
+	Payouts                    template.HTML
+	Rows                       []commissionRow
+	From, To                   string
+	Symbol, Kind               string
+	Kinds                      []option
+	CSV                        string
+	Error                      string
+	Problems                   []string
 }
 
 func joinSums(m map[string]string) string {
@@ -95,12 +102,16 @@ func (p *pages) portalWith(c *fiber.Ctx, status int, form payoutsPart) error {
 	} else if err != nil {
 		return err
 	}
-	sum, err := p.s.PortalSummary(ctx, t, x)
+	d := portalPage{Partner: true, Name: x.Name, Plan: x.PlanName, From: c.Query("from"), To: c.Query("to"),
+		Symbol: c.Query("symbol"), Kind: c.Query("kind")}
+	after, aerr := p.s.clientsAfter(c)
+	if aerr != nil { // the first page of clients, and the reason
+		d.ClientsError, status = "That page of clients is not one this page gave out: here are the newest.", fiber.StatusUnprocessableEntity
+	}
+	sum, err := p.s.PortalSummary(ctx, t, x, after)
 	if err != nil {
 		return err
 	}
-	d := portalPage{Partner: true, Name: x.Name, Plan: x.PlanName, From: c.Query("from"), To: c.Query("to"),
-		Symbol: c.Query("symbol"), Kind: c.Query("kind")}
 	for _, code := range slices.Sorted(maps.Keys(sum.Earned)) {
 		d.Earned = append(d.Earned, sum.Earned[code]+" "+code+" earned, "+sum.Wallet[code]+" "+code+" in your wallet")
 	}
@@ -116,21 +127,25 @@ func (p *pages) portalWith(c *fiber.Ctx, status int, form payoutsPart) error {
 		d.Clients = append(d.Clients, portalClientRow{Email: r.Email, Since: r.Since.UTC().Format("2006-01-02"), Lots: r.Lots, Earned: joinSums(r.Earned),
 			Deposits: joinSums(r.Deposits)})
 	}
+	d.ClientsTotal, d.ClientsShown, d.ClientsLater = sum.ClientsTotal, len(sum.Clients), after != nil
+	if sum.ClientsNext != nil {
+		d.ClientsNext = clientsPage(c, *sum.ClientsNext)
+	}
+	if after != nil {
+		d.ClientsFirst = clientsPage(c, "")
+	}
 	for _, n := range sum.SubIBs {
 		d.Subs = append(d.Subs, portalSubRow{Name: n.Name, Status: statusWords[Status(n.Status)].words, Earned: joinSums(n.Earned), Indent: (n.Depth - 1) * 2,
 			Clients: n.Clients})
 	}
 	if cur, ok := money.Lookup(sum.Currency); ok {
-		days, err := p.s.DailyEarnings(ctx, t, x.ID, cur)
-		if err != nil {
-			return err
-		}
-		d.Chart = EarningsChart(days, cur)
+		d.Chart = EarningsChart(sum.days, cur)
 	}
 	d.Kinds = []option{{Value: "", Label: "Every row", Selected: d.Kind == ""}}
 	for _, k := range []string{KindPaid, KindNothing, KindReversal} {
 		d.Kinds = append(d.Kinds, option{Value: k, Label: kindWords[k], Selected: d.Kind == k})
 	}
+	form.earned, form.wallet = sum.earned, sum.wallet // read once for the page
 	if d.Payouts, err = p.payoutsSection(c, x, true, form); err != nil {
 		return err
 	}
@@ -155,6 +170,24 @@ func (p *pages) portalWith(c *fiber.Ctx, status int, form payoutsPart) error {
 		d.Rows = append(d.Rows, cr)
 	}
 	return p.shell.Render(c, status, "partners_portal", "Partner", d)
+}
+
+// clientsPage is the page's own address with the page of clients at cursor (the first page for ""), its other
+// filters kept.
+func clientsPage(c *fiber.Ctx, cursor string) string {
+	q := url.Values{}
+	c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) {
+		if string(k) != "clients_cursor" {
+			q.Add(string(k), string(v))
+		}
+	})
+	if cursor != "" {
+		q.Set("clients_cursor", cursor)
+	}
+	if len(q) == 0 {
+		return portalPartnerPath + "#clients-live"
+	}
+	return portalPartnerPath + "?" + q.Encode() + "#clients-live"
 }
 
 // portalRow is a row as the partner reads it: no client names or links (the email is the masked one's place).

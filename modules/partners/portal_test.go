@@ -57,7 +57,7 @@ func TestThePortalsFiguresEqualTheBackOfficeTheReportAndTheLedgerAndStayInTheSub
 		if err != nil {
 			t.Fatal(err)
 		}
-		sum, err := tr.svc.PortalSummary(ctx, tr.ten, p)
+		sum, err := tr.svc.PortalSummary(ctx, tr.ten, p, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +116,7 @@ func TestThePortalsFiguresEqualTheBackOfficeTheReportAndTheLedgerAndStayInTheSub
 	}
 	// CHARLIE's own client, masked, with its lots net of the cancelled deal; ATLAS has no direct client.
 	p, _ := tr.svc.Partner(ctx, tr.ten, tr.charlie)
-	sum, err := tr.svc.PortalSummary(ctx, tr.ten, p)
+	sum, err := tr.svc.PortalSummary(ctx, tr.ten, p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestThePortalsFiguresEqualTheBackOfficeTheReportAndTheLedgerAndStayInTheSub
 		t.Errorf("CHARLIE's clients: %+v, sub-IBs %+v", sum.Clients, sum.SubIBs)
 	}
 	a, _ := tr.svc.Partner(ctx, tr.ten, tr.atlas)
-	sum, err = tr.svc.PortalSummary(ctx, tr.ten, a)
+	sum, err = tr.svc.PortalSummary(ctx, tr.ten, a, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,5 +137,34 @@ func TestThePortalsFiguresEqualTheBackOfficeTheReportAndTheLedgerAndStayInTheSub
 		if n.Name == "Elsewhere Ltd" {
 			t.Error("ATLAS sees a partner outside its subtree")
 		}
+	}
+
+	// CHARLIE's clients by pages of one: a newer client first, then Dora with the same figures; a client CHARLIE had
+	// and another partner has now is in no page and not in the total.
+	finn, gus := tr.client(t, "Finn"), tr.client(t, "Gus")
+	tr.register(t, finn, "IB-CHARLIE", time.Now().Add(-30*time.Minute))
+	tr.register(t, gus, "IB-CHARLIE", time.Now().Add(-20*time.Minute))
+	if err := tr.svc.Attribute(ctx, tr.ten, staffer, gus, &other, time.Now().Add(-10*time.Minute), "moved to Elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	var after *ReferredAfter
+	for range 3 {
+		page, err := tr.svc.ReferredClients(ctx, tr.ten, tr.charlie, after, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.Total != 2 || len(page.Clients) > 1 {
+			t.Fatalf("a page of CHARLIE's clients: %d of %d", len(page.Clients), page.Total)
+		}
+		for _, r := range page.Clients {
+			seen = append(seen, r.Email[:1]+" "+r.Lots.String()+" "+formatSums(r.Earned)["USD"])
+		}
+		if after = page.Next; after == nil {
+			break
+		}
+	}
+	if strings.Join(seen, ", ") != "f 0 , d 2.5 22.50" {
+		t.Errorf("CHARLIE's clients by pages: %q", seen)
 	}
 }
