@@ -345,3 +345,23 @@ func TestADealCancelledBeforeItsDealClosedArrivesNeverCounts(t *testing.T) {
 		t.Fatalf("an updated deal delivered out of order counts %s lots, want 0.4", b.LotsDone)
 	}
 }
+
+func TestARuleWithAPromoCodeGrantsOnlyOnADepositStartedWithIt(t *testing.T) {
+	t.Parallel()
+	w := setup(t)
+	terms := secondDeposit()
+	terms.DepositNumber, terms.PromoCode = 0, "SPRING50"
+	w.rule(t, "Spring campaign", terms)
+	w.advance(time.Second)
+	ida, ivo := w.client(t, "Ida", "GB", "standard"), w.client(t, "Ivo", "GB", "standard")
+	e := payments.DepositCompleted{DepositID: uuid.New(), ClientID: ida, Amount: 20000, Currency: "USD", Exponent: 2, DepositNumber: 1,
+		GatewayID: uuid.New(), GatewayKind: "stripe", LedgerTx: uuid.New(), PromoCode: "spring50"} // as typed: compared without case
+	w.redeliver(t, e)
+	w.deposit(t, ivo, 1, 20000) // no code typed
+	if bs := w.bonuses(t, ida); len(bs) != 1 || bs[0].Amount.Minor != 10000 {
+		t.Fatalf("Ida typed the code and has %+v, want one bonus of 100.00", bs)
+	}
+	if bs := w.bonuses(t, ivo); len(bs) != 0 {
+		t.Fatalf("Ivo typed no code and has %+v", bs)
+	}
+}

@@ -70,7 +70,8 @@ func (s *Service) onDeposit(ctx context.Context, tx pgx.Tx, t tenants.Tenant, m 
 		if seen {
 			continue // a redelivered event: evaluated, and granted if it was to be
 		}
-		d := Deposit{Amount: e.Amount, Currency: dc, Number: e.DepositNumber, GatewayKind: e.GatewayKind, At: at, Tier: c.Tier, Country: c.Country}
+		d := Deposit{Amount: e.Amount, Currency: dc, Number: e.DepositNumber, GatewayKind: e.GatewayKind, PromoCode: e.PromoCode, At: at,
+			Tier: c.Tier, Country: c.Country}
 		month := time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC)
 		if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(sum(amount + forfeited) FILTER (WHERE granted_at >= $3 AND granted_at < $4), 0)
 			FROM bonuses WHERE rule_id = $1 AND client_id = $2`, r.ID, e.ClientID, month, month.AddDate(0, 1, 0)).Scan(&d.Granted, &d.GrantedThisMonth); err != nil {

@@ -30,8 +30,8 @@ type Terms struct {
 	// Tiers and Countries are the client's tier and ISO country that qualify; none: every one.
 	Tiers     []string `json:"tiers,omitempty"`
 	Countries []string `json:"countries,omitempty"`
-	// PromoCode, when set, must be the code the client typed at deposit time (compared without case). Deposits do
-	// not carry a promo code yet (payments has none), so a rule with one grants nothing until they do.
+	// PromoCode, when set, must be the code the client typed at deposit time (compared without case; payments keeps
+	// it on the deposit and deposit.completed carries it).
 	PromoCode string `json:"promo_code,omitempty"`
 	// From and Until bound the campaign: deposits completed in [From, Until) qualify; nil is open.
 	From  *time.Time `json:"from,omitempty"`

@@ -350,7 +350,7 @@ func (s *Service) completeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, d
 	}
 	if err := s.o.Events.Publish(ctx, tx, t, DepositCompleted{DepositID: d.ID, ClientID: d.ClientID, Amount: d.Amount.Minor,
 		Currency: d.Amount.Currency.Code, Exponent: d.Amount.Currency.Exponent, DepositNumber: number, GatewayID: g.ID,
-		GatewayKind: g.Kind, LedgerTx: tr.ID}); err != nil {
+		GatewayKind: g.Kind, LedgerTx: tr.ID, PromoCode: d.PromoCode}); err != nil {
 		return err
 	}
 	return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionDepositCompleted, Target: depositTarget(d.ID),

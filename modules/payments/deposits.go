@@ -25,6 +25,18 @@ type DepositRequest struct {
 	Gateway  string // the gateway's slug
 	Amount   string // a decimal in the currency ("250.00")
 	Currency string
+	// PromoCode is the promo code the client typed ("" for none): 1 to 32 characters without spaces, kept as typed
+	// and carried by deposit.completed for the bonus rules that ask one.
+	PromoCode string
+}
+
+// promoCode checks a typed promo code, naming the field when it cannot be one.
+func promoCode(code string, f *validation.Fields) string {
+	code = strings.TrimSpace(code)
+	if code != "" && (len(code) > 32 || validation.Name(code) != "" || strings.ContainsAny(code, " \t")) {
+		f.Add("promo_code", "a promo code is 1 to 32 characters without spaces")
+	}
+	return code
 }
 
 // parseAmount reads amount in currency code, naming the fields that are wrong.
@@ -66,6 +78,7 @@ func (s *Service) StartDeposit(ctx context.Context, t tenants.Tenant, clientID u
 	var f validation.Fields
 	f.Required("gateway", r.Gateway)
 	amount, ok := parseAmount(r.Amount, r.Currency, &f)
+	promo := promoCode(r.PromoCode, &f)
 	if f.Len() > 0 || !ok {
 		return Deposit{}, f.Err()
 	}
@@ -103,9 +116,9 @@ func (s *Service) StartDeposit(ctx context.Context, t tenants.Tenant, clientID u
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO deposits (id, client_id, gateway_id, amount, currency, exponent, status, created_by)
-			VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)`, id, clientID, g.ID, amount.Minor, amount.Currency.Code,
-			amount.Currency.Exponent, "client:"+clientID.String()); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO deposits (id, client_id, gateway_id, amount, currency, exponent, status, created_by, promo_code)
+			VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)`, id, clientID, g.ID, amount.Minor, amount.Currency.Code,
+			amount.Currency.Exponent, "client:"+clientID.String(), promo); err != nil {
 			return fmt.Errorf("payments: record deposit: %w", err)
 		}
 		if d, err = depositTx(ctx, tx, `d.id = $1`, id); err != nil {
@@ -227,7 +240,7 @@ func depositTarget(id uuid.UUID) audit.Target {
 
 const depositColumns = `d.id, d.client_id, d.gateway_id, g.name, g.kind, d.amount, d.currency, d.exponent, d.status, d.external_id,
 	d.redirect_url, d.instructions, coalesce(d.deposit_number, 0), d.ledger_tx, d.failure, d.bank_reference, d.evidence_key,
-	d.evidence_name, d.evidence_type, d.evidence_size, d.created_by, d.approved_by, d.created_at, d.updated_at, d.completed_at`
+	d.evidence_name, d.evidence_type, d.evidence_size, d.created_by, d.approved_by, d.created_at, d.updated_at, d.completed_at, d.promo_code`
 
 const depositFrom = ` FROM deposits d JOIN payment_gateways g ON g.id = d.gateway_id`
 
@@ -237,7 +250,7 @@ func scanDeposit(row pgx.Row) (Deposit, error) {
 	var status string
 	err := row.Scan(&d.ID, &d.ClientID, &d.GatewayID, &d.GatewayName, &d.GatewayKind, &d.Amount.Minor, &d.Amount.Currency.Code, &exp,
 		&status, &d.ExternalID, &d.RedirectURL, &d.Instructions, &d.DepositNumber, &d.LedgerTx, &d.Failure, &d.BankReference,
-		&d.EvidenceKey, &d.EvidenceName, &d.EvidenceType, &d.EvidenceSize, &d.CreatedBy, &d.ApprovedBy, &d.CreatedAt, &d.UpdatedAt, &d.CompletedAt)
+		&d.EvidenceKey, &d.EvidenceName, &d.EvidenceType, &d.EvidenceSize, &d.CreatedBy, &d.ApprovedBy, &d.CreatedAt, &d.UpdatedAt, &d.CompletedAt, &d.PromoCode)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, ErrNotFound
 	}

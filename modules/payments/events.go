@@ -24,6 +24,8 @@ type DepositCompleted struct {
 	GatewayID     uuid.UUID `json:"gateway_id"`
 	GatewayKind   string    `json:"gateway_kind"`
 	LedgerTx      uuid.UUID `json:"ledger_tx"`
+	// PromoCode is the promo code the client typed when starting the deposit, as typed ("" for none).
+	PromoCode string `json:"promo_code,omitempty"`
 }
 
 // EventType implements events.Event.

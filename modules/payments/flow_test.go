@@ -18,8 +18,10 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/validation"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/ledger"
 	"github.com/brokerdesk/brokerdesk/modules/payments"
+	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
 func TestAStripeDepositIsCreditedOnceHoweverItsConfirmationsArrive(t *testing.T) {
@@ -580,5 +582,37 @@ func TestAnotherTenantsCallbacksAndIdsDoNotReachThisTenantsDeposits(t *testing.T
 	}
 	if w := a.wallet(t, client); w != 0 {
 		t.Errorf("A's wallet %d", w)
+	}
+}
+
+// A promo code the client types when starting a deposit is kept as typed on the deposit and carried by
+// deposit.completed (the bonus rules that ask one read it there); one that cannot be a code is refused naming the
+// field, and nothing is recorded.
+func TestAPromoCodeTypedAtDepositTimeTravelsWithTheCompletedDeposit(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var completed []payments.DepositCompleted
+	events.OnTx(b.hall, "test.promo_codes", func(_ context.Context, _ pgx.Tx, _ tenants.Tenant, _ events.Meta, e payments.DepositCompleted) error {
+		completed = append(completed, e)
+		return nil
+	})
+	ctx := context.Background()
+	client := b.client(t, clients.StatusKYCApproved)
+	for _, bad := range []string{"two words", strings.Repeat("X", 33)} {
+		_, err := b.svc.StartDeposit(ctx, b.ten, client, payments.DepositRequest{Gateway: "card", Amount: "500.00", Currency: "USD", PromoCode: bad})
+		if v, ok := validation.As(err); !ok || v.Message("promo_code") == "" {
+			t.Fatalf("promo code %q: %v, want a refusal naming promo_code", bad, err)
+		}
+	}
+	d, err := b.svc.StartDeposit(ctx, b.ten, client, payments.DepositRequest{Gateway: "card", Amount: "500.00", Currency: "USD", PromoCode: " Spring50 "})
+	if err != nil || d.PromoCode != "Spring50" {
+		t.Fatalf("deposit with a promo code: %q %v", d.PromoCode, err)
+	}
+	h, body := stripeEvent("evt_promo", "checkout.session.completed", d.ID.String(), 50000, "usd", "paid", b.clock.Now())
+	if r := b.callback(t, "card", h, body); r.Outcome != payments.OutcomeCredited {
+		t.Fatalf("callback: %+v", r)
+	}
+	if len(completed) != 1 || completed[0].PromoCode != "Spring50" || completed[0].DepositID != d.ID {
+		t.Fatalf("deposit.completed: %+v", completed)
 	}
 }

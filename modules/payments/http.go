@@ -100,6 +100,8 @@ type DepositRequestBody struct {
 	Gateway  string `json:"gateway"`
 	Amount   string `json:"amount"`
 	Currency string `json:"currency"`
+	// PromoCode is optional: a promo code the brokerage advertised, for the bonus rules that ask one.
+	PromoCode string `json:"promo_code,omitempty"`
 }
 
 // MethodResponse is a deposit method the portal offers.
@@ -354,7 +356,7 @@ func Routes(api *web.API, s *Service, portal PortalClients) {
 			if err != nil {
 				return err
 			}
-			d, err := s.StartDeposit(c.UserContext(), tenants.Current(c), id, DepositRequest{Gateway: b.Gateway, Amount: b.Amount, Currency: b.Currency})
+			d, err := s.StartDeposit(c.UserContext(), tenants.Current(c), id, DepositRequest{Gateway: b.Gateway, Amount: b.Amount, Currency: b.Currency, PromoCode: b.PromoCode})
 			if err != nil {
 				return apiError(err)
 			}

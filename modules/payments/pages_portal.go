@@ -111,6 +111,7 @@ type walletPage struct {
 	MayDeposit bool
 	Blocked    string
 	Amount     string
+	PromoCode  string
 	Error      string
 	Problems   []string
 	Returned   *receiptView
@@ -119,8 +120,8 @@ type walletPage struct {
 
 // walletForm is what the deposit form sends back after a refusal.
 type walletForm struct {
-	Method, Amount, Error string
-	Problems              []string
+	Method, Amount, PromoCode, Error string
+	Problems                         []string
 }
 
 func (p *pages) portalClientOf(c *fiber.Ctx) (uuid.UUID, error) { return portalClient(c, p.s.o.Portal) }
@@ -146,7 +147,7 @@ func (s *Service) mayDeposit(ctx context.Context, t tenants.Tenant, client uuid.
 
 func (p *pages) renderWallet(c *fiber.Ctx, client uuid.UUID, status int, f walletForm) error {
 	ctx, t := c.UserContext(), tenants.Current(c)
-	d := walletPage{CSRF: p.shell.CSRF(c), Amount: f.Amount, Error: f.Error, Problems: f.Problems}
+	d := walletPage{CSRF: p.shell.CSRF(c), Amount: f.Amount, PromoCode: f.PromoCode, Error: f.Error, Problems: f.Problems}
 	balances, err := p.s.o.Ledger.ClientBalances(ctx, t, client)
 	if err != nil {
 		return err
@@ -226,9 +227,9 @@ func (p *pages) startDeposit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := walletForm{Method: c.FormValue("method"), Amount: strings.TrimSpace(c.FormValue("amount"))}
+	f := walletForm{Method: c.FormValue("method"), Amount: strings.TrimSpace(c.FormValue("amount")), PromoCode: strings.TrimSpace(c.FormValue("promo_code"))}
 	slug, code, _ := strings.Cut(f.Method, "|")
-	d, err := p.s.StartDeposit(c.UserContext(), tenants.Current(c), client, DepositRequest{Gateway: slug, Amount: f.Amount, Currency: code})
+	d, err := p.s.StartDeposit(c.UserContext(), tenants.Current(c), client, DepositRequest{Gateway: slug, Amount: f.Amount, Currency: code, PromoCode: f.PromoCode})
 	if err != nil {
 		pr, ok := refusal(err)
 		if !ok {
@@ -243,6 +244,8 @@ func (p *pages) startDeposit(c *fiber.Ctx) error {
 					f.Problems = append(f.Problems, "Method: "+fe.Message+".")
 				case "amount":
 					f.Problems = append(f.Problems, "Amount: "+fe.Message+".")
+				case "promo_code":
+					f.Problems = append(f.Problems, "Promo code: "+fe.Message+".")
 				default:
 					f.Problems = append(f.Problems, fe.Field+": "+fe.Message+".")
 				}

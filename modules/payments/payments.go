@@ -230,6 +230,7 @@ type Deposit struct {
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	CompletedAt  *time.Time
+	PromoCode    string // what the client typed when starting it; "" for none
 }
 
 // Audit actions.
