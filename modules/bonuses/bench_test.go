@@ -4,17 +4,14 @@ import (
 	"context"
 	"os"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
-	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/events"
+	"github.com/brokerdesk/brokerdesk/modules/events/eventstest"
 	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
 )
 
@@ -50,37 +47,10 @@ func BenchmarkTurnover(b *testing.B) {
 			ds[i] = events.Delivery[tradingdesk.DealClosed]{Meta: meta(at),
 				Event: tradingdesk.DealClosed{DealAccount: accts[i%clientsN], Deal: w.closingDeal(strconv.Itoa(i), "0.1", at, time.Hour)}}
 		}
-		var next atomic.Int64
 		start := time.Now()
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					from := int(next.Add(jobs.BatchMaxSize)) - jobs.BatchMaxSize
-					if from >= n {
-						return
-					}
-					batch := ds[from:min(from+jobs.BatchMaxSize, n)]
-					ids := make([]uuid.UUID, len(batch))
-					for i, d := range batch {
-						ids[i] = d.Meta.ID
-					}
-					if err := w.p.Gate.Scope(ctx, w.ten, func(ctx context.Context, tx pgx.Tx) error {
-						if _, err := tx.Exec(ctx, `INSERT INTO event_deliveries (subscriber, event_id, event_type)
-							SELECT 'bonuses.deal_closed', id, $2 FROM unnest($1::uuid[]) AS id`, ids, tradingdesk.EventDealClosed); err != nil {
-							return err
-						}
-						return w.svc.onDealsClosed(ctx, tx, w.ten, batch)
-					}); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			}()
+		if err := eventstest.DeliverBatches(ctx, w.p.Gate, w.ten, "bonuses.deal_closed", ds, workers, w.svc.onDealsClosed); err != nil {
+			b.Fatal(err)
 		}
-		wg.Wait()
 		took := time.Since(start)
 		total := decimal.Zero
 		for _, c := range clients {

@@ -111,30 +111,54 @@ func (h *Hall) runBatch(ctx context.Context, t tenants.Tenant, s laterSubscriber
 	if len(ds) == 0 {
 		return nil
 	}
+	return h.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		fresh, err := recordTx(ctx, tx, s.name, s.eventType, ds, func(d delivery) uuid.UUID { return d.Meta.ID })
+		if err != nil || len(fresh) == 0 {
+			return err
+		}
+		return s.runBatch(ctx, tx, t, fresh)
+	})
+}
+
+// DeliverBatch runs ds as one batch of the LaterBatch subscriber named subscriber, in t's scope, as the worker runs
+// an aggregated batch: one transaction with their delivery records and fn on the events not delivered before. For
+// tools and benchmarks that drive a batch subscriber's handler by hand.
+func DeliverBatch[E Event](ctx context.Context, gate *tenants.Gate, t tenants.Tenant, subscriber string, ds []Delivery[E], fn BatchHandler[E]) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	var zero E
+	return gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		fresh, err := recordTx(ctx, tx, subscriber, zero.EventType(), ds, func(d Delivery[E]) uuid.UUID { return d.Meta.ID })
+		if err != nil || len(fresh) == 0 {
+			return err
+		}
+		return fn(ctx, tx, t, fresh)
+	})
+}
+
+// recordTx writes the delivery records of ds to subscriber and returns those not delivered before (a delivery
+// recorded earlier committed its effect with that record), in their order.
+func recordTx[D any](ctx context.Context, tx pgx.Tx, subscriber, eventType string, ds []D, id func(D) uuid.UUID) ([]D, error) {
 	ids := make([]uuid.UUID, len(ds))
 	for i, d := range ds {
-		ids[i] = d.Meta.ID
+		ids[i] = id(d)
 	}
-	return h.gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `INSERT INTO event_deliveries (subscriber, event_id, event_type)
-			SELECT $1, id, $3 FROM unnest($2::uuid[]) AS id ON CONFLICT DO NOTHING RETURNING event_id`, s.name, ids, s.eventType)
-		if err != nil {
-			return fmt.Errorf("record deliveries: %w", err)
-		}
-		fresh, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-		if err != nil {
-			return fmt.Errorf("record deliveries: %w", err)
-		}
-		if len(fresh) < len(ds) { // some were delivered before: their effect committed with that record
-			isFresh := make(map[uuid.UUID]bool, len(fresh))
-			for _, id := range fresh {
-				isFresh[id] = true
-			}
-			ds = slices.DeleteFunc(slices.Clone(ds), func(d delivery) bool { return !isFresh[d.Meta.ID] })
-		}
-		if len(ds) == 0 {
-			return nil
-		}
-		return s.runBatch(ctx, tx, t, ds)
-	})
+	rows, err := tx.Query(ctx, `INSERT INTO event_deliveries (subscriber, event_id, event_type)
+		SELECT $1, id, $3 FROM unnest($2::uuid[]) AS id ON CONFLICT DO NOTHING RETURNING event_id`, subscriber, ids, eventType)
+	if err != nil {
+		return nil, fmt.Errorf("record deliveries: %w", err)
+	}
+	fresh, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("record deliveries: %w", err)
+	}
+	if len(fresh) == len(ds) {
+		return ds, nil
+	}
+	isFresh := make(map[uuid.UUID]bool, len(fresh))
+	for _, f := range fresh {
+		isFresh[f] = true
+	}
+	return slices.DeleteFunc(slices.Clone(ds), func(d D) bool { return !isFresh[id(d)] }), nil
 }

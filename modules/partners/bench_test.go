@@ -6,16 +6,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/events"
+	"github.com/brokerdesk/brokerdesk/modules/events/eventstest"
 	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
 )
 
@@ -62,37 +60,10 @@ func BenchmarkEngine(b *testing.B) {
 			ds[i] = events.Delivery[tradingdesk.DealClosed]{Meta: meta(time.Now()),
 				Event: tradingdesk.DealClosed{DealAccount: accts[i%clientsN], Deal: closing(strconv.Itoa(i+1), "GBPUSD.m", "0.5", at)}}
 		}
-		var next atomic.Int64
 		start := time.Now()
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					from := int(next.Add(jobs.BatchMaxSize)) - jobs.BatchMaxSize
-					if from >= deals {
-						return
-					}
-					batch := ds[from:min(from+jobs.BatchMaxSize, deals)]
-					ids := make([]uuid.UUID, len(batch))
-					for i, d := range batch {
-						ids[i] = d.Meta.ID
-					}
-					if err := w.p.Gate.Scope(ctx, w.ten, func(ctx context.Context, tx pgx.Tx) error {
-						if _, err := tx.Exec(ctx, `INSERT INTO event_deliveries (subscriber, event_id, event_type)
-							SELECT 'partners.deal_closed', id, $2 FROM unnest($1::uuid[]) AS id`, ids, tradingdesk.EventDealClosed); err != nil {
-							return err
-						}
-						return w.svc.onDealsClosed(ctx, tx, w.ten, batch)
-					}); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			}()
+		if err := eventstest.DeliverBatches(ctx, w.p.Gate, w.ten, "partners.deal_closed", ds, workers, w.svc.onDealsClosed); err != nil {
+			b.Fatal(err)
 		}
-		wg.Wait()
 		computed := time.Since(start)
 		posted := w.post(b)
 		total := time.Since(start)
