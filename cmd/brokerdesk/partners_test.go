@@ -140,8 +140,16 @@ func TestPartnersThroughTheAPIAsAnIBManager(t *testing.T) {
 		t.Errorf("an unknown reason filter: %d %.300s", c.status, c.body)
 	}
 	settings := decode[partners.SettingsBody](t, request(t, base, host, "PUT", "/api/v1/partner-settings", tok, partners.SettingsBody{SymbolSuffixes: []string{"pro", "m"}}), 200)
-	if len(settings.SymbolSuffixes) != 2 {
+	if len(settings.SymbolSuffixes) != 2 || settings.ReferredClientDisplay != "masked_email" {
 		t.Errorf("settings: %+v", settings)
+	}
+	if c := request(t, base, host, "PUT", "/api/v1/partner-settings", tok, partners.SettingsBody{ReferredClientDisplay: "everything"}); c.status != 422 ||
+		!strings.Contains(c.body, `"referred_client_display"`) {
+		t.Errorf("an unknown display rule: %d %.300s", c.status, c.body)
+	}
+	settings = decode[partners.SettingsBody](t, request(t, base, host, "PUT", "/api/v1/partner-settings", tok, partners.SettingsBody{ReferredClientDisplay: "masked_name"}), 200)
+	if len(settings.SymbolSuffixes) != 2 || settings.ReferredClientDisplay != "masked_name" {
+		t.Errorf("the display rule changed alone: %+v", settings)
 	}
 	// Every change is in the audit trail as a sentence.
 	page, err := a.audit.List(context.Background(), ten, audit.Filter{ActionPrefix: "partner."}, "", 100)
@@ -367,8 +375,26 @@ func TestPartnerPagesAsAnIBManager(t *testing.T) {
 	decode[partners.ReportResponse](t, request(t, base, hostOf(ten), "GET", "/api/v1/partner-reports/commissions?per=day", tok, nil), 200)
 
 	sales := newPageClient(t, base, ten)
+	// The settings page: the rule's choices in words, a refused suffix told beside its field, a save.
+	settings := c.get("/backoffice/settings/partners")
+	if settings.status != 200 || !strings.Contains(settings.body, `value="masked_email" checked`) || !strings.Contains(settings.body, "the first name and the last name") {
+		t.Errorf("the settings page: %d %.2000s", settings.status, pageText(settings.body))
+	}
+	if r := c.postWithCSRF("/backoffice/settings/partners", "/backoffice/settings/partners", url.Values{"referred_client_display": {"reference"}, "symbol_suffixes": {"m, a-suffix-far-too-long"}}); r.status != 422 ||
+		!strings.Contains(r.body, `id="symbol_suffixes-error"`) || !strings.Contains(r.body, `value="reference" checked`) {
+		t.Errorf("a refused suffix: %d %.2000s", r.status, pageText(r.body))
+	}
+	if r := c.postWithCSRF("/backoffice/settings/partners", "/backoffice/settings/partners", url.Values{"referred_client_display": {"reference"}, "symbol_suffixes": {"m, pro"}}); r.status != 303 {
+		t.Errorf("saving the settings: %d %.500s", r.status, pageText(r.body))
+	}
+	if st, err := a.partners.Settings(ctx, ten); err != nil || st.ClientDisplay != partners.DisplayReference || len(st.SymbolSuffixes) != 2 {
+		t.Errorf("saved settings: %+v %v", st, err)
+	}
 	sales.login("/backoffice", demoEmail(ten, "sales"), identity.DemoPassword)
-	for _, path := range []string{"/backoffice/partners", "/backoffice/partner-plans", "/backoffice/partner-plans/new", "/backoffice/partner-reports"} {
+	if r := sales.postWithCSRF("/backoffice", "/backoffice/settings/partners", url.Values{"referred_client_display": {"email"}}); r.status != 403 {
+		t.Errorf("sales saving the partner settings: %d", r.status)
+	}
+	for _, path := range []string{"/backoffice/partners", "/backoffice/partner-plans", "/backoffice/partner-plans/new", "/backoffice/partner-reports", "/backoffice/settings/partners"} {
 		if r := sales.get(path); r.status != 403 {
 			t.Errorf("sales on %s: %d", path, r.status)
 		}
@@ -590,7 +616,7 @@ func payoutsAndRecalcThroughHTTP(t *testing.T, a *app, base string, ten tenants.
 		t.Fatal(err)
 	}
 	area := decode[partners.PortalPartnerResponse](t, request(t, base, host, "GET", "/api/v1/portal/partner", ib, nil), 200)
-	if len(area.Clients) != 1 || area.Clients[0].Deposits["USD"] != "25.00" || area.Clients[0].Email != "d***@example.com" {
+	if len(area.Clients) != 1 || area.Clients[0].Deposits["USD"] != "25.00" || area.Clients[0].Client != "d***@example.com" {
 		t.Errorf("the referred clients: %+v", area.Clients)
 	}
 }

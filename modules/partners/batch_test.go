@@ -50,7 +50,7 @@ func TestABatchWritesTheRowsOfTheSameDealsOneAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 	edited := time.Now().Add(time.Second)
-	if err := tr.svc.SetSuffixes(ctx, tr.ten, staffer, []string{"pro"}); err != nil {
+	if err := tr.svc.SaveSettings(ctx, tr.ten, staffer, Settings{SymbolSuffixes: []string{"pro"}}); err != nil {
 		t.Fatal(err)
 	}
 	unknown := tradingdesk.DealAccount{ServerID: tr.server, Login: "999999"}

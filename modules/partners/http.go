@@ -241,9 +241,17 @@ type PlansResponse struct {
 	Plans []PlanResponse `json:"plans"`
 }
 
-// SettingsBody is the tenant's symbol normalisation.
+// SettingsBody is the tenant's partner settings. In a PUT, a field left out stays as it is (symbol_suffixes: []
+// clears them).
 type SettingsBody struct {
 	SymbolSuffixes []string `json:"symbol_suffixes"`
+	// ReferredClientDisplay is how partners see the clients they referred: masked_email (a***@example.com, the
+	// default), masked_name (Sofia R.), name, email, or reference (Client 9E0A3B7F).
+	ReferredClientDisplay string `json:"referred_client_display,omitempty"`
+}
+
+func settingsBody(st Settings) SettingsBody {
+	return SettingsBody{SymbolSuffixes: st.SymbolSuffixes, ReferredClientDisplay: string(st.ClientDisplay)}
 }
 
 // ToRules reads a body's rules; an amount that is no exact decimal is a field error.
@@ -672,33 +680,30 @@ func Routes(api *web.API, s *Service) {
 			return c.JSON(ToPlanResponse(p))
 		}})
 	api.Handle(web.Route{Method: fiber.MethodGet, Path: "/api/v1/partner-settings", Permission: PermManage, Tag: tag, Response: SettingsBody{},
-		Summary: "The symbol suffixes commission plans ignore (XAUUSD.m pays as XAUUSD without any)",
+		Summary: "The symbol suffixes commission plans ignore (XAUUSD.m pays as XAUUSD without any) and how partners see referred clients",
 		Handler: func(c *fiber.Ctx) error {
-			list, err := s.Suffixes(c.UserContext(), tenants.Current(c))
+			st, err := s.Settings(c.UserContext(), tenants.Current(c))
 			if err != nil {
 				return err
 			}
-			if list == nil {
-				list = []string{}
-			}
-			return c.JSON(SettingsBody{SymbolSuffixes: list})
+			return c.JSON(settingsBody(st))
 		}})
 	api.Handle(web.Route{Method: fiber.MethodPut, Path: "/api/v1/partner-settings", Permission: PermManage, Tag: tag, Request: SettingsBody{},
-		Response: SettingsBody{}, Summary: "Set the symbol suffixes commission plans ignore (EURUSDpro pays as EURUSD with \"pro\")",
+		Response: SettingsBody{}, Summary: "Set the symbol suffixes plans ignore (EURUSDpro pays as EURUSD with \"pro\") or how partners see referred clients",
 		Handler: func(c *fiber.Ctx) error {
 			var b SettingsBody
 			if err := web.Bind(c, &b); err != nil {
 				return err
 			}
 			t := tenants.Current(c)
-			if err := s.SetSuffixes(c.UserContext(), t, identity.Actor(c), b.SymbolSuffixes); err != nil {
+			if err := s.SaveSettings(c.UserContext(), t, identity.Actor(c), Settings{SymbolSuffixes: b.SymbolSuffixes, ClientDisplay: ClientDisplay(b.ReferredClientDisplay)}); err != nil {
 				return err
 			}
-			list, err := s.Suffixes(c.UserContext(), t)
+			st, err := s.Settings(c.UserContext(), t)
 			if err != nil {
 				return err
 			}
-			return c.JSON(SettingsBody{SymbolSuffixes: list})
+			return c.JSON(settingsBody(st))
 		}})
 }
 
@@ -908,3 +913,8 @@ func (MoveBody) Example() any {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Example shows a valid body in the OpenAPI document (web.Exampler).
+func (SettingsBody) Example() any {
+	return SettingsBody{SymbolSuffixes: []string{"m", "pro"}, ReferredClientDisplay: string(DisplayMaskedName)}
+}

@@ -52,6 +52,7 @@ func (s *Service) mountPages(shell *web.Shell) {
 	s.mountReportPages(p)
 	s.mountLivePages(p)
 	s.mountMoneyPages(p)
+	p.mountSettingsPage()
 }
 
 type option struct {

@@ -48,10 +48,10 @@ import (
 )
 
 // Clients is what partners needs of the clients module (*clients.Service): a client's name for an application,
-// referred clients' emails (at once), and the demo's clients.
+// referred clients' emails and names (at once), and the demo's clients.
 type Clients interface {
 	GetTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (clients.Client, error)
-	EmailsTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]string, error)
+	ContactsTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]clients.Contact, error)
 	List(ctx context.Context, t tenants.Tenant, v clients.Viewer, f clients.Filter, after *clients.After, limit int) ([]clients.Client, error)
 }
 

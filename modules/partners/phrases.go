@@ -84,6 +84,10 @@ func Phrases() []audit.Phrase {
 			return audit.Say(e.Actor, " changed the commission plan ", e.Target, " (version ", e.After("/version"), ")")
 		}),
 		say(ActionSettingsChanged, func(e audit.Event) audit.Sentence {
+			if d := e.After("/referred_client_display"); d != "" {
+				return audit.Say(e.Actor, " let partners see the clients they referred by ", ClientDisplay(d).Describe(),
+					" (before: ", ClientDisplay(e.Before("/referred_client_display")).Describe(), ")")
+			}
 			return audit.Say(e.Actor, " changed the symbol suffixes commission plans ignore")
 		}),
 	}, moneyPhrases(say)...)

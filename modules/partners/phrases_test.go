@@ -38,6 +38,10 @@ func TestPartnerActionsReadAsSentences(t *testing.T) {
 			"Ivan IB-Manager attributed Dora Trader to no partner from 1 December 2026 00:00 UTC: left the IB"},
 		{ActionPlanSaved, ivan, audit.Ref{Name: "Standard IB"}, nil, m{"name": "Standard IB", "currency": "USD", "version": 1}, "Ivan IB-Manager made the commission plan Standard IB in USD"},
 		{ActionPlanSaved, ivan, audit.Ref{Name: "Standard IB"}, m{"version": 1}, m{"version": 2}, "Ivan IB-Manager changed the commission plan Standard IB (version 2)"},
+		{ActionSettingsChanged, ivan, audit.Ref{Name: "symbol_suffixes"}, m{"symbol_suffixes": []string{}}, m{"symbol_suffixes": []string{"m"}},
+			"Ivan IB-Manager changed the symbol suffixes commission plans ignore"},
+		{ActionSettingsChanged, ivan, audit.Ref{Name: "referred_client_display"}, m{"referred_client_display": "masked_email"}, m{"referred_client_display": "masked_name"},
+			"Ivan IB-Manager let partners see the clients they referred by the first name and the last name's initial (Sofia R.) (before: the email masked (s***@example.com))"},
 	} {
 		svc := audit.NewService(nil)
 		svc.Phrases(Phrases()...)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"html/template"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -33,7 +32,7 @@ const EarningsDays = 30
 // Referred is a client attributed to the partner now, with what its deals paid the partner (level 1).
 type Referred struct {
 	ClientID uuid.UUID
-	Email    string // masked: "a***@example.com"
+	Shown    string // the client as the tenant's rule shows them to partners (ClientDisplay): "a***@example.com"
 	Since    time.Time
 	Lots     decimal.Decimal // lots of the deals that paid, less those reversed
 	Deals    int             // rows that paid
@@ -68,17 +67,6 @@ func (s *Service) PortalPartner(ctx context.Context, t tenants.Tenant, client uu
 	return p, nil
 }
 
-// MaskEmail is the tenant rule for a referred client's email in the portal: the first character of the local part,
-// three stars, the domain ("a***@example.com"). An email without @ shows as "***".
-func MaskEmail(email string) string {
-	at := strings.LastIndexByte(email, '@')
-	if at < 1 {
-		return "***"
-	}
-	first := []rune(email[:at])[0]
-	return string(first) + "***" + email[at:]
-}
-
 // ReferredPageSize is how many referred clients a page of the partner area shows.
 const ReferredPageSize = 100
 
@@ -95,11 +83,13 @@ type ReferredPage struct {
 	Total   int
 	// Next is the position of the next page (nil: this is the last).
 	Next *ReferredAfter
+	// Display is the tenant's rule the clients are shown by.
+	Display ClientDisplay
 }
 
 // ReferredClients lists up to limit (at most ReferredPageSize; 0 is that) clients attributed to partner now,
 // newest attribution first, after the position after (nil: from the newest), with the lots and earnings their deals
-// paid it directly (level 1 rows), their masked emails and deposits, and the number of clients in all. The current
+// paid it directly (level 1 rows), shown as the tenant's rule says (ClientDisplay), their deposits, and the number of clients in all. The current
 // attributions are found from the partner's own (partner_attributions_partner) with a look for a later one of each
 // client, and only the page's clients have their rows summed (partner_commissions_partner_client, index-only): the
 // cost follows the partner's clients and the page, not the tenant's attributions or the partner's rows.
@@ -168,16 +158,19 @@ func (s *Service) ReferredClients(ctx context.Context, t tenants.Tenant, partner
 		for i := range out.Clients {
 			ids[i] = out.Clients[i].ClientID
 		}
-		emails, err := s.o.Clients.EmailsTx(ctx, tx, ids)
+		st, err := settingsTx(ctx, tx)
+		if err != nil {
+			return err
+		}
+		contacts, err := s.o.Clients.ContactsTx(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
 		for i := range out.Clients {
-			out.Clients[i].Email = "***"
-			if e, ok := emails[out.Clients[i].ClientID]; ok {
-				out.Clients[i].Email = MaskEmail(e)
-			}
+			c, known := contacts[out.Clients[i].ClientID]
+			out.Clients[i].Shown = st.ClientDisplay.Show(out.Clients[i].ClientID, c, known)
 		}
+		out.Display = st.ClientDisplay
 		return nil
 	})
 	if err != nil {
@@ -278,9 +271,10 @@ type PortalLinkResponse struct {
 	Link string `json:"link"`
 }
 
-// ReferredResponse is a referred client: the email masked, lots and earnings as exact decimal strings.
+// ReferredResponse is a referred client, shown as the tenant's rule says (client_display), with lots and earnings
+// as exact decimal strings.
 type ReferredResponse struct {
-	Email  string            `json:"email"`
+	Client string            `json:"client"`
 	Since  time.Time         `json:"since"`
 	Lots   string            `json:"lots"`
 	Deals  int               `json:"deals"`
@@ -313,6 +307,8 @@ type PortalPartnerResponse struct {
 	Earned  map[string]string    `json:"earned"`
 	Wallet  map[string]string    `json:"wallet"`
 	Clients []ReferredResponse   `json:"clients"`
+	// ClientDisplay is the tenant's rule the clients are shown by: masked_email, masked_name, name, email or reference.
+	ClientDisplay string `json:"client_display"`
 	// ClientsTotal is how many clients are attributed to the partner now; Clients is a page of them (newest first).
 	ClientsTotal int `json:"clients_total"`
 	// ClientsNext, unless this is the last page, is the cursor of the next page of clients (?clients_cursor=).
@@ -344,7 +340,7 @@ func (s *Service) PortalSummary(ctx context.Context, t tenants.Tenant, p Partner
 	if err != nil {
 		return out, err
 	}
-	out.ClientsTotal = refs.Total
+	out.ClientsTotal, out.ClientDisplay = refs.Total, string(refs.Display)
 	if refs.Next != nil {
 		next, err := s.cursors.Encode(*refs.Next)
 		if err != nil {
@@ -353,7 +349,7 @@ func (s *Service) PortalSummary(ctx context.Context, t tenants.Tenant, p Partner
 		out.ClientsNext = &next
 	}
 	for _, r := range refs.Clients {
-		out.Clients = append(out.Clients, ReferredResponse{Email: r.Email, Since: r.Since, Lots: r.Lots.String(), Deals: r.Deals, Earned: formatSums(r.Earned),
+		out.Clients = append(out.Clients, ReferredResponse{Client: r.Shown, Since: r.Since, Lots: r.Lots.String(), Deals: r.Deals, Earned: formatSums(r.Earned),
 			Deposits: formatSums(r.Deposits)})
 	}
 	subs, err := s.SubIBs(ctx, t, p.ID)

@@ -44,7 +44,7 @@ type portalLink struct {
 	QR                  template.HTML
 }
 
-type portalClientRow struct{ Email, Since, Lots, Earned, Deposits string }
+type portalClientRow struct{ Client, Since, Lots, Earned, Deposits string }
 
 type portalSubRow struct {
 	Name, Status, Earned string
@@ -124,7 +124,7 @@ func (p *pages) portalWith(c *fiber.Ctx, status int, form payoutsPart) error {
 		d.Links = append(d.Links, portalLink{Code: l.Code, Campaign: l.Campaign, URL: url, QR: qr})
 	}
 	for _, r := range sum.Clients {
-		d.Clients = append(d.Clients, portalClientRow{Email: r.Email, Since: r.Since.UTC().Format("2006-01-02"), Lots: r.Lots, Earned: joinSums(r.Earned),
+		d.Clients = append(d.Clients, portalClientRow{Client: r.Client, Since: r.Since.UTC().Format("2006-01-02"), Lots: r.Lots, Earned: joinSums(r.Earned),
 			Deposits: joinSums(r.Deposits)})
 	}
 	d.ClientsTotal, d.ClientsShown, d.ClientsLater = sum.ClientsTotal, len(sum.Clients), after != nil
@@ -190,7 +190,8 @@ func clientsPage(c *fiber.Ctx, cursor string) string {
 	return portalPartnerPath + "?" + q.Encode() + "#clients-live"
 }
 
-// portalRow is a row as the partner reads it: no client names or links (the email is the masked one's place).
+// portalRow is a row as the partner reads it: no client names or links (the referred clients' list shows clients,
+// by the tenant's rule).
 func portalRow(r Commission) commissionRow {
 	cr := commissionRow{ID: strconv.FormatInt(r.ID, 10), Time: r.DealTime.UTC().Format("2006-01-02 15:04:05"), Ticket: r.Ticket, Login: r.Login, Symbol: r.Symbol,
 		Matched: r.Explanation.MatchedBy, Lots: r.Lots.String(), Level: strconv.Itoa(r.Level), Kind: kindWords[r.Kind]}
