@@ -79,7 +79,8 @@ func (s *Service) closeTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, c closin
 			"lots_done": done.StringFixed(2), "lots_required": required.StringFixed(2), "reason": reason}})
 }
 
-// Cancel ends an open bonus by staff's decision: the grant is reversed. The reason is required.
+// Cancel ends an open bonus by staff's decision: the grant is reversed and bonus.cancelled announced (the client's
+// email gives the reason, which the portal shows too). The reason is required.
 func (s *Service) Cancel(ctx context.Context, t tenants.Tenant, actor audit.Actor, id uuid.UUID, reason string) error {
 	reason = strings.TrimSpace(reason)
 	var f validation.Fields
@@ -89,12 +90,15 @@ func (s *Service) Cancel(ctx context.Context, t tenants.Tenant, actor audit.Acto
 		return err
 	}
 	return s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		return s.closeTx(ctx, tx, id, closeCancel, actor, reason)
+		if err := s.closeTx(ctx, tx, id, closeCancel, actor, reason); err != nil {
+			return err
+		}
+		return s.publishEndedTx(ctx, tx, t, id)
 	})
 }
 
 // ExpireDue removes the tenant's open bonuses past their expiry, up to limit per call (the oldest first), each in
-// the worker's one transaction; it answers how many it removed. Rows another worker holds are skipped.
+// the worker's one transaction and announced (bonus.expired); it answers how many it removed. Rows another worker holds are skipped.
 func (s *Service) ExpireDue(ctx context.Context, t tenants.Tenant, limit int) (int, error) {
 	n := 0
 	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
@@ -109,6 +113,9 @@ func (s *Service) ExpireDue(ctx context.Context, t tenants.Tenant, limit int) (i
 		}
 		for _, id := range ids {
 			if err := s.closeTx(ctx, tx, id, closeExpire, engine, "expired"); err != nil {
+				return err
+			}
+			if err := s.publishEndedTx(ctx, tx, t, id); err != nil {
 				return err
 			}
 			n++

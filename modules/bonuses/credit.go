@@ -144,9 +144,9 @@ func (s *Service) CreditOutTx(ctx context.Context, tx pgx.Tx, bonus uuid.UUID, a
 }
 
 // onCreditFinished records what the platform did with a credit bonus's credit_in: credited, or refused, which
-// cancels the bonus (its grant reversed; nothing is on the platform to take out). Other credit operations (the
+// cancels the bonus (its grant reversed, bonus.cancelled announced; nothing is on the platform to take out). Other credit operations (the
 // desk's trail has them) and other rooms' keys are not the engine's business here.
-func (s *Service) onCreditFinished(ctx context.Context, tx pgx.Tx, _ tenants.Tenant, m events.Meta, e tradingdesk.CreditFinished) error {
+func (s *Service) onCreditFinished(ctx context.Context, tx pgx.Tx, t tenants.Tenant, m events.Meta, e tradingdesk.CreditFinished) error {
 	rest, ok := strings.CutPrefix(e.Key, "bonus:")
 	if !ok || e.Kind != trading.CreditIn {
 		return nil
@@ -178,7 +178,10 @@ func (s *Service) onCreditFinished(ctx context.Context, tx pgx.Tx, _ tenants.Ten
 	if errors.Is(err, ErrState) {
 		return nil // it ended meanwhile (its own reversal is done; its credit_out finds nothing credited)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return s.publishEndedTx(ctx, tx, t, id)
 }
 
 // stopOutBatch bounds the accounts one stop-out run reads from their platforms.

@@ -27,6 +27,11 @@ const (
 	// EventForfeited: a bonus (or part of it) was forfeited, by a withdrawal or otherwise (Forfeited). The forfeiture
 	// (docs/bonuses.md#forfeiture) publishes it; the engine's emails subscribe to it already.
 	EventForfeited = "bonus.forfeited"
+	// EventExpired: an open bonus reached its expiry before its turnover was met; the grant was reversed (Expired).
+	EventExpired = "bonus.expired"
+	// EventCancelled: an open bonus was cancelled, by staff with a reason or because the trading server refused its
+	// credit; the grant was reversed (Cancelled).
+	EventCancelled = "bonus.cancelled"
 )
 
 // Granted announces a granted bonus.
@@ -78,6 +83,34 @@ type Forfeited struct {
 // EventType implements events.Event.
 func (Forfeited) EventType() string { return EventForfeited }
 
+// Expired announces a bonus removed at its expiry: Amount is what it was (minor units of Currency), LotsDone of
+// LotsRequired what the client had traded.
+type Expired struct {
+	BonusID      uuid.UUID `json:"bonus_id"`
+	ClientID     uuid.UUID `json:"client_id"`
+	Amount       int64     `json:"amount"`
+	Currency     string    `json:"currency"`
+	Exponent     int       `json:"exponent"`
+	LotsDone     string    `json:"lots_done"`
+	LotsRequired string    `json:"lots_required"`
+}
+
+// EventType implements events.Event.
+func (Expired) EventType() string { return EventExpired }
+
+// Cancelled announces a bonus cancelled with the reason the client reads (staff's, or the trading server's refusal).
+type Cancelled struct {
+	BonusID  uuid.UUID `json:"bonus_id"`
+	ClientID uuid.UUID `json:"client_id"`
+	Amount   int64     `json:"amount"`
+	Currency string    `json:"currency"`
+	Exponent int       `json:"exponent"`
+	Reason   string    `json:"reason"`
+}
+
+// EventType implements events.Event.
+func (Cancelled) EventType() string { return EventCancelled }
+
 // Publisher announces the engine's events in the caller's transaction (*events.Hall).
 type Publisher interface {
 	Publish(ctx context.Context, tx pgx.Tx, t tenants.Tenant, e events.Event) error
@@ -114,6 +147,26 @@ func (s *Service) publishReleasedTx(ctx context.Context, tx pgx.Tx, t tenants.Te
 		Exponent: b.Amount.Currency.Exponent})
 }
 
+// publishEndedTx announces a bonus that expired or was cancelled, in the transaction that closed it.
+func (s *Service) publishEndedTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, id uuid.UUID) error {
+	if s.o.Events == nil {
+		return nil
+	}
+	b, err := bonusTx(ctx, tx, `b.id = $1`, id)
+	if err != nil {
+		return err
+	}
+	switch b.Status {
+	case closeExpire.status:
+		return s.o.Events.Publish(ctx, tx, t, Expired{BonusID: b.ID, ClientID: b.ClientID, Amount: b.Amount.Minor, Currency: b.Amount.Currency.Code,
+			Exponent: b.Amount.Currency.Exponent, LotsDone: b.LotsDone.StringFixed(2), LotsRequired: b.LotsRequired.StringFixed(2)})
+	case closeCancel.status:
+		return s.o.Events.Publish(ctx, tx, t, Cancelled{BonusID: b.ID, ClientID: b.ClientID, Amount: b.Amount.Minor, Currency: b.Amount.Currency.Code,
+			Exponent: b.Amount.Currency.Exponent, Reason: b.CloseReason})
+	}
+	return fmt.Errorf("bonuses: bonus %s is %s, neither expired nor cancelled", id, b.Status)
+}
+
 // bonusTx reads one bonus by a condition on b; ErrNotFound when none.
 func bonusTx(ctx context.Context, tx pgx.Tx, where string, args ...any) (Bonus, error) {
 	rows, err := tx.Query(ctx, selectBonus+` WHERE `+where, args...)
@@ -139,6 +192,8 @@ func (s *Service) subscribeEmails(h *events.Hall) {
 	events.Later(h, "bonuses.email_granted", s.emailGranted, events.InQueue(jobs.QueueNotifications))
 	events.Later(h, "bonuses.email_released", s.emailReleased, events.InQueue(jobs.QueueNotifications))
 	events.Later(h, "bonuses.email_forfeited", s.emailForfeited, events.InQueue(jobs.QueueNotifications))
+	events.Later(h, "bonuses.email_expired", s.emailExpired, events.InQueue(jobs.QueueNotifications))
+	events.Later(h, "bonuses.email_cancelled", s.emailCancelled, events.InQueue(jobs.QueueNotifications))
 }
 
 func amountOf(minor int64, code string, exp int) string {
@@ -194,6 +249,28 @@ func (s *Service) emailForfeited(ctx context.Context, tx pgx.Tx, t tenants.Tenan
 		reason = "The bonus's rule ends it when money is withdrawn while it is open."
 	}
 	return s.emailTx(ctx, tx, t, e.BonusID, e.ClientID, "bonus:"+e.BonusID.String()+":forfeited:"+m.ID.String(), emails.TemplateBonusForfeited,
+		func(b Bonus, c clients.Client) map[string]any {
+			return map[string]any{"FirstName": c.FirstName, "Amount": amountOf(e.Amount, e.Currency, e.Exponent), "Rule": b.RuleName,
+				"Reason": reason, "BonusesURL": PortalPath}
+		})
+}
+
+// emailExpired tells the client a bonus expired before its turnover was met, with the lots they had traded.
+func (s *Service) emailExpired(ctx context.Context, tx pgx.Tx, t tenants.Tenant, _ events.Meta, e Expired) error {
+	return s.emailTx(ctx, tx, t, e.BonusID, e.ClientID, "bonus:"+e.BonusID.String()+":expired", emails.TemplateBonusExpired,
+		func(b Bonus, c clients.Client) map[string]any {
+			return map[string]any{"FirstName": c.FirstName, "Amount": amountOf(e.Amount, e.Currency, e.Exponent), "Rule": b.RuleName,
+				"Done": e.LotsDone, "Lots": e.LotsRequired, "BonusesURL": PortalPath}
+		})
+}
+
+// emailCancelled tells the client a bonus was cancelled, and why (the reason the portal shows them too).
+func (s *Service) emailCancelled(ctx context.Context, tx pgx.Tx, t tenants.Tenant, _ events.Meta, e Cancelled) error {
+	reason := e.Reason
+	if reason == "" {
+		reason = "Contact us to know more."
+	}
+	return s.emailTx(ctx, tx, t, e.BonusID, e.ClientID, "bonus:"+e.BonusID.String()+":cancelled", emails.TemplateBonusCancelled,
 		func(b Bonus, c clients.Client) map[string]any {
 			return map[string]any{"FirstName": c.FirstName, "Amount": amountOf(e.Amount, e.Currency, e.Exponent), "Rule": b.RuleName,
 				"Reason": reason, "BonusesURL": PortalPath}

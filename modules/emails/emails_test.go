@@ -171,6 +171,12 @@ func TestEveryTemplateRendersWithTheTenantsBrandSubjectAndLinks(t *testing.T) {
 		{emails.TemplateBonusForfeited, map[string]any{"FirstName": "Ada", "Amount": "120.00 USD", "Rule": "Welcome 100%",
 			"Reason": "You withdrew 300.00 USD while the bonus was open.", "BonusesURL": "/portal/bonuses"},
 			"Bonus forfeited: 120.00 USD", host + "/portal/bonuses", []string{"Welcome 100%", "You withdrew 300.00 USD while the bonus was open."}},
+		{emails.TemplateBonusExpired, map[string]any{"FirstName": "Ada", "Amount": "200.00 USD", "Rule": "2nd deposit 50% up to $500",
+			"Done": "12.50", "Lots": "100.00", "BonusesURL": "/portal/bonuses"},
+			"Bonus expired: 200.00 USD", host + "/portal/bonuses", []string{"expired with 12.50 of 100.00 lots traded", "removed"}},
+		{emails.TemplateBonusCancelled, map[string]any{"FirstName": "Ada", "Amount": "200.00 USD", "Rule": "Welcome 100%",
+			"Reason": "The bonus was granted on a deposit that was charged back.", "BonusesURL": "/portal/bonuses"},
+			"Bonus cancelled: 200.00 USD", host + "/portal/bonuses", []string{"Welcome 100%", "cancelled by", "charged back"}},
 	}
 	if len(cases) != len(emails.Templates()) {
 		t.Fatalf("cases cover %d templates, the module has %d", len(cases), len(emails.Templates()))

@@ -34,11 +34,15 @@ const (
 	TemplateWithdrawalUpdate = "withdrawal_update"
 	// TemplateTradingPasswordReset carries a trading account's new main or investor password: Send, never Queue.
 	TemplateTradingPasswordReset = "trading_password_reset"
-	// TemplateBonusGranted, TemplateBonusReleased and TemplateBonusForfeited tell a client of a bonus granted (the
-	// turnover it asks, its expiry), released to the wallet, or forfeited with the reason (modules/bonuses).
+	// TemplateBonusGranted, TemplateBonusReleased, TemplateBonusForfeited, TemplateBonusExpired and
+	// TemplateBonusCancelled tell a client of a bonus granted (the turnover it asks, its expiry), released to the
+	// wallet, forfeited with the reason, expired before its turnover was met, or cancelled by the brokerage with the
+	// reason (modules/bonuses).
 	TemplateBonusGranted   = "bonus_granted"
 	TemplateBonusReleased  = "bonus_released"
 	TemplateBonusForfeited = "bonus_forfeited"
+	TemplateBonusExpired   = "bonus_expired"
+	TemplateBonusCancelled = "bonus_cancelled"
 )
 
 // fieldKind is what a data value must be.
@@ -69,6 +73,8 @@ var kinds = map[string]map[string]fieldKind{
 		"BonusesURL": linkField},
 	TemplateBonusReleased:  {"FirstName": textField, "Amount": textField, "Rule": textField, "Lots": textField, "WalletURL": linkField},
 	TemplateBonusForfeited: {"FirstName": textField, "Amount": textField, "Rule": textField, "Reason": textField, "BonusesURL": linkField},
+	TemplateBonusExpired:   {"FirstName": textField, "Amount": textField, "Rule": textField, "Done": textField, "Lots": textField, "BonusesURL": linkField},
+	TemplateBonusCancelled: {"FirstName": textField, "Amount": textField, "Rule": textField, "Reason": textField, "BonusesURL": linkField},
 }
 
 // Templates lists the template kinds, sorted.
