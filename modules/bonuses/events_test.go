@@ -161,8 +161,12 @@ func TestAnExpiryAndACancellationAreAnnouncedAndTheClientIsEmailed(t *testing.T)
 	if err := json.Unmarshal(payload("bonuses.email_cancelled", hal.String()), &ca); err != nil || ca.Amount != 5000 || !strings.Contains(ca.Reason, "charged back") {
 		t.Fatalf("bonus.cancelled %+v: %v", ca, err)
 	}
-	w.deliver(t, func(ctx context.Context, tx pgx.Tx) error { return w.svc.emailExpired(ctx, tx, w.ten, meta(w.clock()), ex) })
-	w.deliver(t, func(ctx context.Context, tx pgx.Tx) error { return w.svc.emailCancelled(ctx, tx, w.ten, meta(w.clock()), ca) })
+	w.deliver(t, func(ctx context.Context, tx pgx.Tx) error {
+		return w.svc.emailExpired(ctx, tx, w.ten, meta(w.clock()), ex)
+	})
+	w.deliver(t, func(ctx context.Context, tx pgx.Tx) error {
+		return w.svc.emailCancelled(ctx, tx, w.ten, meta(w.clock()), ca)
+	})
 	for client, want := range map[any][]string{
 		gia: {"Bonus expired: 200.00 USD", "Short", "expired with 0.00 of 100.00 lots traded"},
 		hal: {"Bonus cancelled: 50.00 USD", "Short", "charged back"},
