@@ -237,6 +237,18 @@ func TestTradingTransfersFromThePortalThroughTheWorker(t *testing.T) {
 	if list := bo.get("/backoffice/trading/transfers?status=all"); list.status != 200 || !strings.Contains(list.body, `data-transfer="`+out.ID.String()+`"`) {
 		t.Fatalf("finance's transfers page: %d %.1500s", list.status, list.body)
 	}
+	// Finance's credit operations page: the booked credit among all, none waiting by default, no retry of a done one.
+	if list := bo.get("/backoffice/trading/credits?status=all"); list.status != 200 || !strings.Contains(list.body, `data-credit="`+credit.ID.String()+`"`) ||
+		!strings.Contains(list.body, "Credit in") || !strings.Contains(list.body, "50.00 USD") {
+		t.Fatalf("finance's credit operations page: %d %.1500s", list.status, pageText(list.body))
+	}
+	if list := bo.get("/backoffice/trading/credits"); list.status != 200 || strings.Contains(list.body, `data-credit="`) ||
+		!strings.Contains(list.body, "No credit operation waits for finance.") {
+		t.Fatalf("the credit operations waiting for finance: %d %.1500s", list.status, pageText(list.body))
+	}
+	if r := bo.postWithCSRF("/backoffice/trading/credits?status=all", "/backoffice/trading/credits/"+credit.ID.String()+"/retry", nil); r.status != 404 {
+		t.Fatalf("retrying a done credit operation from the page: %d", r.status)
+	}
 	if tab := bo.get("/backoffice/clients/" + client.String() + "?tab=trading"); tab.status != 200 || !strings.Contains(tab.body, `data-transfer="`+in.ID.String()+`"`) {
 		t.Fatalf("the client page's Trading tab: %d %.1500s", tab.status, tab.body)
 	}

@@ -245,6 +245,16 @@ func (s *Service) Credits(ctx context.Context, t tenants.Tenant, client uuid.UUI
 	return out, err
 }
 
+// CreditCounts are the credit operations finance acts on: pending with an unknown outcome, and refused this week.
+func (s *Service) CreditCounts(ctx context.Context, t tenants.Tenant) (unknown, failed int, err error) {
+	err = s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'pending' AND outcome_unknown),
+			count(*) FILTER (WHERE status = 'failed' AND finished_at > now() - interval '7 days')
+			FROM trading_credits WHERE status <> 'done'`).Scan(&unknown, &failed)
+	})
+	return unknown, failed, err
+}
+
 // clientCredits are every credit operation of the client's accounts, oldest first, as its export shows them.
 func (s *Service) clientCredits(ctx context.Context, t tenants.Tenant, client uuid.UUID) ([]CreditResponse, error) {
 	out := []CreditResponse{}

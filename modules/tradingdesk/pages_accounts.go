@@ -48,6 +48,7 @@ func (p *pages) mountAccountPages(shell *web.Shell) {
 	shell.HubSection(clients.ClientHub, web.HubSection{ID: "trading", Label: "Trading", Order: 45, Permission: PermRead,
 		Hint: "Trading accounts, account requests and transfers", Render: p.tradingTab})
 	p.mountTransferPages(shell)
+	p.mountCreditPages(shell)
 	p.mountChangePages(shell)
 }
 
