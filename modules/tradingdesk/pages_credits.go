@@ -42,8 +42,8 @@ func (p *pages) mountCreditPages(shell *web.Shell) {
 
 type creditRow struct {
 	ID, Client, ClientHref, Account, Kind, Amount, Moved, What, Status, Failure, Ticket, Created, Finished string
-	Tone                                                                                                    web.Tone
-	Retry                                                                                                   bool
+	Tone                                                                                                   web.Tone
+	Retry                                                                                                  bool
 }
 
 // creditStatusWords are a credit operation's status in words with its tone.
