@@ -141,17 +141,26 @@ type Bonus struct {
 	ExpiresAt    time.Time
 	ClosedAt     *time.Time
 	CloseReason  string
+	// Forfeited is what withdrawals took off the bonus in part (pro rata), in Amount's currency: Amount is what is
+	// left, Amount + Forfeited what was granted. A bonus forfeited in full keeps its Amount (status forfeited).
+	Forfeited int64
+	// CreditTo is where the bonus went: bonus_balance (the ledger) or trading_account (credit on CreditLogin,
+	// booked on the platform at CreditedAt; nil while the desk's credit_in is on its way).
+	CreditTo    string
+	CreditLogin string
+	CreditedAt  *time.Time
 }
 
 const selectBonus = `SELECT b.id, b.rule_id, r.name, b.rule_version, b.deposit_id, b.client_id, b.currency, b.amount, b.lots_required,
-	b.lots_done, b.status, b.granted_at, b.expires_at, b.closed_at, b.close_reason FROM bonuses b JOIN bonus_rules r ON r.id = b.rule_id`
+	b.lots_done, b.status, b.granted_at, b.expires_at, b.closed_at, b.close_reason, b.forfeited, b.credit_to, b.credit_login, b.credited_at
+	FROM bonuses b JOIN bonus_rules r ON r.id = b.rule_id`
 
 func scanBonuses(rows pgx.Rows) ([]Bonus, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Bonus, error) {
 		var b Bonus
 		var code string
 		err := row.Scan(&b.ID, &b.RuleID, &b.RuleName, &b.RuleVersion, &b.DepositID, &b.ClientID, &code, &b.Amount.Minor, &b.LotsRequired,
-			&b.LotsDone, &b.Status, &b.GrantedAt, &b.ExpiresAt, &b.ClosedAt, &b.CloseReason)
+			&b.LotsDone, &b.Status, &b.GrantedAt, &b.ExpiresAt, &b.ClosedAt, &b.CloseReason, &b.Forfeited, &b.CreditTo, &b.CreditLogin, &b.CreditedAt)
 		if err != nil {
 			return b, err
 		}

@@ -134,6 +134,12 @@ func TestAConfirmedWithdrawalForfeitsProRataOnceAndWhatIsLeftAsksLessTurnover(t 
 	if len(bs) != 1 || bs[0].Status != "open" || bs[0].Amount.Minor != 150_00 || bs[0].LotsRequired.StringFixed(2) != "75.00" {
 		t.Fatalf("after a quarter: %+v", bs)
 	}
+	if r := ToBonusResponse(bs[0]); r.Amount != "150.00" || r.Forfeited != "50.00" || r.CreditTo != "bonus_balance" || r.CreditLogin != "" {
+		t.Errorf("the API's bonus after a quarter: %+v", r)
+	}
+	if why := toRow(bs[0]).Why; !strings.Contains(why, "50.00 USD of it was forfeited by withdrawals") {
+		t.Errorf("the pages say %q", why)
+	}
 	if got := w.balance(t, ledger.ClientBonus(ann, usd)); got != 150_00 {
 		t.Errorf("bonus account %d, want 15000", got)
 	}

@@ -32,7 +32,9 @@ type BonusResponse struct {
 	Rule         string     `json:"rule"`
 	RuleVersion  int        `json:"rule_version"`
 	DepositID    string     `json:"deposit_id"`
-	Amount       string     `json:"amount"` // a decimal in the currency
+	Amount       string     `json:"amount"` // a decimal in the currency: what is left of the bonus
+	// Forfeited is what withdrawals took off it in part ("0.00" when none): amount + forfeited is what was granted.
+	Forfeited string `json:"forfeited"`
 	Currency     string     `json:"currency"`
 	LotsRequired string     `json:"lots_required"`
 	LotsDone     string     `json:"lots_done"`
@@ -41,6 +43,11 @@ type BonusResponse struct {
 	ExpiresAt    time.Time  `json:"expires_at"`
 	ClosedAt     *time.Time `json:"closed_at,omitempty"`
 	CloseReason  string     `json:"close_reason,omitempty"`
+	// CreditTo is bonus_balance (the client's bonus balance in the ledger) or trading_account (credit on the account
+	// credit_login, booked on the platform at credited_at; absent while the credit is on its way).
+	CreditTo    string     `json:"credit_to"`
+	CreditLogin string     `json:"credit_login,omitempty"`
+	CreditedAt  *time.Time `json:"credited_at,omitempty"`
 }
 
 // BonusesResponse lists a client's bonuses, newest first.
@@ -57,7 +64,8 @@ type CancelBody struct {
 func ToBonusResponse(b Bonus) BonusResponse {
 	return BonusResponse{ID: b.ID.String(), RuleID: b.RuleID.String(), Rule: b.RuleName, RuleVersion: b.RuleVersion, DepositID: b.DepositID.String(),
 		Amount: b.Amount.Decimal(), Currency: b.Amount.Currency.Code, LotsRequired: b.LotsRequired.StringFixed(2), LotsDone: b.LotsDone.StringFixed(2),
-		Status: b.Status, GrantedAt: b.GrantedAt, ExpiresAt: b.ExpiresAt, ClosedAt: b.ClosedAt, CloseReason: b.CloseReason}
+		Status: b.Status, GrantedAt: b.GrantedAt, ExpiresAt: b.ExpiresAt, ClosedAt: b.ClosedAt, CloseReason: b.CloseReason,
+		Forfeited: money.Amount{Minor: b.Forfeited, Currency: b.Amount.Currency}.Decimal(), CreditTo: b.CreditTo, CreditLogin: b.CreditLogin, CreditedAt: b.CreditedAt}
 }
 
 // portalClient is the client of the request's portal login; 404 for a login without one.

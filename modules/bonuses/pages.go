@@ -108,6 +108,16 @@ func toRow(b Bonus) bonusRow {
 	if b.ClosedAt != nil {
 		r.Closed = day(*b.ClosedAt)
 	}
+	if b.Forfeited > 0 && b.Status == "open" {
+		r.Why = money.Amount{Minor: b.Forfeited, Currency: b.Amount.Currency}.String() + " of it was forfeited by withdrawals; the rest stays open."
+	}
+	if b.CreditTo == "trading_account" && b.CreditLogin != "" {
+		where := "As credit on trading account " + b.CreditLogin
+		if b.CreditedAt == nil && b.Status == "open" {
+			where += " (being booked)"
+		}
+		r.Why = strings.TrimSpace(where + ". " + r.Why)
+	}
 	r.Percent = "100"
 	if b.LotsRequired.IsPositive() {
 		pct := b.LotsDone.Div(b.LotsRequired).Shift(2).Floor()

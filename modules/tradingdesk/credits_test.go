@@ -244,6 +244,9 @@ func TestACreditBonusIsCreditedOnceAndTakenOutWhenItEnds(t *testing.T) {
 	if n := b.count(t, `SELECT count(*) FROM bonuses WHERE client_id = $1 AND credited_at IS NOT NULL AND credit_login = $2`, ann, acc.Login); n != 1 {
 		t.Fatal("the bonus is not marked credited on the account")
 	}
+	if r := bonuses.ToBonusResponse(bd.bonuses(t, ann)[0]); r.CreditTo != "trading_account" || r.CreditLogin != acc.Login || r.CreditedAt == nil || r.Forfeited != "0.00" {
+		t.Fatalf("the bonus in the API says it went to %q on %q at %v (forfeited %s)", r.CreditTo, r.CreditLogin, r.CreditedAt, r.Forfeited)
+	}
 
 	// Stop-out: the own money is seen, then taken out by hand; equity = credit writes the bonus off.
 	bd.stopOut(t, 0)
