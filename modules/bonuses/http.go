@@ -27,14 +27,14 @@ const PermManage web.Permission = identity.PermPaymentsApprove
 
 // BonusResponse is a granted bonus with its progress.
 type BonusResponse struct {
-	ID           string     `json:"id"`
-	RuleID       string     `json:"rule_id"`
-	Rule         string     `json:"rule"`
-	RuleVersion  int        `json:"rule_version"`
-	DepositID    string     `json:"deposit_id"`
-	Amount       string     `json:"amount"` // a decimal in the currency: what is left of the bonus
+	ID          string `json:"id"`
+	RuleID      string `json:"rule_id"`
+	Rule        string `json:"rule"`
+	RuleVersion int    `json:"rule_version"`
+	DepositID   string `json:"deposit_id"`
+	Amount      string `json:"amount"` // a decimal in the currency: what is left of the bonus
 	// Forfeited is what withdrawals took off it in part ("0.00" when none): amount + forfeited is what was granted.
-	Forfeited string `json:"forfeited"`
+	Forfeited    string     `json:"forfeited"`
 	Currency     string     `json:"currency"`
 	LotsRequired string     `json:"lots_required"`
 	LotsDone     string     `json:"lots_done"`
