@@ -37,7 +37,10 @@ import (
 //     differences finance acknowledged by resolving earlier items) with the balance operations on the platform (the
 //     account's balance deals as deal sync stored them, not cancelled, from the opening balance acknowledgement
 //     on). Money drift is never healed: finance owns it. It is compared only when the two sides can agree: the
-//     account's deals are synced past every done transfer (by driftSettle) and none is pending.
+//     account's deals are synced past every done transfer (by driftSettle) and none is pending;
+//   - credit: the credit operations the CRM made for bonuses (its done credit operations: what credit_in booked
+//     minus what credit_out took, plus the credit differences finance acknowledged) with the credit deals on the
+//     platform (not cancelled). Finance's, like money, and compared on the same terms against the credit operations.
 //
 // Each mismatch is one drift item (trading_drift_items); one seen again moves its last_seen_at, never adds a row;
 // an open item whose account now agrees is gone. The check records what the platform reported (the account's
@@ -52,10 +55,15 @@ const (
 	DriftAccess   DriftKind = "access"
 	DriftSwapFree DriftKind = "swap_free"
 	DriftBalance  DriftKind = "balance"
+	DriftCredit   DriftKind = "credit"
 )
 
 // DriftKinds are the kinds in the order the desk compares, heals and lists them.
-var DriftKinds = []DriftKind{DriftGroup, DriftLeverage, DriftSwapFree, DriftAccess, DriftBalance}
+var DriftKinds = []DriftKind{DriftGroup, DriftLeverage, DriftSwapFree, DriftAccess, DriftBalance, DriftCredit}
+
+// Money says the kind is about money (balance, credit): finance's, never healed, resolved by hand with a note that
+// acknowledges the difference.
+func (k DriftKind) Money() bool { return k == DriftBalance || k == DriftCredit }
 
 // Label is the kind in words.
 func (k DriftKind) Label() string {
@@ -83,7 +91,7 @@ const (
 
 // ownerOf is whose a kind of drift is.
 func ownerOf(k DriftKind) string {
-	if k == DriftBalance {
+	if k.Money() {
 		return OwnerFinance
 	}
 	return OwnerDealing
@@ -102,7 +110,7 @@ type DriftItem struct {
 	Kind          DriftKind
 	CRMValue      string
 	PlatformValue string
-	// Difference is the platform's balance operations minus the CRM's (balance items).
+	// Difference is the platform's balance (or credit) operations minus the CRM's (money items).
 	Difference *money.Amount
 	Owner      string
 	Status     DriftStatus
@@ -181,6 +189,11 @@ type driftAccount struct {
 	// CRMMoney is what the CRM's transfers moved (to_account minus to_wallet) plus the differences finance
 	// acknowledged; PlatformMoney the platform's balance operations since the opening balance acknowledgement.
 	CRMMoney, PlatformMoney int64
+	// CreditComparable: deal sync has read past every done credit operation and none is pending. CRMCredit is what
+	// the CRM's credit operations booked (credit_in minus credit_out) plus the credit differences finance
+	// acknowledged; PlatformCredit the platform's credit deals.
+	CreditComparable          bool
+	CRMCredit, PlatformCredit int64
 }
 
 // driftFinding is one mismatch of a check, and what healing did with it.
@@ -212,14 +225,25 @@ func compareSettings(a driftAccount, p trading.Account) []driftFinding {
 	return out
 }
 
-// compareMoney is the money finding of a, if its money is comparable and differs.
-func compareMoney(a driftAccount) *driftFinding {
-	if !a.MoneyComparable || a.CRMMoney == a.PlatformMoney {
-		return nil
+// compareMoney answers the money kinds it could compare for a (balance, credit) and the findings of those that
+// differ.
+func compareMoney(a driftAccount) (compared []DriftKind, findings []driftFinding) {
+	for _, m := range []struct {
+		kind          DriftKind
+		comparable    bool
+		crm, platform int64
+	}{{DriftBalance, a.MoneyComparable, a.CRMMoney, a.PlatformMoney}, {DriftCredit, a.CreditComparable, a.CRMCredit, a.PlatformCredit}} {
+		if !m.comparable {
+			continue
+		}
+		compared = append(compared, m.kind)
+		if m.crm != m.platform {
+			diff := m.platform - m.crm
+			findings = append(findings, driftFinding{Kind: m.kind, CRM: money.Amount{Minor: m.crm, Currency: a.Currency}.String(),
+				Platform: money.Amount{Minor: m.platform, Currency: a.Currency}.String(), Difference: &diff})
+		}
 	}
-	diff := a.PlatformMoney - a.CRMMoney
-	return &driftFinding{Kind: DriftBalance, CRM: money.Amount{Minor: a.CRMMoney, Currency: a.Currency}.String(),
-		Platform: money.Amount{Minor: a.PlatformMoney, Currency: a.Currency}.String(), Difference: &diff}
+	return compared, findings
 }
 
 // DriftCheck is one server's last check.
@@ -286,7 +310,7 @@ func plural(n int, word string) string {
 // outcomeOf is a finding's outcome as the summary counts it.
 func outcomeOf(f driftFinding) string {
 	switch {
-	case f.Kind == DriftBalance:
+	case f.Kind.Money():
 		return "for finance"
 	case f.Healed:
 		return "healed"
@@ -371,7 +395,7 @@ type driftRead struct {
 	state    trading.Account // the platform's, after any healing
 	err      error
 	findings []driftFinding
-	money    bool // the money was compared
+	compared []DriftKind // the money kinds compared
 }
 
 // CheckDrift checks the accounts of server id of t against the platform (see the top of this file), heals
@@ -420,17 +444,25 @@ func driftAccountsTx(ctx context.Context, tx pgx.Tx, server uuid.UUID) ([]driftA
 			a.login_enabled, a.trading_enabled,
 			EXISTS (SELECT 1 FROM trading_requests r WHERE r.account_id = a.id AND r.status = 'pending'),
 			c.synced_to IS NOT NULL AND NOT coalesce(x.pending, false) AND (x.last_done IS NULL OR x.last_done < c.synced_to - make_interval(secs => $2)),
-			coalesce(x.moved, 0)::bigint + coalesce(ack.acknowledged, 0)::bigint, ops.amount
+			coalesce(x.moved, 0)::bigint + coalesce(ack.acknowledged, 0)::bigint, ops.amount,
+			c.synced_to IS NOT NULL AND NOT coalesce(cr.pending, false) AND (cr.last_done IS NULL OR cr.last_done < c.synced_to - make_interval(secs => $2)),
+			coalesce(cr.moved, 0)::bigint + coalesce(ack.credit, 0)::bigint, cops.amount
 		FROM trading_accounts a
 		LEFT JOIN trading_deal_cursors c ON c.server_id = a.server_id AND c.login = a.login
 		LEFT JOIN LATERAL (SELECT sum(CASE WHEN direction = 'to_account' THEN amount ELSE -amount END) FILTER (WHERE status = 'done') AS moved,
 				bool_or(status = 'pending') AS pending, max(finished_at) FILTER (WHERE status = 'done') AS last_done
 			FROM trading_transfers WHERE account_id = a.id) x ON true
-		LEFT JOIN LATERAL (SELECT sum(difference) AS acknowledged FROM trading_drift_items
-			WHERE account_id = a.id AND kind = 'balance' AND status = 'resolved') ack ON true
+		LEFT JOIN LATERAL (SELECT coalesce(sum(cr.moved) FILTER (WHERE cr.kind = 'credit_in' AND cr.status = 'done'), 0)
+				- coalesce(sum(cr.moved) FILTER (WHERE cr.kind = 'credit_out' AND cr.status = 'done'), 0) AS moved,
+				bool_or(cr.status = 'pending') AS pending, max(cr.finished_at) FILTER (WHERE cr.status = 'done') AS last_done
+			FROM trading_credits cr WHERE cr.account_id = a.id) cr ON true
+		LEFT JOIN LATERAL (SELECT sum(difference) FILTER (WHERE kind = 'balance') AS acknowledged, sum(difference) FILTER (WHERE kind = 'credit') AS credit
+			FROM trading_drift_items WHERE account_id = a.id AND kind IN ('balance', 'credit') AND status = 'resolved') ack ON true
 		LEFT JOIN LATERAL (SELECT sum(d.profit) AS amount FROM trading_deals d
 			WHERE d.server_id = a.server_id AND d.login = a.login AND d.action = 'balance' AND d.cancelled_at IS NULL
 				AND d.time >= coalesce(a.opening_balance_at, '-infinity') AND d.time < c.synced_to) ops ON true
+		LEFT JOIN LATERAL (SELECT sum(d.profit) AS amount FROM trading_deals d
+			WHERE d.server_id = a.server_id AND d.login = a.login AND d.action = 'credit' AND d.cancelled_at IS NULL AND d.time < c.synced_to) cops ON true
 		WHERE a.server_id = $1 AND a.status <> 'closed'
 		ORDER BY a.login`, server, driftSettle.Seconds())
 	if err != nil {
@@ -439,9 +471,9 @@ func driftAccountsTx(ctx context.Context, tx pgx.Tx, server uuid.UUID) ([]driftA
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (driftAccount, error) {
 		var a driftAccount
 		var cur string
-		var ops pgtype.Numeric
+		var ops, cops pgtype.Numeric
 		if err := row.Scan(&a.ID, &a.Login, &cur, &a.Leverage, &a.Group, &a.SwapFree, &a.Status, &a.LoginEnabled, &a.TradingEnabled, &a.InFlight, &a.MoneyComparable,
-			&a.CRMMoney, &ops); err != nil {
+			&a.CRMMoney, &ops, &a.CreditComparable, &a.CRMCredit, &cops); err != nil {
 			return a, err
 		}
 		c, err := currencyOf(cur)
@@ -451,6 +483,9 @@ func driftAccountsTx(ctx context.Context, tx pgx.Tx, server uuid.UUID) ([]driftA
 		a.Currency = c
 		if ops.Valid && ops.Int != nil {
 			a.PlatformMoney = toMinor(decimal.NewFromBigInt(ops.Int, ops.Exp), c)
+		}
+		if cops.Valid && cops.Int != nil {
+			a.PlatformCredit = toMinor(decimal.NewFromBigInt(cops.Int, cops.Exp), c)
 		}
 		return a, nil
 	})
@@ -526,12 +561,9 @@ func (s *Service) readOne(ctx context.Context, tg Target, a driftAccount, heal b
 	if r.err != nil {
 		return r
 	}
-	if a.MoneyComparable {
-		r.money = true
-		if f := compareMoney(a); f != nil {
-			r.findings = append(r.findings, *f)
-		}
-	}
+	var money []driftFinding
+	r.compared, money = compareMoney(a)
+	r.findings = append(r.findings, money...)
 	return r
 }
 
@@ -662,7 +694,7 @@ func (s *Service) recordDrift(ctx context.Context, t tenants.Tenant, srv Server,
 			}
 			for _, k := range DriftKinds {
 				prev, ok := open[itemKey{r.acc.ID, k}]
-				if !ok || seen[k] || (k == DriftBalance && !r.money) {
+				if !ok || seen[k] || (k.Money() && !slices.Contains(r.compared, k)) {
 					continue
 				}
 				if err := s.goneTx(ctx, tx, srv, r.acc, k, prev, now); err != nil {
@@ -852,8 +884,9 @@ func (s *Service) DriftItem(ctx context.Context, t tenants.Tenant, id uuid.UUID)
 
 // Errors of resolving drift.
 var (
-	// ErrNotMoney: only money drift is resolved by hand; settings drift is healed, or goes when the platform agrees.
-	ErrNotMoney = errors.New("tradingdesk: only balance drift is resolved by hand")
+	// ErrNotMoney: only money drift (balance, credit) is resolved by hand; settings drift is healed, or goes when the
+	// platform agrees.
+	ErrNotMoney = errors.New("tradingdesk: only balance and credit drift are resolved by hand")
 	// ErrNotOpen: the item is no longer open.
 	ErrNotOpen = errors.New("tradingdesk: the drift item is no longer open")
 )
@@ -861,7 +894,7 @@ var (
 // maxNote bounds a resolution's note.
 const maxNote = 1000
 
-// ResolveDrift marks an open balance item resolved with the staff member's note, audited: finance explained the
+// ResolveDrift marks an open money item (balance, credit) resolved with the staff member's note, audited: finance explained the
 // difference, which later checks count on the CRM's side (acknowledged), so only a new difference opens a new item.
 // A difference corrected on the platform or in the CRM needs no resolving: its item goes at the next check.
 func (s *Service) ResolveDrift(ctx context.Context, t tenants.Tenant, actor audit.Actor, id uuid.UUID, note string) (DriftItem, error) {
@@ -880,7 +913,7 @@ func (s *Service) ResolveDrift(ctx context.Context, t tenants.Tenant, actor audi
 		if err != nil {
 			return err
 		}
-		if kind != DriftBalance {
+		if !kind.Money() {
 			return ErrNotMoney
 		}
 		if status != DriftOpen {
@@ -949,4 +982,7 @@ type Faults interface {
 	// BalanceByHand makes a balance operation on the platform that no transfer of the CRM made (a positive amount
 	// deposits, a negative one withdraws).
 	BalanceByHand(login string, amount decimal.Decimal, comment string) error
+	// CreditByHand gives (a positive amount) or takes (a negative one) credit on the platform that no credit
+	// operation of the CRM booked.
+	CreditByHand(login string, amount decimal.Decimal, comment string) error
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/brokerdesk/brokerdesk/infra/web/webtest"
@@ -497,5 +498,73 @@ func TestAnUnreadAccountKeepsItsItemsUntilItIsRead(t *testing.T) {
 	}
 	if gone := b.drift(t, tradingdesk.DriftFilter{Status: tradingdesk.DriftGone}); len(gone) != 1 {
 		t.Errorf("the item did not go: %+v", b.drift(t, tradingdesk.DriftFilter{}))
+	}
+}
+
+// Credit the CRM booked (a credit operation: credit in, then part of it out) agrees with the platform's credit deals;
+// credit given by hand on the platform is credit drift for finance, never healed, said in words; resolved with a
+// note, the same difference opens nothing new, and a further difference does.
+func TestCreditTheCRMBookedAgreesAndCreditByHandIsDriftForFinance(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	_, acc := b.walletTrader(t, 0)
+	credit := func(kind trading.BalanceKind, minor int64, after string) tradingdesk.Credit {
+		t.Helper()
+		var x tradingdesk.Credit
+		if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
+			var err error
+			x, err = b.svc.CreditTx(ctx, tx, tradingdesk.CreditOrder{Key: "test:" + uuid.NewString(), Account: acc.ID, Kind: kind, Amount: minor,
+				Comment: "Bonus test", By: "test", After: after})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.svc.RunCredit(ctx, b.ten, x.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	in := credit(trading.CreditIn, 100_00, "")
+	credit(trading.CreditOut, 40_00, in.Key)
+	b.exec(t, `UPDATE trading_credits SET finished_at = finished_at - interval '10 minutes'`)
+	b.synced(t, acc.ServerID, acc.Login)
+	if c := b.driftCheck(t, acc.ServerID); c.Summary() != "1 account checked, no drift" {
+		t.Fatalf("the CRM's own credit: %q %+v", c.Summary(), b.drift(t, tradingdesk.DriftFilter{}))
+	}
+
+	if err := b.sim.Faults.CreditByHand(acc.Login, decimal.RequireFromString("25.00"), "dealer goodwill"); err != nil {
+		t.Fatal(err)
+	}
+	b.synced(t, acc.ServerID, acc.Login)
+	c := b.driftCheck(t, acc.ServerID)
+	items := b.drift(t, tradingdesk.DriftFilter{Kind: tradingdesk.DriftCredit})
+	if len(items) != 1 || items[0].CRMValue != "60.00 USD" || items[0].PlatformValue != "85.00 USD" || items[0].Owner != tradingdesk.OwnerFinance ||
+		items[0].Difference == nil || items[0].Difference.Minor != 25_00 || items[0].Healing != "" {
+		t.Fatalf("%q: %+v", c.Summary(), items)
+	}
+	if want := "1 account checked, 1 drift: 1 credit for finance"; c.Summary() != want {
+		t.Errorf("summary %q, want %q", c.Summary(), want)
+	}
+	if got := b.simCredit(t, acc.Login); got != "85.00" {
+		t.Errorf("credit drift was touched: %s", got)
+	}
+	if s := b.sentences(t); !strings.Contains(s, "The credit operations of account "+acc.Login+" on Sim sim add up to 85.00 USD on the platform and 60.00 USD in the CRM: for finance") {
+		t.Errorf("the trail:\n%s", s)
+	}
+	if _, err := b.svc.ResolveDrift(ctx, b.ten, admin, items[0].ID, "goodwill credit the dealer gave by hand, approved by the head of dealing"); err != nil {
+		t.Fatal(err)
+	}
+	b.driftCheck(t, acc.ServerID)
+	if open := b.drift(t, tradingdesk.DriftFilter{Kind: tradingdesk.DriftCredit, Status: tradingdesk.DriftOpen}); len(open) != 0 {
+		t.Errorf("the acknowledged difference opened %+v", open)
+	}
+	if err := b.sim.Faults.CreditByHand(acc.Login, decimal.RequireFromString("-5.00"), "taken back"); err != nil {
+		t.Fatal(err)
+	}
+	b.synced(t, acc.ServerID, acc.Login)
+	b.driftCheck(t, acc.ServerID)
+	if open := b.drift(t, tradingdesk.DriftFilter{Kind: tradingdesk.DriftCredit, Status: tradingdesk.DriftOpen}); len(open) != 1 || open[0].Difference.Minor != -5_00 {
+		t.Errorf("a further difference: %+v", open)
 	}
 }

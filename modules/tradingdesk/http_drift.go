@@ -115,10 +115,10 @@ func driftError(err error) error {
 func driftFilter(c *fiber.Ctx) (DriftFilter, error) {
 	f := DriftFilter{Server: strings.TrimSpace(c.Query("server"))}
 	switch k := DriftKind(strings.TrimSpace(c.Query("kind"))); k {
-	case "", DriftGroup, DriftLeverage, DriftAccess, DriftSwapFree, DriftBalance:
+	case "", DriftGroup, DriftLeverage, DriftAccess, DriftSwapFree, DriftBalance, DriftCredit:
 		f.Kind = k
 	default:
-		return f, web.NewProblem(fiber.StatusBadRequest, "bad-filter", "kind is one of group, leverage, access, swap_free, balance")
+		return f, web.NewProblem(fiber.StatusBadRequest, "bad-filter", "kind is one of group, leverage, access, swap_free, balance, credit")
 	}
 	switch st := DriftStatus(strings.TrimSpace(c.Query("status"))); st {
 	case "", DriftOpen, DriftHealed, DriftResolved, DriftGone:

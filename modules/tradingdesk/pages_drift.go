@@ -86,7 +86,7 @@ func driftWords(d DriftItem) (string, web.Tone) {
 	case DriftGone:
 		return "Gone", web.ToneNeutral
 	}
-	if d.Kind == DriftBalance {
+	if d.Kind.Money() {
 		return "Open · finance", web.ToneBad
 	}
 	return "Open · dealing", web.ToneWarn
@@ -110,7 +110,7 @@ func (p *pages) renderDrift(c *fiber.Ctx, status int, notice, errText string) er
 		f.Status = ""
 	}
 	switch f.Kind {
-	case "", DriftGroup, DriftLeverage, DriftAccess, DriftSwapFree, DriftBalance:
+	case "", DriftGroup, DriftLeverage, DriftAccess, DriftSwapFree, DriftBalance, DriftCredit:
 	default:
 		return web.NotFound("No such kind of drift.")
 	}
@@ -167,11 +167,11 @@ func (p *pages) renderDrift(c *fiber.Ctx, status int, notice, errText string) er
 		row := driftRow{ID: it.ID.String(), Login: it.Login, AccountHref: accountDealsPath(it.AccountID), Client: it.ClientName,
 			ClientHref: clientPagePath + it.ClientID.String(), Server: it.ServerName, ServerSlug: it.ServerSlug, Kind: it.Kind.Label(), CRM: it.CRMValue,
 			Platform: it.PlatformValue, Owner: ownerWords(it.Owner), Status: words, Tone: tone, Healing: it.Healing, Note: it.Note,
-			FirstSeen: minutes(it.FirstSeen), LastSeen: minutes(it.LastSeen), Closed: when(it.ClosedAt), Resolvable: it.Kind == DriftBalance && it.Status == DriftOpen}
+			FirstSeen: minutes(it.FirstSeen), LastSeen: minutes(it.LastSeen), Closed: when(it.ClosedAt), Resolvable: it.Kind.Money() && it.Status == DriftOpen}
 		if it.Difference != nil {
 			row.Difference = it.Difference.String()
 		}
-		if it.Status == DriftOpen && it.Kind != DriftBalance && it.Healing == "" {
+		if it.Status == DriftOpen && !it.Kind.Money() && it.Healing == "" {
 			row.Healing = "Not healed: automatic healing is switched off"
 		}
 		d.Rows = append(d.Rows, row)
@@ -275,16 +275,20 @@ func (p *pages) driftFault(c *fiber.Ctx) error {
 		if err != nil {
 			return p.renderDrift(c, fiber.StatusUnprocessableEntity, "", "The simulator refused: "+failureText(err))
 		}
-	case "balance":
+	case "balance", "credit":
 		amt, err := decimal.NewFromString(strings.TrimSpace(c.FormValue("amount")))
 		if err != nil || amt.IsZero() || amt.Exponent() < -2 || amt.Abs().GreaterThan(decimal.NewFromInt(1_000_000)) {
-			return p.renderDrift(c, fiber.StatusUnprocessableEntity, "", "amount: an amount such as 250.00 (or -250.00 to withdraw), at most 1,000,000")
+			return p.renderDrift(c, fiber.StatusUnprocessableEntity, "", "amount: an amount such as 250.00 (or -250.00 to take it out), at most 1,000,000")
 		}
-		if err := p.s.o.Faults.BalanceByHand(login, amt, "by hand on the platform"); err != nil {
+		byHand := p.s.o.Faults.BalanceByHand
+		if c.FormValue("fault") == "credit" {
+			byHand = p.s.o.Faults.CreditByHand
+		}
+		if err := byHand(login, amt, "by hand on the platform"); err != nil {
 			return p.renderDrift(c, fiber.StatusUnprocessableEntity, "", "The simulator refused: "+failureText(err))
 		}
 	default:
-		return p.renderDrift(c, fiber.StatusUnprocessableEntity, "", "fault: leverage or balance")
+		return p.renderDrift(c, fiber.StatusUnprocessableEntity, "", "fault: leverage, balance or credit")
 	}
 	return c.Redirect(driftPath+"?notice=fault", fiber.StatusSeeOther)
 }

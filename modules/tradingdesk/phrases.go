@@ -199,8 +199,8 @@ func Phrases() []audit.Phrase {
 			return audit.Say(e.Actor, " asked the trading server again about ", creditWords(e, "/amount"))
 		}),
 		say(ActionDriftFound, func(e audit.Event) audit.Sentence {
-			if e.After("/kind") == string(DriftBalance) {
-				return audit.Say("The balance operations of account ", e.After("/login"), " on ", e.After("/server"), " add up to ",
+			if k := DriftKind(e.After("/kind")); k.Money() {
+				return audit.Say("The ", moneyOps[k], " of account ", e.After("/login"), " on ", e.After("/server"), " add up to ",
 					e.After("/platform"), " on the platform and ", e.After("/crm"), " in the CRM: for finance")
 			}
 			return audit.Say(driftAccountWords(e), " has ", e.After("/label"), " ", e.After("/platform"), " on the platform; the CRM has ", e.After("/crm"))
@@ -215,8 +215,8 @@ func Phrases() []audit.Phrase {
 					"BrokerDesk could not set it back to "+e.After("/crm")+": "))
 		}),
 		say(ActionDriftGone, func(e audit.Event) audit.Sentence {
-			if e.After("/kind") == string(DriftBalance) {
-				return audit.Say("The balance operations of account ", e.After("/login"), " on ", e.After("/server"), " agree with the CRM again")
+			if k := DriftKind(e.After("/kind")); k.Money() {
+				return audit.Say("The ", moneyOps[k], " of account ", e.After("/login"), " on ", e.After("/server"), " agree with the CRM again")
 			}
 			return audit.Say(driftAccountWords(e), " agrees with the CRM again: ", e.After("/label"), " ", e.After("/crm"))
 		}),
@@ -291,3 +291,6 @@ func nameBy(query, base string) audit.NameFunc {
 		return out, err
 	}
 }
+
+// moneyOps name the operations a money drift adds up.
+var moneyOps = map[DriftKind]string{DriftBalance: "balance operations", DriftCredit: "credit operations"}

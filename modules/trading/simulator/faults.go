@@ -67,6 +67,22 @@ func (f *Faults) BalanceByHand(login string, amount decimal.Decimal, comment str
 	return err
 }
 
+// CreditByHand gives (amount > 0) or takes (amount < 0) credit on the account as a dealer would by hand, behind the
+// CRM's back: credit drift for the CRM's check, which must never heal it. Each call is a new operation.
+func (f *Faults) CreditByHand(login string, amount decimal.Decimal, comment string) error {
+	kind := trading.CreditIn
+	if amount.IsNegative() {
+		kind, amount = trading.CreditOut, amount.Neg()
+	}
+	f.mu.Lock()
+	f.byHand++
+	id := fmt.Sprintf("hand-c%d-%d", f.sim.now().UnixNano(), f.byHand)
+	f.mu.Unlock()
+	_, err := f.sim.BalanceOperation(context.Background(), trading.BalanceOp{Login: login, Kind: kind, Amount: amount, OperationID: id,
+		Comment: comment})
+	return err
+}
+
 // DropNextBalanceAnswer makes the next balance operation apply and then answer with an ErrUnavailable error, as if
 // the connection dropped after the platform moved the money.
 func (f *Faults) DropNextBalanceAnswer() {
