@@ -54,29 +54,24 @@ func (f *Faults) LeverageByHand(login string, leverage int) error {
 // BalanceByHand makes a balance operation no CRM asked for, as a dealer's deposit (amount > 0) or withdrawal
 // (amount < 0) by hand: money drift for the CRM's check, which must never heal it. Each call is a new operation.
 func (f *Faults) BalanceByHand(login string, amount decimal.Decimal, comment string) error {
-	kind := trading.Deposit
-	if amount.IsNegative() {
-		kind, amount = trading.Withdrawal, amount.Neg()
-	}
-	f.mu.Lock()
-	f.byHand++
-	id := fmt.Sprintf("hand-%d-%d", f.sim.now().UnixNano(), f.byHand)
-	f.mu.Unlock()
-	_, err := f.sim.BalanceOperation(context.Background(), trading.BalanceOp{Login: login, Kind: kind, Amount: amount, OperationID: id,
-		Comment: comment})
-	return err
+	return f.byHandOp(login, amount, comment, trading.Deposit, trading.Withdrawal, "hand")
 }
 
 // CreditByHand gives (amount > 0) or takes (amount < 0) credit on the account as a dealer would by hand, behind the
 // CRM's back: credit drift for the CRM's check, which must never heal it. Each call is a new operation.
 func (f *Faults) CreditByHand(login string, amount decimal.Decimal, comment string) error {
-	kind := trading.CreditIn
+	return f.byHandOp(login, amount, comment, trading.CreditIn, trading.CreditOut, "hand-c")
+}
+
+// byHandOp is a balance operation of kind in (amount > 0) or out (amount < 0) under a new operation id.
+func (f *Faults) byHandOp(login string, amount decimal.Decimal, comment string, in, out trading.BalanceKind, prefix string) error {
+	kind := in
 	if amount.IsNegative() {
-		kind, amount = trading.CreditOut, amount.Neg()
+		kind, amount = out, amount.Neg()
 	}
 	f.mu.Lock()
 	f.byHand++
-	id := fmt.Sprintf("hand-c%d-%d", f.sim.now().UnixNano(), f.byHand)
+	id := fmt.Sprintf("%s-%d-%d", prefix, f.sim.now().UnixNano(), f.byHand)
 	f.mu.Unlock()
 	_, err := f.sim.BalanceOperation(context.Background(), trading.BalanceOp{Login: login, Kind: kind, Amount: amount, OperationID: id,
 		Comment: comment})
