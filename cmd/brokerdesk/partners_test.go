@@ -375,6 +375,29 @@ func TestPartnerPagesAsAnIBManager(t *testing.T) {
 	decode[partners.ReportResponse](t, request(t, base, hostOf(ten), "GET", "/api/v1/partner-reports/commissions?per=day", tok, nil), 200)
 
 	sales := newPageClient(t, base, ten)
+	// The client page: the header says who referred the client and that the applicant is a partner; the Partners tab
+	// attributes a client from a date with a reason (a refusal told on the tab), and lists the attribution over time.
+	hub := c.get("/backoffice/clients/" + clientIDs[0].String() + "?tab=partners")
+	if hub.status != 200 || !strings.Contains(hub.body, `id="own-partner"`) || !strings.Contains(hub.body, "Is a partner") ||
+		!strings.Contains(hub.body, `id="client-attributions"`) {
+		t.Errorf("the partner-client's Partners tab: %d %.2000s", hub.status, pageText(hub.body))
+	}
+	tab := "/backoffice/clients/" + clientIDs[1].String() + "?tab=partners"
+	r := c.postWithCSRF(tab, "/backoffice/partners/attributions", url.Values{"client_id": {clientIDs[1].String()}, "partner_id": {top.ID.String()}})
+	if loc := r.header.Get("Location"); r.status != 303 || !strings.Contains(loc, "refused_reason=") {
+		t.Fatalf("an attribution without a reason: %d %s", r.status, loc)
+	} else if back := c.get(loc); !strings.Contains(back.body, `role="alert">reason:`) {
+		t.Errorf("the refusal is not on the tab: %.1500s", pageText(back.body))
+	}
+	r = c.postWithCSRF(tab, "/backoffice/partners/attributions", url.Values{"client_id": {clientIDs[1].String()}, "partner_id": {top.ID.String()},
+		"reason": {"the client asked to follow Matrix IB"}})
+	if r.status != 303 || !strings.HasSuffix(r.header.Get("Location"), "notice=attributed") {
+		t.Fatalf("the attribution: %d %s", r.status, r.header.Get("Location"))
+	}
+	if hub = c.get(tab); !strings.Contains(hub.body, "By staff: the client asked to follow Matrix IB") || !strings.Contains(hub.body, "Referred by") || !strings.Contains(hub.body, `>Matrix IB<`) {
+		t.Errorf("after the attribution: %.2500s", pageText(hub.body))
+	}
+
 	// The settings page: the rule's choices in words, a refused suffix told beside its field, a save.
 	settings := c.get("/backoffice/settings/partners")
 	if settings.status != 200 || !strings.Contains(settings.body, `value="masked_email" checked`) || !strings.Contains(settings.body, "the first name and the last name") {
@@ -393,6 +416,9 @@ func TestPartnerPagesAsAnIBManager(t *testing.T) {
 	sales.login("/backoffice", demoEmail(ten, "sales"), identity.DemoPassword)
 	if r := sales.postWithCSRF("/backoffice", "/backoffice/settings/partners", url.Values{"referred_client_display": {"email"}}); r.status != 403 {
 		t.Errorf("sales saving the partner settings: %d", r.status)
+	}
+	if r := sales.get("/backoffice/clients/" + clientIDs[1].String() + "?tab=partners"); r.status == 200 && strings.Contains(r.body, `id="client-attributions"`) {
+		t.Error("sales sees the Partners tab")
 	}
 	for _, path := range []string{"/backoffice/partners", "/backoffice/partner-plans", "/backoffice/partner-plans/new", "/backoffice/partner-reports", "/backoffice/settings/partners"} {
 		if r := sales.get(path); r.status != 403 {

@@ -53,6 +53,7 @@ func (s *Service) mountPages(shell *web.Shell) {
 	s.mountLivePages(p)
 	s.mountMoneyPages(p)
 	p.mountSettingsPage()
+	p.mountClientHub()
 }
 
 type option struct {

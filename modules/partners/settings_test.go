@@ -2,8 +2,10 @@ package partners
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -111,5 +113,46 @@ func TestTheTenantsRuleDecidesHowPartnersSeeTheirReferredClients(t *testing.T) {
 	}
 	if len(page.Rows) != 3 {
 		t.Errorf("%d changes of the rule audited, want 3", len(page.Rows))
+	}
+}
+
+// The client page's figures: a client's attributions over time, newest first, and what their deals paid each
+// partner by level, net of reversals, equal to the client's rows.
+func TestAClientsAttributionsAndCommissionsAreTheirRows(t *testing.T) {
+	t.Parallel()
+	tr := threeLevels(t)
+	ctx := context.Background()
+	at := time.Now().Add(-time.Minute)
+	tr.closed(t, tr.acct, closing("9501", "EURUSD", "1", at), time.Now())
+	cancelled := closing("9502", "EURUSD", "2", at)
+	tr.closed(t, tr.acct, cancelled, time.Now())
+	tr.changed(t, tr.acct, cancelled, nil, time.Now())
+	if err := tr.svc.Attribute(ctx, tr.ten, staffer, tr.dora, &tr.bravo, time.Time{}, "moved to Bravo's desk"); err != nil {
+		t.Fatal(err)
+	}
+	atts, err := tr.svc.ClientAttributions(ctx, tr.ten, tr.dora)
+	if err != nil || len(atts) != 2 || *atts[0].PartnerID != tr.bravo || atts[0].Source != "staff" || atts[0].Reason != "moved to Bravo's desk" ||
+		*atts[1].PartnerID != tr.charlie || atts[1].Code != "ib-charlie" {
+		t.Fatalf("attributions %+v %v", atts, err)
+	}
+	sums, err := tr.svc.ClientCommissions(ctx, tr.ten, tr.dora)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[uuid.UUID]int64{}
+	for _, r := range tr.rows(t, CommissionFilter{Client: &tr.dora}) {
+		if r.PartnerID != nil && r.Kind != KindNothing {
+			want[*r.PartnerID] += r.Amount
+		}
+	}
+	got := map[uuid.UUID]int64{}
+	for _, x := range sums {
+		got[x.PartnerID] += x.Net
+		if x.PartnerID == tr.charlie && (x.Level != 1 || x.Paid != 2 || x.Reversed != 1) {
+			t.Errorf("CHARLIE's line %+v", x)
+		}
+	}
+	if !maps.Equal(got, want) || got[tr.charlie] <= 0 {
+		t.Errorf("client commissions %v, rows say %v", got, want)
 	}
 }
