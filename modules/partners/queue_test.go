@@ -13,8 +13,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/brokerdesk/brokerdesk/migrations"
 	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
+	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
 )
 
 // The engine's batches and changes and two batch posters run at once; when all is done every row with money was
@@ -146,5 +148,103 @@ func TestPartnersAndPlansStayForeverAndAPostedWriteStaysPosted(t *testing.T) {
 	}
 	if rows := tr.rows(t, CommissionFilter{Ticket: "7001"}); len(rows) != 3 || rows[0].Posted == nil {
 		t.Fatalf("rows after the refusals: %+v", rows)
+	}
+}
+
+// Migration 0034 turns the postings of existing rows into writes: one posted write per poster batch (its time kept)
+// and one due write for the rows not yet posted, so the posted sums, Earned and the next batch stay exact. Run on a
+// schema of its own, migrated to 0033 and given rows in every state, in a transaction rolled back at the end.
+func TestMigration0034TurnsPostingsIntoWrites(t *testing.T) {
+	t.Parallel()
+	p := tenanttest.Shared(t)
+	ctx := context.Background()
+	pool, err := p.Clusters.Pool(p.NewTenant(t, "").Cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // nothing of it stays
+	schema := "m0034_" + tenanttest.RandomLabel(8)
+	set := migrations.Tenant()
+	var upTo33 []migrations.Migration
+	for _, m := range set.Migrations {
+		if m.Version <= 33 {
+			upTo33 = append(upTo33, m)
+		}
+	}
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := tx.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec(`CREATE SCHEMA ` + schema)
+	exec(`SELECT set_config('search_path', $1, true)`, schema)
+	if _, err := (migrations.Set{Name: set.Name, Migrations: upTo33}).Apply(ctx, tx, "schema_migrations"); err != nil {
+		t.Fatal(err)
+	}
+	// Partners b1 and b2; rows 1-10 paid 100 x i alternately to b2 and b1 (row 7 paid nothing), and a row of no one.
+	// Batch c1 posted rows 1-4, batch c2 rows 5, 6 and 8; rows 9 and 10 wait.
+	exec(`INSERT INTO partner_plans (id, name, currency) VALUES ('00000000-0000-0000-0000-0000000000a1', 'P', 'USD')`)
+	exec(`INSERT INTO partners (id, name, status, plan_id) VALUES ('00000000-0000-0000-0000-0000000000b1', 'B1', 'active', '00000000-0000-0000-0000-0000000000a1'),
+		('00000000-0000-0000-0000-0000000000b2', 'B2', 'active', '00000000-0000-0000-0000-0000000000a1')`)
+	exec(`INSERT INTO partner_commissions (source, server_id, ticket, level, partner_id, plan_id, plan_version, kind, amount, currency, deal_time, reason)
+		SELECT 'deal', gen_random_uuid(), 't' || i, 1, ('00000000-0000-0000-0000-0000000000b' || (1 + i % 2))::uuid, '00000000-0000-0000-0000-0000000000a1', 1,
+			CASE WHEN i = 7 THEN 'nothing' ELSE 'paid' END, CASE WHEN i = 7 THEN 0 ELSE 100 * i END, 'USD', now(), CASE WHEN i = 7 THEN 'level_not_paid' ELSE '' END
+		FROM generate_series(1, 10) i ORDER BY i`)
+	exec(`INSERT INTO partner_commissions (source, server_id, ticket, level, kind, amount, deal_time, reason)
+		VALUES ('deal', gen_random_uuid(), 'x', 0, 'nothing', 0, now(), 'account_unknown')`)
+	exec(`INSERT INTO partner_commission_postings (commission_id) SELECT id FROM partner_commissions WHERE kind <> 'nothing'`)
+	exec(`UPDATE partner_commission_postings SET batch_id = '00000000-0000-0000-0000-0000000000c1', posted_at = '2026-12-01'
+		WHERE commission_id IN (SELECT id FROM partner_commissions WHERE ticket IN ('t1', 't2', 't3', 't4'))`)
+	exec(`UPDATE partner_commission_postings SET batch_id = '00000000-0000-0000-0000-0000000000c2', posted_at = '2026-12-02'
+		WHERE commission_id IN (SELECT id FROM partner_commissions WHERE ticket IN ('t5', 't6', 't8'))`)
+	if _, err := set.Apply(ctx, tx, "schema_migrations"); err != nil {
+		t.Fatal(err)
+	}
+	type write struct {
+		rows   int
+		posted string
+	}
+	got := map[string]write{} // by the tickets of its rows
+	rows, err := tx.Query(ctx, `SELECT string_agg(c.ticket, ',' ORDER BY c.id), w.row_count, coalesce(w.posted_at::date::text, '')
+		FROM partner_commission_writes w JOIN partner_commissions c ON c.write_id = w.id AND c.id BETWEEN w.first_id AND w.last_id
+		GROUP BY w.id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tickets string
+	var wr write
+	if _, err := pgx.ForEachRow(rows, []any{&tickets, &wr.rows, &wr.posted}, func() error { got[tickets] = wr; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]write{"t1,t2,t3,t4": {4, "2026-12-01"}, "t5,t6,t8": {3, "2026-12-02"}, "t9,t10": {2, ""}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("writes %v, want %v", got, want)
+	}
+	// Earned (posted sums and the due write's rows) is every row's sum; posting the due write moves the sums to it.
+	earned := func(partner string) (sum, rows int64) {
+		t.Helper()
+		if err := tx.QueryRow(ctx, `SELECT (SELECT sum(sum) FROM (`+earnedSQL+`) e), (SELECT sum(amount) FROM partner_commissions WHERE partner_id = $1)`,
+			partner).Scan(&sum, &rows); err != nil {
+			t.Fatal(err)
+		}
+		return sum, rows
+	}
+	for _, b := range []string{"00000000-0000-0000-0000-0000000000b1", "00000000-0000-0000-0000-0000000000b2"} {
+		if sum, rows := earned(b); sum != rows {
+			t.Errorf("%s: earned %d, rows %d", b, sum, rows)
+		}
+	}
+	exec(`UPDATE partner_commission_writes SET batch_id = gen_random_uuid(), posted_at = now() WHERE batch_id IS NULL`)
+	var posted, all int64
+	if err := tx.QueryRow(ctx, `SELECT (SELECT sum(amount) FROM partner_posted_sums), (SELECT sum(amount) FROM partner_commissions)`).Scan(&posted, &all); err != nil {
+		t.Fatal(err)
+	}
+	if posted != all || all != 4800 {
+		t.Fatalf("posted sums %d, rows %d, want 4800", posted, all)
 	}
 }
