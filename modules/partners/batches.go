@@ -21,16 +21,17 @@ const TaskPostEarnings = "partners:post-earnings"
 // IB commissions account.
 const partnersPerTx = 63
 
-// PostEarnings posts every due row of t to the wallets, in batches of at most Options.BatchRows rows: each batch
-// sums its rows per partner and currency and posts the sums in ledger transactions keyed by the batch
-// (partner_earnings:<batch>:<n>), in the transaction that marks its rows posted, so a row is posted exactly once.
+// PostEarnings posts every due row of t to the wallets, in batches of about Options.BatchRows rows: each batch
+// takes whole writes of the engine (partner_commission_writes, the queue: one per statement that inserted rows with
+// money), sums their rows per partner and currency and posts the sums in ledger transactions keyed by the batch
+// (partner_earnings:<batch>:<n>), in the transaction that marks the writes posted, so a row is posted exactly once.
 // It returns how many rows it posted.
 func (s *Service) PostEarnings(ctx context.Context, t tenants.Tenant) (int, error) {
 	total := 0
 	for {
-		n, err := s.postBatch(ctx, t)
+		n, more, err := s.postBatch(ctx, t)
 		total += n
-		if err != nil || n < s.o.BatchRows {
+		if err != nil || !more {
 			return total, err
 		}
 	}
@@ -42,26 +43,57 @@ type walletSum struct {
 	amount   int64
 }
 
-func (s *Service) postBatch(ctx context.Context, t tenants.Tenant) (int, error) {
-	n := 0
+// dueWrites is how many due writes a batch looks at: it takes them in order while their rows fit Options.BatchRows
+// (at least one).
+const dueWrites = 1000
+
+// postBatch posts one batch; more says whether due writes were left for the next.
+//
+// Exactly once, under concurrency: a write row is inserted by the statement that inserts its rows, so it is
+// visible exactly when they are (both commit or neither); a due write is locked here (FOR UPDATE SKIP LOCKED: a
+// concurrent poster takes others, or, once this one commits, finds it posted) and marked posted in the transaction
+// that posts its rows' sums to the ledger; a posted write is never due again (a trigger refuses any later change
+// of it). Each row with money names exactly one write.
+func (s *Service) postBatch(ctx context.Context, t tenants.Tenant) (int, bool, error) {
+	n, more := 0, false
 	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `WITH due AS (
-				SELECT commission_id FROM partner_commission_postings WHERE batch_id IS NULL ORDER BY commission_id LIMIT $1
-				FOR UPDATE SKIP LOCKED)
-			SELECT c.partner_id, c.currency, sum(c.amount)::bigint, count(*), array_agg(c.id)
-			FROM due JOIN partner_commissions c ON c.id = due.commission_id GROUP BY c.partner_id, c.currency
-			ORDER BY c.currency, c.partner_id`, s.o.BatchRows)
+		rows, err := tx.Query(ctx, `SELECT id, row_count FROM partner_commission_writes WHERE batch_id IS NULL ORDER BY id LIMIT $1
+			FOR UPDATE SKIP LOCKED`, dueWrites)
+		if err != nil {
+			return err
+		}
+		var writes []int64
+		var id int64
+		var size int
+		if _, err := pgx.ForEachRow(rows, []any{&id, &size}, func() error {
+			if len(writes) > 0 && n+size > s.o.BatchRows {
+				more = true
+				return nil
+			}
+			writes, n = append(writes, id), n+size
+			return nil
+		}); err != nil {
+			return fmt.Errorf("partners: due writes: %w", err)
+		}
+		if len(writes) == dueWrites {
+			more = true
+		}
+		if n == 0 {
+			return nil
+		}
+		rows, err = tx.Query(ctx, `SELECT c.partner_id, c.currency, sum(c.amount)::bigint, count(*)
+			FROM partner_commission_writes w CROSS JOIN LATERAL (SELECT partner_id, currency, amount FROM partner_commissions c
+				WHERE c.id BETWEEN w.first_id AND w.last_id AND c.write_id = w.id OFFSET 0) c
+			WHERE w.id = ANY($1) GROUP BY c.partner_id, c.currency ORDER BY c.currency, c.partner_id`, writes)
 		if err != nil {
 			return err
 		}
 		var sums []walletSum
-		var ids []int64
 		var w walletSum
 		var count int
-		var some []int64
-		if _, err := pgx.ForEachRow(rows, []any{&w.partner, &w.currency, &w.amount, &count, &some}, func() error {
-			n += count
-			ids = append(ids, some...)
+		found := 0
+		if _, err := pgx.ForEachRow(rows, []any{&w.partner, &w.currency, &w.amount, &count}, func() error {
+			found += count
 			if w.amount != 0 {
 				sums = append(sums, w)
 			}
@@ -69,8 +101,8 @@ func (s *Service) postBatch(ctx context.Context, t tenants.Tenant) (int, error) 
 		}); err != nil {
 			return fmt.Errorf("partners: due rows: %w", err)
 		}
-		if n == 0 {
-			return nil
+		if found != n {
+			return fmt.Errorf("partners: the due writes name %d rows, %d found", n, found)
 		}
 		batch, err := uuid.NewV7()
 		if err != nil {
@@ -102,8 +134,8 @@ func (s *Service) postBatch(ctx context.Context, t tenants.Tenant) (int, error) 
 			}
 			txs = append(txs, lt.ID)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE partner_commission_postings SET batch_id = $1, posted_at = now() WHERE commission_id = ANY($2)`,
-			batch, ids); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE partner_commission_writes SET batch_id = $1, posted_at = now() WHERE id = ANY($2)`,
+			batch, writes); err != nil {
 			return err
 		}
 		if txs == nil {
@@ -113,9 +145,9 @@ func (s *Service) postBatch(ctx context.Context, t tenants.Tenant) (int, error) 
 		return err
 	})
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return n, nil
+	return n, more, nil
 }
 
 // chunks cuts sums (ordered by currency) into groups of one currency and at most partnersPerTx partners.

@@ -63,7 +63,7 @@ type CommissionFilter struct {
 func (s *Service) Commissions(ctx context.Context, t tenants.Tenant, f CommissionFilter, limit int) ([]Commission, error) {
 	q := `SELECT c.id, c.source, c.server_id, c.ticket, c.generation, c.login, c.account_id, c.client_id, c.level, c.partner_id, c.plan_id,
 		c.plan_version, c.kind, c.amount, c.currency, c.symbol, c.lots, c.deal_time, c.reason, c.explanation, c.reverses, c.created_at, p.posted_at
-		FROM partner_commissions c LEFT JOIN partner_commission_postings p ON p.commission_id = c.id WHERE true`
+		FROM partner_commissions c LEFT JOIN partner_commission_writes p ON p.id = c.write_id WHERE true`
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
@@ -128,19 +128,15 @@ func (s *Service) Commissions(ctx context.Context, t tenants.Tenant, f Commissio
 }
 
 // Earned sums a partner's rows per currency (paid minus reversed), in minor units: what its wallet holds once
-// every row is posted. It reads the posted rows' sums and the rows not yet posted (every row that carries money has
-// a postings row, written with it), so its cost follows the poster's backlog, not the partner's history.
+// every row is posted. It reads the posted rows' sums and the rows not yet posted (every row that carries money is
+// in a write of the poster's queue, written with it), so its cost follows the poster's backlog, not the partner's
+// history.
 func (s *Service) Earned(ctx context.Context, t tenants.Tenant, partner uuid.UUID) (map[string]int64, error) {
 	out := map[string]int64{}
 	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		// What is posted (partner_posted_sums, moved with the postings) and what is not yet, in one snapshot:
+		// What is posted (partner_posted_sums, moved when writes are marked posted) and what is not yet, in one snapshot:
 		// the sum of every row of the partner that carries money, without reading them all.
-		rows, err := tx.Query(ctx, `SELECT currency, sum(amount)::bigint FROM (
-				SELECT currency, amount FROM partner_posted_sums WHERE partner_id = $1
-				UNION ALL
-				SELECT c.currency, c.amount FROM partner_commission_postings p JOIN partner_commissions c ON c.id = p.commission_id
-				WHERE p.batch_id IS NULL AND c.partner_id = $1) s
-			GROUP BY currency`, partner)
+		rows, err := tx.Query(ctx, earnedSQL, partner)
 		if err != nil {
 			return err
 		}
@@ -151,6 +147,18 @@ func (s *Service) Earned(ctx context.Context, t tenants.Tenant, partner uuid.UUI
 	})
 	return out, err
 }
+
+// earnedSQL is a partner's posted sums and its rows in the writes not yet posted (partner_commission_writes, the
+// poster's queue: a write's rows are those of its id range that name it), in one snapshot. Each due write's rows are
+// read by a range of the primary key (OFFSET 0 keeps the planner from joining the whole table instead).
+const earnedSQL = `SELECT currency, sum(amount)::bigint FROM (
+		SELECT currency, amount FROM partner_posted_sums WHERE partner_id = $1
+		UNION ALL
+		SELECT c.currency, c.amount FROM partner_commission_writes w CROSS JOIN LATERAL (
+			SELECT currency, amount FROM partner_commissions c
+			WHERE c.id BETWEEN w.first_id AND w.last_id AND c.write_id = w.id AND c.partner_id = $1 OFFSET 0) c
+		WHERE w.batch_id IS NULL) s
+	GROUP BY currency`
 
 // Wallets reads a partner's wallet in the ledger for each currency its rows are in (posted balance, minor units):
 // once every row is posted it equals Earned, and the difference meanwhile is what waits for the next batch.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/shopspring/decimal"
 
 	"github.com/brokerdesk/brokerdesk/infra/money"
@@ -68,8 +69,18 @@ type row struct {
 	explanation Explanation
 }
 
-// insertRowsTx writes rows unless their keys exist, in one statement however many; a row with money joins the
-// queue of the batch poster. It answers the partners of the rows it inserted (a row already there, a redelivered
+// The batch poster's queue: every statement that inserts rows with money (as ins, RETURNING id and kind) draws a
+// write id first (writeID, as w), gives it to those rows (write_id) and records the write
+// (partner_commission_writes: the ids' range and how many; queueWrite), so the queue grows by one row per statement,
+// not per commission, and the write is visible exactly when its rows are (batches.go posts it).
+const (
+	writeID    = `w AS MATERIALIZED (SELECT nextval('partner_commission_writes_id_seq') AS id)`
+	queueWrite = `queued AS (INSERT INTO partner_commission_writes (id, first_id, last_id, row_count)
+			SELECT (SELECT id FROM w), min(id), max(id), count(*) FROM ins WHERE kind <> 'nothing' HAVING count(*) > 0)`
+)
+
+// insertRowsTx writes rows unless their keys exist, in one statement however many; the rows with money join the
+// queue of the batch poster as one write. It answers the partners of the rows it inserted (a row already there, a redelivered
 // deal's, counts for nothing).
 func insertRowsTx(ctx context.Context, tx pgx.Tx, rows ...row) ([]*uuid.UUID, error) {
 	if len(rows) == 0 {
@@ -79,36 +90,39 @@ func insertRowsTx(ctx context.Context, tx pgx.Tx, rows ...row) ([]*uuid.UUID, er
 	var (
 		sources, tickets, logins, kinds, currencies, symbols, reasons, expls = make([]string, n), make([]string, n), make([]string, n),
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		servers                     = make([]uuid.UUID, n)
-		accounts, clients, partners = make([]*uuid.UUID, n), make([]*uuid.UUID, n), make([]*uuid.UUID, n)
-		plans                       = make([]*uuid.UUID, n)
-		gens, levels, versions      = make([]int32, n), make([]int32, n), make([]int32, n)
-		amounts                     = make([]int64, n)
-		lots                        = make([]decimal.Decimal, n)
-		times                       = make([]time.Time, n)
+		// pgx's own types: uuid.UUID and decimal.Decimal would go through driver.Valuer, element by element (half the
+		// engine's CPU in the process before, docs/benchmarks.md).
+		servers, accounts, clients, partners, plans = make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n),
+			make([]pgtype.UUID, n), make([]pgtype.UUID, n)
+		gens, levels, versions = make([]int32, n), make([]int32, n), make([]int32, n)
+		amounts                = make([]int64, n)
+		lots                   = make([]pgtype.Numeric, n)
+		times                  = make([]time.Time, n)
 	)
 	for i, r := range rows {
 		expl, err := json.Marshal(r.explanation)
 		if err != nil {
 			return nil, err
 		}
-		sources[i], servers[i], tickets[i], gens[i], logins[i] = r.source, r.server, r.ticket, int32(r.generation), r.login
-		accounts[i], clients[i], levels[i], partners[i], plans[i] = r.account, r.client, int32(r.level), r.partner, r.plan
+		sources[i], servers[i], tickets[i], gens[i], logins[i] = r.source, pgUUID(&r.server), r.ticket, int32(r.generation), r.login
+		accounts[i], clients[i], levels[i], partners[i], plans[i] = pgUUID(r.account), pgUUID(r.client), int32(r.level), pgUUID(r.partner), pgUUID(r.plan)
 		versions[i], kinds[i], amounts[i], currencies[i], symbols[i] = int32(r.planVersion), r.kind, r.amount, r.currency, r.symbol
-		lots[i], times[i], reasons[i], expls[i] = r.lots, r.at, string(r.reason), string(expl)
+		lots[i], times[i], reasons[i], expls[i] = pgNumeric(r.lots), r.at, string(r.reason), string(expl)
 	}
-	res, err := tx.Query(ctx, `WITH ins AS (
+	q := `WITH ` + writeID + `, ins AS (
 			INSERT INTO partner_commissions (source, server_id, ticket, generation, login, account_id, client_id, level, partner_id, plan_id,
-				plan_version, kind, amount, currency, symbol, lots, deal_time, reason, explanation)
+				plan_version, kind, amount, currency, symbol, lots, deal_time, reason, explanation, write_id)
 			SELECT source, server_id, ticket, generation, login, account_id, client_id, level, partner_id, plan_id,
-				plan_version, kind, amount, currency, symbol, lots, deal_time, reason, explanation::jsonb
+				plan_version, kind, amount, currency, symbol, lots, deal_time, reason, explanation::jsonb,
+				CASE WHEN kind <> 'nothing' THEN (SELECT id FROM w) END
 			FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::uuid[], $7::uuid[], $8::int[], $9::uuid[], $10::uuid[],
 				$11::int[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16::numeric[], $17::timestamptz[], $18::text[], $19::text[])
 				AS u (source, server_id, ticket, generation, login, account_id, client_id, level, partner_id, plan_id,
 					plan_version, kind, amount, currency, symbol, lots, deal_time, reason, explanation)
 			ON CONFLICT DO NOTHING RETURNING id, kind, partner_id),
-		posted AS (INSERT INTO partner_commission_postings (commission_id) SELECT id FROM ins WHERE kind <> 'nothing')
-		SELECT DISTINCT partner_id FROM ins WHERE partner_id IS NOT NULL`,
+		` + queueWrite + `
+		SELECT DISTINCT partner_id FROM ins WHERE partner_id IS NOT NULL`
+	res, err := tx.Query(ctx, q,
 		sources, servers, tickets, gens, logins, accounts, clients, levels, partners, plans,
 		versions, kinds, amounts, currencies, symbols, lots, times, reasons, expls)
 	if err != nil {
@@ -122,6 +136,72 @@ func insertRowsTx(ctx context.Context, tx pgx.Tx, rows ...row) ([]*uuid.UUID, er
 		return nil, fmt.Errorf("partners: commission rows: %w", err)
 	}
 	return inserted, nil
+}
+
+// pgUUID is u as pgx encodes it natively (NULL for nil).
+func pgUUID(u *uuid.UUID) pgtype.UUID {
+	if u == nil {
+		return pgtype.UUID{}
+	}
+	return pgtype.UUID{Bytes: *u, Valid: true}
+}
+
+// pgNumeric is d as pgx encodes it natively, exactly.
+func pgNumeric(d decimal.Decimal) pgtype.Numeric {
+	return pgtype.Numeric{Int: d.Coefficient(), Exp: d.Exponent(), Valid: true}
+}
+
+// copyRowsTx writes rows that cannot exist yet (a batch's deals whose states it just inserted: generation 0 of a
+// deal never seen) with COPY, and the write of the poster's queue for those with money. It answers the partners of
+// the rows. Their ids are drawn first, in the statement that records the write, so the write names its id range;
+// the row key's unique index still guards: a violation fails the batch, and the hall then delivers its events one
+// at a time, through insertRowsTx.
+func copyRowsTx(ctx context.Context, tx pgx.Tx, rows []row) ([]*uuid.UUID, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	money := 0
+	for _, r := range rows {
+		if r.kind != KindNothing {
+			money++
+		}
+	}
+	var write int64
+	var ids []int64
+	if err := tx.QueryRow(ctx, `WITH `+writeID+`,
+			ids AS MATERIALIZED (SELECT nextval('partner_commissions_id_seq') AS id FROM generate_series(1, $1)),
+			queued AS (INSERT INTO partner_commission_writes (id, first_id, last_id, row_count)
+				SELECT (SELECT id FROM w), min(id), max(id), $2 FROM ids HAVING $2 > 0)
+		SELECT (SELECT id FROM w), array_agg(id ORDER BY id) FROM ids`, len(rows), money).Scan(&write, &ids); err != nil {
+		return nil, fmt.Errorf("partners: commission rows' ids: %w", err)
+	}
+	seen := map[uuid.UUID]bool{}
+	var touched []*uuid.UUID
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"partner_commissions"}, []string{"id", "source", "server_id", "ticket", "generation", "login",
+		"account_id", "client_id", "level", "partner_id", "plan_id", "plan_version", "kind", "amount", "currency", "symbol", "lots", "deal_time",
+		"reason", "explanation", "write_id"},
+		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+			r := rows[i]
+			expl, err := json.Marshal(r.explanation)
+			if err != nil {
+				return nil, err
+			}
+			var w *int64
+			if r.kind != KindNothing {
+				w = &write
+			}
+			if r.partner != nil && !seen[*r.partner] {
+				seen[*r.partner] = true
+				touched = append(touched, r.partner)
+			}
+			return []any{ids[i], r.source, pgUUID(&r.server), r.ticket, int32(r.generation), r.login, pgUUID(r.account), pgUUID(r.client),
+				int16(r.level), pgUUID(r.partner), pgUUID(r.plan), int32(r.planVersion), r.kind, r.amount, r.currency, r.symbol,
+				pgNumeric(r.lots), r.at, string(r.reason), expl, w}, nil
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("partners: commission rows: %w", err)
+	}
+	return touched, nil
 }
 
 func insertRowTx(ctx context.Context, tx pgx.Tx, r row) error {
@@ -158,9 +238,9 @@ func (s *Service) onDealsClosed(ctx context.Context, tx pgx.Tx, t tenants.Tenant
 		}
 		return strings.Compare(a.Deal.Ticket, b.Deal.Ticket)
 	})
-	servers, tickets, stamps := make([]uuid.UUID, len(order)), make([]string, len(order)), make([]time.Time, len(order))
+	servers, tickets, stamps := make([]pgtype.UUID, len(order)), make([]string, len(order)), make([]time.Time, len(order))
 	for n, i := range order {
-		servers[n], tickets[n], stamps[n] = ds[i].Event.ServerID, ds[i].Event.Deal.Ticket, ds[i].Meta.OccurredAt
+		servers[n], tickets[n], stamps[n] = pgUUID(&ds[i].Event.ServerID), ds[i].Event.Deal.Ticket, ds[i].Meta.OccurredAt
 	}
 	rows, err := tx.Query(ctx, `INSERT INTO partner_deal_states (server_id, ticket, generation, last_event_at)
 		SELECT s, t, 0, at FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS u (s, t, at)
@@ -169,8 +249,9 @@ func (s *Service) onDealsClosed(ctx context.Context, tx pgx.Tx, t tenants.Tenant
 		return fmt.Errorf("partners: deal states: %w", err)
 	}
 	fresh := map[key]bool{}
-	var k key
-	if _, err := pgx.ForEachRow(rows, []any{&k.server, &k.ticket}, func() error { fresh[k] = true; return nil }); err != nil {
+	var server pgtype.UUID
+	var ticket string
+	if _, err := pgx.ForEachRow(rows, []any{&server, &ticket}, func() error { fresh[key{server.Bytes, ticket}] = true; return nil }); err != nil {
 		return fmt.Errorf("partners: deal states: %w", err)
 	}
 	if len(fresh) == 0 {
@@ -200,7 +281,15 @@ func (s *Service) onDealsClosed(ctx context.Context, tx pgx.Tx, t tenants.Tenant
 		}
 		all = append(all, rs...)
 	}
-	touched, err := insertRowsTx(ctx, tx, all...)
+	// Every deal here was never seen (its state was just inserted), so none of its rows can exist: COPY, without
+	// ON CONFLICT. A batch of one (the hall's retry of a failed batch, one event at a time) goes the INSERT way.
+	write := copyRowsTx
+	if len(todo) == 1 {
+		write = func(ctx context.Context, tx pgx.Tx, rows []row) ([]*uuid.UUID, error) {
+			return insertRowsTx(ctx, tx, rows...)
+		}
+	}
+	touched, err := write(ctx, tx, all)
 	if err != nil {
 		return err
 	}
@@ -232,16 +321,16 @@ func (s *Service) onDealChanged(ctx context.Context, tx pgx.Tx, t tenants.Tenant
 	}
 	if gen > 0 {
 		says := "the platform " + string(e.Change) + " the deal"
-		rows, err := tx.Query(ctx, `WITH rev AS (
+		rows, err := tx.Query(ctx, `WITH `+writeID+`, ins AS (
 				INSERT INTO partner_commissions (source, server_id, ticket, generation, login, account_id, client_id, level, partner_id, plan_id,
-					plan_version, kind, amount, currency, symbol, lots, deal_time, explanation, reverses)
+					plan_version, kind, amount, currency, symbol, lots, deal_time, explanation, reverses, write_id)
 				SELECT source, server_id, ticket, $3, login, account_id, client_id, level, partner_id, plan_id, plan_version, 'reversal', -amount,
-					currency, symbol, lots, deal_time, jsonb_build_object('says', $4::text, 'change', $5::text), id
+					currency, symbol, lots, deal_time, jsonb_build_object('says', $4::text, 'change', $5::text), id, (SELECT id FROM w)
 				FROM partner_commissions c WHERE source = 'deal' AND server_id = $1 AND ticket = $2 AND kind = 'paid'
 					AND NOT EXISTS (SELECT 1 FROM partner_commissions r WHERE r.reverses = c.id)
-				ON CONFLICT DO NOTHING RETURNING id, partner_id),
-			posted AS (INSERT INTO partner_commission_postings (commission_id) SELECT id FROM rev)
-			SELECT DISTINCT partner_id FROM rev WHERE partner_id IS NOT NULL`,
+				ON CONFLICT DO NOTHING RETURNING id, kind, partner_id),
+			`+queueWrite+`
+			SELECT DISTINCT partner_id FROM ins WHERE partner_id IS NOT NULL`,
 			e.ServerID, e.Before.Ticket, gen, says, string(e.Change))
 		if err != nil {
 			return fmt.Errorf("partners: reverse deal %s: %w", e.Before.Ticket, err)

@@ -144,8 +144,8 @@ func recalcDealsTx(ctx context.Context, tx pgx.Tx, partner uuid.UUID, from, to t
 				AND (partner_id = $1 OR client_id IN (SELECT client_id FROM cl))
 			ORDER BY server_id, ticket, generation DESC, level)
 		SELECT d.server_id, d.ticket, d.login, d.account_id, d.client_id, d.symbol, d.lots, d.deal_time,
-			(SELECT (h.explanation->>'held_seconds')::bigint FROM partner_commissions h WHERE h.server_id = d.server_id AND h.ticket = d.ticket
-				AND h.explanation ? 'held_seconds' ORDER BY h.generation DESC LIMIT 1)
+			(SELECT (h.explanation->>'held_seconds')::bigint FROM partner_commissions h WHERE h.source = 'deal' AND h.server_id = d.server_id
+				AND h.ticket = d.ticket AND h.kind <> 'reversal' AND h.explanation ? 'held_seconds' ORDER BY h.generation DESC LIMIT 1)
 		FROM deals d WHERE d.reason NOT IN ('deal_cancelled', 'deal_not_closing')
 		ORDER BY d.deal_time, d.server_id, d.ticket`, partner, from, to.AddDate(0, 0, 1))
 	if err != nil {
@@ -196,8 +196,11 @@ func (s *Service) recalcTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, act
 			}
 		}
 		before := map[levelCur]int64{}
-		rows, err := tx.Query(ctx, `SELECT level, currency, sum(amount)::bigint FROM partner_commissions
-			WHERE source = 'deal' AND server_id = $1 AND ticket = $2 AND partner_id = $3 AND kind <> 'nothing' GROUP BY level, currency`,
+		// The partner's paid rows of the deal (by the row key) and their reversals (each names the paid row it takes
+		// back, with its level and currency).
+		rows, err := tx.Query(ctx, `SELECT c.level, c.currency, sum(c.amount + coalesce(r.amount, 0))::bigint
+			FROM partner_commissions c LEFT JOIN partner_commissions r ON r.reverses = c.id
+			WHERE c.source = 'deal' AND c.server_id = $1 AND c.ticket = $2 AND c.partner_id = $3 AND c.kind = 'paid' GROUP BY c.level, c.currency`,
 			d.account.ServerID, d.deal.Ticket, out.PartnerID)
 		if err != nil {
 			return err
@@ -297,20 +300,22 @@ func (s *Service) writeRecalcTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant
 		d.account.ServerID, d.deal.Ticket, gen); err != nil {
 		return 0, fmt.Errorf("partners: deal state of %s: %w", d.deal.Ticket, err)
 	}
-	tag, err := tx.Exec(ctx, `WITH rev AS (
+	var n int
+	err := tx.QueryRow(ctx, `WITH `+writeID+`, ins AS (
 			INSERT INTO partner_commissions (source, server_id, ticket, generation, login, account_id, client_id, level, partner_id, plan_id,
-				plan_version, kind, amount, currency, symbol, lots, deal_time, explanation, reverses)
+				plan_version, kind, amount, currency, symbol, lots, deal_time, explanation, reverses, write_id)
 			SELECT source, server_id, ticket, $3, login, account_id, client_id, level, partner_id, plan_id, plan_version, 'reversal', -amount,
-				currency, symbol, lots, deal_time, jsonb_build_object('says', $5::text, 'change', 'recalculated', 'recalc', $6::text), id
+				currency, symbol, lots, deal_time, jsonb_build_object('says', $5::text, 'change', 'recalculated', 'recalc', $6::text), id,
+				(SELECT id FROM w)
 			FROM partner_commissions c WHERE source = 'deal' AND server_id = $1 AND ticket = $2 AND partner_id = $4 AND kind = 'paid'
 				AND NOT EXISTS (SELECT 1 FROM partner_commissions r WHERE r.reverses = c.id)
-			RETURNING id)
-		INSERT INTO partner_commission_postings (commission_id) SELECT id FROM rev`,
-		d.account.ServerID, d.deal.Ticket, gen, partner, says, runID.String())
+			RETURNING id, kind),
+		`+queueWrite+`
+		SELECT count(*) FROM ins`,
+		d.account.ServerID, d.deal.Ticket, gen, partner, says, runID.String()).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("partners: reverse deal %s: %w", d.deal.Ticket, err)
 	}
-	n := int(tag.RowsAffected())
 	if mine != nil {
 		mine.explanation.Says = strings.TrimSpace(mine.explanation.Says + " (" + says + ")")
 		if err := insertRowTx(ctx, tx, *mine); err != nil {
