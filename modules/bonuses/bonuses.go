@@ -41,6 +41,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/ledger"
+	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -60,9 +61,9 @@ type Ledger interface {
 // partners room's commission engine reads hold times through (partners.Trades); cmd/brokerdesk passes the same
 // adapter over the trading desk's service to both.
 type Trades interface {
-	// PositionOpened is when the position was opened on the server's login, at or before the closing deal's
-	// time; ok is false when no opening deal was found.
-	PositionOpened(ctx context.Context, t tenants.Tenant, server uuid.UUID, login, positionID string, before time.Time) (at time.Time, ok bool, err error)
+	// PositionsOpened is when each asked position was opened on the server's login, at or before the closing
+	// deal's time, in the asks' order; the zero time when no opening deal is known. The engine asks once per batch.
+	PositionsOpened(ctx context.Context, t tenants.Tenant, asks []tradingdesk.PositionAsk) ([]time.Time, error)
 }
 
 // Options are the module's collaborators.

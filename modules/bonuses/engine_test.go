@@ -296,11 +296,15 @@ func TestABatchOfDealsCountsAsTheDealsOneAtATimeAndReleasesOnce(t *testing.T) {
 	w.deposit(t, gus, 2, 40000)
 	at := w.clock().Add(time.Minute)
 	// One batch: a scalp, Fay's deals passing her 2 lots midway, Gus's deal, and a deal of Fay's after the release.
+	calls := w.trades.calls
 	w.closedBatch(t, w.account(fay),
 		w.closingDeal("1", "5", at, 30*time.Second),
 		w.closingDeal("2", "1.5", at.Add(time.Second), time.Hour),
 		w.closingDeal("3", "1", at.Add(2*time.Second), time.Hour),
 		w.closingDeal("5", "1", at.Add(4*time.Second), time.Hour))
+	if n := w.trades.calls - calls; n != 1 {
+		t.Errorf("the batch asked about its positions %d times, want once", n)
+	}
 	w.closedBatch(t, w.account(gus), w.closingDeal("4", "0.7", at.Add(3*time.Second), time.Hour))
 	b := w.bonuses(t, fay)[0]
 	if b.Status != "released" || b.LotsDone.String() != "2.5" {

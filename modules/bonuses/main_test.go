@@ -31,13 +31,18 @@ func TestMain(m *testing.M) {
 type fakeTrades struct {
 	mu     sync.Mutex
 	opened map[string]time.Time
+	calls  int // PositionsOpened calls
 }
 
-func (f *fakeTrades) PositionOpened(_ context.Context, _ tenants.Tenant, _ uuid.UUID, _, position string, _ time.Time) (time.Time, bool, error) {
+func (f *fakeTrades) PositionsOpened(_ context.Context, _ tenants.Tenant, asks []tradingdesk.PositionAsk) ([]time.Time, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	at, ok := f.opened[position]
-	return at, ok, nil
+	f.calls++
+	out := make([]time.Time, len(asks))
+	for i, a := range asks {
+		out[i] = f.opened[a.Position]
+	}
+	return out, nil
 }
 
 // world is one test's tenant with the bonus engine over real Postgres, audit, clients and ledger.

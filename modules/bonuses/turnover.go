@@ -81,6 +81,17 @@ func (s *Service) countTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, deal
 	if len(byClient) == 0 {
 		return nil // most deals: a client with no open bonus
 	}
+	// The batch's positions are asked once, when the first deal needs its hold.
+	var openings *tradingdesk.Openings
+	if s.o.Trades != nil {
+		batch := make([]tradingdesk.DealClosed, len(deals))
+		for i, d := range deals {
+			batch[i] = d.DealClosed
+		}
+		openings = tradingdesk.NewOpenings(func(ctx context.Context, asks []tradingdesk.PositionAsk) ([]time.Time, error) {
+			return s.o.Trades.PositionsOpened(ctx, t, asks)
+		}, batch...)
+	}
 	var (
 		ids, servers  []uuid.UUID
 		tickets       []string
@@ -98,7 +109,7 @@ func (s *Service) countTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, deal
 		if len(open) == 0 {
 			continue
 		}
-		held, err := s.heldSeconds(ctx, t, d.DealAccount, d.Deal, open)
+		held, err := s.heldSeconds(ctx, openings, d.DealAccount, d.Deal, open)
 		if err != nil {
 			return err
 		}
@@ -168,7 +179,7 @@ func (s *Service) countTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, deal
 
 // heldSeconds is how long the deal's position was held, asked only when a bonus's rule has a minimum hold; nil
 // when unknown or not asked.
-func (s *Service) heldSeconds(ctx context.Context, t tenants.Tenant, a tradingdesk.DealAccount, d tradingdesk.Deal, open []openBonus) (*int64, error) {
+func (s *Service) heldSeconds(ctx context.Context, openings *tradingdesk.Openings, a tradingdesk.DealAccount, d tradingdesk.Deal, open []openBonus) (*int64, error) {
 	need := false
 	for _, b := range open {
 		need = need || b.minHold > 0
@@ -176,7 +187,7 @@ func (s *Service) heldSeconds(ctx context.Context, t tenants.Tenant, a tradingde
 	if !need || s.o.Trades == nil || d.PositionID == "" {
 		return nil, nil
 	}
-	opened, ok, err := s.o.Trades.PositionOpened(ctx, t, a.ServerID, a.Login, d.PositionID, d.Time)
+	opened, ok, err := openings.Opened(ctx, a, d)
 	if err != nil {
 		return nil, fmt.Errorf("bonuses: opening of position %s: %w", d.PositionID, err)
 	}

@@ -161,3 +161,41 @@ func TestAChangeDeliveredBeforeItsBatchedCloseLeavesTheDealAsItIsNow(t *testing.
 		t.Errorf("the other deal of the batch pays %v", got)
 	}
 }
+
+// A batch's minimum hold is answered with one question about all of its positions, not one per deal, and each deal
+// still gets its own position's hold.
+func TestABatchAsksItsPositionsOpeningsOnce(t *testing.T) {
+	t.Parallel()
+	tr := threeLevels(t)
+	ctx := context.Background()
+	held := testRules()
+	held.MinHoldSeconds = 120
+	if _, err := tr.svc.EditPlan(ctx, tr.ten, staffer, tr.plan.ID, held); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Add(time.Second)
+	var batch []events.Delivery[tradingdesk.DealClosed]
+	for i, hold := range []time.Duration{time.Hour, 30 * time.Second, 10 * time.Minute, time.Second} {
+		d := closing(fmt.Sprintf("h%d", i), "EURUSD", "1", now)
+		tr.trades.mu.Lock()
+		tr.trades.opened[d.PositionID] = now.Add(-hold)
+		tr.trades.mu.Unlock()
+		batch = append(batch, events.Delivery[tradingdesk.DealClosed]{Meta: meta(time.Now()), Event: tradingdesk.DealClosed{DealAccount: tr.acct, Deal: d}})
+	}
+	tr.trades.mu.Lock()
+	before := tr.trades.calls
+	tr.trades.mu.Unlock()
+	tr.closedBatch(t, batch...)
+	tr.trades.mu.Lock()
+	calls := tr.trades.calls - before
+	tr.trades.mu.Unlock()
+	if calls != 1 {
+		t.Errorf("the batch asked about its positions %d times, want once", calls)
+	}
+	for i, paid := range []bool{true, false, true, false} {
+		rows := tr.rows(t, CommissionFilter{Ticket: fmt.Sprintf("h%d", i), Partner: &tr.charlie})
+		if len(rows) != 1 || (rows[0].Kind == KindPaid) != paid || (!paid && rows[0].Reason != ReasonHeldTooBriefly) {
+			t.Errorf("deal h%d: %+v, paid %t", i, rows, paid)
+		}
+	}
+}

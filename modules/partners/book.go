@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/brokerdesk/brokerdesk/infra/money"
+	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -27,6 +28,8 @@ type dealBook struct {
 	versions map[uuid.UUID][]Plan // plan -> its versions, oldest first
 	suffixes []string
 	types    map[uuid.UUID]string // account -> its type
+	// openings answers positions' openings (the minimum hold), a batch's at once (nil: asked per deal).
+	openings *tradingdesk.Openings
 }
 
 // edge is one row of an effective-dated link: to (nil: none) from a time on.
@@ -205,6 +208,16 @@ func (b *dealBook) latestPlan(plan uuid.UUID) (Plan, error) {
 		return Plan{}, fmt.Errorf("partners: plan %s: %w", plan, ErrNotFound)
 	}
 	return vs[len(vs)-1], nil
+}
+
+// openingsFor is the book's openings, made to ask tr deal by deal when the book was not given a batch's.
+func (b *dealBook) openingsFor(tr Trades, t tenants.Tenant) *tradingdesk.Openings {
+	if b.openings == nil {
+		b.openings = tradingdesk.NewOpenings(func(ctx context.Context, asks []tradingdesk.PositionAsk) ([]time.Time, error) {
+			return tr.PositionsOpened(ctx, t, asks)
+		})
+	}
+	return b.openings
 }
 
 // accountType is an account's type, asked of the Trades seam once per account per book.

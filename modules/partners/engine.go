@@ -273,6 +273,11 @@ func (s *Service) onDealsClosed(ctx context.Context, tx pgx.Tx, t tenants.Tenant
 	if err := book.load(ctx, tx, clients); err != nil {
 		return err
 	}
+	if s.o.Trades != nil { // the batch's positions are asked once, when the first deal needs its hold
+		book.openings = tradingdesk.NewOpenings(func(ctx context.Context, asks []tradingdesk.PositionAsk) ([]time.Time, error) {
+			return s.o.Trades.PositionsOpened(ctx, t, asks)
+		}, todo...)
+	}
 	var all []row
 	for _, e := range todo {
 		rs, err := s.dealRowsTx(ctx, tx, t, book, e.DealAccount, e.Deal, 0, computeWith{})
@@ -448,7 +453,7 @@ func (s *Service) dealRowsTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, b
 		}
 	}
 	if needHold && trade.HeldSeconds == nil && s.o.Trades != nil && d.PositionID != "" {
-		opened, ok, err := s.o.Trades.PositionOpened(ctx, t, a.ServerID, a.Login, d.PositionID, d.Time)
+		opened, ok, err := book.openingsFor(s.o.Trades, t).Opened(ctx, a, d)
 		if err != nil {
 			return nil, fmt.Errorf("partners: opening of position %s: %w", d.PositionID, err)
 		}

@@ -32,6 +32,7 @@ type fakeTrades struct {
 	mu     sync.Mutex
 	types  map[uuid.UUID]string
 	opened map[string]time.Time // position id -> opening
+	calls  int                  // PositionsOpened calls
 }
 
 func (f *fakeTrades) AccountType(_ context.Context, _ tenants.Tenant, id uuid.UUID) (string, error) {
@@ -40,11 +41,15 @@ func (f *fakeTrades) AccountType(_ context.Context, _ tenants.Tenant, id uuid.UU
 	return f.types[id], nil
 }
 
-func (f *fakeTrades) PositionOpened(_ context.Context, _ tenants.Tenant, _ uuid.UUID, _, position string, _ time.Time) (time.Time, bool, error) {
+func (f *fakeTrades) PositionsOpened(_ context.Context, _ tenants.Tenant, asks []tradingdesk.PositionAsk) ([]time.Time, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	at, ok := f.opened[position]
-	return at, ok, nil
+	f.calls++
+	out := make([]time.Time, len(asks))
+	for i, a := range asks {
+		out[i] = f.opened[a.Position]
+	}
+	return out, nil
 }
 
 // world is one test's tenant with the partners module over real Postgres, audit, clients and ledger.

@@ -44,6 +44,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/modules/clients"
 	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/ledger"
+	"github.com/brokerdesk/brokerdesk/modules/tradingdesk"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
 
@@ -71,9 +72,10 @@ type Ledger interface {
 type Trades interface {
 	// AccountType is the slug of the account's type ("" when unknown).
 	AccountType(ctx context.Context, t tenants.Tenant, accountID uuid.UUID) (string, error)
-	// PositionOpened is when the position was opened (its first opening deal) on the server's login, at or before
-	// the closing deal's time; ok is false when no opening deal was found.
-	PositionOpened(ctx context.Context, t tenants.Tenant, server uuid.UUID, login, positionID string, before time.Time) (at time.Time, ok bool, err error)
+	// PositionsOpened is when each asked position was opened (its first opening deal on the server's login, at or
+	// before the closing deal's time), in the asks' order; the zero time when no opening deal is known. The engine
+	// asks once per batch of deals.
+	PositionsOpened(ctx context.Context, t tenants.Tenant, asks []tradingdesk.PositionAsk) ([]time.Time, error)
 }
 
 // Options are the module's collaborators.
