@@ -341,3 +341,45 @@ func TestACallbackCancelledWhileWaitingIsNotRecordedAndItsRedeliveryIsCredited(t
 		t.Errorf("wallet %d", w)
 	}
 }
+
+// A client with completed deposits but no count row yet (none in normal running) is numbered on from its
+// completed deposits, alone or in a group.
+func TestNumbersCountCompletedDepositsWhenAClientHasNoCountRow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	client := b.client(t, clients.StatusKYCApproved)
+	d := b.deposit(t, client, "card", "10.00")
+	h, body := stripeEvent("evt_n1", "checkout.session.completed", d.ID.String(), 1000, "usd", "paid", b.clock.Now())
+	b.callback(t, "card", h, body)
+	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DELETE FROM deposit_counts WHERE client_id = $1`, client)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var list []*sent
+	var deps []payments.Deposit
+	for i := range 2 {
+		d := b.deposit(t, client, "card", "10.00")
+		deps = append(deps, d)
+		h, body := stripeEvent("evt_n"+string(rune('2'+i)), "checkout.session.completed", d.ID.String(), 1000, "usd", "paid", b.clock.Now())
+		list = append(list, &sent{b: b, h: h, body: body})
+	}
+	inOneGroup(t, b.svc, list)
+	var got []int
+	for _, d := range deps {
+		dep, err := b.svc.Deposit(ctx, b.ten, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, dep.DepositNumber)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []int{2, 3}) {
+		t.Errorf("numbers %v, want 2 and 3", got)
+	}
+	if n := b.count(t, `SELECT completed FROM deposit_counts WHERE client_id = $1`, client); n != 3 {
+		t.Errorf("count row %d, want 3", n)
+	}
+}
