@@ -86,16 +86,47 @@ func (o Outbox) Add(ctx context.Context, tx pgx.Tx, typ, key string, payload any
 	return got, nil
 }
 
-// AddNew is Add for a key that is new by construction (an event's fresh id): the row is written with the
-// transaction's next statement (database.ExecLater), so it costs no round trip of its own, and no id comes back.
+// OutboxTask is one task of AddEachNew.
+type OutboxTask struct {
+	Type, Key string
+	Payload   any
+	Options   []AddOption
+}
+
+// AddEachNew is Add for tasks whose keys are new by construction (an event's fresh id): one statement writes
+// them all with the transaction's next statement (database.ExecLater), so they cost no round trip of their own
+// and no ids come back (events published together, a group of deposits', cost one statement, not one per row).
 // A key that was used before adds nothing.
-func (o Outbox) AddNew(ctx context.Context, tx pgx.Tx, typ, key string, payload any, opts ...AddOption) error {
-	r, err := o.row(typ, key, payload, opts)
-	if err != nil {
-		return err
+func (o Outbox) AddEachNew(ctx context.Context, tx pgx.Tx, tasks []OutboxTask) error {
+	if len(tasks) == 0 {
+		return nil
 	}
-	if err := database.ExecLater(ctx, tx, insertOutbox, r...); err != nil {
-		return fmt.Errorf("jobs: add %s to outbox: %w", typ, err)
+	n := len(tasks)
+	var (
+		ids                 = make([]uuid.UUID, n)
+		types, keys, queues = make([]string, n), make([]string, n), make([]string, n)
+		payloads            = make([]*string, n)
+		retries             = make([]*int, n)
+		timeouts            = make([]*int64, n)
+		processAt           = make([]*time.Time, n)
+	)
+	for i, task := range tasks {
+		r, err := o.row(task.Type, task.Key, task.Payload, task.Options)
+		if err != nil {
+			return err
+		}
+		ids[i], types[i], keys[i], queues[i] = r[0].(uuid.UUID), r[1].(string), r[2].(string), r[4].(string)
+		if raw := r[3].([]byte); raw != nil {
+			text := string(raw)
+			payloads[i] = &text
+		}
+		retries[i], timeouts[i], processAt[i] = r[5].(*int), r[6].(*int64), r[7].(*time.Time)
+	}
+	if err := database.ExecLater(ctx, tx, `INSERT INTO outbox (id, task_type, idem_key, payload, queue, max_retry, timeout_seconds, process_at)
+		SELECT i, ty, k, p::jsonb, q, m, t, a FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[],
+			$8::timestamptz[]) WITH ORDINALITY AS x(i, ty, k, p, q, m, t, a, n) ORDER BY n
+		ON CONFLICT (task_type, idem_key) DO NOTHING`, ids, types, keys, payloads, queues, retries, timeouts, processAt); err != nil {
+		return fmt.Errorf("jobs: add %d tasks to outbox: %w", n, err)
 	}
 	return nil
 }

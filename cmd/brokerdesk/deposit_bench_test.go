@@ -95,7 +95,18 @@ func BenchmarkDepositPipeline(b *testing.B) {
 		clientsN, roundTime, pgClients)
 	var paid []pendingDeposit
 	best := 0.0
-	for _, conns := range []int{8, 16} {
+	connCounts := []int{8, 16}
+	if v := os.Getenv("BD_BENCH_DEPOSIT_CONNS"); v != "" { // e.g. "8,16,32"
+		connCounts = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				b.Fatalf("BD_BENCH_DEPOSIT_CONNS=%q: a comma-separated list of connection counts", v)
+			}
+			connCounts = append(connCounts, n)
+		}
+	}
+	for _, conns := range connCounts {
 		round := 0 // across Go's runs of the sub-benchmark
 		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
 			var rps, p99, tps, ratio []float64

@@ -224,34 +224,46 @@ func TaskType(subscriber string) string { return "event:" + subscriber }
 // outbox row per Later subscriber, all in tx; an error from any of them is returned, and the caller's change must
 // then roll back (returning the error from the scope's function does that).
 func (h *Hall) Publish(ctx context.Context, tx pgx.Tx, t tenants.Tenant, e Event) error {
-	typ := e.EventType()
-	inTx, later := h.inTx[typ], h.later[typ]
-	if len(inTx) == 0 && len(later) == 0 {
-		return nil
-	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return fmt.Errorf("events: id for %s: %w", typ, err)
-	}
-	m := Meta{ID: id, Type: typ, TenantID: t.ID, OccurredAt: h.now().UTC()}
-	for _, s := range inTx {
-		if err := s.run(ctx, tx, t, m, e); err != nil {
-			return fmt.Errorf("%s, subscriber %s: %w", typ, s.name, err)
+	return h.PublishEach(ctx, tx, t, []Event{e})
+}
+
+// PublishEach is Publish for several events that happened in tx (a group of deposits completed together), in
+// their order: each its own id and OnTx subscribers; the outbox rows of them all in one statement.
+func (h *Hall) PublishEach(ctx context.Context, tx pgx.Tx, t tenants.Tenant, list []Event) error {
+	var rows []jobs.OutboxTask
+	for _, e := range list {
+		typ := e.EventType()
+		inTx, later := h.inTx[typ], h.later[typ]
+		if len(inTx) == 0 && len(later) == 0 {
+			continue
+		}
+		id, err := uuid.NewV7()
+		if err != nil {
+			return fmt.Errorf("events: id for %s: %w", typ, err)
+		}
+		m := Meta{ID: id, Type: typ, TenantID: t.ID, OccurredAt: h.now().UTC()}
+		for _, s := range inTx {
+			if err := s.run(ctx, tx, t, m, e); err != nil {
+				return fmt.Errorf("%s, subscriber %s: %w", typ, s.name, err)
+			}
+		}
+		if len(later) == 0 {
+			continue
+		}
+		raw, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("events: encode %s: %w", typ, err)
+		}
+		d := delivery{Meta: m, Event: raw}
+		for _, s := range later {
+			// The key is the event's fresh id.
+			rows = append(rows, jobs.OutboxTask{Type: s.taskType(), Key: id.String(), Payload: d,
+				Options: []jobs.AddOption{jobs.InQueue(s.queue), jobs.WithMaxRetry(s.maxRetry)}})
 		}
 	}
-	if len(later) == 0 {
-		return nil
-	}
-	raw, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("events: encode %s: %w", typ, err)
-	}
-	d := delivery{Meta: m, Event: raw}
-	for _, s := range later {
-		// The key is the event's fresh id: the row travels with the transaction's next statement.
-		if err := h.outbox.AddNew(ctx, tx, s.taskType(), id.String(), d, jobs.InQueue(s.queue), jobs.WithMaxRetry(s.maxRetry)); err != nil {
-			return fmt.Errorf("%s, subscriber %s: %w", typ, s.name, err)
-		}
+	// The rows travel with the transaction's next statement.
+	if err := h.outbox.AddEachNew(ctx, tx, rows); err != nil {
+		return fmt.Errorf("events: %w", err)
 	}
 	return nil
 }

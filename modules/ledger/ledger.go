@@ -239,6 +239,8 @@ var (
 	ErrNotFound = errors.New("ledger: not found")
 	// ErrHoldResolved: the hold was already posted or voided.
 	ErrHoldResolved = errors.New("ledger: hold already posted or voided")
+	// ErrRecordedBefore: PostEachTx met a key already recorded, and recorded nothing (post that entry alone).
+	ErrRecordedBefore = errors.New("ledger: a key of the batch was recorded before")
 	// ErrAccountMismatch: an account's code is recorded with another kind, currency, owner or shape.
 	ErrAccountMismatch = errors.New("ledger: account recorded with a different shape")
 )

@@ -479,3 +479,56 @@ func TestAGuardedTransactionNeverOverdrawsAnAccountWithoutItsOwnCheck(t *testing
 	}
 	b.verifyClean(t)
 }
+
+// A batch posts each entry as its own transaction (its key, its postings) and moves the clearing account once, in
+// one of its rows; a batch with a key recorded before records nothing, and one it would take a wallet below zero
+// records nothing either.
+func TestABatchPostsEachTransactionAndMovesASharedAccountOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	one, two := uuid.New(), uuid.New()
+	each := func(entries ...ledger.Entry) ([]ledger.Transaction, error) {
+		var out []ledger.Transaction
+		err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
+			var err error
+			out, err = b.svc.PostEachTx(ctx, tx, entries)
+			return err
+		})
+		return out, err
+	}
+	trs, err := each(deposit("batch:1", one, 1000, usd), deposit("batch:2", two, 2000, usd), deposit("batch:3", one, 300, usd))
+	if err != nil || len(trs) != 3 {
+		t.Fatalf("batch: %+v %v", trs, err)
+	}
+	for i, tr := range trs {
+		if tr.Key != fmt.Sprintf("batch:%d", i+1) || len(tr.Postings) != 2 || tr.Postings[0].ID == tr.Postings[1].ID || tr.Replayed {
+			t.Errorf("transaction %d: %+v", i, tr)
+		}
+	}
+	if w := b.balance(t, ledger.ClientWallet(one, usd).Code); w.Posted != 1300 {
+		t.Errorf("wallet one %d", w.Posted)
+	}
+	var rows int
+	if err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM ledger_balances b JOIN ledger_accounts a ON a.id = b.account_id
+			WHERE a.code = $1 AND b.posted <> 0`, ledger.Clearing("stripe", usd).Code).Scan(&rows)
+	}); err != nil || rows != 1 {
+		t.Errorf("the batch moved %d of the clearing account's rows, want 1 (%v)", rows, err)
+	}
+	// A key recorded before fails the whole batch; the new key in it is not recorded.
+	if _, err := each(deposit("batch:4", two, 10, usd), deposit("batch:2", two, 2000, usd)); !errors.Is(err, ledger.ErrRecordedBefore) {
+		t.Errorf("a batch with a recorded key: %v", err)
+	}
+	// A batch that would overdraw a wallet as a whole records nothing.
+	spend := ledger.Entry{Key: "spend", Kind: "withdrawal", Postings: []ledger.Posting{
+		{Account: ledger.ClientWallet(two, usd), Amount: -1500}, {Account: ledger.WithdrawalsPayable(usd), Amount: 1500}}}
+	spend2 := spend
+	spend2.Key = "spend2"
+	if _, err := each(spend, spend2); !errors.Is(err, ledger.ErrInsufficientFunds) {
+		t.Errorf("an overdrawing batch: %v", err)
+	}
+	if r := b.verifyClean(t); r.Transactions != 3 {
+		t.Errorf("%d transactions, want the first batch's 3", r.Transactions)
+	}
+}

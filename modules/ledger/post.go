@@ -240,43 +240,83 @@ type delta struct {
 	guarded bool
 }
 
+// PostEachTx records the entries as posted transactions in tx, each its own transaction with its own key, in one
+// round trip for them all (after reading their accounts): what a group of deposits posts (payments' group
+// commit). The balance rows they touch are locked once, in one fixed order, and changed once each by the sum of
+// the entries; an account kept in several rows (a clearing account) gets the whole batch in one of them. It is all
+// or nothing: a key recorded before fails the batch with ErrRecordedBefore (nothing recorded; post that entry on
+// its own, which answers its replay), and so does a no-overdraft account the batch as a whole would overdraw.
+// Entries may not correct another transaction. A batch of one entry is PostTx (a replay answers the first
+// transaction). After an error, tx must not commit.
+func (s *Service) PostEachTx(ctx context.Context, tx pgx.Tx, entries []Entry) ([]Transaction, error) {
+	plans := make([]plan, len(entries))
+	for i, e := range entries {
+		if e.Corrects != nil {
+			return nil, fmt.Errorf("%w: %s: a correction is posted on its own", ErrInvalid, e.Key)
+		}
+		plans[i] = plan{entry: e, status: StatusPosted}
+	}
+	return s.recordEach(ctx, tx, plans)
+}
+
 func (s *Service) record(ctx context.Context, tx pgx.Tx, p plan) (Transaction, error) {
-	if err := p.validate(); err != nil {
+	out, err := s.recordEach(ctx, tx, []plan{p})
+	if err != nil {
 		return Transaction{}, err
 	}
-	e := p.entry
-	hash := p.contentHash()
-	specs := make([]AccountSpec, len(e.Postings))
-	for i, q := range e.Postings {
-		specs[i] = q.Account
+	return out[0], nil
+}
+
+// recordEach records plans in one pipeline (record's one of them, PostEachTx's several).
+func (s *Service) recordEach(ctx context.Context, tx pgx.Tx, plans []plan) ([]Transaction, error) {
+	if len(plans) == 0 {
+		return nil, nil
+	}
+	var specs []AccountSpec
+	hashes := make([][]byte, len(plans))
+	keys := make(map[string]bool, len(plans))
+	for i, p := range plans {
+		if err := p.validate(); err != nil {
+			return nil, err
+		}
+		if keys[p.entry.Key] {
+			return nil, fmt.Errorf("%w: key %q twice in one batch", ErrInvalid, p.entry.Key)
+		}
+		keys[p.entry.Key] = true
+		hashes[i] = p.contentHash()
+		for _, q := range p.entry.Postings {
+			specs = append(specs, q.Account)
+		}
 	}
 	accounts, err := s.ensureAccountsTx(ctx, tx, specs)
 	if err != nil {
-		return Transaction{}, err
-	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return Transaction{}, err
-	}
-	meta := e.Metadata
-	if meta == nil {
-		meta = map[string]any{}
-	}
-	// The transaction returned is the one stored: metadata as its JSON reads back, the time as Postgres keeps it.
-	rawMeta, err := json.Marshal(meta)
-	if err != nil {
-		return Transaction{}, fmt.Errorf("ledger: metadata of %s: %w", e.Key, err)
-	}
-	var storedMeta map[string]any
-	if err := json.Unmarshal(rawMeta, &storedMeta); err != nil {
-		return Transaction{}, fmt.Errorf("ledger: metadata of %s: %w", e.Key, err)
+		return nil, err
 	}
 	at := s.o.Now().UTC().Truncate(time.Microsecond)
-	var resolves *uuid.UUID
-	if p.resolves != nil {
-		resolves = &p.resolves.ID
+	n := len(plans)
+	ids := make([]uuid.UUID, n)
+	rawMetas := make([]string, n)
+	storedMetas := make([]map[string]any, n)
+	for i, p := range plans {
+		if ids[i], err = uuid.NewV7(); err != nil {
+			return nil, err
+		}
+		meta := p.entry.Metadata
+		if meta == nil {
+			meta = map[string]any{}
+		}
+		// The transaction returned is the one stored: metadata as its JSON reads back, the time as Postgres keeps it.
+		raw, err := json.Marshal(meta)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: metadata of %s: %w", p.entry.Key, err)
+		}
+		if err := json.Unmarshal(raw, &storedMetas[i]); err != nil {
+			return nil, fmt.Errorf("ledger: metadata of %s: %w", p.entry.Key, err)
+		}
+		rawMetas[i] = string(raw)
 	}
-	// The balance rows this transaction changes, each once, in one fixed order.
+	// The balance rows the plans change, each once, in one fixed order. An account kept in several rows gets the
+	// whole batch in the row the first transaction's id picks.
 	deltas := map[[2]any]*delta{}
 	change := func(a Account, shard int) *delta {
 		k := [2]any{a.ID, shard}
@@ -287,30 +327,32 @@ func (s *Service) record(ctx context.Context, tx pgx.Tx, p plan) (Transaction, e
 		deltas[k] = d
 		return d
 	}
-	for _, q := range e.Postings {
-		a := accounts[q.Account.Code]
-		d := change(a, shardOf(a, id))
-		d.guarded = d.guarded || slices.Contains(e.Guard, a.Code)
-		switch {
-		case p.status == StatusPosted:
-			d.posted += q.Amount
-		case q.Amount < 0:
-			d.pDebit -= q.Amount
-		default:
-			d.pCredit += q.Amount
-		}
-	}
-	if h := p.resolves; h != nil { // the hold's reservation is released where it was made
-		for _, q := range h.Postings {
-			a, err := s.accountByIDTx(ctx, tx, q.AccountID)
-			if err != nil {
-				return Transaction{}, err
+	for _, p := range plans {
+		for _, q := range p.entry.Postings {
+			a := accounts[q.Account.Code]
+			d := change(a, shardOf(a, ids[0]))
+			d.guarded = d.guarded || slices.Contains(p.entry.Guard, a.Code)
+			switch {
+			case p.status == StatusPosted:
+				d.posted += q.Amount
+			case q.Amount < 0:
+				d.pDebit -= q.Amount
+			default:
+				d.pCredit += q.Amount
 			}
-			d := change(a, shardOf(a, h.ID))
-			if q.Amount < 0 {
-				d.pDebit += q.Amount
-			} else {
-				d.pCredit -= q.Amount
+		}
+		if h := p.resolves; h != nil { // the hold's reservation is released where it was made
+			for _, q := range h.Postings {
+				a, err := s.accountByIDTx(ctx, tx, q.AccountID)
+				if err != nil {
+					return nil, err
+				}
+				d := change(a, shardOf(a, h.ID))
+				if q.Amount < 0 {
+					d.pDebit += q.Amount
+				} else {
+					d.pCredit -= q.Amount
+				}
 			}
 		}
 	}
@@ -326,75 +368,110 @@ func (s *Service) record(ctx context.Context, tx pgx.Tx, p plan) (Transaction, e
 	})
 
 	// Three statements in one round trip (a pipeline), in this order:
-	//   - the transaction row: a key already recorded inserts nothing, and the two statements after it then do
-	//     nothing either (they act only when this id's row exists), so a replay locks no balance row; a concurrent
-	//     insert of the same key waits on the unique index until the first commits, then sees it;
+	//   - the transaction rows: a key already recorded inserts nothing, and the two statements after it then do
+	//     nothing at all (they act only when every row of the batch exists), so a replay locks no balance row; a
+	//     concurrent insert of the same key waits on the unique index until the first commits, then sees it;
 	//   - the postings;
 	//   - the balance rows, last: they stay locked until the commit, and a clearing account's are shared by many
-	//     transactions (applyBalances).
-	accountIDs := make([]uuid.UUID, len(e.Postings))
-	amounts := make([]int64, len(e.Postings))
-	for i, q := range e.Postings {
-		accountIDs[i], amounts[i] = accounts[q.Account.Code].ID, q.Amount
+	//     transactions (queueBalances).
+	var (
+		keyList, kinds, descs, statuses []string
+		resolves                        []*uuid.UUID
+		txOf, accountIDs                []uuid.UUID
+		amounts                         []int64
+	)
+	for i, p := range plans {
+		keyList, kinds, descs = append(keyList, p.entry.Key), append(kinds, p.entry.Kind), append(descs, p.entry.Description)
+		statuses = append(statuses, string(p.status))
+		var r *uuid.UUID
+		if p.resolves != nil {
+			r = &p.resolves.ID
+		}
+		resolves = append(resolves, r)
+		for _, q := range p.entry.Postings {
+			txOf, accountIDs, amounts = append(txOf, ids[i]), append(accountIDs, accounts[q.Account.Code].ID), append(amounts, q.Amount)
+		}
 	}
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO ledger_transactions (id, idem_key, kind, status, description, content_hash, corrects, resolves, metadata, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (idem_key) DO NOTHING RETURNING true`,
-		id, e.Key, e.Kind, string(p.status), e.Description, hash, e.Corrects, resolves, rawMeta, at)
+	if n == 1 { // corrects and resolves are single values here
+		p := plans[0]
+		b.Queue(`INSERT INTO ledger_transactions (id, idem_key, kind, status, description, content_hash, corrects, resolves, metadata, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10) ON CONFLICT (idem_key) DO NOTHING RETURNING true`,
+			ids[0], p.entry.Key, p.entry.Kind, string(p.status), p.entry.Description, hashes[0], p.entry.Corrects, resolves[0], rawMetas[0], at)
+	} else { // posted, correcting and resolving nothing (PostEachTx)
+		b.Queue(`INSERT INTO ledger_transactions (id, idem_key, kind, status, description, content_hash, metadata, created_at)
+			SELECT i, k, kd, s, d, h, m::jsonb, $8 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[])
+				WITH ORDINALITY AS x(i, k, kd, s, d, h, m, n) ORDER BY n
+			ON CONFLICT (idem_key) DO NOTHING RETURNING true`, ids, keyList, kinds, statuses, descs, hashes, rawMetas, at)
+	}
+	pending := plans[0].status == StatusPending // a hold is recorded alone
 	b.Queue(`INSERT INTO ledger_postings (transaction_id, account_id, amount, pending, created_at)
-		SELECT $1, a, m, $4, $5 FROM unnest($2::uuid[], $3::bigint[]) WITH ORDINALITY AS x(a, m, n)
-		WHERE EXISTS (SELECT 1 FROM ledger_transactions WHERE id = $1) ORDER BY n
-		RETURNING id`, id, accountIDs, amounts, p.status == StatusPending, at)
-	queueBalances(b, id, list)
+		SELECT t, a, m, $4, $5 FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) WITH ORDINALITY AS x(t, a, m, n)
+		WHERE (SELECT count(*) FROM ledger_transactions WHERE id = ANY($6)) = cardinality($6::uuid[]) ORDER BY n
+		RETURNING id`, txOf, accountIDs, amounts, pending, at, ids)
+	queueBalances(b, ids, list)
 	res := tx.SendBatch(ctx, b)
 	defer res.Close()
-	var inserted bool
-	err = res.QueryRow().Scan(&inserted)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		if err := res.Close(); err != nil {
-			return Transaction{}, fmt.Errorf("ledger: record %s: %w", e.Key, err)
-		}
-		return s.replay(ctx, tx, e.Key, hash)
-	case database.IsUniqueViolation(err):
-		return Transaction{}, ErrHoldResolved // another post or void of the same hold won
-	case err != nil:
-		return Transaction{}, fmt.Errorf("ledger: record %s: %w", e.Key, err)
-	}
 	rows, err := res.Query()
 	if err != nil {
-		return Transaction{}, fmt.Errorf("ledger: postings of %s: %w", e.Key, err)
+		return nil, fmt.Errorf("ledger: record %s: %w", plans[0].entry.Key, err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	inserted, err := pgx.CollectRows(rows, pgx.RowTo[bool])
+	switch {
+	case database.IsUniqueViolation(err):
+		return nil, ErrHoldResolved // another post or void of the same hold won
+	case err != nil:
+		return nil, fmt.Errorf("ledger: record %s: %w", plans[0].entry.Key, err)
+	case len(inserted) < n:
+		if err := res.Close(); err != nil {
+			return nil, fmt.Errorf("ledger: record %s: %w", plans[0].entry.Key, err)
+		}
+		if n > 1 {
+			return nil, ErrRecordedBefore
+		}
+		t, err := s.replay(ctx, tx, plans[0].entry.Key, hashes[0])
+		return []Transaction{t}, err
+	}
+	rows, err = res.Query()
 	if err != nil {
-		return Transaction{}, fmt.Errorf("ledger: postings of %s: %w", e.Key, err)
+		return nil, fmt.Errorf("ledger: postings of %s: %w", plans[0].entry.Key, err)
 	}
-	if len(ids) != len(e.Postings) {
-		return Transaction{}, fmt.Errorf("ledger: postings of %s: %d of %d recorded", e.Key, len(ids), len(e.Postings))
+	postingIDs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("ledger: postings of %s: %w", plans[0].entry.Key, err)
+	}
+	if len(postingIDs) != len(txOf) {
+		return nil, fmt.Errorf("ledger: postings of %s: %d of %d recorded", plans[0].entry.Key, len(postingIDs), len(txOf))
 	}
 	if err := balancesApplied(res.QueryRow(), list); err != nil {
-		return Transaction{}, err
+		return nil, err
 	}
 	if err := res.Close(); err != nil {
-		return Transaction{}, fmt.Errorf("ledger: record %s: %w", e.Key, err)
+		return nil, fmt.Errorf("ledger: record %s: %w", plans[0].entry.Key, err)
 	}
-	out := Transaction{ID: id, Key: e.Key, Kind: e.Kind, Status: p.status, Description: e.Description, Corrects: e.Corrects,
-		Resolves: resolves, Metadata: storedMeta, CreatedAt: at}
-	slices.Sort(ids) // identity values in insertion order, which is the entry's
-	for i, q := range e.Postings {
-		a := accounts[q.Account.Code]
-		out.Postings = append(out.Postings, PostingRow{ID: ids[i], AccountID: a.ID, AccountCode: a.Code, Currency: a.Currency,
-			Amount: q.Amount, Pending: p.status == StatusPending})
+	slices.Sort(postingIDs) // identity values in insertion order, which is the entries'
+	out := make([]Transaction, n)
+	k := 0
+	for i, p := range plans {
+		e := p.entry
+		out[i] = Transaction{ID: ids[i], Key: e.Key, Kind: e.Kind, Status: p.status, Description: e.Description, Corrects: e.Corrects,
+			Resolves: resolves[i], Metadata: storedMetas[i], CreatedAt: at}
+		for _, q := range e.Postings {
+			a := accounts[q.Account.Code]
+			out[i].Postings = append(out[i].Postings, PostingRow{ID: postingIDs[k], AccountID: a.ID, AccountCode: a.Code, Currency: a.Currency,
+				Amount: q.Amount, Pending: p.status == StatusPending})
+			k++
+		}
 	}
 	return out, nil
 }
 
-// queueBalances queues the statement that changes the balance rows of list, for transaction id, once that
-// transaction's row exists: it locks the rows in list's order, refuses the whole change if it would take a
+// queueBalances queues the statement that changes the balance rows of list, for the transactions ids, once every
+// one of their rows exists: it locks the rows in list's order, refuses the whole change if it would take a
 // no-overdraft account's available balance below zero (balancesApplied then returns an InsufficientFundsError,
 // and no row changed), and otherwise applies it. One statement, because the rows stay locked until the commit and
 // a clearing account's rows are shared: every round trip inside the lock is a wait for the next transaction.
-func queueBalances(b *pgx.Batch, id uuid.UUID, list []*delta) {
+func queueBalances(b *pgx.Batch, txIDs []uuid.UUID, list []*delta) {
 	n := len(list)
 	ids, shards := make([]uuid.UUID, n), make([]int32, n)
 	posted, pDebit, pCredit := make([]int64, n), make([]int64, n), make([]int64, n)
@@ -410,7 +487,7 @@ func queueBalances(b *pgx.Batch, id uuid.UUID, list []*delta) {
 	// overdrawn account is not.
 	b.Queue(`WITH x AS (
 			SELECT * FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bool[]) AS x(a, s, p, d, c, g)
-			WHERE EXISTS (SELECT 1 FROM ledger_transactions WHERE id = $7)),
+			WHERE (SELECT count(*) FROM ledger_transactions WHERE id = ANY($7)) = cardinality($7::uuid[])),
 		locked AS (
 			SELECT b.account_id, b.shard, b.posted, b.pending_debits FROM ledger_balances b
 			JOIN x ON b.account_id = x.a AND b.shard = x.s ORDER BY b.account_id, b.shard FOR UPDATE OF b),
@@ -425,7 +502,7 @@ func queueBalances(b *pgx.Batch, id uuid.UUID, list []*delta) {
 			FROM x WHERE b.account_id = x.a AND b.shard = x.s AND NOT EXISTS (SELECT 1 FROM short)
 			RETURNING 1)
 		SELECT (SELECT count(*) FROM locked), (SELECT count(*) FROM changed), s.account_id, s.available, s.after
-		FROM (SELECT 1) one LEFT JOIN short s ON true`, ids, shards, posted, pDebit, pCredit, guarded, id)
+		FROM (SELECT 1) one LEFT JOIN short s ON true`, ids, shards, posted, pDebit, pCredit, guarded, txIDs)
 }
 
 // balancesApplied reads what queueBalances' statement did.

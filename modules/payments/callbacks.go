@@ -17,6 +17,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/infra/money"
 	"github.com/brokerdesk/brokerdesk/modules/audit"
 	"github.com/brokerdesk/brokerdesk/modules/clients"
+	"github.com/brokerdesk/brokerdesk/modules/events"
 	"github.com/brokerdesk/brokerdesk/modules/ledger"
 	"github.com/brokerdesk/brokerdesk/tenants"
 )
@@ -48,54 +49,45 @@ type CallbackResult struct {
 }
 
 // HandleCallback takes one callback of the gateway slug of tenant t, exactly as received: it authenticates it, then
-// in one transaction records it, matches it and moves the money (see the package doc), and only after that
+// records it, matches it and moves the money in one transaction (see the package doc), and only after that
 // transaction commits returns the processor's acknowledgement. A callback that fails authentication is
 // ErrBadSignature (nothing recorded); a database failure is returned with an acknowledgement that asks the
 // processor to retry.
+//
+// The transaction is the callback's own, or its gateway's group commit's (group.go) when the callback is on the
+// straight path (a paid deposit, as much as it asked): what it records and moves is the same either way.
 func (s *Service) HandleCallback(ctx context.Context, t tenants.Tenant, slug string, h http.Header, body []byte) (CallbackResult, error) {
-	var (
-		g       Gateway
-		a       Adapter
-		n       Notification
-		r       CallbackResult
-		refused error // why the callback was not taken: an unknown gateway or a bad signature
-	)
-	// One transaction reads the gateway, authenticates the callback (in memory: a refused callback only read) and
-	// records and applies it.
-	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
-		var sealed string
-		var err error
-		g, sealed, err = s.gatewayTx(ctx, tx, `slug = $1`, slug, true)
-		if errors.Is(err, ErrNotFound) || (err == nil && g.Kind == KindManual) {
-			refused = ErrUnknownGateway
-			return refused
-		}
-		if err != nil {
-			return err
-		}
-		if a, err = s.adapterFor(t, g, sealed); err != nil {
-			return err
-		}
-		var parseErr error
-		n, parseErr = a.Parse(h, body, s.o.Now())
-		if errors.Is(parseErr, ErrBadSignature) {
-			refused = ErrBadSignature
-			return refused
-		}
-		r, err = s.recordTx(ctx, tx, t, g, n, parseErr, body)
-		return err
-	})
-	switch {
-	case errors.Is(refused, ErrBadSignature):
+	// The gateway, read in one round trip of its own, authenticates the callback (in memory).
+	g, sealed, err := s.readGateway(ctx, t, slug)
+	if errors.Is(err, ErrNotFound) || (err == nil && g.Kind == KindManual) {
+		return CallbackResult{}, ErrUnknownGateway
+	}
+	if err != nil {
+		return CallbackResult{}, err
+	}
+	a, err := s.adapterFor(t, g, sealed)
+	if err != nil {
+		return CallbackResult{}, err
+	}
+	n, parseErr := a.Parse(h, body, s.o.Now())
+	if errors.Is(parseErr, ErrBadSignature) {
 		s.metrics.badSignatures.WithLabelValues(g.Kind).Inc()
 		// Never the payload: whoever sent it is not the processor.
 		s.o.Log.WarnContext(ctx, "payment callback refused: bad signature", "gateway", g.Slug, "bytes", len(body))
 		return CallbackResult{}, ErrBadSignature
-	case refused != nil:
-		return CallbackResult{}, refused
-	case err != nil && a == nil:
-		return CallbackResult{}, err
-	case err != nil:
+	}
+	c := received{g: g, n: n, parseErr: err2malformed(parseErr), body: body}
+	var r CallbackResult
+	if c.straight() {
+		var alone bool
+		r, alone, err = s.joinGroup(ctx, t, c)
+		if alone { // the group left it to its own transaction
+			r, err = s.applyAlone(ctx, t, c)
+		}
+	} else {
+		r, err = s.applyAlone(ctx, t, c)
+	}
+	if err != nil {
 		s.o.Log.ErrorContext(ctx, "payment callback not handled; the processor will retry", "gateway", g.Slug, "event", n.EventID, "err", err)
 		r.Ack = a.Acknowledge(n, err)
 		return r, err
@@ -103,6 +95,26 @@ func (s *Service) HandleCallback(ctx context.Context, t tenants.Tenant, slug str
 	s.metrics.callbacks.WithLabelValues(g.Kind, string(r.Outcome)).Inc()
 	r.Ack = a.Acknowledge(n, nil)
 	return r, nil
+}
+
+// received is an authenticated callback of gateway g: what the processor said (n), or why it could not be read
+// (parseErr: authentic but unreadable), and the body exactly as received.
+type received struct {
+	g        Gateway
+	n        Notification
+	parseErr error
+	body     []byte
+}
+
+// applyAlone records and applies one callback in a transaction of its own.
+func (s *Service) applyAlone(ctx context.Context, t tenants.Tenant, c received) (CallbackResult, error) {
+	var r CallbackResult
+	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		r, err = s.recordTx(ctx, tx, t, c.g, c.n, c.parseErr, c.body)
+		return err
+	})
+	return r, err
 }
 
 // err2malformed keeps a parse error that is not about authenticity: the callback is authentic but unreadable.
@@ -113,39 +125,63 @@ func err2malformed(err error) error {
 	return nil
 }
 
-// recordTx records the callback once per processor event id and applies it.
-func (s *Service) recordTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, g Gateway, n Notification, parseErr error, body []byte) (CallbackResult, error) {
-	parseErr = err2malformed(parseErr)
-	sum := sha256.Sum256(body)
+// storedCallback is a callback's row in payment_callbacks, as recorded: the processor's event id (a hash of the body
+// for a processor that sends none), the body kept exactly (hex when Postgres text cannot hold it), the status
+// ("unreadable" for a body that could not be read).
+type storedCallback struct {
+	id                                                     uuid.UUID
+	eventID, eventType, status, reference, externalID, cur string
+	amount                                                 *int64
+	sum                                                    []byte
+	body                                                   string
+}
+
+func (c received) row() (storedCallback, error) {
+	n := c.n
+	sum := sha256.Sum256(c.body)
 	if n.EventID == "" {
 		n.EventID = "sha256:" + hex.EncodeToString(sum[:])
 	}
-	text := string(body)
+	text := string(c.body)
 	if !utf8.ValidString(text) || strings.ContainsRune(text, 0) {
-		text = "hex:" + hex.EncodeToString(body) // kept exactly, in a form Postgres text takes
+		text = "hex:" + hex.EncodeToString(c.body) // kept exactly, in a form Postgres text takes
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
-		return CallbackResult{}, err
+		return storedCallback{}, err
 	}
 	var amount *int64
 	if n.AmountKnown {
 		amount = &n.Amount.Minor
 	}
 	status := string(n.Status)
-	if parseErr != nil {
+	if c.parseErr != nil {
 		status = "unreadable"
 	}
+	return storedCallback{id: id, eventID: cut(n.EventID, 200), eventType: cut(n.Type, 100), status: status, reference: cut(n.Reference, 200),
+		externalID: cut(n.ExternalID, 200), amount: amount, cur: n.Amount.Currency.Code, sum: sum[:], body: text}, nil
+}
+
+// recordTx records the callback once per processor event id and applies it.
+func (s *Service) recordTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, g Gateway, n Notification, parseErr error, body []byte) (CallbackResult, error) {
+	parseErr = err2malformed(parseErr)
+	row, err := received{g: g, n: n, parseErr: parseErr, body: body}.row()
+	if err != nil {
+		return CallbackResult{}, err
+	}
+	if n.EventID == "" {
+		n.EventID = row.eventID // the body's hash
+	}
+	id := row.id
 	tag, err := tx.Exec(ctx, `INSERT INTO payment_callbacks (id, gateway_id, event_id, event_type, status, reference, external_id,
 		amount, currency, body_sha256, body, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'received')
 		ON CONFLICT (gateway_id, event_id) DO NOTHING`,
-		id, g.ID, cut(n.EventID, 200), cut(n.Type, 100), status, cut(n.Reference, 200), cut(n.ExternalID, 200), amount,
-		n.Amount.Currency.Code, sum[:], text)
+		id, g.ID, row.eventID, row.eventType, row.status, row.reference, row.externalID, row.amount, row.cur, row.sum, row.body)
 	if err != nil {
 		return CallbackResult{}, fmt.Errorf("payments: record callback: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return s.duplicateTx(ctx, tx, t, g, n, sum[:])
+		return s.duplicateTx(ctx, tx, t, g, n, row.sum)
 	}
 	r := CallbackResult{Callback: id}
 	// settle writes the callback's outcome once: before the money moves when it is a credit (the rows a credit
@@ -323,39 +359,100 @@ func (s *Service) matchTx(ctx context.Context, tx pgx.Tx, g Gateway, n Notificat
 
 // completeTx credits the client's wallet from the account money came through (a gateway's clearing account, or
 // suspense when finance matches a case), completes the deposit with its number among the client's completed
-// deposits, publishes deposit.completed and audits it, in tx.
+// deposits, publishes deposit.completed and audits it, in tx: completeEachTx for one deposit.
 func (s *Service) completeTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, d Deposit, g Gateway, from ledger.AccountSpec, meta map[string]any, actor audit.Actor) error {
-	meta["deposit"] = d.ID
-	tr, err := s.o.Ledger.PostTx(ctx, tx, ledger.Entry{Key: "deposit:" + d.ID.String(), Kind: "deposit",
-		Description: fmt.Sprintf("Deposit through %s", g.Name), Metadata: meta, Postings: []ledger.Posting{
-			{Account: from, Amount: -d.Amount.Minor},
-			{Account: ledger.ClientWallet(d.ClientID, d.Amount.Currency), Amount: d.Amount.Minor},
-		}})
+	return s.completeEachTx(ctx, tx, t, g, []completion{{ctx: ctx, d: d, from: from, meta: meta, actor: actor}})
+}
+
+// completion is a deposit to complete: credited from the account money came through, with what the money came
+// from (the ledger transaction's metadata), audited as actor with the origin ctx carries (the request that
+// brought it).
+type completion struct {
+	ctx   context.Context
+	d     Deposit
+	from  ledger.AccountSpec
+	meta  map[string]any
+	actor audit.Actor
+}
+
+// completeEachTx completes deposits of gateway g in tx, one or a group's (group.go), the same steps for each:
+// one ledger transaction per deposit (posted together, each under its own key "deposit:<id>"), the deposit
+// completed with the next number among its client's completed deposits (1st, 2nd, ...; a client's deposits in
+// the list are numbered in the list's order), deposit.completed published and the completion audited; the live
+// pages are woken.
+func (s *Service) completeEachTx(ctx context.Context, tx pgx.Tx, t tenants.Tenant, g Gateway, list []completion) error {
+	entries := make([]ledger.Entry, len(list))
+	for i, c := range list {
+		c.meta["deposit"] = c.d.ID
+		entries[i] = ledger.Entry{Key: "deposit:" + c.d.ID.String(), Kind: "deposit", Description: fmt.Sprintf("Deposit through %s", g.Name),
+			Metadata: c.meta, Postings: []ledger.Posting{
+				{Account: c.from, Amount: -c.d.Amount.Minor},
+				{Account: ledger.ClientWallet(c.d.ClientID, c.d.Amount.Currency), Amount: c.d.Amount.Minor},
+			}}
+	}
+	trs, err := s.o.Ledger.PostEachTx(ctx, tx, entries)
 	if err != nil {
-		return fmt.Errorf("payments: credit deposit %s: %w", d.ID, err)
+		return fmt.Errorf("payments: credit deposit %s: %w", list[0].d.ID, err)
 	}
-	// The next number among the client's completed deposits comes from deposit_counts (its first row counts the
-	// completions already there); the statement completes the deposit with it and wakes the live pages.
-	var number int
-	if err := tx.QueryRow(ctx, `WITH n AS (
-			INSERT INTO deposit_counts (client_id, completed)
-			VALUES ($2, (SELECT count(*) + 1 FROM deposits WHERE client_id = $2 AND status = 'completed'))
-			ON CONFLICT (client_id) DO UPDATE SET completed = deposit_counts.completed + 1
-			RETURNING completed)
-		UPDATE deposits SET status = 'completed', deposit_number = (SELECT completed FROM n), ledger_tx = $3,
-			completed_at = now(), updated_at = now()
-		WHERE id = $1 RETURNING deposit_number, pg_notify($4, $5)`,
-		d.ID, d.ClientID, tr.ID, DepositsChannel, t.ID.String()).Scan(&number, nil); err != nil {
-		return fmt.Errorf("payments: complete deposit %s: %w", d.ID, err)
+	deposits, owners, ledgerTxs := make([]uuid.UUID, len(list)), make([]uuid.UUID, len(list)), make([]uuid.UUID, len(list))
+	for i, c := range list {
+		deposits[i], owners[i], ledgerTxs[i] = c.d.ID, c.d.ClientID, trs[i].ID
 	}
-	if err := s.o.Events.Publish(ctx, tx, t, DepositCompleted{DepositID: d.ID, ClientID: d.ClientID, Amount: d.Amount.Minor,
-		Currency: d.Amount.Currency.Code, Exponent: d.Amount.Currency.Exponent, DepositNumber: number, GatewayID: g.ID,
-		GatewayKind: g.Kind, LedgerTx: tr.ID, PromoCode: d.PromoCode}); err != nil {
+	// The numbers come from deposit_counts, one row per client moved once by the list's count. A client with
+	// completed deposits and no row yet (none in normal running) first gets one that counts them; nobody reads
+	// that statement's answer, so it travels with the next. The next statement then adds each client's count,
+	// numbers the deposits from where the row stood, completes them and wakes the live pages.
+	// (The CASE counts only for a client without a row: a plain filter could be evaluated first.)
+	if err := database.ExecLater(ctx, tx, `INSERT INTO deposit_counts (client_id, completed)
+		SELECT c, x.n FROM unnest($1::uuid[]) AS c, LATERAL (SELECT CASE WHEN EXISTS (SELECT 1 FROM deposit_counts WHERE client_id = c) THEN 0
+			ELSE (SELECT count(*) FROM deposits WHERE client_id = c AND status = 'completed') END AS n) x
+		WHERE x.n > 0 ORDER BY c ON CONFLICT (client_id) DO NOTHING`, owners); err != nil {
 		return err
 	}
-	return s.o.Audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: ActionDepositCompleted, Target: depositTarget(d.ID),
-		Before: map[string]any{"status": d.Status}, After: map[string]any{"status": StatusCompleted, "amount": d.Amount.Decimal(),
-			"currency": d.Amount.Currency.Code, "deposit_number": number, "client_id": d.ClientID, "gateway": g.Slug}})
+	rows, err := tx.Query(ctx, `WITH g AS (
+			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS g(deposit, client, ledger_tx, n)),
+		per AS (SELECT client, count(*)::int AS k FROM g GROUP BY client),
+		counts AS (
+			INSERT INTO deposit_counts (client_id, completed) SELECT client, k FROM per ORDER BY client
+			ON CONFLICT (client_id) DO UPDATE SET completed = deposit_counts.completed + excluded.completed
+			RETURNING client_id, completed),
+		numbered AS (
+			SELECT g.deposit, g.ledger_tx, c.completed - p.k + row_number() OVER (PARTITION BY g.client ORDER BY g.n) AS number
+			FROM g JOIN per p ON p.client = g.client JOIN counts c ON c.client_id = g.client)
+		UPDATE deposits d SET status = 'completed', deposit_number = x.number, ledger_tx = x.ledger_tx, completed_at = now(), updated_at = now()
+		FROM numbered x WHERE d.id = x.deposit
+		RETURNING d.id, d.deposit_number, pg_notify($4, $5)`, deposits, owners, ledgerTxs, DepositsChannel, t.ID.String())
+	if err != nil {
+		return fmt.Errorf("payments: complete deposit %s: %w", list[0].d.ID, err)
+	}
+	numbers := make(map[uuid.UUID]int, len(list))
+	var id uuid.UUID
+	var number int
+	if _, err := pgx.ForEachRow(rows, []any{&id, &number, nil}, func() error { numbers[id] = number; return nil }); err != nil {
+		return fmt.Errorf("payments: complete deposit %s: %w", list[0].d.ID, err)
+	}
+	if len(numbers) != len(list) {
+		return fmt.Errorf("payments: completed %d of %d deposits", len(numbers), len(list))
+	}
+	completed := make([]events.Event, len(list))
+	for i, c := range list {
+		d := c.d
+		completed[i] = DepositCompleted{DepositID: d.ID, ClientID: d.ClientID, Amount: d.Amount.Minor, Currency: d.Amount.Currency.Code,
+			Exponent: d.Amount.Currency.Exponent, DepositNumber: numbers[d.ID], GatewayID: g.ID, GatewayKind: g.Kind, LedgerTx: trs[i].ID,
+			PromoCode: d.PromoCode}
+	}
+	if err := s.o.Events.PublishEach(ctx, tx, t, completed); err != nil {
+		return err
+	}
+	for _, c := range list {
+		d, number := c.d, numbers[c.d.ID]
+		if err := s.o.Audit.Record(c.ctx, tx, audit.Entry{Actor: c.actor, Action: ActionDepositCompleted, Target: depositTarget(d.ID),
+			Before: map[string]any{"status": d.Status}, After: map[string]any{"status": StatusCompleted, "amount": d.Amount.Decimal(),
+				"currency": d.Amount.Currency.Code, "deposit_number": number, "client_id": d.ClientID, "gateway": g.Slug}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // failTx fails a deposit with a reason the client reads.

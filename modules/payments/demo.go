@@ -166,15 +166,3 @@ func (s *Service) demo(ctx context.Context, t tenants.Tenant) error {
 	}
 	return nil
 }
-
-// readGateway reads a gateway with its sealed secrets.
-func (s *Service) readGateway(ctx context.Context, t tenants.Tenant, slug string) (Gateway, string, error) {
-	var g Gateway
-	var sealed string
-	err := s.o.Gate.ScopeWith(ctx, t, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
-		var err error
-		g, sealed, err = s.gatewayTx(ctx, tx, `slug = $1`, slug, true)
-		return err
-	})
-	return g, sealed, err
-}

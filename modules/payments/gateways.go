@@ -221,26 +221,41 @@ const gatewayColumns = `id, slug, name, kind, config, secrets <> '', currencies,
 
 // gatewayTx reads one gateway (and, with withSecrets, its sealed secrets).
 func (s *Service) gatewayTx(ctx context.Context, tx pgx.Tx, where string, arg any, withSecrets bool) (Gateway, string, error) {
+	q, dest, done := gatewayQuery(where, withSecrets)
+	return done(tx.QueryRow(ctx, q, arg).Scan(dest...))
+}
+
+// readGateway reads a gateway by slug with its sealed secrets, in one round trip and no transaction of its own
+// (tenants.Gate.ReadRow): what every callback reads first.
+func (s *Service) readGateway(ctx context.Context, t tenants.Tenant, slug string) (Gateway, string, error) {
+	q, dest, done := gatewayQuery(`slug = $1`, true)
+	return done(s.o.Gate.ReadRow(ctx, t, q, []any{slug}, dest...))
+}
+
+// gatewayQuery is the query of one gateway, where its row scans to, and done, which turns the scan's error into
+// the gateway (ErrNotFound for no row).
+func gatewayQuery(where string, withSecrets bool) (q string, dest []any, done func(error) (Gateway, string, error)) {
 	var g Gateway
 	var limits []byte
 	var sealed string
 	cols := gatewayColumns
-	dest := []any{&g.ID, &g.Slug, &g.Name, &g.Kind, &g.Config, &g.HasSecrets, &g.Currencies, &limits, &g.Enabled, &g.CreatedAt, &g.UpdatedAt}
+	dest = []any{&g.ID, &g.Slug, &g.Name, &g.Kind, &g.Config, &g.HasSecrets, &g.Currencies, &limits, &g.Enabled, &g.CreatedAt, &g.UpdatedAt}
 	if withSecrets {
 		cols += `, secrets`
 		dest = append(dest, &sealed)
 	}
-	err := tx.QueryRow(ctx, `SELECT `+cols+` FROM payment_gateways WHERE `+where, arg).Scan(dest...)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return g, "", ErrNotFound
+	return `SELECT ` + cols + ` FROM payment_gateways WHERE ` + where, dest, func(err error) (Gateway, string, error) {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return g, "", ErrNotFound
+		}
+		if err != nil {
+			return g, "", fmt.Errorf("payments: read gateway: %w", err)
+		}
+		if err := json.Unmarshal(limits, &g.Limits); err != nil {
+			return g, "", fmt.Errorf("payments: gateway %s limits: %w", g.Slug, err)
+		}
+		return g, sealed, nil
 	}
-	if err != nil {
-		return g, "", fmt.Errorf("payments: read gateway: %w", err)
-	}
-	if err := json.Unmarshal(limits, &g.Limits); err != nil {
-		return g, "", fmt.Errorf("payments: gateway %s limits: %w", g.Slug, err)
-	}
-	return g, sealed, nil
 }
 
 // Gateways lists t's gateways by name.

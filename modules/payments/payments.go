@@ -12,7 +12,9 @@
 //	                  nothing) -> matched to its deposit and client -> amount and currency checked -> the policy
 //	                  gate asked again -> one ledger transaction credits the wallet from the gateway's clearing
 //	                  account, the deposit completes with its number (1st, 2nd, ...), deposit.completed is published
-//	                  -> commit -> only then the processor's acknowledgement.
+//	                  -> commit -> only then the processor's acknowledgement. A callback on the straight path (a paid
+//	                  deposit, as much as it asked) shares that transaction with its gateway's other callbacks
+//	                  waiting at the same time (group.go: group commit, a statement per step for the group).
 //	later             deposit.completed's later subscribers: the branded receipt email, the account manager's live
 //	                  dashboard.
 //
@@ -71,6 +73,8 @@ type Simulated struct {
 // Ledger is what the deposit flow needs of the ledger (*ledger.Service).
 type Ledger interface {
 	PostTx(ctx context.Context, tx pgx.Tx, e ledger.Entry) (ledger.Transaction, error)
+	// PostEachTx posts several transactions in one batch (a group of deposits).
+	PostEachTx(ctx context.Context, tx pgx.Tx, entries []ledger.Entry) ([]ledger.Transaction, error)
 	ClientBalances(ctx context.Context, t tenants.Tenant, client uuid.UUID) ([]ledger.Balance, error)
 	History(ctx context.Context, t tenants.Tenant, code, cursor string, limit int) (ledger.HistoryPage, error)
 }
@@ -79,6 +83,8 @@ type Ledger interface {
 type Clients interface {
 	GetTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (clients.Client, error)
 	MayTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, a clients.Action) (clients.Decision, error)
+	// MayEachTx is MayTx for a group of clients (a group of callbacks).
+	MayEachTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, a clients.Action) (map[uuid.UUID]clients.Decision, error)
 	// List serves the demo (its approved clients).
 	List(ctx context.Context, t tenants.Tenant, v clients.Viewer, f clients.Filter, after *clients.After, limit int) ([]clients.Client, error)
 }
@@ -91,6 +97,8 @@ type Emails interface {
 // Publisher announces this module's events in the caller's transaction (*events.Hall).
 type Publisher interface {
 	Publish(ctx context.Context, tx pgx.Tx, t tenants.Tenant, e events.Event) error
+	// PublishEach announces several events at once (a group's deposits).
+	PublishEach(ctx context.Context, tx pgx.Tx, t tenants.Tenant, list []events.Event) error
 }
 
 // Options are the module's collaborators.
@@ -128,12 +136,14 @@ type Service struct {
 	adapters adapterCache
 	live     *liveFeed
 	metrics  metrics
+	groups   groups // callbacks waiting for their gateway's group commit (group.go)
 }
 
 // metrics are the module's counters.
 type metrics struct {
 	callbacks     *prometheus.CounterVec
 	badSignatures *prometheus.CounterVec
+	groupSize     prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -142,9 +152,12 @@ func newMetrics(reg prometheus.Registerer) metrics {
 			Help: "Authenticated payment callbacks, by gateway kind and what the deposit flow did with them."}, []string{"kind", "outcome"}),
 		badSignatures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "brokerdesk_payment_callbacks_bad_signature_total",
 			Help: "Payment callbacks refused because their signature did not verify, by gateway kind."}, []string{"kind"}),
+		groupSize: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "brokerdesk_payment_callback_group_size",
+			Help:    "Callbacks per group commit (group.go): 1 at low load, more when callbacks arrive while a group commits.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64}}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.callbacks, m.badSignatures)
+		reg.MustRegister(m.callbacks, m.badSignatures, m.groupSize)
 	}
 	return m
 }
