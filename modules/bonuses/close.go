@@ -98,7 +98,8 @@ func (s *Service) Cancel(ctx context.Context, t tenants.Tenant, actor audit.Acto
 }
 
 // ExpireDue removes the tenant's open bonuses past their expiry, up to limit per call (the oldest first), each in
-// the worker's one transaction and announced (bonus.expired); it answers how many it removed. Rows another worker holds are skipped.
+// the worker's one transaction and announced (bonus.expired); it answers how many it removed. Rows another worker
+// holds are skipped.
 func (s *Service) ExpireDue(ctx context.Context, t tenants.Tenant, limit int) (int, error) {
 	n := 0
 	err := s.o.Gate.Scope(ctx, t, func(ctx context.Context, tx pgx.Tx) error {

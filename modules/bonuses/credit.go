@@ -144,8 +144,8 @@ func (s *Service) CreditOutTx(ctx context.Context, tx pgx.Tx, bonus uuid.UUID, a
 }
 
 // onCreditFinished records what the platform did with a credit bonus's credit_in: credited, or refused, which
-// cancels the bonus (its grant reversed, bonus.cancelled announced; nothing is on the platform to take out). Other credit operations (the
-// desk's trail has them) and other rooms' keys are not the engine's business here.
+// cancels the bonus (its grant reversed, bonus.cancelled announced; nothing is on the platform to take out). Other
+// credit operations (the desk's trail has them) and other rooms' keys are not the engine's business here.
 func (s *Service) onCreditFinished(ctx context.Context, tx pgx.Tx, t tenants.Tenant, m events.Meta, e tradingdesk.CreditFinished) error {
 	rest, ok := strings.CutPrefix(e.Key, "bonus:")
 	if !ok || e.Kind != trading.CreditIn {

@@ -89,10 +89,11 @@ type ReferredPage struct {
 
 // ReferredClients lists up to limit (at most ReferredPageSize; 0 is that) clients attributed to partner now,
 // newest attribution first, after the position after (nil: from the newest), with the lots and earnings their deals
-// paid it directly (level 1 rows), shown as the tenant's rule says (ClientDisplay), their deposits, and the number of clients in all. The current
-// attributions are found from the partner's own (partner_attributions_partner) with a look for a later one of each
-// client, and only the page's clients have their rows summed (partner_commissions_partner_client, index-only): the
-// cost follows the partner's clients and the page, not the tenant's attributions or the partner's rows.
+// paid it directly (level 1 rows), shown as the tenant's rule says (ClientDisplay), their deposits, and the number
+// of clients in all. The current attributions are found from the partner's own (partner_attributions_partner) with
+// a look for a later one of each client, and only the page's clients have their rows summed
+// (partner_commissions_partner_client, index-only): the cost follows the partner's clients and the page, not the
+// tenant's attributions or the partner's rows.
 func (s *Service) ReferredClients(ctx context.Context, t tenants.Tenant, partner uuid.UUID, after *ReferredAfter, limit int) (ReferredPage, error) {
 	if limit <= 0 || limit > ReferredPageSize {
 		limit = ReferredPageSize

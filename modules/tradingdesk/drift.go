@@ -894,9 +894,10 @@ var (
 // maxNote bounds a resolution's note.
 const maxNote = 1000
 
-// ResolveDrift marks an open money item (balance, credit) resolved with the staff member's note, audited: finance explained the
-// difference, which later checks count on the CRM's side (acknowledged), so only a new difference opens a new item.
-// A difference corrected on the platform or in the CRM needs no resolving: its item goes at the next check.
+// ResolveDrift marks an open money item (balance, credit) resolved with the staff member's note, audited: finance
+// explained the difference, which later checks count on the CRM's side (acknowledged), so only a new difference
+// opens a new item. A difference corrected on the platform or in the CRM needs no resolving: its item goes at the
+// next check.
 func (s *Service) ResolveDrift(ctx context.Context, t tenants.Tenant, actor audit.Actor, id uuid.UUID, note string) (DriftItem, error) {
 	note = strings.TrimSpace(note)
 	if note == "" || len([]rune(note)) > maxNote {
