@@ -40,9 +40,15 @@ run:
 vet:
 	$(GO) vet ./...
 
+# test: the services' programs (Postgres is the machine's; Redis, MinIO, Mailpit, stripe-mock: brokerdesk-tools -all)
+# install in the background while the services binary compiles and go vet runs, as make run does: on a fresh machine
+# their downloads and compiles overlap the suite's instead of coming after them. A failed install or build stops here.
 test:
-	$(GO) build $(RACE) -o $(TESTBIN) ./cmd/brokerdesk
-	$(GO) vet $(RACE) ./...
+	$(GO) build -o $(TOOLS) ./cmd/brokerdesk-tools
+	@./$(TOOLS) -all & tools=$$!; \
+	echo "$(GO) build $(RACE) -o $(TESTBIN) ./cmd/brokerdesk && $(GO) vet $(RACE) ./...  (the services' programs install meanwhile)"; \
+	if ! { $(GO) build $(RACE) -o $(TESTBIN) ./cmd/brokerdesk && $(GO) vet $(RACE) ./...; }; then kill $$tools 2>/dev/null; wait $$tools; exit 1; fi; \
+	if ! wait $$tools; then echo "make test: installing the local services' programs failed; see above" >&2; exit 1; fi
 	./$(TESTBIN) services exec --fresh --dir .data/test -- env BD_SCREENSHOTS_DIR=$(CURDIR)/.data/screenshots $(GO) test $(TESTFLAGS) $(PKGS)
 
 # Benchmarks whose figures the issues ask for (see docs/benchmarks.md). The HTTP throughput benchmark runs its own
