@@ -95,7 +95,8 @@ func BenchmarkDepositPipeline(b *testing.B) {
 		clientsN, roundTime, pgClients)
 	var paid []pendingDeposit
 	best := 0.0
-	connCounts := []int{8, 16, 32, 64}                     // bigger groups the more callbacks are in flight (docs/benchmarks.md)
+	// Group commit makes bigger groups the more callbacks are in flight (docs/benchmarks.md).
+	connCounts := []int{8, 16, 32, 64}
 	if v := os.Getenv("BD_BENCH_DEPOSIT_CONNS"); v != "" { // e.g. "8,16,32"
 		connCounts = nil
 		for _, f := range strings.Split(v, ",") {
