@@ -101,6 +101,18 @@ func (s *Service) clientExists(ctx context.Context, t tenants.Tenant, id uuid.UU
 	})
 }
 
+// routeClient is the client a /api/v1/clients/:id/... route names: 404 when the id is none of the tenant's clients.
+func (s *Service) routeClient(c *fiber.Ctx) (uuid.UUID, error) {
+	id, err := web.ParseID(c, "id")
+	if err != nil {
+		return uuid.Nil, web.NotFound("No such client.")
+	}
+	if err := s.clientExists(c.UserContext(), tenants.Current(c), id); err != nil {
+		return uuid.Nil, apiError(err, "client")
+	}
+	return id, nil
+}
+
 // Bonus reads one bonus of the tenant.
 func (s *Service) Bonus(ctx context.Context, t tenants.Tenant, id uuid.UUID) (Bonus, error) {
 	var out Bonus
@@ -429,12 +441,9 @@ func ruleRoutes(api *web.API, s *Service, tag string) {
 		Response: EvaluationsResponse{}, Summary: "Why a client got (or did not get) each bonus: every rule's decision on the client's deposits, newest first",
 		Handler: func(c *fiber.Ctx) error {
 			ctx, t := c.UserContext(), tenants.Current(c)
-			id, err := web.ParseID(c, "id")
+			id, err := s.routeClient(c)
 			if err != nil {
-				return web.NotFound("No such client.")
-			}
-			if err := s.clientExists(ctx, t, id); err != nil {
-				return apiError(err, "client")
+				return err
 			}
 			list, err := s.Evaluations(ctx, t, id)
 			if err != nil {
@@ -483,12 +492,9 @@ func Routes(api *web.API, s *Service) {
 		Summary: "A client's bonuses, newest first, each with its rule version and turnover progress",
 		Handler: func(c *fiber.Ctx) error {
 			ctx, t := c.UserContext(), tenants.Current(c)
-			id, err := web.ParseID(c, "id")
+			id, err := s.routeClient(c)
 			if err != nil {
-				return web.NotFound("No such client.")
-			}
-			if err := s.clientExists(ctx, t, id); err != nil {
-				return apiError(err, "client")
+				return err
 			}
 			list, err := s.ClientBonuses(ctx, t, id)
 			if err != nil {

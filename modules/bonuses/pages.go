@@ -321,7 +321,7 @@ func (d ruleForm) groups() []fieldGroup {
 			f("gateway_kinds", "Gateways' kinds: stripe, generic (empty: every gateway)", d.GatewayKinds, "text"),
 			f("tiers", "Client tiers (empty: every tier)", d.Tiers, "text"),
 			f("countries", "Client countries, ISO codes like DE, FR (empty: every country)", d.Countries, "text"),
-			f("promo_code", "Promo code (deposits carry none yet: a rule with one grants nothing)", d.PromoCode, "text"),
+			f("promo_code", "Promo code the client types at deposit (empty: none asked)", d.PromoCode, "text"),
 			f("from", "Campaign from (UTC, like 2026-03-01T00:00; empty: open)", d.From, "text"),
 			f("until", "Campaign until, excluded (UTC; empty: open)", d.Until, "text"),
 		}},

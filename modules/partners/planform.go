@@ -368,19 +368,27 @@ func (p *pages) base(c *fiber.Ctx, plan *uuid.UUID) (planFormPage, error) {
 	return d, nil
 }
 
-func (p *pages) planForm(c *fiber.Ctx) error {
+// routePlan is the plan the route names (nil on /new) with the form's base: 404 for an id that is no plan of the
+// tenant.
+func (p *pages) routePlan(c *fiber.Ctx) (*uuid.UUID, planFormPage, error) {
 	var id *uuid.UUID
 	if c.Params("id") != "" {
 		x, err := web.ParseID(c, "id")
 		if err != nil {
-			return web.NotFound("No such plan.")
+			return nil, planFormPage{}, web.NotFound("No such plan.")
 		}
 		id = &x
 	}
 	d, err := p.base(c, id)
 	if errors.Is(err, ErrNotFound) {
-		return web.NotFound("No such plan.")
-	} else if err != nil {
+		return nil, d, web.NotFound("No such plan.")
+	}
+	return id, d, err
+}
+
+func (p *pages) planForm(c *fiber.Ctx) error {
+	id, d, err := p.routePlan(c)
+	if err != nil {
 		return err
 	}
 	title := "New commission plan"
@@ -415,18 +423,8 @@ func (d *planFormPage) padLines() {
 // savePlan previews the typed rules (do=preview) or saves them: a new plan, or a new version of this one.
 func (p *pages) savePlan(c *fiber.Ctx) error {
 	ctx, t := c.UserContext(), tenants.Current(c)
-	var id *uuid.UUID
-	if c.Params("id") != "" {
-		x, err := web.ParseID(c, "id")
-		if err != nil {
-			return web.NotFound("No such plan.")
-		}
-		id = &x
-	}
-	d, err := p.base(c, id)
-	if errors.Is(err, ErrNotFound) {
-		return web.NotFound("No such plan.")
-	} else if err != nil {
+	id, d, err := p.routePlan(c)
+	if err != nil {
 		return err
 	}
 	d.Shown = d.Latest
