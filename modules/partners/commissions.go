@@ -59,6 +59,25 @@ type CommissionFilter struct {
 	Reason   Reason
 }
 
+// dealConditions are the filters the commission list and the report share, as SQL on partner_commissions c with
+// their values added through arg: the deals' period [from, to), the symbol (any case) and the level (0: any).
+func dealConditions(arg func(any) string, from, to *time.Time, symbol string, level int) string {
+	var q string
+	if from != nil {
+		q += ` AND c.deal_time >= ` + arg(*from)
+	}
+	if to != nil {
+		q += ` AND c.deal_time < ` + arg(*to)
+	}
+	if symbol != "" {
+		q += ` AND upper(c.symbol) = upper(` + arg(symbol) + `)`
+	}
+	if level > 0 {
+		q += ` AND c.level = ` + arg(level)
+	}
+	return q
+}
+
 // Commissions lists up to limit (at most 1000) rows matching f, newest deal first.
 func (s *Service) Commissions(ctx context.Context, t tenants.Tenant, f CommissionFilter, limit int) ([]Commission, error) {
 	q := `SELECT c.id, c.source, c.server_id, c.ticket, c.generation, c.login, c.account_id, c.client_id, c.level, c.partner_id, c.plan_id,
@@ -81,18 +100,7 @@ func (s *Service) Commissions(ctx context.Context, t tenants.Tenant, f Commissio
 	if f.Ticket != "" {
 		q += ` AND c.ticket = ` + arg(f.Ticket)
 	}
-	if f.From != nil {
-		q += ` AND c.deal_time >= ` + arg(*f.From)
-	}
-	if f.To != nil {
-		q += ` AND c.deal_time < ` + arg(*f.To)
-	}
-	if f.Symbol != "" {
-		q += ` AND upper(c.symbol) = upper(` + arg(f.Symbol) + `)`
-	}
-	if f.Level > 0 {
-		q += ` AND c.level = ` + arg(f.Level)
-	}
+	q += dealConditions(arg, f.From, f.To, f.Symbol, f.Level)
 	if f.Kind != "" {
 		q += ` AND c.kind = ` + arg(f.Kind)
 	}

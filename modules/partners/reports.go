@@ -108,18 +108,7 @@ func (s *Service) CommissionReport(ctx context.Context, t tenants.Tenant, f Repo
 	if f.Partner != nil {
 		q += ` AND c.partner_id = ` + arg(*f.Partner)
 	}
-	if f.From != nil {
-		q += ` AND c.deal_time >= ` + arg(*f.From)
-	}
-	if f.To != nil {
-		q += ` AND c.deal_time < ` + arg(*f.To)
-	}
-	if f.Symbol != "" {
-		q += ` AND upper(c.symbol) = upper(` + arg(f.Symbol) + `)`
-	}
-	if f.Level > 0 {
-		q += ` AND c.level = ` + arg(f.Level)
-	}
+	q += dealConditions(arg, f.From, f.To, f.Symbol, f.Level)
 	q += ` GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 3, 2, 1, 4, 5, 6 LIMIT ` + arg(MaxReportGroups+1)
 	var out Report
 	err := s.readOnly(ctx, t, func(ctx context.Context, tx pgx.Tx) error {
