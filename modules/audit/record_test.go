@@ -268,6 +268,82 @@ func TestConcurrentAppendsFormOneLinearChain(t *testing.T) {
 	}
 }
 
+func TestATransactionsRowsJoinTheChainTogetherInTheOrderRecorded(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	// Transactions of 1 to 40 rows each, eight at a time: every row lands once, each transaction's rows are
+	// consecutive, in the order it recorded them, with one time, and the chain verifies.
+	const workers, each = 8, 6
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	total := 0
+	for w := range workers {
+		for i := range each {
+			total += 1 + (w*each+i)%40
+		}
+		wg.Go(func() {
+			for i := range each {
+				n, first := 1+(w*each+i)%40, (w*each+i)*100
+				errs <- b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
+					for k := range n {
+						if err := b.svc.Record(ctx, tx, staffEntry(first+k)); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := b.verify(t)
+	if !rep.OK() || rep.Rows != int64(total) || rep.HeadSeq != int64(total) {
+		t.Fatalf("verify: %+v %v; want %d rows", rep, rep.Problem, total)
+	}
+	var pending int
+	err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM audit_pending`).Scan(&pending)
+	})
+	if err != nil || pending != 0 {
+		t.Fatalf("pending rows left: %d (%v)", pending, err)
+	}
+	// Each transaction's rows, found by their request ids (req-<transaction*100 + k>), in one run of numbers.
+	type where struct {
+		seq int64
+		at  time.Time
+	}
+	by := map[string]where{}
+	for cursor := ""; ; {
+		page, err := b.svc.List(ctx, b.ten, audit.Filter{}, cursor, audit.MaxLimit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page.Rows {
+			by[r.Origin.RequestID] = where{r.Seq, r.At}
+		}
+		if cursor = page.Next; cursor == "" {
+			break
+		}
+	}
+	for x := range workers * each {
+		n, first := 1+x%40, x*100
+		start := by[fmt.Sprintf("req-%04d", first)]
+		for k := range n {
+			got, ok := by[fmt.Sprintf("req-%04d", first+k)]
+			if !ok || got.seq != start.seq+int64(k) || !got.at.Equal(start.at) {
+				t.Fatalf("transaction %d, row %d: %+v, found %v; want seq %d at %v", x, k, got, ok, start.seq+int64(k), start.at)
+			}
+		}
+	}
+}
+
 func TestTheTenantRoleCannotChangeOrRemoveAuditRows(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -313,18 +389,26 @@ func TestTheTenantRoleCannotChangeOrRemoveAuditRows(t *testing.T) {
 	if err == nil || err.Error() != "roll back the grant" {
 		t.Fatal(err)
 	}
-	// An insert that does not extend the chain is refused by the database, whatever the application computed.
-	for name, sql := range map[string]string{
-		"skips a seq":   `INSERT INTO audit_log SELECT 4, created_at, actor_kind, actor_id, action, target_type, target_id, diff, ip, user_agent, request_id, hash, hash FROM audit_log WHERE seq = 2`,
-		"wrong link":    `INSERT INTO audit_log SELECT 3, created_at, actor_kind, actor_id, action, target_type, target_id, diff, ip, user_agent, request_id, prev_hash, hash FROM audit_log WHERE seq = 2`,
-		"replays a seq": `INSERT INTO audit_log SELECT 2, created_at, actor_kind, actor_id, action, target_type, target_id, diff, ip, user_agent, request_id, prev_hash, hash FROM audit_log WHERE seq = 2`,
+	// An insert that does not extend the chain is refused by the database, whatever the application computed: by the
+	// chain trigger (23000), or for a number already taken by the primary key (23505). A statement of several rows
+	// is refused as a whole when any of them breaks the chain.
+	const copyOf = `created_at, actor_kind, actor_id, action, target_type, target_id, diff, ip, user_agent, request_id`
+	for _, c := range []struct{ name, sql, code string }{
+		{"skips a seq", `INSERT INTO audit_log SELECT 4, ` + copyOf + `, hash, hash FROM audit_log WHERE seq = 2`, "23000"},
+		{"wrong link", `INSERT INTO audit_log SELECT 3, ` + copyOf + `, prev_hash, hash FROM audit_log WHERE seq = 2`, "23000"},
+		{"replays a seq", `INSERT INTO audit_log SELECT 2, ` + copyOf + `, prev_hash, hash FROM audit_log WHERE seq = 2`, "23505"},
+		{"links its first row and breaks its second", `INSERT INTO audit_log SELECT seq + 2, ` + copyOf + `,
+			CASE seq WHEN 1 THEN (SELECT last_hash FROM audit_chain) ELSE '\x00'::bytea || substr(hash, 2) END, hash
+			FROM audit_log WHERE seq <= 2`, "23000"},
+		{"links its rows but starts past the head", `INSERT INTO audit_log SELECT seq + 3, ` + copyOf + `,
+			CASE seq WHEN 1 THEN (SELECT last_hash FROM audit_chain) ELSE prev_hash END, hash FROM audit_log WHERE seq <= 2`, "23000"},
 	} {
 		err := b.p.Gate.Scope(ctx, b.ten, func(ctx context.Context, tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, sql)
+			_, err := tx.Exec(ctx, c.sql)
 			return err
 		})
-		if pgCode(err) != "23000" {
-			t.Errorf("insert that %s: got %v, want the chain trigger's integrity violation (23000)", name, err)
+		if pgCode(err) != c.code {
+			t.Errorf("insert that %s: got %v, want %s", c.name, err, c.code)
 		}
 	}
 	if rep := b.verify(t); !rep.OK() || rep.Rows != 2 {
