@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -53,6 +54,9 @@ func (s *Service) ensureAccountsTx(ctx context.Context, tx pgx.Tx, specs []Accou
 	if err != nil {
 		return nil, err
 	}
+	// Missing accounts are created in the order of their codes, the same in every transaction: two transactions
+	// creating the same two accounts queue at the first instead of waiting on each other in a cycle.
+	slices.Sort(codes)
 	for _, code := range codes {
 		sp := want[code]
 		if a, ok := got[code]; ok {

@@ -25,3 +25,10 @@ func (s *Service) Waiting() int {
 	}
 	return n
 }
+
+// InGroupTx makes f run inside each group's transaction once its deposits are completed, before the commit.
+func (s *Service) InGroupTx(f func(size int)) {
+	s.groups.mu.Lock()
+	defer s.groups.mu.Unlock()
+	s.groups.midTx = f
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -307,6 +308,93 @@ func TestGroupsNeverMixTenants(t *testing.T) {
 		}
 		b.verifyLedger(t)
 	}
+}
+
+// Two groups of one gateway run side by side: while the first waits inside its transaction (its deposits, its
+// clients' wallets and deposit counts locked), a second group of other clients commits. A third group with a
+// client of the first queues behind it at that client's wallet, never in a cycle, and numbers on from the first.
+func TestTwoGroupsOfAGatewayRunSideBySide(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	shared, other, later := b.client(t, clients.StatusKYCApproved), b.client(t, clients.StatusKYCApproved), b.client(t, clients.StatusKYCApproved)
+	send := func(owner uuid.UUID, amount string) (*sent, payments.Deposit) {
+		d := b.deposit(t, owner, "card", amount)
+		h, body := stripeEvent("evt_s"+d.ID.String(), "checkout.session.completed", d.ID.String(), d.Amount.Minor, "usd", "paid", b.clock.Now())
+		return &sent{b: b, h: h, body: body}, d
+	}
+	// The gateway's clearing account exists (a first deposit credited alone), as it does but for a gateway's
+	// very first deposits: a group creating it would hold the others' creation until it commits.
+	if s, _ := send(b.client(t, clients.StatusKYCApproved), "19.00"); b.callback(t, "card", s.h, s.body).Outcome != payments.OutcomeCredited {
+		t.Fatal("the first deposit alone was not credited")
+	}
+	firstIn, letFirstGo := make(chan struct{}), make(chan struct{})
+	var groupsIn atomic.Int32
+	b.svc.InGroupTx(func(size int) {
+		if groupsIn.Add(1) == 1 { // the first group only
+			close(firstIn)
+			<-letFirstGo
+		}
+	})
+	answer := func(s *sent) chan struct{} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.result, s.err = b.svc.HandleCallback(context.Background(), b.ten, "card", s.h, s.body)
+		}()
+		return done
+	}
+	// The first group: two deposits of the shared client and one of another, taken together.
+	var first []*sent
+	var firstDone []chan struct{}
+	release := b.svc.HoldGroups()
+	for _, x := range []struct {
+		owner  uuid.UUID
+		amount string
+	}{{shared, "10.00"}, {shared, "11.00"}, {other, "12.00"}} {
+		s, _ := send(x.owner, x.amount)
+		first = append(first, s)
+		firstDone = append(firstDone, answer(s))
+	}
+	for b.svc.Waiting() < len(first) {
+		time.Sleep(time.Millisecond) // waiting on the condition: every callback queued
+	}
+	release()
+	<-firstIn
+	// The second group, of a client of its own, commits while the first is still inside its transaction.
+	second, _ := send(later, "13.00")
+	select {
+	case <-answer(second):
+	case <-time.After(20 * time.Second):
+		t.Fatal("a second group of the gateway did not commit while the first was inside its transaction")
+	}
+	if second.err != nil || second.result.Outcome != payments.OutcomeCredited {
+		t.Fatalf("second group: %+v %v", second.result, second.err)
+	}
+	// The third, with the first group's shared client, waits for it; then everything commits.
+	third, thirdDeposit := send(shared, "14.00")
+	thirdDone := answer(third)
+	close(letFirstGo)
+	for _, done := range append(firstDone, thirdDone) {
+		<-done
+	}
+	for i, s := range append(first, third) {
+		if s.err != nil || s.result.Outcome != payments.OutcomeCredited {
+			t.Errorf("callback %d: %+v %v", i, s.result, s.err)
+		}
+	}
+	got, err := b.svc.Deposit(context.Background(), b.ten, thirdDeposit.ID)
+	if err != nil || got.DepositNumber != 3 {
+		t.Errorf("the shared client's deposit after the first group's two: number %d (%v), want 3", got.DepositNumber, err)
+	}
+	if n, sum := b.groupSizes(t); n != 4 || sum != 6 {
+		t.Errorf("%d groups of %v callbacks, want the one alone and three of 5 in all", n, sum)
+	}
+	for c, want := range map[uuid.UUID]int64{shared: 1000 + 1100 + 1400, other: 1200, later: 1300} {
+		if w := b.wallet(t, c); w != want {
+			t.Errorf("wallet of %s: %d, want %d", c, w, want)
+		}
+	}
+	b.verifyLedger(t)
 }
 
 // A handler whose request is cancelled while its callback waits for a group takes it out of the queue: nothing is
