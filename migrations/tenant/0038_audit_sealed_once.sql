@@ -18,13 +18,16 @@ CREATE OR REPLACE FUNCTION audit_seal() RETURNS trigger
 DECLARE
     head_seq  bigint;
     head_hash bytea;
+    prev      bytea;
     at        timestamptz;
     at_text   bytea;
-    r         record;
-    ids       bigint[] := '{}';
+    r         audit_pending;
+    rows      audit_pending[] := '{}';
     prevs     bytea[] := '{}';
     hashes    bytea[] := '{}';
 BEGIN
+    -- Rows are read by their key, one after the other (an index probe each: a range read of this table, whose rows
+    -- come and go all day, is planned as a scan of its dead rows).
     PERFORM FROM audit_pending WHERE id = NEW.id;
     IF NOT FOUND THEN
         RETURN NULL; -- sealed with the transaction's first row
@@ -32,27 +35,43 @@ BEGIN
     SELECT last_seq, last_hash INTO head_seq, head_hash FROM audit_chain FOR UPDATE;
     at := date_trunc('microseconds', clock_timestamp());
     at_text := audit_field(convert_to(to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'UTF8'));
-    FOR r IN SELECT * FROM audit_pending ORDER BY id LOOP
-        ids := ids || r.id;
-        prevs := prevs || head_hash;
+    r := NEW;
+    LOOP
+        prev := head_hash;
         head_seq := head_seq + 1;
         head_hash := sha256(
-            audit_field(convert_to('brokerdesk-audit-v1', 'UTF8')) || audit_field(head_hash)
+            audit_field(convert_to('brokerdesk-audit-v1', 'UTF8')) || audit_field(prev)
             || audit_field(convert_to(head_seq::text, 'UTF8')) || at_text
             || audit_field(convert_to(r.actor_kind, 'UTF8')) || audit_field(convert_to(r.actor_id, 'UTF8'))
             || audit_field(convert_to(r.action, 'UTF8')) || audit_field(convert_to(r.target_type, 'UTF8'))
             || audit_field(convert_to(r.target_id, 'UTF8')) || audit_field(convert_to(r.ip, 'UTF8'))
             || audit_field(convert_to(r.user_agent, 'UTF8')) || audit_field(convert_to(r.request_id, 'UTF8'))
             || audit_field(convert_to(r.diff::text, 'UTF8')));
+        IF r.id = NEW.id THEN
+            PERFORM FROM audit_pending WHERE id > NEW.id ORDER BY id LIMIT 1;
+            IF NOT FOUND THEN
+                -- The transaction's only row, as most transactions have: appended as it is.
+                INSERT INTO audit_log (seq, created_at, actor_kind, actor_id, action, target_type, target_id, diff, ip,
+                    user_agent, request_id, prev_hash, hash)
+                VALUES (head_seq, at, NEW.actor_kind, NEW.actor_id, NEW.action, NEW.target_type, NEW.target_id,
+                    NEW.diff, NEW.ip, NEW.user_agent, NEW.request_id, prev, head_hash);
+                DELETE FROM audit_pending WHERE id = NEW.id;
+                RETURN NULL;
+            END IF;
+        END IF;
+        rows := rows || r;
+        prevs := prevs || prev;
         hashes := hashes || head_hash;
+        SELECT * INTO r FROM audit_pending WHERE id > r.id ORDER BY id LIMIT 1;
+        EXIT WHEN NOT FOUND;
     END LOOP;
     INSERT INTO audit_log (seq, created_at, actor_kind, actor_id, action, target_type, target_id, diff, ip, user_agent,
         request_id, prev_hash, hash)
-    SELECT head_seq - cardinality(ids) + s.k, at, p.actor_kind, p.actor_id, p.action, p.target_type, p.target_id, p.diff,
-        p.ip, p.user_agent, p.request_id, s.prev, s.hash
-    FROM unnest(ids, prevs, hashes) WITH ORDINALITY AS s (id, prev, hash, k) JOIN audit_pending p ON p.id = s.id
-    ORDER BY s.k;
-    DELETE FROM audit_pending WHERE id = ANY (ids);
+    SELECT head_seq - cardinality(rows) + p.ordinality, at, p.actor_kind, p.actor_id, p.action, p.target_type,
+        p.target_id, p.diff, p.ip, p.user_agent, p.request_id, c.prev, c.hash
+    FROM unnest(rows) WITH ORDINALITY AS p JOIN unnest(prevs, hashes) WITH ORDINALITY AS c (prev, hash, k) ON c.k = p.ordinality
+    ORDER BY p.ordinality;
+    DELETE FROM audit_pending WHERE id IN (SELECT p.id FROM unnest(rows) AS p);
     RETURN NULL;
 END $$;
 
