@@ -3,10 +3,11 @@
 -- Since 0016 each pending row had its own run of the seal at commit, and each appended row its own run of the
 -- append trigger: for a transaction of 64 rows (a group of 64 deposits, docs/payments.md) that was 64 seals, 128
 -- locks of the head and 64 updates of it, all while the head was held for the commit. Now:
---   - the first of a transaction's deferred seals to run seals every pending row the transaction can see, in the
---     order they were recorded (the seal of each later row finds its row gone and returns at once). A pending row
---     is visible only to its own transaction: the seal removes it in the transaction that recorded it, so no
---     committed transaction leaves one behind. The rows share the time read once the head is locked;
+--   - the first of a transaction's deferred seals to run seals its row and every pending row after it that the
+--     transaction can see, in the order they were recorded (the seal of each later row finds its row gone and
+--     returns at once). A pending row is visible only to its own transaction: the seal removes it in the
+--     transaction that recorded it, so no committed transaction leaves one behind. The rows share the time read
+--     once the head is locked. A transaction's only row (most transactions have one) is appended as it is;
 --   - the append trigger runs once per statement: it checks that the statement's rows extend the chain (numbers
 --     following the head's with no gap, each row's prev_hash the hash of the row before it, the first one's the
 --     head's), then moves the head once, to the last of them;
