@@ -58,7 +58,7 @@ const maxGroup = 64
 // inFlight is how many groups of one gateway run at once. With one, a group's round trips to Postgres and the
 // server's work between them left a core idle (40% of the machine during the deposit benchmark); with two, one
 // group's statements run while the other waits for its next. Two groups never wait on each other in a cycle:
-// every group takes its locks in the same steps (ledger accounts it creates, deposits, wallets and the clearing
+// every group takes its locks in the same steps (deposits, ledger accounts it creates, wallets and the clearing
 // account's balance row, deposit counts, the audit chain at commit), each step in one order, and every lock
 // belongs to one step; two groups sharing a client simply queue at that client's wallet. The clearing account's
 // balance row is one of its shards, picked by the group's first ledger transaction.
