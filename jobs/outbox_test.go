@@ -2,8 +2,10 @@ package jobs_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -300,6 +302,73 @@ func TestRelayCrashBetweenEnqueueAndMarkStillGivesOneTask(t *testing.T) {
 		if !r.enqueued {
 			t.Fatalf("row %s not marked by the second pass", id)
 		}
+	}
+}
+
+// A row of a published event ("publish:<type>") becomes one task per Spread the relay's process names, each with the
+// row's key and payload, its own queue and retries, and the TaskID "<row id>/<task type>"; a crash between enqueue
+// and mark adds none twice; a relay that spreads nothing leaves the row pending with its error.
+func TestASpreadingRowBecomesATaskPerSubscriberOnce(t *testing.T) {
+	t.Parallel()
+	b := setupRelay(t)
+	ten := b.p.NewTenant(t, "")
+	ctx := context.Background()
+	var id uuid.UUID
+	if err := b.p.Gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		id, err = jobs.Outbox{}.Add(ctx, tx, jobs.SpreadPrefix+"test.happened", "evt-1", thing{From: ten.Slug, Key: "evt-1"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Without a spread: the row stays pending, with its error, for a relay that has one.
+	if n, err := b.relay(jobs.RelayOptions{}).RelayTenant(ctx, ten); n != 0 || err == nil || !strings.Contains(err.Error(), "spreads no rows") {
+		t.Fatalf("a relay without a spread: %d, %v", n, err)
+	}
+	if r := b.rows(t, ten)[id]; r.enqueued || !strings.Contains(r.lastError, "spreads no rows") {
+		t.Fatalf("row after a relay without a spread: %+v", r)
+	}
+	if err := b.p.Gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE outbox SET available_at = now()`) // its backoff over
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	spread := jobs.RelayOptions{Spread: func(rowType string) []jobs.Spread {
+		if rowType != jobs.SpreadPrefix+"test.happened" {
+			t.Errorf("spread asked for %q", rowType)
+		}
+		return []jobs.Spread{{Type: "event:test.first", Queue: b.queue, MaxRetry: 3}, {Type: "event:test.second", Queue: b.queue, MaxRetry: 7}}
+	}}
+	crashing := b.relay(spread)
+	crash := errors.New("process died before marking")
+	jobs.SetBeforeMark(crashing, func(context.Context, []uuid.UUID) error { return crash })
+	if _, err := crashing.RelayTenant(ctx, ten); !errors.Is(err, crash) {
+		t.Fatalf("crashing relay: %v", err)
+	}
+	if n, err := b.relay(spread).RelayTenant(ctx, ten); n != 1 || err != nil {
+		t.Fatalf("second pass: %d, %v", n, err)
+	}
+	tasks := b.tasks(t)
+	if len(tasks) != 2 {
+		t.Fatalf("%d tasks, want one per subscriber", len(tasks))
+	}
+	byType := map[string]*asynq.TaskInfo{}
+	for _, ti := range tasks {
+		byType[ti.Type] = ti
+	}
+	for typ, retries := range map[string]int{"event:test.first": 3, "event:test.second": 7} {
+		ti := byType[typ]
+		if ti == nil || ti.ID != id.String()+"/"+typ || ti.MaxRetry != retries {
+			t.Fatalf("task %s: %+v", typ, ti)
+		}
+		var env jobs.Envelope
+		if err := json.Unmarshal(ti.Payload, &env); err != nil || env.TenantID != ten.ID || env.Key != "evt-1" || !strings.Contains(string(env.Payload), `"key":"evt-1"`) {
+			t.Fatalf("task %s envelope %+v: %v", typ, env, err)
+		}
+	}
+	if !b.rows(t, ten)[id].enqueued {
+		t.Fatal("the row is not marked enqueued")
 	}
 }
 

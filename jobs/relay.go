@@ -34,13 +34,30 @@ type RelayOptions struct {
 	// TaskRetention keeps a relayed task's id in Redis after it completes, so a row enqueued again after a crash
 	// between enqueue and mark is still refused as a duplicate instead of running twice. Default 10 minutes.
 	TaskRetention time.Duration
-	Log           *slog.Logger
+	// Spread names the tasks an outbox row whose type begins with SpreadPrefix becomes (the event hall's
+	// events.Hall.Spread). A relay without it leaves such rows pending, with an error an operator sees.
+	Spread func(rowType string) []Spread
+	Log    *slog.Logger
+}
+
+// SpreadPrefix begins the type of an outbox row that is not a task but becomes several: the event hall writes one
+// row per published event, "publish:<event type>", and the relay turns it into a task per subscriber
+// (RelayOptions.Spread), so an event costs its publisher's transaction one row however many subscribe.
+const SpreadPrefix = "publish:"
+
+// Spread is one task a spreading outbox row becomes: its type, queue and retries. It carries the row's key and
+// payload, and its TaskID is the row's id and its type, so a row enqueued again after a crash adds none twice.
+type Spread struct {
+	Type     string
+	Queue    string
+	MaxRetry int
 }
 
 // Relay moves committed outbox rows of every active tenant into Asynq. Delivery is at least once: a row becomes a
-// task with TaskID = the row id, and only then is the row marked enqueued; if the process dies in between, the next
-// pass enqueues it again and Redis refuses the duplicate id (the task's retention covers that window; after it, the
-// handler's own dedupe on the envelope's key does).
+// task with TaskID = the row id (a spreading row, one task per Spread, each with the row id and its type), and only
+// then is the row marked enqueued; if the process dies in between, the next pass enqueues it again and Redis
+// refuses the duplicate id (the task's retention covers that window; after it, the handler's own dedupe on the
+// envelope's key does).
 //
 // Rows are claimed with FOR UPDATE SKIP LOCKED inside the tenant's scope, so any number of relays (one per worker)
 // share the work without claiming a row twice or waiting on each other. A relay wakes on the NOTIFY the outbox
@@ -97,15 +114,31 @@ type outboxRow struct {
 	processAt      *time.Time
 }
 
-// task builds the row's Asynq task: the envelope carries the tenant whose scope the row was read in.
-func (r *Relay) task(tenantID uuid.UUID, row outboxRow) (*asynq.Task, error) {
+// tasks builds the row's Asynq tasks: the row itself, or for a spreading row one per Spread. The envelope carries
+// the tenant whose scope the row was read in.
+func (r *Relay) tasks(tenantID uuid.UUID, row outboxRow) ([]*asynq.Task, error) {
 	b, err := json.Marshal(Envelope{TenantID: tenantID, Key: row.key, Payload: row.payload})
 	if err != nil {
 		return nil, fmt.Errorf("envelope of outbox row %s: %w", row.id, err)
 	}
-	opts := []asynq.Option{asynq.TaskID(row.id.String()), asynq.Queue(row.queue), asynq.Retention(r.o.TaskRetention)}
-	if row.maxRetry != nil {
-		opts = append(opts, asynq.MaxRetry(*row.maxRetry))
+	if !strings.HasPrefix(row.typ, SpreadPrefix) {
+		return []*asynq.Task{r.task(tenantID, row, row.typ, row.id.String(), row.queue, row.maxRetry, b)}, nil
+	}
+	if r.o.Spread == nil {
+		return nil, fmt.Errorf("outbox row %s is a %s, and this relay spreads no rows", row.id, row.typ)
+	}
+	var out []*asynq.Task
+	for _, s := range r.o.Spread(row.typ) {
+		out = append(out, r.task(tenantID, row, s.Type, row.id.String()+"/"+s.Type, s.Queue, &s.MaxRetry, b))
+	}
+	return out, nil
+}
+
+// task is one Asynq task of row: of type typ, with id and queue, carrying envelope.
+func (r *Relay) task(tenantID uuid.UUID, row outboxRow, typ, id, queue string, maxRetry *int, envelope []byte) *asynq.Task {
+	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(queue), asynq.Retention(r.o.TaskRetention)}
+	if maxRetry != nil {
+		opts = append(opts, asynq.MaxRetry(*maxRetry))
 	}
 	if row.timeoutSeconds != nil {
 		opts = append(opts, asynq.Timeout(time.Duration(*row.timeoutSeconds)*time.Second))
@@ -113,10 +146,10 @@ func (r *Relay) task(tenantID uuid.UUID, row outboxRow) (*asynq.Task, error) {
 	if row.processAt != nil {
 		opts = append(opts, asynq.ProcessAt(*row.processAt))
 	}
-	if IsBatch(row.typ) { // aggregated with its tenant's other tasks of the type (batch.go)
-		opts = append(opts, asynq.Group(batchGroup(tenantID, row.typ)))
+	if IsBatch(typ) { // aggregated with its tenant's other tasks of the type (batch.go)
+		opts = append(opts, asynq.Group(batchGroup(tenantID, typ)))
 	}
-	return asynq.NewTask(row.typ, b, opts...), nil
+	return asynq.NewTask(typ, envelope, opts...)
 }
 
 // errNoOutbox is a tenant whose schema has no outbox yet: during a rolling deploy a new worker can start before
@@ -152,9 +185,11 @@ func (r *Relay) relayBatch(ctx context.Context, t tenants.Tenant) (n int, more b
 		more = len(claimed) == r.o.Batch
 		done := make([]uuid.UUID, 0, len(claimed))
 		for _, row := range claimed {
-			task, err := r.task(t.ID, row)
-			if err == nil {
-				err = Enqueue(ctx, r.client, task)
+			tasks, err := r.tasks(t.ID, row)
+			for _, task := range tasks {
+				if err == nil {
+					err = Enqueue(ctx, r.client, task)
+				}
 			}
 			if err != nil {
 				enqueueErr = fmt.Errorf("enqueue outbox row %s (%s): %w", row.id, row.typ, err)

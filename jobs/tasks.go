@@ -21,7 +21,7 @@ var SkipRetry = asynq.SkipRetry
 //
 // Task types are constants named Task<What> in the module that owns them, spelled "<module>:<what>" in lower case
 // with hyphens ("identity:password-reset", "documents:expiry"); the event hall's deliveries are "event:<subscriber>"
-// ("event:payments.receipt_email").
+// ("event:payments.receipt_email"), made by the relay of the outbox row "publish:<event type>" (SpreadPrefix).
 type Tasks struct {
 	mux     *asynq.ServeMux
 	reg     *tenants.Registry

@@ -30,6 +30,7 @@ import (
 	"github.com/brokerdesk/brokerdesk/jobs"
 	"github.com/brokerdesk/brokerdesk/modules/emails"
 	"github.com/brokerdesk/brokerdesk/modules/events"
+	"github.com/brokerdesk/brokerdesk/modules/payments"
 	"github.com/brokerdesk/brokerdesk/tenants"
 	"github.com/brokerdesk/brokerdesk/tenants/tenanttest"
 )
@@ -222,11 +223,12 @@ func TestDepositCrashKill9OfServerAndWorkerLosesNoCallbackAndCreditsNoneTwice(t 
 	// 4. Money: each deposit credited once, every wallet its deposits' sum, the ledger clean.
 	w.checkCreditedOnce(t, deps)
 
-	// 5. Receipts: one Later delivery per deposit in the outbox, each delivered once when the worker has drained.
-	receiptTask := events.TaskType("payments.receipt_email")
+	// 5. Receipts: one deposit.completed per deposit in the outbox, each delivered once to the receipt's subscriber
+	// when the worker has drained.
+	receiptTask := events.PublishType(payments.EventDepositCompleted)
 	if n, distinct := w.count(t, `SELECT count(*) FROM outbox WHERE task_type = $1`, receiptTask),
 		w.count(t, `SELECT count(DISTINCT idem_key) FROM outbox WHERE task_type = $1`, receiptTask); n != depositsN || distinct != depositsN {
-		t.Errorf("%d receipt deliveries in the outbox (%d distinct events), want %d", n, distinct, depositsN)
+		t.Errorf("%d deposit.completed rows in the outbox (%d distinct events), want %d", n, distinct, depositsN)
 	}
 	drained := time.Now()
 	awaitReceipts(t, w, redisURL, depositsN, fast, children)

@@ -84,7 +84,7 @@ func (a *app) startWorker(ctx context.Context) (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	relay := jobs.NewRelay(a.registry, a.gate, a.clusters, a.queue, jobs.RelayOptions{Log: a.log})
+	relay := jobs.NewRelay(a.registry, a.gate, a.clusters, a.queue, jobs.RelayOptions{Log: a.log, Spread: a.events.Spread})
 	srv := jobs.NewServer(a.redis, a.cfg.WorkerConcurrency, a.cfg.ShutdownTimeout, a.log)
 	if err := srv.Start(mux); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)

@@ -31,7 +31,9 @@ func deliverOutbox(t *testing.T, a *app, ten tenants.Tenant, taskType string) in
 	}
 	var rows []row
 	if err := a.gate.Scope(ctx, ten, func(ctx context.Context, tx pgx.Tx) error {
-		rs, err := tx.Query(ctx, `SELECT idem_key, payload FROM outbox WHERE task_type = $1 AND enqueued_at IS NULL`, taskType)
+		// The task's own rows, and the rows of the events the relay spreads to it.
+		rs, err := tx.Query(ctx, `SELECT idem_key, payload FROM outbox WHERE (task_type = $1 OR task_type = ANY($2)) AND enqueued_at IS NULL`,
+			taskType, a.events.RowTypes(taskType))
 		if err != nil {
 			return err
 		}

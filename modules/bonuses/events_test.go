@@ -63,7 +63,7 @@ func TestAGrantIsAnnouncedAndTheClientIsEmailed(t *testing.T) {
 
 	var raw []json.RawMessage
 	w.deliver(t, func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT payload->'event' FROM outbox WHERE task_type = $1`, events.TaskType("bonuses.email_granted"))
+		rows, err := tx.Query(ctx, `SELECT payload->'event' FROM outbox WHERE task_type = $1`, events.PublishType(EventGranted))
 		if err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func TestAGrantIsAnnouncedAndTheClientIsEmailed(t *testing.T) {
 	var released int
 	w.deliver(t, func(ctx context.Context, tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE task_type = $1 AND payload->'event'->>'bonus_id' = $2`,
-			events.TaskType("bonuses.email_released"), g.BonusID.String()).Scan(&released)
+			events.PublishType(EventReleased), g.BonusID.String()).Scan(&released)
 	})
 	if bs := w.bonuses(t, ann); released != 1 || bs[0].Status != "released" {
 		t.Errorf("released: %d announcements, status %s", released, bs[0].Status)
@@ -136,12 +136,12 @@ func TestAnExpiryAndACancellationAreAnnouncedAndTheClientIsEmailed(t *testing.T)
 	if n, err := w.svc.ExpireDue(ctx, w.ten, 10); err != nil || n != 1 {
 		t.Fatalf("expired %d (%v)", n, err)
 	}
-	payload := func(subscriber string, client any) json.RawMessage {
+	payload := func(eventType string, client any) json.RawMessage {
 		t.Helper()
 		var raw []json.RawMessage
 		w.deliver(t, func(ctx context.Context, tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, `SELECT payload->'event' FROM outbox WHERE task_type = $1 AND payload->'event'->>'client_id' = $2`,
-				events.TaskType(subscriber), client)
+				events.PublishType(eventType), client)
 			if err != nil {
 				return err
 			}
@@ -149,16 +149,16 @@ func TestAnExpiryAndACancellationAreAnnouncedAndTheClientIsEmailed(t *testing.T)
 			return err
 		})
 		if len(raw) != 1 {
-			t.Fatalf("%d deliveries to %s, want 1", len(raw), subscriber)
+			t.Fatalf("%d %s events, want 1", len(raw), eventType)
 		}
 		return raw[0]
 	}
 	var ex Expired
-	if err := json.Unmarshal(payload("bonuses.email_expired", gia.String()), &ex); err != nil || ex.Amount != 20000 || ex.LotsDone != "0.00" || ex.LotsRequired != "100.00" {
+	if err := json.Unmarshal(payload(EventExpired, gia.String()), &ex); err != nil || ex.Amount != 20000 || ex.LotsDone != "0.00" || ex.LotsRequired != "100.00" {
 		t.Fatalf("bonus.expired %+v: %v", ex, err)
 	}
 	var ca Cancelled
-	if err := json.Unmarshal(payload("bonuses.email_cancelled", hal.String()), &ca); err != nil || ca.Amount != 5000 || !strings.Contains(ca.Reason, "charged back") {
+	if err := json.Unmarshal(payload(EventCancelled, hal.String()), &ca); err != nil || ca.Amount != 5000 || !strings.Contains(ca.Reason, "charged back") {
 		t.Fatalf("bonus.cancelled %+v: %v", ca, err)
 	}
 	w.deliver(t, func(ctx context.Context, tx pgx.Tx) error {

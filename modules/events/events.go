@@ -7,8 +7,9 @@
 //   - OnTx subscribers run inside the publisher's transaction, before it commits. Their failure fails the publish,
 //     and the whole change rolls back. Use them when the reaction must commit with the change or not at all (the
 //     review case a new document opens, the platform audit row of a tenant's status change).
-//   - Later subscribers each get an outbox row (jobs.Outbox) in the publisher's transaction, keyed by the event's id
-//     and the subscriber's name, and run afterwards on a worker, at least once. Each delivery runs in a transaction
+//   - Later subscribers run afterwards on a worker, at least once: the publisher's transaction writes one outbox
+//     row for the event (jobs.Outbox, type "publish:<event type>", keyed by the event's id), and the relay turns it
+//     into one task per Later subscriber (Spread; jobs.RelayOptions.Spread). Each delivery runs in a transaction
 //     of the event's tenant together with a row of event_deliveries, so an event delivered twice has its effect
 //     once, and one subscriber's failures (retried with Asynq's backoff) never hold back another's.
 //
@@ -27,6 +28,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -219,10 +221,41 @@ type delivery struct {
 // TaskType is the Asynq task type of a Later subscriber's deliveries.
 func TaskType(subscriber string) string { return "event:" + subscriber }
 
+// PublishType is the outbox row type of an event of type eventType: the relay spreads the row to the event's Later
+// subscribers (Spread).
+func PublishType(eventType string) string { return jobs.SpreadPrefix + eventType }
+
+// Spread is the tasks the relay makes of an outbox row of type rowType (jobs.RelayOptions.Spread): one per Later
+// subscriber of the event, in the order they subscribed. The subscribers are the relay's process's: wire them the
+// same way in every process (cmd/brokerdesk does), and start a release's workers before its servers.
+func (h *Hall) Spread(rowType string) []jobs.Spread {
+	later := h.later[strings.TrimPrefix(rowType, jobs.SpreadPrefix)]
+	out := make([]jobs.Spread, 0, len(later))
+	for _, s := range later {
+		out = append(out, jobs.Spread{Type: s.taskType(), Queue: s.queue, MaxRetry: s.maxRetry})
+	}
+	return out
+}
+
+// RowTypes is the outbox row types the relay spreads to taskType (a Later subscriber's task type): for tools and
+// tests that play the relay.
+func (h *Hall) RowTypes(taskType string) []string {
+	var out []string
+	for typ, later := range h.later {
+		for _, s := range later {
+			if s.taskType() == taskType {
+				out = append(out, PublishType(typ))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Publish announces e, which happened in tx: a transaction of tenant t's scope (tenants.Gate.Scope), or for a
-// PlatformEvent a transaction of the platform database about tenant t. It runs the OnTx subscribers and writes one
-// outbox row per Later subscriber, all in tx; an error from any of them is returned, and the caller's change must
-// then roll back (returning the error from the scope's function does that).
+// PlatformEvent a transaction of the platform database about tenant t. It runs the OnTx subscribers and writes the
+// event's outbox row for its Later subscribers, all in tx; an error from any of them is returned, and the caller's
+// change must then roll back (returning the error from the scope's function does that).
 func (h *Hall) Publish(ctx context.Context, tx pgx.Tx, t tenants.Tenant, e Event) error {
 	return h.PublishEach(ctx, tx, t, []Event{e})
 }
@@ -254,12 +287,8 @@ func (h *Hall) PublishEach(ctx context.Context, tx pgx.Tx, t tenants.Tenant, lis
 		if err != nil {
 			return fmt.Errorf("events: encode %s: %w", typ, err)
 		}
-		d := delivery{Meta: m, Event: raw}
-		for _, s := range later {
-			// The key is the event's fresh id.
-			rows = append(rows, jobs.OutboxTask{Type: s.taskType(), Key: id.String(), Payload: d,
-				Options: []jobs.AddOption{jobs.InQueue(s.queue), jobs.WithMaxRetry(s.maxRetry)}})
-		}
+		// One row for the event, keyed by its fresh id; the relay makes a task of it per Later subscriber.
+		rows = append(rows, jobs.OutboxTask{Type: PublishType(typ), Key: id.String(), Payload: delivery{Meta: m, Event: raw}})
 	}
 	// The rows travel with the transaction's next statement.
 	if err := h.outbox.AddEachNew(ctx, tx, rows); err != nil {
@@ -268,7 +297,8 @@ func (h *Hall) PublishEach(ctx context.Context, tx pgx.Tx, t tenants.Tenant, lis
 	return nil
 }
 
-// Register adds a handler for every Later subscriber's deliveries to r, and the hourly prune of delivery records.
+// Register adds a handler for every Later subscriber's deliveries to r, one for an event's row relayed whole (see
+// below), and the hourly prune of delivery records.
 func (h *Hall) Register(r *jobs.Tasks) {
 	names := make([]string, 0, len(h.later))
 	for typ := range h.later {
@@ -287,6 +317,21 @@ func (h *Hall) Register(r *jobs.Tasks) {
 				return h.deliver(ctx, t, s, env)
 			})
 		}
+		// An event's row taken as a task of its own, by a relay that does not spread rows (a worker of the release
+		// before, during a rolling deploy): its subscribers' deliveries run here, one after the other, each once.
+		r.Handle(PublishType(typ), func(ctx context.Context, t tenants.Tenant, env jobs.Envelope) error {
+			var errs []error
+			for _, s := range h.later[typ] {
+				var err error
+				if s.runBatch != nil {
+					err = h.deliverBatch(ctx, t, s, []jobs.Envelope{env})
+				} else {
+					err = h.deliver(ctx, t, s, env)
+				}
+				errs = append(errs, err)
+			}
+			return errors.Join(errs...)
+		})
 	}
 	r.Handle(TaskPruneDeliveries, func(ctx context.Context, t tenants.Tenant, _ jobs.Envelope) error {
 		_, err := h.Prune(ctx, t)

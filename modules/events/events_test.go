@@ -113,7 +113,7 @@ func (b *bundle) work(t *testing.T) {
 	}
 	client := asynq.NewClient(opt)
 	ctx, cancel := context.WithCancel(context.Background())
-	relay := jobs.NewRelay(b.p.Registry, b.p.Gate, b.p.Clusters, client, jobs.RelayOptions{})
+	relay := jobs.NewRelay(b.p.Registry, b.p.Gate, b.p.Clusters, client, jobs.RelayOptions{Spread: b.hall.Spread})
 	done := make(chan struct{})
 	go func() { defer close(done); _ = relay.Run(ctx) }()
 	t.Cleanup(func() {
@@ -224,7 +224,7 @@ func TestADeliveryRepeatedAfterItSucceededHasNoSecondEffect(t *testing.T) {
 	// The outbox row as the relay would enqueue it, delivered twice (a crash between enqueue and mark, say).
 	var payload []byte
 	if err := b.p.Gate.Scope(context.Background(), b.ten, func(ctx context.Context, tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT payload FROM outbox WHERE task_type = $1`, events.TaskType("test.counted")).Scan(&payload)
+		return tx.QueryRow(ctx, `SELECT payload FROM outbox WHERE task_type = $1`, events.PublishType(thingHappened{}.EventType())).Scan(&payload)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -270,6 +270,57 @@ func TestTwoSubscribersOfOneEventDoNotSeeEachOthersFailures(t *testing.T) {
 	testkit.Eventually(t, 15*time.Second, "the broken subscriber's three runs", func() bool { return brokenRuns.Load() >= 3 })
 	if n := b.effects(t, "test.broken", "shared"); n != 0 {
 		t.Fatalf("the failing subscriber's effect committed %d times", n)
+	}
+}
+
+// An event's row taken whole as a task (by a relay of the release before, which does not spread rows) still reaches
+// every subscriber, a batch subscriber too, once each however often it runs.
+func TestAnEventsRowRelayedWholeReachesEachSubscriberOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	events.Later(b.hall, "test.one", func(ctx context.Context, tx pgx.Tx, _ tenants.Tenant, _ events.Meta, e thingHappened) error {
+		return effect(ctx, tx, "test.one", e.Name)
+	})
+	events.LaterBatch(b.hall, "test.many", func(ctx context.Context, tx pgx.Tx, _ tenants.Tenant, ds []events.Delivery[thingHappened]) error {
+		for _, d := range ds {
+			if err := effect(ctx, tx, "test.many", d.Event.Name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := b.publish(thingHappened{Name: "whole"}, func(context.Context, pgx.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.hall.Spread(events.PublishType(thingHappened{}.EventType())); len(got) != 2 || got[0].Type != events.TaskType("test.one") ||
+		got[1].Type != events.BatchTaskType("test.many") {
+		t.Fatalf("the row spreads to %+v, want both subscribers' tasks", got)
+	}
+	var key string
+	var payload []byte
+	if err := b.p.Gate.Scope(context.Background(), b.ten, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT idem_key, payload FROM outbox WHERE task_type = $1`, events.PublishType(thingHappened{}.EventType())).Scan(&key, &payload)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tasks := jobs.NewTasks(b.p.Registry)
+	b.hall.Register(tasks)
+	if err := tasks.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		task, err := jobs.NewTask(events.PublishType(thingHappened{}.EventType()), b.ten.ID, key, rawJSON(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tasks.Mux().ProcessTask(context.Background(), task); err != nil {
+			t.Fatalf("run %d: %v", i+1, err)
+		}
+	}
+	for _, sub := range []string{"test.one", "test.many"} {
+		if n := b.effects(t, sub, "whole"); n != 1 {
+			t.Errorf("%s: %d effects, want 1", sub, n)
+		}
 	}
 }
 

@@ -114,10 +114,10 @@ func TestAGroupOfCallbacksWritesWhatOneAtATimeWrites(t *testing.T) {
 		numbers[got.ClientID] = append(numbers[got.ClientID], got.DepositNumber)
 		id := d.ID.String()
 		for q, want := range map[string]int{
-			`SELECT count(*) FROM ledger_transactions WHERE idem_key = 'deposit:' || $1`:                                                                1,
-			`SELECT count(*) FROM payment_callbacks WHERE deposit_id = $1::uuid AND outcome = 'credited'`:                                               1,
-			`SELECT count(*) FROM audit_log WHERE action = 'deposit.completed' AND target_id = $1 AND actor_id = 'payments'`:                            1,
-			`SELECT count(*) FROM outbox WHERE task_type = '` + events.TaskType("payments.receipt_email") + `' AND payload::text LIKE '%' || $1 || '%'`: 1,
+			`SELECT count(*) FROM ledger_transactions WHERE idem_key = 'deposit:' || $1`:                                                                         1,
+			`SELECT count(*) FROM payment_callbacks WHERE deposit_id = $1::uuid AND outcome = 'credited'`:                                                        1,
+			`SELECT count(*) FROM audit_log WHERE action = 'deposit.completed' AND target_id = $1 AND actor_id = 'payments'`:                                     1,
+			`SELECT count(*) FROM outbox WHERE task_type = '` + events.PublishType(payments.EventDepositCompleted) + `' AND payload::text LIKE '%' || $1 || '%'`: 1,
 		} {
 			if n := b.count(t, q, id); n != want {
 				t.Errorf("deposit %d: %d rows of %q, want %d", i, n, q, want)

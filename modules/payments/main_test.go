@@ -195,9 +195,9 @@ func (b *bundle) count(t testing.TB, q string, args ...any) int {
 	return n
 }
 
-// laterDeliveries counts the outbox rows of a Later subscriber.
-func (b *bundle) laterDeliveries(t testing.TB, subscriber string) int {
-	return b.count(t, `SELECT count(*) FROM outbox WHERE task_type = $1`, events.TaskType(subscriber))
+// published counts the outbox rows of events of type eventType (one per event, for all its Later subscribers).
+func (b *bundle) published(t testing.TB, eventType string) int {
+	return b.count(t, `SELECT count(*) FROM outbox WHERE task_type = $1`, events.PublishType(eventType))
 }
 
 var auditSystem = audit.System("test")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +35,7 @@ type bonusDesk struct {
 	tt     *jobs.Tasks
 	mu     sync.Mutex
 	offset time.Duration
+	spread map[string]bool // "<task type>/<row id>": a published event's row already run for that task type
 }
 
 func (b *bundle) bonusEngine(t testing.TB) *bonusDesk {
@@ -67,29 +69,45 @@ func (bd *bonusDesk) advance(d time.Duration) {
 	bd.offset += d
 }
 
-// run processes the outbox rows of typ not yet run, each times times (a redelivery), and answers how many rows.
+// run processes the tasks of typ not yet run, each times times (a redelivery), and answers how many: the outbox
+// rows of typ (marked enqueued), and the rows of published events the relay spreads to typ (each once per typ: other
+// subscribers' tasks are made of the same rows).
 func (bd *bonusDesk) run(t testing.TB, typ string, times int) int {
 	t.Helper()
 	ctx := context.Background()
 	type row struct {
+		id      uuid.UUID
 		key     string
 		payload json.RawMessage
 	}
 	var rows []row
 	if err := bd.b.p.Gate.Scope(ctx, bd.b.ten, func(ctx context.Context, tx pgx.Tx) error {
-		rs, err := tx.Query(ctx, `UPDATE outbox SET enqueued_at = now() WHERE task_type = $1 AND enqueued_at IS NULL
-			RETURNING idem_key, coalesce(payload, 'null'::jsonb)`, typ)
+		rs, err := tx.Query(ctx, `WITH own AS (UPDATE outbox SET enqueued_at = now() WHERE task_type = $1 AND enqueued_at IS NULL
+				RETURNING id, idem_key, coalesce(payload, 'null'::jsonb) AS payload, created_at)
+			SELECT id, idem_key, payload FROM (SELECT * FROM own
+				UNION ALL SELECT id, idem_key, payload, created_at FROM outbox WHERE task_type = ANY($2)) x ORDER BY created_at, id`,
+			typ, bd.b.hall.RowTypes(typ))
 		if err != nil {
 			return err
 		}
 		rows, err = pgx.CollectRows(rs, func(r pgx.CollectableRow) (row, error) {
 			var x row
-			return x, r.Scan(&x.key, &x.payload)
+			return x, r.Scan(&x.id, &x.key, &x.payload)
 		})
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
+	bd.mu.Lock()
+	if bd.spread == nil {
+		bd.spread = map[string]bool{}
+	}
+	rows = slices.DeleteFunc(rows, func(r row) bool {
+		done := bd.spread[typ+"/"+r.id.String()]
+		bd.spread[typ+"/"+r.id.String()] = true
+		return done
+	})
+	bd.mu.Unlock()
 	for range times {
 		if jobs.IsBatch(typ) { // one batch of them all, as the worker aggregates them
 			b := jobs.Batch{TenantID: bd.b.ten.ID}

@@ -152,13 +152,14 @@ func sameLines(t testing.TB, what string, got, want []string) {
 	}
 }
 
-// published counts the committed outbox rows of a Later subscriber: one per event published in a transaction
-// that committed.
+// published reads the events a Later subscriber gets from the committed outbox rows: one per event published in a
+// transaction that committed.
 func (b *bundle) published(t testing.TB, ten tenants.Tenant, subscriber string) []json.RawMessage {
 	t.Helper()
 	var out []json.RawMessage
 	if err := b.p.Gate.Scope(context.Background(), ten, func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT payload->'event' FROM outbox WHERE task_type = $1 ORDER BY created_at, id`, events.TaskType(subscriber))
+		rows, err := tx.Query(ctx, `SELECT payload->'event' FROM outbox WHERE task_type = ANY($1) ORDER BY created_at, id`,
+			b.hall.RowTypes(events.TaskType(subscriber)))
 		if err != nil {
 			return err
 		}

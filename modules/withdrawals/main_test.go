@@ -257,7 +257,7 @@ func (b *bundle) work(t *testing.T) {
 	}
 	client := asynq.NewClient(opt)
 	ctx, cancel := context.WithCancel(context.Background())
-	relay := jobs.NewRelay(b.p.Registry, b.p.Gate, b.p.Clusters, client, jobs.RelayOptions{})
+	relay := jobs.NewRelay(b.p.Registry, b.p.Gate, b.p.Clusters, client, jobs.RelayOptions{Spread: b.hall.Spread})
 	done := make(chan struct{})
 	go func() { defer close(done); _ = relay.Run(ctx) }()
 	t.Cleanup(func() {

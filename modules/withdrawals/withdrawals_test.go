@@ -104,8 +104,8 @@ func TestARequestHoldsTheAmountAndRecordsEveryCheck(t *testing.T) {
 	if !strings.Contains(w.Checks[2].Answer, "no bonus engine is installed") {
 		t.Errorf("bonus answer %q", w.Checks[2].Answer)
 	}
-	if n := b.count(t, `SELECT count(*) FROM outbox WHERE task_type LIKE 'event:%'`); n != 0 {
-		t.Logf("%d event deliveries queued", n)
+	if n := b.count(t, `SELECT count(*) FROM outbox WHERE task_type LIKE 'publish:%'`); n != 0 {
+		t.Logf("%d events published for Later subscribers", n)
 	}
 }
 
