@@ -11,6 +11,8 @@ DECLARE
     at        timestamptz;
     at_text   bytea;
     r         platform.audit_pending;
+    nxt       platform.audit_pending;
+    more      boolean;
     rows      platform.audit_pending[] := '{}';
     prevs     bytea[] := '{}';
     hashes    bytea[] := '{}';
@@ -36,23 +38,22 @@ BEGIN
             || platform.audit_field(convert_to(r.target_id, 'UTF8')) || platform.audit_field(convert_to(r.ip, 'UTF8'))
             || platform.audit_field(convert_to(r.user_agent, 'UTF8')) || platform.audit_field(convert_to(r.request_id, 'UTF8'))
             || platform.audit_field(convert_to(r.diff::text, 'UTF8')));
-        IF r.id = NEW.id THEN
-            PERFORM FROM platform.audit_pending WHERE id > NEW.id ORDER BY id LIMIT 1;
-            IF NOT FOUND THEN
-                -- The transaction's only row, as most transactions have: appended as it is.
-                INSERT INTO platform.audit_log (seq, created_at, actor_kind, actor_id, action, target_type, target_id, diff, ip,
-                    user_agent, request_id, prev_hash, hash)
-                VALUES (head_seq, at, NEW.actor_kind, NEW.actor_id, NEW.action, NEW.target_type, NEW.target_id,
-                    NEW.diff, NEW.ip, NEW.user_agent, NEW.request_id, prev, head_hash);
-                DELETE FROM platform.audit_pending WHERE id = NEW.id;
-                RETURN NULL;
-            END IF;
+        SELECT * INTO nxt FROM platform.audit_pending WHERE id > r.id ORDER BY id LIMIT 1;
+        more := FOUND;
+        IF NOT more AND r.id = NEW.id THEN
+            -- The transaction's only row, as most transactions have: appended as it is.
+            INSERT INTO platform.audit_log (seq, created_at, actor_kind, actor_id, action, target_type, target_id, diff, ip,
+                user_agent, request_id, prev_hash, hash)
+            VALUES (head_seq, at, NEW.actor_kind, NEW.actor_id, NEW.action, NEW.target_type, NEW.target_id, NEW.diff,
+                NEW.ip, NEW.user_agent, NEW.request_id, prev, head_hash);
+            DELETE FROM platform.audit_pending WHERE id = NEW.id;
+            RETURN NULL;
         END IF;
         rows := rows || r;
         prevs := prevs || prev;
         hashes := hashes || head_hash;
-        SELECT * INTO r FROM platform.audit_pending WHERE id > r.id ORDER BY id LIMIT 1;
-        EXIT WHEN NOT FOUND;
+        EXIT WHEN NOT more;
+        r := nxt;
     END LOOP;
     INSERT INTO platform.audit_log (seq, created_at, actor_kind, actor_id, action, target_type, target_id, diff, ip, user_agent,
         request_id, prev_hash, hash)
